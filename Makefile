@@ -1,0 +1,43 @@
+# The targets are the documentation of how to work on aggregator.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test lint bench eval demo clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+## run: install, then run the main job (refresh every configured source)
+run: $(STAMP)
+	$(BIN)/aggregator refresh; status=$$?; [ $$status -le 1 ] || exit $$status
+
+## test: install the test dependencies and run the whole suite
+test: $(TSTAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lint: ruff and mypy --strict
+lint: $(TSTAMP)
+	$(BIN)/ruff check aggregator tests bench
+	$(BIN)/ruff format --check aggregator tests bench
+	$(BIN)/mypy aggregator
+
+## bench: refresh benchmark against a local feed farm (prints figures, asserts nothing)
+bench: $(TSTAMP)
+	$(BIN)/python -m bench.refresh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""The error tree. Every error the service expects derives from `AggregatorError`.
+
+    AggregatorError
+    ├── ConfigError          a config file is wrong: names file, line or key, and what was expected
+    ├── SourceError          one source failed; names the source id. Never stops the other sources.
+    │   ├── FetchError       the bytes could not be had (timeout, DNS, 5xx, size cap, ...)
+    │   │   ├── RateLimited  429/503 with Retry-After: the source is moved, not retried now
+    │   │   └── Blocked      a bot-protection challenge instead of the document
+    │   └── ParseError       the bytes are not a document we can read
+    ├── StoreError           the database refused or is unreachable
+    └── DeliveryError        a digest could not be delivered (SMTP, outbox folder)
+
+Third-party exceptions are wrapped where the call is made, with ``raise ... from exc``.
+Anything that is not an `AggregatorError` is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class AggregatorError(Exception):
+    """Root of every error the service expects."""
+
+
+class ConfigError(AggregatorError):
+    """A config file is wrong. The message says where, what is wrong and what was expected."""
+
+    def __init__(
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        key: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = message
+        self.expected = expected
+        where = file
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        text = f"{where}: {message}"
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(text)
+
+
+class SourceError(AggregatorError):
+    """One source failed. `kind` is a short machine-readable category for health and metrics."""
+
+    kind = "error"
+    verb = "failed"
+
+    def __init__(self, source_id: str, message: str) -> None:
+        self.source_id = source_id
+        self.message = message
+        super().__init__(f"{self.verb}: {source_id!r}: {message}")
+
+
+class FetchError(SourceError):
+    kind = "fetch"
+    verb = "fetch failed"
+
+    def __init__(self, source_id: str, message: str, *, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(source_id, message)
+
+
+class RateLimited(FetchError):
+    """The server asked us to come back later; `retry_at` is when (UTC)."""
+
+    kind = "rate-limited"
+    verb = "rate limited"
+
+    def __init__(
+        self, source_id: str, message: str, *, retry_at: datetime | None, status_code: int
+    ) -> None:
+        self.retry_at = retry_at
+        super().__init__(source_id, message, status_code=status_code)
+
+
+class Blocked(FetchError):
+    """A bot-protection challenge page was served instead of the document."""
+
+    kind = "blocked"
+    verb = "blocked"
+    advice = (
+        "the site serves a bot-protection challenge: try another URL for the same content, "
+        "a lower fetch frequency, or a User-Agent with a contact address"
+    )
+
+
+class ParseError(SourceError):
+    kind = "parse"
+    verb = "parse failed"
+
+
+class StoreError(AggregatorError):
+    """The database refused an operation or cannot be reached."""
+
+
+class DeliveryError(AggregatorError):
+    """A digest could not be delivered."""

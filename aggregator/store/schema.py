@@ -1,0 +1,210 @@
+"""The tables, in SQLAlchemy Core. One schema for SQLite and PostgreSQL.
+
+Invariants live in constraints: an item is unique per (source, identity); a digest and its
+outbox row are unique per (profile, window end), which is what makes "sent once" hold.
+Migrations under migrations/versions/ create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A big integer that is still an auto-increment INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utc() -> DateTime:
+    return DateTime(timezone=True)
+
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("org", String(40), nullable=False),
+    Column("config_url", Text, nullable=False),  # as configured
+    Column("url", Text, nullable=False),  # current: where a permanent redirect led
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_status", String(40)),
+    Column("last_fetch_at", utc()),
+    Column("last_success_at", utc()),
+    Column("last_error", Text),
+    Column("last_error_kind", String(40)),
+    Column("failing_since", utc()),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_fetch_at", utc()),
+    Column("last_item_count", Integer),
+    Column("ever_yielded", Boolean, nullable=False, default=False),
+    # distributed workers: a lease with expiry so a crashed worker's source is picked up again
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", utc()),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("primary_item_id", BigId),  # no FK: items reference clusters, and vice versa
+    Column("size", Integer, nullable=False, default=1),
+    Column("created_at", utc(), nullable=False),
+    Column("updated_at", utc(), nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source_id", String(200), ForeignKey("sources.id"), nullable=False),
+    Column("identity", Text, nullable=False),
+    Column("guid", Text),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("published", utc(), nullable=False),
+    Column("published_is_fallback", Boolean, nullable=False, default=False),
+    Column("updated", utc()),
+    Column("language", String(16)),
+    Column("author", Text),
+    Column("content_hash", String(100), nullable=False),
+    Column("text_hash", String(100)),  # dedupe: hash of the normalised text alone
+    Column("signature", LargeBinary),  # dedupe: MinHash signature
+    Column("first_seen", utc(), nullable=False),
+    Column("last_changed", utc(), nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("cluster_id", BigId, ForeignKey("clusters.id")),
+    UniqueConstraint("source_id", "identity"),
+    Index(None, "canonical_url"),
+    Index(None, "text_hash"),
+    Index(None, "first_seen"),
+    Index(None, "published"),
+    Index(None, "cluster_id"),
+)
+
+item_revisions = Table(
+    "item_revisions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("item_id", BigId, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("content_hash", String(100), nullable=False),
+    Column("recorded_at", utc(), nullable=False),
+    UniqueConstraint("item_id", "revision"),
+)
+
+item_tags = Table(
+    "item_tags",
+    metadata,
+    Column("item_id", BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+    Index(None, "tag", "item_id"),
+)
+
+# MinHash LSH: one row per (band, bucket) of an item. Candidates are the items sharing a row.
+lsh_buckets = Table(
+    "lsh_buckets",
+    metadata,
+    Column("band", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("item_id", BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_seen", utc(), nullable=False),  # the time window, without a join
+    Index(None, "item_id"),
+)
+
+fetch_log = Table(
+    "fetch_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source_id", String(200), ForeignKey("sources.id"), nullable=False),
+    Column("started_at", utc(), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("error_kind", String(40)),
+    Column("error", Text),
+    Column("new", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Index(None, "source_id", "started_at"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("profile", String(200), nullable=False),
+    Column("window_start", utc(), nullable=False),
+    Column("window_end", utc(), nullable=False),
+    Column("created_at", utc(), nullable=False),
+    Column("entry_count", Integer, nullable=False, default=0),
+    Column("item_count", Integer, nullable=False, default=0),
+    Column("body_json", Text, nullable=False),  # the Digest as its documented JSON
+    UniqueConstraint("profile", "window_end"),
+)
+
+# Which item revision a digest showed, so the next one can say "updated since".
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("digest_id", BigId, ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Index(None, "item_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("profile", String(200), nullable=False),
+    Column("window_end", utc(), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # pending, sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", utc()),
+    Column("claimed_by", String(200)),
+    Column("sent_at", utc()),
+    Column("last_error", Text),
+    Column("message", LargeBinary),  # the whole RFC 5322 message, so a retry is identical
+    UniqueConstraint("profile", "window_end"),
+)
+
+# Pruned items leave these, so a feed that still lists an old item does not bring it back.
+tombstones = Table(
+    "tombstones",
+    metadata,
+    Column("source_id", String(200), primary_key=True),
+    Column("identity", Text, primary_key=True),
+    Column("canonical_url", Text, nullable=False),
+    Column("pruned_at", utc(), nullable=False),
+)
