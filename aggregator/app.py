@@ -1,0 +1,178 @@
+"""`App` wires settings, sources, tag rules, the store and the HTTP client.
+
+Front ends (cli.py, the API, the scheduler) call these methods and hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aggregator.cadence import CadencePolicy
+from aggregator.errors import AggregatorError
+from aggregator.fetch import FetchOptions, Retriever
+from aggregator.models import Source, SourceHealth, SourceResult, StoredItem
+from aggregator.pipeline import Clock, Refresher
+from aggregator.settings import Settings, load_settings, load_sources
+from aggregator.store import SqlStore, open_store
+from aggregator.tag import TagRules, load_tag_rules
+
+# Below this many sources, worker processes cost more to start than they save.
+PROCESS_POOL_THRESHOLD = 8
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnknownSource(AggregatorError):
+    """A source id asked for on the command line or the API is not configured."""
+
+    def __init__(self, source_id: str, known: Sequence[str]) -> None:
+        self.source_id = source_id
+        hint = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+        super().__init__(f"unknown source id {source_id!r} (configured: {hint})")
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    fetch = settings.fetch
+    user_agent = fetch.user_agent
+    if fetch.contact:
+        user_agent = f"{user_agent} (+{fetch.contact})"
+    return FetchOptions(
+        user_agent=user_agent,
+        connect_timeout=fetch.connect_timeout,
+        read_timeout=fetch.read_timeout,
+        total_timeout=fetch.total_timeout,
+        max_connections=fetch.max_connections,
+        max_per_host=fetch.max_per_host,
+        retries=fetch.retries,
+        backoff_base=fetch.backoff_base,
+        max_bytes=fetch.max_bytes,
+    )
+
+
+def load_rules(config_dir: Path) -> TagRules:
+    path = config_dir / "tags.toml"
+    return load_tag_rules(path) if path.is_file() else TagRules.empty()
+
+
+@dataclass(kw_only=True)
+class App:
+    settings: Settings
+    sources: tuple[Source, ...]
+    rules: TagRules
+    store: SqlStore
+    clock: Clock = utc_now
+    _store_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    )
+
+    @classmethod
+    def open(
+        cls, config_dir: Path, env: Mapping[str, str] | None = None, *, clock: Clock = utc_now
+    ) -> App:
+        """Load and validate the config, open (and migrate) the store, sync the sources."""
+        env = os.environ if env is None else env
+        settings = load_settings(config_dir, env)
+        sources = load_sources(config_dir)
+        rules = load_rules(config_dir)
+        store = open_store(settings.database_url)
+        store.sync_sources(sources, now=clock())
+        return cls(settings=settings, sources=sources, rules=rules, store=store, clock=clock)
+
+    def close(self) -> None:
+        self._store_pool.shutdown(wait=True)
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # sources
+
+    def select_sources(self, ids: Sequence[str] | None = None) -> list[Source]:
+        """The sources named (even disabled ones: the operator asked), else every enabled one."""
+        if not ids:
+            return [s for s in self.sources if s.enabled]
+        by_id = {s.id: s for s in self.sources}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise UnknownSource(missing[0], list(by_id))
+        return [by_id[i] for i in dict.fromkeys(ids)]
+
+    def due_sources(self) -> list[Source]:
+        due = set(self.store.due_source_ids(now=self.clock()))
+        return [s for s in self.sources if s.enabled and s.id in due]
+
+    def health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]:
+        return self.store.source_health(ids)
+
+    # refresh
+
+    async def refresh(
+        self,
+        sources: Sequence[Source],
+        *,
+        on_result: Callable[[SourceResult], None] | None = None,
+    ) -> list[SourceResult]:
+        """Fetch, parse and store `sources` concurrently. Never raises for one bad source."""
+        cpu_pool: Executor | None = None
+        if len(sources) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            # forkserver: forking this process (threads, an event loop) is not safe.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["aggregator.pipeline"])
+            cpu_pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context)
+        try:
+            async with Retriever(fetch_options(self.settings)) as retriever:
+                refresher = Refresher(
+                    store=self.store,
+                    retriever=retriever,
+                    rules=self.rules,
+                    policy=CadencePolicy(
+                        min_interval=self.settings.schedule.min_interval,
+                        max_interval=self.settings.schedule.max_interval,
+                        max_backoff=self.settings.schedule.max_backoff,
+                    ),
+                    clock=self.clock,
+                    cpu_pool=cpu_pool,
+                    store_pool=self._store_pool,
+                )
+                return await refresher.refresh_all(sources, on_result=on_result)
+        finally:
+            if cpu_pool is not None:
+                cpu_pool.shutdown(wait=True, cancel_futures=True)
+
+    # items
+
+    def iter_items(self, *, since: datetime | None = None) -> Iterator[StoredItem]:
+        return self.store.iter_items(since=since)
+
+
+def item_record(item: StoredItem) -> dict[str, Any]:
+    """The documented export shape of one item (`aggregator export`, the API)."""
+    return {
+        "id": item.id,
+        "source": item.source_id,
+        "url": item.url,
+        "canonical_url": item.canonical_url,
+        "title": item.title,
+        "summary": item.summary,
+        "published": item.published.isoformat(),
+        "published_is_fallback": item.published_is_fallback,
+        "first_seen": item.first_seen.isoformat(),
+        "updated": item.updated.isoformat() if item.updated else None,
+        "last_changed": item.last_changed.isoformat(),
+        "revision": item.revision,
+        "language": item.language,
+        "tags": list(item.tags),
+        "cluster_id": item.cluster_id,
+    }

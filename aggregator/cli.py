@@ -1,0 +1,316 @@
+"""The `aggregator` command line. A front end: it parses arguments, calls `App`, renders.
+
+Exit codes (documented in README.md):
+  0  every source succeeded (or the command did what it was asked)
+  1  some sources failed (refresh), or the digest could not be delivered
+  2  the config is invalid, or the command line is (unknown source id, bad --since)
+  3  the store could not be opened or written
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from aggregator import __version__
+from aggregator.app import App, UnknownSource, item_record
+from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.models import SourceHealth, SourceResult
+from aggregator.settings import load_settings, load_sources, resolve_config_dir
+
+EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+
+
+class UsageError(AggregatorError):
+    """A command-line value is wrong."""
+
+
+# argument helpers
+
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """`--since`: an ISO date or datetime (UTC unless it says), or an age such as 7d, 24h, 30m."""
+    match = _RELATIVE.match(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r}: expected an ISO date (2026-11-01), datetime "
+            "(2026-11-01T09:00+01:00) or an age (7d, 24h, 30m)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _config_dir(args: argparse.Namespace) -> Path:
+    return resolve_config_dir(args.config, os.environ)
+
+
+def _open_app(args: argparse.Namespace) -> App:
+    return App.open(_config_dir(args), os.environ)
+
+
+# refresh
+
+
+def _progress_printer(total: int, out: TextIO) -> tuple[Callable[[SourceResult], None], Any]:
+    """A rich progress bar on a terminal; plain lines otherwise (logs, CI, pipes)."""
+    if out.isatty():
+        progress = Progress(
+            TextColumn("refreshing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(file=out),
+            transient=True,
+        )
+        task = progress.add_task("", total=total)
+
+        def advance(result: SourceResult) -> None:
+            progress.update(task, advance=1, description=f"{result.source_id}: {result.status}")
+
+        return advance, progress
+
+    done = 0
+
+    def line(result: SourceResult) -> None:
+        nonlocal done
+        done += 1
+        detail = f"{result.new} new, {result.updated} updated"
+        if result.error:
+            detail = result.error
+        print(
+            f"[{done}/{total}] {result.source_id}: {result.status} ({detail}) "
+            f"{result.seconds:.2f}s",
+            file=out,
+            flush=True,
+        )
+
+    return line, None
+
+
+def result_record(result: SourceResult) -> dict[str, Any]:
+    return {
+        "id": result.source_id,
+        "status": result.status,
+        "new": result.new,
+        "updated": result.updated,
+        "seconds": round(result.seconds, 3),
+        "error": result.error,
+    }
+
+
+def results_document(results: Sequence[SourceResult]) -> dict[str, Any]:
+    statuses: dict[str, int] = {}
+    for result in results:
+        statuses[result.status] = statuses.get(result.status, 0) + 1
+    return {
+        "sources": [result_record(r) for r in results],
+        "totals": {
+            "sources": len(results),
+            "succeeded": sum(1 for r in results if r.ok),
+            "failed": sum(1 for r in results if not r.ok),
+            "new": sum(r.new for r in results),
+            "updated": sum(r.updated for r in results),
+            "seconds": round(max((r.seconds for r in results), default=0.0), 3),
+            "statuses": statuses,
+        },
+    }
+
+
+def render_results(results: Sequence[SourceResult], console: Console) -> None:
+    table = Table(title="refresh", title_justify="left")
+    table.add_column("source")
+    table.add_column("status")
+    table.add_column("new", justify="right")
+    table.add_column("updated", justify="right")
+    table.add_column("seconds", justify="right")
+    table.add_column("error", overflow="fold")
+    style = {"error": "red", "blocked": "red", "rate limited": "yellow", "new": "green"}
+    for r in sorted(results, key=lambda r: (r.ok, r.source_id)):
+        table.add_row(
+            r.source_id,
+            f"[{style.get(r.status, '')}]{r.status}[/]" if r.status in style else r.status,
+            str(r.new),
+            str(r.updated),
+            f"{r.seconds:.2f}",
+            r.error or "",
+        )
+    console.print(table)
+    totals = results_document(results)["totals"]
+    console.print(
+        f"{totals['sources']} sources: {totals['succeeded']} ok, {totals['failed']} failed; "
+        f"{totals['new']} new items, {totals['updated']} updated"
+    )
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    with _open_app(args) as app:
+        sources = app.due_sources() if args.due else app.select_sources(args.source)
+        on_result, progress = _progress_printer(len(sources), sys.stderr)
+        if progress is not None:
+            with progress:
+                results = asyncio.run(app.refresh(sources, on_result=on_result))
+        else:
+            results = asyncio.run(app.refresh(sources, on_result=on_result))
+    if args.json:
+        json.dump(results_document(results), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render_results(results, Console())
+    return EXIT_OK if all(r.ok for r in results) else EXIT_SOURCES_FAILED
+
+
+# sources
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def health_record(h: SourceHealth) -> dict[str, Any]:
+    def iso(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+
+    return {
+        "id": h.id,
+        "url": h.url,
+        "last_status": h.last_status,
+        "last_fetch": iso(h.last_fetch_at),
+        "last_success": iso(h.last_success_at),
+        "last_error": h.last_error,
+        "last_error_kind": h.last_error_kind,
+        "failing_since": iso(h.failing_since),
+        "consecutive_failures": h.consecutive_failures,
+        "items": h.item_count,
+        "next_fetch": iso(h.next_fetch_at),
+    }
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        config_dir = _config_dir(args)
+        load_settings(config_dir, os.environ)
+        sources = load_sources(config_dir)
+        from aggregator.app import load_rules
+
+        rules = load_rules(config_dir)
+        enabled = sum(1 for s in sources if s.enabled)
+        unverified = sum(1 for s in sources if not s.verified)
+        print(
+            f"{config_dir}: ok: {len(sources)} sources ({enabled} enabled, "
+            f"{unverified} unverified), {len(rules.topics)} topic tags"
+        )
+        return EXIT_OK
+    with _open_app(args) as app:
+        health = {h.id: h for h in app.health()}
+        configured = [s.id for s in app.sources]
+    rows = [health[i] for i in configured if i in health]
+    if args.json:
+        json.dump({"sources": [health_record(h) for h in rows]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    table = Table(title="sources", title_justify="left")
+    for column in ("source", "status", "last success", "failures", "items", "next fetch"):
+        table.add_column(column, justify="right" if column in ("failures", "items") else "left")
+    table.add_column("last error", overflow="fold")
+    for h in rows:
+        table.add_row(
+            h.id,
+            h.last_status or "never fetched",
+            _when(h.last_success_at),
+            str(h.consecutive_failures),
+            str(h.item_count),
+            _when(h.next_fetch_at),
+            h.last_error or "",
+        )
+    Console().print(table)
+    return EXIT_OK
+
+
+# export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    since = parse_since(args.since, now=datetime.now(UTC)) if args.since else None
+    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w")  # noqa: SIM115
+    try:
+        with _open_app(args) as app:
+            for item in app.iter_items(since=since):
+                out.write(json.dumps(item_record(item), ensure_ascii=False))
+                out.write("\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return EXIT_OK
+
+
+# the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aggregator",
+        description="Aggregate feeds and listing pages into a deduplicated, tagged digest.",
+    )
+    parser.add_argument("--version", action="version", version=f"aggregator {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        help="config folder (default: $AGGREGATOR_CONFIG, else ./config)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    refresh = commands.add_parser("refresh", help="fetch sources now and store their items")
+    refresh.add_argument(
+        "--source", action="append", metavar="ID", help="refresh only this source (repeatable)"
+    )
+    refresh.add_argument("--due", action="store_true", help="refresh only the sources now due")
+    refresh.add_argument("--json", action="store_true", help="print one JSON document")
+    refresh.set_defaults(handler=cmd_refresh)
+
+    sources = commands.add_parser("sources", help="list sources and their health")
+    sources.add_argument(
+        "action", nargs="?", choices=["list", "check"], default="list",
+        help="list (default): health table; check: validate the config without fetching",
+    )
+    sources.add_argument("--json", action="store_true", help="print JSON")
+    sources.set_defaults(handler=cmd_sources)
+
+    export = commands.add_parser("export", help="write stored items, one JSON object per line")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--since", metavar="WHEN", help="first seen at or after (date or 7d)")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    export.set_defaults(handler=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except (ConfigError, UsageError, UnknownSource) as exc:
+        print(f"aggregator: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"aggregator: store error: {exc}", file=sys.stderr)
+        return EXIT_STORE
