@@ -1,0 +1,108 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL (psycopg 3), set up the same way.
+
+SQLite gets, on every new connection: WAL (readers never block the writer), foreign keys
+(off by default in SQLite), a busy timeout (a second process waits instead of failing), and
+synchronous=NORMAL (safe with WAL, much faster than FULL). Transactions are begun by us,
+not by the sqlite3 module, so that DDL is transactional and a write transaction can take
+the write lock up front (``BEGIN IMMEDIATE``): a deferred transaction that reads first and
+writes later can fail with "database is locked" without ever waiting for the busy timeout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.pool import StaticPool
+
+from aggregator.errors import StoreError
+
+# Execution option that makes the next transaction on SQLite a BEGIN IMMEDIATE.
+WRITE_OPTION = "aggregator_write"
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",
+)
+
+# PostgreSQL pool: a few connections per process (the refresh writes from one thread; the
+# API's worker threads read), pre-ping so a restarted server costs one retry, not an error.
+POSTGRES_POOL: dict[str, Any] = {
+    "pool_size": 5,
+    "max_overflow": 10,
+    "pool_pre_ping": True,
+    "pool_recycle": 1800,
+    "pool_timeout": 30,
+}
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+def masked(url: URL | str) -> str:
+    """The URL with its password replaced by ***, safe for messages and logs."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except sqlalchemy.exc.ArgumentError:
+        return "<unparseable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def parse_url(database_url: str) -> URL:
+    try:
+        url = make_url(database_url)
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise StoreError(f"not a database URL: {masked(database_url)}") from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql" and url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"unsupported database {masked(url)} (expected sqlite:/// or postgresql+psycopg://)"
+        )
+    return url
+
+
+def create_store_engine(database_url: str) -> Engine:
+    """An engine for the URL; creates the SQLite file's folder. Does not connect yet."""
+    url = parse_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        return sqlalchemy.create_engine(
+            url, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}, **POSTGRES_POOL
+        )
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if in_memory:
+        # One shared connection, or every pooled connection would see its own empty database.
+        engine = sqlalchemy.create_engine(
+            url, connect_args={"check_same_thread": False}, poolclass=StaticPool
+        )
+    else:
+        try:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of {masked(url)}: {exc}") from exc
+        engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False})
+    _install_sqlite_listeners(engine)
+    return engine
+
+
+def _install_sqlite_listeners(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # no implicit BEGIN: see _on_begin
+        cursor = dbapi_conn.cursor()
+        try:
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
