@@ -1,0 +1,434 @@
+"""Stage 7: the pure builder of a `Digest`. Values in, a value out: no SQL, no clock, no I/O.
+
+A digest covers one window ``[window_start, window_end)`` of first-seen times for one profile.
+Each cluster touched by the window becomes one `DigestEntry`: the primary item (see
+`primary_item`) with every other source that published it. Entries are grouped by the first
+topic tag, in the configured order, that any member carries (else "Other") and ranked inside a
+group by number of sources, official organisations first, then recency. Items changed since the
+profile last showed them come back marked with what changed. Failing sources and listing pages
+that went silent are listed at the end.
+
+The half-open window is what makes "never skip, never twice" hold: the next window starts at
+exactly this one's end, so an item first seen at ``window_end`` belongs to the next digest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+import nh3
+
+from aggregator.models import OFFICIAL_ORGS, OrgKind, SourceHealth, SourceKind, StoredItem
+
+OTHER_LABEL = "Other"
+
+# A source failing for longer than this is listed under "Sources with problems".
+FAILING_AFTER = timedelta(days=1)
+
+# Summaries are cut here (in characters) so a digest stays a digest.
+SUMMARY_CHARS = 400
+
+# The text diff of an updated item is cut to this many changed lines.
+DIFF_LINES = 8
+
+# Tags whose whole content is dropped, not just the tag: their text is never prose.
+_DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "svg", "math"}
+
+_SAFE_SCHEMES = frozenset({"http", "https"})
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceInfo:
+    """What the digest needs to know about a source (a row of the `sources` table)."""
+
+    id: str
+    name: str
+    url: str
+    kind: SourceKind
+    org: OrgKind
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShownRevision:
+    """The revision of an item the profile's last digest showed, with its content if kept."""
+
+    revision: int
+    title: str | None = None  # None: that revision's content is no longer stored
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """What changed in an item since it was last shown."""
+
+    kind: Literal["title", "text"]
+    before: str | None  # None: the shown version is not stored any more
+    after: str
+    diff: str = ""  # text changes: a short line diff ("- old" / "+ new" lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntrySource:
+    """One source's publication of an entry's story."""
+
+    item_id: int
+    source_id: str
+    source_name: str
+    org: OrgKind
+    title: str
+    url: str | None  # None when the feed's link was not http(s)
+    published: datetime
+    is_new: bool  # first seen inside this digest's window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestEntry:
+    """One cluster: its primary item, then every other source that published it."""
+
+    cluster_id: int | None
+    item_id: int
+    title: str
+    url: str | None
+    published: datetime
+    summary: str  # plain text, sanitised, at most SUMMARY_CHARS
+    source: EntrySource  # the primary item's source
+    others: tuple[EntrySource, ...]
+    tags: tuple[str, ...]  # union over members, sorted
+    changes: tuple[Change, ...] = ()  # non-empty: updated since last shown
+
+    @property
+    def updated(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def source_count(self) -> int:
+        return len({self.source.source_id, *(o.source_id for o in self.others)})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestGroup:
+    tag: str | None  # None: "Other"
+    label: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProblemSource:
+    source_id: str
+    name: str
+    url: str
+    problem: Literal["failing", "no-items"]
+    since: datetime | None  # failing: failing_since; no-items: the last fetch
+    detail: str | None  # the last error, when there is one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Digest:
+    profile: str
+    window_start: datetime
+    window_end: datetime
+    generated_at: datetime
+    timezone: str  # the profile's IANA zone, for dates shown to readers
+    groups: tuple[DigestGroup, ...]
+    problems: tuple[ProblemSource, ...]
+    # Every (item id, revision) the digest shows, recorded so the next one can say "updated".
+    shown: tuple[tuple[int, int], ...]
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        return tuple(e for g in self.groups for e in g.entries)
+
+    @property
+    def entry_count(self) -> int:
+        return sum(len(g.entries) for g in self.groups)
+
+    @property
+    def new_item_count(self) -> int:
+        return sum(s.is_new for e in self.entries for s in (e.source, *e.others))
+
+    @property
+    def updated_count(self) -> int:
+        return sum(e.updated for e in self.entries)
+
+    @property
+    def source_count(self) -> int:
+        return len({s.source_id for e in self.entries for s in (e.source, *e.others)})
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups
+
+
+def primary_item(members: Iterable[StoredItem], sources: Mapping[str, SourceInfo]) -> StoredItem:
+    """The item that stands for its cluster: official organisations first, then the earliest
+    published, then the smallest id (so the choice is stable). The one place this rule lives."""
+
+    def key(item: StoredItem) -> tuple[bool, datetime, int]:
+        info = sources.get(item.source_id)
+        official = info is not None and info.org in OFFICIAL_ORGS
+        return (not official, item.published, item.id)
+
+    return min(members, key=key)
+
+
+def sanitise_text(value: str) -> str:
+    """Feed HTML (or text) to plain text that no renderer can turn into markup.
+
+    nh3 drops every tag, and the content of script-like ones. Unescaping can reveal markup
+    that was entity-encoded (double-escaped feeds), so we clean until nothing changes.
+    """
+    text = value
+    for _ in range(4):
+        cleaned = html.unescape(
+            nh3.clean(text, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})
+        )
+        if cleaned == text:
+            break
+        text = cleaned
+    return _SPACE.sub(" ", text).strip()
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is http(s), else None: no javascript:, data: or relative links."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in _SAFE_SCHEMES else None
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def tag_allowed(
+    tags: Iterable[str], include_tags: Sequence[str], exclude_tags: Sequence[str]
+) -> bool:
+    """Include: kept when any tag is included (empty include keeps all); exclude wins."""
+    present = set(tags)
+    if present & set(exclude_tags):
+        return False
+    return not include_tags or bool(present & set(include_tags))
+
+
+def text_diff(before: str, after: str, limit: int = DIFF_LINES) -> str:
+    """A short line diff: sentences on their own lines, only the changed ones kept."""
+
+    def lines(text: str) -> list[str]:
+        return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+
+    changed = [
+        line for line in difflib.ndiff(lines(before), lines(after)) if line.startswith(("- ", "+ "))
+    ]
+    if len(changed) > limit:
+        changed = [*changed[:limit], f"… {len(changed) - limit} more changed lines"]
+    return "\n".join(changed)
+
+
+def changes_since(item: StoredItem, shown: ShownRevision) -> tuple[Change, ...]:
+    """What changed between the shown revision and the item now; () when nothing did."""
+    if item.revision <= shown.revision:
+        return ()
+    title, text = sanitise_text(item.title), sanitise_text(item.text)
+    if shown.title is None or shown.text is None:
+        # The shown revision is gone from the store: we know it changed, not how.
+        return (Change(kind="text", before=None, after=shorten(text)),)
+    found: list[Change] = []
+    old_title, old_text = sanitise_text(shown.title), sanitise_text(shown.text)
+    if old_title != title:
+        found.append(Change(kind="title", before=old_title, after=title))
+    if old_text != text:
+        found.append(
+            Change(
+                kind="text",
+                before=shorten(old_text),
+                after=shorten(text),
+                diff=text_diff(old_text, text),
+            )
+        )
+    return tuple(found)
+
+
+def build_digest(
+    *,
+    profile: str,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    timezone: str,
+    items: Sequence[StoredItem],
+    sources: Mapping[str, SourceInfo],
+    health: Sequence[SourceHealth],
+    shown: Mapping[int, ShownRevision],
+    topic_order: Sequence[str],
+    topic_labels: Mapping[str, str],
+    include_tags: Sequence[str] = (),
+    exclude_tags: Sequence[str] = (),
+) -> Digest:
+    """Build the digest of ``[window_start, window_end)``.
+
+    `items` are the window's candidates *and* their cluster mates (which may be older: they
+    are listed as other sources but do not by themselves bring a cluster in). `shown` maps an
+    item id to the revision this profile last showed. A cluster is in the digest when a member
+    was first seen in the window, or was changed (before `window_end`) since it was shown.
+    """
+    clusters: dict[tuple[str, int], list[StoredItem]] = {}
+    for item in items:
+        key = ("c", item.cluster_id) if item.cluster_id is not None else ("i", item.id)
+        clusters.setdefault(key, []).append(item)
+
+    def is_new(item: StoredItem) -> bool:
+        return window_start <= item.first_seen < window_end
+
+    entries: list[DigestEntry] = []
+    shown_pairs: list[tuple[int, int]] = []
+    for members in clusters.values():
+        changed: list[Change] = []
+        for member in members:
+            previous = shown.get(member.id)
+            if previous is not None and member.last_changed < window_end:
+                changed.extend(changes_since(member, previous))
+        if not (any(is_new(m) for m in members) or changed):
+            continue
+        tags = sorted({t for m in members for t in m.tags})
+        if not tag_allowed(tags, include_tags, exclude_tags):
+            continue
+        entries.append(_entry(members, sources, tags, tuple(changed), is_new))
+        shown_pairs.extend((m.id, m.revision) for m in members if m.first_seen < window_end)
+
+    return Digest(
+        profile=profile,
+        window_start=window_start,
+        window_end=window_end,
+        generated_at=now,
+        timezone=timezone,
+        groups=_group(entries, topic_order, topic_labels),
+        problems=problem_sources(health, sources, now=now),
+        shown=tuple(sorted(shown_pairs)),
+    )
+
+
+def _entry_source(item: StoredItem, info: SourceInfo | None, *, new: bool) -> EntrySource:
+    return EntrySource(
+        item_id=item.id,
+        source_id=item.source_id,
+        source_name=info.name if info else item.source_id,
+        org=info.org if info else OrgKind.PRESS,
+        title=sanitise_text(item.title),
+        url=safe_url(item.url),
+        published=item.published,
+        is_new=new,
+    )
+
+
+def _entry(
+    members: list[StoredItem],
+    sources: Mapping[str, SourceInfo],
+    tags: list[str],
+    changes: tuple[Change, ...],
+    is_new: Callable[[StoredItem], bool],
+) -> DigestEntry:
+    primary = primary_item(members, sources)
+    others = sorted(
+        (m for m in members if m.id != primary.id),
+        key=lambda m: (m.published, m.id),
+    )
+    return DigestEntry(
+        cluster_id=primary.cluster_id,
+        item_id=primary.id,
+        title=sanitise_text(primary.title) or "(untitled)",
+        url=safe_url(primary.url),
+        published=primary.published,
+        summary=shorten(sanitise_text(primary.summary or primary.text)),
+        source=_entry_source(primary, sources.get(primary.source_id), new=is_new(primary)),
+        others=tuple(_entry_source(m, sources.get(m.source_id), new=is_new(m)) for m in others),
+        tags=tuple(tags),
+        changes=changes,
+    )
+
+
+def rank_key(entry: DigestEntry) -> tuple[int, bool, float, int]:
+    """More sources first, then official organisations, then the most recent, then stable."""
+    return (
+        -entry.source_count,
+        entry.source.org not in OFFICIAL_ORGS,
+        -entry.published.timestamp(),
+        entry.item_id,
+    )
+
+
+def _group(
+    entries: list[DigestEntry], topic_order: Sequence[str], topic_labels: Mapping[str, str]
+) -> tuple[DigestGroup, ...]:
+    buckets: dict[str | None, list[DigestEntry]] = {}
+    for entry in entries:
+        topic = next((t for t in topic_order if t in entry.tags), None)
+        buckets.setdefault(topic, []).append(entry)
+    groups = [
+        DigestGroup(
+            tag=topic,
+            label=topic_labels.get(topic, topic),
+            entries=tuple(sorted(buckets[topic], key=rank_key)),
+        )
+        for topic in topic_order
+        if topic in buckets
+    ]
+    if None in buckets:
+        groups.append(
+            DigestGroup(
+                tag=None, label=OTHER_LABEL, entries=tuple(sorted(buckets[None], key=rank_key))
+            )
+        )
+    return tuple(groups)
+
+
+def problem_sources(
+    health: Sequence[SourceHealth], sources: Mapping[str, SourceInfo], *, now: datetime
+) -> tuple[ProblemSource, ...]:
+    """Sources failing for more than a day, and listing pages that yielded items once and now
+    yield none (their selectors probably no longer match the page)."""
+    found: list[ProblemSource] = []
+    for h in sorted(health, key=lambda h: h.id):
+        info = sources.get(h.id)
+        name = info.name if info else h.id
+        if h.failing_since is not None and now - h.failing_since > FAILING_AFTER:
+            found.append(
+                ProblemSource(
+                    source_id=h.id,
+                    name=name,
+                    url=h.url,
+                    problem="failing",
+                    since=h.failing_since,
+                    detail=h.last_error,
+                )
+            )
+        elif (
+            info is not None
+            and info.kind is SourceKind.HTML
+            and h.ever_yielded
+            and h.last_item_count == 0
+        ):
+            found.append(
+                ProblemSource(
+                    source_id=h.id,
+                    name=name,
+                    url=h.url,
+                    problem="no-items",
+                    since=h.last_success_at,
+                    detail=None,
+                )
+            )
+    return tuple(found)

@@ -1,0 +1,273 @@
+"""SQL for digests: what a window holds, what a profile last showed, and recording a digest.
+
+SQLAlchemy Core over the tables of `schema.py`, the same statements on SQLite and PostgreSQL.
+SQLite hands datetimes back without a zone; everything stored is UTC, so `as_utc` puts it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, Table, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.digest import Digest, ShownRevision, SourceInfo
+from aggregator.errors import StoreError
+from aggregator.models import CacheValidators, OrgKind, SourceHealth, SourceKind, StoredItem
+from aggregator.store.schema import (
+    digest_items,
+    digests,
+    item_revisions,
+    item_tags,
+    items,
+    sources,
+)
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def insert_ignoring_duplicates(
+    conn: Connection, table: Table, values: Mapping[str, Any], unique: list[str]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on a unique key; True when a row was inserted.
+
+    Not try/except IntegrityError: on PostgreSQL a failed INSERT aborts the whole
+    transaction, and the caller's other writes must survive the conflict.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - the schema targets these two
+        raise StoreError(f"unsupported database dialect {dialect!r}")
+    result = conn.execute(stmt.values(**values).on_conflict_do_nothing(index_elements=unique))
+    return bool(result.rowcount)
+
+
+def _shown_by_profile(profile: str) -> Any:
+    """Per item, the highest revision this profile's digests showed."""
+    return (
+        select(digest_items.c.item_id, func.max(digest_items.c.revision).label("revision"))
+        .join(digests, digests.c.id == digest_items.c.digest_id)
+        .where(digests.c.profile == profile)
+        .group_by(digest_items.c.item_id)
+        .subquery("shown")
+    )
+
+
+def last_window_end(engine: Engine, profile: str) -> datetime | None:
+    """Where the profile's next window starts: the end of its last recorded digest."""
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                select(func.max(digests.c.window_end)).where(digests.c.profile == profile)
+            ).scalar()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"reading the last digest of {profile!r} failed: {exc}") from exc
+    return _opt_utc(value)
+
+
+def load_window_items(
+    engine: Engine, *, profile: str, window_start: datetime, window_end: datetime
+) -> list[StoredItem]:
+    """The items first seen in ``[window_start, window_end)``, the items this profile showed
+    that changed since, and every cluster mate of those seen before `window_end`."""
+    start, end = as_utc(window_start), as_utc(window_end)
+    shown = _shown_by_profile(profile)
+    candidates = (
+        select(items.c.id, items.c.cluster_id)
+        .outerjoin(shown, shown.c.item_id == items.c.id)
+        .where(
+            or_(
+                and_(items.c.first_seen >= start, items.c.first_seen < end),
+                and_(
+                    shown.c.revision.is_not(None),
+                    items.c.revision > shown.c.revision,
+                    items.c.last_changed < end,
+                ),
+            )
+        )
+        .subquery("candidates")
+    )
+    member_query = (
+        select(items)
+        .where(items.c.first_seen < end)
+        .where(
+            or_(
+                items.c.id.in_(select(candidates.c.id)),
+                items.c.cluster_id.in_(
+                    select(candidates.c.cluster_id).where(candidates.c.cluster_id.is_not(None))
+                ),
+            )
+        )
+        .order_by(items.c.id)
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(member_query).mappings().all()
+            ids = [row["id"] for row in rows]
+            tags: dict[int, list[str]] = {}
+            for start_at in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[start_at : start_at + 500]
+                for item_id, tag in conn.execute(
+                    select(item_tags.c.item_id, item_tags.c.tag)
+                    .where(item_tags.c.item_id.in_(chunk))
+                    .order_by(item_tags.c.tag)
+                ):
+                    tags.setdefault(item_id, []).append(tag)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"loading the digest window of {profile!r} failed: {exc}") from exc
+    return [_stored_item(row, tuple(tags.get(row["id"], ()))) for row in rows]
+
+
+def _stored_item(row: RowMapping, tags: tuple[str, ...]) -> StoredItem:
+    return StoredItem(
+        id=row["id"],
+        source_id=row["source_id"],
+        identity=row["identity"],
+        guid=row["guid"],
+        url=row["url"],
+        canonical_url=row["canonical_url"],
+        title=row["title"],
+        summary=row["summary"],
+        text=row["text"],
+        published=as_utc(row["published"]),
+        published_is_fallback=bool(row["published_is_fallback"]),
+        updated=_opt_utc(row["updated"]),
+        language=row["language"],
+        author=row["author"],
+        content_hash=row["content_hash"],
+        first_seen=as_utc(row["first_seen"]),
+        last_changed=as_utc(row["last_changed"]),
+        revision=row["revision"],
+        cluster_id=row["cluster_id"],
+        tags=tags,
+    )
+
+
+def load_shown_revisions(engine: Engine, *, profile: str) -> dict[int, ShownRevision]:
+    """Per item, the revision this profile last showed, with its content when kept."""
+    shown = _shown_by_profile(profile)
+    query = select(
+        shown.c.item_id, shown.c.revision, item_revisions.c.title, item_revisions.c.text
+    ).outerjoin(
+        item_revisions,
+        and_(
+            item_revisions.c.item_id == shown.c.item_id,
+            item_revisions.c.revision == shown.c.revision,
+        ),
+    )
+    try:
+        with engine.connect() as conn:
+            return {
+                item_id: ShownRevision(revision=revision, title=title, text=text)
+                for item_id, revision, title, text in conn.execute(query)
+            }
+    except SQLAlchemyError as exc:
+        raise StoreError(f"loading what {profile!r} showed failed: {exc}") from exc
+
+
+def load_sources(engine: Engine) -> dict[str, SourceInfo]:
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(sources)).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"loading sources failed: {exc}") from exc
+    return {
+        row["id"]: SourceInfo(
+            id=row["id"],
+            name=row["name"],
+            url=row["url"],
+            kind=SourceKind(row["kind"]),
+            org=OrgKind(row["org"]),
+        )
+        for row in rows
+    }
+
+
+def load_source_health(engine: Engine) -> list[SourceHealth]:
+    counts = (
+        select(items.c.source_id, func.count().label("n"))
+        .group_by(items.c.source_id)
+        .subquery("counts")
+    )
+    query = (
+        select(sources, func.coalesce(counts.c.n, 0).label("item_count"))
+        .outerjoin(counts, counts.c.source_id == sources.c.id)
+        .order_by(sources.c.id)
+    )
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"loading source health failed: {exc}") from exc
+    return [
+        SourceHealth(
+            id=row["id"],
+            url=row["url"],
+            last_status=row["last_status"],
+            last_fetch_at=_opt_utc(row["last_fetch_at"]),
+            last_success_at=_opt_utc(row["last_success_at"]),
+            last_error=row["last_error"],
+            last_error_kind=row["last_error_kind"],
+            failing_since=_opt_utc(row["failing_since"]),
+            consecutive_failures=row["consecutive_failures"],
+            next_fetch_at=_opt_utc(row["next_fetch_at"]),
+            item_count=row["item_count"],
+            last_item_count=row["last_item_count"],
+            ever_yielded=bool(row["ever_yielded"]),
+            validators=CacheValidators(etag=row["etag"], last_modified=row["last_modified"]),
+        )
+        for row in rows
+    ]
+
+
+def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: datetime) -> int:
+    """Record the digest and the item revisions it showed, once per (profile, window end).
+
+    Takes a connection so the caller can claim the outbox row in the same transaction: the
+    window only advances together with the email that carries it. Recording the same window
+    again is a no-op that returns the existing id.
+    """
+    end = as_utc(digest.window_end)
+    try:
+        inserted = insert_ignoring_duplicates(
+            conn,
+            digests,
+            {
+                "profile": digest.profile,
+                "window_start": as_utc(digest.window_start),
+                "window_end": end,
+                "created_at": as_utc(now),
+                "entry_count": digest.entry_count,
+                "item_count": len(digest.shown),
+                "body_json": body_json,
+            },
+            ["profile", "window_end"],
+        )
+        digest_id: int = conn.execute(
+            select(digests.c.id).where(
+                digests.c.profile == digest.profile, digests.c.window_end == end
+            )
+        ).scalar_one()
+        if inserted and digest.shown:
+            conn.execute(
+                digest_items.insert(),
+                [
+                    {"digest_id": digest_id, "item_id": item_id, "revision": revision}
+                    for item_id, revision in digest.shown
+                ],
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"recording digest {digest.profile!r} failed: {exc}") from exc
+    return digest_id
