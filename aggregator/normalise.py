@@ -1,0 +1,195 @@
+"""Stage 3: `RawItem` to `Item`. Pure: no I/O, and the clock comes in as `now`.
+
+The rules, in the order `normalise_item` applies them:
+
+- url: the entry's link, else a GUID that is an absolute http(s) URL, else the document's
+  link, else the source's URL. An entry with no title, no text and no link of its own is
+  dropped: there is nothing to show or to point to.
+- text: the fuller of content and summary, as plain text with paragraph breaks; summary: the
+  summary (else the text) on one line, cut on a word boundary; title: plain text on one line,
+  else the first words of the text, else the URL.
+- published: the entry's published date, else its updated date, in UTC (naive dates are
+  taken as UTC). A date more than a day ahead of `now` or before 1990 is a feed bug, not a
+  date: with no usable date, `published` is `now` and `published_is_fallback` says so.
+- identity, unique within the source and prefixed by kind: ``g:`` the GUID; ``u:`` the
+  canonical URL, when there is no GUID or the document gives the same GUID to different
+  entries; ``h:`` a hash of title and date (title and text when there is no date).
+- language: the entry's, else the document's, else the source's, else detected from the
+  text; always reduced to ISO 639-1 ("en-GB" -> "en").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from aggregator.language import detect_language, normalise_language
+from aggregator.models import Item, ParsedDocument, RawItem, Source
+from aggregator.text import (
+    content_fingerprint,
+    first_words,
+    fold_line,
+    html_to_text,
+    normalised_for_hash,
+    truncate_words,
+)
+from aggregator.urls import canonical_url, is_web_url
+
+SUMMARY_CHARS = 400
+TITLE_WORDS = 12  # a title made from the text: about what a headline holds
+# How far ahead of `now` a date may be: time zones and clock skew, but not typos.
+MAX_FUTURE = timedelta(days=1)
+# Older dates come from feeds that print 1970-01-01 (epoch 0) or 0001-01-01 for "unknown".
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+HASH_IDENTITY_HEX = 32  # 128 bits: ample for uniqueness within one source
+
+
+def normalise_document(source: Source, document: ParsedDocument, *, now: datetime) -> list[Item]:
+    """The items of `document`, in document order, with identities unique in the result."""
+    shared = _shared_guids(document.items)
+    items: list[Item] = []
+    for raw in document.items:
+        guid = _clean(raw.guid)
+        item = normalise_item(
+            source, raw, now=now, document=document, guid_is_unique=guid not in shared
+        )
+        if item is not None:
+            items.append(item)
+    return _unique_identities(items)
+
+
+def normalise_item(
+    source: Source,
+    raw: RawItem,
+    *,
+    now: datetime,
+    document: ParsedDocument,
+    guid_is_unique: bool = True,
+) -> Item | None:
+    """One entry as an `Item`, or None when it has no title, no text and no link."""
+    if now.tzinfo is None:
+        raise ValueError("now must be tz-aware")
+    now = now.astimezone(UTC)
+    guid = _clean(raw.guid)
+    own_url = _clean(raw.url) or (guid if guid is not None and is_web_url(guid) else None)
+
+    summary_text = html_to_text(raw.summary) if raw.summary else ""
+    content_text = html_to_text(raw.content) if raw.content and raw.content != raw.summary else ""
+    text = content_text if len(content_text) > len(summary_text) else summary_text
+    title = fold_line(html_to_text(raw.title)) if raw.title else ""
+    if not title and not text and own_url is None:
+        return None
+    url = own_url or _clean(document.link) or source.url
+    if not title:
+        title = first_words(text, TITLE_WORDS) if text else url
+
+    published = _usable_date(raw.published, now) or _usable_date(raw.updated, now)
+    canonical = canonical_url(url)
+    if guid is not None and guid_is_unique:
+        identity = f"g:{guid}"
+    elif own_url is not None:
+        identity = f"u:{canonical}"
+    else:
+        identity = hash_identity(title, text, published)
+
+    return Item(
+        source_id=source.id,
+        identity=identity,
+        guid=guid,
+        url=url,
+        canonical_url=canonical,
+        title=title,
+        summary=truncate_words(summary_text or text, SUMMARY_CHARS),
+        text=text,
+        published=published or now,
+        published_is_fallback=published is None,
+        updated=_usable_date(raw.updated, now),
+        language=_language(raw, document, source, title, text),
+        author=_clean(fold_line(raw.author)) if raw.author else None,
+        content_hash=content_fingerprint(title, text),
+        categories=_categories(raw.categories),
+    )
+
+
+def hash_identity(title: str, text: str, published: datetime | None) -> str:
+    """ "h:" identity from the title and date; title and text when there is no date.
+
+    Without a date the text must take part, or every dateless "Press release" of a source
+    would be one item; with a date it stays out, so an edited body keeps its identity.
+    """
+    basis = normalised_for_hash(title, "" if published is not None else text)
+    stamp = published.isoformat() if published is not None else ""
+    digest = hashlib.sha256(f"{basis}\n{stamp}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"h:{digest[:HASH_IDENTITY_HEX]}"
+
+
+def _shared_guids(raws: Iterable[RawItem]) -> set[str]:
+    """GUIDs the document gives to two different entries (an exact repeat is not different)."""
+    first: dict[str, RawItem] = {}
+    shared: set[str] = set()
+    for raw in raws:
+        guid = _clean(raw.guid)
+        if guid is None:
+            continue
+        seen = first.setdefault(guid, raw)
+        if seen is not raw and seen != raw:
+            shared.add(guid)
+    return shared
+
+
+def _unique_identities(items: list[Item]) -> list[Item]:
+    """Drop exact repeats; re-key different items that still share an identity.
+
+    Identity collisions left after the GUID check come from documents that give several
+    entries the same link (a listing page, a feed whose every link is its home page). Those
+    items fall back to the title-and-date identity; what still collides is the same item,
+    and the first one wins.
+    """
+    unique = list(dict.fromkeys(items))  # a feed that repeats an entry verbatim
+    counts = Counter(item.identity for item in unique)
+    if all(count == 1 for count in counts.values()):
+        return unique  # the common case
+    result: list[Item] = []
+    kept: set[str] = set()
+    for item in unique:
+        if counts[item.identity] > 1:
+            published = None if item.published_is_fallback else item.published
+            item = replace(item, identity=hash_identity(item.title, item.text, published))
+        if item.identity not in kept:
+            kept.add(item.identity)
+            result.append(item)
+    return result
+
+
+def _usable_date(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if utc < EARLIEST or utc > now + MAX_FUTURE:
+        return None
+    return utc
+
+
+def _language(
+    raw: RawItem, document: ParsedDocument, source: Source, title: str, text: str
+) -> str | None:
+    for declared in (raw.language, document.language, source.language):
+        language = normalise_language(declared)
+        if language is not None:
+            return language
+    return detect_language(f"{title}\n{text}")
+
+
+def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
+    cleaned = (fold_line(category) for category in categories)
+    return tuple(dict.fromkeys(category for category in cleaned if category))
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None

@@ -1,0 +1,185 @@
+"""Plain text from HTML, and the normalised form behind content fingerprints.
+
+`html_to_text` runs on every title, summary and body of every refresh, so it leans on lxml's
+C code: one parse, one C-level strip of script/style, one pass that marks block boundaries,
+one ``itertext`` join, then a few regular expressions. Paragraph breaks come out as a blank
+line (``"\\n\\n"``), line breaks (``<br>``, list items, table rows) as ``"\\n"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import unicodedata
+from functools import cache
+
+from lxml import etree
+
+# Elements whose content is never text a reader sees.
+_DROPPED = ("script", "style", "noscript", "template", "head", "title", "iframe", "object", "svg")
+# Elements that start a paragraph: a blank line before and after.
+_PARAGRAPH = (
+    "p", "div", "section", "article", "aside", "header", "footer", "main", "nav", "blockquote",
+    "pre", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table", "form",
+    "fieldset", "address", "details", "hr",
+)  # fmt: skip
+# Elements that start a line of their own.
+_LINE = ("br", "li", "tr", "dt", "dd", "figcaption", "caption", "summary", "option", "legend")
+# Elements whose neighbours must not run together: a space around them.
+_CELL = ("td", "th")
+
+# Private-use characters as markers: they survive lxml and cannot be confused with the
+# whitespace of the source, which HTML says to fold. Stripped from the input first.
+_PARA = "\ue000"  # a paragraph boundary
+_LINE_MARK = "\ue001"  # the start of a line element
+_BR = "\ue002"  # a <br>: two in a row are a paragraph break, as in many feed summaries
+_MARKERS = re.compile("[\ue000-\ue002]")
+
+_SPACES = re.compile(r"[^\S\n]+")  # whitespace runs other than line breaks
+_ANY_SPACE = re.compile(r"\s+")
+_SPACE_AROUND_BREAKS = re.compile(r" *([\ue000-\ue002\n]) *")
+_BREAKS = re.compile("[\ue000-\ue002]+")
+_PARSERS = threading.local()  # an lxml parser must not be shared between threads
+_TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no document at all
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text of an HTML fragment or document; plain text passes through."""
+    if "<" not in html and "&" not in html:
+        return fold_plain_text(html)
+    html = _MARKERS.sub("", html)
+    try:
+        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), _parser())
+    except (etree.LxmlError, ValueError):
+        root = None
+    if root is None:  # nothing lxml calls a document (only a comment, only a doctype...)
+        return fold_plain_text(_TAG.sub(" ", html))
+    etree.strip_elements(root, *_DROPPED, with_tail=False)
+    for element in root.iter(*_PARAGRAPH, *_LINE, *_CELL, "pre"):
+        tag = element.tag
+        if tag == "pre":
+            _keep_preformatted_lines(element)
+        if tag == "br":
+            element.tail = _BR + (element.tail or "")
+        elif tag in _LINE:  # one mark before: list items in a row are one line each
+            element.text = _LINE_MARK + (element.text or "")
+        else:
+            mark = " " if tag in _CELL else _PARA
+            element.text = mark + (element.text or "")
+            element.tail = mark + (element.tail or "")
+    return _fold("".join(root.itertext()))
+
+
+def _parser() -> etree.HTMLParser:
+    parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.HTMLParser(
+            remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8"
+        )
+        _PARSERS.parser = parser
+    return parser
+
+
+def _keep_preformatted_lines(pre: etree._Element) -> None:
+    """Inside <pre>, source newlines are line breaks, not foldable whitespace."""
+    if pre.text:
+        pre.text = pre.text.replace("\n", _LINE_MARK)
+    for child in pre.iterdescendants():
+        if child.text:
+            child.text = child.text.replace("\n", _LINE_MARK)
+        if child.tail:
+            child.tail = child.tail.replace("\n", _LINE_MARK)
+
+
+def _fold(marked: str) -> str:
+    text = _ANY_SPACE.sub(" ", marked)  # source whitespace, newlines included, is one space
+    text = _SPACE_AROUND_BREAKS.sub(r"\1", text)
+    return _BREAKS.sub(_break_for, text).strip(" \n")
+
+
+def _break_for(match: re.Match[str]) -> str:
+    run = match.group()
+    return "\n\n" if _PARA in run or run.count(_BR) > 1 else "\n"
+
+
+def fold_plain_text(text: str) -> str:
+    """Whitespace of plain text folded: spaces within lines, at most one blank line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_AROUND_BREAKS.sub(r"\1", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip(" \n")
+
+
+def fold_line(text: str) -> str:
+    """All whitespace, line breaks included, folded to single spaces: for titles."""
+    return _ANY_SPACE.sub(" ", text).strip()
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """`text` on one line, cut on a word boundary to at most `limit` characters plus "…"."""
+    line = fold_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[: limit + 1]
+    space = cut.rfind(" ")
+    # No space in reach (a long URL, CJK text without spaces): cut mid-word rather than
+    # return nothing.
+    head = cut[:space] if space > limit // 2 else line[:limit]
+    return head.rstrip(" ,;:.-–—") + "…"
+
+
+def first_words(text: str, count: int) -> str:
+    """The first `count` words of `text` on one line, with "…" when there were more."""
+    words = fold_line(text).split(" ", count)
+    if len(words) <= count:
+        return " ".join(words)
+    return " ".join(words[:count]).rstrip(" ,;:.-–—") + "…"
+
+
+# -- fingerprints -----------------------------------------------------------------------------
+
+FINGERPRINT_VERSION = "v1"
+
+
+@cache
+def _not_word() -> re.Pattern[str]:
+    """Characters that are neither word characters nor combining marks.
+
+    Python's ``\\w`` leaves out combining marks (Unicode category M), which carry the vowels
+    of Indic scripts and the accents that NFC cannot compose; dropping them would make
+    different words equal. The mark ranges are computed once, on first use (~0.1 s).
+    """
+    ranges: list[str] = []
+    start = prev = -2
+    for code in range(0x110000):
+        if unicodedata.category(chr(code))[0] == "M":
+            if code != prev + 1:
+                if start >= 0:
+                    ranges.append(_range(start, prev))
+                start = code
+            prev = code
+    ranges.append(_range(start, prev))
+    return re.compile(f"[^\\w{''.join(ranges)}]+|_+")
+
+
+def _range(start: int, end: int) -> str:
+    return f"\\U{start:08x}" if start == end else f"\\U{start:08x}-\\U{end:08x}"
+
+
+def normalised_for_hash(title: str, text: str) -> str:
+    """Title and text casefolded, accents kept, punctuation and whitespace folded to spaces.
+
+    Title and text are joined by a newline, which cannot occur inside either part, so
+    moving a word from the title to the text changes the result.
+    """
+    pattern = _not_word()
+    parts = (unicodedata.normalize("NFC", part).casefold() for part in (title, text))
+    return "\n".join(pattern.sub(" ", part).strip() for part in parts)
+
+
+def content_fingerprint(title: str, text: str) -> str:
+    """Versioned SHA-256 of `normalised_for_hash`: "v1:<64 hex digits>"."""
+    normalised = normalised_for_hash(title, text).encode("utf-8", "surrogatepass")
+    return f"{FINGERPRINT_VERSION}:{hashlib.sha256(normalised).hexdigest()}"

@@ -1,0 +1,220 @@
+"""Canonical URLs: one spelling per web page, so the same link from two feeds compares equal.
+
+`canonical_url` is total (it never raises) and idempotent. What it changes, and why each
+change is safe (the server sees the same resource):
+
+- scheme and host lower-cased; a non-ASCII host converted to its IDNA (punycode) form;
+- default ports dropped (``:80`` for http, ``:443`` for https), an empty port too;
+- the fragment dropped: it never reaches the server;
+- tracking parameters removed (the table below), the rest sorted by name, stably, so
+  repeated names keep their order and blank values (``a=`` and ``a``) are kept as written;
+- percent-encoding normalised: hex digits upper-cased, unreserved characters decoded,
+  characters that may not appear in a URL (spaces, non-ASCII, quotes...) encoded as UTF-8;
+- dot segments (``/a/./b/../c``) resolved and a trailing slash dropped (except the root).
+
+``http`` is *not* upgraded to ``https``: plenty of official sites still serve some pages on
+http only, or a different page on each scheme, so the upgrade would make broken links.
+Dedupe can still compare URLs without their scheme if it wants to.
+
+Anything that is not an absolute http(s) URL with a host (``mailto:``, ``tag:`` GUIDs,
+relative paths, garbage) is returned stripped and otherwise untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import idna
+
+# Query parameters that only say how a reader reached the page. Exact names, compared
+# lower-cased; then prefixes, for families that add names over time.
+TRACKING_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "fbclid",  # Facebook click id
+        "gclid",  # Google Ads click id
+        "gclsrc",  # Google Ads click source
+        "dclid",  # Google Display (DoubleClick) click id
+        "gbraid",  # Google Ads, iOS app campaigns
+        "wbraid",  # Google Ads, web-to-app campaigns
+        "msclkid",  # Microsoft Ads click id
+        "yclid",  # Yandex click id
+        "twclid",  # Twitter/X click id
+        "igshid",  # Instagram share id
+        "mc_cid",  # Mailchimp campaign id
+        "mc_eid",  # Mailchimp subscriber id
+        "_hsenc",  # HubSpot email
+        "_hsmi",  # HubSpot email
+        "mkt_tok",  # Marketo email
+        "ito",  # BBC and others: internal traffic origin
+        "ref_src",  # Twitter/X embeds
+        "xtor",  # AT Internet campaigns, common on French and EU news sites
+        "_ga",  # Google Analytics cross-domain linker
+        "_gl",  # Google Analytics cross-domain linker
+        "oly_anon_id",  # Omeda newsletters
+        "oly_enc_id",  # Omeda newsletters
+        "vero_id",  # Vero email
+        "li_fat_id",  # LinkedIn first-party ad tracking
+    }
+)
+TRACKING_PREFIXES: tuple[str, ...] = (
+    "utm_",  # Google Analytics campaigns: utm_source, utm_medium, utm_campaign, ...
+    "ns_",  # comScore: ns_campaign, ns_mchannel, ns_source, ...
+    "at_",  # AT Internet (Piano): at_medium, at_campaign, at_custom1, ...
+    "pk_",  # Matomo/Piwik: pk_campaign, pk_kwd
+    "mtm_",  # Matomo: mtm_campaign, mtm_source, ...
+)
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# RFC 3986 pchar minus '%': what may stay literal in a path segment.
+_PATH_SAFE = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+# In a query, '?' and '/' are also fine; '&' and '=' are the separators and stay literal.
+_QUERY_SAFE = _PATH_SAFE | frozenset("?")
+_HEX = frozenset("0123456789abcdefABCDEF")
+# Fast check: a component made only of these needs no percent-encoding work.
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*\Z")
+
+
+def canonical_url(url: str) -> str:
+    """The canonical spelling of `url`; never raises, and canonical_url is idempotent."""
+    stripped = url.strip()
+    try:
+        return _canonical(stripped)
+    except (ValueError, UnicodeError):
+        # urlsplit rejects some netlocs (bad IPv6 brackets, NFKC tricks): leave them alone.
+        return stripped
+
+
+def is_web_url(url: str) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+
+
+def _canonical(url: str) -> str:
+    scheme, sep, _ = url.partition(":")
+    if not sep or scheme.lower() not in _DEFAULT_PORTS:
+        return url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    netloc = _canonical_netloc(scheme, parts.netloc)
+    if netloc is None:
+        return url
+    path = _canonical_path(parts.path)
+    query = _canonical_query(parts.query)
+    return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
+
+
+def _canonical_netloc(scheme: str, netloc: str) -> str | None:
+    userinfo, at, hostport = netloc.rpartition("@")
+    if hostport.startswith("["):  # IPv6 literal
+        close = hostport.find("]")
+        if close == -1:
+            return None
+        host, port_part = hostport[: close + 1], hostport[close + 1 :]
+        if port_part and not port_part.startswith(":"):
+            return None
+        port = port_part[1:]
+        host = host.lower()
+    else:
+        host, _, port = hostport.partition(":")
+        host = _canonical_host(host)
+    if not host or not port.isascii() or (port and not port.isdigit()):
+        return None
+    if port:
+        port = str(int(port))
+        if port == _DEFAULT_PORTS[scheme]:
+            port = ""
+    return f"{userinfo}{at}{host}{':' + port if port else ''}"
+
+
+def _canonical_host(host: str) -> str:
+    host = host.lower()
+    if host.isascii():
+        return host
+    try:
+        # UTS #46 mapping, as browsers do (IDNA 2008, non-transitional: "ß" stays "ß").
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return host  # not a valid IDN: keep it readable rather than fail
+
+
+def _canonical_path(path: str) -> str:
+    path = _normalise_percent(path, _PATH_SAFE)
+    if "." in path:
+        path = _remove_dot_segments(path)
+    path = path.rstrip("/")
+    if not path.startswith("/"):
+        path = "/" + path
+    return path
+
+
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        pair = _normalise_percent(pair, _QUERY_SAFE)
+        name = pair.partition("=")[0]
+        if _is_tracking(name):
+            continue
+        pairs.append((name, pair))
+    pairs.sort(key=lambda item: item[0])  # stable: repeated names keep their order
+    return "&".join(pair for _, pair in pairs)
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def _normalise_percent(component: str, safe: frozenset[str]) -> str:
+    """Upper-case escapes, decode unreserved ones, encode what may not appear literally."""
+    if _PLAIN.match(component):
+        return component  # the common case: nothing to decode or encode
+    out: list[str] = []
+    i = 0
+    n = len(component)
+    while i < n:
+        char = component[i]
+        if char == "%" and _is_hex_pair(component, i + 1):
+            decoded = chr(int(component[i + 1 : i + 3], 16))
+            out.append(
+                decoded if decoded in _UNRESERVED else "%" + component[i + 1 : i + 3].upper()
+            )
+            i += 3
+            continue
+        if char in safe:
+            out.append(char)
+        else:
+            out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
+        i += 1
+    return "".join(out)
+
+
+def _is_hex_pair(text: str, start: int) -> bool:
+    return start + 2 <= len(text) and text[start] in _HEX and text[start + 1] in _HEX
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, on segments rather than on string prefixes."""
+    segments = path.split("/")
+    output: list[str] = []
+    for segment in segments[1:] if path.startswith("/") else segments:
+        if segment == ".":
+            continue
+        if segment == "..":
+            if output:
+                output.pop()
+            continue
+        output.append(segment)
+    # "/a/." and "/a/.." denote directories: keep the trailing slash for rstrip to judge.
+    if segments[-1] in (".", ".."):
+        output.append("")
+    return "/" + "/".join(output)
