@@ -43,6 +43,8 @@ _DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", 
 
 _SAFE_SCHEMES = frozenset({"http", "https"})
 _SPACE = re.compile(r"\s+")
+# Block-level tags separate words; without a space "<p>a</p><p>b</p>" would read "ab".
+_BLOCK_TAG = re.compile(r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,7 +187,7 @@ def sanitise_text(value: str) -> str:
     nh3 drops every tag, and the content of script-like ones. Unescaping can reveal markup
     that was entity-encoded (double-escaped feeds), so we clean until nothing changes.
     """
-    text = value
+    text = _BLOCK_TAG.sub(r" <\1\2", value)
     for _ in range(4):
         cleaned = html.unescape(
             nh3.clean(text, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})

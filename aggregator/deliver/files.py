@@ -1,0 +1,75 @@
+"""Digest files: <data_dir>/digests/<profile>/<date>.{html,txt,md,json}, one per format."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from aggregator.deliver.render import (
+    local_date,
+    render_html,
+    render_json,
+    render_markdown,
+    render_text,
+)
+from aggregator.digest import Digest
+from aggregator.errors import DeliveryError
+
+# Format name (as in a profile's `formats`) -> (file extension, renderer).
+FORMATS: Mapping[str, tuple[str, Callable[[Digest], str]]] = {
+    "html": ("html", render_html),
+    "text": ("txt", render_text),
+    "markdown": ("md", render_markdown),
+    "json": ("json", render_json),
+}
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def digest_dir(data_dir: Path, profile: str) -> Path:
+    return data_dir / "digests" / (_SAFE_NAME.sub("-", profile).strip(".") or "profile")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_digest_files(
+    digest: Digest,
+    data_dir: Path,
+    formats: Iterable[str] = ("html", "text", "markdown", "json"),
+    rendered: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Write one file per format; `rendered` reuses output already made (for the email).
+
+    A second digest of the same profile on the same local date overwrites the first: the
+    file is "the digest of that date", the store keeps every window.
+    """
+    written: list[Path] = []
+    folder = digest_dir(data_dir, digest.profile)
+    for name in formats:
+        if name not in FORMATS:
+            raise DeliveryError(
+                f"unknown digest format {name!r}: expected one of {sorted(FORMATS)}"
+            )
+        extension, render = FORMATS[name]
+        body = rendered[name] if rendered and name in rendered else render(digest)
+        path = folder / f"{local_date(digest)}.{extension}"
+        try:
+            write_atomically(path, body.encode("utf-8"))
+        except OSError as exc:
+            raise DeliveryError(f"writing {path}: {exc}") from exc
+        written.append(path)
+    return written

@@ -1,0 +1,158 @@
+"""The digest email: one multipart/alternative message (text, then HTML) per profile and window,
+and the SMTP transport that sends its bytes.
+
+Headers that make a retry recognisable: the Message-ID is derived from (profile, window end)
+only, so every attempt at one window carries the same id and a receiving system that sees the
+message twice can drop the copy; the Date is the window end (in the profile's zone), not the
+time of the attempt. The outbox stores the bytes, so a retry sends exactly what was built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import smtplib
+import ssl
+from collections.abc import Sequence
+from datetime import UTC
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, getaddresses, parseaddr
+from typing import Literal, Protocol
+
+from aggregator.deliver.render import local_date, local_time
+from aggregator.digest import Digest
+from aggregator.errors import DeliveryError
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class SmtpSettingsLike(Protocol):
+    """The fields of `aggregator.settings.SmtpSettings` this module reads."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def security(self) -> Literal["starttls", "tls", "none"]: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+
+
+def sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2]
+    if not domain:
+        raise DeliveryError(f"sender {sender!r} has no domain: expected name@example.org")
+    return domain.lower()
+
+
+def message_id(digest: Digest, sender: str) -> str:
+    """``<digest.{profile}.{window end, UTC}.{hash}@{sender domain}>``: one per window."""
+    window_end = digest.window_end.astimezone(UTC)
+    end = window_end.strftime("%Y%m%dT%H%M%SZ")
+    digest_key = hashlib.sha256(f"{digest.profile}\n{window_end.isoformat()}".encode()).hexdigest()
+    safe_profile = _UNSAFE_ID.sub("-", digest.profile) or "profile"
+    return f"<digest.{safe_profile}.{end}.{digest_key[:16]}@{sender_domain(sender)}>"
+
+
+def subject(digest: Digest, prefix: str) -> str:
+    n, m = digest.entry_count, digest.source_count
+    text = f"{local_date(digest)}: {n} statement{'s' * (n != 1)} from {m} source{'s' * (m != 1)}"
+    if digest.updated_count:
+        text += f", {digest.updated_count} updated"
+    return f"{prefix} {text}".strip()
+
+
+def build_message(
+    digest: Digest,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    subject_prefix: str,
+    text: str,
+    html: str,
+) -> EmailMessage:
+    """The email of one digest: text/plain first (the fallback), then text/html."""
+    if not recipients:
+        raise DeliveryError(f"profile {digest.profile!r} has no recipients")
+    domain = sender_domain(sender)
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject(digest, subject_prefix)
+    message["Date"] = format_datetime(local_time(digest.window_end, digest.timezone))
+    message["Message-ID"] = message_id(digest, sender)
+    message["List-Id"] = (
+        f'"{digest.profile} digest" <{_UNSAFE_ID.sub("-", digest.profile)}.digest.{domain}>'
+    )
+    # RFC 3834: tells auto-responders (vacation replies) not to answer.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    return message
+
+
+def as_bytes(message: EmailMessage) -> bytes:
+    return message.as_bytes(policy=SMTP_POLICY)
+
+
+def envelope(raw: bytes) -> tuple[str, list[str]]:
+    """Envelope sender and recipients, read back from a stored message's headers."""
+    headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
+    sender = parseaddr(str(headers.get("From", "")))[1]
+    fields = [str(v) for name in ("To", "Cc") for v in headers.get_all(name, [])]
+    recipients = [address for _, address in getaddresses(fields) if address]
+    if not sender or not recipients:
+        raise DeliveryError("stored message has no From or no To address")
+    return sender, recipients
+
+
+class SmtpTransport:
+    """Sends a message's bytes over SMTP: STARTTLS, implicit TLS or plain, with AUTH when a
+    username is set. The password comes from settings, which read it from the environment."""
+
+    def __init__(self, settings: SmtpSettingsLike, *, ssl_context: ssl.SSLContext | None = None):
+        self.settings = settings
+        self.ssl_context = ssl_context or ssl.create_default_context()
+
+    def send(self, raw: bytes) -> None:
+        s = self.settings
+        sender, recipients = envelope(raw)
+        try:
+            client: smtplib.SMTP
+            if s.security == "tls":
+                client = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=self.ssl_context
+                )
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            with client:
+                if s.security == "starttls":
+                    client.starttls(context=self.ssl_context)
+                if s.username:
+                    client.login(s.username, s.password or "")
+                refused = client.sendmail(sender, recipients, raw)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"smtp {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from exc
+        if refused:
+            # Accepted for some recipients: resending would duplicate it for the others.
+            # The outbox records this as sent, with the refusals as its last error.
+            raise PartiallyRefused(refused)
+
+
+class PartiallyRefused(DeliveryError):
+    """The server took the message for some recipients and refused others."""
+
+    def __init__(self, refused: dict[str, tuple[int, bytes]]) -> None:
+        self.refused = refused
+        detail = ", ".join(f"{addr}: {code}" for addr, (code, _) in sorted(refused.items()))
+        super().__init__(f"refused recipients: {detail}")

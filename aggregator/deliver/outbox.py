@@ -1,0 +1,251 @@
+"""Exactly-once delivery of a digest email, through the `outbox` table.
+
+    commit_window   one transaction: the digest row (which advances the profile's window) and
+                    an outbox row 'pending' with the Message-ID and the message's bytes, both
+                    unique per (profile, window end)
+    claim           UPDATE … SET status='sending' WHERE status='pending' (or a 'sending' row
+                    whose lease expired): one process wins, on SQLite and PostgreSQL alike
+    send            the stored bytes, never a rebuilt message, so every attempt is identical
+    mark            'sent'; a failed send goes back to 'pending' with its error
+
+Crash analysis. Before commit_window commits: nothing is recorded, the next run builds a window
+from the same start, so no item is lost. After it, before or during the send: the row is
+'pending' or 'sending'; the next run (after the lease, for 'sending') sends the same bytes.
+If the crash came after the SMTP server accepted the message but before 'sent' was written,
+that resend is a second copy: SMTP offers no way to ask "did you get this?". The window for it
+is the time between the server's final 250 and one UPDATE; the copy carries the same
+Message-ID, which mail stores and clients use to drop duplicates. The .eml folder has no such
+window: its file name is the Message-ID, so a resend overwrites the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Literal, Protocol
+
+from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.deliver.files import write_atomically
+from aggregator.deliver.mail import PartiallyRefused, as_bytes
+from aggregator.digest import Digest
+from aggregator.errors import DeliveryError, StoreError
+from aggregator.store.digests import as_utc, insert_ignoring_duplicates, record_digest
+from aggregator.store.schema import outbox
+
+# A 'sending' row older than this is taken to belong to a dead process and is sent again.
+# Longer than any SMTP conversation we allow (settings' timeout is seconds), short enough
+# that a crashed run's digest goes out on the next scheduled run.
+LEASE = timedelta(minutes=10)
+
+
+class Transport(Protocol):
+    """Where a message's bytes go: SMTP (mail.SmtpTransport) or a folder (EmlFolder)."""
+
+    def send(self, raw: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryOutcome:
+    profile: str
+    window_end: datetime
+    message_id: str
+    # sent: by this call; already-sent: by an earlier one; busy: another process holds the
+    # lease; failed: this attempt failed, the row is pending for the next run.
+    status: Literal["sent", "already-sent", "busy", "failed"]
+    attempts: int
+    error: str | None = None
+
+
+class EmlFolder:
+    """The transport when no SMTP server is configured: <data_dir>/outbox/<id>.eml.
+
+    The file is named after the Message-ID, so a retry rewrites the same file.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, raw: bytes) -> Path:
+        found = re.search(rb"^Message-ID:\s*<([^>\r\n]+)>", raw, re.IGNORECASE | re.MULTILINE)
+        if found is None:
+            name = hashlib.sha256(raw).hexdigest()[:32]
+        else:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", found.group(1).decode("ascii", "replace"))
+        return self.folder / f"{name}.eml"
+
+    def send(self, raw: bytes) -> None:
+        path = self.path_for(raw)
+        try:
+            write_atomically(path, raw)
+        except OSError as exc:
+            raise DeliveryError(f"writing {path}: {exc}") from exc
+
+
+def commit_window(
+    engine: Engine, digest: Digest, message: EmailMessage, *, body_json: str, now: datetime
+) -> int:
+    """Record the digest and queue its email in one transaction; returns the outbox row id.
+
+    Idempotent per (profile, window end): a second call finds the rows the first made.
+    """
+    message_id = str(message["Message-ID"])
+    end = as_utc(digest.window_end)
+    try:
+        with engine.begin() as conn:
+            record_digest(conn, digest, body_json=body_json, now=now)
+            insert_ignoring_duplicates(
+                conn,
+                outbox,
+                {
+                    "profile": digest.profile,
+                    "window_end": end,
+                    "message_id": message_id,
+                    "status": "pending",
+                    "attempts": 0,
+                    "message": as_bytes(message),
+                },
+                ["profile", "window_end"],
+            )
+            row_id: int = conn.execute(
+                select(outbox.c.id).where(
+                    outbox.c.profile == digest.profile, outbox.c.window_end == end
+                )
+            ).scalar_one()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"queueing digest {digest.profile!r}: {exc}") from exc
+    return row_id
+
+
+def deliver_digest(
+    engine: Engine,
+    digest: Digest,
+    message: EmailMessage,
+    transport: Transport,
+    *,
+    body_json: str,
+    now: datetime,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
+) -> DeliveryOutcome:
+    """Record, queue and send one digest's email, exactly once per (profile, window end)."""
+    row_id = commit_window(engine, digest, message, body_json=body_json, now=now)
+    return send_queued(engine, row_id, transport, now=now, worker=worker, lease=lease)
+
+
+def deliver_pending(
+    engine: Engine,
+    transport: Transport,
+    *,
+    now: datetime,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
+) -> list[DeliveryOutcome]:
+    """Send what earlier runs queued and did not get out: run this before building new
+    digests, so a failed or interrupted window is retried with its own Message-ID."""
+    stale = as_utc(now) - lease
+    try:
+        with engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(outbox.c.id)
+                    .where(_claimable(stale))
+                    .order_by(outbox.c.window_end, outbox.c.id)
+                ).scalars()
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"reading the outbox: {exc}") from exc
+    return [send_queued(engine, i, transport, now=now, worker=worker, lease=lease) for i in ids]
+
+
+def _claimable(stale: datetime) -> ColumnElement[bool]:
+    return or_(
+        outbox.c.status == "pending",
+        and_(outbox.c.status == "sending", outbox.c.claimed_at < stale),
+    )
+
+
+def send_queued(
+    engine: Engine,
+    row_id: int,
+    transport: Transport,
+    *,
+    now: datetime,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
+) -> DeliveryOutcome:
+    """Claim one outbox row, send its stored bytes, mark it sent (or pending on failure)."""
+    me = worker or f"pid-{os.getpid()}"
+    at = as_utc(now)
+    try:
+        with engine.begin() as conn:
+            claimed = conn.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id, _claimable(at - lease))
+                .values(
+                    status="sending",
+                    claimed_at=at,
+                    claimed_by=me,
+                    attempts=outbox.c.attempts + 1,
+                )
+            ).rowcount
+            row = conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"claiming outbox row {row_id}: {exc}") from exc
+
+    def outcome(
+        status: Literal["sent", "already-sent", "busy", "failed"], error: str | None = None
+    ) -> DeliveryOutcome:
+        return DeliveryOutcome(
+            profile=row["profile"],
+            window_end=as_utc(row["window_end"]),
+            message_id=row["message_id"],
+            status=status,
+            attempts=row["attempts"],
+            error=error,
+        )
+
+    if not claimed:
+        return outcome("already-sent" if row["status"] == "sent" else "busy", row["last_error"])
+    try:
+        transport.send(bytes(row["message"]))
+    except PartiallyRefused as exc:
+        _finish(engine, row_id, me, status="sent", now=at, error=str(exc))
+        return outcome("sent", str(exc))
+    except DeliveryError as exc:
+        _finish(engine, row_id, me, status="pending", now=at, error=str(exc))
+        return outcome("failed", str(exc))
+    _finish(engine, row_id, me, status="sent", now=at, error=None)
+    return outcome("sent")
+
+
+def _finish(
+    engine: Engine, row_id: int, me: str, *, status: str, now: datetime, error: str | None
+) -> None:
+    values: dict[str, object] = {"status": status, "last_error": error}
+    if status == "sent":
+        values["sent_at"] = now
+    else:
+        values["claimed_at"] = None
+        values["claimed_by"] = None
+    try:
+        with engine.begin() as conn:
+            # Only while we still hold the claim: a process that outlived its lease must not
+            # overwrite the outcome of the one that took over.
+            conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id == row_id,
+                    outbox.c.status == "sending",
+                    outbox.c.claimed_by == me,
+                )
+                .values(**values)
+            )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"updating outbox row {row_id}: {exc}") from exc

@@ -1,0 +1,207 @@
+"""Render a `Digest` as HTML for email, plain text, Markdown and JSON.
+
+HTML, text and Markdown come from the Jinja2 templates next to this module; JSON is built
+here, because its shape is a documented contract (docs/digest-json.md), not a layout.
+Every string from a feed was sanitised to plain text by the builder; the HTML template
+escapes it again (autoescape), and the Markdown renderer escapes Markdown's own syntax,
+so feed content can never become markup in any format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import css_inline
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from aggregator.digest import Change, Digest, DigestEntry, EntrySource, ProblemSource
+
+JSON_SCHEMA_VERSION = 1
+TEXT_WIDTH = 78
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def local_time(value: datetime, zone: str) -> datetime:
+    return value.astimezone(ZoneInfo(zone))
+
+
+def local_date(digest: Digest) -> str:
+    """The digest's date for readers and file names: its window end in the profile's zone."""
+    return local_time(digest.window_end, digest.timezone).date().isoformat()
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
+    """Wrap to `width` columns; a word longer than a line (a URL) stays whole on its own."""
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_url(url: str) -> str:
+    """A URL safe inside ``(...)`` of a Markdown link."""
+    return "".join(
+        {"(": "%28", ")": "%29", " ": "%20", "<": "%3C", ">": "%3E"}.get(c, c) for c in url
+    )
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("aggregator.deliver", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = wrap
+    env.filters["md"] = md_escape
+    env.filters["md_url"] = md_url
+    return env
+
+
+def _context(digest: Digest) -> dict[str, Any]:
+    zone = digest.timezone
+
+    def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return "" if value is None else local_time(value, zone).strftime(fmt)
+
+    return {
+        "digest": digest,
+        "date": local_date(digest),
+        "when": when,
+        "title": f"{digest.profile} digest, {local_date(digest)}",
+        "summary_line": summary_line(digest),
+    }
+
+
+def summary_line(digest: Digest) -> str:
+    """The counts at the top, in words."""
+    parts = [
+        f"{digest.entry_count} {_plural(digest.entry_count, 'statement')}",
+        f"from {digest.source_count} {_plural(digest.source_count, 'source')}",
+    ]
+    text = " ".join(parts)
+    if digest.updated_count:
+        text += f", {digest.updated_count} updated"
+    if digest.problems:
+        text += f", {len(digest.problems)} {_plural(len(digest.problems), 'source')} with problems"
+    return text
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def render_html(digest: Digest) -> str:
+    """Email-safe HTML: tables for layout, CSS inlined (dark-mode rules kept as @media)."""
+    html = _environment().get_template("digest.html").render(_context(digest))
+    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    return str(inliner.inline(html))
+
+
+def render_text(digest: Digest) -> str:
+    """Plain text, no line over 78 columns except a URL that is longer on its own."""
+    return _environment().get_template("digest.txt").render(_context(digest))
+
+
+def render_markdown(digest: Digest) -> str:
+    return _environment().get_template("digest.md").render(_context(digest))
+
+
+def render_json(digest: Digest) -> str:
+    """The digest as the JSON documented in docs/digest-json.md."""
+    return json.dumps(digest_to_json(digest), ensure_ascii=False, indent=2) + "\n"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _source_json(source: EntrySource) -> dict[str, Any]:
+    return {
+        "item_id": source.item_id,
+        "source_id": source.source_id,
+        "source_name": source.source_name,
+        "org": source.org.value,
+        "title": source.title,
+        "url": source.url,
+        "published": _iso(source.published),
+        "is_new": source.is_new,
+    }
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "kind": change.kind,
+        "before": change.before,
+        "after": change.after,
+        "diff": change.diff,
+    }
+
+
+def _entry_json(entry: DigestEntry) -> dict[str, Any]:
+    return {
+        "cluster_id": entry.cluster_id,
+        "item_id": entry.item_id,
+        "title": entry.title,
+        "url": entry.url,
+        "published": _iso(entry.published),
+        "summary": entry.summary,
+        "tags": list(entry.tags),
+        "source_count": entry.source_count,
+        "source": _source_json(entry.source),
+        "others": [_source_json(o) for o in entry.others],
+        "updated": entry.updated,
+        "changes": [_change_json(c) for c in entry.changes],
+    }
+
+
+def _problem_json(problem: ProblemSource) -> dict[str, Any]:
+    return {
+        "source_id": problem.source_id,
+        "name": problem.name,
+        "url": problem.url,
+        "problem": problem.problem,
+        "since": _iso(problem.since),
+        "detail": problem.detail,
+    }
+
+
+def digest_to_json(digest: Digest) -> dict[str, Any]:
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "profile": digest.profile,
+        "date": local_date(digest),
+        "timezone": digest.timezone,
+        "window": {"start": _iso(digest.window_start), "end": _iso(digest.window_end)},
+        "generated_at": _iso(digest.generated_at),
+        "counts": {
+            "entries": digest.entry_count,
+            "new_items": digest.new_item_count,
+            "updated": digest.updated_count,
+            "sources": digest.source_count,
+            "problems": len(digest.problems),
+        },
+        "groups": [
+            {"tag": g.tag, "label": g.label, "entries": [_entry_json(e) for e in g.entries]}
+            for g in digest.groups
+        ],
+        "problems": [_problem_json(p) for p in digest.problems],
+    }
