@@ -1,0 +1,241 @@
+"""http and https through httpx: limits, conditional GET, retries, redirects, size cap.
+
+One small `httpx.AsyncClient` per host instead of one big one: httpcore's pool does work that
+grows with connections x queued requests (encode/httpx#3215), and one pool of 50 connections
+was measured 5-10x slower than the network allows (see /work/shared/PERFORMANCE.md). Our own
+semaphores admit only as many requests to a client as it has connections, so httpcore never
+queues, and a global semaphore caps the requests in flight over all hosts.
+
+Redirects are followed here rather than by httpx so that each hop goes through the pool and
+the per-host limit of the host it points at, and so that we know whether every hop was
+permanent (then the caller records the new URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+
+import httpx
+
+from aggregator.errors import Blocked, FetchError, RateLimited
+from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
+from aggregator.fetch.challenge import find_challenge
+from aggregator.fetch.options import FetchOptions
+from aggregator.models import CacheValidators, Fetched, Unchanged
+
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_STATUSES = frozenset({301, 308})
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+)
+# httpx exceptions worth another attempt: the network or the server may do better next time.
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# Everything httpx raises that is not a bug of ours.
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """One HTTP exchange, body read."""
+
+    url: str
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]  # lower-case names
+    content: bytes
+
+
+class Transient(Exception):
+    """An attempt failed in a way another attempt may not; carries the error to raise last."""
+
+    def __init__(self, error: FetchError, cause: BaseException | None = None) -> None:
+        super().__init__(str(error))
+        if cause is not None:
+            error.__cause__ = cause  # as `raise error from cause` would, once it is raised
+        self.error = error
+
+
+@dataclass(slots=True)
+class HostPool:
+    client: httpx.AsyncClient
+    slots: asyncio.Semaphore  # as many as the client has connections: httpcore never queues
+
+
+class HttpFetcher:
+    def __init__(self, options: FetchOptions) -> None:
+        self._options = options
+        self._in_flight = asyncio.Semaphore(options.max_connections)
+        self._pools: dict[tuple[str, str, int | None], HostPool] = {}
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.client.aclose()
+
+    async def fetch(
+        self, source_id: str, url: str, validators: CacheValidators, *, now: datetime
+    ) -> Fetched | Unchanged:
+        options = self._options
+        last: FetchError | None = None
+        for attempt in range(options.retries + 1):
+            if attempt:
+                # Full jitter: sources failing together must not come back together.
+                await asyncio.sleep(random.uniform(0, options.backoff_base * 2 ** (attempt - 1)))
+            try:
+                async with self._in_flight:
+                    async with asyncio.timeout(options.total_timeout):
+                        return await self._follow(source_id, url, validators, now)
+            except Transient as exc:
+                last = exc.error
+            except TimeoutError:
+                last = FetchError(
+                    source_id, f"no complete answer within {options.total_timeout:g}s"
+                )
+        assert last is not None  # the loop ran at least once
+        raise last
+
+    async def _follow(
+        self, source_id: str, url: str, validators: CacheValidators, now: datetime
+    ) -> Fetched | Unchanged:
+        headers = request_headers(validators)
+        all_permanent = True
+        answer = await self._exchange(source_id, url, headers)
+        hops = 0
+        while answer.status_code in REDIRECT_STATUSES:
+            location = answer.headers.get("location")
+            if not location:
+                raise FetchError(
+                    source_id,
+                    f"HTTP {answer.status_code} redirect without a Location header",
+                    status_code=answer.status_code,
+                )
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise FetchError(source_id, f"more than {MAX_REDIRECTS} redirects")
+            all_permanent = all_permanent and answer.status_code in PERMANENT_STATUSES
+            try:
+                target = str(httpx.URL(answer.url).join(location))
+            except HTTPX_ERRORS as exc:
+                raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
+            answer = await self._exchange(source_id, target, headers)
+        return self._judge(source_id, answer, now, permanent=hops > 0 and all_permanent)
+
+    def _judge(
+        self, source_id: str, answer: Answer, now: datetime, *, permanent: bool
+    ) -> Fetched | Unchanged:
+        status, headers = answer.status_code, answer.headers
+        if status == 304:
+            return Unchanged(url=answer.url, fresh_until=fresh_until(headers, now))
+        vendor = find_challenge(status, headers, answer.content)
+        if vendor is not None:
+            raise Blocked(source_id, f"HTTP {status}: {vendor} challenge page", status_code=status)
+        described = f"HTTP {status} {answer.reason}".rstrip()
+        if status == 429 or (status == 503 and "retry-after" in headers):
+            when = retry_after(headers.get("retry-after"), now)
+            if when is not None or status == 429:
+                later = f", retry after {when.isoformat()}" if when else ""
+                raise RateLimited(source_id, described + later, retry_at=when, status_code=status)
+        if status >= 500:
+            raise Transient(FetchError(source_id, described, status_code=status))
+        if not 200 <= status < 300:
+            raise FetchError(source_id, described, status_code=status)
+        return Fetched(
+            url=answer.url,
+            status_code=status,
+            content=answer.content,
+            headers=headers,
+            validators=validators_of(headers),
+            permanent_redirect=answer.url if permanent else None,
+            fresh_until=fresh_until(headers, now),
+        )
+
+    async def _exchange(self, source_id: str, url: str, headers: Mapping[str, str]) -> Answer:
+        """One request and its whole (decompressed, capped) body, through the host's pool."""
+        try:
+            target = httpx.URL(url)
+            pool = self._pool(target)
+            async with pool.slots:
+                request = pool.client.build_request("GET", target, headers=headers)
+                response = await pool.client.send(request, stream=True)
+                try:
+                    content = await self._read(source_id, response)
+                finally:
+                    # Returns the connection to the pool when the body was read (a 304 too).
+                    await response.aclose()
+        except TRANSIENT as exc:
+            raise Transient(FetchError(source_id, _describe(exc)), exc) from exc
+        except HTTPX_ERRORS as exc:
+            raise FetchError(source_id, _describe(exc)) from exc
+        return Answer(
+            url=str(response.url),
+            status_code=response.status_code,
+            reason=response.reason_phrase or _phrase(response.status_code),
+            headers={name.lower(): value for name, value in response.headers.items()},
+            content=content,
+        )
+
+    async def _read(self, source_id: str, response: httpx.Response) -> bytes:
+        cap = self._options.max_bytes
+        too_big = FetchError(
+            source_id, f"response larger than {cap} bytes", status_code=response.status_code
+        )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big  # refused before a byte of the body is read
+        chunks: list[bytes] = []
+        size = 0
+        # aiter_bytes yields *decoded* bytes, so the cap also stops gzip/br bombs.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _pool(self, url: httpx.URL) -> HostPool:
+        key = (url.scheme, url.host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            options = self._options
+            n = options.max_per_host
+            pool = HostPool(
+                client=httpx.AsyncClient(
+                    http2=True,
+                    follow_redirects=False,
+                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                    timeout=httpx.Timeout(
+                        connect=options.connect_timeout,
+                        read=options.read_timeout,
+                        write=options.read_timeout,
+                        pool=options.connect_timeout,
+                    ),
+                    headers={
+                        "User-Agent": options.user_agent,
+                        "Accept": ACCEPT,
+                        "Accept-Encoding": "gzip, deflate, br",
+                    },
+                ),
+                slots=asyncio.Semaphore(n),
+            )
+            self._pools[key] = pool
+        return pool
+
+
+def _describe(exc: Exception) -> str:
+    name = f"{type(exc).__module__.split('.')[0]}.{type(exc).__name__}"
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

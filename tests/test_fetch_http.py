@@ -1,0 +1,378 @@
+"""The retriever against a real HTTP server on 127.0.0.1 (tests/httpserver.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import brotli
+import httpx
+import pytest
+
+from aggregator.errors import Blocked, FetchError, RateLimited
+from aggregator.fetch import FetchOptions, Retriever
+from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
+
+if TYPE_CHECKING:  # imported for real by pytest_plugins, which must come first
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)  # the `http_server` fixture
+
+NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+SOURCE = Source(
+    id="ep-press", name="EP press", url="http://x/", kind=SourceKind.FEED, org=OrgKind.PARLIAMENT
+)
+# Short timeouts and a tiny backoff keep the failure tests fast; retries stay at the default.
+FAST = FetchOptions(
+    user_agent="aggregator-test/1 (+mailto:test@example.org)",
+    connect_timeout=2,
+    read_timeout=2,
+    total_timeout=5,
+    backoff_base=0.01,
+)
+RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+T = TypeVar("T")
+
+
+def run(work: Callable[[Retriever], Awaitable[T]], options: FetchOptions = FAST) -> T:
+    async def main() -> T:
+        async with Retriever(options) as retriever:
+            return await work(retriever)
+
+    return asyncio.run(main())
+
+
+def fetch(url: str, validators: CacheValidators | None = None, **options: Any) -> Any:
+    opts = FetchOptions(**{**_fields(FAST), **options})
+    return run(lambda r: r.retrieve(SOURCE, url, validators or CacheValidators(), now=NOW), opts)
+
+
+def _fields(options: FetchOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in options.__slots__}
+
+
+# -- conditional GET ---------------------------------------------------------------------------
+
+
+def test_etag_round_trip_gives_unchanged_over_the_same_connection(
+    http_server: FixtureServer,
+) -> None:
+    url = http_server.add("/feed", body=RSS, etag='"v1"')
+
+    async def twice(r: Retriever) -> tuple[Fetched | Unchanged, Fetched | Unchanged]:
+        first = await r.retrieve(SOURCE, url, CacheValidators(), now=NOW)
+        assert isinstance(first, Fetched)
+        return first, await r.retrieve(SOURCE, url, first.validators, now=NOW)
+
+    first, second = run(twice)
+    assert isinstance(first, Fetched) and first.content == RSS
+    assert first.validators == CacheValidators(etag='"v1"')
+    assert second == Unchanged(url=url)
+    sent = http_server.requests("/feed")
+    assert "If-None-Match" not in sent[0].headers
+    assert sent[1].headers["If-None-Match"] == '"v1"'
+    # Keep-alive: the 304 came over the connection of the first answer, not a new one.
+    assert sent[0].client_port == sent[1].client_port
+
+
+def test_last_modified_round_trip(http_server: FixtureServer) -> None:
+    stamp = "Wed, 12 Mar 2025 08:00:00 GMT"
+    url = http_server.add("/feed", body=RSS, last_modified=stamp)
+    first = fetch(url)
+    assert first.validators == CacheValidators(last_modified=stamp)
+    assert isinstance(fetch(url, first.validators), Unchanged)
+    assert http_server.requests("/feed")[1].headers["If-Modified-Since"] == stamp
+
+
+def test_headers_are_lower_case_and_freshness_comes_from_max_age(
+    http_server: FixtureServer,
+) -> None:
+    url = http_server.add(
+        "/feed", body=RSS, headers={"Cache-Control": "public, max-age=600", "X-Thing": "A"}
+    )
+    result = fetch(url)
+    assert result.headers["x-thing"] == "A"
+    assert result.headers["content-type"] == "application/xml"
+    assert result.fresh_until == NOW + timedelta(seconds=600)
+
+
+def test_freshness_from_expires(http_server: FixtureServer) -> None:
+    expires = NOW + timedelta(hours=2)
+    url = http_server.add("/feed", body=RSS, headers={"Expires": format_datetime(expires, True)})
+    assert fetch(url).fresh_until == expires
+
+
+def test_sends_user_agent_and_accepts_compression(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=RSS)
+    fetch(url)
+    headers = http_server.requests("/feed")[0].headers
+    assert headers["User-Agent"] == FAST.user_agent
+    assert {"gzip", "deflate", "br"} <= {e.strip() for e in headers["Accept-Encoding"].split(",")}
+
+
+# -- rate limits -------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_seconds_is_rate_limited_without_retrying(
+    http_server: FixtureServer,
+) -> None:
+    url = http_server.add("/feed", status=429, headers={"Retry-After": "120"})
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at == NOW + timedelta(seconds=120)
+    assert caught.value.status_code == 429
+    assert caught.value.source_id == "ep-press"
+    assert http_server.count("/feed") == 1
+
+
+def test_429_with_retry_after_date(http_server: FixtureServer) -> None:
+    when = NOW + timedelta(minutes=30)
+    url = http_server.add("/feed", status=429, headers={"Retry-After": format_datetime(when, True)})
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at == when
+
+
+def test_429_without_retry_after_has_no_retry_time(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=429)
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at is None
+    assert http_server.count("/feed") == 1
+
+
+def test_503_with_retry_after_is_rate_limited(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=503, headers={"Retry-After": "5"})
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at == NOW + timedelta(seconds=5)
+    assert caught.value.status_code == 503
+    assert http_server.count("/feed") == 1
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+def test_500_is_retried_then_reported(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=500, body=b"oops", content_type="text/plain")
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert caught.value.message == "HTTP 500 Internal Server Error"
+    assert caught.value.status_code == 500
+    assert str(caught.value) == "fetch failed: 'ep-press': HTTP 500 Internal Server Error"
+    assert http_server.count("/feed") == 1 + FAST.retries
+
+
+def test_503_without_retry_after_is_retried(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=503, content_type="text/plain")
+    with pytest.raises(FetchError) as caught:
+        fetch(url, retries=1)
+    assert not isinstance(caught.value, RateLimited)
+    assert http_server.count("/feed") == 2
+
+
+def test_500_then_200_recovers(http_server: FixtureServer) -> None:
+    http_server.add("/feed", status=500, times=1)
+    url = http_server.add("/feed", body=RSS)
+    result = fetch(url)
+    assert isinstance(result, Fetched) and result.content == RSS
+    assert http_server.count("/feed") == 2
+
+
+def test_404_fails_at_once(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=404, body=b"gone", content_type="text/plain")
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert caught.value.status_code == 404
+    assert caught.value.message == "HTTP 404 Not Found"
+    assert http_server.count("/feed") == 1
+
+
+def test_slow_response_times_out_with_the_httpx_cause(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=RSS, delay=1.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        fetch(url, read_timeout=0.2, retries=0)
+    assert caught.value.message.startswith("httpx.ReadTimeout")
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+    assert time.monotonic() - started < 0.9
+
+
+def test_total_timeout_bounds_one_attempt(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=RSS, delay=1.0)
+    with pytest.raises(FetchError) as caught:
+        fetch(url, read_timeout=5, total_timeout=0.2, retries=0)
+    assert caught.value.message == "no complete answer within 0.2s"
+
+
+def test_connection_refused_is_retried_and_wrapped() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FetchError) as caught:
+        fetch(f"http://127.0.0.1:{port}/feed", retries=1)
+    assert caught.value.message.startswith("httpx.ConnectError")
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_unsupported_scheme() -> None:
+    with pytest.raises(FetchError, match="unsupported URL scheme 'ftp'"):
+        fetch("ftp://example.org/feed")
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+def test_chain_of_permanent_redirects_is_recorded(http_server: FixtureServer) -> None:
+    start = http_server.redirect_chain(["/a", "/b", "/c"], [301, 308])
+    final = http_server.add("/c", body=RSS)
+    result = fetch(start)
+    assert result.url == final
+    assert result.permanent_redirect == final
+    assert [http_server.count(p) for p in ("/a", "/b", "/c")] == [1, 1, 1]
+
+
+def test_chain_with_a_temporary_hop_is_not_recorded(http_server: FixtureServer) -> None:
+    start = http_server.redirect_chain(["/a", "/b", "/c"], [301, 302])
+    final = http_server.add("/c", body=RSS)
+    result = fetch(start)
+    assert result.url == final
+    assert result.permanent_redirect is None
+
+
+def test_no_redirect_no_record(http_server: FixtureServer) -> None:
+    assert fetch(http_server.add("/feed", body=RSS)).permanent_redirect is None
+
+
+def test_redirect_loop_is_an_error(http_server: FixtureServer) -> None:
+    url = http_server.redirect("/loop", "/loop", status=302)
+    with pytest.raises(FetchError, match="more than 10 redirects"):
+        fetch(url)
+    assert http_server.count("/loop") == 11
+
+
+def test_conditional_headers_follow_the_redirect(http_server: FixtureServer) -> None:
+    start = http_server.redirect("/old", "/new", status=301)
+    http_server.add("/new", body=RSS, etag='"e"')
+    result = fetch(start, CacheValidators(etag='"e"'))
+    assert isinstance(result, Unchanged)
+    assert result.url == http_server.url("/new")
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+def test_gzip_body_is_decompressed(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=RSS * 50, gzip=True)
+    assert fetch(url).content == RSS * 50
+
+
+def test_brotli_body_is_decompressed(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=brotli.compress(RSS), headers={"Content-Encoding": "br"})
+    assert fetch(url).content == RSS
+
+
+def test_wrong_charset_declaration_is_passed_through_untouched(
+    http_server: FixtureServer,
+) -> None:
+    latin1 = "<rss><title>Kinderschutz für alle</title></rss>".encode("latin-1")
+    url = http_server.add("/feed", body=latin1, content_type="text/xml; charset=utf-8")
+    result = fetch(url)
+    assert result.content == latin1  # the parser decides; the fetcher never re-encodes
+    assert result.headers["content-type"] == "text/xml; charset=utf-8"
+
+
+def test_oversize_body_is_refused(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", body=b"x" * 5000)
+    with pytest.raises(FetchError, match="response larger than 1000 bytes"):
+        fetch(url, max_bytes=1000)
+    assert http_server.count("/feed") == 1  # not retried: it would be as big next time
+
+
+def test_decompression_bomb_is_refused(http_server: FixtureServer) -> None:
+    bomb = b"\0" * 2_000_000
+    assert len(gzip.compress(bomb)) < 10_000  # small on the wire ...
+    url = http_server.add("/feed", body=bomb, gzip=True)
+    with pytest.raises(FetchError, match="response larger than 100000 bytes"):
+        fetch(url, max_bytes=100_000)  # ... but not once inflated
+
+
+# -- bot protection ----------------------------------------------------------------------------
+
+CLOUDFLARE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    b'<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script>'
+    b"</body></html>"
+)
+
+
+@pytest.mark.parametrize("status", [403, 429, 503])
+def test_challenge_page_is_blocked_not_retried(http_server: FixtureServer, status: int) -> None:
+    url = http_server.add(
+        "/feed",
+        status=status,
+        body=CLOUDFLARE_PAGE,
+        content_type="text/html",
+        headers={"Retry-After": "60"},
+    )
+    with pytest.raises(Blocked) as caught:
+        fetch(url)
+    assert "Cloudflare" in caught.value.message
+    assert caught.value.status_code == status
+    assert http_server.count("/feed") == 1
+
+
+def test_cf_mitigated_header_is_blocked(http_server: FixtureServer) -> None:
+    url = http_server.add(
+        "/feed", status=403, body=b"<html></html>", headers={"cf-mitigated": "challenge"}
+    )
+    with pytest.raises(Blocked):
+        fetch(url)
+
+
+def test_200_javascript_challenge_is_blocked(http_server: FixtureServer) -> None:
+    page = b'<html><head><script src="/_Incapsula_Resource?SWJIYLWA=1"></script></head></html>'
+    url = http_server.add("/feed", body=page, content_type="text/html")
+    with pytest.raises(Blocked, match="Incapsula"):
+        fetch(url)
+
+
+def test_feed_that_mentions_a_vendor_is_not_a_challenge(http_server: FixtureServer) -> None:
+    feed = RSS.replace(
+        b"<title>t</title>", b"<title>DDoS-Guard and cf-chl: Just a moment...</title>"
+    )
+    url = http_server.add("/feed", body=feed, content_type="application/rss+xml")
+    assert fetch(url).content == feed
+
+
+def test_plain_403_is_an_ordinary_error(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=403, body=b"Forbidden", content_type="text/plain")
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert type(caught.value) is FetchError
+    assert caught.value.status_code == 403
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+
+def test_per_host_limit_bounds_concurrency(http_server: FixtureServer) -> None:
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.2) for i in range(6)]
+    options = FetchOptions(**{**_fields(FAST), "max_per_host": 2})
+
+    async def all_of_them(r: Retriever) -> list[Fetched | Unchanged]:
+        jobs = [r.retrieve(SOURCE, url, CacheValidators(), now=NOW) for url in urls]
+        return await asyncio.gather(*jobs)
+
+    started = time.monotonic()
+    results = run(all_of_them, options)
+    elapsed = time.monotonic() - started
+    assert all(isinstance(result, Fetched) for result in results)
+    assert elapsed >= 0.55  # three waves of two: never more than two at once
+    assert len({r.client_port for r in http_server.requests()}) <= 2
