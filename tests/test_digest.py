@@ -1,0 +1,224 @@
+"""The pure digest builder: folding, grouping, ranking, updates, problems, window edges."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aggregator.digest import (
+    ShownRevision,
+    primary_item,
+    sanitise_text,
+    text_diff,
+)
+from aggregator.models import SourceKind
+from tests.support_digest import SOURCES, T0, T1, digest_of, health, item, sample_digest
+
+
+def test_a_cluster_folds_into_one_entry_led_by_the_official_source() -> None:
+    # EDRi published first, but the Council is an institution: its item is the primary.
+    items = [
+        item(1, "edri", cluster_id=7, published=T0),
+        item(2, "council", cluster_id=7, published=T0 + timedelta(hours=3)),
+        item(3, "netzpolitik", cluster_id=7, published=T0 + timedelta(hours=1)),
+    ]
+    [entry] = digest_of(items).entries
+    assert entry.item_id == 2
+    assert entry.source.source_name == "Council of the EU"
+    assert [o.source_id for o in entry.others] == ["edri", "netzpolitik"]  # by publication
+    assert entry.source_count == 3
+
+
+def test_primary_item_rule_official_then_earliest_then_smallest_id() -> None:
+    same_time = T0 + timedelta(hours=2)
+    ngo_early = item(1, "edri", published=T0)
+    official_late = item(5, "council", published=same_time)
+    official_late_too = item(4, "ep-press", published=same_time)
+    assert primary_item([ngo_early, official_late], SOURCES) is official_late
+    assert primary_item([official_late, official_late_too], SOURCES) is official_late_too
+    assert primary_item([ngo_early, item(9, "netzpolitik", published=same_time)], SOURCES) is (
+        ngo_early
+    )
+
+
+def test_groups_follow_the_topic_order_then_other() -> None:
+    items = [
+        item(1, "edri", tags=("dsa",)),
+        item(2, "edri", tags=()),
+        item(3, "edri", tags=("encryption", "csar")),  # first topic in the order wins: csar
+        item(4, "edri", tags=("encryption",)),
+        item(5, "edri", tags=("unknown-tag",)),
+    ]
+    digest = digest_of(items)
+    assert [(g.tag, g.label) for g in digest.groups] == [
+        ("csar", "CSA Regulation"),
+        ("encryption", "Encryption"),
+        ("dsa", "Digital Services Act"),
+        (None, "Other"),
+    ]
+    assert [e.item_id for e in digest.groups[-1].entries] == [5, 2]  # newest first
+
+
+def test_ranking_sources_then_institutions_then_recency() -> None:
+    items = [
+        # two sources: ranks first although oldest
+        item(1, "edri", cluster_id=1, tags=("csar",), published=T0),
+        item(2, "netzpolitik", cluster_id=1, tags=("csar",), published=T0),
+        # single sources: the institution before the newer NGO item
+        item(3, "council", tags=("csar",), published=T0 + timedelta(hours=1)),
+        item(4, "edri", tags=("csar",), published=T0 + timedelta(hours=5)),
+        item(5, "ecpat", tags=("csar",), published=T0 + timedelta(hours=6)),
+    ]
+    [group] = digest_of(items).groups
+    assert [e.item_id for e in group.entries] == [1, 3, 5, 4]
+
+
+def test_window_is_half_open() -> None:
+    at_start = item(1, "edri", first_seen=T0)
+    at_end = item(2, "edri", first_seen=T1)
+    before = item(3, "edri", first_seen=T0 - timedelta(microseconds=1))
+    first = digest_of([at_start, at_end, before])
+    assert [e.item_id for e in first.entries] == [1]
+    second = digest_of([at_start, at_end, before], start=T1, end=T1 + timedelta(days=1))
+    assert [e.item_id for e in second.entries] == [2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=30),
+    cuts=st.lists(st.integers(min_value=1, max_value=10_000), max_size=5),
+)
+def test_consecutive_windows_show_every_item_exactly_once(
+    offsets: list[int], cuts: list[int]
+) -> None:
+    items = [
+        item(i + 1, "edri", first_seen=T0 + timedelta(seconds=s)) for i, s in enumerate(offsets)
+    ]
+    edges = [T0, *sorted({T0 + timedelta(seconds=c) for c in cuts}), T0 + timedelta(seconds=10_001)]
+    shown: list[int] = []
+    for start, end in itertools.pairwise(edges):
+        shown.extend(e.item_id for e in digest_of(items, start=start, end=end).entries)
+    assert sorted(shown) == [i.id for i in items]
+
+
+def test_an_old_cluster_mate_is_listed_but_does_not_bring_its_cluster_back() -> None:
+    old = item(1, "council", cluster_id=3, first_seen=T0 - timedelta(days=2))
+    new = item(2, "edri", cluster_id=3)
+    [entry] = digest_of([old, new]).entries
+    assert entry.item_id == 1  # still the primary: official
+    assert entry.source.is_new is False
+    assert [(o.item_id, o.is_new) for o in entry.others] == [(2, True)]
+    assert digest_of([old]).entries == ()
+
+
+def test_updated_item_is_marked_with_title_change_and_text_diff() -> None:
+    changed = item(
+        1,
+        "edri",
+        first_seen=T0 - timedelta(days=2),
+        last_changed=T0 + timedelta(hours=1),
+        revision=3,
+        title="Council position adopted",
+        text="The Council adopted its position. Scanning is voluntary.",
+    )
+    shown = {
+        1: ShownRevision(
+            revision=2,
+            title="Council position expected",
+            text="The Council adopted its position. Scanning is mandatory.",
+        )
+    }
+    [entry] = digest_of([changed], shown=shown).entries
+    assert entry.updated
+    title, text = entry.changes
+    assert (title.kind, title.before, title.after) == (
+        "title",
+        "Council position expected",
+        "Council position adopted",
+    )
+    assert text.kind == "text"
+    assert text.diff.splitlines() == ["- Scanning is mandatory.", "+ Scanning is voluntary."]
+
+
+def test_an_item_shown_at_its_current_revision_is_not_shown_again() -> None:
+    seen = item(1, "edri", first_seen=T0 - timedelta(days=2), revision=2)
+    assert digest_of([seen], shown={1: ShownRevision(revision=2, title="x", text="y")}).is_empty
+
+
+def test_a_change_after_the_window_end_waits_for_the_next_window() -> None:
+    later = item(1, "edri", first_seen=T0 - timedelta(days=2), last_changed=T1, revision=2)
+    shown = {1: ShownRevision(revision=1, title="Statement 1", text="old")}
+    assert digest_of([later], shown=shown).is_empty
+    nxt = digest_of([later], shown=shown, start=T1, end=T1 + timedelta(days=1))
+    assert nxt.updated_count == 1
+
+
+def test_an_update_whose_old_revision_is_gone_is_still_marked() -> None:
+    changed = item(1, "edri", first_seen=T0 - timedelta(days=2), revision=2)
+    [entry] = digest_of([changed], shown={1: ShownRevision(revision=1)}).entries
+    [change] = entry.changes
+    assert change.before is None and change.kind == "text"
+
+
+def test_shown_records_every_member_revision_of_the_entries() -> None:
+    digest = digest_of(
+        [item(1, "edri", cluster_id=1), item(2, "council", cluster_id=1, revision=4)]
+    )
+    assert digest.shown == ((1, 1), (2, 4))
+
+
+def test_include_and_exclude_tags_act_on_the_whole_cluster() -> None:
+    items = [
+        item(1, "edri", cluster_id=1, tags=("csar",)),
+        item(2, "council", cluster_id=1, tags=("dsa",)),
+        item(3, "edri", tags=("encryption",)),
+        item(4, "edri", tags=()),
+    ]
+    assert {e.item_id for e in digest_of(items, include=("dsa",)).entries} == {2}
+    assert {e.item_id for e in digest_of(items, exclude=("csar",)).entries} == {3, 4}
+    assert {e.item_id for e in digest_of(items, include=("csar", "encryption")).entries} == {2, 3}
+    assert len(digest_of(items).entries) == 3
+
+
+def test_problem_sources_failing_over_a_day_and_silent_listing_pages() -> None:
+    rows = [
+        health("netzpolitik", failing_since=T1 - timedelta(days=1, seconds=1), last_error="boom"),
+        health("edri", failing_since=T1 - timedelta(hours=23)),  # not yet a day
+        health("ecpat", last_item_count=0),  # html, used to yield: selectors broke
+        health("council", last_item_count=0, ever_yielded=False),  # never yielded: not "now none"
+        health("ep-press", last_item_count=0),  # a feed with no items is not a broken listing
+    ]
+    assert SOURCES["ecpat"].kind is SourceKind.HTML
+    problems = digest_of([], health_rows=rows).problems
+    assert [(p.source_id, p.problem, p.detail) for p in problems] == [
+        ("ecpat", "no-items", None),
+        ("netzpolitik", "failing", "boom"),
+    ]
+
+
+def test_counts() -> None:
+    digest = sample_digest()
+    assert digest.entry_count == 4
+    assert digest.updated_count == 1
+    assert digest.new_item_count == 5  # item 6 was first seen before the window
+    assert digest.source_count == 5
+    assert len(digest.problems) == 2
+
+
+def test_sanitise_text_drops_markup_and_dangerous_content() -> None:
+    dirty = (
+        '<p onclick="x()">One</p><p>two<script>alert(1)</script></p>'
+        '<iframe src="https://e.example">f</iframe><style>p{}</style>'
+        "&lt;script&gt;encoded()&lt;/script&gt; a &amp; b"
+    )
+    assert sanitise_text(dirty) == "One two a & b"
+
+
+def test_text_diff_is_short() -> None:
+    before = " ".join(f"Sentence {i}." for i in range(30))
+    after = " ".join(f"Sentence {i}!" for i in range(30))
+    lines = text_diff(before, after).splitlines()
+    assert len(lines) == 9 and lines[-1] == "… 52 more changed lines"
