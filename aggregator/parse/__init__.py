@@ -1,0 +1,38 @@
+"""Stage 2, parse: a fetched document's bytes to a `ParsedDocument` of `RawItem` records.
+
+A plain registry keyed by source kind. `feed` (RSS, Atom, JSON Feed) and `html` (listing pages
+scraped with CSS selectors) register here; later kinds add themselves with
+``PARSERS[SourceKind.X] = parse_x``. Parsers are top-level functions of plain values so that
+the pipeline can run them in a process pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aggregator.errors import ParseError
+from aggregator.models import Fetched, ParsedDocument, Source, SourceKind
+from aggregator.parse.feed import parse_feed
+from aggregator.parse.html import parse_html
+
+Parser = Callable[[Source, Fetched], ParsedDocument]
+
+PARSERS: dict[SourceKind, Parser] = {
+    SourceKind.FEED: parse_feed,
+    SourceKind.HTML: parse_html,
+}
+
+
+def parse_document(source: Source, fetched: Fetched) -> ParsedDocument:
+    """Parse `fetched` with the parser registered for `source.kind`.
+
+    Raises `ParseError` (naming the source) when the bytes are not a document of that kind,
+    or when no parser is registered for the kind.
+    """
+    parser = PARSERS.get(source.kind)
+    if parser is None:
+        raise ParseError(source.id, f"no parser for source kind {str(source.kind)!r}")
+    return parser(source, fetched)
+
+
+__all__ = ["PARSERS", "ParseError", "Parser", "parse_document"]

@@ -1,0 +1,221 @@
+"""Parser for `feed` sources: RSS 0.9x/1.0/2.0 and Atom through feedparser, JSON Feed by ours.
+
+feedparser is wrapped, never exposed: it gets a byte stream we have already decoded and
+re-encoded as UTF-8 (with a declaration that says so), the response headers that matter, and
+none of the work we do ourselves (HTML sanitising and URI resolution inside content happen
+later, in normalise). Its dict-with-aliases result is turned into `RawItem` records here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from aggregator.errors import ParseError
+from aggregator.models import Fetched, ParsedDocument, RawItem, Source
+from aggregator.parse import guards
+from aggregator.parse.dates import parse_date, parse_date_fast
+from aggregator.parse.encoding import decode
+from aggregator.parse.jsonfeed import parse_json_feed
+from aggregator.parse.urls import absolute_http_url
+
+_XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
+_HTML_START = re.compile(
+    r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+
+
+def parse_feed(source: Source, fetched: Fetched) -> ParsedDocument:
+    """Parse an RSS, Atom or JSON Feed document, told apart by its bytes."""
+    refused = guards.size_refusal(fetched.content)
+    if refused:
+        raise ParseError(source.id, refused)
+    if _looks_like_json(fetched.content, fetched.headers.get("content-type")):
+        return parse_json_feed(source, fetched)
+    return parse_xml_feed(source, fetched)
+
+
+def _looks_like_json(data: bytes, content_type: str | None) -> bool:
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{"):
+        return True
+    if head.startswith(b"<"):
+        return False
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media in ("application/feed+json", "application/json")
+
+
+def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
+    decoded = decode(fetched.content, fetched.headers.get("content-type"), "xml")
+    text = decoded.text.lstrip()  # a declaration after blank lines is an XML error otherwise
+    if not text:
+        raise ParseError(source.id, "empty document")
+    utf8 = _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
+    refused = guards.entity_refusal(utf8)
+    if refused:
+        raise ParseError(source.id, refused)
+
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if "content-language" in fetched.headers:
+        headers["content-language"] = fetched.headers["content-language"]
+    result = feedparser.parse(
+        io.BytesIO(utf8),  # bytes would be tried as a file name first
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    version: str = result.get("version") or ""
+    entries: list[Any] = result.get("entries") or []
+    if not version and not entries:
+        raise ParseError(source.id, _not_a_feed(text, result))
+
+    warnings = list(decoded.warnings)
+    if result.get("bozo"):
+        warnings.append(f"feed is not well-formed: {_describe(result.get('bozo_exception'))}")
+    feed: Mapping[str, Any] = result.get("feed") or {}
+    link = absolute_http_url(feed.get("link"), fetched.url)
+    # Atom says relative links resolve against the document's URL (or xml:base, which
+    # feedparser already applied); RSS says nothing, and in practice means the site's link.
+    base = link if version.startswith("rss") and link else fetched.url
+    feed_language = _feed_language(feed, fetched.headers)
+
+    items: list[RawItem] = []
+    empty = 0
+    for entry in entries:
+        item = _raw_item(entry, base, feed_language, source.language)
+        if item is None:
+            empty += 1
+        else:
+            items.append(item)
+    if empty:
+        warnings.append(f"{empty} entries with no title, link, id or text skipped")
+    return ParsedDocument(
+        items=tuple(items),
+        format=version or "unknown",
+        title=_text(feed.get("title")),
+        link=link,
+        language=feed_language,
+        warnings=tuple(warnings),
+        ttl=_ttl(feed.get("ttl")),
+    )
+
+
+def _raw_item(
+    entry: Mapping[str, Any], base: str, feed_language: str | None, source_language: str | None
+) -> RawItem | None:
+    guid = _text(entry.get("id"))
+    url = absolute_http_url(entry.get("link"), base)
+    title = _text(entry.get("title"))
+    summary = _text(entry.get("summary"))
+    content = _content(entry)
+    if summary and content == summary:
+        summary = None  # feedparser copies the only body into both
+    if not (guid or url or title or summary or content):
+        return None
+    language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
+    languages = [lang for lang in (language, source_language) if lang]
+    updated = _date(entry, "updated", languages)
+    return RawItem(
+        guid=guid,
+        url=url,
+        title=title,
+        summary=summary,
+        content=content,
+        # An entry's only date is its best publication date: Atom requires <updated> but
+        # not <published>, and feedparser files RSS 1.0's dc:date under "updated".
+        published=_date(entry, "published", languages)
+        or _date(entry, "created", languages)
+        or updated,
+        updated=updated,
+        author=_text(entry.get("author")),
+        language=language,
+        categories=tuple(
+            dict.fromkeys(
+                term.strip()
+                for tag in entry.get("tags") or ()
+                if isinstance(term := tag.get("term"), str) and term.strip()
+            )
+        ),
+    )
+
+
+def _content(entry: Mapping[str, Any]) -> str | None:
+    contents = entry.get("content") or ()
+    # Prefer an HTML body over a plain-text alternative when a feed offers both.
+    for wanted in ("text/html", "application/xhtml+xml", None):
+        for part in contents:
+            if wanted is None or part.get("type") == wanted:
+                value = _text(part.get("value"))
+                if value:
+                    return value
+    return None
+
+
+def _date(entry: Mapping[str, Any], key: str, languages: list[str]) -> datetime | None:
+    raw = entry.get(key)
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    # Cheapest first: our fast paths keep the document's offset; feedparser's reading (in
+    # UTC) covers W3C-DTF variants and Asian formats; dateparser is the slow last resort.
+    found = parse_date_fast(raw)
+    if found is not None:
+        return found
+    parsed_tuple = entry.get(f"{key}_parsed")
+    if parsed_tuple:
+        try:
+            year, month, day, hour, minute, second = parsed_tuple[:6]
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        except (TypeError, ValueError):
+            pass
+    return parse_date(raw, languages or None)
+
+
+def _feed_language(feed: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    language = _text(feed.get("language")) or _detail_language(
+        feed, ("title_detail", "subtitle_detail")
+    )
+    return language or _text(headers.get("content-language"))
+
+
+def _detail_language(entry: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        detail = entry.get(key)
+        if detail:
+            language = _text(detail.get("language"))
+            if language:
+                return language
+    return None
+
+
+def _ttl(value: object) -> timedelta | None:
+    try:
+        minutes = int(str(value).strip())
+    except ValueError:
+        return None
+    return timedelta(minutes=minutes) if 0 < minutes < 525_600 else None
+
+
+def _text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    stripped = value.strip()
+    return stripped or None
+
+
+def _not_a_feed(text: str, result: Mapping[str, Any]) -> str:
+    if _HTML_START.match(text[:4096]):
+        return "not a feed: the document is an HTML page"
+    if result.get("bozo"):
+        return f"not a feed: {_describe(result.get('bozo_exception'))}"
+    return "not a feed: no RSS, RDF or Atom root element"
+
+
+def _describe(exc: object) -> str:
+    if isinstance(exc, BaseException):
+        return f"{type(exc).__name__}: {exc}"
+    return "unknown error"

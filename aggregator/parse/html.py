@@ -1,0 +1,184 @@
+"""Parser for `html` sources: listing pages scraped with the source's CSS selectors.
+
+Selectors come from config (`Selectors`): `item` matches one element per entry; `title`,
+`link`, `date` and `summary` are relative to it. A selector may end in ``@attr`` to read an
+attribute instead of the text (``h3 a@href``, ``time@datetime``); an empty selector before the
+``@`` (``@href``) means the item element itself. `link` without ``@`` takes the ``href`` of the
+matched element, or of the first ``<a href>`` inside it.
+
+A page whose `item` selector matches nothing is not an error: the site may have been
+redesigned, and the digest reports listing pages that stopped yielding from the warning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import soupsieve
+from bs4 import BeautifulSoup, Tag
+
+from aggregator.errors import ParseError
+from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
+from aggregator.parse import guards
+from aggregator.parse.dates import parse_date
+from aggregator.parse.encoding import decode
+from aggregator.parse.urls import absolute_http_url
+
+_ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    css: str  # empty: the item element itself
+    attribute: str | None
+
+
+def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
+    selectors = source.selectors
+    if selectors is None:
+        raise ParseError(source.id, "html source without selectors")
+    refused = guards.size_refusal(fetched.content)
+    if refused:
+        raise ParseError(source.id, refused)
+    decoded = decode(fetched.content, fetched.headers.get("content-type"), "html")
+    if not decoded.text.strip():
+        raise ParseError(source.id, "empty document")
+    soup = BeautifulSoup(decoded.text, "lxml")
+
+    base = _base_url(soup, fetched.url)
+    page_language = _page_language(soup, fetched.headers.get("content-language"))
+    languages = [lang for lang in (source.language, page_language) if lang]
+    warnings = list(decoded.warnings)
+    try:
+        elements = soup.select(selectors.item)
+    except soupsieve.SelectorSyntaxError as exc:
+        raise ParseError(source.id, f"invalid item selector {selectors.item!r}: {exc}") from exc
+    if not elements:
+        warnings.append(f"selector {selectors.item!r} matched nothing")
+
+    items: list[RawItem] = []
+    seen: set[str] = set()
+    without_link = 0
+    for element in elements:
+        try:
+            item = _item(element, selectors, base, page_language, languages)
+        except soupsieve.SelectorSyntaxError as exc:
+            raise ParseError(source.id, f"invalid selector: {exc}") from exc
+        if item is None or item.url is None:
+            without_link += 1
+        elif item.url not in seen:  # teasers repeated in several page regions
+            seen.add(item.url)
+            items.append(item)
+    if without_link:
+        warnings.append(f"{without_link} matched items without a link skipped")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    return ParsedDocument(
+        items=tuple(items),
+        format="html",
+        title=title or None,
+        link=fetched.url,
+        language=page_language,
+        warnings=tuple(warnings),
+    )
+
+
+def _item(
+    element: Tag,
+    selectors: Selectors,
+    base: str,
+    page_language: str | None,
+    languages: list[str],
+) -> RawItem | None:
+    url = absolute_http_url(_link(element, selectors.link), base)
+    if url is None:
+        return None
+    date_text = _date_text(element, selectors.date) if selectors.date else None
+    summary = _value(element, selectors.summary) if selectors.summary else None
+    return RawItem(
+        url=url,
+        title=_value(element, selectors.title),
+        summary=summary,
+        published=parse_date(date_text, languages or None) if date_text else None,
+        language=_own_language(element) or page_language,
+    )
+
+
+def _split(selector: str) -> _Target:
+    match = _ATTRIBUTE.match(selector.strip())
+    if match:
+        return _Target(css=match.group(1).strip(), attribute=match.group(2))
+    return _Target(css=selector.strip(), attribute=None)
+
+
+def _find(element: Tag, css: str) -> Tag | None:
+    return element if not css else element.select_one(css)
+
+
+def _value(element: Tag, selector: str) -> str | None:
+    target = _split(selector)
+    found = _find(element, target.css)
+    if found is None:
+        return None
+    if target.attribute:
+        return _attribute(found, target.attribute)
+    return _text(found)
+
+
+def _link(element: Tag, selector: str) -> str | None:
+    target = _split(selector)
+    found = _find(element, target.css)
+    if found is None:
+        return None
+    if target.attribute:
+        return _attribute(found, target.attribute)
+    if found.has_attr("href"):
+        return _attribute(found, "href")
+    anchor = found.find("a", href=True)
+    return _attribute(anchor, "href") if isinstance(anchor, Tag) else None
+
+
+def _date_text(element: Tag, selector: str) -> str | None:
+    target = _split(selector)
+    found = _find(element, target.css)
+    if found is None:
+        return None
+    if target.attribute:
+        return _attribute(found, target.attribute)
+    # A <time datetime> says the date machine-readably even when the selector names only it.
+    return _attribute(found, "datetime") or _attribute(found, "content") or _text(found)
+
+
+def _attribute(element: Tag, name: str) -> str | None:
+    value = element.get(name)
+    if isinstance(value, list):  # multi-valued attributes such as class
+        value = " ".join(value)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _text(element: Tag) -> str | None:
+    return _SPACES.sub(" ", element.get_text(" ")).strip() or None
+
+
+def _base_url(soup: BeautifulSoup, final_url: str) -> str:
+    base = soup.find("base", href=True)
+    if isinstance(base, Tag):
+        resolved = absolute_http_url(_attribute(base, "href"), final_url)
+        if resolved:
+            return resolved
+    return final_url
+
+
+def _page_language(soup: BeautifulSoup, header: str | None) -> str | None:
+    html = soup.find("html")
+    if isinstance(html, Tag):
+        language = _attribute(html, "lang") or _attribute(html, "xml:lang")
+        if language:
+            return language
+    return header.split(",")[0].strip() or None if header else None
+
+
+def _own_language(element: Tag) -> str | None:
+    """The item's own lang attribute, when it differs from the page's (a mixed listing)."""
+    return _attribute(element, "lang")

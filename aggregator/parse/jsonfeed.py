@@ -1,0 +1,139 @@
+"""JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1), by our own small parser.
+
+Tolerant the way feed readers must be: a field of the wrong type is ignored (with a warning),
+an item without an id or URL is skipped, 1.0's single ``author`` and 1.1's ``authors`` are
+both read, and numeric ids (common in 1.0 feeds) are taken as strings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aggregator.errors import ParseError
+from aggregator.models import Fetched, ParsedDocument, RawItem, Source
+from aggregator.parse.dates import parse_date
+from aggregator.parse.encoding import decode
+from aggregator.parse.urls import absolute_http_url
+
+_VERSION_PREFIX = "https://jsonfeed.org/version/"
+_FORMATS = {"1": "json10", "1.1": "json11"}
+
+
+def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
+    decoded = decode(fetched.content, fetched.headers.get("content-type"), "json")
+    if not decoded.text.strip():
+        raise ParseError(source.id, "empty document")
+    try:
+        document = json.loads(decoded.text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(source.id, f"not a JSON Feed: invalid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ParseError(source.id, "not a JSON Feed: the top level is not an object")
+    warnings = list(decoded.warnings)
+    version = document.get("version")
+    if isinstance(version, str) and version.startswith(_VERSION_PREFIX):
+        number = version.removeprefix(_VERSION_PREFIX).rstrip("/")
+        format_ = _FORMATS.get(number, "json1x")
+    elif isinstance(document.get("items"), list):
+        format_ = "json1x"
+        warnings.append("JSON Feed without a valid 'version'")
+    else:
+        raise ParseError(source.id, "not a JSON Feed: no 'version' and no 'items' list")
+
+    fields = _Fields(warnings)
+    home = absolute_http_url(fields.text(document, "home_page_url"), fetched.url)
+    feed_url = absolute_http_url(fields.text(document, "feed_url"), fetched.url)
+    base = home or feed_url or fetched.url
+    language = fields.text(document, "language")
+
+    items: list[RawItem] = []
+    raw_items = document.get("items")
+    if not isinstance(raw_items, list):
+        raw_items = []
+        warnings.append("JSON Feed 'items' is not a list")
+    skipped = 0
+    for raw in raw_items:
+        item = (
+            _item(raw, base, language, source.language, fields) if isinstance(raw, dict) else None
+        )
+        if item is None:
+            skipped += 1
+        else:
+            items.append(item)
+    if skipped:
+        warnings.append(f"{skipped} items without an id or URL skipped")
+    return ParsedDocument(
+        items=tuple(items),
+        format=format_,
+        title=fields.text(document, "title"),
+        link=home,
+        language=language,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _item(
+    raw: Mapping[str, Any],
+    base: str,
+    feed_language: str | None,
+    source_language: str | None,
+    fields: _Fields,
+) -> RawItem | None:
+    guid = raw.get("id")
+    guid_text = (
+        str(guid).strip() if isinstance(guid, str | int) and not isinstance(guid, bool) else None
+    )
+    url = absolute_http_url(fields.text(raw, "url"), base) or absolute_http_url(
+        fields.text(raw, "external_url"), base
+    )
+    if not guid_text and not url:
+        return None
+    language = fields.text(raw, "language") or feed_language
+    languages = [lang for lang in (language, source_language) if lang]
+    published = fields.text(raw, "date_published")
+    modified = fields.text(raw, "date_modified")
+    tags = raw.get("tags")
+    return RawItem(
+        guid=guid_text or None,
+        url=url,
+        title=fields.text(raw, "title"),
+        summary=fields.text(raw, "summary"),
+        content=fields.text(raw, "content_html") or fields.text(raw, "content_text"),
+        published=parse_date(published, languages) if published else None,
+        updated=parse_date(modified, languages) if modified else None,
+        author=_author(raw),
+        language=language,
+        categories=tuple(dict.fromkeys(t.strip() for t in tags if isinstance(t, str) and t.strip()))
+        if isinstance(tags, list)
+        else (),
+    )
+
+
+def _author(raw: Mapping[str, Any]) -> str | None:
+    authors = raw.get("authors")
+    candidates = list(authors) if isinstance(authors, list) else []
+    candidates.append(raw.get("author"))  # 1.0
+    names = [
+        a["name"].strip()
+        for a in candidates
+        if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+    ]
+    return ", ".join(dict.fromkeys(names)) or None
+
+
+class _Fields:
+    """Reads string fields, noting (once per field) those of the wrong type."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self._warnings = warnings
+
+    def text(self, obj: Mapping[str, Any], key: str) -> str | None:
+        value = obj.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self._warnings.append(f"JSON Feed field {key!r} is not a string: ignored")
+            return None
+        return value.strip() or None
