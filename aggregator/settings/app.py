@@ -1,0 +1,325 @@
+"""aggregator.toml: the service's settings, with environment overrides, as frozen records."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from aggregator.errors import ConfigError
+from aggregator.settings.checks import (
+    Contact,
+    CronExpression,
+    DatabaseUrl,
+    Duration,
+    EmailAddress,
+    NonEmpty,
+    Slug,
+    TagName,
+    TimeZoneName,
+    fail,
+)
+from aggregator.settings.report import to_config_error
+from aggregator.settings.spec import PROFILE, default_of, env_overrides
+from aggregator.settings.tomlfile import Loc, TomlFile, read_toml
+
+SETTINGS_FILE = "aggregator.toml"
+DEFAULT_PROFILE = "daily"
+Format = Literal["html", "text", "markdown", "json"]
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+
+# Keys that must never be in a file: files end up in version control and backups.
+ENV_ONLY = {
+    ("smtp", "password"): "AGGREGATOR_SMTP_PASSWORD",
+    ("api", "token"): "AGGREGATOR_API_TOKEN",
+}
+
+
+# --- records handed to the rest of the service -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchSettings:
+    user_agent: str
+    contact: str | None
+    connect_timeout: float
+    read_timeout: float
+    total_timeout: float
+    max_connections: int
+    max_per_host: int
+    retries: int
+    backoff_base: float
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleSettings:
+    min_interval: timedelta
+    max_interval: timedelta
+    max_backoff: timedelta
+    tick_seconds: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DedupeSettings:
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionSettings:
+    keep_days: int
+    keep_digest_days: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: Literal["starttls", "tls", "none"]
+    username: str | None
+    password: str | None
+    sender: str
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings:
+    host: str
+    port: int
+    token: str | None
+    cors_origins: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestProfile:
+    name: str
+    recipients: tuple[str, ...]
+    include_tags: tuple[str, ...]  # empty: every tag
+    exclude_tags: tuple[str, ...]
+    cron: str = "0 7 * * *"
+    timezone: str = "Europe/Brussels"
+    formats: tuple[str, ...] = ("html", "text", "markdown", "json")
+    send_empty: bool = False
+    subject_prefix: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestSettings:
+    topic_order: tuple[str, ...]
+    profiles: tuple[DigestProfile, ...]  # never empty
+
+    def profile(self, name: str) -> DigestProfile:
+        for profile in self.profiles:
+            if profile.name == name:
+                return profile
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    config_dir: Path
+    data_dir: Path  # absolute
+    database_url: str
+    log_level: str
+    fetch: FetchSettings
+    schedule: ScheduleSettings
+    dedupe: DedupeSettings
+    retention: RetentionSettings
+    smtp: SmtpSettings | None  # None: digests are written to the outbox folder
+    api: ApiSettings
+    digest: DigestSettings
+
+
+# --- the file's schema; defaults come from the SETTINGS table -----------------------------
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class _Fetch(_Table):
+    user_agent: NonEmpty = Field(default=default_of("fetch.user_agent"))
+    contact: Contact | None = Field(default=default_of("fetch.contact"))
+    connect_timeout: Seconds = Field(default=default_of("fetch.connect_timeout"))
+    read_timeout: Seconds = Field(default=default_of("fetch.read_timeout"))
+    total_timeout: Seconds = Field(default=default_of("fetch.total_timeout"))
+    max_connections: Count = Field(default=default_of("fetch.max_connections"))
+    max_per_host: Count = Field(default=default_of("fetch.max_per_host"))
+    retries: Annotated[int, Field(ge=0)] = Field(default=default_of("fetch.retries"))
+    backoff_base: Seconds = Field(default=default_of("fetch.backoff_base"))
+    max_bytes: Count = Field(default=default_of("fetch.max_bytes"))
+
+
+class _Schedule(_Table):
+    min_interval: Duration = Field(default=default_of("schedule.min_interval"))
+    max_interval: Duration = Field(default=default_of("schedule.max_interval"))
+    max_backoff: Duration = Field(default=default_of("schedule.max_backoff"))
+    tick_seconds: Count = Field(default=default_of("schedule.tick_seconds"))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Schedule:
+        if self.min_interval > self.max_interval:
+            raise fail(
+                "schedule.min_interval is longer than schedule.max_interval",
+                "min_interval <= max_interval",
+            )
+        return self
+
+
+class _Dedupe(_Table):
+    window_days: Count = Field(default=default_of("dedupe.window_days"))
+
+
+class _Retention(_Table):
+    keep_days: Count = Field(default=default_of("retention.keep_days"))
+    keep_digest_days: Count = Field(default=default_of("retention.keep_digest_days"))
+
+
+class _Smtp(_Table):
+    host: NonEmpty | None = Field(default=default_of("smtp.host"))
+    port: Port = Field(default=default_of("smtp.port"))
+    security: Literal["starttls", "tls", "none"] = Field(default=default_of("smtp.security"))
+    username: str | None = Field(default=default_of("smtp.username"))
+    password: str | None = Field(default=default_of("smtp.password"))
+    sender: EmailAddress | None = Field(default=default_of("smtp.sender"))
+    timeout: Seconds = Field(default=default_of("smtp.timeout"))
+
+    @model_validator(mode="after")
+    def _sender_with_host(self) -> _Smtp:
+        if self.host and not self.sender:
+            raise fail("smtp.sender is required when smtp.host is set", "sender = 'a@example.org'")
+        return self
+
+
+class _Api(_Table):
+    host: NonEmpty = Field(default=default_of("api.host"))
+    port: Port = Field(default=default_of("api.port"))
+    token: str | None = Field(default=default_of("api.token"))
+    cors_origins: tuple[str, ...] = Field(default=default_of("api.cors_origins"))
+
+
+class _Profile(_Table):
+    recipients: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.recipients"))
+    include_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.include_tags"))
+    exclude_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.exclude_tags"))
+    cron: CronExpression = Field(default=default_of(f"{PROFILE}.cron"))
+    timezone: TimeZoneName = Field(default=default_of(f"{PROFILE}.timezone"))
+    formats: tuple[Format, ...] = Field(default=default_of(f"{PROFILE}.formats"), min_length=1)
+    send_empty: bool = Field(default=default_of(f"{PROFILE}.send_empty"))
+    subject_prefix: str = Field(default=default_of(f"{PROFILE}.subject_prefix"))
+
+
+class _Digest(_Table):
+    topic_order: tuple[TagName, ...] = Field(default=default_of("digest.topic_order"))
+    profiles: dict[Slug, _Profile] = Field(default_factory=dict)
+
+
+class SettingsFile(_Table):
+    """The whole of aggregator.toml."""
+
+    data_dir: NonEmpty = Field(default=default_of("data_dir"))
+    database_url: DatabaseUrl | None = Field(default=default_of("database_url"))
+    log_level: LogLevel = Field(default=default_of("log_level"))
+    fetch: _Fetch = Field(default_factory=_Fetch)
+    schedule: _Schedule = Field(default_factory=_Schedule)
+    dedupe: _Dedupe = Field(default_factory=_Dedupe)
+    retention: _Retention = Field(default_factory=_Retention)
+    smtp: _Smtp = Field(default_factory=_Smtp)
+    api: _Api = Field(default_factory=_Api)
+    digest: _Digest = Field(default_factory=_Digest)
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def resolve_config_dir(cli_value: str | None, env: Mapping[str, str]) -> Path:
+    """`--config DIR`, else $AGGREGATOR_CONFIG, else ./config."""
+    if cli_value:
+        return Path(cli_value)
+    return Path(env.get("AGGREGATOR_CONFIG") or "config")
+
+
+def _reject_secrets(file: TomlFile) -> None:
+    for (table, key), variable in ENV_ONLY.items():
+        section = file.data.get(table)
+        if isinstance(section, dict) and key in section:
+            raise ConfigError(
+                file.name,
+                f"{table}.{key} must not be written in a config file "
+                "(files end up in version control and backups)",
+                line=file.lines.line_of((table, key)),
+                key=f"{table}.{key}",
+                expected=f"the environment variable {variable}",
+            )
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[Loc, str]:
+    """Write the environment's values over the file's; return where each one went."""
+    applied: dict[Loc, str] = {}
+    for variable, name in env_overrides().items():
+        value = env.get(variable, "")
+        if not value:  # an empty variable means unset, as docker-compose's `VAR=` does
+            continue
+        *tables, key = name.split(".")
+        target = data
+        for table in tables:
+            existing = target.get(table)
+            target[table] = existing if isinstance(existing, dict) else {}
+            target = target[table]
+        target[key] = value
+        applied[tuple(name.split("."))] = variable
+    return applied
+
+
+def _profile(name: str, model: _Profile) -> DigestProfile:
+    return DigestProfile(name=name, **model.model_dump())
+
+
+def _build(model: SettingsFile, config_dir: Path) -> Settings:
+    data_dir = Path(model.data_dir)
+    # Relative to the working directory, fixed now: the service may chdir later.
+    data_dir = data_dir if data_dir.is_absolute() else Path.cwd() / data_dir
+    smtp = model.smtp
+    profiles = tuple(_profile(name, profile) for name, profile in model.digest.profiles.items())
+    return Settings(
+        config_dir=config_dir,
+        data_dir=data_dir,
+        database_url=model.database_url or f"sqlite:///{data_dir}/aggregator.sqlite",
+        log_level=model.log_level,
+        fetch=FetchSettings(**model.fetch.model_dump()),
+        schedule=ScheduleSettings(**model.schedule.model_dump()),
+        dedupe=DedupeSettings(**model.dedupe.model_dump()),
+        retention=RetentionSettings(**model.retention.model_dump()),
+        smtp=SmtpSettings(**smtp.model_dump()) if smtp.host and smtp.sender else None,
+        api=ApiSettings(**model.api.model_dump()),
+        digest=DigestSettings(
+            topic_order=model.digest.topic_order,
+            profiles=profiles or (_profile(DEFAULT_PROFILE, _Profile()),),
+        ),
+    )
+
+
+def load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
+    """Read config_dir/aggregator.toml (defaults when absent), apply the environment, validate."""
+    path = config_dir / SETTINGS_FILE
+    file = read_toml(path) if path.is_file() else None
+    data: dict[str, Any] = copy.deepcopy(file.data) if file else {}
+    if file:
+        _reject_secrets(file)
+    from_env = _apply_env(data, env)
+    try:
+        model = SettingsFile.model_validate(data)
+    except ValidationError as exc:
+        raise to_config_error(exc, file, str(path), SettingsFile, from_env) from exc
+    return _build(model, config_dir)

@@ -1,0 +1,176 @@
+"""Field types with validators, shared by aggregator.toml and sources.toml.
+
+Each validator raises `PydanticCustomError("config", message, {"expected": ...})` so the
+error report (report.py) can say both what is wrong and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import soupsieve
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from aggregator.durations import DURATION_EXAMPLES, parse_duration
+
+# Source intervals below this are refused outright: polling a publisher every few seconds is
+# abuse, whatever the scheduler's own `schedule.min_interval` clamps to later.
+MIN_SOURCE_INTERVAL = timedelta(minutes=1)
+
+
+def fail(message: str, expected: str) -> PydanticCustomError:
+    return PydanticCustomError("config", message, {"expected": expected})
+
+
+def _pattern(regex: str, what: str, expected: str) -> Any:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise fail(f"invalid {what} {value!r}", expected)
+        return value
+
+    return AfterValidator(check)
+
+
+Slug = Annotated[
+    str,
+    _pattern(
+        r"[a-z0-9][a-z0-9\-_.]*", "id", "lower-case letters, digits, '-', '_' or '.', like 'iwf'"
+    ),
+]
+TagName = Annotated[
+    str, _pattern(r"[a-z0-9][a-z0-9\-_]*", "tag", "a lower-case tag name like 'csa-directive'")
+]
+Language = Annotated[
+    str,
+    _pattern(r"[a-z]{2}", "language code", "a 2-letter ISO 639-1 code in lower case, like 'de'"),
+]
+Country = Annotated[
+    str,
+    _pattern(r"[A-Z]{2}", "country code", "a 2-letter ISO 3166-1 code in upper case, like 'DE'"),
+]
+ProcedureReference = Annotated[
+    str,
+    _pattern(
+        r"\d{4}/\d{4}\([A-Z]{3}\)",
+        "procedure reference",
+        "a Parliament procedure reference like '2022/0155(COD)'",
+    ),
+]
+EmailAddress = Annotated[
+    str,
+    _pattern(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", "email address", "an address like 'a@example.org'"),
+]
+NonEmpty = Annotated[str, _pattern(r"(?s).*\S.*", "empty text", "a non-empty string")]
+
+
+def _duration(minimum: timedelta) -> Any:
+    def check(value: object) -> timedelta:
+        try:
+            duration = parse_duration(value)
+        except ValueError:
+            raise fail(f"invalid duration {value!r}", DURATION_EXAMPLES) from None
+        if duration < minimum:
+            raise fail(f"duration {value!r} is too short", f"at least {minimum}")
+        return duration
+
+    return BeforeValidator(check)
+
+
+Duration = Annotated[timedelta, _duration(timedelta(seconds=1))]
+SourceInterval = Annotated[timedelta, _duration(MIN_SOURCE_INTERVAL)]
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "file"):
+        raise fail(f"invalid URL {value!r}", "an http://, https:// or file:// URL")
+    if parts.scheme != "file" and not parts.hostname:
+        raise fail(f"URL {value!r} has no host", "an URL like 'https://example.org/feed'")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_contact(value: str) -> str:
+    if value.startswith("mailto:") and "@" in value:
+        return value
+    if urlsplit(value).scheme in ("http", "https") and urlsplit(value).hostname:
+        return value
+    raise fail(
+        f"invalid contact {value!r}",
+        "'mailto:someone@example.org' or an https:// URL, sent in the User-Agent",
+    )
+
+
+Contact = Annotated[str, AfterValidator(_check_contact)]
+
+
+def split_attribute(selector: str) -> tuple[str, str | None]:
+    """ "a.title@href" -> ("a.title", "href"); the ``@attr`` suffix is ours, not CSS."""
+    head, at, attribute = selector.rpartition("@")
+    # An '@' inside brackets belongs to an attribute value (a[href^="mailto:x@y"]).
+    if at and re.fullmatch(r"[\w:-]+", attribute) and head.count("[") == head.count("]"):
+        return head, attribute
+    return selector, None
+
+
+def _check_css(value: str) -> str:
+    css, _ = split_attribute(value)
+    try:
+        soupsieve.compile(css)
+    except (soupsieve.SelectorSyntaxError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise fail(
+            f"invalid CSS selector {value!r}: {reason}",
+            "a CSS selector, optionally ending in @attribute",
+        ) from exc
+    return value
+
+
+CssSelector = Annotated[str, AfterValidator(_check_css)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise fail(f"unknown timezone {value!r}", "an IANA zone like 'Europe/Brussels'") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _check_cron(value: str) -> str:
+    expected = "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *'"
+    if len(value.split()) != 5:
+        raise fail(f"invalid cron expression {value!r}: {len(value.split())} fields", expected)
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise fail(f"invalid cron expression {value!r}: {exc}", expected) from exc
+    return value
+
+
+CronExpression = Annotated[str, AfterValidator(_check_cron)]
+
+
+def _check_database_url(value: str) -> str:
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+        raise fail(
+            f"unsupported database URL {value!r}",
+            "'sqlite:///path/file.sqlite' or 'postgresql+psycopg://user@host/db'",
+        )
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]

@@ -1,0 +1,122 @@
+"""Turn pydantic's validation errors into one ConfigError naming file, line, key and expectation."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from aggregator.errors import ConfigError
+from aggregator.settings.tomlfile import Loc, TomlFile
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "an array",
+    "tuple_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+
+
+def dotted(loc: Loc) -> str:
+    """("source", 3, "selectors", "item") -> "source[3].selectors.item" (0-based, as parsed)."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found.extend(_models_in(arg))
+    return found
+
+
+def allowed_keys(model: type[BaseModel], parent: Loc) -> list[str]:
+    """The keys the table at `parent` accepts, found by walking the model's field types."""
+    current: list[type[BaseModel]] = [model]
+    for part in parent:
+        if isinstance(part, int):
+            continue  # an element of an array of tables: same model
+        nested: list[type[BaseModel]] = []
+        for candidate in current:
+            field = candidate.model_fields.get(part)
+            if field is not None:
+                nested.extend(_models_in(field.annotation))
+        # Not a field: a name in a dict of tables (digest.profiles.<name>), same model.
+        current = nested or current
+    return sorted({key for candidate in current for key in candidate.model_fields})
+
+
+def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
+    """(what is wrong, what was expected) for one pydantic error."""
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    context = error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "config":
+        return error["msg"], context.get("expected")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = allowed_keys(model, loc[:-1])
+        message = f"unknown key {key!r}"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        return message, "one of " + ", ".join(allowed)
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}", f"a value for {loc[-1]!r}"
+    if kind in ("enum", "literal_error"):
+        return f"invalid value {value!r}", "one of " + str(context.get("expected", ""))
+    if kind in _TYPE_NAMES:
+        return f"wrong type: {value!r}", _TYPE_NAMES[kind]
+    for bound, words in (("gt", "greater than"), ("ge", "at least"), ("le", "at most")):
+        if bound in context:
+            return f"value {value!r} is out of range", f"a number {words} {context[bound]}"
+    return error["msg"], None
+
+
+def to_config_error(
+    exc: ValidationError,
+    file: TomlFile | None,
+    filename: str,
+    model: type[BaseModel],
+    from_env: Mapping[Loc, str] = {},
+) -> ConfigError:
+    """The first error by line as a ConfigError; a bad environment value names its variable."""
+    errors = exc.errors(include_url=False)
+
+    def line(error: ErrorDetails) -> int:
+        found = file.lines.line_of(tuple(error["loc"])) if file else None
+        return found if found is not None else 0
+
+    first = min(errors, key=line)
+    loc = tuple(first["loc"])
+    message, expected = describe(first, model)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
+    for env_loc, variable in from_env.items():
+        if loc[: len(env_loc)] == env_loc:
+            return ConfigError("environment", message, key=variable, expected=expected)
+    return ConfigError(
+        filename,
+        message,
+        line=file.lines.line_of(loc) if file else None,
+        key=dotted(loc),
+        expected=expected,
+    )

@@ -1,0 +1,154 @@
+"""sources.toml: one `[[source]]` table per source, validated into `Source` records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aggregator.errors import ConfigError
+from aggregator.models import OrgKind, Selectors, Source, SourceKind
+from aggregator.settings.checks import (
+    Country,
+    CssSelector,
+    Language,
+    NonEmpty,
+    ProcedureReference,
+    Slug,
+    SourceInterval,
+    TagName,
+    Url,
+)
+from aggregator.settings.report import dotted, to_config_error
+from aggregator.settings.tomlfile import Loc, TomlFile, read_toml
+
+SOURCES_FILE = "sources.toml"
+DEFAULT_INTERVAL = timedelta(hours=1)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Selectors(_Table):
+    item: CssSelector
+    title: CssSelector
+    link: CssSelector
+    date: CssSelector | None = None
+    summary: CssSelector | None = None
+
+
+class _Source(_Table):
+    id: Slug
+    name: NonEmpty
+    url: Url
+    kind: SourceKind
+    org: OrgKind
+    country: Country | None = None
+    institution: NonEmpty | None = None
+    language: Language | None = None
+    interval: SourceInterval | None = None  # None: the [defaults] interval
+    enabled: bool = True
+    verified: bool = True
+    tags: tuple[TagName, ...] = ()
+    reference: ProcedureReference | None = None
+    selectors: _Selectors | None = None
+
+
+class _Defaults(_Table):
+    interval: SourceInterval = DEFAULT_INTERVAL
+
+
+class SourcesFile(_Table):
+    """The whole of sources.toml."""
+
+    defaults: _Defaults = Field(default_factory=_Defaults)
+    source: tuple[_Source, ...] = ()
+
+
+def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
+    """(key, problem, expectation) when a field does not fit the source's kind."""
+    if source.kind is SourceKind.HTML and source.selectors is None:
+        return (
+            "selectors",
+            f"html source {source.id!r} has no selectors",
+            "a [source.selectors] table with item, title and link",
+        )
+    if source.kind is not SourceKind.HTML and source.selectors is not None:
+        return ("selectors", f"selectors are only read for html sources, not {source.kind}", "")
+    if source.kind is SourceKind.EP_PROCEDURE and source.reference is None:
+        return (
+            "reference",
+            f"ep-procedure source {source.id!r} has no reference",
+            "reference = '2022/0155(COD)'",
+        )
+    if source.kind is not SourceKind.EP_PROCEDURE and source.reference is not None:
+        return (
+            "reference",
+            f"reference is only read for ep-procedure sources, not {source.kind}",
+            "",
+        )
+    return None
+
+
+def _check(file: TomlFile, model: SourcesFile) -> None:
+    first_line: dict[str, int | None] = {}
+    for index, source in enumerate(model.source):
+        loc: Loc = ("source", index)
+        rule = _kind_rules(source)
+        if rule:
+            key, problem, expected = rule
+            raise ConfigError(
+                file.name,
+                problem,
+                line=file.lines.line_of((*loc, key)),
+                key=dotted((*loc, key)),
+                expected=expected or None,
+            )
+        line = file.lines.line_of((*loc, "id"))
+        if source.id in first_line:
+            raise ConfigError(
+                file.name,
+                f"duplicate source id {source.id!r}, first used on line {first_line[source.id]}",
+                line=line,
+                key=dotted((*loc, "id")),
+                expected="an id used by one source only",
+            )
+        first_line[source.id] = line
+
+
+def _record(source: _Source, default_interval: timedelta) -> Source:
+    selectors = source.selectors
+    return Source(
+        id=source.id,
+        name=source.name,
+        url=source.url,
+        kind=source.kind,
+        org=source.org,
+        country=source.country,
+        institution=source.institution,
+        language=source.language,
+        interval=source.interval or default_interval,
+        enabled=source.enabled,
+        verified=source.verified,
+        selectors=Selectors(**selectors.model_dump()) if selectors else None,
+        tags=source.tags,
+        reference=source.reference,
+    )
+
+
+def load_sources(config_dir: Path) -> tuple[Source, ...]:
+    """Read config_dir/sources.toml; every problem is a ConfigError with file and line."""
+    path = config_dir / SOURCES_FILE
+    if not path.is_file():
+        raise ConfigError(
+            str(path), "file not found", expected="a sources.toml with [[source]] tables"
+        )
+    file = read_toml(path)
+    try:
+        model = SourcesFile.model_validate(file.data)
+    except ValidationError as exc:
+        raise to_config_error(exc, file, file.name, SourcesFile) from exc
+    _check(file, model)
+    return tuple(_record(source, model.defaults.interval) for source in model.source)

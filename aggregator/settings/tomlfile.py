@@ -1,0 +1,140 @@
+"""Read a TOML file and remember on which line every table and key was written.
+
+`tomllib` gives values without positions, and pydantic reports errors by path
+(``("source", 3, "selectors", "item")``). `KeyLines` maps such paths back to lines by
+scanning the text for table headers and ``key =`` lines, counting ``[[array]]`` headers so
+the n-th ``[[source]]`` gets index n-1, as in the parsed data.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aggregator.errors import ConfigError
+
+Loc = tuple[str | int, ...]
+
+_BARE_OR_QUOTED = re.compile(r"[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(
+    r"^\s*((?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+    r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'))*)\s*="
+)
+_DECODER_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    return tuple(part.strip("\"'") for part in _BARE_OR_QUOTED.findall(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _ScanState:
+    depth: int = 0  # open [ and { of a value spanning lines
+    string: str = ""  # the open multi-line string delimiter, if any
+
+
+def _scan(line: str, state: _ScanState) -> _ScanState:
+    """Follow brackets and multi-line strings so values spanning lines are not read as keys."""
+    depth, string, i = state.depth, state.string, 0
+    while i < len(line):
+        if string:
+            if line.startswith(string, i):
+                i += len(string)
+                string = ""
+                continue
+            i += 2 if string in ('"', '"""') and line[i] == "\\" else 1
+            continue
+        char = line[i]
+        if char == "#":
+            break
+        for delimiter in ('"""', "'''", '"', "'"):
+            if line.startswith(delimiter, i):
+                string = delimiter
+                i += len(delimiter)
+                break
+        else:
+            depth += char in "[{"
+            depth -= char in "]}"
+            i += 1
+    if string in ('"', "'"):  # single-line strings cannot span lines
+        string = ""
+    return _ScanState(depth=max(depth, 0), string=string)
+
+
+class KeyLines:
+    """Line numbers (1-based) of the tables and keys of one TOML text."""
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[Loc, int] = {}
+        self._counts: dict[Loc, int] = {}
+        table: Loc = ()
+        state = _ScanState()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if state.depth == 0 and not state.string:
+                header = _HEADER.match(line)
+                if header and not _KEY.match(line):
+                    table = self._resolve(_split_key(header.group(2)), header.group(1) == "[[")
+                    self._lines.setdefault(table, number)
+                    continue
+                key = _KEY.match(line)
+                if key:
+                    self._lines.setdefault(table + _split_key(key.group(1)), number)
+            state = _scan(line, state)
+
+    def _resolve(self, parts: tuple[str, ...], is_array: bool) -> Loc:
+        resolved: list[str | int] = []
+        for i, part in enumerate(parts):
+            resolved.append(part)
+            key = tuple(resolved)
+            if is_array and i == len(parts) - 1:
+                count = self._counts.get(key, 0)
+                self._counts[key] = count + 1
+                resolved.append(count)
+            elif key in self._counts:  # a sub-table of the latest element of an array
+                resolved.append(self._counts[key] - 1)
+        return tuple(resolved)
+
+    def exact(self, loc: Loc) -> int | None:
+        return self._lines.get(loc)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of `loc`, else of its nearest written parent (a missing key: its table)."""
+        for end in range(len(loc), 0, -1):
+            line = self._lines.get(loc[:end])
+            if line is not None:
+                return line
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TomlFile:
+    path: Path
+    data: dict[str, Any]
+    lines: KeyLines
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+def read_toml(path: Path) -> TomlFile:
+    """Parse `path`; a syntax error becomes a ConfigError carrying the decoder's line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _DECODER_POSITION.search(message)
+        line = int(position.group(1)) if position else getattr(exc, "lineno", None)
+        problem = _DECODER_POSITION.sub("", message).strip()
+        raise ConfigError(
+            str(path), f"TOML syntax error: {problem}", line=line, expected="valid TOML"
+        ) from exc
+    return TomlFile(path=path, data=data, lines=KeyLines(text))
