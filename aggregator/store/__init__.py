@@ -1,0 +1,122 @@
+"""Stage 6: the store. The `Store` protocol, and `open_store` for its one SQL implementation.
+
+    store = open_store("sqlite:///var/aggregator.sqlite")        # or postgresql+psycopg://...
+    store.sync_sources(sources, now=now)
+    refreshed = store.save_refresh(source.id, items, now=now, ...)
+
+Every datetime going in must be tz-aware; every datetime coming out is tz-aware UTC, on
+SQLite as on PostgreSQL. Database failures raise `StoreError` (the URL's password masked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from aggregator.errors import SourceError
+from aggregator.models import (
+    CacheValidators,
+    Item,
+    Refreshed,
+    Revision,
+    Source,
+    SourceHealth,
+    StoredItem,
+)
+from aggregator.store.sql import SqlStore, open_store
+
+__all__ = ["SqlStore", "Store", "open_store"]
+
+
+class Store(Protocol):
+    """What the pipeline, the digest and the front ends need from the database."""
+
+    def close(self) -> None:
+        """Release the database connections."""
+
+    def sync_sources(self, sources: Sequence[Source], *, now: datetime) -> None:
+        """Make the stored sources match the config.
+
+        Upserts name, kind, org, configured URL and enabled. A changed configured URL
+        replaces the current URL and drops the cache validators (and is due at once); a new
+        source is due at `now`. Sources no longer configured are disabled, their items kept.
+        """
+
+    def source_health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]:
+        """Fetch state and health of the given sources (all when None), by id, with item counts."""
+
+    def fetch_state(self, source_id: str) -> SourceHealth | None:
+        """One source's fetch state (current URL, validators, failures); None if unknown."""
+
+    def known_hashes(self, source_id: str) -> dict[str, str]:
+        """identity -> content_hash of the source's stored items, to skip unchanged ones cheaply."""
+
+    def save_refresh(
+        self,
+        source_id: str,
+        items: Sequence[Item],
+        *,
+        now: datetime,
+        seconds: float,
+        validators: CacheValidators,
+        url: str,
+        permanent_url: str | None,
+        next_fetch_at: datetime,
+        seen: int,
+        warnings: Sequence[str] = (),
+    ) -> Refreshed:
+        """Store a fetched document's items and the source's success, in one transaction.
+
+        New (source, identity): inserted with revision 1, first_seen = last_changed = now, in a
+        new cluster of its own. Known with another content_hash: the old version is kept in
+        item_revisions, the row updated to revision + 1 and last_changed = now. Same hash:
+        counted as unchanged. Tags of new and changed items are replaced by `Item.tags`.
+        Identities in tombstones (pruned) are skipped; an identity repeated in `items` is
+        stored once, with a warning. The source row gets the validators, `permanent_url` (if
+        any), status new/updated/unchanged, a cleared error state and `next_fetch_at`; a
+        fetch_log row is appended. On any error nothing is written (StoreError).
+        """
+
+    def record_not_modified(
+        self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
+    ) -> None:
+        """A 304: status "not modified", counts as a success (clears the error state)."""
+
+    def record_failure(
+        self,
+        source_id: str,
+        error: SourceError,
+        *,
+        now: datetime,
+        seconds: float,
+        next_fetch_at: datetime,
+    ) -> None:
+        """A failed fetch: status error / blocked / rate limited, failures + 1, failing_since
+        kept (or set to `now` on the first failure), the error text and kind, a fetch_log row."""
+
+    def due_source_ids(self, *, now: datetime) -> list[str]:
+        """Enabled sources whose next_fetch_at is unset or <= now, most overdue first."""
+
+    def iter_items(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_ids: Sequence[str] | None = None,
+    ) -> Iterator[StoredItem]:
+        """Items first seen in [since, until), ordered by (first_seen, id), with their tags.
+
+        Streams page by page: memory stays flat however large the archive. Half-open
+        windows tile: consecutive digest windows never skip or repeat an item.
+        """
+
+    def get_item(self, item_id: int) -> StoredItem | None:
+        """One item with its tags; None if there is no such item."""
+
+    def revisions(self, item_id: int) -> list[Revision]:
+        """Earlier versions of an item, oldest first. `recorded_at` is when that version
+        became current (first seen, or the change that produced it)."""
+
+    def item_count(self) -> int:
+        """How many items are stored."""

@@ -30,5 +30,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision`, in one transaction (DDL is transactional on both)."""
     with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": POSTGRES_MIGRATION_LOCK})
+            conn.execute(
+                text("select pg_advisory_xact_lock(:key)"), {"key": POSTGRES_MIGRATION_LOCK}
+            )
         command.upgrade(alembic_config(conn), revision)

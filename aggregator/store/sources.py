@@ -1,0 +1,249 @@
+"""Sources: their configuration, fetch state and health, and the fetch log.
+
+Functions take an open `Connection` inside the caller's transaction; `SqlStore` owns the
+transactions and turns database errors into `StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, case, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from aggregator.errors import SourceError, StoreError
+from aggregator.models import CacheValidators, Source, SourceHealth
+from aggregator.store.schema import fetch_log, items, sources
+from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
+
+# SourceError.kind -> the status word that SourceResult.status uses for the same outcome.
+FAILURE_STATUS = {"blocked": "blocked", "rate-limited": "rate limited"}
+
+
+def failure_status(error: SourceError) -> str:
+    return FAILURE_STATUS.get(error.kind, "error")
+
+
+def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> None:
+    """Upsert the configured sources; disable the stored ones no longer configured.
+
+    One upsert statement per batch (INSERT ... ON CONFLICT DO UPDATE on both databases), so
+    two processes syncing at once cannot both insert. In the SET clause, ``sources.*`` is the
+    row before the update and ``excluded.*`` the configured values.
+    """
+    if configured:
+        upsert = (
+            postgresql.insert(sources)
+            if conn.dialect.name == "postgresql"
+            else sqlite.insert(sources)
+        )
+        new = upsert.excluded
+        url_changed = sources.c.config_url != new.config_url
+        stmt = upsert.on_conflict_do_update(
+            index_elements=[sources.c.id],
+            set_={
+                "name": new.name,
+                "kind": new.kind,
+                "org": new.org,
+                "enabled": new.enabled,
+                "config_url": new.config_url,
+                # A new configured URL replaces any redirect target and its validators,
+                # and is fetched at once.
+                "url": case((url_changed, new.config_url), else_=sources.c.url),
+                "etag": case((url_changed, None), else_=sources.c.etag),
+                "last_modified": case((url_changed, None), else_=sources.c.last_modified),
+                "next_fetch_at": case(
+                    (url_changed, new.next_fetch_at), else_=sources.c.next_fetch_at
+                ),
+            },
+        )
+        rows = [
+            {
+                "id": source.id,
+                "name": source.name,
+                "kind": str(source.kind),
+                "org": str(source.org),
+                "config_url": source.url,
+                "url": source.url,
+                "enabled": source.enabled,
+                "consecutive_failures": 0,
+                "ever_yielded": False,
+                "next_fetch_at": to_db(now),
+            }
+            for source in {s.id: s for s in configured}.values()
+        ]
+        conn.execute(stmt, rows)
+    # Items of a source dropped from the config are kept; the source just stops being fetched.
+    conn.execute(
+        update(sources)
+        .where(sources.c.id.not_in([s.id for s in configured]), sources.c.enabled)
+        .values(enabled=False)
+    )
+
+
+def lock(conn: Connection, source_id: str) -> None:
+    """Check the source exists and, on PostgreSQL, hold its row until the commit.
+
+    Two workers saving the same source then queue instead of racing on its items.
+    """
+    found = conn.execute(
+        select(sources.c.id).where(sources.c.id == source_id).with_for_update()
+    ).first()
+    if found is None:
+        raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
+
+
+def _health_query(ids: Sequence[str] | None) -> Any:
+    counts = (
+        select(items.c.source_id, func.count().label("item_count"))
+        .group_by(items.c.source_id)
+        .subquery()
+    )
+    stmt = (
+        select(sources, func.coalesce(counts.c.item_count, 0).label("item_count"))
+        .outerjoin(counts, counts.c.source_id == sources.c.id)
+        .order_by(sources.c.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(sources.c.id.in_(list(ids)))
+    return stmt
+
+
+def _to_health(m: RowMapping) -> SourceHealth:
+    return SourceHealth(
+        id=m["id"],
+        url=m["url"],
+        last_status=m["last_status"],
+        last_fetch_at=from_db_or_none(m["last_fetch_at"]),
+        last_success_at=from_db_or_none(m["last_success_at"]),
+        last_error=m["last_error"],
+        last_error_kind=m["last_error_kind"],
+        failing_since=from_db_or_none(m["failing_since"]),
+        consecutive_failures=m["consecutive_failures"],
+        next_fetch_at=from_db_or_none(m["next_fetch_at"]),
+        item_count=int(m["item_count"]),
+        last_item_count=m["last_item_count"],
+        ever_yielded=bool(m["ever_yielded"]),
+        validators=CacheValidators(etag=m["etag"], last_modified=m["last_modified"]),
+    )
+
+
+def health(conn: Connection, ids: Sequence[str] | None = None) -> list[SourceHealth]:
+    return [_to_health(row) for row in conn.execute(_health_query(ids)).mappings()]
+
+
+def due(conn: Connection, *, now: datetime) -> list[str]:
+    """Enabled sources whose next fetch time has come (or was never set), most overdue first."""
+    stmt = (
+        select(sources.c.id)
+        .where(
+            sources.c.enabled,
+            or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now)),
+        )
+        .order_by(sources.c.next_fetch_at.nulls_first(), sources.c.id)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
+def record_success(
+    conn: Connection,
+    source_id: str,
+    *,
+    status: str,
+    now: datetime,
+    validators: CacheValidators,
+    permanent_url: str | None,
+    next_fetch_at: datetime,
+    seen: int,
+) -> None:
+    values: dict[str, Any] = {
+        "etag": validators.etag,
+        "last_modified": validators.last_modified,
+        "last_status": status,
+        "last_fetch_at": to_db(now),
+        "last_success_at": to_db(now),
+        "last_error": None,
+        "last_error_kind": None,
+        "consecutive_failures": 0,
+        "failing_since": None,
+        "next_fetch_at": to_db(next_fetch_at),
+        "last_item_count": seen,
+    }
+    if permanent_url:
+        values["url"] = permanent_url
+    if seen > 0:
+        values["ever_yielded"] = True
+    conn.execute(update(sources).where(sources.c.id == source_id).values(values))
+
+
+def record_not_modified(
+    conn: Connection, source_id: str, *, now: datetime, next_fetch_at: datetime
+) -> None:
+    """A 304 is a success: the source answers and nothing changed since the last document."""
+    _update_existing(
+        conn,
+        source_id,
+        last_status="not modified",
+        last_fetch_at=to_db(now),
+        last_success_at=to_db(now),
+        last_error=None,
+        last_error_kind=None,
+        consecutive_failures=0,
+        failing_since=None,
+        next_fetch_at=to_db(next_fetch_at),
+    )
+
+
+def record_failure(
+    conn: Connection,
+    source_id: str,
+    error: SourceError,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+) -> None:
+    _update_existing(
+        conn,
+        source_id,
+        last_status=failure_status(error),
+        last_fetch_at=to_db(now),
+        last_error=str(error),
+        last_error_kind=error.kind,
+        consecutive_failures=sources.c.consecutive_failures + 1,
+        failing_since=func.coalesce(sources.c.failing_since, to_db(now)),
+        next_fetch_at=to_db(next_fetch_at),
+    )
+
+
+def _update_existing(conn: Connection, source_id: str, **values: Any) -> None:
+    result = conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
+    if result.rowcount == 0:
+        raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
+
+
+def log_fetch(
+    conn: Connection,
+    source_id: str,
+    *,
+    started_at: datetime,
+    seconds: float,
+    status: str,
+    new: int = 0,
+    updated: int = 0,
+    error: SourceError | None = None,
+) -> None:
+    conn.execute(
+        insert(fetch_log).values(
+            source_id=source_id,
+            started_at=to_db_or_none(started_at),
+            seconds=seconds,
+            status=status,
+            error_kind=error.kind if error is not None else None,
+            error=str(error) if error is not None else None,
+            new=new,
+            updated=updated,
+        )
+    )

@@ -1,0 +1,259 @@
+"""`SqlStore`: the one Store implementation, for SQLite and PostgreSQL alike.
+
+It owns the engine and the transactions; the SQL itself lives in sources.py and items.py.
+Every public method turns SQLAlchemy's errors into `StoreError`, naming the database
+(password masked) and the driver's message (never the statement: it may hold item text).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
+
+import alembic.util
+import sqlalchemy.exc
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from aggregator.errors import SourceError, StoreError
+from aggregator.models import (
+    CacheValidators,
+    Item,
+    Refreshed,
+    Revision,
+    Source,
+    SourceHealth,
+    StoredItem,
+)
+from aggregator.store import items as item_sql
+from aggregator.store import sources as source_sql
+from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
+from aggregator.store.migrate import upgrade
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Items per page of iter_items: memory stays flat however large the archive.
+PAGE_SIZE = 500
+
+
+def describe(exc: BaseException) -> str:
+    """``ExceptionType: first line of the driver's message``."""
+    cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig else exc
+    first_line = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first_line}"
+
+
+def wrap_errors(
+    method: Callable[Concatenate[SqlStore, P], R],
+) -> Callable[Concatenate[SqlStore, P], R]:
+    @functools.wraps(method)
+    def wrapper(self: SqlStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StoreError(f"{method.__name__} failed on {self.url}: {describe(exc)}") from exc
+
+    return wrapper
+
+
+class SqlStore:
+    """The store over SQLAlchemy Core. Build it with `open_store`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: str = engine.dialect.name
+        self.url = masked(engine.url)
+        # Transactions that write take SQLite's write lock at BEGIN (see engine.py).
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.url!r})"
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self._writer.begin()
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self.engine.connect()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @wrap_errors
+    def sync_sources(self, sources: Sequence[Source], *, now: datetime) -> None:
+        with self._write() as conn:
+            source_sql.sync(conn, sources, now=now)
+
+    @wrap_errors
+    def source_health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]:
+        with self._read() as conn:
+            return source_sql.health(conn, ids)
+
+    @wrap_errors
+    def fetch_state(self, source_id: str) -> SourceHealth | None:
+        with self._read() as conn:
+            found = source_sql.health(conn, [source_id])
+        return found[0] if found else None
+
+    @wrap_errors
+    def known_hashes(self, source_id: str) -> dict[str, str]:
+        with self._read() as conn:
+            return item_sql.known_hashes(conn, source_id)
+
+    @wrap_errors
+    def save_refresh(
+        self,
+        source_id: str,
+        items: Sequence[Item],
+        *,
+        now: datetime,
+        seconds: float,
+        validators: CacheValidators,
+        url: str,
+        permanent_url: str | None,
+        next_fetch_at: datetime,
+        seen: int,
+        warnings: Sequence[str] = (),
+    ) -> Refreshed:
+        foreign = [item.identity for item in items if item.source_id != source_id]
+        if foreign:
+            raise StoreError(
+                f"save_refresh({source_id!r}, {url}): items of another source: {foreign[:3]}"
+            )
+        with self._write() as conn:
+            source_sql.lock(conn, source_id)
+            saved = item_sql.save(conn, source_id, items, now=now)
+            status = "new" if saved.new else "updated" if saved.updated else "unchanged"
+            source_sql.record_success(
+                conn,
+                source_id,
+                status=status,
+                now=now,
+                validators=validators,
+                permanent_url=permanent_url,
+                next_fetch_at=next_fetch_at,
+                seen=seen,
+            )
+            source_sql.log_fetch(
+                conn,
+                source_id,
+                started_at=now - timedelta(seconds=seconds),
+                seconds=seconds,
+                status=status,
+                new=saved.new,
+                updated=saved.updated,
+            )
+        return Refreshed(
+            new=saved.new,
+            updated=saved.updated,
+            unchanged=saved.unchanged,
+            seen=seen,
+            warnings=(*warnings, *saved.warnings),
+        )
+
+    @wrap_errors
+    def record_not_modified(
+        self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
+    ) -> None:
+        with self._write() as conn:
+            source_sql.record_not_modified(conn, source_id, now=now, next_fetch_at=next_fetch_at)
+            source_sql.log_fetch(
+                conn,
+                source_id,
+                started_at=now - timedelta(seconds=seconds),
+                seconds=seconds,
+                status="not modified",
+            )
+
+    @wrap_errors
+    def record_failure(
+        self,
+        source_id: str,
+        error: SourceError,
+        *,
+        now: datetime,
+        seconds: float,
+        next_fetch_at: datetime,
+    ) -> None:
+        with self._write() as conn:
+            source_sql.record_failure(conn, source_id, error, now=now, next_fetch_at=next_fetch_at)
+            source_sql.log_fetch(
+                conn,
+                source_id,
+                started_at=now - timedelta(seconds=seconds),
+                seconds=seconds,
+                status=source_sql.failure_status(error),
+                error=error,
+            )
+
+    @wrap_errors
+    def due_source_ids(self, *, now: datetime) -> list[str]:
+        with self._read() as conn:
+            return source_sql.due(conn, now=now)
+
+    def iter_items(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_ids: Sequence[str] | None = None,
+    ) -> Iterator[StoredItem]:
+        # Keyset paging, one short read per page: no transaction (or SQLite read snapshot)
+        # stays open while the caller works through millions of items.
+        after: tuple[datetime, int] | None = None
+        while True:
+            batch = self._page(since, until, source_ids, after)
+            yield from batch
+            if len(batch) < PAGE_SIZE:
+                return
+            after = (batch[-1].first_seen, batch[-1].id)
+
+    @wrap_errors
+    def _page(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        source_ids: Sequence[str] | None,
+        after: tuple[datetime, int] | None,
+    ) -> list[StoredItem]:
+        with self._read() as conn:
+            return item_sql.page(
+                conn, since=since, until=until, source_ids=source_ids, after=after, limit=PAGE_SIZE
+            )
+
+    @wrap_errors
+    def get_item(self, item_id: int) -> StoredItem | None:
+        with self._read() as conn:
+            return item_sql.get(conn, item_id)
+
+    @wrap_errors
+    def revisions(self, item_id: int) -> list[Revision]:
+        with self._read() as conn:
+            return item_sql.revisions(conn, item_id)
+
+    @wrap_errors
+    def item_count(self) -> int:
+        with self._read() as conn:
+            return item_sql.count(conn)
+
+
+def open_store(database_url: str, *, migrate: bool = True) -> SqlStore:
+    """Open (and by default migrate) the database; fails fast with StoreError if unreachable."""
+    engine = create_store_engine(database_url)
+    try:
+        if migrate:
+            upgrade(engine)
+        else:
+            with engine.connect() as conn:
+                conn.execute(text("select 1"))
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open database {masked(engine.url)}: {describe(exc)}") from exc
+    except alembic.util.CommandError as exc:
+        # e.g. the database was migrated by a newer release than this one
+        engine.dispose()
+        raise StoreError(f"cannot migrate database {masked(engine.url)}: {exc}") from exc
+    return SqlStore(engine)

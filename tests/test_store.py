@@ -1,0 +1,520 @@
+"""The store, one suite run on SQLite and on PostgreSQL (the `database_url` fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+import aggregator.store.sql
+from aggregator.errors import Blocked, FetchError, RateLimited, StoreError
+from aggregator.models import CacheValidators, Item, Refreshed
+from aggregator.store import SqlStore, Store, open_store
+from aggregator.store.schema import clusters, fetch_log, item_tags, sources, tombstones
+from tests.support_store import T0, at, make_item, make_source
+
+NO_VALIDATORS = CacheValidators()
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+def save(
+    store: SqlStore,
+    source_id: str,
+    batch: Sequence[Item],
+    *,
+    now: datetime,
+    seen: int | None = None,
+    validators: CacheValidators = NO_VALIDATORS,
+    permanent_url: str | None = None,
+    warnings: Sequence[str] = (),
+) -> Refreshed:
+    return store.save_refresh(
+        source_id,
+        batch,
+        now=now,
+        seconds=0.25,
+        validators=validators,
+        url=f"https://example.org/{source_id}/feed.xml",
+        permanent_url=permanent_url,
+        next_fetch_at=now + timedelta(hours=1),
+        seen=len(batch) if seen is None else seen,
+        warnings=warnings,
+    )
+
+
+def rows(store: SqlStore, stmt: sa.Executable) -> list[sa.Row[tuple[object, ...]]]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(stmt))
+
+
+def test_sql_store_is_a_store(store: SqlStore) -> None:
+    typed: Store = store  # mypy checks the protocol; this checks the dialect name
+    assert typed is store
+    assert store.dialect in ("sqlite", "postgresql")
+
+
+def test_sync_sources_inserts_updates_and_disables(store: SqlStore) -> None:
+    store.sync_sources([make_source("a"), make_source("b")], now=T0)
+    health = {h.id: h for h in store.source_health()}
+    assert sorted(health) == ["a", "b"]
+    assert health["b"].url == "https://example.org/b/feed.xml"
+    assert health["b"].next_fetch_at == T0
+    assert health["b"].consecutive_failures == 0 and health["b"].item_count == 0
+
+    # b learns validators and a permanent redirect; a gets an item
+    save(store, "a", [make_item("a", "1")], now=at(1))
+    save(
+        store,
+        "b",
+        [],
+        now=at(1),
+        validators=CacheValidators(etag='"e1"', last_modified="Mon, 06 May 2024 07:00:00 GMT"),
+        permanent_url="https://example.org/b/moved.xml",
+    )
+    store.sync_sources(
+        [
+            make_source("b", url="https://example.org/b/new.xml", name="Bee"),
+            make_source("c"),
+        ],
+        now=at(2),
+    )
+    health = {h.id: h for h in store.source_health()}
+    # a is no longer configured: disabled (never due), its item kept
+    assert health["a"].item_count == 1
+    assert "a" not in store.due_source_ids(now=at(1000))
+    # b's configured URL changed: the redirect target and the validators go, due at once
+    assert health["b"].url == "https://example.org/b/new.xml"
+    assert health["b"].validators == CacheValidators()
+    assert health["b"].next_fetch_at == at(2)
+    assert health["c"].next_fetch_at == at(2)
+    table = {r.id: r for r in rows(store, sa.select(sources))}
+    assert table["b"].name == "Bee" and table["b"].config_url == "https://example.org/b/new.xml"
+    assert [table[i].enabled for i in "abc"] == [False, True, True]
+
+    # same config again: a redirect and validators learnt meanwhile are kept
+    save(
+        store,
+        "c",
+        [],
+        now=at(3),
+        validators=CacheValidators(etag='"c"'),
+        permanent_url="https://x.org/c",
+    )
+    store.sync_sources(
+        [make_source("b", url="https://example.org/b/new.xml"), make_source("c")], now=at(4)
+    )
+    c = store.fetch_state("c")
+    assert c is not None and c.url == "https://x.org/c" and c.validators.etag == '"c"'
+    assert c.next_fetch_at == at(3) + timedelta(hours=1)
+
+    # configured again: enabled again
+    store.sync_sources([make_source("a")], now=at(5))
+    assert store.due_source_ids(now=at(1000)) == ["a"]
+
+
+def test_save_refresh_new_updated_unchanged(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    first = save(
+        store, "s", [make_item("s", "1"), make_item("s", "2"), make_item("s", "3")], now=at(1)
+    )
+    assert first == Refreshed(new=3, updated=0, unchanged=0, seen=3)
+    assert store.item_count() == 3
+
+    second = save(
+        store,
+        "s",
+        [
+            make_item("s", "1"),
+            make_item("s", "2", title="Title of 2, corrected", text="Changed body."),
+            make_item("s", "4"),
+        ],
+        now=at(2),
+        seen=3,
+    )
+    assert second == Refreshed(new=1, updated=1, unchanged=1, seen=3)
+    assert store.item_count() == 4
+    assert store.known_hashes("s") == {
+        i.identity: i.content_hash
+        for i in [
+            make_item("s", "1"),
+            make_item("s", "2", title="Title of 2, corrected", text="Changed body."),
+            make_item("s", "3"),
+            make_item("s", "4"),
+        ]
+    }
+
+    by_identity = {i.identity: i for i in store.iter_items()}
+    changed = by_identity["2"]
+    assert (changed.title, changed.text, changed.revision) == (
+        "Title of 2, corrected",
+        "Changed body.",
+        2,
+    )
+    assert (changed.first_seen, changed.last_changed) == (at(1), at(2))
+    assert (by_identity["1"].revision, by_identity["1"].last_changed) == (1, at(1))
+    assert by_identity["4"].first_seen == at(2)
+
+    [old] = store.revisions(changed.id)
+    assert (old.revision, old.title, old.text) == (1, "Title of 2", "Body text.")
+    assert old.content_hash == make_item("s", "2").content_hash
+    assert old.recorded_at == at(1)  # when that version became current
+
+    # a third version keeps both earlier ones
+    save(store, "s", [make_item("s", "2", title="Third")], now=at(3))
+    assert [r.revision for r in store.revisions(changed.id)] == [1, 2]
+    assert store.revisions(changed.id)[1].recorded_at == at(2)
+    stored = store.get_item(changed.id)
+    assert stored is not None and (stored.title, stored.revision) == ("Third", 3)
+    assert store.get_item(10**9) is None
+    assert store.revisions(10**9) == []
+
+
+def test_source_status_follows_the_counts(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    statuses = []
+    for minute, batch in enumerate(
+        [
+            [make_item("s", "1")],
+            [make_item("s", "1", text="new text")],
+            [make_item("s", "1", text="new text")],
+        ]
+    ):
+        save(store, "s", batch, now=at(minute))
+        health = store.fetch_state("s")
+        assert health is not None
+        statuses.append(health.last_status)
+    assert statuses == ["new", "updated", "unchanged"]
+    log = rows(store, sa.select(fetch_log).order_by(fetch_log.c.id))
+    assert [(r.status, r.new, r.updated) for r in log] == [
+        ("new", 1, 0),
+        ("updated", 0, 1),
+        ("unchanged", 0, 0),
+    ]
+    assert log[0].seconds == 0.25
+
+
+def test_new_items_get_a_cluster_of_their_own(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    save(store, "s", [make_item("s", str(n)) for n in range(5)], now=at(1))
+    stored = list(store.iter_items())
+    cluster_rows = {r.id: r for r in rows(store, sa.select(clusters))}
+    assert len(cluster_rows) == 5
+    for item in stored:
+        assert item.cluster_id is not None
+        row = cluster_rows[item.cluster_id]
+        assert (row.primary_item_id, row.size) == (item.id, 1)
+
+
+def test_tags_are_replaced_for_new_and_changed_items(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    save(
+        store,
+        "s",
+        [make_item("s", "1", tags=("csam", "eu", "csam")), make_item("s", "2", tags=("eu",))],
+        now=at(1),
+    )
+    assert {i.identity: i.tags for i in store.iter_items()} == {"1": ("csam", "eu"), "2": ("eu",)}
+    save(
+        store,
+        "s",
+        [
+            make_item("s", "1", text="changed", tags=("privacy", "eu")),
+            make_item("s", "2", tags=("ignored",)),  # unchanged content: tags left alone
+        ],
+        now=at(2),
+    )
+    assert {i.identity: i.tags for i in store.iter_items()} == {
+        "1": ("eu", "privacy"),
+        "2": ("eu",),
+    }
+    assert len(rows(store, sa.select(item_tags))) == 3
+
+
+def test_save_refresh_updates_the_source_row(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    store.record_failure("s", FetchError("s", "boom"), now=at(1), seconds=1, next_fetch_at=at(2))
+    save(
+        store,
+        "s",
+        [make_item("s", "1")],
+        now=at(3),
+        seen=7,
+        validators=CacheValidators(etag='W/"x"', last_modified="Tue, 07 May 2024 10:00:00 GMT"),
+        permanent_url="https://example.org/s/moved",
+    )
+    health = store.fetch_state("s")
+    assert health is not None
+    assert health.validators == CacheValidators(
+        etag='W/"x"', last_modified="Tue, 07 May 2024 10:00:00 GMT"
+    )
+    assert health.url == "https://example.org/s/moved"
+    assert (health.last_fetch_at, health.last_success_at, health.next_fetch_at) == (
+        at(3),
+        at(3),
+        at(63),
+    )
+    assert (health.last_error, health.last_error_kind, health.failing_since) == (None, None, None)
+    assert health.consecutive_failures == 0
+    assert (health.last_item_count, health.ever_yielded, health.item_count) == (7, True, 1)
+    # an empty document later does not forget that the source once yielded items
+    save(store, "s", [], now=at(4), seen=0)
+    health = store.fetch_state("s")
+    assert health is not None and (health.last_item_count, health.ever_yielded) == (0, True)
+    assert health.url == "https://example.org/s/moved"  # no redirect this time: kept
+    assert store.fetch_state("nope") is None
+
+
+def test_save_refresh_is_atomic(store: SqlStore) -> None:
+    """A failure at the last write of the transaction leaves no trace of the earlier ones."""
+    store.sync_sources([make_source("s")], now=T0)
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER fail_log BEFORE INSERT ON fetch_log "
+                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION fail_log() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER fail_log BEFORE INSERT ON fetch_log "
+                "FOR EACH ROW EXECUTE FUNCTION fail_log()"
+            )
+    batch = [make_item("s", str(n), tags=("t",)) for n in range(30)]
+    with pytest.raises(StoreError, match="injected failure") as caught:
+        save(store, "s", batch, now=at(1), validators=CacheValidators(etag='"e"'))
+    assert isinstance(caught.value.__cause__, sa.exc.SQLAlchemyError)
+    assert store.item_count() == 0
+    for table in (clusters, item_tags, fetch_log):
+        assert rows(store, sa.select(table)) == []
+    health = store.fetch_state("s")
+    assert health is not None
+    assert (health.last_status, health.validators, health.last_success_at) == (
+        None,
+        CacheValidators(),
+        None,
+    )
+
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DROP TRIGGER fail_log" + (" ON fetch_log" if store.dialect == "postgresql" else "")
+        )
+    assert save(store, "s", batch, now=at(2)).new == 30
+
+
+def test_tombstoned_items_are_not_brought_back(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(tombstones).values(
+                source_id="s",
+                identity="old",
+                canonical_url="https://example.org/s/old",
+                pruned_at=T0,
+            )
+        )
+    result = save(store, "s", [make_item("s", "old"), make_item("s", "kept")], now=at(1))
+    assert (result.new, result.updated, result.unchanged, result.seen) == (1, 0, 0, 2)
+    assert [i.identity for i in store.iter_items()] == ["kept"]
+
+
+def test_a_repeated_identity_is_stored_once_with_a_warning(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    result = save(
+        store,
+        "s",
+        [make_item("s", "1"), make_item("s", "1", title="later copy")],
+        now=at(1),
+        warnings=("feed had a bozo bit",),
+    )
+    assert result.new == 1
+    assert result.warnings[0] == "feed had a bozo bit"
+    assert "repeated" in result.warnings[1] and "'1'" in result.warnings[1]
+    assert [i.title for i in store.iter_items()] == ["Title of 1"]
+
+
+def test_record_failure_and_not_modified(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    store.record_failure(
+        "s", FetchError("s", "timed out"), now=at(1), seconds=30, next_fetch_at=at(10)
+    )
+    store.record_failure(
+        "s",
+        RateLimited("s", "429", retry_at=at(60), status_code=429),
+        now=at(10),
+        seconds=1,
+        next_fetch_at=at(60),
+    )
+    health = store.fetch_state("s")
+    assert health is not None
+    assert health.last_status == "rate limited" and health.last_error_kind == "rate-limited"
+    assert health.last_error == "rate limited: 's': 429"
+    assert (health.consecutive_failures, health.failing_since) == (2, at(1))
+    assert (health.last_fetch_at, health.last_success_at, health.next_fetch_at) == (
+        at(10),
+        None,
+        at(60),
+    )
+
+    store.record_failure(
+        "s", Blocked("s", "challenge"), now=at(60), seconds=1, next_fetch_at=at(120)
+    )
+    health = store.fetch_state("s")
+    assert health is not None and (health.last_status, health.consecutive_failures) == (
+        "blocked",
+        3,
+    )
+
+    store.record_not_modified("s", now=at(120), seconds=0.5, next_fetch_at=at(180))
+    health = store.fetch_state("s")
+    assert health is not None
+    assert (health.last_status, health.last_error, health.last_error_kind) == (
+        "not modified",
+        None,
+        None,
+    )
+    assert (health.consecutive_failures, health.failing_since) == (0, None)
+    assert (health.last_fetch_at, health.last_success_at, health.next_fetch_at) == (
+        at(120),
+        at(120),
+        at(180),
+    )
+
+    log = rows(store, sa.select(fetch_log).order_by(fetch_log.c.id))
+    assert [(r.status, r.error_kind) for r in log] == [
+        ("error", "fetch"),
+        ("rate limited", "rate-limited"),
+        ("blocked", "blocked"),
+        ("not modified", None),
+    ]
+    assert log[0].error == "fetch failed: 's': timed out"
+
+    with pytest.raises(StoreError, match="unknown source 'ghost'"):
+        store.record_failure(
+            "ghost", FetchError("ghost", "x"), now=at(1), seconds=1, next_fetch_at=at(2)
+        )
+    with pytest.raises(StoreError, match="unknown source 'ghost'"):
+        save(store, "ghost", [make_item("ghost", "1")], now=at(1))
+
+
+def test_due_source_ids(store: SqlStore) -> None:
+    store.sync_sources([make_source(i) for i in ("a", "b", "c", "d")], now=T0)
+    assert store.due_source_ids(now=T0) == ["a", "b", "c", "d"]
+    assert store.due_source_ids(now=T0 - timedelta(seconds=1)) == []
+    store.record_not_modified("a", now=at(1), seconds=0, next_fetch_at=at(30))
+    store.record_not_modified("b", now=at(1), seconds=0, next_fetch_at=at(10))
+    store.record_not_modified("c", now=at(1), seconds=0, next_fetch_at=at(20))
+    store.sync_sources([make_source(i) for i in ("a", "b", "c")], now=at(2))  # d disabled
+    assert store.due_source_ids(now=at(5)) == []
+    assert store.due_source_ids(now=at(10)) == ["b"]  # next_fetch_at <= now
+    assert store.due_source_ids(now=at(25)) == ["b", "c"]  # most overdue first
+    assert store.due_source_ids(now=at(99)) == ["b", "c", "a"]
+
+
+def test_iter_items_windows_order_and_utc(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregator.store.sql, "PAGE_SIZE", 2)  # several pages, and a tie across one
+    store.sync_sources([make_source("a"), make_source("b")], now=T0)
+    cest = timezone(timedelta(hours=2))
+    # saved out of time order; a and b share a first_seen
+    save(store, "b", [make_item("b", "b1"), make_item("b", "b2")], now=at(20))
+    save(
+        store,
+        "a",
+        [make_item("a", "a1", published=datetime(2024, 5, 1, 12, tzinfo=cest))],
+        now=at(10),
+    )
+    save(store, "a", [make_item("a", "a2"), make_item("a", "a3")], now=at(20))
+    save(store, "a", [make_item("a", "a4")], now=(at(30)).astimezone(cest))
+
+    everything = list(store.iter_items())
+    assert [i.identity for i in everything] == ["a1", "b1", "b2", "a2", "a3", "a4"]
+    assert [(i.first_seen, i.id) for i in everything] == sorted(
+        (i.first_seen, i.id) for i in everything
+    )
+    for item in everything:
+        for value in (item.first_seen, item.last_changed, item.published):
+            assert value.tzinfo is UTC
+    a1, a4 = everything[0], everything[-1]
+    assert a1.published == datetime(2024, 5, 1, 10, tzinfo=UTC)  # the same instant, in UTC
+    assert a4.first_seen == at(30)
+
+    def window(
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        return [
+            i.identity for i in store.iter_items(since=since, until=until, source_ids=source_ids)
+        ]
+
+    assert window(since=at(20)) == ["b1", "b2", "a2", "a3", "a4"]  # since: inclusive
+    assert window(until=at(20)) == ["a1"]  # until: exclusive
+    assert window(since=at(10), until=at(30)) == ["a1", "b1", "b2", "a2", "a3"]
+    assert window(since=at(20).astimezone(cest), until=at(30).astimezone(cest)) == [
+        "b1",
+        "b2",
+        "a2",
+        "a3",
+    ]
+    assert window(source_ids=["a"]) == ["a1", "a2", "a3", "a4"]
+    assert window(source_ids=[]) == []
+    assert window(since=at(31)) == []
+
+
+def test_naive_datetimes_are_refused(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.due_source_ids(now=datetime(2024, 1, 1))
+
+
+def test_data_survives_reopening(database_url: str) -> None:
+    first = open_store(database_url)
+    first.sync_sources([make_source("s")], now=T0)
+    save(first, "s", [make_item("s", "1", tags=("eu",))], now=at(1))
+    first.close()
+
+    again = open_store(database_url)  # migrates again: a no-op at head
+    try:
+        assert again.item_count() == 1
+        [item] = again.iter_items()
+        assert (item.identity, item.tags, item.first_seen) == ("1", ("eu",), at(1))
+        with again.engine.connect() as conn:
+            assert conn.exec_driver_sql(
+                "select version_num from alembic_version"
+            ).scalars().all() == ["0001"]
+    finally:
+        again.close()
+    unmigrated = open_store(database_url, migrate=False)
+    try:
+        assert unmigrated.item_count() == 1
+    finally:
+        unmigrated.close()
+
+
+def test_database_errors_become_store_errors(store: SqlStore) -> None:
+    store.sync_sources([make_source("s")], now=T0)
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(sources))  # nothing references it yet
+        conn.execute(sa.text("DROP TABLE item_tags"))
+    store.sync_sources([make_source("s")], now=T0)
+    with pytest.raises(StoreError, match=r"save_refresh failed on (sqlite|postgresql)") as caught:
+        save(store, "s", [make_item("s", "1", tags=("x",))], now=at(1))
+    assert "Body text" not in str(caught.value)  # driver message only, not the statement's data
+    assert store.item_count() == 0
+
+
+def test_item_count_on_an_empty_store(store: SqlStore) -> None:
+    assert store.item_count() == 0
+    assert list(store.iter_items()) == []
+    assert store.source_health() == []
+    assert store.known_hashes("none") == {}

@@ -1,0 +1,132 @@
+"""Migrations and engines: the migrated schema is schema.py; connections are set up right."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from aggregator.errors import StoreError
+from aggregator.store import open_store
+from aggregator.store.engine import SQLITE_BUSY_TIMEOUT_MS, create_store_engine
+from aggregator.store.migrate import alembic_config, upgrade
+from aggregator.store.schema import metadata
+
+
+def differences(engine: sa.Engine) -> list[object]:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+
+def table_names(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())
+
+
+def test_migrated_database_matches_schema(database_url: str) -> None:
+    engine = create_store_engine(database_url)
+    try:
+        assert differences(engine) != []  # empty database: the comparison does see tables
+        upgrade(engine)
+        assert differences(engine) == []
+        upgrade(engine)  # at head already: nothing to do, nothing breaks
+        assert differences(engine) == []
+        assert table_names(engine) == {*metadata.tables, "alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_and_back(database_url: str) -> None:
+    engine = create_store_engine(database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "base")
+        assert table_names(engine) == {"alembic_version"}
+        upgrade(engine)
+        assert differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_revisions_are_numbered_in_one_line() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [rev.revision for rev in script.walk_revisions()][::-1]
+    assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert script.get_heads() == [revisions[-1]]
+
+
+def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "nested" / "aggregator.sqlite"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert path.is_file()  # the folder was created
+        with store.engine.connect() as conn:
+
+            def pragma(name: str) -> object:
+                return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+            assert pragma("journal_mode") == "wal"
+            assert pragma("foreign_keys") == 1
+            assert pragma("synchronous") == 1  # NORMAL
+            assert pragma("busy_timeout") == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        store.close()
+
+
+def test_sqlite_in_memory_shares_one_database() -> None:
+    store = open_store("sqlite://")
+    try:
+        assert store.item_count() == 0  # the migrated tables are visible to later connections
+    finally:
+        store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_postgres_is_a_store_error_with_the_password_masked() -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://agg:s3cret-pw@127.0.0.1:{port}/nowhere"
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert "s3cret-pw" not in message
+    assert f"postgresql+psycopg://agg:***@127.0.0.1:{port}/nowhere" in message
+    assert isinstance(caught.value.__cause__, sa.exc.OperationalError)
+
+
+def test_a_folder_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot create the folder"):
+        open_store(f"sqlite:///{blocker}/sub/aggregator.sqlite")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u:pw@host/db", "not a url"],
+    ids=["unsupported-backend", "garbage"],
+)
+def test_bad_urls_are_store_errors(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "pw" not in str(caught.value)
+
+
+def test_plain_postgresql_urls_use_psycopg_3() -> None:
+    engine = create_store_engine("postgresql://u@127.0.0.1/db")
+    try:
+        assert engine.dialect.driver == "psycopg"
+    finally:
+        engine.dispose()
