@@ -25,6 +25,7 @@ from aggregator.digest import Change, Digest, DigestEntry, EntrySource, ProblemS
 JSON_SCHEMA_VERSION = 1
 TEXT_WIDTH = 78
 
+_URL = re.compile(r"https?://", re.IGNORECASE)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
@@ -38,9 +39,17 @@ def local_date(digest: Digest) -> str:
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
-    """Wrap to `width` columns; a word longer than a line (a URL) stays whole on its own."""
+    """Wrap to `width` columns. A URL longer than a line stays whole on a line of its own
+    (cut, it would no longer be a link); any other overlong word is cut."""
+    room = width - max(len(indent), len(first or ""))
+    words = []
+    for word in text.split():
+        if len(word) > room and not _URL.match(word):
+            words.extend(word[i : i + room] for i in range(0, len(word), room))
+        else:
+            words.append(word)
     return textwrap.fill(
-        text,
+        " ".join(words),
         width=width,
         initial_indent=indent if first is None else first,
         subsequent_indent=indent,
