@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -518,3 +519,30 @@ def test_item_count_on_an_empty_store(store: SqlStore) -> None:
     assert list(store.iter_items()) == []
     assert store.source_health() == []
     assert store.known_hashes("none") == {}
+
+
+def test_two_writers_at_once(database_url: str) -> None:
+    """Two processes' stores (here: two engines in threads) writing together both succeed:
+    SQLite waits on its write lock (BEGIN IMMEDIATE + busy_timeout) instead of failing."""
+    first, second = open_store(database_url), open_store(database_url)
+    try:
+        first.sync_sources([make_source("a"), make_source("b")], now=T0)
+
+        def refresh(store: SqlStore, source_id: str) -> None:
+            for n in range(15):
+                save(
+                    store,
+                    source_id,
+                    [make_item(source_id, f"{n}-{k}") for k in range(5)],
+                    now=at(n),
+                )
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [pool.submit(refresh, first, "a"), pool.submit(refresh, second, "b")]
+            for future in done:
+                future.result()
+        assert first.item_count() == 150
+        assert {h.id: h.item_count for h in second.source_health()} == {"a": 75, "b": 75}
+    finally:
+        first.close()
+        second.close()
