@@ -46,9 +46,10 @@ _TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no docume
 
 def html_to_text(html: str) -> str:
     """Readable plain text of an HTML fragment or document; plain text passes through."""
+    # The markers are private-use characters: icon fonts put glyphs there, never text.
+    html = _MARKERS.sub("", html)
     if "<" not in html and "&" not in html:
         return fold_plain_text(html)
-    html = _MARKERS.sub("", html)
     try:
         root = etree.fromstring(html.encode("utf-8", "surrogatepass"), _parser())
     except (etree.LxmlError, ValueError):
@@ -161,7 +162,7 @@ def _not_word() -> re.Pattern[str]:
                 start = code
             prev = code
     ranges.append(_range(start, prev))
-    return re.compile(f"[^\\w{''.join(ranges)}]+|_+")
+    return re.compile(f"(?:[^\\w{''.join(ranges)}]|_)+")
 
 
 def _range(start: int, end: int) -> str:

@@ -1,0 +1,203 @@
+"""Plain text from HTML (hand-written cases and real article pages), and text fingerprints."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from aggregator.text import (
+    content_fingerprint,
+    first_words,
+    fold_plain_text,
+    html_to_text,
+    normalised_for_hash,
+    truncate_words,
+)
+
+HTML_CASES = [
+    # (id, html, expected text)
+    ("plain-text-passes", "Chat control vote postponed", "Chat control vote postponed"),
+    ("plain-text-whitespace", "  a \t b\r\n\r\n\r\n c  ", "a b\n\nc"),
+    ("named-entities", "Tom &amp; Jerry &eacute;t&eacute; &lt;b&gt;", "Tom & Jerry été <b>"),
+    ("numeric-entities", "&#8220;CSAM&#x201D; &#8211; EU", "“CSAM” – EU"),
+    ("nbsp-is-a-space", "EU&nbsp;regulation", "EU regulation"),
+    ("bare-ampersand", "Press & media", "Press & media"),
+    ("less-than-in-text", "a < b and c > d", "a < b and c > d"),
+    ("inline-tags-no-break", "The <b>Council</b> <a href='x'>agreed</a>.", "The Council agreed."),
+    ("paragraphs", "<p>First.</p><p>Second.</p>", "First.\n\nSecond."),
+    ("headings-and-divs", "<h2>Title</h2><div>Body</div>tail", "Title\n\nBody\n\ntail"),
+    ("br-is-a-line", "line one<br>line two", "line one\nline two"),
+    ("double-br-is-a-paragraph", "one<br/><br />two", "one\n\ntwo"),
+    ("list-items-lines", "<ul><li>a</li><li>b</li></ul>after", "a\nb\n\nafter"),
+    ("table-cells-spaced", "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>", "a b\nc"),
+    ("script-dropped", "<p>Hi</p><script>function f() { return 1; }</script><p>there</p>", "Hi\n\nthere"),
+    ("style-dropped", "<style>p { color: red; }</style>Text", "Text"),
+    ("noscript-template-dropped", "a<noscript>enable JS</noscript><template><p>t</p></template>b", "ab"),
+    ("tail-after-script-kept", "<script>x()</script>after", "after"),
+    ("comment-dropped", "a <!-- hidden --> b", "a b"),
+    ("only-a-comment", "<!-- nothing -->", ""),
+    ("pre-keeps-lines", "<pre>line 1\n  line 2</pre>", "line 1\nline 2"),
+    ("source-newlines-fold", "<p>one\ntwo\n\nthree</p>", "one two three"),
+    ("full-document-head-dropped", "<html><head><title>T</title></head><body><p>B</p></body></html>", "B"),
+    ("cdata-like-summary", "<![CDATA[x]]>Text", "Text"),
+    ("empty", "", ""),
+    ("markers-in-input-ignored", "a\ue000b<br>c", "ab\nc"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"), [c[1:] for c in HTML_CASES], ids=[c[0] for c in HTML_CASES]
+)
+def test_html_to_text(html: str, expected: str) -> None:
+    assert html_to_text(html) == expected
+
+
+@settings(max_examples=200)
+@given(st.text())
+def test_html_to_text_never_raises_and_is_folded(html: str) -> None:
+    text = html_to_text(html)
+    assert text == text.strip(" \n")
+    assert "\n\n\n" not in text
+    assert not re.search(r"[\ue000-\ue002]", text)
+
+
+@given(st.text(st.characters(blacklist_characters="<&"), max_size=200))
+def test_plain_text_fast_path_is_a_fold(text: str) -> None:
+    assert html_to_text(text) == fold_plain_text(text.translate(NO_MARKERS))
+
+
+# -- real article pages ---------------------------------------------------------------------------
+
+NO_MARKERS = dict.fromkeys(range(0xE000, 0xE003))
+ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+CSS_RULE = re.compile(r"[\w\-#.\]]\s*\{[^{}]*:[^{}]*;")
+
+
+def _articles(corpus: Path) -> list[Path]:
+    paths = sorted((corpus / "html" / "article").glob("*.html"))
+    assert paths, "corpus/html/article holds no pages"
+    return paths
+
+
+def _hidden_lines(raw: bytes) -> list[str]:
+    """Distinctive lines of the page's own script and style bodies, read with lxml."""
+    root = etree.fromstring(raw, etree.HTMLParser())
+    lines: list[str] = []
+    for element in root.iter("script", "style"):
+        for line in (element.text or "").splitlines():
+            line = line.strip()
+            if len(line) >= 30:
+                lines.append(" ".join(line.split()))
+    return lines
+
+
+@pytest.mark.corpus
+def test_article_pages_never_leak_scripts_or_styles(corpus: Path) -> None:
+    checked_lines = 0
+    for path in _articles(corpus):
+        raw = path.read_bytes()
+        text = html_to_text(raw.decode("utf-8", "replace"))
+        assert len(text) > 1000, path.name
+        assert "function(" not in text, path.name
+        assert "function (" not in text, path.name
+        assert not CSS_RULE.search(text), (path.name, CSS_RULE.search(text))
+        assert not ENTITY.search(text), (path.name, ENTITY.search(text))
+        folded = " ".join(text.split())
+        for line in _hidden_lines(raw):
+            assert line not in folded, (path.name, line)
+            checked_lines += 1
+    assert checked_lines > 100  # the pages do carry scripts and styles to leak
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("name", "paragraph"),
+    [
+        (
+            "europarl_press-room_20221014IPR43206.html",
+            "To help the EU become climate neutral, MEPs want car-recharging stations every 60 km,"
+            " hydrogen refuelling stations every 100 km and fewer emissions from ships.",
+        ),
+        (
+            "tagesschau_de_rheinmetall_trafilatura.html",
+            "Von Volkmar Kabisch, Jan Lukas Strozyk und Benedikt Strunz, NDR",
+        ),
+    ],
+)
+def test_article_paragraphs_stand_alone(corpus: Path, name: str, paragraph: str) -> None:
+    text = html_to_text((corpus / "html" / "article" / name).read_text("utf-8"))
+    assert f"\n\n{paragraph}\n\n" in text
+
+
+# -- summaries and titles ----------------------------------------------------------------------
+
+
+def test_truncate_words_cuts_on_a_word_boundary() -> None:
+    text = "The Council and Parliament reached a provisional agreement on the regulation"
+    short = truncate_words(text, 30)
+    assert short == "The Council and Parliament…"
+    assert len(short) <= 31
+    assert truncate_words("short\n\ntext", 30) == "short text"
+
+
+def test_truncate_words_without_spaces_cuts_mid_word() -> None:
+    assert truncate_words("欧洲议会今天通过了关于打击网络儿童性虐待的条例立场", 10) == "欧洲议会今天通过了关…"
+
+
+def test_first_words() -> None:
+    assert first_words("one two, three", 2) == "one two…"
+    assert first_words("one two", 2) == "one two"
+
+
+# -- fingerprints -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("Chat Control", "The vote."), ("chat control", "the vote")),
+        (("Chat-Control!", "“The” vote…"), ("Chat Control", "The vote")),
+        (("STRASSE", "x"), ("straße", "x")),  # casefold, not lower
+        (("Café", "x"), (unicodedata.normalize("NFD", "Café"), "x")),  # NFC first
+        (("a  b", "c\n\nd"), ("a b", "c d")),
+        (("snake_case", "x"), ("snake case", "x")),
+    ],
+)
+def test_fingerprint_ignores_case_punctuation_and_spacing(
+    a: tuple[str, str], b: tuple[str, str]
+) -> None:
+    assert normalised_for_hash(*a) == normalised_for_hash(*b)
+    assert content_fingerprint(*a) == content_fingerprint(*b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("Café", "x"), ("Cafe", "x")),  # accents kept
+        (("कि", "x"), ("का", "x")),  # combining vowel signs kept
+        (("a b", "c"), ("a", "b c")),  # the title/text boundary counts
+        (("vote 2023", "x"), ("vote 2024", "x")),
+    ],
+)
+def test_fingerprint_tells_real_differences_apart(a: tuple[str, str], b: tuple[str, str]) -> None:
+    assert content_fingerprint(*a) != content_fingerprint(*b)
+
+
+def test_fingerprint_is_versioned_sha256() -> None:
+    assert re.fullmatch(r"v1:[0-9a-f]{64}", content_fingerprint("t", "x"))
+
+
+@settings(max_examples=200)
+@given(st.text(), st.text())
+def test_normalised_form_is_a_fixed_point(title: str, text: str) -> None:
+    normal = normalised_for_hash(title, text)
+    normal_title, normal_text = normal.split("\n")
+    assert normalised_for_hash(normal_title, normal_text) == normal
+    assert normal_title == normal_title.strip()
+    assert "  " not in normal
