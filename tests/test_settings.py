@@ -1,0 +1,699 @@
+"""Settings and sources files: every mistake is a ConfigError naming file, line, key and fix.
+
+Bad-config cases are written as TOML with a `# <-` marker on the line the error must point
+at, so the expected line number is read from the case itself and cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.durations import format_duration, parse_duration
+from aggregator.errors import ConfigError
+from aggregator.models import OrgKind, Selectors, SourceKind
+from aggregator.settings import (
+    SETTINGS,
+    Settings,
+    load_settings,
+    load_sources,
+    resolve_config_dir,
+    settings_reference_markdown,
+)
+from aggregator.settings.app import SettingsFile
+from aggregator.settings.tomlfile import KeyLines
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FEED = """\
+[[source]]
+id = "ok"
+name = "A feed"
+url = "https://example.org/feed"
+kind = "feed"
+org = "ngo"
+"""
+
+
+def marked_line(text: str) -> int:
+    [line] = [n for n, row in enumerate(text.splitlines(), start=1) if "# <-" in row]
+    return line
+
+
+@dataclasses.dataclass(frozen=True)
+class Bad:
+    id: str
+    text: str
+    key: str
+    problem: str  # a part of the message
+    expected: str  # a part of the expectation
+
+
+SOURCE_CASES = [
+    Bad(
+        "unknown-key-with-hint",
+        FEED + 'intervall = "2h"  # <-\n',
+        "source[0].intervall",
+        "unknown key 'intervall'; did you mean 'interval'?",
+        "interval",
+    ),
+    Bad(
+        "duplicate-id-names-both-lines",
+        FEED + FEED.replace('id = "ok"', 'id = "ok"  # <-'),
+        "source[1].id",
+        "duplicate source id 'ok', first used on line 2",
+        "used by one source only",
+    ),
+    Bad(
+        "bad-kind-lists-allowed",
+        FEED.replace('kind = "feed"', 'kind = "rss"  # <-'),
+        "source[0].kind",
+        "invalid value 'rss'",
+        "'feed', 'html' or 'ep-procedure'",
+    ),
+    Bad(
+        "bad-org-lists-allowed",
+        FEED.replace('org = "ngo"', 'org = "company"  # <-'),
+        "source[0].org",
+        "invalid value 'company'",
+        "'institution', 'parliament', 'government', 'ngo' or 'press'",
+    ),
+    Bad(
+        "html-without-selectors",
+        FEED.replace("[[source]]", "[[source]]  # <-").replace('"feed"', '"html"'),
+        "source[0].selectors",
+        "html source 'ok' has no selectors",
+        "[source.selectors] table with item, title and link",
+    ),
+    Bad(
+        "selectors-without-title",
+        FEED.replace('"feed"', '"html"') + '[source.selectors]  # <-\nitem = "li"\nlink = "a"\n',
+        "source[0].selectors.title",
+        "missing required key 'title'",
+        "'title'",
+    ),
+    Bad(
+        "selector-not-css",
+        FEED.replace('"feed"', '"html"')
+        + '[source.selectors]\nitem = "li"\ntitle = "h3[class="  # <-\nlink = "a"\n',
+        "source[0].selectors.title",
+        "invalid CSS selector 'h3[class='",
+        "a CSS selector",
+    ),
+    Bad(
+        "ep-procedure-without-reference",
+        FEED.replace("[[source]]", "[[source]]  # <-").replace('"feed"', '"ep-procedure"'),
+        "source[0].reference",
+        "ep-procedure source 'ok' has no reference",
+        "2022/0155(COD)",
+    ),
+    Bad(
+        "reference-format",
+        FEED.replace('"feed"', '"ep-procedure"') + 'reference = "2022/155"  # <-\n',
+        "source[0].reference",
+        "invalid procedure reference '2022/155'",
+        "'2022/0155(COD)'",
+    ),
+    Bad(
+        "interval-not-a-duration",
+        FEED + 'interval = "5 minutes"  # <-\n',
+        "source[0].interval",
+        "invalid duration '5 minutes'",
+        '"30m"',
+    ),
+    Bad(
+        "interval-below-minimum",
+        FEED + 'interval = "10s"  # <-\n',
+        "source[0].interval",
+        "duration '10s' is too short",
+        "at least 0:01:00",
+    ),
+    Bad(
+        "url-scheme",
+        FEED.replace('url = "https://example.org/feed"', 'url = "ftp://example.org/f"  # <-'),
+        "source[0].url",
+        "invalid URL 'ftp://example.org/f'",
+        "http://, https:// or file://",
+    ),
+    Bad(
+        "language-three-letters",
+        FEED + 'language = "eng"  # <-\n',
+        "source[0].language",
+        "invalid language code 'eng'",
+        "2-letter ISO 639-1",
+    ),
+    Bad(
+        "country-lower-case",
+        FEED + 'country = "de"  # <-\n',
+        "source[0].country",
+        "invalid country code 'de'",
+        "upper case",
+    ),
+    Bad(
+        "id-not-a-slug",
+        FEED.replace('id = "ok"', 'id = "Not OK"  # <-'),
+        "source[0].id",
+        "invalid id 'Not OK'",
+        "lower-case letters",
+    ),
+    Bad(
+        "missing-url-points-at-table",
+        FEED
+        + FEED.replace("[[source]]", "[[source]]  # <-")
+        .replace('url = "https://example.org/feed"\n', "")
+        .replace('"ok"', '"two"'),
+        "source[1].url",
+        "missing required key 'url'",
+        "'url'",
+    ),
+    Bad(
+        "sub-table-of-the-third-source",
+        FEED
+        + FEED.replace('"ok"', '"two"')
+        + FEED.replace('"ok"', '"three"').replace('"feed"', '"html"')
+        + '[source.selectors]\nitem = "li"\ntitle = "h3"\nlink = "a"\ndate = "time@"  # <-\n',
+        "source[2].selectors.date",
+        "invalid CSS selector 'time@'",
+        "optionally ending in @attribute",
+    ),
+    Bad(
+        "wrong-type-in-list",
+        FEED + 'tags = ["ok", 3]  # <-\n',
+        "source[0].tags[1]",
+        "wrong type: 3",
+        "a string",
+    ),
+    Bad(
+        "toml-syntax-error",
+        FEED + 'name "no equals sign"  # <-\n',
+        "",
+        "TOML syntax error",
+        "valid TOML",
+    ),
+]
+
+SETTINGS_CASES = [
+    Bad(
+        "unknown-fetch-key-with-hint",
+        "[fetch]\nread_timout = 5  # <-\n",
+        "fetch.read_timout",
+        "did you mean 'read_timeout'?",
+        "read_timeout",
+    ),
+    Bad(
+        "cron-four-fields",
+        '[digest.profiles.daily]\ncron = "0 7 * *"  # <-\n',
+        "digest.profiles.daily.cron",
+        "invalid cron expression '0 7 * *': 4 fields",
+        "5-field cron",
+    ),
+    Bad(
+        "cron-out-of-range",
+        '[digest.profiles.daily]\ncron = "61 7 * * *"  # <-\n',
+        "digest.profiles.daily.cron",
+        "invalid cron expression '61 7 * * *'",
+        "5-field cron",
+    ),
+    Bad(
+        "unknown-timezone",
+        '[digest.profiles.daily]\ntimezone = "Europe/Brusels"  # <-\n',
+        "digest.profiles.daily.timezone",
+        "unknown timezone 'Europe/Brusels'",
+        "IANA zone",
+    ),
+    Bad(
+        "smtp-password-in-file",
+        '[smtp]\nhost = "mail.example.org"\npassword = "hunter2"  # <-\n',
+        "smtp.password",
+        "must not be written in a config file",
+        "AGGREGATOR_SMTP_PASSWORD",
+    ),
+    Bad(
+        "api-token-in-file",
+        '[api]\ntoken = "s3cret"  # <-\n',
+        "api.token",
+        "must not be written in a config file",
+        "AGGREGATOR_API_TOKEN",
+    ),
+    Bad(
+        "smtp-host-without-sender",
+        '[smtp]  # <-\nhost = "mail.example.org"\n',
+        "smtp",
+        "smtp.sender is required when smtp.host is set",
+        "sender",
+    ),
+    Bad(
+        "bad-log-level",
+        'log_level = "LOUD"  # <-\n',
+        "log_level",
+        "invalid value 'LOUD'",
+        "'DEBUG'",
+    ),
+    Bad(
+        "unknown-format",
+        '[digest.profiles.daily]\nformats = ["html", "pdf"]  # <-\n',
+        "digest.profiles.daily.formats[1]",
+        "invalid value 'pdf'",
+        "'markdown'",
+    ),
+    Bad(
+        "port-out-of-range",
+        "[api]\nport = 70000  # <-\n",
+        "api.port",
+        "value 70000 is out of range",
+        "at most 65535",
+    ),
+    Bad(
+        "min-interval-above-max",
+        '[schedule]  # <-\nmin_interval = "2d"\nmax_interval = "1d"\n',
+        "schedule",
+        "min_interval is longer than schedule.max_interval",
+        "min_interval <= max_interval",
+    ),
+    Bad(
+        "schedule-duration",
+        '[schedule]\nmax_backoff = "half a day"  # <-\n',
+        "schedule.max_backoff",
+        "invalid duration 'half a day'",
+        '"2h"',
+    ),
+    Bad(
+        "recipient-not-an-address",
+        '[digest.profiles.daily]\nrecipients = ["ops"]  # <-\n',
+        "digest.profiles.daily.recipients[0]",
+        "invalid email address 'ops'",
+        "a@example.org",
+    ),
+    Bad(
+        "database-url-scheme",
+        'database_url = "mysql://db/aggregator"  # <-\n',
+        "database_url",
+        "unsupported database URL",
+        "postgresql+psycopg",
+    ),
+]
+
+
+def assert_points_at(error: ConfigError, path: Path, case: Bad) -> None:
+    assert error.file == str(path)
+    assert error.line == marked_line(case.text), str(error)
+    if case.key:
+        assert error.key == case.key
+    assert case.problem in error.problem
+    assert error.expected is not None and case.expected in error.expected
+    # The rendered message carries all of it, as the CLI prints it.
+    assert str(error).startswith(f"{path}:{error.line}")
+    assert case.problem in str(error)
+
+
+@pytest.mark.parametrize("case", SOURCE_CASES, ids=lambda case: case.id)
+def test_bad_sources_file(tmp_path: Path, case: Bad) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(case.text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert_points_at(caught.value, path, case)
+
+
+@pytest.mark.parametrize("case", SETTINGS_CASES, ids=lambda case: case.id)
+def test_bad_settings_file(tmp_path: Path, case: Bad) -> None:
+    path = tmp_path / "aggregator.toml"
+    path.write_text(case.text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {})
+    assert_points_at(caught.value, path, case)
+
+
+def test_several_problems_are_counted_and_the_first_by_line_reported(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(
+        FEED + 'language = "EN"\ncountry = "xx"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert caught.value.key == "source[0].language"
+    assert "(and 1 more problem)" in caught.value.problem
+
+
+def test_missing_sources_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sources\.toml: file not found"):
+        load_sources(tmp_path)
+
+
+# --- sources: what a valid file gives -----------------------------------------------------
+
+
+def test_sources_are_read_into_records(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(
+        """\
+[defaults]
+interval = "2h"
+
+[[source]]
+id = "ep-libe"
+name = "LIBE"
+url = "https://www.europarl.europa.eu/committees/en/libe/home/highlights"
+kind = "html"
+org = "parliament"
+institution = "European Parliament"
+language = "en"
+interval = 45
+tags = ["csar"]
+verified = false
+
+[source.selectors]
+item = "div.item"
+title = "h3"
+link = "a"
+date = "time@datetime"
+
+[[source]]
+id = "proc-csar"
+name = "2022/0155(COD)"
+url = "file:///srv/dumps/2022-0155.json"
+kind = "ep-procedure"
+org = "parliament"
+reference = "2022/0155(COD)"
+enabled = false
+
+[[source]]
+id = "netzpolitik"
+name = "netzpolitik.org"
+url = "https://netzpolitik.org/feed/"
+kind = "feed"
+org = "press"
+country = "DE"
+language = "de"
+""",
+        encoding="utf-8",
+    )
+    libe, procedure, press = load_sources(tmp_path)
+    assert libe.kind is SourceKind.HTML and libe.org is OrgKind.PARLIAMENT
+    assert libe.interval == timedelta(minutes=45)  # a bare integer is minutes
+    assert libe.selectors == Selectors(item="div.item", title="h3", link="a", date="time@datetime")
+    assert (libe.tags, libe.verified, libe.institution) == (("csar",), False, "European Parliament")
+    assert procedure.reference == "2022/0155(COD)" and procedure.enabled is False
+    assert procedure.interval == timedelta(hours=2)  # from [defaults]
+    assert (press.country, press.language, press.verified, press.selectors) == (
+        "DE",
+        "de",
+        True,
+        None,
+    )
+
+
+def test_interval_defaults_to_one_hour_without_defaults_table(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_text(FEED, encoding="utf-8")
+    [source] = load_sources(tmp_path)
+    assert source.interval == timedelta(hours=1)
+
+
+# --- settings: defaults, environment, precedence ------------------------------------------
+
+
+def test_defaults_when_settings_file_is_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(tmp_path / "config", {})
+    assert settings.config_dir == tmp_path / "config"
+    assert settings.data_dir == tmp_path / "var"
+    assert settings.database_url == f"sqlite:///{tmp_path}/var/aggregator.sqlite"
+    assert settings.log_level == "INFO"
+    assert settings.fetch.user_agent == "aggregator/0.1" and settings.fetch.contact is None
+    assert settings.fetch.max_bytes == 10 * 1024 * 1024
+    assert settings.schedule.min_interval == timedelta(minutes=5)
+    assert settings.schedule.max_interval == timedelta(days=1)
+    assert settings.schedule.max_backoff == timedelta(hours=12)
+    assert settings.dedupe.window_days == 30
+    assert (settings.retention.keep_days, settings.retention.keep_digest_days) == (365, 30)
+    assert settings.smtp is None
+    assert (settings.api.host, settings.api.port, settings.api.token) == ("127.0.0.1", 8080, None)
+    [daily] = settings.digest.profiles
+    assert daily.name == "daily" and daily.include_tags == () and daily.recipients == ()
+    assert (daily.cron, daily.timezone) == ("0 7 * * *", "Europe/Brussels")
+    assert daily.formats == ("html", "text", "markdown", "json") and daily.send_empty is False
+
+
+def test_environment_wins_over_the_file(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        """\
+data_dir = "/srv/from-file"
+database_url = "sqlite:////srv/from-file.sqlite"
+log_level = "warning"
+[fetch]
+contact = "https://example.org/contact"
+[smtp]
+host = "file.example.org"
+port = 25
+username = "file-user"
+sender = "digest@example.org"
+[api]
+host = "0.0.0.0"
+port = 9000
+""",
+        encoding="utf-8",
+    )
+    env = {
+        "AGGREGATOR_DATA_DIR": "/srv/from-env",
+        "AGGREGATOR_DATABASE_URL": "postgresql+psycopg://u@db/agg",
+        "AGGREGATOR_LOG_LEVEL": "debug",
+        "AGGREGATOR_CONTACT": "mailto:ops@example.org",
+        "AGGREGATOR_SMTP_HOST": "env.example.org",
+        "AGGREGATOR_SMTP_PORT": "465",
+        "AGGREGATOR_SMTP_USERNAME": "env-user",
+        "AGGREGATOR_SMTP_PASSWORD": "from-env-only",
+        "AGGREGATOR_API_TOKEN": "t0ken",
+        "AGGREGATOR_API_HOST": "127.0.0.2",
+        "AGGREGATOR_API_PORT": "9100",
+    }
+    settings = load_settings(tmp_path, env)
+    assert settings.data_dir == Path("/srv/from-env")
+    assert settings.database_url == "postgresql+psycopg://u@db/agg"
+    assert settings.log_level == "DEBUG"
+    assert settings.fetch.contact == "mailto:ops@example.org"
+    assert settings.smtp is not None
+    assert (settings.smtp.host, settings.smtp.port) == ("env.example.org", 465)
+    assert (settings.smtp.username, settings.smtp.password) == ("env-user", "from-env-only")
+    assert settings.smtp.sender == "digest@example.org"  # not overridden: the file's
+    assert (settings.api.host, settings.api.port, settings.api.token) == (
+        "127.0.0.2",
+        9100,
+        "t0ken",
+    )
+    # Without the environment, the file's values stand.
+    plain = load_settings(tmp_path, {})
+    assert (plain.data_dir, plain.api.port, plain.smtp and plain.smtp.port) == (
+        Path("/srv/from-file"),
+        9000,
+        25,
+    )
+
+
+def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
+    samples = {
+        "AGGREGATOR_DATA_DIR": ("data_dir", "/srv/x", Path("/srv/x")),
+        "AGGREGATOR_DATABASE_URL": ("database_url", "sqlite:////x.db", "sqlite:////x.db"),
+        "AGGREGATOR_LOG_LEVEL": ("log_level", "ERROR", "ERROR"),
+        "AGGREGATOR_CONTACT": ("fetch.contact", "mailto:a@b.org", "mailto:a@b.org"),
+        "AGGREGATOR_SMTP_HOST": ("smtp.host", "mx.example.org", "mx.example.org"),
+        "AGGREGATOR_SMTP_PORT": ("smtp.port", "2525", 2525),
+        "AGGREGATOR_SMTP_USERNAME": ("smtp.username", "u", "u"),
+        "AGGREGATOR_SMTP_PASSWORD": ("smtp.password", "p", "p"),
+        "AGGREGATOR_API_TOKEN": ("api.token", "t", "t"),
+        "AGGREGATOR_API_HOST": ("api.host", "::1", "::1"),
+        "AGGREGATOR_API_PORT": ("api.port", "1234", 1234),
+    }
+    declared = {spec.env for spec in SETTINGS if spec.env} - {"AGGREGATOR_CONFIG"}
+    assert declared == set(samples)
+    (tmp_path / "aggregator.toml").write_text(
+        '[smtp]\nhost = "base.example.org"\nsender = "d@example.org"\n', encoding="utf-8"
+    )
+    for variable, (name, raw, expected) in samples.items():
+        settings = load_settings(tmp_path, {variable: raw})
+        value: Any = settings
+        for part in name.split("."):
+            value = getattr(value, part)
+        assert value == expected, variable
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("AGGREGATOR_API_PORT", "http", "an integer"),
+        ("AGGREGATOR_SMTP_PORT", "0", "at least 1"),
+        ("AGGREGATOR_LOG_LEVEL", "chatty", "'DEBUG'"),
+        ("AGGREGATOR_CONTACT", "ops", "mailto:"),
+        ("AGGREGATOR_DATABASE_URL", "oracle://x", "sqlite:///"),
+    ],
+)
+def test_bad_environment_value_names_the_variable(variable: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(Path("/nonexistent"), {variable: value})
+    error = caught.value
+    assert (error.file, error.key, error.line) == ("environment", variable, None)
+    assert error.expected is not None and expected in error.expected
+    assert str(error).startswith(f"environment: {variable}: ")
+
+
+def test_empty_environment_variable_means_unset(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text("[api]\nport = 9000\n", encoding="utf-8")
+    assert load_settings(tmp_path, {"AGGREGATOR_API_PORT": ""}).api.port == 9000
+
+
+def test_smtp_is_configured_from_the_environment_alone(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        '[smtp]\nsender = "d@example.org"\n', encoding="utf-8"
+    )
+    assert load_settings(tmp_path, {}).smtp is None
+    smtp = load_settings(tmp_path, {"AGGREGATOR_SMTP_HOST": "mx.example.org"}).smtp
+    assert smtp is not None and (smtp.host, smtp.port, smtp.security) == (
+        "mx.example.org",
+        587,
+        "starttls",
+    )
+
+
+def test_digest_profiles_keep_file_order_and_defaults(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        """\
+[digest]
+topic_order = ["csar", "encryption"]
+[digest.profiles.weekly]
+recipients = ["a@example.org", "b@example.org"]
+include_tags = ["csar"]
+exclude_tags = ["dsa"]
+cron = "0 8 * * 1"
+timezone = "UTC"
+formats = ["text"]
+send_empty = true
+subject_prefix = "[weekly]"
+[digest.profiles.morning]
+""",
+        encoding="utf-8",
+    )
+    digest = load_settings(tmp_path, {}).digest
+    assert digest.topic_order == ("csar", "encryption")
+    weekly, morning = digest.profiles
+    assert weekly.name == "weekly" and weekly.recipients == ("a@example.org", "b@example.org")
+    assert (weekly.include_tags, weekly.exclude_tags) == (("csar",), ("dsa",))
+    assert (weekly.cron, weekly.timezone, weekly.formats) == ("0 8 * * 1", "UTC", ("text",))
+    assert weekly.send_empty is True and weekly.subject_prefix == "[weekly]"
+    assert digest.profile("morning") == morning and morning.cron == "0 7 * * *"
+
+
+def test_resolve_config_dir_precedence() -> None:
+    env = {"AGGREGATOR_CONFIG": "/etc/aggregator"}
+    assert resolve_config_dir("/opt/cfg", env) == Path("/opt/cfg")
+    assert resolve_config_dir(None, env) == Path("/etc/aggregator")
+    assert resolve_config_dir(None, {}) == Path("config")
+
+
+# --- the declared table of settings --------------------------------------------------------
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        flat: dict[str, object] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): value}
+
+
+def test_settings_table_declares_every_field_with_the_models_default() -> None:
+    model = SettingsFile.model_validate({"digest": {"profiles": {"some-profile": {}}}})
+    fields = {
+        name.replace("some-profile", "<name>"): value
+        for name, value in _flatten(model.model_dump()).items()
+    }
+    declared = {spec.name: spec for spec in SETTINGS if spec.name != "config_dir"}
+    assert set(fields) == set(declared)
+    for name, value in fields.items():
+        default = declared[name].default
+        if isinstance(value, timedelta):
+            default = parse_duration(default)
+        elif isinstance(value, tuple):
+            value = list(value)
+        assert value == default, name
+
+
+def test_settings_record_fields_match_the_table() -> None:
+    top = {field.name for field in dataclasses.fields(Settings)}
+    declared_top = {spec.name.split(".")[0] for spec in SETTINGS}
+    assert top == declared_top
+
+
+def test_docs_settings_reference_is_current() -> None:
+    docs = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert docs == settings_reference_markdown(), (
+        "docs/settings.md is stale: python -m aggregator.settings > docs/settings.md"
+    )
+    for spec in SETTINGS:
+        assert f"`{spec.name}`" in docs
+        if spec.env:
+            assert f"`{spec.env}`" in docs
+
+
+# --- durations and line finding ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        (15, timedelta(minutes=15)),
+        (" 3h ", timedelta(hours=3)),
+    ],
+)
+def test_parse_duration(text: object, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "30", "1w", "1.5h", "h", True, -5, 2.5, None])
+def test_parse_duration_refuses(text: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+@given(st.integers(min_value=1, max_value=10**7))
+def test_format_duration_round_trips(seconds: int) -> None:
+    value = timedelta(seconds=seconds)
+    assert parse_duration(format_duration(value)) == value
+
+
+def test_key_lines_skip_values_spanning_lines() -> None:
+    lines = KeyLines(
+        """\
+title = \"\"\"
+fake = "inside a string"
+\"\"\"
+tags = [
+  "x = 1",
+  { inner = 2 },
+]
+[a."b.c"]
+key = 1
+[[arr]]
+[[arr]]
+[arr.sub]
+leaf = { x = 1 }  # comment [not = a header]
+"""
+    )
+    assert lines.exact(("fake",)) is None
+    assert lines.exact(("tags",)) == 4
+    assert lines.exact(("inner",)) is None
+    assert lines.exact(("a", "b.c", "key")) == 9
+    assert lines.exact(("arr", 1)) == 11
+    assert lines.exact(("arr", 1, "sub", "leaf")) == 13
+    assert lines.line_of(("arr", 1, "sub", "leaf", "x")) == 13
+    assert lines.line_of(("arr", 0, "missing")) == 10
+    assert lines.line_of(("nowhere",)) is None
