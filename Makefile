@@ -41,3 +41,8 @@ bench: $(TSTAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+## docs: regenerate docs/settings.md from the declared settings table (a test checks it is current)
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m aggregator.settings > docs/settings.md
