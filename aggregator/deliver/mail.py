@@ -61,7 +61,7 @@ def message_id(digest: Digest, sender: str) -> str:
     end = window_end.strftime("%Y%m%dT%H%M%SZ")
     digest_key = hashlib.sha256(f"{digest.profile}\n{window_end.isoformat()}".encode()).hexdigest()
     safe_profile = _UNSAFE_ID.sub("-", digest.profile) or "profile"
-    return f"<digest.{safe_profile}.{end}.{digest_key[:16]}@{sender_domain(sender)}>"
+    return f"<digest.{safe_profile}.{end}.{digest_key[:12]}@{sender_domain(sender)}>"
 
 
 def subject(digest: Digest, prefix: str) -> str:
@@ -103,6 +103,13 @@ def build_message(
 
 def as_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=SMTP_POLICY)
+
+
+def stored_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a serialised message (its header may be folded over lines)."""
+    headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
+    value = headers.get("Message-ID")
+    return None if value is None else str(value).strip()
 
 
 def envelope(raw: bytes) -> tuple[str, list[str]]:

@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.deliver.files import write_atomically
-from aggregator.deliver.mail import PartiallyRefused, as_bytes
+from aggregator.deliver.mail import PartiallyRefused, as_bytes, stored_message_id
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError
 from aggregator.store.digests import as_utc, insert_ignoring_duplicates, record_digest
@@ -73,11 +73,11 @@ class EmlFolder:
         self.folder = folder
 
     def path_for(self, raw: bytes) -> Path:
-        found = re.search(rb"^Message-ID:\s*<([^>\r\n]+)>", raw, re.IGNORECASE | re.MULTILINE)
-        if found is None:
+        found = stored_message_id(raw)
+        if not found:
             name = hashlib.sha256(raw).hexdigest()[:32]
         else:
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", found.group(1).decode("ascii", "replace"))
+            name = re.sub(r"[^A-Za-z0-9._@-]+", "_", found.strip("<>")).replace("@", "_at_")
         return self.folder / f"{name}.eml"
 
     def send(self, raw: bytes) -> None:

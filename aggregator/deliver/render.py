@@ -42,7 +42,7 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None
     """Wrap to `width` columns. A URL longer than a line stays whole on a line of its own
     (cut, it would no longer be a link); any other overlong word is cut."""
     room = width - max(len(indent), len(first or ""))
-    words = []
+    words: list[str] = []
     for word in text.split():
         if len(word) > room and not _URL.match(word):
             words.extend(word[i : i + room] for i in range(0, len(word), room))

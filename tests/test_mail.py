@@ -1,0 +1,152 @@
+"""The digest email and its transports, against a real aiosmtpd server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import replace
+from datetime import timedelta
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.deliver.mail import SmtpTransport, as_bytes, build_message, message_id
+from aggregator.deliver.outbox import EmlFolder
+from aggregator.deliver.render import render_html, render_text
+from aggregator.digest import Digest
+from aggregator.errors import DeliveryError
+from tests.support_digest import sample_digest
+from tests.support_smtp import USER, SmtpServer, free_port
+from tests.support_smtp import certificate as certificate
+from tests.support_smtp import client_tls as client_tls
+from tests.support_smtp import smtp_server as smtp_server
+
+SENDER = "Digest <digest@aggregator.example>"
+RECIPIENTS = ("policy@ngo.example", "Press Desk <press@ngo.example>")
+
+
+def message_for(digest: Digest) -> EmailMessage:
+    return build_message(
+        digest,
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        subject_prefix="[CSA watch]",
+        text=render_text(digest),
+        html=render_html(digest),
+    )
+
+
+def parse(raw: bytes) -> EmailMessage:
+    parsed = BytesParser(policy=default_policy).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_message_is_multipart_alternative_text_then_html() -> None:
+    digest = sample_digest()
+    msg = parse(as_bytes(message_for(digest)))
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = msg.iter_parts()
+    assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    assert text.get_content().replace("\r\n", "\n") == render_text(digest)
+    assert "prefers-color-scheme" in html.get_content()
+
+
+def test_headers_subject_date_list_id() -> None:
+    msg = message_for(sample_digest())
+    assert msg["Subject"] == "[CSA watch] 2025-03-04: 4 statements from 5 sources, 1 updated"
+    date = parsedate_to_datetime(str(msg["Date"]))
+    assert date.utcoffset() == timedelta(hours=1)  # Brussels in March, not UTC
+    assert date.hour == 7
+    assert msg["List-Id"] == '"daily digest" <daily.digest.aggregator.example>'
+    assert msg["To"] == "policy@ngo.example, Press Desk <press@ngo.example>"
+
+
+def test_message_id_is_stable_per_profile_and_window() -> None:
+    digest = sample_digest()
+    first = message_id(digest, SENDER)
+    assert first.startswith("<digest.daily.20250304T060000Z.")
+    assert first.endswith("@aggregator.example>")
+    # Rebuilt later (a retry), with other content: the same window gives the same id.
+    assert message_id(replace(digest, groups=()), SENDER) == first
+    assert message_for(digest)["Message-ID"] == first
+    later = replace(digest, window_end=digest.window_end + timedelta(days=1))
+    assert message_id(later, SENDER) != first
+    assert message_id(replace(digest, profile="weekly"), SENDER) != first
+
+
+def test_no_recipients_is_an_error() -> None:
+    with pytest.raises(DeliveryError, match="no recipients"):
+        build_message(
+            sample_digest(), sender=SENDER, recipients=(), subject_prefix="", text="", html=""
+        )
+
+
+def test_send_plain_smtp(smtp_server: SmtpServer) -> None:
+    msg = message_for(sample_digest())
+    SmtpTransport(smtp_server.settings()).send(as_bytes(msg))
+    [got] = smtp_server.accepted
+    assert got.mail_from == "digest@aggregator.example"
+    assert got.rcpt_tos == ["policy@ngo.example", "press@ngo.example"]
+    assert got.message["Message-ID"].strip() == msg["Message-ID"]
+    assert got.message["Subject"] == msg["Subject"]
+
+
+def test_send_starttls_with_auth(
+    certificate: tuple[Path, Path], client_tls: ssl.SSLContext
+) -> None:
+    with SmtpServer(security="starttls", auth=True, cert=certificate) as server:
+        SmtpTransport(server.settings(), ssl_context=client_tls).send(
+            as_bytes(message_for(sample_digest()))
+        )
+    [got] = server.accepted
+    assert got.login == USER
+
+
+def test_send_implicit_tls_with_auth(
+    certificate: tuple[Path, Path], client_tls: ssl.SSLContext
+) -> None:
+    with SmtpServer(security="tls", auth=True, cert=certificate) as server:
+        SmtpTransport(server.settings(), ssl_context=client_tls).send(
+            as_bytes(message_for(sample_digest()))
+        )
+    [got] = server.accepted
+    assert got.login == USER and got.message.get_content_type() == "multipart/alternative"
+
+
+def test_wrong_password_is_a_delivery_error(
+    certificate: tuple[Path, Path], client_tls: ssl.SSLContext
+) -> None:
+    with SmtpServer(security="starttls", auth=True, cert=certificate) as server:
+        transport = SmtpTransport(server.settings(password="wrong"), ssl_context=client_tls)
+        with pytest.raises(DeliveryError, match="SMTPAuthenticationError"):
+            transport.send(as_bytes(message_for(sample_digest())))
+    assert server.offered == []
+
+
+def test_an_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> None:
+    with (
+        SmtpServer(security="starttls", cert=certificate) as server,
+        pytest.raises(DeliveryError, match="SSLCertVerificationError"),
+    ):
+        SmtpTransport(server.settings()).send(as_bytes(message_for(sample_digest())))
+    assert server.offered == []
+
+
+def test_no_server_is_a_delivery_error() -> None:
+    settings = SmtpServer().settings(port=free_port(), timeout=2.0)
+    with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
+        SmtpTransport(settings).send(as_bytes(message_for(sample_digest())))
+
+
+def test_eml_folder_names_the_file_after_the_message_id(tmp_path: Path) -> None:
+    msg = message_for(sample_digest())
+    folder = EmlFolder(tmp_path / "outbox")
+    folder.send(as_bytes(msg))
+    folder.send(as_bytes(msg))  # a retry rewrites the same file
+    [path] = (tmp_path / "outbox").iterdir()
+    assert path.name.startswith("digest.daily.20250304T060000Z.") and path.suffix == ".eml"
+    assert parse(path.read_bytes())["Message-ID"].strip() == msg["Message-ID"]
