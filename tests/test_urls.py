@@ -63,7 +63,7 @@ CASES = [
     ("garbage", "  not a url ", "not a url"),
     ("relative-path", "/press/item/", "/press/item/"),
     ("mailto", "mailto:Press@Example.org", "mailto:Press@Example.org"),
-    ("tag-uri-guid", "tag:europarl.europa.eu,2022:IPR43206", "tag:europarl.europa.eu,2022:IPR43206"),
+    ("tag-uri-guid", "tag:Europarl.eu,2022:IPR43206", "tag:Europarl.eu,2022:IPR43206"),
     ("no-host", "http:///path", "http:///path"),
     ("bad-port", "http://e.org:http/a", "http://e.org:http/a"),
     ("bad-ipv6", "http://[::1/a", "http://[::1/a"),

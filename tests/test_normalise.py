@@ -1,0 +1,334 @@
+"""Stage 3, normalise: hand-written RawItems, one rule at a time, then real corpus feeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from aggregator.models import Fetched, Item, OrgKind, ParsedDocument, RawItem, Source, SourceKind
+from aggregator.normalise import SUMMARY_CHARS, hash_identity, normalise_document, normalise_item
+from aggregator.text import content_fingerprint
+from aggregator.urls import canonical_url
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+SOURCE = Source(
+    id="ep-press",
+    name="European Parliament press",
+    url="https://www.europarl.europa.eu/rss/doc/press-releases/en.xml",
+    kind=SourceKind.FEED,
+    org=OrgKind.PARLIAMENT,
+)
+EN_TEXT = "Parliament adopted its position on the regulation to prevent and combat child abuse."
+DE_TEXT = (
+    "Das Parlament hat seinen Standpunkt zur Verordnung zur Bekämpfung von Missbrauch festgelegt."
+)
+
+
+def document(
+    *items: RawItem, link: str | None = None, language: str | None = None
+) -> ParsedDocument:
+    return ParsedDocument(items=items, format="rss20", link=link, language=language)
+
+
+def item(raw: RawItem, *, source: Source = SOURCE, doc: ParsedDocument | None = None) -> Item:
+    result = normalise_item(source, raw, now=NOW, document=doc or document(raw))
+    assert result is not None
+    return result
+
+
+def raw(**fields: object) -> RawItem:
+    base: dict[str, object] = {"title": "Vote on the CSA regulation", "summary": EN_TEXT}
+    base.update(fields)
+    return RawItem(**base)  # type: ignore[arg-type]
+
+
+# -- identity -------------------------------------------------------------------------------
+
+
+def test_identity_is_the_guid_when_there_is_one() -> None:
+    result = item(raw(guid=" 20240510IPR1 ", url="https://e.eu/a"))
+    assert result.identity == "g:20240510IPR1"
+    assert result.guid == "20240510IPR1"
+
+
+def test_identity_is_the_canonical_url_without_a_guid() -> None:
+    result = item(raw(url="HTTPS://E.eu/press/?utm_source=rss#top"))
+    assert result.identity == "u:https://e.eu/press"
+    assert result.url == "HTTPS://E.eu/press/?utm_source=rss#top"  # the link as given
+    assert result.canonical_url == "https://e.eu/press"
+
+
+def test_identity_is_a_hash_of_title_and_date_without_guid_or_url() -> None:
+    published = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    result = item(raw(published=published))
+    assert result.identity == hash_identity("Vote on the CSA regulation", EN_TEXT, published)
+    assert re.fullmatch(r"h:[0-9a-f]{32}", result.identity)
+    # With a date, an edited body keeps the identity; another date makes another item.
+    assert item(raw(published=published, summary="Edited.")).identity == result.identity
+    other_day = item(raw(published=published + timedelta(days=1)))
+    assert other_day.identity != result.identity
+
+
+def test_hash_identity_without_a_date_uses_the_text_and_not_the_clock() -> None:
+    first = item(raw(summary="First dateless statement."))
+    second = item(raw(summary="Second dateless statement."))
+    assert first.published_is_fallback and second.published_is_fallback
+    assert first.identity != second.identity  # same title, different text
+    later = normalise_item(
+        SOURCE, raw(summary="First dateless statement."), now=NOW + timedelta(hours=5),
+        document=document(),
+    )  # fmt: skip
+    assert later is not None and later.identity == first.identity
+
+
+def test_identity_kinds_never_collide() -> None:
+    url = "https://e.eu/a"
+    assert item(raw(guid=url)).identity == f"g:{url}"
+    assert item(raw(url=url)).identity == f"u:{url}"
+
+
+def test_guid_not_unique_falls_back_to_the_url() -> None:
+    entry = raw(guid="1", url="https://e.eu/a")
+    result = normalise_item(SOURCE, entry, now=NOW, document=document(entry), guid_is_unique=False)
+    assert result is not None
+    assert result.identity == "u:https://e.eu/a"
+    assert result.guid == "1"  # still recorded
+
+
+def test_document_detects_a_guid_given_to_different_entries() -> None:
+    a = raw(guid="same", url="https://e.eu/a", title="First")
+    b = raw(guid="same", url="https://e.eu/b", title="Second")
+    c = raw(guid="unique", url="https://e.eu/c")
+    items = normalise_document(SOURCE, document(a, b, c), now=NOW)
+    assert [i.identity for i in items] == ["u:https://e.eu/a", "u:https://e.eu/b", "g:unique"]
+
+
+def test_document_drops_an_entry_repeated_verbatim() -> None:
+    a = raw(guid="same", url="https://e.eu/a")
+    items = normalise_document(SOURCE, document(a, a, raw(guid="other")), now=NOW)
+    assert [i.identity for i in items] == ["g:same", "g:other"]
+
+
+def test_document_rekeys_entries_that_share_guid_and_link() -> None:
+    # A feed whose every entry has the home page as guid and link: title and date tell apart.
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    a = raw(guid="https://e.eu/", url="https://e.eu/", title="First", published=day)
+    b = raw(guid="https://e.eu/", url="https://e.eu/", title="Second", published=day)
+    items = normalise_document(SOURCE, document(a, b), now=NOW)
+    assert [i.identity for i in items] == [
+        hash_identity("First", EN_TEXT, day),
+        hash_identity("Second", EN_TEXT, day),
+    ]
+
+
+def test_document_identities_are_unique() -> None:
+    entries = [raw(url="https://e.eu/same", title=f"T{n % 3}") for n in range(9)]
+    items = normalise_document(SOURCE, document(*entries), now=NOW)
+    identities = [i.identity for i in items]
+    assert len(identities) == len(set(identities)) == 3
+
+
+# -- url ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "doc_link", "expected"),
+    [
+        ({"url": "https://e.eu/a", "guid": "https://e.eu/g"}, "https://e.eu/", "https://e.eu/a"),
+        ({"guid": "https://e.eu/g"}, "https://e.eu/", "https://e.eu/g"),
+        ({"guid": "tag:e.eu,2024:1"}, "https://e.eu/home", "https://e.eu/home"),
+        ({"url": "   "}, "https://e.eu/home", "https://e.eu/home"),
+        ({}, None, SOURCE.url),
+    ],
+    ids=["entry-link", "guid-url", "document-link", "blank-link", "source-url"],
+)
+def test_url_fallbacks(fields: dict[str, str], doc_link: str | None, expected: str) -> None:
+    entry = raw(**fields)
+    result = item(entry, doc=document(entry, link=doc_link))
+    assert result.url == expected
+    assert result.canonical_url == canonical_url(expected)
+
+
+def test_document_link_is_not_an_identity() -> None:
+    entry = raw(guid="tag:e.eu,2024:1")
+    doc = document(entry, link="https://e.eu/home")
+    unique = normalise_item(SOURCE, entry, now=NOW, document=doc, guid_is_unique=False)
+    assert unique is not None and unique.identity.startswith("h:")
+
+
+def test_an_entry_with_nothing_is_dropped() -> None:
+    empty = RawItem(guid="x", title="  ", summary="<p> </p>", content="")
+    assert normalise_item(SOURCE, empty, now=NOW, document=document(empty)) is None
+    assert normalise_document(SOURCE, document(empty), now=NOW) == []
+
+
+def test_an_entry_with_only_a_link_is_kept_and_titled_by_it() -> None:
+    entry = RawItem(url="https://e.eu/doc.pdf")
+    result = item(entry)
+    assert result.title == "https://e.eu/doc.pdf"
+    assert result.text == ""
+
+
+# -- title, text, summary ---------------------------------------------------------------------
+
+
+def test_title_is_plain_text_on_one_line() -> None:
+    result = item(raw(title="  Council &amp; Parliament:\n <b>deal</b>  reached "))
+    assert result.title == "Council & Parliament: deal reached"
+
+
+def test_missing_title_is_the_first_words_of_the_text() -> None:
+    result = item(raw(title=None, summary="<p>" + EN_TEXT + "</p>"))
+    assert (
+        result.title
+        == "Parliament adopted its position on the regulation to prevent and combat child…"
+    )
+
+
+def test_text_is_the_fuller_of_content_and_summary() -> None:
+    body = "<p>First paragraph.</p><p>Second &amp; last paragraph.</p>"
+    fuller = item(raw(summary="Teaser.", content=body))
+    assert fuller.text == "First paragraph.\n\nSecond & last paragraph."
+    assert fuller.summary == "Teaser."  # the author's teaser, not the body's start
+    shorter = item(raw(summary=body, content="Short."))
+    assert shorter.text == "First paragraph.\n\nSecond & last paragraph."
+
+
+def test_summary_is_short_and_on_one_line() -> None:
+    long_text = "<p>" + " ".join(["word"] * 300) + "</p><p>next</p>"
+    result = item(raw(summary=None, content=long_text))
+    assert len(result.summary) <= SUMMARY_CHARS + 1
+    assert result.summary.endswith("word…")
+    assert "\n" not in result.summary
+    assert result.text.endswith("word\n\nnext")
+
+
+def test_script_in_a_summary_never_reaches_the_text() -> None:
+    result = item(raw(summary="<p>Hello</p><script>track()</script><style>p{}</style>"))
+    assert result.text == "Hello"
+
+
+def test_content_hash_is_the_fingerprint_of_title_and_text() -> None:
+    result = item(raw())
+    assert result.content_hash == content_fingerprint(result.title, result.text)
+    reformatted = item(raw(title="Vote on the CSA regulation!", summary=f"<p>{EN_TEXT}</p>"))
+    assert reformatted.content_hash == result.content_hash
+
+
+def test_author_and_categories_are_cleaned() -> None:
+    result = item(
+        raw(author="  Press   service ", categories=(" LIBE ", "LIBE", "", "Child safety"))
+    )
+    assert result.author == "Press service"
+    assert result.categories == ("LIBE", "Child safety")
+    assert item(raw(author="  ")).author is None
+
+
+# -- dates ----------------------------------------------------------------------------------
+
+
+CET = timezone(timedelta(hours=2))
+MAY_2 = datetime(2024, 5, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("published", "updated", "expected", "fallback"),
+    [
+        (datetime(2024, 5, 1, 9, tzinfo=CET), None, datetime(2024, 5, 1, 7, tzinfo=UTC), False),
+        (datetime(2024, 5, 1, 9, 0), None, datetime(2024, 5, 1, 9, 0, tzinfo=UTC), False),
+        (None, datetime(2024, 5, 2, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC), False),
+        (None, None, NOW, True),
+        (NOW + timedelta(hours=23), None, NOW + timedelta(hours=23), False),
+        (NOW + timedelta(days=1, seconds=1), None, NOW, True),
+        (datetime(2031, 1, 1, tzinfo=UTC), MAY_2, MAY_2, False),
+        (datetime(1970, 1, 1, tzinfo=UTC), None, NOW, True),
+        (datetime(1989, 12, 31, 23, 0, tzinfo=UTC), None, NOW, True),
+        (datetime(1990, 1, 1, tzinfo=UTC), None, datetime(1990, 1, 1, tzinfo=UTC), False),
+    ],
+    ids=[
+        "aware-converted-to-utc", "naive-taken-as-utc", "updated-when-no-published", "missing",
+        "less-than-a-day-ahead", "more-than-a-day-ahead", "bad-published-good-updated",
+        "epoch-zero", "before-1990", "1990-is-fine",
+    ],
+)  # fmt: skip
+def test_published(
+    published: datetime | None, updated: datetime | None, expected: datetime, fallback: bool
+) -> None:
+    result = item(raw(published=published, updated=updated))
+    assert result.published == expected
+    assert result.published.tzinfo is UTC
+    assert result.published_is_fallback is fallback
+
+
+def test_updated_is_utc_or_none_when_implausible() -> None:
+    updated = datetime(2024, 5, 3, 10, 0, tzinfo=CET)
+    assert item(raw(updated=updated)).updated == datetime(2024, 5, 3, 8, 0, tzinfo=UTC)
+    assert item(raw(updated=datetime(2099, 1, 1, tzinfo=UTC))).updated is None
+    assert item(raw()).updated is None
+
+
+def test_now_in_another_zone_is_converted_and_naive_now_is_refused() -> None:
+    entry = raw()
+    result = normalise_item(SOURCE, entry, now=NOW.astimezone(CET), document=document(entry))
+    assert result is not None and result.published == NOW and result.published.tzinfo is UTC
+    with pytest.raises(ValueError, match="tz-aware"):
+        normalise_item(SOURCE, entry, now=NOW.replace(tzinfo=None), document=document(entry))
+
+
+# -- language -------------------------------------------------------------------------------
+
+
+def test_language_of_the_entry_wins() -> None:
+    entry = raw(language="de-DE", summary=EN_TEXT)
+    source = dataclasses.replace(SOURCE, language="fr")
+    assert item(entry, source=source, doc=document(entry, language="nl")).language == "de"
+
+
+def test_language_of_the_document_next() -> None:
+    entry = raw(summary=EN_TEXT)
+    source = dataclasses.replace(SOURCE, language="fr")
+    assert item(entry, source=source, doc=document(entry, language="en-GB")).language == "en"
+
+
+def test_language_of_the_source_next() -> None:
+    entry = raw(summary=EN_TEXT)
+    assert item(entry, source=dataclasses.replace(SOURCE, language="fr_FR")).language == "fr"
+
+
+def test_language_detected_last() -> None:
+    assert item(raw(title="Chatkontrolle", summary=DE_TEXT)).language == "de"
+    assert item(raw(title="Vote", summary="Short.")).language is None
+
+
+def test_unusable_declared_language_is_skipped() -> None:
+    entry = raw(language="english", summary=DE_TEXT)
+    assert item(entry, doc=document(entry, language="  ")).language == "de"
+
+
+# -- real feeds -------------------------------------------------------------------------------
+
+
+@pytest.mark.corpus
+def test_corpus_feeds_normalise_cleanly(corpus: Path) -> None:
+    from aggregator.parse import parse_document  # the real stage before this one
+
+    total = 0
+    for path in sorted((corpus / "feeds").iterdir()):
+        source = dataclasses.replace(SOURCE, id=path.stem, url=f"https://feeds.example/{path.name}")
+        fetched = Fetched(url=source.url, status_code=200, content=path.read_bytes())
+        items = normalise_document(source, parse_document(source, fetched), now=NOW)
+        identities = [i.identity for i in items]
+        assert len(identities) == len(set(identities)), path.name
+        for normal in items:
+            assert normal.published.tzinfo is UTC
+            assert normal.published <= NOW + timedelta(days=1)
+            assert normal.title and "\n" not in normal.title, path.name
+            assert canonical_url(normal.canonical_url) == normal.canonical_url
+            assert not re.search(r"<(p|div|br|script)\b", normal.text), (path.name, normal.text)
+            assert normal.identity[:2] in ("g:", "u:", "h:")
+        total += len(items)
+    assert total > 200
