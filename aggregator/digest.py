@@ -44,7 +44,9 @@ _DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", 
 _SAFE_SCHEMES = frozenset({"http", "https"})
 _SPACE = re.compile(r"\s+")
 # Block-level tags separate words; without a space "<p>a</p><p>b</p>" would read "ab".
-_BLOCK_TAG = re.compile(r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I)
+_BLOCK_TAG = re.compile(
+    r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,21 +23,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.deliver.files import write_atomically
 from aggregator.deliver.mail import PartiallyRefused, as_bytes, stored_message_id
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError
-from aggregator.store.digests import as_utc, insert_ignoring_duplicates, record_digest
+from aggregator.store.digests import insert_ignoring_duplicates, record_digest
+from aggregator.store.engine import WRITE_OPTION
 from aggregator.store.schema import outbox
+from aggregator.store.timestamps import from_db, to_db
 
 # A 'sending' row older than this is taken to belong to a dead process and is sent again.
 # Longer than any SMTP conversation we allow (settings' timeout is seconds), short enough
@@ -88,6 +92,16 @@ class EmlFolder:
             raise DeliveryError(f"writing {path}: {exc}") from exc
 
 
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE),
+    so two processes claiming at once queue on the busy timeout instead of failing."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
 def commit_window(
     engine: Engine, digest: Digest, message: EmailMessage, *, body_json: str, now: datetime
 ) -> int:
@@ -96,9 +110,9 @@ def commit_window(
     Idempotent per (profile, window end): a second call finds the rows the first made.
     """
     message_id = str(message["Message-ID"])
-    end = as_utc(digest.window_end)
+    end = to_db(digest.window_end)
     try:
-        with engine.begin() as conn:
+        with _writing(engine) as conn:
             record_digest(conn, digest, body_json=body_json, now=now)
             insert_ignoring_duplicates(
                 conn,
@@ -149,7 +163,7 @@ def deliver_pending(
 ) -> list[DeliveryOutcome]:
     """Send what earlier runs queued and did not get out: run this before building new
     digests, so a failed or interrupted window is retried with its own Message-ID."""
-    stale = as_utc(now) - lease
+    stale = to_db(now) - lease
     try:
         with engine.connect() as conn:
             ids = list(
@@ -182,9 +196,9 @@ def send_queued(
 ) -> DeliveryOutcome:
     """Claim one outbox row, send its stored bytes, mark it sent (or pending on failure)."""
     me = worker or f"pid-{os.getpid()}"
-    at = as_utc(now)
+    at = to_db(now)
     try:
-        with engine.begin() as conn:
+        with _writing(engine) as conn:
             claimed = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id, _claimable(at - lease))
@@ -204,7 +218,7 @@ def send_queued(
     ) -> DeliveryOutcome:
         return DeliveryOutcome(
             profile=row["profile"],
-            window_end=as_utc(row["window_end"]),
+            window_end=from_db(row["window_end"]),
             message_id=row["message_id"],
             status=status,
             attempts=row["attempts"],
@@ -235,7 +249,7 @@ def _finish(
         values["claimed_at"] = None
         values["claimed_by"] = None
     try:
-        with engine.begin() as conn:
+        with _writing(engine) as conn:
             # Only while we still hold the claim: a process that outlived its lease must not
             # overwrite the outcome of the one that took over.
             conn.execute(

@@ -1,13 +1,13 @@
 """SQL for digests: what a window holds, what a profile last showed, and recording a digest.
 
 SQLAlchemy Core over the tables of `schema.py`, the same statements on SQLite and PostgreSQL.
-SQLite hands datetimes back without a zone; everything stored is UTC, so `as_utc` puts it back.
+Datetimes go in through `to_db` (tz-aware, as UTC) and come back through `from_db`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, and_, func, or_, select
@@ -25,14 +25,7 @@ from aggregator.store.schema import (
     items,
     sources,
 )
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _opt_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+from aggregator.store.timestamps import from_db, from_db_or_none, to_db
 
 
 def insert_ignoring_duplicates(
@@ -74,7 +67,7 @@ def last_window_end(engine: Engine, profile: str) -> datetime | None:
             ).scalar()
     except SQLAlchemyError as exc:
         raise StoreError(f"reading the last digest of {profile!r} failed: {exc}") from exc
-    return _opt_utc(value)
+    return from_db_or_none(value)
 
 
 def load_window_items(
@@ -82,7 +75,7 @@ def load_window_items(
 ) -> list[StoredItem]:
     """The items first seen in ``[window_start, window_end)``, the items this profile showed
     that changed since, and every cluster mate of those seen before `window_end`."""
-    start, end = as_utc(window_start), as_utc(window_end)
+    start, end = to_db(window_start), to_db(window_end)
     shown = _shown_by_profile(profile)
     candidates = (
         select(items.c.id, items.c.cluster_id)
@@ -141,14 +134,14 @@ def _stored_item(row: RowMapping, tags: tuple[str, ...]) -> StoredItem:
         title=row["title"],
         summary=row["summary"],
         text=row["text"],
-        published=as_utc(row["published"]),
+        published=from_db(row["published"]),
         published_is_fallback=bool(row["published_is_fallback"]),
-        updated=_opt_utc(row["updated"]),
+        updated=from_db_or_none(row["updated"]),
         language=row["language"],
         author=row["author"],
         content_hash=row["content_hash"],
-        first_seen=as_utc(row["first_seen"]),
-        last_changed=as_utc(row["last_changed"]),
+        first_seen=from_db(row["first_seen"]),
+        last_changed=from_db(row["last_changed"]),
         revision=row["revision"],
         cluster_id=row["cluster_id"],
         tags=tags,
@@ -216,13 +209,13 @@ def load_source_health(engine: Engine) -> list[SourceHealth]:
             id=row["id"],
             url=row["url"],
             last_status=row["last_status"],
-            last_fetch_at=_opt_utc(row["last_fetch_at"]),
-            last_success_at=_opt_utc(row["last_success_at"]),
+            last_fetch_at=from_db_or_none(row["last_fetch_at"]),
+            last_success_at=from_db_or_none(row["last_success_at"]),
             last_error=row["last_error"],
             last_error_kind=row["last_error_kind"],
-            failing_since=_opt_utc(row["failing_since"]),
+            failing_since=from_db_or_none(row["failing_since"]),
             consecutive_failures=row["consecutive_failures"],
-            next_fetch_at=_opt_utc(row["next_fetch_at"]),
+            next_fetch_at=from_db_or_none(row["next_fetch_at"]),
             item_count=row["item_count"],
             last_item_count=row["last_item_count"],
             ever_yielded=bool(row["ever_yielded"]),
@@ -239,16 +232,16 @@ def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: date
     window only advances together with the email that carries it. Recording the same window
     again is a no-op that returns the existing id.
     """
-    end = as_utc(digest.window_end)
+    end = to_db(digest.window_end)
     try:
         inserted = insert_ignoring_duplicates(
             conn,
             digests,
             {
                 "profile": digest.profile,
-                "window_start": as_utc(digest.window_start),
+                "window_start": to_db(digest.window_start),
                 "window_end": end,
-                "created_at": as_utc(now),
+                "created_at": to_db(now),
                 "entry_count": digest.entry_count,
                 "item_count": len(digest.shown),
                 "body_json": body_json,
