@@ -42,7 +42,7 @@ def parse_feed(source: Source, fetched: Fetched) -> ParsedDocument:
 
 def _looks_like_json(data: bytes, content_type: str | None) -> bool:
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"{"):
+    if head.startswith((b"{", b"[")):  # an array is no JSON Feed, but should be told so
         return True
     if head.startswith(b"<"):
         return False

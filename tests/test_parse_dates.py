@@ -1,0 +1,80 @@
+"""parse_date: fast paths for feed dates, dateparser for the dates listing pages write."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.parse.dates import parse_date, parse_date_fast
+
+
+def tz(hours: float) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+CASES = [
+    # (text, languages, expected)
+    ("2025-11-12T09:00+01:00", None, datetime(2025, 11, 12, 9, 0, tzinfo=tz(1))),
+    ("2025-11-12T08:15:30Z", None, datetime(2025, 11, 12, 8, 15, 30, tzinfo=tz(0))),
+    ("2025-11-12 08:15:30.250+02:00", None, datetime(2025, 11, 12, 8, 15, 30, 250000, tz(2))),
+    ("2025-11-12", None, datetime(2025, 11, 12)),
+    ("2012-11-13T14:36:22", None, datetime(2012, 11, 13, 14, 36, 22)),
+    ("Thu, 13 Nov 2025 12:15:00 +0100", None, datetime(2025, 11, 13, 12, 15, tzinfo=tz(1))),
+    ("Wed, 02 Oct 2002 08:00:00 EST", None, datetime(2002, 10, 2, 8, 0, tzinfo=tz(-5))),
+    ("Wed, 02 Oct 2002 13:00:00 GMT", None, datetime(2002, 10, 2, 13, 0, tzinfo=tz(0))),
+    ("Thu, 12 Nov 2025 10:00:00 CET", None, datetime(2025, 11, 12, 10, 0, tzinfo=tz(1))),
+    ("Wed, 02 Oct 2002 13:00:00 -0000", None, datetime(2002, 10, 2, 13, 0)),  # zone unknown
+    ("Thu, 12 Nov 25 10:00 +0530", None, datetime(2025, 11, 12, 10, 0, tzinfo=tz(5.5))),
+    ("Seg, 24 Set 2018 19:42:40 -0300", None, datetime(2018, 9, 24, 19, 42, 40, tzinfo=tz(-3))),
+    ("mer, 16 nov 2022 00:38:15 +0100", None, datetime(2022, 11, 16, 0, 38, 15, tzinfo=tz(1))),
+    ("12 novembre 2025", ["fr"], datetime(2025, 11, 12)),
+    ("3 février 2025", ["fr"], datetime(2025, 2, 3)),
+    ("1er décembre 2025", ["fr"], datetime(2025, 12, 1)),
+    ("3. März 2026", ["de"], datetime(2026, 3, 3)),
+    ("3. März 2026", ["de-DE"], datetime(2026, 3, 3)),
+    ("14. Februar 2026, 10:30 Uhr", ["de"], datetime(2026, 2, 14, 10, 30)),
+    ("12/11/2025", ["fr"], datetime(2025, 11, 12)),
+    ("12.11.2025 09:30", ["de"], datetime(2025, 11, 12, 9, 30)),
+    ("11/27/2025", ["en"], datetime(2025, 11, 27)),  # impossible as day-first
+    ("23 May 2023", ["en"], datetime(2023, 5, 23)),
+    ("Τρί, 29 Ιούν 2004 12:53:00 GMT", None, datetime(2004, 6, 29, 12, 53, tzinfo=tz(0))),
+]
+
+
+@pytest.mark.parametrize(("text", "languages", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_parse_date(text: str, languages: list[str] | None, expected: datetime) -> None:
+    found = parse_date(text, languages)
+    assert found == expected
+    assert (found.tzinfo is None) == (expected.tzinfo is None)
+    if found.tzinfo is not None:
+        assert found.utcoffset() == expected.utcoffset()
+
+
+NOT_DATES = ["", "   ", "garbage", "News", "99/99/9999", "31.02.2025", "12 novembre", "Upcoming"]
+
+
+@pytest.mark.parametrize("text", NOT_DATES, ids=[repr(t) for t in NOT_DATES])
+def test_not_a_full_date_is_none(text: str) -> None:
+    assert parse_date(text, ["fr"]) is None
+
+
+def test_tzinfo_is_a_plain_offset() -> None:
+    # Library tzinfo classes (pytz, dateutil) do not survive every pickle or comparison.
+    found = parse_date("3. März 2026 14:30 MEZ", ["de"])
+    assert found is not None
+    assert type(found.tzinfo) is timezone
+    assert found.utcoffset() == timedelta(hours=1)
+
+
+def test_fast_path_skips_dateparser() -> None:
+    assert parse_date_fast("Thu, 13 Nov 2025 12:15:00 +0100") is not None
+    assert parse_date_fast("3. März 2026") is None
+
+
+@given(st.text(max_size=60), st.one_of(st.none(), st.lists(st.sampled_from(["fr", "de", "xx"]))))
+def test_never_raises(text: str, languages: list[str] | None) -> None:
+    found = parse_date(text, languages)
+    assert found is None or isinstance(found, datetime)

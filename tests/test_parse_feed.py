@@ -1,0 +1,278 @@
+"""Feeds: our own fixtures with exact expected values, and refusals of what is not a feed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.models import Fetched, ParsedDocument
+from aggregator.parse import parse_document
+from aggregator.parse.guards import MAX_DOCUMENT_BYTES
+from tests.support_parse import feed_source, fetched, fixture
+
+
+def tz(hours: int) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+def parse(doc: Fetched, language: str | None = None) -> ParsedDocument:
+    return parse_document(feed_source(language=language), doc)
+
+
+def test_europarl_press_rss() -> None:
+    doc = parse(
+        fetched(
+            fixture("europarl_press_rss.xml"),
+            "https://www.europarl.europa.eu/rss/doc/press-releases/en.xml",
+            "application/rss+xml",
+        )
+    )
+    assert doc.format == "rss20"
+    assert doc.title == "European Parliament - Press room"
+    assert doc.link == "https://www.europarl.europa.eu/news/en/press-room"
+    assert doc.language == "en"
+    assert doc.ttl == timedelta(minutes=30)
+    assert doc.warnings == ()
+    first, second = doc.items
+    assert first.guid == "20251110IPR31234"
+    assert first.title == "Child sexual abuse online: Parliament ready to negotiate with Council"
+    assert first.url == (
+        "https://www.europarl.europa.eu/news/en/press-room/20251110IPR31234/"
+        "child-sexual-abuse-online-parliament-ready-to-negotiate-with-council"
+    )
+    assert first.summary is not None and "end-to-end encryption" in first.summary
+    assert "&amp;" in first.summary  # HTML left as the feed gave it, unsanitised
+    assert first.published == datetime(2025, 11, 13, 12, 15, tzinfo=tz(1))
+    assert first.published.utcoffset() == timedelta(hours=1)
+    assert first.categories == ("LIBE", "Justice and home affairs")
+    assert first.author == "Press Service"
+    assert first.language == "en"
+    # A site-relative link in RSS resolves against the channel's link.
+    assert second.url == (
+        "https://www.europarl.europa.eu/news/en/press-room/20240405IPR20050/"
+        "interim-regulation-on-voluntary-detection-extended"
+    )
+    assert second.published == datetime(2024, 4, 10, 18, 2, tzinfo=tz(2))
+
+
+def test_iwf_atom_with_xml_base_and_languages() -> None:
+    doc = parse(fetched(fixture("iwf_news.atom"), "https://www.iwf.org.uk/news-media/feed.atom"))
+    assert doc.format == "atom10"
+    assert doc.language == "en-GB"
+    assert doc.link == "https://www.iwf.org.uk/news-media/"
+    first, second = doc.items
+    assert first.url == (
+        "https://www.iwf.org.uk/news-media/news/record-levels-of-ai-child-sexual-abuse-imagery/"
+    )
+    assert first.guid == "tag:iwf.org.uk,2025:news/1841"
+    assert first.title == "Record levels of AI child sexual abuse imagery &ndash; IWF annual data"
+    assert first.published == datetime(2025, 11, 12, 9, 0, tzinfo=UTC_)
+    assert first.updated == datetime(2025, 11, 12, 11, 30, tzinfo=UTC_)
+    assert first.author == "IWF Press Office"
+    assert first.categories == ("AI", "Annual report")
+    assert first.summary == "Analysts confirmed a sharp rise in AI-generated imagery."
+    assert first.content == (
+        "<p>Analysts confirmed a <strong>sharp rise</strong> in AI-generated imagery.</p>"
+    )
+    assert first.language == "en-GB"
+    assert second.title == "IWF begrüßt die Position des Rates"
+    assert second.language == "de"
+    # Only <updated>: it is the entry's publication date too.
+    assert second.published == datetime(2025, 11, 27, 16, 45, tzinfo=tz(1))
+    assert second.updated == second.published
+
+
+UTC_ = UTC
+
+
+def test_wordpress_rss_in_windows_1252() -> None:
+    doc = parse(fetched(fixture("edri_wordpress_windows1252.rss"), "https://edri.org/feed/"))
+    assert doc.format == "rss20"
+    assert doc.language == "en-GB"
+    first, second = doc.items
+    assert first.title == "Chat control: the Council’s “compromise” still breaks encryption"
+    assert first.guid == "https://edri.org/?p=45123"  # not a permalink: the <link> is the URL
+    assert first.url == (
+        "https://edri.org/our-work/chat-control-council-compromise-still-breaks-encryption/"
+    )
+    assert first.author == "Ella Jakubowska"
+    # CDATA holds HTML: its character reference is the HTML's, for normalise to decode.
+    assert first.summary == "Member states’ sécurité concerns do not justify mass scanning&#8230;"
+    assert first.content == (
+        "<p>Member states’ sécurité concerns do not justify mass scanning.</p>"
+    )
+    assert first.categories == ("Privacy and data protection", "CSA Regulation")
+    assert first.published == datetime(2025, 11, 12, 9, 30, tzinfo=UTC_)
+    assert second.guid == second.url == "https://edri.org/our-work/stop-scanning-me-open-letter/"
+
+
+def test_http_charset_that_lies_is_overruled() -> None:
+    # The server says utf-8; the bytes are windows-1252 (and say so): no mojibake stored.
+    doc = parse(
+        fetched(
+            fixture("edri_wordpress_windows1252.rss"),
+            "https://edri.org/feed/",
+            "application/rss+xml; charset=utf-8",
+        )
+    )
+    assert doc.items[0].title is not None and "Council’s" in doc.items[0].title
+    assert any("does not match" in warning for warning in doc.warnings)
+
+
+def test_utf16_feed_is_reencoded_for_feedparser() -> None:
+    text = fixture("iwf_news.atom").decode("utf-8")
+    data = text.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16")
+    doc = parse(fetched(data, "https://www.iwf.org.uk/news-media/feed.atom"))
+    assert doc.items[1].title == "IWF begrüßt die Position des Rates"
+
+
+def test_relative_links_resolve_against_final_url_without_channel_link() -> None:
+    data = (
+        b'<rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><link>news/a.html</link></item>"
+        b"<item><title>b</title><guid>/news/b.html</guid></item>"
+        b"<item><title>c</title><link>javascript:alert(1)</link></item>"
+        b"</channel></rss>"
+    )
+    doc = parse(fetched(data, "https://www.ecpat.org/feeds/rss.xml"))
+    assert [item.url for item in doc.items] == [
+        "https://www.ecpat.org/feeds/news/a.html",
+        "https://www.ecpat.org/news/b.html",  # guid as permalink (the RSS default)
+        None,
+    ]
+    assert doc.items[1].guid == "/news/b.html"  # the identity stays as the feed gave it
+
+
+def test_json_feed_11() -> None:
+    doc = parse(fetched(fixture("ecpat_jsonfeed.json"), "https://ecpat.org/feed.json"))
+    assert doc.format == "json11"
+    assert doc.title == "ECPAT International - News"
+    assert doc.link == "https://ecpat.org/"
+    assert doc.language == "en"
+    first, second = doc.items
+    assert first.guid == "https://ecpat.org/?p=24511"
+    assert first.url == (
+        "https://ecpat.org/story/eu-regulation-to-prevent-and-combat-child-sexual-abuse/"
+    )
+    assert first.title == "EU regulation to prevent and combat child sexual abuse: where we stand"
+    assert first.content == "<p>Civil society organisations call on the Council to act.</p>"
+    assert first.summary == "Civil society organisations call on the Council to act."
+    assert first.published == datetime(2025, 11, 12, 10, 0, tzinfo=tz(1))
+    assert first.updated == datetime(2025, 11, 13, 8, 15, tzinfo=UTC_)
+    assert first.author == "ECPAT International, Policy team"
+    assert first.categories == ("EU", "CSAM")
+    assert first.language == "en"
+    assert second.guid == "24498"  # numeric ids of 1.0-era feeds, as text
+    assert second.url == (
+        "https://www.consilium.europa.eu/en/press/press-releases/2025/11/26/"
+        "child-sexual-abuse-council-position/"
+    )
+    assert second.content == "The Council agreed its negotiating mandate."
+    assert second.language == "fr"
+    assert doc.warnings == ("1 items without an id or URL skipped",)
+
+
+def test_json_feed_10_author_and_sniffing_by_content_type() -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1",
+        "title": "Missing Children Europe",
+        "feed_url": "https://missingchildreneurope.eu/feed.json",
+        "items": [
+            {
+                "id": "1",
+                "url": "news/hotline-116000",
+                "title": "116 000 hotline",
+                "author": {"name": "MCE"},
+                "date_published": "2025-05-25T00:00:00+02:00",
+                "tags": "not-a-list",
+                "content_text": 42,
+            }
+        ],
+    }
+    data = b"\n  " + json.dumps(feed).encode()
+    doc = parse(fetched(data, "https://missingchildreneurope.eu/feed.json"))
+    assert doc.format == "json10"
+    (item,) = doc.items
+    assert item.url == "https://missingchildreneurope.eu/news/hotline-116000"
+    assert item.author == "MCE"
+    assert item.categories == ()
+    assert item.content is None
+    assert "JSON Feed field 'content_text' is not a string: ignored" in doc.warnings
+
+
+REFUSED = {
+    "empty body": (b"", "empty document"),
+    "blank body": (b" \r\n\t ", "empty document"),
+    "html page": (
+        b"<!DOCTYPE html><html><head><title>Consilium</title></head><body><p>Hi</p></body></html>",
+        "the document is an HTML page",
+    ),
+    "plain text": (b"Service Unavailable", "not a feed"),
+    "other xml": (
+        b'<?xml version="1.0"?><sitemap><url>https://x.eu/</url></sitemap>',
+        "not a feed",
+    ),
+    "invalid json": (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "invalid JSON"),
+    "json not a feed": (b'{"hello": "world"}', "not a JSON Feed"),
+    "json array": (b"[1, 2]", "not a JSON Feed"),
+    "billion laughs": (
+        b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+        b' <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">\n'
+        b' <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">\n]>\n'
+        b'<rss version="2.0"><channel><item><title>&lol3;</title></item></channel></rss>',
+        "entity",
+    ),
+    "entity hidden after comment": (
+        b'<!-- <a> --><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel/></rss>',
+        "entity",
+    ),
+    "utf-16 entity bomb": (
+        '<!DOCTYPE r [<!ENTITY a "aaaa">]><rss version="2.0"><channel/></rss>'.encode("utf-16"),
+        "entity",
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "message"), REFUSED.values(), ids=REFUSED.keys())
+def test_refused_with_parse_error(data: bytes, message: str) -> None:
+    with pytest.raises(ParseError) as raised:
+        parse(fetched(data, "https://example.org/feed"))
+    assert raised.value.source_id == "test-feed"
+    assert message in str(raised.value)
+
+
+def test_entity_text_inside_cdata_is_not_refused() -> None:
+    data = (
+        b'<rss version="2.0"><channel><item><title>XML tips</title><link>https://x.eu/a</link>'
+        b"<description><![CDATA[Never accept <!ENTITY declarations]]></description>"
+        b"</item></channel></rss>"
+    )
+    assert len(parse(fetched(data, "https://x.eu/feed")).items) == 1
+
+
+def test_oversized_document_is_refused_unparsed() -> None:
+    item = b"<item><title>x</title><link>https://x.eu/a</link></item>"
+    data = b'<rss version="2.0"><channel>' + item * (MAX_DOCUMENT_BYTES // len(item) + 1)
+    with pytest.raises(ParseError, match="too large"):
+        parse(fetched(data + b"</channel></rss>", "https://x.eu/feed"))
+
+
+def test_valid_feed_without_items_is_an_empty_document() -> None:
+    data = b'<rss version="2.0"><channel><title>Quiet NGO</title></channel></rss>'
+    doc = parse(fetched(data, "https://x.eu/feed"))
+    assert doc.items == ()
+    assert doc.title == "Quiet NGO"
+    assert doc.warnings == ()
+
+
+def test_ill_formed_feed_with_items_is_kept_with_a_warning() -> None:
+    data = (
+        b'<rss version="2.0"><channel><title>Broken & co</title>'
+        b"<item><title>Still readable</title><link>https://x.eu/a</link></item>"
+    )
+    doc = parse(fetched(data, "https://x.eu/feed"))
+    assert [item.title for item in doc.items] == ["Still readable"]
+    assert any(warning.startswith("feed is not well-formed") for warning in doc.warnings)

@@ -1,0 +1,252 @@
+"""Listing pages scraped with CSS selectors: own fixtures (exact values) and corpus pages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.models import Selectors
+from aggregator.parse import parse_document
+from tests.support_parse import fetched, fixture, html_source
+
+COUNCIL = Selectors(
+    item="li.gsc-excerpt-item",
+    title="h3",
+    link="h3 a@href",
+    date="time@datetime",
+    summary=".gsc-excerpt-item__description",
+)
+ARCOM = Selectors(
+    item="div.fr-card", title=".fr-card__title", link=".fr-card__title", date=".fr-card__detail"
+)
+BMJ = Selectors(
+    item="div.c-teaser",
+    title=".c-teaser__headline",
+    link="a.c-teaser__link",
+    date=".c-teaser__date",
+    summary=".c-teaser__text",
+)
+
+
+def test_council_listing_with_time_datetime_attributes() -> None:
+    doc = parse_document(
+        html_source(COUNCIL, language="en"),
+        fetched(
+            fixture("consilium_press_releases_listing.html"),
+            "https://www.consilium.europa.eu/en/press/press-releases/",
+            "text/html; charset=utf-8",
+        ),
+    )
+    assert doc.format == "html"
+    assert doc.title == "Press releases - Consilium"
+    assert doc.language == "en"
+    first, second = doc.items
+    assert first.title == (
+        "Child sexual abuse: Council agrees its position on new rules to protect children"
+    )
+    assert first.url == (
+        "https://www.consilium.europa.eu/en/press/press-releases/2025/11/26/"
+        "child-sexual-abuse-council-agrees-its-position/"
+    )
+    assert first.published == datetime(2025, 11, 26, 17, 55, tzinfo=timezone(timedelta(hours=1)))
+    assert first.summary == (
+        "The Council today agreed its position on a regulation to prevent and combat child "
+        "sexual abuse online."
+    )
+    assert first.language == "en"
+    assert second.published == datetime(2025, 11, 20)
+    assert second.summary is None
+    assert doc.warnings == ("1 matched items without a link skipped",)
+
+
+def test_french_listing_respects_base_href_and_french_dates() -> None:
+    doc = parse_document(
+        html_source(ARCOM, language="fr"),
+        fetched(fixture("arcom_actualites_fr.html"), "https://www.arcom.fr/actualites?page=1"),
+    )
+    first, second = doc.items
+    assert first.title == "Protection des mineurs en ligne : l’Arcom salue l’accord européen"
+    # Relative to <base href>, not to the page's own URL.
+    assert first.url == (
+        "https://www.arcom.fr/nos-ressources/actualites/"
+        "protection-des-mineurs-en-ligne-l-arcom-salue-l-accord"
+    )
+    assert first.published == datetime(2025, 11, 12)
+    assert first.language == "fr"
+    assert second.url == "https://www.arcom.fr/actualites/rapport-annuel-2024"
+    assert second.published == datetime(2025, 2, 3)
+    assert doc.warnings == ("1 matched items without a link skipped",)  # javascript: link
+
+
+def test_german_latin1_listing_with_meta_charset() -> None:
+    doc = parse_document(
+        html_source(BMJ, language="de"),
+        fetched(
+            fixture("bmj_pressemitteilungen_de_latin1.html"),
+            "https://www.bmj.de/DE/Presse/Pressemitteilungen/pressemitteilungen_node.html",
+            "text/html",  # no charset: the <meta http-equiv> one decides
+        ),
+    )
+    first, second = doc.items
+    assert first.title == "Besserer Schutz von Kindern vor sexualisierter Gewalt im Netz"
+    assert first.summary == "Die Bundesministerin begrüßt die Einigung über die Verordnung."
+    assert first.url == (
+        "https://www.bmj.de/SharedDocs/Pressemitteilungen/DE/2026/0303_Kinderschutz.html"
+    )
+    assert first.published == datetime(2026, 3, 3)
+    assert second.title == "Gespräch mit Datenschutzbeauftragten"
+    assert second.url == (
+        "https://www.bmj.de/SharedDocs/Pressemitteilungen/DE/2026/0214_Datenschutz.html?nn=17134"
+    )
+    assert second.published == datetime(2026, 2, 14)
+    assert doc.warnings == ()
+
+
+def test_selector_matching_nothing_is_a_warning_not_an_error() -> None:
+    selectors = Selectors(item="article.news-teaser", title="h2", link="a")
+    doc = parse_document(
+        html_source(selectors),
+        fetched(fixture("consilium_press_releases_listing.html"), "https://x.eu/"),
+    )
+    assert doc.items == ()
+    assert doc.warnings == ("selector 'article.news-teaser' matched nothing",)
+
+
+def test_attribute_of_the_item_element_itself() -> None:
+    page = (
+        b'<html lang="nl"><body>'
+        b'<a class="card" href="/nieuws/1" data-date="12-11-2025"><span>Een</span></a>'
+        b'<a class="card" href="/nieuws/1"><span>Dubbel</span></a>'  # same link: once
+        b'<a class="card" href="https://other.example/2" lang="en"><span>Two</span></a>'
+        b"</body></html>"
+    )
+    selectors = Selectors(item="a.card", title="span", link="@href", date="@data-date")
+    doc = parse_document(html_source(selectors), fetched(page, "https://www.rijksoverheid.nl/"))
+    assert [(i.title, i.url, i.published, i.language) for i in doc.items] == [
+        ("Een", "https://www.rijksoverheid.nl/nieuws/1", datetime(2025, 11, 12), "nl"),
+        ("Two", "https://other.example/2", None, "en"),
+    ]
+
+
+def test_invalid_selector_is_a_parse_error() -> None:
+    selectors = Selectors(item="li[", title="h3", link="a")
+    with pytest.raises(ParseError, match="invalid item selector"):
+        parse_document(html_source(selectors), fetched(b"<html><li>x</li></html>", "https://x.eu/"))
+
+
+def test_html_source_without_selectors_is_a_parse_error() -> None:
+    source = html_source(COUNCIL)
+    with pytest.raises(ParseError, match="without selectors"):
+        parse_document(replace(source, selectors=None), fetched(b"<html></html>", "https://x.eu/"))
+
+
+class Listing(NamedTuple):
+    url: str
+    language: str
+    selectors: Selectors
+    min_items: int
+    dated: bool  # every item carries a date on this page
+
+
+# Selectors for the corpus's listing pages (usable as shipped config for the real sites).
+LISTINGS = {
+    "govuk_search_news-and-communications_braverman_2023-06-02.html": Listing(
+        url="https://www.gov.uk/search/news-and-communications?people%5B%5D=suella-braverman",
+        language="en",
+        selectors=Selectors(
+            item="li.gem-c-document-list__item",
+            title="a.gem-c-document-list__item-title",
+            link="a.gem-c-document-list__item-title",
+            date="time@datetime",
+            summary="p.gem-c-document-list__item-description",
+        ),
+        min_items=20,
+        dated=True,
+    ),
+    "stuttgart_de_city_homepage_news_teasers_htmldate.html": Listing(
+        url="https://www.stuttgart.de/",
+        language="de",
+        selectors=Selectors(item="li.tpl_article", title="h2", link="h2 a", summary="article > p"),
+        min_items=7,
+        dated=False,
+    ),
+    "deutschland_de_en_homepage_teasers_htmldate.html": Listing(
+        url="https://www.deutschland.de/en",
+        language="en",
+        selectors=Selectors(item="article.cover", title="h3", link="h3 a", summary=".cover__text"),
+        min_items=30,
+        dated=False,
+    ),
+    "bayern_de_state_portal_htmldate.html": Listing(
+        url="https://www.bayern.de/",
+        language="de",
+        selectors=Selectors(item="div.fbitem", title="p", link="p a", date=".fbdatum"),
+        min_items=4,
+        dated=True,
+    ),
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", LISTINGS.keys(), ids=[n.split("_")[0] for n in LISTINGS])
+def test_corpus_listing_pages(corpus: Path, name: str) -> None:
+    listing = LISTINGS[name]
+    doc = parse_document(
+        html_source(listing.selectors, language=listing.language),
+        fetched((corpus / "html" / "listing" / name).read_bytes(), listing.url),
+    )
+    assert len(doc.items) >= listing.min_items
+    assert len({item.url for item in doc.items}) == len(doc.items)
+    for item in doc.items:
+        assert item.url is not None and item.url.startswith(("https://", "http://"))
+        assert item.title and "\ufffd" not in item.title and len(item.title) > 3
+        if listing.dated:
+            assert item.published is not None
+            assert datetime(2015, 1, 1) < item.published < datetime(2024, 1, 1)
+
+
+@pytest.mark.corpus
+def test_corpus_govuk_first_item(corpus: Path) -> None:
+    listing = LISTINGS["govuk_search_news-and-communications_braverman_2023-06-02.html"]
+    doc = parse_document(
+        html_source(listing.selectors, language="en"),
+        fetched(
+            (
+                corpus
+                / "html/listing/govuk_search_news-and-communications_braverman_2023-06-02.html"
+            ).read_bytes(),
+            listing.url,
+        ),
+    )
+    first = doc.items[0]
+    assert first.title == "Changes to student visa route will reduce net migration"
+    assert first.url == (
+        "https://www.gov.uk/government/news/changes-to-student-visa-route-will-reduce-net-migration"
+    )
+    assert first.published == datetime(2023, 5, 23)
+
+
+@pytest.mark.corpus
+def test_corpus_eca_news_page_is_rendered_by_javascript(corpus: Path) -> None:
+    # The ECA's "all news" page (SharePoint) fills its list in the browser: the served HTML
+    # has no news items at all. Scraping it yields nothing, which must surface as the
+    # "matched nothing" warning the digest reports, not as an error or as menu links.
+    selectors = Selectors(
+        item="div.news-list article", title="h3", link="h3 a", date="time@datetime"
+    )
+    doc = parse_document(
+        html_source(selectors, language="en"),
+        fetched(
+            (corpus / "html/listing/eca_europa_eu_all-news_listing.html").read_bytes(),
+            "https://www.eca.europa.eu/en/all-news",
+        ),
+    )
+    assert doc.items == ()
+    assert doc.warnings == ("selector 'div.news-list article' matched nothing",)
+    assert doc.language == "en-US"
+    assert doc.title is not None and "European Court of Auditors" in doc.title
