@@ -1,0 +1,169 @@
+"""The match decision for one pair of items. Pure: no I/O, no clock, symmetric in (a, b).
+
+Levels, strictest first: the same canonical URL; the same body hash; near-duplicate text
+(shingle Jaccard, or containment of the smaller item in the larger one). Near-duplicates
+must also pass the template guard, which keeps apart statements written from one template
+(the Council's alignment declarations differ in a country, a date and a decision number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from difflib import Match, SequenceMatcher
+from itertools import pairwise
+from typing import Literal
+from urllib.parse import urlsplit
+
+from aggregator.dedupe.records import Features
+from aggregator.dedupe.thresholds import DEFAULT, Thresholds
+
+Reason = Literal[
+    "url",
+    "text-hash",
+    "jaccard",
+    "containment",
+    "outside-window",
+    "too-short",
+    "template-difference",
+    "dissimilar",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    matched: bool
+    reason: Reason
+    jaccard: float = 0.0
+    containment: float = 0.0
+    detail: str = ""  # for a template difference: the words that differ
+
+
+def decide(
+    a: Features, b: Features, *, window: timedelta | None = None, thresholds: Thresholds = DEFAULT
+) -> Decision:
+    """Do `a` and `b` publish the same statement? The same answer for (b, a)."""
+    window = thresholds.window if window is None else window
+    if abs(a.item.published - b.item.published) > window or abs(a.item.seen - b.item.seen) > window:
+        return Decision(matched=False, reason="outside-window")
+    if a.item.canonical_url == b.item.canonical_url and _is_document_url(a.item.canonical_url):
+        return Decision(matched=True, reason="url")
+    if a.text_hash is not None and a.text_hash == b.text_hash:
+        return Decision(matched=True, reason="text-hash")
+    if min(len(a.tokens), len(b.tokens)) < thresholds.min_tokens:
+        return Decision(matched=False, reason="too-short")
+
+    common = len(a.shingles & b.shingles)
+    union = len(a.shingles) + len(b.shingles) - common
+    jaccard = common / union if union else 0.0
+    smaller = min(len(a.shingles), len(b.shingles))
+    containment = common / smaller if smaller >= thresholds.min_containment_shingles else 0.0
+    if jaccard >= thresholds.jaccard:
+        reason: Reason = "jaccard"
+    elif containment >= thresholds.containment and titles_agree(a, b, thresholds):
+        reason = "containment"
+    else:
+        return Decision(
+            matched=False, reason="dissimilar", jaccard=jaccard, containment=containment
+        )
+    conflict = template_difference(a, b, thresholds)
+    if conflict is not None:
+        return Decision(
+            matched=False,
+            reason="template-difference",
+            jaccard=jaccard,
+            containment=containment,
+            detail=conflict,
+        )
+    return Decision(matched=True, reason=reason, jaccard=jaccard, containment=containment)
+
+
+def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAULT) -> str | None:
+    """A short interior edit of the bodies that touches a number, date or name, as "x | y".
+
+    Edits before the first or after the last shared run of words are allowed: an intro, a
+    footer, a teaser cut short. Long interior edits are allowed: a corrected paragraph.
+    What remains, a few words swapped inside otherwise equal text that name something, is
+    how one template becomes two statements. Titles are left out (re-publishers retitle).
+    Runs shorter than a shingle ("the", "of the") anchor nothing: they are chance matches
+    inside an edit. The pair is ordered canonically, so the answer is symmetric.
+    """
+    ta, ka = a.tokens[a.body_start :], a.keyword[a.body_start :]
+    tb, kb = b.tokens[b.body_start :], b.keyword[b.body_start :]
+    if (ta, ka) > (tb, kb):
+        ta, ka, tb, kb = tb, kb, ta, ka
+    blocks = SequenceMatcher(None, ta, tb, autojunk=False).get_matching_blocks()
+    anchors = [blk for blk in blocks if blk.size >= thresholds.shingle_size]
+    tail = _teaser_tail(ta, ka, tb, kb, anchors[-1] if anchors else None, thresholds)
+    if tail is not None:
+        return tail
+    # The start counts as an anchor of size 0: two texts that begin with different short
+    # words ("43 suspects have been arrested" / "38 suspects ...") differ in the template's
+    # first slot. An intro on one side only (the other side empty) is allowed below.
+    start = Match(0, 0, 0)
+    for left, right in pairwise([start, *anchors]):
+        i1, j1 = left.a + left.size, left.b + left.size
+        i2, j2 = right.a, right.b
+        if max(i2 - i1, j2 - j1) > thresholds.template_edit_max_tokens:
+            continue
+        if left is start and (i1 == i2 or j1 == j2):
+            continue
+        if any(ka[i1:i2]) or any(kb[j1:j2]):
+            return f"{' '.join(ta[i1:i2])} | {' '.join(tb[j1:j2])}"
+    return None
+
+
+def _teaser_tail(
+    ta: tuple[str, ...],
+    ka: tuple[bool, ...],
+    tb: tuple[str, ...],
+    kb: tuple[bool, ...],
+    last: Match | None,
+    thresholds: Thresholds,
+) -> str | None:
+    """A teaser cut just after the word that tells two template statements apart.
+
+    After the last shared run, the text that ends first has at most a few words left; if
+    they are not the words the other text goes on with, and one of them names something,
+    the teaser belongs to another statement of the template. A last word cut short
+    ("Parliam") is a prefix of the other's word and passes.
+    """
+    if last is None:
+        return None
+    i, j = last.a + last.size, last.b + last.size
+    rest_a, rest_b = len(ta) - i, len(tb) - j
+    if rest_a <= rest_b:
+        short, skw, long_, lkw, start, other = ta, ka, tb, kb, i, j
+    else:
+        short, skw, long_, lkw, start, other = tb, kb, ta, ka, j, i
+    count = len(short) - start
+    if count == 0 or count > thresholds.teaser_tail_tokens:
+        return None
+    for offset in range(count):
+        word, theirs = short[start + offset], long_[other + offset]
+        if word == theirs:
+            continue
+        cut_short = start + offset == len(short) - 1 and theirs.startswith(word)
+        if not cut_short and (skw[start + offset] or lkw[other + offset]):
+            return f"{' '.join(short[start:])} | {' '.join(long_[other : other + count])} ..."
+    return None
+
+
+def titles_agree(a: Features, b: Features, thresholds: Thresholds = DEFAULT) -> bool:
+    """Most words of the shorter title appear in the other one.
+
+    Containment alone cannot tell a teaser in its full page from a teaser quoted in a
+    newsletter; the title can: a teaser and its page carry the article's title, while a
+    newsletter ("EDRi-gram, 19 June 2024") has its own.
+    """
+    ta = set(a.tokens[: a.body_start])
+    tb = set(b.tokens[: b.body_start])
+    if not ta or not tb:
+        return False
+    return len(ta & tb) / min(len(ta), len(tb)) >= thresholds.title_overlap
+
+
+def _is_document_url(url: str) -> bool:
+    """A bare host ("https://example.org/") is where link-less items point: not an identity."""
+    parts = urlsplit(url)
+    return bool(parts.netloc) and (parts.path.strip("/") != "" or bool(parts.query))

@@ -1,0 +1,71 @@
+"""An in-memory `CandidateIndex`: the reference implementation, for tests and the eval."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+
+from aggregator.dedupe.cluster import ClusterId, member
+from aggregator.dedupe.records import Features, Key, Member
+
+
+class MemoryIndex:
+    def __init__(self) -> None:
+        self._items: dict[Key, Features] = {}
+        self._by_url: defaultdict[str, set[Key]] = defaultdict(set)
+        self._by_hash: defaultdict[str, set[Key]] = defaultdict(set)
+        self._by_bucket: defaultdict[tuple[int, int], set[Key]] = defaultdict(set)
+        self._cluster: dict[Key, int] = {}
+        self._members: dict[int, set[Key]] = {}
+        self._primary: dict[int, Member] = {}
+        self._next = 1
+
+    def add(self, item: Features) -> None:
+        key = item.key
+        self._items[key] = item
+        self._by_url[item.item.canonical_url].add(key)
+        if item.text_hash is not None:
+            self._by_hash[item.text_hash].add(key)
+        for bucket in item.buckets:
+            self._by_bucket[bucket].add(key)
+        if key not in self._cluster:
+            self._cluster[key] = self._next
+            self._members[self._next] = {key}
+            self._primary[self._next] = member(item.item)
+            self._next += 1
+
+    def candidates(self, item: Features, window: timedelta) -> Iterator[Features]:
+        keys = set(self._by_url.get(item.item.canonical_url, ()))
+        if item.text_hash is not None:
+            keys |= self._by_hash.get(item.text_hash, set())
+        for bucket in item.buckets:
+            keys |= self._by_bucket.get(bucket, set())
+        keys.discard(item.key)
+        seen = item.item.seen
+        for key in sorted(keys, key=str):
+            other = self._items[key]
+            if abs(other.item.seen - seen) <= window:
+                yield other
+
+    def cluster_of(self, key: Key) -> ClusterId:
+        return self._cluster[key]
+
+    def primary_of(self, cluster: ClusterId) -> Member:
+        assert isinstance(cluster, int)
+        return self._primary[cluster]
+
+    def merge(self, clusters: Sequence[ClusterId], primary: Member) -> ClusterId:
+        ids = sorted(c for c in clusters if isinstance(c, int))
+        into = ids[0]  # the oldest cluster survives
+        for other in ids[1:]:
+            for key in self._members.pop(other):
+                self._cluster[key] = into
+                self._members[into].add(key)
+            del self._primary[other]
+        self._primary[into] = primary
+        return into
+
+    def members(self, cluster: ClusterId) -> frozenset[Key]:
+        assert isinstance(cluster, int)
+        return frozenset(self._members[cluster])

@@ -1,0 +1,56 @@
+"""The dedupe stage's records: what it needs to know of an item, and what it derives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aggregator.models import OrgKind
+
+# A stored item id (int) in the store, any label (str) in tests and the labelled set.
+Key = int | str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DedupeItem:
+    """The part of an item that decides its cluster. Datetimes are tz-aware UTC."""
+
+    key: Key
+    source_id: str
+    org: OrgKind
+    title: str
+    text: str
+    canonical_url: str
+    published: datetime
+    first_seen: datetime | None = None  # None: the same as `published`
+
+    @property
+    def seen(self) -> datetime:
+        return self.published if self.first_seen is None else self.first_seen
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Features:
+    """What `signatures.features` derives from a `DedupeItem`; all `decide` looks at."""
+
+    item: DedupeItem
+    tokens: tuple[str, ...]  # casefolded words of title + text
+    keyword: tuple[bool, ...]  # per token: a number, a date or a capitalised name
+    body_start: int  # tokens[body_start:] are the text's, the ones before the title's
+    shingles: frozenset[int]  # 64-bit hashes of word shingles
+    text_hash: str | None  # None: the body is too short to match on its hash alone
+    signature: bytes  # MinHash, NUM_PERM little-endian uint32
+    buckets: tuple[tuple[int, int], ...]  # (band, bucket) rows for the candidate index
+
+    @property
+    def key(self) -> Key:
+        return self.item.key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """What the primary rule needs of a cluster member."""
+
+    key: Key
+    org: OrgKind
+    published: datetime
