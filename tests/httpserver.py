@@ -61,6 +61,8 @@ class FixtureServer:
         self._routes: dict[str, list[Route]] = {}
         self._log: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._active = 0
+        self.peak_concurrency = 0  # most requests being answered at the same time
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fixture = self
         # A short poll interval: shutdown() waits up to one interval, and every test stops a server.
@@ -137,6 +139,15 @@ class FixtureServer:
     def count(self, path: str) -> int:
         return len(self.requests(path))
 
+    def _enter(self) -> None:
+        with self._lock:
+            self._active += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._active)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._active -= 1
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> FixtureServer:
@@ -173,6 +184,7 @@ class FixtureServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a handler stuck in a slow response must not block shutdown
+    request_queue_size = 128  # the default backlog of 5 drops a burst of connections
     fixture: FixtureServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -198,7 +210,14 @@ class _Handler(BaseHTTPRequestHandler):
         recorded = RecordedRequest(
             method=self.command, path=path, headers=self.headers, client_port=self.client_address[1]
         )
-        route = self.server.fixture._take(recorded)
+        fixture = self.server.fixture
+        fixture._enter()
+        try:
+            self._respond(fixture._take(recorded), send_body=send_body)
+        finally:
+            fixture._leave()
+
+    def _respond(self, route: Route | None, *, send_body: bool) -> None:
         if route is None:
             route = Route(status=404, body=b"no route", content_type="text/plain")
         if route.delay:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import brotli
+import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 
@@ -362,17 +362,36 @@ def test_plain_403_is_an_ordinary_error(http_server: FixtureServer) -> None:
 # -- limits ------------------------------------------------------------------------------------
 
 
-def test_per_host_limit_bounds_concurrency(http_server: FixtureServer) -> None:
-    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.2) for i in range(6)]
-    options = FetchOptions(**{**_fields(FAST), "max_per_host": 2})
+def fetch_all(urls: list[str], **options: Any) -> list[Fetched | Unchanged]:
+    opts = FetchOptions(**{**_fields(FAST), **options})
 
     async def all_of_them(r: Retriever) -> list[Fetched | Unchanged]:
         jobs = [r.retrieve(SOURCE, url, CacheValidators(), now=NOW) for url in urls]
         return await asyncio.gather(*jobs)
 
-    started = time.monotonic()
-    results = run(all_of_them, options)
-    elapsed = time.monotonic() - started
+    return run(all_of_them, opts)
+
+
+def test_per_host_limit_bounds_concurrency(http_server: FixtureServer) -> None:
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.1) for i in range(6)]
+    results = fetch_all(urls, max_per_host=2)
     assert all(isinstance(result, Fetched) for result in results)
-    assert elapsed >= 0.55  # three waves of two: never more than two at once
-    assert len({r.client_port for r in http_server.requests()}) <= 2
+    assert http_server.peak_concurrency == 2
+    # Keep-alive: two connections carried all six requests.
+    assert len({r.client_port for r in http_server.requests()}) == 2
+
+
+def test_a_host_allowed_many_connections_gets_them_all(http_server: FixtureServer) -> None:
+    # Above 10 per host the connections are spread over several clients (see http.py).
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.3) for i in range(40)]
+    fetch_all(urls, max_per_host=25, max_connections=100)
+    assert http_server.peak_concurrency == 25
+
+
+def test_global_limit_spans_hosts(http_server: FixtureServer) -> None:
+    # 127.0.0.1 and localhost are two hosts to the retriever, one server to us.
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.05) for i in range(4)]
+    urls += [url.replace("127.0.0.1", "localhost") for url in urls]
+    fetch_all(urls, max_per_host=4, max_connections=3)
+    assert http_server.count("/f0") == 2
+    assert http_server.peak_concurrency == 3

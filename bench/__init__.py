@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: a local feed farm, the raw-client floor, and measurements."""
