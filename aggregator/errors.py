@@ -62,6 +62,18 @@ class SourceError(AggregatorError):
         self.message = message
         super().__init__(f"{self.verb}: {source_id!r}: {message}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (parsing runs in worker processes); the default
+        # pickling would call __init__ with the formatted text only.
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type[SourceError], state: dict[str, object]) -> SourceError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, f"{cls.verb}: {state['source_id']!r}: {state['message']}")
+    return error
+
 
 class FetchError(SourceError):
     kind = "fetch"

@@ -58,13 +58,22 @@ def test_parse_runs_in_a_process_pool() -> None:
     assert pickle.loads(pickle.dumps(page_doc)) == page_doc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="errors.py: SourceError(source_id, message) does not survive pickling (its args "
-    "hold only the formatted text), so a ParseError raised in a pool worker breaks the pool; "
-    "needs SourceError.__reduce__ (owner of errors.py)",
-)
 def test_parse_error_crosses_a_process_boundary() -> None:
     error = ParseError("ep-libe", "empty document")
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.source_id, copy.message, str(copy)) == ("ep-libe", "empty document", str(error))
+
+
+def test_fetch_errors_keep_their_details_across_processes() -> None:
+    from datetime import UTC, datetime
+
+    from aggregator.errors import Blocked, RateLimited
+
+    retry_at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    limited = pickle.loads(
+        pickle.dumps(RateLimited("ep", "HTTP 429", retry_at=retry_at, status_code=429))
+    )
+    assert (limited.retry_at, limited.status_code, limited.kind) == (retry_at, 429, "rate-limited")
+    assert str(limited) == "rate limited: 'ep': HTTP 429"
+    blocked = pickle.loads(pickle.dumps(Blocked("iwf", "challenge", status_code=403)))
+    assert (blocked.kind, blocked.status_code) == ("blocked", 403)
