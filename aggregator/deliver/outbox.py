@@ -163,13 +163,14 @@ def deliver_pending(
 ) -> list[DeliveryOutcome]:
     """Send what earlier runs queued and did not get out: run this before building new
     digests, so a failed or interrupted window is retried with its own Message-ID."""
-    stale = to_db(now) - lease
     try:
         with engine.connect() as conn:
+            # Rows another process holds a live claim on come back as "busy", so the
+            # caller can say that a digest is on its way rather than nothing.
             ids = list(
                 conn.execute(
                     select(outbox.c.id)
-                    .where(_claimable(stale))
+                    .where(outbox.c.status != "sent")
                     .order_by(outbox.c.window_end, outbox.c.id)
                 ).scalars()
             )

@@ -1,0 +1,290 @@
+"""Exactly-once delivery through the outbox, on SQLite and PostgreSQL, to a real SMTP server,
+including processes killed between claim and send and in the middle of the send."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, RowMapping, select, update
+
+from aggregator.deliver.mail import SmtpTransport, stored_message_id
+from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
+from aggregator.store.digests import last_window_end
+from aggregator.store.engine import create_store_engine
+from aggregator.store.schema import digest_items, digests, item_revisions, items, metadata, outbox
+from tests.support_outbox import (
+    BASE,
+    add_item,
+    build,
+    queue,
+    run_profile,
+    seed_items,
+    seed_sources,
+)
+from tests.support_smtp import SmtpServer, free_port
+from tests.support_smtp import smtp_server as smtp_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDED_TITLES = (
+    "Joint letter on chat control",
+    "Encryption under pressure",
+    "Hotline annual report",
+)
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_store_engine(database_url)
+    metadata.create_all(engine)
+    seed_sources(engine)
+    seed_items(engine)
+    yield engine
+    engine.dispose()
+
+
+def outbox_rows(engine: Engine) -> list[RowMapping]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(outbox).order_by(outbox.c.id)).mappings())
+
+
+def transport(server: SmtpServer) -> SmtpTransport:
+    return SmtpTransport(server.settings())
+
+
+def test_a_window_is_sent_once_and_the_next_holds_only_new_items(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    [outcome] = run_profile(engine, transport(smtp_server), BASE)
+    assert outcome.status == "sent" and outcome.attempts == 1
+    [got] = smtp_server.accepted
+    body = got.data.decode()
+    assert all(title in body for title in SEEDED_TITLES)
+    assert stored_message_id(got.data) == outcome.message_id
+    assert last_window_end(engine, "daily") == BASE
+
+    # Sending the same window again is a no-op; the next window has nothing yet.
+    row_id = outbox_rows(engine)[0]["id"]
+    again = send_queued(engine, row_id, transport(smtp_server), now=BASE)
+    assert again.status == "already-sent"
+    assert run_profile(engine, transport(smtp_server), BASE + timedelta(days=1)) == []
+    assert len(smtp_server.accepted) == 1
+
+    # An item first seen exactly at the first window's end belongs to the second.
+    add_item(
+        engine, "ep-press", "Plenary vote", first_seen=BASE + timedelta(days=1), tags=("csar",)
+    )
+    add_item(engine, "edri", "After the vote", first_seen=BASE + timedelta(days=1, hours=1))
+    run_profile(engine, transport(smtp_server), BASE + timedelta(days=1, hours=2))
+    assert build(engine, "daily", BASE + timedelta(days=3)).is_empty  # nothing shown twice
+    second = smtp_server.accepted[1].data.decode()
+    assert "Plenary vote" in second and "After the vote" in second
+    assert not any(title in second for title in SEEDED_TITLES)
+
+
+def test_digest_rows_record_what_was_shown_and_updates_come_back_marked(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    run_profile(engine, transport(smtp_server), BASE)
+    with engine.connect() as conn:
+        shown = conn.execute(select(digest_items.c.item_id, digest_items.c.revision)).all()
+        assert len(shown) == 4 and {r for _, r in shown} == {1}
+        item_id = conn.execute(
+            select(items.c.id).where(items.c.title == "Encryption under pressure")
+        ).scalar_one()
+    # The store's way of updating an item: the old version goes to item_revisions.
+    changed_at = BASE + timedelta(hours=3)
+    with engine.begin() as conn:
+        conn.execute(
+            item_revisions.insert().values(
+                item_id=item_id,
+                revision=1,
+                title="Encryption under pressure",
+                summary="",
+                text="The text of Encryption under pressure.",
+                content_hash="v1:x",
+                recorded_at=BASE - timedelta(hours=3),
+            )
+        )
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id)
+            .values(
+                title="Encryption under pressure again",
+                text="The text was rewritten.",
+                revision=2,
+                last_changed=changed_at,
+            )
+        )
+    digest = build(engine, "daily", BASE + timedelta(days=1))
+    [entry] = digest.entries
+    assert entry.updated and entry.item_id == item_id
+    assert [c.kind for c in entry.changes] == ["title", "text"]
+    assert entry.changes[1].diff == (
+        "- The text of Encryption under pressure.\n+ The text was rewritten."
+    )
+    # Once shown at revision 2, it is not shown again.
+    queue(engine, digest, BASE + timedelta(days=1))
+    assert build(engine, "daily", BASE + timedelta(days=2)).is_empty
+
+
+def test_a_failed_send_stays_pending_and_is_retried_with_the_same_message(
+    engine: Engine,
+) -> None:
+    down = SmtpServer().settings(port=free_port(), timeout=2.0)
+    [failed] = run_profile(engine, SmtpTransport(down), BASE)
+    assert failed.status == "failed" and "ConnectionRefusedError" in (failed.error or "")
+    [row] = outbox_rows(engine)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert last_window_end(engine, "daily") == BASE  # the window is taken: it waits in the outbox
+
+    with SmtpServer() as server:
+        outcomes = run_profile(engine, transport(server), BASE + timedelta(hours=1))
+    assert [o.status for o in outcomes] == ["sent"]  # the retry; the new window is empty
+    [got] = server.accepted
+    assert got.data.replace(b"\r\n", b"\n") == bytes(row["message"]).replace(b"\r\n", b"\n")
+    assert stored_message_id(got.data) == failed.message_id
+    [row] = outbox_rows(engine)
+    assert row["status"] == "sent" and row["attempts"] == 2 and row["sent_at"] is not None
+
+
+def test_without_smtp_the_message_goes_to_the_eml_folder_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    folder = EmlFolder(tmp_path / "outbox")
+    [outcome] = run_profile(engine, folder, BASE)
+    assert outcome.status == "sent"
+    [path] = (tmp_path / "outbox").iterdir()
+    assert stored_message_id(path.read_bytes()) == outcome.message_id
+    assert run_profile(engine, folder, BASE + timedelta(days=1)) == []
+    assert len(list((tmp_path / "outbox").iterdir())) == 1
+
+
+def test_a_live_claim_is_respected_and_an_expired_one_taken_over(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    row_id = queue(engine, build(engine, "daily", BASE), BASE)
+    with engine.begin() as conn:  # another worker claimed it and is (maybe) still sending
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id)
+            .values(status="sending", claimed_at=BASE, claimed_by="other", attempts=1)
+        )
+    [busy] = deliver_pending(engine, transport(smtp_server), now=BASE + LEASE / 2)
+    assert busy.status == "busy" and smtp_server.accepted == []
+    [taken] = deliver_pending(engine, transport(smtp_server), now=BASE + LEASE * 2)
+    assert taken.status == "sent" and taken.attempts == 2
+    assert len(smtp_server.accepted) == 1
+
+
+def test_concurrent_runs_send_once(engine: Engine, smtp_server: SmtpServer) -> None:
+    row_id = queue(engine, build(engine, "daily", BASE), BASE)
+    barrier = threading.Barrier(4)
+    results: list[str] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        outcome = send_queued(engine, row_id, transport(smtp_server), now=BASE, worker=f"w{n}")
+        results.append(outcome.status)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results).count("sent") == 1
+    assert len(smtp_server.accepted) == 1
+
+
+# --- crash tests: a real process, killed with SIGKILL at a chosen point ------------------
+
+
+def start_child(database_url: str, mode: str, port: int, now: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support_outbox", database_url, mode, str(port), str(now)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(child: subprocess.Popen[str], expected: str) -> None:
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    if line != expected:
+        child.kill()
+        pytest.fail(f"child said {line!r}, expected {expected!r}: {child.communicate()[1]}")
+
+
+def kill(child: subprocess.Popen[str]) -> None:
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(30) == -signal.SIGKILL
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    child.stderr.close()
+
+
+def assert_delivered_once(engine: Engine, server: SmtpServer) -> None:
+    [got] = server.accepted
+    body = got.data.decode()
+    assert all(title in body for title in SEEDED_TITLES)  # the window's items are not lost
+    [row] = outbox_rows(engine)
+    assert row["status"] == "sent" and stored_message_id(got.data) == row["message_id"]
+    with engine.connect() as conn:
+        assert conn.execute(select(digests.c.window_end)).scalars().all() != []
+    assert build(engine, "daily", BASE + timedelta(days=2)).is_empty  # and not shown twice
+
+
+def test_killed_after_commit_before_claim(engine: Engine, database_url: str) -> None:
+    child = start_child(database_url, "after-commit", 0, BASE.isoformat())
+    wait_for_line(child, "COMMITTED")
+    kill(child)
+    [row] = outbox_rows(engine)
+    assert row["status"] == "pending" and row["attempts"] == 0
+    with SmtpServer() as server:
+        run_profile(engine, transport(server), BASE + timedelta(minutes=1))
+        assert_delivered_once(engine, server)
+
+
+def test_killed_between_claim_and_send(engine: Engine, database_url: str) -> None:
+    child = start_child(database_url, "after-claim", 0, BASE.isoformat())
+    wait_for_line(child, "CLAIMED")
+    kill(child)
+    [row] = outbox_rows(engine)
+    assert row["status"] == "sending" and row["attempts"] == 1
+    with SmtpServer() as server:
+        # Within the lease the claim may belong to a live process: leave it alone.
+        assert [o.status for o in run_profile(engine, transport(server), BASE + LEASE / 2)] == [
+            "busy"
+        ]
+        assert server.accepted == []
+        run_profile(engine, transport(server), BASE + LEASE + timedelta(seconds=1))
+        assert_delivered_once(engine, server)
+
+
+def test_killed_during_the_send(engine: Engine, database_url: str) -> None:
+    with SmtpServer() as server:
+        server.hold()  # the server will have the whole message but not answer 250 yet
+        child = start_child(database_url, "send", server.port, BASE.isoformat())
+        wait_for_line(child, "SENDING")
+        server.wait_for_data()
+        kill(child)
+        server.release()
+        assert server.accepted == []  # the server never said 250 to the dead client
+        [row] = outbox_rows(engine)
+        assert row["status"] == "sending"
+        run_profile(engine, transport(server), BASE + LEASE + timedelta(seconds=1))
+        assert_delivered_once(engine, server)
+        # It was offered twice, always as the same message: a server that had committed the
+        # first copy would hold a duplicate with the same Message-ID (see outbox.py).
+        first, second = server.offered
+        assert stored_message_id(first.data) == stored_message_id(second.data)
+        assert first.data == second.data
