@@ -19,7 +19,15 @@ from aggregator.deliver.mail import SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
 from aggregator.store.digests import last_window_end
 from aggregator.store.engine import create_store_engine
-from aggregator.store.schema import digest_items, digests, item_revisions, items, metadata, outbox
+from aggregator.store.schema import (
+    digest_items,
+    digests,
+    item_revisions,
+    items,
+    metadata,
+    outbox,
+    sources,
+)
 from tests.support_outbox import (
     BASE,
     add_item,
@@ -288,3 +296,18 @@ def test_killed_during_the_send(engine: Engine, database_url: str) -> None:
         first, second = server.offered
         assert stored_message_id(first.data) == stored_message_id(second.data)
         assert first.data == second.data
+
+
+def test_problem_sources_come_from_the_sources_table(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(sources)
+            .where(sources.c.id == "netzpolitik")
+            .values(failing_since=BASE - timedelta(days=2), last_error="HTTP 503")
+        )
+        conn.execute(update(sources).where(sources.c.id == "ecpat").values(last_item_count=0))
+    problems = build(engine, "daily", BASE).problems
+    assert [(p.source_id, p.problem, p.detail) for p in problems] == [
+        ("ecpat", "no-items", None),
+        ("netzpolitik", "failing", "HTTP 503"),
+    ]
