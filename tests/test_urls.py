@@ -176,5 +176,9 @@ def test_order_of_distinct_parameters_does_not_matter(url: str) -> None:
     names = [unquote(pair.partition("=")[0]) for pair in pairs]
     if len(set(names)) != len(names):
         return  # repeated names keep their relative order, by design
-    reordered = parts._replace(query="&".join(reversed(pairs))).geturl()
+    if not pairs:
+        return
+    # Swap the query in place: rebuilding with geturl() would lose an empty "#" and so
+    # expose trailing spaces to the input strip, which is another rule.
+    reordered = url.replace("?" + parts.query, "?" + "&".join(reversed(pairs)), 1)
     assert canonical_url(reordered) == canonical_url(url)
