@@ -1,0 +1,190 @@
+"""The pair decision, on small hand-written texts modelled on real releases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.dedupe import DedupeItem, decide, features
+from aggregator.models import OrgKind
+
+T0 = datetime(2024, 6, 18, 8, tzinfo=UTC)
+
+STATEMENT = (
+    "We, the undersigned civil society organisations, call on the governments of the EU Member "
+    "States to reject the latest compromise text on the Regulation to prevent and combat child "
+    "sexual abuse, which the Belgian Council Presidency has put forward for a vote. Despite being "
+    "presented as a compromise, the so-called upload moderation proposal still requires the mass "
+    "scanning of private communications, including messages protected by end-to-end encryption. "
+    "Client-side scanning creates vulnerabilities that can be exploited by criminals and hostile "
+    "states. Children deserve real protection: prevention, education, well-funded hotlines and "
+    "support for survivors."
+)
+TITLE = "Joint statement: EU Member States must reject the chat control proposal"
+
+ALIGN = (
+    "On 23 June 2023, the Council adopted Council Decision (CFSP) 2023/1215. The Council Decision "
+    "amends Council Decision 2014/512/CFSP concerning restrictive measures in view of Russia's "
+    "actions destabilising the situation in Ukraine. The Candidate Countries North Macedonia, "
+    "Montenegro, Albania, Ukraine, the Republic of Moldova and Bosnia and Herzegovina, and the "
+    "EFTA countries Iceland, Liechtenstein and Norway, members of the European Economic Area, "
+    "{extra}align themselves with this Decision. They will ensure that their national policies "
+    "conform to this Council Decision. The European Union takes note of this commitment and "
+    "welcomes it."
+)
+ALIGN_TITLE = (
+    "Declaration by the High Representative on behalf of the EU on the alignment of certain "
+    "countries concerning restrictive measures"
+)
+
+
+def item(
+    key: str,
+    text: str,
+    *,
+    title: str = TITLE,
+    url: str | None = None,
+    published: datetime = T0,
+    org: OrgKind = OrgKind.NGO,
+) -> DedupeItem:
+    return DedupeItem(
+        key=key,
+        source_id=f"source-{key}",
+        org=org,
+        title=title,
+        text=text,
+        canonical_url=url or f"https://{key}.example.org/statement",
+        published=published,
+    )
+
+
+def pair(a: DedupeItem, b: DedupeItem) -> tuple[bool, str]:
+    fa, fb = features(a), features(b)
+    ab, ba = decide(fa, fb), decide(fb, fa)
+    assert (ab.matched, ab.reason) == (ba.matched, ba.reason), "decide must be symmetric"
+    return ab.matched, ab.reason
+
+
+def test_teaser_is_contained_in_its_full_text() -> None:
+    teaser = " ".join(STATEMENT.split()[:40]) + "…"
+    assert pair(item("rss", teaser), item("page", STATEMENT)) == (True, "containment")
+
+
+def test_added_footer_and_intro_do_not_break_a_match() -> None:
+    footer = STATEMENT + " Support our work: epicenter.works is funded by thousands of people."
+    intro = "Today more than 60 organisations published this statement. " + STATEMENT
+    assert pair(item("edri", STATEMENT), item("epicenter", footer)) == (True, "jaccard")
+    assert pair(item("edri", STATEMENT), item("breyer", intro, title="Reject chat control")) == (
+        True,
+        "jaccard",
+    )
+
+
+def test_identical_body_under_another_title_matches_on_the_text_hash() -> None:
+    other = item("ccc", STATEMENT, title="Chat control: civil society speaks out")
+    assert pair(item("edri", STATEMENT), other) == (True, "text-hash")
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("as well as Georgia, ", ""),  # a country added to the list
+        ("as well as Georgia, ", "as well as Armenia, "),  # a country swapped
+    ],
+)
+def test_template_declarations_that_differ_in_a_country_stay_apart(left: str, right: str) -> None:
+    a = item("a", ALIGN.format(extra=left), title=ALIGN_TITLE, org=OrgKind.INSTITUTION)
+    b = item("b", ALIGN.format(extra=right), title=ALIGN_TITLE, org=OrgKind.INSTITUTION)
+    assert pair(a, b) == (False, "template-difference")
+
+
+def test_template_declarations_that_differ_in_a_decision_number_stay_apart() -> None:
+    text = ALIGN.format(extra="")
+    a = item("a", text, title=ALIGN_TITLE)
+    b = item("b", text.replace("2023/1215", "2023/1216"), title=ALIGN_TITLE)
+    assert pair(a, b) == (False, "template-difference")
+
+
+def test_a_teaser_cut_right_after_the_differing_country_stays_apart() -> None:
+    full_a = ALIGN.format(extra="as well as Georgia, ")
+    full_b = ALIGN.format(extra="as well as Armenia, ")
+    teaser = full_a[: full_a.index("Georgia") + len("Georgia")]
+    assert pair(item("t", teaser, title=ALIGN_TITLE), item("b", full_b, title=ALIGN_TITLE)) == (
+        False,
+        "template-difference",
+    )
+    assert pair(item("t", teaser, title=ALIGN_TITLE), item("a", full_a, title=ALIGN_TITLE))[0]
+
+
+def test_a_newsletter_quoting_a_teaser_is_not_that_article() -> None:
+    teaser = " ".join(STATEMENT.split()[:45])
+    newsletter = (
+        f"Welcome to the EDRi-gram, our newsletter on digital rights in Europe. {TITLE}. "
+        f"{teaser} Read the full statement. Also in this issue: the European Data Protection "
+        "Supervisor published its opinion on the retention of communications data, our member "
+        "Xnet launched a campaign on digital education in schools, Privacy Camp opens its call "
+        "for sessions, and our policy team is hiring a policy advisor on surveillance and "
+        "platform regulation; applications close at the end of July."
+    )
+    assert pair(item("rss", teaser), item("gram", newsletter, title="EDRi-gram, 19 June 2024")) == (
+        False,
+        "dissimilar",
+    )
+
+
+def test_translations_stay_apart() -> None:
+    german = (
+        "Wir, die unterzeichnenden zivilgesellschaftlichen Organisationen, fordern die Regierungen "
+        "der EU-Mitgliedstaaten auf, den jüngsten Kompromisstext zur Verordnung zur Prävention und "
+        "Bekämpfung des sexuellen Missbrauchs von Kindern abzulehnen, den die belgische "
+        "Ratspräsidentschaft zur Abstimmung gestellt hat."
+    )
+    title = "Gemeinsame Erklärung: EU-Mitgliedstaaten müssen die Chatkontrolle ablehnen"
+    assert pair(item("en", STATEMENT), item("de", german, title=title)) == (False, "dissimilar")
+
+
+def test_the_window_bounds_matches() -> None:
+    late = item("late", STATEMENT, published=T0 + timedelta(days=31))
+    assert pair(item("early", STATEMENT), late) == (False, "outside-window")
+    near = item("near", STATEMENT, published=T0 + timedelta(days=29))
+    assert pair(item("early", STATEMENT), near) == (True, "text-hash")
+
+
+def test_the_same_document_url_matches_but_a_bare_host_does_not() -> None:
+    url = "https://edri.org/our-work/joint-statement/"
+    a = item("a", "A short teaser.", url=url)
+    b = item("b", "Completely different wording of the page.", url=url)
+    assert pair(a, b) == (True, "url")
+    home_a = item("a", "", title="Ministers meet on migration", url="https://example.org/")
+    home_b = item("b", "", title="Court rules on data retention", url="https://example.org/")
+    assert pair(home_a, home_b)[0] is False
+
+
+def test_short_bodies_do_not_match_on_their_hash() -> None:
+    a = item("a", "Read more on our website.", title="EU ministers meet on migration policy")
+    b = item("b", "Read more on our website.", title="Court rules on data retention in Ireland")
+    assert pair(a, b)[0] is False
+
+
+def test_signatures_are_the_same_in_another_process() -> None:
+    """Built-in hash() is salted per process; the signature must not depend on it."""
+    here = features(item("x", STATEMENT))
+    code = (
+        "import sys; from datetime import UTC, datetime\n"
+        "from aggregator.dedupe import DedupeItem, features\n"
+        "from aggregator.models import OrgKind\n"
+        "i = DedupeItem(key='x', source_id='s', org=OrgKind.NGO, title=sys.argv[1],"
+        " text=sys.argv[2], canonical_url='u', published=datetime(2024, 1, 1, tzinfo=UTC))\n"
+        "f = features(i); print(f.signature.hex(), f.text_hash, sorted(f.buckets))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, TITLE, STATEMENT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345"},
+    ).stdout.strip()
+    assert out == f"{here.signature.hex()} {here.text_hash} {sorted(here.buckets)}"
