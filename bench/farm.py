@@ -9,7 +9,9 @@ asyncio.sleep, so concurrency is real. A tick adds 3 items to every feed and cha
     python -m bench.farm --port 0 --feeds 1000      # prints the base URL on stdout line 1
 
 URLs: ``{base}/feeds/{i}`` for i in 0..N-1; ``POST {base}/tick`` ticks; ``GET {base}/urls``
-lists the feed URLs one per line.
+lists the feed URLs one per line. With ``--hosts K`` feed i is served from host
+127.0.0.(1 + i % K) on the same port, so a client's per-host limits come into play as they do
+against real sites.
 """
 
 from __future__ import annotations
@@ -175,15 +177,23 @@ class Farm:
     """The feeds and their server: `await start()`, `urls()`, `tick()`, `await stop()`."""
 
     def __init__(
-        self, *, feeds: int = 1000, latency: float = 0.05, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        feeds: int = 1000,
+        latency: float = 0.05,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        hosts: int = 1,
     ) -> None:
         self.feeds = feeds
+        self.hosts = hosts
         self.latency = latency
         self.generation = 0
         self.requests = 0
         self.not_modified = 0
         self._host, self._port = host, port
         self._server: asyncio.Server | None = None
+        self._extra: list[asyncio.Server] = []
         self._documents: list[Document] = []
         self.base_url = ""
 
@@ -193,17 +203,25 @@ class Farm:
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         self.base_url = f"http://{host}:{port}"
+        # More hosts: more loopback addresses (all of 127/8 is loopback on Linux), same port.
+        self._extra = [
+            await asyncio.start_server(self._serve, f"127.0.0.{n}", port, backlog=2048)
+            for n in range(2, self.hosts + 1)
+        ]
         self._render_all()
         return self
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
+        for server in [self._server, *self._extra]:
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(server.wait_closed(), 1)
 
     def urls(self) -> list[str]:
-        return [f"{self.base_url}/feeds/{i}" for i in range(self.feeds)]
+        """Feed i is on host 127.0.0.(1 + i % hosts)."""
+        port = self.base_url.rpartition(":")[2]
+        return [f"http://127.0.0.{1 + i % self.hosts}:{port}/feeds/{i}" for i in range(self.feeds)]
 
     def tick(self) -> None:
         """Every feed gains ITEMS_PER_TICK new items (and a new ETag)."""
@@ -287,7 +305,11 @@ def _response(status: int, headers: dict[str, str], body: bytes) -> bytes:
 
 async def _main(args: argparse.Namespace) -> None:
     farm = await Farm(
-        feeds=args.feeds, latency=args.latency_ms / 1000, host=args.host, port=args.port
+        feeds=args.feeds,
+        latency=args.latency_ms / 1000,
+        host=args.host,
+        port=args.port,
+        hosts=args.hosts,
     ).start()
     print(farm.base_url, flush=True)
     try:
@@ -303,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument(
+        "--hosts", type=int, default=1, help="spread feeds over 127.0.0.1..127.0.0.N"
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0, help="added to every response")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):

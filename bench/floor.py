@@ -4,14 +4,20 @@ The floor is what the network and the farm allow: a raw asyncio client, HTTP/1.1
 `connections` sockets, no parsing. The Retriever is measured with the same farm, cold (no
 validators) and warm (the validators of the cold run: every answer a 304).
 
-    python -m bench.floor BASEURL N [--connections 50] [--per-host 50]
+    python -m bench.farm --port 0 --feeds 1000 [--hosts 10] &     # prints BASEURL
+    python -m bench.floor BASEURL 1000 [--connections 50] [--per-host 50] [--repeat 3]
+
+With one farm host, `--per-host` must allow the floor's 50 connections for a fair comparison
+(the default of 6 per host is for politeness, not speed); with `--hosts 10` the default does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,31 +108,32 @@ async def fetch_all_retriever(
 
 
 async def _measure(args: argparse.Namespace) -> None:
-    urls = [f"{args.base_url.rstrip('/')}/feeds/{i}" for i in range(args.n)]
+    with urllib.request.urlopen(f"{args.base_url.rstrip('/')}/urls") as answer:
+        urls = answer.read().decode().split()[: args.n]
     options = FetchOptions(max_connections=args.connections, max_per_host=args.per_host)
+    timings: dict[str, list[float]] = {"floor": [], "retriever cold": [], "retriever warm": []}
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        size, responses = await fetch_all_raw(urls, args.connections)
+        timings["floor"].append(time.perf_counter() - started)
 
-    started = time.perf_counter()
-    size, responses = await fetch_all_raw(urls, args.connections)
-    print(
-        f"floor     cold  {time.perf_counter() - started:6.2f} s  {responses} responses, "
-        f"{size / 1e6:.1f} MB"
-    )
+        started = time.perf_counter()
+        cold = await fetch_all_retriever(urls, options)
+        timings["retriever cold"].append(time.perf_counter() - started)
 
-    started = time.perf_counter()
-    cold = await fetch_all_retriever(urls, options)
+        started = time.perf_counter()
+        warm = await fetch_all_retriever(urls, options, cold.validators)
+        timings["retriever warm"].append(time.perf_counter() - started)
+        if cold.errors or warm.errors or warm.unchanged != len(urls):
+            print("errors:", *(cold.errors + warm.errors)[:5], sep="\n  ")
     print(
-        f"retriever cold  {time.perf_counter() - started:6.2f} s  {cold.fetched} fetched, "
-        f"{cold.bytes / 1e6:.1f} MB, {len(cold.errors)} errors"
+        f"{responses} feeds, {size / 1e6:.1f} MB; {args.connections} connections, "
+        f"max_per_host={args.per_host}; median of {args.repeat}"
     )
-
-    started = time.perf_counter()
-    warm = await fetch_all_retriever(urls, options, cold.validators)
-    print(
-        f"retriever warm  {time.perf_counter() - started:6.2f} s  {warm.unchanged} unchanged, "
-        f"{warm.fetched} fetched, {len(warm.errors)} errors"
-    )
-    for error in (cold.errors + warm.errors)[:5]:
-        print("  ", error)
+    floor = statistics.median(timings["floor"])
+    for name, values in timings.items():
+        median = statistics.median(values)
+        print(f"{name:16} {median:6.2f} s  ({median / floor:.2f}x the floor)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("n", type=int, help="how many feeds")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--per-host", type=int, default=50, help="Retriever max_per_host")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; medians are printed")
     asyncio.run(_measure(parser.parse_args(argv)))
 
 
