@@ -21,9 +21,11 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## run: install, then run the main job (refresh every configured source)
+## run: install, then run the main job: refresh every source, write the digest, print its path
+# A refresh where some sources failed (exit 1, e.g. offline) still goes on to the digest.
 run: $(STAMP)
 	$(BIN)/aggregator refresh; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/aggregator digest
 
 ## test: install the test dependencies and run the whole suite
 test: $(TSTAMP)

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.cadence import CadencePolicy
+from aggregator.deliver.run import DigestRun, run_profile
 from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher
-from aggregator.settings import Settings, load_settings, load_sources
+from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.store import SqlStore, open_store
+from aggregator.store.digests import last_window_end
 from aggregator.tag import TagRules, load_tag_rules
 
 # Below this many sources, worker processes cost more to start than they save.
@@ -29,6 +31,10 @@ PROCESS_POOL_THRESHOLD = 8
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class UnknownProfile(AggregatorError):
+    """A digest profile asked for is not configured."""
 
 
 class UnknownSource(AggregatorError):
@@ -150,6 +156,42 @@ class App:
         finally:
             if cpu_pool is not None:
                 cpu_pool.shutdown(wait=True, cancel_futures=True)
+
+    # digests
+
+    def profile(self, name: str) -> DigestProfile:
+        for profile in self.settings.digest.profiles:
+            if profile.name == name:
+                return profile
+        known = ", ".join(p.name for p in self.settings.digest.profiles)
+        raise UnknownProfile(f"unknown digest profile {name!r} (configured: {known})")
+
+    def last_digest_end(self, profile: str) -> datetime | None:
+        return last_window_end(self.store.engine, profile)
+
+    def run_digest(
+        self,
+        profile: str,
+        *,
+        send: bool,
+        since: datetime | None = None,
+        formats: Sequence[str] | None = None,
+        write_files: bool = True,
+    ) -> DigestRun:
+        """Build the profile's digest for [end of its last digest, now); write; maybe send."""
+        return run_profile(
+            self.store.engine,
+            self.profile(profile),
+            now=self.clock(),
+            data_dir=self.settings.data_dir,
+            smtp=self.settings.smtp,
+            topic_order=self.settings.digest.topic_order,
+            topic_labels=self.rules.labels,
+            send=send,
+            since=since,
+            formats=formats,
+            write_files=write_files,
+        )
 
     # items
 

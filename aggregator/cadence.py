@@ -17,6 +17,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +32,7 @@ def posting_interval(published: Sequence[datetime]) -> timedelta | None:
     stamps = sorted(set(published), reverse=True)[:20]
     if len(stamps) < 4:
         return None
-    gaps = sorted(newer - older for newer, older in zip(stamps, stamps[1:], strict=False))
+    gaps = sorted(newer - older for newer, older in pairwise(stamps))
     return gaps[len(gaps) // 2]
 
 
@@ -72,11 +73,12 @@ def next_fetch_after_failure(
     rng = rng or random.Random()
     base = max(policy.min_interval, min(interval, policy.max_backoff))
     exponent = min(max(failures - 1, 0), 16)  # 2**16 intervals is beyond any cap anyway
-    backoff = min(base * (2**exponent), policy.max_backoff)
+    backoff = min(base * (1 << exponent), policy.max_backoff)
     # "Equal jitter": between half and all of the backoff, so it never collapses to zero.
     wait = backoff / 2 + backoff / 2 * rng.random()
     when = now + wait
     if retry_at is not None and retry_at > when:
         # Honour Retry-After, but not beyond the longest wait we'd choose ourselves.
-        when = min(retry_at, now + max(policy.max_backoff, policy.max_interval))
+        longest: timedelta = max(policy.max_backoff, policy.max_interval)
+        when = min(retry_at, now + longest)
     return when

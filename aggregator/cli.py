@@ -25,8 +25,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aggregator import __version__
-from aggregator.app import App, UnknownSource, item_record
-from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.app import App, UnknownProfile, UnknownSource, item_record
+from aggregator.errors import (
+    AggregatorError,
+    Blocked,
+    ConfigError,
+    DeliveryError,
+    SourceError,
+    StoreError,
+)
 from aggregator.models import SourceHealth, SourceResult
 from aggregator.settings import load_settings, load_sources, resolve_config_dir
 
@@ -136,6 +143,22 @@ def results_document(results: Sequence[SourceResult]) -> dict[str, Any]:
     }
 
 
+def _short_error(result: SourceResult) -> str:
+    """The error without the source id, which the row already shows."""
+    error = result.outcome
+    if isinstance(error, SourceError):
+        text = f"{error.verb}: {error.message}"
+        if isinstance(error, Blocked):
+            text += f" ({error.advice})"
+        return text
+    return ""
+
+
+def table_console() -> Console:
+    """Full terminal width on a terminal; a wide fixed width in logs so rows don't wrap."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def render_results(results: Sequence[SourceResult], console: Console) -> None:
     table = Table(title="refresh", title_justify="left")
     table.add_column("source")
@@ -152,7 +175,7 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
             str(r.new),
             str(r.updated),
             f"{r.seconds:.2f}",
-            r.error or "",
+            _short_error(r),
         )
     console.print(table)
     totals = results_document(results)["totals"]
@@ -175,7 +198,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         json.dump(results_document(results), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render_results(results, Console())
+        render_results(results, table_console())
     return EXIT_OK if all(r.ok for r in results) else EXIT_SOURCES_FAILED
 
 
@@ -242,7 +265,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             _when(h.next_fetch_at),
             h.last_error or "",
         )
-    Console().print(table)
+    table_console().print(table)
     return EXIT_OK
 
 
@@ -260,6 +283,64 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    return EXIT_OK
+
+
+# digest
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    since = parse_since(args.since, now=now) if args.since else None
+    if since is not None and args.send:
+        raise UsageError("--since builds a preview of any window; it cannot be used with --send")
+    with _open_app(args) as app:
+        profile = app.profile(args.profile)
+        run = app.run_digest(
+            profile.name,
+            send=args.send and not args.dry_run,
+            since=since,
+            formats=args.format or None,
+            write_files=not args.dry_run,
+        )
+    digest = run.digest
+    print(
+        f"digest {digest.profile}: {digest.entry_count} entries, {digest.new_item_count} new "
+        f"items, {digest.updated_count} updated, from {digest.source_count} sources; "
+        f"window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
+    )
+    if args.dry_run:
+        from aggregator.deliver.render import render_text
+
+        print(render_text(digest))
+        return EXIT_OK
+    for path in run.files:
+        print(f"wrote {path}")
+    failed = False
+    for outcome in run.deliveries:
+        line = f"email {outcome.profile} {outcome.window_end.isoformat()}: {outcome.status}"
+        if outcome.error:
+            line += f" ({outcome.error})"
+        failed = failed or outcome.status == "failed"
+        print(line)
+    if args.send and not run.deliveries:
+        print("email: nothing to send (empty digest, or the profile has no recipients)")
+    return EXIT_SOURCES_FAILED if failed else EXIT_OK
+
+
+# run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from aggregator.schedule import Service
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with _open_app(args) as app:
+        asyncio.run(Service(app).serve())
     return EXIT_OK
 
 
@@ -289,7 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources = commands.add_parser("sources", help="list sources and their health")
     sources.add_argument(
-        "action", nargs="?", choices=["list", "check"], default="list",
+        "action",
+        nargs="?",
+        choices=["list", "check"],
+        default="list",
         help="list (default): health table; check: validate the config without fetching",
     )
     sources.add_argument("--json", action="store_true", help="print JSON")
@@ -300,6 +384,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", metavar="WHEN", help="first seen at or after (date or 7d)")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(handler=cmd_export)
+
+    digest = commands.add_parser("digest", help="build the digest, write its files, maybe send")
+    digest.add_argument("--profile", default="daily", help="digest profile (default: daily)")
+    digest.add_argument("--since", metavar="WHEN", help="preview from this time (date or 7d)")
+    digest.add_argument(
+        "--format",
+        action="append",
+        choices=["html", "text", "markdown", "json"],
+        help="write only this format (repeatable; default: the profile's formats)",
+    )
+    digest.add_argument("--send", action="store_true", help="record the window and deliver it")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="print the text digest; write and send nothing"
+    )
+    digest.set_defaults(handler=cmd_digest)
+
+    run = commands.add_parser("run", help="run the scheduler: refresh ticks and digest jobs")
+    run.set_defaults(handler=cmd_run)
     return parser
 
 
@@ -308,9 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except (ConfigError, UsageError, UnknownSource) as exc:
+    except (ConfigError, UsageError, UnknownSource, UnknownProfile) as exc:
         print(f"aggregator: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except DeliveryError as exc:
+        print(f"aggregator: delivery failed: {exc}", file=sys.stderr)
+        return EXIT_SOURCES_FAILED
     except StoreError as exc:
         print(f"aggregator: store error: {exc}", file=sys.stderr)
         return EXIT_STORE

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol, TypeVar
 
 from aggregator.cadence import (
@@ -171,8 +172,13 @@ class Refresher:
             )
             seconds = time.perf_counter() - began
             await self._in_store(
-                lambda: self.store.record_failure(
-                    source.id, error, now=now, seconds=seconds, next_fetch_at=next_at
+                partial(
+                    self.store.record_failure,
+                    source.id,
+                    error,
+                    now=now,
+                    seconds=seconds,
+                    next_fetch_at=next_at,
                 )
             )
             return SourceResult(

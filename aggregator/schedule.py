@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -119,7 +120,7 @@ class Service:
         )
         for profile in self.app.settings.digest.profiles:
             scheduler.add_job(
-                launch(lambda p=profile: self.digest(p)),
+                launch(partial(self.digest, profile)),
                 cron_trigger(profile),
                 id=f"digest:{profile.name}",
                 coalesce=True,

@@ -1,0 +1,151 @@
+"""One run of a digest profile: retry what is queued, build, render, write, queue, send.
+
+The order is what makes delivery exactly-once and loss-free:
+1. emails left pending by a failed or killed run go out first, with their stored bytes;
+2. the window runs from the end of this profile's last recorded digest to now;
+3. with `send`, the digest row and its outbox row commit together (the window only advances
+   with the email that carries it), then the row is claimed and sent;
+4. without `send` (a preview), files are written and nothing is recorded, so the next real
+   digest still shows every item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from aggregator.deliver.files import FORMATS, write_digest_files
+from aggregator.deliver.mail import SmtpTransport, build_message
+from aggregator.deliver.outbox import (
+    DeliveryOutcome,
+    EmlFolder,
+    Transport,
+    commit_window,
+    deliver_pending,
+    send_queued,
+)
+from aggregator.deliver.render import render_html, render_json, render_text
+from aggregator.digest import Digest, build_digest
+from aggregator.errors import DeliveryError
+from aggregator.settings import DigestProfile, SmtpSettings
+from aggregator.store.digests import (
+    last_window_end,
+    load_shown_revisions,
+    load_source_health,
+    load_sources,
+    load_window_items,
+    record_digest,
+)
+
+# The first digest of a profile has no previous window: it starts at the beginning, so
+# nothing stored before it is ever skipped.
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+FALLBACK_SENDER = "aggregator <aggregator@localhost>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRun:
+    digest: Digest
+    files: tuple[Path, ...]
+    recorded: bool  # the window was recorded (it advanced)
+    deliveries: tuple[DeliveryOutcome, ...]  # retries of earlier windows, then this one
+
+
+def transport_for(smtp: SmtpSettings | None, data_dir: Path) -> Transport:
+    """SMTP when configured; otherwise .eml files in <data_dir>/outbox/."""
+    if smtp is None:
+        return EmlFolder(data_dir / "outbox")
+    return SmtpTransport(smtp)
+
+
+def build(
+    engine: Engine,
+    profile: DigestProfile,
+    *,
+    now: datetime,
+    since: datetime | None,
+    topic_order: Sequence[str],
+    topic_labels: Mapping[str, str],
+) -> Digest:
+    start = since or last_window_end(engine, profile.name) or BEGINNING
+    return build_digest(
+        profile=profile.name,
+        window_start=start,
+        window_end=now,
+        now=now,
+        timezone=profile.timezone,
+        items=load_window_items(engine, profile=profile.name, window_start=start, window_end=now),
+        sources=load_sources(engine),
+        health=load_source_health(engine),
+        shown=load_shown_revisions(engine, profile=profile.name),
+        topic_order=topic_order,
+        topic_labels=topic_labels,
+        include_tags=profile.include_tags,
+        exclude_tags=profile.exclude_tags,
+    )
+
+
+def run_profile(
+    engine: Engine,
+    profile: DigestProfile,
+    *,
+    now: datetime,
+    data_dir: Path,
+    smtp: SmtpSettings | None,
+    topic_order: Sequence[str],
+    topic_labels: Mapping[str, str],
+    send: bool,
+    since: datetime | None = None,
+    formats: Sequence[str] | None = None,
+    write_files: bool = True,
+) -> DigestRun:
+    if send and since is not None:
+        raise DeliveryError("--since builds a preview; it cannot be combined with --send")
+    transport = transport_for(smtp, data_dir)
+    retried: list[DeliveryOutcome] = []
+    if send:
+        retried = deliver_pending(engine, transport, now=now)
+    digest = build(
+        engine,
+        profile,
+        now=now,
+        since=since,
+        topic_order=topic_order,
+        topic_labels=topic_labels,
+    )
+    rendered = {name: FORMATS[name][1](digest) for name in ("html", "text", "json")}
+    files: list[Path] = []
+    if write_files:
+        files = write_digest_files(digest, data_dir, formats or profile.formats, rendered)
+    if not send:
+        return DigestRun(
+            digest=digest, files=tuple(files), recorded=False, deliveries=tuple(retried)
+        )
+    sender = smtp.sender if smtp is not None else FALLBACK_SENDER
+    if not profile.recipients or (digest.is_empty and not profile.send_empty):
+        # Nothing to send, but the window still advances: the next digest starts here.
+        with engine.begin() as conn:
+            record_digest(conn, digest, body_json=rendered["json"], now=now)
+        return DigestRun(
+            digest=digest, files=tuple(files), recorded=True, deliveries=tuple(retried)
+        )
+    message = build_message(
+        digest,
+        sender=sender,
+        recipients=profile.recipients,
+        subject_prefix=profile.subject_prefix,
+        text=rendered["text"],
+        html=rendered["html"],
+    )
+    row_id = commit_window(engine, digest, message, body_json=rendered["json"], now=now)
+    outcome = send_queued(engine, row_id, transport, now=now)
+    return DigestRun(
+        digest=digest, files=tuple(files), recorded=True, deliveries=(*retried, outcome)
+    )
+
+
+__all__ = ["DigestRun", "render_html", "render_json", "render_text", "run_profile"]
