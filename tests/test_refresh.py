@@ -1,0 +1,257 @@
+"""`aggregator refresh` end to end: config -> fixture HTTP server -> store, on both databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from aggregator.cli import main
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+from tests.support_config import write_config
+
+pytest_plugins = ("tests.httpserver",)
+
+DATA = Path(__file__).parent / "data" / "parse"
+RSS = (DATA / "europarl_press_rss.xml").read_bytes()
+ATOM = (DATA / "iwf_news.atom").read_bytes()
+JSONFEED = (DATA / "ecpat_jsonfeed.json").read_bytes()
+LISTING = (DATA / "consilium_press_releases_listing.html").read_bytes()
+COUNCIL_SELECTORS = {
+    "item": "li.gsc-excerpt-item",
+    "title": "h3",
+    "link": "h3 a@href",
+    "date": "time@datetime",
+    "summary": ".gsc-excerpt-item__description",
+}
+
+
+def source(id: str, url: str, **extra: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": id, "name": id.upper(), "url": url, "kind": "feed"}
+    entry["org"] = extra.pop("org", "ngo")
+    entry.update(extra)
+    return entry
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
+    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
+    return tmp_path
+
+
+FAST = """
+[fetch]
+retries = 1
+backoff_base = 0.01
+read_timeout = 2.0
+total_timeout = 3.0
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refresh_json(
+    capsys: pytest.CaptureFixture[str], config: Path, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run(capsys, "--config", str(config), "refresh", "--json", *extra)
+    return code, json.loads(out)
+
+
+def statuses(doc: dict[str, Any]) -> dict[str, str]:
+    return {s["id"]: s["status"] for s in doc["sources"]}
+
+
+def serve_good_sources(server: FixtureServer) -> list[dict[str, Any]]:
+    return [
+        source(
+            "ep-press",
+            server.add("/ep.xml", body=RSS, etag='"ep1"', content_type="application/rss+xml"),
+            org="parliament",
+            institution="European Parliament",
+        ),
+        source(
+            "iwf",
+            server.add(
+                "/iwf.atom",
+                body=ATOM,
+                last_modified="Tue, 25 Nov 2025 10:00:00 GMT",
+                content_type="application/atom+xml",
+            ),
+            country="GB",
+        ),
+        source(
+            "ecpat",
+            server.add(
+                "/ecpat.json", body=JSONFEED, etag='"j1"', content_type="application/feed+json"
+            ),
+        ),
+        source(
+            "council",
+            server.add(
+                "/council.html", body=LISTING, etag='"c1"', content_type="text/html; charset=utf-8"
+            ),
+            kind="html",
+            org="institution",
+            institution="Council of the EU",
+            language="en",
+            selectors=COUNCIL_SELECTORS,
+        ),
+    ]
+
+
+def test_refresh_stores_every_kind_then_sends_conditional_requests(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", serve_good_sources(http_server), settings=FAST)
+
+    code, first = refresh_json(capsys, config)
+    assert code == 0, first
+    assert statuses(first) == {"ep-press": "new", "iwf": "new", "ecpat": "new", "council": "new"}
+    news = {s["id"]: s["new"] for s in first["sources"]}
+    assert news == {"ep-press": 2, "iwf": 2, "ecpat": 2, "council": 2}
+    assert first["totals"]["new"] == 8 and first["totals"]["failed"] == 0
+
+    code, second = refresh_json(capsys, config)
+    assert code == 0
+    assert set(statuses(second).values()) == {"not modified"}
+    assert http_server.requests("/ep.xml")[1].headers["If-None-Match"] == '"ep1"'
+    assert (
+        http_server.requests("/iwf.atom")[1].headers["If-Modified-Since"]
+        == "Tue, 25 Nov 2025 10:00:00 GMT"
+    )
+
+    code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 8
+    for row in rows:
+        assert set(row) >= {
+            "id",
+            "source",
+            "url",
+            "canonical_url",
+            "title",
+            "summary",
+            "published",
+            "first_seen",
+            "language",
+            "tags",
+            "cluster_id",
+        }
+        assert row["url"].startswith(("https://", http_server.base_url))
+        assert row["published"].endswith("+00:00")
+        assert row["cluster_id"] is not None
+    council = [r for r in rows if r["source"] == "council"]
+    assert "org:institution" in council[0]["tags"]
+
+
+def test_one_broken_source_never_stops_the_others_and_loses_nothing(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = serve_good_sources(http_server)[:2]
+    broken = [
+        source("down", http_server.add("/down.xml", status=500)),
+        source(
+            "limited", http_server.add("/limited.xml", status=429, headers={"Retry-After": "3600"})
+        ),
+        source(
+            "garbage",
+            http_server.add("/garbage.xml", body=b"\x00\x01 not a feed", content_type="text/plain"),
+        ),
+        source("slow", http_server.add("/slow.xml", body=RSS, delay=5.0)),
+    ]
+    config = write_config(env / "config", good + broken, settings=FAST)
+    code, doc = refresh_json(capsys, config)
+    assert code == 1
+    by_id = {s["id"]: s for s in doc["sources"]}
+    assert by_id["ep-press"]["status"] == "new" and by_id["iwf"]["status"] == "new"
+    assert by_id["down"]["status"] == "error" and "'down'" in by_id["down"]["error"]
+    assert "500" in by_id["down"]["error"]
+    assert by_id["limited"]["status"] == "rate limited"
+    assert by_id["garbage"]["status"] == "error" and "parse" in by_id["garbage"]["error"]
+    assert by_id["slow"]["status"] == "error" and "'slow'" in by_id["slow"]["error"]
+    assert doc["totals"]["failed"] == 4
+
+    # The feed now breaks: its stored items stay, and health says what happened.
+    http_server.clear("/ep.xml")
+    http_server.add("/ep.xml", status=503)
+    code, doc = refresh_json(capsys, config, "--source", "ep-press")
+    assert code == 1 and statuses(doc) == {"ep-press": "error"}
+    code, out, _ = run(capsys, "--config", str(config), "export")
+    assert sum(1 for line in out.splitlines() if '"ep-press"' in line) == 2
+
+    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
+    health = {h["id"]: h for h in json.loads(out)["sources"]}
+    assert health["ep-press"]["consecutive_failures"] == 1
+    assert health["ep-press"]["last_success"] is not None
+    assert health["ep-press"]["items"] == 2
+    assert health["limited"]["last_status"] == "rate limited"
+    # Retry-After moved the next fetch an hour on, instead of retrying now.
+    assert health["limited"]["next_fetch"] > health["down"]["last_fetch"]
+
+
+def test_table_output_names_each_failed_source(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        env / "config",
+        [
+            source("ok", http_server.add("/ok.xml", body=RSS)),
+            source("down", http_server.add("/d", status=404)),
+        ],
+        settings=FAST,
+    )
+    code, out, err = run(capsys, "--config", str(config), "refresh")
+    assert code == 1
+    assert "ok" in out and "new" in out
+    assert "down" in out and "HTTP 404" in out
+    assert "[2/2]" in err  # plain progress lines when stderr is not a terminal
+
+
+def test_unknown_source_and_bad_config_exit_2(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", [source("ok", http_server.add("/ok.xml", body=RSS))])
+    code, _, err = run(capsys, "--config", str(config), "refresh", "--source", "nope")
+    assert code == 2 and "unknown source id 'nope'" in err
+    (config / "sources.toml").write_text(
+        '[[source]]\nid = "x"\nname = "X"\nurl = "https://x.eu/"\nkind = "rss"\norg = "ngo"\n'
+    )
+    code, _, err = run(capsys, "--config", str(config), "refresh")
+    assert code == 2
+    assert "sources.toml:5" in err and "kind" in err
+    code, _, err = run(capsys, "--config", str(config), "sources", "check")
+    assert code == 2 and "sources.toml:5" in err
+
+
+def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = []
+    for n in range(10):
+        body = RSS.replace(b"europarl.europa.eu/news", f"europarl.europa.eu/news{n}".encode())
+        http_server.add(f"/new/{n}.xml", body=body, etag=f'"{n}"')
+        http_server.redirect(f"/old/{n}.xml", f"/new/{n}.xml", status=301)
+        entries.append(source(f"feed-{n}", http_server.url(f"/old/{n}.xml")))
+    config = write_config(env / "config", entries, settings=FAST)
+    code, doc = refresh_json(capsys, config)
+    assert code == 0, doc
+    assert doc["totals"]["new"] == 20
+    code, doc = refresh_json(capsys, config)
+    assert set(statuses(doc).values()) == {"not modified"}
+    # The second refresh went straight to the new URL.
+    assert http_server.count("/old/0.xml") == 1 and http_server.count("/new/0.xml") == 2
+    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
+    urls = {h["id"]: h["url"] for h in json.loads(out)["sources"]}
+    assert urls["feed-3"] == http_server.url("/new/3.xml")
