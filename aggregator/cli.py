@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import re
@@ -39,6 +40,10 @@ from aggregator.settings import load_settings, load_sources, resolve_config_dir
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
+# Modules that add sub-commands: each has `register(subparsers)` and sets `handler=` on its
+# parsers. They may use this module's helpers (open_app, parse_since, table_console).
+COMMAND_MODULES: tuple[str, ...] = ()
+
 
 class UsageError(AggregatorError):
     """A command-line value is wrong."""
@@ -66,12 +71,12 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _config_dir(args: argparse.Namespace) -> Path:
+def config_dir_of(args: argparse.Namespace) -> Path:
     return resolve_config_dir(args.config, os.environ)
 
 
-def _open_app(args: argparse.Namespace) -> App:
-    return App.open(_config_dir(args), os.environ)
+def open_app(args: argparse.Namespace) -> App:
+    return App.open(config_dir_of(args), os.environ)
 
 
 # refresh
@@ -186,7 +191,7 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    with _open_app(args) as app:
+    with open_app(args) as app:
         sources = app.due_sources() if args.due else app.select_sources(args.source)
         on_result, progress = _progress_printer(len(sources), sys.stderr)
         if progress is not None:
@@ -230,7 +235,7 @@ def health_record(h: SourceHealth) -> dict[str, Any]:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     if args.action == "check":
-        config_dir = _config_dir(args)
+        config_dir = config_dir_of(args)
         load_settings(config_dir, os.environ)
         sources = load_sources(config_dir)
         from aggregator.app import load_rules
@@ -243,7 +248,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
-    with _open_app(args) as app:
+    with open_app(args) as app:
         health = {h.id: h for h in app.health()}
         configured = [s.id for s in app.sources]
     rows = [health[i] for i in configured if i in health]
@@ -276,7 +281,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since, now=datetime.now(UTC)) if args.since else None
     out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w")  # noqa: SIM115
     try:
-        with _open_app(args) as app:
+        with open_app(args) as app:
             for item in app.iter_items(since=since):
                 out.write(json.dumps(item_record(item), ensure_ascii=False))
                 out.write("\n")
@@ -294,7 +299,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     since = parse_since(args.since, now=now) if args.since else None
     if since is not None and args.send:
         raise UsageError("--since builds a preview of any window; it cannot be used with --send")
-    with _open_app(args) as app:
+    with open_app(args) as app:
         profile = app.profile(args.profile)
         run = app.run_digest(
             profile.name,
@@ -339,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    with _open_app(args) as app:
+    with open_app(args) as app:
         asyncio.run(Service(app).serve())
     return EXIT_OK
 
@@ -402,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the scheduler: refresh ticks and digest jobs")
     run.set_defaults(handler=cmd_run)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
