@@ -1,0 +1,29 @@
+"""Stage 5: tags. Topic tags from the rules in config/tags.toml, plus automatic tags.
+
+Pure functions over values: `tag_item(item, source, rules)` is re-runnable on stored items.
+
+    rules.py     load and validate tags.toml into compiled `TagRules` (ConfigError: file, line)
+    patterns.py  phrase, prefix and ``re:`` patterns, compiled once
+    fold.py      the case-keeping accent and whitespace fold both sides go through
+    locate.py    line numbers in TOML text, for error messages
+    match.py     running the rules over an item
+    auto.py      automatic tags (org, source, kind, institution, country, lang, procedure)
+"""
+
+from aggregator.tag.auto import PROCEDURE_RE, automatic_tags, procedure_references
+from aggregator.tag.match import explain, tag_item, topic_tags
+from aggregator.tag.rules import Field, TagRules, TopicTag, load_tag_rules, parse_tag_rules
+
+__all__ = [
+    "PROCEDURE_RE",
+    "Field",
+    "TagRules",
+    "TopicTag",
+    "automatic_tags",
+    "explain",
+    "load_tag_rules",
+    "parse_tag_rules",
+    "procedure_references",
+    "tag_item",
+    "topic_tags",
+]

@@ -1,0 +1,77 @@
+"""Automatic tags: what the source's metadata and the item say about themselves.
+
+org:<kind>              institution, parliament, government, ngo, press
+source:<id>             the source id
+kind:<source kind>      feed, html, ep-procedure
+institution:<slug>      "European Parliament" -> institution:european-parliament
+country:<cc>            ISO 3166-1 alpha-2, lower case
+lang:<iso639-1>         the item's language (set by normalise), else the source's
+procedure:<reference>   each EU procedure reference in the title or text, normalised
+...                     and the source's own `tags`, verbatim
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from aggregator.models import Item, Source
+from aggregator.tag.fold import fold
+
+# Procedure types of the Parliament's Legislative Observatory (OEIL), current and historic:
+# ordinary legislative (COD), consultation (CNS), consent (APP), non-legislative (NLE),
+# resolutions (RSP), own-initiative (INI, INL), budget (BUD, BUI), discharge (DEC), delegated
+# and implementing acts (DEA, RPS), immunity (IMM), rules (REG), internal organisation (RSO),
+# interinstitutional agreements (ACI), institutional (INS), written declarations (DCE),
+# Commission strategy (COS), pre-Lisbon cooperation and assent (SYN, AVC).
+PROCEDURE_TYPES = (
+    *("COD", "CNS", "APP", "NLE", "RSP", "INI", "INL", "BUD", "BUI", "DEC", "DEA"),
+    *("RPS", "IMM", "REG", "RSO", "ACI", "INS", "DCE", "COS", "SYN", "AVC"),
+)
+
+# "2022/0155(COD)", also "2022/0155 (COD)" and "2022 / 0155 ( cod )" as typed in press texts.
+# Digits or a slash right before the year would make it part of something else (a file number).
+PROCEDURE_RE = re.compile(
+    r"(?<![\d/])((?:19|20)\d{2})\s*/\s*(\d{4})\s*\(\s*(" + "|".join(PROCEDURE_TYPES) + r")\s*\)",
+    re.IGNORECASE,
+)
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """ "Council of the EU" -> "council-of-the-eu"; accents folded."""
+    return _NOT_SLUG.sub("-", fold(text).lower()).strip("-")
+
+
+def procedure_references(texts: Iterable[str]) -> tuple[str, ...]:
+    """Every procedure reference in `texts`, normalised ("2022/0155(COD)"), in first-seen order."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in PROCEDURE_RE.finditer(text):
+            year, number, kind = match.groups()
+            found[f"{year}/{number}({kind.upper()})"] = None
+    return tuple(found)
+
+
+def automatic_tags(item: Item, source: Source) -> tuple[str, ...]:
+    """Tags from source metadata and the item itself; sorted and unique."""
+    tags = {
+        f"org:{source.org.value}",
+        f"source:{source.id}",
+        f"kind:{source.kind.value}",
+        *source.tags,
+    }
+    if source.institution and (name := slug(source.institution)):
+        tags.add(f"institution:{name}")
+    if source.country:
+        tags.add(f"country:{source.country.strip().lower()}")
+    language = item.language or source.language
+    if language:
+        # normalise gives ISO 639-1; a region subtag ("pt-BR") would split one language in two.
+        tags.add(f"lang:{language.strip().lower().replace('_', '-').split('-')[0]}")
+    texts = [item.title, item.summary, item.text]
+    if source.reference:
+        texts.append(source.reference)
+    tags.update(f"procedure:{ref}" for ref in procedure_references(texts))
+    return tuple(sorted(tags))
