@@ -1,11 +1,18 @@
 """`aggregator run`: the long-running service. A front end: it decides *when*, `App` does.
 
-- A tick (every `schedule.tick_seconds`, default one minute) refreshes the sources whose
-  next fetch time has come. Next fetch times live in the store, so a restart loses nothing.
-- One cron job per digest profile (APScheduler 3 `CronTrigger`, in the profile's timezone).
-- A digest missed while the service was down is sent once on start, not once per missed day:
-  the window simply runs from the end of the last digest to now.
-- SIGTERM/SIGINT stop taking new work, let the job in flight finish its writes, and exit.
+The deciding is done by `Service.step()` against the app's clock, so a test can drive it with
+a fake one; APScheduler only wakes it up:
+
+- a tick every `schedule.tick_seconds` (default one minute): refresh the sources whose next
+  fetch time (kept in the store, so a restart loses nothing) has come, then send every
+  digest whose schedule fired since that profile's last digest;
+- one cron job per digest profile (APScheduler 3 `CronTrigger` in the profile's timezone),
+  so a digest goes out at its time rather than at the next tick.
+
+A digest missed while the service was down is sent once on start, not once per missed day:
+"due" means "at least one fire time since the last digest", and the window of the digest
+then runs from the end of the last one to now. SIGTERM/SIGINT stop taking new work, let the
+step in flight finish its writes (up to `STOP_GRACE_SECONDS`), and return.
 """
 
 from __future__ import annotations
@@ -13,15 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from aggregator.errors import AggregatorError
 from aggregator.settings import DigestProfile
 
 if TYPE_CHECKING:
@@ -29,109 +36,197 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aggregator.schedule")
 
+# How long SIGTERM waits for a step in flight before cancelling it. Cancelling abandons
+# fetches still waiting for the network; a store write already started runs to its commit
+# in the store thread (App.close waits for it), so the store stays consistent either way.
+STOP_GRACE_SECONDS = 30.0
+
+
+# --- the deciding logic: pure, over a clock reading ---------------------------------------
+
 
 def cron_trigger(profile: DigestProfile) -> CronTrigger:
     return CronTrigger.from_crontab(profile.cron, timezone=profile.timezone)
 
 
-def last_fire_between(trigger: CronTrigger, after: datetime, until: datetime) -> datetime | None:
-    """The latest fire time in (after, until], or None when the schedule had none then."""
-    latest: datetime | None = None
-    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    while fire is not None and fire <= until:
-        latest = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return latest
+def next_fire_after(trigger: CronTrigger, after: datetime) -> datetime | None:
+    """The first fire time strictly after `after` (None: the schedule never fires again)."""
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return fire
+
+
+def digest_due(trigger: CronTrigger, *, since: datetime, now: datetime) -> bool:
+    """Whether the schedule fired in (since, now]. One answer however many times it fired:
+    a service that was down for three days sends one digest, not three. Constant time,
+    whatever the gap (no walk over the missed fire times)."""
+    fire = next_fire_after(trigger, since)
+    return fire is not None and fire <= now
+
+
+def digest_reference(last_end: datetime | None, started: datetime) -> datetime:
+    """What "since" means for a profile: the end of its last digest; for a profile that never
+    sent one, when this service started (its first digest comes at its first scheduled
+    time, rather than at once with the whole archive)."""
+    return last_end if last_end is not None else started
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepReport:
+    refreshed: int  # sources refreshed
+    failed: int  # of which failed
+    digests: tuple[str, ...]  # profiles whose digest ran
+
+
+@dataclass(eq=False, kw_only=True)
+class _Wakeups:
+    """At most one step runs; a wake-up during a step asks for one more after it."""
+
+    task: asyncio.Task[None] | None = None
+    again: bool = False
+    crashed: BaseException | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Service:
     """Runs refresh ticks and digest jobs for one `App` until stopped."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         self.app = app
-        self._busy = asyncio.Lock()  # one job at a time: ticks and digests share the store
-        self._stop = asyncio.Event()
+        self.started = app.clock()
+        self.grace_seconds = grace_seconds
+        self._wakeups = _Wakeups()
 
-    async def tick(self) -> int:
-        """Refresh every source that is due now; returns how many were refreshed."""
-        async with self._busy:
-            due = self.app.due_sources()
-            if not due:
-                return 0
-            results = await self.app.refresh(due)
-            failed = [r for r in results if not r.ok]
-            log.info("tick: refreshed %d sources, %d failed", len(results), len(failed))
-            for result in failed:
-                log.warning("%s", result.error)
-            return len(results)
+    # one step: what is due now, by the app's clock
 
-    def digest_missed(self, profile: DigestProfile, now: datetime) -> bool:
-        """Whether a scheduled run of `profile` fell while we were not running."""
-        last_end = self.app.last_digest_end(profile.name)
-        if last_end is None:
-            return False  # never sent: the first digest comes at its first scheduled time
-        return last_fire_between(cron_trigger(profile), last_end, now) is not None
+    async def tick(self) -> tuple[int, int]:
+        """Refresh every source that is due now; returns (refreshed, failed)."""
+        due = self.app.due_sources()
+        if not due:
+            return 0, 0
+        results = await self.app.refresh(due)
+        failed = [r for r in results if not r.ok]
+        log.info("tick: refreshed %d sources, %d failed", len(results), len(failed))
+        for result in failed:
+            log.warning("%s", result.error)
+        return len(results), len(failed)
+
+    def due_profiles(self, now: datetime) -> list[DigestProfile]:
+        return [
+            profile
+            for profile in self.app.settings.digest.profiles
+            if digest_due(
+                cron_trigger(profile),
+                since=digest_reference(self.app.last_digest_end(profile.name), self.started),
+                now=now,
+            )
+        ]
 
     async def digest(self, profile: DigestProfile) -> None:
-        async with self._busy:
-            outcome = await asyncio.to_thread(self.app.run_digest, profile.name, send=True)
-            log.info("digest %s: %s", profile.name, outcome)
+        # In a thread: rendering and SMTP block. A cancelled step leaves the thread to finish
+        # its send and record it (asyncio.run waits for the default executor).
+        run = await asyncio.to_thread(self.app.run_digest, profile.name, send=True)
+        statuses = ", ".join(d.status for d in run.deliveries) or "nothing to send"
+        log.info("digest %s: %d entries; %s", profile.name, run.digest.entry_count, statuses)
 
-    async def catch_up(self) -> None:
-        now = self.app.clock()
-        for profile in self.app.settings.digest.profiles:
-            if self.digest_missed(profile, now):
-                log.info("digest %s was missed while stopped: sending it once now", profile.name)
+    async def step(self) -> StepReport:
+        """Refresh the due sources, then send the due digests, so a digest carries what
+        the refresh just found. A store or delivery error is logged and retried on the
+        next step; anything else is a bug and propagates."""
+        refreshed = failed = 0
+        try:
+            refreshed, failed = await self.tick()
+        except AggregatorError as exc:
+            log.error("tick failed: %s", exc)
+        digests: list[str] = []
+        if self._wakeups.stopping.is_set():
+            return StepReport(refreshed=refreshed, failed=failed, digests=())
+        try:
+            for profile in self.due_profiles(self.app.clock()):
+                log.info("digest %s is due", profile.name)
                 await self.digest(profile)
+                digests.append(profile.name)
+        except AggregatorError as exc:
+            log.error("digest failed: %s", exc)
+        return StepReport(refreshed=refreshed, failed=failed, digests=tuple(digests))
+
+    # the event-loop glue
 
     def stop(self) -> None:
-        self._stop.set()
+        self._wakeups.stopping.set()
+
+    def wake(self) -> None:
+        """Start a step now, or one more after the step in flight."""
+        wakeups = self._wakeups
+        if wakeups.stopping.is_set():
+            return
+        if wakeups.task is not None and not wakeups.task.done():
+            wakeups.again = True
+            return
+        wakeups.task = asyncio.get_running_loop().create_task(self._steps())
+
+    async def _steps(self) -> None:
+        wakeups = self._wakeups
+        try:
+            while True:
+                wakeups.again = False
+                await self.step()
+                if not wakeups.again or wakeups.stopping.is_set():
+                    return
+        except Exception as exc:  # a bug: stop the service; serve() raises it
+            wakeups.crashed = exc
+            wakeups.stopping.set()
+
+    async def _wake_job(self) -> None:
+        # A coroutine on purpose: APScheduler's asyncio executor runs plain functions in a
+        # thread pool, and creating tasks from there is not safe.
+        self.wake()
 
     async def serve(self, *, install_signals: bool = True) -> None:
-        """Run until `stop()` or SIGTERM/SIGINT."""
+        """Run until `stop()` or SIGTERM/SIGINT; re-raises a bug that stopped a step."""
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         scheduler = AsyncIOScheduler(event_loop=loop)
-        in_flight: set[asyncio.Task[None]] = set()
-
-        def launch(job: Callable[[], Awaitable[object]]) -> Callable[[], None]:
-            def start() -> None:
-                if self._stop.is_set():
-                    return
-
-                async def run() -> None:
-                    await job()
-
-                task = loop.create_task(run())
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-
-            return start
-
         scheduler.add_job(
-            launch(self.tick),
+            self._wake_job,
             IntervalTrigger(seconds=self.app.settings.schedule.tick_seconds),
             id="tick",
             coalesce=True,
             max_instances=1,
-            next_run_time=datetime.now().astimezone(),
         )
         for profile in self.app.settings.digest.profiles:
             scheduler.add_job(
-                launch(partial(self.digest, profile)),
+                self._wake_job,
                 cron_trigger(profile),
                 id=f"digest:{profile.name}",
                 coalesce=True,
-                misfire_grace_time=3600,
+                max_instances=1,
+                misfire_grace_time=None,  # late is fine: step() decides from the store
             )
         scheduler.start()
+        self.wake()  # at once: due sources first, then any digest missed while stopped
         try:
-            await self.catch_up()
-            await self._stop.wait()
+            await self._wakeups.stopping.wait()
         finally:
             scheduler.shutdown(wait=False)
-            if in_flight:
-                log.info("stopping: waiting for %d job(s) to finish their writes", len(in_flight))
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            if install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            await self._finish()
+        if self._wakeups.crashed is not None:
+            raise self._wakeups.crashed
+
+    async def _finish(self) -> None:
+        task = self._wakeups.task
+        if task is None or task.done():
+            return
+        log.info("stopping: letting the step in flight finish its writes")
+        done, _ = await asyncio.wait({task}, timeout=self.grace_seconds)
+        if not done:
+            log.warning("stopping: step still running after %.0fs, cancelling", self.grace_seconds)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,252 @@
+"""The scheduler under a test clock: which sources are due, when a profile's digest fires,
+that a digest missed while the service was down goes out once, and `serve()` itself.
+
+Real parts: a local HTTP server for the feeds, aiosmtpd for the digest, SQLite and
+PostgreSQL for the store. Only the clock is fake, injected through `App.open(clock=...)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from aggregator.app import App
+from aggregator.schedule import Service, cron_trigger, digest_due, digest_reference
+from aggregator.settings import DigestProfile
+from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
+from tests.support_smtp import SmtpServer
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def local(y: int, m: int, d: int, hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, ss, tzinfo=BRUSSELS).astimezone(UTC)
+
+
+def profile(cron: str = "0 7 * * *", timezone: str = "Europe/Brussels") -> DigestProfile:
+    return DigestProfile(
+        name="daily",
+        recipients=(),
+        include_tags=(),
+        exclude_tags=(),
+        cron=cron,
+        timezone=timezone,
+        subject_prefix="[t]",
+    )
+
+
+# --- the pure decision ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("since", "now", "due"),
+    [
+        pytest.param(local(2025, 6, 2, 6), local(2025, 6, 2, 6, 59, 59), False, id="before 07:00"),
+        pytest.param(local(2025, 6, 2, 6), local(2025, 6, 2, 7), True, id="at 07:00 local"),
+        pytest.param(local(2025, 6, 2, 7), local(2025, 6, 3, 6, 59), False, id="sent at 07:00"),
+        pytest.param(local(2025, 6, 2, 7, 0, 5), local(2025, 6, 3, 7), True, id="next day"),
+        pytest.param(local(2025, 6, 2, 8), local(2025, 6, 9, 12), True, id="a week down"),
+        # Brussels changes to summer time on 30 March 2025: 07:00 local is 06:00 UTC the
+        # day before and 05:00 UTC the day after; the schedule follows local time.
+        pytest.param(
+            local(2025, 3, 30, 8), datetime(2025, 3, 31, 4, 59, tzinfo=UTC), False, id="DST -1s"
+        ),
+        pytest.param(
+            local(2025, 3, 30, 8), datetime(2025, 3, 31, 5, 0, tzinfo=UTC), True, id="DST 05 UTC"
+        ),
+    ],
+)
+def test_daily_digest_is_due_once_its_local_time_has_passed_since(
+    since: datetime, now: datetime, due: bool
+) -> None:
+    assert digest_due(cron_trigger(profile()), since=since, now=now) is due
+
+
+def test_a_long_outage_is_decided_without_walking_every_missed_fire_time() -> None:
+    every_minute = cron_trigger(profile(cron="* * * * *"))
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    assert digest_due(every_minute, since=since, now=since + timedelta(days=5 * 365))
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_profile_that_never_sent_counts_from_the_service_start() -> None:
+    started = local(2025, 6, 2, 8)  # after today's 07:00: no digest of the whole archive now
+    since = digest_reference(None, started)
+    assert since == started
+    assert not digest_due(cron_trigger(profile()), since=since, now=local(2025, 6, 2, 9))
+    assert digest_reference(local(2025, 6, 1, 7), started) == local(2025, 6, 1, 7)
+
+
+# --- the service, stepped by hand under the test clock --------------------------------------
+
+
+def post(n: int, published: datetime, base: str = "https://ngo.example/news") -> Post:
+    return Post(
+        guid=f"{base}/{n}",
+        title=f"Statement {n} on the CSA Regulation",
+        link=f"{base}/{n}",
+        text=f"Statement number {n} about detection orders and encryption, in full.",
+        published=published,
+    )
+
+
+@pytest.fixture()
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def open_app(
+    tmp_path: Path, database_url: str, http_server: FixtureServer, smtp: SmtpServer
+) -> Callable[[FakeClock], App]:
+    start = local(2025, 6, 2, 6)
+    http_server.add("/a.xml", body=rss("A", [post(1, start - timedelta(hours=3))]))
+    http_server.add("/b.xml", body=rss("B", [post(2, start - timedelta(hours=2), "https://b.ex")]))
+    config = service_config(
+        tmp_path / "config",
+        [
+            feed_source("ngo-a", http_server.url("/a.xml")),
+            feed_source("press-b", http_server.url("/b.xml"), org="press"),
+        ],
+        smtp_port=smtp.port,
+    )
+    env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+    return lambda clock: App.open(config, env, clock=clock)
+
+
+def test_steps_refresh_due_sources_and_send_the_daily_digest_at_local_time(
+    open_app: Callable[[FakeClock], App], http_server: FixtureServer, smtp: SmtpServer
+) -> None:
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    with open_app(clock) as app:
+        service = Service(app)
+
+        first = asyncio.run(service.step())
+        assert (first.refreshed, first.failed, first.digests) == (2, 0, ())
+        assert smtp.accepted == []
+
+        clock.set(local(2025, 6, 2, 6, 55))  # inside the fetch interval: nothing is due
+        assert asyncio.run(service.step()).refreshed == 0
+        assert http_server.count("/a.xml") == 1
+
+        clock.set(local(2025, 6, 2, 7, 0))
+        assert asyncio.run(service.step()).digests == ("daily",)
+        assert len(smtp.accepted) == 1
+        body = smtp.accepted[0].message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert "Statement 1 on the CSA Regulation" in text
+        assert "Statement 2 on the CSA Regulation" in text
+
+        clock.set(local(2025, 6, 2, 7, 30))
+        assert asyncio.run(service.step()).digests == ()
+
+        # A new post the next morning: refreshed before 07:00, in the next digest only.
+        http_server.clear("/a.xml")
+        http_server.add(
+            "/a.xml",
+            body=rss("A", [post(3, local(2025, 6, 3, 5)), post(1, local(2025, 6, 2, 3))]),
+        )
+        clock.set(local(2025, 6, 3, 6, 59))
+        early = asyncio.run(service.step())
+        assert early.refreshed == 2
+        assert early.digests == ()
+        clock.set(local(2025, 6, 3, 7, 0, 1))
+        assert asyncio.run(service.step()).digests == ("daily",)
+    assert len(smtp.accepted) == 2
+    second = smtp.accepted[1].message.get_body(("plain",))
+    assert second is not None
+    assert "Statement 3" in second.get_content()
+    assert "Statement 1 " not in second.get_content()
+
+
+def test_a_digest_missed_while_down_is_sent_once_and_fetch_times_survive_a_restart(
+    open_app: Callable[[FakeClock], App], http_server: FixtureServer, smtp: SmtpServer
+) -> None:
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    with open_app(clock) as app:
+        service = Service(app)
+        asyncio.run(service.step())
+        clock.set(local(2025, 6, 2, 7, 0))
+        asyncio.run(service.step())
+    assert len(smtp.accepted) == 1
+
+    # Restarted ten minutes later: the next fetch times come from the store.
+    clock.set(local(2025, 6, 2, 7, 10))
+    with open_app(clock) as app:
+        assert app.due_sources() == []
+        assert asyncio.run(Service(app).step()).refreshed == 0
+    assert http_server.count("/a.xml") == 1
+
+    # Down for three days (three 07:00 missed): one digest on start, then nothing more.
+    clock.set(local(2025, 6, 5, 9, 30))
+    with open_app(clock) as app:
+        service = Service(app)
+        report = asyncio.run(service.step())
+        assert report.digests == ("daily",)
+        assert report.refreshed == 2  # the sources were overdue too: refreshed first
+        clock.set(local(2025, 6, 5, 9, 31))
+        assert asyncio.run(service.step()).digests == ()
+        last = app.last_digest_end("daily")
+    assert last == local(2025, 6, 5, 9, 30)
+    # Nothing new was published: the catch-up digest is empty and not sent.
+    assert len(smtp.accepted) == 1
+
+    clock.set(local(2025, 6, 6, 7, 0))
+    with open_app(clock) as app:
+        assert asyncio.run(Service(app).step()).digests == ("daily",)
+
+
+# --- serve(): the APScheduler glue, under the same test clock ---------------------------------
+
+
+def test_serve_under_a_test_clock_sends_the_digest_when_local_time_comes(
+    tmp_path: Path, http_server: FixtureServer, smtp: SmtpServer
+) -> None:
+    http_server.add("/a.xml", body=rss("A", [post(1, local(2025, 6, 2, 3))]))
+    config = service_config(
+        tmp_path / "config",
+        [feed_source("ngo-a", http_server.url("/a.xml"))],
+        smtp_port=smtp.port,
+        tick_seconds=1,
+    )
+    env = {"AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    env["AGGREGATOR_DATA_DIR"] = str(tmp_path / "var")
+    clock = FakeClock(local(2025, 6, 2, 6, 59, 50))
+
+    async def scenario(service: Service) -> None:
+        serving = asyncio.create_task(service.serve(install_signals=False))
+        await until(lambda: http_server.count("/a.xml") == 1)
+        await asyncio.sleep(1.2)  # a tick or two at 06:59: refreshed, no digest
+        assert smtp.accepted == []
+        clock.set(local(2025, 6, 2, 7, 0, 1))
+        await until(lambda: len(smtp.accepted) == 1)
+        await asyncio.sleep(2.2)  # more ticks: still one digest, no refetch
+        service.stop()
+        await asyncio.wait_for(serving, timeout=10)
+
+    with App.open(config, env, clock=clock) as app:
+        asyncio.run(scenario(Service(app)))
+    assert len(smtp.accepted) == 1
+    assert http_server.count("/a.xml") == 1
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
