@@ -13,19 +13,37 @@ from aggregator.models import Item, OrgKind, Source, SourceKind
 
 OPENMAG = Path("derived") / "openmag_parsed_items"
 
+EDRI = ("edri", "European Digital Rights (EDRi)", OrgKind.NGO)
+COMMISSION = ("ec-news", "European Commission", OrgKind.INSTITUTION)
 # The Openmag files and what kind of organisation publishes them.
 OPENMAG_SOURCES = {
-    "european_digital_rights__edri__HEAD.json": ("edri", "European Digital Rights (EDRi)", OrgKind.NGO),
-    "european_digital_rights__edri__2026-04-15.json": ("edri", "European Digital Rights (EDRi)", OrgKind.NGO),
+    "european_digital_rights__edri__HEAD.json": (
+        "edri",
+        "European Digital Rights (EDRi)",
+        OrgKind.NGO,
+    ),
+    "european_digital_rights__edri__2026-04-15.json": (
+        "edri",
+        "European Digital Rights (EDRi)",
+        OrgKind.NGO,
+    ),
     "europol_HEAD.json": ("europol", "Europol", OrgKind.INSTITUTION),
-    "european_commission_HEAD.json": ("ec-news", "European Commission", OrgKind.INSTITUTION),
-    "european_commission_2026-08-21T1913.json": ("ec-news", "European Commission", OrgKind.INSTITUTION),
+    "european_commission_HEAD.json": COMMISSION,
+    "european_commission_2026-08-21T1913.json": (
+        "ec-news",
+        "European Commission",
+        OrgKind.INSTITUTION,
+    ),
     "european_parliament___culture_and_education_HEAD.json": (
         "ep-cult",
         "European Parliament: Culture and Education",
         OrgKind.PARLIAMENT,
     ),
-    "technology___politico_HEAD.json": ("politico-tech", "Politico Europe: Technology", OrgKind.PRESS),
+    "technology___politico_HEAD.json": (
+        "politico-tech",
+        "Politico Europe: Technology",
+        OrgKind.PRESS,
+    ),
     "euronews___europe_HEAD.json": ("euronews-europe", "Euronews: Europe", OrgKind.PRESS),
 }
 

@@ -330,7 +330,8 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
     regexes: list[Regex] = []
     for pattern in patterns:
         if not isinstance(pattern, str):
-            raise PatternError(pattern, f"pattern is a {type(pattern).__name__}", "a string")
+            kind = type(pattern).__name__
+            raise PatternError(pattern, f"pattern is not a string but {kind}", "a string")
         if pattern.startswith(REGEX_PREFIX):
             regexes.append(regex_source(pattern[len(REGEX_PREFIX) :]))
         else:

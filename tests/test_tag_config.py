@@ -1,0 +1,205 @@
+"""The shipped config/tags.toml: it loads, names the agreed topics, and tags real phrasing
+in several languages while leaving look-alikes alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from aggregator.tag import TagRules, load_tag_rules, topic_tags
+from tests.support_tag import make_item, make_source
+
+CONFIG = Path(__file__).resolve().parent.parent / "config" / "tags.toml"
+TOPICS = [
+    "csar",
+    "csa-directive",
+    "interim-regulation",
+    "ai-csam",
+    "encryption",
+    "age-verification",
+    "dsa",
+    "grooming-sextortion",
+    "survivors",
+    "hotlines",
+    "law-enforcement",
+]
+
+
+@pytest.fixture(scope="module")
+def rules() -> TagRules:
+    return load_tag_rules(CONFIG)
+
+
+def test_shipped_topics(rules: TagRules) -> None:
+    names = [t.name for t in rules.topics]
+    assert set(names) <= set(TOPICS)
+    assert sorted(names) == sorted(TOPICS)
+    assert all(t.label and t.description for t in rules.topics)
+
+
+def test_every_named_list_is_used() -> None:
+    text = CONFIG.read_text("utf-8")
+    lists = re.search(r"^\[lists\]\n(.*?)^\[tag\.", text, re.S | re.M)
+    assert lists is not None
+    names = re.findall(r"^([a-z-]+) = \[", lists.group(1), re.M)
+    assert names
+    for name in names:
+        assert f'"@{name}"' in text, f"[lists] {name} is never used"
+
+
+def topics(rules: TagRules, title: str, text: str = "", url: str = "") -> set[str]:
+    item = make_item(title, text, url=url or "https://example.org/news/1")
+    return set(topic_tags(item, make_source(), rules))
+
+
+# (language, title, text, the topic it must get). Phrasing as the press and NGOs write it.
+POSITIVE = [
+    ("en", "MEPs reject chat control", "", "csar"),
+    ("en", "Council agrees position on the CSA Regulation", "", "csar"),
+    ("en", "Detection orders dropped", "Providers would no longer face detection orders.", "csar"),
+    ("en", "Experts warn", "Client-side scanning breaks the promise of private messaging.", "csar"),
+    ("de", "Chatkontrolle: Rat einigt sich", "", "csar"),
+    ("de", "Die CSAM-Verordnung im Trilog", "", "csar"),
+    ("fr", "Le Conseil relance le contrôle des chats", "", "csar"),
+    ("fr", "Messageries", "Le règlement CSAR prévoit des injonctions de détection.", "csar"),
+    ("nl", "Europees Parlement stemt over chatcontrole", "", "csar"),
+    ("it", "Il controllo delle chat torna al Consiglio", "", "csar"),
+    ("es", "El control de chats vuelve a Bruselas", "", "csar"),
+    ("pl", "Kontrola czatów: Rada przyjmuje stanowisko", "", "csar"),
+    ("sv", "Chattkontroll: EU-ministrarna oeniga", "", "csar"),
+    ("en", "Procedure", "File 2022/0155 (COD) moves to trilogue.", "csar"),
+    ("en", "Recast agreed", "Directive 2011/93/EU will be replaced.", "csa-directive"),
+    (
+        "en",
+        "Parliament backs the recast of the directive",
+        "on child sexual abuse",
+        "csa-directive",
+    ),
+    ("de", "Neufassung der Richtlinie", "gegen Kindesmissbrauch", "csa-directive"),
+    ("fr", "Directive CSA : accord provisoire", "", "csa-directive"),
+    (
+        "en",
+        "Interim regulation extended",
+        "to fight child sexual abuse online",
+        "interim-regulation",
+    ),
+    ("en", "Vote", "Regulation (EU) 2021/1232 expires in April.", "interim-regulation"),
+    ("en", "MEPs", "a derogation from the ePrivacy Directive", "interim-regulation"),
+    ("de", "Chatkontrolle 1.0 verlängert", "", "interim-regulation"),
+    ("fr", "Vote", "la dérogation temporaire à la directive ePrivacy", "interim-regulation"),
+    ("en", "IWF", "AI-generated child sexual abuse imagery is rising", "ai-csam"),
+    ("en", "Schools", "Deepfakes of pupils shared in class chats", "ai-csam"),
+    ("en", "Regulators move against nudify apps", "", "ai-csam"),
+    ("de", "KI-generierte Missbrauchsdarstellungen nehmen zu", "", "ai-csam"),
+    ("fr", "Alerte", "des images générées par l'IA montrant des enfants", "ai-csam"),
+    ("en", "Signal threatens to leave", "over end-to-end encryption", "encryption"),
+    ("en", "Apple adds encryption to backups", "", "encryption"),
+    ("de", "Die Ende-zu-Ende-Verschlüsselung ist in Gefahr", "", "encryption"),
+    ("fr", "Le chiffrement de bout en bout menacé", "", "encryption"),
+    ("nl", "Kabinet wil versleuteling niet verzwakken", "", "encryption"),
+    ("it", "La crittografia end-to-end", "", "encryption"),
+    ("es", "Expertos defienden el cifrado de extremo a extremo", "", "encryption"),
+    ("pl", "Szyfrowanie end-to-end zagrożone", "", "encryption"),
+    ("sv", "Kryptering hotas", "", "encryption"),
+    ("en", "Backdoor", "a backdoor in messaging apps", "encryption"),
+    ("en", "Commission presents age verification app", "", "age-verification"),
+    ("en", "Ofcom", "Age checks now apply to porn sites", "age-verification"),
+    ("de", "Altersverifikation für Plattformen", "", "age-verification"),
+    ("fr", "La vérification de l'âge en ligne", "", "age-verification"),
+    ("fr", "Majorité numérique", "", "age-verification"),
+    ("es", "Verificación de edad obligatoria", "", "age-verification"),
+    ("pl", "Weryfikacja wieku w sieci", "", "age-verification"),
+    ("en", "Australia's social media ban for under-16s starts", "", "age-verification"),
+    ("en", "Commission opens proceedings under the Digital Services Act", "", "dsa"),
+    ("en", "TikTok", "The DSA obliges platforms to assess risks to minors.", "dsa"),
+    ("de", "Gesetz über digitale Dienste", "", "dsa"),
+    ("fr", "Le règlement sur les services numériques", "", "dsa"),
+    ("en", "Sextortion cases double", "", "grooming-sextortion"),
+    ("en", "Police warn", "online grooming of children on gaming platforms", "grooming-sextortion"),
+    ("de", "Cybergrooming", "", "grooming-sextortion"),
+    ("fr", "La sextorsion touche les adolescents", "", "grooming-sextortion"),
+    ("en", "Brave Movement", "survivors meet MEPs", "survivors"),
+    ("en", "Hearing", "Survivors of child sexual abuse testify", "survivors"),
+    ("de", "Anhörung", "Betroffene sexualisierter Gewalt fordern Aufarbeitung", "survivors"),
+    ("fr", "Audition", "des victimes de violences sexuelles dans l'enfance", "survivors"),
+    ("en", "INHOPE annual report", "", "hotlines"),
+    ("en", "NCMEC", "CyberTipline reports reached 36 million", "hotlines"),
+    ("en", "IWF", "The IWF removed more child sexual abuse imagery", "hotlines"),
+    ("en", "Europol operation", "", "law-enforcement"),
+    (
+        "en",
+        "Arrests",
+        "Police arrested 20 suspects sharing child sexual abuse material",
+        "law-enforcement",
+    ),
+    (
+        "de",
+        "Festnahmen",
+        "Die Polizei hat wegen Kinderpornografie ermittelt und festgenommen",
+        "law-enforcement",
+    ),
+]
+
+# Look-alikes that must NOT get the topic.
+NEGATIVE = [
+    ("en", "CSAR helicopters", "combat search and rescue (CSAR) training", "csar"),
+    ("en", "Parental controls", "The new chat control panel lets parents mute strangers.", "csar"),
+    ("en", "Police crack down", "EU member states block migrant smuggling routes", "csar"),
+    ("en", "Digital services tax", "the UK's digital services tax on US tech", "dsa"),
+    ("en", "Germany", "Telecommunications, Digital Services and Data Protection Act", "dsa"),
+    ("en", "Crypto", "The DSA key was replaced by the digital signature algorithm...", "dsa"),
+    ("en", "Dog grooming salon opens", "for children and adults alike", "grooming-sextortion"),
+    (
+        "en",
+        "Heir",
+        "He was groomed as his successor by the children of the founder",
+        "grooming-sextortion",
+    ),
+    ("en", "Ransomware", "The ransomware encrypted the files of the hospital", "encryption"),
+    ("en", "Deal", "The tax passed through the back door, on a messaging app", "encryption"),
+    ("fr", "Chômage", "Les chiffres du chômage sont en baisse", "encryption"),
+    ("es", "Presupuesto", "El gasto, cifrado en 30 millones", "encryption"),
+    ("en", "Quake", "Survivors of the earthquake wait for aid", "survivors"),
+    ("en", "Holocaust survivors honoured", "", "survivors"),
+    ("de", "Kartellamt", "Missbrauch einer marktbeherrschenden Stellung", "survivors"),
+    ("en", "Weightlifting", "The IWF banned three lifters", "hotlines"),
+    ("en", "Customer hotline", "call our hotline for refunds", "hotlines"),
+    ("en", "Burglary", "Police arrested two men", "law-enforcement"),
+    ("en", "Interim regulation on tariffs", "", "interim-regulation"),
+    ("en", "Politics", "Deepfake of the prime minister", "ai-csam"),
+    ("en", "Age of the universe", "astronomers verify the estimate", "age-verification"),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "text", "topic"),
+    POSITIVE,
+    ids=[f"{lang}:{topic}:{title[:30]}" for lang, title, _, topic in POSITIVE],
+)
+def test_tags_real_phrasing(
+    rules: TagRules, language: str, title: str, text: str, topic: str
+) -> None:
+    assert topic in topics(rules, title, text)
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "text", "topic"),
+    NEGATIVE,
+    ids=[f"{lang}:not-{topic}:{title[:30]}" for lang, title, _, topic in NEGATIVE],
+)
+def test_leaves_look_alikes_alone(
+    rules: TagRules, language: str, title: str, text: str, topic: str
+) -> None:
+    assert topic not in topics(rules, title, text)
+
+
+def test_chat_control_one_is_the_interim_regulation(rules: TagRules) -> None:
+    assert topics(rules, "Chat Control 1.0 extended") == {"interim-regulation"}
+    assert topics(rules, "Chat control 2.0 back in Council") == {"csar"}
+
+
+def test_url_slug_counts(rules: TagRules) -> None:
+    url = "https://netzpolitik.org/2025/chatkontrolle-die-eu-staaten-einigen-sich/"
+    assert "csar" in topics(rules, "Die EU-Staaten einigen sich", url=url)

@@ -1,0 +1,97 @@
+"""A bad tags file is a ConfigError naming the file and the LINE of the mistake.
+
+Each fixture in tests/data/tags/ says what the message must contain (``# expect: ...`` on its
+first line) and marks the line the error must point to with ``# <-- error``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import ConfigError
+from aggregator.tag import load_tag_rules, parse_tag_rules
+
+DATA = Path(__file__).parent / "data" / "tags"
+BAD = sorted(p for p in DATA.glob("*.toml") if p.name != "good.toml")
+
+
+def expectation(path: Path) -> tuple[str, int]:
+    lines = path.read_text("utf-8").splitlines()
+    assert lines[0].startswith("# expect: "), f"{path.name}: first line must say '# expect: ...'"
+    marked = [number for number, line in enumerate(lines, start=1) if "# <-- error" in line]
+    assert len(marked) == 1, f"{path.name}: mark exactly one line with '# <-- error'"
+    return lines[0].removeprefix("# expect: "), marked[0]
+
+
+def test_there_are_enough_bad_files() -> None:
+    assert len(BAD) >= 8
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_error_names_file_and_line(path: Path) -> None:
+    message, line = expectation(path)
+    with pytest.raises(ConfigError) as caught:
+        load_tag_rules(path)
+    error = caught.value
+    assert error.file == str(path)
+    assert error.line == line, str(error)
+    assert message in str(error)
+    assert str(error).startswith(f"{path}:{line}")
+
+
+def test_good_fixture_loads() -> None:
+    rules = load_tag_rules(DATA / "good.toml")
+    assert [t.name for t in rules.topics] == ["alpha", "beta"]
+    assert rules.topics[0].description == "Spread over two lines."
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "tags.toml"
+    with pytest.raises(ConfigError, match="cannot read") as caught:
+        load_tag_rules(path)
+    assert caught.value.file == str(path)
+
+
+def test_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "tags.toml"
+    path.write_bytes(b'[tag.dsa]\nlabel = "Digital Services Act"\ndescription = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not UTF-8") as caught:
+        load_tag_rules(path)
+    assert caught.value.line == 3
+
+
+def test_errors_wrap_their_cause() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_tag_rules('[tag.x]\nlabel = "X"\n[[tag.x.rule]]\nany = ["re:("]\n', "inline.toml")
+    assert caught.value.__cause__ is not None
+    assert caught.value.line == 4
+    assert caught.value.key == "tag.x.rule[1].any: 're:('"
+
+
+def test_dotted_key_layout_still_gets_a_line() -> None:
+    """Without [tag.x] headers the loader falls back to the line that names the tag."""
+    text = 'tag.x.label = "X"\ntag.x.rule = [{ any = ["ok"] }, { any = ["re:["] }]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_tag_rules(text, "dotted.toml")
+    assert caught.value.line in (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('any = ["*"]', "empty phrase"),
+        ('any = ["-*"]', "'*' must follow a letter or digit"),
+        ('any = ["re:"]', "empty regular expression"),
+        ('any = ["re:a(?i)b"]', "global flags"),
+        ('any = "chat control"', "'any' is not a list"),
+        ('fields = []\nany = ["x"]', "bad 'fields'"),
+        ('fields = "title"\nany = ["x"]', "bad 'fields'"),
+    ],
+)
+def test_more_pattern_mistakes(body: str, message: str) -> None:
+    text = f'[tag.x]\nlabel = "X"\n\n[[tag.x.rule]]\n{body}\n'
+    with pytest.raises(ConfigError, match=message.replace("*", r"\*").replace("(", r"\(")) as e:
+        parse_tag_rules(text, "inline.toml")
+    assert e.value.line is not None and e.value.line >= 4
