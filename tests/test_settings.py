@@ -508,6 +508,9 @@ def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
         "AGGREGATOR_API_TOKEN": ("api.token", "t", "t"),
         "AGGREGATOR_API_HOST": ("api.host", "::1", "::1"),
         "AGGREGATOR_API_PORT": ("api.port", "1234", 1234),
+        "AGGREGATOR_BROKER_URL": ("workers.broker_url", "amqp://u:p@mq/", "amqp://u:p@mq/"),
+        "AGGREGATOR_LIMITER_URL": ("workers.limiter_url", "redis://r:6379/1", "redis://r:6379/1"),
+        "AGGREGATOR_WORKER_QUEUE": ("workers.queue", "refresh-eu", "refresh-eu"),
     }
     declared = {spec.env for spec in SETTINGS if spec.env} - {"AGGREGATOR_CONFIG"}
     assert declared == set(samples)

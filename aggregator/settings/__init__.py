@@ -14,6 +14,7 @@ from aggregator.settings.app import (
     ScheduleSettings,
     Settings,
     SmtpSettings,
+    WorkerSettings,
     load_settings,
     resolve_config_dir,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "SmtpSettings",
+    "WorkerSettings",
     "load_settings",
     "load_sources",
     "resolve_config_dir",

@@ -13,12 +13,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from aggregator.errors import ConfigError
 from aggregator.settings.checks import (
+    BrokerUrl,
     Contact,
     CronExpression,
     DatabaseUrl,
     Duration,
     EmailAddress,
     NonEmpty,
+    RedisUrl,
     Slug,
     TagName,
     TimeZoneName,
@@ -102,6 +104,15 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSettings:
+    broker_url: str
+    limiter_url: str | None  # None: the broker's Redis
+    queue: str
+    lease: timedelta
+    queue_timeout: timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DigestProfile:
     name: str
     recipients: tuple[str, ...]
@@ -139,6 +150,7 @@ class Settings:
     smtp: SmtpSettings | None  # None: digests are written to the outbox folder
     api: ApiSettings
     digest: DigestSettings
+    workers: WorkerSettings
 
 
 # --- the file's schema; defaults come from the SETTINGS table -----------------------------
@@ -209,6 +221,14 @@ class _Api(_Table):
     cors_origins: tuple[str, ...] = Field(default=default_of("api.cors_origins"))
 
 
+class _Workers(_Table):
+    broker_url: BrokerUrl = Field(default=default_of("workers.broker_url"))
+    limiter_url: RedisUrl | None = Field(default=default_of("workers.limiter_url"))
+    queue: Slug = Field(default=default_of("workers.queue"))
+    lease: Duration = Field(default=default_of("workers.lease"))
+    queue_timeout: Duration = Field(default=default_of("workers.queue_timeout"))
+
+
 class _Profile(_Table):
     recipients: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.recipients"))
     include_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.include_tags"))
@@ -238,6 +258,7 @@ class SettingsFile(_Table):
     smtp: _Smtp = Field(default_factory=_Smtp)
     api: _Api = Field(default_factory=_Api)
     digest: _Digest = Field(default_factory=_Digest)
+    workers: _Workers = Field(default_factory=_Workers)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -307,6 +328,7 @@ def _build(model: SettingsFile, config_dir: Path) -> Settings:
             topic_order=model.digest.topic_order,
             profiles=profiles or (_profile(DEFAULT_PROFILE, _Profile()),),
         ),
+        workers=WorkerSettings(**model.workers.model_dump()),
     )
 
 

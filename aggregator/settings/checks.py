@@ -174,3 +174,23 @@ def _check_database_url(value: str) -> str:
 
 
 DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]
+
+
+def _url_with_scheme(schemes: tuple[str, ...], expected: str) -> Any:
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise fail(f"invalid URL {value!r}", expected)
+        return value
+
+    return AfterValidator(check)
+
+
+BrokerUrl = Annotated[
+    str,
+    _url_with_scheme(
+        ("redis", "rediss", "amqp", "amqps"),
+        "redis://host:6379/0 or amqp://user:password@host:5672/vhost",
+    ),
+]
+RedisUrl = Annotated[str, _url_with_scheme(("redis", "rediss"), "redis://host:6379/0")]

@@ -142,6 +142,43 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "api.cors_origins", "list of strings", [], "Origins allowed to call the API from a browser."
     ),
     _s(
+        "workers.broker_url",
+        "string",
+        "redis://127.0.0.1:6379/0",
+        "Task broker of `aggregator worker` and `aggregator run --distributed`: "
+        "redis://host:port/db or amqp://user:password@host:port/vhost (RabbitMQ).",
+        env="AGGREGATOR_BROKER_URL",
+    ),
+    _s(
+        "workers.limiter_url",
+        "string",
+        None,
+        "Redis holding the per-host limit shared by all workers (redis://...). "
+        "Unset: the broker's Redis; required with an amqp:// broker.",
+        env="AGGREGATOR_LIMITER_URL",
+    ),
+    _s(
+        "workers.queue",
+        "string",
+        "aggregator-refresh",
+        "Queue name of refresh messages; deployments sharing a broker use different names.",
+        env="AGGREGATOR_WORKER_QUEUE",
+    ),
+    _s(
+        "workers.lease",
+        "duration",
+        "5m",
+        "How long a worker holds a source (and a host slot) at most; a crashed worker's "
+        "source is refreshed again after this. Longer than the slowest fetch with retries.",
+    ),
+    _s(
+        "workers.queue_timeout",
+        "duration",
+        "30m",
+        "A source enqueued but not started within this time is enqueued again "
+        "(a lost message, or a worker killed before it began).",
+    ),
+    _s(
         "digest.topic_order",
         "list of strings",
         [],

@@ -1,0 +1,177 @@
+"""Source leases: at most one worker refreshes a source at a time, and a crash frees it.
+
+A lease is two columns of the source row, ``lease_owner`` and ``lease_expires_at``. Taking
+one is a single conditional ``UPDATE ... RETURNING``: the database, not the worker, decides
+who wins, so two workers racing for one source cannot both get it (on PostgreSQL the second
+UPDATE waits for the first's row lock, then re-checks the condition on the new row).
+
+States of a source row, by lease_owner:
+- NULL (or any expired lease): free;
+- ``QUEUED``: the scheduler sent a message for it; any worker that gets a message may take it,
+  and the scheduler sends no second message until the mark expires (a lost message);
+- anything else: a worker's token (host:pid:random); it expires at lease_expires_at, so a
+  worker killed mid-refresh holds its sources only until then.
+
+Only a *due* source can be taken: a message delivered twice, or after the source was
+refreshed, finds it not due and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy.exc
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from aggregator.errors import StoreError
+from aggregator.store.engine import WRITE_OPTION, masked
+from aggregator.store.schema import sources
+from aggregator.store.timestamps import from_db_or_none, to_db
+
+# lease_owner of a source waiting in the queue (no worker has it yet).
+QUEUED = "queued"
+
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Taken:
+    """The caller holds the source until `expires_at` or `release`."""
+
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Held:
+    """Another worker holds the source until `expires_at` (then it may be taken again)."""
+
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotDue:
+    """Not due, disabled or unknown: nothing to do (a duplicate or late message)."""
+
+
+Outcome = Taken | Held | NotDue
+
+
+def new_owner() -> str:
+    """A token naming this worker for operators (host:pid) and unique per acquisition."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        sources.c.enabled,
+        or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now)),
+    )
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    return or_(sources.c.lease_expires_at.is_(None), sources.c.lease_expires_at < to_db(now))
+
+
+def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> StoreError:
+    return StoreError(f"{what} failed on {masked(engine.url)}: {type(exc).__name__}: {exc}")
+
+
+def acquire(
+    engine: Engine, source_id: str, *, owner: str, now: datetime, ttl: timedelta
+) -> Outcome:
+    """Take the lease on a due source that is free, expired or merely queued."""
+    expires_at = now + ttl
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            won = conn.execute(
+                update(sources)
+                .where(
+                    sources.c.id == source_id,
+                    _due(now),
+                    or_(_free(now), sources.c.lease_owner == QUEUED),
+                )
+                .values(lease_owner=owner, lease_expires_at=to_db(expires_at))
+                .returning(sources.c.id)
+            ).first()
+            if won is not None:
+                return Taken(owner=owner, expires_at=expires_at)
+            row = conn.execute(
+                select(sources.c.lease_owner, sources.c.lease_expires_at).where(
+                    sources.c.id == source_id, _due(now)
+                )
+            ).first()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, f"lease {source_id!r}", exc) from exc
+    if row is None:
+        return NotDue()
+    held_until = from_db_or_none(row.lease_expires_at)
+    if held_until is None:  # freed between our two statements: let the caller try again
+        held_until = now
+    return Held(owner=row.lease_owner or "", expires_at=held_until)
+
+
+def release(engine: Engine, source_id: str, *, owner: str) -> bool:
+    """Free the source if `owner` still holds it; False when the lease had been taken over."""
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            freed = conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id, sources.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+                .returning(sources.c.id)
+            ).first()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, f"release {source_id!r}", exc) from exc
+    return freed is not None
+
+
+def mark_queued(
+    engine: Engine, source_ids: Sequence[str], *, now: datetime, ttl: timedelta
+) -> list[str]:
+    """Mark the due, free sources among `source_ids` as queued; return those marked.
+
+    The scheduler sends a message only for these, so a source waiting in the queue, or
+    being refreshed, is not sent again on every tick while the workers catch up.
+    """
+    marked: list[str] = []
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            for start in range(0, len(source_ids), CHUNK):
+                part = list(source_ids[start : start + CHUNK])
+                marked.extend(
+                    conn.execute(
+                        update(sources)
+                        .where(sources.c.id.in_(part), _due(now), _free(now))
+                        .values(lease_owner=QUEUED, lease_expires_at=to_db(now + ttl))
+                        .returning(sources.c.id)
+                    ).scalars()
+                )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, "mark queued", exc) from exc
+    order = {source_id: n for n, source_id in enumerate(source_ids)}
+    return sorted(marked, key=order.__getitem__)
+
+
+def holders(engine: Engine, *, now: datetime) -> dict[str, str]:
+    """source id -> owner of every unexpired lease (queued marks included), for operators."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(sources.c.id, sources.c.lease_owner).where(
+                    sources.c.lease_owner.is_not(None), sources.c.lease_expires_at >= to_db(now)
+                )
+            ).all()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, "list leases", exc) from exc
+    return {row.id: row.lease_owner for row in rows}

@@ -1,0 +1,328 @@
+"""Distributed refresh: Dramatiq actors over Redis or RabbitMQ. A front end, like cli.py.
+
+    scheduler (aggregator run --distributed)            workers (aggregator worker), any machine
+    due sources -> mark queued -> one message each  ->  refresh_source(id): lease, host slot,
+                                                        App.refresh([source]), release
+
+One message refreshes one source. What keeps it correct is in the store and in Redis, not in
+the broker's delivery guarantees (at least once, never exactly once):
+
+- a source is taken with a lease (store/leases.py): one worker at a time; a message for a
+  source that is no longer due (a duplicate, a redelivery after success) does nothing; a
+  source held by a worker that died is taken again once its lease expires;
+- items are unique per (source, identity), and save_refresh serialises writers of one source
+  on its row, so a redelivered document is "unchanged", never a second copy;
+- the per-host limit (`fetch.max_per_host`) is shared by every process (hostslots.py).
+
+Each worker process opens its own `App` (its own connection pool); the first to start
+migrates the database under PostgreSQL's advisory lock while the others wait on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import resource
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import dramatiq
+import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+
+from aggregator.app import App
+from aggregator.errors import AggregatorError, ConfigError
+from aggregator.hostslots import HostBusy, HostSlots
+from aggregator.models import Source
+from aggregator.settings import Settings, WorkerSettings
+from aggregator.store import leases
+
+log = logging.getLogger("aggregator.worker")
+
+ACTOR_NAME = "refresh_source"
+# Retries of a message whose handler raised (store or broker down): a few, then give up;
+# the scheduler sends the source again once its queued mark expires.
+MAX_RETRIES = 5
+MIN_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 60_000
+# A host slot is waited for this long in the worker before the message is put back with a
+# delay: a thread waiting on a busy host is a thread not refreshing other hosts.
+SLOT_WAIT = timedelta(seconds=10)
+# Redis broker: a worker that stopped sending heartbeats for this long is presumed dead and
+# its unacknowledged messages are put back (dramatiq's default is 60 s).
+REDIS_HEARTBEAT_MS = 30_000
+
+
+class WorkerError(AggregatorError):
+    """The broker could not be set up or reached."""
+
+
+def is_redis(url: str) -> bool:
+    return urlsplit(url).scheme in ("redis", "rediss")
+
+
+def build_broker(workers: WorkerSettings) -> dramatiq.Broker:
+    """The broker named by `workers.broker_url`, with dramatiq's default middleware."""
+    url = workers.broker_url
+    try:
+        if is_redis(url):
+            broker: dramatiq.Broker = RedisBroker(  # type: ignore[no-untyped-call]
+                url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS
+            )
+            return broker
+        # confirm_delivery: send() returns once RabbitMQ has the message, so a scheduler
+        # that marked a source queued has really queued it.
+        return RabbitmqBroker(url=url, confirm_delivery=True)
+    except Exception as exc:  # pika and redis raise many types; all mean "cannot use it"
+        raise WorkerError(f"broker {_masked(url)}: {type(exc).__name__}: {exc}") from exc
+
+
+def limiter_url(workers: WorkerSettings) -> str:
+    if workers.limiter_url:
+        return workers.limiter_url
+    if is_redis(workers.broker_url):
+        return workers.broker_url
+    raise ConfigError(
+        "aggregator.toml",
+        "workers.limiter_url is required when the broker is not Redis: the per-host limit "
+        "shared by all workers lives in Redis",
+        key="workers.limiter_url",
+        expected="redis://host:6379/0 (or AGGREGATOR_LIMITER_URL)",
+    )
+
+
+def _masked(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def declare(
+    broker: dramatiq.Broker, queue: str, fn: Callable[[str], None]
+) -> dramatiq.Actor[[str], None]:
+    """The refresh actor on `broker` (senders declare it too, with a function never run)."""
+    decorate = dramatiq.actor(
+        actor_name=ACTOR_NAME,
+        queue_name=queue,
+        broker=broker,
+        max_retries=MAX_RETRIES,
+        min_backoff=MIN_BACKOFF_MS,
+        max_backoff=MAX_BACKOFF_MS,
+    )
+    return decorate(fn)
+
+
+# --- the scheduler's side -------------------------------------------------------------------
+
+
+class Enqueuer:
+    """`Service(app, enqueue=Enqueuer(app))`: due sources become messages, once each."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.workers = app.settings.workers
+        self.broker = build_broker(self.workers)
+        self.actor = declare(self.broker, self.workers.queue, _never_called)
+
+    def __call__(self, source_ids: Sequence[str]) -> int:
+        """Mark the due, unleased sources queued, then send one message per marked source."""
+        marked = leases.mark_queued(
+            self.app.store.engine,
+            source_ids,
+            now=self.app.clock(),
+            ttl=self.workers.queue_timeout,
+        )
+        try:
+            for source_id in marked:
+                self.actor.send(source_id)
+        except dramatiq.errors.DramatiqError as exc:
+            # Unsent marks expire after workers.queue_timeout; the sources are sent again then.
+            raise WorkerError(f"enqueue failed: {type(exc).__name__}: {exc}") from exc
+        return len(marked)
+
+    def close(self) -> None:
+        self.broker.close()
+
+
+def _never_called(source_id: str) -> None:
+    raise AssertionError("the enqueuer's actor runs only in workers")
+
+
+# --- the worker's side ----------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Stats:
+    """Where a worker process's time went (wall seconds summed over its threads)."""
+
+    messages: int = 0
+    refreshed: int = 0
+    failed: int = 0  # refreshed, with a per-source error
+    not_due: int = 0  # duplicates and late redeliveries: nothing written
+    held: int = 0  # another worker had it: put back until its lease expires
+    host_busy: int = 0  # no host slot within SLOT_WAIT: put back
+    lease_seconds: float = 0.0  # taking and releasing leases
+    slot_wait_seconds: float = 0.0  # waiting for a host slot (politeness)
+    refresh_seconds: float = 0.0  # fetch + parse + store of refreshed sources
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def as_dict(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with self._lock:
+            values = {name: round(float(getattr(self, name)), 3) for name in STAT_NAMES}
+        values["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)
+        return values
+
+
+STAT_NAMES = (
+    "messages",
+    "refreshed",
+    "failed",
+    "not_due",
+    "held",
+    "host_busy",
+    "lease_seconds",
+    "slot_wait_seconds",
+    "refresh_seconds",
+)
+
+
+Handled = Literal["refreshed", "failed", "not due", "held", "host busy", "unknown"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    status: Handled
+    retry_at: datetime | None = None  # put the message back for this time
+
+
+class Refresher:
+    """One process's refresh of one source per message. Thread-safe; no dramatiq in here."""
+
+    def __init__(self, app: App, slots: HostSlots) -> None:
+        self.app = app
+        self.slots = slots
+        self.lease = app.settings.workers.lease
+        self.sources = {source.id: source for source in app.sources}
+        self.stats = Stats()
+
+    def handle(self, source_id: str) -> Outcome:
+        self.stats.add(messages=1)
+        source = self.sources.get(source_id)
+        if source is None:  # removed from this worker's config: a stale message
+            log.warning("%s: not in this worker's config, dropped", source_id)
+            return Outcome(status="unknown")
+        engine = self.app.store.engine
+        owner = leases.new_owner()
+        started = time.perf_counter()
+        now = self.app.clock()
+        taken = leases.acquire(engine, source_id, owner=owner, now=now, ttl=self.lease)
+        self.stats.add(lease_seconds=time.perf_counter() - started)
+        if isinstance(taken, leases.NotDue):
+            self.stats.add(not_due=1)
+            return Outcome(status="not due")
+        if isinstance(taken, leases.Held):
+            self.stats.add(held=1)
+            return Outcome(status="held", retry_at=max(taken.expires_at, now))
+        try:
+            return self._refresh(source)
+        finally:
+            released = time.perf_counter()
+            if not leases.release(engine, source_id, owner=owner):
+                log.warning("%s: lease had expired before the refresh ended", source_id)
+            self.stats.add(lease_seconds=time.perf_counter() - released)
+
+    def _refresh(self, source: Source) -> Outcome:
+        waiting = time.perf_counter()
+        try:
+            with self.slots.hold(source.url) as slot:
+                self.stats.add(slot_wait_seconds=slot.waited)
+                began = time.perf_counter()
+                (result,) = asyncio.run(self.app.refresh([source]))
+                self.stats.add(refresh_seconds=time.perf_counter() - began)
+        except HostBusy:
+            self.stats.add(host_busy=1, slot_wait_seconds=time.perf_counter() - waiting)
+            # The lease is released by the caller, so the source is free for whoever gets
+            # the message back first.
+            return Outcome(status="host busy", retry_at=self.app.clock())
+        if result.ok:
+            self.stats.add(refreshed=1)
+            return Outcome(status="refreshed")
+        log.warning("%s", result.error)
+        self.stats.add(refreshed=1, failed=1)
+        return Outcome(status="failed")
+
+
+def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refresher:
+    """This process's App (its own pool; migrates under the advisory lock) and host slots."""
+    app = App.open(config_dir, os.environ if env is None else env)
+    try:
+        settings: Settings = app.settings
+        client = redis.Redis.from_url(limiter_url(settings.workers))
+        slots = HostSlots(
+            client,
+            prefix=f"aggregator:{settings.workers.queue}",
+            limit=settings.fetch.max_per_host,
+            hold=settings.workers.lease,
+            wait=SLOT_WAIT,
+        )
+    except BaseException:
+        app.close()
+        raise
+    return Refresher(app, slots)
+
+
+def run_worker(
+    config_dir: Path,
+    *,
+    threads: int,
+    stop: threading.Event,
+    env: dict[str, str] | None = None,
+) -> Stats:
+    """Consume refresh messages with `threads` threads until `stop` is set."""
+    refresher = open_refresher(config_dir, env)
+    workers = refresher.app.settings.workers
+    broker = build_broker(workers)
+
+    def refresh_source(source_id: str) -> None:
+        outcome = refresher.handle(source_id)
+        log.info("%s: %s", source_id, outcome.status)
+        if outcome.retry_at is not None:
+            # A new message rather than an exception: nothing failed, it is just not now.
+            delay = outcome.retry_at - refresher.app.clock()
+            delay_ms = max(int(delay.total_seconds() * 1000), 0) + 500
+            actor.send_with_options(args=(source_id,), delay=delay_ms)
+
+    actor = declare(broker, workers.queue, refresh_source)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
+    try:
+        worker.start()
+        log.info(
+            "worker %s: %d thread(s) on queue %r, broker %s",
+            os.getpid(),
+            threads,
+            workers.queue,
+            _masked(workers.broker_url),
+        )
+        stop.wait()
+    finally:
+        worker.stop(timeout=int(refresher.lease.total_seconds() * 1000))
+        broker.close()
+        refresher.app.close()
+        log.info("worker %s stats: %s", os.getpid(), json.dumps(refresher.stats.as_dict()))
+    return refresher.stats

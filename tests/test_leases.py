@@ -1,0 +1,98 @@
+"""Source leases (store/leases.py) on SQLite and PostgreSQL: one holder, expiry, queued marks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from aggregator.store import SqlStore, leases, open_store
+from aggregator.store.leases import QUEUED, Held, NotDue, Taken
+from aggregator.store.schema import sources
+from tests.support_store import T0, at, make_source
+
+TTL = timedelta(minutes=5)
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = open_store(database_url)
+    opened.sync_sources([make_source(name) for name in ("a", "b", "c")], now=T0)
+    yield opened
+    opened.close()
+
+
+def next_fetch(store: SqlStore, source_id: str, when: object) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(update(sources).where(sources.c.id == source_id).values(next_fetch_at=when))
+
+
+def test_a_due_source_is_taken_by_one_owner_until_its_lease_expires(store: SqlStore) -> None:
+    first = leases.acquire(store.engine, "a", owner="w1", now=at(1), ttl=TTL)
+    assert first == Taken(owner="w1", expires_at=at(1) + TTL)
+    assert leases.acquire(store.engine, "a", owner="w2", now=at(2), ttl=TTL) == Held(
+        owner="w1", expires_at=at(1) + TTL
+    )
+    # w1 died: after the expiry w2 gets it, and w1's late release does not free w2's lease
+    later = at(1) + TTL + timedelta(seconds=1)
+    assert isinstance(leases.acquire(store.engine, "a", owner="w2", now=later, ttl=TTL), Taken)
+    assert leases.release(store.engine, "a", owner="w1") is False
+    assert leases.holders(store.engine, now=later) == {"a": "w2"}
+    assert leases.release(store.engine, "a", owner="w2") is True
+    assert leases.holders(store.engine, now=later) == {}
+
+
+def test_released_source_can_be_taken_again_at_once(store: SqlStore) -> None:
+    assert isinstance(leases.acquire(store.engine, "b", owner="w1", now=at(1), ttl=TTL), Taken)
+    assert leases.release(store.engine, "b", owner="w1")
+    assert isinstance(leases.acquire(store.engine, "b", owner="w2", now=at(1), ttl=TTL), Taken)
+
+
+def test_a_source_not_due_disabled_or_unknown_is_not_taken(store: SqlStore) -> None:
+    next_fetch(store, "a", at(60))
+    assert leases.acquire(store.engine, "a", owner="w", now=at(1), ttl=TTL) == NotDue()
+    assert isinstance(leases.acquire(store.engine, "a", owner="w", now=at(61), ttl=TTL), Taken)
+    store.sync_sources([make_source("a")], now=at(62))  # b and c disabled
+    assert leases.acquire(store.engine, "b", owner="w", now=at(62), ttl=TTL) == NotDue()
+    assert leases.acquire(store.engine, "nope", owner="w", now=at(62), ttl=TTL) == NotDue()
+
+
+def test_queued_marks_once_and_any_worker_takes_a_queued_source(store: SqlStore) -> None:
+    assert isinstance(leases.acquire(store.engine, "c", owner="w1", now=at(0), ttl=TTL), Taken)
+    marked = leases.mark_queued(store.engine, ["c", "b", "a"], now=at(1), ttl=TTL)
+    assert marked == ["b", "a"]  # c is being refreshed: no message for it
+    assert leases.mark_queued(store.engine, ["a", "b"], now=at(2), ttl=TTL) == []
+    assert leases.holders(store.engine, now=at(2)) == {"a": QUEUED, "b": QUEUED, "c": "w1"}
+    assert isinstance(leases.acquire(store.engine, "a", owner="w2", now=at(3), ttl=TTL), Taken)
+    # a lost message: b's mark expires and b is sent again; a is still w2's
+    after_mark = at(1) + TTL + timedelta(seconds=1)
+    assert leases.mark_queued(store.engine, ["a", "b"], now=after_mark, ttl=TTL) == ["b"]
+    # w2 died too: once its lease has expired, a is sent again
+    after_lease = at(3) + TTL + timedelta(seconds=1)
+    assert leases.mark_queued(store.engine, ["a", "b"], now=after_lease, ttl=TTL) == ["a"]
+
+
+def test_racing_workers_get_one_lease(store: SqlStore, database_url: str) -> None:
+    """Eight workers (own engines, as in own processes) ask for one source at the same time."""
+    stores = [open_store(database_url, migrate=False) for _ in range(8)]
+    start = threading.Barrier(len(stores))
+
+    def take(n: int) -> leases.Outcome:
+        start.wait()
+        return leases.acquire(stores[n].engine, "a", owner=f"w{n}", now=at(1), ttl=TTL)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(stores)) as pool:
+            outcomes = list(pool.map(take, range(len(stores))))
+    finally:
+        for opened in stores:
+            opened.close()
+    winners = [o for o in outcomes if isinstance(o, Taken)]
+    assert len(winners) == 1
+    assert all(
+        isinstance(o, Held) and o.owner == winners[0].owner for o in outcomes if o not in winners
+    )
