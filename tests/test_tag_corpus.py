@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 
 from aggregator.models import Item, OrgKind, Source
 from aggregator.tag import TagRules, load_tag_rules, topic_tags
-from aggregator.tag.patterns import Haystack
+from aggregator.tag.haystack import Haystack
 from aggregator.tag.rules import Field
 from tests.support_tag import OPENMAG, make_item, make_source, openmag_items, plain_text
 

@@ -17,8 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aggregator.tag import parse_tag_rules, topic_tags
+from aggregator.tag.anyof import compile_any
 from aggregator.tag.fold import fold
-from aggregator.tag.patterns import Haystack, compile_any
+from aggregator.tag.haystack import Haystack
 from tests.support_tag import make_item, make_source
 
 

@@ -3,9 +3,13 @@
 Pure functions over values: `tag_item(item, source, rules)` is re-runnable on stored items.
 
     rules.py     load and validate tags.toml into compiled `TagRules` (ConfigError: file, line)
-    patterns.py  phrase, prefix and ``re:`` patterns, compiled once
-    fold.py      the case-keeping accent and whitespace fold both sides go through
-    locate.py    line numbers in TOML text, for error messages
+    locate.py    line numbers in TOML text, for those errors
+    patterns.py  the pattern language (phrases, prefixes, ``re:``) and PatternError
+    phrase.py    plain phrases compiled, with the anchor word that lets most texts skip them
+    regex.py     ``re:`` patterns checked and compiled, with shortcuts that keep the answer
+    anyof.py     one list of patterns as one matcher
+    haystack.py  an item's fields folded and indexed once
+    fold.py      the accent and whitespace fold both sides go through
     match.py     running the rules over an item
     auto.py      automatic tags (org, source, kind, institution, country, lang, procedure)
 """

@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 from aggregator.models import Item, Source
 from aggregator.tag.auto import automatic_tags
-from aggregator.tag.patterns import Haystack
+from aggregator.tag.haystack import Haystack
 from aggregator.tag.rules import Field, TagRules
 
 # Joins the parts of one field. Not a space or hyphen, so no phrase can run across two parts

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.errors import ConfigError
+from aggregator.tag.anyof import AnyOf, compile_any
+from aggregator.tag.haystack import Haystack
 from aggregator.tag.locate import TomlLines
-from aggregator.tag.patterns import AnyOf, Haystack, PatternError, compile_any
+from aggregator.tag.patterns import PatternError
 
 
 class Field(StrEnum):

@@ -1,0 +1,76 @@
+"""Plain phrases ("chat control", "detection order*") compiled for the lower-cased folded text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aggregator.tag.fold import fold
+from aggregator.tag.patterns import PatternError
+
+_SEPARATOR = re.compile(r"([\s-]+)")
+_WORD = re.compile(r"\w")
+_LEADING_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A compiled plain phrase: its expression over lower-cased folded text, and its anchor.
+
+    The anchor is the phrase's first word (or the prefix it must start with). A text whose
+    words contain no anchor of a list cannot match any phrase of it, so the expression is not
+    even run: most lists match most items nowhere, and a set lookup is far cheaper than a
+    regular-expression scan of a long body.
+    """
+
+    source: str
+    anchor: str | None  # None: the phrase starts with punctuation; always search
+    prefix: bool  # the anchor is a word prefix, not a whole word
+
+
+def compile_phrase(text: str) -> Phrase:
+    """Compile a plain phrase (see patterns.py for what matches)."""
+    folded = fold(text).lower()
+    prefix = folded.endswith("*")
+    if prefix:
+        folded = folded[:-1].rstrip()
+    if not folded:
+        raise PatternError(text, "empty phrase", "at least one word")
+    if "*" in folded:
+        raise PatternError(text, "'*' inside a phrase", "'*' only at the end, as a word prefix")
+    if prefix and not _WORD.match(folded[-1]):
+        raise PatternError(text, "'*' must follow a letter or digit", 'e.g. "order*"')
+    pieces = _SEPARATOR.split(folded)
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            parts.append(re.escape(piece))
+        elif piece.strip("-"):  # contains whitespace
+            parts.append(r"[\s-]+")
+        else:  # hyphens only
+            parts.append(r"[\s-]?")
+    if _WORD.match(folded[0]):
+        # The word boundary before the phrase is checked after its first piece, not before
+        # it: an expression that starts with a literal lets the engine jump to where that
+        # literal occurs instead of trying every position (ten times faster on long texts).
+        parts.insert(1, rf"(?<!\w.{{{len(pieces[0])}}})")
+    if not prefix and _WORD.match(folded[-1]):
+        parts.append(r"(?!\w)")
+    source = "".join(parts)
+    anchor, anchor_is_prefix = _anchor(pieces, prefix)
+    return Phrase(source=source, anchor=anchor, prefix=anchor_is_prefix)
+
+
+def _anchor(pieces: list[str], prefix: bool) -> tuple[str | None, bool]:
+    """The word the text must contain for the phrase to match, and whether it is a prefix."""
+    first = _LEADING_WORD.match(pieces[0])
+    if first is None:
+        return None, False
+    word = first.group(0)
+    if word != pieces[0]:  # "l'age", "jugendschutz.net": the text has this exact word
+        return word, False
+    if len(pieces) == 1:  # one word, maybe with "*"
+        return word, prefix
+    # A hyphen may stand for nothing ("cyber-grooming" matches "cybergrooming"), so the first
+    # word of the text may be longer than the phrase's.
+    return word, not pieces[1].strip("-")

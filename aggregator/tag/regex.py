@@ -1,0 +1,145 @@
+"""``re:`` patterns: checked, compiled, and given cheap shortcuts that never change the answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aggregator.tag.fold import fold_non_ascii
+from aggregator.tag.haystack import PREFIX_KEY
+from aggregator.tag.patterns import REGEX_PREFIX, PatternError
+
+FLAGS = re.IGNORECASE  # for expressions with capitals; the others run on lower-cased text
+_ESCAPE = re.compile(r"\\N\{[^}]*\}|\\.")
+# A regular expression that matches an empty string here would tag every item.
+_EMPTY_PROBES = ("", " ", "a", "a b-c 1.")
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """A ``re:`` pattern, with a faster probe when it starts with ``\\b``.
+
+    An expression that starts with ``\\b`` makes the engine try every position of the text;
+    without it, a leading literal or group lets the engine skip to candidate characters. The
+    probe (the expression minus its leading ``\\b``) matches wherever the whole one does, so a
+    text the probe misses is skipped, and the whole expression only runs from the probe's first
+    hit on. Most texts miss most probes.
+    """
+
+    expression: re.Pattern[str]
+    probe: re.Pattern[str] | None = None
+    lower: bool = True  # written in lower case: runs on the lower-cased text
+    # First letters a word of the text must start with for a match (see `anchor_keys`).
+    keys: frozenset[str] | None = None
+
+    def search(self, text: str) -> bool:
+        if self.probe is None:
+            return self.expression.search(text) is not None
+        hit = self.probe.search(text)
+        return hit is not None and self.expression.search(text, hit.start()) is not None
+
+
+def _probe(source: str, flags: int) -> re.Pattern[str] | None:
+    if not source.startswith(r"\b") or source[2:3] in ("", "*", "+", "?", "{", "|", ")"):
+        return None
+    try:
+        return re.compile(source[2:], flags)
+    except re.error:  # "\b(" ... unbalanced once cut: no probe, the expression still works
+        return None
+
+
+_LEAD_WORD = re.compile(r"([a-z0-9]+)(.?)")
+_LEAD_GROUP = re.compile(r"\\b\(\?:((?:[^()\[\]\\]|\\[a-zA-Z])*)\)(.?)")
+_QUANTIFIERS = ("?", "*", "{")
+
+
+def anchor_keys(source: str) -> frozenset[str] | None:
+    """The first one to three letters a word must start with wherever `source` matches.
+
+    Only for the shapes that are certain: ``\\bword...`` and ``\\b(?:alt|alt...)...`` with
+    every alternative starting with letters or digits, and no top-level ``|``. A literal
+    character made optional by ``?``, ``*`` or ``{`` does not count. None: no such letters
+    are known, and the expression always runs.
+    """
+    if not source.startswith(r"\b") or _top_level_bar(source):
+        return None
+    group = _LEAD_GROUP.match(source)
+    if group is not None:
+        if group.group(2) in _QUANTIFIERS:
+            return None
+        alternatives = group.group(1).split("|")
+    else:
+        alternatives = [source[2:]]
+    keys: set[str] = set()
+    for alternative in alternatives:
+        lead = _LEAD_WORD.match(alternative)
+        if lead is None:
+            return None
+        word = lead.group(1)[:-1] if lead.group(2) in _QUANTIFIERS else lead.group(1)
+        if not word:
+            return None
+        keys.add(word[:PREFIX_KEY])
+    return frozenset(keys)
+
+
+def _top_level_bar(source: str) -> bool:
+    """Whether `source` has a "|" outside every group (escapes and classes skipped)."""
+    depth = 0
+    index = 0
+    in_class = False
+    while index < len(source):
+        ch = source[index]
+        if ch == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        index += 1
+    return False
+
+
+def has_capitals(source: str) -> bool:
+    """Capital letters in a regex source, not counting escapes such as \\B, \\W or \\N{...}."""
+    return any(ch.isupper() for ch in _ESCAPE.sub("", source))
+
+
+def compile_regex(source: str) -> Regex:
+    """Compile and check the regular expression of a ``re:`` pattern (prefix removed)."""
+    raw = REGEX_PREFIX + source
+    if not source:
+        raise PatternError(raw, "empty regular expression", "a regular expression after 're:'")
+    source = fold_non_ascii(source)
+    flags = FLAGS if has_capitals(source) else 0
+    try:
+        compiled = re.compile(source, flags)
+    except re.error as exc:
+        message = f"invalid regular expression: {exc}"
+        raise PatternError(raw, message, "a Python `re` pattern") from exc
+    try:
+        re.compile(f"(?:{source})", flags)
+    except re.error as exc:
+        # Typically a global flag such as "(?s)" not at the start once wrapped.
+        raise PatternError(
+            raw, f"regular expression cannot be used as a group: {exc}", "scoped flags (?s:...)"
+        ) from exc
+    for probe in _EMPTY_PROBES:
+        match = compiled.search(probe if flags else probe.lower())
+        if match is not None and match.end() == match.start():
+            raise PatternError(
+                raw, "regular expression matches an empty string", "a pattern that needs text"
+            )
+    return Regex(
+        expression=compiled,
+        probe=_probe(source, flags),
+        lower=not flags,
+        # Keys are lower-case letters: certain only for an expression without IGNORECASE.
+        keys=None if flags else anchor_keys(source),
+    )
