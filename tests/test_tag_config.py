@@ -168,6 +168,8 @@ NEGATIVE = [
     ("en", "Customer hotline", "call our hotline for refunds", "hotlines"),
     ("en", "Burglary", "Police arrested two men", "law-enforcement"),
     ("en", "Interim regulation on tariffs", "", "interim-regulation"),
+    ("en", "Vote", "the ePrivacy Directive to fight child sexual abuse online", "csa-directive"),
+    ("fr", "Vote", "la directive ePrivacy contre les abus sexuels sur enfants", "csa-directive"),
     ("en", "Politics", "Deepfake of the prime minister", "ai-csam"),
     ("en", "Age of the universe", "astronomers verify the estimate", "age-verification"),
 ]
