@@ -1,0 +1,230 @@
+"""`aggregator sources add | import | export`: sources that look after themselves.
+
+- ``add URL``: find the page's feed (aggregator.discover), show what it holds, append it to
+  sources.toml; with no feed, propose an html source and write it only with ``--accept``.
+- ``import FILE.opml``: another reader's subscriptions; duplicates skipped and reported.
+- ``export [-o FILE]``: the feed sources as OPML 2.0.
+
+Every write goes through aggregator.config_edit: comments and layout of sources.toml stay,
+and a result that does not validate is rolled back. ``--dry-run`` writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aggregator.app import fetch_options
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, EXIT_SOURCES_FAILED, UsageError, config_dir_of
+from aggregator.config_edit import append_sources, id_from_url, render_entries, unique_id
+from aggregator.discover import Discovery, discover
+from aggregator.errors import Blocked, ConfigError, FetchError
+from aggregator.fetch import FetchOptions, Retriever
+from aggregator.models import OrgKind, Source, SourceKind
+from aggregator.opml import plan_import, read_opml, write_opml
+from aggregator.settings import load_settings, load_sources
+from aggregator.settings.sources import SOURCES_FILE
+from aggregator.urls import canonical_url, is_web_url
+
+# Discovery probes several URLs; one retry is enough to ride out a blip.
+DISCOVERY_RETRIES = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `sources add/import/export` on the `sources` parser."""
+    parser.add_argument(
+        "target", nargs="?", metavar="URL|FILE", help="add: a page URL; import: an OPML file"
+    )
+    parser.add_argument("--id", help="add: the new source's id (default: from the host)")
+    parser.add_argument("--name", help="add: its display name (default: the feed's title)")
+    parser.add_argument(
+        "--org",
+        choices=[kind.value for kind in OrgKind],
+        help="add, import: organisation kind (default: ngo; import: the OPML group if it is one)",
+    )
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="add, import: an extra tag"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="add, import: write nothing")
+    parser.add_argument(
+        "--accept", action="store_true", help="add: write the proposed html source too"
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="export: write here, not stdout")
+    parser.add_argument(
+        "--group-by", choices=["org", "tag"], default="org", help="export: outline groups"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"add": cmd_add, "import": cmd_import, "export": cmd_export}
+    handler = handlers[args.action]
+    if args.action in ("add", "import") and not args.target:
+        raise UsageError(
+            f"sources {args.action}: give a {'URL' if args.action == 'add' else 'file'}"
+        )
+    return handler(args)
+
+
+def _configured(config_dir: Path) -> tuple[Source, ...]:
+    """The configured sources; none when sources.toml does not exist yet (a first import)."""
+    if not (config_dir / SOURCES_FILE).is_file():
+        return ()
+    return load_sources(config_dir)
+
+
+def _write(config_dir: Path, entries: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
+    print(render_entries(entries), end="")
+    if dry_run:
+        print("dry run: nothing written")
+        return
+    append_sources(config_dir, entries)
+    ids = ", ".join(str(e["id"]) for e in entries)
+    print(f"added to {config_dir / SOURCES_FILE}: {ids}")
+
+
+# add
+
+
+async def _discover(url: str, options: FetchOptions) -> Discovery:
+    async with Retriever(options) as retriever:
+        return await discover(url, retriever, now=datetime.now(UTC))
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "no dates"
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    url = args.target
+    if not is_web_url(url):
+        raise UsageError(f"sources add {url!r}: expected an http(s) URL")
+    config_dir = config_dir_of(args)
+    settings = load_settings(config_dir, os.environ)
+    sources = _configured(config_dir)
+    taken = {s.id for s in sources}
+    if args.id and args.id in taken:
+        raise UsageError(f"sources add: id {args.id!r} is already configured")
+    options = replace(
+        fetch_options(settings), retries=min(settings.fetch.retries, DISCOVERY_RETRIES)
+    )
+    try:
+        found = asyncio.run(_discover(url, options))
+    except FetchError as exc:
+        print(f"aggregator: cannot fetch {url}: {exc.message}", file=sys.stderr)
+        if isinstance(exc, Blocked):
+            print(f"aggregator: {exc.advice}", file=sys.stderr)
+        return EXIT_SOURCES_FAILED
+    known = {canonical_url(s.url): s.id for s in sources}
+    entry: dict[str, Any] = {
+        "id": args.id or unique_id(id_from_url(found.page_url), taken),
+        "org": args.org or str(OrgKind.NGO),
+        "tags": list(args.tag),
+    }
+    feed = found.feed
+    if feed is not None:
+        if canonical_url(feed.url) in known:
+            print(f"{feed.url} is already configured as {known[canonical_url(feed.url)]!r}")
+            return EXIT_OK
+        print(
+            f"found a feed ({'the URL itself' if feed.via == 'page' else feed.via}): {feed.url}\n"
+            f"  title: {feed.title or '-'}; format: {feed.format}; {feed.item_count} items; "
+            f"newest: {_when(feed.newest)}"
+        )
+        name = args.name or feed.title or found.page_title or urlsplit(feed.url).hostname
+        _write(
+            config_dir,
+            [{**entry, "name": name, "url": feed.url, "kind": str(SourceKind.FEED)}],
+            dry_run=args.dry_run,
+        )
+        return EXIT_OK
+    tried = ", ".join(f"{a.url} ({a.outcome})" for a in found.attempts) or "-"
+    print(f"no feed found for {found.page_url}\n  tried: {tried}")
+    proposal = found.proposal
+    if proposal is None:
+        print("no listing recognised either: write an html source with selectors by hand")
+        return EXIT_SOURCES_FAILED
+    if canonical_url(found.page_url) in known:
+        print(f"{found.page_url} is already configured as {known[canonical_url(found.page_url)]!r}")
+        return EXIT_OK
+    samples = "; ".join(proposal.sample_titles)
+    print(
+        f"proposed html source: {proposal.item_count} items, newest: {_when(proposal.newest)}\n"
+        f"  e.g. {samples}"
+    )
+    selectors = {
+        "item": proposal.selectors.item,
+        "title": proposal.selectors.title,
+        "link": proposal.selectors.link,
+        "date": proposal.selectors.date,
+        "summary": proposal.selectors.summary,
+    }
+    html_entry = {
+        **entry,
+        "name": args.name or found.page_title or urlsplit(found.page_url).hostname,
+        "url": found.page_url,
+        "kind": str(SourceKind.HTML),
+        "selectors": selectors,
+    }
+    if not args.accept:
+        print(render_entries([html_entry]), end="")
+        print("check the selectors, then run again with --accept to add it")
+        return EXIT_OK
+    _write(config_dir, [html_entry], dry_run=args.dry_run)
+    return EXIT_OK
+
+
+# import
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    path = Path(args.target)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
+    config_dir = config_dir_of(args)
+    sources = _configured(config_dir)
+    plan = plan_import(
+        read_opml(data, name=str(path)),
+        sources,
+        default_org=OrgKind(args.org) if args.org else OrgKind.NGO,
+        extra_tags=args.tag,
+    )
+    for skipped in plan.skipped:
+        print(f"skipped {skipped.url} ({skipped.title or '-'}): {skipped.reason}")
+    print(f"{len(plan.entries)} to add, {len(plan.skipped)} skipped")
+    if plan.entries:
+        _write(config_dir, plan.entries, dry_run=args.dry_run)
+    return EXIT_OK
+
+
+# export
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    config_dir = config_dir_of(args)
+    sources = load_sources(config_dir)
+    data, left_out = write_opml(sources, now=datetime.now(UTC), group_by=args.group_by)
+    if args.output in (None, "-"):
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        try:
+            Path(args.output).write_bytes(data)
+        except OSError as exc:
+            print(f"aggregator: cannot write {args.output}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    if left_out:
+        print(
+            f"left out {len(left_out)} sources OPML cannot carry (not feeds): "
+            + ", ".join(left_out),
+            file=sys.stderr,
+        )
+    return EXIT_OK

@@ -1,0 +1,167 @@
+"""Append `[[source]]` tables to sources.toml, keeping its comments and layout (tomlkit).
+
+The file is the operator's: hand-written comments explain why a source is configured the
+way it is. tomlkit edits the document, not a dict, so everything already there stays as it
+was, byte for byte. After writing, the whole file is validated by `load_sources`; a file
+that no longer validates is put back as it was and the `ConfigError` raised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
+
+from aggregator.errors import ConfigError
+from aggregator.models import Source
+from aggregator.settings import load_sources
+from aggregator.settings.sources import SOURCES_FILE
+
+# Host labels that say nothing about who publishes.
+_NOISE_LABELS = frozenset({"www", "www2", "m", "news", "feeds", "feed", "rss", "blog"})
+_SLUG_RUN = re.compile(r"[^a-z0-9]+")
+
+# The order keys are written in, as in the shipped sources.toml.
+KEY_ORDER = (
+    "id",
+    "name",
+    "url",
+    "kind",
+    "org",
+    "country",
+    "institution",
+    "language",
+    "interval",
+    "enabled",
+    "verified",
+    "tags",
+    "reference",
+    "selectors",
+)
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits and '-', as ids and tags must be ('' when nothing is left)."""
+    return _SLUG_RUN.sub("-", text.lower()).strip("-")
+
+
+def id_from_url(url: str) -> str:
+    """A readable id from the host: www.ecpat.org -> ecpat, home-affairs.ec.europa.eu ->
+    home-affairs-ec-europa."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    labels = [label for label in host.split(".") if label]
+    if len(labels) > 1:
+        labels = labels[:-1]  # the top-level domain
+    meaningful = [label for label in labels if label not in _NOISE_LABELS] or labels
+    return slug("-".join(meaningful)) or "source"
+
+
+def unique_id(base: str, taken: Collection[str]) -> str:
+    """`base`, or `base-2`, `base-3`, ... whichever is not taken yet."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def source_table(entry: Mapping[str, Any]) -> Table:
+    """A tomlkit table for one source, keys in the usual order, None values left out."""
+    table = tomlkit.table()
+    table.trivia.indent = "\n"  # a blank line between sources, as in the shipped file
+    for key in sorted(entry, key=lambda k: KEY_ORDER.index(k) if k in KEY_ORDER else 99):
+        value = entry[key]
+        if value is None or value == ():
+            continue
+        if isinstance(value, Mapping):
+            sub = tomlkit.table()
+            for sub_key, sub_value in value.items():
+                if sub_value is not None:
+                    sub.add(sub_key, sub_value)
+            table.add(key, sub)
+        elif isinstance(value, tuple | list):
+            table.add(key, list(value))
+        else:
+            table.add(key, value)
+    return table
+
+
+def render_entries(entries: Iterable[Mapping[str, Any]]) -> str:
+    """The TOML text `append_sources` would add, for showing before writing."""
+    document = tomlkit.document()
+    aot = tomlkit.aot()
+    for entry in entries:
+        aot.append(source_table(entry))
+    document.add("source", aot)
+    return tomlkit.dumps(document).lstrip("\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A crash mid-write must not leave half a config: write a sibling file, then rename.
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tuple[Source, ...]:
+    """Append `entries` as `[[source]]` tables and return the validated sources.
+
+    Raises `ConfigError` (the file left as it was) when the result does not validate.
+    """
+    path = config_dir / SOURCES_FILE
+    existed = path.exists()
+    try:
+        before = path.read_text(encoding="utf-8") if existed else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
+    try:
+        document = tomlkit.parse(before)
+    except TOMLKitError as exc:
+        raise ConfigError(str(path), f"TOML syntax error: {exc}", expected="valid TOML") from exc
+    existing = document.get("source")
+    if existing is None:
+        existing = tomlkit.aot()
+        document.append("source", existing)
+    elif not isinstance(existing, AoT):
+        raise ConfigError(
+            str(path),
+            "'source' is not an array of tables",
+            key="source",
+            expected="[[source]] tables",
+        )
+    for entry in entries:
+        existing.append(source_table(entry))
+    after = tomlkit.dumps(document)
+    _write_atomically(path, after)
+    try:
+        return load_sources(config_dir)
+    except ConfigError:
+        if existed:
+            _write_atomically(path, before)
+        else:
+            path.unlink(missing_ok=True)
+        raise
+
+
+__all__ = [
+    "append_sources",
+    "id_from_url",
+    "render_entries",
+    "slug",
+    "source_table",
+    "unique_id",
+]

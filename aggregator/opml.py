@@ -1,0 +1,294 @@
+"""OPML 2.0 in and out: subscription lists shared with other feed readers.
+
+Reading: every ``<outline>`` with an ``xmlUrl`` is a feed; the outlines it sits in are its
+categories (Miniflux and FreshRSS nest feeds one level deep in category outlines; lemon24's
+reader exports a flat list). Categories become tags, except one named like an organisation
+kind ("ngo", "institution", ...), which sets the source's `org` instead: that is how our own
+export groups sources. The OPML 2.0 ``category`` attribute ("/child-protection,/eu") adds
+tags too. Files come from anywhere, so they are parsed with defusedxml (no entity expansion,
+no external entities, no DTDs).
+
+Writing: valid OPML 2.0, feed outlines of type "rss" grouped by organisation kind or by first
+tag. What OPML has no attribute for (id, org, country, institution, language, interval) goes
+into attributes of our own namespace, which other readers ignore (as FreshRSS does with its
+``frss:`` ones), so export then import gives the same sources back.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from aggregator.config_edit import id_from_url, slug, unique_id
+from aggregator.durations import format_duration
+from aggregator.errors import ConfigError
+from aggregator.models import OrgKind, Source, SourceKind
+from aggregator.urls import canonical_url, is_web_url
+
+NAMESPACE = "urn:aggregator:opml:1"
+PREFIX = "aggregator"
+# Source fields carried in our namespace, as attribute name -> Source field.
+OWN_ATTRIBUTES = ("id", "org", "country", "institution", "language", "interval")
+DEFAULT_INTERVAL = timedelta(hours=1)  # the [defaults] interval: not written when equal
+
+GroupBy = Literal["org", "tag"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpmlFeed:
+    xml_url: str
+    title: str | None
+    html_url: str | None
+    categories: tuple[str, ...]  # enclosing outlines' texts, outermost first, then `category`
+    own: Mapping[str, str] = field(default_factory=dict)  # our namespace's attributes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpmlDocument:
+    title: str | None
+    feeds: tuple[OpmlFeed, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    url: str
+    title: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportPlan:
+    entries: tuple[dict[str, Any], ...]  # [[source]] tables to append
+    skipped: tuple[Skipped, ...]
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def _local(name: str) -> tuple[str | None, str]:
+    if name.startswith("{"):
+        namespace, _, local = name[1:].partition("}")
+        return namespace, local
+    return None, name
+
+
+def _attributes(element: ET.Element) -> tuple[dict[str, str], dict[str, str]]:
+    """(plain attributes with lower-case names, our namespace's attributes)."""
+    plain: dict[str, str] = {}
+    own: dict[str, str] = {}
+    for name, value in element.attrib.items():
+        namespace, local = _local(name)
+        if namespace is None:
+            plain[local.lower()] = value.strip()  # xmlUrl, xmlurl and XMLURL all occur
+        elif namespace == NAMESPACE:
+            own[local] = value.strip()
+    return plain, own
+
+
+def _category_attribute(value: str) -> list[str]:
+    """OPML 2.0 ``category``: comma-separated, slash-delimited paths; each part a category."""
+    return [part for path in value.split(",") for part in path.split("/") if part.strip()]
+
+
+def _walk(element: ET.Element, trail: tuple[str, ...]) -> Iterator[OpmlFeed]:
+    for child in element:
+        if _local(child.tag)[1] != "outline":
+            continue
+        plain, own = _attributes(child)
+        label = plain.get("title") or plain.get("text") or None
+        if plain.get("xmlurl"):
+            yield OpmlFeed(
+                xml_url=plain["xmlurl"],
+                title=label,
+                html_url=plain.get("htmlurl") or None,
+                categories=(*trail, *_category_attribute(plain.get("category", ""))),
+                own=own,
+            )
+        yield from _walk(child, (*trail, label) if label and not plain.get("xmlurl") else trail)
+
+
+def read_opml(data: bytes, *, name: str) -> OpmlDocument:
+    """Parse an OPML file's bytes; `name` (the file) goes into the `ConfigError` if it fails."""
+    try:
+        root = SafeET.fromstring(data)
+    except (ET.ParseError, DefusedXmlException) as exc:
+        raise ConfigError(
+            name, f"not a readable OPML file: {exc}", expected="OPML 1.0 or 2.0"
+        ) from exc
+    if _local(root.tag)[1] != "opml":
+        raise ConfigError(name, f"the root element is <{_local(root.tag)[1]}>", expected="<opml>")
+    body = next((c for c in root if _local(c.tag)[1] == "body"), None)
+    if body is None:
+        raise ConfigError(name, "no <body> element", expected="<opml><head/><body>...</body>")
+    head = next((c for c in root if _local(c.tag)[1] == "head"), None)
+    title_element = (
+        next((c for c in head if _local(c.tag)[1] == "title"), None) if head is not None else None
+    )
+    title = (title_element.text or "").strip() or None if title_element is not None else None
+    return OpmlDocument(title=title, feeds=tuple(_walk(body, ())))
+
+
+# -- importing -----------------------------------------------------------------------------
+
+_ORG_KINDS = {kind.value: kind for kind in OrgKind}
+
+
+def _entry(
+    feed: OpmlFeed, *, taken: Collection[str], default_org: OrgKind, extra_tags: Sequence[str]
+) -> dict[str, Any]:
+    org = _ORG_KINDS.get(feed.own.get("org", ""))
+    tags: list[str] = []
+    for category in feed.categories:
+        kind = _ORG_KINDS.get(category.strip().lower())
+        if kind is not None:
+            org = org or kind
+        elif slug(category):
+            tags.append(slug(category))
+    wanted_id = slug(feed.own.get("id", "")) or id_from_url(feed.xml_url)
+    entry: dict[str, Any] = {
+        "id": unique_id(wanted_id, taken),
+        "name": feed.title or urlsplit(feed.xml_url).hostname or feed.xml_url,
+        "url": feed.xml_url,
+        "kind": str(SourceKind.FEED),
+        "org": str(org or default_org),
+    }
+    for key in ("country", "institution", "language", "interval"):
+        if feed.own.get(key):
+            entry[key] = feed.own[key]
+    entry["tags"] = list(dict.fromkeys([*tags, *extra_tags]))
+    return entry
+
+
+def plan_import(
+    document: OpmlDocument,
+    existing: Sequence[Source],
+    *,
+    default_org: OrgKind = OrgKind.NGO,
+    extra_tags: Sequence[str] = (),
+) -> ImportPlan:
+    """Which feeds of `document` to add as sources, and which to skip and why.
+
+    A feed is a duplicate when its canonical URL is an existing source's, or an earlier
+    feed's of the same file (one feed filed under two categories, as readers allow).
+    """
+    known = {canonical_url(s.url): s.id for s in existing}
+    taken = {s.id for s in existing}
+    entries: list[dict[str, Any]] = []
+    skipped: list[Skipped] = []
+    for feed in document.feeds:
+        if not is_web_url(feed.xml_url):
+            skipped.append(Skipped(url=feed.xml_url, title=feed.title, reason="not an http(s) URL"))
+            continue
+        key = canonical_url(feed.xml_url)
+        if key in known:
+            owner = known[key]
+            reason = (
+                f"already configured as {owner!r}"
+                if owner in {s.id for s in existing}
+                else f"repeated in the file (imported as {owner!r})"
+            )
+            skipped.append(Skipped(url=feed.xml_url, title=feed.title, reason=reason))
+            continue
+        entry = _entry(feed, taken=taken, default_org=default_org, extra_tags=extra_tags)
+        entries.append(entry)
+        known[key] = entry["id"]
+        taken.add(entry["id"])
+    return ImportPlan(entries=tuple(entries), skipped=tuple(skipped))
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _site(url: str) -> str:
+    """htmlUrl: the site the feed belongs to. Sources keep no home page, so: its root."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+
+
+def _feed_outline(parent: ET.Element, source: Source) -> None:
+    attributes = {
+        "type": "rss",
+        "text": source.name,
+        "title": source.name,
+        "xmlUrl": source.url,
+        "htmlUrl": _site(source.url),
+    }
+    if source.tags:
+        attributes["category"] = ",".join(f"/{tag}" for tag in source.tags)
+    own: dict[str, str | None] = {
+        "id": source.id,
+        "org": str(source.org),
+        "country": source.country,
+        "institution": source.institution,
+        "language": source.language,
+        "interval": (
+            format_duration(source.interval) if source.interval != DEFAULT_INTERVAL else None
+        ),
+    }
+    for key in OWN_ATTRIBUTES:
+        value = own[key]
+        if value:
+            attributes[f"{{{NAMESPACE}}}{key}"] = value
+    ET.SubElement(parent, "outline", attributes)
+
+
+def _by_name(source: Source) -> tuple[str, str]:
+    return source.name.lower(), source.id
+
+
+def write_opml(
+    sources: Sequence[Source],
+    *,
+    now: datetime,
+    title: str = "aggregator sources",
+    group_by: GroupBy = "org",
+) -> tuple[bytes, tuple[str, ...]]:
+    """OPML 2.0 of the feed sources, and the ids of the sources OPML cannot carry (html
+    listings, procedures: other readers could not fetch them)."""
+    ET.register_namespace(PREFIX, NAMESPACE)
+    root = ET.Element("opml", {"version": "2.0"})
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = title
+    ET.SubElement(head, "dateCreated").text = format_datetime(now, usegmt=True)
+    ET.SubElement(head, "docs").text = "https://opml.org/spec2.opml"
+    body = ET.SubElement(root, "body")
+    feeds = [s for s in sources if s.kind is SourceKind.FEED]
+    left_out = tuple(s.id for s in sources if s.kind is not SourceKind.FEED)
+    groups: dict[str, list[Source]] = {}
+    loose: list[Source] = []  # grouped by tag, but without one: straight in the body
+    for source in feeds:
+        if group_by == "org":
+            groups.setdefault(str(source.org), []).append(source)
+        elif source.tags:
+            groups.setdefault(source.tags[0], []).append(source)
+        else:
+            loose.append(source)
+    for group in sorted(groups):
+        outline = ET.SubElement(body, "outline", {"text": group, "title": group})
+        for source in sorted(groups[group], key=_by_name):
+            _feed_outline(outline, source)
+    for source in sorted(loose, key=_by_name):
+        _feed_outline(body, source)
+    ET.indent(root)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n", left_out
+
+
+__all__ = [
+    "NAMESPACE",
+    "ImportPlan",
+    "OpmlDocument",
+    "OpmlFeed",
+    "Skipped",
+    "plan_import",
+    "read_opml",
+    "write_opml",
+]
