@@ -1,0 +1,1 @@
+"""`make demo`: the whole service on this machine, with no internet (see demo/run.py)."""
