@@ -16,6 +16,14 @@ from sqlalchemy.engine import Connection
 
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import metadata
+from aggregator.store.search import is_search_object
+
+
+def include_object(
+    _object: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
+) -> bool:
+    """Autogenerate leaves the full-text index of 0002 alone: it is not in schema.metadata."""
+    return not is_search_object(name, type_)
 
 
 def run_with(connection: Connection) -> None:
@@ -23,6 +31,7 @@ def run_with(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_object=include_object,
         # SQLite cannot ALTER most things: later revisions use batch mode there.
         render_as_batch=connection.dialect.name == "sqlite",
     )

@@ -1,0 +1,108 @@
+"""`create_app`: the FastAPI application over an `App`. A front end with no logic of its own.
+
+Read-only by default: every route is a GET except POST /api/v1/refresh, which needs the
+bearer token of settings (`api.token`). Responses are gzipped when worth it; browsers may
+call from the origins in `api.cors_origins`. With a scheduler, it runs inside the server's
+event loop, started and stopped with the server (`aggregator serve --with-scheduler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from aggregator import __version__
+from aggregator.api import problems
+from aggregator.api.context import ApiContext
+from aggregator.api.metrics import registry_for
+from aggregator.api.problems import Problem
+from aggregator.api.routes import catalog, clusters, digests, feeds, items, page, refresh
+from aggregator.api.routes.health import health_router
+from aggregator.app import App
+
+if TYPE_CHECKING:
+    from aggregator.schedule import Service
+
+log = logging.getLogger("aggregator.api")
+
+GZIP_MIN_BYTES = 1000  # below this, compressing costs more than it saves
+
+DESCRIPTION = """\
+News and statements on the EU debate on child sexual abuse online, deduplicated into
+clusters and tagged. Lists are paged with opaque cursors (`next_cursor`), carry a weak
+ETag (send `If-None-Match` to get a 304), and errors are RFC 9457 problem details.
+"""
+
+
+def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
+    registry, request_metrics = registry_for(app.store.engine)
+    ctx = ApiContext(app=app, registry=registry, scheduler=scheduler)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            ctx.scheduler_task = asyncio.create_task(scheduler.serve(install_signals=False))
+        try:
+            yield
+        finally:
+            task = ctx.scheduler_task
+            if scheduler is not None and task is not None:
+                scheduler.stop()  # lets the step in flight finish its writes
+                for outcome in await asyncio.gather(task, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        log.error("the scheduler stopped with an error: %r", outcome)
+
+    api = FastAPI(
+        title="aggregator",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    api.state.context = ctx
+    problems.install(api)
+    api.middleware("http")(request_metrics.middleware)
+    if app.settings.api.cors_origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(app.settings.api.cors_origins),
+            allow_methods=["GET", "HEAD", "POST"],
+            allow_headers=["Authorization", "If-None-Match"],
+            expose_headers=["ETag"],
+        )
+    api.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    for router in (items.router, clusters.router, digests.router, catalog.router):
+        api.include_router(router)
+    api.include_router(health_router("/api/v1", in_schema=True))
+    api.include_router(health_router("", in_schema=False))
+    api.include_router(refresh.router)
+    api.include_router(feeds.router)
+    api.include_router(page.router)
+    _document_problem(api)
+    return api
+
+
+def _document_problem(api: FastAPI) -> None:
+    """Make sure the Problem schema is in the OpenAPI components (responses refer to it)."""
+    original = api.openapi
+
+    def openapi() -> dict[str, object]:
+        if api.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault(
+                "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,91 @@
+"""Rebuild a `Digest` from the JSON the `digests` table keeps (docs/digest-json.md).
+
+The table stores the digest's documented JSON (`render.digest_to_json`), not its HTML: the
+API re-renders HTML, text and Markdown from it with the same templates as the email, so
+`GET /api/v1/digests/{id}/html` is the email's HTML. What the JSON leaves out is only what
+rendering does not use (`shown`, the item revisions recorded in digest_items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from aggregator.digest import Change, Digest, DigestEntry, DigestGroup, EntrySource, ProblemSource
+from aggregator.errors import StoreError
+from aggregator.models import OrgKind
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _time_or_none(value: str | None) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+def _source(data: Mapping[str, Any]) -> EntrySource:
+    return EntrySource(
+        item_id=data["item_id"],
+        source_id=data["source_id"],
+        source_name=data["source_name"],
+        org=OrgKind(data["org"]),
+        title=data["title"],
+        url=data["url"],
+        published=_time(data["published"]),
+        is_new=data["is_new"],
+    )
+
+
+def _entry(data: Mapping[str, Any]) -> DigestEntry:
+    return DigestEntry(
+        cluster_id=data["cluster_id"],
+        item_id=data["item_id"],
+        title=data["title"],
+        url=data["url"],
+        published=_time(data["published"]),
+        summary=data["summary"],
+        source=_source(data["source"]),
+        others=tuple(_source(o) for o in data["others"]),
+        tags=tuple(data["tags"]),
+        changes=tuple(
+            Change(kind=c["kind"], before=c["before"], after=c["after"], diff=c["diff"])
+            for c in data["changes"]
+        ),
+    )
+
+
+def _problem(data: Mapping[str, Any]) -> ProblemSource:
+    return ProblemSource(
+        source_id=data["source_id"],
+        name=data["name"],
+        url=data["url"],
+        problem=data["problem"],
+        since=_time_or_none(data["since"]),
+        detail=data["detail"],
+    )
+
+
+def digest_from_json(data: Mapping[str, Any]) -> Digest:
+    """The digest a stored body_json describes; StoreError when the JSON is not one."""
+    try:
+        return Digest(
+            profile=data["profile"],
+            window_start=_time(data["window"]["start"]),
+            window_end=_time(data["window"]["end"]),
+            generated_at=_time(data["generated_at"]),
+            timezone=data["timezone"],
+            groups=tuple(
+                DigestGroup(
+                    tag=g["tag"],
+                    label=g["label"],
+                    entries=tuple(_entry(e) for e in g["entries"]),
+                )
+                for g in data["groups"]
+            ),
+            problems=tuple(_problem(p) for p in data["problems"]),
+            shown=(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"a stored digest's JSON is not a digest: {exc!r}") from exc

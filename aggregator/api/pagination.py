@@ -1,0 +1,97 @@
+"""Opaque cursors for keyset pagination.
+
+A cursor is base64url JSON: the sort order, the key of the last row served, the snapshot
+(highest item id the first page saw) and a fingerprint of the query's filters. Handing a
+cursor to another query (other filters or sort) is a 422 naming `cursor`, not a page of
+something else. Clients must treat cursors as opaque.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aggregator.api.problems import bad_parameter
+
+VERSION = 1
+MAX_CURSOR_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cursor:
+    sort: str
+    key: tuple[Any, ...]
+    snapshot: int
+    query: str  # fingerprint of the filters
+
+
+def fingerprint(params: Mapping[str, Sequence[str] | str | int | None]) -> str:
+    """A short hash of the filters, order-insensitive for repeatable ones."""
+    canonical = {
+        name: sorted(value) if isinstance(value, list | tuple) else value
+        for name, value in sorted(params.items())
+        if value not in (None, [], ())
+    }
+    return hashlib.sha256(json.dumps(canonical, default=str).encode()).hexdigest()[:16]
+
+
+def encode(cursor: Cursor) -> str:
+    data = {
+        "v": VERSION,
+        "s": cursor.sort,
+        "k": list(cursor.key),
+        "n": cursor.snapshot,
+        "q": cursor.query,
+    }
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(text: str, *, sort: str, query: str, key_types: Sequence[type]) -> Cursor:
+    """The cursor, checked against the query it is used with; a 422 problem otherwise."""
+    if len(text) > MAX_CURSOR_CHARS:
+        raise bad_parameter("cursor", "too long to be a cursor this API issued")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad_parameter("cursor", "not a cursor this API issued") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("v") != VERSION
+        or not isinstance(data.get("k"), list)
+        or not _int(data.get("n"))
+    ):
+        raise bad_parameter("cursor", "not a cursor this API issued")
+    key = data["k"]
+    if data.get("s") != sort or data.get("q") != query:
+        raise bad_parameter("cursor", "the cursor belongs to another query (filters or sort)")
+    if len(key) != len(key_types) or not all(
+        _is(value, kind) for value, kind in zip(key, key_types, strict=True)
+    ):
+        raise bad_parameter("cursor", "not a cursor this API issued")
+    return Cursor(sort=sort, key=tuple(key), snapshot=int(data["n"]), query=query)
+
+
+def _int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _is(value: object, kind: type) -> bool:
+    if kind is int:
+        return _int(value)
+    if kind is datetime:  # carried as ISO text
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return False
+        return parsed is not None and parsed.tzinfo is not None
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind)

@@ -1,0 +1,41 @@
+"""Checks on request parameters that the declared types cannot express.
+
+Each failure is a 422 problem naming the parameter: a value the database would refuse
+(a NUL character on PostgreSQL, an integer past 64 bits) must never surface as a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aggregator.api.problems import bad_parameter
+
+MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
+MAX_TEXT = 200  # source ids and tags are String(200) in the schema
+
+
+def text(name: str, value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise bad_parameter(name, "must not contain NUL characters")
+    return value
+
+
+def texts(name: str, values: Sequence[str] | None) -> tuple[str, ...]:
+    for value in values or ():
+        text(name, value)
+        if len(value) > MAX_TEXT:
+            raise bad_parameter(name, f"at most {MAX_TEXT} characters")
+    return tuple(dict.fromkeys(values or ()))
+
+
+def utc(name: str, value: datetime | None) -> datetime | None:
+    """A datetime parameter as UTC; a value without a zone is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise bad_parameter(name, "out of the range of dates this API stores") from None

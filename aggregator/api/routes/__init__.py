@@ -1,0 +1,1 @@
+"""One router per resource; `aggregator.api.app.create_app` mounts them."""

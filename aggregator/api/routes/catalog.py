@@ -1,0 +1,42 @@
+"""GET /api/v1/sources (config and health) and GET /api/v1/tags (with counts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from aggregator.api.context import ApiContext, context
+from aggregator.api.problems import problem_responses
+from aggregator.api.responses import cached_json
+from aggregator.api.schemas import SourceList, TagList, source_out, tag_out
+from aggregator.store import queries
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get(
+    "/sources",
+    response_model=SourceList,
+    responses=problem_responses(503),
+    tags=["sources"],
+    summary="Configured sources with their health (last success, last error, next fetch)",
+)
+def list_sources(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
+    health = {h.id: h for h in ctx.app.health()}
+    body = SourceList(sources=[source_out(s, health.get(s.id)) for s in ctx.app.sources])
+    return cached_json(request, body)
+
+
+@router.get(
+    "/tags",
+    response_model=TagList,
+    responses=problem_responses(503),
+    tags=["tags"],
+    summary="Every tag in use, with how many items carry it",
+)
+def list_tags(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
+    with ctx.app.store.engine.connect() as conn:
+        counts = queries.tag_counts(conn)
+    labels = ctx.app.rules.labels
+    return cached_json(request, TagList(tags=[tag_out(c, labels) for c in counts]))

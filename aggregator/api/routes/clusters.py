@@ -1,0 +1,66 @@
+"""GET /api/v1/clusters and GET /api/v1/clusters/{id}: a story and every source's item."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from aggregator.api import pagination, params
+from aggregator.api.context import ApiContext, context
+from aggregator.api.problems import not_found, problem_responses
+from aggregator.api.responses import cached_json
+from aggregator.api.schemas import ClusterOut, ClusterPage, cluster_out
+from aggregator.store import queries
+
+router = APIRouter(prefix="/api/v1", tags=["clusters"])
+
+
+@router.get(
+    "/clusters",
+    response_model=ClusterPage,
+    responses=problem_responses(422, 503),
+    summary="Clusters (one story, several sources), newest first",
+)
+def list_clusters(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    min_size: Annotated[
+        int, Query(ge=1, le=100_000, description="Only clusters with this many items or more")
+    ] = 2,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=pagination.MAX_CURSOR_CHARS)] = None,
+) -> Response:
+    fingerprint = pagination.fingerprint({"min_size": min_size})
+    before = None
+    if cursor is not None:
+        params.text("cursor", cursor)
+        before = pagination.decode(cursor, sort="id", query=fingerprint, key_types=(int,)).key[0]
+    with ctx.app.store.engine.connect() as conn:
+        rows, more = queries.list_clusters(conn, min_size=min_size, before_id=before, limit=limit)
+    next_cursor = None
+    if more and rows:
+        next_cursor = pagination.encode(
+            pagination.Cursor(sort="id", key=(rows[-1].id,), snapshot=0, query=fingerprint)
+        )
+    return cached_json(
+        request, ClusterPage(clusters=[cluster_out(r) for r in rows], next_cursor=next_cursor)
+    )
+
+
+@router.get(
+    "/clusters/{cluster_id}",
+    response_model=ClusterOut,
+    responses=problem_responses(404, 422, 503),
+    summary="One cluster: its primary item and every member",
+)
+def get_cluster(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    cluster_id: Annotated[int, Path(ge=1, le=params.MAX_ID)],
+) -> Response:
+    with ctx.app.store.engine.connect() as conn:
+        row = queries.get_cluster(conn, cluster_id)
+    if row is None:
+        raise not_found(f"cluster {cluster_id}")
+    return cached_json(request, cluster_out(row))

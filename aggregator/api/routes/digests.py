@@ -1,0 +1,150 @@
+"""Digests: the list, the latest per profile, one by id; as JSON, HTML, text or Markdown.
+
+The HTML is the email's HTML, re-rendered from the stored JSON with the same templates.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from aggregator.api import pagination, params
+from aggregator.api.context import ApiContext, base_url, context
+from aggregator.api.problems import not_found, problem_responses
+from aggregator.api.rendering import MEDIA_TYPES, Format, body_of, rendered
+from aggregator.api.responses import cached, cached_json
+from aggregator.api.schemas import DigestOut, DigestPage, digest_summary
+from aggregator.store import queries
+
+router = APIRouter(prefix="/api/v1", tags=["digests"])
+
+ProfileParam = Annotated[
+    str | None, Query(max_length=200, description="Digest profile (default: any profile)")
+]
+FormatPath = Annotated[Format, Path(description="html (as emailed), text or markdown")]
+IdPath = Annotated[int, Path(ge=1, le=params.MAX_ID)]
+
+
+def _rendered_responses() -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": "The rendered digest",
+            "content": {
+                media.split(";")[0]: {"schema": {"type": "string"}}
+                for media in MEDIA_TYPES.values()
+            },
+        },
+        **problem_responses(404, 422, 503),
+    }
+
+
+def _full(request: Request, row: queries.DigestRow) -> Response:
+    summary = digest_summary(row, base_url(request))
+    return cached_json(request, DigestOut(**summary.model_dump(), body=body_of(row)))
+
+
+def _latest(ctx: ApiContext, profile: str | None) -> queries.DigestRow:
+    params.text("profile", profile)
+    with ctx.app.store.engine.connect() as conn:
+        row = queries.latest_digest(conn, profile)
+    if row is None:
+        raise not_found("a digest" + (f" of profile {profile!r}" if profile else ""))
+    return row
+
+
+def _by_id(ctx: ApiContext, digest_id: int) -> queries.DigestRow:
+    with ctx.app.store.engine.connect() as conn:
+        row = queries.get_digest(conn, digest_id)
+    if row is None:
+        raise not_found(f"digest {digest_id}")
+    return row
+
+
+@router.get(
+    "/digests",
+    response_model=DigestPage,
+    responses=problem_responses(422, 503),
+    summary="Recorded digests, newest first",
+)
+def list_digests(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    profile: ProfileParam = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=pagination.MAX_CURSOR_CHARS)] = None,
+) -> Response:
+    params.text("profile", profile)
+    fingerprint = pagination.fingerprint({"profile": profile})
+    before = None
+    if cursor is not None:
+        params.text("cursor", cursor)
+        before = pagination.decode(cursor, sort="id", query=fingerprint, key_types=(int,)).key[0]
+    with ctx.app.store.engine.connect() as conn:
+        rows, more = queries.list_digests(conn, profile=profile, before_id=before, limit=limit)
+    next_cursor = None
+    if more and rows:
+        next_cursor = pagination.encode(
+            pagination.Cursor(sort="id", key=(rows[-1].id,), snapshot=0, query=fingerprint)
+        )
+    base = base_url(request)
+    return cached_json(
+        request,
+        DigestPage(digests=[digest_summary(r, base) for r in rows], next_cursor=next_cursor),
+    )
+
+
+@router.get(
+    "/digests/latest",
+    response_model=DigestOut,
+    responses=problem_responses(404, 422, 503),
+    summary="The latest digest (of a profile) as JSON",
+)
+def latest_digest(
+    request: Request, ctx: Annotated[ApiContext, Depends(context)], profile: ProfileParam = None
+) -> Response:
+    return _full(request, _latest(ctx, profile))
+
+
+@router.get(
+    "/digests/latest/{fmt}",
+    responses=_rendered_responses(),
+    response_class=Response,
+    summary="The latest digest (of a profile) as HTML, text or Markdown",
+)
+def latest_digest_rendered(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    fmt: FormatPath,
+    profile: ProfileParam = None,
+) -> Response:
+    row = _latest(ctx, profile)
+    return cached(request, rendered(ctx, row, fmt).encode(), MEDIA_TYPES[fmt])
+
+
+@router.get(
+    "/digests/{digest_id}",
+    response_model=DigestOut,
+    responses=problem_responses(404, 422, 503),
+    summary="One digest as JSON (docs/digest-json.md)",
+)
+def get_digest(
+    request: Request, ctx: Annotated[ApiContext, Depends(context)], digest_id: IdPath
+) -> Response:
+    return _full(request, _by_id(ctx, digest_id))
+
+
+@router.get(
+    "/digests/{digest_id}/{fmt}",
+    responses=_rendered_responses(),
+    response_class=Response,
+    summary="One digest as HTML (as emailed), text or Markdown",
+)
+def get_digest_rendered(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    digest_id: IdPath,
+    fmt: FormatPath,
+) -> Response:
+    row = _by_id(ctx, digest_id)
+    return cached(request, rendered(ctx, row, fmt).encode(), MEDIA_TYPES[fmt])

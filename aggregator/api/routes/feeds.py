@@ -1,0 +1,201 @@
+"""Feeds out: the digests and the item stream as Atom 1.0 and JSON Feed 1.1.
+
+/feeds/digest.atom  /feeds/digest.json   one entry per recorded digest (its email HTML)
+/feeds/items.atom   /feeds/items.json    the newest items, ?tag=... (all must match)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from aggregator.api import params
+from aggregator.api.context import ApiContext, base_url, context
+from aggregator.api.feeds_out import (
+    ATOM_TYPE,
+    JSON_FEED_TYPE,
+    FeedEntry,
+    FeedInfo,
+    atom,
+    json_feed,
+    rfc3339,
+)
+from aggregator.api.problems import problem_responses
+from aggregator.api.rendering import rendered, summary_of
+from aggregator.api.responses import cached
+from aggregator.models import OrgKind
+from aggregator.store import queries
+
+router = APIRouter(prefix="/feeds", tags=["feeds"])
+
+DIGEST_ENTRIES = 20
+ITEM_ENTRIES = 50
+# When nothing has been stored yet, the feed's <updated> must still be a fixed value (an
+# ever-changing "now" would change the ETag on every poll).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AUTHOR = "aggregator"
+
+
+def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> list[FeedEntry]:
+    params.text("profile", profile)
+    with ctx.app.store.engine.connect() as conn:
+        rows, _ = queries.list_digests(conn, profile=profile, limit=DIGEST_ENTRIES, with_body=True)
+    base = base_url(request)
+    return [
+        FeedEntry(
+            id=f"urn:aggregator:digest:{row.profile}:{rfc3339(row.window_end)}",
+            title=f"{row.profile} digest, {rfc3339(row.window_end)[:10]}",
+            url=f"{base}/api/v1/digests/{row.id}/html",
+            published=row.created_at,
+            updated=row.created_at,
+            author=AUTHOR,
+            summary=summary_of(row),
+            content_html=rendered(ctx, row, "html"),
+        )
+        for row in rows
+    ]
+
+
+def _digest_info(request: Request, suffix: str, profile: str | None) -> FeedInfo:
+    base = base_url(request)
+    name = f"{profile} digest" if profile else "Digests"
+    return FeedInfo(
+        id=f"urn:aggregator:feed:digest:{profile or '*'}",
+        title=f"aggregator: {name}",
+        self_url=str(request.url),
+        home_url=f"{base}/",
+        author=AUTHOR,
+        updated=EPOCH,
+    )
+
+
+def _item_entries(
+    ctx: ApiContext, tag: list[str] | None, source: list[str] | None, org: list[OrgKind] | None
+) -> list[FeedEntry]:
+    where = queries.ItemFilter(
+        tags=params.texts("tag", tag),
+        sources=params.texts("source", source),
+        orgs=tuple(o.value for o in dict.fromkeys(org or ())),
+    )
+    with ctx.app.store.engine.connect() as conn:
+        page = queries.list_items(conn, where, limit=ITEM_ENTRIES)
+    return [
+        FeedEntry(
+            id=f"urn:aggregator:item:{row.item.id}",
+            title=row.item.title,
+            url=row.item.url,
+            published=row.item.published,
+            updated=row.item.last_changed,
+            author=row.source_name,
+            summary=row.item.summary,
+            tags=row.item.tags,
+        )
+        for row in page.rows
+    ]
+
+
+def _item_info(request: Request, tag: list[str] | None) -> FeedInfo:
+    tags = sorted(dict.fromkeys(tag or ()))
+    title = "aggregator: items" + (" tagged " + ", ".join(tags) if tags else "")
+    return FeedInfo(
+        id="urn:aggregator:feed:items:" + ",".join(tags),
+        title=title,
+        self_url=str(request.url),
+        home_url=f"{base_url(request)}/",
+        author=AUTHOR,
+        updated=EPOCH,
+    )
+
+
+def _feed_responses(media: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": "The feed", "content": {media: {"schema": {"type": "string"}}}},
+        **problem_responses(422, 503),
+    }
+
+
+def _json_feed_responses() -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": "The feed",
+            "content": {JSON_FEED_TYPE: {"schema": {"type": "object"}}},
+        },
+        **problem_responses(422, 503),
+    }
+
+
+ProfileParam = Annotated[str | None, Query(max_length=200, description="Digest profile")]
+TagParam = Annotated[
+    list[str] | None, Query(description="Only items with this tag (all must match)")
+]
+SourceParam = Annotated[list[str] | None, Query(description="Only items of this source (any of)")]
+OrgParam = Annotated[list[OrgKind] | None, Query(description="Only this kind of organisation")]
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+@router.get(
+    "/digest.atom",
+    response_class=Response,
+    responses=_feed_responses(ATOM_TYPE),
+    summary="Recorded digests as an Atom feed",
+)
+def digest_atom(
+    request: Request, ctx: Annotated[ApiContext, Depends(context)], profile: ProfileParam = None
+) -> Response:
+    body = atom(_digest_info(request, "atom", profile), _digest_entries(ctx, request, profile))
+    return cached(request, body, ATOM_TYPE)
+
+
+@router.get(
+    "/digest.json",
+    response_class=Response,
+    responses=_json_feed_responses(),
+    summary="Recorded digests as a JSON Feed 1.1",
+)
+def digest_json(
+    request: Request, ctx: Annotated[ApiContext, Depends(context)], profile: ProfileParam = None
+) -> Response:
+    document = json_feed(
+        _digest_info(request, "json", profile), _digest_entries(ctx, request, profile)
+    )
+    return cached(request, _json_bytes(document), JSON_FEED_TYPE)
+
+
+@router.get(
+    "/items.atom",
+    response_class=Response,
+    responses=_feed_responses(ATOM_TYPE),
+    summary="The newest items as an Atom feed",
+)
+def items_atom(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    tag: TagParam = None,
+    source: SourceParam = None,
+    org: OrgParam = None,
+) -> Response:
+    body = atom(_item_info(request, tag), _item_entries(ctx, tag, source, org))
+    return cached(request, body, ATOM_TYPE)
+
+
+@router.get(
+    "/items.json",
+    response_class=Response,
+    responses=_json_feed_responses(),
+    summary="The newest items as a JSON Feed 1.1",
+)
+def items_json(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    tag: TagParam = None,
+    source: SourceParam = None,
+    org: OrgParam = None,
+) -> Response:
+    document = json_feed(_item_info(request, tag), _item_entries(ctx, tag, source, org))
+    return cached(request, _json_bytes(document), JSON_FEED_TYPE)

@@ -1,0 +1,182 @@
+"""GET /api/v1/items (filters, search, sort, keyset cursor) and GET /api/v1/items/{id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from aggregator.api import pagination, params
+from aggregator.api.context import ApiContext, context
+from aggregator.api.problems import bad_parameter, not_found, problem_responses
+from aggregator.api.responses import cached_json
+from aggregator.api.schemas import ItemDetail, ItemPage, item_detail, item_out
+from aggregator.models import OrgKind
+from aggregator.store import queries
+from aggregator.store.search import InvalidSearch, parse_search
+
+router = APIRouter(prefix="/api/v1", tags=["items"])
+
+MAX_LIMIT = 200
+KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "newest": (datetime, int),
+    "sources": (int, datetime, int),
+    "relevance": (float, int),
+}
+
+
+def item_filter(
+    *,
+    tag: list[str] | None,
+    source: list[str] | None,
+    org: list[OrgKind] | None,
+    language: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    q: str | None,
+    cluster: int | None,
+) -> queries.ItemFilter:
+    search = None
+    if q is not None and params.text("q", q):
+        try:
+            search = parse_search(q)
+        except InvalidSearch as exc:
+            raise bad_parameter("q", str(exc)) from None
+    return queries.ItemFilter(
+        tags=params.texts("tag", tag),
+        sources=params.texts("source", source),
+        orgs=tuple(o.value for o in dict.fromkeys(org or ())),
+        languages=params.texts("language", language),
+        since=params.utc("since", since),
+        until=params.utc("until", until),
+        search=search,
+        cluster=cluster,
+    )
+
+
+TagParam = Annotated[
+    list[str] | None,
+    Query(description="Only items with this tag; repeat for several (all must match)"),
+]
+SourceParam = Annotated[
+    list[str] | None, Query(description="Only items of this source id (repeatable: any of)")
+]
+OrgParam = Annotated[
+    list[OrgKind] | None, Query(description="Only items of this kind of organisation (any of)")
+]
+LanguageParam = Annotated[
+    list[str] | None, Query(description="Only items in this language, ISO 639-1 (any of)")
+]
+SinceParam = Annotated[
+    datetime | None, Query(description="First seen at or after (ISO 8601; UTC if no zone)")
+]
+UntilParam = Annotated[datetime | None, Query(description="First seen before (ISO 8601)")]
+QParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=500,
+        description='Full text over title and text: words, "a phrase", -exclude, a OR b',
+    ),
+]
+ClusterParam = Annotated[
+    int | None, Query(ge=1, le=params.MAX_ID, description="Only members of this cluster")
+]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+CursorParam = Annotated[
+    str | None, Query(max_length=pagination.MAX_CURSOR_CHARS, description="next_cursor of a page")
+]
+
+
+@router.get(
+    "/items",
+    response_model=ItemPage,
+    responses=problem_responses(422, 503),
+    summary="List items, newest first, with filters and full-text search",
+)
+def list_items(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    tag: TagParam = None,
+    source: SourceParam = None,
+    org: OrgParam = None,
+    language: LanguageParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    q: QParam = None,
+    cluster: ClusterParam = None,
+    sort: Annotated[
+        Literal["newest", "sources", "relevance"] | None,
+        Query(
+            description="newest (first seen; the default without q), sources (most sources "
+            "first) or relevance (the default with q)"
+        ),
+    ] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> Response:
+    where = item_filter(
+        tag=tag,
+        source=source,
+        org=org,
+        language=language,
+        since=since,
+        until=until,
+        q=q,
+        cluster=cluster,
+    )
+    order = sort or ("relevance" if where.search is not None else "newest")
+    if order == "relevance" and where.search is None:
+        raise bad_parameter("sort", "relevance needs a search (q)")
+    fingerprint = pagination.fingerprint(
+        {
+            "tag": list(where.tags),
+            "source": list(where.sources),
+            "org": list(where.orgs),
+            "language": list(where.languages),
+            "since": where.since.isoformat() if where.since else None,
+            "until": where.until.isoformat() if where.until else None,
+            "q": q,
+            "cluster": cluster,
+        }
+    )
+    after = None
+    snapshot = None
+    if cursor is not None:
+        params.text("cursor", cursor)
+        decoded = pagination.decode(
+            cursor, sort=order, query=fingerprint, key_types=KEY_TYPES[order]
+        )
+        after, snapshot = decoded.key, decoded.snapshot
+    with ctx.app.store.engine.connect() as conn:
+        page = queries.list_items(
+            conn, where, sort=order, after=after, snapshot=snapshot, limit=limit
+        )
+    next_cursor = None
+    if page.more and page.rows:
+        next_cursor = pagination.encode(
+            pagination.Cursor(
+                sort=order, key=page.rows[-1].key, snapshot=page.snapshot, query=fingerprint
+            )
+        )
+    body = ItemPage(items=[item_out(row) for row in page.rows], next_cursor=next_cursor)
+    return cached_json(request, body)
+
+
+@router.get(
+    "/items/{item_id}",
+    response_model=ItemDetail,
+    responses=problem_responses(404, 422, 503),
+    summary="One item with its full text, tags, cluster, sources and earlier revisions",
+)
+def get_item(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    item_id: Annotated[int, Path(ge=1, le=params.MAX_ID)],
+) -> Response:
+    with ctx.app.store.engine.connect() as conn:
+        row = queries.get_item(conn, item_id)
+    if row is None:
+        raise not_found(f"item {item_id}")
+    return cached_json(request, item_detail(row, ctx.app.store.revisions(item_id)))

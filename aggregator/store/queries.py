@@ -1,0 +1,522 @@
+"""Read queries for the API: items with filters and keyset pages, clusters, tags, digests.
+
+Every function takes an open `Connection` and returns frozen records; nothing here writes.
+Lists are paged by key, never by offset: a page is "the next `limit` rows after this key",
+so a page costs the same deep in the archive as at the top, and rows that arrive between
+two requests cannot shift what the next page holds. Each listing is also cut at a
+*snapshot* (the highest item id when the first page was read), so an item stored later
+neither appears in later pages nor changes the "sources" count of the ones listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from aggregator.models import OrgKind, StoredItem
+from aggregator.store.items import ITEM_COLUMNS, _to_stored, chunks, tags_of
+from aggregator.store.schema import clusters, digests, fetch_log, item_tags, items, outbox, sources
+from aggregator.store.search import SearchQuery, hits
+from aggregator.store.timestamps import from_db, from_db_or_none, to_db
+
+ItemSort = Literal["newest", "sources", "relevance"]
+ITEM_SORTS: tuple[ItemSort, ...] = ("newest", "sources", "relevance")
+
+# The key of a row in its sort order, as JSON-friendly values (ISO text for datetimes).
+SortKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemFilter:
+    """Conditions on items; each given condition must hold (tags: every tag)."""
+
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # any of
+    orgs: tuple[str, ...] = ()  # any of
+    languages: tuple[str, ...] = ()  # any of
+    since: datetime | None = None  # first seen at or after
+    until: datetime | None = None  # first seen before
+    search: SearchQuery | None = None
+    cluster: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publication:
+    """One source's item in a cluster: who published the story, and where."""
+
+    item_id: int
+    source_id: str
+    source_name: str
+    org: OrgKind
+    title: str
+    url: str
+    published: datetime
+    primary: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemRow:
+    item: StoredItem
+    source_name: str
+    org: OrgKind
+    source_count: int  # distinct sources in the item's cluster (1 without a cluster)
+    score: float | None  # search relevance; None without a search
+    sources: tuple[Publication, ...]  # the item's cluster, primary first
+    key: SortKey  # where the next page starts when this row is the last
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemPage:
+    rows: tuple[ItemRow, ...]
+    snapshot: int  # highest item id the listing may show
+    more: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterRow:
+    id: int
+    size: int
+    created_at: datetime
+    updated_at: datetime
+    primary: Publication | None
+    members: tuple[Publication, ...]  # primary first, then by publication time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagCount:
+    tag: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestRow:
+    id: int
+    profile: str
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime
+    entry_count: int
+    item_count: int
+    body_json: str | None  # only when asked for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchStats:
+    """Counters derived from fetch_log and outbox, so they survive restarts."""
+
+    fetches: dict[str, int]  # by status
+    errors: dict[str, int]  # by error kind
+    new_items: int
+    updated_items: int
+    seconds_sum: float
+    seconds_buckets: dict[float, int]  # upper bound -> fetches that took at most that
+    deliveries: dict[tuple[str, str], int]  # (profile, status) -> count
+    failed_attempts: dict[str, int]  # profile -> send attempts that did not send
+
+
+# -- items -----------------------------------------------------------------------------------
+
+
+def max_item_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(items.c.id), 0))).scalar_one())
+
+
+def _has_tag(tag: str) -> ColumnElement[bool]:
+    # EXISTS probes the (item_id, tag) primary key per candidate row, so walking items in
+    # first_seen order stops after `limit` hits instead of collecting every tagged item.
+    return exists().where(item_tags.c.item_id == items.c.id, item_tags.c.tag == tag)
+
+
+def _conditions(where: ItemFilter, snapshot: int) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [items.c.id <= snapshot]
+    conditions.extend(_has_tag(tag) for tag in dict.fromkeys(where.tags))
+    if where.sources:
+        conditions.append(items.c.source_id.in_(where.sources))
+    if where.orgs:
+        conditions.append(sources.c.org.in_(where.orgs))
+    if where.languages:
+        conditions.append(items.c.language.in_(where.languages))
+    if where.since is not None:
+        conditions.append(items.c.first_seen >= to_db(where.since))
+    if where.until is not None:
+        conditions.append(items.c.first_seen < to_db(where.until))
+    if where.cluster is not None:
+        conditions.append(items.c.cluster_id == where.cluster)
+    return conditions
+
+
+def _source_count(snapshot: int) -> ColumnElement[int]:
+    """Distinct sources in the item's cluster, among items up to the snapshot."""
+    members = items.alias("members")
+    count = (
+        select(func.count(members.c.source_id.distinct()))
+        .where(members.c.cluster_id == items.c.cluster_id, members.c.id <= snapshot)
+        .scalar_subquery()
+    )
+    return case((items.c.cluster_id.is_(None), literal(1)), else_=count)
+
+
+def _after(columns: Sequence[ColumnElement[Any]], key: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `key` in descending order of `columns`: a < k1, or a = k1 and ..."""
+    head, *rest = columns
+    if not rest:
+        last: ColumnElement[bool] = head < key[0]
+        return last
+    return and_(head <= key[0], or_(head < key[0], _after(rest, key[1:])))
+
+
+def list_items(
+    conn: Connection,
+    where: ItemFilter,
+    *,
+    sort: ItemSort = "newest",
+    after: SortKey | None = None,
+    snapshot: int | None = None,
+    limit: int = 50,
+) -> ItemPage:
+    """One page of items, best first in `sort` order, starting after the key `after`.
+
+    newest: by first seen (then id), descending. sources: the most distinct sources in the
+    item's cluster first, then newest. relevance: search score (needs a search), then id.
+    """
+    if snapshot is None:
+        snapshot = max_item_id(conn)
+    score: ColumnElement[Any] = literal(None)
+    stmt: Select[Any] = select(*ITEM_COLUMNS, sources.c.name, sources.c.org).join(
+        sources, sources.c.id == items.c.source_id
+    )
+    if where.search is not None:
+        found = hits(conn.dialect.name, where.search)
+        stmt = stmt.join(found, found.c.item_id == items.c.id)
+        score = found.c.score
+    source_count = _source_count(snapshot)
+    order: list[ColumnElement[Any]]
+    if sort == "relevance":
+        if where.search is None:
+            raise ValueError("sort=relevance needs a search")
+        order = [score, items.c.id]
+    elif sort == "sources":
+        order = [source_count, items.c.first_seen, items.c.id]
+    else:
+        order = [items.c.first_seen, items.c.id]
+    stmt = stmt.add_columns(score.label("score"), source_count.label("source_count"))
+    stmt = stmt.where(*_conditions(where, snapshot))
+    if after is not None:
+        stmt = stmt.where(_after(order, _key_in(order, after)))
+    stmt = stmt.order_by(*(column.desc() for column in order)).limit(limit + 1)
+    rows = conn.execute(stmt).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [row["id"] for row in rows]
+    tags = tags_of(conn, ids)
+    publications = _publications(conn, [r["cluster_id"] for r in rows if r["cluster_id"]], snapshot)
+    result = []
+    for row in rows:
+        item = _to_stored(row, tags.get(row["id"], ()))
+        cluster_sources = publications.get(row["cluster_id"], ()) if row["cluster_id"] else ()
+        result.append(
+            ItemRow(
+                item=item,
+                source_name=row["name"],
+                org=OrgKind(row["org"]),
+                source_count=int(row["source_count"]),
+                score=None if row["score"] is None else float(row["score"]),
+                sources=cluster_sources or (_own_publication(item, row),),
+                key=_key_of(sort, item, row),
+            )
+        )
+    return ItemPage(rows=tuple(result), snapshot=snapshot, more=more)
+
+
+def _key_of(sort: ItemSort, item: StoredItem, row: Any) -> SortKey:
+    seen = item.first_seen.isoformat()
+    if sort == "relevance":
+        return (float(row["score"]), item.id)
+    if sort == "sources":
+        return (int(row["source_count"]), seen, item.id)
+    return (seen, item.id)
+
+
+def _key_in(order: Sequence[ColumnElement[Any]], key: SortKey) -> list[Any]:
+    """The cursor's key as bind values: ISO text back to datetimes for the database."""
+    values: list[Any] = []
+    for column, value in zip(order, key, strict=True):
+        if column is items.c.first_seen:
+            values.append(to_db(datetime.fromisoformat(value)))
+        else:
+            values.append(value)
+    return values
+
+
+def _own_publication(item: StoredItem, row: Any) -> Publication:
+    return Publication(
+        item_id=item.id,
+        source_id=item.source_id,
+        source_name=row["name"],
+        org=OrgKind(row["org"]),
+        title=item.title,
+        url=item.url,
+        published=item.published,
+        primary=True,
+    )
+
+
+def _publications(
+    conn: Connection, cluster_ids: Sequence[int], snapshot: int | None = None
+) -> dict[int, tuple[Publication, ...]]:
+    """Members of the given clusters, per cluster: the primary first, then by publication."""
+    found: dict[int, list[Publication]] = {}
+    for part in chunks(list(dict.fromkeys(cluster_ids))):
+        stmt = (
+            select(
+                items.c.id,
+                items.c.cluster_id,
+                items.c.source_id,
+                sources.c.name,
+                sources.c.org,
+                items.c.title,
+                items.c.url,
+                items.c.published,
+                clusters.c.primary_item_id,
+            )
+            .join(sources, sources.c.id == items.c.source_id)
+            .join(clusters, clusters.c.id == items.c.cluster_id)
+            .where(items.c.cluster_id.in_(part))
+        )
+        if snapshot is not None:
+            stmt = stmt.where(items.c.id <= snapshot)
+        for r in conn.execute(stmt):
+            found.setdefault(int(r.cluster_id), []).append(
+                Publication(
+                    item_id=int(r.id),
+                    source_id=r.source_id,
+                    source_name=r.name,
+                    org=OrgKind(r.org),
+                    title=r.title,
+                    url=r.url,
+                    published=from_db(r.published),
+                    primary=r.primary_item_id is not None and int(r.id) == int(r.primary_item_id),
+                )
+            )
+    return {
+        cluster_id: tuple(sorted(members, key=lambda p: (not p.primary, p.published, p.item_id)))
+        for cluster_id, members in found.items()
+    }
+
+
+def get_item(conn: Connection, item_id: int) -> ItemRow | None:
+    """One item with its tags and its cluster's publications."""
+    snapshot = max_item_id(conn)
+    stmt = (
+        select(
+            *ITEM_COLUMNS,
+            sources.c.name,
+            sources.c.org,
+            literal(None).label("score"),
+            _source_count(snapshot).label("source_count"),
+        )
+        .join(sources, sources.c.id == items.c.source_id)
+        .where(items.c.id == item_id)
+    )
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return None
+    item = _to_stored(row, tags_of(conn, [item_id]).get(item_id, ()))
+    cluster_sources = _publications(conn, [row["cluster_id"]]) if row["cluster_id"] else {}
+    return ItemRow(
+        item=item,
+        source_name=row["name"],
+        org=OrgKind(row["org"]),
+        source_count=int(row["source_count"]),
+        score=None,
+        sources=cluster_sources.get(row["cluster_id"], ()) or (_own_publication(item, row),),
+        key=(item.first_seen.isoformat(), item.id),
+    )
+
+
+# -- clusters --------------------------------------------------------------------------------
+
+
+def list_clusters(
+    conn: Connection, *, min_size: int = 2, before_id: int | None = None, limit: int = 50
+) -> tuple[list[ClusterRow], bool]:
+    """Clusters of at least `min_size` items, newest created first (keyset on id, which
+    only grows: a new cluster lands on the first page, never between two pages)."""
+    stmt = select(clusters).where(clusters.c.size >= min_size)
+    if before_id is not None:
+        stmt = stmt.where(clusters.c.id < before_id)
+    rows = conn.execute(stmt.order_by(clusters.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    members = _publications(conn, [int(r.id) for r in rows])
+    return [_cluster_row(r, members.get(int(r.id), ())) for r in rows], more
+
+
+def get_cluster(conn: Connection, cluster_id: int) -> ClusterRow | None:
+    row = conn.execute(select(clusters).where(clusters.c.id == cluster_id)).first()
+    if row is None:
+        return None
+    return _cluster_row(row, _publications(conn, [cluster_id]).get(cluster_id, ()))
+
+
+def _cluster_row(row: Any, members: tuple[Publication, ...]) -> ClusterRow:
+    primary = next((m for m in members if m.primary), None)
+    return ClusterRow(
+        id=int(row.id),
+        size=int(row.size),
+        created_at=from_db(row.created_at),
+        updated_at=from_db(row.updated_at),
+        primary=primary,
+        members=members,
+    )
+
+
+# -- tags ------------------------------------------------------------------------------------
+
+
+def tag_counts(conn: Connection) -> list[TagCount]:
+    """Every tag with how many items carry it, most used first."""
+    count = func.count().label("n")
+    rows = conn.execute(
+        select(item_tags.c.tag, count).group_by(item_tags.c.tag).order_by(count.desc(), "tag")
+    )
+    return [TagCount(tag=tag, count=int(n)) for tag, n in rows]
+
+
+# -- digests ---------------------------------------------------------------------------------
+
+_DIGEST_COLUMNS = (
+    digests.c.id,
+    digests.c.profile,
+    digests.c.window_start,
+    digests.c.window_end,
+    digests.c.created_at,
+    digests.c.entry_count,
+    digests.c.item_count,
+)
+
+
+def _digest_row(row: Any, body: bool) -> DigestRow:
+    return DigestRow(
+        id=int(row.id),
+        profile=row.profile,
+        window_start=from_db(row.window_start),
+        window_end=from_db(row.window_end),
+        created_at=from_db(row.created_at),
+        entry_count=int(row.entry_count),
+        item_count=int(row.item_count),
+        body_json=row.body_json if body else None,
+    )
+
+
+def list_digests(
+    conn: Connection,
+    *,
+    profile: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+    with_body: bool = False,
+) -> tuple[list[DigestRow], bool]:
+    """Recorded digests, newest first (by id: digests are recorded in window order)."""
+    columns = (*_DIGEST_COLUMNS, digests.c.body_json) if with_body else _DIGEST_COLUMNS
+    stmt = select(*columns)
+    if profile is not None:
+        stmt = stmt.where(digests.c.profile == profile)
+    if before_id is not None:
+        stmt = stmt.where(digests.c.id < before_id)
+    rows = conn.execute(stmt.order_by(digests.c.id.desc()).limit(limit + 1)).all()
+    return [_digest_row(r, with_body) for r in rows[:limit]], len(rows) > limit
+
+
+def get_digest(conn: Connection, digest_id: int) -> DigestRow | None:
+    row = conn.execute(
+        select(*_DIGEST_COLUMNS, digests.c.body_json).where(digests.c.id == digest_id)
+    ).first()
+    return None if row is None else _digest_row(row, True)
+
+
+def latest_digest(conn: Connection, profile: str | None = None) -> DigestRow | None:
+    """The digest with the latest window end (of `profile`, or of any profile)."""
+    stmt = select(*_DIGEST_COLUMNS, digests.c.body_json)
+    if profile is not None:
+        stmt = stmt.where(digests.c.profile == profile)
+    row = conn.execute(stmt.order_by(digests.c.window_end.desc(), digests.c.id.desc())).first()
+    return None if row is None else _digest_row(row, True)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def fetch_stats(conn: Connection, buckets: Sequence[float]) -> FetchStats:
+    """Totals over the whole fetch log and outbox: what Prometheus counters report."""
+    fetches = {
+        status: int(n)
+        for status, n in conn.execute(
+            select(fetch_log.c.status, func.count()).group_by(fetch_log.c.status)
+        )
+    }
+    errors = {
+        kind: int(n)
+        for kind, n in conn.execute(
+            select(fetch_log.c.error_kind, func.count())
+            .where(fetch_log.c.error_kind.is_not(None))
+            .group_by(fetch_log.c.error_kind)
+        )
+    }
+    bucket_columns = [
+        func.coalesce(func.sum(case((fetch_log.c.seconds <= bound, 1), else_=0)), 0)
+        for bound in buckets
+    ]
+    totals = conn.execute(
+        select(
+            func.coalesce(func.sum(fetch_log.c.new), 0),
+            func.coalesce(func.sum(fetch_log.c.updated), 0),
+            func.coalesce(func.sum(fetch_log.c.seconds), 0.0),
+            *bucket_columns,
+        )
+    ).one()
+    deliveries = {
+        (profile, status): int(n)
+        for profile, status, n in conn.execute(
+            select(outbox.c.profile, outbox.c.status, func.count()).group_by(
+                outbox.c.profile, outbox.c.status
+            )
+        )
+    }
+    # Every attempt but the one that sent a message failed.
+    sent = case((outbox.c.status == "sent", 1), else_=0)
+    failed_attempts = {
+        profile: max(0, int(n))
+        for profile, n in conn.execute(
+            select(outbox.c.profile, func.sum(outbox.c.attempts - sent)).group_by(outbox.c.profile)
+        )
+    }
+    return FetchStats(
+        fetches=fetches,
+        errors=errors,
+        new_items=int(totals[0]),
+        updated_items=int(totals[1]),
+        seconds_sum=float(totals[2]),
+        seconds_buckets={bound: int(totals[3 + i]) for i, bound in enumerate(buckets)},
+        deliveries=deliveries,
+        failed_attempts=failed_attempts,
+    )
+
+
+def last_fetch_at(conn: Connection) -> datetime | None:
+    return from_db_or_none(conn.execute(select(func.max(fetch_log.c.started_at))).scalar())

@@ -1,0 +1,155 @@
+"""Full-text search: one query language, ranked, over SQLite FTS5 and PostgreSQL tsvector.
+
+The index itself is migration 0002 (see its docstring for the tokenising choice). Users
+write web-search syntax, parsed here once and rendered for each database, so both give
+the same answers:
+
+    chat control            both words, anywhere in the title or text
+    "chat control"          the phrase
+    -encryption             without this word (needs at least one positive term)
+    csam OR grooming        either side; AND binds tighter: "a b OR c" is (a AND b) OR c
+
+Words are runs of letters and digits; anything else separates them, so no user input can
+reach the database as query syntax (FTS5 would raise on a stray quote or colon). The
+result is a subquery of (item_id, score), higher score = better match, to join with items.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Float, Integer, Subquery, column, select
+from sqlalchemy import text as sql_text
+
+from aggregator.errors import AggregatorError
+
+# Objects that migration 0002 creates outside schema.metadata: the FTS5 table (and the
+# shadow tables FTS5 makes for it), its triggers, the PostgreSQL column and index.
+SEARCH_TABLE_PREFIX = "items_fts"
+SEARCH_COLUMN = "search_vector"
+SEARCH_INDEX = "ix_items_search_vector"
+
+MAX_TERMS = 32
+# bm25 column weights on SQLite, ts_rank's A/B weights on PostgreSQL: a hit in the title
+# counts for more than one in the body.
+SQLITE_WEIGHTS = (10.0, 1.0)
+
+_WORD = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+class InvalidSearch(AggregatorError):
+    """A search text that has nothing to search for (no word outside an exclusion)."""
+
+
+def is_search_object(name: str | None, type_: str) -> bool:
+    """Whether a reflected object belongs to the full-text index, not to schema.metadata."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name.startswith(SEARCH_TABLE_PREFIX)
+    if type_ == "column":
+        return name == SEARCH_COLUMN
+    if type_ == "index":
+        return name == SEARCH_INDEX
+    return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Term:
+    words: tuple[str, ...]  # one word, or a phrase
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchQuery:
+    """Alternatives (OR) of groups whose terms must all match (AND)."""
+
+    groups: tuple[tuple[Term, ...], ...]
+    text: str  # as the user wrote it
+
+
+def parse_search(text: str) -> SearchQuery:
+    """Parse web-search syntax; InvalidSearch when no positive word is left."""
+    groups: list[list[Term]] = [[]]
+    count = 0
+    for match in _TOKEN.finditer(text):
+        negated_phrase, phrase, bare = match.groups()
+        if bare == "OR":
+            groups.append([])
+            continue
+        negated = bool(negated_phrase) if phrase is not None else bare.startswith("-")
+        words = tuple(w.lower() for w in _WORD.findall(phrase if phrase is not None else bare))
+        if not words:
+            continue
+        count += 1
+        if count > MAX_TERMS:
+            raise InvalidSearch(f"too many search terms (at most {MAX_TERMS})")
+        groups[-1].append(Term(words=words, negated=negated))
+    # A group of exclusions only would mean "everything but": FTS5 cannot say it, and it
+    # is not a search. Such groups are dropped on both databases alike.
+    kept = tuple(tuple(g) for g in groups if any(not t.negated for t in g))
+    if not kept:
+        raise InvalidSearch(f"nothing to search for in {text!r}: give at least one word")
+    return SearchQuery(groups=kept, text=text)
+
+
+def fts5_expression(query: SearchQuery) -> str:
+    """The FTS5 MATCH string. Every term is a double-quoted string of plain words."""
+
+    def quoted(term: Term) -> str:
+        return '"' + " ".join(term.words) + '"'
+
+    rendered = []
+    for group in query.groups:
+        positive = " AND ".join(quoted(t) for t in group if not t.negated)
+        negative = "".join(f" NOT {quoted(t)}" for t in group if t.negated)
+        rendered.append(f"({positive}{negative})")
+    return " OR ".join(rendered)
+
+
+def _tsquery_sql(query: SearchQuery) -> tuple[str, dict[str, str]]:
+    """The tsquery as SQL: phraseto_tsquery per term (PostgreSQL's own word parser, on
+    bound parameters only) combined with && (and), !! (not) and || (or)."""
+    params: dict[str, str] = {}
+    rendered_groups = []
+    for g, group in enumerate(query.groups):
+        parts = []
+        for t, term in enumerate(group):
+            name = f"q_{g}_{t}"
+            params[name] = " ".join(term.words)
+            part = f"phraseto_tsquery('simple', :{name})"
+            parts.append(f"(!!{part})" if term.negated else part)
+        rendered_groups.append("(" + " && ".join(parts) + ")")
+    return " || ".join(rendered_groups), params
+
+
+def hits(dialect: str, query: SearchQuery) -> Subquery:
+    """A subquery of matching items: columns item_id and score (higher is better)."""
+    if dialect == "sqlite":
+        weights = ", ".join(str(w) for w in SQLITE_WEIGHTS)
+        statement = sql_text(
+            f"SELECT rowid AS item_id, -bm25(items_fts, {weights}) AS score "
+            "FROM items_fts WHERE items_fts MATCH :fts_query"
+        ).bindparams(fts_query=fts5_expression(query))
+        return statement.columns(column("item_id", Integer), column("score", Float)).subquery(
+            "hits"
+        )
+    tsquery, params = _tsquery_sql(query)
+    statement = sql_text(
+        f"SELECT id AS item_id, ts_rank(search_vector, ({tsquery})) AS score "
+        f"FROM items WHERE search_vector @@ ({tsquery})"
+    ).bindparams(**params)
+    return statement.columns(column("item_id", Integer), column("score", Float)).subquery("hits")
+
+
+def search_ids(conn: Connection, query: SearchQuery, *, limit: int = 50) -> list[tuple[int, float]]:
+    """The best `limit` matches as (item id, score), best first (for tests and tools)."""
+    found = hits(conn.dialect.name, query)
+    rows = conn.execute(
+        select(found.c.item_id, found.c.score)
+        .order_by(found.c.score.desc(), found.c.item_id.desc())
+        .limit(limit)
+    )
+    return [(int(item_id), float(score)) for item_id, score in rows]
