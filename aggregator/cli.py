@@ -42,7 +42,7 @@ EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
 # Modules that add sub-commands: each has `register(subparsers)` and sets `handler=` on its
 # parsers. They may use this module's helpers (open_app, parse_since, table_console).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("aggregator.commands.serve",)
 
 
 class UsageError(AggregatorError):
