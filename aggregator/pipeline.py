@@ -42,7 +42,7 @@ from aggregator.models import (
     Unchanged,
 )
 from aggregator.normalise import normalise_document
-from aggregator.parse import parse_document
+from aggregator.parse import fallback_urls, parse_document
 from aggregator.tag import TagRules, tag_item
 
 Clock = Callable[[], datetime]
@@ -67,6 +67,14 @@ def prepare(source: Source, fetched: Fetched, now: datetime, rules: TagRules) ->
     return Prepared(
         items=tagged, seen=len(document.items), warnings=document.warnings, ttl=document.ttl
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Read:
+    """A fetched document and what the CPU stages made of it."""
+
+    fetched: Fetched
+    prepared: Prepared
 
 
 class RefreshStore(Protocol):
@@ -137,7 +145,7 @@ class Refresher:
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
         try:
-            response = await self.retriever.retrieve(source, url, validators, now=started_at)
+            response = await self._read(source, url, validators, started_at)
             if isinstance(response, Unchanged):
                 now = self.clock()
                 next_at = next_fetch_after_success(
@@ -158,8 +166,7 @@ class Refresher:
                     started_at=started_at,
                     seconds=seconds,
                 )
-            prepared = await self._prepare(source, response, started_at)
-            outcome = await self._save(source, url, response, prepared, began)
+            outcome = await self._save(source, url, response.fetched, response.prepared, began)
         except SourceError as error:
             now = self.clock()
             retry_at = error.retry_at if isinstance(error, RateLimited) else None
@@ -190,6 +197,37 @@ class Refresher:
             started_at=started_at,
             seconds=time.perf_counter() - began,
         )
+
+    async def _read(
+        self, source: Source, url: str, validators: CacheValidators, now: datetime
+    ) -> Read | Unchanged:
+        """Fetch and prepare `url`; when either fails, the fallback URLs of the source's
+        kind in turn (an ep-procedure's Legislative Observatory page). When all fail, the
+        error of `url` is the one reported: it is the source's own."""
+        try:
+            response = await self.retriever.retrieve(source, url, validators, now=now)
+            if isinstance(response, Unchanged):
+                return response
+            return Read(fetched=response, prepared=await self._prepare(source, response, now))
+        except SourceError as error:
+            for fallback in fallback_urls(source):
+                try:
+                    other = await self.retriever.retrieve(
+                        source, fallback, CacheValidators(), now=now
+                    )
+                    if isinstance(other, Unchanged):
+                        continue  # not without validators; typed as possible all the same
+                    prepared = await self._prepare(source, other, now)
+                except SourceError:
+                    continue
+                # The fallback's validators and redirects are not the source URL's to keep.
+                fetched = replace(other, validators=CacheValidators(), permanent_redirect=None)
+                note = f"read from the fallback {fallback}: {error}"
+                return Read(
+                    fetched=fetched,
+                    prepared=replace(prepared, warnings=(*prepared.warnings, note)),
+                )
+            raise
 
     async def _prepare(self, source: Source, fetched: Fetched, now: datetime) -> Prepared:
         if self.cpu_pool is None:

@@ -14,12 +14,14 @@ from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, Source, SourceKind
 from aggregator.parse.feed import parse_feed
 from aggregator.parse.html import parse_html
+from aggregator.parse.procedure import fallback_urls, parse_procedure
 
 Parser = Callable[[Source, Fetched], ParsedDocument]
 
 PARSERS: dict[SourceKind, Parser] = {
     SourceKind.FEED: parse_feed,
     SourceKind.HTML: parse_html,
+    SourceKind.EP_PROCEDURE: parse_procedure,
 }
 
 
@@ -35,4 +37,4 @@ def parse_document(source: Source, fetched: Fetched) -> ParsedDocument:
     return parser(source, fetched)
 
 
-__all__ = ["PARSERS", "ParseError", "Parser", "parse_document"]
+__all__ = ["PARSERS", "ParseError", "Parser", "fallback_urls", "parse_document"]
