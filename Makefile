@@ -48,3 +48,19 @@ clean:
 .PHONY: docs
 docs: $(STAMP)
 	$(BIN)/python -m aggregator.settings > docs/settings.md
+
+## demo: serve recorded feeds and pages on 127.0.0.1, refresh, send the digest to an .eml; print the paths (no internet)
+demo: $(STAMP)
+	$(BIN)/python -m demo.run
+
+## digest-png: render the demo's HTML digest to var/digest.png with headless Chromium (nothing is committed)
+.PHONY: digest-png
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || echo /usr/bin/chromium)
+digest-png: demo
+	@test -x "$(CHROMIUM)" || { echo "digest-png: no Chromium found; install it (apt-get install -y chromium) or set CHROMIUM=" >&2; exit 2; }
+	profile=$$(mktemp -d) && html=$$(ls -t var/demo/data/digests/daily/*.html | head -n 1) && \
+	"$(CHROMIUM)" --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --no-first-run --disable-sync --hide-scrollbars \
+		--user-data-dir="$$profile" --screenshot="$(CURDIR)/var/digest.png" --window-size=900,2000 \
+		"file://$(CURDIR)/$$html"; status=$$?; rm -rf "$$profile"; exit $$status
+	@echo "png:   $(CURDIR)/var/digest.png"
