@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint bench eval demo clean install
+.PHONY: run test lint bench eval demo clean install bench-dedupe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,11 @@ digest-png: demo
 		--user-data-dir="$$profile" --screenshot="$(CURDIR)/var/digest.png" --window-size=900,2000 \
 		"file://$(CURDIR)/$$html"; status=$$?; rm -rf "$$profile"; exit $$status
 	@echo "png:   $(CURDIR)/var/digest.png"
+
+## eval: dedupe pairwise precision, recall and F1 on the labelled set (tests/data/dedupe/)
+eval: $(STAMP)
+	$(BIN)/python -m aggregator.dedupe.eval
+
+## bench-dedupe: dedupe cost per new item at 10k, 100k and 1M stored items (SQLite; SIZES=...)
+bench-dedupe: $(TSTAMP)
+	$(BIN)/python -m bench.dedupe $(if $(SIZES),--sizes $(SIZES))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, tuple_, union, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, union, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.dedupe.cluster import ClusterId, Merge, assign, choose_primary
@@ -153,7 +153,14 @@ class SqlCandidateIndex:
         if item.buckets:
             queries.append(
                 select(lsh_buckets.c.item_id).where(
-                    tuple_(lsh_buckets.c.band, lsh_buckets.c.bucket).in_(sorted(item.buckets)),
+                    # OR of equalities, not a row-value IN: SQLite scans the whole table for
+                    # "(band, bucket) IN (VALUES ...)" but answers each equality from the key.
+                    or_(
+                        *(
+                            and_(lsh_buckets.c.band == band, lsh_buckets.c.bucket == bucket)
+                            for band, bucket in sorted(item.buckets)
+                        )
+                    ),
                     lsh_buckets.c.first_seen.between(low, high),
                     lsh_buckets.c.item_id != key,
                 )

@@ -1,0 +1,213 @@
+"""assign_clusters on real SQLite and PostgreSQL: merges, the window, restarts, replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from aggregator.dedupe import DedupeItem, Thresholds
+from aggregator.dedupe.labelled import load_labelled
+from aggregator.dedupe.replay import compare
+from aggregator.models import OrgKind
+from aggregator.store.clusters import (
+    assign_clusters,
+    list_clusters,
+    stored_clusters,
+    stored_items,
+)
+from aggregator.store.engine import create_store_engine
+from aggregator.store.schema import clusters, items, lsh_buckets, metadata
+from tests.support_dedupe import add_sources, cluster_ids, store_items
+
+T0 = datetime(2024, 2, 15, 12, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+
+P1 = (
+    "The Council presidency and European Parliament negotiators today reached a provisional "
+    "agreement on extending the interim regulation on the voluntary detection of child sexual "
+    "abuse online until April 2026."
+)
+P2 = (
+    "The agreed text requires the Commission to report on the proportionality of voluntary "
+    "detection and on the data collected by providers, including error rates."
+)
+P3 = (
+    "The provisional agreement must now be endorsed by the Council and the Parliament before "
+    "it can be formally adopted and published in the Official Journal."
+)
+P4 = (
+    "Background: on 11 May 2022 the Commission presented a proposal for a permanent regulation "
+    "to prevent and combat child sexual abuse, which is still under negotiation."
+)
+TITLE = "Child sexual abuse online: Council and Parliament strike deal to extend interim rules"
+SOURCES = {"council": "institution", "wire": "press", "digest": "press", "edri": "ngo"}
+
+
+def item(key: str, source: str, text: str, *, at: datetime = T0) -> DedupeItem:
+    return DedupeItem(
+        key=key,
+        source_id=source,
+        org=OrgKind(SOURCES[source]),
+        title=TITLE,
+        text=text,
+        canonical_url=f"https://{source}.example.org/{key}",
+        published=at,
+        first_seen=at,
+    )
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_store_engine(database_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        add_sources(conn, SOURCES)
+    yield engine
+    engine.dispose()
+
+
+def test_a_bridging_item_merges_two_clusters_and_the_institution_is_primary(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [item("head", "wire", f"{P1} {P2}"), item("tail", "digest", f"{P3} {P4}")],
+            now=T0,
+        )
+        changes = assign_clusters(conn, ids, now=T0, window=WINDOW)
+    assert changes.merges == ()
+    assert len(set(changes.assigned.values())) == 2
+
+    later = T0 + timedelta(hours=3)
+    with engine.begin() as conn:
+        (full,) = store_items(
+            conn, [item("full", "council", f"{P1} {P2} {P3} {P4}", at=later)], now=later
+        )
+        changes = assign_clusters(conn, [full], now=later, window=WINDOW)
+    (merge,) = changes.merges
+    assert merge.by == full and len(merge.absorbed) == 2  # full's own cluster and one other
+    with engine.connect() as conn:
+        assert len(set(cluster_ids(conn).values())) == 1
+        (row,) = conn.execute(select(clusters)).all()
+        assert row.size == 3
+        assert row.primary_item_id == full  # official first, although published last
+        assert row.updated_at is not None
+
+
+def test_clusters_survive_a_restart_and_a_second_call_changes_nothing(database_url: str) -> None:
+    engine = create_store_engine(database_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        add_sources(conn, SOURCES)
+        ids = store_items(
+            conn,
+            [item("a", "council", f"{P1} {P2} {P3}"), item("b", "edri", f"{P1} {P2} {P3} {P4}")],
+            now=T0,
+        )
+        first = assign_clusters(conn, ids, now=T0, window=WINDOW)
+    engine.dispose()
+
+    engine = create_store_engine(database_url)  # a new process, as far as the store knows
+    with engine.begin() as conn:
+        again = assign_clusters(conn, ids, now=T0 + timedelta(hours=1), window=WINDOW)
+        buckets = conn.execute(select(func.count()).select_from(lsh_buckets)).scalar_one()
+        signatures = conn.execute(select(items.c.signature, items.c.text_hash)).all()
+        views = list_clusters(conn)
+    engine.dispose()
+    assert len(first.merges) == 1 and again.merges == ()
+    assert again.assigned == first.assigned and len(set(first.assigned.values())) == 1
+    assert all(sig is not None and len(sig) == 96 * 4 and h for sig, h in signatures)
+    assert buckets >= 2 * 32  # no duplicate rows after the second call (primary key)
+    (view,) = views
+    assert [m.source_id for m in view.members] == ["council", "edri"]
+    assert view.members[0].primary
+
+
+def test_the_window_bounds_candidates(engine: Engine) -> None:
+    text = f"{P1} {P2} {P3}"
+    late = T0 + timedelta(days=45)
+    with engine.begin() as conn:
+        (old,) = store_items(conn, [item("old", "council", text)], now=T0)
+        assign_clusters(conn, [old], now=T0, window=WINDOW)
+    with engine.begin() as conn:
+        (new,) = store_items(conn, [item("new", "wire", text, at=late)], now=late)
+        changes = assign_clusters(conn, [new], now=late, window=WINDOW)
+        assert changes.merges == ()
+        wider = assign_clusters(conn, [new], now=late, window=timedelta(days=60))
+    assert len(wider.merges) == 1
+
+
+def test_the_labelled_set_clusters_in_the_store_as_in_memory(engine: Engine) -> None:
+    """The SQL index and the in-memory one give the same partition, batch by batch."""
+    labelled = [x for x in load_labelled() if x.gold.startswith(("council_alignment", "joint"))]
+    orgs = {x.item.source_id: x.item.org.value for x in labelled}
+    batch = [
+        DedupeItem(
+            key=x.item.key,
+            source_id=x.item.source_id,
+            org=x.item.org,
+            title=x.item.title,
+            text=x.item.text,
+            canonical_url=x.item.canonical_url,
+            published=x.item.published,
+            first_seen=x.item.published,
+        )
+        for x in labelled
+    ]
+    with engine.begin() as conn:
+        add_sources(conn, {k: v for k, v in orgs.items() if k not in SOURCES})
+        ids = store_items(conn, batch, now=T0)
+        assign_clusters(conn, ids[: len(ids) // 2], now=T0, window=WINDOW)
+        assign_clusters(conn, ids[len(ids) // 2 :], now=T0, window=WINDOW)
+    with engine.connect() as conn:
+        stored = cluster_ids(conn)
+        report = compare(stored_items(conn), stored_clusters(conn), window=WINDOW)
+    gold: dict[str, set[str]] = {}
+    for x in labelled:
+        gold.setdefault(x.gold, set()).add(str(x.item.key))
+    got: dict[int, set[str]] = {}
+    for identity, cluster in stored.items():
+        got.setdefault(cluster, set()).add(identity)
+    assert {frozenset(g) for g in got.values()} == {frozenset(g) for g in gold.values()}
+    assert report.unchanged
+
+
+def test_replay_reports_the_splits_stricter_thresholds_would_make(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [item("a", "council", f"{P1} {P2} {P3}"), item("b", "wire", f"{P1} {P2} {P3} {P4}")],
+            now=T0,
+        )
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        before = conn.execute(select(items.c.cluster_id)).scalars().all()
+        strict = Thresholds(jaccard=0.99, containment=1.01)
+        report = compare(stored_items(conn), stored_clusters(conn), thresholds=strict)
+        after = conn.execute(select(items.c.cluster_id)).scalars().all()
+    assert report.merges == ()
+    (split,) = report.splits
+    assert split.parts == ((ids[0],), (ids[1],))
+    assert before == after  # replay writes nothing
+
+
+def test_clusters_render_as_text_and_json(engine: Engine) -> None:
+    from aggregator.dedupe.render import clusters_json, clusters_text
+
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [item("a", "wire", f"{P1} {P2} {P3}"), item("b", "council", f"{P1} {P2} {P3} {P4}")],
+            now=T0,
+        )
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        views = list_clusters(conn, since=T0 - timedelta(days=1))
+        assert list_clusters(conn, since=T0 + timedelta(days=1)) == []
+    (doc,) = clusters_json(views)
+    assert doc["size"] == 2 and doc["primary_item_id"] == ids[1]
+    assert [m["source_id"] for m in doc["members"]] == ["council", "wire"]
+    text = clusters_text(views)
+    assert text.splitlines()[1].startswith("  * 2024-02-15 council [institution]")
