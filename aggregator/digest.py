@@ -8,6 +8,11 @@ group by number of sources, official organisations first, then recency. Items ch
 profile last showed them come back marked with what changed. Failing sources and listing pages
 that went silent are listed at the end.
 
+Followed procedures (the `ep-procedure` sources) come first, in their own section: per
+procedure, the events first seen in the window, one line each, and the stage it has reached
+(see `procedure_statuses`). Their events are not repeated among the topic groups, unless
+another source's item joined one in a cluster (a press release on the same vote).
+
 The half-open window is what makes "never skip, never twice" hold: the next window starts at
 exactly this one's end, so an item first seen at ``window_end`` belongs to the next digest.
 """
@@ -135,6 +140,28 @@ class ProblemSource:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProcedureLine:
+    """One event of a followed procedure: a line of the Procedures section."""
+
+    item_id: int
+    day: datetime  # the event's date (midnight UTC: the Parliament gives dates, not times)
+    event: str  # readable, without the reference: "committee adopted its report"
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcedureStatus:
+    """A followed procedure: what happened in the window, and the stage it has reached."""
+
+    source_id: str
+    name: str  # the source's name
+    reference: str | None  # "2022/0155(COD)"
+    events: tuple[ProcedureLine, ...]  # first seen in the window, oldest first
+    stage: str | None  # "1st reading": the stage of the latest event known
+    latest: ProcedureLine | None  # the latest event known, in the window or before it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Digest:
     profile: str
     window_start: datetime
@@ -145,6 +172,7 @@ class Digest:
     problems: tuple[ProblemSource, ...]
     # Every (item id, revision) the digest shows, recorded so the next one can say "updated".
     shown: tuple[tuple[int, int], ...]
+    procedures: tuple[ProcedureStatus, ...] = ()  # shown first, before the groups
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:
@@ -167,8 +195,12 @@ class Digest:
         return len({s.source_id for e in self.entries for s in (e.source, *e.others)})
 
     @property
+    def procedure_event_count(self) -> int:
+        return sum(len(p.events) for p in self.procedures)
+
+    @property
     def is_empty(self) -> bool:
-        return not self.groups
+        return not self.groups and not self.procedure_event_count
 
 
 def primary_item(members: Iterable[StoredItem], sources: Mapping[str, SourceInfo]) -> StoredItem:
@@ -281,6 +313,7 @@ def build_digest(
     topic_labels: Mapping[str, str],
     include_tags: Sequence[str] = (),
     exclude_tags: Sequence[str] = (),
+    procedure_latest: Mapping[str, StoredItem] | None = None,
 ) -> Digest:
     """Build the digest of ``[window_start, window_end)``.
 
@@ -288,6 +321,8 @@ def build_digest(
     are listed as other sources but do not by themselves bring a cluster in). `shown` maps an
     item id to the revision this profile last showed. A cluster is in the digest when a member
     was first seen in the window, or was changed (before `window_end`) since it was shown.
+    `procedure_latest` maps an ep-procedure source to its latest stored event, so the
+    Procedures section can say where a procedure stands when nothing happened in the window.
     """
     clusters: dict[tuple[str, int], list[StoredItem]] = {}
     for item in items:
@@ -310,8 +345,10 @@ def build_digest(
         tags = sorted({t for m in members for t in m.tags})
         if not tag_allowed(tags, include_tags, exclude_tags):
             continue
-        entries.append(_entry(members, sources, tags, tuple(changed), is_new))
         shown_pairs.extend((m.id, m.revision) for m in members if m.first_seen < window_end)
+        if all(_is_procedure_event(m, sources) for m in members):
+            continue  # shown in the Procedures section
+        entries.append(_entry(members, sources, tags, tuple(changed), is_new))
 
     return Digest(
         profile=profile,
@@ -322,7 +359,96 @@ def build_digest(
         groups=_group(entries, topic_order, topic_labels),
         problems=problem_sources(health, sources, now=now),
         shown=tuple(sorted(shown_pairs)),
+        procedures=procedure_statuses(
+            items=items,
+            sources=sources,
+            latest=procedure_latest or {},
+            window_start=window_start,
+            window_end=window_end,
+            include_tags=include_tags,
+            exclude_tags=exclude_tags,
+        ),
     )
+
+
+def _is_procedure_event(item: StoredItem, sources: Mapping[str, SourceInfo]) -> bool:
+    info = sources.get(item.source_id)
+    return info is not None and info.kind is SourceKind.EP_PROCEDURE
+
+
+def procedure_statuses(
+    *,
+    items: Sequence[StoredItem],
+    sources: Mapping[str, SourceInfo],
+    latest: Mapping[str, StoredItem],
+    window_start: datetime,
+    window_end: datetime,
+    include_tags: Sequence[str] = (),
+    exclude_tags: Sequence[str] = (),
+) -> tuple[ProcedureStatus, ...]:
+    """Per followed procedure (ep-procedure source): its events first seen in the window,
+    and its stage, read from the `stage:` tag of the latest event known (in the window, or
+    `latest`). Procedures with news come first, then the others; each by name. A procedure
+    with nothing stored yet, or whose latest event the profile's tags exclude, is left out."""
+    statuses: list[ProcedureStatus] = []
+    for info in sources.values():
+        if info.kind is not SourceKind.EP_PROCEDURE:
+            continue
+        own = [i for i in items if i.source_id == info.id and i.first_seen < window_end]
+        known = list(own)
+        if (before := latest.get(info.id)) is not None and before.first_seen < window_end:
+            known.append(before)
+        newest = max(known, key=lambda i: (i.published, i.id), default=None)
+        if newest is None or not tag_allowed(newest.tags, include_tags, exclude_tags):
+            continue  # nothing stored yet to say, or not for this profile
+        new = sorted(
+            (
+                i
+                for i in own
+                if window_start <= i.first_seen < window_end
+                and tag_allowed(i.tags, include_tags, exclude_tags)
+            ),
+            key=lambda i: (i.published, i.id),
+        )
+        statuses.append(
+            ProcedureStatus(
+                source_id=info.id,
+                name=info.name,
+                reference=_procedure_reference(newest),
+                events=tuple(_procedure_line(i) for i in new),
+                stage=_stage(newest),
+                latest=_procedure_line(newest),
+            )
+        )
+    return tuple(sorted(statuses, key=lambda s: (not s.events, s.name, s.source_id)))
+
+
+# "2022/0155(COD) — committee adopted its report": the reference, then the event.
+_REFERENCE_TITLE = re.compile(r"^(\d{4}/\d{4}\([A-Z]{3}\))\s+—\s+(.+)$", re.S)
+
+
+def _procedure_line(item: StoredItem) -> ProcedureLine:
+    title = sanitise_text(item.title)
+    found = _REFERENCE_TITLE.match(title)
+    return ProcedureLine(
+        item_id=item.id,
+        day=item.published,
+        event=found.group(2) if found else title,
+        url=safe_url(item.url),
+    )
+
+
+def _procedure_reference(item: StoredItem) -> str | None:
+    found = _REFERENCE_TITLE.match(sanitise_text(item.title))
+    if found:
+        return found.group(1)
+    return next((t.partition(":")[2] for t in item.tags if t.startswith("procedure:")), None)
+
+
+def _stage(item: StoredItem) -> str | None:
+    """ "stage:1st-reading" -> "1st reading"."""
+    tag = next((t for t in sorted(item.tags) if t.startswith("stage:")), None)
+    return tag.partition(":")[2].replace("-", " ") if tag else None
 
 
 def _entry_source(item: StoredItem, info: SourceInfo | None, *, new: bool) -> EntrySource:

@@ -20,7 +20,15 @@ from zoneinfo import ZoneInfo
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from aggregator.digest import Change, Digest, DigestEntry, EntrySource, ProblemSource
+from aggregator.digest import (
+    Change,
+    Digest,
+    DigestEntry,
+    EntrySource,
+    ProblemSource,
+    ProcedureLine,
+    ProcedureStatus,
+)
 
 JSON_SCHEMA_VERSION = 1
 TEXT_WIDTH = 78
@@ -107,6 +115,9 @@ def summary_line(digest: Digest) -> str:
         f"from {digest.source_count} {_plural(digest.source_count, 'source')}",
     ]
     text = " ".join(parts)
+    if digest.procedure_event_count:
+        n = digest.procedure_event_count
+        text += f", {n} procedure {_plural(n, 'event')}"
     if digest.updated_count:
         text += f", {digest.updated_count} updated"
     if digest.problems:
@@ -193,6 +204,28 @@ def _problem_json(problem: ProblemSource) -> dict[str, Any]:
     }
 
 
+def _procedure_line_json(line: ProcedureLine | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    return {
+        "item_id": line.item_id,
+        "date": line.day.date().isoformat(),  # the event's date, as the Parliament gives it
+        "event": line.event,
+        "url": line.url,
+    }
+
+
+def _procedure_json(status: ProcedureStatus) -> dict[str, Any]:
+    return {
+        "source_id": status.source_id,
+        "name": status.name,
+        "reference": status.reference,
+        "stage": status.stage,
+        "events": [_procedure_line_json(e) for e in status.events],
+        "latest": _procedure_line_json(status.latest),
+    }
+
+
 def digest_to_json(digest: Digest) -> dict[str, Any]:
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -208,6 +241,7 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
             "sources": digest.source_count,
             "problems": len(digest.problems),
         },
+        "procedures": [_procedure_json(p) for p in digest.procedures],
         "groups": [
             {"tag": g.tag, "label": g.label, "entries": [_entry_json(e) for e in g.entries]}
             for g in digest.groups

@@ -34,6 +34,7 @@ from aggregator.errors import DeliveryError
 from aggregator.settings import DigestProfile, SmtpSettings
 from aggregator.store.digests import (
     last_window_end,
+    load_procedure_latest,
     load_shown_revisions,
     load_source_health,
     load_sources,
@@ -86,6 +87,7 @@ def build(
         topic_labels=topic_labels,
         include_tags=profile.include_tags,
         exclude_tags=profile.exclude_tags,
+        procedure_latest=load_procedure_latest(engine, window_end=now),
     )
 
 

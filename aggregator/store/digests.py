@@ -225,6 +225,40 @@ def load_source_health(engine: Engine) -> list[SourceHealth]:
     ]
 
 
+def load_procedure_latest(engine: Engine, *, window_end: datetime) -> dict[str, StoredItem]:
+    """Per ep-procedure source, its latest event first seen before `window_end` (the latest
+    published, then the largest id): where the digest reads a procedure's current stage."""
+    end = to_db(window_end)
+    latest: dict[str, StoredItem] = {}
+    try:
+        with engine.connect() as conn:
+            followed = conn.execute(
+                select(sources.c.id).where(sources.c.kind == SourceKind.EP_PROCEDURE.value)
+            ).scalars()
+            for source_id in list(followed):
+                row = (
+                    conn.execute(
+                        select(items)
+                        .where(items.c.source_id == source_id, items.c.first_seen < end)
+                        .order_by(items.c.published.desc(), items.c.id.desc())
+                        .limit(1)
+                    )
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    continue
+                tags = conn.execute(
+                    select(item_tags.c.tag)
+                    .where(item_tags.c.item_id == row["id"])
+                    .order_by(item_tags.c.tag)
+                ).scalars()
+                latest[source_id] = _stored_item(row, tuple(tags))
+    except SQLAlchemyError as exc:
+        raise StoreError(f"loading the followed procedures failed: {exc}") from exc
+    return latest
+
+
 def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: datetime) -> int:
     """Record the digest and the item revisions it showed, once per (profile, window end).
 

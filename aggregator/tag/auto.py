@@ -7,6 +7,7 @@ institution:<slug>      "European Parliament" -> institution:european-parliament
 country:<cc>            ISO 3166-1 alpha-2, lower case
 lang:<iso639-1>         the item's language (set by normalise), else the source's
 procedure:<reference>   each EU procedure reference in the title or text, normalised
+stage:<reading>         ep-procedure items: their categories (procedure:, stage:, event:)
 ...                     and the source's own `tags`, verbatim
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from aggregator.models import Item, Source
+from aggregator.models import Item, Source, SourceKind
 from aggregator.tag.fold import fold
 
 # Procedure types of the Parliament's Legislative Observatory (OEIL), current and historic:
@@ -74,4 +75,7 @@ def automatic_tags(item: Item, source: Source) -> tuple[str, ...]:
     if source.reference:
         texts.append(source.reference)
     tags.update(f"procedure:{ref}" for ref in procedure_references(texts))
+    if source.kind is SourceKind.EP_PROCEDURE:
+        # The procedure parser writes its categories as tags (procedure:, stage:, event:).
+        tags.update(item.categories)
     return tuple(sorted(tags))
