@@ -265,3 +265,20 @@ def test_corpus_oeil_pages(corpus: Path, name: str, reference: str, kinds: list[
     assert document.link == (
         f"https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference={reference}"
     )
+
+
+def test_shipped_procedures_point_at_their_own_api_answer_and_page() -> None:
+    from aggregator.settings import load_sources
+
+    config = Path(__file__).parent.parent / "config"
+    followed = {s.reference: s for s in load_sources(config) if s.kind is SourceKind.EP_PROCEDURE}
+    assert {"2022/0155(COD)", "2024/0035(COD)", "2020/0259(COD)", "2023/0452(COD)"} <= set(followed)
+    for reference, source in followed.items():
+        assert reference is not None
+        year, number = reference[:4], reference[5:9]
+        assert source.url.startswith(
+            f"https://data.europarl.europa.eu/api/v2/procedures/{year}-{number}?"
+        )
+        assert fallback_urls(source) == (
+            f"https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference={reference}",
+        )
