@@ -21,7 +21,10 @@ def test_builtin_kinds_are_registered() -> None:
     assert PARSERS[SourceKind.HTML] is parse_html
 
 
-def test_unregistered_kind_is_a_parse_error_naming_the_source() -> None:
+def test_unregistered_kind_is_a_parse_error_naming_the_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(PARSERS, SourceKind.EP_PROCEDURE)  # a kind with no parser
     source = replace(feed_source("ep-libe"), kind=SourceKind.EP_PROCEDURE)
     with pytest.raises(ParseError, match="no parser for source kind 'ep-procedure'") as raised:
         parse_document(source, fetched(b"{}", "https://x.eu/"))
