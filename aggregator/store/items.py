@@ -54,6 +54,7 @@ class Saved:
     updated: int
     unchanged: int
     warnings: tuple[str, ...]
+    changed_ids: tuple[int, ...] = ()  # new and updated items: what dedupe must (re)assign
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -157,7 +158,11 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
         replace=[item_id for item_id, _, _ in changed],
     )
     return Saved(
-        new=len(fresh), updated=len(changed), unchanged=unchanged, warnings=tuple(warnings)
+        new=len(fresh),
+        updated=len(changed),
+        unchanged=unchanged,
+        warnings=tuple(warnings),
+        changed_ids=(*new_ids, *(item_id for item_id, _, _ in changed)),
     )
 
 

@@ -7,7 +7,9 @@ Every public method turns SQLAlchemy's errors into `StoreError`, naming the data
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -30,6 +32,7 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
+from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
 from aggregator.store.migrate import upgrade
 
@@ -60,27 +63,69 @@ def wrap_errors(
     return wrapper
 
 
+DEFAULT_WINDOW = timedelta(days=30)
+# pg_advisory_xact_lock key for cluster assignment ("aggclust" as a 64-bit integer).
+CLUSTER_LOCK_KEY = int.from_bytes(b"aggclust", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
 class SqlStore:
     """The store over SQLAlchemy Core. Build it with `open_store`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, dedupe_window: timedelta = DEFAULT_WINDOW) -> None:
         self.engine = engine
+        # Dedupe only compares items first seen within this window of each other.
+        self.dedupe_window = dedupe_window
         self.dialect: str = engine.dialect.name
         self.url = masked(engine.url)
         # Transactions that write take SQLite's write lock at BEGIN (see engine.py).
+        self._batch = threading.local()  # .conn: the open write_batch of this thread
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r})"
 
     def _write(self) -> AbstractContextManager[Connection]:
+        batch: Connection | None = getattr(self._batch, "conn", None)
+        if batch is not None:
+            return _savepoint(batch)
         return self._writer.begin()
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Make this thread's writes inside one transaction, each write in a savepoint.
+
+        A commit costs more than a source's rows, and a refresh writes hundreds of sources a
+        second. Each write method still applies whole or not at all: one that fails rolls back
+        to its savepoint and the batch goes on. Nothing is durable before the block ends, so a
+        caller reports the writes' results only after it. Nested use joins the outer batch.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        try:
+            with self._writer.begin() as conn:
+                self._batch.conn = conn
+                try:
+                    yield
+                finally:
+                    self._batch.conn = None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StoreError(f"write batch failed on {self.url}: {describe(exc)}") from exc
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self.engine.connect()
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _cluster(self, conn: Connection, item_ids: Sequence[int], *, now: datetime) -> None:
+        """Dedupe, in the transaction that stored the items: both commit, or neither."""
+        if self.dialect == "postgresql":
+            # Concurrent writers (worker processes) would each miss the other's uncommitted
+            # copy of the same statement; one transaction-scoped lock makes them take turns.
+            # SQLite needs none: BEGIN IMMEDIATE already serialises writers.
+            conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": CLUSTER_LOCK_KEY})
+        assign_clusters(conn, item_ids, now=now, window=self.dedupe_window)
 
     @wrap_errors
     def sync_sources(self, sources: Sequence[Source], *, now: datetime) -> None:
@@ -126,6 +171,8 @@ class SqlStore:
         with self._write() as conn:
             source_sql.lock(conn, source_id)
             saved = item_sql.save(conn, source_id, items, now=now)
+            if saved.changed_ids:
+                self._cluster(conn, saved.changed_ids, now=now)
             status = "new" if saved.new else "updated" if saved.updated else "unchanged"
             source_sql.record_success(
                 conn,
@@ -240,7 +287,15 @@ class SqlStore:
             return item_sql.count(conn)
 
 
-def open_store(database_url: str, *, migrate: bool = True) -> SqlStore:
+@contextlib.contextmanager
+def _savepoint(conn: Connection) -> Iterator[Connection]:
+    with conn.begin_nested():
+        yield conn
+
+
+def open_store(
+    database_url: str, *, migrate: bool = True, dedupe_window: timedelta = DEFAULT_WINDOW
+) -> SqlStore:
     """Open (and by default migrate) the database; fails fast with StoreError if unreachable."""
     engine = create_store_engine(database_url)
     try:
@@ -256,4 +311,4 @@ def open_store(database_url: str, *, migrate: bool = True) -> SqlStore:
         # e.g. the database was migrated by a newer release than this one
         engine.dispose()
         raise StoreError(f"cannot migrate database {masked(engine.url)}: {exc}") from exc
-    return SqlStore(engine)
+    return SqlStore(engine, dedupe_window=dedupe_window)
