@@ -27,6 +27,8 @@ from aggregator.settings.sources import SOURCES_FILE
 
 # Host labels that say nothing about who publishes.
 _NOISE_LABELS = frozenset({"www", "www2", "m", "news", "feeds", "feed", "rss", "blog"})
+# Second-level labels under country domains that name no one (org.uk, gv.at, com.au).
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "gv", "net", "or", "org"})
 _SLUG_RUN = re.compile(r"[^a-z0-9]+")
 
 # The order keys are written in, as in the shipped sources.toml.
@@ -57,9 +59,13 @@ def id_from_url(url: str) -> str:
     """A readable id from the host: www.ecpat.org -> ecpat, home-affairs.ec.europa.eu ->
     home-affairs-ec-europa."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host.replace(".", "").isdigit() or ":" in host:  # an IP address: all of it
+        return slug(host) or "source"
     labels = [label for label in host.split(".") if label]
     if len(labels) > 1:
         labels = labels[:-1]  # the top-level domain
+    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels = labels[:-1]  # iwf.org.uk, bbc.co.uk
     meaningful = [label for label in labels if label not in _NOISE_LABELS] or labels
     return slug("-".join(meaningful)) or "source"
 

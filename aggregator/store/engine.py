@@ -25,6 +25,10 @@ WRITE_OPTION = "aggregator_write"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PRAGMAS = (
+    # Pruning gives pages back with PRAGMA incremental_vacuum (store/retention.py). It takes
+    # effect only on a database with no tables yet, and only when set before journal_mode:
+    # on an older database it is a no-op until the first full VACUUM, which prune runs.
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",

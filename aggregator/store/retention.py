@@ -159,7 +159,9 @@ def reclaim_space(engine: Engine) -> str:
         cursor = raw.cursor()
         mode = cursor.execute("PRAGMA auto_vacuum").fetchone()
         if mode is not None and mode[0] == 2:  # INCREMENTAL
-            cursor.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript runs the pragma to its end; execute() steps it once, which
+            # frees a single page.
+            cursor.executescript("PRAGMA incremental_vacuum;")
             ran = "PRAGMA incremental_vacuum"
         else:
             cursor.execute("VACUUM")

@@ -1,0 +1,310 @@
+"""OPML import and export: other readers' files (Miniflux, FreshRSS, a flat list) in, OPML
+2.0 out, and round trips through `aggregator sources import/export`. Also the tomlkit
+writer they share with `sources add`."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import main
+from aggregator.config_edit import append_sources, id_from_url, unique_id
+from aggregator.errors import ConfigError
+from aggregator.models import OrgKind, Source, SourceKind
+from aggregator.opml import NAMESPACE, plan_import, read_opml, write_opml
+from aggregator.settings import load_sources
+
+OPML = Path(__file__).parent / "data" / "opml"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def read(name: str) -> bytes:
+    return (OPML / name).read_bytes()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def empty_config(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "aggregator.toml").write_text("")
+    return folder
+
+
+def comparable(sources: tuple[Source, ...]) -> set[tuple[object, ...]]:
+    return {
+        (
+            s.id,
+            s.name,
+            s.url,
+            s.kind,
+            s.org,
+            s.country,
+            s.institution,
+            s.language,
+            s.interval,
+            tuple(sorted(s.tags)),
+        )
+        for s in sources
+    }
+
+
+# -- reading other readers' files ----------------------------------------------------------
+
+
+def test_miniflux_categories_become_tags_and_duplicates_are_skipped() -> None:
+    document = read_opml(read("miniflux_export.opml"), name="miniflux_export.opml")
+    assert document.title == "Miniflux" and len(document.feeds) == 5
+    plan = plan_import(document, ())
+    by_url = {e["url"]: e for e in plan.entries}
+    assert set(by_url) == {
+        "https://edri.org/feed/",
+        "https://www.iwf.org.uk/news-media/rss",
+        "https://ecpat.org/feed/",
+        "https://www.europarl.europa.eu/rss/doc/press-releases/en.xml",
+    }
+    assert by_url["https://ecpat.org/feed/"]["tags"] == ["child-protection"]
+    assert by_url["https://ecpat.org/feed/"]["name"] == "ECPAT International"
+    assert by_url["https://ecpat.org/feed/"]["id"] == "ecpat"
+    # Upper-case host and a tracking parameter: the same feed, by canonical URL.
+    [skipped] = plan.skipped
+    assert skipped.url.startswith("https://WWW.IWF.ORG.UK/")
+    assert skipped.reason == "repeated in the file (imported as 'iwf')"
+
+
+def test_freshrss_namespace_is_ignored_and_configured_feeds_are_reported() -> None:
+    document = read_opml(read("freshrss_export.opml"), name="freshrss_export.opml")
+    existing = (
+        Source(
+            id="edri",
+            name="EDRi",
+            url="https://edri.org/feed/",
+            kind=SourceKind.FEED,
+            org=OrgKind.NGO,
+        ),
+    )
+    plan = plan_import(document, existing, default_org=OrgKind.PRESS)
+    assert [(s.url, s.reason) for s in plan.skipped] == [
+        ("https://edri.org/feed", "already configured as 'edri'")
+    ]
+    by_name = {e["name"]: e for e in plan.entries}
+    assert set(by_name) == {"netzpolitik.org", "Chaos Computer Club", "Euractiv Digital"}
+    assert by_name["Chaos Computer Club"]["tags"] == ["digital-rights"]
+    assert by_name["Euractiv Digital"]["org"] == "press"  # the default given
+    assert by_name["netzpolitik.org"]["id"] == "netzpolitik"
+
+
+def test_flat_opml_1_list_with_odd_spellings() -> None:
+    document = read_opml(read("reader_flat_export.opml"), name="reader_flat_export.opml")
+    plan = plan_import(document, (), extra_tags=["imported"])
+    assert [(e["name"], e["url"], e["tags"]) for e in plan.entries] == [
+        ("Missing Children Europe", "https://missingchildreneurope.eu/feed/", ["imported"]),
+        ("Eurochild", "https://www.eurochild.org/feed/", ["imported"]),
+        ("Tuta blog", "https://tuta.com/blog/feed.xml", ["imported"]),
+    ]
+    assert plan.skipped == ()  # the bookmark outline has no xmlUrl: not a feed at all
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"<opml><head></head>", "not a readable OPML file"),
+        (b"<rss version='2.0'><channel/></rss>", "root element is <rss>"),
+        (b"<opml version='2.0'><head/></opml>", "no <body>"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><opml><body><outline text="&b;"/></body></opml>',
+            "not a readable OPML file",
+        ),
+    ],
+    ids=["truncated", "not-opml", "no-body", "entity-expansion"],
+)
+def test_broken_and_hostile_files_are_config_errors(data: bytes, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_opml(data, name="subs.opml")
+    assert problem in str(caught.value) and "subs.opml" in str(caught.value)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+RICH = (
+    Source(
+        id="ep-press",
+        name="European Parliament press releases",
+        url="https://www.europarl.europa.eu/rss/doc/press-releases/en.xml",
+        kind=SourceKind.FEED,
+        org=OrgKind.PARLIAMENT,
+        institution="European Parliament",
+        language="en",
+        interval=timedelta(minutes=30),
+        tags=("eu", "csa-regulation"),
+    ),
+    Source(
+        id="bmj",
+        name="BMJ Pressemitteilungen",
+        url="https://www.bmj.de/SiteGlobals/Functions/RSSFeed/DE/RSSNewsfeed/RSSNewsfeed.xml",
+        kind=SourceKind.FEED,
+        org=OrgKind.GOVERNMENT,
+        country="DE",
+        language="de",
+    ),
+    Source(
+        id="iwf",
+        name="Internet Watch Foundation",
+        url="https://www.iwf.org.uk/news-media/rss",
+        kind=SourceKind.FEED,
+        org=OrgKind.NGO,
+    ),
+)
+
+
+def test_export_is_opml_2_with_groups_and_every_feed_attribute() -> None:
+    data, left_out = write_opml(RICH, now=NOW)
+    assert left_out == ()
+    root = ET.fromstring(data)
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    head = root.find("head")
+    assert head is not None
+    assert head.findtext("title") == "aggregator sources"
+    assert parsedate_to_datetime(head.findtext("dateCreated") or "") == NOW
+    groups = {g.get("text"): g for g in root.iterfind("body/outline")}
+    assert set(groups) == {"government", "ngo", "parliament"}
+    [ep] = list(groups["parliament"])
+    assert ep.get("type") == "rss"
+    assert ep.get("text") == ep.get("title") == "European Parliament press releases"
+    assert ep.get("xmlUrl") == RICH[0].url
+    assert ep.get("htmlUrl") == "https://www.europarl.europa.eu/"
+    assert ep.get("category") == "/eu,/csa-regulation"
+    assert ep.get(f"{{{NAMESPACE}}}interval") == "30m"
+    assert ep.get(f"{{{NAMESPACE}}}institution") == "European Parliament"
+    by_tag = ET.fromstring(write_opml(RICH, now=NOW, group_by="tag")[0])
+    assert [g.get("text") for g in by_tag.iterfind("body/outline") if g.get("xmlUrl") is None] == [
+        "eu"
+    ]
+
+
+def test_export_then_import_gives_the_same_sources(tmp_path: Path) -> None:
+    for group_by in ("org", "tag"):
+        data, _ = write_opml(RICH, now=NOW, group_by=group_by)
+        plan = plan_import(read_opml(data, name="x.opml"), ())
+        folder = tmp_path / group_by
+        folder.mkdir()
+        imported = append_sources(folder, plan.entries)
+        assert comparable(imported) == comparable(RICH), group_by
+
+
+@pytest.mark.parametrize(
+    "name", ["miniflux_export.opml", "freshrss_export.opml", "reader_flat_export.opml"]
+)
+def test_other_readers_files_round_trip_through_the_cli(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = empty_config(tmp_path / "first")
+    code, out, _ = run(capsys, "--config", str(first), "sources", "import", str(OPML / name))
+    assert code == 0, out
+    imported = load_sources(first)
+    original = read_opml(read(name), name=name)
+    expected_urls = {e["url"] for e in plan_import(original, ()).entries}
+    assert {s.url for s in imported} == expected_urls
+
+    exported = tmp_path / "export.opml"
+    code, _, _ = run(capsys, "--config", str(first), "sources", "export", "-o", str(exported))
+    assert code == 0
+    second = empty_config(tmp_path / "second")
+    code, out, _ = run(capsys, "--config", str(second), "sources", "import", str(exported))
+    assert code == 0, out
+    assert comparable(load_sources(second)) == comparable(imported)
+
+    # Importing the same file again adds nothing and says why.
+    code, out, _ = run(capsys, "--config", str(second), "sources", "import", str(exported))
+    assert code == 0 and f"0 to add, {len(imported)} skipped" in out
+    assert "already configured as" in out
+
+
+def test_import_dry_run_and_export_to_stdout_leave_html_sources_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = empty_config(tmp_path / "config")
+    (folder / "sources.toml").write_text(
+        '[[source]]\nid = "council"\nname = "Council"\nurl = "https://www.consilium.europa.eu/"\n'
+        'kind = "html"\norg = "institution"\n[source.selectors]\nitem = "li"\ntitle = "h3"\n'
+        'link = "a"\n'
+    )
+    before = (folder / "sources.toml").read_text()
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(folder),
+        "sources",
+        "import",
+        str(OPML / "reader_flat_export.opml"),
+        "--dry-run",
+    )
+    assert code == 0 and "dry run" in out and "[[source]]" in out
+    assert (folder / "sources.toml").read_text() == before
+    code, out, err = run(capsys, "--config", str(folder), "sources", "export")
+    assert code == 0 and "council" in err
+    assert ET.fromstring(out.encode()).find("body/outline") is None
+
+
+# -- the tomlkit writer ----------------------------------------------------------------------
+
+
+def test_append_keeps_comments_and_rolls_back_an_invalid_result(tmp_path: Path) -> None:
+    folder = empty_config(tmp_path / "config")
+    text = (
+        '# Shipped sources. Keep this comment.\n[defaults]\ninterval = "2h"  # polite\n\n'
+        '[[source]]\nid = "iwf"\nname = "IWF"\nurl = "https://www.iwf.org.uk/news-media/rss"\n'
+        'kind = "feed"\norg = "ngo"  # a charity\n'
+    )
+    (folder / "sources.toml").write_text(text)
+    sources = append_sources(
+        folder,
+        [
+            {
+                "id": "ecpat",
+                "name": "ECPAT",
+                "url": "https://ecpat.org/feed/",
+                "kind": "feed",
+                "org": "ngo",
+                "tags": ["child-protection"],
+                "country": None,
+            }
+        ],
+    )
+    assert [s.id for s in sources] == ["iwf", "ecpat"]
+    assert sources[1].interval == timedelta(hours=2)  # [defaults] still applies
+    written = (folder / "sources.toml").read_text()
+    assert written.startswith(text)
+
+    with pytest.raises(ConfigError) as caught:
+        append_sources(
+            folder,
+            [
+                {
+                    "id": "iwf",
+                    "name": "Again",
+                    "url": "https://x.example/",
+                    "kind": "feed",
+                    "org": "ngo",
+                }
+            ],
+        )
+    assert "duplicate source id 'iwf'" in str(caught.value)
+    assert (folder / "sources.toml").read_text() == written  # rolled back
+
+
+def test_ids_from_hosts() -> None:
+    assert id_from_url("https://www.ecpat.org/feed/") == "ecpat"
+    assert id_from_url("https://home-affairs.ec.europa.eu/rss") == "home-affairs-ec-europa"
+    assert id_from_url("https://www.iwf.org.uk/news-media/rss") == "iwf"
+    assert id_from_url("http://127.0.0.1:8080/") == "127-0-0-1"
+    assert unique_id("ecpat", {"ecpat", "ecpat-2"}) == "ecpat-3"
