@@ -57,14 +57,19 @@ def _entry(data: Mapping[str, Any]) -> DigestEntry:
 
 
 def _problem(data: Mapping[str, Any]) -> ProblemSource:
-    return ProblemSource(
-        source_id=data["source_id"],
-        name=data["name"],
-        url=data["url"],
-        problem=data["problem"],
-        since=_time_or_none(data["since"]),
-        detail=data["detail"],
-    )
+    fields: dict[str, Any] = {
+        "source_id": data["source_id"],
+        "name": data["name"],
+        "url": data["url"],
+        "problem": data["problem"],
+        "since": _time_or_none(data["since"]),
+        "detail": data["detail"],
+    }
+    # Later members of the JSON (e.g. "advice") go back into the record by name, so a
+    # member added to both keeps round-tripping without a change here.
+    known = set(ProblemSource.__dataclass_fields__)
+    fields.update({k: v for k, v in data.items() if k in known and k not in fields})
+    return ProblemSource(**fields)
 
 
 def digest_from_json(data: Mapping[str, Any]) -> Digest:

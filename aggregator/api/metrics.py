@@ -22,7 +22,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 
 from aggregator.store.queries import fetch_stats
 
@@ -116,11 +115,10 @@ class RequestMetrics:
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    # The router records the matched route in the scope; unmatched paths share one label.
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
 
 def registry_for(engine: Engine) -> tuple[CollectorRegistry, RequestMetrics]:

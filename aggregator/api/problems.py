@@ -56,9 +56,11 @@ class ProblemError(Exception):
         kind: str | None = None,
         parameter: str | None = None,
         location: str = "query",
+        reason: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.reason = reason or detail  # what is wrong with `parameter`, without its name
         self.status = status
         self.title = title
         self.detail = detail
@@ -76,6 +78,7 @@ def bad_parameter(parameter: str, detail: str, *, location: str = "query") -> Pr
         kind="invalid-parameter",
         parameter=parameter,
         location=location,
+        reason=detail,
     )
 
 
@@ -146,7 +149,7 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     errors = None
     if exc.parameter is not None:
-        errors = [ParameterError(parameter=exc.parameter, location=exc.location, detail=exc.detail)]
+        errors = [ParameterError(parameter=exc.parameter, location=exc.location, detail=exc.reason)]
     return problem_response(
         exc.status, exc.title, exc.detail, kind=exc.kind, errors=errors, headers=exc.headers
     )

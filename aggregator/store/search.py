@@ -31,8 +31,8 @@ SEARCH_COLUMN = "search_vector"
 SEARCH_INDEX = "ix_items_search_vector"
 
 MAX_TERMS = 32
-# bm25 column weights on SQLite, ts_rank's A/B weights on PostgreSQL: a hit in the title
-# counts for more than one in the body.
+# Title and text weights of the SQLite score (PostgreSQL: ts_rank's A and B weights): a hit
+# in the title counts for more than one in the body.
 SQLITE_WEIGHTS = (10.0, 1.0)
 
 _WORD = re.compile(r"[^\W_]+")
@@ -125,22 +125,41 @@ def _tsquery_sql(query: SearchQuery) -> tuple[str, dict[str, str]]:
     return " || ".join(rendered_groups), params
 
 
+def _sqlite_score(query: SearchQuery) -> tuple[str, dict[str, str]]:
+    """Per group of the query: 10 when its words are in the title, plus 1 when in the text.
+
+    Not bm25: bm25 weighs terms by how rare they are in the whole index, so every stored
+    item would shift the scores of the others, and a relevance-ordered cursor would skip
+    or repeat items between two pages. A score that depends on the item alone keeps pages
+    stable (PostgreSQL's ts_rank is also a function of the item and the query only).
+    """
+    parts: list[str] = []
+    params: dict[str, str] = {}
+    for g, group in enumerate(query.groups):
+        positive = " AND ".join('"' + " ".join(t.words) + '"' for t in group if not t.negated)
+        for column_name, weight in zip(("title", "text"), SQLITE_WEIGHTS, strict=True):
+            name = f"fts_{column_name}_{g}"
+            params[name] = f"{column_name} : ({positive})"
+            parts.append(
+                f"{weight} * (rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH :{name}))"
+            )
+    return " + ".join(parts), params
+
+
 def hits(dialect: str, query: SearchQuery) -> Subquery:
     """A subquery of matching items: columns item_id and score (higher is better)."""
     if dialect == "sqlite":
-        weights = ", ".join(str(w) for w in SQLITE_WEIGHTS)
+        score, params = _sqlite_score(query)
         statement = sql_text(
-            f"SELECT rowid AS item_id, -bm25(items_fts, {weights}) AS score "
+            f"SELECT rowid AS item_id, {score} AS score "
             "FROM items_fts WHERE items_fts MATCH :fts_query"
-        ).bindparams(fts_query=fts5_expression(query))
-        return statement.columns(column("item_id", Integer), column("score", Float)).subquery(
-            "hits"
-        )
-    tsquery, params = _tsquery_sql(query)
-    statement = sql_text(
-        f"SELECT id AS item_id, ts_rank(search_vector, ({tsquery})) AS score "
-        f"FROM items WHERE search_vector @@ ({tsquery})"
-    ).bindparams(**params)
+        ).bindparams(fts_query=fts5_expression(query), **params)
+    else:
+        tsquery, params = _tsquery_sql(query)
+        statement = sql_text(
+            f"SELECT id AS item_id, ts_rank(search_vector, ({tsquery})) AS score "
+            f"FROM items WHERE search_vector @@ ({tsquery})"
+        ).bindparams(**params)
     return statement.columns(column("item_id", Integer), column("score", Float)).subquery("hits")
 
 

@@ -41,7 +41,7 @@ def _rendered_responses() -> dict[int | str, dict[str, Any]]:
 
 def _full(request: Request, row: queries.DigestRow) -> Response:
     summary = digest_summary(row, base_url(request))
-    return cached_json(request, DigestOut(**summary.model_dump(), body=body_of(row)))
+    return cached_json(request, DigestOut(**summary.model_dump(by_alias=True), body=body_of(row)))
 
 
 def _latest(ctx: ApiContext, profile: str | None) -> queries.DigestRow:

@@ -1,0 +1,401 @@
+"""The JSON API end to end: httpx against a real uvicorn on 127.0.0.1, on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aggregator.api import create_app
+from aggregator.api.digest_json import digest_from_json
+from aggregator.app import App
+from aggregator.deliver.render import render_html, render_markdown, render_text
+from tests.support_api import (
+    CHANGED_TITLE,
+    NOW,
+    STORIES,
+    T0,
+    Story,
+    postgres_schema,
+    save,
+    seeded_app,
+    serving,
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One seeded database per module and backend, for the tests that only read."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('api') / 'aggregator.sqlite'}"
+        return
+    server = str(request.getfixturevalue("postgres_server_url"))
+    with postgres_schema(server) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared(
+    shared_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[App, httpx.Client]]:
+    opened = seeded_app(tmp_path_factory.mktemp("config"), shared_url)
+    try:
+        with serving(create_app(opened)) as url, httpx.Client(base_url=url, timeout=10) as http:
+            yield opened, http
+    finally:
+        opened.close()
+
+
+@pytest.fixture()
+def client(shared: tuple[App, httpx.Client]) -> httpx.Client:
+    """A client of the shared server: for tests that change nothing."""
+    return shared[1]
+
+
+@pytest.fixture()
+def own_app(tmp_path: Path, database_url: str) -> Iterator[App]:
+    """A database of the test's own, for tests that store more items."""
+    opened = seeded_app(tmp_path, database_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture()
+def own_client(own_app: App) -> Iterator[httpx.Client]:
+    with serving(create_app(own_app)) as url, httpx.Client(base_url=url, timeout=10) as http:
+        yield http
+
+
+def titles(page: dict[str, Any]) -> list[str]:
+    return [item["title"] for item in page["items"]]
+
+
+def get_json(client: httpx.Client, path: str, **params: Any) -> Any:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    return response.json()
+
+
+def assert_problem(response: httpx.Response, status: int, parameter: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    if parameter is not None:
+        assert body["parameter"] == parameter
+        assert body["errors"][0]["parameter"] == parameter
+
+
+# -- items -------------------------------------------------------------------------------------
+
+
+def test_items_newest_first_with_tags_cluster_and_sources(client: httpx.Client) -> None:
+    page = get_json(client, "/api/v1/items")
+    by_seen = sorted(STORIES, key=lambda s: s.minutes, reverse=True)
+    expected = [CHANGED_TITLE if s is STORIES[2] else s.title for s in by_seen]
+    assert titles(page) == expected
+    assert page["next_cursor"] is None
+    joint = [item for item in page["items"] if item["title"] == STORIES[0].title]
+    assert len(joint) == 2  # EDRi's and the Parliament's copies of one statement
+    assert joint[0]["cluster_id"] == joint[1]["cluster_id"] is not None
+    for item in joint:
+        assert item["tags"] == ["csar", "encryption"]
+        assert item["source_count"] == 2
+        # every publication of the story, the official one (Parliament) first
+        assert [(s["source"], s["primary"]) for s in item["sources"]] == [
+            ("ep", True),
+            ("edri", False),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"tag": ["csar", "encryption"]}, {"e1", "p1"}),  # all tags must match
+        ({"tag": "grooming"}, {"p2"}),
+        ({"source": ["edri", "netz"]}, {"e1", "e2", "n1"}),
+        ({"org": "press"}, {"n1"}),
+        ({"language": "de"}, {"n1"}),
+        ({"since": (T0 + timedelta(minutes=20)).isoformat()}, {"p2", "n1", "e2"}),
+        ({"until": "2025-03-03T08:20:00"}, {"e1", "p1"}),  # no zone: UTC
+        ({"q": "encryption"}, {"e1", "p1", "e2"}),
+        ({"q": '"chat control" -council'}, set()),
+        ({"q": "grooming OR abstimmung"}, {"p2", "n1"}),
+        ({"tag": "csar", "q": "encryption"}, {"e1", "p1"}),
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else "",
+)
+def test_item_filters(client: httpx.Client, params: dict[str, Any], expected: set[str]) -> None:
+    page = get_json(client, "/api/v1/items", **params)
+    urls = {item["url"].rsplit("/", 1)[1] for item in page["items"]}
+    assert urls == expected
+
+
+def test_cluster_filter_and_sources_sort(client: httpx.Client) -> None:
+    first = get_json(client, "/api/v1/items", sort="sources")["items"]
+    assert [i["source_count"] for i in first] == [2, 2, 1, 1, 1]
+    cluster = first[0]["cluster_id"]
+    members = get_json(client, "/api/v1/items", cluster=cluster)["items"]
+    assert {i["id"] for i in members} == {i["id"] for i in first[:2]}
+
+
+def test_search_is_ranked_title_hits_first(client: httpx.Client) -> None:
+    page = get_json(client, "/api/v1/items", q="encryption")
+    scores = [item["score"] for item in page["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert page["items"][0]["title"] == "Encryption is not the enemy"  # in the title
+    newest = get_json(client, "/api/v1/items", q="encryption", sort="newest")
+    assert [i["id"] for i in newest["items"]] == sorted(
+        (i["id"] for i in page["items"]), reverse=True
+    )
+
+
+def test_cursor_pages_stay_stable_while_items_arrive(
+    own_app: App, own_client: httpx.Client
+) -> None:
+    app, client = own_app, own_client
+    for params in ({}, {"sort": "sources"}, {"q": "chat OR encryption OR grooming"}):
+        seen: list[int] = []
+        page = get_json(client, "/api/v1/items", limit=2, **params)
+        seen += [i["id"] for i in page["items"]]
+        late = Story(
+            source_id="edri",
+            identity=f"late-{len(params)}-{params.get('sort', '')}",
+            title="Late chat control encryption grooming news",
+            text=STORIES[0].text,
+            tags=("csar",),
+            minutes=0,
+        )
+        # A new item, and a new member for the listed cluster, arrive between two pages.
+        save(app, [late], now=NOW + timedelta(minutes=len(seen)))
+        while page["next_cursor"]:
+            page = get_json(client, "/api/v1/items", limit=2, cursor=page["next_cursor"], **params)
+            seen += [i["id"] for i in page["items"]]
+        assert len(seen) == len(set(seen)) == len(seen)
+        fresh = get_json(client, "/api/v1/items", limit=200, **params)
+        ids = [i["id"] for i in fresh["items"]]
+        # The pages held exactly the items stored when the first page was read.
+        assert sorted(seen) == sorted(i for i in ids if i <= max(seen))
+        assert max(ids) > max(seen)  # and a new listing shows the new arrival
+
+
+def test_item_with_revisions(shared: tuple[App, httpx.Client]) -> None:
+    app, client = shared
+    item_id = next(i.id for i in app.store.iter_items() if i.identity == "p2")
+    item = get_json(client, f"/api/v1/items/{item_id}")
+    assert item["title"] == CHANGED_TITLE
+    assert item["revision"] == 2
+    assert item["text"] == STORIES[2].text
+    assert [r["title"] for r in item["revisions"]] == [STORIES[2].title]
+    assert item["revisions"][0]["revision"] == 1
+    assert_problem(client.get("/api/v1/items/999999"), 404)
+
+
+# -- clusters, tags, sources -------------------------------------------------------------------
+
+
+def test_clusters(client: httpx.Client) -> None:
+    page = get_json(client, "/api/v1/clusters")
+    assert len(page["clusters"]) == 1  # only the joint statement has several members
+    cluster = page["clusters"][0]
+    assert cluster["size"] == 2
+    assert cluster["primary"]["source"] == "ep"  # the official source stands for it
+    one = get_json(client, f"/api/v1/clusters/{cluster['id']}")
+    assert [m["source"] for m in one["members"]] == ["ep", "edri"]
+    singles = get_json(client, "/api/v1/clusters", min_size=1, limit=2)
+    assert len(singles["clusters"]) == 2 and singles["next_cursor"]
+    rest = get_json(client, "/api/v1/clusters", min_size=1, cursor=singles["next_cursor"])
+    all_ids = [c["id"] for c in singles["clusters"] + rest["clusters"]]
+    assert all_ids == sorted(all_ids, reverse=True) and len(all_ids) == 4
+    assert_problem(client.get("/api/v1/clusters/424242"), 404)
+
+
+def test_tags_with_counts(client: httpx.Client) -> None:
+    tags = {t["tag"]: t["count"] for t in get_json(client, "/api/v1/tags")["tags"]}
+    assert tags == {"csar": 4, "encryption": 3, "grooming": 1}
+
+
+def test_sources_with_health(client: httpx.Client) -> None:
+    sources = {s["id"]: s for s in get_json(client, "/api/v1/sources")["sources"]}
+    assert set(sources) == {"ep", "edri", "netz"}
+    ep = sources["ep"]
+    assert ep["org"] == "parliament" and ep["kind"] == "feed"
+    assert ep["health"]["item_count"] == 2
+    assert ep["health"]["consecutive_failures"] == 0
+    assert ep["health"]["last_success_at"] == "2025-03-03T10:00:00Z"
+    assert ep["health"]["next_fetch_at"] == "2025-03-03T11:00:00Z"
+
+
+# -- digests and the page ----------------------------------------------------------------------
+
+
+def test_digests_as_json_html_text_markdown(client: httpx.Client) -> None:
+    listed = get_json(client, "/api/v1/digests")["digests"]
+    assert [d["profile"] for d in listed] == ["daily"]
+    latest = get_json(client, "/api/v1/digests/latest", profile="daily")
+    assert latest["id"] == listed[0]["id"]
+    assert get_json(client, f"/api/v1/digests/{latest['id']}") == latest
+    body = latest["body"]
+    assert body["counts"]["entries"] == 4 == latest["entry_count"]
+    digest = digest_from_json(body)
+    for fmt, render, media in (
+        ("html", render_html, "text/html"),
+        ("text", render_text, "text/plain"),
+        ("markdown", render_markdown, "text/markdown"),
+    ):
+        for path in (f"/api/v1/digests/{latest['id']}/{fmt}", f"/api/v1/digests/latest/{fmt}"):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith(media)
+            assert response.text == render(digest)
+    page = client.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.text == render_html(digest)
+    assert "Joint statement on chat control" in page.text
+    assert_problem(client.get("/api/v1/digests/latest", params={"profile": "weekly"}), 404)
+    assert_problem(client.get("/api/v1/digests/7/pdf"), 422, "fmt")
+
+
+# -- health and metrics ------------------------------------------------------------------------
+
+
+def test_health_readiness_and_metrics(client: httpx.Client) -> None:
+    for prefix in ("/api/v1", ""):
+        assert get_json(client, f"{prefix}/healthz") == {"status": "ok"}
+        assert get_json(client, f"{prefix}/readyz") == {
+            "status": "ready",
+            "checks": {"store": "ok"},
+        }
+    text = client.get("/metrics").text
+    # Six refreshes were logged (five new items, then one changed): counters from fetch_log.
+    assert 'aggregator_fetches_total{status="new"} 5.0' in text
+    assert 'aggregator_fetches_total{status="updated"} 1.0' in text
+    assert 'aggregator_items_ingested_total{change="new"} 5.0' in text
+    assert "aggregator_refresh_duration_seconds_count 6.0" in text
+    assert 'aggregator_refresh_duration_seconds_bucket{le="0.25"} 6.0' in text
+    assert (
+        'aggregator_http_requests_total{method="GET",route="/api/v1/healthz",status="200"}' in text
+    )
+
+
+# -- HTTP behaviour ----------------------------------------------------------------------------
+
+
+def test_etag_and_if_none_match(own_app: App, own_client: httpx.Client) -> None:
+    app, client = own_app, own_client
+    for path in (
+        "/api/v1/items?tag=csar",
+        "/api/v1/tags",
+        "/feeds/items.atom",
+        "/feeds/digest.json",
+    ):
+        first = client.get(path)
+        etag = first.headers["etag"]
+        assert etag.startswith('W/"')
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+    before = client.get("/api/v1/items").headers["etag"]
+    save(app, [Story(source_id="ep", identity="new", title="New", text="x", tags=(), minutes=0)],
+         now=NOW)  # fmt: skip
+    after = client.get("/api/v1/items", headers={"If-None-Match": before})
+    assert after.status_code == 200 and after.headers["etag"] != before
+
+
+def test_gzip(client: httpx.Client) -> None:
+    response = client.get("/api/v1/items", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    raw = client.get("/api/v1/items", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    assert response.json() == raw.json()  # httpx undid the gzip: the same document
+    assert response.num_bytes_downloaded < len(raw.content)
+
+
+def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> None:
+    app = seeded_app(
+        tmp_path, database_url, settings='[api]\ncors_origins = ["https://dash.example"]\n'
+    )
+    try:
+        with serving(create_app(app)) as url:
+            allowed = httpx.get(f"{url}/api/v1/tags", headers={"Origin": "https://dash.example"})
+            assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
+            other = httpx.get(f"{url}/api/v1/tags", headers={"Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/items?limit=0", "limit"),
+        ("/api/v1/items?limit=201", "limit"),
+        ("/api/v1/items?since=yesterday", "since"),
+        ("/api/v1/items?org=lobby", "org"),
+        ("/api/v1/items?cluster=99999999999999999999", "cluster"),
+        ("/api/v1/items?sort=relevance", "sort"),
+        ("/api/v1/items?q=-only", "q"),
+        ("/api/v1/items?q=", "q"),
+        ("/api/v1/items?tag=a%00b", "tag"),
+        ("/api/v1/items?cursor=not-a-cursor", "cursor"),
+        ("/api/v1/items?since=0001-01-01T00:00:00%2B05:00", "since"),
+        ("/api/v1/items/abc", "item_id"),
+        ("/api/v1/clusters?min_size=0", "min_size"),
+        ("/api/v1/digests?profile=a%00", "profile"),
+    ],
+)
+def test_bad_parameters_are_problems_naming_them(
+    client: httpx.Client, path: str, parameter: str
+) -> None:
+    assert_problem(client.get(path), 422, parameter)
+
+
+def test_a_cursor_of_another_query_is_refused(client: httpx.Client) -> None:
+    page = get_json(client, "/api/v1/items", limit=1, tag="csar")
+    response = client.get("/api/v1/items", params={"limit": 1, "tag": "encryption",
+                                                    "cursor": page["next_cursor"]})  # fmt: skip
+    assert_problem(response, 422, "cursor")
+    assert "another query" in response.json()["detail"]
+
+
+def test_read_only_and_unknown_paths_are_problems(client: httpx.Client) -> None:
+    assert_problem(client.delete("/api/v1/items/1"), 405)
+    assert_problem(client.post("/api/v1/items"), 405)
+    assert_problem(client.get("/api/v2/items"), 404)
+
+
+def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
+    paths = set(get_json(client, "/api/v1/openapi.json")["paths"])
+    assert {
+        "/api/v1/items",
+        "/api/v1/items/{item_id}",
+        "/api/v1/clusters",
+        "/api/v1/clusters/{cluster_id}",
+        "/api/v1/digests",
+        "/api/v1/digests/latest",
+        "/api/v1/digests/latest/{fmt}",
+        "/api/v1/digests/{digest_id}",
+        "/api/v1/digests/{digest_id}/{fmt}",
+        "/api/v1/sources",
+        "/api/v1/tags",
+        "/api/v1/healthz",
+        "/api/v1/readyz",
+        "/api/v1/metrics",
+        "/api/v1/refresh",
+        "/feeds/digest.atom",
+        "/feeds/digest.json",
+        "/feeds/items.atom",
+        "/feeds/items.json",
+        "/",
+    } <= paths
