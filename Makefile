@@ -72,3 +72,8 @@ eval: $(STAMP)
 ## bench-dedupe: dedupe cost per new item at 10k, 100k and 1M stored items (SQLite; SIZES=...)
 bench-dedupe: $(TSTAMP)
 	$(BIN)/python -m bench.dedupe $(if $(SIZES),--sizes $(SIZES))
+
+## bench-distributed: 1, 2 and 4 worker processes on 2,000 local feeds (PostgreSQL + Redis; FEEDS=...)
+.PHONY: bench-distributed
+bench-distributed: $(TSTAMP)
+	$(BIN)/python -m bench.distributed --feeds $(or $(FEEDS),2000) --workers 1 2 4
