@@ -105,11 +105,6 @@ def test_the_fixtures_overlap_as_documented_by_the_real_dedupe(demo: DemoOutput)
     assert folds == EXPECTED_FOLDS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TODO(dedupe wiring): store.save_refresh does not call assign_clusters yet; "
-    "remove this mark when it does (strict: an XPASS fails the run)",
-)
 def test_the_digest_folds_the_overlapping_statements(demo: DemoOutput) -> None:
     folded = {
         frozenset({e.source.source_id, *(o.source_id for o in e.others)})
