@@ -37,7 +37,7 @@ def redis_url() -> str:
 
 @pytest.fixture()
 def rabbitmq_url() -> str:
-    import pika
+    import pika  # type: ignore[import-untyped]
 
     try:
         connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))

@@ -47,7 +47,7 @@ ITEMS_PER_FEED = 4
 
 
 def delete_rabbitmq_queues(url: str, queue: str) -> None:
-    import pika
+    import pika  # type: ignore[import-untyped]
 
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
@@ -231,7 +231,7 @@ def successful_fetches(engine: Engine) -> dict[str, int]:
 
 def item_keys(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(select(items.c.source_id, items.c.identity))]  # type: ignore[misc]
+        return [tuple(row) for row in conn.execute(select(items.c.source_id, items.c.identity))]
 
 
 def cluster_partition(engine: Engine) -> frozenset[frozenset[tuple[str, str]]]:
