@@ -8,11 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 from aggregator.api.problems import bad_parameter
 
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 MAX_TEXT = 200  # source ids and tags are String(200) in the schema
+# PostgreSQL refuses NUL in text: declared in the OpenAPI document, so clients know.
+NO_NUL = "^[^\x00]*$"
+CURSOR_CHARS = 1000
+
+# Declared types of text parameters: checked by FastAPI, and documented in the schema.
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=NO_NUL)]
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
+CursorText = Annotated[
+    str, StringConstraints(min_length=1, max_length=CURSOR_CHARS, pattern="^[A-Za-z0-9_-]+$")
+]
 
 
 def text(name: str, value: str | None) -> str | None:

@@ -29,7 +29,7 @@ def list_clusters(
         int, Query(ge=1, le=100_000, description="Only clusters with this many items or more")
     ] = 2,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=pagination.MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[params.CursorText | None, Query()] = None,
 ) -> Response:
     fingerprint = pagination.fingerprint({"min_size": min_size})
     before = None

@@ -20,7 +20,7 @@ from aggregator.store import queries
 router = APIRouter(prefix="/api/v1", tags=["digests"])
 
 ProfileParam = Annotated[
-    str | None, Query(max_length=200, description="Digest profile (default: any profile)")
+    params.Text | None, Query(description="Digest profile (default: any profile)")
 ]
 FormatPath = Annotated[Format, Path(description="html (as emailed), text or markdown")]
 IdPath = Annotated[int, Path(ge=1, le=params.MAX_ID)]
@@ -72,7 +72,7 @@ def list_digests(
     ctx: Annotated[ApiContext, Depends(context)],
     profile: ProfileParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=pagination.MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[params.CursorText | None, Query()] = None,
 ) -> Response:
     params.text("profile", profile)
     fingerprint = pagination.fingerprint({"profile": profile})

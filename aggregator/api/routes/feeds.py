@@ -127,11 +127,13 @@ def _json_feed_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-ProfileParam = Annotated[str | None, Query(max_length=200, description="Digest profile")]
+ProfileParam = Annotated[params.Text | None, Query(description="Digest profile")]
 TagParam = Annotated[
-    list[str] | None, Query(description="Only items with this tag (all must match)")
+    list[params.Text] | None, Query(description="Only items with this tag (all must match)")
 ]
-SourceParam = Annotated[list[str] | None, Query(description="Only items of this source (any of)")]
+SourceParam = Annotated[
+    list[params.Text] | None, Query(description="Only items of this source (any of)")
+]
 OrgParam = Annotated[list[OrgKind] | None, Query(description="Only this kind of organisation")]
 
 

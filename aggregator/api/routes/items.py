@@ -56,27 +56,25 @@ def item_filter(
 
 
 TagParam = Annotated[
-    list[str] | None,
+    list[params.Text] | None,
     Query(description="Only items with this tag; repeat for several (all must match)"),
 ]
 SourceParam = Annotated[
-    list[str] | None, Query(description="Only items of this source id (repeatable: any of)")
+    list[params.Text] | None, Query(description="Only items of this source id (repeatable: any of)")
 ]
 OrgParam = Annotated[
     list[OrgKind] | None, Query(description="Only items of this kind of organisation (any of)")
 ]
 LanguageParam = Annotated[
-    list[str] | None, Query(description="Only items in this language, ISO 639-1 (any of)")
+    list[params.Text] | None, Query(description="Only items in this language, ISO 639-1 (any of)")
 ]
 SinceParam = Annotated[
     datetime | None, Query(description="First seen at or after (ISO 8601; UTC if no zone)")
 ]
 UntilParam = Annotated[datetime | None, Query(description="First seen before (ISO 8601)")]
 QParam = Annotated[
-    str | None,
+    params.SearchText | None,
     Query(
-        min_length=1,
-        max_length=500,
         description='Full text over title and text: words, "a phrase", -exclude, a OR b',
     ),
 ]
@@ -84,9 +82,7 @@ ClusterParam = Annotated[
     int | None, Query(ge=1, le=params.MAX_ID, description="Only members of this cluster")
 ]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
-CursorParam = Annotated[
-    str | None, Query(max_length=pagination.MAX_CURSOR_CHARS, description="next_cursor of a page")
-]
+CursorParam = Annotated[params.CursorText | None, Query(description="next_cursor of a page")]
 
 
 @router.get(

@@ -33,7 +33,7 @@ NO_DIGEST = """<!DOCTYPE html>
 def home(
     request: Request,
     ctx: Annotated[ApiContext, Depends(context)],
-    profile: Annotated[str | None, Query(max_length=200)] = None,
+    profile: Annotated[params.Text | None, Query()] = None,
 ) -> Response:
     params.text("profile", profile)
     with ctx.app.store.engine.connect() as conn:

@@ -51,7 +51,7 @@ def authorise(request: Request, ctx: Annotated[ApiContext, Depends(context)]) ->
 )
 async def refresh(
     ctx: Annotated[ApiContext, Depends(context)],
-    source: Annotated[list[str] | None, Query(description="Source id (repeatable)")] = None,
+    source: Annotated[list[params.Text] | None, Query(description="Source id (repeatable)")] = None,
 ) -> RefreshOut:
     ids = params.texts("source", source)
     try:
