@@ -13,6 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Properties are about correctness, not speed: a 2-core CI machine running the whole suite
+# makes Hypothesis's default 200 ms deadline flaky. Speed is measured in `make bench`.
+hypothesis_settings.register_profile("aggregator", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("aggregator")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
