@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
     parser.add_argument("--per-host", type=int, default=8, help="fetch.max_per_host")
     args = parser.parse_args(argv)
+    # SIGTERM (timeout, Ctrl-C from make) runs the cleanup below: workers, schema, Redis keys.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     farm, base = start_farm(args.feeds, args.hosts)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-distributed-") as folder:

@@ -23,6 +23,7 @@ from aggregator.store import leases
 from aggregator.worker import build_broker, declare
 from tests.conftest import ROOT
 from tests.support_workers import (
+    SHARING_EVERY,
     Deployment,
     cluster_partition,
     delete_rabbitmq_queues,
@@ -130,6 +131,8 @@ def test_two_workers_and_the_scheduler_refresh_200_feeds_once_each(
         distributed = cluster_partition(engine)
     finally:
         engine.dispose()
+    # the joint statement of every tenth feed, ingested by workers at once, is one cluster
+    assert max(len(cluster) for cluster in distributed) >= FEEDS // SHARING_EVERY
     assert distributed == single_process_partition(tmp_path, d, baseline_postgres_url)
 
 
