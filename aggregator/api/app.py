@@ -21,7 +21,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from aggregator import __version__
 from aggregator.api import problems
 from aggregator.api.context import ApiContext
-from aggregator.api.metrics import registry_for
+from aggregator.api.metrics import MetricsMiddleware, registry_for
 from aggregator.api.problems import Problem
 from aggregator.api.routes import catalog, clusters, digests, feeds, items, page, refresh
 from aggregator.api.routes.health import health_router
@@ -70,7 +70,7 @@ def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
     )
     api.state.context = ctx
     problems.install(api)
-    api.middleware("http")(request_metrics.middleware)
+    api.add_middleware(MetricsMiddleware, metrics=request_metrics)
     if app.settings.api.cors_origins:
         api.add_middleware(
             CORSMiddleware,

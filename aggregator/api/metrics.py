@@ -9,7 +9,7 @@ resets or misses them. Request metrics of this process live in its own registry.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import (
@@ -20,8 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator.store.queries import fetch_stats
 
@@ -103,21 +102,39 @@ class RequestMetrics:
             registry=registry,
         )
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class MetricsMiddleware:
+    """Plain ASGI middleware (Starlette's BaseHTTPMiddleware costs a task and a stream per
+    request): counts each response by the route the router matched."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_template(request)
-        self.requests.labels(request.method, route, str(response.status_code)).inc()
-        self.seconds.labels(route).observe(time.perf_counter() - started)
-        return response
+        status = 500  # an exception that escapes every handler
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = _route_template(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.seconds.labels(route).observe(time.perf_counter() - started)
 
 
-def _route_template(request: Request) -> str:
+def _route_template(scope: Scope) -> str:
     # The router records the matched route in the scope; unmatched paths share one label.
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else "unmatched"
 
 

@@ -18,8 +18,10 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -29,11 +31,12 @@ from sqlalchemy import (
 )
 
 from aggregator.models import OrgKind, StoredItem
-from aggregator.store.items import ITEM_COLUMNS, _to_stored, chunks, tags_of
+from aggregator.store.items import ITEM_COLUMNS, _to_stored, chunks
 from aggregator.store.schema import clusters, digests, fetch_log, item_tags, items, outbox, sources
-from aggregator.store.search import SearchQuery, hits
+from aggregator.store.search import SearchQuery, hits, matching
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db
 
+MAX_BIND_ID = 2**63 - 1
 ItemSort = Literal["newest", "sources", "relevance"]
 ITEM_SORTS: tuple[ItemSort, ...] = ("newest", "sources", "relevance")
 
@@ -160,15 +163,47 @@ def _conditions(where: ItemFilter, snapshot: int) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _source_count(snapshot: int) -> ColumnElement[int]:
-    """Distinct sources in the item's cluster, among items up to the snapshot."""
-    members = items.alias("members")
-    count = (
-        select(func.count(members.c.source_id.distinct()))
-        .where(members.c.cluster_id == items.c.cluster_id, members.c.id <= snapshot)
-        .scalar_subquery()
+# Built once: constructing SQLAlchemy statements costs more than running these queries.
+_MEMBERS = items.alias("members")
+_SNAPSHOT = bindparam("snapshot", type_=Integer)
+_SOURCE_COUNT: ColumnElement[int] = case(
+    (items.c.cluster_id.is_(None), literal(1)),
+    else_=select(func.count(_MEMBERS.c.source_id.distinct()))
+    .where(_MEMBERS.c.cluster_id == items.c.cluster_id, _MEMBERS.c.id <= _SNAPSHOT)
+    .scalar_subquery(),
+)
+"""Distinct sources in the item's cluster, among items up to the snapshot (bind it)."""
+
+_TAGS = (
+    select(item_tags.c.item_id, item_tags.c.tag)
+    .where(item_tags.c.item_id.in_(bindparam("ids", expanding=True)))
+    .order_by(item_tags.c.item_id, item_tags.c.tag)
+)
+_MEMBER_ROWS = (
+    select(
+        items.c.id,
+        items.c.cluster_id,
+        items.c.source_id,
+        sources.c.name,
+        sources.c.org,
+        items.c.title,
+        items.c.url,
+        items.c.published,
+        clusters.c.primary_item_id,
     )
-    return case((items.c.cluster_id.is_(None), literal(1)), else_=count)
+    .join(sources, sources.c.id == items.c.source_id)
+    .join(clusters, clusters.c.id == items.c.cluster_id)
+    .where(items.c.cluster_id.in_(bindparam("clusters", expanding=True)))
+    .where(items.c.id <= _SNAPSHOT)
+)
+
+
+def _tags_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = {}
+    for part in chunks(list(item_ids)):
+        for item_id, tag in conn.execute(_TAGS, {"ids": list(part)}):
+            found.setdefault(item_id, []).append(tag)
+    return {item_id: tuple(tags) for item_id, tags in found.items()}
 
 
 def _after(columns: Sequence[ColumnElement[Any]], key: Sequence[Any]) -> ColumnElement[bool]:
@@ -200,47 +235,76 @@ def list_items(
     stmt: Select[Any] = select(*ITEM_COLUMNS, sources.c.name, sources.c.org).join(
         sources, sources.c.id == items.c.source_id
     )
-    if where.search is not None:
+    if where.search is not None and sort == "relevance":
         found = hits(conn.dialect.name, where.search)
         stmt = stmt.join(found, found.c.item_id == items.c.id)
         score = found.c.score
-    source_count = _source_count(snapshot)
+    elif where.search is not None:
+        # Another order: the search is a filter, walked in that order until the page is
+        # full, and only the page's items are scored (below), not every match.
+        matches = matching(conn.dialect.name, where.search)
+        # SQLite: "+id" (id + 0) keeps the planner walking the order's index and checking
+        # each row against the match set, stopping at a full page, rather than sorting
+        # every match of a common word.
+        item_id = items.c.id + 0 if conn.dialect.name == "sqlite" else items.c.id
+        stmt = stmt.where(item_id.in_(select(matches.c.item_id)))
     order: list[ColumnElement[Any]]
     if sort == "relevance":
         if where.search is None:
             raise ValueError("sort=relevance needs a search")
         order = [score, items.c.id]
     elif sort == "sources":
-        order = [source_count, items.c.first_seen, items.c.id]
+        order = [_SOURCE_COUNT, items.c.first_seen, items.c.id]
     else:
         order = [items.c.first_seen, items.c.id]
-    stmt = stmt.add_columns(score.label("score"), source_count.label("source_count"))
+    # The count is a correlated subquery: in the select list only when the order needs it,
+    # else SQLite runs it for every candidate row before the sort, not for the page alone.
+    counted: ColumnElement[Any] = _SOURCE_COUNT if sort == "sources" else literal(None)
+    stmt = stmt.add_columns(score.label("score"), counted.label("source_count"))
     stmt = stmt.where(*_conditions(where, snapshot))
     if after is not None:
         stmt = stmt.where(_after(order, _key_in(order, after)))
     stmt = stmt.order_by(*(column.desc() for column in order)).limit(limit + 1)
-    rows = conn.execute(stmt).mappings().all()
+    rows = conn.execute(stmt, {"snapshot": snapshot}).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [row["id"] for row in rows]
-    tags = tags_of(conn, ids)
+    tags = _tags_of(conn, ids)
+    scores: dict[int, float] = {}
+    if where.search is not None and sort != "relevance" and ids:
+        found = hits(conn.dialect.name, where.search)
+        scores = dict(
+            conn.execute(select(found.c.item_id, found.c.score).where(found.c.item_id.in_(ids)))
+            .tuples()
+            .all()
+        )
     publications = _publications(conn, [r["cluster_id"] for r in rows if r["cluster_id"]], snapshot)
     result = []
     for row in rows:
         item = _to_stored(row, tags.get(row["id"], ()))
         cluster_sources = publications.get(row["cluster_id"], ()) if row["cluster_id"] else ()
+        count = row["source_count"]
+        if count is None:
+            count = len({p.source_id for p in cluster_sources}) or 1
         result.append(
             ItemRow(
                 item=item,
                 source_name=row["name"],
                 org=OrgKind(row["org"]),
-                source_count=int(row["source_count"]),
-                score=None if row["score"] is None else float(row["score"]),
+                source_count=int(count),
+                score=_score(row, scores),
                 sources=cluster_sources or (_own_publication(item, row),),
                 key=_key_of(sort, item, row),
             )
         )
     return ItemPage(rows=tuple(result), snapshot=snapshot, more=more)
+
+
+def _score(row: Any, scores: dict[int, float]) -> float | None:
+    if row["score"] is not None:
+        return float(row["score"])
+    found = scores.get(row["id"])
+    return None if found is None else float(found)
 
 
 def _key_of(sort: ItemSort, item: StoredItem, row: Any) -> SortKey:
@@ -281,26 +345,9 @@ def _publications(
 ) -> dict[int, tuple[Publication, ...]]:
     """Members of the given clusters, per cluster: the primary first, then by publication."""
     found: dict[int, list[Publication]] = {}
+    bound = MAX_BIND_ID if snapshot is None else snapshot
     for part in chunks(list(dict.fromkeys(cluster_ids))):
-        stmt = (
-            select(
-                items.c.id,
-                items.c.cluster_id,
-                items.c.source_id,
-                sources.c.name,
-                sources.c.org,
-                items.c.title,
-                items.c.url,
-                items.c.published,
-                clusters.c.primary_item_id,
-            )
-            .join(sources, sources.c.id == items.c.source_id)
-            .join(clusters, clusters.c.id == items.c.cluster_id)
-            .where(items.c.cluster_id.in_(part))
-        )
-        if snapshot is not None:
-            stmt = stmt.where(items.c.id <= snapshot)
-        for r in conn.execute(stmt):
+        for r in conn.execute(_MEMBER_ROWS, {"clusters": list(part), "snapshot": bound}):
             found.setdefault(int(r.cluster_id), []).append(
                 Publication(
                     item_id=int(r.id),
@@ -328,15 +375,15 @@ def get_item(conn: Connection, item_id: int) -> ItemRow | None:
             sources.c.name,
             sources.c.org,
             literal(None).label("score"),
-            _source_count(snapshot).label("source_count"),
+            _SOURCE_COUNT.label("source_count"),
         )
         .join(sources, sources.c.id == items.c.source_id)
         .where(items.c.id == item_id)
     )
-    row = conn.execute(stmt).mappings().first()
+    row = conn.execute(stmt, {"snapshot": snapshot}).mappings().first()
     if row is None:
         return None
-    item = _to_stored(row, tags_of(conn, [item_id]).get(item_id, ()))
+    item = _to_stored(row, _tags_of(conn, [item_id]).get(item_id, ()))
     cluster_sources = _publications(conn, [row["cluster_id"]]) if row["cluster_id"] else {}
     return ItemRow(
         item=item,

@@ -163,6 +163,21 @@ def hits(dialect: str, query: SearchQuery) -> Subquery:
     return statement.columns(column("item_id", Integer), column("score", Float)).subquery("hits")
 
 
+def matching(dialect: str, query: SearchQuery) -> Subquery:
+    """A subquery of the ids of matching items (column item_id), unscored: a filter for
+    listings in another order, which then score only the page they show."""
+    if dialect == "sqlite":
+        statement = sql_text(
+            "SELECT rowid AS item_id FROM items_fts WHERE items_fts MATCH :fts_query"
+        ).bindparams(fts_query=fts5_expression(query))
+    else:
+        tsquery, params = _tsquery_sql(query)
+        statement = sql_text(
+            f"SELECT id AS item_id FROM items WHERE search_vector @@ ({tsquery})"
+        ).bindparams(**params)
+    return statement.columns(column("item_id", Integer)).subquery("matching")
+
+
 def search_ids(conn: Connection, query: SearchQuery, *, limit: int = 50) -> list[tuple[int, float]]:
     """The best `limit` matches as (item id, score), best first (for tests and tools)."""
     found = hits(conn.dialect.name, query)

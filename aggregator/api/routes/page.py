@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from aggregator.api import params
 from aggregator.api.context import ApiContext, context
+from aggregator.api.problems import problem_responses
 from aggregator.api.rendering import rendered
 from aggregator.api.responses import cached
 from aggregator.store import queries
@@ -27,7 +28,10 @@ NO_DIGEST = """<!DOCTYPE html>
 @router.get(
     "/",
     response_class=Response,
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problem_responses(422, 503),
+    },
     summary="The latest digest as a web page (the email's HTML)",
 )
 def home(
