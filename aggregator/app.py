@@ -5,10 +5,9 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from aggregator.deliver.run import DigestRun, run_profile
 from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import Source, SourceHealth, SourceResult, StoredItem
-from aggregator.pipeline import Clock, Refresher
+from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.store import SqlStore, open_store
 from aggregator.store.digests import last_window_end
@@ -129,14 +128,15 @@ class App:
         sources: Sequence[Source],
         *,
         on_result: Callable[[SourceResult], None] | None = None,
+        times: StageTimes | None = None,
     ) -> list[SourceResult]:
-        """Fetch, parse and store `sources` concurrently. Never raises for one bad source."""
+        """Fetch, parse and store `sources` concurrently. Never raises for one bad source.
+
+        `times`, when given, accumulates the CPU seconds each stage took (`make bench`).
+        """
         cpu_pool: Executor | None = None
         if len(sources) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            # forkserver: forking this process (threads, an event loop) is not safe.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["aggregator.pipeline"])
-            cpu_pool = ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context)
+            cpu_pool = start_cpu_pool(self.rules, workers=os.cpu_count() or 2)
         try:
             async with Retriever(fetch_options(self.settings)) as retriever:
                 refresher = Refresher(
@@ -151,6 +151,7 @@ class App:
                     clock=self.clock,
                     cpu_pool=cpu_pool,
                     store_pool=self._store_pool,
+                    times=StageTimes() if times is None else times,
                 )
                 return await refresher.refresh_all(sources, on_result=on_result)
         finally:

@@ -36,6 +36,7 @@ from aggregator.errors import (
     StoreError,
 )
 from aggregator.models import SourceHealth, SourceResult
+from aggregator.pipeline import StageTimes
 from aggregator.settings import load_settings, load_sources, resolve_config_dir
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
@@ -130,11 +131,13 @@ def result_record(result: SourceResult) -> dict[str, Any]:
     }
 
 
-def results_document(results: Sequence[SourceResult]) -> dict[str, Any]:
+def results_document(
+    results: Sequence[SourceResult], times: StageTimes | None = None
+) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for result in results:
         statuses[result.status] = statuses.get(result.status, 0) + 1
-    return {
+    document: dict[str, Any] = {
         "sources": [result_record(r) for r in results],
         "totals": {
             "sources": len(results),
@@ -146,6 +149,9 @@ def results_document(results: Sequence[SourceResult]) -> dict[str, Any]:
             "statuses": statuses,
         },
     }
+    if times is not None:
+        document["totals"]["stage_seconds"] = times.as_dict()
+    return document
 
 
 def _short_error(result: SourceResult) -> str:
@@ -194,13 +200,14 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         sources = app.due_sources() if args.due else app.select_sources(args.source)
         on_result, progress = _progress_printer(len(sources), sys.stderr)
+        times = StageTimes()
         if progress is not None:
             with progress:
-                results = asyncio.run(app.refresh(sources, on_result=on_result))
+                results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
         else:
-            results = asyncio.run(app.refresh(sources, on_result=on_result))
+            results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
     if args.json:
-        json.dump(results_document(results), sys.stdout, indent=2)
+        json.dump(results_document(results, times), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         render_results(results, table_console())

@@ -14,13 +14,15 @@ others. Anything that is not an `AggregatorError` is a bug and propagates.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aggregator.cadence import (
     CadencePolicy,
@@ -57,16 +59,98 @@ class Prepared:
     seen: int
     warnings: tuple[str, ...]
     ttl: timedelta | None
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: parse, normalise, tag
 
 
-def prepare(source: Source, fetched: Fetched, now: datetime, rules: TagRules) -> Prepared:
-    """Parse, normalise and tag one document. Pure; runs in a worker process."""
+def prepare(
+    source: Source,
+    fetched: Fetched,
+    now: datetime,
+    rules: TagRules,
+    known: Mapping[str, str] | None = None,
+) -> Prepared:
+    """Parse, normalise and tag one document. Pure; runs in a worker process.
+
+    `known` maps the identities the store holds for the source to their content hashes. An
+    item found there unchanged is not tagged: the store keeps an unchanged item as it is,
+    tags included, so its tags would be thrown away (on a changed feed, most of its items).
+    """
+    known = known or {}
+    started = time.thread_time()
     document = parse_document(source, fetched)
+    parsed = time.thread_time()
     items = normalise_document(source, document, now=now)
-    tagged = tuple(replace(item, tags=tag_item(item, source, rules)) for item in items)
-    return Prepared(
-        items=tagged, seen=len(document.items), warnings=document.warnings, ttl=document.ttl
+    normalised = time.thread_time()
+    tagged = tuple(
+        item
+        if known.get(item.identity) == item.content_hash
+        else replace(item, tags=tag_item(item, source, rules))
+        for item in items
     )
+    return Prepared(
+        items=tagged,
+        seen=len(document.items),
+        warnings=document.warnings,
+        ttl=document.ttl,
+        cpu=(parsed - started, normalised - parsed, time.thread_time() - normalised),
+    )
+
+
+# The tag rules of a worker process, given once when it starts (`start_cpu_pool`): sent with
+# every document instead, unpickling them (~80 ms: compiled patterns) cost more than parsing.
+_worker_rules: TagRules | None = None
+
+
+def _install_rules(rules: TagRules) -> None:
+    global _worker_rules
+    _worker_rules = rules
+
+
+def _prepare_in_worker(
+    source: Source, fetched: Fetched, now: datetime, known: Mapping[str, str]
+) -> Prepared:
+    if _worker_rules is None:
+        raise RuntimeError("worker process started without start_cpu_pool")
+    return prepare(source, fetched, now, _worker_rules, known)
+
+
+def start_cpu_pool(rules: TagRules, *, workers: int) -> ProcessPoolExecutor:
+    """Worker processes for `prepare`, each holding `rules` (the Refresher's own)."""
+    # forkserver: forking this process (threads, an event loop) is not safe. The server
+    # imports the pipeline once; each worker forks from it with every module loaded.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["aggregator.pipeline"])
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_install_rules, initargs=(rules,)
+    )
+
+
+@dataclass(kw_only=True)
+class StageTimes:
+    """CPU seconds per stage over a refresh, and its wall time (cheap: a clock read per stage).
+
+    `fetch` is the CPU of the refreshing process outside the store thread and outside
+    in-process preparing: HTTP, the event loop, handing documents to and from the workers.
+    Stages overlap in time, so the CPU seconds may add up to more than `wall`.
+    """
+
+    wall: float = 0.0
+    fetch: float = 0.0
+    parse: float = 0.0
+    normalise: float = 0.0
+    tag: float = 0.0
+    store: float = 0.0
+
+    def add_prepared(self, cpu: tuple[float, float, float]) -> None:
+        self.parse += cpu[0]
+        self.normalise += cpu[1]
+        self.tag += cpu[2]
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            name: round(getattr(self, name), 3)
+            for name in ("wall", "fetch", "parse", "normalise", "tag", "store")
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,10 +161,22 @@ class Read:
     prepared: Prepared
 
 
+# Writes per store transaction at most (see Refresher._write): enough to make commits rare,
+# few enough that one batch's wait stays short.
+WRITE_BATCH = 50
+STATE_CHUNK = 500  # source ids per read of their fetch state
+
+
 class RefreshStore(Protocol):
     """The part of the store a refresh writes to."""
 
     def fetch_state(self, source_id: str) -> SourceHealth | None: ...
+
+    def source_health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]: ...
+
+    def known_hashes(self, source_id: str) -> dict[str, str]: ...
+
+    def write_batch(self) -> AbstractContextManager[None]: ...
 
     def save_refresh(
         self,
@@ -121,8 +217,14 @@ class Refresher:
     rules: TagRules
     policy: CadencePolicy
     clock: Clock
-    cpu_pool: Executor | None  # None: prepare in this process (small batches, tests)
+    # None: prepare in this process (small batches, tests); else from start_cpu_pool(rules)
+    cpu_pool: Executor | None
     store_pool: Executor  # one thread: the single writer
+    times: StageTimes = field(default_factory=StageTimes)
+    _local_cpu: float = 0.0  # preparing done on this process's event loop
+    _states: dict[str, SourceHealth | None] = field(default_factory=dict)
+    _pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
 
     async def refresh_all(
         self,
@@ -135,12 +237,34 @@ class Refresher:
                 on_result(result)
             return result
 
-        return list(await asyncio.gather(*(one(source) for source in sources)))
+        wall, cpu, store, local = (
+            time.perf_counter(),
+            time.process_time(),
+            self.times.store,
+            self._local_cpu,
+        )
+        try:
+            # One read of every source's state instead of one each.
+            ids = [source.id for source in sources]
+            for start in range(0, len(ids), STATE_CHUNK):
+                part = ids[start : start + STATE_CHUNK]
+                found = {h.id: h for h in await self._in_store(self.store.source_health, part)}
+                self._states.update((i, found.get(i)) for i in part)
+            return list(await asyncio.gather(*(one(source) for source in sources)))
+        finally:
+            self.times.wall += time.perf_counter() - wall
+            self.times.fetch += (
+                time.process_time() - cpu - (self.times.store - store) - (self._local_cpu - local)
+            )
 
     async def refresh_one(self, source: Source) -> SourceResult:
         started_at = self.clock()
         began = time.perf_counter()
-        state = await self._in_store(self.store.fetch_state, source.id)
+        if source.id in self._states:
+            state = self._states[source.id]
+        else:
+            state = await self._in_store(self.store.fetch_state, source.id)
+            self._states[source.id] = state
         url = state.url if state is not None else source.url
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
@@ -155,7 +279,7 @@ class Refresher:
                     fresh_until=response.fresh_until,
                 )
                 seconds = time.perf_counter() - began
-                await self._in_store(
+                await self._write(
                     lambda: self.store.record_not_modified(
                         source.id, now=now, seconds=seconds, next_fetch_at=next_at
                     )
@@ -178,7 +302,7 @@ class Refresher:
                 retry_at=retry_at,
             )
             seconds = time.perf_counter() - began
-            await self._in_store(
+            await self._write(
                 partial(
                     self.store.record_failure,
                     source.id,
@@ -230,10 +354,20 @@ class Refresher:
             raise
 
     async def _prepare(self, source: Source, fetched: Fetched, now: datetime) -> Prepared:
+        state = self._states.get(source.id)
+        known: Mapping[str, str] = {}
+        if state is None or state.item_count:  # a source with no items has none to skip
+            known = await self._in_store(self.store.known_hashes, source.id)
         if self.cpu_pool is None:
-            return prepare(source, fetched, now, self.rules)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.cpu_pool, prepare, source, fetched, now, self.rules)
+            prepared = prepare(source, fetched, now, self.rules, known)
+            self._local_cpu += sum(prepared.cpu)
+        else:
+            loop = asyncio.get_running_loop()
+            prepared = await loop.run_in_executor(
+                self.cpu_pool, _prepare_in_worker, source, fetched, now, known
+            )
+        self.times.add_prepared(prepared.cpu)
+        return prepared
 
     async def _save(
         self, source: Source, url: str, fetched: Fetched, prepared: Prepared, began: float
@@ -249,7 +383,7 @@ class Refresher:
             fresh_until=fetched.fresh_until,
             ttl=prepared.ttl,
         )
-        return await self._in_store(
+        return await self._write(
             lambda: self.store.save_refresh(
                 source.id,
                 prepared.items,
@@ -264,6 +398,51 @@ class Refresher:
             )
         )
 
+    async def _write(self, write: Callable[[], T]) -> T:
+        """Run a store write in the store thread, in one transaction with the writes queued
+        meanwhile (`store.write_batch`); its result (or error) comes after the commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append((write, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch = self._pending[:WRITE_BATCH]
+            del self._pending[:WRITE_BATCH]
+            outcomes: list[tuple[bool, Any]]
+            try:
+                outcomes = await self._in_store(self._write_batch, [write for write, _ in batch])
+            except Exception as exc:  # the commit failed: none of the batch's writes stands
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _write_batch(self, writes: Sequence[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        with self.store.write_batch():
+            for write in writes:
+                try:
+                    outcomes.append((True, write()))
+                except Exception as exc:  # that write's savepoint is rolled back; it fails alone
+                    outcomes.append((False, exc))
+        return outcomes
+
     async def _in_store(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.store_pool, fn, *args)
+        return await loop.run_in_executor(self.store_pool, self._timed_store, fn, *args)
+
+    def _timed_store(self, fn: Callable[..., T], *args: object) -> T:
+        # Runs in the single store thread, so the sum needs no lock.
+        started = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            self.times.store += time.thread_time() - started

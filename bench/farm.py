@@ -223,6 +223,10 @@ class Farm:
         port = self.base_url.rpartition(":")[2]
         return [f"http://127.0.0.{1 + i % self.hosts}:{port}/feeds/{i}" for i in range(self.feeds)]
 
+    def etags(self) -> list[str]:
+        """The current ETag of each feed, in `urls()` order (a conditional client's validators)."""
+        return [doc.etag for doc in self._documents]
+
     def tick(self) -> None:
         """Every feed gains ITEMS_PER_TICK new items (and a new ETag)."""
         self.generation += 1

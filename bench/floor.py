@@ -21,15 +21,25 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aggregator.errors import FetchError
-from aggregator.fetch import FetchOptions, Retriever
-from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
+# The aggregator is imported only where the Retriever is measured: the raw client's process
+# (bench/refresh.py runs it alone, for its wall time and RSS) must not pay for httpx & co.
+if TYPE_CHECKING:
+    from aggregator.errors import FetchError
+    from aggregator.fetch import FetchOptions
+    from aggregator.models import CacheValidators, Fetched, Unchanged
 
 
-async def fetch_all_raw(urls: Sequence[str], connections: int = 50) -> tuple[int, int]:
-    """GET every URL over `connections` keep-alive sockets; (body bytes, responses)."""
+async def fetch_all_raw(
+    urls: Sequence[str], connections: int = 50, etags: Mapping[str, str] | None = None
+) -> tuple[int, int]:
+    """GET every URL over `connections` keep-alive sockets; (body bytes, responses).
+
+    With `etags` (by URL) the requests carry If-None-Match: the floor of a warm refresh.
+    """
+    etags = etags or {}
     queue: asyncio.Queue[str] = asyncio.Queue()
     for url in urls:
         queue.put_nowait(url)
@@ -39,13 +49,17 @@ async def fetch_all_raw(urls: Sequence[str], connections: int = 50) -> tuple[int
         streams: dict[tuple[str, int], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         try:
             while not queue.empty():
-                parts = urlsplit(queue.get_nowait())
+                url = queue.get_nowait()
+                parts = urlsplit(url)
                 key = (parts.hostname or "", parts.port or 80)
                 if key not in streams:
                     streams[key] = await asyncio.open_connection(*key)
                 reader, writer = streams[key]
                 path = parts.path + (f"?{parts.query}" if parts.query else "")
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+                condition = f"If-None-Match: {etags[url]}\r\n" if url in etags else ""
+                writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{condition}\r\n".encode()
+                )
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n")[1:]:
@@ -80,6 +94,10 @@ async def fetch_all_retriever(
     With `validators` (by URL, e.g. a cold run's `RetrieverRun.validators`) the requests are
     conditional: against an unchanged farm every answer is a 304.
     """
+    from aggregator.errors import FetchError
+    from aggregator.fetch import Retriever
+    from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
+
     now = datetime.now(UTC)
     known = dict(validators or {})
     outcomes: list[Fetched | Unchanged | FetchError] = []
@@ -110,6 +128,8 @@ async def fetch_all_retriever(
 async def _measure(args: argparse.Namespace) -> None:
     with urllib.request.urlopen(f"{args.base_url.rstrip('/')}/urls") as answer:
         urls = answer.read().decode().split()[: args.n]
+    from aggregator.fetch import FetchOptions
+
     options = FetchOptions(max_connections=args.connections, max_per_host=args.per_host)
     timings: dict[str, list[float]] = {"floor": [], "retriever cold": [], "retriever warm": []}
     for _ in range(args.repeat):
