@@ -6,10 +6,11 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,15 @@ from aggregator.cadence import CadencePolicy
 from aggregator.deliver.run import DigestRun, run_profile
 from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
-from aggregator.models import Source, SourceHealth, SourceResult, StoredItem
+from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
+from aggregator.retention import RetentionPolicy
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.store import SqlStore, open_store
 from aggregator.store.digests import last_window_end
-from aggregator.tag import TagRules, load_tag_rules
+from aggregator.store.retention import PruneResult
+from aggregator.store.retention import prune as prune_store
+from aggregator.tag import TagRules, load_tag_rules, tag_item
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
@@ -88,7 +92,9 @@ class App:
         settings = load_settings(config_dir, env)
         sources = load_sources(config_dir)
         rules = load_rules(config_dir)
-        store = open_store(settings.database_url)
+        store = open_store(
+            settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
+        )
         store.sync_sources(sources, now=clock())
         return cls(settings=settings, sources=sources, rules=rules, store=store, clock=clock)
 
@@ -194,10 +200,84 @@ class App:
             write_files=write_files,
         )
 
+    # tags
+
+    def retag(self, *, dry_run: bool = False) -> RetagResult:
+        """Re-run tagging over every stored item with the current rules; store what changed.
+
+        Tagging is a pure function of the item and its source, so this gives exactly the
+        tags a fresh refresh would. Items of sources no longer configured keep their tags.
+        """
+        by_id = {s.id: s for s in self.sources}
+        changes: dict[int, tuple[str, ...]] = {}
+        added: Counter[str] = Counter()
+        removed: Counter[str] = Counter()
+        seen = skipped = 0
+        for stored in self.store.iter_items():
+            seen += 1
+            source = by_id.get(stored.source_id)
+            if source is None:
+                skipped += 1
+                continue
+            tags = tag_item(as_item(stored), source, self.rules)
+            if tags != stored.tags:
+                changes[stored.id] = tags
+                added.update(set(tags) - set(stored.tags))
+                removed.update(set(stored.tags) - set(tags))
+        if changes and not dry_run:
+            self.store.retag(changes)
+        return RetagResult(
+            items=seen,
+            changed=len(changes),
+            skipped=skipped,
+            added=dict(added),
+            removed=dict(removed),
+            dry_run=dry_run,
+        )
+
+    # retention
+
+    def prune(self, *, dry_run: bool = False) -> PruneResult:
+        """Delete the items the retention settings let go (see aggregator/retention.py)."""
+        now = self.clock()
+        cutoffs = RetentionPolicy.from_settings(self.settings.retention).cutoffs(now)
+        return prune_store(self.store.engine, cutoffs, now=now, dry_run=dry_run)
+
     # items
 
     def iter_items(self, *, since: datetime | None = None) -> Iterator[StoredItem]:
         return self.store.iter_items(since=since)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetagResult:
+    items: int
+    changed: int
+    skipped: int  # items of sources no longer configured
+    added: dict[str, int]  # tag -> items that gained it
+    removed: dict[str, int]
+    dry_run: bool
+
+
+def as_item(stored: StoredItem) -> Item:
+    """The normalised item a stored row came from, as the tag stage sees it."""
+    return Item(
+        source_id=stored.source_id,
+        identity=stored.identity,
+        guid=stored.guid,
+        url=stored.url,
+        canonical_url=stored.canonical_url,
+        title=stored.title,
+        summary=stored.summary,
+        text=stored.text,
+        published=stored.published,
+        published_is_fallback=stored.published_is_fallback,
+        updated=stored.updated,
+        language=stored.language,
+        author=stored.author,
+        content_hash=stored.content_hash,
+        categories=stored.categories,
+    )
 
 
 def item_record(item: StoredItem) -> dict[str, Any]:

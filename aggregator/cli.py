@@ -35,7 +35,8 @@ from aggregator.errors import (
     SourceError,
     StoreError,
 )
-from aggregator.models import SourceHealth, SourceResult
+from aggregator.health import advice, health_record
+from aggregator.models import SourceResult
 from aggregator.pipeline import StageTimes
 from aggregator.settings import load_settings, load_sources, resolve_config_dir
 
@@ -43,7 +44,12 @@ EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
 # Modules that add sub-commands: each has `register(subparsers)` and sets `handler=` on its
 # parsers. They may use this module's helpers (open_app, parse_since, table_console).
-COMMAND_MODULES: tuple[str, ...] = ("aggregator.commands.serve",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "aggregator.commands.worker",
+    "aggregator.commands.prune",
+    "aggregator.commands.serve",
+    "aggregator.commands.retag",
+)
 
 
 class UsageError(AggregatorError):
@@ -221,26 +227,11 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def health_record(h: SourceHealth) -> dict[str, Any]:
-    def iso(v: datetime | None) -> str | None:
-        return v.isoformat() if v else None
-
-    return {
-        "id": h.id,
-        "url": h.url,
-        "last_status": h.last_status,
-        "last_fetch": iso(h.last_fetch_at),
-        "last_success": iso(h.last_success_at),
-        "last_error": h.last_error,
-        "last_error_kind": h.last_error_kind,
-        "failing_since": iso(h.failing_since),
-        "consecutive_failures": h.consecutive_failures,
-        "items": h.item_count,
-        "next_fetch": iso(h.next_fetch_at),
-    }
-
-
 def cmd_sources(args: argparse.Namespace) -> int:
+    if args.action in ("add", "import", "export"):
+        from aggregator.commands import sources_manage
+
+        return sources_manage.run(args)
     if args.action == "check":
         config_dir = config_dir_of(args)
         load_settings(config_dir, os.environ)
@@ -275,7 +266,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             str(h.consecutive_failures),
             str(h.item_count),
             _when(h.next_fetch_at),
-            h.last_error or "",
+            " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part),
         )
     table_console().print(table)
     return EXIT_OK
@@ -352,7 +343,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with open_app(args) as app:
-        asyncio.run(Service(app).serve())
+        if not args.distributed:
+            asyncio.run(Service(app).serve())
+            return EXIT_OK
+        from aggregator.worker import Enqueuer  # dramatiq only when asked for
+
+        enqueuer = Enqueuer(app)
+        try:
+            asyncio.run(Service(app, enqueue=enqueuer).serve())
+        finally:
+            enqueuer.close()
     return EXIT_OK
 
 
@@ -380,15 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--json", action="store_true", help="print one JSON document")
     refresh.set_defaults(handler=cmd_refresh)
 
-    sources = commands.add_parser("sources", help="list sources and their health")
+    sources = commands.add_parser("sources", help="list, check, add, import and export sources")
     sources.add_argument(
         "action",
         nargs="?",
-        choices=["list", "check"],
+        choices=["list", "check", "add", "import", "export"],
         default="list",
-        help="list (default): health table; check: validate the config without fetching",
+        help="list (default): health table; check: validate the config without fetching; "
+        "add URL: find the page's feed and add it; import FILE.opml; export [-o FILE]",
     )
     sources.add_argument("--json", action="store_true", help="print JSON")
+    from aggregator.commands.sources_manage import add_arguments
+
+    add_arguments(sources)
     sources.set_defaults(handler=cmd_sources)
 
     export = commands.add_parser("export", help="write stored items, one JSON object per line")
@@ -413,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     digest.set_defaults(handler=cmd_digest)
 
     run = commands.add_parser("run", help="run the scheduler: refresh ticks and digest jobs")
+    run.add_argument(
+        "--distributed",
+        action="store_true",
+        help="send due sources to `aggregator worker` processes instead of fetching here",
+    )
     run.set_defaults(handler=cmd_run)
 
     for module in COMMAND_MODULES:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from aggregator.health import advice, blocked_problem
 from aggregator.models import OFFICIAL_ORGS, OrgKind, SourceHealth, SourceKind, StoredItem
 
 OTHER_LABEL = "Other"
@@ -134,9 +135,10 @@ class ProblemSource:
     source_id: str
     name: str
     url: str
-    problem: Literal["failing", "no-items"]
-    since: datetime | None  # failing: failing_since; no-items: the last fetch
+    problem: Literal["failing", "blocked", "no-items"]
+    since: datetime | None  # failing, blocked: failing_since; no-items: the last fetch
     detail: str | None  # the last error, when there is one
+    advice: str | None = None  # blocked: what the operator can do (aggregator.health)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -528,13 +530,27 @@ def _group(
 def problem_sources(
     health: Sequence[SourceHealth], sources: Mapping[str, SourceInfo], *, now: datetime
 ) -> tuple[ProblemSource, ...]:
-    """Sources failing for more than a day, and listing pages that yielded items once and now
-    yield none (their selectors probably no longer match the page)."""
+    """Sources failing for more than a day; blocked sources (a bot-protection challenge)
+    once blocked twice in a row or for a day, with advice (aggregator.health); and listing
+    pages that yielded items once and now yield none (their selectors probably no longer
+    match the page)."""
     found: list[ProblemSource] = []
     for h in sorted(health, key=lambda h: h.id):
         info = sources.get(h.id)
         name = info.name if info else h.id
-        if h.failing_since is not None and now - h.failing_since > FAILING_AFTER:
+        if blocked_problem(h, now=now):
+            found.append(
+                ProblemSource(
+                    source_id=h.id,
+                    name=name,
+                    url=h.url,
+                    problem="blocked",
+                    since=h.failing_since,
+                    detail=h.last_error,
+                    advice=advice(h),
+                )
+            )
+        elif h.failing_since is not None and now - h.failing_since > FAILING_AFTER:
             found.append(
                 ProblemSource(
                     source_id=h.id,

@@ -164,6 +164,7 @@ class StoredItem:
     revision: int  # 1 for the first version; +1 per stored change
     cluster_id: int | None
     tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # the document's own, as stored
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

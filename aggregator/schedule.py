@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from aggregator.app import App
 
 log = logging.getLogger("aggregator.schedule")
+
+# Pruning (retention) runs daily at this local time, a quiet hour, after the night's fetches.
+PRUNE_AT = {"hour": 3, "minute": 30}
 
 # How long SIGTERM waits for a step in flight before cancelling it. Cancelling abandons
 # fetches still waiting for the network; a store write already started runs to its commit
@@ -93,11 +97,21 @@ class _Wakeups:
 class Service:
     """Runs refresh ticks and digest jobs for one `App` until stopped."""
 
-    def __init__(self, app: App, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        grace_seconds: float = STOP_GRACE_SECONDS,
+        enqueue: Callable[[Sequence[str]], int] | None = None,
+    ) -> None:
         self.app = app
+        # Distributed (`run --distributed`): due source ids go to this, which sends them to
+        # the workers and returns how many it sent, instead of being refreshed here.
+        self.enqueue = enqueue
         self.started = app.clock()
         self.grace_seconds = grace_seconds
         self._wakeups = _Wakeups()
+        self._prune_wanted = False  # set by the daily prune job, done by the next step
 
     # one step: what is due now, by the app's clock
 
@@ -106,6 +120,10 @@ class Service:
         due = self.app.due_sources()
         if not due:
             return 0, 0
+        if self.enqueue is not None:
+            sent = await asyncio.to_thread(self.enqueue, [source.id for source in due])
+            log.info("tick: %d sources due, %d sent to the workers", len(due), sent)
+            return sent, 0
         results = await self.app.refresh(due)
         failed = [r for r in results if not r.ok]
         log.info("tick: refreshed %d sources, %d failed", len(results), len(failed))
@@ -150,7 +168,20 @@ class Service:
                 digests.append(profile.name)
         except AggregatorError as exc:
             log.error("digest failed: %s", exc)
+        if self._prune_wanted and not self._wakeups.stopping.is_set():
+            self._prune_wanted = False
+            try:
+                await self.prune()
+            except AggregatorError as exc:
+                log.error("prune failed: %s", exc)
         return StepReport(refreshed=refreshed, failed=failed, digests=tuple(digests))
+
+    async def prune(self) -> None:
+        """Delete what the retention settings let go (in a thread: it blocks)."""
+        result = await asyncio.to_thread(self.app.prune)
+        log.info(
+            "prune: %d items deleted, %d clusters emptied", result.items, result.clusters_deleted
+        )
 
     # the event-loop glue
 
@@ -184,6 +215,10 @@ class Service:
         # thread pool, and creating tasks from there is not safe.
         self.wake()
 
+    async def _prune_job(self) -> None:
+        self._prune_wanted = True
+        self.wake()
+
     async def serve(self, *, install_signals: bool = True) -> None:
         """Run until `stop()` or SIGTERM/SIGINT; re-raises a bug that stopped a step."""
         loop = asyncio.get_running_loop()
@@ -207,6 +242,14 @@ class Service:
                 max_instances=1,
                 misfire_grace_time=None,  # late is fine: step() decides from the store
             )
+        scheduler.add_job(
+            self._prune_job,
+            CronTrigger(**PRUNE_AT),
+            id="prune",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
         scheduler.start()
         self.wake()  # at once: due sources first, then any digest missed while stopped
         try:

@@ -201,6 +201,7 @@ def _problem_json(problem: ProblemSource) -> dict[str, Any]:
         "problem": problem.problem,
         "since": _iso(problem.since),
         "detail": problem.detail,
+        "advice": problem.advice,
     }
 
 

@@ -7,7 +7,8 @@ statements, not a hundred.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ ITEM_COLUMNS = (
     items.c.last_changed,
     items.c.revision,
     items.c.cluster_id,
+    items.c.categories,
 )
 
 
@@ -84,6 +86,7 @@ def _content(item: Item) -> dict[str, Any]:
         "language": item.language,
         "author": item.author,
         "content_hash": item.content_hash,
+        "categories": json.dumps(list(item.categories), ensure_ascii=False),
     }
 
 
@@ -295,6 +298,7 @@ def _to_stored(m: RowMapping, tags: tuple[str, ...]) -> StoredItem:
         revision=m["revision"],
         cluster_id=m["cluster_id"],
         tags=tags,
+        categories=tuple(json.loads(m["categories"] or "[]")),
     )
 
 
@@ -358,3 +362,13 @@ def revisions(conn: Connection, item_id: int) -> list[Revision]:
 
 def count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+def retag(conn: Connection, tags_by_item: Mapping[int, Sequence[str]]) -> None:
+    """Replace the tags of the given items (`aggregator retag`)."""
+    ids = list(tags_by_item)
+    for part in chunks(ids):
+        conn.execute(delete(item_tags).where(item_tags.c.item_id.in_(part)))
+    rows = [{"item_id": i, "tag": tag} for i in ids for tag in dict.fromkeys(tags_by_item[i])]
+    if rows:
+        conn.execute(insert(item_tags), rows)

@@ -96,6 +96,8 @@ items = Table(
     Column("language", String(16)),
     Column("author", Text),
     Column("content_hash", String(100), nullable=False),
+    # JSON list of the document's own categories, so `retag` can re-run tagging exactly.
+    Column("categories", Text, nullable=False, server_default="[]"),
     Column("text_hash", String(100)),  # dedupe: hash of the normalised text alone
     Column("signature", LargeBinary),  # dedupe: MinHash signature
     Column("first_seen", utc(), nullable=False),

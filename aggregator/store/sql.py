@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
@@ -200,6 +200,12 @@ class SqlStore:
             seen=seen,
             warnings=(*warnings, *saved.warnings),
         )
+
+    @wrap_errors
+    def retag(self, tags_by_item: Mapping[int, Sequence[str]]) -> None:
+        """Replace the tags of the given items, in one transaction."""
+        with self._write() as conn:
+            item_sql.retag(conn, tags_by_item)
 
     @wrap_errors
     def record_not_modified(
