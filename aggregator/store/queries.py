@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
-    Integer,
     Select,
     and_,
     bindparam,
@@ -165,7 +165,7 @@ def _conditions(where: ItemFilter, snapshot: int) -> list[ColumnElement[bool]]:
 
 # Built once: constructing SQLAlchemy statements costs more than running these queries.
 _MEMBERS = items.alias("members")
-_SNAPSHOT = bindparam("snapshot", type_=Integer)
+_SNAPSHOT = bindparam("snapshot", type_=BigInteger)
 _SOURCE_COUNT: ColumnElement[int] = case(
     (items.c.cluster_id.is_(None), literal(1)),
     else_=select(func.count(_MEMBERS.c.source_id.distinct()))
@@ -273,11 +273,8 @@ def list_items(
     scores: dict[int, float] = {}
     if where.search is not None and sort != "relevance" and ids:
         found = hits(conn.dialect.name, where.search)
-        scores = dict(
-            conn.execute(select(found.c.item_id, found.c.score).where(found.c.item_id.in_(ids)))
-            .tuples()
-            .all()
-        )
+        page_scores = select(found.c.item_id, found.c.score).where(found.c.item_id.in_(ids))
+        scores = {int(item_id): float(score) for item_id, score in conn.execute(page_scores)}
     publications = _publications(conn, [r["cluster_id"] for r in rows if r["cluster_id"]], snapshot)
     result = []
     for row in rows:
