@@ -83,6 +83,40 @@ def test_added_footer_and_intro_do_not_break_a_match() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        # Each organisation's own intro sentence, naming itself, before the shared body.
+        ("NGO A signed this statement today. {}", "The Council received this letter. {}"),
+        ("NGO A signed this statement today. {}", "NGO B and its members support this call. {}"),
+        # Each one's own footer, and an intro against a footer.
+        ("{} For press enquiries, contact NGO A.", "{} Signed on behalf of the Brave Movement."),
+        ("ECPAT International co-signed this statement. {}", "{} Contact: INHOPE."),
+    ],
+)
+def test_each_organisations_own_intro_or_footer_around_one_statement_matches(
+    left: str, right: str
+) -> None:
+    a, b = item("a", left.format(STATEMENT)), item("b", right.format(STATEMENT))
+    assert pair(a, b) == (True, "jaccard")
+
+
+def test_a_first_sentence_that_is_the_template_slot_stays_apart() -> None:
+    # Whole sentences on both sides, but one sentence with its name filled differently.
+    a = item("a", f"Freed: Ales Bialiatski. {STATEMENT}")
+    b = item("b", f"Freed: Maria Kalesnikava. {STATEMENT}")
+    assert pair(a, b) == (False, "template-difference")
+    # A short trailing sentence with a reference number is a slot too, not a footer.
+    c, d = item("c", f"{STATEMENT} Ref. 6123/26."), item("d", f"{STATEMENT} Ref. 6124/26.")
+    assert pair(c, d) == (False, "template-difference")
+
+
+def test_own_intros_do_not_hide_a_slot_inside_the_body() -> None:
+    a = item("a", "NGO A shares this declaration. " + ALIGN.format(extra="as well as Georgia, "))
+    b = item("b", "The Council adopted it today. " + ALIGN.format(extra="as well as Armenia, "))
+    assert pair(a, b) == (False, "template-difference")
+
+
 def test_identical_body_under_another_title_matches_on_the_text_hash() -> None:
     other = item("ccc", STATEMENT, title="Chat control: civil society speaks out")
     assert pair(item("edri", STATEMENT), other) == (True, "text-hash")

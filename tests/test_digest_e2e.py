@@ -163,11 +163,6 @@ def test_two_refreshes_and_digest_send_make_one_email_grouped_by_tag_without_scr
     assert "email: nothing to send" in outcome.second_send_output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TODO(dedupe wiring): store.save_refresh does not call assign_clusters yet; "
-    "remove this mark when it does (strict: an XPASS fails the run)",
-)
 def test_the_email_folds_the_statement_published_three_times(outcome: Outcome) -> None:
     assert outcome.text.count(STATEMENT_TITLE) == 1
     assert "3 sources" in outcome.text

@@ -87,14 +87,21 @@ def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAU
     how one template becomes two statements. Titles are left out (re-publishers retitle).
     Runs shorter than a shingle ("the", "of the") anchor nothing: they are chance matches
     inside an edit. The pair is ordered canonically, so the answer is symmetric.
+
+    A slot and an intro differ in where the edit sits: a slot is a few words inside a
+    sentence the two texts share ("43 suspects have been arrested" / "38 suspects ..."); an
+    organisation's own intro ("NGO A signed this statement today." / "The Council received
+    this letter.") is a whole sentence of its own on each side, ending where the shared body
+    begins, and the two intros are different sentences, not one sentence with a word swapped
+    (`replaced_sentences`). The same holds for a footer after the shared body.
     """
-    ta, ka = a.tokens[a.body_start :], a.keyword[a.body_start :]
-    tb, kb = b.tokens[b.body_start :], b.keyword[b.body_start :]
-    if (ta, ka) > (tb, kb):
-        ta, ka, tb, kb = tb, kb, ta, ka
+    sa, sb = _Side.of(a), _Side.of(b)
+    if (sa.tokens, sa.keyword) > (sb.tokens, sb.keyword):
+        sa, sb = sb, sa
+    ta, ka, tb, kb = sa.tokens, sa.keyword, sb.tokens, sb.keyword
     blocks = SequenceMatcher(None, ta, tb, autojunk=False).get_matching_blocks()
     anchors = [blk for blk in blocks if blk.size >= thresholds.shingle_size]
-    tail = _teaser_tail(ta, ka, tb, kb, anchors[-1] if anchors else None, thresholds)
+    tail = _teaser_tail(sa, sb, anchors[-1] if anchors else None, thresholds)
     if tail is not None:
         return tail
     # The start counts as an anchor of size 0: two texts that begin with different short
@@ -108,44 +115,93 @@ def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAU
             continue
         if left is start and (i1 == i2 or j1 == j2):
             continue
+        if left is start and replaced_sentences(sa, (i1, i2), sb, (j1, j2), thresholds):
+            continue
         if any(ka[i1:i2]) or any(kb[j1:j2]):
             return f"{' '.join(ta[i1:i2])} | {' '.join(tb[j1:j2])}"
     return None
 
 
-def _teaser_tail(
-    ta: tuple[str, ...],
-    ka: tuple[bool, ...],
-    tb: tuple[str, ...],
-    kb: tuple[bool, ...],
-    last: Match | None,
-    thresholds: Thresholds,
-) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One item's body as the template guard reads it: words, keyword flags, and the
+    positions (in body words) where a sentence ends before a word."""
+
+    tokens: tuple[str, ...]
+    keyword: tuple[bool, ...]
+    breaks: frozenset[int]
+
+    @classmethod
+    def of(cls, f: Features) -> _Side:
+        start = f.body_start
+        return cls(
+            f.tokens[start:],
+            f.keyword[start:],
+            frozenset(p - start for p in f.breaks if p >= start),
+        )
+
+    def masked(self, start: int, end: int) -> list[str]:
+        """The words from start to end, each name, number or date as one placeholder."""
+        return [
+            "\0" if flag else word
+            for word, flag in zip(self.tokens[start:end], self.keyword[start:end], strict=True)
+        ]
+
+
+def replaced_sentences(
+    a: _Side, span_a: tuple[int, int], b: _Side, span_b: tuple[int, int], thresholds: Thresholds
+) -> bool:
+    """Are a[span_a] and b[span_b] whole sentences of their own, and different ones?
+
+    Whole: each span starts and ends at a sentence boundary of its text. Different: the two
+    spans are not one sentence with its slots filled differently. Slots are the names, numbers
+    and dates, so each keyword counts as the same placeholder word and what is compared is
+    the sentence around them (difflib's ratio, below `thresholds.slot_alignment`):
+    "Spain: 12 arrests." / "Poland: 7 arrests." are one sentence (1.0), a template's first
+    slot; "NGO A signed this statement today." / "The Council received this letter." are
+    two (0.36), two intros.
+    """
+    (i1, i2), (j1, j2) = span_a, span_b
+    if not {i1, i2} <= a.breaks or not {j1, j2} <= b.breaks:
+        return False
+    matcher = SequenceMatcher(None, a.masked(i1, i2), b.masked(j1, j2), autojunk=False)
+    return matcher.ratio() < thresholds.slot_alignment
+
+
+def _teaser_tail(a: _Side, b: _Side, last: Match | None, thresholds: Thresholds) -> str | None:
     """A teaser cut just after the word that tells two template statements apart.
 
     After the last shared run, the text that ends first has at most a few words left; if
     they are not the words the other text goes on with, and one of them names something,
     the teaser belongs to another statement of the template. A last word cut short
-    ("Parliam") is a prefix of the other's word and passes.
+    ("Parliam") is a prefix of the other's word and passes. So does an organisation's own
+    short footer ("Contact: NGO A." / "Signed: the Council."): whole, different sentences.
     """
     if last is None:
         return None
     i, j = last.a + last.size, last.b + last.size
-    rest_a, rest_b = len(ta) - i, len(tb) - j
+    rest_a, rest_b = len(a.tokens) - i, len(b.tokens) - j
     if rest_a <= rest_b:
-        short, skw, long_, lkw, start, other = ta, ka, tb, kb, i, j
+        short, long_, start, other = a, b, i, j
     else:
-        short, skw, long_, lkw, start, other = tb, kb, ta, ka, j, i
-    count = len(short) - start
+        short, long_, start, other = b, a, j, i
+    count = len(short.tokens) - start
     if count == 0 or count > thresholds.teaser_tail_tokens:
         return None
+    if replaced_sentences(
+        short, (start, len(short.tokens)), long_, (other, len(long_.tokens)), thresholds
+    ):
+        return None
     for offset in range(count):
-        word, theirs = short[start + offset], long_[other + offset]
+        word, theirs = short.tokens[start + offset], long_.tokens[other + offset]
         if word == theirs:
             continue
-        cut_short = start + offset == len(short) - 1 and theirs.startswith(word)
-        if not cut_short and (skw[start + offset] or lkw[other + offset]):
-            return f"{' '.join(short[start:])} | {' '.join(long_[other : other + count])} ..."
+        cut_short = start + offset == len(short.tokens) - 1 and theirs.startswith(word)
+        if not cut_short and (short.keyword[start + offset] or long_.keyword[other + offset]):
+            return (
+                f"{' '.join(short.tokens[start:])} | "
+                f"{' '.join(long_.tokens[other : other + count])} ..."
+            )
     return None
 
 

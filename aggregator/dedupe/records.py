@@ -37,6 +37,9 @@ class Features:
     tokens: tuple[str, ...]  # casefolded words of title + text
     keyword: tuple[bool, ...]  # per token: a number, a date or a capitalised name
     body_start: int  # tokens[body_start:] are the text's, the ones before the title's
+    # Positions p where a sentence ends before tokens[p] (0, body_start, and len(tokens) when
+    # the text ends with a full stop are included): tells a whole intro sentence from a slot.
+    breaks: frozenset[int]
     shingles: frozenset[int]  # 64-bit hashes of word shingles
     text_hash: str | None  # None: the body is too short to match on its hash alone
     signature: bytes  # MinHash, NUM_PERM little-endian uint32

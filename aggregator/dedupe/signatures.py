@@ -41,12 +41,35 @@ def _blake64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
+# Between two words, a sentence ends where ".", "!", "?", ":" or ";" is followed by a space
+# ("1.5 million" and "2023/1215" do not end one), or at a line break.
+_SENTENCE_GAP = re.compile(r"[.!?:;]['\"\u2019\u201d)\]]*\s|\n")
+_SENTENCE_END = re.compile(r"[.!?]['\"\u2019\u201d)\]]*\s*$")
+
+
 def tokenise(text: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
     """Casefolded words, and per word whether it is a number, a date or a capitalised name."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", text))
+    tokens, keyword, _ = tokenise_sentences(text)
+    return tokens, keyword
+
+
+def tokenise_sentences(
+    text: str,
+) -> tuple[tuple[str, ...], tuple[bool, ...], frozenset[int]]:
+    """`tokenise`, and the positions p where a sentence ends before word p: 0 always, and
+    len(words) when the text ends with a full stop, "!" or "?"."""
+    text = unicodedata.normalize("NFKC", text)
+    matches = list(_WORD.finditer(text))
+    words = [m.group() for m in matches]
+    breaks = {0}
+    for index in range(1, len(matches)):
+        if _SENTENCE_GAP.search(text, matches[index - 1].end(), matches[index].start()):
+            breaks.add(index)
+    if matches and _SENTENCE_END.search(text, matches[-1].end()):
+        breaks.add(len(matches))
     tokens = tuple(word.casefold() for word in words)
     keyword = tuple(_is_keyword(word) for word in words)
-    return tokens, keyword
+    return tokens, keyword, frozenset(breaks)
 
 
 def _is_keyword(word: str) -> bool:
@@ -132,7 +155,7 @@ def buckets(
 def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
     """Everything `decide` and the candidate index need, computed once per item."""
     title_tokens, title_kw = tokenise(item.title)
-    body_tokens, body_kw = tokenise(item.text)
+    body_tokens, body_kw, body_breaks = tokenise_sentences(item.text)
     tokens = title_tokens + body_tokens
     hashes = shingle_hashes(tokens, thresholds.shingle_size)
     near = len(tokens) >= thresholds.min_tokens
@@ -142,6 +165,7 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         tokens=tokens,
         keyword=title_kw + body_kw,
         body_start=len(title_tokens),
+        breaks=frozenset({0, len(title_tokens)} | {len(title_tokens) + p for p in body_breaks}),
         shingles=frozenset(int(h) for h in hashes),
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
