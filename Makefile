@@ -33,8 +33,8 @@ test: $(TSTAMP)
 
 ## lint: ruff and mypy --strict
 lint: $(TSTAMP)
-	$(BIN)/ruff check aggregator tests bench
-	$(BIN)/ruff format --check aggregator tests bench
+	$(BIN)/ruff check aggregator tests bench demo
+	$(BIN)/ruff format --check aggregator tests bench demo
 	$(BIN)/mypy aggregator
 
 ## bench: refresh benchmark against a local feed farm (prints figures, asserts nothing)
@@ -57,7 +57,7 @@ demo: $(STAMP)
 .PHONY: digest-png
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || echo /usr/bin/chromium)
 digest-png: demo
-	@test -x "$(CHROMIUM)" || { echo "digest-png: no Chromium found; install it (apt-get install -y chromium) or set CHROMIUM=" >&2; exit 2; }
+	@test -x "$(CHROMIUM)" || (apt-get update && apt-get install -y chromium) || { echo "digest-png: no Chromium found; install it (apt-get install -y chromium) or set CHROMIUM=" >&2; exit 2; }
 	profile=$$(mktemp -d) && html=$$(ls -t var/demo/data/digests/daily/*.html | head -n 1) && \
 	"$(CHROMIUM)" --headless --no-sandbox --disable-gpu --disable-background-networking \
 		--disable-component-update --no-first-run --disable-sync --hide-scrollbars \
