@@ -222,3 +222,39 @@ def test_signatures_are_the_same_in_another_process() -> None:
         env={"PYTHONHASHSEED": "12345"},
     ).stdout.strip()
     assert out == f"{here.signature.hex()} {here.text_hash} {sorted(here.buckets)}"
+
+
+def test_the_procedure_rule_comes_before_any_text_level() -> None:
+    from aggregator.dedupe import cluster_items
+    from aggregator.models import SourceKind
+
+    day = datetime(2026, 11, 19, tzinfo=UTC)
+    oeil = "https://oeil.example.eu/procedure-file?reference=2022/0155(COD)"
+
+    def event(key: str, what: str, at: datetime) -> DedupeItem:
+        return DedupeItem(
+            key=key,
+            source_id="proc-csar",
+            org=OrgKind.PARLIAMENT,
+            title=f"2022/0155(COD) — {what}",
+            text="Preventing and combating child sexual abuse",
+            canonical_url=oeil,
+            published=at,
+            source_kind=SourceKind.EP_PROCEDURE,
+        )
+
+    vote = event("vote", "Parliament adopted its decision in plenary", day)
+    tabled = event("tabled", "report tabled for plenary", day - timedelta(days=14))
+    release = item(
+        "release",
+        "MEPs adopted the regulation on child sexual abuse (2022/0155(COD)) by 478 votes.",
+        title="Parliament adopts new rules",
+        published=day + timedelta(hours=11),
+        org=OrgKind.PARLIAMENT,
+    )
+    assert pair(vote, tabled) == (False, "procedure-events")  # same link, same text
+    assert pair(vote, release) == (True, "procedure")
+    assert pair(tabled, release) == (False, "dissimilar")  # another day: text levels only
+    # The (reference, day) band alone makes them candidates: they share no words.
+    clusters = cluster_items([vote, tabled, release])
+    assert clusters["release"] == clusters["vote"] != clusters["tabled"]

@@ -1,6 +1,8 @@
 """The match decision for one pair of items. Pure: no I/O, no clock, symmetric in (a, b).
 
-Levels, strictest first: the same canonical URL; the same body hash; near-duplicate text
+First the procedure rule (`procedure_rule`): two events of one procedure source never match,
+an event and an official release on it the same day always do. Then levels, strictest
+first: the same canonical URL; the same body hash; near-duplicate text
 (shingle Jaccard, or containment of the smaller item in the larger one). Near-duplicates
 must also pass the template guard, which keeps apart statements written from one template
 (the Council's alignment declarations differ in a country, a date and a decision number).
@@ -15,10 +17,13 @@ from itertools import pairwise
 from typing import Literal
 from urllib.parse import urlsplit
 
+from aggregator.dedupe.procedure_rule import procedure_apart, procedure_match
 from aggregator.dedupe.records import Features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 
 Reason = Literal[
+    "procedure",
+    "procedure-events",
     "url",
     "text-hash",
     "jaccard",
@@ -43,6 +48,12 @@ def decide(
     a: Features, b: Features, *, window: timedelta | None = None, thresholds: Thresholds = DEFAULT
 ) -> Decision:
     """Do `a` and `b` publish the same statement? The same answer for (b, a)."""
+    # The procedure rule first: it is about what items are (a procedure's events, an official
+    # release on one of them), which no text similarity can overrule.
+    if procedure_apart(a.procedure, b.procedure):
+        return Decision(matched=False, reason="procedure-events")
+    if procedure_match(a.procedure, b.procedure):
+        return Decision(matched=True, reason="procedure")
     window = thresholds.window if window is None else window
     if abs(a.item.published - b.item.published) > window or abs(a.item.seen - b.item.seen) > window:
         return Decision(matched=False, reason="outside-window")

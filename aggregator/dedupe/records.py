@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.models import OrgKind
+from aggregator.dedupe.procedure_rule import ProcedureSide
+from aggregator.models import OrgKind, SourceKind
 
 # A stored item id (int) in the store, any label (str) in tests and the labelled set.
 Key = int | str
@@ -23,6 +24,8 @@ class DedupeItem:
     canonical_url: str
     published: datetime
     first_seen: datetime | None = None  # None: the same as `published`
+    # An ep-procedure source's items are procedure events (the procedure rule).
+    source_kind: str = SourceKind.FEED
 
     @property
     def seen(self) -> datetime:
@@ -44,6 +47,7 @@ class Features:
     text_hash: str | None  # None: the body is too short to match on its hash alone
     signature: bytes  # MinHash, NUM_PERM little-endian uint32
     buckets: tuple[tuple[int, int], ...]  # (band, bucket) rows for the candidate index
+    procedure: ProcedureSide  # what the procedure rule knows of the item
 
     @property
     def key(self) -> Key:

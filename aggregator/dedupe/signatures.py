@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedupe.procedure_rule import ProcedureKey, procedure_side
 from aggregator.dedupe.records import DedupeItem, Features
 from aggregator.dedupe.thresholds import DEFAULT, FEATURES_VERSION, MINHASH_SEED, Thresholds
 
@@ -127,9 +128,20 @@ def _bucket(band: int, data: bytes) -> int:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
-# Bands beyond the MinHash ones: exact title and exact body lead (see thresholds.lead_tokens).
+# Bands beyond the MinHash ones: exact title and exact body lead (see thresholds.lead_tokens),
+# and the procedure rule's (reference, day) keys: an event and the release on it share no
+# words, so no text band would make them candidates of each other.
 TITLE_BAND = -1
 LEAD_BAND = -2
+PROCEDURE_BAND = -3
+
+
+def procedure_buckets(keys: frozenset[ProcedureKey]) -> tuple[tuple[int, int], ...]:
+    """One row per (reference, day) key: a stable 63-bit hash of "reference|YYYY-MM-DD"."""
+    return tuple(
+        (PROCEDURE_BAND, _bucket(PROCEDURE_BAND, f"{ref}|{day.isoformat()}".encode()))
+        for ref, day in sorted(keys)
+    )
 
 
 def buckets(
@@ -160,6 +172,15 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
     hashes = shingle_hashes(tokens, thresholds.shingle_size)
     near = len(tokens) >= thresholds.min_tokens
     signature = minhash(hashes if near else hashes[:0], thresholds.num_perm)
+    procedure = procedure_side(
+        source_id=item.source_id,
+        source_kind=item.source_kind,
+        org=item.org,
+        title=item.title,
+        text=item.text,
+        published=item.published,
+    )
+    text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Features(
         item=item,
         tokens=tokens,
@@ -169,5 +190,6 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         shingles=frozenset(int(h) for h in hashes),
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
-        buckets=buckets(signature, title_tokens, body_tokens, thresholds) if near else (),
+        buckets=text_buckets + procedure_buckets(procedure.keys),
+        procedure=procedure,
     )

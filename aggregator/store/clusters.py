@@ -35,6 +35,7 @@ _ITEM_COLUMNS = (
     items.c.id,
     items.c.source_id,
     sources.c.org,
+    sources.c.kind,
     items.c.title,
     items.c.text,
     items.c.canonical_url,
@@ -71,6 +72,7 @@ def _dedupe_item(row: Any) -> DedupeItem:
         canonical_url=row.canonical_url,
         published=from_db(row.published),
         first_seen=from_db(row.first_seen),
+        source_kind=row.kind,
     )
 
 
