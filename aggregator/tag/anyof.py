@@ -26,16 +26,19 @@ class AnyOf:
     regexes: tuple[Regex, ...] = ()
     anchors: frozenset[str] = frozenset()  # the keys of by_anchor, for a set test in C
     prefixes: frozenset[str] = frozenset()  # the keys of by_prefix: first three letters
+    # expression source -> the whole words a text needs for it to match (Phrase.words)
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def search(self, text: Haystack) -> bool:
         lower = text.lower
-        if not self.anchors.isdisjoint(text.words):
-            for word in self.anchors.intersection(text.words):
-                if any(p.search(lower) is not None for p in self.by_anchor[word]):
+        words = text.words
+        if not self.anchors.isdisjoint(words):
+            for word in self.anchors.intersection(words):
+                if any(self._found(p, lower, words) for p in self.by_anchor[word]):
                     return True
         if not self.prefixes.isdisjoint(text.prefixes):
             for prefix in self.prefixes.intersection(text.prefixes):
-                if any(p.search(lower) is not None for p in self.by_prefix[prefix]):
+                if any(self._found(p, lower, words) for p in self.by_prefix[prefix]):
                     return True
         if any(p.search(lower) is not None for p in self.unanchored):
             return True
@@ -44,6 +47,9 @@ class AnyOf:
             for r in self.regexes
             if r.keys is None or not r.keys.isdisjoint(text.prefixes)
         )
+
+    def _found(self, phrase: re.Pattern[str], lower: str, words: frozenset[str]) -> bool:
+        return self.words[phrase.pattern] <= words and phrase.search(lower) is not None
 
 
 def compile_any(patterns: Sequence[object]) -> AnyOf:
@@ -65,8 +71,10 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
     by_anchor: dict[str, list[re.Pattern[str]]] = {}
     by_prefix: dict[str, list[re.Pattern[str]]] = {}
     unanchored: list[re.Pattern[str]] = []
+    words: dict[str, frozenset[str]] = {}
     for item in dict.fromkeys(phrases):  # equal phrases once
         pattern = re.compile(item.source)
+        words[item.source] = words.get(item.source, item.words) & item.words
         if item.anchor is None:
             unanchored.append(pattern)
         elif item.prefix:
@@ -80,4 +88,5 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
         regexes=tuple(regexes),
         anchors=frozenset(by_anchor),
         prefixes=frozenset(by_prefix),
+        words=words,
     )

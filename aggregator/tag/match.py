@@ -7,6 +7,7 @@ from urllib.parse import unquote
 from aggregator.models import Item, Source
 from aggregator.tag.auto import automatic_tags
 from aggregator.tag.haystack import Haystack
+from aggregator.tag.index import ItemIndex
 from aggregator.tag.rules import Field, TagRules
 
 # Joins the parts of one field. Not a space or hyphen, so no phrase can run across two parts
@@ -37,24 +38,27 @@ def haystacks(item: Item, source: Source, rules: TagRules) -> dict[tuple[Field, 
     return {combo: Haystack.join([fields[f] for f in combo]) for combo in rules.field_sets}
 
 
+def indexed(item: Item, source: Source, rules: TagRules) -> ItemIndex:
+    """The item's fields folded and indexed once, ready for every rule (see index.py)."""
+    texts: dict[str, Haystack] = {
+        name: Haystack.of(field_text(item, source, name)) for name in rules.fields
+    }
+    return ItemIndex(rules.index, texts)
+
+
 def topic_tags(item: Item, source: Source, rules: TagRules) -> tuple[str, ...]:
     """Names of the topics whose rules fire on the item, in file order."""
-    texts = haystacks(item, source, rules)
+    found = indexed(item, source, rules)
     return tuple(
-        topic.tag
-        for topic in rules.rules
-        if any(rule.fires(texts[rule.fields]) for rule in topic.rules)
+        tag for tag, topic in rules.index.topics if any(found.fires(rule) for rule in topic)
     )
 
 
 def explain(item: Item, source: Source, rules: TagRules) -> tuple[tuple[str, int | None], ...]:
     """(tag, line of the rule) for every rule that fires: why an item got its topic tags."""
-    texts = haystacks(item, source, rules)
+    found = indexed(item, source, rules)
     return tuple(
-        (topic.tag, rule.line)
-        for topic in rules.rules
-        for rule in topic.rules
-        if rule.fires(texts[rule.fields])
+        (tag, rule.line) for tag, topic in rules.index.topics for rule in topic if found.fires(rule)
     )
 
 

@@ -26,6 +26,9 @@ class Phrase:
     source: str
     anchor: str | None  # None: the phrase starts with punctuation; always search
     prefix: bool  # the anchor is a word prefix, not a whole word
+    # Words the text has wherever the phrase matches (a necessary condition, checked as a
+    # subset of the text's words before the expression runs).
+    words: frozenset[str] = frozenset()
 
 
 def compile_phrase(text: str) -> Phrase:
@@ -58,7 +61,32 @@ def compile_phrase(text: str) -> Phrase:
         parts.append(r"(?!\w)")
     source = "".join(parts)
     anchor, anchor_is_prefix = _anchor(pieces, prefix)
-    return Phrase(source=source, anchor=anchor, prefix=anchor_is_prefix)
+    return Phrase(
+        source=source, anchor=anchor, prefix=anchor_is_prefix, words=_whole_words(pieces, prefix)
+    )
+
+
+def _whole_words(pieces: list[str], prefix: bool) -> frozenset[str]:
+    """The runs of letters and digits of the phrase that are whole words wherever it matches.
+
+    A run is whole when something that is not a letter or digit bounds it on each side: inside
+    its piece, a separator with a space (``[\\s-]+`` matches at least one space or hyphen), or
+    the phrase's own boundary checks at either end. A hyphen-only separator may match nothing
+    ("client-side" matches "clientside"), and the last word of a prefix phrase runs on, so
+    runs next to those are not whole words.
+    """
+    words: set[str] = set()
+    last = len(pieces) - 1
+    for index in range(0, len(pieces), 2):
+        piece = pieces[index]
+        left = index == 0 or bool(pieces[index - 1].strip("-"))
+        right = (index == last and not prefix) or (
+            index < last and bool(pieces[index + 1].strip("-"))
+        )
+        for run in _LEADING_WORD.finditer(piece):
+            if (run.start() > 0 or left) and (run.end() < len(piece) or right):
+                words.add(run.group())
+    return frozenset(words)
 
 
 def _anchor(pieces: list[str], prefix: bool) -> tuple[str | None, bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aggregator.tag.factors import required_factors
 from aggregator.tag.fold import fold_non_ascii
 from aggregator.tag.haystack import PREFIX_KEY
 from aggregator.tag.patterns import REGEX_PREFIX, PatternError
@@ -31,8 +32,12 @@ class Regex:
     lower: bool = True  # written in lower case: runs on the lower-cased text
     # First letters a word of the text must start with for a match (see `anchor_keys`).
     keys: frozenset[str] | None = None
+    # Strings one of which the text must contain for a match (see factors.py).
+    needs: tuple[str, ...] | None = None
 
     def search(self, text: str) -> bool:
+        if self.needs is not None and not any(need in text for need in self.needs):
+            return False
         if self.probe is None:
             return self.expression.search(text) is not None
         hit = self.probe.search(text)
@@ -142,4 +147,5 @@ def compile_regex(source: str) -> Regex:
         lower=not flags,
         # Keys are lower-case letters: certain only for an expression without IGNORECASE.
         keys=None if flags else anchor_keys(source),
+        needs=required_factors(source, flags),
     )

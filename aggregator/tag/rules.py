@@ -18,6 +18,7 @@ from typing import Any
 from aggregator.errors import ConfigError
 from aggregator.tag.anyof import AnyOf, compile_any
 from aggregator.tag.haystack import Haystack
+from aggregator.tag.index import TagIndex
 from aggregator.tag.locate import TomlLines
 from aggregator.tag.patterns import PatternError
 
@@ -84,6 +85,11 @@ class TagRules:
     fields: frozenset[Field] = field(default_factory=frozenset)  # what any rule reads
     field_sets: frozenset[tuple[Field, ...]] = field(default_factory=frozenset)  # per rule
     path: str | None = None
+    # Every pattern of `rules` indexed once (index.py): what tagging an item runs.
+    index: TagIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", TagIndex.build(self.rules))
 
     @classmethod
     def empty(cls) -> TagRules:
