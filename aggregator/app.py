@@ -12,10 +12,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.cadence import CadencePolicy
-from aggregator.deliver.run import DigestRun, run_profile
 from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
@@ -27,6 +26,9 @@ from aggregator.store.digests import last_window_end
 from aggregator.store.retention import PruneResult
 from aggregator.store.retention import prune as prune_store
 from aggregator.tag import TagRules, load_tag_rules, tag_item
+
+if TYPE_CHECKING:  # digests only: jinja2 templates and CSS inlining that a refresh never needs
+    from aggregator.deliver.run import DigestRun
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
@@ -186,6 +188,8 @@ class App:
         write_files: bool = True,
     ) -> DigestRun:
         """Build the profile's digest for [end of its last digest, now); write; maybe send."""
+        from aggregator.deliver.run import run_profile
+
         return run_profile(
             self.store.engine,
             self.profile(profile),

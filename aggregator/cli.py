@@ -19,14 +19,9 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aggregator import __version__
-from aggregator.app import App, UnknownProfile, UnknownSource, item_record
 from aggregator.errors import (
     AggregatorError,
     Blocked,
@@ -35,10 +30,16 @@ from aggregator.errors import (
     SourceError,
     StoreError,
 )
-from aggregator.health import advice, health_record
 from aggregator.models import SourceResult
-from aggregator.pipeline import StageTimes
-from aggregator.settings import load_settings, load_sources, resolve_config_dir
+
+# Everything heavier is imported where a command needs it: `--help` needs none of it, and the
+# parse workers, which import the console script as their `__main__` (multiprocessing does so
+# for a script), would otherwise load the store, the HTTP client and the settings for nothing.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aggregator.app import App
+    from aggregator.pipeline import StageTimes
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
@@ -79,10 +80,14 @@ def parse_since(text: str, *, now: datetime) -> datetime:
 
 
 def config_dir_of(args: argparse.Namespace) -> Path:
+    from aggregator.settings import resolve_config_dir
+
     return resolve_config_dir(args.config, os.environ)
 
 
 def open_app(args: argparse.Namespace) -> App:
+    from aggregator.app import App
+
     return App.open(config_dir_of(args), os.environ)
 
 
@@ -92,6 +97,15 @@ def open_app(args: argparse.Namespace) -> App:
 def _progress_printer(total: int, out: TextIO) -> tuple[Callable[[SourceResult], None], Any]:
     """A rich progress bar on a terminal; plain lines otherwise (logs, CI, pipes)."""
     if out.isatty():
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         progress = Progress(
             TextColumn("refreshing"),
             BarColumn(),
@@ -173,10 +187,14 @@ def _short_error(result: SourceResult) -> str:
 
 def table_console() -> Console:
     """Full terminal width on a terminal; a wide fixed width in logs so rows don't wrap."""
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def render_results(results: Sequence[SourceResult], console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title="refresh", title_justify="left")
     table.add_column("source")
     table.add_column("status")
@@ -203,6 +221,8 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
+    from aggregator.pipeline import StageTimes
+
     with open_app(args) as app:
         sources = app.due_sources() if args.due else app.select_sources(args.source)
         on_result, progress = _progress_printer(len(sources), sys.stderr)
@@ -233,6 +253,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
         return sources_manage.run(args)
     if args.action == "check":
+        from aggregator.settings import load_settings, load_sources
+
         config_dir = config_dir_of(args)
         load_settings(config_dir, os.environ)
         sources = load_sources(config_dir)
@@ -246,6 +268,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
+    from rich.table import Table
+
+    from aggregator.health import advice, health_record
+
     with open_app(args) as app:
         health = {h.id: h for h in app.health()}
         configured = [s.id for s in app.sources]
@@ -277,6 +303,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since, now=datetime.now(UTC)) if args.since else None
+    from aggregator.app import item_record
+
     out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w")  # noqa: SIM115
     try:
         with open_app(args) as app:
@@ -431,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from aggregator.app import UnknownProfile, UnknownSource
+
     try:
         code: int = args.handler(args)
         return code
