@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -43,85 +43,23 @@ from aggregator.models import (
     SourceResult,
     Unchanged,
 )
-from aggregator.normalise import normalise_document
-from aggregator.parse import fallback_urls, parse_document
-from aggregator.tag import TagRules, tag_item
+from aggregator.parse import fallback_urls
+from aggregator.prepare import Prepared, install_rules, prepare, prepare_in_worker
+from aggregator.tag import TagRules
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Prepared:
-    """What the CPU stages made of one fetched document."""
-
-    items: tuple[Item, ...]
-    seen: int
-    warnings: tuple[str, ...]
-    ttl: timedelta | None
-    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: parse, normalise, tag
-
-
-def prepare(
-    source: Source,
-    fetched: Fetched,
-    now: datetime,
-    rules: TagRules,
-    known: Mapping[str, str] | None = None,
-) -> Prepared:
-    """Parse, normalise and tag one document. Pure; runs in a worker process.
-
-    `known` maps the identities the store holds for the source to their content hashes. An
-    item found there unchanged is not tagged: the store keeps an unchanged item as it is,
-    tags included, so its tags would be thrown away (on a changed feed, most of its items).
-    """
-    known = known or {}
-    started = time.thread_time()
-    document = parse_document(source, fetched)
-    parsed = time.thread_time()
-    items = normalise_document(source, document, now=now)
-    normalised = time.thread_time()
-    tagged = tuple(
-        item
-        if known.get(item.identity) == item.content_hash
-        else replace(item, tags=tag_item(item, source, rules))
-        for item in items
-    )
-    return Prepared(
-        items=tagged,
-        seen=len(document.items),
-        warnings=document.warnings,
-        ttl=document.ttl,
-        cpu=(parsed - started, normalised - parsed, time.thread_time() - normalised),
-    )
-
-
-# The tag rules of a worker process, given once when it starts (`start_cpu_pool`): sent with
-# every document instead, unpickling them (~80 ms: compiled patterns) cost more than parsing.
-_worker_rules: TagRules | None = None
-
-
-def _install_rules(rules: TagRules) -> None:
-    global _worker_rules
-    _worker_rules = rules
-
-
-def _prepare_in_worker(
-    source: Source, fetched: Fetched, now: datetime, known: Mapping[str, str]
-) -> Prepared:
-    if _worker_rules is None:
-        raise RuntimeError("worker process started without start_cpu_pool")
-    return prepare(source, fetched, now, _worker_rules, known)
-
-
 def start_cpu_pool(rules: TagRules, *, workers: int) -> ProcessPoolExecutor:
     """Worker processes for `prepare`, each holding `rules` (the Refresher's own)."""
     # forkserver: forking this process (threads, an event loop) is not safe. The server
-    # imports the pipeline once; each worker forks from it with every module loaded.
+    # imports the CPU stages once; each worker forks from it with those modules loaded.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["aggregator.pipeline"])
+    # Only the CPU stages: the pipeline module would bring the HTTP client and the store.
+    context.set_forkserver_preload(["aggregator.prepare"])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_install_rules, initargs=(rules,)
+        max_workers=workers, mp_context=context, initializer=install_rules, initargs=(rules,)
     )
 
 
@@ -364,7 +302,7 @@ class Refresher:
         else:
             loop = asyncio.get_running_loop()
             prepared = await loop.run_in_executor(
-                self.cpu_pool, _prepare_in_worker, source, fetched, now, known
+                self.cpu_pool, prepare_in_worker, source, fetched, now, known
             )
         self.times.add_prepared(prepared.cpu)
         return prepared
