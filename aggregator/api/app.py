@@ -21,7 +21,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from aggregator import __version__
 from aggregator.api import problems
 from aggregator.api.context import ApiContext
+from aggregator.api.generation import store_generation
 from aggregator.api.metrics import MetricsMiddleware, registry_for
+from aggregator.api.microcache import ResponseCache
 from aggregator.api.problems import Problem
 from aggregator.api.routes import catalog, clusters, digests, feeds, items, page, refresh
 from aggregator.api.routes.health import health_router
@@ -33,6 +35,23 @@ if TYPE_CHECKING:
 log = logging.getLogger("aggregator.api")
 
 GZIP_MIN_BYTES = 1000  # below this, compressing costs more than it saves
+# Level 5, not Starlette's 9: on a 45 kB page of items, 9 costs 1.7 ms for a body 5% smaller
+# than level 5's at a quarter of the time; with the response cache it is paid once per entry.
+GZIP_LEVEL = 5
+
+# The read-only lists and feeds kept by the response cache, and whether the body quotes the
+# request URL (feeds: their self link), which keeps the query verbatim in the cache key.
+CACHED_PATHS: dict[str, bool] = {
+    "/api/v1/items": False,
+    "/api/v1/clusters": False,
+    "/api/v1/digests": False,
+    "/api/v1/tags": False,
+    "/api/v1/sources": False,
+    "/feeds/items.atom": True,
+    "/feeds/items.json": True,
+    "/feeds/digest.atom": True,
+    "/feeds/digest.json": True,
+}
 
 DESCRIPTION = """\
 News and statements on the EU debate on child sexual abuse online, deduplicated into
@@ -41,9 +60,11 @@ ETag (send `If-None-Match` to get a 304), and errors are RFC 9457 problem detail
 """
 
 
-def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
+def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = False) -> FastAPI:
+    """The API over `app`; with `owns_app` the app is closed when the server shuts down."""
     registry, request_metrics = registry_for(app.store.engine)
     ctx = ApiContext(app=app, registry=registry, scheduler=scheduler)
+    generation, release_generation = store_generation(app.store.engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +79,9 @@ def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
                 for outcome in await asyncio.gather(task, return_exceptions=True):
                     if isinstance(outcome, BaseException):
                         log.error("the scheduler stopped with an error: %r", outcome)
+            release_generation()
+            if owns_app:
+                app.close()
 
     api = FastAPI(
         title="aggregator",
@@ -70,7 +94,16 @@ def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
     )
     api.state.context = ctx
     problems.install(api)
-    api.add_middleware(MetricsMiddleware, metrics=request_metrics)
+    # Added innermost first: metrics > CORS > response cache > gzip > routes. The cache
+    # keeps gzipped bodies (compressed once per entry) and sits inside CORS, whose headers
+    # depend on the request's Origin; metrics count cached answers too.
+    api.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+    api.add_middleware(
+        ResponseCache,
+        paths=CACHED_PATHS,
+        seconds=app.settings.api.cache_seconds,
+        generation=generation,
+    )
     if app.settings.api.cors_origins:
         api.add_middleware(
             CORSMiddleware,
@@ -79,7 +112,7 @@ def create_app(app: App, *, scheduler: Service | None = None) -> FastAPI:
             allow_headers=["Authorization", "If-None-Match"],
             expose_headers=["ETag"],
         )
-    api.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    api.add_middleware(MetricsMiddleware, metrics=request_metrics)
     for router in (items.router, clusters.router, digests.router, catalog.router):
         api.include_router(router)
     api.include_router(health_router("/api/v1", in_schema=True))

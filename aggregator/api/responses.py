@@ -22,7 +22,7 @@ def etag_of(body: bytes) -> str:
     return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     if header.strip() == "*":
@@ -35,7 +35,7 @@ def _matches(header: str | None, etag: str) -> bool:
 def cached(request: Request, body: bytes, media_type: str) -> Response:
     etag = etag_of(body)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type=media_type, headers=headers)
 

@@ -101,6 +101,7 @@ class ApiSettings:
     port: int
     token: str | None
     cors_origins: tuple[str, ...]
+    cache_seconds: float = 2.0  # 0: no response cache
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +220,7 @@ class _Api(_Table):
     port: Port = Field(default=default_of("api.port"))
     token: str | None = Field(default=default_of("api.token"))
     cors_origins: tuple[str, ...] = Field(default=default_of("api.cors_origins"))
+    cache_seconds: Annotated[float, Field(ge=0)] = Field(default=default_of("api.cache_seconds"))
 
 
 class _Workers(_Table):

@@ -100,7 +100,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _s("dedupe.window_days", "integer", 30, "How far back new items are compared for duplicates."),
     _s("retention.keep_days", "integer", 365, "Items older than this are deleted."),
     _s(
-        "retention.keep_digest_days", "integer", 30, "Rendered digests older than this are deleted."
+        "retention.keep_digest_days",
+        "integer",
+        30,
+        "Items shown in a digest of the last N days are kept, whatever their age "
+        "(retention.keep_days does not delete them).",
     ),
     _s(
         "smtp.host",
@@ -134,12 +138,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "api.token",
         "string",
         None,
-        "Bearer token required by the API: from the environment only. Unset: no token.",
+        "Bearer token for POST /api/v1/refresh, the API's only write (reads are open): "
+        "from the environment only. Unset: the refresh endpoint is refused.",
         env="AGGREGATOR_API_TOKEN",
         in_file=False,
     ),
     _s(
         "api.cors_origins", "list of strings", [], "Origins allowed to call the API from a browser."
+    ),
+    _s(
+        "api.cache_seconds",
+        "seconds",
+        2.0,
+        "Lists and feeds are answered from memory for at most this long; on SQLite a write "
+        "by any process drops them at once, on PostgreSQL a write by this process does. "
+        "0: no cache.",
     ),
     _s(
         "workers.broker_url",
