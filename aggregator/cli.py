@@ -4,7 +4,7 @@ Exit codes (documented in README.md):
   0  every source succeeded (or the command did what it was asked)
   1  some sources failed (refresh), or the digest could not be delivered
   2  the config is invalid, or the command line is (unknown source id, bad --since)
-  3  the store could not be opened or written
+  3  the store, or another service the command needs (task broker), failed
 """
 
 from __future__ import annotations
@@ -472,4 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_SOURCES_FAILED
     except StoreError as exc:
         print(f"aggregator: store error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except AggregatorError as exc:  # a service the command needs (the task broker, Redis)
+        print(f"aggregator: {exc}", file=sys.stderr)
         return EXIT_STORE
