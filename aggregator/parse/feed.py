@@ -105,13 +105,30 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     )
 
 
+# FeedParserDict answers `get` through alias tables and special cases in Python, at several
+# microseconds a call, a dozen calls an entry; the keys read here are stored under their own
+# names, so a plain dict lookup finds the same value. The one special case kept: feedparser
+# answers "updated" with "published" when an entry has no <updated> (an RSS pubDate), and
+# items have always had that date as their `updated`.
+_MISSING = object()
+_FALLBACK = {"updated": "published", "updated_parsed": "published_parsed"}
+
+
+def _field(entry: dict[str, Any], key: str) -> Any:
+    value = dict.get(entry, key, _MISSING)
+    if value is _MISSING:
+        fallback = _FALLBACK.get(key)
+        value = None if fallback is None else dict.get(entry, fallback)
+    return value
+
+
 def _raw_item(
-    entry: Mapping[str, Any], base: str, feed_language: str | None, source_language: str | None
+    entry: dict[str, Any], base: str, feed_language: str | None, source_language: str | None
 ) -> RawItem | None:
-    guid = _text(entry.get("id"))
-    url = absolute_http_url(entry.get("link"), base)
-    title = _text(entry.get("title"))
-    summary = _text(entry.get("summary"))
+    guid = _text(_field(entry, "id"))
+    url = absolute_http_url(_field(entry, "link"), base)
+    title = _text(_field(entry, "title"))
+    summary = _text(_field(entry, "summary"))
     content = _content(entry)
     if summary and content == summary:
         summary = None  # feedparser copies the only body into both
@@ -132,32 +149,32 @@ def _raw_item(
         or _date(entry, "created", languages)
         or updated,
         updated=updated,
-        author=_text(entry.get("author")),
+        author=_text(_field(entry, "author")),
         language=language,
         categories=tuple(
             dict.fromkeys(
                 term.strip()
-                for tag in entry.get("tags") or ()
-                if isinstance(term := tag.get("term"), str) and term.strip()
+                for tag in _field(entry, "tags") or ()
+                if isinstance(term := _field(tag, "term"), str) and term.strip()
             )
         ),
     )
 
 
-def _content(entry: Mapping[str, Any]) -> str | None:
-    contents = entry.get("content") or ()
+def _content(entry: dict[str, Any]) -> str | None:
+    contents = _field(entry, "content") or ()
     # Prefer an HTML body over a plain-text alternative when a feed offers both.
     for wanted in ("text/html", "application/xhtml+xml", None):
         for part in contents:
-            if wanted is None or part.get("type") == wanted:
-                value = _text(part.get("value"))
+            if wanted is None or _field(part, "type") == wanted:
+                value = _text(_field(part, "value"))
                 if value:
                     return value
     return None
 
 
-def _date(entry: Mapping[str, Any], key: str, languages: list[str]) -> datetime | None:
-    raw = entry.get(key)
+def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | None:
+    raw = _field(entry, key)
     if not isinstance(raw, str) or not raw.strip():
         return None
     # Cheapest first: our fast paths keep the document's offset; feedparser's reading (in
@@ -165,7 +182,7 @@ def _date(entry: Mapping[str, Any], key: str, languages: list[str]) -> datetime 
     found = parse_date_fast(raw)
     if found is not None:
         return found
-    parsed_tuple = entry.get(f"{key}_parsed")
+    parsed_tuple = _field(entry, f"{key}_parsed")
     if parsed_tuple:
         try:
             year, month, day, hour, minute, second = parsed_tuple[:6]
@@ -184,9 +201,9 @@ def _feed_language(feed: Mapping[str, Any], headers: Mapping[str, str]) -> str |
 
 def _detail_language(entry: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
-        detail = entry.get(key)
+        detail = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if detail:
-            language = _text(detail.get("language"))
+            language = _text(_field(detail, "language"))
             if language:
                 return language
     return None
