@@ -5,7 +5,8 @@
 
 1. Seeds a database with synthetic items (bulk INSERTs in a few transactions; the FTS
    triggers of migration 0002 index them as in production), unless it already holds them.
-2. Starts `aggregator serve` as its own process (uvicorn, one worker).
+2. Starts `aggregator serve` as its own process (`--workers N`, default 1; the response
+   cache as configured, or `--cache-seconds 0` to measure every request built afresh).
 3. For each query, runs the load generator as a *separate* process (asyncio + httpx, N
    connections each sending request after request for S seconds) and prints p50, p99 and
    requests per second. Prints figures; asserts nothing (the p99 target is in the table).
@@ -159,29 +160,49 @@ def _seed_batch(engine: Any, rng: random.Random, start: int, size: int) -> None:
 
 
 async def _worker(
-    client: httpx.AsyncClient, url: str, until: float, latencies: list[float], errors: list[int]
+    target: tuple[str, int, bytes], until: float, latencies: list[float], errors: list[int]
 ) -> None:
-    while time.perf_counter() < until:
-        started = time.perf_counter()
-        response = await client.get(url)
-        await response.aread()
-        latencies.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            errors.append(response.status_code)
+    # Raw HTTP/1.1 over one keep-alive connection: an httpx client costs ~2 ms of CPU per
+    # request, so with 32 connections it was the load process that saturated, not the server.
+    host, port, request = target
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            status = int(head.split(b" ", 2)[1])
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
 
 
 async def _load(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    parsed = httpx.URL(url)
+    target = (
+        parsed.host,
+        parsed.port or 80,
+        (
+            f"GET {parsed.raw_path.decode()} HTTP/1.1\r\nHost: {parsed.host}:{parsed.port}\r\n"
+            "Accept-Encoding: gzip\r\nAccept: application/json\r\n\r\n"
+        ).encode(),
+    )
     latencies: list[float] = []
     errors: list[int] = []
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        await client.get(url)  # warm up: connection, statement caches
-        started = time.perf_counter()
-        until = started + seconds
-        await asyncio.gather(
-            *(_worker(client, url, until, latencies, errors) for _ in range(concurrency))
-        )
-        elapsed = time.perf_counter() - started
+    await _worker(target, time.perf_counter() + 0.2, [], [])  # warm up the server's caches
+    started = time.perf_counter()
+    until = started + seconds
+    await asyncio.gather(*(_worker(target, until, latencies, errors) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     ordered = sorted(latencies)
     return {
         "requests": len(latencies),
@@ -213,10 +234,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(database_url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    database_url: str, folder: Path, *, workers: int = 1, cache_seconds: float | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     config = folder / "config"
     config.mkdir(parents=True, exist_ok=True)
-    (config / "aggregator.toml").write_text("", encoding="utf-8")
+    settings = "" if cache_seconds is None else f"[api]\ncache_seconds = {cache_seconds}\n"
+    (config / "aggregator.toml").write_text(settings, encoding="utf-8")
     (config / "sources.toml").write_text(
         "".join(
             f'[[source]]\nid = "s{n}"\nname = "Source {n}"\nurl = "https://s{n}.example/feed"\n'
@@ -230,7 +254,7 @@ def start_server(database_url: str, folder: Path) -> tuple[subprocess.Popen[byte
            "AGGREGATOR_DATA_DIR": str(folder / "var")}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "aggregator", "--config", str(config), "serve",
-         "--port", str(port)],
+         "--port", str(port), "--workers", str(workers)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -245,13 +269,25 @@ def start_server(database_url: str, folder: Path) -> tuple[subprocess.Popen[byte
     raise SystemExit("the server did not start")
 
 
-def bench(database_url: str, count: int, concurrency: int, seconds: float) -> None:
+def bench(
+    database_url: str,
+    count: int,
+    concurrency: int,
+    seconds: float,
+    *,
+    workers: int = 1,
+    cache_seconds: float | None = None,
+) -> None:
     seed(database_url, count)
     with tempfile.TemporaryDirectory() as folder:
-        process, url = start_server(database_url, Path(folder))
+        process, url = start_server(
+            database_url, Path(folder), workers=workers, cache_seconds=cache_seconds
+        )
         try:
+            cache = "default" if cache_seconds is None else f"{cache_seconds:g}s"
             print(f"\n{count} items, {concurrency} connections, {seconds:.0f}s per query, "
-                  f"{database_url.split(':')[0]}")  # fmt: skip
+                  f"{database_url.split(':')[0]}, {workers} server worker(s), "
+                  f"api.cache_seconds {cache}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
             header = f"{'query':28} {'conns':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}"
             print(header + f" {'errors':>7}")
             for name, path in QUERIES:
@@ -275,6 +311,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="aggregator serve --workers")
+    parser.add_argument(
+        "--cache-seconds", type=float, help="api.cache_seconds of the server (0: no cache)"
+    )
     parser.add_argument(
         "--database",
         default=f"sqlite:///{ROOT / 'var' / 'bench-api.sqlite'}",
@@ -286,7 +326,14 @@ def main(argv: list[str] | None = None) -> None:
     elif args.mode == "seed":
         seed(args.database, args.items)
     else:
-        bench(args.database, args.items, args.concurrency, args.seconds)
+        bench(
+            args.database,
+            args.items,
+            args.concurrency,
+            args.seconds,
+            workers=args.workers,
+            cache_seconds=args.cache_seconds,
+        )
 
 
 if __name__ == "__main__":

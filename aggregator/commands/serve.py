@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from aggregator.api import create_app
-    from aggregator.api.factory import CONFIG_DIR_ENV, FACTORY, LOG_FORMAT
+    from aggregator.api.factory import CONFIG_DIR_ENV, FACTORY, HTTP_PROTOCOL, LOG_FORMAT
     from aggregator.schedule import Service
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 FACTORY,
                 factory=True,
                 workers=args.workers,
+                http=HTTP_PROTOCOL,
                 host=host,
                 port=port,
                 log_config=None,
