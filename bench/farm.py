@@ -2,9 +2,11 @@
 
 Test infrastructure, so a minimal hand-written asyncio server (no dependency, and no framework
 overhead that would blur the client's figures). Feed i is RSS 2.0 when i is even and Atom when
-odd, ~27 KB and 20-40 items of press-release-like text, generated from a seed: the same
-arguments give the same bytes. Every response (304s too) waits `latency` seconds with
-asyncio.sleep, so concurrency is real. A tick adds 3 items to every feed and changes its ETag.
+odd, ~27 KB and 20-40 items of press-release-like text (bench/farm_text.py: a large seeded
+vocabulary, so items are as unlike each other as real ones; 2 % re-publish another feed's
+item), generated from a seed: the same arguments give the same bytes. Every response (304s
+too) waits `latency` seconds with asyncio.sleep, so concurrency is real. A tick adds 3 items
+to every feed and changes its ETag.
 
     python -m bench.farm --port 0 --feeds 1000      # prints the base URL on stdout line 1
 
@@ -25,69 +27,21 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
+from bench import farm_text
+
 BASE_DATE = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 ITEMS_PER_TICK = 3
 
-# Vocabulary for titles and summaries, after the EU debate on child sexual abuse online.
-ACTORS = (
-    "The European Commission",
-    "The Council of the EU",
-    "The European Parliament",
-    "The LIBE Committee",
-    "The European Data Protection Supervisor",
-    "Europol",
-    "The German Federal Government",
-    "The French Ministry of the Interior",
-    "EDRi",
-    "The Internet Watch Foundation",
-    "ECPAT International",
-    "The Dutch Parliament",
-    "The Swedish Presidency",
-    "The Belgian Presidency",
-    "The Polish Presidency",
-)
-ACTIONS = (
-    "proposes",
-    "adopts its position on",
-    "publishes an opinion on",
-    "welcomes the vote on",
-    "raises concerns about",
-    "calls for changes to",
-    "presents a compromise on",
-    "extends",
-    "debates",
-    "questions the Commission on",
-)
-SUBJECTS = (
-    "the regulation to prevent and combat child sexual abuse",
-    "detection orders for interpersonal communication services",
-    "the interim derogation from the ePrivacy Directive",
-    "the EU Centre on child sexual abuse",
-    "client-side scanning and end-to-end encryption",
-    "age verification for app stores",
-    "voluntary detection by online platforms",
-    "risk assessment and mitigation obligations",
-    "the removal of child sexual abuse material",
-    "reporting obligations for hosting providers",
-    "grooming detection technologies",
-)
-SENTENCES = (
-    "The text sets out obligations for providers of hosting and interpersonal communication "
-    "services to assess and mitigate the risk that their services are misused.",
-    "Negotiators will meet again before the end of the month to discuss the open points.",
-    "Civil society organisations warned that the measures could undermine the confidentiality "
-    "of communications for all users.",
-    "The proposal foresees the creation of an independent EU Centre to support national "
-    "authorities and to maintain databases of indicators.",
-    "Member states remain divided on the scope of detection orders and on safeguards.",
-    "The rapporteur said the Parliament's position protects children and fundamental rights.",
-    "Data protection authorities recalled that general monitoring of private messages would "
-    "be incompatible with the Charter of Fundamental Rights.",
-    "The interim regulation allowing voluntary detection expires in April and must be extended.",
-    "Child protection organisations urged lawmakers to reach an agreement without delay.",
-    "The presidency circulated a new compromise text to delegations ahead of the meeting.",
-    "Technology companies said they would need legal clarity before deploying new tools.",
-    "The committee vote passed with a large majority, opening the way for trilogues.",
+# Share of items that re-publish another feed's item (a joint statement, a wire copy): the
+# cross-feed duplicates dedupe has to fold. The copy keeps the original's title and text,
+# sometimes with an intro of its own, and appears a few hours after it.
+REPUBLISHED = 0.02
+# How far back (in feed numbers) a re-publishing feed looks for its original.
+REPUBLISH_REACH = 40
+INTROS = (
+    "We republish the following statement.",
+    "The statement below was published today by our partners.",
+    "",
 )
 
 
@@ -105,13 +59,32 @@ class Entry:
 
 
 def entry(feed: int, number: int) -> Entry:
-    """Item `number` of feed `feed` (0 the oldest): always the same for the same pair."""
+    """Item `number` of feed `feed` (0 the oldest): always the same for the same pair.
+
+    Text comes from `farm_text` (a large seeded vocabulary: names, places, numbers, dates),
+    3-6 sentences, ~550 characters, like a press release's feed summary. REPUBLISHED of the
+    items copy item `number` of an earlier feed (the same age, so within the dedupe window).
+    """
     rng = random.Random(f"item:{feed}:{number}")
-    title = f"{rng.choice(ACTORS)} {rng.choice(ACTIONS)} {rng.choice(SUBJECTS)}"
-    summary = " ".join(rng.sample(SENTENCES, rng.randint(4, 6)))
     link = f"https://press.example.org/source-{feed}/releases/{number:05d}"
     published = BASE_DATE + timedelta(hours=6 * number, minutes=rng.randint(0, 300))
-    return Entry(guid=link, link=link, title=title, summary=summary, published=published)
+    if feed > 0 and rng.random() < REPUBLISHED:
+        original = entry(max(0, feed - rng.randint(1, REPUBLISH_REACH)), number)
+        intro = rng.choice(INTROS)
+        return Entry(
+            guid=link,
+            link=link,
+            title=original.title,
+            summary=f"{intro} {original.summary}".strip(),
+            published=original.published + timedelta(hours=rng.randint(1, 6)),
+        )
+    return Entry(
+        guid=link,
+        link=link,
+        title=farm_text.title(rng),
+        summary=farm_text.text(rng, rng.randint(3, 6)),
+        published=published,
+    )
 
 
 def render(feed: int, count: int, base_url: str) -> bytes:

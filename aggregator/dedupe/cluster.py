@@ -4,15 +4,20 @@ Clusters are the connected components of the symmetric match relation of `decide
 candidate pairs (pairs that share a canonical URL, a body hash or an LSH bucket, within the
 window). A new item that matches two clusters merges them. Because a component does not
 depend on the order its edges are found in, the partition does not depend on the order items
-arrive in; `cluster_items` and the store's `assign_clusters` run this same code.
+arrive in; `cluster_items` and the store's `assign_clusters` run this same code. (The caps on
+the work per item, thresholds.max_candidates and max_verified, are far above what any
+statement's copies need; only an item with more distinct near-duplicate clusters than the
+cap could see an order effect.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+import numpy as np
 
 from aggregator.dedupe.decide import decide
 from aggregator.dedupe.records import DedupeItem, Features, Key, Member
@@ -23,14 +28,29 @@ from aggregator.models import OFFICIAL_ORGS
 ClusterId = Hashable
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    """A stored item the index found for a new one, before anything is verified."""
+
+    key: Key
+    cluster: ClusterId
+    shared_bands: int  # MinHash bands in common
+    strong: bool  # the same URL or body hash, or a shared title, lead or procedure band
+    signature: bytes  # the stored MinHash signature (empty: none stored)
+
+
 class CandidateIndex(Protocol):
     """Where clustered items live: the in-memory index (tests, eval) or the SQL store."""
 
     def add(self, item: Features) -> None:
         """Store the item's fingerprints; give it a singleton cluster unless it has one."""
 
-    def candidates(self, item: Features, window: timedelta) -> Iterator[Features]:
-        """Other stored items sharing a URL, body hash or bucket with `item`, in the window."""
+    def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
+        """Other stored items sharing a URL, body hash or bucket with `item`, in the window,
+        best first (`candidate_order`), at most `thresholds.max_candidates` of them."""
+
+    def features_of(self, keys: Sequence[Key]) -> Mapping[Key, Features]:
+        """The stored items' features (each computed at most once per index), in one batch."""
 
     def cluster_of(self, key: Key) -> ClusterId:
         """The cluster an added item belongs to now."""
@@ -71,18 +91,53 @@ def member(item: DedupeItem) -> Member:
     return Member(key=item.key, org=item.org, published=item.published)
 
 
+def candidate_order(candidate: Candidate) -> tuple[bool, int, tuple[int, str]]:
+    """Best first: strong evidence, then the most MinHash bands shared, then the key."""
+    return (not candidate.strong, -candidate.shared_bands, _key_rank(candidate.key))
+
+
+def estimated_jaccard(a: bytes, b: bytes) -> float:
+    """The share of equal MinHash values: an unbiased estimate of the shingle Jaccard."""
+    if not a or len(a) != len(b):
+        return 1.0  # nothing to estimate from: the exact check decides
+    left = np.frombuffer(a, dtype="<u4")
+    right = np.frombuffer(b, dtype="<u4")
+    return float(np.count_nonzero(left == right)) / left.size
+
+
 def assign(
     index: CandidateIndex, item: Features, *, window: timedelta, thresholds: Thresholds = DEFAULT
 ) -> Merge | None:
-    """Add `item` to `index` and merge every cluster it matches. Idempotent."""
+    """Add `item` to `index` and merge every cluster it matches. Idempotent.
+
+    The work per item is bounded whatever the data: candidates come best first and capped
+    (`max_candidates`); one already in the item's cluster costs nothing; one found by MinHash
+    bands alone whose stored signature estimates a Jaccard far below any match
+    (`min_estimated_jaccard`) is dropped without reading its text; at most `max_verified`
+    are compared exactly, their features read in one batch.
+    """
     index.add(item)
     own = index.cluster_of(item.key)
-    matched: list[ClusterId] = [own]
+    chosen: list[Candidate] = []
     for candidate in index.candidates(item, window):
+        if candidate.cluster == own:
+            continue
+        if not candidate.strong and (
+            estimated_jaccard(item.signature, candidate.signature)
+            < thresholds.min_estimated_jaccard
+        ):
+            continue
+        chosen.append(candidate)
+        if len(chosen) == thresholds.max_verified:
+            break
+    loaded = index.features_of([c.key for c in chosen]) if chosen else {}
+    matched: list[ClusterId] = [own]
+    for candidate in chosen:
         cluster = index.cluster_of(candidate.key)
         if cluster in matched:  # already joined: one more edge changes no component
             continue
-        if decide(item, candidate, window=window, thresholds=thresholds).matched:
+        other = loaded.get(candidate.key)
+        if other is not None and decide(item, other, window=window, thresholds=thresholds).matched:
             matched.append(cluster)
     if len(matched) == 1:
         return None
@@ -101,7 +156,7 @@ def cluster_items(
     from aggregator.dedupe.memory import MemoryIndex  # the index is an implementation detail
 
     window = thresholds.window if window is None else window
-    index = MemoryIndex()
+    index = MemoryIndex(thresholds)
     for item in items:
         assign(index, features(item, thresholds), window=window, thresholds=thresholds)
     return {item.key: index.primary_of(index.cluster_of(item.key)).key for item in items}

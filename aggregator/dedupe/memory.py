@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from aggregator.dedupe.cluster import ClusterId, member
+from aggregator.dedupe.cluster import Candidate, ClusterId, candidate_order, member
 from aggregator.dedupe.records import Features, Key, Member
+from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 
 
 class MemoryIndex:
-    def __init__(self) -> None:
+    def __init__(self, thresholds: Thresholds = DEFAULT) -> None:
+        self._thresholds = thresholds
         self._items: dict[Key, Features] = {}
         self._by_url: defaultdict[str, set[Key]] = defaultdict(set)
         self._by_hash: defaultdict[str, set[Key]] = defaultdict(set)
@@ -35,18 +37,33 @@ class MemoryIndex:
             self._primary[self._next] = member(item.item)
             self._next += 1
 
-    def candidates(self, item: Features, window: timedelta) -> Iterator[Features]:
-        keys = set(self._by_url.get(item.item.canonical_url, ()))
+    def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
+        strong = set(self._by_url.get(item.item.canonical_url, ()))
         if item.text_hash is not None:
-            keys |= self._by_hash.get(item.text_hash, set())
+            strong |= self._by_hash.get(item.text_hash, set())
+        shared: Counter[Key] = Counter()
         for bucket in item.buckets:
-            keys |= self._by_bucket.get(bucket, set())
-        keys.discard(item.key)
+            for key in self._by_bucket.get(bucket, ()):
+                if bucket[0] < 0:  # the title, lead and procedure bands
+                    strong.add(key)
+                else:
+                    shared[key] += 1
         seen = item.item.seen
-        for key in sorted(keys, key=str):
-            other = self._items[key]
-            if abs(other.item.seen - seen) <= window:
-                yield other
+        found = [
+            Candidate(
+                key=key,
+                cluster=self._cluster[key],
+                shared_bands=shared[key],
+                strong=key in strong,
+                signature=self._items[key].signature,
+            )
+            for key in (strong | set(shared)) - {item.key}
+            if abs(self._items[key].item.seen - seen) <= window
+        ]
+        return sorted(found, key=candidate_order)[: self._thresholds.max_candidates]
+
+    def features_of(self, keys: Sequence[Key]) -> Mapping[Key, Features]:
+        return {key: self._items[key] for key in keys}
 
     def cluster_of(self, key: Key) -> ClusterId:
         return self._cluster[key]

@@ -6,21 +6,42 @@ decision and the merge logic are the dedupe stage's (`aggregator.dedupe.cluster.
 this module only finds candidates and moves rows.
 
 Cost per new item: one indexed lookup per LSH band (the (band, bucket) primary key), one on
-canonical_url and one on text_hash, each bounded by the first-seen window, then an exact
-check of the few candidates. None of it scans the archive, so it does not grow with it.
+canonical_url and one on text_hash, each bounded by the first-seen window and a LIMIT, one
+read of the candidates' clusters and signatures, then an exact check of at most
+thresholds.max_verified of them, read in one query. None of it scans the archive, so it does
+not grow with it. The new items' fingerprints are written for the whole call at once.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, union, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.dedupe.cluster import ClusterId, Merge, assign, choose_primary
+from aggregator.dedupe.cluster import (
+    Candidate,
+    ClusterId,
+    Merge,
+    assign,
+    candidate_order,
+    choose_primary,
+)
 from aggregator.dedupe.records import DedupeItem, Features, Key, Member
 from aggregator.dedupe.signatures import features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -76,9 +97,83 @@ def _dedupe_item(row: Any) -> DedupeItem:
     )
 
 
+# Features cache of one transaction, on the connection: several save_refresh calls of one
+# write batch (hundreds of sources, one transaction) compare new items with the same recent
+# items; each is tokenised once. Keyed by the transaction object, so a new transaction
+# starts empty, and checked against the row (an id reused after a rolled-back savepoint, or
+# an updated item, is recomputed). Bounded: cleared when full.
+_CACHE_KEY = "aggregator.dedupe.features"
+CACHE_LIMIT = 20_000
+
+
+def _transaction_cache(conn: Connection) -> dict[int, Features]:
+    transaction = conn.get_transaction()
+    held = conn.info.get(_CACHE_KEY)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        conn.info[_CACHE_KEY] = held
+    cache: dict[int, Features] = held[1]
+    if len(cache) > CACHE_LIMIT:
+        cache.clear()
+    return cache
+
+
+def _in_window(column: Any) -> Any:
+    return column.between(bindparam("low"), bindparam("high"))
+
+
+@functools.cache
+def _by_url(limit: int) -> Select[Any]:
+    return (
+        select(items.c.id)
+        .where(items.c.canonical_url == bindparam("url"), _in_window(items.c.first_seen))
+        .where(items.c.id != bindparam("key"))
+        .limit(limit)
+    )
+
+
+@functools.cache
+def _by_hash(limit: int) -> Select[Any]:
+    return (
+        select(items.c.id)
+        .where(items.c.text_hash == bindparam("hash"), _in_window(items.c.first_seen))
+        .where(items.c.id != bindparam("key"))
+        .limit(limit)
+    )
+
+
+@functools.cache
+def _by_buckets(count: int, limit: int) -> Select[Any]:
+    """Items sharing any of `count` (band, bucket) pairs, grouped: MinHash bands shared and
+    other bands shared (title, lead, procedure), most first. An OR of equalities, not a
+    row-value IN: SQLite scans the whole table for "(band, bucket) IN (VALUES ...)" but
+    answers each equality from the primary key."""
+    minhash = func.sum(case((lsh_buckets.c.band >= 0, 1), else_=0))
+    extra = func.sum(case((lsh_buckets.c.band < 0, 1), else_=0))
+    return (
+        select(lsh_buckets.c.item_id, minhash.label("shared"), extra.label("extra"))
+        .where(
+            or_(
+                *(
+                    and_(
+                        lsh_buckets.c.band == bindparam(f"band{n}"),
+                        lsh_buckets.c.bucket == bindparam(f"bucket{n}"),
+                    )
+                    for n in range(count)
+                )
+            ),
+            _in_window(lsh_buckets.c.first_seen),
+            lsh_buckets.c.item_id != bindparam("key"),
+        )
+        .group_by(lsh_buckets.c.item_id)
+        .order_by(extra.desc(), minhash.desc(), lsh_buckets.c.item_id)
+        .limit(limit)
+    )
+
+
 class SqlCandidateIndex:
     """The store as a `CandidateIndex`, inside one transaction. Features are computed once
-    per item and kept for the life of the index (one `assign_clusters` call)."""
+    per item and transaction (`_transaction_cache`); reads and writes go in batches."""
 
     def __init__(
         self, conn: Connection, *, now: datetime, thresholds: Thresholds = DEFAULT
@@ -86,89 +181,158 @@ class SqlCandidateIndex:
         self._conn = conn
         self._now = to_db(now)
         self._thresholds = thresholds
-        self._features: dict[int, Features] = {}
+        self._features = _transaction_cache(conn)
         self._cluster: dict[int, int] = {}  # item id -> cluster id, kept current by merge()
+        self._added: set[int] = set()
 
     # -- reading items ---------------------------------------------------------------------
     def load(self, ids: Sequence[int]) -> list[Features]:
-        """Features of the given stored items, in id order."""
-        missing = sorted({i for i in ids if i not in self._features})
-        for part in _chunks(missing):
+        """Features of the given stored items, in id order: one query per CHUNK ids, and
+        features computed only for rows the transaction has not seen as they are."""
+        found: dict[int, Features] = {}
+        for part in _chunks(sorted(set(ids))):
             query = (
                 select(*_ITEM_COLUMNS)
                 .join(sources, sources.c.id == items.c.source_id)
                 .where(items.c.id.in_(part))
             )
             for row in self._conn.execute(query):
-                self._features[row.id] = features(_dedupe_item(row), self._thresholds)
+                item = _dedupe_item(row)
+                cached = self._features.get(row.id)
+                if cached is None or cached.item != item:
+                    cached = features(item, self._thresholds)
+                    self._features[row.id] = cached
+                found[row.id] = cached
                 if row.cluster_id is not None:
-                    self._cluster[row.id] = int(row.cluster_id)
-        return [self._features[i] for i in sorted(set(ids)) if i in self._features]
+                    self._cluster.setdefault(row.id, int(row.cluster_id))
+        return [found[i] for i in sorted(found)]
 
-    # -- CandidateIndex ----------------------------------------------------------------------
-    def add(self, item: Features) -> None:
-        key = _int(item.key)
+    def features_of(self, keys: Sequence[Key]) -> dict[Key, Features]:
+        return {f.key: f for f in self.load([_int(k) for k in keys])}
+
+    # -- writing fingerprints ----------------------------------------------------------------
+    def add_many(self, batch: Sequence[Features]) -> None:
+        """Write the fingerprints of new items in a few statements (not a few per item), and
+        give a cluster to any that has none. Rows already as computed are left alone."""
+        todo = [f for f in batch if _int(f.key) not in self._added]
+        if not todo:
+            return
         conn = self._conn
-        conn.execute(
-            update(items)
-            .where(items.c.id == key)
-            .values(text_hash=item.text_hash, signature=item.signature)
-        )
-        # Replace, not append: an updated item's old buckets would find stale candidates.
-        conn.execute(delete(lsh_buckets).where(lsh_buckets.c.item_id == key))
-        if item.buckets:
-            seen = to_db(item.item.seen)
-            conn.execute(
-                lsh_buckets.insert(),
-                [
-                    {"band": band, "bucket": bucket, "item_id": key, "first_seen": seen}
-                    for band, bucket in sorted(set(item.buckets))
-                ],
+        ids = [_int(f.key) for f in todo]
+        stored: dict[int, Any] = {}
+        for part in _chunks(ids):
+            rows = conn.execute(
+                select(items.c.id, items.c.text_hash, items.c.signature, items.c.cluster_id).where(
+                    items.c.id.in_(part)
+                )
             )
-        if key not in self._cluster:
-            current = conn.execute(select(items.c.cluster_id).where(items.c.id == key)).scalar()
-            if current is None:  # the store gives each new item a cluster; be safe anyway
-                current = conn.execute(
+            stored.update({int(r.id): r for r in rows})
+        current: dict[int, set[tuple[int, int]]] = {i: set() for i in ids}
+        for part in _chunks(ids):
+            rows = conn.execute(
+                select(lsh_buckets.c.item_id, lsh_buckets.c.band, lsh_buckets.c.bucket).where(
+                    lsh_buckets.c.item_id.in_(part)
+                )
+            )
+            for r in rows:
+                current[int(r.item_id)].add((int(r.band), int(r.bucket)))
+        changed_hash = []
+        stale: list[int] = []
+        fresh: list[dict[str, Any]] = []
+        for f in todo:
+            key = _int(f.key)
+            row = stored.get(key)
+            if row is None or row.text_hash != f.text_hash or row.signature != f.signature:
+                changed_hash.append({"b_id": key, "text_hash": f.text_hash, "sig": f.signature})
+            wanted = set(f.buckets)
+            # Replace, not append: an updated item's old buckets would find stale candidates.
+            if current[key] != wanted:
+                if current[key]:
+                    stale.append(key)
+                seen = to_db(f.item.seen)
+                fresh.extend(
+                    {"band": band, "bucket": bucket, "item_id": key, "first_seen": seen}
+                    for band, bucket in sorted(wanted)
+                )
+            if row is not None and row.cluster_id is not None:
+                self._cluster.setdefault(key, int(row.cluster_id))
+        if changed_hash:
+            conn.execute(
+                update(items)
+                .where(items.c.id == bindparam("b_id"))
+                .values(text_hash=bindparam("text_hash"), signature=bindparam("sig")),
+                changed_hash,
+            )
+        for part in _chunks(stale):
+            conn.execute(delete(lsh_buckets).where(lsh_buckets.c.item_id.in_(part)))
+        if fresh:
+            conn.execute(lsh_buckets.insert(), fresh)
+        for key in ids:
+            if key not in self._cluster:  # the store gives each new item a cluster; be safe
+                cluster = conn.execute(
                     clusters.insert()
                     .values(primary_item_id=key, size=1, created_at=self._now, updated_at=self._now)
                     .returning(clusters.c.id)
                 ).scalar_one()
-                conn.execute(update(items).where(items.c.id == key).values(cluster_id=current))
-            self._cluster[key] = int(current)
+                conn.execute(update(items).where(items.c.id == key).values(cluster_id=cluster))
+                self._cluster[key] = int(cluster)
+        self._added.update(ids)
 
-    def candidates(self, item: Features, window: timedelta) -> Iterator[Features]:
+    # -- CandidateIndex ----------------------------------------------------------------------
+    def add(self, item: Features) -> None:
+        self.add_many([item])
+
+    def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
+        """At most max_candidates, best first: three indexed lookups (URL, body hash, the
+        item's buckets grouped per item, most shared first), then one read of the found
+        items' clusters and stored signatures. The statements are built once per shape
+        (`_by_url`, `_by_hash`, `_by_buckets`) and only their parameters change per item."""
         key = _int(item.key)
         seen = item.item.seen
-        low, high = to_db(seen - window), to_db(seen + window)
-        in_window = items.c.first_seen.between(low, high)
-        queries = [
-            select(items.c.id).where(
-                items.c.canonical_url == item.item.canonical_url, in_window, items.c.id != key
-            )
-        ]
+        window_params = {"low": to_db(seen - window), "high": to_db(seen + window), "key": key}
+        limit = self._thresholds.max_candidates
+        strong: set[int] = set(
+            self._conn.execute(
+                _by_url(limit), {"url": item.item.canonical_url, **window_params}
+            ).scalars()
+        )
         if item.text_hash is not None:
-            queries.append(
-                select(items.c.id).where(
-                    items.c.text_hash == item.text_hash, in_window, items.c.id != key
+            strong.update(
+                self._conn.execute(
+                    _by_hash(limit), {"hash": item.text_hash, **window_params}
+                ).scalars()
+            )
+        shared: dict[int, int] = {}
+        pairs = sorted(set(item.buckets))
+        if pairs:
+            params: dict[str, Any] = dict(window_params)
+            for n, (band, bucket) in enumerate(pairs):
+                params[f"band{n}"], params[f"bucket{n}"] = band, bucket
+            for r in self._conn.execute(_by_buckets(len(pairs), limit), params):
+                shared[int(r.item_id)] = int(r.shared)
+                if r.extra:
+                    strong.add(int(r.item_id))
+        found = sorted(strong | set(shared))
+        out = []
+        for part in _chunks(found):
+            rows = self._conn.execute(
+                select(items.c.id, items.c.cluster_id, items.c.signature).where(
+                    items.c.id.in_(part)
                 )
             )
-        if item.buckets:
-            queries.append(
-                select(lsh_buckets.c.item_id).where(
-                    # OR of equalities, not a row-value IN: SQLite scans the whole table for
-                    # "(band, bucket) IN (VALUES ...)" but answers each equality from the key.
-                    or_(
-                        *(
-                            and_(lsh_buckets.c.band == band, lsh_buckets.c.bucket == bucket)
-                            for band, bucket in sorted(item.buckets)
-                        )
-                    ),
-                    lsh_buckets.c.first_seen.between(low, high),
-                    lsh_buckets.c.item_id != key,
+            for r in rows:
+                item_id = int(r.id)
+                cluster = self._cluster.setdefault(item_id, int(r.cluster_id))
+                out.append(
+                    Candidate(
+                        key=item_id,
+                        cluster=cluster,
+                        shared_bands=shared.get(item_id, 0),
+                        strong=item_id in strong,
+                        signature=bytes(r.signature or b""),
+                    )
                 )
-            )
-        ids = sorted(int(i) for i in self._conn.execute(union(*queries)).scalars())
-        yield from self.load(ids)
+        return sorted(out, key=candidate_order)[:limit]
 
     def cluster_of(self, key: Key) -> ClusterId:
         return self._cluster[_int(key)]
@@ -236,7 +400,9 @@ def assign_clusters(
     index = SqlCandidateIndex(conn, now=now, thresholds=thresholds)
     try:
         merges = []
-        for item in index.load(new_item_ids):
+        batch = index.load(new_item_ids)
+        index.add_many(batch)  # every new item's fingerprints first, in a few statements
+        for item in batch:
             merge = assign(index, item, window=window, thresholds=thresholds)
             if merge is not None:
                 merges.append(merge)
