@@ -50,6 +50,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.commands.prune",
     "aggregator.commands.serve",
     "aggregator.commands.retag",
+    "aggregator.commands.clusters",
 )
 
 

@@ -1,0 +1,83 @@
+"""`aggregator clusters` and `aggregator replay`: look at the dedupe stage's work.
+
+- `clusters [--since WHEN] [--min-size N] [--json]`: clusters changed since WHEN with at least
+  N members (default 2: the folded statements), each with its members, the primary first.
+- `replay [--since WHEN] [--window-days N]`: cluster the stored items afresh with the current
+  thresholds and print the merges and splits that would change the stored clusters. Writes
+  nothing; exit 0 whatever it finds (it is a report, not a check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+from aggregator.cli import EXIT_OK, UsageError, open_app, parse_since
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    from aggregator.dedupe.render import clusters_json, clusters_text
+    from aggregator.store.clusters import list_clusters
+
+    if args.min_size < 1:
+        raise UsageError("--min-size must be 1 or more")
+    with open_app(args) as app:
+        since = None if args.since is None else parse_since(args.since, now=app.clock())
+        with app.store.engine.connect() as conn:
+            views = list_clusters(conn, since=since, min_size=args.min_size)
+    if args.json:
+        json.dump(clusters_json(views), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(clusters_text(views))
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from aggregator.dedupe.replay import compare, render
+    from aggregator.store.clusters import stored_clusters, stored_items
+
+    with open_app(args) as app:
+        since = None if args.since is None else parse_since(args.since, now=app.clock())
+        days = app.settings.dedupe.window_days if args.window_days is None else args.window_days
+        if days < 1:
+            raise UsageError("--window-days must be 1 or more")
+        # One read-only transaction: the items and their clusters as of one moment.
+        with app.store.engine.connect() as conn:
+            items = stored_items(conn, since=since)
+            stored = stored_clusters(conn, since=since)
+    print(render(compare(items, stored, window=timedelta(days=days))))
+    return EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    clusters = subparsers.add_parser(
+        "clusters", help="list clusters of the same statement and their members"
+    )
+    clusters.add_argument(
+        "--since", metavar="WHEN", help="changed since: an ISO date or datetime, or 7d, 24h"
+    )
+    clusters.add_argument(
+        "--min-size", type=int, default=2, metavar="N", help="at least N members (default 2)"
+    )
+    clusters.add_argument("--json", action="store_true", help="print one JSON document")
+    clusters.set_defaults(handler=cmd_clusters)
+
+    replay = subparsers.add_parser(
+        "replay",
+        help="re-cluster the stored items with the current thresholds; print what would change",
+    )
+    replay.add_argument(
+        "--since", metavar="WHEN", help="items first seen since: an ISO date or 7d, 24h"
+    )
+    replay.add_argument(
+        "--window-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="compare items first seen within N days (default: the dedupe.window_days setting)",
+    )
+    replay.set_defaults(handler=cmd_replay)
