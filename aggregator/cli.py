@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add URL: find the page's feed and add it; import FILE.opml; export [-o FILE]",
     )
     sources.add_argument("--json", action="store_true", help="print JSON")
-    from aggregator.commands.sources_manage import add_arguments
+    from aggregator.commands.sources_args import add_arguments
 
     add_arguments(sources)
     sources.set_defaults(handler=cmd_sources)

@@ -1,0 +1,36 @@
+"""The options of `aggregator sources add | import | export`.
+
+Kept apart from sources_manage.py so that building the command-line parser (every command,
+`--help` included) does not import discovery, OPML and the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from aggregator.models import OrgKind
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `sources add/import/export` on the `sources` parser."""
+    parser.add_argument(
+        "target", nargs="?", metavar="URL|FILE", help="add: a page URL; import: an OPML file"
+    )
+    parser.add_argument("--id", help="add: the new source's id (default: from the host)")
+    parser.add_argument("--name", help="add: its display name (default: the feed's title)")
+    parser.add_argument(
+        "--org",
+        choices=[kind.value for kind in OrgKind],
+        help="add, import: organisation kind (default: ngo; import: the OPML group if it is one)",
+    )
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="add, import: an extra tag"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="add, import: write nothing")
+    parser.add_argument(
+        "--accept", action="store_true", help="add: write the proposed html source too"
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="export: write here, not stdout")
+    parser.add_argument(
+        "--group-by", choices=["org", "tag"], default="org", help="export: outline groups"
+    )
