@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.digest import Digest, ShownRevision, SourceInfo
 from aggregator.errors import StoreError
 from aggregator.models import CacheValidators, OrgKind, SourceHealth, SourceKind, StoredItem
+from aggregator.store.items import to_stored
 from aggregator.store.schema import (
     digest_items,
     digests,
@@ -25,7 +26,7 @@ from aggregator.store.schema import (
     items,
     sources,
 )
-from aggregator.store.timestamps import from_db, from_db_or_none, to_db
+from aggregator.store.timestamps import from_db_or_none, to_db
 
 
 def insert_ignoring_duplicates(
@@ -120,32 +121,7 @@ def load_window_items(
                     tags.setdefault(item_id, []).append(tag)
     except SQLAlchemyError as exc:
         raise StoreError(f"loading the digest window of {profile!r} failed: {exc}") from exc
-    return [_stored_item(row, tuple(tags.get(row["id"], ()))) for row in rows]
-
-
-def _stored_item(row: RowMapping, tags: tuple[str, ...]) -> StoredItem:
-    return StoredItem(
-        id=row["id"],
-        source_id=row["source_id"],
-        identity=row["identity"],
-        guid=row["guid"],
-        url=row["url"],
-        canonical_url=row["canonical_url"],
-        title=row["title"],
-        summary=row["summary"],
-        text=row["text"],
-        published=from_db(row["published"]),
-        published_is_fallback=bool(row["published_is_fallback"]),
-        updated=from_db_or_none(row["updated"]),
-        language=row["language"],
-        author=row["author"],
-        content_hash=row["content_hash"],
-        first_seen=from_db(row["first_seen"]),
-        last_changed=from_db(row["last_changed"]),
-        revision=row["revision"],
-        cluster_id=row["cluster_id"],
-        tags=tags,
-    )
+    return [to_stored(row, tuple(tags.get(row["id"], ()))) for row in rows]
 
 
 def load_shown_revisions(engine: Engine, *, profile: str) -> dict[int, ShownRevision]:
@@ -253,7 +229,7 @@ def load_procedure_latest(engine: Engine, *, window_end: datetime) -> dict[str, 
                     .where(item_tags.c.item_id == row["id"])
                     .order_by(item_tags.c.tag)
                 ).scalars()
-                latest[source_id] = _stored_item(row, tuple(tags))
+                latest[source_id] = to_stored(row, tuple(tags))
     except SQLAlchemyError as exc:
         raise StoreError(f"loading the followed procedures failed: {exc}") from exc
     return latest

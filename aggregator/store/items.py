@@ -276,7 +276,8 @@ def tags_of(conn: Connection, item_ids: Sequence[int]) -> dict[int, tuple[str, .
     return {item_id: tuple(tags) for item_id, tags in found.items()}
 
 
-def _to_stored(m: RowMapping, tags: tuple[str, ...]) -> StoredItem:
+def to_stored(m: RowMapping, tags: tuple[str, ...]) -> StoredItem:
+    """A stored item from a row of `items` (all its columns) and its tags."""
     return StoredItem(
         id=m["id"],
         source_id=m["source_id"],
@@ -330,14 +331,14 @@ def page(
         )
     rows = conn.execute(stmt).mappings().all()
     tags = tags_of(conn, [row["id"] for row in rows])
-    return [_to_stored(row, tags.get(row["id"], ())) for row in rows]
+    return [to_stored(row, tags.get(row["id"], ())) for row in rows]
 
 
 def get(conn: Connection, item_id: int) -> StoredItem | None:
     row = conn.execute(select(*ITEM_COLUMNS).where(items.c.id == item_id)).mappings().first()
     if row is None:
         return None
-    return _to_stored(row, tags_of(conn, [item_id]).get(item_id, ()))
+    return to_stored(row, tags_of(conn, [item_id]).get(item_id, ()))
 
 
 def revisions(conn: Connection, item_id: int) -> list[Revision]:

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from aggregator.models import OrgKind, StoredItem
-from aggregator.store.items import ITEM_COLUMNS, _to_stored, chunks
+from aggregator.store.items import ITEM_COLUMNS, chunks, to_stored
 from aggregator.store.schema import clusters, digests, fetch_log, item_tags, items, outbox, sources
 from aggregator.store.search import SearchQuery, hits, matching
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db
@@ -278,7 +278,7 @@ def list_items(
     publications = _publications(conn, [r["cluster_id"] for r in rows if r["cluster_id"]], snapshot)
     result = []
     for row in rows:
-        item = _to_stored(row, tags.get(row["id"], ()))
+        item = to_stored(row, tags.get(row["id"], ()))
         cluster_sources = publications.get(row["cluster_id"], ()) if row["cluster_id"] else ()
         count = row["source_count"]
         if count is None:
@@ -380,7 +380,7 @@ def get_item(conn: Connection, item_id: int) -> ItemRow | None:
     row = conn.execute(stmt, {"snapshot": snapshot}).mappings().first()
     if row is None:
         return None
-    item = _to_stored(row, _tags_of(conn, [item_id]).get(item_id, ()))
+    item = to_stored(row, _tags_of(conn, [item_id]).get(item_id, ()))
     cluster_sources = _publications(conn, [row["cluster_id"]]) if row["cluster_id"] else {}
     return ItemRow(
         item=item,
