@@ -95,3 +95,18 @@ def _is(value: object, kind: type) -> bool:
     if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, kind)
+
+
+def before_id(text: str | None, *, query: str) -> int | None:
+    """The id a newest-first, id-keyed list resumes below (clusters, digests)."""
+    if text is None:
+        return None
+    key: int = decode(text, sort="id", query=query, key_types=(int,)).key[0]
+    return key
+
+
+def next_id_cursor(last_id: int | None, *, more: bool, query: str) -> str | None:
+    """The cursor after an id-keyed page, or None on the last page."""
+    if not more or last_id is None:
+        return None
+    return encode(Cursor(sort="id", key=(last_id,), snapshot=0, query=query))

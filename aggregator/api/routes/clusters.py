@@ -32,17 +32,14 @@ def list_clusters(
     cursor: Annotated[params.CursorText | None, Query()] = None,
 ) -> Response:
     fingerprint = pagination.fingerprint({"min_size": min_size})
-    before = None
     if cursor is not None:
         params.text("cursor", cursor)
-        before = pagination.decode(cursor, sort="id", query=fingerprint, key_types=(int,)).key[0]
+    before = pagination.before_id(cursor, query=fingerprint)
     with ctx.app.store.engine.connect() as conn:
         rows, more = queries.list_clusters(conn, min_size=min_size, before_id=before, limit=limit)
-    next_cursor = None
-    if more and rows:
-        next_cursor = pagination.encode(
-            pagination.Cursor(sort="id", key=(rows[-1].id,), snapshot=0, query=fingerprint)
-        )
+    next_cursor = pagination.next_id_cursor(
+        rows[-1].id if rows else None, more=more, query=fingerprint
+    )
     return cached_json(
         request, ClusterPage(clusters=[cluster_out(r) for r in rows], next_cursor=next_cursor)
     )

@@ -76,17 +76,14 @@ def list_digests(
 ) -> Response:
     params.text("profile", profile)
     fingerprint = pagination.fingerprint({"profile": profile})
-    before = None
     if cursor is not None:
         params.text("cursor", cursor)
-        before = pagination.decode(cursor, sort="id", query=fingerprint, key_types=(int,)).key[0]
+    before = pagination.before_id(cursor, query=fingerprint)
     with ctx.app.store.engine.connect() as conn:
         rows, more = queries.list_digests(conn, profile=profile, before_id=before, limit=limit)
-    next_cursor = None
-    if more and rows:
-        next_cursor = pagination.encode(
-            pagination.Cursor(sort="id", key=(rows[-1].id,), snapshot=0, query=fingerprint)
-        )
+    next_cursor = pagination.next_id_cursor(
+        rows[-1].id if rows else None, more=more, query=fingerprint
+    )
     base = base_url(request)
     return cached_json(
         request,
