@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -269,7 +270,9 @@ class Row:
 
 def refresh_items(output: str) -> tuple[int, dict[str, float], int]:
     """(new + updated items, stage seconds, failed sources) from `refresh --json` output."""
-    totals = json.loads(output)["totals"]
+    # From the first "{": a --wrap profiler may print its own lines around the document.
+    document, _end = json.JSONDecoder().raw_decode(output, output.find("{"))
+    totals = document["totals"]
     return (
         int(totals["new"]) + int(totals["updated"]),
         dict(totals.get("stage_seconds", {})),
@@ -309,10 +312,11 @@ def one_run(args: argparse.Namespace, rows: dict[str, Row], workdir: Path) -> No
         env = {key: value for key, value in env.items() if not key.startswith("AGGREGATOR_")} | {
             "AGGREGATOR_CONFIG": str(config)
         }
-        command = [str(Path(sys.executable).parent / "aggregator"), "refresh", "--json"]
+        refresh = [str(Path(sys.executable).parent / "aggregator"), "refresh", "--json"]
         for name in ("cold", "warm", "tick"):
             if name == "tick":
                 served.tick()
+            command = [*shlex.split(args.wrap.format(run=name)), *refresh]
             measured = measure(command, served, env)
             items, stages, failed = refresh_items(measured.output)
             if failed:
@@ -402,6 +406,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=50, help="floor and aggregator")
     parser.add_argument(
         "--per-host", type=int, default=None, help="aggregator max_per_host (connections/hosts)"
+    )
+    parser.add_argument(
+        "--wrap",
+        default="",
+        help="a command to run the refreshes under, '{run}' is replaced by cold, warm or tick: 'py-spy record -o {run}.svg --'",
     )
     parser.add_argument("--child-floor", metavar="URLS_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--conditional", action="store_true", help=argparse.SUPPRESS)
