@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,11 @@ def _blake64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
+@lru_cache(maxsize=1 << 16)
+def _token_hash(token: str) -> int:
+    return _blake64(token.encode())
+
+
 # Between two words, a sentence ends where ".", "!", "?", ":" or ";" is followed by a space
 # ("1.5 million" and "2023/1215" do not end one), or at a line break.
 _SENTENCE_GAP = re.compile(r"[.!?:;]['\"\u2019\u201d)\]]*\s|\n")
@@ -60,21 +65,50 @@ def tokenise_sentences(
     """`tokenise`, and the positions p where a sentence ends before word p: 0 always, and
     len(words) when the text ends with a full stop, "!" or "?"."""
     text = unicodedata.normalize("NFKC", text)
-    matches = list(_WORD.finditer(text))
-    words = [m.group() for m in matches]
+    # Split at sentence gaps, then count words per piece: the gap pattern holds no word
+    # character, so it never cuts a word and each match lies inside one gap between words;
+    # the word after a gap is the first of the next piece. (One scan each, instead of a
+    # search per pair of words: this runs for every item of a refresh.)
     breaks = {0}
-    for index in range(1, len(matches)):
-        if _SENTENCE_GAP.search(text, matches[index - 1].end(), matches[index].start()):
-            breaks.add(index)
-    if matches and _SENTENCE_END.search(text, matches[-1].end()):
-        breaks.add(len(matches))
-    tokens = tuple(word.casefold() for word in words)
-    keyword = tuple(_is_keyword(word) for word in words)
+    words: list[str] = []
+    for piece in _SENTENCE_GAP.split(text):
+        if words:
+            breaks.add(len(words))
+        words.extend(_WORD.findall(piece))
+    breaks.discard(len(words))  # a gap after the last word is not between two words
+    if words and _SENTENCE_END.search(text, _last_word_end(text)):
+        breaks.add(len(words))
+    if not words:
+        return (), (), frozenset({0})
+    cache = _WORDS
+    if len(cache) > _WORDS_LIMIT:
+        cache.clear()
+    tokens, keyword = zip(*(cache.get(w) or _remember(w) for w in words), strict=True)
     return tokens, keyword, frozenset(breaks)
 
 
+# Each word's (casefolded token, keyword flag): news text repeats its words, and this ran a
+# million times in a cold refresh. Bounded: cleared when full.
+_WORDS: dict[str, tuple[str, bool]] = {}
+_WORDS_LIMIT = 1 << 17
+
+
+def _remember(word: str) -> tuple[str, bool]:
+    found = _WORDS[word] = (word.casefold(), _is_keyword(word))
+    return found
+
+
+def _last_word_end(text: str) -> int:
+    """Where the last word of `text` ends (the text has one)."""
+    end = len(text)
+    while not _WORD.match(text, end - 1):
+        end -= 1
+    return end
+
+
 def _is_keyword(word: str) -> bool:
-    if any(ch.isdigit() for ch in word):
+    # isalpha() first: a letter is never a digit, and most words are letters only.
+    if not word.isalpha() and any(ch.isdigit() for ch in word):
         return True
     return word[:1].isupper() and word.casefold() not in _NOT_NAMES
 
@@ -91,7 +125,7 @@ def shingle_hashes(tokens: tuple[str, ...], size: int) -> npt.NDArray[np.uint64]
     """64-bit hashes of the word `size`-grams, unique. Fewer tokens than `size`: one shingle."""
     if not tokens:
         return np.empty(0, dtype=_U64)
-    word = np.fromiter((_blake64(t.encode()) for t in tokens), dtype=_U64, count=len(tokens))
+    word = np.fromiter(map(_token_hash, tokens), dtype=_U64, count=len(tokens))
     if len(tokens) < size:
         size = len(tokens)
     count = len(tokens) - size + 1
@@ -187,7 +221,7 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         keyword=title_kw + body_kw,
         body_start=len(title_tokens),
         breaks=frozenset({0, len(title_tokens)} | {len(title_tokens) + p for p in body_breaks}),
-        shingles=frozenset(int(h) for h in hashes),
+        shingles=frozenset(hashes.tolist()),
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
         buckets=text_buckets + procedure_buckets(procedure.keys),

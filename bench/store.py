@@ -1,0 +1,121 @@
+"""The store writer alone: a cold refresh's `save_refresh` calls, timed without fetch or parse.
+
+    python -m bench.store [--feeds 300] [--batch 50] [--repeat 1] [--database-url URL]
+
+The items of `--feeds` farm feeds (bench/farm.py, the feeds `make bench` serves) are parsed,
+normalised and tagged once, up front. Then each repeat opens a fresh store (a temp SQLite
+file unless `--database-url` names another) and saves every feed's items as a cold refresh
+does: `--batch` sources per write batch (one transaction, a savepoint each), dedupe inside.
+Prints the store thread's CPU and wall time per item; asserts nothing.
+
+The refresh benchmark's `store` stage is this work plus the GIL it shares with the fetch loop;
+this one isolates it, so that a change to the writer can be measured in seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator.models import CacheValidators, Fetched, Item, OrgKind, Source, SourceKind
+from aggregator.normalise import normalise_document
+from aggregator.parse import parse_document
+from aggregator.store import open_store
+from aggregator.tag import load_tag_rules, tag_item
+from bench.farm import feed_count_items, render
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def farm_sources(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
+    """The feeds' items, parsed and tagged; kept in the temp dir (preparing takes a while)."""
+    cached = Path(tempfile.gettempdir()) / f"aggregator-bench-store-{feeds}.pickle"
+    if cached.exists():
+        with cached.open("rb") as file:
+            found: list[tuple[Source, tuple[Item, ...]]] = pickle.load(file)
+        return found
+    prepared = _prepare(feeds)
+    with cached.open("wb") as file:
+        pickle.dump(prepared, file)
+    return prepared
+
+
+def _prepare(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
+    rules = load_tag_rules(ROOT / "config" / "tags.toml")
+    out = []
+    for index in range(feeds):
+        source = Source(
+            id=f"farm-{index}",
+            name=f"Farm feed {index}",
+            url=f"http://127.0.0.1/feeds/{index}",
+            kind=SourceKind.FEED,
+            org=OrgKind.PRESS,
+        )
+        body = render(index, feed_count_items(index), "http://127.0.0.1")
+        document = parse_document(source, Fetched(url=source.url, status_code=200, content=body))
+        items = tuple(
+            replace(item, tags=tag_item(item, source, rules))
+            for item in normalise_document(source, document, now=NOW)
+        )
+        out.append((source, items))
+    return out
+
+
+def one_pass(
+    database_url: str, sources: Sequence[tuple[Source, tuple[Item, ...]]], batch: int
+) -> tuple[float, float]:
+    store = open_store(database_url)
+    try:
+        store.sync_sources([source for source, _ in sources], now=NOW)
+        wall = time.perf_counter()
+        cpu = time.thread_time()
+        for start in range(0, len(sources), batch):
+            with store.write_batch():
+                for source, items in sources[start : start + batch]:
+                    store.save_refresh(
+                        source.id,
+                        items,
+                        now=NOW,
+                        seconds=0.1,
+                        validators=CacheValidators(),
+                        url=source.url,
+                        permanent_url=None,
+                        next_fetch_at=NOW + timedelta(hours=1),
+                        seen=len(items),
+                    )
+        return time.thread_time() - cpu, time.perf_counter() - wall
+    finally:
+        store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=50, help="sources per write batch")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--database-url", help="default: a fresh temp SQLite file per repeat")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    sources = farm_sources(args.feeds)
+    count = sum(len(items) for _, items in sources)
+    print(f"{args.feeds} feeds, {count} items prepared in {time.perf_counter() - started:.1f} s")
+    for run in range(args.repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            url = args.database_url or f"sqlite:///{folder}/bench.db"
+            cpu, wall = one_pass(url, sources, args.batch)
+        print(
+            f"run {run + 1}: store CPU {cpu:.2f} s ({cpu / count * 1e6:.0f} us/item), "
+            f"wall {wall:.2f} s ({count / wall:.0f} items/s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
