@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -211,3 +212,51 @@ def test_clusters_render_as_text_and_json(engine: Engine) -> None:
     assert [m["source_id"] for m in doc["members"]] == ["council", "wire"]
     text = clusters_text(views)
     assert text.splitlines()[1].startswith("  * 2024-02-15 council [institution]")
+
+
+def test_batched_candidate_lookups_answer_as_each_item_alone(engine: Engine) -> None:
+    """prefetch finds a batch's candidates in a few queries; each item must get exactly the
+    candidates its own lookup gives: stored items in and out of the window, items of the
+    same batch, a shared URL, a shared body and shared buckets."""
+    from aggregator.store.clusters import SqlCandidateIndex
+
+    stored_text = f"{P1} {P2} {P3}"
+    with engine.begin() as conn:
+        old_ids = store_items(
+            conn,
+            [
+                item("in-window", "council", stored_text, at=T0 - timedelta(days=10)),
+                item("too-old", "council", stored_text, at=T0 - timedelta(days=40)),
+                item("other", "edri", f"{P4} {P2}", at=T0 - timedelta(days=1)),
+            ],
+            now=T0 - timedelta(days=40),
+        )
+        assign_clusters(conn, old_ids, now=T0, window=WINDOW)
+    batch = [
+        item("copy", "wire", stored_text),
+        item("teaser", "digest", P1),
+        item("mix", "edri", f"{P4} {P2} {P3}"),
+        replace(
+            item("unrelated", "wire", "Nothing in common with the others: another story."),
+            title="Europol takes down a forum",
+        ),
+    ]
+    with engine.begin() as conn:
+        new_ids = store_items(conn, batch, now=T0)
+        together = SqlCandidateIndex(conn, now=T0)
+        loaded = together.load(new_ids)
+        together.add_many(loaded)
+        together.prefetch(loaded, WINDOW)
+        batched = {f.key: together.candidates(f, WINDOW) for f in loaded}
+        for f in loaded:
+            alone = SqlCandidateIndex(conn, now=T0)
+            (own,) = alone.load([int(f.key)])
+            assert alone.candidates(own, WINDOW) == batched[f.key], f.item.title
+        conn.rollback()
+    found = {key: {c.key for c in found} for key, found in batched.items()}
+    by_name = dict(zip([b.key for b in batch], new_ids, strict=True))
+    copy, mix = by_name["copy"], by_name["mix"]
+    assert old_ids[0] in found[copy] and old_ids[1] not in found[copy]  # the window
+    assert copy in found[by_name["teaser"]]  # another item of the same batch
+    assert old_ids[2] in found[mix]
+    assert found[by_name["unrelated"]] == set()

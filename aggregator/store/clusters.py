@@ -15,7 +15,7 @@ not grow with it. The new items' fingerprints are written for the whole call at 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,6 +171,57 @@ def _by_buckets(count: int, limit: int) -> Select[Any]:
     )
 
 
+@functools.cache
+def _batch_by_url() -> Select[Any]:
+    return select(items.c.id, items.c.canonical_url, items.c.first_seen).where(
+        items.c.canonical_url.in_(bindparam("urls", expanding=True)),
+        _in_window(items.c.first_seen),
+    )
+
+
+@functools.cache
+def _batch_by_hash() -> Select[Any]:
+    return select(items.c.id, items.c.text_hash, items.c.first_seen).where(
+        items.c.text_hash.in_(bindparam("hashes", expanding=True)),
+        _in_window(items.c.first_seen),
+    )
+
+
+@functools.cache
+def _batch_by_buckets() -> Select[Any]:
+    """Other items' rows in any bucket of the batch's items: a join of the table with
+    itself, since add_many has written the batch's rows already. Each side is answered from
+    an index (item_id, then the (band, bucket) primary key), on SQLite as on PostgreSQL, and
+    the statement stays the same whatever the batch, so it is prepared once."""
+    mine = lsh_buckets.alias("mine")
+    return (
+        select(
+            lsh_buckets.c.item_id,
+            lsh_buckets.c.band,
+            lsh_buckets.c.bucket,
+            lsh_buckets.c.first_seen,
+        )
+        .distinct()
+        .join(
+            mine,
+            and_(mine.c.band == lsh_buckets.c.band, mine.c.bucket == lsh_buckets.c.bucket),
+        )
+        .where(
+            mine.c.item_id.in_(bindparam("mine", expanding=True)),
+            lsh_buckets.c.item_id.not_in(bindparam("batch", expanding=True)),
+            _in_window(lsh_buckets.c.first_seen),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """One item's candidates as the lookups found them, before clusters are attached."""
+
+    strong: frozenset[int]
+    shared: dict[int, int]  # item id -> MinHash bands in common
+
+
 class SqlCandidateIndex:
     """The store as a `CandidateIndex`, inside one transaction. Features are computed once
     per item and transaction (`_transaction_cache`); reads and writes go in batches."""
@@ -184,6 +235,8 @@ class SqlCandidateIndex:
         self._features = _transaction_cache(conn)
         self._cluster: dict[int, int] = {}  # item id -> cluster id, kept current by merge()
         self._added: set[int] = set()
+        self._found: dict[int, _Found] = {}  # item id -> its looked-up candidates (prefetch)
+        self._signatures: dict[int, bytes] = {}  # candidate id -> stored MinHash signature
 
     # -- reading items ---------------------------------------------------------------------
     def load(self, ids: Sequence[int]) -> list[Features]:
@@ -238,7 +291,8 @@ class SqlCandidateIndex:
                 current[int(r.item_id)].add((int(r.band), int(r.bucket)))
         changed_hash = []
         stale: list[int] = []
-        fresh: list[dict[str, Any]] = []
+        fresh: list[tuple[int, int, int, Any]] = []  # (band, bucket, item_id, first_seen)
+        bind_seen = _bind_processor(conn, lsh_buckets.c.first_seen)
         for f in todo:
             key = _int(f.key)
             row = stored.get(key)
@@ -249,11 +303,8 @@ class SqlCandidateIndex:
             if current[key] != wanted:
                 if current[key]:
                     stale.append(key)
-                seen = to_db(f.item.seen)
-                fresh.extend(
-                    {"band": band, "bucket": bucket, "item_id": key, "first_seen": seen}
-                    for band, bucket in sorted(wanted)
-                )
+                seen = bind_seen(to_db(f.item.seen))
+                fresh.extend((band, bucket, key, seen) for band, bucket in sorted(wanted))
             if row is not None and row.cluster_id is not None:
                 self._cluster.setdefault(key, int(row.cluster_id))
         if changed_hash:
@@ -266,7 +317,7 @@ class SqlCandidateIndex:
         for part in _chunks(stale):
             conn.execute(delete(lsh_buckets).where(lsh_buckets.c.item_id.in_(part)))
         if fresh:
-            conn.execute(lsh_buckets.insert(), fresh)
+            _insert_buckets(conn, fresh)
         for key in ids:
             if key not in self._cluster:  # the store gives each new item a cluster; be safe
                 cluster = conn.execute(
@@ -282,57 +333,82 @@ class SqlCandidateIndex:
     def add(self, item: Features) -> None:
         self.add_many([item])
 
-    def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
-        """At most max_candidates, best first: three indexed lookups (URL, body hash, the
-        item's buckets grouped per item, most shared first), then one read of the found
-        items' clusters and stored signatures. The statements are built once per shape
-        (`_by_url`, `_by_hash`, `_by_buckets`) and only their parameters change per item."""
-        key = _int(item.key)
-        seen = item.item.seen
-        window_params = {"low": to_db(seen - window), "high": to_db(seen + window), "key": key}
-        limit = self._thresholds.max_candidates
-        strong: set[int] = set(
-            self._conn.execute(
-                _by_url(limit), {"url": item.item.canonical_url, **window_params}
-            ).scalars()
-        )
-        if item.text_hash is not None:
-            strong.update(
-                self._conn.execute(
-                    _by_hash(limit), {"hash": item.text_hash, **window_params}
-                ).scalars()
+    def prefetch(self, batch: Sequence[Features], window: timedelta) -> None:
+        """Look up the candidates of every item of `batch` at once: one query per kind of
+        evidence (URL, body hash, buckets) and CHUNK items, then one read of the candidates'
+        clusters and signatures, instead of four queries per item. Call it after `add_many`,
+        so the batch's items find each other. `candidates` then answers from memory, with
+        the same answer the per-item queries give."""
+        by_key = {_int(f.key): f for f in batch}
+        keys = sorted(by_key)
+        # Bucket rows by (band, bucket): the batch's own from memory, the others' from the
+        # lookups below (a row found for one chunk is a true row for any item of the batch).
+        buckets: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
+        for f in batch:
+            row = (_int(f.key), f.item.seen)
+            for pair in f.buckets:
+                found = buckets.get(pair)
+                if found is None:
+                    buckets[pair] = [row]
+                elif row not in found:
+                    found.append(row)
+        for part in _chunks(keys):
+            chunk = [by_key[k] for k in part]
+            seen = [f.item.seen for f in chunk]
+            params = {"low": to_db(min(seen) - window), "high": to_db(max(seen) + window)}
+            limit = self._thresholds.max_candidates
+            urls: dict[str, list[tuple[int, datetime]]] = {}
+            rows = self._conn.execute(
+                _batch_by_url(),
+                {**params, "urls": sorted({f.item.canonical_url for f in chunk})},
             )
-        shared: dict[int, int] = {}
-        pairs = sorted(set(item.buckets))
-        if pairs:
-            params: dict[str, Any] = dict(window_params)
-            for n, (band, bucket) in enumerate(pairs):
-                params[f"band{n}"], params[f"bucket{n}"] = band, bucket
-            for r in self._conn.execute(_by_buckets(len(pairs), limit), params):
-                shared[int(r.item_id)] = int(r.shared)
-                if r.extra:
-                    strong.add(int(r.item_id))
-        found = sorted(strong | set(shared))
-        out = []
-        for part in _chunks(found):
+            for r in rows:
+                urls.setdefault(r.canonical_url, []).append((int(r.id), from_db(r.first_seen)))
+            hashes: dict[str, list[tuple[int, datetime]]] = {}
+            wanted = sorted({f.text_hash for f in chunk if f.text_hash is not None})
+            if wanted:
+                rows = self._conn.execute(_batch_by_hash(), {**params, "hashes": wanted})
+                for r in rows:
+                    hashes.setdefault(r.text_hash, []).append((int(r.id), from_db(r.first_seen)))
+            rows = self._conn.execute(_batch_by_buckets(), {**params, "mine": part, "batch": keys})
+            for r in rows:
+                buckets.setdefault((int(r.band), int(r.bucket)), []).append(
+                    (int(r.item_id), from_db(r.first_seen))
+                )
+            for f in chunk:
+                self._found[_int(f.key)] = _gather(
+                    f, window, limit, urls=urls, hashes=hashes, buckets=buckets
+                )
+        ids = sorted({i for found in self._found.values() for i in (*found.strong, *found.shared)})
+        for part in _chunks([i for i in ids if i not in self._signatures]):
             rows = self._conn.execute(
                 select(items.c.id, items.c.cluster_id, items.c.signature).where(
                     items.c.id.in_(part)
                 )
             )
             for r in rows:
-                item_id = int(r.id)
-                cluster = self._cluster.setdefault(item_id, int(r.cluster_id))
-                out.append(
-                    Candidate(
-                        key=item_id,
-                        cluster=cluster,
-                        shared_bands=shared.get(item_id, 0),
-                        strong=item_id in strong,
-                        signature=bytes(r.signature or b""),
-                    )
-                )
-        return sorted(out, key=candidate_order)[:limit]
+                self._cluster.setdefault(int(r.id), int(r.cluster_id))
+                self._signatures[int(r.id)] = bytes(r.signature or b"")
+
+    def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
+        """At most max_candidates, best first. From what `prefetch` found when it ran for
+        this item, else by looking the item up alone (the same answer, four queries)."""
+        key = _int(item.key)
+        if key not in self._found:
+            self.prefetch([item], window)
+        found = self._found[key]
+        out = [
+            Candidate(
+                key=item_id,
+                cluster=self._cluster[item_id],
+                shared_bands=found.shared.get(item_id, 0),
+                strong=item_id in found.strong,
+                signature=self._signatures[item_id],
+            )
+            for item_id in sorted(found.strong | set(found.shared))
+            if item_id in self._signatures  # gone since (deleted in this transaction)
+        ]
+        return sorted(out, key=candidate_order)[: self._thresholds.max_candidates]
 
     def cluster_of(self, key: Key) -> ClusterId:
         return self._cluster[_int(key)]
@@ -376,10 +452,80 @@ class SqlCandidateIndex:
         return into
 
 
+def _bind_processor(conn: Connection, column: Any) -> Callable[[Any], Any]:
+    """The dialect's conversion of a value bound to `column` (SQLite: datetime to text)."""
+    processor = column.type._cached_bind_processor(conn.dialect)
+    return processor if processor is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _insert_buckets(conn: Connection, rows: Sequence[tuple[int, int, int, Any]]) -> None:
+    """Insert (band, bucket, item_id, first_seen) rows, first_seen already bound: straight
+    to the driver's executemany. A cold refresh writes 34 rows per item, a million for a
+    thousand feeds, and SQLAlchemy's per-row parameter processing cost more than SQLite's
+    own insert. The statement is the table's insert compiled for the connection's dialect."""
+    compiled = _compiled_insert(conn.dialect)
+    names = ("band", "bucket", "item_id", "first_seen")
+    if compiled.positiontup is not None:  # qmark / format: tuples in the statement's order
+        order = [names.index(name) for name in compiled.positiontup]
+        params: list[Any] = [tuple(row[i] for i in order) for row in rows]
+    else:  # named / pyformat
+        params = [dict(zip(names, row, strict=True)) for row in rows]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+@functools.cache
+def _compiled_insert(dialect: Any) -> Any:
+    return lsh_buckets.insert().compile(
+        dialect=dialect, column_keys=["band", "bucket", "item_id", "first_seen"]
+    )
+
+
 def _int(value: object) -> int:
     if not isinstance(value, int):
         raise TypeError(f"store keys are item ids, got {value!r}")
     return value
+
+
+def _gather(
+    item: Features,
+    window: timedelta,
+    limit: int,
+    *,
+    urls: dict[str, list[tuple[int, datetime]]],
+    hashes: dict[str, list[tuple[int, datetime]]],
+    buckets: dict[tuple[int, int], list[tuple[int, datetime]]],
+) -> _Found:
+    """One item's candidates among a batch's lookup rows: the rows of its URL, its body hash
+    and its buckets, other items only, first seen within `window` of it. As each lookup had
+    its own LIMIT: at most `limit` per URL and per hash (lowest ids), and of the bucket
+    matches the `limit` sharing the most non-MinHash bands, then MinHash bands, then id."""
+    key = _int(item.key)
+    low, high = item.item.seen - window, item.item.seen + window
+
+    def near(rows: list[tuple[int, datetime]] | None) -> list[int]:
+        if rows is None or (len(rows) == 1 and rows[0][0] == key):  # most: itself alone
+            return []
+        return sorted(i for i, seen in rows if i != key and low <= seen <= high)
+
+    strong = set(near(urls.get(item.item.canonical_url))[:limit])
+    if item.text_hash is not None:
+        strong.update(near(hashes.get(item.text_hash))[:limit])
+    minhash: dict[int, int] = {}
+    extra: dict[int, int] = {}
+    for band, bucket in set(item.buckets):
+        counts = minhash if band >= 0 else extra
+        for i in near(buckets.get((band, bucket))):
+            counts[i] = counts.get(i, 0) + 1
+            minhash.setdefault(i, 0)
+    if not minhash:
+        return _Found(strong=frozenset(strong), shared={})
+    ranked = sorted(minhash, key=lambda i: (-extra.get(i, 0), -minhash[i], i))[:limit]
+    strong.update(i for i in ranked if extra.get(i, 0))
+    return _Found(strong=frozenset(strong), shared={i: minhash[i] for i in ranked})
 
 
 def assign_clusters(
@@ -402,6 +548,7 @@ def assign_clusters(
         merges = []
         batch = index.load(new_item_ids)
         index.add_many(batch)  # every new item's fingerprints first, in a few statements
+        index.prefetch(batch, window)  # then every new item's candidates, in a few queries
         for item in batch:
             merge = assign(index, item, window=window, thresholds=thresholds)
             if merge is not None:
