@@ -14,15 +14,14 @@ others. Anything that is not an `AggregatorError` is a bug and propagates.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from aggregator.cadence import (
     CadencePolicy,
@@ -30,6 +29,7 @@ from aggregator.cadence import (
     next_fetch_after_success,
     posting_interval,
 )
+from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import RateLimited, SourceError
 from aggregator.fetch import Retriever
 from aggregator.models import (
@@ -43,16 +43,34 @@ from aggregator.models import (
     SourceResult,
     Unchanged,
 )
-from aggregator.parse import fallback_urls
-from aggregator.prepare import Prepared, install_rules, prepare, prepare_in_worker
-from aggregator.tag import TagRules
+
+# The CPU stages (aggregator.prepare: the parsers, normalise, tag) are imported when the
+# first document needs them: a refresh where every source answers 304 parses nothing, and
+# with worker processes this process never runs them at all.
+if TYPE_CHECKING:
+    from aggregator.prepare import Prepared
+    from aggregator.tag import TagRules
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-def start_cpu_pool(rules: TagRules, *, workers: int) -> ProcessPoolExecutor:
-    """Worker processes for `prepare`, each holding `rules` (the Refresher's own)."""
+def start_cpu_pool(rules: TagRules, *, workers: int) -> Executor:
+    """Worker processes for `prepare`, each holding `rules` (the Refresher's own).
+
+    Nothing starts until the first document is sent: not the forkserver, nor the workers,
+    nor multiprocessing's resource tracker, so a refresh of unchanged sources starts none.
+    """
+    return LazyExecutor(partial(_process_pool, rules, workers))
+
+
+def _process_pool(rules: TagRules, workers: int) -> Executor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from aggregator.prepare import install_rules
+
     # forkserver: forking this process (threads, an event loop) is not safe. The server
     # imports the CPU stages once; each worker forks from it with those modules loaded.
     context = multiprocessing.get_context("forkserver")
@@ -61,6 +79,27 @@ def start_cpu_pool(rules: TagRules, *, workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=install_rules, initargs=(rules,)
     )
+
+
+class LazyExecutor(Executor):
+    """An executor made by `start` when the first task is submitted (from one thread)."""
+
+    def __init__(self, start: Callable[[], Executor]) -> None:
+        self._start = start
+        self._executor: Executor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if self._executor is None:
+            self._executor = self._start()
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @dataclass(kw_only=True)
@@ -77,17 +116,19 @@ class StageTimes:
     parse: float = 0.0
     normalise: float = 0.0
     tag: float = 0.0
+    fingerprint: float = 0.0  # dedupe fingerprints, computed with the other CPU stages
     store: float = 0.0
 
-    def add_prepared(self, cpu: tuple[float, float, float]) -> None:
+    def add_prepared(self, cpu: tuple[float, float, float, float]) -> None:
         self.parse += cpu[0]
         self.normalise += cpu[1]
         self.tag += cpu[2]
+        self.fingerprint += cpu[3]
 
     def as_dict(self) -> dict[str, float]:
         return {
             name: round(getattr(self, name), 3)
-            for name in ("wall", "fetch", "parse", "normalise", "tag", "store")
+            for name in ("wall", "fetch", "parse", "normalise", "tag", "fingerprint", "store")
         }
 
 
@@ -103,6 +144,34 @@ class Read:
 # few enough that one batch's wait stays short.
 WRITE_BATCH = 50
 STATE_CHUNK = 500  # source ids per read of their fetch state
+# Documents past their fetch and not yet written, at most (see Admission): on a cold store
+# the single writer is the slowest stage, and without a bound the parsed items of every
+# source of the batch waited for it in memory at once. Enough to keep the writer's next
+# batch ready while the workers prepare the one after.
+DOCUMENTS_IN_PROCESS = 2 * WRITE_BATCH
+
+
+class Admission:
+    """One source's place among the documents in process (`DOCUMENTS_IN_PROCESS`).
+
+    Taken before its document is prepared, given back once its outcome is written; taken
+    once however many URLs the source tries. Fetching takes none, so a slow host never
+    holds places that the documents of other hosts need.
+    """
+
+    def __init__(self, places: asyncio.Semaphore) -> None:
+        self._places = places
+        self._held = False
+
+    async def take(self) -> None:
+        if not self._held:
+            await self._places.acquire()
+            self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._places.release()
 
 
 class RefreshStore(Protocol):
@@ -129,6 +198,7 @@ class RefreshStore(Protocol):
         next_fetch_at: datetime,
         seen: int,
         warnings: Sequence[str] = (),
+        fingerprints: Mapping[str, Fingerprint] | None = None,
     ) -> Refreshed: ...
 
     def record_not_modified(
@@ -161,6 +231,9 @@ class Refresher:
     times: StageTimes = field(default_factory=StageTimes)
     _local_cpu: float = 0.0  # preparing done on this process's event loop
     _states: dict[str, SourceHealth | None] = field(default_factory=dict)
+    _places: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(DOCUMENTS_IN_PROCESS)
+    )
     _pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = field(default_factory=list)
     _flusher: asyncio.Task[None] | None = None
 
@@ -196,6 +269,13 @@ class Refresher:
             )
 
     async def refresh_one(self, source: Source) -> SourceResult:
+        admission = Admission(self._places)
+        try:
+            return await self._refresh(source, admission)
+        finally:
+            admission.give_back()
+
+    async def _refresh(self, source: Source, admission: Admission) -> SourceResult:
         started_at = self.clock()
         began = time.perf_counter()
         if source.id in self._states:
@@ -207,7 +287,7 @@ class Refresher:
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
         try:
-            response = await self._read(source, url, validators, started_at)
+            response = await self._read(source, url, validators, started_at, admission)
             if isinstance(response, Unchanged):
                 now = self.clock()
                 next_at = next_fetch_after_success(
@@ -261,7 +341,12 @@ class Refresher:
         )
 
     async def _read(
-        self, source: Source, url: str, validators: CacheValidators, now: datetime
+        self,
+        source: Source,
+        url: str,
+        validators: CacheValidators,
+        now: datetime,
+        admission: Admission,
     ) -> Read | Unchanged:
         """Fetch and prepare `url`; when either fails, the fallback URLs of the source's
         kind in turn (an ep-procedure's Legislative Observatory page). When all fail, the
@@ -270,8 +355,12 @@ class Refresher:
             response = await self.retriever.retrieve(source, url, validators, now=now)
             if isinstance(response, Unchanged):
                 return response
-            return Read(fetched=response, prepared=await self._prepare(source, response, now))
+            return Read(
+                fetched=response, prepared=await self._prepare(source, response, now, admission)
+            )
         except SourceError as error:
+            from aggregator.parse import fallback_urls
+
             for fallback in fallback_urls(source):
                 try:
                     other = await self.retriever.retrieve(
@@ -279,7 +368,7 @@ class Refresher:
                     )
                     if isinstance(other, Unchanged):
                         continue  # not without validators; typed as possible all the same
-                    prepared = await self._prepare(source, other, now)
+                    prepared = await self._prepare(source, other, now, admission)
                 except SourceError:
                     continue
                 # The fallback's validators and redirects are not the source URL's to keep.
@@ -291,15 +380,22 @@ class Refresher:
                 )
             raise
 
-    async def _prepare(self, source: Source, fetched: Fetched, now: datetime) -> Prepared:
+    async def _prepare(
+        self, source: Source, fetched: Fetched, now: datetime, admission: Admission
+    ) -> Prepared:
+        await admission.take()
         state = self._states.get(source.id)
         known: Mapping[str, str] = {}
         if state is None or state.item_count:  # a source with no items has none to skip
             known = await self._in_store(self.store.known_hashes, source.id)
         if self.cpu_pool is None:
+            from aggregator.prepare import prepare
+
             prepared = prepare(source, fetched, now, self.rules, known)
             self._local_cpu += sum(prepared.cpu)
         else:
+            from aggregator.prepare import prepare_in_worker
+
             loop = asyncio.get_running_loop()
             prepared = await loop.run_in_executor(
                 self.cpu_pool, prepare_in_worker, source, fetched, now, known
@@ -333,6 +429,7 @@ class Refresher:
                 next_fetch_at=next_at,
                 seen=prepared.seen,
                 warnings=prepared.warnings,
+                fingerprints=prepared.fingerprints,
             )
         )
 

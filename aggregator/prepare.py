@@ -1,4 +1,5 @@
-"""Parse, normalise and tag one fetched document: the CPU stages, run in worker processes.
+"""Parse, normalise, tag and fingerprint one fetched document: the CPU stages, run in worker
+processes.
 
 Pure work on values, with only what it needs imported (parse, normalise, tag): the worker
 processes preload this module (pipeline.start_cpu_pool), and every module it pulls in is
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from aggregator.dedupe.records import DedupeItem, Fingerprint
+from aggregator.dedupe.signatures import fingerprint
 from aggregator.models import Fetched, Item, Source
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
@@ -27,7 +30,11 @@ class Prepared:
     seen: int
     warnings: tuple[str, ...]
     ttl: timedelta | None
-    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # seconds: parse, normalise, tag
+    # Dedupe fingerprints of the items the store will write (new or changed), by identity:
+    # computed here, in a worker, so the single store writer does not have to.
+    fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)
+    # seconds: parse, normalise, tag, fingerprint
+    cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 def prepare(
@@ -55,12 +62,39 @@ def prepare(
         else replace(item, tags=tag_item(item, source, rules))
         for item in items
     )
+    was_tagged = time.thread_time()
+    fingerprints = {
+        item.identity: fingerprint(dedupe_item(item, source))
+        for item in items
+        if known.get(item.identity) != item.content_hash
+    }
     return Prepared(
         items=tagged,
         seen=len(document.items),
         warnings=document.warnings,
         ttl=document.ttl,
-        cpu=(parsed - started, normalised - parsed, time.thread_time() - normalised),
+        fingerprints=fingerprints,
+        cpu=(
+            parsed - started,
+            normalised - parsed,
+            was_tagged - normalised,
+            time.thread_time() - was_tagged,
+        ),
+    )
+
+
+def dedupe_item(item: Item, source: Source) -> DedupeItem:
+    """The item as dedupe sees it once stored (its key and first-seen time do not enter a
+    fingerprint, so neither is known or needed here)."""
+    return DedupeItem(
+        key=item.identity,
+        source_id=source.id,
+        org=source.org,
+        title=item.title,
+        text=item.text,
+        canonical_url=item.canonical_url,
+        published=item.published,
+        source_kind=source.kind,
     )
 
 

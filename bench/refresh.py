@@ -46,7 +46,7 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.02  # /proc reads are ~50 us a process: cheap next to the work measured
-STAGES = ("fetch", "parse", "normalise", "tag", "store")
+STAGES = ("fetch", "parse", "normalise", "tag", "fingerprint", "store")
 # The targets on a 2-core machine.
 COLD_TARGET_SECONDS = 8.0
 WARM_TARGET_FACTOR = 1.5
@@ -410,7 +410,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--wrap",
         default="",
-        help="a command to run the refreshes under, '{run}' is replaced by cold, warm or tick: 'py-spy record -o {run}.svg --'",
+        help="a command to run the refreshes under ({run}: cold, warm or tick), "
+        "e.g. 'py-spy record -o {run}.svg --'",
     )
     parser.add_argument("--child-floor", metavar="URLS_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--conditional", action="store_true", help=argparse.SUPPRESS)

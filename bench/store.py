@@ -23,9 +23,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aggregator.dedupe.records import Fingerprint
+from aggregator.dedupe.signatures import fingerprint
 from aggregator.models import CacheValidators, Fetched, Item, OrgKind, Source, SourceKind
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
+from aggregator.prepare import dedupe_item
 from aggregator.store import open_store
 from aggregator.tag import load_tag_rules, tag_item
 from bench.farm import feed_count_items, render
@@ -34,12 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def farm_sources(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
+Prepared = tuple[Source, tuple[Item, ...], dict[str, Fingerprint]]
+
+
+def farm_sources(feeds: int) -> list[Prepared]:
     """The feeds' items, parsed and tagged; kept in the temp dir (preparing takes a while)."""
-    cached = Path(tempfile.gettempdir()) / f"aggregator-bench-store-{feeds}.pickle"
+    cached = Path(tempfile.gettempdir()) / f"aggregator-bench-store-v2-{feeds}.pickle"
     if cached.exists():
         with cached.open("rb") as file:
-            found: list[tuple[Source, tuple[Item, ...]]] = pickle.load(file)
+            found: list[Prepared] = pickle.load(file)
         return found
     prepared = _prepare(feeds)
     with cached.open("wb") as file:
@@ -47,7 +53,7 @@ def farm_sources(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
     return prepared
 
 
-def _prepare(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
+def _prepare(feeds: int) -> list[Prepared]:
     rules = load_tag_rules(ROOT / "config" / "tags.toml")
     out = []
     for index in range(feeds):
@@ -64,21 +70,21 @@ def _prepare(feeds: int) -> list[tuple[Source, tuple[Item, ...]]]:
             replace(item, tags=tag_item(item, source, rules))
             for item in normalise_document(source, document, now=NOW)
         )
-        out.append((source, items))
+        # As the parse workers send them (prepare.py): the writer uses them, does not make them.
+        fingerprints = {item.identity: fingerprint(dedupe_item(item, source)) for item in items}
+        out.append((source, items, fingerprints))
     return out
 
 
-def one_pass(
-    database_url: str, sources: Sequence[tuple[Source, tuple[Item, ...]]], batch: int
-) -> tuple[float, float]:
+def one_pass(database_url: str, sources: Sequence[Prepared], batch: int) -> tuple[float, float]:
     store = open_store(database_url)
     try:
-        store.sync_sources([source for source, _ in sources], now=NOW)
+        store.sync_sources([source for source, _, _ in sources], now=NOW)
         wall = time.perf_counter()
         cpu = time.thread_time()
         for start in range(0, len(sources), batch):
             with store.write_batch():
-                for source, items in sources[start : start + batch]:
+                for source, items, fingerprints in sources[start : start + batch]:
                     store.save_refresh(
                         source.id,
                         items,
@@ -89,6 +95,7 @@ def one_pass(
                         permanent_url=None,
                         next_fetch_at=NOW + timedelta(hours=1),
                         seen=len(items),
+                        fingerprints=fingerprints,
                     )
         return time.thread_time() - cpu, time.perf_counter() - wall
     finally:
@@ -105,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     started = time.perf_counter()
     sources = farm_sources(args.feeds)
-    count = sum(len(items) for _, items in sources)
+    count = sum(len(items) for _, items, _ in sources)
     print(f"{args.feeds} feeds, {count} items prepared in {time.perf_counter() - started:.1f} s")
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:

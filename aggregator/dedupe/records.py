@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aggregator.dedupe.procedure_rule import ProcedureSide
@@ -33,10 +33,10 @@ class DedupeItem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Features:
-    """What `signatures.features` derives from a `DedupeItem`; all `decide` looks at."""
+class Detail:
+    """The word-level part of an item's features: what only `decide` needs. An item the index
+    finds no candidate for never needs it, so `Features` computes it on first use."""
 
-    item: DedupeItem
     tokens: tuple[str, ...]  # casefolded words of title + text
     keyword: tuple[bool, ...]  # per token: a number, a date or a capitalised name
     body_start: int  # tokens[body_start:] are the text's, the ones before the title's
@@ -44,14 +44,67 @@ class Features:
     # the text ends with a full stop are included): tells a whole intro sentence from a slot.
     breaks: frozenset[int]
     shingles: frozenset[int]  # 64-bit hashes of word shingles
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fingerprint:
+    """What the candidate index needs of an item, without its key or first-seen time: small
+    enough to compute where the item was parsed and hand to the store with it. `basis` is a
+    digest of everything it was computed from (thresholds included); the store uses it only
+    for an item whose own digest is the same (`signatures.features_from`)."""
+
+    basis: bytes
+    text_hash: str | None
+    signature: bytes
+    buckets: tuple[tuple[int, int], ...]
+    procedure: ProcedureSide
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Features:
+    """What `signatures.features` derives from a `DedupeItem`; all `decide` looks at."""
+
+    item: DedupeItem
     text_hash: str | None  # None: the body is too short to match on its hash alone
     signature: bytes  # MinHash, NUM_PERM little-endian uint32
     buckets: tuple[tuple[int, int], ...]  # (band, bucket) rows for the candidate index
     procedure: ProcedureSide  # what the procedure rule knows of the item
+    shingle_size: int  # of the thresholds the features were computed with
+    # The Detail once computed (empty until then): a list, so a frozen record can fill it.
+    computed: list[Detail] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def key(self) -> Key:
         return self.item.key
+
+    @property
+    def detail(self) -> Detail:
+        if not self.computed:
+            # Deferred: signatures imports this module.
+            from aggregator.dedupe.signatures import detail
+
+            self.computed.append(detail(self.item, self.shingle_size))
+        return self.computed[0]
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return self.detail.tokens
+
+    @property
+    def keyword(self) -> tuple[bool, ...]:
+        return self.detail.keyword
+
+    @property
+    def body_start(self) -> int:
+        return self.detail.body_start
+
+    @property
+    def breaks(self) -> frozenset[int]:
+        return self.detail.breaks
+
+    @property
+    def shingles(self) -> frozenset[int]:
+        return self.detail.shingles
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

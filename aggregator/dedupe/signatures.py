@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.dedupe.procedure_rule import ProcedureKey, procedure_side
-from aggregator.dedupe.records import DedupeItem, Features
+from aggregator.dedupe.records import DedupeItem, Detail, Features, Fingerprint
 from aggregator.dedupe.thresholds import DEFAULT, FEATURES_VERSION, MINHASH_SEED, Thresholds
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -198,13 +198,32 @@ def buckets(
     return tuple(out)
 
 
-def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
-    """Everything `decide` and the candidate index need, computed once per item."""
+def _analyse(
+    item: DedupeItem, shingle_size: int
+) -> tuple[Detail, npt.NDArray[np.uint64], tuple[str, ...], tuple[str, ...]]:
+    """The item's Detail, its shingle hashes, and its title and body tokens."""
     title_tokens, title_kw = tokenise(item.title)
     body_tokens, body_kw, body_breaks = tokenise_sentences(item.text)
     tokens = title_tokens + body_tokens
-    hashes = shingle_hashes(tokens, thresholds.shingle_size)
-    near = len(tokens) >= thresholds.min_tokens
+    hashes = shingle_hashes(tokens, shingle_size)
+    found = Detail(
+        tokens=tokens,
+        keyword=title_kw + body_kw,
+        body_start=len(title_tokens),
+        breaks=frozenset({0, len(title_tokens)} | {len(title_tokens) + p for p in body_breaks}),
+        shingles=frozenset(hashes.tolist()),
+    )
+    return found, hashes, title_tokens, body_tokens
+
+
+def detail(item: DedupeItem, shingle_size: int) -> Detail:
+    return _analyse(item, shingle_size)[0]
+
+
+def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
+    """Everything `decide` and the candidate index need, computed once per item."""
+    found, hashes, title_tokens, body_tokens = _analyse(item, thresholds.shingle_size)
+    near = len(found.tokens) >= thresholds.min_tokens
     signature = minhash(hashes if near else hashes[:0], thresholds.num_perm)
     procedure = procedure_side(
         source_id=item.source_id,
@@ -217,13 +236,55 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
     text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Features(
         item=item,
-        tokens=tokens,
-        keyword=title_kw + body_kw,
-        body_start=len(title_tokens),
-        breaks=frozenset({0, len(title_tokens)} | {len(title_tokens) + p for p in body_breaks}),
-        shingles=frozenset(hashes.tolist()),
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
         buckets=text_buckets + procedure_buckets(procedure.keys),
         procedure=procedure,
+        shingle_size=thresholds.shingle_size,
+        computed=[found],
+    )
+
+
+def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
+    """A digest of everything a Fingerprint of `item` is computed from (not its key, not its
+    first-seen time), and of the thresholds and fingerprint version."""
+    parts = (
+        FEATURES_VERSION,
+        repr(thresholds),
+        item.source_id,
+        str(item.org),
+        str(item.source_kind),
+        item.title,
+        item.text,
+        item.published.isoformat(),
+    )
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerprint:
+    """The part of `features` the store's index needs, to compute away from the store."""
+    found = features(item, thresholds)
+    return Fingerprint(
+        basis=basis(item, thresholds),
+        text_hash=found.text_hash,
+        signature=found.signature,
+        buckets=found.buckets,
+        procedure=found.procedure,
+    )
+
+
+def features_from(
+    item: DedupeItem, given: Fingerprint | None, thresholds: Thresholds = DEFAULT
+) -> Features:
+    """`features(item)`, from a fingerprint computed elsewhere when it was computed from this
+    same item and thresholds; the word-level Detail is then computed only if `decide` asks."""
+    if given is None or given.basis != basis(item, thresholds):
+        return features(item, thresholds)
+    return Features(
+        item=item,
+        text_hash=given.text_hash,
+        signature=given.signature,
+        buckets=given.buckets,
+        procedure=given.procedure,
+        shingle_size=thresholds.shingle_size,
     )

@@ -10,10 +10,11 @@ SQLite as on PostgreSQL. Database failures raise `StoreError` (the URL's passwor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import SourceError
 from aggregator.models import (
     CacheValidators,
@@ -65,6 +66,7 @@ class Store(Protocol):
         next_fetch_at: datetime,
         seen: int,
         warnings: Sequence[str] = (),
+        fingerprints: Mapping[str, Fingerprint] | None = None,
     ) -> Refreshed:
         """Store a fetched document's items and the source's success, in one transaction.
 
@@ -76,6 +78,8 @@ class Store(Protocol):
         stored once, with a warning. The source row gets the validators, `permanent_url` (if
         any), status new/updated/unchanged, a cleared error state and `next_fetch_at`; a
         fetch_log row is appended. On any error nothing is written (StoreError).
+        `fingerprints` (identity -> Fingerprint, computed where the items were parsed) spare
+        the writer computing them; one that does not fit its item is ignored.
         """
 
     def record_not_modified(

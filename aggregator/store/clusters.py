@@ -15,7 +15,7 @@ not grow with it. The new items' fingerprints are written for the whole call at 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,8 +42,8 @@ from aggregator.dedupe.cluster import (
     candidate_order,
     choose_primary,
 )
-from aggregator.dedupe.records import DedupeItem, Features, Key, Member
-from aggregator.dedupe.signatures import features
+from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
+from aggregator.dedupe.signatures import features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 from aggregator.errors import StoreError
 from aggregator.models import OrgKind
@@ -239,7 +239,9 @@ class SqlCandidateIndex:
         self._signatures: dict[int, bytes] = {}  # candidate id -> stored MinHash signature
 
     # -- reading items ---------------------------------------------------------------------
-    def load(self, ids: Sequence[int]) -> list[Features]:
+    def load(
+        self, ids: Sequence[int], fingerprints: Mapping[int, Fingerprint] | None = None
+    ) -> list[Features]:
         """Features of the given stored items, in id order: one query per CHUNK ids, and
         features computed only for rows the transaction has not seen as they are."""
         found: dict[int, Features] = {}
@@ -253,7 +255,8 @@ class SqlCandidateIndex:
                 item = _dedupe_item(row)
                 cached = self._features.get(row.id)
                 if cached is None or cached.item != item:
-                    cached = features(item, self._thresholds)
+                    given = fingerprints.get(row.id) if fingerprints else None
+                    cached = features_from(item, given, self._thresholds)
                     self._features[row.id] = cached
                 found[row.id] = cached
                 if row.cluster_id is not None:
@@ -535,18 +538,20 @@ def assign_clusters(
     now: datetime,
     window: timedelta | None = None,
     thresholds: Thresholds = DEFAULT,
+    fingerprints: Mapping[int, Fingerprint] | None = None,
 ) -> ClusterChanges:
     """Fingerprint the given stored items and fold each into every cluster it matches.
 
     Call it inside the transaction that stored the items (each with its own cluster, or
     none). Items are taken in id order, so later items of a batch see earlier ones.
     Idempotent: a second call finds every match already in the item's own cluster.
+    `fingerprints` (item id -> Fingerprint) are used where they fit their item.
     """
     window = thresholds.window if window is None else window
     index = SqlCandidateIndex(conn, now=now, thresholds=thresholds)
     try:
         merges = []
-        batch = index.load(new_item_ids)
+        batch = index.load(new_item_ids, fingerprints)
         index.add_many(batch)  # every new item's fingerprints first, in a few statements
         index.prefetch(batch, window)  # then every new item's candidates, in a few queries
         for item in batch:

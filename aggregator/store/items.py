@@ -57,6 +57,7 @@ class Saved:
     unchanged: int
     warnings: tuple[str, ...]
     changed_ids: tuple[int, ...] = ()  # new and updated items: what dedupe must (re)assign
+    changed_identities: tuple[str, ...] = ()  # their identities, in the same order
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -166,6 +167,10 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
         unchanged=unchanged,
         warnings=tuple(warnings),
         changed_ids=(*new_ids, *(item_id for item_id, _, _ in changed)),
+        changed_identities=(
+            *(item.identity for item in fresh),
+            *(item.identity for _, item, _ in changed),
+        ),
     )
 
 

@@ -20,6 +20,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import SourceError, StoreError
 from aggregator.models import (
     CacheValidators,
@@ -118,14 +119,23 @@ class SqlStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _cluster(self, conn: Connection, item_ids: Sequence[int], *, now: datetime) -> None:
+    def _cluster(
+        self,
+        conn: Connection,
+        item_ids: Sequence[int],
+        *,
+        now: datetime,
+        fingerprints: Mapping[int, Fingerprint] | None = None,
+    ) -> None:
         """Dedupe, in the transaction that stored the items: both commit, or neither."""
         if self.dialect == "postgresql":
             # Concurrent writers (worker processes) would each miss the other's uncommitted
             # copy of the same statement; one transaction-scoped lock makes them take turns.
             # SQLite needs none: BEGIN IMMEDIATE already serialises writers.
             conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": CLUSTER_LOCK_KEY})
-        assign_clusters(conn, item_ids, now=now, window=self.dedupe_window)
+        assign_clusters(
+            conn, item_ids, now=now, window=self.dedupe_window, fingerprints=fingerprints
+        )
 
     @wrap_errors
     def sync_sources(self, sources: Sequence[Source], *, now: datetime) -> None:
@@ -162,6 +172,7 @@ class SqlStore:
         next_fetch_at: datetime,
         seen: int,
         warnings: Sequence[str] = (),
+        fingerprints: Mapping[str, Fingerprint] | None = None,
     ) -> Refreshed:
         foreign = [item.identity for item in items if item.source_id != source_id]
         if foreign:
@@ -172,7 +183,19 @@ class SqlStore:
             source_sql.lock(conn, source_id)
             saved = item_sql.save(conn, source_id, items, now=now)
             if saved.changed_ids:
-                self._cluster(conn, saved.changed_ids, now=now)
+                given = fingerprints or {}
+                self._cluster(
+                    conn,
+                    saved.changed_ids,
+                    now=now,
+                    fingerprints={
+                        item_id: given[identity]
+                        for item_id, identity in zip(
+                            saved.changed_ids, saved.changed_identities, strict=True
+                        )
+                        if identity in given
+                    },
+                )
             status = "new" if saved.new else "updated" if saved.updated else "unchanged"
             source_sql.record_success(
                 conn,
