@@ -33,6 +33,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA synchronous=NORMAL",
+    # A 16 MiB page cache (the default is 2 MiB): a cold refresh inserts a million LSH
+    # bucket rows at random places of their primary key, and with the default most inserts
+    # re-read a page; measured ~25% less CPU for those inserts. Larger measured no better.
+    "PRAGMA cache_size=-16384",
 )
 
 # PostgreSQL pool: a few connections per process (the refresh writes from one thread; the
