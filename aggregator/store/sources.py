@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, case, func, insert, or_, select, update
+from sqlalchemy import RowMapping, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -148,6 +148,20 @@ def due(conn: Connection, *, now: datetime) -> list[str]:
     return list(conn.execute(stmt).scalars())
 
 
+# Statements of the per-fetch writes, built once with bind parameters: building one per call
+# (and SQLAlchemy's cache key of it) cost more than running it, and a refresh writes one or
+# two per source. A source's row is updated by `_SOURCE_ROW` with the columns passed as
+# parameters (the SET clause is compiled once per set of columns, then cached).
+_SOURCE_ROW = update(sources).where(sources.c.id == bindparam("b_source_id"))
+_FAILURE = _SOURCE_ROW.values(
+    consecutive_failures=sources.c.consecutive_failures + 1,
+    failing_since=func.coalesce(
+        sources.c.failing_since, bindparam("b_now", type_=sources.c.failing_since.type)
+    ),
+)
+_LOG_FETCH = insert(fetch_log)
+
+
 def record_success(
     conn: Connection,
     source_id: str,
@@ -176,7 +190,7 @@ def record_success(
         values["url"] = permanent_url
     if seen > 0:
         values["ever_yielded"] = True
-    conn.execute(update(sources).where(sources.c.id == source_id).values(values))
+    conn.execute(_SOURCE_ROW, {"b_source_id": source_id, **values})
 
 
 def record_not_modified(
@@ -185,6 +199,7 @@ def record_not_modified(
     """A 304 is a success: the source answers and nothing changed since the last document."""
     _update_existing(
         conn,
+        _SOURCE_ROW,
         source_id,
         last_status="not modified",
         last_fetch_at=to_db(now),
@@ -205,21 +220,22 @@ def record_failure(
     now: datetime,
     next_fetch_at: datetime,
 ) -> None:
+    """failures + 1; failing_since kept, or `now` on the first failure."""
     _update_existing(
         conn,
+        _FAILURE,
         source_id,
         last_status=failure_status(error),
         last_fetch_at=to_db(now),
         last_error=str(error),
         last_error_kind=error.kind,
-        consecutive_failures=sources.c.consecutive_failures + 1,
-        failing_since=func.coalesce(sources.c.failing_since, to_db(now)),
         next_fetch_at=to_db(next_fetch_at),
+        b_now=to_db(now),
     )
 
 
-def _update_existing(conn: Connection, source_id: str, **values: Any) -> None:
-    result = conn.execute(update(sources).where(sources.c.id == source_id).values(**values))
+def _update_existing(conn: Connection, statement: Any, source_id: str, **values: Any) -> None:
+    result = conn.execute(statement, {"b_source_id": source_id, **values})
     if result.rowcount == 0:
         raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
 
@@ -236,14 +252,15 @@ def log_fetch(
     error: SourceError | None = None,
 ) -> None:
     conn.execute(
-        insert(fetch_log).values(
-            source_id=source_id,
-            started_at=to_db_or_none(started_at),
-            seconds=seconds,
-            status=status,
-            error_kind=error.kind if error is not None else None,
-            error=str(error) if error is not None else None,
-            new=new,
-            updated=updated,
-        )
+        _LOG_FETCH,
+        {
+            "source_id": source_id,
+            "started_at": to_db_or_none(started_at),
+            "seconds": seconds,
+            "status": status,
+            "error_kind": error.kind if error is not None else None,
+            "error": str(error) if error is not None else None,
+            "new": new,
+            "updated": updated,
+        },
     )
