@@ -19,16 +19,15 @@ from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
-from aggregator.retention import RetentionPolicy
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.store import SqlStore, open_store
-from aggregator.store.digests import last_window_end
-from aggregator.store.retention import PruneResult
-from aggregator.store.retention import prune as prune_store
 from aggregator.tag import TagRules, load_tag_rules, tag_item
 
-if TYPE_CHECKING:  # digests only: jinja2 templates and CSS inlining that a refresh never needs
+# Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
+# methods that use them: a refresh, the command run most often, needs neither.
+if TYPE_CHECKING:
     from aggregator.deliver.run import DigestRun
+    from aggregator.store.retention import PruneResult
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
@@ -176,6 +175,8 @@ class App:
         raise UnknownProfile(f"unknown digest profile {name!r} (configured: {known})")
 
     def last_digest_end(self, profile: str) -> datetime | None:
+        from aggregator.store.digests import last_window_end
+
         return last_window_end(self.store.engine, profile)
 
     def run_digest(
@@ -243,6 +244,9 @@ class App:
 
     def prune(self, *, dry_run: bool = False) -> PruneResult:
         """Delete the items the retention settings let go (see aggregator/retention.py)."""
+        from aggregator.retention import RetentionPolicy
+        from aggregator.store.retention import prune as prune_store
+
         now = self.clock()
         cutoffs = RetentionPolicy.from_settings(self.settings.retention).cutoffs(now)
         return prune_store(self.store.engine, cutoffs, now=now, dry_run=dry_run)
