@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedupe.signatures import _NOT_NAMES, tokenise_sentences
+from aggregator.dedupe.signatures import _NOT_NAMES, tokenise_sentences, words
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _GAP = re.compile(r"[.!?:;]['\"\u2019\u201d)\]]*\s|\n")
@@ -75,7 +75,9 @@ PIECES = st.sampled_from(
 
 @given(st.lists(PIECES, max_size=40).map("".join))
 def test_tokenise_sentences_matches_the_reference(text: str) -> None:
-    assert tokenise_sentences(text) == reference(text)
+    expected = reference(text)
+    assert tokenise_sentences(text) == expected
+    assert words(text) == expected[0]
 
 
 def test_tokenise_sentences_on_press_release_text() -> None:

@@ -87,6 +87,15 @@ def tokenise_sentences(
     return tokens, keyword, frozenset(breaks)
 
 
+def words(text: str) -> tuple[str, ...]:
+    """The tokens of `tokenise(text)`, without the keyword flags and sentence breaks."""
+    found = _WORD.findall(unicodedata.normalize("NFKC", text))
+    cache = _WORDS
+    if len(cache) > _WORDS_LIMIT:
+        cache.clear()
+    return tuple([(cache.get(w) or _remember(w))[0] for w in found])
+
+
 # Each word's (casefolded token, keyword flag): news text repeats its words, and this ran a
 # million times in a cold refresh. Bounded: cleared when full.
 _WORDS: dict[str, tuple[str, bool]] = {}
@@ -262,15 +271,32 @@ def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
 
 
 def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerprint:
-    """The part of `features` the store's index needs, to compute away from the store."""
-    found = features(item, thresholds)
+    """The part of `features` the store's index needs, to compute away from the store. Only
+    the words are needed, not their keyword flags, sentence breaks or shingle set."""
+    title_tokens, body_tokens = words(item.title), words(item.text)
+    tokens = title_tokens + body_tokens
+    near = len(tokens) >= thresholds.min_tokens
+    hashes = shingle_hashes(tokens, thresholds.shingle_size) if near else _NO_SHINGLES
+    signature = minhash(hashes, thresholds.num_perm)
+    procedure = procedure_side(
+        source_id=item.source_id,
+        source_kind=item.source_kind,
+        org=item.org,
+        title=item.title,
+        text=item.text,
+        published=item.published,
+    )
+    text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Fingerprint(
         basis=basis(item, thresholds),
-        text_hash=found.text_hash,
-        signature=found.signature,
-        buckets=found.buckets,
-        procedure=found.procedure,
+        text_hash=text_hash(body_tokens, thresholds),
+        signature=signature.astype("<u4").tobytes(),
+        buckets=text_buckets + procedure_buckets(procedure.keys),
+        procedure=procedure,
     )
+
+
+_NO_SHINGLES = np.empty(0, dtype=_U64)
 
 
 def features_from(
