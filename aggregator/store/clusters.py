@@ -346,6 +346,7 @@ class SqlCandidateIndex:
         keys = sorted(by_key)
         # Bucket rows by (band, bucket): the batch's own from memory, the others' from the
         # lookups below (a row found for one chunk is a true row for any item of the batch).
+        # An item's pairs are distinct (one per band, one per procedure key).
         buckets: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
         for f in batch:
             row = (_int(f.key), f.item.seen)
@@ -353,7 +354,7 @@ class SqlCandidateIndex:
                 found = buckets.get(pair)
                 if found is None:
                     buckets[pair] = [row]
-                elif row not in found:
+                else:
                     found.append(row)
         for part in _chunks(keys):
             chunk = [by_key[k] for k in part]
@@ -472,9 +473,12 @@ def _insert_buckets(conn: Connection, rows: Sequence[tuple[int, int, int, Any]])
     own insert. The statement is the table's insert compiled for the connection's dialect."""
     compiled = _compiled_insert(conn.dialect)
     names = ("band", "bucket", "item_id", "first_seen")
+    params: Sequence[Any]
     if compiled.positiontup is not None:  # qmark / format: tuples in the statement's order
         order = [names.index(name) for name in compiled.positiontup]
-        params: list[Any] = [tuple(row[i] for i in order) for row in rows]
+        # In the given order (the usual case), the rows go as they are, not copied.
+        in_order = order == sorted(order)
+        params = rows if in_order else [tuple(row[i] for i in order) for row in rows]
     else:  # named / pyformat
         params = [dict(zip(names, row, strict=True)) for row in rows]
     conn.exec_driver_sql(compiled.string, params)
