@@ -41,6 +41,11 @@ lint: $(TSTAMP)
 bench: $(TSTAMP)
 	$(BIN)/python -m bench.refresh
 
+## bench-store: the store writer alone (a cold refresh's saves and dedupe, no fetch or parse)
+.PHONY: bench-store
+bench-store: $(TSTAMP)
+	$(BIN)/python -m bench.store $(if $(FEEDS),--feeds $(FEEDS))
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
