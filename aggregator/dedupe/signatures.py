@@ -258,8 +258,7 @@ def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
     """A digest of everything a Fingerprint of `item` is computed from (not its key, not its
     first-seen time), and of the thresholds and fingerprint version."""
     parts = (
-        FEATURES_VERSION,
-        repr(thresholds),
+        _described(thresholds),
         item.source_id,
         str(item.org),
         str(item.source_kind),
@@ -268,6 +267,11 @@ def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
         item.published.isoformat(),
     )
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+@cache
+def _described(thresholds: Thresholds) -> str:
+    return f"{FEATURES_VERSION}:{thresholds!r}"
 
 
 def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerprint:
