@@ -395,3 +395,19 @@ def test_global_limit_spans_hosts(http_server: FixtureServer) -> None:
     fetch_all(urls, max_per_host=4, max_connections=3)
     assert http_server.count("/f0") == 2
     assert http_server.peak_concurrency == 3
+
+
+def test_the_connections_of_a_host_share_its_cookies(http_server: FixtureServer) -> None:
+    # Each connection to a host is a client of its own (see http.py); their cookies are one.
+    login = http_server.add("/login", body=RSS, headers={"Set-Cookie": "session=s1; Path=/"})
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.1) for i in range(4)]
+
+    async def work(r: Retriever) -> list[Fetched | Unchanged]:
+        await r.retrieve(SOURCE, login, CacheValidators(), now=NOW)
+        jobs = [r.retrieve(SOURCE, url, CacheValidators(), now=NOW) for url in urls]
+        return await asyncio.gather(*jobs)
+
+    run(work, FetchOptions(**{**_fields(FAST), "max_per_host": 4}))
+    assert http_server.peak_concurrency == 4  # four connections, so four clients
+    sent = [r.headers.get("Cookie") for i in range(4) for r in http_server.requests(f"/f{i}")]
+    assert sent == ["session=s1"] * 4

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
+from http.cookiejar import CookieJar
 
 import certifi
 import httpx
@@ -239,13 +240,16 @@ class HttpFetcher:
             limit = self._options.max_per_host
             count = -(-limit // CONNECTIONS_PER_CLIENT)  # ceiling division
             sizes = [limit // count + (1 if i < limit % count else 0) for i in range(count)]
-            pool = HostPool([(self._client(size), size) for size in sizes])
+            # The clients of a host share its cookies, as the requests of one client would.
+            jar = CookieJar()
+            pool = HostPool([(self._client(size, jar), size) for size in sizes])
             self._pools[key] = pool
         return pool
 
-    def _client(self, connections: int) -> httpx.AsyncClient:
+    def _client(self, connections: int, cookies: CookieJar) -> httpx.AsyncClient:
         options = self._options
         return httpx.AsyncClient(
+            cookies=cookies,  # a CookieJar is shared, not copied
             http2=True,
             verify=self._tls,
             follow_redirects=False,
