@@ -382,7 +382,7 @@ def test_per_host_limit_bounds_concurrency(http_server: FixtureServer) -> None:
 
 
 def test_a_host_allowed_many_connections_gets_them_all(http_server: FixtureServer) -> None:
-    # Above 10 per host the connections are spread over several clients (see http.py).
+    # Each connection is a client of its own (see http.py): 25 of them for one host.
     urls = [http_server.add(f"/f{i}", body=RSS, delay=0.3) for i in range(40)]
     fetch_all(urls, max_per_host=25, max_connections=100)
     assert http_server.peak_concurrency == 25

@@ -1,10 +1,11 @@
 """http and https through httpx: limits, conditional GET, retries, redirects, size cap.
 
-One small `httpx.AsyncClient` per host instead of one big one: httpcore's pool does work that
-grows with connections x queued requests (encode/httpx#3215), and one pool of 50 connections
-was measured 5-10x slower than the network allows (see /work/shared/PERFORMANCE.md). Our own
-semaphores admit only as many requests to a client as it has connections, so httpcore never
-queues, and a global semaphore caps the requests in flight over all hosts.
+Small `httpx.AsyncClient`s, one per connection (`CONNECTIONS_PER_CLIENT`), instead of one big
+one: httpcore's pool does work that grows with connections x queued requests
+(encode/httpx#3215), and one pool of 50 connections was measured 5-10x slower than the
+network allows (see /work/shared/PERFORMANCE.md). The clients of a host share its cookie
+jar. Our own semaphores admit only as many requests to a client as it has connections, so
+httpcore never queues, and a global semaphore caps the requests in flight over all hosts.
 
 Redirects are followed here rather than by httpx so that each hop goes through the pool and
 the per-host limit of the host it points at, and so that we know whether every hop was
