@@ -141,3 +141,35 @@ def test_plain_postgresql_urls_use_psycopg_3() -> None:
         assert engine.dialect.driver == "psycopg"
     finally:
         engine.dispose()
+
+
+def test_the_fast_head_check_agrees_with_alembic(tmp_path: Path) -> None:
+    """Opening a store at head skips Alembic; the check must name Alembic's own heads, and
+    anything else (a new or older database) must still go through Alembic."""
+    from aggregator.store.migrate import at_head, script_heads
+
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    assert script_heads() == heads
+    engine = create_store_engine(f"sqlite:///{tmp_path}/fast.db")
+    try:
+        assert not at_head(engine)  # empty: no version table
+        upgrade(engine, "0002")
+        assert not at_head(engine)  # older
+        upgrade(engine)
+        assert at_head(engine)
+        with engine.begin() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+        assert "item_tags" in tables
+    finally:
+        engine.dispose()
+
+
+def test_a_database_from_a_newer_release_is_a_store_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/newer.db"
+    open_store(url).close()
+    engine = create_store_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update alembic_version set version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="cannot migrate database"):
+        open_store(url)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
-import alembic.util
 import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -336,8 +336,12 @@ def open_store(
     except sqlalchemy.exc.SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(f"cannot open database {masked(engine.url)}: {describe(exc)}") from exc
-    except alembic.util.CommandError as exc:
-        # e.g. the database was migrated by a newer release than this one
+    except Exception as exc:
         engine.dispose()
-        raise StoreError(f"cannot migrate database {masked(engine.url)}: {exc}") from exc
+        # Alembic is imported only when a migration runs (migrate.upgrade), so its error
+        # class is looked up, not imported: e.g. a database migrated by a newer release.
+        alembic_util = sys.modules.get("alembic.util")
+        if alembic_util is not None and isinstance(exc, alembic_util.CommandError):
+            raise StoreError(f"cannot migrate database {masked(engine.url)}: {exc}") from exc
+        raise
     return SqlStore(engine, dedupe_window=dedupe_window)
