@@ -101,9 +101,11 @@ def _dedupe_item(row: Any) -> DedupeItem:
 # write batch (hundreds of sources, one transaction) compare new items with the same recent
 # items; each is tokenised once. Keyed by the transaction object, so a new transaction
 # starts empty, and checked against the row (an id reused after a rolled-back savepoint, or
-# an updated item, is recomputed). Bounded: cleared when full.
+# an updated item, is recomputed). Bounded: cleared when full. Most entries are a new item's
+# fingerprint (~3 KB); a compared item's word-level detail is ~25 KB, so 4,096 entries stay
+# well under 100 MB, and hold a whole write batch (50 sources of ~30 items).
 _CACHE_KEY = "aggregator.dedupe.features"
-CACHE_LIMIT = 20_000
+CACHE_LIMIT = 4_096
 
 
 def _transaction_cache(conn: Connection) -> dict[int, Features]:
