@@ -4,6 +4,7 @@ item."""
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import replace
 from datetime import timedelta
@@ -37,3 +38,21 @@ def test_a_fingerprint_of_another_version_is_ignored() -> None:
     assert features_from(moved, sent).computed  # recomputed, not taken
     other = Thresholds(num_perm=DEFAULT.num_perm * 2, bands=DEFAULT.bands * 2)
     assert features_from(item, sent, other) == features(item, other)
+
+
+# Fingerprints are stored (items.signature, items.text_hash, lsh_buckets): a change to how
+# they are computed must bump FEATURES_VERSION and re-fingerprint, never happen silently.
+# Recorded with FEATURES_VERSION as below; update both together.
+LABELLED_FINGERPRINTS = "59f14841a12752238bd5bb9250d1702139d3966dfbe44e63d6b4733fda11b1cd"
+RECORDED_WITH_VERSION = 1
+
+
+def test_fingerprints_are_stable_across_releases() -> None:
+    from aggregator.dedupe.thresholds import FEATURES_VERSION
+
+    digest = hashlib.sha256()
+    for entry in load_labelled():
+        found = fingerprint(entry.item)
+        digest.update(repr((found.text_hash, found.signature.hex(), found.buckets)).encode())
+    assert FEATURES_VERSION == RECORDED_WITH_VERSION
+    assert digest.hexdigest() == LABELLED_FINGERPRINTS

@@ -166,9 +166,15 @@ def minhash(shingles: npt.NDArray[np.uint64], num_perm: int) -> npt.NDArray[np.u
 
 
 def _bucket(band: int, data: bytes) -> int:
-    """A signed 64-bit bucket id (the column is BIGINT), from the band number and its bytes."""
-    value = _blake64(band.to_bytes(4, "little", signed=True) + data)
-    return value - (1 << 64) if value >= (1 << 63) else value
+    """A signed 64-bit bucket id (the column is BIGINT), from the band number and its bytes:
+    the little-endian BLAKE2b-64 of both, read as two's complement."""
+    digest = hashlib.blake2b(_band_prefix(band) + data, digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+@cache
+def _band_prefix(band: int) -> bytes:
+    return band.to_bytes(4, "little", signed=True)
 
 
 # Bands beyond the MinHash ones: exact title and exact body lead (see thresholds.lead_tokens),
