@@ -13,12 +13,12 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.tag import parse_tag_rules, topic_tags
 from aggregator.tag.anyof import compile_any
-from aggregator.tag.fold import fold
+from aggregator.tag.fold import _strip_accents, fold
 from aggregator.tag.haystack import Haystack
 from tests.support_tag import make_item, make_source
 
@@ -214,3 +214,22 @@ def test_a_phrase_matches_itself_in_any_text(parts: list[str], joiner: str) -> N
 @given(st.text(max_size=200))
 def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
+
+
+# Accented letters, marks in and out of order, ligatures, compatibility forms, the table's
+# letters, typographic punctuation, surrogates, and ASCII between them.
+FOLD_ALPHABET = st.one_of(
+    st.sampled_from("aeE \t\n-'é\u0301\u0327\u05b8\u05bc\u0591ßẞæŒøłđı‘’ʼ‐‑\u00ad\u00a0…ﬁ①¼µ¨´¦ж"),
+    st.characters(),
+)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=FOLD_ALPHABET, max_size=40))
+@example("x \u05bc\u05b8 y")  # NFKD puts these two marks in order: a run is not per letter
+@example("Stra\u00dfe, cont\u0302role\u2019s \u2026")
+def test_fold_folds_runs_as_the_whole_text(text: str) -> None:
+    """`fold` hands each run of non-ASCII characters to NFKD on its own (fold.py): the same
+    as folding the whole text at once."""
+    whole = _strip_accents(text) if not text.isascii() else text
+    assert fold(text) == " ".join(whole.split())

@@ -7,8 +7,10 @@ case-insensitive instead) so that a `re:` pattern can still ask for case with ``
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters that NFKD does not decompose but that readers treat as a base letter plus a mark,
 # or as a spelling variant (ß/ss). Typographic apostrophes and hyphens become ASCII so that
@@ -45,10 +47,32 @@ def _strip_accents(text: str) -> str:
     return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
+# Folding a text is folding each of its runs of non-ASCII characters: NFKD leaves ASCII
+# characters alone, and it reorders only combining marks, never across an ASCII character.
+# The ASCII encoder finds those runs in C, a hundred times faster than a scan by a regular
+# expression or unicodedata, and hands each one to this error handler, whose answer (bytes,
+# UTF-8) it copies in; most texts have a few runs ("’", "…", "é"), the same ones again.
+_FOLD_RUNS = "aggregator.tag.fold"
+
+
+@lru_cache(maxsize=4096)
+def _folded_run(run: str) -> bytes:
+    return _strip_accents(run).encode("utf-8", "surrogatepass")
+
+
+def _fold_run(error: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return _folded_run(error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(_FOLD_RUNS, _fold_run)
+
+
 def fold(text: str) -> str:
     """Accent-fold `text` and collapse whitespace to single spaces; case is kept."""
     if not text.isascii():
-        text = _strip_accents(text)
+        text = text.encode("ascii", _FOLD_RUNS).decode("utf-8", "surrogatepass")
     # str.split() splits where re's \s matches (both are Py_UNICODE_ISSPACE), in a third of
     # the time of _SPACE.sub(" ", text).strip().
     return " ".join(text.split())
