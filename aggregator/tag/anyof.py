@@ -28,6 +28,8 @@ class AnyOf:
     prefixes: frozenset[str] = frozenset()  # the keys of by_prefix: first three letters
     # expression source -> the whole words a text needs for it to match (Phrase.words)
     words: dict[str, frozenset[str]] = field(default_factory=dict)
+    # expression source of a phrase in `by_prefix` -> its Phrase.keys, for the index
+    first_keys: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     def search(self, text: Haystack) -> bool:
         lower = text.lower
@@ -72,6 +74,7 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
     by_prefix: dict[str, list[re.Pattern[str]]] = {}
     unanchored: list[re.Pattern[str]] = []
     words: dict[str, frozenset[str]] = {}
+    first_keys: dict[str, frozenset[str] | None] = {}
     for item in dict.fromkeys(phrases):  # equal phrases once
         pattern = re.compile(item.source)
         words[item.source] = words.get(item.source, item.words) & item.words
@@ -79,6 +82,7 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
             unanchored.append(pattern)
         elif item.prefix:
             by_prefix.setdefault(item.anchor[:PREFIX_KEY], []).append(pattern)
+            first_keys[item.source] = item.keys
         else:
             by_anchor.setdefault(item.anchor, []).append(pattern)
     return AnyOf(
@@ -89,4 +93,5 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
         anchors=frozenset(by_anchor),
         prefixes=frozenset(by_prefix),
         words=words,
+        first_keys=first_keys,
     )

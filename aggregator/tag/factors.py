@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 # The parse tree of the `re` module (sre_parse before 3.11). Not a public API: anything it does
@@ -27,15 +28,14 @@ _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
 def required_factors(source: str, flags: int) -> tuple[str, ...] | None:
-    """Strings one of which is in every text `source` matches (compiled with `flags`, no
-    IGNORECASE anywhere); None when no such strings are known."""
-    if _parser is None or flags & re.IGNORECASE:
+    """Strings one of which is in every text `source` matches (compiled with `flags`); None
+    when no such strings are known. Literals under IGNORECASE do not count; those in a scope
+    that turns it off, ``(?-i:DSA)``, do."""
+    if _parser is None:
         return None
     try:
         parsed = _parser.parse(source, flags)
-        if parsed.state.flags & re.IGNORECASE:
-            return None
-        found = _sequence(list(parsed))
+        found = _sequence(list(parsed), bool((flags | parsed.state.flags) & re.IGNORECASE))
     except Exception:  # the private parser changed shape: no shortcut, never a wrong one
         return None
     if not found or "" in found:
@@ -43,7 +43,7 @@ def required_factors(source: str, flags: int) -> tuple[str, ...] | None:
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
-def _sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
+def _sequence(items: list[tuple[Any, Any]], ignorecase: bool) -> frozenset[str] | None:
     """Factors of a concatenation: the most selective of those of its parts."""
     options: list[frozenset[str]] = []
     run: list[str] = []
@@ -55,7 +55,7 @@ def _sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
 
     for op, arg in items:
         name = str(op)
-        if op is _c.LITERAL:
+        if op is _c.LITERAL and not ignorecase:
             run.append(chr(arg))
             continue
         if name == _ZERO_WIDTH_AT:
@@ -63,19 +63,21 @@ def _sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
         flush()
         found: frozenset[str] | None = None
         if op is _c.SUBPATTERN:
-            _group, add_flags, _del_flags, body = arg
-            if not add_flags & re.IGNORECASE:
-                found = _sequence(list(body))
+            _group, add_flags, del_flags, body = arg
+            inner = (ignorecase or bool(add_flags & re.IGNORECASE)) and not (
+                del_flags & re.IGNORECASE
+            )
+            found = _sequence(list(body), inner)
         elif op is _c.ATOMIC_GROUP:
-            found = _sequence(list(arg))
+            found = _sequence(list(arg), ignorecase)
         elif op is _c.BRANCH:
-            alternatives = [_sequence(list(a)) for a in arg[1]]
+            alternatives = [_sequence(list(a), ignorecase) for a in arg[1]]
             if all(alternatives):
                 found = frozenset().union(*(a for a in alternatives if a))
         elif name in _REPEATS:
             low, _high, body = arg
             if low >= 1:
-                found = _sequence(list(body))
+                found = _sequence(list(body), ignorecase)
         if found:
             options.append(found)
     flush()
@@ -83,3 +85,350 @@ def _sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
         return None
     # Most selective: the longest shortest string, then the fewest strings to test.
     return max(options, key=lambda o: (min(map(len, o)), -len(o)))
+
+
+# Whole words: what a match certainly has among the words of the text it is found in. A run
+# of literal word characters is a whole word of the text when something that is not a word
+# character bounds it on each side: a literal, a `\b`, a `(?!\w)`, or a class of non-word
+# characters that must match once (`\s`, `[\s-]`, `\s+`; `\s*` if what comes after it does).
+_WORD_CHAR = re.compile(r"\w")
+_WORD_RUNS = re.compile(r"\w+")
+_NON_WORD_CATEGORIES = ("CATEGORY_SPACE", "CATEGORY_NOT_WORD")
+_OPAQUE_FLAGS = re.ASCII | re.LOCALE  # \w and \b would not be those of the text's words
+_Items = list[tuple[Any, Any]]
+_Options = list[frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """How literals read where they are: under IGNORECASE or not, and whether the expression
+    runs on the lower-cased text (else on the folded text, case kept; see regex.py)."""
+
+    ignorecase: bool
+    on_lower: bool
+
+    def char(self, code: int) -> str | None:
+        """What a literal is in the lower-cased text, or None when that is not certain.
+
+        An ASCII letter under IGNORECASE also matches the Kelvin sign, the long s and the
+        dotless i, but folding has made those ASCII letters already. Other characters may
+        have case variants that are not their lower case, except where the expression runs
+        on the lower-cased text and matches case."""
+        ch = chr(code)
+        if ch.isascii():
+            return ch.lower()
+        return ch if self.on_lower and not self.ignorecase else None
+
+    def inner(self, add_flags: int, del_flags: int) -> _Scope:
+        ignorecase = (self.ignorecase or bool(add_flags & re.IGNORECASE)) and not (
+            del_flags & re.IGNORECASE
+        )
+        return _Scope(ignorecase, self.on_lower)
+
+
+def required_words(source: str, flags: int, *, on_lower: bool) -> tuple[frozenset[str], ...]:
+    """Sets of words such that every text `source` matches in has, among its words (runs of
+    ``\\w`` of the lower-cased text), a word of each set; most selective first, () when none
+    are known. `on_lower`: the expression runs on the lower-cased text (regex.py).
+
+    "\\bforordning\\w* om digitala tjanster\\b" matches only in a text with the words "om",
+    "digitala" and "tjanster". A set lookup among a text's words says what a substring test
+    would, and for many expressions at once (index.py).
+    """
+    if _parser is None or flags & _OPAQUE_FLAGS:
+        return ()
+    try:
+        parsed = _parser.parse(source, flags)
+        if parsed.state.flags & _OPAQUE_FLAGS:
+            return ()
+        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)
+        found = _words(list(parsed), scope, left=False, right=False)
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return ()
+    return tuple(sorted(set(found), key=_selectivity))
+
+
+def _selectivity(option: frozenset[str]) -> tuple[int, int, list[str]]:
+    # The fewest words to look up, then the longest shortest word.
+    return len(option), -min(map(len, option)), sorted(option)
+
+
+def _best(options: _Options) -> frozenset[str] | None:
+    return min(options, key=_selectivity) if options else None
+
+
+def _words(items: _Items, scope: _Scope, *, left: bool, right: bool) -> _Options:
+    """The word sets of a concatenation (a word of each is in the text); `left`/`right`:
+    whether what comes before/after it is certainly no word character."""
+    options: _Options = []
+    index = 0
+    while index < len(items):
+        op, arg = items[index]
+        if op is not _c.LITERAL or scope.char(arg) is None:
+            before = _ends_non_word(items, index, scope, left)
+            after = _starts_non_word(items, index + 1, scope, right)
+            options.extend(_structure(op, arg, scope, before, after))
+            index += 1
+            continue
+        start = index
+        chars: list[str] = []
+        while index < len(items) and items[index][0] is _c.LITERAL:
+            char = scope.char(items[index][1])
+            if char is None:
+                break
+            chars.append(char)
+            index += 1
+        run = "".join(chars)
+        run_left = _ends_non_word(items, start, scope, left)
+        group = _alternatives(items[index], scope) if index < len(items) else None
+        if group is None:
+            options.extend(_whole(run, run_left, _starts_non_word(items, index, scope, right)))
+            continue
+        # "groom(?:ing|ed)", "survivors?": the run's last word ends inside the group.
+        inner, alternatives = group
+        after = _starts_non_word(items, index + 1, scope, right)
+        found = [
+            _best(_words([*items[start:index], *a], inner, left=run_left, right=after))
+            for a in alternatives
+        ]
+        if all(found):
+            options.append(frozenset().union(*(f for f in found if f)))
+        options.extend(_whole(run, run_left, False))
+        index += 1
+    return options
+
+
+def _alternatives(item: tuple[Any, Any], scope: _Scope) -> tuple[_Scope, list[_Items]] | None:
+    """The alternatives of a group of alternatives or of an optional part, as concatenations
+    (with the scope they are read in)."""
+    op, arg = item
+    if op is _c.BRANCH:
+        return scope, [list(a) for a in arg[1]]
+    if op is _c.SUBPATTERN:
+        _group, add_flags, del_flags, body = arg
+        body = list(body)
+        inner = scope.inner(add_flags, del_flags)
+        if inner == scope and len(body) == 1:
+            return _alternatives(body[0], scope)
+    if str(op) in _REPEATS and arg[0] == 0 and arg[1] == 1:
+        return scope, [[], list(arg[2])]
+    return None
+
+
+def _structure(op: Any, arg: Any, scope: _Scope, left: bool, right: bool) -> _Options:
+    if op is _c.SUBPATTERN:
+        _group, add_flags, del_flags, body = arg
+        if add_flags & _OPAQUE_FLAGS:
+            return []
+        return _words(list(body), scope.inner(add_flags, del_flags), left=left, right=right)
+    if op is _c.ATOMIC_GROUP:
+        return _words(list(arg), scope, left=left, right=right)
+    if op is _c.BRANCH:
+        found = [_best(_words(list(a), scope, left=left, right=right)) for a in arg[1]]
+        if all(found):
+            return [frozenset().union(*(f for f in found if f))]
+        return []
+    if str(op) in _REPEATS:
+        low, _high, body = arg
+        if low >= 1:  # the first repetition: what follows it is not known
+            return _words(list(body), scope, left=left, right=False)
+    return []
+
+
+def _whole(run: str, left: bool, right: bool) -> _Options:
+    """The whole words of a literal run, each a set of its own."""
+    return [
+        frozenset({word.group()})
+        for word in _WORD_RUNS.finditer(run)
+        if (word.start() > 0 or left) and (word.end() < len(run) or right)
+    ]
+
+
+def _starts_non_word(items: _Items, index: int, scope: _Scope, right: bool) -> bool:
+    """Whether what `items[index:]` matches, after a word character, certainly starts with a
+    non-word character (`right`: whether what follows the whole list does)."""
+    if index == len(items):
+        return right
+    op, arg = items[index]
+    name = str(op)
+    if name == _ZERO_WIDTH_AT:
+        return str(arg) == "AT_BOUNDARY"  # a boundary after a word character
+    if name == "ASSERT_NOT":
+        direction, body = arg
+        return direction == 1 and _is_word_class(list(body))  # (?!\w)
+    group = _group(op, arg, scope)
+    if group is not None:
+        # Each way through the group ("\s+", "(?:de )?", "(?:la |les )") starts with a
+        # non-word character, or matches nothing and what follows it does.
+        inner, low, ways = group
+        after = low == 0 and _starts_non_word(items, index + 1, scope, right)
+        return all(
+            _starts_non_word(way, 0, inner, after if not way else False) for way in ways
+        ) and (low > 0 or after)
+    return _non_word_item([items[index]], scope)
+
+
+def _ends_non_word(items: _Items, index: int, scope: _Scope, left: bool) -> bool:
+    """Whether what `items[:index]` matches, before a word character, certainly ends with a
+    non-word character (`left`: whether what precedes the whole list does)."""
+    if index == 0:
+        return left
+    op, arg = items[index - 1]
+    name = str(op)
+    if name == _ZERO_WIDTH_AT:
+        return str(arg) == "AT_BOUNDARY"
+    if name == "ASSERT_NOT":
+        direction, body = arg
+        return direction == -1 and _is_word_class(list(body))  # (?<!\w)
+    group = _group(op, arg, scope)
+    if group is not None:
+        inner, low, ways = group
+        before = low == 0 and _ends_non_word(items, index - 1, scope, left)
+        return all(
+            _ends_non_word(way, len(way), inner, before if not way else False) for way in ways
+        ) and (low > 0 or before)
+    return _non_word_item([items[index - 1]], scope)
+
+
+def _group(op: Any, arg: Any, scope: _Scope) -> tuple[_Scope, int, list[_Items]] | None:
+    """A group as its ways through (concatenations), the scope they are read in, and the
+    least number of times it must match (0: it may match nothing)."""
+    name = str(op)
+    if op is _c.BRANCH:
+        ways = [list(a) for a in arg[1]]
+        return scope, (0 if any(not way for way in ways) else 1), ways
+    if op is _c.SUBPATTERN:
+        _group_id, add_flags, del_flags, body = arg
+        if add_flags & _OPAQUE_FLAGS:
+            return None
+        body = list(body)
+        return scope.inner(add_flags, del_flags), (1 if body else 0), [body]
+    if name in _REPEATS:
+        low, _high, body = arg
+        body = list(body)
+        return scope, (low if body else 0), [body]
+    return None
+
+
+def _non_word_item(body: _Items, scope: _Scope) -> bool:
+    """Whether `body` is one item that matches one non-word character."""
+    if len(body) != 1:
+        return False
+    op, arg = body[0]
+    if op is _c.LITERAL:
+        char = scope.char(arg)
+        return char is not None and _WORD_CHAR.match(char) is None
+    return str(op) == "IN" and _non_word_class(arg, scope)
+
+
+def _is_word_class(items: _Items) -> bool:
+    if len(items) != 1 or str(items[0][0]) != "IN":
+        return False
+    members = list(items[0][1])
+    return len(members) == 1 and str(members[0][1]) == "CATEGORY_WORD"
+
+
+def _non_word_class(members: Any, scope: _Scope) -> bool:
+    """Whether a character class (the body of IN) matches only non-word characters."""
+    members = list(members)
+    if members and str(members[0][0]) == "NEGATE":
+        return any(
+            str(op) == "CATEGORY" and str(value) == "CATEGORY_WORD" for op, value in members[1:]
+        )
+    for op, value in members:
+        if op is _c.LITERAL:
+            char = scope.char(value)
+            if char is None or _WORD_CHAR.match(char):
+                return False
+        elif str(op) != "CATEGORY" or str(value) not in _NON_WORD_CATEGORIES:
+            return False
+    return bool(members)
+
+
+# Word starts: what ``word[:3]`` is for the text's word where a match begins (a word of fewer
+# letters, whole), so that an expression is looked up under those keys like a prefix phrase.
+_HEAD = 3  # haystack.PREFIX_KEY
+_Heads = frozenset[str] | None
+
+
+def word_starts(source: str, flags: int, *, on_lower: bool) -> frozenset[str] | None:
+    """The values ``word[:3]`` can take for the word of the text where a match of `source`
+    starts, when every match starts a word (``\\b`` or ``(?<!\\w)`` before a word character);
+    None when they are not known.
+
+    "\\bai[\\s-]*genererad" matches where a word is "ai" (a space or hyphen follows) or starts
+    with "aig" ("aigenererad"): {"ai", "aig"}.
+    """
+    if _parser is None or flags & _OPAQUE_FLAGS:
+        return None
+    try:
+        parsed = _parser.parse(source, flags)
+        if parsed.state.flags & _OPAQUE_FLAGS:
+            return None
+        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)
+        found = _heads(list(parsed), scope, _HEAD, "start", [256])
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return None
+    if not found or "" in found:
+        return None
+    return found
+
+
+def _heads(items: _Items, scope: _Scope, left: int, state: str, budget: list[int]) -> _Heads:
+    """The word characters (up to `left` more) that `items` matches first, as a set of the
+    strings they can be, a shorter one where the word certainly ends; None: not known.
+
+    `state`: "start" (no boundary seen), "word" (a boundary, no word character yet) or "in"
+    (inside the word)."""
+    budget[0] -= 1
+    if budget[0] < 0 or (left == 0 and state == "in"):
+        return frozenset({""}) if budget[0] >= 0 else None
+    if not items:
+        return None  # what follows the expression may go on with the word
+    (op, arg), rest = items[0], items[1:]
+    name = str(op)
+    if op is _c.LITERAL:
+        char = scope.char(arg)
+        if char is None or state == "start":
+            return None
+        if _WORD_CHAR.match(char) is None:
+            return frozenset({""}) if state == "in" else None
+        tail = _heads(rest, scope, left - 1, "in", budget)
+        return None if tail is None else frozenset(char + t for t in tail)
+    if name == _ZERO_WIDTH_AT:
+        if str(arg) != "AT_BOUNDARY":
+            return None
+        return frozenset({""}) if state == "in" else _heads(rest, scope, left, "word", budget)
+    if name == "ASSERT_NOT":
+        direction, body = arg
+        if not _is_word_class(list(body)):
+            return None
+        if direction == 1:  # (?!\w)
+            return frozenset({""}) if state == "in" else None
+        return None if state == "in" else _heads(rest, scope, left, "word", budget)  # (?<!\w)
+    if op is _c.BRANCH:
+        return _union([_heads([*a, *rest], scope, left, state, budget) for a in arg[1]])
+    if op is _c.SUBPATTERN:
+        _group, add_flags, del_flags, body = arg
+        if scope.inner(add_flags, del_flags) != scope:
+            return None
+        return _heads([*body, *rest], scope, left, state, budget)
+    if name in _REPEATS:
+        low, high, body = arg
+        body = list(body)
+        if _non_word_item(body, scope) and state == "in":
+            ends = frozenset({""})
+            return ends if low > 0 else _union([ends, _heads(rest, scope, left, state, budget)])
+        if low == 0 and high == 1:
+            skip = _heads(rest, scope, left, state, budget)
+            return _union([skip, _heads([*body, *rest], scope, left, state, budget)])
+        return None
+    if name == "IN" and state == "in" and _non_word_class(arg, scope):
+        return frozenset({""})
+    return None
+
+
+def _union(found: list[_Heads]) -> _Heads:
+    if any(f is None for f in found):
+        return None
+    return frozenset().union(*(f for f in found if f is not None))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 
 from aggregator.tag.fold import fold
 
@@ -16,15 +18,20 @@ FIELD_SEPARATOR = " \u00a6 "  # broken bar
 # necessary condition (words are cut to three letters, not to every anchor's length), and the
 # expression itself decides.
 PREFIX_KEY = 3
-_SHORTER = range(1, PREFIX_KEY)
-# Every ASCII character that is not a word character, to a space.
-_ASCII_NON_WORD = str.maketrans(
-    {chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
+# A word's first three letters, and its shorter prefixes (slicing in C, for map()).
+_FIRST = itemgetter(slice(PREFIX_KEY))
+_SHORTER = tuple(itemgetter(slice(n)) for n in range(1, PREFIX_KEY))
+# Every byte that is not an ASCII word character, to a space (for bytes.translate).
+_ASCII_NON_WORD = bytes(
+    c if c < 128 and (chr(c).isalnum() or chr(c) == "_") else ord(" ") for c in range(256)
 )
 
 
 class Haystack:
-    """The text a rule searches (one field, or several joined), prepared once per item."""
+    """The text a rule searches (one field, or several joined), prepared once per item.
+
+    The reference path (`AnyOf.search`); tagging an item reads its fields through the index
+    (index.py), which needs only some of this."""
 
     __slots__ = ("folded", "lower", "prefixes", "words")
 
@@ -41,14 +48,9 @@ class Haystack:
         """Fold and index one field."""
         folded = fold(raw)
         lower = folded.lower()
-        if lower.isascii():
-            # The same words as _WORDS.findall (in ASCII, \w is [A-Za-z0-9_]) in a third of
-            # the time: str.translate and str.split have fast paths for ASCII text.
-            words = frozenset(lower.translate(_ASCII_NON_WORD).split())
-        else:
-            words = frozenset(_WORDS.findall(lower))
-        firsts = {w[:PREFIX_KEY] for w in words}
-        prefixes = frozenset(firsts.union(*({w[:n] for w in firsts} for n in _SHORTER)))
+        words = words_of(lower)
+        firsts = frozenset(map(_FIRST, words))
+        prefixes = firsts.union(*(map(cut, firsts) for cut in _SHORTER))
         return cls(folded, lower, words, prefixes)
 
     @classmethod
@@ -62,3 +64,41 @@ class Haystack:
             frozenset().union(*(p.words for p in parts)),
             frozenset().union(*(p.prefixes for p in parts)),
         )
+
+
+def words_of(lower: str) -> frozenset[str]:
+    """The words (runs of ``\\w``) of a lower-cased folded text."""
+    return frozenset(tokens_of(lower))
+
+
+def tokens_of(lower: str) -> list[str]:
+    """The runs of ``\\w`` of a lower-cased folded text, in order, as ``re.findall`` gives them."""
+    try:
+        # What folding leaves outside ASCII is mostly punctuation ("“", "—", "€"): a space
+        # for it keeps the words apart as well (see _space_run).
+        data = lower.encode("ascii", _SPACE_RUNS)
+    except _WordRun:
+        return _WORDS.findall(lower)
+    # In ASCII, \w is [A-Za-z0-9_]: every other byte becomes a space, and split() cuts the
+    # words out, in C with no per-character lookups (str.translate does one per character).
+    return data.translate(_ASCII_NON_WORD).decode("ascii").split()
+
+
+class _WordRun(Exception):
+    """A run of non-ASCII characters has a word character ("ж"): no ASCII fast path."""
+
+
+_SPACE_RUNS = "aggregator.tag.haystack"
+
+
+def _space_run(error: UnicodeError) -> tuple[bytes, int]:
+    """Encoding error handler: a run of non-ASCII characters with no word character is a
+    space (it separates words as well as it did); one with a word character stops it all."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    if _WORDS.search(error.object, error.start, error.end) is not None:
+        raise _WordRun
+    return b" ", error.end
+
+
+codecs.register_error(_SPACE_RUNS, _space_run)

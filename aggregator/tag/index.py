@@ -1,25 +1,31 @@
-"""Every pattern of every rule indexed once, so one item costs one pass per field, not one
-search per pattern and rule.
+"""Every pattern of every rule indexed once, so one item costs one pass over each field's
+words, not one search per pattern and rule.
 
 The rules name the same patterns many times (a list such as ``@child-abuse`` is expanded into
 every rule that uses it), and most rules look at the same fields. So at load time:
 
-- every plain phrase becomes one *atom* (equal expressions once), filed per field under its
-  anchor word, its prefix key, or as unanchored (see phrase.py);
-- every ``re:`` expression becomes one atom too;
-- every pattern list of a rule (`any`, `none`, each entry of `all`) becomes a `Entry`: the
-  set of its phrase atoms and the tuple of its regular-expression atoms.
+- every plain phrase becomes one *atom* (equal expressions once), filed per field under a
+  word the text must have for it (its anchor, or one of its whole words), under the first
+  three letters a word of the text must then start with (see phrase.py), or as unanchored;
+  a one-word phrase is *sure*: that word among the text's words is the match;
+- every ``re:`` expression becomes one atom too, filed under the words the text must have
+  one of (factors.py `required_words`), else under the first three letters of the word its
+  matches start with (factors.py `word_starts`), else run on every text;
+- every pattern list of a rule (`any`, `none`, each entry of `all`) becomes an `Entry`: a bit
+  mask of its phrase atoms and one of its regular-expression atoms.
 
-Per item (`ItemIndex`), each field is folded and indexed once (`Haystack.of`); the phrase atoms
-whose anchor is among the field's words are confirmed with their expression (a set
-intersection in C picks them, so the cost follows the text, not the number of patterns). A
-field set's phrase hits are the union of its fields' hits: a phrase cannot run from one field
-into the next (FIELD_SEPARATOR), so that is the answer of a search in the joined text.
-Regular expressions may run across fields (".{0,80}"), so they are searched in the joined text
-of the field set, lazily, after the same prefix-key shortcut `AnyOf` uses, and each is run at
-most once per field set and item.
+Per item (`ItemIndex`), each field is folded once and cut into words (haystack.py); set
+intersections in C keep the words (and first three letters) the index knows, usually a dozen
+or two, and dictionary lookups give what they bring: sure phrases, phrases to confirm with
+their expression, and regular expressions that may match (*live*), as masks. A field set's
+phrase hits are the union of its fields' hits: a phrase cannot run from one field into the
+next (FIELD_SEPARATOR), so that is the answer of a search in the joined text. Regular
+expressions may run across fields (".{0,80}"), so the live ones are searched in the joined
+text of the field set, lazily, each at most once per field set and item. A rule is first
+decided with masks alone where it can be (an `all` entry with no hit and nothing live fails
+it), which leaves most rules without a single search.
 
-`AnyOf.search` stays the reference: tests check this index gives the same answer on real items.
+`AnyOf.search` stays the reference: tests check this index gives the same answers.
 """
 
 from __future__ import annotations
@@ -27,53 +33,93 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Protocol
 
 from aggregator.tag.anyof import AnyOf
-from aggregator.tag.haystack import FIELD_SEPARATOR, PREFIX_KEY, Haystack
+from aggregator.tag.fold import fold
+from aggregator.tag.haystack import FIELD_SEPARATOR, PREFIX_KEY, tokens_of
 from aggregator.tag.regex import Regex
 
-# A phrase atom as a field searches for it: its number, the words the text must have, and
-# the expression that confirms it.
+# A phrase atom as a field searches for it: its bit, the words the text must have, and the
+# expression that confirms it.
 _Atom = tuple[int, frozenset[str], re.Pattern[str]]
-_Filed = Mapping[str, tuple[_Atom, ...]]
+# What one word of a field brings: sure phrases, live regular expressions (masks), and the
+# phrases to confirm.
+_WordFiling = tuple[int, int, tuple[_Atom, ...]]
+# What one key (first three letters) brings: live regular expressions, phrases to confirm.
+_KeyFiling = tuple[int, tuple[_Atom, ...]]
+_FIRST = itemgetter(slice(PREFIX_KEY))
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One pattern list of a rule, as atoms."""
+    """One pattern list of a rule, as bit masks of atoms."""
 
-    phrases: frozenset[int]
-    regexes: tuple[int, ...] = ()
-    # The prefix keys one of which the text must have for any of `regexes` to match; None when
-    # some expression has no keys (it always runs).
-    regex_keys: frozenset[str] | None = frozenset()
+    phrases: int  # bit n: phrase atom n
+    regexes: int = 0  # bit n: `TagIndex.regexes[n]`
+
+
+class _Text:
+    """One field of one item: its folded text, and the words and keys the index knows."""
+
+    __slots__ = ("folded", "keys", "lower", "present")
+
+    def __init__(self, folded: str, lower: str, present: frozenset[str], keys: frozenset[str]):
+        self.folded = folded
+        self.lower = lower
+        self.present = present  # the words of the text that are in TagIndex.vocabulary
+        self.keys = keys  # the first three letters of its words that are in TagIndex.keys
+
+
+_NO_TEXT = _Text("", "", frozenset(), frozenset())
 
 
 @dataclass(frozen=True, slots=True)
 class FieldIndex:
-    """The phrase atoms that rules on one field look for, by anchor word and prefix key."""
+    """What the rules on one field look for, by word and by key."""
 
-    by_word: _Filed
-    by_prefix: _Filed
-    unanchored: tuple[_Atom, ...]
-    words: frozenset[str]  # the keys of by_word, for a set intersection in C
-    prefixes: frozenset[str]  # the keys of by_prefix
+    by_word: Mapping[str, _WordFiling]
+    by_key: Mapping[str, _KeyFiling]
+    unanchored: tuple[_Atom, ...]  # phrases confirmed on every text
+    always: int  # regular expressions live on every text
 
-    def hits(self, text: Haystack) -> set[int]:
-        """The atoms of this field found in `text`."""
-        found: set[int] = set()
-        lower = text.lower
-        words = text.words
-        candidates = [
-            *(a for word in self.words.intersection(words) for a in self.by_word[word]),
-            *(a for key in self.prefixes.intersection(text.prefixes) for a in self.by_prefix[key]),
+    def scan(self, text: _Text) -> tuple[int, int]:
+        """The phrase atoms found in `text`, and the regular-expression atoms live in it."""
+        found = 0
+        live = self.always
+        candidates: list[_Atom] = []
+        by_word = self.by_word
+        for word in text.present:
+            filed = by_word.get(word)
+            if filed is not None:
+                found |= filed[0]
+                live |= filed[1]
+                candidates.extend(filed[2])
+        by_key = self.by_key
+        for key in text.keys:
+            keyed = by_key.get(key)
+            if keyed is not None:
+                live |= keyed[0]
+                candidates.extend(keyed[1])
+        candidates.extend(self.unanchored)
+        if candidates:
+            present = text.present
+            lower = text.lower
+            for bit, needs, expression in candidates:
+                # An atom filed under two keys may come twice.
+                if not found & bit and needs <= present and expression.search(lower) is not None:
+                    found |= bit
+        return found, live
+
+    def vocabulary(self) -> set[str]:
+        """The words this index looks up: those it files under, and those phrases need."""
+        atoms = [
+            *(a for filed in self.by_word.values() for a in filed[2]),
+            *(a for keyed in self.by_key.values() for a in keyed[1]),
             *self.unanchored,
         ]
-        for atom, needs, expression in candidates:
-            if atom not in found and needs <= words and expression.search(lower) is not None:
-                found.add(atom)
-        return found
+        return {*self.by_word, *(word for _bit, needs, _expression in atoms for word in needs)}
 
 
 _SEPARATOR_RUN = r"[\s-]+"
@@ -91,6 +137,28 @@ def _may_cross_fields(source: str) -> bool:
     )
 
 
+def _one_word(anchor: str, expression: re.Pattern[str]) -> bool:
+    """Whether `expression` is the phrase of the one word `anchor` (phrase.py), which matches
+    exactly where the word is one of the text's words: a run of word characters with none
+    before or after it."""
+    return expression.pattern == rf"{re.escape(anchor)}(?<!\w.{{{len(anchor)}}})(?!\w)"
+
+
+def _best_word(words: Iterable[str]) -> str:
+    """The word to file under when a text must have all of `words`: the longest, as the
+    rarest guess."""
+    return min(words, key=lambda w: (-len(w), w))
+
+
+@dataclass(frozen=True, slots=True)
+class _Filing:
+    anchor: str | None
+    prefix: bool
+    keys: frozenset[str] | None  # for a prefix anchor: Phrase.keys
+    needs: frozenset[str]
+    expression: re.Pattern[str]
+
+
 class _Interner:
     """Numbers equal phrases and equal regular expressions once across all rules."""
 
@@ -98,11 +166,11 @@ class _Interner:
         self.phrases: dict[str, int] = {}
         self.regexes: dict[tuple[str, int], int] = {}
         self.regex_list: list[Regex] = []
-        # atom -> (anchor, is prefix key, words it needs, expression), for filing under fields
-        self.filing: dict[int, tuple[str | None, bool, frozenset[str], re.Pattern[str]]] = {}
+        # atom -> how to file it under fields
+        self.filing: dict[int, _Filing] = {}
 
     def entry(self, patterns: AnyOf) -> Entry:
-        phrases: set[int] = set()
+        phrases = 0
         joined: list[Regex] = []
         filed = (
             *((p, anchor, False) for anchor, group in patterns.by_anchor.items() for p in group),
@@ -114,24 +182,25 @@ class _Interner:
                 joined.append(Regex(expression=expression))
             else:
                 needs = patterns.words[expression.pattern]
-                phrases.add(self._phrase(expression, anchor, prefix, needs))
-        regexes = (*joined, *patterns.regexes)
-        keys: frozenset[str] | None = frozenset()
-        for regex in regexes:
-            keys = None if keys is None or regex.keys is None else keys | regex.keys
-        return Entry(
-            phrases=frozenset(phrases),
-            regexes=tuple(self._regex(r) for r in regexes),
-            regex_keys=keys,
-        )
+                keys = patterns.first_keys.get(expression.pattern) if prefix else None
+                phrases |= 1 << self._phrase(expression, anchor, prefix, keys, needs)
+        regexes = 0
+        for regex in (*joined, *patterns.regexes):
+            regexes |= 1 << self._regex(regex)
+        return Entry(phrases=phrases, regexes=regexes)
 
     def _phrase(
-        self, expression: re.Pattern[str], anchor: str | None, prefix: bool, needs: frozenset[str]
+        self,
+        expression: re.Pattern[str],
+        anchor: str | None,
+        prefix: bool,
+        keys: frozenset[str] | None,
+        needs: frozenset[str],
     ) -> int:
         atom = self.phrases.setdefault(expression.pattern, len(self.phrases))
-        filed = self.filing.setdefault(atom, (anchor, prefix, needs, expression))
-        if filed[2] != needs:  # the same expression from two spellings: need what both need
-            self.filing[atom] = (anchor, prefix, filed[2] & needs, expression)
+        filed = self.filing.setdefault(atom, _Filing(anchor, prefix, keys, needs, expression))
+        if filed.needs != needs:  # the same expression from two spellings: need what both need
+            self.filing[atom] = _Filing(anchor, prefix, keys, filed.needs & needs, expression)
         return atom
 
     def _regex(self, regex: Regex) -> int:
@@ -142,24 +211,36 @@ class _Interner:
         return self.regexes[key]
 
     def field_index(self, atoms: Iterable[int]) -> FieldIndex:
+        """The phrase atoms of one field, filed; the regular expressions, live on any field,
+        are filed in by `TagIndex.build`."""
+        sure: dict[str, int] = {}
         by_word: dict[str, list[_Atom]] = {}
-        by_prefix: dict[str, list[_Atom]] = {}
+        by_key: dict[str, list[_Atom]] = {}
         unanchored: list[_Atom] = []
         for atom in sorted(atoms):
-            anchor, prefix, needs, expression = self.filing[atom]
-            filed = (atom, needs, expression)
-            if anchor is None:
-                unanchored.append(filed)
-            elif prefix:
-                by_prefix.setdefault(anchor[:PREFIX_KEY], []).append(filed)
+            filing = self.filing[atom]
+            anchor, needs = filing.anchor, filing.needs
+            filed = (1 << atom, needs, filing.expression)
+            if anchor is not None and not filing.prefix:
+                if _one_word(anchor, filing.expression):
+                    sure[anchor] = sure.get(anchor, 0) | filed[0]
+                else:
+                    by_word.setdefault(anchor, []).append(filed)
+            elif needs:  # a whole word the text must have picks fewer texts than a prefix
+                by_word.setdefault(_best_word(needs), []).append(filed)
+            elif anchor is not None and filing.keys is not None:
+                for key in sorted(filing.keys):
+                    by_key.setdefault(key, []).append(filed)
             else:
-                by_word.setdefault(anchor, []).append(filed)
+                unanchored.append(filed)
         return FieldIndex(
-            by_word={word: tuple(found) for word, found in by_word.items()},
-            by_prefix={key: tuple(found) for key, found in by_prefix.items()},
+            by_word={
+                word: (sure.get(word, 0), 0, tuple(by_word.get(word, ())))
+                for word in sorted({*sure, *by_word})
+            },
+            by_key={key: (0, tuple(found)) for key, found in sorted(by_key.items())},
             unanchored=tuple(unanchored),
-            words=frozenset(by_word),
-            prefixes=frozenset(by_prefix),
+            always=0,
         )
 
 
@@ -200,7 +281,12 @@ class TagIndex:
 
     fields: Mapping[str, FieldIndex]
     regexes: tuple[Regex, ...]
+    # Per regular-expression atom: further sets of words the text must have one of each of
+    # (`Regex.words` after the one it is filed under), checked before it runs.
+    regex_words: tuple[tuple[frozenset[str], ...], ...]
     topics: tuple[tuple[str, tuple[IndexedRule, ...]], ...]
+    vocabulary: frozenset[str]  # every word a field index or check asks about
+    keys: frozenset[str]  # every key a field index asks about
 
     @classmethod
     def build(cls, topics: Iterable[TopicLists]) -> TagIndex:
@@ -217,97 +303,189 @@ class TagIndex:
                     none=None if lists.none is None else interner.entry(lists.none),
                     line=lists.line,
                 )
-                for entry in (rule.any, *rule.all, rule.none):
-                    if entry is not None:
-                        for name in rule.fields:
-                            per_field.setdefault(name, set()).update(entry.phrases)
+                for name in rule.fields:
+                    atoms = per_field.setdefault(name, set())
+                    for entry in (rule.any, *rule.all, rule.none):
+                        if entry is not None:
+                            atoms.update(_bits(entry.phrases))
                 compiled.append(rule)
             indexed.append((topic.tag, tuple(compiled)))
+        # The regular expressions, by the first of their word sets, else by key, else always.
+        regex_by_word: dict[str, int] = {}
+        regex_by_key: dict[str, int] = {}
+        always = 0
+        regex_words: list[tuple[frozenset[str], ...]] = []
+        for atom, regex in enumerate(interner.regex_list):
+            bit = 1 << atom
+            if regex.words:
+                for word in regex.words[0]:
+                    regex_by_word[word] = regex_by_word.get(word, 0) | bit
+            elif regex.starts is not None:
+                for key in regex.starts:
+                    regex_by_key[key] = regex_by_key.get(key, 0) | bit
+            else:
+                always |= bit
+            regex_words.append(regex.words[1:])
+        fields = {
+            name: _with_regexes(interner.field_index(atoms), regex_by_word, regex_by_key, always)
+            for name, atoms in per_field.items()
+        }
+        vocabulary = {
+            *regex_by_word,
+            *(word for words in regex_words for option in words for word in option),
+            *(word for field in fields.values() for word in field.vocabulary()),
+        }
         return cls(
-            fields={name: interner.field_index(atoms) for name, atoms in per_field.items()},
+            fields=fields,
             regexes=tuple(interner.regex_list),
+            regex_words=tuple(regex_words),
             topics=tuple(indexed),
+            vocabulary=frozenset(vocabulary),
+            keys=frozenset(key for field in fields.values() for key in field.by_key),
         )
+
+    def text(self, raw: str) -> _Text:
+        """One field of an item, folded, with the words and keys of it the index knows."""
+        if not raw:
+            return _NO_TEXT
+        folded = fold(raw)
+        lower = folded.lower()
+        tokens = tokens_of(lower)
+        keys = self.keys.intersection(map(_FIRST, tokens)) if self.keys else frozenset()
+        return _Text(folded, lower, self.vocabulary.intersection(tokens), keys)
+
+
+def _with_regexes(
+    field: FieldIndex, by_word: Mapping[str, int], by_key: Mapping[str, int], always: int
+) -> FieldIndex:
+    """`field` with the regular expressions filed in: they may run on any field set."""
+    no_word: _WordFiling = (0, 0, ())
+    no_key: _KeyFiling = (0, ())
+    words = {
+        word: (
+            field.by_word.get(word, no_word)[0],
+            by_word.get(word, 0),
+            field.by_word.get(word, no_word)[2],
+        )
+        for word in sorted({*field.by_word, *by_word})
+    }
+    keys = {
+        key: (by_key.get(key, 0), field.by_key.get(key, no_key)[1])
+        for key in sorted({*field.by_key, *by_key})
+    }
+    return FieldIndex(by_word=words, by_key=keys, unanchored=field.unanchored, always=always)
+
+
+def _bits(mask: int) -> list[int]:
+    """The numbers of the bits set in `mask`, lowest first."""
+    found: list[int] = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
 
 
 class _FieldSet:
     """One field set of one item: its phrase hits, and its regular expressions run lazily."""
 
-    __slots__ = ("_index", "_joined", "_prefixes", "_regex_found", "_texts", "hits")
+    __slots__ = ("_found", "_index", "_joined", "_present", "_texts", "hits", "live")
 
-    def __init__(self, index: TagIndex, texts: list[Haystack], hits: frozenset[int]) -> None:
+    def __init__(self, index: TagIndex, texts: list[_Text], hits: int, live: int) -> None:
         self._index = index
         self._texts = texts
-        self.hits = hits
-        self._prefixes: frozenset[str] | None = None
-        self._joined: Haystack | None = None
-        self._regex_found: dict[int, bool] = {}
+        self.hits = hits  # phrase atoms found in some field of the set
+        self.live = live  # regular-expression atoms that may match in the joined text
+        self._joined: tuple[str, str] | None = None
+        self._present: frozenset[str] | None = None
+        self._found: dict[int, bool] = {}
 
-    def found(self, entry: Entry) -> bool:
-        if not entry.phrases.isdisjoint(self.hits):
-            return True
-        if not entry.regexes:
-            return False
-        if entry.regex_keys is not None and entry.regex_keys.isdisjoint(self.prefixes()):
-            return False
-        return any(self._regex(atom) for atom in entry.regexes)
-
-    def prefixes(self) -> frozenset[str]:
-        if self._prefixes is None:
-            self._prefixes = frozenset().union(*(text.prefixes for text in self._texts))
-        return self._prefixes
+    def any_regex(self, atoms: int) -> bool:
+        """Whether one of the regular-expression atoms in the mask `atoms` matches."""
+        while atoms:
+            low = atoms & -atoms
+            if self._regex(low.bit_length() - 1):
+                return True
+            atoms ^= low
+        return False
 
     def _regex(self, atom: int) -> bool:
-        found = self._regex_found.get(atom)
+        found = self._found.get(atom)
         if found is None:
-            regex = self._index.regexes[atom]
-            if regex.keys is not None and regex.keys.isdisjoint(self.prefixes()):
-                found = False
-            else:
-                text = self._joined_text()
-                found = regex.search(text.lower if regex.lower else text.folded)
-            self._regex_found[atom] = found
+            found = self._search(atom)
+            self._found[atom] = found
         return found
 
-    def _joined_text(self) -> Haystack:
-        # As Haystack.join builds it for the reference path (empty fields left out).
+    def _search(self, atom: int) -> bool:
+        words = self._index.regex_words[atom]
+        if words:
+            if self._present is None:
+                self._present = frozenset().union(*(text.present for text in self._texts))
+            if any(option.isdisjoint(self._present) for option in words):
+                return False
         if self._joined is None:
+            # As Haystack.join builds it for the reference path (empty fields left out).
             parts = [text for text in self._texts if text.folded]
-            self._joined = Haystack(
+            self._joined = (
                 FIELD_SEPARATOR.join(p.folded for p in parts),
                 FIELD_SEPARATOR.join(p.lower for p in parts),
-                frozenset(),
-                frozenset(),
             )
-        return self._joined
+        regex = self._index.regexes[atom]
+        return regex.search(self._joined[1] if regex.lower else self._joined[0])
 
 
 class ItemIndex:
     """One item's fields, folded and indexed, answering the rules of a `TagIndex`."""
 
-    __slots__ = ("_field_hits", "_index", "_sets", "_texts")
+    __slots__ = ("_index", "_scans", "_sets", "_texts")
 
-    def __init__(self, index: TagIndex, texts: Mapping[str, Haystack]) -> None:
+    def __init__(self, index: TagIndex, texts: Mapping[str, str]) -> None:
+        """`texts`: the raw text of every field a rule reads."""
         self._index = index
-        self._texts = texts
-        self._field_hits = {
-            name: index.fields[name].hits(text) if name in index.fields else set()
-            for name, text in texts.items()
-        }
+        self._texts = {name: index.text(raw) for name, raw in texts.items()}
+        fields = index.fields
+        self._scans = {name: fields[name].scan(text) for name, text in self._texts.items()}
         self._sets: dict[tuple[str, ...], _FieldSet] = {}
+
+    def topics(self) -> list[str]:
+        """The tags whose rules fire, in file order."""
+        return [tag for tag, rules in self._index.topics if any(self.fires(rule) for rule in rules)]
 
     def fires(self, rule: IndexedRule) -> bool:
         view = self._sets.get(rule.fields)
         if view is None:
             view = self._field_set(rule.fields)
-        if rule.any is not None and not view.found(rule.any):
+        hits = view.hits
+        live = view.live
+        # The masks alone first: most rules fail on an entry with no hit and nothing live.
+        first = rule.any
+        if first is not None and not first.phrases & hits and not first.regexes & live:
             return False
-        if rule.all and not all(view.found(entry) for entry in rule.all):
+        for entry in rule.all:
+            if not entry.phrases & hits and not entry.regexes & live:
+                return False
+        none = rule.none
+        if none is not None and none.phrases & hits:
             return False
-        return rule.none is None or not view.found(rule.none)
+        # Then the regular expressions, where a phrase did not decide.
+        if (
+            first is not None
+            and not first.phrases & hits
+            and not view.any_regex(first.regexes & live)
+        ):
+            return False
+        for entry in rule.all:
+            if not entry.phrases & hits and not view.any_regex(entry.regexes & live):
+                return False
+        return none is None or not view.any_regex(none.regexes & live)
 
     def _field_set(self, fields: tuple[str, ...]) -> _FieldSet:
-        hits = frozenset().union(*(self._field_hits[name] for name in fields))
-        view = _FieldSet(self._index, [self._texts[name] for name in fields], hits)
+        hits = 0
+        live = 0
+        for name in fields:
+            found, may = self._scans[name]
+            hits |= found
+            live |= may
+        view = _FieldSet(self._index, [self._texts[name] for name in fields], hits, live)
         self._sets[fields] = view
         return view

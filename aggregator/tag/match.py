@@ -40,18 +40,12 @@ def haystacks(item: Item, source: Source, rules: TagRules) -> dict[tuple[Field, 
 
 def indexed(item: Item, source: Source, rules: TagRules) -> ItemIndex:
     """The item's fields folded and indexed once, ready for every rule (see index.py)."""
-    texts: dict[str, Haystack] = {
-        name: Haystack.of(field_text(item, source, name)) for name in rules.fields
-    }
-    return ItemIndex(rules.index, texts)
+    return ItemIndex(rules.index, {name: field_text(item, source, name) for name in rules.fields})
 
 
 def topic_tags(item: Item, source: Source, rules: TagRules) -> tuple[str, ...]:
     """Names of the topics whose rules fire on the item, in file order."""
-    found = indexed(item, source, rules)
-    return tuple(
-        tag for tag, topic in rules.index.topics if any(found.fires(rule) for rule in topic)
-    )
+    return tuple(indexed(item, source, rules).topics())
 
 
 def explain(item: Item, source: Source, rules: TagRules) -> tuple[tuple[str, int | None], ...]:

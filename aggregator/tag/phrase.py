@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from aggregator.tag.fold import fold
+from aggregator.tag.haystack import PREFIX_KEY
 from aggregator.tag.patterns import PatternError
 
 _SEPARATOR = re.compile(r"([\s-]+)")
@@ -29,6 +30,10 @@ class Phrase:
     # Words the text has wherever the phrase matches (a necessary condition, checked as a
     # subset of the text's words before the expression runs).
     words: frozenset[str] = frozenset()
+    # For a prefix anchor: what the first three letters of a word of the text (the whole word
+    # when it is shorter) are wherever the phrase matches, one of these (see `_first_keys`);
+    # None when that is not known.
+    keys: frozenset[str] | None = None
 
 
 def compile_phrase(text: str) -> Phrase:
@@ -62,7 +67,11 @@ def compile_phrase(text: str) -> Phrase:
     source = "".join(parts)
     anchor, anchor_is_prefix = _anchor(pieces, prefix)
     return Phrase(
-        source=source, anchor=anchor, prefix=anchor_is_prefix, words=_whole_words(pieces, prefix)
+        source=source,
+        anchor=anchor,
+        prefix=anchor_is_prefix,
+        words=_whole_words(pieces, prefix),
+        keys=_first_keys(pieces, prefix) if anchor_is_prefix else None,
     )
 
 
@@ -102,3 +111,26 @@ def _anchor(pieces: list[str], prefix: bool) -> tuple[str | None, bool]:
     # A hyphen may stand for nothing ("cyber-grooming" matches "cybergrooming"), so the first
     # word of the text may be longer than the phrase's.
     return word, not pieces[1].strip("-")
+
+
+def _first_keys(pieces: list[str], prefix: bool) -> frozenset[str] | None:
+    """For a phrase filed under a prefix anchor: the values ``word[:PREFIX_KEY]`` can take for
+    the text's word where the phrase starts, or None when they are not known.
+
+    An anchor of three letters or more gives its first three. A shorter one ("eu-kommission",
+    "j-cat") is followed by a hyphen-only separator, which matches a space or a hyphen (the
+    word is the anchor itself) or nothing (the word runs on into the next piece's letters).
+    """
+    anchor = pieces[0]
+    if len(anchor) >= PREFIX_KEY:
+        return frozenset({anchor[:PREFIX_KEY]})
+    if len(pieces) == 1:  # "ai*": any word starting with the anchor
+        return None
+    following = pieces[2]
+    run = _LEADING_WORD.match(following)
+    joined = anchor + (run.group() if run else "")
+    if len(joined) >= PREFIX_KEY:
+        return frozenset({anchor, joined[:PREFIX_KEY]})
+    if run is not None and run.group() == following and (len(pieces) > 3 or prefix):
+        return None  # the word may run on into a later piece: not known
+    return frozenset({anchor, joined})

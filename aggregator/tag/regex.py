@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aggregator.tag.factors import required_factors
+from aggregator.tag.factors import required_factors, required_words, word_starts
 from aggregator.tag.fold import fold_non_ascii
 from aggregator.tag.haystack import PREFIX_KEY
 from aggregator.tag.patterns import REGEX_PREFIX, PatternError
@@ -32,6 +32,10 @@ class Regex:
     lower: bool = True  # written in lower case: runs on the lower-cased text
     # First letters a word of the text must start with for a match (see `anchor_keys`).
     keys: frozenset[str] | None = None
+    # For the index (see factors.py): what the first three letters of the word where a match
+    # starts can be, and sets of words the text has one of each of for a match.
+    starts: frozenset[str] | None = None
+    words: tuple[frozenset[str], ...] = ()
     # Strings one of which the text must contain for a match (see factors.py).
     needs: tuple[str, ...] | None = None
 
@@ -148,4 +152,6 @@ def compile_regex(source: str) -> Regex:
         # Keys are lower-case letters: certain only for an expression without IGNORECASE.
         keys=None if flags else anchor_keys(source),
         needs=required_factors(source, flags),
+        starts=word_starts(source, flags, on_lower=not flags),
+        words=required_words(source, flags, on_lower=not flags),
     )
