@@ -6,10 +6,11 @@ decision and the merge logic are the dedupe stage's (`aggregator.dedupe.cluster.
 this module only finds candidates and moves rows.
 
 Cost per new item: one indexed lookup per LSH band (the (band, bucket) primary key), one on
-canonical_url and one on text_hash, each bounded by the first-seen window and a LIMIT, one
-read of the candidates' clusters and signatures, then an exact check of at most
-thresholds.max_verified of them, read in one query. None of it scans the archive, so it does
-not grow with it. The new items' fingerprints are written for the whole call at once.
+canonical_url and one on text_hash, each bounded by the first-seen window, and a read of the
+candidates' clusters and signatures; then an exact check of at most thresholds.max_verified
+of them, read in one query. The lookups of one call (a source's new items) go in a few
+statements (`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for
+the whole call at once. None of it scans the archive, so it does not grow with it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     delete,
     func,
-    or_,
     select,
     update,
 )
@@ -125,55 +124,6 @@ def _in_window(column: Any) -> Any:
 
 
 @functools.cache
-def _by_url(limit: int) -> Select[Any]:
-    return (
-        select(items.c.id)
-        .where(items.c.canonical_url == bindparam("url"), _in_window(items.c.first_seen))
-        .where(items.c.id != bindparam("key"))
-        .limit(limit)
-    )
-
-
-@functools.cache
-def _by_hash(limit: int) -> Select[Any]:
-    return (
-        select(items.c.id)
-        .where(items.c.text_hash == bindparam("hash"), _in_window(items.c.first_seen))
-        .where(items.c.id != bindparam("key"))
-        .limit(limit)
-    )
-
-
-@functools.cache
-def _by_buckets(count: int, limit: int) -> Select[Any]:
-    """Items sharing any of `count` (band, bucket) pairs, grouped: MinHash bands shared and
-    other bands shared (title, lead, procedure), most first. An OR of equalities, not a
-    row-value IN: SQLite scans the whole table for "(band, bucket) IN (VALUES ...)" but
-    answers each equality from the primary key."""
-    minhash = func.sum(case((lsh_buckets.c.band >= 0, 1), else_=0))
-    extra = func.sum(case((lsh_buckets.c.band < 0, 1), else_=0))
-    return (
-        select(lsh_buckets.c.item_id, minhash.label("shared"), extra.label("extra"))
-        .where(
-            or_(
-                *(
-                    and_(
-                        lsh_buckets.c.band == bindparam(f"band{n}"),
-                        lsh_buckets.c.bucket == bindparam(f"bucket{n}"),
-                    )
-                    for n in range(count)
-                )
-            ),
-            _in_window(lsh_buckets.c.first_seen),
-            lsh_buckets.c.item_id != bindparam("key"),
-        )
-        .group_by(lsh_buckets.c.item_id)
-        .order_by(extra.desc(), minhash.desc(), lsh_buckets.c.item_id)
-        .limit(limit)
-    )
-
-
-@functools.cache
 def _batch_by_url() -> Select[Any]:
     return select(items.c.id, items.c.canonical_url, items.c.first_seen).where(
         items.c.canonical_url.in_(bindparam("urls", expanding=True)),
@@ -194,7 +144,7 @@ def _batch_by_buckets() -> Select[Any]:
     """Other items' rows in any bucket of the batch's items: a join of the table with
     itself, since add_many has written the batch's rows already. Each side is answered from
     an index (item_id, then the (band, bucket) primary key), on SQLite as on PostgreSQL, and
-    the statement stays the same whatever the batch, so it is prepared once."""
+    its parameters are the batch's ids, not its 34 buckets per item."""
     mine = lsh_buckets.alias("mine")
     return (
         select(
