@@ -216,6 +216,13 @@ def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
 
 
+@given(st.text(alphabet=" ab\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u00a0\u2028\u3000"))
+def test_fold_collapses_all_whitespace(text: str) -> None:
+    """Every character str.split() splits on, ASCII or not, at the ends or repeated."""
+    whole = _strip_accents(text) if not text.isascii() else text
+    assert fold(text) == " ".join(whole.split())
+
+
 # Accented letters, marks in and out of order, ligatures, compatibility forms, the table's
 # letters, typographic punctuation, surrogates, and ASCII between them.
 FOLD_ALPHABET = st.one_of(
