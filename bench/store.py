@@ -25,13 +25,14 @@ from pathlib import Path
 
 from aggregator.dedupe.records import Fingerprint
 from aggregator.dedupe.signatures import fingerprint
-from aggregator.models import CacheValidators, Fetched, Item, OrgKind, Source, SourceKind
+from aggregator.models import CacheValidators, Fetched, Item, Source
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from aggregator.prepare import dedupe_item
 from aggregator.store import open_store
 from aggregator.tag import load_tag_rules, tag_item
 from bench.farm import feed_count_items, render
+from bench.tag import farm_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,13 +58,7 @@ def _prepare(feeds: int) -> list[Prepared]:
     rules = load_tag_rules(ROOT / "config" / "tags.toml")
     out = []
     for index in range(feeds):
-        source = Source(
-            id=f"farm-{index}",
-            name=f"Farm feed {index}",
-            url=f"http://127.0.0.1/feeds/{index}",
-            kind=SourceKind.FEED,
-            org=OrgKind.PRESS,
-        )
+        source = farm_source(index)
         body = render(index, feed_count_items(index), "http://127.0.0.1")
         document = parse_document(source, Fetched(url=source.url, status_code=200, content=body))
         items = tuple(

@@ -40,16 +40,21 @@ def corpus_items(corpus: Path) -> list[tuple[Item, Source]]:
     return openmag_items(corpus)
 
 
+def farm_source(index: int) -> Source:
+    """Feed `index` of the farm as a source (bench.store uses the same)."""
+    return Source(
+        id=f"farm-{index}",
+        name=f"Farm feed {index}",
+        url=f"http://127.0.0.1/feeds/{index}",
+        kind=SourceKind.FEED,
+        org=OrgKind.PRESS,
+    )
+
+
 def farm_items(feeds: int) -> list[tuple[Item, Source]]:
     pairs: list[tuple[Item, Source]] = []
     for index in range(feeds):
-        source = Source(
-            id=f"farm-{index}",
-            name=f"Farm feed {index}",
-            url=f"http://127.0.0.1/feeds/{index}",
-            kind=SourceKind.FEED,
-            org=OrgKind.PRESS,
-        )
+        source = farm_source(index)
         body = render(index, feed_count_items(index), "http://127.0.0.1")
         fetched = Fetched(url=source.url, status_code=200, content=body)
         document = parse_document(source, fetched)

@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from aggregator.dedupe.procedure_rule import ProcedureKey, procedure_side
+from aggregator.dedupe.procedure_rule import ProcedureKey, ProcedureSide, procedure_side
 from aggregator.dedupe.records import DedupeItem, Detail, Features, Fingerprint
 from aggregator.dedupe.thresholds import DEFAULT, FEATURES_VERSION, MINHASH_SEED, Thresholds
 
@@ -235,12 +235,8 @@ def detail(item: DedupeItem, shingle_size: int) -> Detail:
     return _analyse(item, shingle_size)[0]
 
 
-def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
-    """Everything `decide` and the candidate index need, computed once per item."""
-    found, hashes, title_tokens, body_tokens = _analyse(item, thresholds.shingle_size)
-    near = len(found.tokens) >= thresholds.min_tokens
-    signature = minhash(hashes if near else hashes[:0], thresholds.num_perm)
-    procedure = procedure_side(
+def _procedure(item: DedupeItem) -> ProcedureSide:
+    return procedure_side(
         source_id=item.source_id,
         source_kind=item.source_kind,
         org=item.org,
@@ -248,6 +244,14 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         text=item.text,
         published=item.published,
     )
+
+
+def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
+    """Everything `decide` and the candidate index need, computed once per item."""
+    found, hashes, title_tokens, body_tokens = _analyse(item, thresholds.shingle_size)
+    near = len(found.tokens) >= thresholds.min_tokens
+    signature = minhash(hashes if near else hashes[:0], thresholds.num_perm)
+    procedure = _procedure(item)
     text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Features(
         item=item,
@@ -288,14 +292,7 @@ def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerpri
     near = len(tokens) >= thresholds.min_tokens
     hashes = shingle_hashes(tokens, thresholds.shingle_size) if near else _NO_SHINGLES
     signature = minhash(hashes, thresholds.num_perm)
-    procedure = procedure_side(
-        source_id=item.source_id,
-        source_kind=item.source_kind,
-        org=item.org,
-        title=item.title,
-        text=item.text,
-        published=item.published,
-    )
+    procedure = _procedure(item)
     text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Fingerprint(
         basis=basis(item, thresholds),
