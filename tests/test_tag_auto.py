@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aggregator.models import OrgKind, SourceKind
@@ -147,9 +147,30 @@ PROCEDURE_PIECES = st.sampled_from(
 
 @settings(max_examples=400)
 @given(st.lists(st.lists(PROCEDURE_PIECES, max_size=14).map("".join), min_size=1, max_size=3))
+@example(["2022/2023/0155(COD)", "2019 2020 / 0001 (cns) 2021/0002(APP)", "x/2022/0155(COD)"])
+@example(["12022 /0155(cod) 2022\n/\t0155\n(\nCOD\n)", "2020/0259(COD)2023/0452(COD)"])
 def test_procedure_references_are_those_of_procedure_re(texts: list[str]) -> None:
     """procedure_references finds PROCEDURE_RE's matches its own faster way (auto.py)."""
     assert procedure_references(texts) == _reference_procedures(texts)
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(PROCEDURE_PIECES, max_size=14).map("".join),
+    st.integers(min_value=0, max_value=60),
+    st.lists(PROCEDURE_PIECES, max_size=4).map("".join),
+)
+@example("see 2022/0155(COD) and 2024/0035(COD)", 19, "…")
+@example("x 2022/0155(COD)", 2, "022/0155(COD)")  # a year cut short, then a reference
+@example("2022/0155(COD x", 13, ")")  # the summary's own ")" completes a reference
+def test_procedure_tags_of_summary_and_text(text: str, cut: int, tail: str) -> None:
+    """A summary cut from the text (automatic_tags reads only the text then) gives the tags
+    that searching title, summary and text gives."""
+    summary = text[:cut] + tail
+    item = make_item("Title", text, summary=summary)
+    tags = {t for t in automatic_tags(item, make_source()) if t.startswith("procedure:")}
+    expected = _reference_procedures(["Title", summary, text])
+    assert tags == {f"procedure:{reference}" for reference in expected}
 
 
 def test_procedure_re_is_the_public_pattern() -> None:
