@@ -269,8 +269,8 @@ class TopicLists(Protocol):
 @dataclass(frozen=True, slots=True)
 class IndexedRule:
     fields: tuple[str, ...]
-    any: Entry | None
-    all: tuple[Entry, ...]
+    field_set: int  # its number in TagIndex.field_sets
+    needs: tuple[Entry, ...]  # `any` (when given) and every `all` entry: each must be found
     none: Entry | None
     line: int | None
 
@@ -280,6 +280,8 @@ class TagIndex:
     """The atoms of all rules, per field, and the rules as entries over them (file order)."""
 
     fields: Mapping[str, FieldIndex]
+    field_names: tuple[str, ...]  # the fields some rule reads, in the order ItemIndex takes
+    field_sets: tuple[tuple[int, ...], ...]  # each rule's fields, as numbers in field_names
     regexes: tuple[Regex, ...]
     # Per regular-expression atom: further sets of words the text must have one of each of
     # (`Regex.words` after the one it is filed under), checked before it runs.
@@ -292,24 +294,43 @@ class TagIndex:
     def build(cls, topics: Iterable[TopicLists]) -> TagIndex:
         interner = _Interner()
         per_field: dict[str, set[int]] = {}
-        indexed: list[tuple[str, tuple[IndexedRule, ...]]] = []
+        listed: list[tuple[str, list[tuple[RuleLists, tuple[Entry, ...], Entry | None]]]] = []
         for topic in topics:
-            compiled: list[IndexedRule] = []
+            compiled: list[tuple[RuleLists, tuple[Entry, ...], Entry | None]] = []
             for lists in topic.rules:
-                rule = IndexedRule(
-                    fields=lists.fields,
-                    any=None if lists.any is None else interner.entry(lists.any),
-                    all=tuple(interner.entry(p) for p in lists.all),
-                    none=None if lists.none is None else interner.entry(lists.none),
-                    line=lists.line,
+                needs = (
+                    *(() if lists.any is None else (interner.entry(lists.any),)),
+                    *(interner.entry(p) for p in lists.all),
                 )
-                for name in rule.fields:
+                none = None if lists.none is None else interner.entry(lists.none)
+                for name in lists.fields:
                     atoms = per_field.setdefault(name, set())
-                    for entry in (rule.any, *rule.all, rule.none):
+                    for entry in (*needs, none):
                         if entry is not None:
                             atoms.update(_bits(entry.phrases))
-                compiled.append(rule)
-            indexed.append((topic.tag, tuple(compiled)))
+                compiled.append((lists, needs, none))
+            listed.append((topic.tag, compiled))
+        field_names = tuple(sorted(per_field))
+        field_sets: dict[tuple[int, ...], int] = {}
+        indexed = [
+            (
+                tag,
+                tuple(
+                    IndexedRule(
+                        fields=lists.fields,
+                        field_set=field_sets.setdefault(
+                            tuple(field_names.index(name) for name in lists.fields),
+                            len(field_sets),
+                        ),
+                        needs=needs,
+                        none=none,
+                        line=lists.line,
+                    )
+                    for lists, needs, none in compiled
+                ),
+            )
+            for tag, compiled in listed
+        ]
         # The regular expressions, by the first of their word sets, else by key, else always.
         regex_by_word: dict[str, int] = {}
         regex_by_key: dict[str, int] = {}
@@ -337,6 +358,8 @@ class TagIndex:
         }
         return cls(
             fields=fields,
+            field_names=field_names,
+            field_sets=tuple(field_sets),
             regexes=tuple(interner.regex_list),
             regex_words=tuple(regex_words),
             topics=tuple(indexed),
@@ -437,55 +460,56 @@ class _FieldSet:
 class ItemIndex:
     """One item's fields, folded and indexed, answering the rules of a `TagIndex`."""
 
-    __slots__ = ("_index", "_scans", "_sets", "_texts")
+    __slots__ = ("_index", "_scans", "_texts", "_views")
 
-    def __init__(self, index: TagIndex, texts: Mapping[str, str]) -> None:
-        """`texts`: the raw text of every field a rule reads."""
+    def __init__(self, index: TagIndex, texts: Iterable[str]) -> None:
+        """`texts`: the raw text of each field of `index.field_names`, in that order."""
         self._index = index
-        self._texts = {name: index.text(raw) for name, raw in texts.items()}
+        self._texts = [index.text(raw) for raw in texts]
         fields = index.fields
-        self._scans = {name: fields[name].scan(text) for name, text in self._texts.items()}
-        self._sets: dict[tuple[str, ...], _FieldSet] = {}
+        self._scans = [
+            fields[name].scan(text)
+            for name, text in zip(index.field_names, self._texts, strict=True)
+        ]
+        self._views: list[_FieldSet | None] = [None] * len(index.field_sets)
 
     def topics(self) -> list[str]:
         """The tags whose rules fire, in file order."""
-        return [tag for tag, rules in self._index.topics if any(self.fires(rule) for rule in rules)]
+        tags: list[str] = []
+        for tag, rules in self._index.topics:
+            for rule in rules:
+                if self.fires(rule):
+                    tags.append(tag)
+                    break
+        return tags
 
     def fires(self, rule: IndexedRule) -> bool:
-        view = self._sets.get(rule.fields)
+        view = self._views[rule.field_set]
         if view is None:
-            view = self._field_set(rule.fields)
+            view = self._view(rule.field_set)
         hits = view.hits
         live = view.live
         # The masks alone first: most rules fail on an entry with no hit and nothing live.
-        first = rule.any
-        if first is not None and not first.phrases & hits and not first.regexes & live:
-            return False
-        for entry in rule.all:
+        for entry in rule.needs:
             if not entry.phrases & hits and not entry.regexes & live:
                 return False
         none = rule.none
         if none is not None and none.phrases & hits:
             return False
         # Then the regular expressions, where a phrase did not decide.
-        if (
-            first is not None
-            and not first.phrases & hits
-            and not view.any_regex(first.regexes & live)
-        ):
-            return False
-        for entry in rule.all:
+        for entry in rule.needs:
             if not entry.phrases & hits and not view.any_regex(entry.regexes & live):
                 return False
         return none is None or not view.any_regex(none.regexes & live)
 
-    def _field_set(self, fields: tuple[str, ...]) -> _FieldSet:
+    def _view(self, field_set: int) -> _FieldSet:
         hits = 0
         live = 0
-        for name in fields:
-            found, may = self._scans[name]
+        numbers = self._index.field_sets[field_set]
+        for number in numbers:
+            found, may = self._scans[number]
             hits |= found
             live |= may
-        view = _FieldSet(self._index, [self._texts[name] for name in fields], hits, live)
-        self._sets[fields] = view
+        view = _FieldSet(self._index, [self._texts[number] for number in numbers], hits, live)
+        self._views[field_set] = view
         return view

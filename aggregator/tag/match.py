@@ -40,7 +40,8 @@ def haystacks(item: Item, source: Source, rules: TagRules) -> dict[tuple[Field, 
 
 def indexed(item: Item, source: Source, rules: TagRules) -> ItemIndex:
     """The item's fields folded and indexed once, ready for every rule (see index.py)."""
-    return ItemIndex(rules.index, {name: field_text(item, source, name) for name in rules.fields})
+    texts = [field_text(item, source, name) for name in rules.index_fields]
+    return ItemIndex(rules.index, texts)
 
 
 def topic_tags(item: Item, source: Source, rules: TagRules) -> tuple[str, ...]:

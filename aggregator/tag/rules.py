@@ -87,9 +87,13 @@ class TagRules:
     path: str | None = None
     # Every pattern of `rules` indexed once (index.py): what tagging an item runs.
     index: TagIndex = field(init=False, repr=False, compare=False)
+    # The fields of `index.field_names`, in that order: what the index reads of an item.
+    index_fields: tuple[Field, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index", TagIndex.build(self.rules))
+        index = TagIndex.build(self.rules)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "index_fields", tuple(map(Field, index.field_names)))
 
     @classmethod
     def empty(cls) -> TagRules:
