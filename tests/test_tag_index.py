@@ -177,11 +177,12 @@ def test_phrase_words(phrase: str, words: set[str]) -> None:
     [
         (r"\bforordning\w* om digitala tjanster\b", 0, [{"om"}, {"digitala"}, {"tjanster"}]),
         (r"\bgroom(?:ing|ed)\b", 0, [{"grooming", "groomed"}]),
+        (r"\bsexuali[sz]ed of\b", 0, [{"sexualised", "sexualized"}, {"of"}]),
         (r"\b(?:survivors?|victims?)\b", 0, [{"survivor", "survivors", "victim", "victims"}]),
         (r"\b2020\s*/\s*0259\b", 0, [{"2020"}, {"0259"}]),
         (r"\b(?:verification|control) (?:de )?edad\b", 0, [{"edad"}, {"verification", "control"}]),
         (r"(?-i:\bDSA\b)", re.IGNORECASE, [{"dsa"}]),
-        (r"\bchat[\s-]?control\b", 0, []),  # "chatcontrol" is one word
+        (r"\bchat[\s-]?control\b", 0, [{"chatcontrol", "control"}]),  # with or without the "-"
         (r"\bx\s*y\b", 0, []),  # "xy"
         (r"csam", 0, []),  # "csams", "acsam"
         (r"(?a:\bab\b)", 0, []),  # ASCII \b is not the words' \w
@@ -221,6 +222,7 @@ REGEX_PIECES = st.sampled_from(
         *("a", "b", "ab", " ", "-", r"\b", r"\s", r"\s*", r"\s+", r"\w*", r"\w", r"[\s-]"),
         *(r"[\s-]?", "(?:", ")", "|", "?", "*", "+", r"(?!\w)", r"(?<!\w)", "(?i:", "(?-i:"),
         *("A", "B", ".", "x", "é", r"\W", r"[^\w]", "(?:a|b)", "{0,2}", "K", "k", "s", "I"),
+        *("[ab]", "[a ]", "[b-]", "[é]"),
     ]
 )
 TEXT_PIECES = st.sampled_from(["a", "b", "ab", "x", "é", " ", "-", "_", ".", "A", "B", "K", "s"])

@@ -95,6 +95,7 @@ _WORD_CHAR = re.compile(r"\w")
 _WORD_RUNS = re.compile(r"\w+")
 _NON_WORD_CATEGORIES = ("CATEGORY_SPACE", "CATEGORY_NOT_WORD")
 _OPAQUE_FLAGS = re.ASCII | re.LOCALE  # \w and \b would not be those of the text's words
+_FEW = 4  # a character class of at most this many literals is read as alternatives
 _Items = list[tuple[Any, Any]]
 _Options = list[frozenset[str]]
 
@@ -149,8 +150,8 @@ def required_words(source: str, flags: int, *, on_lower: bool) -> tuple[frozense
 
 
 def _selectivity(option: frozenset[str]) -> tuple[int, int, list[str]]:
-    # The fewest words to look up, then the longest shortest word.
-    return len(option), -min(map(len, option)), sorted(option)
+    # The longest shortest word ("of" is in most English texts), then the fewest words.
+    return -min(map(len, option)), len(option), sorted(option)
 
 
 def _best(options: _Options) -> frozenset[str] | None:
@@ -184,11 +185,22 @@ def _words(items: _Items, scope: _Scope, *, left: bool, right: bool) -> _Options
         if group is None:
             options.extend(_whole(run, run_left, _starts_non_word(items, index, scope, right)))
             continue
-        # "groom(?:ing|ed)", "survivors?": the run's last word ends inside the group.
+        # "groom(?:ing|ed)", "survivors?", "sexuali[sz]ed": the run's last word runs into the
+        # group, and maybe on into the literals after it: each way through, as one run.
         inner, alternatives = group
-        after = _starts_non_word(items, index + 1, scope, right)
+        end = index + 1
+        while end < len(items) and items[end][0] is _c.LITERAL and scope.char(items[end][1]):
+            end += 1
+        after = _starts_non_word(items, end, scope, right)
         found = [
-            _best(_words([*items[start:index], *a], inner, left=run_left, right=after))
+            _best(
+                _words(
+                    [*items[start:index], *a, *items[index + 1 : end]],
+                    inner,
+                    left=run_left,
+                    right=after,
+                )
+            )
             for a in alternatives
         ]
         if all(found):
@@ -212,6 +224,10 @@ def _alternatives(item: tuple[Any, Any], scope: _Scope) -> tuple[_Scope, list[_I
             return _alternatives(body[0], scope)
     if str(op) in _REPEATS and arg[0] == 0 and arg[1] == 1:
         return scope, [[], list(arg[2])]
+    if str(op) == "IN":  # [sz]: a few letters, each a way through
+        members = list(arg)
+        if 0 < len(members) <= _FEW and all(member[0] is _c.LITERAL for member in members):
+            return scope, [[member] for member in members]
     return None
 
 

@@ -50,6 +50,7 @@ _WordFiling = tuple[int, int, tuple[_Atom, ...]]
 # What one key (first three letters) brings: live regular expressions, phrases to confirm.
 _KeyFiling = tuple[int, tuple[_Atom, ...]]
 _FIRST = itemgetter(slice(PREFIX_KEY))
+_SHORT_WORD = 3  # a word shorter than this is too common to file a regular expression under
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,15 +339,19 @@ class TagIndex:
         regex_words: list[tuple[frozenset[str], ...]] = []
         for atom, regex in enumerate(interner.regex_list):
             bit = 1 << atom
-            if regex.words:
-                for word in regex.words[0]:
+            words = regex.words
+            # Words of two letters ("of", "in", "de") are in most texts: the first letters of
+            # the word a match starts with, when known, pick fewer.
+            if words and (regex.starts is None or min(map(len, words[0])) >= _SHORT_WORD):
+                for word in words[0]:
                     regex_by_word[word] = regex_by_word.get(word, 0) | bit
+                words = words[1:]
             elif regex.starts is not None:
                 for key in regex.starts:
                     regex_by_key[key] = regex_by_key.get(key, 0) | bit
             else:
                 always |= bit
-            regex_words.append(regex.words[1:])
+            regex_words.append(words)
         fields = {
             name: _with_regexes(interner.field_index(atoms), regex_by_word, regex_by_key, always)
             for name, atoms in per_field.items()
