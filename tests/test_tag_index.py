@@ -20,7 +20,12 @@ from aggregator.models import Fetched, Item, OrgKind, Source, SourceKind
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from aggregator.tag import TagRules, explain, load_tag_rules, parse_tag_rules, topic_tags
-from aggregator.tag.factors import required_factors, required_words, word_starts
+from aggregator.tag.factors import (
+    literal_prefix,
+    required_factors,
+    required_words,
+    word_starts,
+)
 from aggregator.tag.haystack import tokens_of
 from aggregator.tag.match import haystacks
 from aggregator.tag.phrase import compile_phrase
@@ -210,6 +215,21 @@ def test_required_words(source: str, flags: int, words: list[set[str]]) -> None:
 def test_word_starts(source: str, starts: set[str] | None) -> None:
     found = word_starts(source, 0, on_lower=True)
     assert found == (None if starts is None else frozenset(starts))
+
+
+@pytest.mark.parametrize(
+    ("source", "prefix"),
+    [
+        (r"europaparlament(?<!\w.{15})", "europaparlament"),
+        (r"age(?<!\w.{3})[\s-]?verif", "age"),
+        (r"ab?c", "a"),
+        (r"ab|ac", "a"),  # the parser takes the common "a" out
+        (r"\bx", ""),
+        (r"(?i)ab", ""),
+    ],
+)
+def test_literal_prefix(source: str, prefix: str) -> None:
+    assert literal_prefix(source) == prefix
 
 
 def test_factors_in_a_case_sensitive_scope() -> None:

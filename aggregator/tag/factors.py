@@ -43,6 +43,25 @@ def required_factors(source: str, flags: int) -> tuple[str, ...] | None:
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
+def literal_prefix(source: str) -> str:
+    """The literal text every match of `source` (compiled without flags) starts with; "" when
+    none is known."""
+    if _parser is None:
+        return ""
+    try:
+        parsed = _parser.parse(source, 0)
+        if parsed.state.flags & re.IGNORECASE:
+            return ""
+        prefix: list[str] = []
+        for op, arg in parsed:
+            if op is not _c.LITERAL:
+                break
+            prefix.append(chr(arg))
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return ""
+    return "".join(prefix)
+
+
 def _sequence(items: list[tuple[Any, Any]], ignorecase: bool) -> frozenset[str] | None:
     """Factors of a concatenation: the most selective of those of its parts."""
     options: list[frozenset[str]] = []

@@ -37,13 +37,14 @@ from operator import itemgetter
 from typing import Protocol
 
 from aggregator.tag.anyof import AnyOf
+from aggregator.tag.factors import literal_prefix
 from aggregator.tag.fold import fold
 from aggregator.tag.haystack import FIELD_SEPARATOR, PREFIX_KEY, tokens_of
 from aggregator.tag.regex import Regex
 
-# A phrase atom as a field searches for it: its bit, the words the text must have, and the
-# expression that confirms it.
-_Atom = tuple[int, frozenset[str], re.Pattern[str]]
+# A phrase atom as a field searches for it: its bit, the words the text must have, the
+# expression that confirms it, and the literal text every match of it starts with.
+_Atom = tuple[int, frozenset[str], re.Pattern[str], str]
 # What one word of a field brings: sure phrases, live regular expressions (masks), and the
 # phrases to confirm.
 _WordFiling = tuple[int, int, tuple[_Atom, ...]]
@@ -107,10 +108,14 @@ class FieldIndex:
         if candidates:
             present = text.present
             lower = text.lower
-            for bit, needs, expression in candidates:
+            for bit, needs, expression, lead in candidates:
                 # An atom filed under two keys may come twice.
-                if not found & bit and needs <= present and expression.search(lower) is not None:
-                    found |= bit
+                if not found & bit and needs <= present:
+                    # str.find (fast) says whether, and from where, the engine need look:
+                    # a prefix filed under "eur" is seldom "europaparlament".
+                    at = lower.find(lead)
+                    if at >= 0 and expression.search(lower, at) is not None:
+                        found |= bit
         return found, live
 
     def vocabulary(self) -> set[str]:
@@ -120,7 +125,10 @@ class FieldIndex:
             *(a for keyed in self.by_key.values() for a in keyed[1]),
             *self.unanchored,
         ]
-        return {*self.by_word, *(word for _bit, needs, _expression in atoms for word in needs)}
+        return {
+            *self.by_word,
+            *(word for _bit, needs, _expression, _lead in atoms for word in needs),
+        }
 
 
 _SEPARATOR_RUN = r"[\s-]+"
@@ -221,7 +229,7 @@ class _Interner:
         for atom in sorted(atoms):
             filing = self.filing[atom]
             anchor, needs = filing.anchor, filing.needs
-            filed = (1 << atom, needs, filing.expression)
+            filed = (1 << atom, needs, filing.expression, literal_prefix(filing.expression.pattern))
             if anchor is not None and not filing.prefix:
                 if _one_word(anchor, filing.expression):
                     sure[anchor] = sure.get(anchor, 0) | filed[0]
