@@ -212,6 +212,16 @@ class NotModified:
     pass
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotModifiedRecord:
+    """What the store writes for one source's 304 (`Store.record_not_modified_many`)."""
+
+    source_id: str
+    now: datetime
+    seconds: float
+    next_fetch_at: datetime
+
+
 SourceOutcome = Refreshed | NotModified | SourceError
 
 

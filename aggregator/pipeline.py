@@ -37,6 +37,7 @@ from aggregator.models import (
     Fetched,
     Item,
     NotModified,
+    NotModifiedRecord,
     Refreshed,
     Source,
     SourceHealth,
@@ -205,6 +206,8 @@ class RefreshStore(Protocol):
         self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
     ) -> None: ...
 
+    def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None: ...
+
     def record_failure(
         self,
         source_id: str,
@@ -214,6 +217,24 @@ class RefreshStore(Protocol):
         seconds: float,
         next_fetch_at: datetime,
     ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _NotModifiedWrite:
+    """A 304's store write. A write batch makes all of its 304s in two statements
+    (`RefreshStore.record_not_modified_many`); called alone, it writes its own."""
+
+    store: RefreshStore
+    record: NotModifiedRecord
+
+    def __call__(self) -> None:
+        record = self.record
+        self.store.record_not_modified(
+            record.source_id,
+            now=record.now,
+            seconds=record.seconds,
+            next_fetch_at=record.next_fetch_at,
+        )
 
 
 @dataclass(kw_only=True)
@@ -298,8 +319,11 @@ class Refresher:
                 )
                 seconds = time.perf_counter() - began
                 await self._write(
-                    lambda: self.store.record_not_modified(
-                        source.id, now=now, seconds=seconds, next_fetch_at=next_at
+                    _NotModifiedWrite(
+                        self.store,
+                        NotModifiedRecord(
+                            source_id=source.id, now=now, seconds=seconds, next_fetch_at=next_at
+                        ),
                     )
                 )
                 return SourceResult(
@@ -463,7 +487,17 @@ class Refresher:
     def _write_batch(self, writes: Sequence[Callable[[], Any]]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         with self.store.write_batch():
+            unchanged = [w.record for w in writes if isinstance(w, _NotModifiedWrite)]
+            together = len(unchanged) > 1
+            if together:
+                try:
+                    self.store.record_not_modified_many(unchanged)
+                except Exception:  # rolled back; each on its own below, so a bad one fails alone
+                    together = False
             for write in writes:
+                if together and isinstance(write, _NotModifiedWrite):
+                    outcomes.append((True, None))
+                    continue
                 try:
                     outcomes.append((True, write()))
                 except Exception as exc:  # that write's savepoint is rolled back; it fails alone

@@ -5,11 +5,45 @@ Public face: `DedupeItem`, `cluster_items` (pure, for tests and the eval), `choo
 (the same clustering against the store, inside the caller's transaction).
 """
 
-from aggregator.dedupe.cluster import CandidateIndex, Merge, assign, choose_primary, cluster_items
-from aggregator.dedupe.decide import Decision, decide
-from aggregator.dedupe.records import DedupeItem, Features, Key, Member
-from aggregator.dedupe.signatures import features
-from aggregator.dedupe.thresholds import DEFAULT, Thresholds
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aggregator.dedupe.cluster import (
+        CandidateIndex,
+        Merge,
+        assign,
+        choose_primary,
+        cluster_items,
+    )
+    from aggregator.dedupe.decide import Decision, decide
+    from aggregator.dedupe.records import DedupeItem, Features, Key, Member
+    from aggregator.dedupe.signatures import features
+    from aggregator.dedupe.thresholds import DEFAULT, Thresholds
+
+# The names above, imported on first use (PEP 562): the store and the pipeline import
+# aggregator.dedupe.records for its plain types, and must not pay for numpy and the
+# decision rules through this package when no item needs clustering.
+_HOME = {
+    **dict.fromkeys(
+        ("CandidateIndex", "Merge", "assign", "choose_primary", "cluster_items"),
+        "aggregator.dedupe.cluster",
+    ),
+    **dict.fromkeys(("Decision", "decide"), "aggregator.dedupe.decide"),
+    **dict.fromkeys(("DedupeItem", "Features", "Key", "Member"), "aggregator.dedupe.records"),
+    "features": "aggregator.dedupe.signatures",
+    **dict.fromkeys(("DEFAULT", "Thresholds"), "aggregator.dedupe.thresholds"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "DEFAULT",

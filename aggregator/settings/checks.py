@@ -12,8 +12,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import soupsieve
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
@@ -124,6 +122,10 @@ def split_attribute(selector: str) -> tuple[str, str | None]:
 
 
 def _check_css(value: str) -> str:
+    # Imported here: only a config with HTML sources pays for the CSS parser (and a refresh
+    # of feeds starts without it).
+    import soupsieve
+
     css, _ = split_attribute(value)
     try:
         soupsieve.compile(css)
@@ -154,6 +156,8 @@ def _check_cron(value: str) -> str:
     expected = "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *'"
     if len(value.split()) != 5:
         raise fail(f"invalid cron expression {value!r}: {len(value.split())} fields", expected)
+    from apscheduler.triggers.cron import CronTrigger  # only a config with a cron pays for it
+
     try:
         CronTrigger.from_crontab(value, timezone="UTC")
     except ValueError as exc:

@@ -93,7 +93,7 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
 
 
 def _check(file: TomlFile, model: SourcesFile) -> None:
-    first_line: dict[str, int | None] = {}
+    first: dict[str, int] = {}  # source id -> index of the first source with it
     for index, source in enumerate(model.source):
         loc: Loc = ("source", index)
         rule = _kind_rules(source)
@@ -106,16 +106,18 @@ def _check(file: TomlFile, model: SourcesFile) -> None:
                 key=dotted((*loc, key)),
                 expected=expected or None,
             )
-        line = file.lines.line_of((*loc, "id"))
-        if source.id in first_line:
+        if source.id in first:
+            # Lines are looked up only now: scanning the file for them costs as much as
+            # parsing it, and a valid file never needs them.
+            first_line = file.lines.line_of(("source", first[source.id], "id"))
             raise ConfigError(
                 file.name,
-                f"duplicate source id {source.id!r}, first used on line {first_line[source.id]}",
-                line=line,
+                f"duplicate source id {source.id!r}, first used on line {first_line}",
+                line=file.lines.line_of((*loc, "id")),
                 key=dotted((*loc, "id")),
                 expected="an id used by one source only",
             )
-        first_line[source.id] = line
+        first.setdefault(source.id, index)
 
 
 def _record(source: _Source, default_interval: timedelta) -> Source:

@@ -8,6 +8,7 @@ the n-th ``[[source]]`` gets index n-1, as in the parsed data.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -110,11 +111,18 @@ class KeyLines:
         return None
 
 
-@dataclass(frozen=True, slots=True)
 class TomlFile:
-    path: Path
-    data: dict[str, Any]
-    lines: KeyLines
+    """A parsed TOML file. Its `lines` are scanned only when an error asks for one: a valid
+    sources.toml of a thousand sources would otherwise cost a second scan of every line."""
+
+    def __init__(self, path: Path, data: dict[str, Any], text: str) -> None:
+        self.path = path
+        self.data = data
+        self._text = text
+
+    @functools.cached_property
+    def lines(self) -> KeyLines:
+        return KeyLines(self._text)
 
     @property
     def name(self) -> str:
@@ -137,4 +145,4 @@ def read_toml(path: Path) -> TomlFile:
         raise ConfigError(
             str(path), f"TOML syntax error: {problem}", line=line, expected="valid TOML"
         ) from exc
-    return TomlFile(path=path, data=data, lines=KeyLines(text))
+    return TomlFile(path, data, text)

@@ -19,6 +19,7 @@ from aggregator.errors import SourceError
 from aggregator.models import (
     CacheValidators,
     Item,
+    NotModifiedRecord,
     Refreshed,
     Revision,
     Source,
@@ -86,6 +87,10 @@ class Store(Protocol):
         self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
     ) -> None:
         """A 304: status "not modified", counts as a success (clears the error state)."""
+
+    def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None:
+        """Many 304s at once, as `record_not_modified` writes each, in a few statements
+        whatever their number. All or none: an unknown source fails the whole call."""
 
     def record_failure(
         self,

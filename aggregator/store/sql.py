@@ -25,6 +25,7 @@ from aggregator.errors import SourceError, StoreError
 from aggregator.models import (
     CacheValidators,
     Item,
+    NotModifiedRecord,
     Refreshed,
     Revision,
     Source,
@@ -33,7 +34,6 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
-from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
 from aggregator.store.migrate import upgrade
 
@@ -128,6 +128,10 @@ class SqlStore:
         fingerprints: Mapping[int, Fingerprint] | None = None,
     ) -> None:
         """Dedupe, in the transaction that stored the items: both commit, or neither."""
+        # Imported with the first new item: the dedupe stage (numpy and the decision rules)
+        # is not needed by a refresh where every source is unchanged.
+        from aggregator.store.clusters import assign_clusters
+
         if self.dialect == "postgresql":
             # Concurrent writers (worker processes) would each miss the other's uncommitted
             # copy of the same statement; one transaction-scoped lock makes them take turns.
@@ -243,6 +247,11 @@ class SqlStore:
                 seconds=seconds,
                 status="not modified",
             )
+
+    @wrap_errors
+    def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None:
+        with self._write() as conn:
+            source_sql.record_not_modified_many(conn, records)
 
     @wrap_errors
     def record_failure(
