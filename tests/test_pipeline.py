@@ -17,9 +17,14 @@ import pytest
 
 from aggregator import pipeline
 from aggregator.app import PROCESS_POOL_THRESHOLD, App
-from aggregator.models import SourceResult
-from aggregator.pipeline import Admission, LazyExecutor
+from aggregator.cadence import CadencePolicy
+from aggregator.fetch import FetchOptions, Retriever
+from aggregator.models import NotModifiedRecord, SourceResult
+from aggregator.pipeline import Admission, LazyExecutor, Refresher
+from aggregator.store import SqlStore, open_store
+from aggregator.tag import TagRules
 from tests.support_config import write_config
+from tests.support_store import T0, at, make_source
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -125,6 +130,9 @@ def test_a_warm_refresh_imports_no_parser_and_starts_no_process(many_feeds: Path
     loaded = set(report["modules"])
     assert not loaded & {"aggregator.prepare", "aggregator.parse", "aggregator.normalise"}
     assert not loaded & {"feedparser", "dateparser", "py3langid"}
+    # Nor the dedupe stage, the CSS parser of HTML sources, the other database's dialect.
+    assert not loaded & {"aggregator.dedupe.cluster", "aggregator.store.clusters", "numpy"}
+    assert not loaded & {"soupsieve", "bs4", "sqlalchemy.dialects.postgresql"}
     assert report["children"] == []  # no forkserver, worker or resource tracker
 
 
@@ -135,3 +143,49 @@ def test_one_document_at_a_time_still_refreshes_everything(
     results, _ = refresh_watching_workers(many_feeds)
     assert [r.status for r in results] == ["new"] * (PROCESS_POOL_THRESHOLD + 2)
     assert sum(r.new for r in results) == 2 * (PROCESS_POOL_THRESHOLD + 2)
+
+
+def _refresher(store: SqlStore, pool: Executor) -> Refresher:
+    return Refresher(
+        store=store,
+        retriever=Retriever(FetchOptions()),
+        rules=TagRules.empty(),
+        policy=CadencePolicy(),
+        clock=lambda: T0,
+        cpu_pool=None,
+        store_pool=pool,
+    )
+
+
+def test_a_write_batch_writes_its_304s_together_and_a_bad_one_fails_alone(
+    tmp_path: Path,
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.sync_sources([make_source(i) for i in ("a", "b", "c")], now=T0)
+    calls: list[int] = []
+    together = store.record_not_modified_many
+
+    def counted(records: list[NotModifiedRecord]) -> None:
+        calls.append(len(records))
+        together(records)
+
+    store.record_not_modified_many = counted  # type: ignore[method-assign]
+    with ThreadPoolExecutor(1) as pool:
+        refresher = _refresher(store, pool)
+
+        def unchanged(source_id: str) -> pipeline._NotModifiedWrite:
+            record = NotModifiedRecord(
+                source_id=source_id, now=at(5), seconds=0.1, next_fetch_at=at(60)
+            )
+            return pipeline._NotModifiedWrite(store, record)
+
+        good = refresher._write_batch([unchanged("a"), unchanged("b")])
+        mixed = refresher._write_batch([unchanged("c"), unchanged("ghost")])
+    assert calls == [2, 2]  # each batch tried its 304s together
+    assert good == [(True, None), (True, None)]
+    assert mixed[0] == (True, None)  # written on its own once the batch failed
+    assert not mixed[1][0] and "unknown source 'ghost'" in str(mixed[1][1])
+    assert {h.id: h.last_status for h in store.source_health()} == dict.fromkeys(
+        "abc", "not modified"
+    )
+    store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 import aggregator.store.sql
 from aggregator.errors import Blocked, FetchError, RateLimited, StoreError
-from aggregator.models import CacheValidators, Item, Refreshed
+from aggregator.models import CacheValidators, Item, NotModifiedRecord, Refreshed
 from aggregator.store import SqlStore, Store, open_store
 from aggregator.store.schema import clusters, fetch_log, item_tags, sources, tombstones
 from tests.support_store import T0, at, make_item, make_source
@@ -406,6 +407,40 @@ def test_record_failure_and_not_modified(store: SqlStore) -> None:
         )
     with pytest.raises(StoreError, match="unknown source 'ghost'"):
         save(store, "ghost", [make_item("ghost", "1")], now=at(1))
+
+
+def test_many_304s_write_what_one_at_a_time_writes(store: SqlStore) -> None:
+    store.sync_sources([make_source(i) for i in ("a", "b", "c", "d")], now=T0)
+    for one in ("a", "b"):  # an error state, which a 304 clears
+        store.record_failure(one, FetchError(one, "x"), now=at(1), seconds=1, next_fetch_at=at(2))
+    store.record_not_modified("a", now=at(5), seconds=0.5, next_fetch_at=at(50))
+    store.record_not_modified("c", now=at(5), seconds=0.25, next_fetch_at=at(60))
+    store.record_not_modified_many(
+        [
+            NotModifiedRecord(source_id="b", now=at(5), seconds=0.5, next_fetch_at=at(50)),
+            NotModifiedRecord(source_id="d", now=at(5), seconds=0.25, next_fetch_at=at(60)),
+        ]
+    )
+    state = {h.id: h for h in store.source_health()}
+    for alone, together in (("a", "b"), ("c", "d")):
+        assert replace(state[alone], id="x", url="x") == replace(state[together], id="x", url="x")
+    log = rows(store, sa.select(fetch_log).where(fetch_log.c.status == "not modified"))
+    written = {r.source_id: (r.started_at, r.seconds, r.error) for r in log}
+    assert written["a"] == written["b"] and written["c"] == written["d"]
+    assert len(log) == 4
+
+
+def test_many_304s_with_an_unknown_source_write_nothing(store: SqlStore) -> None:
+    store.sync_sources([make_source("a")], now=T0)
+    batch = [
+        NotModifiedRecord(source_id=i, now=at(5), seconds=0.5, next_fetch_at=at(50))
+        for i in ("a", "ghost")
+    ]
+    with pytest.raises(StoreError, match="unknown source"):
+        store.record_not_modified_many(batch)
+    health = store.fetch_state("a")
+    assert health is not None and health.last_status is None
+    assert rows(store, sa.select(fetch_log)) == []
 
 
 def test_due_source_ids(store: SqlStore) -> None:
