@@ -30,6 +30,8 @@ class AnyOf:
     words: dict[str, frozenset[str]] = field(default_factory=dict)
     # expression source of a phrase in `by_prefix` -> its Phrase.keys, for the index
     first_keys: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    # expression source of a phrase -> the literal text its matches start with (Phrase.lead)
+    leads: dict[str, str] = field(default_factory=dict)
 
     def search(self, text: Haystack) -> bool:
         lower = text.lower
@@ -54,30 +56,66 @@ class AnyOf:
         return self.words[phrase.pattern] <= words and phrase.search(lower) is not None
 
 
-def compile_any(patterns: Sequence[object]) -> AnyOf:
-    """Compile a list of patterns into one `AnyOf`.
+class PatternCache:
+    """Each pattern compiled once, however many lists name it.
+
+    A list such as ``@child-abuse`` is expanded into every rule that uses it, so one load
+    meets the same pattern many times; compiling and analysing it again each time was most
+    of what loading the rules cost. `Phrase` and `Regex` are frozen, so the lists share them.
+    Errors are not kept: a bad pattern raises wherever it is met.
+    """
+
+    def __init__(self) -> None:
+        self._patterns: dict[str, Phrase | Regex] = {}
+        self._expressions: dict[str, re.Pattern[str]] = {}
+
+    def pattern(self, pattern: str) -> Phrase | Regex:
+        compiled = self._patterns.get(pattern)
+        if compiled is None:
+            if pattern.startswith(REGEX_PREFIX):
+                compiled = compile_regex(pattern[len(REGEX_PREFIX) :])
+            else:
+                compiled = compile_phrase(pattern)
+            self._patterns[pattern] = compiled
+        return compiled
+
+    def expression(self, phrase: Phrase) -> re.Pattern[str]:
+        """The compiled expression of a phrase (two spellings may fold to one)."""
+        expression = self._expressions.get(phrase.source)
+        if expression is None:
+            expression = self._expressions[phrase.source] = re.compile(phrase.source)
+        return expression
+
+
+def compile_any(patterns: Sequence[object], cache: PatternCache | None = None) -> AnyOf:
+    """Compile a list of patterns into one `AnyOf` (each pattern once per `cache`).
 
     Each pattern keeps its own expression: joining phrases into one alternation defeats the
     engine's literal-prefix search, and joining regular expressions would renumber their groups.
     """
+    if cache is None:
+        cache = PatternCache()
     phrases: list[Phrase] = []
     regexes: list[Regex] = []
     for pattern in patterns:
         if not isinstance(pattern, str):
             kind = type(pattern).__name__
             raise PatternError(pattern, f"pattern is not a string but {kind}", "a string")
-        if pattern.startswith(REGEX_PREFIX):
-            regexes.append(compile_regex(pattern[len(REGEX_PREFIX) :]))
+        compiled = cache.pattern(pattern)
+        if isinstance(compiled, Regex):
+            regexes.append(compiled)
         else:
-            phrases.append(compile_phrase(pattern))
+            phrases.append(compiled)
     by_anchor: dict[str, list[re.Pattern[str]]] = {}
     by_prefix: dict[str, list[re.Pattern[str]]] = {}
     unanchored: list[re.Pattern[str]] = []
     words: dict[str, frozenset[str]] = {}
     first_keys: dict[str, frozenset[str] | None] = {}
+    leads: dict[str, str] = {}
     for item in dict.fromkeys(phrases):  # equal phrases once
-        pattern = re.compile(item.source)
+        pattern = cache.expression(item)
         words[item.source] = words.get(item.source, item.words) & item.words
+        leads[item.source] = item.lead
         if item.anchor is None:
             unanchored.append(pattern)
         elif item.prefix:
@@ -94,4 +132,5 @@ def compile_any(patterns: Sequence[object]) -> AnyOf:
         prefixes=frozenset(by_prefix),
         words=words,
         first_keys=first_keys,
+        leads=leads,
     )

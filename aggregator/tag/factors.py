@@ -23,18 +23,39 @@ try:
 except ImportError:  # pragma: no cover - a Python without the module: no shortcut
     _parser = None
 
+# The parse tree of an expression, as `parse` gives it: built once, read by each function below.
+Tree = Any
+
 _ZERO_WIDTH_AT = "AT"  # \b, ^, $: consume nothing, so the literals either side stay adjacent
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
-def required_factors(source: str, flags: int) -> tuple[str, ...] | None:
-    """Strings one of which is in every text `source` matches (compiled with `flags`); None
-    when no such strings are known. Literals under IGNORECASE do not count; those in a scope
-    that turns it off, ``(?-i:DSA)``, do."""
+def parse(source: str, flags: int) -> Tree | None:
+    """The parse tree of `source` compiled with `flags`, to hand to the functions below as
+    `tree`: parsing is most of what each of them costs, and they only read the tree. None
+    when there is none (each function then parses, and finds nothing, itself)."""
     if _parser is None:
         return None
     try:
-        parsed = _parser.parse(source, flags)
+        return _parser.parse(source, flags)
+    except Exception:  # not an expression, or the private parser changed shape
+        return None
+
+
+def _tree(source: str, flags: int, tree: Tree | None) -> Tree:
+    return _parser.parse(source, flags) if tree is None else tree
+
+
+def required_factors(
+    source: str, flags: int, *, tree: Tree | None = None
+) -> tuple[str, ...] | None:
+    """Strings one of which is in every text `source` matches (compiled with `flags`); None
+    when no such strings are known. Literals under IGNORECASE do not count; those in a scope
+    that turns it off, ``(?-i:DSA)``, do. `tree`: `parse(source, flags)`, if at hand."""
+    if _parser is None:
+        return None
+    try:
+        parsed = _tree(source, flags, tree)
         found = _sequence(list(parsed), bool((flags | parsed.state.flags) & re.IGNORECASE))
     except Exception:  # the private parser changed shape: no shortcut, never a wrong one
         return None
@@ -146,19 +167,21 @@ class _Scope:
         return _Scope(ignorecase, self.on_lower)
 
 
-def required_words(source: str, flags: int, *, on_lower: bool) -> tuple[frozenset[str], ...]:
+def required_words(
+    source: str, flags: int, *, on_lower: bool, tree: Tree | None = None
+) -> tuple[frozenset[str], ...]:
     """Sets of words such that every text `source` matches in has, among its words (runs of
     ``\\w`` of the lower-cased text), a word of each set; most selective first, () when none
     are known. `on_lower`: the expression runs on the lower-cased text (regex.py).
 
     "\\bforordning\\w* om digitala tjanster\\b" matches only in a text with the words "om",
     "digitala" and "tjanster". A set lookup among a text's words says what a substring test
-    would, and for many expressions at once (index.py).
+    would, and for many expressions at once (index.py). `tree`: `parse(source, flags)`.
     """
     if _parser is None or flags & _OPAQUE_FLAGS:
         return ()
     try:
-        parsed = _parser.parse(source, flags)
+        parsed = _tree(source, flags, tree)
         if parsed.state.flags & _OPAQUE_FLAGS:
             return ()
         scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)
@@ -386,18 +409,20 @@ _HEAD = 3  # haystack.PREFIX_KEY
 _Heads = frozenset[str] | None
 
 
-def word_starts(source: str, flags: int, *, on_lower: bool) -> frozenset[str] | None:
+def word_starts(
+    source: str, flags: int, *, on_lower: bool, tree: Tree | None = None
+) -> frozenset[str] | None:
     """The values ``word[:3]`` can take for the word of the text where a match of `source`
     starts, when every match starts a word (``\\b`` or ``(?<!\\w)`` before a word character);
     None when they are not known.
 
     "\\bai[\\s-]*genererad" matches where a word is "ai" (a space or hyphen follows) or starts
-    with "aig" ("aigenererad"): {"ai", "aig"}.
+    with "aig" ("aigenererad"): {"ai", "aig"}. `tree`: `parse(source, flags)`.
     """
     if _parser is None or flags & _OPAQUE_FLAGS:
         return None
     try:
-        parsed = _parser.parse(source, flags)
+        parsed = _tree(source, flags, tree)
         if parsed.state.flags & _OPAQUE_FLAGS:
             return None
         scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)

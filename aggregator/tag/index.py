@@ -2,7 +2,8 @@
 words, not one search per pattern and rule.
 
 The rules name the same patterns many times (a list such as ``@child-abuse`` is expanded into
-every rule that uses it), and most rules look at the same fields. So at load time:
+every rule that uses it), and most rules look at the same fields. So once, before the first
+item is tagged (`TagRules.index` builds it on first use):
 
 - every plain phrase becomes one *atom* (equal expressions once), filed per field under a
   word the text must have for it (its anchor, or one of its whole words), under the first
@@ -37,10 +38,9 @@ from operator import itemgetter
 from typing import Protocol
 
 from aggregator.tag.anyof import AnyOf
-from aggregator.tag.factors import literal_prefix
 from aggregator.tag.fold import fold
 from aggregator.tag.haystack import FIELD_SEPARATOR, PREFIX_KEY, tokens_of
-from aggregator.tag.regex import Regex
+from aggregator.tag.regex import NO_SHORTCUTS, Regex
 
 # A phrase atom as a field searches for it: its bit, the words the text must have, the
 # expression that confirms it, and the literal text every match of it starts with.
@@ -166,6 +166,7 @@ class _Filing:
     keys: frozenset[str] | None  # for a prefix anchor: Phrase.keys
     needs: frozenset[str]
     expression: re.Pattern[str]
+    lead: str  # Phrase.lead
 
 
 class _Interner:
@@ -188,11 +189,12 @@ class _Interner:
         )
         for expression, anchor, prefix in filed:
             if _may_cross_fields(expression.pattern):
-                joined.append(Regex(expression=expression))
+                joined.append(Regex(expression=expression, read=NO_SHORTCUTS))
             else:
                 needs = patterns.words[expression.pattern]
                 keys = patterns.first_keys.get(expression.pattern) if prefix else None
-                phrases |= 1 << self._phrase(expression, anchor, prefix, keys, needs)
+                lead = patterns.leads[expression.pattern]
+                phrases |= 1 << self._phrase(expression, anchor, prefix, keys, needs, lead)
         regexes = 0
         for regex in (*joined, *patterns.regexes):
             regexes |= 1 << self._regex(regex)
@@ -205,11 +207,12 @@ class _Interner:
         prefix: bool,
         keys: frozenset[str] | None,
         needs: frozenset[str],
+        lead: str,
     ) -> int:
         atom = self.phrases.setdefault(expression.pattern, len(self.phrases))
-        filed = self.filing.setdefault(atom, _Filing(anchor, prefix, keys, needs, expression))
+        filed = self.filing.setdefault(atom, _Filing(anchor, prefix, keys, needs, expression, lead))
         if filed.needs != needs:  # the same expression from two spellings: need what both need
-            self.filing[atom] = _Filing(anchor, prefix, keys, filed.needs & needs, expression)
+            self.filing[atom] = _Filing(anchor, prefix, keys, filed.needs & needs, expression, lead)
         return atom
 
     def _regex(self, regex: Regex) -> int:
@@ -229,7 +232,7 @@ class _Interner:
         for atom in sorted(atoms):
             filing = self.filing[atom]
             anchor, needs = filing.anchor, filing.needs
-            filed = (1 << atom, needs, filing.expression, literal_prefix(filing.expression.pattern))
+            filed = (1 << atom, needs, filing.expression, filing.lead)
             if anchor is not None and not filing.prefix:
                 if _one_word(anchor, filing.expression):
                     sure[anchor] = sure.get(anchor, 0) | filed[0]
@@ -293,7 +296,7 @@ class TagIndex:
     field_sets: tuple[tuple[int, ...], ...]  # each rule's fields, as numbers in field_names
     regexes: tuple[Regex, ...]
     # Per regular-expression atom: further sets of words the text must have one of each of
-    # (`Regex.words` after the one it is filed under), checked before it runs.
+    # (`Shortcuts.words` after the one it is filed under), checked before it runs.
     regex_words: tuple[tuple[frozenset[str], ...], ...]
     topics: tuple[tuple[str, tuple[IndexedRule, ...]], ...]
     vocabulary: frozenset[str]  # every word a field index or check asks about
@@ -347,15 +350,16 @@ class TagIndex:
         regex_words: list[tuple[frozenset[str], ...]] = []
         for atom, regex in enumerate(interner.regex_list):
             bit = 1 << atom
-            words = regex.words
+            cuts = regex.shortcuts()
+            words = cuts.words
             # Words of two letters ("of", "in", "de") are in most texts: the first letters of
             # the word a match starts with, when known, pick fewer.
-            if words and (regex.starts is None or min(map(len, words[0])) >= _SHORT_WORD):
+            if words and (cuts.starts is None or min(map(len, words[0])) >= _SHORT_WORD):
                 for word in words[0]:
                     regex_by_word[word] = regex_by_word.get(word, 0) | bit
                 words = words[1:]
-            elif regex.starts is not None:
-                for key in regex.starts:
+            elif cuts.starts is not None:
+                for key in cuts.starts:
                     regex_by_key[key] = regex_by_key.get(key, 0) | bit
             else:
                 always |= bit

@@ -34,6 +34,10 @@ class Phrase:
     # when it is shorter) are wherever the phrase matches, one of these (see `_first_keys`);
     # None when that is not known.
     keys: frozenset[str] | None = None
+    # The literal text every match starts with (its first piece, escaped into `source`): the
+    # index looks for it with str.find before running the expression. It is what
+    # factors.literal_prefix reads from the parse tree, known here without parsing.
+    lead: str = ""
 
 
 def compile_phrase(text: str) -> Phrase:
@@ -72,6 +76,7 @@ def compile_phrase(text: str) -> Phrase:
         prefix=anchor_is_prefix,
         words=_whole_words(pieces, prefix),
         keys=_first_keys(pieces, prefix) if anchor_is_prefix else None,
+        lead=pieces[0],
     )
 
 

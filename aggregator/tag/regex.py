@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aggregator.tag.factors import required_factors, required_words, word_starts
+from aggregator.tag.factors import parse, required_factors, required_words, word_starts
 from aggregator.tag.fold import fold_non_ascii
 from aggregator.tag.haystack import PREFIX_KEY
 from aggregator.tag.patterns import REGEX_PREFIX, PatternError
@@ -17,21 +17,17 @@ _EMPTY_PROBES = ("", " ", "a", "a b-c 1.")
 
 
 @dataclass(frozen=True, slots=True)
-class Regex:
-    """A ``re:`` pattern, with a faster probe when it starts with ``\\b``.
+class Shortcuts:
+    """What a ``re:`` expression's source says about its matches, read once (`Regex.shortcuts`).
 
-    An expression that starts with ``\\b`` makes the engine try every position of the text;
-    without it, a leading literal or group lets the engine skip to candidate characters. The
-    probe (the expression minus its leading ``\\b``) matches wherever the whole one does, so a
-    text the probe misses is skipped, and the whole expression only runs from the probe's first
-    hit on. Most texts miss most probes.
+    The probe: an expression that starts with ``\\b`` makes the engine try every position of
+    the text; without it, a leading literal or group lets the engine skip to candidate
+    characters. The probe (the expression minus its leading ``\\b``) matches wherever the whole
+    one does, so a text the probe misses is skipped, and the whole expression only runs from
+    the probe's first hit on. Most texts miss most probes.
     """
 
-    expression: re.Pattern[str]
     probe: re.Pattern[str] | None = None
-    lower: bool = True  # written in lower case: runs on the lower-cased text
-    # First letters a word of the text must start with for a match (see `anchor_keys`).
-    keys: frozenset[str] | None = None
     # For the index (see factors.py): what the first three letters of the word where a match
     # starts can be, and sets of words the text has one of each of for a match.
     starts: frozenset[str] | None = None
@@ -39,13 +35,53 @@ class Regex:
     # Strings one of which the text must contain for a match (see factors.py).
     needs: tuple[str, ...] | None = None
 
+
+NO_SHORTCUTS = Shortcuts()  # for an expression to run as it is, on every text
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """A ``re:`` pattern: checked and compiled at load time; its shortcuts read on first use.
+
+    Reading the shortcuts (a probe to compile, the expression parsed and walked) costs more than
+    checking the pattern, and a refresh that tags nothing needs none of them.
+    """
+
+    expression: re.Pattern[str]
+    lower: bool = True  # written in lower case: runs on the lower-cased text
+    # First letters a word of the text must start with for a match (see `anchor_keys`).
+    keys: frozenset[str] | None = None
+    # None until `shortcuts()` reads them; kept when pickled.
+    read: Shortcuts | None = field(default=None, compare=False, repr=False)
+
+    def shortcuts(self) -> Shortcuts:
+        """The probe and factors of the expression, read once (a race reads them twice, alike)."""
+        read = self.read
+        if read is None:
+            read = _read_shortcuts(self.expression.pattern, 0 if self.lower else FLAGS)
+            object.__setattr__(self, "read", read)  # a cache: the value stays what it was
+        return read
+
     def search(self, text: str) -> bool:
-        if self.needs is not None and not any(need in text for need in self.needs):
+        cuts = self.read
+        if cuts is None:
+            cuts = self.shortcuts()
+        if cuts.needs is not None and not any(need in text for need in cuts.needs):
             return False
-        if self.probe is None:
+        if cuts.probe is None:
             return self.expression.search(text) is not None
-        hit = self.probe.search(text)
+        hit = cuts.probe.search(text)
         return hit is not None and self.expression.search(text, hit.start()) is not None
+
+
+def _read_shortcuts(source: str, flags: int) -> Shortcuts:
+    tree = parse(source, flags)  # once, for the three readings of it below
+    return Shortcuts(
+        probe=_probe(source, flags),
+        needs=required_factors(source, flags, tree=tree),
+        starts=word_starts(source, flags, on_lower=not flags, tree=tree),
+        words=required_words(source, flags, on_lower=not flags, tree=tree),
+    )
 
 
 def _probe(source: str, flags: int) -> re.Pattern[str] | None:
@@ -132,13 +168,18 @@ def compile_regex(source: str) -> Regex:
     except re.error as exc:
         message = f"invalid regular expression: {exc}"
         raise PatternError(raw, message, "a Python `re` pattern") from exc
-    try:
-        re.compile(f"(?:{source})", flags)
-    except re.error as exc:
-        # Typically a global flag such as "(?s)" not at the start once wrapped.
-        raise PatternError(
-            raw, f"regular expression cannot be used as a group: {exc}", "scoped flags (?s:...)"
-        ) from exc
+    # Global flags ("(?s)") are what keeps an expression that compiles from being used as a
+    # group, and they compile only at its very start (anywhere else the compile above failed):
+    # only an expression starting with "(?" needs compiling again, as a group, to tell.
+    if source.startswith("(?"):
+        try:
+            re.compile(f"(?:{source})", flags)
+        except re.error as exc:
+            raise PatternError(
+                raw,
+                f"regular expression cannot be used as a group: {exc}",
+                "scoped flags (?s:...)",
+            ) from exc
     for probe in _EMPTY_PROBES:
         match = compiled.search(probe if flags else probe.lower())
         if match is not None and match.end() == match.start():
@@ -147,11 +188,7 @@ def compile_regex(source: str) -> Regex:
             )
     return Regex(
         expression=compiled,
-        probe=_probe(source, flags),
         lower=not flags,
         # Keys are lower-case letters: certain only for an expression without IGNORECASE.
         keys=None if flags else anchor_keys(source),
-        needs=required_factors(source, flags),
-        starts=word_starts(source, flags, on_lower=not flags),
-        words=required_words(source, flags, on_lower=not flags),
     )

@@ -1,12 +1,15 @@
 """Load and validate config/tags.toml into compiled `TagRules`.
 
 Every mistake is a `ConfigError` naming the file and the line (found by `TomlLines`, since
-`tomllib` keeps no positions), what is wrong and what was expected. Everything is compiled
-here, once; tagging an item then only runs ready regular expressions.
+`tomllib` keeps no positions), what is wrong and what was expected. Every pattern is checked
+and compiled here, once however many rules name it. What only tagging needs (the index, the
+shortcuts of ``re:`` patterns) is built on first use, once, and travels with the rules when
+they are pickled; a refresh where no source changed tags nothing and builds none of it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Mapping
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.errors import ConfigError
-from aggregator.tag.anyof import AnyOf, compile_any
+from aggregator.tag.anyof import AnyOf, PatternCache, compile_any
 from aggregator.tag.haystack import Haystack
 from aggregator.tag.index import TagIndex
 from aggregator.tag.locate import TomlLines
@@ -85,15 +88,40 @@ class TagRules:
     fields: frozenset[Field] = field(default_factory=frozenset)  # what any rule reads
     field_sets: frozenset[tuple[Field, ...]] = field(default_factory=frozenset)  # per rule
     path: str | None = None
-    # Every pattern of `rules` indexed once (index.py): what tagging an item runs.
-    index: TagIndex = field(init=False, repr=False, compare=False)
-    # The fields of `index.field_names`, in that order: what the index reads of an item.
-    index_fields: tuple[Field, ...] = field(init=False, repr=False, compare=False)
+    # Every pattern of `rules` indexed once (index.py), and the fields of its `field_names` in
+    # that order: what tagging an item runs and reads. Built on first use (`index`), not at
+    # load time: a refresh where every source answers "not modified" tags nothing.
+    _indexed: tuple[TagIndex, tuple[Field, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
-    def __post_init__(self) -> None:
+    @property
+    def index(self) -> TagIndex:
+        indexed = self._indexed
+        return (indexed if indexed is not None else self._build())[0]
+
+    @property
+    def index_fields(self) -> tuple[Field, ...]:
+        indexed = self._indexed
+        return (indexed if indexed is not None else self._build())[1]
+
+    def _build(self) -> tuple[TagIndex, tuple[Field, ...]]:
+        """Once per value (two threads racing both build it, alike, and one copy is kept)."""
         index = TagIndex.build(self.rules)
-        object.__setattr__(self, "index", index)
-        object.__setattr__(self, "index_fields", tuple(map(Field, index.field_names)))
+        indexed = (index, tuple(map(Field, index.field_names)))
+        object.__setattr__(self, "_indexed", indexed)  # a cache: the value stays what it was
+        return indexed
+
+    def __getstate__(self) -> list[object]:
+        """Indexed before pickling: worker processes receive the index ready, built once here
+        rather than once in each of them."""
+        if self._indexed is None:
+            self._build()
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+    def __setstate__(self, state: list[object]) -> None:
+        for f, value in zip(dataclasses.fields(self), state, strict=True):
+            object.__setattr__(self, f.name, value)
 
     @classmethod
     def empty(cls) -> TagRules:
@@ -136,6 +164,7 @@ class _Loader:
         self.file = file
         self.lines = lines
         self.lists: dict[str, list[str]] = {}
+        self.cache = PatternCache()  # a list named by many rules is compiled once
 
     def error(
         self, message: str, *, line: int | None, key: str, expected: str | None = None
@@ -201,7 +230,7 @@ class _Loader:
                         expected="patterns only",
                     )
             try:
-                compile_any(patterns)
+                compile_any(patterns, self.cache)
             except PatternError as exc:
                 raise self.error(
                     exc.message,
@@ -351,13 +380,13 @@ class _Loader:
     ) -> AnyOf | None:
         if key not in lists:
             return None
-        return compile_any(self.expand(lists[key], line, key, where))
+        return compile_any(self.expand(lists[key], line, key, where), self.cache)
 
     def compile_all(self, pattern: object, line: int | None, where: str) -> AnyOf:
         """One entry of an `all` list: a pattern, or "@name" meaning any of that list."""
         if isinstance(pattern, str) and pattern.startswith(LIST_PREFIX):
-            return compile_any(self.named(pattern, line, "all", where))
-        return compile_any([pattern])
+            return compile_any(self.named(pattern, line, "all", where), self.cache)
+        return compile_any([pattern], self.cache)
 
     def load_fields(self, value: object, where: str, line: int | None) -> tuple[Field, ...]:
         if value is None:
