@@ -119,3 +119,18 @@ def test_real_corpus_items_do_not_merge_wrongly(corpus: Path) -> None:
     scores = evaluate(LABELLED + real)
     assert scores.precision >= 0.99, scores
     assert scores.recall >= 0.95, scores
+
+
+def test_the_package_exports_are_its_functions_and_types_not_submodules() -> None:
+    # aggregator.dedupe resolves its exports lazily; a submodule named like an export would
+    # replace it with the module once imported (anywhere), as `decide` once did.
+    import importlib
+    import pkgutil
+    import types
+
+    import aggregator.dedupe as dedupe
+
+    for module in pkgutil.iter_modules(dedupe.__path__):
+        importlib.import_module(f"aggregator.dedupe.{module.name}")
+    for name in dedupe.__all__:
+        assert not isinstance(getattr(dedupe, name), types.ModuleType), name

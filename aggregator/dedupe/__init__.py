@@ -18,20 +18,22 @@ if TYPE_CHECKING:
         choose_primary,
         cluster_items,
     )
-    from aggregator.dedupe.decide import Decision, decide
+    from aggregator.dedupe.decision import Decision, decide
     from aggregator.dedupe.records import DedupeItem, Features, Key, Member
     from aggregator.dedupe.signatures import features
     from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 
 # The names above, imported on first use (PEP 562): the store and the pipeline import
 # aggregator.dedupe.records for its plain types, and must not pay for numpy and the
-# decision rules through this package when no item needs clustering.
+# decision rules through this package when no item needs clustering. No submodule may be
+# named like one of these names: importing it would set the package attribute to the module
+# (why the `decide` function lives in decision.py).
 _HOME = {
     **dict.fromkeys(
         ("CandidateIndex", "Merge", "assign", "choose_primary", "cluster_items"),
         "aggregator.dedupe.cluster",
     ),
-    **dict.fromkeys(("Decision", "decide"), "aggregator.dedupe.decide"),
+    **dict.fromkeys(("Decision", "decide"), "aggregator.dedupe.decision"),
     **dict.fromkeys(("DedupeItem", "Features", "Key", "Member"), "aggregator.dedupe.records"),
     "features": "aggregator.dedupe.signatures",
     **dict.fromkeys(("DEFAULT", "Thresholds"), "aggregator.dedupe.thresholds"),

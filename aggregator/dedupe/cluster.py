@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aggregator.dedupe.decide import decide
+from aggregator.dedupe.decision import decide
 from aggregator.dedupe.records import DedupeItem, Features, Key, Member
 from aggregator.dedupe.signatures import features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.dedupe.cluster import cluster_items
-from aggregator.dedupe.decide import decide
+from aggregator.dedupe.decision import decide
 from aggregator.dedupe.labelled import DATA, Labelled, load_corpus, load_labelled
 from aggregator.dedupe.records import Key
 from aggregator.dedupe.signatures import features
