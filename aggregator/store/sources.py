@@ -240,7 +240,7 @@ def record_not_modified_many(conn: Connection, records: Sequence[NotModifiedReco
         }
         for record in records
     ]
-    if not conn.dialect.supports_sane_multi_rowcount:  # cannot tell an unknown source
+    if not conn.dialect.supports_sane_multi_rowcount:  # no row count: one at a time, checked
         for record in records:
             record_not_modified(
                 conn, record.source_id, now=record.now, next_fetch_at=record.next_fetch_at
