@@ -247,17 +247,14 @@ def record_not_modified_many(conn: Connection, records: Sequence[NotModifiedReco
             )
     elif conn.execute(_SOURCE_ROW, rows).rowcount != len(rows):
         raise StoreError("unknown source among a batch of 304s: sync_sources() has not stored it")
-    conn.execute(
-        _LOG_FETCH,
-        [
-            _log_row(
-                record.source_id,
-                started_at=record.now - timedelta(seconds=record.seconds),
-                seconds=record.seconds,
-                status="not modified",
+    log_fetch(
+        conn,
+        *(
+            fetch_log_row(
+                record.source_id, now=record.now, seconds=record.seconds, status="not modified"
             )
             for record in records
-        ],
+        ),
     )
 
 
@@ -289,35 +286,15 @@ def _update_existing(conn: Connection, statement: Any, source_id: str, **values:
         raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
 
 
-def log_fetch(
-    conn: Connection,
-    source_id: str,
-    *,
-    started_at: datetime,
-    seconds: float,
-    status: str,
-    new: int = 0,
-    updated: int = 0,
-    error: SourceError | None = None,
-) -> None:
-    conn.execute(
-        _LOG_FETCH,
-        _log_row(
-            source_id,
-            started_at=started_at,
-            seconds=seconds,
-            status=status,
-            new=new,
-            updated=updated,
-            error=error,
-        ),
-    )
+def log_fetch(conn: Connection, *rows: dict[str, Any]) -> None:
+    """Append `fetch_log_row` rows, in one statement however many."""
+    conn.execute(_LOG_FETCH, rows[0] if len(rows) == 1 else list(rows))
 
 
-def _log_row(
+def fetch_log_row(
     source_id: str,
     *,
-    started_at: datetime,
+    now: datetime,
     seconds: float,
     status: str,
     new: int = 0,
@@ -326,7 +303,7 @@ def _log_row(
 ) -> dict[str, Any]:
     return {
         "source_id": source_id,
-        "started_at": to_db_or_none(started_at),
+        "started_at": to_db_or_none(now - timedelta(seconds=seconds)),  # the fetch began
         "seconds": seconds,
         "status": status,
         "error_kind": error.kind if error is not None else None,

@@ -213,12 +213,14 @@ class SqlStore:
             )
             source_sql.log_fetch(
                 conn,
-                source_id,
-                started_at=now - timedelta(seconds=seconds),
-                seconds=seconds,
-                status=status,
-                new=saved.new,
-                updated=saved.updated,
+                source_sql.fetch_log_row(
+                    source_id,
+                    now=now,
+                    seconds=seconds,
+                    status=status,
+                    new=saved.new,
+                    updated=saved.updated,
+                ),
             )
         return Refreshed(
             new=saved.new,
@@ -242,10 +244,9 @@ class SqlStore:
             source_sql.record_not_modified(conn, source_id, now=now, next_fetch_at=next_fetch_at)
             source_sql.log_fetch(
                 conn,
-                source_id,
-                started_at=now - timedelta(seconds=seconds),
-                seconds=seconds,
-                status="not modified",
+                source_sql.fetch_log_row(
+                    source_id, now=now, seconds=seconds, status="not modified"
+                ),
             )
 
     @wrap_errors
@@ -267,11 +268,13 @@ class SqlStore:
             source_sql.record_failure(conn, source_id, error, now=now, next_fetch_at=next_fetch_at)
             source_sql.log_fetch(
                 conn,
-                source_id,
-                started_at=now - timedelta(seconds=seconds),
-                seconds=seconds,
-                status=source_sql.failure_status(error),
-                error=error,
+                source_sql.fetch_log_row(
+                    source_id,
+                    now=now,
+                    seconds=seconds,
+                    status=source_sql.failure_status(error),
+                    error=error,
+                ),
             )
 
     @wrap_errors
