@@ -1,5 +1,5 @@
 """`python -m aggregator` is the `aggregator` console script."""
 
-from aggregator.cli import main
+from aggregator.cli import entry
 
-raise SystemExit(main())
+entry()

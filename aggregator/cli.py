@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import importlib
 import json
 import os
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from aggregator import __version__
 from aggregator.errors import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from aggregator.pipeline import StageTimes
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
+EXIT_FLUSH_FAILED = 120  # CPython's own exit status when stdout cannot be flushed at exit
 
 # Modules that add sub-commands: each has `register(subparsers)` and sets `handler=` on its
 # parsers. They may use this module's helpers (open_app, parse_since, table_console).
@@ -477,3 +479,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AggregatorError as exc:  # a service the command needs (the task broker, Redis)
         print(f"aggregator: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def entry() -> NoReturn:
+    """The console script and `python -m aggregator`: `main`, then a quick exit.
+
+    By the time `main` returns, every write is committed and the store closed. What the
+    interpreter would still do is tear down the objects of ~600 imported modules, which costs
+    a warm refresh ~70 ms (about 5% of it) for nothing: so flush what is buffered, run the
+    atexit handlers (logging's, multiprocessing's) and leave.
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        # The reader went away (`aggregator export | head`): not an error worth a traceback.
+        code = code_broken_pipe()
+    except (OSError, ValueError):  # stdout closed or unwritable: as CPython reports it at exit
+        code = EXIT_FLUSH_FAILED
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def code_broken_pipe() -> int:
+    """Point stdout at /dev/null (so the interpreter's last flush cannot fail again) and
+    give the exit status of a writer whose reader closed the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_SOURCES_FAILED
