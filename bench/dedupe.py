@@ -31,6 +31,7 @@ import numpy as np
 from aggregator.dedupe import DedupeItem, features
 from aggregator.dedupe.thresholds import DEFAULT
 from aggregator.models import OrgKind
+from aggregator.store.bucket_index import pack
 from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import metadata
@@ -40,6 +41,9 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 SPAN = timedelta(days=5 * 365)
 BATCH = 50_000
 BANDS = DEFAULT.bands + 2  # MinHash bands, the title band and the lead band
+# A real item's sorted (band, bucket) pairs start with the two negative bands, so column j of
+# the bucket array holds band j - 2.
+BAND_NUMBERS = tuple(range(-2, BANDS - 2))
 ORGS = {"council": "institution", "ep": "parliament", "edri": "ngo", "wire": "press"}
 
 
@@ -67,8 +71,8 @@ def _synthetic(rng: random.Random, number: int, at: datetime) -> DedupeItem:
 def build_archive(path: Path, size: int, rng: random.Random) -> list[DedupeItem]:
     """N stored items; returns those in the window, which carry real fingerprints.
 
-    Bulk loading tricks, for the setup only: bucket rows are inserted in primary-key order
-    and the item_id index is built after the load (one sort instead of N random inserts).
+    Each item's LSH pairs are packed into its row (items.buckets) and numbered in item order
+    (items.dedupe_seq), as a migrated store holds them.
     """
     engine = create_store_engine(f"sqlite:///{path}")
     metadata.create_all(engine)
@@ -82,7 +86,6 @@ def build_archive(path: Path, size: int, rng: random.Random) -> list[DedupeItem]
     db.execute("PRAGMA cache_size=-500000")
     nprng = np.random.default_rng(rng.randrange(1 << 30))
     buckets = nprng.integers(-(1 << 63), (1 << 63) - 1, size=(size, BANDS), dtype=np.int64)
-    stamps: list[str] = []
     recent: list[DedupeItem] = []
     step = SPAN / size
     for start in range(0, size, BATCH):
@@ -93,7 +96,6 @@ def build_archive(path: Path, size: int, rng: random.Random) -> list[DedupeItem]
             at = NOW - SPAN + step * n
             it = _synthetic(rng, n, at)
             stamp = _stamp(at)
-            stamps.append(stamp)
             text_hash: str | None = "t1:" + hashlib.sha256(str(n).encode()).hexdigest()[:32]
             signature: bytes | None = None
             if at >= NOW - DEFAULT.window:  # the items a new one can be compared with
@@ -118,6 +120,8 @@ def build_archive(path: Path, size: int, rng: random.Random) -> list[DedupeItem]
                     f"v1:{n}",
                     text_hash,
                     signature,
+                    pack(zip(BAND_NUMBERS, buckets[n].tolist(), strict=True)),
+                    item_id,  # dedupe_seq: numbered in item order, as the migration does
                     stamp,
                     stamp,
                     1,
@@ -132,34 +136,12 @@ def build_archive(path: Path, size: int, rng: random.Random) -> list[DedupeItem]
         db.executemany(
             "INSERT INTO items (id, source_id, identity, url, canonical_url, title, summary, "
             "text, published, published_is_fallback, content_hash, text_hash, signature, "
-            "first_seen, last_changed, revision, cluster_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "buckets, dedupe_seq, first_seen, last_changed, revision, cluster_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             item_rows,
         )
         db.commit()
-    # Band numbers: the real items' sorted (band, bucket) pairs start with the two negative
-    # bands, so column j holds band j - 2 for every row.
-    bands = np.arange(-2, BANDS - 2, dtype=np.int64)
-    flat_bucket = buckets.ravel()
-    flat_band = np.tile(bands, size)
-    flat_item = np.repeat(np.arange(1, size + 1, dtype=np.int64), BANDS)
-    order = np.lexsort((flat_item, flat_bucket, flat_band))
-    db.execute("DROP INDEX ix_lsh_buckets_item_id")
-    for start in range(0, order.size, 500_000):
-        part = order[start : start + 500_000]
-        db.executemany(
-            "INSERT OR IGNORE INTO lsh_buckets (band, bucket, item_id, first_seen) "
-            "VALUES (?, ?, ?, ?)",
-            zip(
-                flat_band[part].tolist(),
-                flat_bucket[part].tolist(),
-                flat_item[part].tolist(),
-                (stamps[i - 1] for i in flat_item[part].tolist()),
-                strict=True,
-            ),
-        )
-        db.commit()
-    db.execute("CREATE INDEX ix_lsh_buckets_item_id ON lsh_buckets (item_id)")
+    db.execute("INSERT INTO dedupe_clock (id, seq) VALUES (1, ?)", (size,))
     db.execute("ANALYZE")
     db.commit()
     db.close()

@@ -40,7 +40,7 @@ def test_a_fingerprint_of_another_version_is_ignored() -> None:
     assert features_from(item, sent, other) == features(item, other)
 
 
-# Fingerprints are stored (items.signature, items.text_hash, lsh_buckets): a change to how
+# Fingerprints are stored (items.signature, items.text_hash, items.buckets): a change to how
 # they are computed must bump FEATURES_VERSION and re-fingerprint, never happen silently.
 # Recorded with FEATURES_VERSION as below; update both together.
 LABELLED_FINGERPRINTS = "59f14841a12752238bd5bb9250d1702139d3966dfbe44e63d6b4733fda11b1cd"

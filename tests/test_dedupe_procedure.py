@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from aggregator.cli import main
 from aggregator.dedupe.signatures import PROCEDURE_BAND
+from aggregator.store.bucket_index import unpack
 from aggregator.store.engine import create_store_engine
-from aggregator.store.schema import items, lsh_buckets
+from aggregator.store.schema import items
 from tests.support_config import write_config
 from tests.support_schedule import Post, rss
 
@@ -141,18 +142,19 @@ def test_events_stay_apart_and_the_vote_release_folds_with_its_event(
     for post in (REACTION, EARLIER):
         assert by_title[post.title]["cluster_id"] not in others
 
-    # The rule's keys are stored as candidate-index rows of their reserved band.
+    # The rule's keys are stored as candidate-index pairs of their reserved band.
     engine = create_store_engine(database_url)
     try:
         with engine.connect() as conn:
-            keyed = conn.execute(
-                select(items.c.title, lsh_buckets.c.bucket)
-                .join(items, items.c.id == lsh_buckets.c.item_id)
-                .where(lsh_buckets.c.band == PROCEDURE_BAND)
-            ).all()
+            stored = conn.execute(select(items.c.title, items.c.buckets)).all()
     finally:
         engine.dispose()
-    buckets = {title: bucket for title, bucket in keyed}
+    buckets = {
+        title: bucket
+        for title, packed in stored
+        for band, bucket in unpack(packed)
+        if band == PROCEDURE_BAND
+    }
     assert buckets[PLENARY_TITLE] == buckets[RELEASE.title]
     assert buckets[EARLIER.title] != buckets[PLENARY_TITLE]
 

@@ -30,7 +30,6 @@ from aggregator.store.schema import (
     digests,
     item_tags,
     items,
-    lsh_buckets,
     tombstones,
 )
 from aggregator.store.timestamps import from_db
@@ -114,7 +113,7 @@ def counts(engine: sqlalchemy.Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-            for table in (items, clusters, tombstones, item_tags, lsh_buckets, digest_items)
+            for table in (items, clusters, tombstones, item_tags, digest_items)
         }
 
 
@@ -210,7 +209,7 @@ def test_prune_end_to_end(
         assert after["tombstones"] == len(expected)
         with engine.connect() as conn:
             # Cascades: nothing of the pruned items is left anywhere.
-            for table in (item_tags, lsh_buckets, digest_items):
+            for table in (item_tags, digest_items):
                 left = conn.execute(
                     select(func.count()).select_from(table).where(table.c.item_id.in_(expected))
                 ).scalar_one()

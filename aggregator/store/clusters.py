@@ -5,26 +5,27 @@ saved the items: either the items and their clusters are stored, or neither is. 
 decision and the merge logic are the dedupe stage's (`aggregator.dedupe.cluster.assign`);
 this module only finds candidates and moves rows.
 
-Cost per new item: one indexed lookup per LSH band (the (band, bucket) primary key), one on
-canonical_url and one on text_hash, each bounded by the first-seen window, and a read of the
-candidates' clusters and signatures; then an exact check of at most thresholds.max_verified
-of them, read in one query. The lookups of one call (a source's new items) go in a few
-statements (`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for
-the whole call at once. None of it scans the archive, so it does not grow with it.
+Cost per new item: a binary search per LSH band in the in-memory bucket index
+(store/bucket_index.py), one indexed lookup on canonical_url and one on text_hash, each
+bounded by the first-seen window, and a read of the candidates' clusters and signatures;
+then an exact check of at most thresholds.max_verified of them, read in one query. The
+lookups of one call (a source's new items) go in a few statements
+(`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for the whole
+call in one. None of it scans the archive, so it does not grow with it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     Connection,
     Select,
-    and_,
     bindparam,
     delete,
     func,
@@ -46,7 +47,17 @@ from aggregator.dedupe.signatures import features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 from aggregator.errors import StoreError
 from aggregator.models import OrgKind
-from aggregator.store.schema import clusters, items, lsh_buckets, sources
+from aggregator.store.bucket_index import (
+    Overlay,
+    current_number,
+    from_micros,
+    index_for,
+    overlay_for,
+    pack,
+    pair_key,
+    take_numbers,
+)
+from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and psycopg's parameter limits
@@ -139,33 +150,6 @@ def _batch_by_hash() -> Select[Any]:
     )
 
 
-@functools.cache
-def _batch_by_buckets() -> Select[Any]:
-    """Other items' rows in any bucket of the batch's items: a join of the table with
-    itself, since add_many has written the batch's rows already. Each side is answered from
-    an index (item_id, then the (band, bucket) primary key), on SQLite as on PostgreSQL, and
-    its parameters are the batch's ids, not its 34 buckets per item."""
-    mine = lsh_buckets.alias("mine")
-    return (
-        select(
-            lsh_buckets.c.item_id,
-            lsh_buckets.c.band,
-            lsh_buckets.c.bucket,
-            lsh_buckets.c.first_seen,
-        )
-        .distinct()
-        .join(
-            mine,
-            and_(mine.c.band == lsh_buckets.c.band, mine.c.bucket == lsh_buckets.c.bucket),
-        )
-        .where(
-            mine.c.item_id.in_(bindparam("mine", expanding=True)),
-            lsh_buckets.c.item_id.not_in(bindparam("batch", expanding=True)),
-            _in_window(lsh_buckets.c.first_seen),
-        )
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Found:
     """One item's candidates as the lookups found them, before clusters are attached."""
@@ -189,6 +173,9 @@ class SqlCandidateIndex:
         self._added: set[int] = set()
         self._found: dict[int, _Found] = {}  # item id -> its looked-up candidates (prefetch)
         self._signatures: dict[int, bytes] = {}  # candidate id -> stored MinHash signature
+        self._shared = index_for(conn)  # the committed items' buckets, for every transaction
+        self._overlay: Overlay = overlay_for(conn)  # this transaction's
+        self._times: dict[int, datetime] = {}  # first seen: microseconds -> datetime
 
     # -- reading items ---------------------------------------------------------------------
     def load(
@@ -220,8 +207,9 @@ class SqlCandidateIndex:
 
     # -- writing fingerprints ----------------------------------------------------------------
     def add_many(self, batch: Sequence[Features]) -> None:
-        """Write the fingerprints of new items in a few statements (not a few per item), and
-        give a cluster to any that has none. Rows already as computed are left alone."""
+        """Write the fingerprints of new items in one statement (not a few per item), and
+        give a cluster to any that has none. Rows already as computed are left alone; the
+        others are numbered from the clock and their pairs go to the transaction's overlay."""
         todo = [f for f in batch if _int(f.key) not in self._added]
         if not todo:
             return
@@ -230,49 +218,61 @@ class SqlCandidateIndex:
         stored: dict[int, Any] = {}
         for part in _chunks(ids):
             rows = conn.execute(
-                select(items.c.id, items.c.text_hash, items.c.signature, items.c.cluster_id).where(
-                    items.c.id.in_(part)
-                )
+                select(
+                    items.c.id,
+                    items.c.text_hash,
+                    items.c.signature,
+                    items.c.buckets,
+                    items.c.dedupe_seq,
+                    items.c.cluster_id,
+                ).where(items.c.id.in_(part))
             )
             stored.update({int(r.id): r for r in rows})
-        current: dict[int, set[tuple[int, int]]] = {i: set() for i in ids}
-        for part in _chunks(ids):
-            rows = conn.execute(
-                select(lsh_buckets.c.item_id, lsh_buckets.c.band, lsh_buckets.c.bucket).where(
-                    lsh_buckets.c.item_id.in_(part)
-                )
-            )
-            for r in rows:
-                current[int(r.item_id)].add((int(r.band), int(r.bucket)))
-        changed_hash = []
-        stale: list[int] = []
-        fresh: list[tuple[int, int, int, Any]] = []  # (band, bucket, item_id, first_seen)
-        bind_seen = _bind_processor(conn, lsh_buckets.c.first_seen)
+        changed: list[tuple[Features, bytes]] = []
         for f in todo:
             key = _int(f.key)
             row = stored.get(key)
-            if row is None or row.text_hash != f.text_hash or row.signature != f.signature:
-                changed_hash.append({"b_id": key, "text_hash": f.text_hash, "sig": f.signature})
-            wanted = set(f.buckets)
-            # Replace, not append: an updated item's old buckets would find stale candidates.
-            if current[key] != wanted:
-                if current[key]:
-                    stale.append(key)
-                seen = bind_seen(to_db(f.item.seen))
-                fresh.extend((band, bucket, key, seen) for band, bucket in sorted(wanted))
+            packed = pack(f.buckets)
+            if (
+                row is None
+                or row.dedupe_seq is None
+                or row.text_hash != f.text_hash
+                or row.signature != f.signature
+                or row.buckets != packed
+            ):
+                changed.append((f, packed))
             if row is not None and row.cluster_id is not None:
                 self._cluster.setdefault(key, int(row.cluster_id))
-        if changed_hash:
+        if changed:
+            first = take_numbers(conn, len(changed))
+            # Chunks numbered from `first` on were written by savepoints since rolled back.
+            self._overlay.forget_after(first - 1)
             conn.execute(
                 update(items)
                 .where(items.c.id == bindparam("b_id"))
-                .values(text_hash=bindparam("text_hash"), signature=bindparam("sig")),
-                changed_hash,
+                .values(
+                    text_hash=bindparam("text_hash"),
+                    signature=bindparam("sig"),
+                    buckets=bindparam("b_buckets"),
+                    dedupe_seq=bindparam("b_seq"),
+                ),
+                [
+                    {
+                        "b_id": _int(f.key),
+                        "text_hash": f.text_hash,
+                        "sig": f.signature,
+                        "b_buckets": packed,
+                        "b_seq": first + n,
+                    }
+                    for n, (f, packed) in enumerate(changed)
+                ],
             )
-        for part in _chunks(stale):
-            conn.execute(delete(lsh_buckets).where(lsh_buckets.c.item_id.in_(part)))
-        if fresh:
-            _insert_buckets(conn, fresh)
+            own = [(f, sorted({bucket for _, bucket in f.buckets})) for f, _ in changed]
+            self._overlay.add(
+                first,
+                [key for _, keys in own for key in keys],
+                [(_int(f.key), f.item.seen, len(keys)) for f, keys in own],
+            )
         for key in ids:
             if key not in self._cluster:  # the store gives each new item a cluster; be safe
                 cluster = conn.execute(
@@ -283,6 +283,20 @@ class SqlCandidateIndex:
                 conn.execute(update(items).where(items.c.id == key).values(cluster_id=cluster))
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
+
+    def catch_up(self, low: datetime) -> None:
+        """Bring the shared bucket index up to what other transactions committed: once per
+        transaction (the cluster lock is then held until it ends, so nothing else commits
+        meanwhile), or again when a lookup reaches further back than the index."""
+        overlay = self._overlay
+        shared = self._shared
+        # Chunks numbered past the clock were written by savepoints since rolled back.
+        overlay.forget_after(current_number(self._conn))
+        if overlay.caught_up and shared.low is not None and shared.low <= low:
+            return
+        with shared.lock:
+            shared.catch_up(self._conn, low, before=overlay.first_number)
+        overlay.caught_up = True
 
     # -- CandidateIndex ----------------------------------------------------------------------
     def add(self, item: Features) -> None:
@@ -296,10 +310,13 @@ class SqlCandidateIndex:
         the same answer the per-item queries give."""
         by_key = {_int(f.key): f for f in batch}
         keys = sorted(by_key)
+        if batch:
+            self.catch_up(min(f.item.seen for f in batch) - window)
         # Bucket rows by (band, bucket): the batch's own from memory, the others' from the
         # lookups below (a row found for one chunk is a true row for any item of the batch).
         # An item's pairs are distinct (one per band, one per procedure key).
         buckets: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
+        looked: set[tuple[int, int]] = set()  # pairs looked up (each once, for all chunks)
         for f in batch:
             row = (_int(f.key), f.item.seen)
             for pair in f.buckets:
@@ -326,11 +343,7 @@ class SqlCandidateIndex:
                 rows = self._conn.execute(_batch_by_hash(), {**params, "hashes": wanted})
                 for r in rows:
                     hashes.setdefault(r.text_hash, []).append((int(r.id), from_db(r.first_seen)))
-            rows = self._conn.execute(_batch_by_buckets(), {**params, "mine": part, "batch": keys})
-            for r in rows:
-                buckets.setdefault((int(r.band), int(r.bucket)), []).append(
-                    (int(r.item_id), from_db(r.first_seen))
-                )
+            self._look_up_buckets(chunk, by_key, buckets, looked)
             for f in chunk:
                 self._found[_int(f.key)] = _gather(
                     f, window, limit, urls=urls, hashes=hashes, buckets=buckets
@@ -345,6 +358,40 @@ class SqlCandidateIndex:
             for r in rows:
                 self._cluster.setdefault(int(r.id), int(r.cluster_id))
                 self._signatures[int(r.id)] = bytes(r.signature or b"")
+
+    def _look_up_buckets(
+        self,
+        chunk: Sequence[Features],
+        batch: Mapping[int, Features],
+        buckets: dict[tuple[int, int], list[tuple[int, datetime]]],
+        looked: set[tuple[int, int]],
+    ) -> None:
+        """Other items' rows in any bucket of `chunk`'s items, from the shared index and the
+        transaction's overlay, added to `buckets` (the batch's own rows are there already)."""
+        pairs = sorted({pair for f in chunk for pair in f.buckets} - looked)
+        looked.update(pairs)
+        wanted = np.array([pair_key(pair) for pair in pairs], dtype=np.int64)
+        found: dict[int, list[tuple[int, int]]] = {}
+        with self._shared.lock:
+            self._shared.find(wanted, found)
+        self._overlay.find(wanted, found)
+        if not found:
+            return
+        times = self._times
+        for pair in pairs:
+            rows = found.get(pair_key(pair))
+            if not rows:
+                continue
+            others = []
+            for item_id, micros in rows:
+                if item_id in batch:
+                    continue
+                seen = times.get(micros)
+                if seen is None:
+                    seen = times[micros] = from_micros(micros)
+                others.append((item_id, seen))
+            if others:
+                buckets.setdefault(pair, []).extend(others)
 
     def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
         """At most max_candidates, best first. From what `prefetch` found when it ran for
@@ -406,41 +453,6 @@ class SqlCandidateIndex:
             if cluster_id in gone:
                 self._cluster[item_id] = into
         return into
-
-
-def _bind_processor(conn: Connection, column: Any) -> Callable[[Any], Any]:
-    """The dialect's conversion of a value bound to `column` (SQLite: datetime to text)."""
-    processor = column.type._cached_bind_processor(conn.dialect)
-    return processor if processor is not None else _same
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _insert_buckets(conn: Connection, rows: Sequence[tuple[int, int, int, Any]]) -> None:
-    """Insert (band, bucket, item_id, first_seen) rows, first_seen already bound: straight
-    to the driver's executemany. A cold refresh writes 34 rows per item, a million for a
-    thousand feeds, and SQLAlchemy's per-row parameter processing cost more than SQLite's
-    own insert. The statement is the table's insert compiled for the connection's dialect."""
-    compiled = _compiled_insert(conn.dialect)
-    names = ("band", "bucket", "item_id", "first_seen")
-    params: Sequence[Any]
-    if compiled.positiontup is not None:  # qmark / format: tuples in the statement's order
-        order = [names.index(name) for name in compiled.positiontup]
-        # In the given order (the usual case), the rows go as they are, not copied.
-        in_order = order == sorted(order)
-        params = rows if in_order else [tuple(row[i] for i in order) for row in rows]
-    else:  # named / pyformat
-        params = [dict(zip(names, row, strict=True)) for row in rows]
-    conn.exec_driver_sql(compiled.string, params)
-
-
-@functools.cache
-def _compiled_insert(dialect: Any) -> Any:
-    return lsh_buckets.insert().compile(
-        dialect=dialect, column_keys=["band", "bucket", "item_id", "first_seen"]
-    )
 
 
 def _int(value: object) -> int:

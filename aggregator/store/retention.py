@@ -47,7 +47,6 @@ PRUNED_TABLES = (
     "items",
     "item_tags",
     "item_revisions",
-    "lsh_buckets",
     "digest_items",
     "clusters",
     "tombstones",

@@ -100,6 +100,11 @@ items = Table(
     Column("categories", Text, nullable=False, server_default="[]"),
     Column("text_hash", String(100)),  # dedupe: hash of the normalised text alone
     Column("signature", LargeBinary),  # dedupe: MinHash signature
+    # dedupe: the item's LSH (band, bucket) pairs, packed (store/bucket_index.py), and the
+    # dedupe_clock number taken when they were written, by which writers' in-memory bucket
+    # indexes catch up with each other.
+    Column("buckets", LargeBinary),
+    Column("dedupe_seq", BigInteger),
     Column("first_seen", utc(), nullable=False),
     Column("last_changed", utc(), nullable=False),
     Column("revision", Integer, nullable=False, default=1),
@@ -110,6 +115,7 @@ items = Table(
     Index(None, "first_seen"),
     Index(None, "published"),
     Index(None, "cluster_id"),
+    Index(None, "dedupe_seq"),
 )
 
 item_revisions = Table(
@@ -134,15 +140,13 @@ item_tags = Table(
     Index(None, "tag", "item_id"),
 )
 
-# MinHash LSH: one row per (band, bucket) of an item. Candidates are the items sharing a row.
-lsh_buckets = Table(
-    "lsh_buckets",
+# One row: the last number given to a fingerprinted item (items.dedupe_seq). Taken under the
+# cluster lock, so numbers are given in the order the writers take turns.
+dedupe_clock = Table(
+    "dedupe_clock",
     metadata,
-    Column("band", Integer, primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
-    Column("item_id", BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    Column("first_seen", utc(), nullable=False),  # the time window, without a join
-    Index(None, "item_id"),
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
 )
 
 fetch_log = Table(

@@ -1,0 +1,327 @@
+"""Dedupe's LSH buckets of stored items, looked up in memory.
+
+Why in memory: in SQL the buckets were 34 rows per item, inserted at random places of a
+primary key, and looked up with a join per source; on a cold refresh that was more than half
+of the store writer's CPU. Here each item's (band, bucket) pairs are one packed column
+(`items.buckets`), and the writer keeps them in sorted numpy arrays: about 24 bytes per pair,
+a binary search per lookup.
+
+Keeping several writers (worker processes, a scheduler beside a manual refresh) in step:
+whoever fingerprints an item numbers it from `dedupe_clock` (`items.dedupe_seq`), under the
+lock that makes writers cluster one at a time (PostgreSQL: an advisory lock; SQLite: the
+write lock every write transaction takes at BEGIN). Numbers are therefore given in the order
+writers take turns and committed before the next writer's turn, so an index that has read
+every row numbered up to N has seen every committed row up to N, and reading
+`dedupe_seq > N` at the start of a turn brings it up to date (`BucketIndex.catch_up`).
+
+A turn's own rows are not in the shared index until they are committed: they are in the
+transaction's `Overlay`, which forgets what a rolled-back savepoint wrote (the clock, rolled
+back with it, tells which). A rolled-back transaction takes its overlay with it, and its
+numbers are given again later, which the shared index has not read past.
+
+Items deleted since they were indexed (retention, a removed source) are still found here;
+the caller drops candidates whose row is gone when it reads their signatures.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, func, select, update
+
+from aggregator.store.schema import dedupe_clock, items
+from aggregator.store.timestamps import from_db, to_db
+
+Pair = tuple[int, int]  # (band, bucket)
+Row = tuple[int, datetime]  # (item id, first seen)
+RawRow = tuple[int, int]  # (item id, first seen in microseconds since the epoch)
+_I64 = np.dtype("<i8")
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def pack(pairs: Iterable[Pair]) -> bytes:
+    """An item's pairs as the bytes stored in `items.buckets` (sorted, little-endian int64)."""
+    return np.array(sorted(pairs), dtype=_I64).reshape(-1, 2).tobytes()
+
+
+def unpack(blob: bytes | None) -> list[Pair]:
+    if not blob:
+        return []
+    array = np.frombuffer(blob, dtype=_I64).reshape(-1, 2)
+    return [(int(band), int(bucket)) for band, bucket in array]
+
+
+def _keys(array: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The index key of each (band, bucket) row of an (n, 2) array: the bucket alone, since
+    it is a hash of the band with its data (dedupe/signatures.py `_bucket`)."""
+    return array[:, 1]
+
+
+def pair_key(pair: Pair) -> int:
+    return pair[1]
+
+
+@dataclass(slots=True)
+class _Rows:
+    """Index rows sorted by key: key, item id, and in an overlay the clock number its call
+    started from. (16 bytes a row in the shared index: a million rows for a thousand feeds.)"""
+
+    keys: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY)
+    ids: npt.NDArray[np.int64] = field(default_factory=lambda: _EMPTY)
+    calls: npt.NDArray[np.int64] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        keys: npt.NDArray[np.int64],
+        ids: npt.NDArray[np.int64],
+        calls: npt.NDArray[np.int64] | None = None,
+    ) -> _Rows:
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], ids[order], None if calls is None else calls[order])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> _Rows:
+        if mask.all():
+            return self
+        calls = None if self.calls is None else self.calls[mask]
+        return _Rows(self.keys[mask], self.ids[mask], calls)
+
+    def merged(self, other: _Rows) -> _Rows:
+        """Both, sorted: `other` inserted where it belongs (linear, not a sort of both)."""
+        if not len(self):
+            return other
+        at = np.searchsorted(self.keys, other.keys, side="right")
+        calls = None
+        if self.calls is not None and other.calls is not None:
+            calls = np.insert(self.calls, at, other.calls)
+        return _Rows(
+            np.insert(self.keys, at, other.keys), np.insert(self.ids, at, other.ids), calls
+        )
+
+    def find(
+        self, wanted: npt.NDArray[np.int64], seen_of: dict[int, int], found: dict[int, list[RawRow]]
+    ) -> None:
+        """Add the (item id, first seen in microseconds) of each wanted key's rows to
+        `found`. (Microseconds: a common bucket has many rows, most of them dropped by the
+        caller, so none is made a datetime here.)"""
+        if not len(self) or not len(wanted):
+            return
+        start = np.searchsorted(self.keys, wanted, side="left")
+        end = np.searchsorted(self.keys, wanted, side="right")
+        hits = np.flatnonzero(end > start)
+        for key, first, last in zip(
+            wanted[hits].tolist(), start[hits].tolist(), end[hits].tolist(), strict=True
+        ):
+            rows = found.setdefault(key, [])
+            rows.extend((i, seen_of[i]) for i in self.ids[first:last].tolist())
+
+
+# Calls' chunks an overlay keeps apart before merging them: each lookup searches each chunk.
+OVERLAY_CHUNKS = 8
+
+
+@dataclass(slots=True)
+class Overlay:
+    """The pairs written by this transaction, not yet in the shared index."""
+
+    transaction: Any
+    caught_up: bool = False
+    first_number: int | None = None  # the transaction's first clock number, if it took any
+    _chunks: list[_Rows] = field(default_factory=list)
+    _seen_of: dict[int, int] = field(default_factory=dict)  # item id -> first seen (µs)
+
+    def forget_after(self, seq: int) -> None:
+        """Drop what calls numbered after `seq` wrote: their savepoint was rolled back (the
+        clock with it), and their numbers and item ids may be given again."""
+        if self.first_number is None:
+            return
+        chunks = [c.keep(c.calls <= seq) for c in self._chunks if c.calls is not None]
+        if sum(map(len, chunks)) == sum(map(len, self._chunks)):
+            return
+        self._chunks = [c for c in chunks if len(c)]
+        starts = [int(c.calls.min()) for c in self._chunks if c.calls is not None]
+        self.first_number = min(starts, default=None)
+
+    def add(
+        self, first: int, keys: Sequence[int], items: Sequence[tuple[int, datetime, int]]
+    ) -> None:
+        """The pairs of a call's items: `keys` in item order, and per item (id, first seen,
+        how many of the keys are its)."""
+        if self.first_number is None or first < self.first_number:
+            self.first_number = first
+        for item_id, seen, _ in items:
+            self._seen_of[item_id] = _micros(seen)
+        counts = [count for _, _, count in items]
+        self._chunks.append(
+            _Rows.of(
+                np.array(keys, dtype=np.int64),
+                np.repeat(np.array([i for i, _, _ in items], dtype=np.int64), counts),
+                np.full(len(keys), first, dtype=np.int64),
+            )
+        )
+        if len(self._chunks) > OVERLAY_CHUNKS:
+            chunks = self._chunks
+            self._chunks = [
+                _Rows.of(
+                    np.concatenate([c.keys for c in chunks]),
+                    np.concatenate([c.ids for c in chunks]),
+                    np.concatenate([c.calls for c in chunks if c.calls is not None]),
+                )
+            ]
+
+    def find(self, wanted: npt.NDArray[np.int64], found: dict[int, list[RawRow]]) -> None:
+        for chunk in self._chunks:
+            chunk.find(wanted, self._seen_of, found)
+
+
+class BucketIndex:
+    """Every pair of the items first seen since `low`, as of clock number `seq`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.low: datetime | None = None
+        self._reset(None)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def catch_up(self, conn: Connection, low: datetime, *, before: int | None = None) -> None:
+        """Read the rows numbered since the last catch-up; all rows first seen since `low`
+        when the index does not reach back that far, or the clock went back (a new
+        database at the same URL). `before`: the transaction's own first number, when it
+        has taken some; its own rows, not committed, are not read."""
+        if self.low is None or low < self.low or current_number(conn) < self.seq:
+            self._reset(low)
+            query = select(*_INDEX_COLUMNS).where(
+                items.c.dedupe_seq.is_not(None), items.c.first_seen >= to_db(low)
+            )
+        else:
+            query = select(*_INDEX_COLUMNS).where(items.c.dedupe_seq > self.seq)
+            self._forget_before(low)
+        if before is not None:
+            query = query.where(items.c.dedupe_seq < before)
+        self._add(conn.execute(query))
+
+    def _reset(self, low: datetime | None) -> None:
+        self.seq, self.low = 0, low
+        self._rows = _Rows()
+        self._seq_of: dict[int, int] = {}  # item id -> the number of its indexed pairs
+        self._seen_of: dict[int, int] = {}  # item id -> first seen (µs)
+
+    def _add(self, rows: Iterable[Any]) -> None:
+        keys: list[npt.NDArray[np.int64]] = []
+        ids: list[int] = []
+        counts: list[int] = []
+        replaced: list[int] = []
+        for row in rows:
+            item_id, seq = int(row.id), int(row.dedupe_seq)
+            self.seq = max(self.seq, seq)
+            if row.buckets is None:
+                continue
+            known = self._seq_of.get(item_id)
+            if known is not None:
+                if known >= seq:
+                    continue
+                replaced.append(item_id)  # updated since: its old pairs go
+            self._seq_of[item_id] = seq
+            self._seen_of[item_id] = _micros(from_db(row.first_seen))
+            array = np.frombuffer(row.buckets, dtype=_I64).reshape(-1, 2)
+            keys.append(_keys(array))
+            ids.append(item_id)
+            counts.append(len(array))
+        if replaced:
+            gone = np.isin(self._rows.ids, np.array(replaced, dtype=np.int64))
+            self._rows = self._rows.keep(~gone)
+        if keys:
+            new = _Rows.of(np.concatenate(keys), np.repeat(np.array(ids, dtype=np.int64), counts))
+            self._rows = self._rows.merged(new)
+
+    def _forget_before(self, low: datetime) -> None:
+        """Drop items first seen before `low`: no lookup from now on reaches them (a call
+        that does makes the index start again from its own `low`)."""
+        assert self.low is not None
+        if low - self.low < COMPACT_AFTER:
+            return
+        self.low = low
+        floor = _micros(low)
+        old = {i for i, seen in self._seen_of.items() if seen < floor}
+        if old:
+            self._rows = self._rows.keep(~np.isin(self._rows.ids, np.array(sorted(old))))
+            for item_id in old:
+                del self._seen_of[item_id], self._seq_of[item_id]
+
+    def find(self, wanted: npt.NDArray[np.int64], found: dict[int, list[RawRow]]) -> None:
+        self._rows.find(wanted, self._seen_of, found)
+
+
+# How far `low` moves before items older than it are dropped: not at every catch-up (each
+# call's `low` is a little later), which would copy the arrays every time.
+COMPACT_AFTER = timedelta(hours=6)
+_INDEX_COLUMNS = (items.c.id, items.c.buckets, items.c.first_seen, items.c.dedupe_seq)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+# One index per database: keyed by the engine's pool, which an engine shares with the
+# engines made from it by execution_options (the store's writer is one of those).
+_INDEXES: weakref.WeakKeyDictionary[Any, BucketIndex] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+_OVERLAY_KEY = "aggregator.dedupe.overlay"
+
+
+def index_for(conn: Connection) -> BucketIndex:
+    pool = conn.engine.pool
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(pool)
+        if index is None:
+            index = _INDEXES[pool] = BucketIndex()
+        return index
+
+
+def overlay_for(conn: Connection) -> Overlay:
+    """This transaction's overlay (a new transaction starts a new one)."""
+    transaction = conn.get_transaction()
+    overlay: Overlay | None = conn.info.get(_OVERLAY_KEY)
+    if overlay is None or overlay.transaction is not transaction:
+        overlay = Overlay(transaction)
+        conn.info[_OVERLAY_KEY] = overlay
+    return overlay
+
+
+def take_numbers(conn: Connection, count: int) -> int:
+    """Advance the clock by `count`; the first of the numbers taken. Call it under the
+    cluster lock, inside the transaction that writes the numbered rows."""
+    last = conn.execute(
+        update(dedupe_clock)
+        .where(dedupe_clock.c.id == 1)
+        .values(seq=dedupe_clock.c.seq + count)
+        .returning(dedupe_clock.c.seq)
+    ).scalar()
+    if last is None:  # a database made without the migration's row (metadata.create_all)
+        start = conn.execute(select(func.coalesce(func.max(items.c.dedupe_seq), 0))).scalar_one()
+        last = int(start) + count
+        conn.execute(dedupe_clock.insert().values(id=1, seq=last))
+    return int(last) - count + 1
+
+
+def current_number(conn: Connection) -> int:
+    found = conn.execute(select(dedupe_clock.c.seq).where(dedupe_clock.c.id == 1)).scalar()
+    return int(found or 0)

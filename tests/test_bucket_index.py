@@ -1,0 +1,128 @@
+"""The in-memory bucket index against real SQLite and PostgreSQL: what several writers, a
+rolled-back savepoint and a rolled-back transaction leave it knowing.
+
+Each engine is a writer process as far as the index knows (the index belongs to its pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
+from aggregator.dedupe.signatures import features
+from aggregator.store.bucket_index import index_for, pack, unpack
+from aggregator.store.clusters import assign_clusters
+from aggregator.store.engine import create_store_engine
+from aggregator.store.schema import dedupe_clock, items, metadata
+from tests.support_dedupe import add_sources, cluster_ids, store_items
+from tests.test_dedupe_store import P1, P2, P3, P4, SOURCES, T0, WINDOW, item
+
+OTHER = "Rain is expected over Brussels on Thursday, with sunny spells at the weekend."
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@given(st.lists(st.tuples(st.integers(min_value=-3, max_value=40), INT64), max_size=50))
+def test_packed_pairs_come_back_sorted(pairs: list[tuple[int, int]]) -> None:
+    assert unpack(pack(pairs)) == sorted(pairs)
+
+
+@pytest.fixture()
+def engines(database_url: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two writers on one database."""
+    first = create_store_engine(database_url)
+    metadata.create_all(first)
+    with first.begin() as conn:
+        add_sources(conn, SOURCES)
+    second = create_store_engine(database_url)
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+def _cluster(engine: Engine, key: str, source: str, text: str, *, title: str = "") -> int:
+    new = item(key, source, text)
+    if title:
+        new = replace(new, title=title)
+    with engine.begin() as conn:
+        ids = store_items(conn, [new], now=T0)
+        return assign_clusters(conn, ids, now=T0, window=WINDOW).assigned[ids[0]]
+
+
+def test_a_writer_finds_what_another_committed_after_its_index_was_built(
+    engines: tuple[Engine, Engine],
+) -> None:
+    first, second = engines
+    # The second's index is built (with an unrelated item), then the first writes.
+    unrelated = _cluster(second, "other", "edri", OTHER, title="Weather")
+    wire = _cluster(first, "a", "wire", f"{P1} {P2} {P3}")
+    council = _cluster(second, "b", "council", f"{P1} {P2} {P3} {P4}")
+    assert council == wire != unrelated
+    with second.connect() as conn:
+        assert len(index_for(conn)) > 0
+
+
+def test_a_rolled_back_savepoint_leaves_no_candidate_and_its_numbers_are_given_again(
+    engines: tuple[Engine, Engine],
+) -> None:
+    first, second = engines
+    with first.begin() as conn:
+        savepoint = conn.begin_nested()
+        ghost = store_items(conn, [item("ghost", "wire", f"{P1} {P2} {P3}")], now=T0)
+        assign_clusters(conn, ghost, now=T0, window=WINDOW)
+        savepoint.rollback()
+        # In the same transaction: an item like the ghost finds no ghost, and a third like it
+        # finds the second from the transaction's own (uncommitted) pairs.
+        with conn.begin_nested():
+            kept = store_items(conn, [item("kept", "council", f"{P1} {P2} {P3} {P4}")], now=T0)
+            assign_clusters(conn, kept, now=T0, window=WINDOW)
+        with conn.begin_nested():
+            echo = store_items(conn, [item("echo", "digest", f"{P1} {P2} {P3}")], now=T0)
+            assign_clusters(conn, echo, now=T0, window=WINDOW)
+        numbers = sorted(n for (n,) in conn.execute(select(items.c.dedupe_seq)))
+        clusters = cluster_ids(conn)
+    assert numbers == [1, 2]  # the ghost's number went back to the clock and was given again
+    assert set(clusters) == {"kept", "echo"} and clusters["kept"] == clusters["echo"]
+    # Another writer sees the committed pair, not the ghost.
+    assert _cluster(second, "late", "edri", f"{P1} {P2} {P3}") == clusters["kept"]
+
+
+def test_a_rolled_back_transaction_is_not_remembered(engines: tuple[Engine, Engine]) -> None:
+    first, second = engines
+    with first.connect() as conn:
+        transaction = conn.begin()
+        ids = store_items(conn, [item("ghost", "wire", f"{P1} {P2} {P3}")], now=T0)
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        transaction.rollback()
+    # The second writer takes the ghost's number; the first catches up with it, not the ghost.
+    taken = _cluster(second, "real", "council", f"{P1} {P2} {P3} {P4}")
+    assert _cluster(first, "copy", "digest", f"{P1} {P2} {P3}") == taken
+    with first.connect() as conn:
+        assert conn.execute(select(dedupe_clock.c.seq)).scalar_one() == 2
+
+
+def test_an_updated_item_is_found_by_its_new_text_only(engines: tuple[Engine, Engine]) -> None:
+    first, second = engines
+    wire = _cluster(first, "a", "wire", f"{P1} {P2} {P3}")
+    # The second writer's index is built before the update.
+    assert _cluster(second, "unrelated", "edri", OTHER, title="Weather") != wire
+    with first.begin() as conn:
+        (row_id,) = conn.execute(select(items.c.id).where(items.c.identity == "a")).scalars()
+        new_text = "Completely different words about the weather in Brussels today and tomorrow."
+        new = features(item("a", "wire", new_text))
+        conn.execute(
+            items.update()
+            .where(items.c.id == row_id)
+            .values(text=new_text, title="Weather", text_hash=None, dedupe_seq=None)
+        )
+        assign_clusters(conn, [row_id], now=T0, window=WINDOW)
+        stored = conn.execute(select(items.c.buckets).where(items.c.id == row_id)).scalar_one()
+    assert stored != pack(features(item("a", "wire", f"{P1} {P2} {P3}")).buckets)
+    assert new.buckets  # the update gave the item pairs of its own
+    # The second writer's index drops the old pairs: the old text no longer finds the item.
+    council = _cluster(second, "b", "council", f"{P1} {P2} {P3} {P4}")
+    assert council != wire
