@@ -117,17 +117,21 @@ class _Rows:
         if not len(self) or not len(wanted):
             return
         start = np.searchsorted(self.keys, wanted, side="left")
-        end = np.searchsorted(self.keys, wanted, side="right")
-        hits = np.flatnonzero(end > start)
+        inside = start < len(self.keys)
+        hits = np.flatnonzero(inside)
+        hits = hits[self.keys[start[hits]] == wanted[hits]]  # most keys are nowhere
+        if not len(hits):
+            return
+        end = np.searchsorted(self.keys, wanted[hits], side="right")
         for key, first, last in zip(
-            wanted[hits].tolist(), start[hits].tolist(), end[hits].tolist(), strict=True
+            wanted[hits].tolist(), start[hits].tolist(), end.tolist(), strict=True
         ):
             rows = found.setdefault(key, [])
             rows.extend((i, seen_of[i]) for i in self.ids[first:last].tolist())
 
 
 # Calls' chunks an overlay keeps apart before merging them: each lookup searches each chunk.
-OVERLAY_CHUNKS = 8
+OVERLAY_CHUNKS = 4
 
 
 @dataclass(slots=True)
@@ -136,29 +140,33 @@ class Overlay:
 
     transaction: Any
     caught_up: bool = False
-    first_number: int | None = None  # the transaction's first clock number, if it took any
     _chunks: list[_Rows] = field(default_factory=list)
     _seen_of: dict[int, int] = field(default_factory=dict)  # item id -> first seen (µs)
+    _taken: list[int] = field(default_factory=list)  # each call's first clock number
+
+    @property
+    def first_number(self) -> int | None:
+        """The transaction's first clock number, if it took any: its own rows start there."""
+        return min(self._taken, default=None)
+
+    def took(self, first: int) -> None:
+        """A call took numbers from `first` on (its pairs may be added later)."""
+        self._taken.append(first)
 
     def forget_after(self, seq: int) -> None:
         """Drop what calls numbered after `seq` wrote: their savepoint was rolled back (the
         clock with it), and their numbers and item ids may be given again."""
-        if self.first_number is None:
+        if not self._taken or max(self._taken) <= seq:
             return
+        self._taken = [first for first in self._taken if first <= seq]
         chunks = [c.keep(c.calls <= seq) for c in self._chunks if c.calls is not None]
-        if sum(map(len, chunks)) == sum(map(len, self._chunks)):
-            return
         self._chunks = [c for c in chunks if len(c)]
-        starts = [int(c.calls.min()) for c in self._chunks if c.calls is not None]
-        self.first_number = min(starts, default=None)
 
     def add(
         self, first: int, keys: Sequence[int], items: Sequence[tuple[int, datetime, int]]
     ) -> None:
         """The pairs of a call's items: `keys` in item order, and per item (id, first seen,
-        how many of the keys are its)."""
-        if self.first_number is None or first < self.first_number:
-            self.first_number = first
+        how many of the keys are its). `first`: the call's first number (see `took`)."""
         for item_id, seen, _ in items:
             self._seen_of[item_id] = _micros(seen)
         counts = [count for _, _, count in items]
@@ -170,14 +178,11 @@ class Overlay:
             )
         )
         if len(self._chunks) > OVERLAY_CHUNKS:
-            chunks = self._chunks
-            self._chunks = [
-                _Rows.of(
-                    np.concatenate([c.keys for c in chunks]),
-                    np.concatenate([c.ids for c in chunks]),
-                    np.concatenate([c.calls for c in chunks if c.calls is not None]),
-                )
-            ]
+            # The small chunks into the first, each inserted where it belongs.
+            merged = self._chunks[0]
+            for chunk in self._chunks[1:]:
+                merged = merged.merged(chunk)
+            self._chunks = [merged]
 
     def find(self, wanted: npt.NDArray[np.int64], found: dict[int, list[RawRow]]) -> None:
         for chunk in self._chunks:

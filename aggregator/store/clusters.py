@@ -176,6 +176,7 @@ class SqlCandidateIndex:
         self._shared = index_for(conn)  # the committed items' buckets, for every transaction
         self._overlay: Overlay = overlay_for(conn)  # this transaction's
         self._times: dict[int, datetime] = {}  # first seen: microseconds -> datetime
+        self._unlisted: list[tuple[int, list[Features]]] = []  # written, not in the overlay yet
 
     # -- reading items ---------------------------------------------------------------------
     def load(
@@ -247,6 +248,7 @@ class SqlCandidateIndex:
             first = take_numbers(conn, len(changed))
             # Chunks numbered from `first` on were written by savepoints since rolled back.
             self._overlay.forget_after(first - 1)
+            self._overlay.took(first)
             conn.execute(
                 update(items)
                 .where(items.c.id == bindparam("b_id"))
@@ -267,12 +269,9 @@ class SqlCandidateIndex:
                     for n, (f, packed) in enumerate(changed)
                 ],
             )
-            own = [(f, sorted({bucket for _, bucket in f.buckets})) for f, _ in changed]
-            self._overlay.add(
-                first,
-                [key for _, keys in own for key in keys],
-                [(_int(f.key), f.item.seen, len(keys)) for f, keys in own],
-            )
+            # Listed in the overlay after this call's lookups (`_list_own`): until then they
+            # are the batch's own rows, which the lookups take from memory.
+            self._unlisted.append((first, [f for f, _ in changed]))
         for key in ids:
             if key not in self._cluster:  # the store gives each new item a cluster; be safe
                 cluster = conn.execute(
@@ -283,6 +282,21 @@ class SqlCandidateIndex:
                 conn.execute(update(items).where(items.c.id == key).values(cluster_id=cluster))
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
+
+    def finish(self) -> None:
+        """The call is over: what it wrote goes to the overlay, for the transaction's next."""
+        self._list_own()
+
+    def _list_own(self) -> None:
+        """Put the pairs written by `add_many` in the transaction's overlay, for later calls."""
+        for first, written in self._unlisted:
+            own = [(f, sorted({bucket for _, bucket in f.buckets})) for f in written]
+            self._overlay.add(
+                first,
+                [key for _, keys in own for key in keys],
+                [(_int(f.key), f.item.seen, len(keys)) for f, keys in own],
+            )
+        self._unlisted.clear()
 
     def catch_up(self, low: datetime) -> None:
         """Bring the shared bucket index up to what other transactions committed: once per
@@ -358,6 +372,7 @@ class SqlCandidateIndex:
             for r in rows:
                 self._cluster.setdefault(int(r.id), int(r.cluster_id))
                 self._signatures[int(r.id)] = bytes(r.signature or b"")
+        self._list_own()
 
     def _look_up_buckets(
         self,
@@ -526,6 +541,7 @@ def assign_clusters(
             merge = assign(index, item, window=window, thresholds=thresholds)
             if merge is not None:
                 merges.append(merge)
+        index.finish()
         assigned: dict[int, int] = {}
         for part in _chunks(sorted(set(new_item_ids))):
             rows = conn.execute(select(items.c.id, items.c.cluster_id).where(items.c.id.in_(part)))
