@@ -17,6 +17,7 @@ call in one. None of it scans the archive, so it does not grow with it.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -328,17 +329,16 @@ class SqlCandidateIndex:
             self.catch_up(min(f.item.seen for f in batch) - window)
         # Bucket rows by (band, bucket): the batch's own from memory, the others' from the
         # lookups below (a row found for one chunk is a true row for any item of the batch).
-        # An item's pairs are distinct (one per band, one per procedure key).
+        # An item's pairs are distinct (one per band, one per procedure key), so a pair of
+        # one batch item alone finds nothing of the batch: only shared pairs are listed.
         buckets: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
         looked: set[tuple[int, int]] = set()  # pairs looked up (each once, for all chunks)
-        for f in batch:
-            row = (_int(f.key), f.item.seen)
-            for pair in f.buckets:
-                found = buckets.get(pair)
-                if found is None:
-                    buckets[pair] = [row]
-                else:
-                    found.append(row)
+        shared = {pair for pair, n in Counter(p for f in batch for p in f.buckets).items() if n > 1}
+        if shared:
+            for f in batch:
+                row = (_int(f.key), f.item.seen)
+                for pair in shared.intersection(f.buckets):
+                    buckets.setdefault(pair, []).append(row)
         for part in _chunks(keys):
             chunk = [by_key[k] for k in part]
             seen = [f.item.seen for f in chunk]
