@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -126,3 +127,28 @@ def test_an_updated_item_is_found_by_its_new_text_only(engines: tuple[Engine, En
     # The second writer's index drops the old pairs: the old text no longer finds the item.
     council = _cluster(second, "b", "council", f"{P1} {P2} {P3} {P4}")
     assert council != wire
+
+
+def test_a_lookup_reaching_further_back_than_the_index_reads_the_older_items(
+    engines: tuple[Engine, Engine],
+) -> None:
+    first, _ = engines
+    old = T0 - 3 * WINDOW
+
+    def cluster_at(key: str, source: str, text: str, at: datetime) -> int:
+        with first.begin() as conn:
+            ids = store_items(conn, [replace(item(key, source, text), first_seen=at)], now=at)
+            return assign_clusters(conn, ids, now=at, window=WINDOW).assigned[ids[0]]
+
+    archived = cluster_at("archived", "wire", f"{P1} {P2} {P3}", old)
+    recent = cluster_at("recent", "edri", OTHER, T0)  # the index now starts a window before T0
+    with first.connect() as conn:
+        index = index_for(conn)
+        assert index.low is not None and index.low > old
+        built = len(index)
+    # An item first seen next to the archived one looks back to it: the index reaches back
+    # (the older rows are added, nothing read again) and the copy joins the archived item.
+    copy = cluster_at("copy", "council", f"{P1} {P2} {P3} {P4}", old + timedelta(hours=1))
+    assert copy == archived != recent
+    assert index.low is not None and index.low <= old
+    assert len(index) > built

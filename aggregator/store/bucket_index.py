@@ -3,8 +3,8 @@
 Why in memory: in SQL the buckets were 34 rows per item, inserted at random places of a
 primary key, and looked up with a join per source; on a cold refresh that was more than half
 of the store writer's CPU. Here each item's (band, bucket) pairs are one packed column
-(`items.buckets`), and the writer keeps them in sorted numpy arrays: about 24 bytes per pair,
-a binary search per lookup.
+(`items.buckets`), and the writer keeps them in sorted numpy arrays: 16 bytes per pair, a
+binary search per lookup.
 
 Keeping several writers (worker processes, a scheduler beside a manual refresh) in step:
 whoever fingerprints an item numbers it from `dedupe_clock` (`items.dedupe_seq`), under the
@@ -202,18 +202,31 @@ class BucketIndex:
         return len(self._rows)
 
     def catch_up(self, conn: Connection, low: datetime, *, before: int | None = None) -> None:
-        """Read the rows numbered since the last catch-up; all rows first seen since `low`
-        when the index does not reach back that far, or the clock went back (a new
-        database at the same URL). `before`: the transaction's own first number, when it
-        has taken some; its own rows, not committed, are not read."""
-        if self.low is None or low < self.low or current_number(conn) < self.seq:
+        """Read the rows numbered since the last catch-up, and the older rows first seen
+        since `low` when the index does not reach back that far (an updated old item's
+        lookups do); all rows since `low` for a new index, or when the clock went back (a
+        new database at the same URL). `before`: the transaction's own first number, when
+        it has taken some; its own rows, not committed, are not read."""
+        if self.low is None or current_number(conn) < self.seq:
             self._reset(low)
             query = select(*_INDEX_COLUMNS).where(
                 items.c.dedupe_seq.is_not(None), items.c.first_seen >= to_db(low)
             )
+            if before is not None:
+                query = query.where(items.c.dedupe_seq < before)
+            self._add(conn.execute(query))
+            return
+        if low < self.low:
+            older = select(*_INDEX_COLUMNS).where(
+                items.c.dedupe_seq <= self.seq,
+                items.c.first_seen >= to_db(low),
+                items.c.first_seen < to_db(self.low),
+            )
+            self.low = low
+            self._add(conn.execute(older))
         else:
-            query = select(*_INDEX_COLUMNS).where(items.c.dedupe_seq > self.seq)
             self._forget_before(low)
+        query = select(*_INDEX_COLUMNS).where(items.c.dedupe_seq > self.seq)
         if before is not None:
             query = query.where(items.c.dedupe_seq < before)
         self._add(conn.execute(query))
@@ -271,8 +284,9 @@ class BucketIndex:
 
 
 # How far `low` moves before items older than it are dropped: not at every catch-up (each
-# call's `low` is a little later), which would copy the arrays every time.
-COMPACT_AFTER = timedelta(hours=6)
+# call's `low` is a little later), which would copy the arrays every time, nor right after
+# an updated old item's lookup reached back (the next one would read those rows again).
+COMPACT_AFTER = timedelta(days=7)
 _INDEX_COLUMNS = (items.c.id, items.c.buckets, items.c.first_seen, items.c.dedupe_seq)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
