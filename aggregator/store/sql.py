@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -36,6 +38,8 @@ from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
 from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
 from aggregator.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,6 +103,8 @@ class SqlStore:
         second. Each write method still applies whole or not at all: one that fails rolls back
         to its savepoint and the batch goes on. Nothing is durable before the block ends, so a
         caller reports the writes' results only after it. Nested use joins the outer batch.
+        The batch's new and changed items are deduped together when it ends, before it
+        commits (`_cluster_batch`).
         """
         if getattr(self._batch, "conn", None) is not None:
             yield
@@ -106,12 +112,49 @@ class SqlStore:
         try:
             with self._writer.begin() as conn:
                 self._batch.conn = conn
+                self._batch.unclustered = []
                 try:
                     yield
+                    self._cluster_batch(conn, self._batch.unclustered)
                 finally:
                     self._batch.conn = None
+                    self._batch.unclustered = None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise StoreError(f"write batch failed on {self.url}: {describe(exc)}") from exc
+
+    def _cluster_batch(self, conn: Connection, saved: Sequence[_Unclustered]) -> None:
+        """Dedupe the new and changed items of a write batch in one call, before it commits.
+
+        One call for the batch's sources instead of one each: its lookups and writes go in a
+        few statements for all of them, and the cluster lock is held from here to the commit
+        only. Should it fail, each source's items are clustered on their own, so one source's
+        bad data costs only its own items their folding (they stay stored, each in its own
+        cluster, and the failure is logged).
+        """
+        if not saved:
+            return
+        try:
+            with _savepoint(conn):
+                self._cluster(
+                    conn,
+                    [item_id for one in saved for item_id in one.item_ids],
+                    now=max(one.now for one in saved),
+                    fingerprints={k: v for one in saved for k, v in one.fingerprints.items()},
+                )
+            return
+        except (sqlalchemy.exc.SQLAlchemyError, StoreError):
+            pass  # rolled back to the savepoint: try each source alone
+        for one in saved:
+            try:
+                with _savepoint(conn):
+                    self._cluster(conn, one.item_ids, now=one.now, fingerprints=one.fingerprints)
+            except (sqlalchemy.exc.SQLAlchemyError, StoreError) as exc:
+                log.error(
+                    "dedupe of %d new or changed items of %s failed, left unfolded: %s",
+                    len(one.item_ids),
+                    one.source_id,
+                    describe(exc),
+                )
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self.engine.connect()
@@ -183,23 +226,22 @@ class SqlStore:
             raise StoreError(
                 f"save_refresh({source_id!r}, {url}): items of another source: {foreign[:3]}"
             )
+        # In a write batch, dedupe waits for the batch's end (`_cluster_batch`): the items
+        # are clustered before the batch commits, so items and clusters still commit together.
+        deferred: list[_Unclustered] | None = getattr(self._batch, "unclustered", None)
         with self._write() as conn:
             source_sql.lock(conn, source_id)
             saved = item_sql.save(conn, source_id, items, now=now)
-            if saved.changed_ids:
-                given = fingerprints or {}
-                self._cluster(
-                    conn,
-                    saved.changed_ids,
-                    now=now,
-                    fingerprints={
-                        item_id: given[identity]
-                        for item_id, identity in zip(
-                            saved.changed_ids, saved.changed_identities, strict=True
-                        )
-                        if identity in given
-                    },
+            given = fingerprints or {}
+            fingerprinted = {
+                item_id: given[identity]
+                for item_id, identity in zip(
+                    saved.changed_ids, saved.changed_identities, strict=True
                 )
+                if identity in given
+            }
+            if saved.changed_ids and deferred is None:
+                self._cluster(conn, saved.changed_ids, now=now, fingerprints=fingerprinted)
             status = "new" if saved.new else "updated" if saved.updated else "unchanged"
             source_sql.record_success(
                 conn,
@@ -222,6 +264,8 @@ class SqlStore:
                     updated=saved.updated,
                 ),
             )
+        if saved.changed_ids and deferred is not None:  # its savepoint stood
+            deferred.append(_Unclustered(source_id, saved.changed_ids, fingerprinted, now))
         return Refreshed(
             new=saved.new,
             updated=saved.updated,
@@ -326,6 +370,16 @@ class SqlStore:
     def item_count(self) -> int:
         with self._read() as conn:
             return item_sql.count(conn)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unclustered:
+    """A source's items saved in a write batch, to be deduped at its end."""
+
+    source_id: str
+    item_ids: Sequence[int]
+    fingerprints: Mapping[int, Fingerprint]
+    now: datetime
 
 
 @contextlib.contextmanager
