@@ -9,9 +9,9 @@ Cost per new item: a binary search per LSH band in the in-memory bucket index
 (store/bucket_index.py), one indexed lookup on canonical_url and one on text_hash, each
 bounded by the first-seen window, and a read of the candidates' clusters and signatures;
 then an exact check of at most thresholds.max_verified of them, read in one query. The
-lookups of one call (a source's new items) go in a few statements
-(`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for the whole
-call in one. None of it scans the archive, so it does not grow with it.
+lookups of one call (a write batch's new items, or one source's outside a batch) go in a few
+statements (`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for
+the whole call in one. None of it scans the archive, so it does not grow with it.
 """
 
 from __future__ import annotations
