@@ -221,6 +221,44 @@ def test_connection_refused_is_retried_and_wrapped() -> None:
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
+def _resolver_answering(
+    monkeypatch: pytest.MonkeyPatch, host: str, error: socket.gaierror
+) -> list[str]:
+    """The DNS is the one part that cannot exist offline: `host` gets `error`, every other
+    name resolves as usual. Returns the lookups of `host`."""
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if name in (host, host.encode()):  # anyio passes the IDNA-encoded bytes
+            asked.append(host)
+            raise error
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_host_the_dns_says_does_not_exist_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nxdomain = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    asked = _resolver_answering(monkeypatch, "feeds.example.invalid", nxdomain)
+    with pytest.raises(FetchError) as caught:
+        fetch("http://feeds.example.invalid/rss", retries=2)
+    assert asked == ["feeds.example.invalid"]  # one attempt, not three
+    assert caught.value.message.startswith("httpx.ConnectError")
+    assert "Name or service not known" in caught.value.message
+
+
+def test_a_resolver_that_cannot_be_reached_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    unreachable = socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+    asked = _resolver_answering(monkeypatch, "feeds.example.invalid", unreachable)
+    with pytest.raises(FetchError, match="Temporary failure"):
+        fetch("http://feeds.example.invalid/rss", retries=2)
+    assert len(asked) == 3
+
+
 def test_unsupported_scheme() -> None:
     with pytest.raises(FetchError, match="unsupported URL scheme 'ftp'"):
         fetch("ftp://example.org/feed")
