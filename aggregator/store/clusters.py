@@ -290,12 +290,13 @@ class SqlCandidateIndex:
 
     def _list_own(self) -> None:
         """Put the pairs written by `add_many` in the transaction's overlay, for later calls."""
+        # An item's pairs are distinct, and so are its keys (a bucket hashes its band too);
+        # the overlay sorts them.
         for first, written in self._unlisted:
-            own = [(f, sorted({bucket for _, bucket in f.buckets})) for f in written]
             self._overlay.add(
                 first,
-                [key for _, keys in own for key in keys],
-                [(_int(f.key), f.item.seen, len(keys)) for f, keys in own],
+                [pair_key(pair) for f in written for pair in f.buckets],
+                [(_int(f.key), f.item.seen, len(f.buckets)) for f in written],
             )
         self._unlisted.clear()
 
