@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,63 @@ def test_a_database_from_a_newer_release_is_a_store_error(tmp_path: Path) -> Non
     engine.dispose()
     with pytest.raises(StoreError, match="cannot migrate database"):
         open_store(url)
+
+
+def test_0004_carries_lsh_bucket_rows_into_the_items_and_back(database_url: str) -> None:
+    from aggregator.dedupe.signatures import features
+    from aggregator.store.bucket_index import unpack
+    from aggregator.store.clusters import assign_clusters
+    from aggregator.store.schema import dedupe_clock, items
+    from tests.support_dedupe import add_sources, cluster_ids, store_items
+    from tests.test_dedupe_store import P1, P2, P3, P4, SOURCES, T0, WINDOW, item
+
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0003")
+        weather = replace(item("other", "edri", "Rain over Brussels on Thursday."), title="Rain")
+        archived = [item("old", "wire", f"{P1} {P2} {P3}"), weather]
+        with engine.begin() as conn:  # an archive as 0003 stored it: buckets as rows
+            add_sources(conn, SOURCES)
+            ids = store_items(conn, archived, now=T0)
+            pairs = {i: sorted(features(it).buckets) for i, it in zip(ids, archived, strict=True)}
+            conn.execute(
+                sa.text(
+                    "insert into lsh_buckets (band, bucket, item_id, first_seen) "
+                    "values (:band, :bucket, :item_id, :first_seen)"
+                ),
+                [
+                    {"band": band, "bucket": bucket, "item_id": i, "first_seen": T0}
+                    for i, found in pairs.items()
+                    for band, bucket in found
+                ],
+            )
+        upgrade(engine)
+        with engine.begin() as conn:
+            stored = {
+                r.id: (unpack(r.buckets), r.dedupe_seq)
+                for r in conn.execute(sa.select(items.c.id, items.c.buckets, items.c.dedupe_seq))
+            }
+            # Numbered in item order; a text too short for any band had no rows and stays
+            # unnumbered (fingerprinted again if it is ever compared).
+            assert pairs[ids[0]] and not pairs[ids[1]]
+            assert stored == {ids[0]: (pairs[ids[0]], 1), ids[1]: ([], None)}
+            assert conn.execute(sa.select(dedupe_clock.c.seq)).scalar_one() == 1
+            # The migrated pairs are what a new copy of the statement is found by.
+            new = store_items(conn, [item("copy", "council", f"{P1} {P2} {P3} {P4}")], now=T0)
+            assign_clusters(conn, new, now=T0, window=WINDOW)
+            folded = cluster_ids(conn)
+        assert folded["copy"] == folded["old"] != folded["other"]
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0003")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("select item_id, band, bucket from lsh_buckets")).all()
+        back: dict[int, list[tuple[int, int]]] = {}
+        for item_id, band, bucket in rows:
+            back.setdefault(int(item_id), []).append((int(band), int(bucket)))
+        assert {i: sorted(found) for i, found in back.items() if i in pairs} == {
+            i: found for i, found in pairs.items() if found
+        }
+        assert back.keys() >= set(new)  # the copy's pairs, written by 0004's code, go back too
+    finally:
+        engine.dispose()

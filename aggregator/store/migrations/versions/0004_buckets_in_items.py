@@ -60,6 +60,17 @@ def upgrade() -> None:
 def downgrade() -> None:
     from aggregator.store.bucket_index import unpack
 
+    conn = op.get_bind()
+    kept = conn.execute(
+        sa.text("select id, buckets, first_seen from items where buckets is not null")
+    ).all()
+    op.drop_table("dedupe_clock")
+    op.drop_index(op.f("ix_items_dedupe_seq"), table_name="items")
+    # Plain DROP COLUMNs (SQLite 3.35+ does them in place): a batch rebuild of `items` would
+    # drop the full-text triggers of 0002, and with foreign keys on, deleting the old table
+    # would cascade to every table that references items.
+    op.drop_column("items", "dedupe_seq")
+    op.drop_column("items", "buckets")
     op.create_table(
         "lsh_buckets",
         sa.Column("band", sa.Integer(), nullable=False),
@@ -72,23 +83,14 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("band", "bucket", "item_id", name=op.f("pk_lsh_buckets")),
     )
     op.create_index(op.f("ix_lsh_buckets_item_id"), "lsh_buckets", ["item_id"], unique=False)
-    conn = op.get_bind()
-    rows = conn.execute(
-        sa.text("select id, buckets, first_seen from items where buckets is not null")
-    ).all()
     insert = sa.text(
         "insert into lsh_buckets (band, bucket, item_id, first_seen) "
         "values (:band, :bucket, :item_id, :first_seen)"
     )
-    for item_id, blob, first_seen in rows:
+    for item_id, blob, first_seen in kept:
         values = [
             {"band": band, "bucket": bucket, "item_id": item_id, "first_seen": first_seen}
             for band, bucket in unpack(blob)
         ]
         if values:
             conn.execute(insert, values)
-    op.drop_table("dedupe_clock")
-    op.drop_index(op.f("ix_items_dedupe_seq"), table_name="items")
-    with op.batch_alter_table("items") as batch:
-        batch.drop_column("dedupe_seq")
-        batch.drop_column("buckets")
