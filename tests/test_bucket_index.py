@@ -152,3 +152,30 @@ def test_a_lookup_reaching_further_back_than_the_index_reads_the_older_items(
     assert copy == archived != recent
     assert index.low is not None and index.low <= old
     assert len(index) > built
+
+
+def test_after_a_rolled_back_savepoint_a_transaction_sees_what_another_writer_committed(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL: nothing stops a second writer while the first transaction holds no
+    number (its savepoint gave them back); the first one's next call still finds its work."""
+    first = create_store_engine(postgres_url)
+    second = create_store_engine(postgres_url)
+    try:
+        metadata.create_all(first)
+        with first.begin() as conn:
+            add_sources(conn, SOURCES)
+        with first.connect() as conn:
+            transaction = conn.begin()
+            savepoint = conn.begin_nested()
+            ghost = store_items(conn, [item("ghost", "edri", OTHER)], now=T0)
+            assign_clusters(conn, ghost, now=T0, window=WINDOW)
+            savepoint.rollback()
+            wire = _cluster(second, "a", "wire", f"{P1} {P2} {P3}")  # commits meanwhile
+            copy = store_items(conn, [item("copy", "council", f"{P1} {P2} {P3} {P4}")], now=T0)
+            found = assign_clusters(conn, copy, now=T0, window=WINDOW).assigned[copy[0]]
+            transaction.commit()
+        assert found == wire
+    finally:
+        first.dispose()
+        second.dispose()

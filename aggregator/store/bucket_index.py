@@ -15,9 +15,9 @@ every row numbered up to N has seen every committed row up to N, and reading
 `dedupe_seq > N` at the start of a turn brings it up to date (`BucketIndex.catch_up`).
 
 A turn's own rows are not in the shared index until they are committed: they are in the
-transaction's `Overlay`, which forgets what a rolled-back savepoint wrote (the clock, rolled
-back with it, tells which). A rolled-back transaction takes its overlay with it, and its
-numbers are given again later, which the shared index has not read past.
+transaction's `Overlay`, which forgets what a rolled-back savepoint wrote (its numbers are no
+longer its items'). A rolled-back transaction takes its overlay with it, and its numbers are
+given again later, which the shared index has not read past.
 
 Items deleted since they were indexed (retention, a removed source) are still found here;
 the caller drops candidates whose row is gone when it reads their signatures.
@@ -139,27 +139,40 @@ class Overlay:
     """The pairs written by this transaction, not yet in the shared index."""
 
     transaction: Any
-    caught_up: bool = False
     _chunks: list[_Rows] = field(default_factory=list)
     _seen_of: dict[int, int] = field(default_factory=dict)  # item id -> first seen (µs)
-    _taken: list[int] = field(default_factory=list)  # each call's first clock number
+    # Each call's first clock number, and the item it numbered so.
+    _taken: dict[int, int] = field(default_factory=dict)
 
     @property
     def first_number(self) -> int | None:
         """The transaction's first clock number, if it took any: its own rows start there."""
         return min(self._taken, default=None)
 
-    def took(self, first: int) -> None:
-        """A call took numbers from `first` on (its pairs may be added later)."""
-        self._taken.append(first)
+    def took(self, first: int, item_id: int) -> None:
+        """A call numbered `item_id` `first`, and its other items after (its pairs may be
+        added later)."""
+        self._taken[first] = item_id
 
-    def forget_after(self, seq: int) -> None:
-        """Drop what calls numbered after `seq` wrote: their savepoint was rolled back (the
-        clock with it), and their numbers and item ids may be given again."""
-        if not self._taken or max(self._taken) <= seq:
+    def verify(self, conn: Connection) -> None:
+        """Forget what calls whose savepoint was rolled back wrote: their numbers are no
+        longer their items' (the clock went back with them; on PostgreSQL another writer may
+        have taken those numbers since). One query, by the calls' first numbers."""
+        if not self._taken:
             return
-        self._taken = [first for first in self._taken if first <= seq]
-        chunks = [c.keep(c.calls <= seq) for c in self._chunks if c.calls is not None]
+        rows = conn.execute(
+            select(items.c.dedupe_seq, items.c.id).where(
+                items.c.dedupe_seq.in_(sorted(self._taken))
+            )
+        )
+        stored = {int(seq): int(item_id) for seq, item_id in rows}
+        gone = {first for first, item_id in self._taken.items() if stored.get(first) != item_id}
+        if not gone:
+            return
+        for first in gone:
+            del self._taken[first]
+        lost = np.array(sorted(gone), dtype=np.int64)
+        chunks = [c.keep(~np.isin(c.calls, lost)) for c in self._chunks if c.calls is not None]
         self._chunks = [c for c in chunks if len(c)]
 
     def add(

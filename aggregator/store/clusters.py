@@ -50,7 +50,6 @@ from aggregator.errors import StoreError
 from aggregator.models import OrgKind
 from aggregator.store.bucket_index import (
     Overlay,
-    current_number,
     from_micros,
     index_for,
     overlay_for,
@@ -248,8 +247,7 @@ class SqlCandidateIndex:
         if changed:
             first = take_numbers(conn, len(changed))
             # Chunks numbered from `first` on were written by savepoints since rolled back.
-            self._overlay.forget_after(first - 1)
-            self._overlay.took(first)
+            self._overlay.took(first, _int(changed[0][0].key))
             conn.execute(
                 update(items)
                 .where(items.c.id == bindparam("b_id"))
@@ -301,18 +299,16 @@ class SqlCandidateIndex:
         self._unlisted.clear()
 
     def catch_up(self, low: datetime) -> None:
-        """Bring the shared bucket index up to what other transactions committed: once per
-        transaction (the cluster lock is then held until it ends, so nothing else commits
-        meanwhile), or again when a lookup reaches further back than the index."""
+        """Bring the shared bucket index up to what other transactions committed, at every
+        call (one indexed query that mostly finds nothing). Not once per transaction: a
+        savepoint rolled back on PostgreSQL gives back the cluster lock taken in it, and
+        another writer may commit before this transaction takes it again. (Once this
+        transaction has numbered rows, the clock's row stays locked until it ends, so what
+        others commit is numbered below this transaction's first number.)"""
         overlay = self._overlay
-        shared = self._shared
-        # Chunks numbered past the clock were written by savepoints since rolled back.
-        overlay.forget_after(current_number(self._conn))
-        if overlay.caught_up and shared.low is not None and shared.low <= low:
-            return
-        with shared.lock:
-            shared.catch_up(self._conn, low, before=overlay.first_number)
-        overlay.caught_up = True
+        overlay.verify(self._conn)  # what rolled-back savepoints wrote goes
+        with self._shared.lock:
+            self._shared.catch_up(self._conn, low, before=overlay.first_number)
 
     # -- CandidateIndex ----------------------------------------------------------------------
     def add(self, item: Features) -> None:
