@@ -78,11 +78,12 @@ def test_one_source_that_cannot_be_deduped_leaves_the_others_folded(
     with store.engine.begin() as conn:
         for statement in REFUSE_BAD[store.dialect]:
             conn.exec_driver_sql(statement)
-    with caplog.at_level(logging.ERROR, logger="aggregator.store.sql"), store.write_batch():
+    with caplog.at_level(logging.WARNING, logger="aggregator.store.sql"), store.write_batch():
         _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
         _save(store, "bad", [make_item("bad", "b1", title=TITLE, text=STATEMENT)])
         _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{STATEMENT} {P4}")])
     found = _clusters(store)
     assert set(found) == {"wire", "bad", "ngo"}  # every item stored
     assert found["wire"] == found["ngo"] != found["bad"]  # the others still folded
+    assert "dedupe of a write batch failed, each source alone" in caplog.text
     assert "items of bad failed" in caplog.text and "refused" in caplog.text

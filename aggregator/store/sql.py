@@ -142,8 +142,8 @@ class SqlStore:
                     fingerprints={k: v for one in saved for k, v in one.fingerprints.items()},
                 )
             return
-        except (sqlalchemy.exc.SQLAlchemyError, StoreError):
-            pass  # rolled back to the savepoint: try each source alone
+        except (sqlalchemy.exc.SQLAlchemyError, StoreError) as exc:  # rolled back to it
+            log.warning("dedupe of a write batch failed, each source alone: %s", describe(exc))
         for one in saved:
             try:
                 with _savepoint(conn):
