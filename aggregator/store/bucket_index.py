@@ -40,7 +40,6 @@ from aggregator.store.schema import dedupe_clock, items
 from aggregator.store.timestamps import from_db, to_db
 
 Pair = tuple[int, int]  # (band, bucket)
-Row = tuple[int, datetime]  # (item id, first seen)
 RawRow = tuple[int, int]  # (item id, first seen in microseconds since the epoch)
 _I64 = np.dtype("<i8")
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -279,8 +278,8 @@ class BucketIndex:
             self._rows = self._rows.merged(new)
 
     def _forget_before(self, low: datetime) -> None:
-        """Drop items first seen before `low`: no lookup from now on reaches them (a call
-        that does makes the index start again from its own `low`)."""
+        """Drop items first seen before `low`: no lookup from now on reaches them (one that
+        does makes `catch_up` read them again)."""
         assert self.low is not None
         if low - self.low < COMPACT_AFTER:
             return

@@ -246,7 +246,6 @@ class SqlCandidateIndex:
                 self._cluster.setdefault(key, int(row.cluster_id))
         if changed:
             first = take_numbers(conn, len(changed))
-            # Chunks numbered from `first` on were written by savepoints since rolled back.
             self._overlay.took(first, _int(changed[0][0].key))
             conn.execute(
                 update(items)
@@ -268,7 +267,7 @@ class SqlCandidateIndex:
                     for n, (f, packed) in enumerate(changed)
                 ],
             )
-            # Listed in the overlay after this call's lookups (`_list_own`): until then they
+            # Listed in the overlay after this call's lookups (`list_own`): until then they
             # are the batch's own rows, which the lookups take from memory.
             self._unlisted.append((first, [f for f, _ in changed]))
         for key in ids:
@@ -282,12 +281,9 @@ class SqlCandidateIndex:
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
 
-    def finish(self) -> None:
-        """The call is over: what it wrote goes to the overlay, for the transaction's next."""
-        self._list_own()
-
-    def _list_own(self) -> None:
-        """Put the pairs written by `add_many` in the transaction's overlay, for later calls."""
+    def list_own(self) -> None:
+        """Put the pairs written by `add_many` in the transaction's overlay, for the
+        transaction's later calls (after this call's lookups, and when the call ends)."""
         # An item's pairs are distinct, and so are its keys (a bucket hashes its band too);
         # the overlay sorts them.
         for first, written in self._unlisted:
@@ -369,7 +365,7 @@ class SqlCandidateIndex:
             for r in rows:
                 self._cluster.setdefault(int(r.id), int(r.cluster_id))
                 self._signatures[int(r.id)] = bytes(r.signature or b"")
-        self._list_own()
+        self.list_own()
 
     def _look_up_buckets(
         self,
@@ -538,7 +534,7 @@ def assign_clusters(
             merge = assign(index, item, window=window, thresholds=thresholds)
             if merge is not None:
                 merges.append(merge)
-        index.finish()
+        index.list_own()
         assigned: dict[int, int] = {}
         for part in _chunks(sorted(set(new_item_ids))):
             rows = conn.execute(select(items.c.id, items.c.cluster_id).where(items.c.id.in_(part)))
