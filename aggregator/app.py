@@ -19,15 +19,16 @@ from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
+from aggregator.rules_loader import RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.store import SqlStore, open_store
-from aggregator.tag import TagRules, load_tag_rules, tag_item
 
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
 # methods that use them: a refresh, the command run most often, needs neither.
 if TYPE_CHECKING:
     from aggregator.deliver.run import DigestRun
     from aggregator.store.retention import PruneResult
+    from aggregator.tag import TagRules
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
@@ -69,15 +70,15 @@ def fetch_options(settings: Settings) -> FetchOptions:
 
 
 def load_rules(config_dir: Path) -> TagRules:
-    path = config_dir / "tags.toml"
-    return load_tag_rules(path) if path.is_file() else TagRules.empty()
+    """The config's tag rules, compiled now (none but the automatic tags without tags.toml)."""
+    return RulesLoader(config_dir).get()
 
 
 @dataclass(kw_only=True)
 class App:
     settings: Settings
     sources: tuple[Source, ...]
-    rules: TagRules
+    tag_rules: RulesLoader  # compiled on first use: see rules_loader.py
     store: SqlStore
     clock: Clock = utc_now
     _store_pool: ThreadPoolExecutor = field(
@@ -92,12 +93,19 @@ class App:
         env = os.environ if env is None else env
         settings = load_settings(config_dir, env)
         sources = load_sources(config_dir)
-        rules = load_rules(config_dir)
+        tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
+        tag_rules.check()
         store = open_store(
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )
         store.sync_sources(sources, now=clock())
-        return cls(settings=settings, sources=sources, rules=rules, store=store, clock=clock)
+        return cls(
+            settings=settings, sources=sources, tag_rules=tag_rules, store=store, clock=clock
+        )
+
+    @property
+    def rules(self) -> TagRules:
+        return self.tag_rules.get()
 
     def close(self) -> None:
         self._store_pool.shutdown(wait=True)
@@ -143,13 +151,13 @@ class App:
         """
         cpu_pool: Executor | None = None
         if len(sources) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            cpu_pool = start_cpu_pool(self.rules, workers=os.cpu_count() or 2)
+            cpu_pool = start_cpu_pool(self.tag_rules.get, workers=os.cpu_count() or 2)
         try:
             async with Retriever(fetch_options(self.settings)) as retriever:
                 refresher = Refresher(
                     store=self.store,
                     retriever=retriever,
-                    rules=self.rules,
+                    rules=self.tag_rules.get,
                     policy=CadencePolicy(
                         min_interval=self.settings.schedule.min_interval,
                         max_interval=self.settings.schedule.max_interval,
@@ -213,6 +221,9 @@ class App:
         Tagging is a pure function of the item and its source, so this gives exactly the
         tags a fresh refresh would. Items of sources no longer configured keep their tags.
         """
+        from aggregator.tag import tag_item
+
+        rules = self.rules
         by_id = {s.id: s for s in self.sources}
         changes: dict[int, tuple[str, ...]] = {}
         added: Counter[str] = Counter()
@@ -224,7 +235,7 @@ class App:
             if source is None:
                 skipped += 1
                 continue
-            tags = tag_item(as_item(stored), source, self.rules)
+            tags = tag_item(as_item(stored), source, rules)
             if tags != stored.tags:
                 changes[stored.id] = tags
                 added.update(set(tags) - set(stored.tags))

@@ -29,7 +29,6 @@ from aggregator.cadence import (
     next_fetch_after_success,
     posting_interval,
 )
-from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import RateLimited, SourceError
 from aggregator.fetch import Retriever
 from aggregator.models import (
@@ -49,6 +48,7 @@ from aggregator.models import (
 # first document needs them: a refresh where every source answers 304 parses nothing, and
 # with worker processes this process never runs them at all.
 if TYPE_CHECKING:
+    from aggregator.dedupe.records import Fingerprint
     from aggregator.prepare import Prepared
     from aggregator.tag import TagRules
 
@@ -57,8 +57,8 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def start_cpu_pool(rules: TagRules, *, workers: int) -> Executor:
-    """Worker processes for `prepare`, each holding `rules` (the Refresher's own).
+def start_cpu_pool(rules: Callable[[], TagRules], *, workers: int) -> Executor:
+    """Worker processes for `prepare`, each holding `rules()` (the Refresher's own).
 
     Nothing starts until the first document is sent: not the forkserver, nor the workers,
     nor multiprocessing's resource tracker, so a refresh of unchanged sources starts none.
@@ -66,7 +66,7 @@ def start_cpu_pool(rules: TagRules, *, workers: int) -> Executor:
     return LazyExecutor(partial(_process_pool, rules, workers))
 
 
-def _process_pool(rules: TagRules, workers: int) -> Executor:
+def _process_pool(rules: Callable[[], TagRules], workers: int) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -78,7 +78,7 @@ def _process_pool(rules: TagRules, workers: int) -> Executor:
     # Only the CPU stages: the pipeline module would bring the HTTP client and the store.
     context.set_forkserver_preload(["aggregator.prepare"])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=install_rules, initargs=(rules,)
+        max_workers=workers, mp_context=context, initializer=install_rules, initargs=(rules(),)
     )
 
 
@@ -244,7 +244,7 @@ class Refresher:
 
     store: RefreshStore
     retriever: Retriever
-    rules: TagRules
+    rules: TagRules | Callable[[], TagRules]  # a callable: compiled when first needed
     policy: CadencePolicy
     clock: Clock
     # None: prepare in this process (small batches, tests); else from start_cpu_pool(rules)
@@ -416,7 +416,8 @@ class Refresher:
         if self.cpu_pool is None:
             from aggregator.prepare import prepare
 
-            prepared = prepare(source, fetched, now, self.rules, known)
+            rules = self.rules() if callable(self.rules) else self.rules
+            prepared = prepare(source, fetched, now, rules, known)
             self._local_cpu += sum(prepared.cpu)
         else:
             from aggregator.prepare import prepare_in_worker

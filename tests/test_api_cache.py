@@ -187,7 +187,7 @@ def other_process(database_url: str) -> Any:
 def save_elsewhere(app: App, database_url: str) -> int:
     store = other_process(database_url)
     try:
-        twin = App(settings=app.settings, sources=app.sources, rules=app.rules, store=store,
+        twin = App(settings=app.settings, sources=app.sources, tag_rules=app.tag_rules, store=store,
                    clock=lambda: NOW)  # fmt: skip
         return save(twin, [LATE], now=NOW + timedelta(minutes=5))[0]
     finally:

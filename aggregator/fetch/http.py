@@ -106,9 +106,7 @@ class HttpFetcher:
         self._options = options
         self._in_flight = asyncio.Semaphore(options.max_connections)
         self._pools: dict[tuple[str, str, int | None], HostPool] = {}
-        # One TLS context for every client: building one loads the CA bundle (~20 ms of CPU),
-        # which, per host, would cost more than fetching.
-        self._tls = ssl.create_default_context(cafile=certifi.where())
+        self._tls: ssl.SSLContext | None = None  # built for the first https host (_verify)
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
@@ -246,16 +244,30 @@ class HttpFetcher:
             sizes = [limit // count + (1 if i < limit % count else 0) for i in range(count)]
             # The clients of a host share its cookies, as the requests of one client would.
             jar = CookieJar()
-            pool = HostPool([(self._client(size, jar), size) for size in sizes])
+            verify = self._verify(url.scheme)
+            pool = HostPool([(self._client(size, jar, verify), size) for size in sizes])
             self._pools[key] = pool
         return pool
 
-    def _client(self, connections: int, cookies: CookieJar) -> httpx.AsyncClient:
+    def _verify(self, scheme: str) -> ssl.SSLContext:
+        """The TLS context of a host's clients. One for every https host: building one loads
+        the CA bundle (~20 ms of CPU), which, per host, would cost more than fetching. An http
+        host's clients never open TLS (a redirect to https goes to that host's own clients),
+        so theirs has no CA at all: were it ever used, it would refuse every certificate."""
+        if scheme != "https":
+            return _NO_TLS
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=certifi.where())
+        return self._tls
+
+    def _client(
+        self, connections: int, cookies: CookieJar, verify: ssl.SSLContext
+    ) -> httpx.AsyncClient:
         options = self._options
         return httpx.AsyncClient(
             cookies=cookies,  # a CookieJar is shared, not copied
             http2=True,
-            verify=self._tls,
+            verify=verify,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             timeout=httpx.Timeout(
@@ -271,6 +283,9 @@ class HttpFetcher:
             },
         )
 
+
+# The clients of http hosts: verification on, no CA loaded (cheap to make, and fails closed).
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 # getaddrinfo's "no such name" answers. A resolver that could not be asked says EAI_AGAIN,
 # which stays transient. Offline, each lookup can take the resolver's whole timeout: retrying

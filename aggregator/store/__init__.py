@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import SourceError
 from aggregator.models import (
     CacheValidators,
@@ -27,6 +26,9 @@ from aggregator.models import (
     StoredItem,
 )
 from aggregator.store.sql import SqlStore, open_store
+
+if TYPE_CHECKING:  # the dedupe stage is imported by the first write that needs it
+    from aggregator.dedupe.records import Fingerprint
 
 __all__ = ["SqlStore", "Store", "open_store"]
 

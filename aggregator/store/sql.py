@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from aggregator.dedupe.records import Fingerprint
 from aggregator.errors import SourceError, StoreError
 from aggregator.models import (
     CacheValidators,
@@ -38,6 +37,9 @@ from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
 from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
 from aggregator.store.migrate import upgrade
+
+if TYPE_CHECKING:  # the dedupe stage is imported by the first write that needs it
+    from aggregator.dedupe.records import Fingerprint
 
 log = logging.getLogger(__name__)
 
