@@ -449,3 +449,39 @@ def test_the_connections_of_a_host_share_its_cookies(http_server: FixtureServer)
     assert http_server.peak_concurrency == 4  # four connections, so four clients
     sent = [r.headers.get("Cookie") for i in range(4) for r in http_server.requests(f"/f{i}")]
     assert sent == ["session=s1"] * 4
+
+
+# -- proxies from the environment ----------------------------------------------------------------
+def _clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_http_proxy_from_the_environment_is_used(
+    http_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fixture server plays the proxy: it is sent the absolute URL of a host that does not
+    # exist, which only a request through the proxy can reach.
+    _clear_proxies(monkeypatch)
+    http_server.add("http://feeds.invalid/rss", body=RSS)
+    monkeypatch.setenv("HTTP_PROXY", http_server.base_url)
+    result = fetch("http://feeds.invalid/rss")
+    assert isinstance(result, Fetched)
+    assert result.content == RSS
+    assert [r.path for r in http_server.requests()] == ["http://feeds.invalid/rss"]
+
+
+def test_no_proxy_sends_a_host_direct(
+    http_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxies(monkeypatch)
+    with socket.socket() as unused:  # a port nothing listens on: the proxy would fail
+        unused.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", dead)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    url = http_server.add("/direct", body=RSS)
+    result = fetch(url)
+    assert isinstance(result, Fetched)
+    assert http_server.count("/direct") == 1

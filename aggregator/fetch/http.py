@@ -1,15 +1,18 @@
 """http and https through httpx: limits, conditional GET, retries, redirects, size cap.
 
-Small `httpx.AsyncClient`s, one per connection (`CONNECTIONS_PER_CLIENT`), instead of one big
-one: httpcore's pool does work that grows with connections x queued requests
+Small httpx transports, one per connection (`CONNECTIONS_PER_TRANSPORT`), instead of one big
+pool: httpcore's pool does work that grows with connections x queued requests
 (encode/httpx#3215), and one pool of 50 connections was measured 5-10x slower than the
-network allows (see /work/shared/PERFORMANCE.md). The clients of a host share its cookie
-jar. Our own semaphores admit only as many requests to a client as it has connections, so
+network allows (see /work/shared/PERFORMANCE.md). The transports of a host share its cookie
+jar. Our own semaphores admit only as many requests to a transport as it has connections, so
 httpcore never queues, and a global semaphore caps the requests in flight over all hosts.
 
-Redirects are followed here rather than by httpx so that each hop goes through the pool and
-the per-host limit of the host it points at, and so that we know whether every hop was
-permanent (then the caller records the new URL).
+Requests go to the transports directly, not through `httpx.AsyncClient`: of what the client
+adds, we use only its cookies (kept here, per host) and proxies from the environment (read
+here, per host); its auth, event hooks and redirect machinery cost a third of a 304's CPU.
+Redirects are followed here so that each hop goes through the pool and the per-host limit of
+the host it points at, and so that we know whether every hop was permanent (then the caller
+records the new URL).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import random
 import socket
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,13 +39,13 @@ from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
 
 MAX_REDIRECTS = 10
-# httpcore's pool scans every connection of a client several times per request (and asks
-# the socket of each idle one whether it was closed), so a client with few connections is
-# cheap; a host allowed more gets several clients. One connection per client was measured on
-# the bench farm (1,000 feeds, 5 per host) at 20-25% less CPU than 5 per client, warm (all
-# 304s) and cold alike, and no slower; 25 per client is slow. On an HTTP/2 host each client
-# has its own connection, so up to max_per_host connections instead of one multiplexed.
-CONNECTIONS_PER_CLIENT = 1
+# httpcore's pool scans every connection of a transport several times per request (and asks
+# the socket of each idle one whether it was closed), so a pool with few connections is
+# cheap; a host allowed more gets several transports. One connection per transport was
+# measured on the bench farm (1,000 feeds, 5 per host) at 20-25% less CPU than 5 per pool,
+# warm (all 304s) and cold alike, and no slower; 25 per pool is slow. On an HTTP/2 host each
+# transport has its own connection, so up to max_per_host connections, not one multiplexed.
+CONNECTIONS_PER_TRANSPORT = 1
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_STATUSES = frozenset({301, 308})
 ACCEPT = (
@@ -76,29 +80,33 @@ class Transient(Exception):
 
 
 class HostPool:
-    """The clients of one host, and a slot per connection they may open.
+    """The transports of one host, its cookies, and a slot per connection they may open.
 
     A request takes a slot (waiting, in order, when the host is at its limit), which names the
-    client to use; so no client is ever asked for more than it has connections, and the most
-    recently freed slot is taken first, whose connection is the likeliest to be open and idle.
+    transport to use; so no transport is ever asked for more than it has connections, and the
+    most recently freed slot is taken first, whose connection is the likeliest to be open and
+    idle.
     """
 
-    def __init__(self, clients: list[tuple[httpx.AsyncClient, int]]) -> None:
-        self.clients = [client for client, _ in clients]
-        self._free: asyncio.LifoQueue[httpx.AsyncClient] = asyncio.LifoQueue()
-        # Interleaved, so that the first requests spread over all the clients.
-        for round_ in range(max(size for _, size in clients)):
-            for client, size in clients:
+    def __init__(self, transports: list[tuple[httpx.AsyncHTTPTransport, int]]) -> None:
+        self.transports = [transport for transport, _ in transports]
+        # The host's cookies, one jar for all its connections, as one client would keep them.
+        self.jar = CookieJar()
+        self.cookies = httpx.Cookies(self.jar)
+        self._free: asyncio.LifoQueue[httpx.AsyncHTTPTransport] = asyncio.LifoQueue()
+        # Interleaved, so that the first requests spread over all the transports.
+        for round_ in range(max(size for _, size in transports)):
+            for transport, size in transports:
                 if round_ < size:
-                    self._free.put_nowait(client)
+                    self._free.put_nowait(transport)
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = await self._free.get()
+    async def slot(self) -> AsyncIterator[httpx.AsyncHTTPTransport]:
+        transport = await self._free.get()
         try:
-            yield client
+            yield transport
         finally:
-            self._free.put_nowait(client)
+            self._free.put_nowait(transport)
 
 
 class HttpFetcher:
@@ -107,12 +115,25 @@ class HttpFetcher:
         self._in_flight = asyncio.Semaphore(options.max_connections)
         self._pools: dict[tuple[str, str, int | None], HostPool] = {}
         self._tls: ssl.SSLContext | None = None  # built for the first https host (_verify)
+        # Every request's headers before its own (the conditional ones); httpx adds Host.
+        self._headers = {
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate, br",
+            "Connection": "keep-alive",
+            "User-Agent": options.user_agent,
+        }
+        self._timeouts = httpx.Timeout(
+            connect=options.connect_timeout,
+            read=options.read_timeout,
+            write=options.read_timeout,
+            pool=options.connect_timeout,
+        ).as_dict()
 
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            for client in pool.clients:
-                await client.aclose()
+            for transport in pool.transports:
+                await transport.aclose()
 
     async def fetch(
         self, source_id: str, url: str, validators: CacheValidators, *, now: datetime
@@ -195,10 +216,23 @@ class HttpFetcher:
         """One request and its whole (decompressed, capped) body, through the host's pool."""
         try:
             target = httpx.URL(url)
-            async with self._pool(target).slot() as client:
-                request = client.build_request("GET", target, headers=headers)
-                response = await client.send(request, stream=True)
+            pool = self._pool(target)
+            async with pool.slot() as transport:
+                # What httpx.AsyncClient.send does for a GET, less what we do not use (auth,
+                # hooks, its redirects): a third of the CPU of a 304 went to those layers.
+                request = httpx.Request(
+                    "GET",
+                    target,
+                    headers={**self._headers, **headers},
+                    extensions={"timeout": self._timeouts},
+                )
+                if pool.jar:
+                    pool.cookies.set_cookie_header(request)
+                response = await transport.handle_async_request(request)
+                response.request = request
                 try:
+                    if "set-cookie" in response.headers:
+                        pool.cookies.extract_cookies(response)
                     content = await self._read(source_id, response)
                 finally:
                     # Returns the connection to the pool when the body was read (a 304 too).
@@ -240,19 +274,18 @@ class HttpFetcher:
         pool = self._pools.get(key)
         if pool is None:
             limit = self._options.max_per_host
-            count = -(-limit // CONNECTIONS_PER_CLIENT)  # ceiling division
+            count = -(-limit // CONNECTIONS_PER_TRANSPORT)  # ceiling division
             sizes = [limit // count + (1 if i < limit % count else 0) for i in range(count)]
-            # The clients of a host share its cookies, as the requests of one client would.
-            jar = CookieJar()
             verify = self._verify(url.scheme)
-            pool = HostPool([(self._client(size, jar, verify), size) for size in sizes])
+            proxy = environment_proxy(url)
+            pool = HostPool([(self._transport(size, verify, proxy), size) for size in sizes])
             self._pools[key] = pool
         return pool
 
     def _verify(self, scheme: str) -> ssl.SSLContext:
-        """The TLS context of a host's clients. One for every https host: building one loads
-        the CA bundle (~20 ms of CPU), which, per host, would cost more than fetching. An http
-        host's clients never open TLS (a redirect to https goes to that host's own clients),
+        """The TLS context of a host's transports. One for every https host: building one
+        loads the CA bundle (~20 ms of CPU), which, per host, would cost more than fetching. An
+        http host's transports never open TLS (a redirect to https goes to that host's own),
         so theirs has no CA at all: were it ever used, it would refuse every certificate."""
         if scheme != "https":
             return _NO_TLS
@@ -260,31 +293,29 @@ class HttpFetcher:
             self._tls = ssl.create_default_context(cafile=certifi.where())
         return self._tls
 
-    def _client(
-        self, connections: int, cookies: CookieJar, verify: ssl.SSLContext
-    ) -> httpx.AsyncClient:
-        options = self._options
-        return httpx.AsyncClient(
-            cookies=cookies,  # a CookieJar is shared, not copied
-            http2=True,
+    def _transport(
+        self, connections: int, verify: ssl.SSLContext, proxy: str | None
+    ) -> httpx.AsyncHTTPTransport:
+        return httpx.AsyncHTTPTransport(
+            # HTTP/2 is negotiated in the TLS handshake: for http:// it would only load h2.
+            http2=verify is not _NO_TLS,
             verify=verify,
-            follow_redirects=False,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            timeout=httpx.Timeout(
-                connect=options.connect_timeout,
-                read=options.read_timeout,
-                write=options.read_timeout,
-                pool=options.connect_timeout,
-            ),
-            headers={
-                "User-Agent": options.user_agent,
-                "Accept": ACCEPT,
-                "Accept-Encoding": "gzip, deflate, br",
-            },
+            proxy=proxy,
         )
 
 
-# The clients of http hosts: verification on, no CA loaded (cheap to make, and fails closed).
+def environment_proxy(url: httpx.URL) -> str | None:
+    """The proxy that HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY name for `url`, as
+    httpx's clients and urllib read them (a proxy URL without a scheme is an http:// one)."""
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(url.host):  # NO_PROXY
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+# The transports of http hosts: verification on, no CA loaded (cheap to make, fails closed).
 _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 # getaddrinfo's "no such name" answers. A resolver that could not be asked says EAI_AGAIN,
