@@ -30,11 +30,13 @@ from http import HTTPStatus
 from http.cookiejar import CookieJar
 
 import certifi
+import httpcore
 import httpx
 
 from aggregator.errors import Blocked, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
+from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
 
@@ -296,13 +298,27 @@ class HttpFetcher:
     def _transport(
         self, connections: int, verify: ssl.SSLContext, proxy: str | None
     ) -> httpx.AsyncHTTPTransport:
-        return httpx.AsyncHTTPTransport(
-            # HTTP/2 is negotiated in the TLS handshake: for http:// it would only load h2.
-            http2=verify is not _NO_TLS,
+        http2 = (
+            verify is not _NO_TLS
+        )  # negotiated in the TLS handshake: for http:// it only loads h2
+        transport = httpx.AsyncHTTPTransport(
+            http2=http2,
             verify=verify,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             proxy=proxy,
         )
+        if proxy is None:
+            # The same pool as httpx makes, on asyncio itself instead of anyio (network.py).
+            # httpx has no parameter for it; tests/test_fetch_network.py checks this still holds.
+            transport._pool = httpcore.AsyncConnectionPool(
+                ssl_context=verify,
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                keepalive_expiry=KEEPALIVE_EXPIRY,
+                http2=http2,
+                network_backend=_BACKEND,
+            )
+        return transport
 
 
 def environment_proxy(url: httpx.URL) -> str | None:
@@ -314,6 +330,9 @@ def environment_proxy(url: httpx.URL) -> str | None:
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
 
+
+_BACKEND = AsyncioBackend()
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's default)
 
 # The transports of http hosts: verification on, no CA loaded (cheap to make, fails closed).
 _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
