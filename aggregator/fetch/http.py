@@ -9,7 +9,7 @@ httpcore never queues, and a global semaphore caps the requests in flight over a
 
 Requests go to the transports directly, not through `httpx.AsyncClient`: of what the client
 adds, we use only its cookies (kept here, per host) and proxies from the environment (read
-here, per host); its auth, event hooks and redirect machinery cost a third of a 304's CPU.
+here, per host); its auth, event hooks and redirect layers cost a quarter of a 304's CPU.
 Redirects are followed here so that each hop goes through the pool and the per-host limit of
 the host it points at, and so that we know whether every hop was permanent (then the caller
 records the new URL).

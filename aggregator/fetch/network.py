@@ -136,6 +136,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         transport = self._connection.transport
         if transport is not None and not transport.is_closing():
             transport.close()
+            # The socket is closed by a callback the loop runs next: let it run, so a loop
+            # about to end (asyncio.run) leaves no socket to the garbage collector.
+            await asyncio.sleep(0)
 
     async def start_tls(
         self,
