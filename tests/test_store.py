@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -591,3 +593,45 @@ def test_two_writers_at_once(database_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Renamed"},
+        {"url": "https://example.org/a/elsewhere.xml"},
+        {"enabled": False},
+        {"org": "press"},
+    ],
+)
+def test_sync_sources_notices_each_configured_field(
+    store: SqlStore, change: dict[str, object]
+) -> None:
+    store.sync_sources([make_source("a")], now=T0)
+    store.sync_sources([replace(make_source("a"), **change)], now=at(1))
+    row = {r.id: r for r in rows(store, sa.select(sources))}["a"]
+    column = {"url": "config_url"}.get(next(iter(change)), next(iter(change)))
+    assert getattr(row, column) == next(iter(change.values()))
+
+
+def test_sync_sources_with_the_same_config_takes_no_write_lock(tmp_path: Path) -> None:
+    # Most commands start with the config the last one synced: they must not queue behind a
+    # refresh that holds SQLite's write lock, only to write nothing.
+    path = tmp_path / "store.sqlite"
+    store = open_store(f"sqlite:///{path}")
+    configured = [make_source("a"), make_source("b")]
+    store.sync_sources(configured, now=T0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(store.sync_sources, configured, now=at(1)).result(timeout=5)
+            changed = pool.submit(store.sync_sources, configured[:1], now=at(1))
+            with pytest.raises(TimeoutError):  # b to disable: it waits for the lock
+                changed.result(timeout=0.5)
+            holder.execute("ROLLBACK")
+            changed.result(timeout=30)
+    finally:
+        holder.close()
+        store.close()
+    assert open_store(f"sqlite:///{path}").due_source_ids(now=at(2)) == ["a"]

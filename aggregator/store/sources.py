@@ -39,6 +39,37 @@ def _upsert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
     return dialect.insert(sources)
 
 
+def _configured_row(source: Source) -> tuple[str, str, str, bool, str]:
+    """What `sync` writes of a configured source, as `in_sync` reads it back."""
+    return (source.name, str(source.kind), str(source.org), source.enabled, source.url)
+
+
+def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
+    """Whether `sync` would change nothing: every configured source stored as configured,
+    and no other source enabled. One read, so that a command started with the same config
+    as the last one (most are) takes no write lock and writes no row."""
+    wanted = {source.id: _configured_row(source) for source in configured}
+    rows = conn.execute(
+        select(
+            sources.c.id,
+            sources.c.name,
+            sources.c.kind,
+            sources.c.org,
+            sources.c.enabled,
+            sources.c.config_url,
+        )
+    )
+    found = 0
+    for row in rows:
+        if row.id in wanted:
+            if (row.name, row.kind, row.org, bool(row.enabled), row.config_url) != wanted[row.id]:
+                return False
+            found += 1
+        elif row.enabled:
+            return False  # dropped from the config: sync disables it
+    return found == len(wanted)
+
+
 def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> None:
     """Upsert the configured sources; disable the stored ones no longer configured.
 

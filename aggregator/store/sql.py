@@ -188,6 +188,10 @@ class SqlStore:
 
     @wrap_errors
     def sync_sources(self, sources: Sequence[Source], *, now: datetime) -> None:
+        if getattr(self._batch, "conn", None) is None:
+            with self._read() as conn:
+                if source_sql.in_sync(conn, sources):
+                    return  # no write transaction (on SQLite, no write lock) for nothing
         with self._write() as conn:
             source_sql.sync(conn, sources, now=now)
 
