@@ -42,6 +42,7 @@ from aggregator.store.timestamps import from_db, to_db
 Pair = tuple[int, int]  # (band, bucket)
 RawRow = tuple[int, int]  # (item id, first seen in microseconds since the epoch)
 _I64 = np.dtype("<i8")
+_PAIR_BYTES = 2 * _I64.itemsize  # one (band, bucket) pair in items.buckets
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -250,8 +251,8 @@ class BucketIndex:
         self._seen_of: dict[int, int] = {}  # item id -> first seen (µs)
 
     def _add(self, rows: Iterable[Any]) -> None:
-        keys: list[npt.NDArray[np.int64]] = []
-        ids: list[int] = []
+        blobs: list[bytes] = []  # joined and read as one array: a process's first catch-up
+        ids: list[int] = []  # reads the whole window (~30,000 items)
         counts: list[int] = []
         replaced: list[int] = []
         for row in rows:
@@ -266,15 +267,15 @@ class BucketIndex:
                 replaced.append(item_id)  # updated since: its old pairs go
             self._seq_of[item_id] = seq
             self._seen_of[item_id] = _micros(from_db(row.first_seen))
-            array = np.frombuffer(row.buckets, dtype=_I64).reshape(-1, 2)
-            keys.append(_keys(array))
+            blobs.append(row.buckets)
             ids.append(item_id)
-            counts.append(len(array))
+            counts.append(len(row.buckets) // _PAIR_BYTES)
         if replaced:
             gone = np.isin(self._rows.ids, np.array(replaced, dtype=np.int64))
             self._rows = self._rows.keep(~gone)
-        if keys:
-            new = _Rows.of(np.concatenate(keys), np.repeat(np.array(ids, dtype=np.int64), counts))
+        if blobs:
+            pairs = np.frombuffer(b"".join(blobs), dtype=_I64).reshape(-1, 2)
+            new = _Rows.of(_keys(pairs), np.repeat(np.array(ids, dtype=np.int64), counts))
             self._rows = self._rows.merged(new)
 
     def _forget_before(self, low: datetime) -> None:
