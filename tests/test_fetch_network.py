@@ -115,3 +115,33 @@ def test_a_body_larger_than_the_receive_buffer_arrives_whole(
     fetched = asyncio.run(main())
     assert isinstance(fetched, Fetched)
     assert fetched.content == big_body
+
+
+def test_a_read_and_a_blocked_write_wait_at_once() -> None:
+    # HTTP/2 reads while it writes. The server reads nothing, so a large write blocks on a
+    # full buffer; bytes the server sends meanwhile must still reach the waiting read.
+    async def main() -> tuple[bytes, BaseException | None]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(0.2)
+            writer.write(b"hello")
+            await writer.drain()
+            await asyncio.sleep(1.0)
+            writer.close()
+
+        listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        try:
+            stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=2)
+            read = asyncio.create_task(stream.read(100, timeout=2))
+            await asyncio.sleep(0)  # the read waits first
+            write = asyncio.create_task(stream.write(b"x" * (64 << 20), timeout=0.8))
+            data = await asyncio.wait_for(read, 1.0)
+            failed = await asyncio.gather(write, return_exceptions=True)
+            await stream.aclose()
+            return data, failed[0]
+        finally:
+            listener.close()
+
+    data, write_outcome = asyncio.run(main())
+    assert data == b"hello"
+    assert isinstance(write_outcome, httpcore.WriteTimeout)  # nothing read it

@@ -33,7 +33,9 @@ class _Connection(asyncio.Protocol):
         self.lost: Exception | None = None  # why the connection broke, if it did
         self._reading_paused = False
         self._writing_paused = False
-        self._waiter: asyncio.Future[None] | None = None  # a read or a drain waiting
+        # A read and a write may wait at once (HTTP/2 reads while it writes): one each.
+        self._readable: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
 
     # -- the event loop's calls ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -42,28 +44,29 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        self._wake()
+        _wake(self._readable)
         if len(self.buffer) > MAX_BUFFER and not self._reading_paused and self.transport:
             self.transport.pause_reading()
             self._reading_paused = True
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        _wake(self._readable)
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.lost = exc
         self._writing_paused = False
-        self._wake()
+        _wake(self._readable)
+        _wake(self._writable)
 
     def pause_writing(self) -> None:
         self._writing_paused = True
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        self._wake()
+        _wake(self._writable)
 
     # -- the stream's ---------------------------------------------------------------------------
     @property
@@ -78,22 +81,30 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def wait(self) -> None:
-        """Until something happens: bytes, EOF, a lost connection, or room to write."""
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+    async def readable(self) -> None:
+        """Until bytes, EOF or a lost connection."""
+        self._readable = asyncio.get_running_loop().create_future()
         try:
-            await waiter
+            await self._readable
         finally:
-            self._waiter = None
+            self._readable = None
+
+    async def writable(self) -> None:
+        """Until the transport takes writes again, or the connection is lost."""
+        self._writable = asyncio.get_running_loop().create_future()
+        try:
+            await self._writable
+        finally:
+            self._writable = None
 
     @property
     def writing_paused(self) -> bool:
         return self._writing_paused
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 async def _within(
@@ -113,7 +124,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         connection = self._connection
         while not connection.buffer and not connection.eof:
-            await _within(connection.wait(), timeout, httpcore.ReadTimeout)
+            await _within(connection.readable(), timeout, httpcore.ReadTimeout)
         if connection.buffer:
             return connection.take(max_bytes)
         if connection.lost is not None:
@@ -128,7 +139,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError("the connection is closed") from connection.lost
         connection.transport.write(buffer)
         while connection.writing_paused and not connection.closed:
-            await _within(connection.wait(), timeout, httpcore.WriteTimeout)
+            await _within(connection.writable(), timeout, httpcore.WriteTimeout)
         if connection.lost is not None:
             raise httpcore.WriteError(_message(connection.lost)) from connection.lost
 
