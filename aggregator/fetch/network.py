@@ -19,6 +19,7 @@ from typing import Any
 import httpcore
 
 MAX_BUFFER = 256 * 1024  # bytes received and not yet read, before reading pauses
+HAPPY_EYEBALLS_DELAY = 0.25  # seconds before the next address is tried (RFC 8305's default)
 
 _Option = httpcore.SOCKET_OPTION  # what setsockopt takes
 
@@ -210,7 +211,13 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 transport, connection = await loop.create_connection(
-                    _Connection, host, port, local_addr=local
+                    _Connection,
+                    host,
+                    port,
+                    local_addr=local,
+                    # Happy Eyeballs, as anyio connects: a host whose IPv6 route is broken
+                    # must not cost the whole connect timeout before IPv4 is tried.
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
                 )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"no connection within {timeout}s") from exc
