@@ -96,3 +96,17 @@ def test_racing_workers_get_one_lease(store: SqlStore, database_url: str) -> Non
     assert all(
         isinstance(o, Held) and o.owner == winners[0].owner for o in outcomes if o not in winners
     )
+
+
+def test_a_message_for_a_source_no_longer_due_clears_its_queued_mark(store: SqlStore) -> None:
+    # w1's lease runs out while it refreshes a; the scheduler marks a queued and sends it
+    # again; w1 then stores a (not due any more). The message's worker finds a not due: the
+    # mark is stale, and must not keep a from being sent when it is due again.
+    assert isinstance(leases.acquire(store.engine, "a", owner="w1", now=at(0), ttl=TTL), Taken)
+    expired = at(0) + TTL + timedelta(seconds=1)
+    assert leases.mark_queued(store.engine, ["a"], now=expired, ttl=TTL) == ["a"]
+    next_fetch(store, "a", at(600))  # w1's refresh commits
+    assert leases.release(store.engine, "a", owner="w1") is False  # the mark took it over
+    assert leases.acquire(store.engine, "a", owner="w2", now=expired, ttl=TTL) == NotDue()
+    assert leases.holders(store.engine, now=expired) == {}
+    assert leases.mark_queued(store.engine, ["a"], now=at(601), ttl=TTL) == ["a"]

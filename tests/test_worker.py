@@ -99,7 +99,10 @@ def test_two_workers_and_the_scheduler_refresh_200_feeds_once_each(
     d = deployment(
         tmp_path,
         feeds,
-        settings=worker_settings(max_per_host=MAX_PER_HOST),
+        # A lease long enough not to run out under a loaded CI machine: once one had, the
+        # source was queued again and its mark could outlive the workers (the lease's own
+        # expiry is tested in test_leases.py and by the crash test below).
+        settings=worker_settings(max_per_host=MAX_PER_HOST, lease="30s"),
         database_url=postgres_url,
         broker_url=redis_url,
         queue=queue,

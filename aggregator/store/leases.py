@@ -109,6 +109,14 @@ def acquire(
                     sources.c.id == source_id, _due(now)
                 )
             ).first()
+            if row is None:
+                # This message was its queued mark's: the source is not due (a worker whose
+                # lease ran out finished it after the mark was set), so the mark is stale.
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id == source_id, sources.c.lease_owner == QUEUED)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _wrap(engine, f"lease {source_id!r}", exc) from exc
     if row is None:
