@@ -7,7 +7,8 @@ config error before anything is fetched), but skips the compiling when this very
 compiled cleanly before: a stamp in `data_dir/cache` records the hash of the text that last
 compiled, with what could change the outcome (this package's version, the tagger's files,
 Python's version). Like a .pyc, the stamp is only a shortcut: without it, or when it cannot be
-written, the rules are compiled at open.
+written, the rules are compiled at open. Either way what is compiled is the text read at open:
+a file edited while a service runs is taken up at its next start, checked then.
 """
 
 from __future__ import annotations
@@ -38,13 +39,10 @@ class RulesLoader:
         self.path = config_dir / RULES_FILE
         self._stamp = None if cache_dir is None else cache_dir / STAMP_FILE
         self._rules: TagRules | None = None
-
-    @classmethod
-    def of(cls, rules: TagRules) -> RulesLoader:
-        """A loader holding rules made elsewhere (tests, a copy of another app)."""
-        loader = cls(Path("/nonexistent"))
-        loader._rules = rules
-        return loader
+        # What `check` found, for `get` to compile: the very text it checked, so that a file
+        # edited after the app opened (a running service) is not compiled unchecked.
+        self._checked: bytes | None = None
+        self._missing = False
 
     @property
     def loaded(self) -> bool:
@@ -53,9 +51,17 @@ class RulesLoader:
     def check(self) -> None:
         """Raise the file's ConfigError now if it has one: compile it, unless this text is
         known to compile (the stamp), in which case compiling waits for `get`."""
-        if self._rules is not None or not self.path.is_file():
-            return  # no file: no rules but the automatic tags, nothing to check
-        key = self._key()
+        if self._rules is not None:
+            return
+        if not self.path.is_file():
+            self._missing = True  # no rules but the automatic tags, nothing to check
+            return
+        try:
+            text = self.path.read_bytes()
+        except OSError:
+            text = None  # `get` says what is wrong, naming the file
+        key = None if text is None else self._key(text)
+        self._checked = text
         if key is not None and self._stamp is not None and _read(self._stamp) == key:
             return
         self.get()
@@ -64,22 +70,27 @@ class RulesLoader:
 
     def get(self) -> TagRules:
         if self._rules is None:
-            from aggregator.tag import TagRules, load_tag_rules
+            from aggregator.tag import TagRules, load_tag_rules, parse_tag_rules
 
-            self._rules = load_tag_rules(self.path) if self.path.is_file() else TagRules.empty()
+            if self._checked is not None:
+                self._rules = parse_tag_rules(self._checked.decode("utf-8"), str(self.path))
+                self._checked = None
+            elif self._missing or not self.path.is_file():
+                self._rules = TagRules.empty()
+            else:
+                self._rules = load_tag_rules(self.path)
         return self._rules
 
-    def _key(self) -> str | None:
+    def _key(self, text: bytes) -> str | None:
         """What decides the outcome of compiling: the text and the code that checks it."""
         try:
-            text = self.path.read_bytes()
             tagger = sorted(
                 (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
                 for entry in _TAGGER.iterdir()
                 if entry.suffix == ".py"
             )
         except OSError:
-            return None  # unreadable: `get` will say so
+            return None
         digest = hashlib.sha256(text)
         digest.update(repr((aggregator.__version__, sys.version, tagger)).encode())
         return digest.hexdigest()

@@ -110,3 +110,16 @@ def test_no_tags_file_means_automatic_tags_only(tmp_path: Path) -> None:
     loader.check()
     assert loader.get().topics == ()
     assert not (tmp_path / "cache" / STAMP_FILE).exists()
+
+
+def test_the_rules_compiled_later_are_the_text_checked_at_open(tmp_path: Path) -> None:
+    # A service opened with a good file; someone breaks the file while it runs. The first item
+    # to tag must get the rules that were checked, not an unchecked error mid-refresh.
+    folder = config(tmp_path, GOOD)
+    open_app(folder).close()  # compiled and stamped
+    with open_app(folder) as app:
+        assert not app.tag_rules.loaded
+        (folder / "tags.toml").write_text(BAD, encoding="utf-8")
+        assert [t.name for t in app.rules.topics] == ["alpha", "beta"]
+    with pytest.raises(ConfigError):  # the next start checks the new text
+        open_app(folder)
