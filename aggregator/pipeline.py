@@ -244,7 +244,7 @@ class Refresher:
 
     store: RefreshStore
     retriever: Retriever
-    rules: TagRules | Callable[[], TagRules]  # a callable: compiled when first needed
+    rules: Callable[[], TagRules]  # the rules, compiled when the first document needs them
     policy: CadencePolicy
     clock: Clock
     # None: prepare in this process (small batches, tests); else from start_cpu_pool(rules)
@@ -416,8 +416,7 @@ class Refresher:
         if self.cpu_pool is None:
             from aggregator.prepare import prepare
 
-            rules = self.rules() if callable(self.rules) else self.rules
-            prepared = prepare(source, fetched, now, rules, known)
+            prepared = prepare(source, fetched, now, self.rules(), known)
             self._local_cpu += sum(prepared.cpu)
         else:
             from aggregator.prepare import prepare_in_worker

@@ -85,9 +85,9 @@ class RulesLoader:
         """What decides the outcome of compiling: the text and the code that checks it."""
         try:
             tagger = sorted(
-                (entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                (entry.name, stat.st_mtime_ns, stat.st_size)
                 for entry in _TAGGER.iterdir()
-                if entry.suffix == ".py"
+                if entry.suffix == ".py" and (stat := entry.stat())
             )
         except OSError:
             return None

@@ -149,7 +149,7 @@ def _refresher(store: SqlStore, pool: Executor) -> Refresher:
     return Refresher(
         store=store,
         retriever=Retriever(FetchOptions()),
-        rules=TagRules.empty(),
+        rules=TagRules.empty,
         policy=CadencePolicy(),
         clock=lambda: T0,
         cpu_pool=None,

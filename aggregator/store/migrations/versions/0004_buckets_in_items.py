@@ -15,8 +15,9 @@ Revises: 0003
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
+import numpy as np
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,11 +27,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BATCH = 1_000  # items per UPDATE batch while carrying rows over
+# The format of `items.buckets` at this revision, defined here so that the migration stands
+# alone (store/bucket_index.py reads and writes the same): an item's (band, bucket) pairs,
+# sorted, as little-endian int64.
+_PAIRS = np.dtype("<i8")
+
+
+def _pack(pairs: Iterable[tuple[int, int]]) -> bytes:
+    return np.array(sorted(pairs), dtype=_PAIRS).reshape(-1, 2).tobytes()
+
+
+def _unpack(blob: bytes) -> list[tuple[int, int]]:
+    return [(int(b), int(k)) for b, k in np.frombuffer(blob, dtype=_PAIRS).reshape(-1, 2)]
 
 
 def upgrade() -> None:
-    from aggregator.store.bucket_index import pack
-
     op.add_column("items", sa.Column("buckets", sa.LargeBinary(), nullable=True))
     op.add_column("items", sa.Column("dedupe_seq", sa.BigInteger(), nullable=True))
     op.create_index(op.f("ix_items_dedupe_seq"), "items", ["dedupe_seq"], unique=False)
@@ -46,7 +57,7 @@ def upgrade() -> None:
     for item_id, band, bucket in rows:
         pairs.setdefault(int(item_id), []).append((int(band), int(bucket)))
     updates = [
-        {"b_id": item_id, "buckets": pack(found), "seq": seq}
+        {"b_id": item_id, "buckets": _pack(found), "seq": seq}
         for seq, (item_id, found) in enumerate(sorted(pairs.items()), start=1)
     ]
     statement = sa.text("update items set buckets = :buckets, dedupe_seq = :seq where id = :b_id")
@@ -58,8 +69,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from aggregator.store.bucket_index import unpack
-
     conn = op.get_bind()
     kept = conn.execute(
         sa.text("select id, buckets, first_seen from items where buckets is not null")
@@ -90,7 +99,7 @@ def downgrade() -> None:
     for item_id, blob, first_seen in kept:
         values = [
             {"band": band, "bucket": bucket, "item_id": item_id, "first_seen": first_seen}
-            for band, bucket in unpack(blob)
+            for band, bucket in _unpack(blob)
         ]
         if values:
             conn.execute(insert, values)
