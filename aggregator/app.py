@@ -34,6 +34,22 @@ if TYPE_CHECKING:
 PROCESS_POOL_THRESHOLD = 8
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parse_processes(setting: int, cpus: int) -> int:
+    """Worker processes that prepare documents: `fetch.parse_processes`, else one fewer than
+    the CPUs, at least one. The refreshing process needs a core of its own: its store writer
+    is the slowest stage of a refresh with many new items. (Measured on 2 CPUs, 1,000 feeds:
+    one worker instead of two, cold 29.5 to 27.9 s, and 64 MiB less RSS.)"""
+    return setting or max(1, cpus - 1)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -150,8 +166,11 @@ class App:
         `times`, when given, accumulates the CPU seconds each stage took (`make bench`).
         """
         cpu_pool: Executor | None = None
-        if len(sources) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            cpu_pool = start_cpu_pool(self.tag_rules.get, workers=os.cpu_count() or 2)
+        setting, cpus = self.settings.fetch.parse_processes, usable_cpus()
+        # One CPU and no setting: prepare in this process, where a worker would only compete.
+        if len(sources) >= PROCESS_POOL_THRESHOLD and (setting or cpus > 1):
+            workers = parse_processes(setting, cpus)
+            cpu_pool = start_cpu_pool(self.tag_rules.get, workers=workers)
         try:
             async with Retriever(fetch_options(self.settings)) as retriever:
                 refresher = Refresher(

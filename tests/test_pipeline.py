@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from aggregator import app as app_module
 from aggregator import pipeline
-from aggregator.app import PROCESS_POOL_THRESHOLD, App
+from aggregator.app import PROCESS_POOL_THRESHOLD, App, parse_processes
 from aggregator.cadence import CadencePolicy
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.models import NotModifiedRecord, SourceResult
@@ -143,6 +144,39 @@ def test_one_document_at_a_time_still_refreshes_everything(
     results, _ = refresh_watching_workers(many_feeds)
     assert [r.status for r in results] == ["new"] * (PROCESS_POOL_THRESHOLD + 2)
     assert sum(r.new for r in results) == 2 * (PROCESS_POOL_THRESHOLD + 2)
+
+
+def test_the_parse_processes_leave_a_cpu_to_the_store_unless_configured() -> None:
+    assert [parse_processes(0, cpus) for cpus in (1, 2, 4, 8)] == [1, 1, 3, 7]
+    assert parse_processes(3, 2) == 3
+
+
+@pytest.mark.parametrize(("configured", "env"), [("1", None), (None, "3")])
+def test_the_configured_parse_processes_are_the_workers_started(
+    many_feeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str | None,
+    env: str | None,
+) -> None:
+    if configured is not None:
+        settings = many_feeds / "aggregator.toml"
+        settings.write_text(settings.read_text() + f"parse_processes = {configured}\n")
+    if env is not None:
+        monkeypatch.setenv("AGGREGATOR_PARSE_PROCESSES", env)
+    wanted = int(configured or env or 0)
+    asked: list[int] = []
+    real = app_module.start_cpu_pool
+
+    def recording(rules: object, *, workers: int) -> Executor:
+        asked.append(workers)
+        return real(rules, workers=workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app_module, "start_cpu_pool", recording)
+    results, workers = refresh_watching_workers(many_feeds)
+    assert [r.status for r in results] == ["new"] * (PROCESS_POOL_THRESHOLD + 2)
+    assert asked == [wanted]
+    # The pool starts a worker per task while none is idle, up to its size.
+    assert 1 <= workers <= wanted
 
 
 def _refresher(store: SqlStore, pool: Executor) -> Refresher:

@@ -501,6 +501,7 @@ def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
         "AGGREGATOR_DATABASE_URL": ("database_url", "sqlite:////x.db", "sqlite:////x.db"),
         "AGGREGATOR_LOG_LEVEL": ("log_level", "ERROR", "ERROR"),
         "AGGREGATOR_CONTACT": ("fetch.contact", "mailto:a@b.org", "mailto:a@b.org"),
+        "AGGREGATOR_PARSE_PROCESSES": ("fetch.parse_processes", "3", 3),
         "AGGREGATOR_SMTP_HOST": ("smtp.host", "mx.example.org", "mx.example.org"),
         "AGGREGATOR_SMTP_PORT": ("smtp.port", "2525", 2525),
         "AGGREGATOR_SMTP_USERNAME": ("smtp.username", "u", "u"),

@@ -63,6 +63,7 @@ class FetchSettings:
     retries: int
     backoff_base: float
     max_bytes: int
+    parse_processes: int  # 0: automatic (`aggregator.app.parse_processes`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +173,9 @@ class _Fetch(_Table):
     retries: Annotated[int, Field(ge=0)] = Field(default=default_of("fetch.retries"))
     backoff_base: Seconds = Field(default=default_of("fetch.backoff_base"))
     max_bytes: Count = Field(default=default_of("fetch.max_bytes"))
+    parse_processes: Annotated[int, Field(ge=0)] = Field(
+        default=default_of("fetch.parse_processes")
+    )
 
 
 class _Schedule(_Table):

@@ -89,6 +89,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _s("fetch.backoff_base", "seconds", 1.0, "First retry delay; doubles on each retry."),
     _s("fetch.max_bytes", "integer", 10 * 1024 * 1024, "Largest response body accepted."),
     _s(
+        "fetch.parse_processes",
+        "integer",
+        0,
+        "Worker processes that parse, tag and fingerprint fetched documents. 0: one fewer "
+        "than the CPUs (the refreshing process stores on the last one), at least one.",
+        env="AGGREGATOR_PARSE_PROCESSES",
+    ),
+    _s(
         "schedule.min_interval",
         "duration",
         "5m",
