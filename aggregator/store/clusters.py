@@ -42,9 +42,10 @@ from aggregator.dedupe.cluster import (
     assign,
     candidate_order,
     choose_primary,
+    estimated_jaccard,
 )
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
-from aggregator.dedupe.signatures import features_from
+from aggregator.dedupe.signatures import features, features_as_stored, features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 from aggregator.errors import StoreError
 from aggregator.models import OrgKind
@@ -56,6 +57,7 @@ from aggregator.store.bucket_index import (
     pack,
     pair_key,
     take_numbers,
+    unpack,
 )
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
@@ -74,6 +76,8 @@ _ITEM_COLUMNS = (
     items.c.first_seen,
     items.c.cluster_id,
 )
+# What `SqlCandidateIndex.load` reads: the item, and its fingerprint as stored.
+_LOAD_COLUMNS = (*_ITEM_COLUMNS, items.c.signature, items.c.buckets, items.c.dedupe_seq)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,6 +181,7 @@ class SqlCandidateIndex:
         self._overlay: Overlay = overlay_for(conn)  # this transaction's
         self._times: dict[int, datetime] = {}  # first seen: microseconds -> datetime
         self._unlisted: list[tuple[int, list[Features]]] = []  # written, not in the overlay yet
+        self._rows: dict[int, Any] = {}  # candidates' rows read ahead by `prefetch`, for `load`
 
     # -- reading items ---------------------------------------------------------------------
     def load(
@@ -185,23 +190,39 @@ class SqlCandidateIndex:
         """Features of the given stored items, in id order: one query per CHUNK ids, and
         features computed only for rows the transaction has not seen as they are."""
         found: dict[int, Features] = {}
-        for part in _chunks(sorted(set(ids))):
-            query = (
-                select(*_ITEM_COLUMNS)
-                .join(sources, sources.c.id == items.c.source_id)
-                .where(items.c.id.in_(part))
-            )
-            for row in self._conn.execute(query):
-                item = _dedupe_item(row)
-                cached = self._features.get(row.id)
-                if cached is None or cached.item != item:
-                    given = fingerprints.get(row.id) if fingerprints else None
-                    cached = features_from(item, given, self._thresholds)
-                    self._features[row.id] = cached
-                found[row.id] = cached
-                if row.cluster_id is not None:
-                    self._cluster.setdefault(row.id, int(row.cluster_id))
+        wanted = sorted(set(ids))
+        rows = [self._rows[i] for i in wanted if i in self._rows]
+        for part in _chunks([i for i in wanted if i not in self._rows]):
+            rows.extend(self._read(part))
+        for row in rows:
+            item = _dedupe_item(row)
+            cached = self._features.get(row.id)
+            if cached is None or cached.item != item:
+                cached = self._features[row.id] = self._features_of_row(row, item, fingerprints)
+            found[row.id] = cached
+            if row.cluster_id is not None:
+                self._cluster.setdefault(row.id, int(row.cluster_id))
         return [found[i] for i in sorted(found)]
+
+    def _read(self, ids: Sequence[int]) -> Any:
+        query = (
+            select(*_LOAD_COLUMNS)
+            .join(sources, sources.c.id == items.c.source_id)
+            .where(items.c.id.in_(ids))
+        )
+        return self._conn.execute(query)
+
+    def _features_of_row(
+        self, row: Any, item: DedupeItem, fingerprints: Mapping[int, Fingerprint] | None
+    ) -> Features:
+        given = fingerprints.get(row.id) if fingerprints else None
+        if given is not None:
+            return features_from(item, given, self._thresholds)
+        if row.dedupe_seq is not None and row.signature is not None:
+            # Indexed already: met as a candidate, so only its words are new work.
+            stored = tuple(unpack(row.buckets))
+            return features_as_stored(item, bytes(row.signature), stored, self._thresholds)
+        return features(item, self._thresholds)
 
     def features_of(self, keys: Sequence[Key]) -> dict[Key, Features]:
         return {f.key: f for f in self.load([_int(k) for k in keys])}
@@ -365,7 +386,26 @@ class SqlCandidateIndex:
             for r in rows:
                 self._cluster.setdefault(int(r.id), int(r.cluster_id))
                 self._signatures[int(r.id)] = bytes(r.signature or b"")
+        self._read_ahead(batch, set(by_key))
         self.list_own()
+
+    def _read_ahead(self, batch: Sequence[Features], own: set[int]) -> None:
+        """Read, in a few queries, the rows of the candidates `assign` may compare exactly:
+        the strong ones, and those whose signature estimates a Jaccard that may match (the
+        test `assign` applies). Read one item's candidates at a time, they took a query each
+        (4,000 queries for a cold refresh of 30,000 items)."""
+        least = self._thresholds.min_estimated_jaccard
+        wanted: set[int] = set()
+        for f in batch:
+            found = self._found[_int(f.key)]
+            wanted.update(found.strong)
+            for i in found.shared:
+                signature = self._signatures.get(i)
+                if signature is not None and estimated_jaccard(f.signature, signature) >= least:
+                    wanted.add(i)
+        # The batch's own items are loaded already; the rows read before are kept.
+        for part in _chunks(sorted(wanted - own - self._rows.keys())):
+            self._rows.update((int(row.id), row) for row in self._read(part))
 
     def _look_up_buckets(
         self,
