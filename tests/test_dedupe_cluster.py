@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator.dedupe import DedupeItem, Member, choose_primary, cluster_items
+from aggregator.dedupe.cluster import estimated_jaccard, estimated_jaccards
 from aggregator.dedupe.eval import evaluate, hard_negatives
 from aggregator.dedupe.labelled import Labelled, load_corpus, load_labelled
 from aggregator.dedupe.records import Key
@@ -134,3 +135,21 @@ def test_the_package_exports_are_its_functions_and_types_not_submodules() -> Non
         importlib.import_module(f"aggregator.dedupe.{module.name}")
     for name in dedupe.__all__:
         assert not isinstance(getattr(dedupe, name), types.ModuleType), name
+
+
+@given(
+    st.lists(st.integers(0, 3), min_size=4, max_size=4),
+    st.lists(st.lists(st.integers(0, 3), min_size=4, max_size=4), max_size=5),
+    st.booleans(),
+)
+def test_estimated_jaccards_of_many_are_each_pairs_estimate(
+    mine: list[int], others: list[list[int]], odd_one: bool
+) -> None:
+    def signature(values: list[int]) -> bytes:
+        return b"".join(v.to_bytes(4, "little") for v in values)
+
+    blobs = [signature(values) for values in others]
+    if odd_one:  # a signature of another size (or none) estimates nothing: 1.0
+        blobs.append(b"")
+    expected = [estimated_jaccard(signature(mine), blob) for blob in blobs]
+    assert estimated_jaccards(signature(mine), blobs) == expected

@@ -105,6 +105,17 @@ def estimated_jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(left == right)) / left.size
 
 
+def estimated_jaccards(signature: bytes, others: Sequence[bytes]) -> list[float]:
+    """`estimated_jaccard(signature, other)` for each of `others`, in one array operation."""
+    sized = [other for other in others if signature and len(other) == len(signature)]
+    if len(sized) < len(others):  # some estimate nothing: one at a time
+        return [estimated_jaccard(signature, other) for other in others]
+    left = np.frombuffer(signature, dtype="<u4")
+    right = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), left.size)
+    shares: list[float] = (np.count_nonzero(right == left, axis=1) / left.size).tolist()
+    return shares
+
+
 def assign(
     index: CandidateIndex, item: Features, *, window: timedelta, thresholds: Thresholds = DEFAULT
 ) -> Merge | None:

@@ -42,7 +42,7 @@ from aggregator.dedupe.cluster import (
     assign,
     candidate_order,
     choose_primary,
-    estimated_jaccard,
+    estimated_jaccards,
 )
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
@@ -193,7 +193,11 @@ class SqlCandidateIndex:
         wanted = sorted(set(ids))
         rows = [self._rows[i] for i in wanted if i in self._rows]
         for part in _chunks([i for i in wanted if i not in self._rows]):
-            rows.extend(self._read(part))
+            fresh = list(self._read(part))
+            rows.extend(fresh)
+            # Kept for this call: a batch's items are candidates of each other. (A row's
+            # cluster may be stale once merges ran; `merge` keeps `_cluster` current.)
+            self._rows.update((int(row.id), row) for row in fresh)
         for row in rows:
             item = _dedupe_item(row)
             cached = self._features.get(row.id)
@@ -399,10 +403,10 @@ class SqlCandidateIndex:
         for f in batch:
             found = self._found[_int(f.key)]
             wanted.update(found.strong)
-            for i in found.shared:
-                signature = self._signatures.get(i)
-                if signature is not None and estimated_jaccard(f.signature, signature) >= least:
-                    wanted.add(i)
+            weak = [i for i in found.shared if i not in found.strong and i in self._signatures]
+            if weak:
+                close = estimated_jaccards(f.signature, [self._signatures[i] for i in weak])
+                wanted.update(i for i, share in zip(weak, close, strict=True) if share >= least)
         # The batch's own items are loaded already; the rows read before are kept.
         for part in _chunks(sorted(wanted - own - self._rows.keys())):
             self._rows.update((int(row.id), row) for row in self._read(part))
