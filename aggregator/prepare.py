@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from aggregator.dedupe.records import DedupeItem, Fingerprint
-from aggregator.dedupe.signatures import fingerprint
+from aggregator.dedupe.signatures import fingerprints as fingerprints_of
 from aggregator.models import Fetched, Item, Source
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
@@ -63,11 +63,14 @@ def prepare(
         for item in items
     )
     was_tagged = time.thread_time()
-    fingerprints = {
-        item.identity: fingerprint(dedupe_item(item, source))
-        for item in items
-        if known.get(item.identity) != item.content_hash
-    }
+    todo = [item for item in items if known.get(item.identity) != item.content_hash]
+    fingerprints = dict(
+        zip(
+            (item.identity for item in todo),
+            fingerprints_of([dedupe_item(item, source) for item in todo]),
+            strict=True,
+        )
+    )
     return Prepared(
         items=tagged,
         seen=len(document.items),

@@ -7,11 +7,18 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from aggregator.dedupe import DEFAULT, Thresholds, features
-from aggregator.dedupe.labelled import load_labelled
-from aggregator.dedupe.signatures import features_from, fingerprint
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregator.dedupe import DEFAULT, DedupeItem, Thresholds, features
+from aggregator.dedupe import signatures as signatures_module
+from aggregator.dedupe.labelled import load_corpus, load_labelled
+from aggregator.dedupe.signatures import features_from, fingerprint, fingerprints
+from aggregator.models import OrgKind
 
 
 def test_features_from_a_fingerprint_equal_features_computed_in_place() -> None:
@@ -56,3 +63,46 @@ def test_fingerprints_are_stable_across_releases() -> None:
         digest.update(repr((found.text_hash, found.signature.hex(), found.buckets)).encode())
     assert FEATURES_VERSION == RECORDED_WITH_VERSION
     assert digest.hexdigest() == LABELLED_FINGERPRINTS
+
+
+def test_fingerprints_of_a_document_are_each_items_fingerprint(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [entry.item for entry in (*load_labelled(), *load_corpus(corpus))]
+    assert len(items) > 300
+    expected = [fingerprint(item) for item in items]
+    assert fingerprints(items) == expected
+    # Hashed in several parts (a large document), the parts' seams change nothing.
+    monkeypatch.setattr(signatures_module, "_SHINGLES_AT_ONCE", 300)
+    assert fingerprints(items) == expected
+    assert fingerprints([]) == []
+
+
+_WORDS = st.sampled_from(
+    ["the", "Council", "agreed", "on", "12", "March", "chat", "control", "Regulation", "child"]
+)
+
+
+@given(
+    st.lists(st.lists(_WORDS, max_size=12).map(" ".join), max_size=6),
+    st.integers(1, 4),
+    st.integers(1, 10),
+)
+def test_fingerprints_of_short_and_empty_items_are_each_items_fingerprint(
+    texts: list[str], shingle_size: int, min_tokens: int
+) -> None:
+    # Items shorter than a shingle, than min_tokens, or empty; min_tokens below the size too.
+    thresholds = Thresholds(shingle_size=shingle_size, min_tokens=min_tokens)
+    items = [
+        DedupeItem(
+            key=n,
+            source_id="s",
+            org=OrgKind.NGO,
+            title=text[:20],
+            text=text,
+            canonical_url=f"https://example.org/{n}",
+            published=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for n, text in enumerate(texts)
+    ]
+    assert fingerprints(items, thresholds) == [fingerprint(i, thresholds) for i in items]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache, lru_cache
 
 import numpy as np
@@ -291,7 +292,109 @@ def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerpri
     tokens = title_tokens + body_tokens
     near = len(tokens) >= thresholds.min_tokens
     hashes = shingle_hashes(tokens, thresholds.shingle_size) if near else _NO_SHINGLES
-    signature = minhash(hashes, thresholds.num_perm)
+    return _fingerprint(
+        item, title_tokens, body_tokens, minhash(hashes, thresholds.num_perm), thresholds
+    )
+
+
+def fingerprints(
+    items: Sequence[DedupeItem], thresholds: Thresholds = DEFAULT
+) -> list[Fingerprint]:
+    """`fingerprint` of each item (the very same), with the shingles and MinHash signatures of
+    all of them computed in a few array operations: item by item, numpy's overhead per call was
+    most of their cost (a document's items are ~150 shingles each)."""
+    size = thresholds.shingle_size
+    split = [(words(item.title), words(item.text)) for item in items]
+    streams = [title + body for title, body in split]
+    # Shingled together: items with at least `size` words (an item shorter than `min_tokens`
+    # has no shingles; a shorter `min_tokens` than `size` is left to `fingerprint`).
+    near = [len(tokens) >= thresholds.min_tokens for tokens in streams]
+    together = [n and len(tokens) >= size for n, tokens in zip(near, streams, strict=True)]
+    signatures = iter(
+        _minhash_many(
+            [t for t, joined in zip(streams, together, strict=True) if joined],
+            size,
+            thresholds.num_perm,
+        )
+    )
+    empty = minhash(_NO_SHINGLES, thresholds.num_perm)
+    out = []
+    for item, (title, body), tokens, n, joined in zip(
+        items, split, streams, near, together, strict=True
+    ):
+        if joined:
+            signature = next(signatures)
+        elif n:
+            signature = minhash(shingle_hashes(tokens, size), thresholds.num_perm)
+        else:
+            signature = empty
+        out.append(_fingerprint(item, title, body, signature, thresholds))
+    return out
+
+
+# Shingles hashed at once, at most: the permutations' array is num_perm times as large
+# (96 x 8 bytes each: ~40 MB).
+_SHINGLES_AT_ONCE = 50_000
+
+
+def _minhash_many(
+    streams: Sequence[tuple[str, ...]], size: int, num_perm: int
+) -> list[npt.NDArray[np.uint32]]:
+    """`minhash(shingle_hashes(tokens, size), num_perm)` of each stream of at least `size`
+    tokens. The minimum over a stream's shingles does not care about repeats, so the shingles
+    are not made unique first."""
+    out: list[npt.NDArray[np.uint32]] = []
+    start = 0
+    while start < len(streams):
+        end, shingles = start, 0
+        while end < len(streams) and (end == start or shingles < _SHINGLES_AT_ONCE):
+            shingles += len(streams[end]) - size + 1
+            end += 1
+        out.extend(_minhash_part(streams[start:end], size, num_perm))
+        start = end
+    return out
+
+
+def _minhash_part(
+    streams: Sequence[tuple[str, ...]], size: int, num_perm: int
+) -> list[npt.NDArray[np.uint32]]:
+    lengths = [len(tokens) for tokens in streams]
+    total = sum(lengths)
+    word = np.fromiter(
+        map(_token_hash, (token for tokens in streams for token in tokens)), dtype=_U64, count=total
+    )
+    count = total - size + 1
+    combined = np.zeros(count, dtype=_U64)
+    with np.errstate(over="ignore"):  # as in shingle_hashes: the same rolling polynomial
+        for offset in range(size):
+            combined = combined * _U64(0x100000001B3) + word[offset : offset + count]
+    # The windows that lie inside one stream: from its first word to its last but size - 1.
+    firsts, position = [], 0
+    for length in lengths:
+        firsts.append(position)
+        position += length
+    inside = np.concatenate(
+        [
+            np.arange(first, first + length - size + 1)
+            for first, length in zip(firsts, lengths, strict=True)
+        ]
+    )
+    segments = np.cumsum([0] + [length - size + 1 for length in lengths[:-1]])
+    mult, add = _permutations(num_perm)
+    with np.errstate(over="ignore"):
+        hashed = (mult[:, None] * combined[inside][None, :] + add[:, None]) >> _U64(32)
+    least = np.minimum.reduceat(hashed & _MASK32, segments, axis=1).astype(np.uint32)
+    return list(least.T)
+
+
+def _fingerprint(
+    item: DedupeItem,
+    title_tokens: tuple[str, ...],
+    body_tokens: tuple[str, ...],
+    signature: npt.NDArray[np.uint32],
+    thresholds: Thresholds,
+) -> Fingerprint:
+    near = len(title_tokens) + len(body_tokens) >= thresholds.min_tokens
     procedure = _procedure(item)
     text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Fingerprint(
