@@ -170,7 +170,7 @@ class App:
         # One CPU and no setting: prepare in this process, where a worker would only compete.
         if len(sources) >= PROCESS_POOL_THRESHOLD and (setting or cpus > 1):
             workers = parse_processes(setting, cpus)
-            cpu_pool = start_cpu_pool(self.tag_rules.get, workers=workers)
+            cpu_pool = start_cpu_pool(self.tag_rules.text(), workers=workers)
         try:
             async with Retriever(fetch_options(self.settings)) as retriever:
                 refresher = Refresher(

@@ -48,8 +48,11 @@ from aggregator.models import (
 # first document needs them: a refresh where every source answers 304 parses nothing, and
 # with worker processes this process never runs them at all.
 if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
     from aggregator.dedupe.records import Fingerprint
-    from aggregator.prepare import Prepared
+    from aggregator.prepare_worker import Prepared
+    from aggregator.rules_loader import RulesText
     from aggregator.tag import TagRules
 
 Clock = Callable[[], datetime]
@@ -57,28 +60,34 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def start_cpu_pool(rules: Callable[[], TagRules], *, workers: int) -> Executor:
-    """Worker processes for `prepare`, each holding `rules()` (the Refresher's own).
+def start_cpu_pool(rules: RulesText, *, workers: int) -> Executor:
+    """Worker processes for `prepare`, each compiling `rules` (the Refresher's own) once.
 
-    Nothing starts until the first document is sent: not the forkserver, nor the workers,
-    nor multiprocessing's resource tracker, so a refresh of unchanged sources starts none.
+    Nothing starts until the first document is sent: not the workers, nor multiprocessing's
+    resource tracker, so a refresh of unchanged sources starts none.
     """
     return LazyExecutor(partial(_process_pool, rules, workers))
 
 
-def _process_pool(rules: Callable[[], TagRules], workers: int) -> Executor:
+def _process_pool(rules: RulesText, workers: int) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from aggregator.prepare import install_rules
+    from aggregator.prepare_worker import start_worker
 
-    # forkserver: forking this process (threads, an event loop) is not safe. The server
-    # imports the CPU stages once; each worker forks from it with those modules loaded.
-    context = multiprocessing.get_context("forkserver")
-    # Only the CPU stages: the pipeline module would bring the HTTP client and the store.
-    context.set_forkserver_preload(["aggregator.prepare"])
+    # Not fork: forking this process (threads, an event loop) is not safe. One worker is
+    # spawned. Several fork from a forkserver that imported the CPU stages once, so that
+    # they share those modules' pages; for one, the server would be a process more (~57 MiB).
+    context: BaseContext
+    if workers == 1:
+        context = multiprocessing.get_context("spawn")
+    else:
+        server = multiprocessing.get_context("forkserver")
+        # Only the CPU stages: the pipeline module would bring the HTTP client and the store.
+        server.set_forkserver_preload(["aggregator.prepare"])
+        context = server
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=install_rules, initargs=(rules(),)
+        max_workers=workers, mp_context=context, initializer=start_worker, initargs=(rules,)
     )
 
 
@@ -419,7 +428,7 @@ class Refresher:
             prepared = prepare(source, fetched, now, self.rules(), known)
             self._local_cpu += sum(prepared.cpu)
         else:
-            from aggregator.prepare import prepare_in_worker
+            from aggregator.prepare_worker import prepare_in_worker
 
             loop = asyncio.get_running_loop()
             prepared = await loop.run_in_executor(

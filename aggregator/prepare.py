@@ -2,39 +2,25 @@
 processes.
 
 Pure work on values, with only what it needs imported (parse, normalise, tag): the worker
-processes preload this module (pipeline.start_cpu_pool), and every module it pulls in is
-memory in each of them. The order of all the stages, fetch and store included, is
-pipeline.py's to know; it calls `prepare` here or sends `prepare_in_worker` to a worker.
+processes load this module when they start (prepare_worker.start_worker), and every module
+it pulls in is memory in each of them. The order of all the stages, fetch and store included,
+is pipeline.py's to know; it calls `prepare` here or sends `prepare_in_worker` to a worker.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
-from aggregator.dedupe.records import DedupeItem, Fingerprint
+from aggregator.dedupe.records import DedupeItem
 from aggregator.dedupe.signatures import fingerprints as fingerprints_of
 from aggregator.models import Fetched, Item, Source
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
+from aggregator.prepare_worker import Prepared
 from aggregator.tag import TagRules, tag_item
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Prepared:
-    """What the CPU stages made of one fetched document."""
-
-    items: tuple[Item, ...]
-    seen: int
-    warnings: tuple[str, ...]
-    ttl: timedelta | None
-    # Dedupe fingerprints of the items the store will write (new or changed), by identity:
-    # computed here, in a worker, so the single store writer does not have to.
-    fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)
-    # seconds: parse, normalise, tag, fingerprint
-    cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 def prepare(
@@ -99,21 +85,3 @@ def dedupe_item(item: Item, source: Source) -> DedupeItem:
         published=item.published,
         source_kind=source.kind,
     )
-
-
-# The tag rules of a worker process, given once when it starts (`start_cpu_pool`): sent with
-# every document instead, unpickling them (~80 ms: compiled patterns) cost more than parsing.
-_worker_rules: TagRules | None = None
-
-
-def install_rules(rules: TagRules) -> None:
-    global _worker_rules
-    _worker_rules = rules
-
-
-def prepare_in_worker(
-    source: Source, fetched: Fetched, now: datetime, known: Mapping[str, str]
-) -> Prepared:
-    if _worker_rules is None:
-        raise RuntimeError("worker process started without start_cpu_pool")
-    return prepare(source, fetched, now, _worker_rules, known)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aggregator
+from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
     from aggregator.tag import TagRules
@@ -30,6 +32,24 @@ RULES_FILE = "tags.toml"
 STAMP_FILE = "tags.compiled"
 # The modules whose checks decide whether a tags file is valid (any change: compile again).
 _TAGGER = Path(__file__).resolve().parent / "tag"
+
+
+@dataclass(frozen=True, slots=True)
+class RulesText:
+    """The tag rules as read at open, for a worker process to compile (`compile`): sending
+    the text keeps the tagger out of the refreshing process, and a worker compiles it faster
+    than it unpickles compiled patterns."""
+
+    data: bytes | None  # None: no tags file, only the automatic tags
+    name: str  # the file, for errors
+
+    def compile(self) -> TagRules:
+        """Raises the file's ConfigError (file, line) when it is not valid."""
+        from aggregator.tag import TagRules, decode_tag_rules, parse_tag_rules
+
+        if self.data is None:
+            return TagRules.empty()
+        return parse_tag_rules(decode_tag_rules(self.data, self.name), self.name)
 
 
 class RulesLoader:
@@ -70,16 +90,22 @@ class RulesLoader:
 
     def get(self) -> TagRules:
         if self._rules is None:
-            from aggregator.tag import TagRules, load_tag_rules, parse_tag_rules
-
-            if self._checked is not None:
-                self._rules = parse_tag_rules(self._checked.decode("utf-8"), str(self.path))
-                self._checked = None
-            elif self._missing or not self.path.is_file():
-                self._rules = TagRules.empty()
-            else:
-                self._rules = load_tag_rules(self.path)
+            self._rules = self.text().compile()
         return self._rules
+
+    def text(self) -> RulesText:
+        """The text `check` read (read now if it was not called); raises the file's
+        ConfigError when it cannot be read."""
+        name = str(self.path)
+        if self._checked is None and not self._missing:
+            if not self.path.is_file():
+                self._missing = True
+            else:
+                try:
+                    self._checked = self.path.read_bytes()
+                except OSError as exc:
+                    raise ConfigError(name, f"cannot read: {exc.strerror or exc}") from exc
+        return RulesText(data=self._checked, name=name)
 
     def _key(self, text: bytes) -> str | None:
         """What decides the outcome of compiling: the text and the code that checks it."""

@@ -137,6 +137,38 @@ def test_a_warm_refresh_imports_no_parser_and_starts_no_process(many_feeds: Path
     assert report["children"] == []  # no forkserver, worker or resource tracker
 
 
+COLD_TAGS = """
+[tag.interim]
+label = "Interim regulation"
+[[tag.interim.rule]]
+fields = ["title"]
+any = ["interim regulation"]
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_cold_refresh_leaves_parsing_and_tagging_to_the_workers(many_feeds: Path) -> None:
+    (many_feeds / "tags.toml").write_text(COLD_TAGS, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_REFRESH, str(many_feeds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *document, last = done.stdout.splitlines()
+    report = json.loads(last)
+    statuses = {s["status"] for s in json.loads("\n".join(document))["sources"]}
+    assert (report["code"], statuses) == (0, {"new"})
+    # The refreshing process fetched and stored; the parsers never loaded in it.
+    loaded = set(report["modules"])
+    assert not loaded & {"aggregator.prepare", "aggregator.parse", "feedparser", "bs4"}
+    # The worker compiled the rules from the text sent to it: the topic tag is there.
+    with App.open(many_feeds) as app:
+        tagged = list(app.store.iter_items())
+    interim = [i for i in tagged if "Interim regulation" in i.title]
+    assert interim and all("interim" in i.tags for i in interim)
+
+
 def test_one_document_at_a_time_still_refreshes_everything(
     many_feeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ error before anything is fetched.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,23 @@ def test_the_rules_compiled_later_are_the_text_checked_at_open(tmp_path: Path) -
         assert [t.name for t in app.rules.topics] == ["alpha", "beta"]
     with pytest.raises(ConfigError):  # the next start checks the new text
         open_app(folder)
+
+
+def test_the_text_sent_to_workers_is_the_text_checked_at_open(tmp_path: Path) -> None:
+    # Parse workers compile the rules from the text the refreshing process read at open.
+    folder = config(tmp_path, GOOD)
+    open_app(folder).close()
+    with open_app(folder) as app:
+        (folder / "tags.toml").write_text(BAD, encoding="utf-8")
+        sent = app.tag_rules.text()
+        assert not app.tag_rules.loaded  # the refreshing process compiled nothing
+    rules = pickle.loads(pickle.dumps(sent)).compile()
+    assert [t.name for t in rules.topics] == ["alpha", "beta"]
+
+
+def test_a_tags_file_that_is_not_utf8_is_a_config_error_at_open(tmp_path: Path) -> None:
+    folder = config(tmp_path, GOOD)
+    (folder / "tags.toml").write_bytes(GOOD.encode() + b"\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8") as caught:
+        open_app(folder)
+    assert caught.value.line == GOOD.count("\n") + 2

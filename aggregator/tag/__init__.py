@@ -16,7 +16,14 @@ Pure functions over values: `tag_item(item, source, rules)` is re-runnable on st
 
 from aggregator.tag.auto import PROCEDURE_RE, automatic_tags, procedure_references
 from aggregator.tag.match import explain, tag_item, topic_tags
-from aggregator.tag.rules import Field, TagRules, TopicTag, load_tag_rules, parse_tag_rules
+from aggregator.tag.rules import (
+    Field,
+    TagRules,
+    TopicTag,
+    decode_tag_rules,
+    load_tag_rules,
+    parse_tag_rules,
+)
 
 __all__ = [
     "PROCEDURE_RE",
@@ -24,6 +31,7 @@ __all__ = [
     "TagRules",
     "TopicTag",
     "automatic_tags",
+    "decode_tag_rules",
     "explain",
     "load_tag_rules",
     "parse_tag_rules",

@@ -141,12 +141,16 @@ def load_tag_rules(path: Path) -> TagRules:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(file, f"cannot read: {exc.strerror or exc}") from exc
+    return parse_tag_rules(decode_tag_rules(data, file), file)
+
+
+def decode_tag_rules(data: bytes, file: str = "<tags>") -> str:
+    """The text of a tags file's bytes. Raises ConfigError naming the line that is not UTF-8."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(file, "not UTF-8", line=line, expected="a UTF-8 text file") from exc
-    return parse_tag_rules(text, file)
 
 
 def parse_tag_rules(text: str, file: str = "<tags>") -> TagRules:

@@ -1,0 +1,60 @@
+"""The parse workers' side of the process boundary: what the refreshing process sends them
+(`start_worker`, `prepare_in_worker`) and gets back (`Prepared`).
+
+Importable without the CPU stages: the refreshing process refers to these functions and
+unpickles `Prepared` results, and importing `aggregator.prepare` there (the parsers, the
+tagger) would cost it ~15 MiB and ~0.2 s for code that runs only in the workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aggregator.models import Fetched, Item, Source
+
+if TYPE_CHECKING:
+    from aggregator.dedupe.records import Fingerprint
+    from aggregator.rules_loader import RulesText
+    from aggregator.tag import TagRules
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """What the CPU stages made of one fetched document."""
+
+    items: tuple[Item, ...]
+    seen: int
+    warnings: tuple[str, ...]
+    ttl: timedelta | None
+    # Dedupe fingerprints of the items the store will write (new or changed), by identity:
+    # computed here, in a worker, so the single store writer does not have to.
+    fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)
+    # seconds: parse, normalise, tag, fingerprint
+    cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+
+# The tag rules of a worker process, compiled once when it starts (`start_worker`): sent
+# with every document instead, unpickling them (~80 ms: compiled patterns) cost more than
+# parsing.
+_worker_rules: TagRules | None = None
+
+
+def start_worker(rules: RulesText) -> None:
+    """A worker process's initializer: load the CPU stages, compile the rules."""
+    global _worker_rules
+    import aggregator.prepare  # noqa: F401  (the stages, loaded before the first document)
+
+    _worker_rules = rules.compile()
+
+
+def prepare_in_worker(
+    source: Source, fetched: Fetched, now: datetime, known: Mapping[str, str]
+) -> Prepared:
+    from aggregator.prepare import prepare
+
+    if _worker_rules is None:
+        raise RuntimeError("worker process started without start_worker")
+    return prepare(source, fetched, now, _worker_rules, known)
