@@ -7,8 +7,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.dedupe import DedupeItem, decide, features
+from aggregator.dedupe.decision import _common
 from aggregator.models import OrgKind
 
 T0 = datetime(2024, 6, 18, 8, tzinfo=UTC)
@@ -258,3 +261,18 @@ def test_the_procedure_rule_comes_before_any_text_level() -> None:
     # The (reference, day) band alone makes them candidates: they share no words.
     clusters = cluster_items([vote, tabled, release])
     assert clusters["release"] == clusters["vote"] != clusters["tabled"]
+
+
+@given(
+    st.sets(st.integers(0, 2**64 - 1), max_size=40),
+    st.sets(st.integers(0, 2**64 - 1), max_size=40),
+    st.sets(st.integers(0, 2**64 - 1), max_size=10),
+)
+def test_shared_shingles_of_packed_hashes_are_the_set_intersection(
+    a: set[int], b: set[int], both: set[int]
+) -> None:
+    def packed(hashes: set[int]) -> bytes:
+        return b"".join(h.to_bytes(8, "little") for h in sorted(hashes))
+
+    a, b = a | both, b | both
+    assert _common(packed(a), packed(b)) == len(a & b)

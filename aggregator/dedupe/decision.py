@@ -17,6 +17,8 @@ from itertools import pairwise
 from typing import Literal
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from aggregator.dedupe.procedure_rule import procedure_apart, procedure_match
 from aggregator.dedupe.records import Features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -64,10 +66,10 @@ def decide(
     if min(len(a.tokens), len(b.tokens)) < thresholds.min_tokens:
         return Decision(matched=False, reason="too-short")
 
-    common = len(a.shingles & b.shingles)
-    union = len(a.shingles) + len(b.shingles) - common
+    common = _common(a.shingles, b.shingles)
+    union = a.detail.shingle_count + b.detail.shingle_count - common
     jaccard = common / union if union else 0.0
-    smaller = min(len(a.shingles), len(b.shingles))
+    smaller = min(a.detail.shingle_count, b.detail.shingle_count)
     containment = common / smaller if smaller >= thresholds.min_containment_shingles else 0.0
     if jaccard >= thresholds.jaccard:
         reason: Reason = "jaccard"
@@ -234,3 +236,9 @@ def _is_document_url(url: str) -> bool:
     """A bare host ("https://example.org/") is where link-less items point: not an identity."""
     parts = urlsplit(url)
     return bool(parts.netloc) and (parts.path.strip("/") != "" or bool(parts.query))
+
+
+def _common(a: bytes, b: bytes) -> int:
+    """How many shingle hashes two sorted, unique arrays (`Detail.shingles`) share."""
+    left, right = np.frombuffer(a, dtype="<u8"), np.frombuffer(b, dtype="<u8")
+    return int(np.intersect1d(left, right, assume_unique=True).size)

@@ -227,7 +227,7 @@ def _analyse(
         keyword=title_kw + body_kw,
         body_start=len(title_tokens),
         breaks=frozenset({0, len(title_tokens)} | {len(title_tokens) + p for p in body_breaks}),
-        shingles=frozenset(hashes.tolist()),
+        shingles=hashes.astype("<u8").tobytes(),  # np.unique: sorted already
     )
     return found, hashes, title_tokens, body_tokens
 
