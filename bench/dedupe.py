@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from aggregator.dedupe import DedupeItem, features
+from aggregator.dedupe.pairs import pack
 from aggregator.dedupe.thresholds import DEFAULT
 from aggregator.models import OrgKind
-from aggregator.store.bucket_index import pack
 from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import metadata

@@ -43,7 +43,7 @@ Prepared = tuple[Source, tuple[Item, ...], dict[str, Fingerprint]]
 
 def farm_sources(feeds: int) -> list[Prepared]:
     """The feeds' items, parsed and tagged; kept in the temp dir (preparing takes a while)."""
-    cached = Path(tempfile.gettempdir()) / f"aggregator-bench-store-v2-{feeds}.pickle"
+    cached = Path(tempfile.gettempdir()) / f"aggregator-bench-store-v3-{feeds}.pickle"
     if cached.exists():
         with cached.open("rb") as file:
             found: list[Prepared] = pickle.load(file)

@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
+from aggregator.dedupe.pairs import pack, unpack
 from aggregator.dedupe.signatures import features
-from aggregator.store.bucket_index import index_for, pack, unpack
+from aggregator.store.bucket_index import index_for
 from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import dedupe_clock, items, metadata

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from aggregator.cli import main
+from aggregator.dedupe.pairs import unpack
 from aggregator.dedupe.signatures import PROCEDURE_BAND
-from aggregator.store.bucket_index import unpack
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import items
 from tests.support_config import write_config

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 
 from aggregator.dedupe import DedupeItem, Thresholds
 from aggregator.dedupe.labelled import load_labelled
+from aggregator.dedupe.pairs import unpack
 from aggregator.dedupe.replay import compare
 from aggregator.models import OrgKind
-from aggregator.store.bucket_index import unpack
 from aggregator.store.clusters import (
     assign_clusters,
     list_clusters,

@@ -177,8 +177,8 @@ def test_a_database_from_a_newer_release_is_a_store_error(tmp_path: Path) -> Non
 
 
 def test_0004_carries_lsh_bucket_rows_into_the_items_and_back(database_url: str) -> None:
+    from aggregator.dedupe.pairs import unpack
     from aggregator.dedupe.signatures import features
-    from aggregator.store.bucket_index import unpack
     from aggregator.store.clusters import assign_clusters
     from aggregator.store.schema import dedupe_clock, items
     from tests.support_dedupe import add_sources, cluster_ids, store_items

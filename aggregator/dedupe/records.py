@@ -62,7 +62,7 @@ class Fingerprint:
     basis: bytes
     text_hash: str | None
     signature: bytes
-    buckets: tuple[tuple[int, int], ...]
+    buckets: bytes  # packed (dedupe/pairs.py): the form items.buckets stores
     procedure: ProcedureSide
 
 

@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from aggregator.dedupe.pairs import pack, unpack
 from aggregator.dedupe.procedure_rule import ProcedureKey, ProcedureSide, procedure_side
 from aggregator.dedupe.records import DedupeItem, Detail, Features, Fingerprint
 from aggregator.dedupe.thresholds import DEFAULT, FEATURES_VERSION, MINHASH_SEED, Thresholds
@@ -258,7 +259,7 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         item=item,
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
-        buckets=text_buckets + procedure_buckets(procedure.keys),
+        buckets=tuple(sorted(text_buckets + procedure_buckets(procedure.keys))),  # as stored
         procedure=procedure,
         shingle_size=thresholds.shingle_size,
         computed=[found],
@@ -401,7 +402,7 @@ def _fingerprint(
         basis=basis(item, thresholds),
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
-        buckets=text_buckets + procedure_buckets(procedure.keys),
+        buckets=pack(text_buckets + procedure_buckets(procedure.keys)),
         procedure=procedure,
     )
 
@@ -442,7 +443,7 @@ def features_from(
         item=item,
         text_hash=given.text_hash,
         signature=given.signature,
-        buckets=given.buckets,
+        buckets=tuple(unpack(given.buckets)),
         procedure=given.procedure,
         shingle_size=thresholds.shingle_size,
     )

@@ -36,26 +36,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, select, update
 
+from aggregator.dedupe.pairs import PAIR_BYTES as _PAIR_BYTES
+from aggregator.dedupe.pairs import Pair
 from aggregator.store.schema import dedupe_clock, items
 from aggregator.store.timestamps import from_db, to_db
 
-Pair = tuple[int, int]  # (band, bucket)
 RawRow = tuple[int, int]  # (item id, first seen in microseconds since the epoch)
 _I64 = np.dtype("<i8")
-_PAIR_BYTES = 2 * _I64.itemsize  # one (band, bucket) pair in items.buckets
 _EMPTY = np.empty(0, dtype=np.int64)
-
-
-def pack(pairs: Iterable[Pair]) -> bytes:
-    """An item's pairs as the bytes stored in `items.buckets` (sorted, little-endian int64)."""
-    return np.array(sorted(pairs), dtype=_I64).reshape(-1, 2).tobytes()
-
-
-def unpack(blob: bytes | None) -> list[Pair]:
-    if not blob:
-        return []
-    array = np.frombuffer(blob, dtype=_I64).reshape(-1, 2)
-    return [(int(band), int(bucket)) for band, bucket in array]
 
 
 def _keys(array: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

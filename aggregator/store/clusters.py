@@ -44,6 +44,7 @@ from aggregator.dedupe.cluster import (
     choose_primary,
     estimated_jaccards,
 )
+from aggregator.dedupe.pairs import pack, unpack
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -54,10 +55,8 @@ from aggregator.store.bucket_index import (
     from_micros,
     index_for,
     overlay_for,
-    pack,
     pair_key,
     take_numbers,
-    unpack,
 )
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
