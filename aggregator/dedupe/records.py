@@ -78,6 +78,9 @@ class Features:
     shingle_size: int  # of the thresholds the features were computed with
     # The Detail once computed (empty until then): a list, so a frozen record can fill it.
     computed: list[Detail] = field(default_factory=list, compare=False, repr=False)
+    # `buckets` as items.buckets stores them (dedupe/pairs.py), when they came so: the store
+    # then writes them without packing them again. None: pack `buckets`.
+    packed: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> Key:

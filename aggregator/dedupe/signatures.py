@@ -413,7 +413,7 @@ _NO_SHINGLES = np.empty(0, dtype=_U64)
 def features_as_stored(
     item: DedupeItem,
     signature: bytes,
-    stored_buckets: tuple[tuple[int, int], ...],
+    stored_buckets: bytes,
     thresholds: Thresholds = DEFAULT,
 ) -> Features:
     """`features(item)` for a stored item met as a candidate: its words, text hash and
@@ -425,10 +425,11 @@ def features_as_stored(
         item=item,
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature,
-        buckets=stored_buckets,
+        buckets=tuple(unpack(stored_buckets)),
         procedure=_procedure(item),
         shingle_size=thresholds.shingle_size,
         computed=[found],
+        packed=stored_buckets,
     )
 
 
@@ -444,6 +445,7 @@ def features_from(
         text_hash=given.text_hash,
         signature=given.signature,
         buckets=tuple(unpack(given.buckets)),
+        packed=given.buckets,
         procedure=given.procedure,
         shingle_size=thresholds.shingle_size,
     )

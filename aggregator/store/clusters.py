@@ -44,7 +44,7 @@ from aggregator.dedupe.cluster import (
     choose_primary,
     estimated_jaccards,
 )
-from aggregator.dedupe.pairs import pack, unpack
+from aggregator.dedupe.pairs import pack
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -223,7 +223,7 @@ class SqlCandidateIndex:
             return features_from(item, given, self._thresholds)
         if row.dedupe_seq is not None and row.signature is not None:
             # Indexed already: met as a candidate, so only its words are new work.
-            stored = tuple(unpack(row.buckets))
+            stored = bytes(row.buckets or b"")
             return features_as_stored(item, bytes(row.signature), stored, self._thresholds)
         return features(item, self._thresholds)
 
@@ -257,7 +257,7 @@ class SqlCandidateIndex:
         for f in todo:
             key = _int(f.key)
             row = stored.get(key)
-            packed = pack(f.buckets)
+            packed = pack(f.buckets) if f.packed is None else f.packed
             if (
                 row is None
                 or row.dedupe_seq is None
