@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +18,8 @@ from sqlalchemy import Engine, select
 
 from aggregator.dedupe.pairs import pack, unpack
 from aggregator.dedupe.signatures import features
-from aggregator.store.bucket_index import index_for
+from aggregator.store import bucket_index
+from aggregator.store.bucket_index import index_for, pair_key
 from aggregator.store.clusters import assign_clusters
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import dedupe_clock, items, metadata
@@ -180,3 +182,57 @@ def test_after_a_rolled_back_savepoint_a_transaction_sees_what_another_writer_co
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_catch_ups_keep_small_runs_apart_and_every_item_is_still_found(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bucket_index, "MAX_RUNS", 3)
+    monkeypatch.setattr(bucket_index, "SMALL_RUNS_SHARE", 1e9)  # only their number counts
+    first, second = engines
+    _cluster(second, "base", "edri", OTHER, title="Weather")
+    stories = {
+        f"s{n}": f"Story {n}: {' '.join(f'{word}{n}' for word in P1.split())}" for n in range(5)
+    }
+
+    def runs_and_found() -> tuple[int, dict[str, bool]]:
+        with second.begin() as conn:
+            index = index_for(conn)
+            index.catch_up(conn, T0 - WINDOW)
+            rows = conn.execute(select(items.c.id, items.c.identity, items.c.buckets)).all()
+            found = {}
+            for row in rows:
+                hits: dict[int, list[tuple[int, int]]] = {}
+                keys = [pair_key(pair) for pair in unpack(row.buckets)]
+                index.find(np.array(keys, dtype=np.int64), hits)
+                found[row.identity] = all(
+                    row.id in {i for i, _ in hits.get(key, [])} for key in keys
+                )
+            return len(index._runs), found
+
+    counts = []
+    for key, text in stories.items():  # committed one at a time by the other writer
+        _cluster(first, key, "wire", text)
+        count, found = runs_and_found()
+        counts.append(count)
+        assert all(found.values()), found
+    # Small runs stayed apart until there were too many, then went into the first.
+    # The first catch-up reads the base item and s0 into one run; later ones add a run each.
+    assert counts == [1, 2, 3, 1, 2]
+    # An updated item's old pairs go from whichever run holds them.
+    with first.begin() as conn:
+        (row_id,) = conn.execute(select(items.c.id).where(items.c.identity == "s4")).scalars()
+        old = conn.execute(select(items.c.buckets).where(items.c.id == row_id)).scalar_one()
+        conn.execute(
+            items.update()
+            .where(items.c.id == row_id)
+            .values(text=OTHER + " Updated.", title="Weather", text_hash=None, dedupe_seq=None)
+        )
+        assign_clusters(conn, [row_id], now=T0, window=WINDOW)
+    _, found = runs_and_found()
+    assert all(found.values())
+    with second.begin() as conn:
+        hits = {}
+        stale = [pair_key(pair) for pair in unpack(old)]
+        index_for(conn).find(np.array(stale, dtype=np.int64), hits)
+    assert row_id not in {i for rows in hits.values() for i, _ in rows}

@@ -120,6 +120,10 @@ class _Rows:
 
 # Calls' chunks an overlay keeps apart before merging them: each lookup searches each chunk.
 OVERLAY_CHUNKS = 4
+# The shared index's sorted runs, at most (its first included), and the share of the first's
+# rows the others may hold, before they are merged into it.
+MAX_RUNS = 8
+SMALL_RUNS_SHARE = 0.1
 
 
 @dataclass(slots=True)
@@ -200,7 +204,7 @@ class BucketIndex:
         self._reset(None)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return sum(len(run) for run in self._runs)
 
     def catch_up(self, conn: Connection, low: datetime, *, before: int | None = None) -> None:
         """Read the rows numbered since the last catch-up, and the older rows first seen
@@ -234,7 +238,10 @@ class BucketIndex:
 
     def _reset(self, low: datetime | None) -> None:
         self.seq, self.low = 0, low
-        self._rows = _Rows()
+        # Sorted runs: the first holds most rows; what later catch-ups read is kept in small
+        # runs beside it, and merged into it only once they are large (`_merge_runs`):
+        # merging each catch-up's few thousand rows copied the whole index, a million rows.
+        self._runs: list[_Rows] = []
         self._seq_of: dict[int, int] = {}  # item id -> the number of its indexed pairs
         self._seen_of: dict[int, int] = {}  # item id -> first seen (µs)
 
@@ -259,12 +266,31 @@ class BucketIndex:
             ids.append(item_id)
             counts.append(len(row.buckets) // _PAIR_BYTES)
         if replaced:
-            gone = np.isin(self._rows.ids, np.array(replaced, dtype=np.int64))
-            self._rows = self._rows.keep(~gone)
+            self._drop(np.array(replaced, dtype=np.int64))
         if blobs:
             pairs = np.frombuffer(b"".join(blobs), dtype=_I64).reshape(-1, 2)
             new = _Rows.of(_keys(pairs), np.repeat(np.array(ids, dtype=np.int64), counts))
-            self._rows = self._rows.merged(new)
+            self._runs.append(new)
+            self._merge_runs()
+
+    def _merge_runs(self) -> None:
+        """Merge the small runs into the first once there are too many, or they hold a tenth
+        of its rows: each merge copies the first run, so it happens seldom, and a lookup
+        searches few runs."""
+        if len(self._runs) < 2:
+            return
+        first, rest = self._runs[0], self._runs[1:]
+        small = sum(len(run) for run in rest)
+        if len(self._runs) <= MAX_RUNS and small <= SMALL_RUNS_SHARE * len(first):
+            return
+        joined = _Rows.of(
+            np.concatenate([run.keys for run in rest]), np.concatenate([run.ids for run in rest])
+        )
+        self._runs = [first.merged(joined)]
+
+    def _drop(self, ids: npt.NDArray[np.int64]) -> None:
+        kept = (run.keep(~np.isin(run.ids, ids)) for run in self._runs)
+        self._runs = [run for run in kept if len(run)]
 
     def _forget_before(self, low: datetime) -> None:
         """Drop items first seen before `low`: no lookup from now on reaches them (one that
@@ -276,12 +302,13 @@ class BucketIndex:
         floor = _micros(low)
         old = {i for i, seen in self._seen_of.items() if seen < floor}
         if old:
-            self._rows = self._rows.keep(~np.isin(self._rows.ids, np.array(sorted(old))))
+            self._drop(np.array(sorted(old), dtype=np.int64))
             for item_id in old:
                 del self._seen_of[item_id], self._seq_of[item_id]
 
     def find(self, wanted: npt.NDArray[np.int64], found: dict[int, list[RawRow]]) -> None:
-        self._rows.find(wanted, self._seen_of, found)
+        for run in self._runs:
+            run.find(wanted, self._seen_of, found)
 
 
 # How far `low` moves before items older than it are dropped: not at every catch-up (each
