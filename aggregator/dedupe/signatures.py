@@ -333,9 +333,9 @@ def fingerprints(
     return out
 
 
-# Shingles hashed at once, at most: the permutations' array is num_perm times as large
-# (96 x 8 bytes each: ~40 MB).
-_SHINGLES_AT_ONCE = 50_000
+# Shingles hashed at once, at most: their array of hashes is num_perm times as large
+# (96 x 8 bytes a shingle: ~8 MB), and a document may have thousands of items.
+_SHINGLES_AT_ONCE = 10_000
 
 
 def _minhash_many(
@@ -382,9 +382,11 @@ def _minhash_part(
     )
     segments = np.cumsum([0] + [length - size + 1 for length in lengths[:-1]])
     mult, add = _permutations(num_perm)
-    with np.errstate(over="ignore"):
-        hashed = (mult[:, None] * combined[inside][None, :] + add[:, None]) >> _U64(32)
-    least = np.minimum.reduceat(hashed & _MASK32, segments, axis=1).astype(np.uint32)
+    with np.errstate(over="ignore"):  # as in minhash, in place: one array of that size
+        hashed = mult[:, None] * combined[inside][None, :]
+        hashed += add[:, None]
+        hashed >>= _U64(32)
+    least = np.minimum.reduceat(hashed, segments, axis=1).astype(np.uint32)  # < 2**32 now
     return list(least.T)
 
 

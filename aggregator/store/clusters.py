@@ -180,7 +180,7 @@ class SqlCandidateIndex:
         self._overlay: Overlay = overlay_for(conn)  # this transaction's
         self._times: dict[int, datetime] = {}  # first seen: microseconds -> datetime
         self._unlisted: list[tuple[int, list[Features]]] = []  # written, not in the overlay yet
-        self._rows: dict[int, Any] = {}  # candidates' rows read ahead by `prefetch`, for `load`
+        self._rows: dict[int, Any] = {}  # rows this call read: the batch's, candidates' (`load`)
 
     # -- reading items ---------------------------------------------------------------------
     def load(
