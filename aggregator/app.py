@@ -100,6 +100,10 @@ class App:
     _store_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     )
+    # The parse workers: made by the first refresh that needs them, kept for the next ones (a
+    # service refreshes every minute; starting a worker costs ~0.5 s of CPU), closed with the
+    # app.
+    _cpu_pool: Executor | None = field(default=None, init=False)
 
     @classmethod
     def open(
@@ -124,6 +128,8 @@ class App:
         return self.tag_rules.get()
 
     def close(self) -> None:
+        if self._cpu_pool is not None:
+            self._cpu_pool.shutdown(wait=True, cancel_futures=True)
         self._store_pool.shutdown(wait=True)
         self.store.close()
 
@@ -165,32 +171,35 @@ class App:
 
         `times`, when given, accumulates the CPU seconds each stage took (`make bench`).
         """
-        cpu_pool: Executor | None = None
+        cpu_pool = self._parse_workers() if len(sources) >= PROCESS_POOL_THRESHOLD else None
+        async with Retriever(fetch_options(self.settings)) as retriever:
+            refresher = Refresher(
+                store=self.store,
+                retriever=retriever,
+                rules=self.tag_rules.get,
+                policy=CadencePolicy(
+                    min_interval=self.settings.schedule.min_interval,
+                    max_interval=self.settings.schedule.max_interval,
+                    max_backoff=self.settings.schedule.max_backoff,
+                ),
+                clock=self.clock,
+                cpu_pool=cpu_pool,
+                store_pool=self._store_pool,
+                times=StageTimes() if times is None else times,
+            )
+            return await refresher.refresh_all(sources, on_result=on_result)
+
+    def _parse_workers(self) -> Executor | None:
+        """The parse worker processes (started with the first document sent); None with one
+        CPU and no setting: then documents are prepared in this process, where a worker
+        would only compete with it."""
         setting, cpus = self.settings.fetch.parse_processes, usable_cpus()
-        # One CPU and no setting: prepare in this process, where a worker would only compete.
-        if len(sources) >= PROCESS_POOL_THRESHOLD and (setting or cpus > 1):
+        if not (setting or cpus > 1):
+            return None
+        if self._cpu_pool is None:
             workers = parse_processes(setting, cpus)
-            cpu_pool = start_cpu_pool(self.tag_rules.text(), workers=workers)
-        try:
-            async with Retriever(fetch_options(self.settings)) as retriever:
-                refresher = Refresher(
-                    store=self.store,
-                    retriever=retriever,
-                    rules=self.tag_rules.get,
-                    policy=CadencePolicy(
-                        min_interval=self.settings.schedule.min_interval,
-                        max_interval=self.settings.schedule.max_interval,
-                        max_backoff=self.settings.schedule.max_backoff,
-                    ),
-                    clock=self.clock,
-                    cpu_pool=cpu_pool,
-                    store_pool=self._store_pool,
-                    times=StageTimes() if times is None else times,
-                )
-                return await refresher.refresh_all(sources, on_result=on_result)
-        finally:
-            if cpu_pool is not None:
-                cpu_pool.shutdown(wait=True, cancel_futures=True)
+            self._cpu_pool = start_cpu_pool(self.tag_rules.text(), workers=workers)
+        return self._cpu_pool
 
     # digests
 

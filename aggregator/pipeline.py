@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,7 +29,7 @@ from aggregator.cadence import (
     next_fetch_after_success,
     posting_interval,
 )
-from aggregator.errors import RateLimited, SourceError
+from aggregator.errors import ParseError, RateLimited, SourceError
 from aggregator.fetch import Retriever
 from aggregator.models import (
     CacheValidators,
@@ -92,7 +92,8 @@ def _process_pool(rules: RulesText, workers: int) -> Executor:
 
 
 class LazyExecutor(Executor):
-    """An executor made by `start` when the first task is submitted (from one thread)."""
+    """An executor made by `start` when the first task is submitted (from one thread), and
+    made again when the one it made is broken (a process pool whose worker died)."""
 
     def __init__(self, start: Callable[[], Executor]) -> None:
         self._start = start
@@ -105,7 +106,14 @@ class LazyExecutor(Executor):
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if self._executor is None:
             self._executor = self._start()
-        return self._executor.submit(fn, *args, **kwargs)
+        try:
+            return self._executor.submit(fn, *args, **kwargs)
+        except BrokenExecutor:
+            # A worker process died: a process pool then refuses all work. Its tasks failed
+            # with it; a new pool takes this one and the next.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            return self._executor.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._executor is not None:
@@ -431,9 +439,17 @@ class Refresher:
             from aggregator.prepare_worker import prepare_in_worker
 
             loop = asyncio.get_running_loop()
-            prepared = await loop.run_in_executor(
-                self.cpu_pool, prepare_in_worker, source, fetched, now, known
-            )
+            try:
+                prepared = await loop.run_in_executor(
+                    self.cpu_pool, prepare_in_worker, source, fetched, now, known
+                )
+            except BrokenExecutor as exc:
+                # The worker died (killed, out of memory, crashed) with this document sent to
+                # it, maybe while preparing another: this source fails, the next documents go
+                # to new workers (LazyExecutor), and the next refresh reads this one again.
+                raise ParseError(
+                    source.id, "the parse worker process stopped before this document was read"
+                ) from exc
         self.times.add_prepared(prepared.cpu)
         return prepared
 

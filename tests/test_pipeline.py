@@ -9,7 +9,8 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,19 @@ def test_lazy_executor_starts_its_executor_with_the_first_task_only() -> None:
     lazy.shutdown(wait=True)
     with pytest.raises(RuntimeError):  # the executor it started is shut down
         started[0].submit(pow, 2, 2)
+
+
+def test_lazy_executor_starts_a_new_pool_when_a_worker_died() -> None:
+    lazy = LazyExecutor(
+        lambda: ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    )
+    try:
+        assert lazy.submit(pow, 2, 5).result() == 32
+        with pytest.raises(BrokenProcessPool):
+            lazy.submit(os._exit, 3).result()  # the worker dies, as when it is OOM-killed
+        assert lazy.submit(pow, 2, 6).result() == 64
+    finally:
+        lazy.shutdown(wait=True)
 
 
 def test_admission_is_taken_once_and_given_back_once() -> None:
@@ -167,6 +181,34 @@ def test_a_cold_refresh_leaves_parsing_and_tagging_to_the_workers(many_feeds: Pa
         tagged = list(app.store.iter_items())
     interim = [i for i in tagged if "Interim regulation" in i.title]
     assert interim and all("interim" in i.tags for i in interim)
+
+
+def test_the_workers_serve_later_refreshes_and_stop_with_the_app(many_feeds: Path) -> None:
+    with App.open(many_feeds) as app:
+        results = asyncio.run(app.refresh(app.select_sources()))
+        assert {r.status for r in results} == {"new"}
+        alive = multiprocessing.active_children()
+        assert alive  # kept for the next refresh (a service refreshes every minute)
+    assert not any(child.is_alive() for child in alive)
+
+
+def _dying_workers() -> Executor:
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=os._exit, initargs=(3,)
+    )
+
+
+def test_a_dead_worker_fails_its_sources_with_a_clear_error_and_nothing_else(
+    many_feeds: Path,
+) -> None:
+    with App.open(many_feeds) as app:
+        app._cpu_pool = LazyExecutor(_dying_workers)  # every worker dies as it starts
+        results = asyncio.run(app.refresh(app.select_sources()))
+        assert {r.status for r in results} == {"error"}
+        assert all("parse worker process stopped" in (r.error or "") for r in results)
+        health = app.store.source_health()
+        assert all(h.consecutive_failures == 1 for h in health)
 
 
 def test_one_document_at_a_time_still_refreshes_everything(
