@@ -11,6 +11,7 @@ import subprocess
 import sys
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,8 +114,8 @@ def refresh_watching_workers(config: Path) -> tuple[list[SourceResult], int]:
     return results, seen[0]
 
 
-# Run in a fresh interpreter: what a warm refresh imports and starts, nothing else loaded.
-WARM_REFRESH = """
+# Run in a fresh interpreter: what a refresh imports and starts, nothing else loaded.
+REFRESH_REPORT = """
 import json, os, sys
 from aggregator.cli import main
 code = main(["--config", sys.argv[1], "refresh", "--json"])
@@ -126,29 +127,41 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules), "children": chil
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
-def test_a_warm_refresh_imports_no_parser_and_starts_no_process(many_feeds: Path) -> None:
-    cold, workers = refresh_watching_workers(many_feeds)
-    assert {r.status for r in cold} == {"new"}
-    assert workers > 0 or (os.cpu_count() or 1) < 2
+@dataclass(frozen=True)
+class Report:
+    code: int
+    statuses: set[str]
+    modules: set[str]
+    children: list[str]  # of the refreshing process, as it ended
+
+
+def refresh_in_a_fresh_interpreter(config: Path) -> Report:
     done = subprocess.run(
-        [sys.executable, "-c", WARM_REFRESH, str(many_feeds)],
+        [sys.executable, "-c", REFRESH_REPORT, str(config)],
         capture_output=True,
         text=True,
         check=True,
     )
     *document, last = done.stdout.splitlines()
     report = json.loads(last)
-    assert report["code"] == 0
     statuses = {s["status"] for s in json.loads("\n".join(document))["sources"]}
-    assert statuses == {"not modified"}
-    loaded = set(report["modules"])
+    return Report(report["code"], statuses, set(report["modules"]), report["children"])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+def test_a_warm_refresh_imports_no_parser_and_starts_no_process(many_feeds: Path) -> None:
+    cold, workers = refresh_watching_workers(many_feeds)
+    assert {r.status for r in cold} == {"new"}
+    assert workers > 0 or (os.cpu_count() or 1) < 2
+    report = refresh_in_a_fresh_interpreter(many_feeds)
+    assert (report.code, report.statuses) == (0, {"not modified"})
+    loaded = report.modules
     assert not loaded & {"aggregator.prepare", "aggregator.parse", "aggregator.normalise"}
     assert not loaded & {"feedparser", "dateparser", "py3langid"}
     # Nor the dedupe stage, the CSS parser of HTML sources, the other database's dialect.
     assert not loaded & {"aggregator.dedupe.cluster", "aggregator.store.clusters", "numpy"}
     assert not loaded & {"soupsieve", "bs4", "sqlalchemy.dialects.postgresql"}
-    assert report["children"] == []  # no forkserver, worker or resource tracker
+    assert report.children == []  # no forkserver, worker or resource tracker
 
 
 COLD_TAGS = """
@@ -163,19 +176,10 @@ any = ["interim regulation"]
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
 def test_a_cold_refresh_leaves_parsing_and_tagging_to_the_workers(many_feeds: Path) -> None:
     (many_feeds / "tags.toml").write_text(COLD_TAGS, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", WARM_REFRESH, str(many_feeds)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    *document, last = done.stdout.splitlines()
-    report = json.loads(last)
-    statuses = {s["status"] for s in json.loads("\n".join(document))["sources"]}
-    assert (report["code"], statuses) == (0, {"new"})
+    report = refresh_in_a_fresh_interpreter(many_feeds)
+    assert (report.code, report.statuses) == (0, {"new"})
     # The refreshing process fetched and stored; the parsers never loaded in it.
-    loaded = set(report["modules"])
-    assert not loaded & {"aggregator.prepare", "aggregator.parse", "feedparser", "bs4"}
+    assert not report.modules & {"aggregator.prepare", "aggregator.parse", "feedparser", "bs4"}
     # The worker compiled the rules from the text sent to it: the topic tag is there.
     with App.open(many_feeds) as app:
         tagged = list(app.store.iter_items())
