@@ -192,7 +192,9 @@ class SourceHealth:
     failing_since: datetime | None
     consecutive_failures: int
     next_fetch_at: datetime | None
-    item_count: int
+    # Items stored; None where not counted: a refresh reads its sources' state without it, as
+    # counting every stored item grows with the archive (`SqlStore.fetch_states`).
+    item_count: int | None
     last_item_count: int | None  # items in the last parsed document
     ever_yielded: bool  # the document yielded items at least once
     validators: CacheValidators = CacheValidators()

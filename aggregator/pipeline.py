@@ -198,7 +198,7 @@ class RefreshStore(Protocol):
 
     def fetch_state(self, source_id: str) -> SourceHealth | None: ...
 
-    def source_health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]: ...
+    def fetch_states(self, ids: Sequence[str]) -> list[SourceHealth]: ...
 
     def known_hashes(self, source_id: str) -> dict[str, str]: ...
 
@@ -298,7 +298,7 @@ class Refresher:
             ids = [source.id for source in sources]
             for start in range(0, len(ids), STATE_CHUNK):
                 part = ids[start : start + STATE_CHUNK]
-                found = {h.id: h for h in await self._in_store(self.store.source_health, part)}
+                found = {h.id: h for h in await self._in_store(self.store.fetch_states, part)}
                 self._states.update((i, found.get(i)) for i in part)
             return list(await asyncio.gather(*(one(source) for source in sources)))
         finally:
@@ -428,7 +428,7 @@ class Refresher:
         await admission.take()
         state = self._states.get(source.id)
         known: Mapping[str, str] = {}
-        if state is None or state.item_count:  # a source with no items has none to skip
+        if state is None or state.ever_yielded:  # a source that never had items has none to skip
             known = await self._in_store(self.store.known_hashes, source.id)
         if self.cpu_pool is None:
             from aggregator.prepare import prepare

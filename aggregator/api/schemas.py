@@ -298,10 +298,17 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
             failing_since=health.failing_since,
             consecutive_failures=health.consecutive_failures,
             next_fetch_at=health.next_fetch_at,
-            item_count=health.item_count,
+            item_count=_counted(health.item_count),
             last_item_count=health.last_item_count,
         ),
     )
+
+
+def _counted(item_count: int | None) -> int:
+    # The API reads health with item counts (App.source_health); only a refresh skips them.
+    if item_count is None:
+        raise ValueError("source health was read without item counts")
+    return item_count
 
 
 def tag_out(count: TagCount, labels: dict[str, str]) -> TagOut:

@@ -51,7 +51,11 @@ class Store(Protocol):
         """Fetch state and health of the given sources (all when None), by id, with item counts."""
 
     def fetch_state(self, source_id: str) -> SourceHealth | None:
-        """One source's fetch state (current URL, validators, failures); None if unknown."""
+        """One source's fetch state (current URL, validators, failures), its items not
+        counted; None if unknown."""
+
+    def fetch_states(self, ids: Sequence[str]) -> list[SourceHealth]:
+        """`fetch_state` of each of the given sources that is known, by id."""
 
     def known_hashes(self, source_id: str) -> dict[str, str]:
         """identity -> content_hash of the source's stored items, to skip unchanged ones cheaply."""

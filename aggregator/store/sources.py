@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import RowMapping, bindparam, case, func, insert, null, or_, select, update
 from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
@@ -151,6 +151,13 @@ def _health_query(ids: Sequence[str] | None) -> Any:
     return stmt
 
 
+def _state_query(ids: Sequence[str] | None) -> Any:
+    stmt = select(sources, null().label("item_count")).order_by(sources.c.id)
+    if ids is not None:
+        stmt = stmt.where(sources.c.id.in_(list(ids)))
+    return stmt
+
+
 def _to_health(m: RowMapping) -> SourceHealth:
     return SourceHealth(
         id=m["id"],
@@ -163,15 +170,20 @@ def _to_health(m: RowMapping) -> SourceHealth:
         failing_since=from_db_or_none(m["failing_since"]),
         consecutive_failures=m["consecutive_failures"],
         next_fetch_at=from_db_or_none(m["next_fetch_at"]),
-        item_count=int(m["item_count"]),
+        item_count=None if m["item_count"] is None else int(m["item_count"]),
         last_item_count=m["last_item_count"],
         ever_yielded=bool(m["ever_yielded"]),
         validators=CacheValidators(etag=m["etag"], last_modified=m["last_modified"]),
     )
 
 
-def health(conn: Connection, ids: Sequence[str] | None = None) -> list[SourceHealth]:
-    return [_to_health(row) for row in conn.execute(_health_query(ids)).mappings()]
+def health(
+    conn: Connection, ids: Sequence[str] | None = None, *, counts: bool = True
+) -> list[SourceHealth]:
+    """The sources' state and health; with `counts`, how many items each has stored (a scan
+    of every stored item's source: 5 ms at 30,000 items, and growing with the archive)."""
+    rows = conn.execute(_health_query(ids) if counts else _state_query(ids)).mappings()
+    return [_to_health(row) for row in rows]
 
 
 def due(conn: Connection, *, now: datetime) -> list[str]:

@@ -202,9 +202,13 @@ class SqlStore:
 
     @wrap_errors
     def fetch_state(self, source_id: str) -> SourceHealth | None:
-        with self._read() as conn:
-            found = source_sql.health(conn, [source_id])
+        found = self.fetch_states([source_id])
         return found[0] if found else None
+
+    @wrap_errors
+    def fetch_states(self, ids: Sequence[str]) -> list[SourceHealth]:
+        with self._read() as conn:
+            return source_sql.health(conn, ids, counts=False)
 
     @wrap_errors
     def known_hashes(self, source_id: str) -> dict[str, str]:
