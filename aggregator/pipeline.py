@@ -163,19 +163,21 @@ class Read:
 WRITE_BATCH = 50
 WRITE_LINGER = 0.01  # seconds a short batch waits for more writes before it starts
 STATE_CHUNK = 500  # source ids per read of their fetch state
-# Documents past their fetch and not yet written, at most (see Admission): on a cold store
-# the single writer is the slowest stage, and without a bound the parsed items of every
-# source of the batch waited for it in memory at once. Enough to keep the writer's next
-# batch ready while the workers prepare the one after.
-DOCUMENTS_IN_PROCESS = 2 * WRITE_BATCH
+# Documents being read, prepared or waiting to be written, at most (see Admission): on a
+# cold store the single writer is the slowest stage, and without a bound every fetched
+# document, then its parsed items, waited for it in memory (1,000 feeds: fetched in 1 s,
+# written over 25). Enough to keep a batch being written, the next one ready, and requests
+# in flight for the one after.
+DOCUMENTS_IN_PROCESS = 3 * WRITE_BATCH
 
 
 class Admission:
     """One source's place among the documents in process (`DOCUMENTS_IN_PROCESS`).
 
-    Taken before its document is prepared, given back once its outcome is written; taken
-    once however many URLs the source tries. Fetching takes none, so a slow host never
-    holds places that the documents of other hosts need.
+    Taken when the source's request has its connection and is about to be sent (a source
+    still waiting for its host holds none: it never keeps other hosts' documents out), given
+    back once its document is written, or as soon as there is no document to hold (a 304, a
+    failure); taken once however many URLs the source tries.
     """
 
     def __init__(self, places: asyncio.Semaphore) -> None:
@@ -328,6 +330,7 @@ class Refresher:
         try:
             response = await self._read(source, url, validators, started_at, admission)
             if isinstance(response, Unchanged):
+                admission.give_back()  # no document to hold while the 304 is written
                 now = self.clock()
                 next_at = next_fetch_after_success(
                     now=now,
@@ -352,6 +355,7 @@ class Refresher:
                 )
             outcome = await self._save(source, url, response.fetched, response.prepared, began)
         except SourceError as error:
+            admission.give_back()
             now = self.clock()
             retry_at = error.retry_at if isinstance(error, RateLimited) else None
             next_at = next_fetch_after_failure(
@@ -394,7 +398,9 @@ class Refresher:
         kind in turn (an ep-procedure's Legislative Observatory page). When all fail, the
         error of `url` is the one reported: it is the source's own."""
         try:
-            response = await self.retriever.retrieve(source, url, validators, now=now)
+            response = await self.retriever.retrieve(
+                source, url, validators, now=now, admit=admission.take
+            )
             if isinstance(response, Unchanged):
                 return response
             return Read(
@@ -406,7 +412,7 @@ class Refresher:
             for fallback in fallback_urls(source):
                 try:
                     other = await self.retriever.retrieve(
-                        source, fallback, CacheValidators(), now=now
+                        source, fallback, CacheValidators(), now=now, admit=admission.take
                     )
                     if isinstance(other, Unchanged):
                         continue  # not without validators; typed as possible all the same

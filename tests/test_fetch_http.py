@@ -419,6 +419,17 @@ def test_per_host_limit_bounds_concurrency(http_server: FixtureServer) -> None:
     assert len({r.client_port for r in http_server.requests()}) == 2
 
 
+def test_waiting_for_the_host_does_not_count_against_the_total_timeout(
+    http_server: FixtureServer,
+) -> None:
+    # One connection to the host, four requests of 0.3 s each: the last waits 0.9 s for its
+    # turn, longer than the 0.5 s a whole answer may take once it has a connection.
+    urls = [http_server.add(f"/f{i}", body=RSS, delay=0.3) for i in range(4)]
+    results = fetch_all(urls, max_per_host=1, total_timeout=0.5)
+    assert all(isinstance(result, Fetched) for result in results)
+    assert http_server.peak_concurrency == 1
+
+
 def test_a_host_allowed_many_connections_gets_them_all(http_server: FixtureServer) -> None:
     # Each connection is a client of its own (see http.py): 25 of them for one host.
     urls = [http_server.add(f"/f{i}", body=RSS, delay=0.3) for i in range(40)]

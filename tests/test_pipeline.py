@@ -228,6 +228,23 @@ def test_a_dead_worker_fails_its_sources_with_a_clear_error_and_nothing_else(
         assert all(h.consecutive_failures == 1 for h in health)
 
 
+def test_no_more_documents_are_requested_than_there_are_places_to_hold_them(
+    many_feeds: Path, http_server: FixtureServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two places: a request is sent only with a place, and a place comes back once its
+    # document is written. (Before, all ten were fetched at once and waited in memory.)
+    monkeypatch.setattr(pipeline, "DOCUMENTS_IN_PROCESS", 2)
+    sent_at_result: list[tuple[int, int]] = []
+
+    def on_result(_result: SourceResult) -> None:
+        sent_at_result.append((len(sent_at_result) + 1, len(http_server.requests())))
+
+    with App.open(many_feeds) as app:
+        results = asyncio.run(app.refresh(app.select_sources(), on_result=on_result))
+    assert {r.status for r in results} == {"new"}
+    assert all(sent <= written + 2 for written, sent in sent_at_result), sent_at_result
+
+
 def test_one_document_at_a_time_still_refreshes_everything(
     many_feeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,7 @@ import random
 import socket
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -111,6 +111,32 @@ class HostPool:
             self._free.put_nowait(transport)
 
 
+# Called once a request has its connection, before it is sent: a refresh takes there the
+# place of the document it will hold in memory (pipeline.Admission).
+Admit = Callable[[], Awaitable[None]]
+
+
+class _Turn:
+    """One attempt's start: its total timeout runs from when its first request has a
+    connection and is admitted, not from when it began to wait. Waiting behind the host's
+    other requests, or for the refresh to make room for another document, is not the host
+    being slow (a config with hundreds of sources on one host timed out in the queue)."""
+
+    def __init__(self, deadline: asyncio.Timeout, seconds: float, admit: Admit | None) -> None:
+        self._deadline = deadline
+        self._seconds = seconds
+        self._admit = admit
+        self._started = False
+
+    async def begin(self) -> None:
+        if self._started:
+            return
+        if self._admit is not None:
+            await self._admit()
+        self._deadline.reschedule(asyncio.get_running_loop().time() + self._seconds)
+        self._started = True
+
+
 class HttpFetcher:
     def __init__(self, options: FetchOptions) -> None:
         self._options = options
@@ -138,7 +164,13 @@ class HttpFetcher:
                 await transport.aclose()
 
     async def fetch(
-        self, source_id: str, url: str, validators: CacheValidators, *, now: datetime
+        self,
+        source_id: str,
+        url: str,
+        validators: CacheValidators,
+        *,
+        now: datetime,
+        admit: Admit | None = None,
     ) -> Fetched | Unchanged:
         options = self._options
         last: FetchError | None = None
@@ -147,9 +179,9 @@ class HttpFetcher:
                 # Full jitter: sources failing together must not come back together.
                 await asyncio.sleep(random.uniform(0, options.backoff_base * 2 ** (attempt - 1)))
             try:
-                async with self._in_flight:
-                    async with asyncio.timeout(options.total_timeout):
-                        return await self._follow(source_id, url, validators, now)
+                async with asyncio.timeout(None) as deadline:  # set by the turn's start
+                    turn = _Turn(deadline, options.total_timeout, admit)
+                    return await self._follow(source_id, url, validators, now, turn)
             except Transient as exc:
                 last = exc.error
             except TimeoutError:
@@ -160,11 +192,11 @@ class HttpFetcher:
         raise last
 
     async def _follow(
-        self, source_id: str, url: str, validators: CacheValidators, now: datetime
+        self, source_id: str, url: str, validators: CacheValidators, now: datetime, turn: _Turn
     ) -> Fetched | Unchanged:
         headers = request_headers(validators)
         all_permanent = True
-        answer = await self._exchange(source_id, url, headers)
+        answer = await self._exchange(source_id, url, headers, turn)
         hops = 0
         while answer.status_code in REDIRECT_STATUSES:
             location = answer.headers.get("location")
@@ -182,7 +214,7 @@ class HttpFetcher:
                 target = str(httpx.URL(answer.url).join(location))
             except HTTPX_ERRORS as exc:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
-            answer = await self._exchange(source_id, target, headers)
+            answer = await self._exchange(source_id, target, headers, turn)
         return self._judge(source_id, answer, now, permanent=hops > 0 and all_permanent)
 
     def _judge(
@@ -214,12 +246,17 @@ class HttpFetcher:
             fresh_until=fresh_until(headers, now),
         )
 
-    async def _exchange(self, source_id: str, url: str, headers: Mapping[str, str]) -> Answer:
+    async def _exchange(
+        self, source_id: str, url: str, headers: Mapping[str, str], turn: _Turn
+    ) -> Answer:
         """One request and its whole (decompressed, capped) body, through the host's pool."""
         try:
             target = httpx.URL(url)
             pool = self._pool(target)
-            async with pool.slot() as transport:
+            # The host's slot first, then one of all hosts': a request waiting for its host
+            # holds none of the connections other hosts could use.
+            async with pool.slot() as transport, self._in_flight:
+                await turn.begin()
                 # What httpx.AsyncClient.send does for a GET, less what we do not use (auth,
                 # hooks, its redirects): a third of the CPU of a 304 went to those layers.
                 request = httpx.Request(

@@ -7,7 +7,7 @@ from types import TracebackType
 
 from aggregator.errors import FetchError
 from aggregator.fetch.file import fetch_file
-from aggregator.fetch.http import HttpFetcher
+from aggregator.fetch.http import Admit, HttpFetcher
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Source, Unchanged
 
@@ -39,14 +39,23 @@ class Retriever:
             await http.aclose()
 
     async def retrieve(
-        self, source: Source, url: str, validators: CacheValidators, *, now: datetime
+        self,
+        source: Source,
+        url: str,
+        validators: CacheValidators,
+        *,
+        now: datetime,
+        admit: Admit | None = None,
     ) -> Fetched | Unchanged:
-        """Fetch `url` (the source's current URL) conditionally; `now` dates Retry-After."""
+        """Fetch `url` (the source's current URL) conditionally; `now` dates Retry-After.
+        `admit` is awaited before the document is read (see `http.Admit`)."""
         scheme = url.partition(":")[0].lower()
         if scheme == "file":
+            if admit is not None:
+                await admit()
             return await fetch_file(source.id, url, validators, max_bytes=self._options.max_bytes)
         if scheme not in ("http", "https"):
             raise FetchError(source.id, f"unsupported URL scheme {scheme!r} in {url!r}")
         if self._http is None:
             raise RuntimeError("Retriever used outside `async with`")
-        return await self._http.fetch(source.id, url, validators, now=now)
+        return await self._http.fetch(source.id, url, validators, now=now, admit=admit)
