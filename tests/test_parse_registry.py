@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
@@ -10,15 +12,35 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedDocument, Selectors, SourceKind
-from aggregator.parse import PARSERS, parse_document
+from aggregator.parse import PARSERS, parse_document, parse_html
 from aggregator.parse.feed import parse_feed
-from aggregator.parse.html import parse_html
 from tests.support_parse import feed_source, fetched, fixture, html_source
 
 
 def test_builtin_kinds_are_registered() -> None:
     assert PARSERS[SourceKind.FEED] is parse_feed
-    assert PARSERS[SourceKind.HTML] is parse_html
+    assert PARSERS[SourceKind.HTML] is parse_html  # importing its module on first use
+
+
+# In a fresh interpreter: what parsing an RSS feed with RFC 822 dates loads.
+FEED_ONLY = """
+import sys
+from tests.support_parse import feed_source, fetched, fixture
+from aggregator.parse import parse_document
+document = parse_document(feed_source(), fetched(fixture("europarl_press_rss.xml"), "https://x.eu/"))
+assert document.items
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_a_feed_is_parsed_without_the_page_parsers_or_dateparser() -> None:
+    # Both are memory in every parse worker (~10 MiB): loaded for the documents that need them.
+    done = subprocess.run(
+        [sys.executable, "-c", FEED_ONLY], capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "feedparser" in loaded
+    assert not loaded & {"bs4", "soupsieve", "dateparser", "aggregator.parse.html"}
 
 
 def test_unregistered_kind_is_a_parse_error_naming_the_source(

@@ -13,10 +13,29 @@ from collections.abc import Callable
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, Source, SourceKind
 from aggregator.parse.feed import parse_feed
-from aggregator.parse.html import parse_html
-from aggregator.parse.procedure import fallback_urls, parse_procedure
 
 Parser = Callable[[Source, Fetched], ParsedDocument]
+
+
+# The listing-page and procedure parsers (BeautifulSoup, soupsieve: ~6 MiB in every parse
+# worker) are imported by the first document of their kind; most configs are mostly feeds.
+def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
+    from aggregator.parse.html import parse_html
+
+    return parse_html(source, fetched)
+
+
+def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
+    from aggregator.parse.procedure import parse_procedure
+
+    return parse_procedure(source, fetched)
+
+
+def fallback_urls(source: Source) -> tuple[str, ...]:
+    from aggregator.parse.procedure import fallback_urls
+
+    return fallback_urls(source)
+
 
 PARSERS: dict[SourceKind, Parser] = {
     SourceKind.FEED: parse_feed,
