@@ -180,7 +180,8 @@ class SqlCandidateIndex:
         self._overlay: Overlay = overlay_for(conn)  # this transaction's
         self._times: dict[int, datetime] = {}  # first seen: microseconds -> datetime
         self._unlisted: list[tuple[int, list[Features]]] = []  # written, not in the overlay yet
-        self._rows: dict[int, Any] = {}  # rows this call read: the batch's, candidates' (`load`)
+        self._rows: dict[int, Any] = {}  # candidates' rows read ahead by `prefetch`, for `load`
+        self._checked: set[int] = set()  # items whose features `load` checked in this call
 
     # -- reading items ---------------------------------------------------------------------
     def load(
@@ -189,20 +190,25 @@ class SqlCandidateIndex:
         """Features of the given stored items, in id order: one query per CHUNK ids, and
         features computed only for rows the transaction has not seen as they are."""
         found: dict[int, Features] = {}
-        wanted = sorted(set(ids))
-        rows = [self._rows[i] for i in wanted if i in self._rows]
-        for part in _chunks([i for i in wanted if i not in self._rows]):
-            fresh = list(self._read(part))
-            rows.extend(fresh)
-            # Kept for this call: a batch's items are candidates of each other. (A row's
-            # cluster may be stale once merges ran; `merge` keeps `_cluster` current.)
-            self._rows.update((int(row.id), row) for row in fresh)
+        # Checked against its row in this call already (a batch's items are candidates of
+        # each other): nothing changes an item's row during a call.
+        todo = []
+        for i in sorted(set(ids)):
+            if i in self._checked and i in self._features:
+                found[i] = self._features[i]
+            else:
+                todo.append(i)
+        rows = [self._rows.pop(i) for i in todo if i in self._rows]  # read ahead
+        ahead = {int(row.id) for row in rows}
+        for part in _chunks([i for i in todo if i not in ahead]):
+            rows.extend(self._read(part))
         for row in rows:
             item = _dedupe_item(row)
             cached = self._features.get(row.id)
             if cached is None or cached.item != item:
                 cached = self._features[row.id] = self._features_of_row(row, item, fingerprints)
             found[row.id] = cached
+            self._checked.add(int(row.id))
             if row.cluster_id is not None:
                 self._cluster.setdefault(row.id, int(row.cluster_id))
         return [found[i] for i in sorted(found)]
@@ -406,8 +412,8 @@ class SqlCandidateIndex:
             if weak:
                 close = estimated_jaccards(f.signature, [self._signatures[i] for i in weak])
                 wanted.update(i for i, share in zip(weak, close, strict=True) if share >= least)
-        # The batch's own items are loaded already; the rows read before are kept.
-        for part in _chunks(sorted(wanted - own - self._rows.keys())):
+        # The batch's own items are loaded already, and so are those checked before.
+        for part in _chunks(sorted(wanted - own - self._checked - self._rows.keys())):
             self._rows.update((int(row.id), row) for row in self._read(part))
 
     def _look_up_buckets(
