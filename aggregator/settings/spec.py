@@ -82,7 +82,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     _s("fetch.connect_timeout", "seconds", 10.0, "Timeout to open a connection."),
     _s("fetch.read_timeout", "seconds", 30.0, "Timeout between two reads of a response."),
-    _s("fetch.total_timeout", "seconds", 60.0, "Timeout for a whole fetch, retries excluded."),
+    _s(
+        "fetch.total_timeout",
+        "seconds",
+        60.0,
+        "Timeout for a whole fetch (redirects included, retries excluded), from when its "
+        "request has a connection: waiting for a busy host does not count.",
+    ),
     _s("fetch.max_connections", "integer", 20, "Concurrent requests overall."),
     _s("fetch.max_per_host", "integer", 2, "Concurrent requests to one host."),
     _s("fetch.retries", "integer", 2, "Retries of a transient failure (timeout, 5xx)."),
