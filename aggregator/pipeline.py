@@ -403,9 +403,7 @@ class Refresher:
             )
             if isinstance(response, Unchanged):
                 return response
-            return Read(
-                fetched=response, prepared=await self._prepare(source, response, now, admission)
-            )
+            return Read(fetched=response, prepared=await self._prepare(source, response, now))
         except SourceError as error:
             from aggregator.parse import fallback_urls
 
@@ -416,7 +414,7 @@ class Refresher:
                     )
                     if isinstance(other, Unchanged):
                         continue  # not without validators; typed as possible all the same
-                    prepared = await self._prepare(source, other, now, admission)
+                    prepared = await self._prepare(source, other, now)
                 except SourceError:
                     continue
                 # The fallback's validators and redirects are not the source URL's to keep.
@@ -428,10 +426,8 @@ class Refresher:
                 )
             raise
 
-    async def _prepare(
-        self, source: Source, fetched: Fetched, now: datetime, admission: Admission
-    ) -> Prepared:
-        await admission.take()
+    async def _prepare(self, source: Source, fetched: Fetched, now: datetime) -> Prepared:
+        # The document's place was taken before its request went out (`retrieve`'s admit).
         state = self._states.get(source.id)
         known: Mapping[str, str] = {}
         if state is None or state.ever_yielded:  # a source that never had items has none to skip

@@ -50,13 +50,8 @@ def prepare(
     )
     was_tagged = time.thread_time()
     todo = [item for item in items if known.get(item.identity) != item.content_hash]
-    fingerprints = dict(
-        zip(
-            (item.identity for item in todo),
-            fingerprints_of([dedupe_item(item, source) for item in todo]),
-            strict=True,
-        )
-    )
+    found = fingerprints_of([dedupe_item(item, source) for item in todo])
+    fingerprints = {item.identity: made for item, made in zip(todo, found, strict=True)}
     return Prepared(
         items=tagged,
         seen=len(document.items),

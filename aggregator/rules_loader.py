@@ -73,15 +73,10 @@ class RulesLoader:
         known to compile (the stamp), in which case compiling waits for `get`."""
         if self._rules is not None:
             return
-        if not self.path.is_file():
-            self._missing = True  # no rules but the automatic tags, nothing to check
-            return
-        try:
-            text = self.path.read_bytes()
-        except OSError:
-            text = None  # `get` says what is wrong, naming the file
-        key = None if text is None else self._key(text)
-        self._checked = text
+        text = self.text().data
+        if text is None:
+            return  # no rules but the automatic tags, nothing to check
+        key = self._key(text)
         if key is not None and self._stamp is not None and _read(self._stamp) == key:
             return
         self.get()

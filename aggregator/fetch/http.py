@@ -335,9 +335,8 @@ class HttpFetcher:
     def _transport(
         self, connections: int, verify: ssl.SSLContext, proxy: str | None
     ) -> httpx.AsyncHTTPTransport:
-        http2 = (
-            verify is not _NO_TLS
-        )  # negotiated in the TLS handshake: for http:// it only loads h2
+        # HTTP/2 is negotiated in the TLS handshake: for http:// it would only load h2.
+        http2 = verify is not _NO_TLS
         transport = httpx.AsyncHTTPTransport(
             http2=http2,
             verify=verify,
