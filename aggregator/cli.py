@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from aggregator import __version__
+from aggregator.allocator import give_back_large_blocks
 from aggregator.errors import (
     AggregatorError,
     Blocked,
@@ -488,6 +489,7 @@ def entry() -> NoReturn:
     a warm refresh ~70 ms (about 5% of it) for nothing: so flush what is buffered, run the
     atexit handlers (logging's, multiprocessing's) and leave.
     """
+    give_back_large_blocks()  # before anything large is allocated (aggregator/allocator.py)
     try:
         code = main()
         sys.stdout.flush()

@@ -166,9 +166,10 @@ STATE_CHUNK = 500  # source ids per read of their fetch state
 # Documents being read, prepared or waiting to be written, at most (see Admission): on a
 # cold store the single writer is the slowest stage, and without a bound every fetched
 # document, then its parsed items, waited for it in memory (1,000 feeds: fetched in 1 s,
-# written over 25). Enough to keep a batch being written and the next one ready: requests
-# take a place for a moment only, as places come back (150 held 8 MiB more, no faster).
-DOCUMENTS_IN_PROCESS = 2 * WRITE_BATCH
+# written over 25). One write batch's worth. Measured with 1,000 feeds (bench/README.md):
+# twice as many places kept the refreshing process 12 to 20 MiB larger at its peak, with
+# no faster refresh, cold or after a tick.
+DOCUMENTS_IN_PROCESS = WRITE_BATCH
 
 
 class Admission:

@@ -57,6 +57,9 @@ def _serve(config_dir: Path, threads: int) -> None:
 
 
 def _child(config_dir: Path, threads: int) -> None:
+    from aggregator.allocator import give_back_large_blocks
+
+    give_back_large_blocks()  # a spawned child starts with glibc's defaults again
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     _serve(config_dir, threads)
 
