@@ -57,4 +57,3 @@ def test_without_the_fixed_threshold_glibc_puts_it_in_the_heap() -> None:
     # What the fix is for: without it the same block lands in the heap (the probe is able
     # to tell the two apart).
     assert probe("default") == "heap"
-
