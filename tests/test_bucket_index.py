@@ -30,6 +30,27 @@ OTHER = "Rain is expected over Brussels on Thursday, with sunny spells at the we
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
+ROWS = st.lists(st.tuples(st.integers(min_value=-5, max_value=5), st.integers(0, 99)), max_size=30)
+
+
+@given(ROWS, ROWS)
+def test_a_run_absorbing_another_in_place_holds_what_merging_them_makes(
+    first: list[tuple[int, int]], other: list[tuple[int, int]]
+) -> None:
+    def run(rows: list[tuple[int, int]]) -> bucket_index._Rows:
+        keys = np.array([k for k, _ in rows], dtype=np.int64)
+        return bucket_index._Rows.of(keys, np.array([i for _, i in rows], dtype=np.int64))
+
+    merged = run(first).merged(run(other))
+    absorbing = run(first)
+    absorbing.absorb(run(other))
+    assert absorbing.keys.tolist() == merged.keys.tolist() == sorted(k for k, _ in first + other)
+    assert absorbing.ids.tolist() == merged.ids.tolist()
+    assert sorted(zip(absorbing.keys.tolist(), absorbing.ids.tolist(), strict=True)) == sorted(
+        first + other
+    )
+
+
 @given(st.lists(st.tuples(st.integers(min_value=-3, max_value=40), INT64), max_size=50))
 def test_packed_pairs_come_back_sorted(pairs: list[tuple[int, int]]) -> None:
     assert unpack(pack(pairs)) == sorted(pairs)

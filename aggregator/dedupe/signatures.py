@@ -334,8 +334,9 @@ def fingerprints(
 
 
 # Shingles hashed at once, at most: their array of hashes is num_perm times as large
-# (96 x 8 bytes a shingle: ~8 MB), and a document may have thousands of items.
-_SHINGLES_AT_ONCE = 10_000
+# (96 x 8 bytes a shingle: ~3 MB), and a document may have thousands of items. (10,000 took
+# the same CPU and kept the worker 4 MiB larger: bench/README.md.)
+_SHINGLES_AT_ONCE = 4000
 
 
 def _minhash_many(

@@ -96,6 +96,21 @@ class _Rows:
             np.insert(self.keys, at, other.keys), np.insert(self.ids, at, other.ids), calls
         )
 
+    def absorb(self, other: _Rows) -> None:
+        """`merged`, in place: this run's old keys are freed before its new ids are made, so
+        that a merge of the shared index (a million rows) holds 8 MiB less at its peak.
+        Only for a run nothing else refers to."""
+        if not len(self):
+            self.keys, self.ids, self.calls = other.keys, other.ids, other.calls
+            return
+        at = np.searchsorted(self.keys, other.keys, side="right")
+        if self.calls is not None and other.calls is not None:
+            self.calls = np.insert(self.calls, at, other.calls)
+        else:
+            self.calls = None
+        self.keys = np.insert(self.keys, at, other.keys)
+        self.ids = np.insert(self.ids, at, other.ids)
+
     def find(
         self, wanted: npt.NDArray[np.int64], seen_of: dict[int, int], found: dict[int, list[RawRow]]
     ) -> None:
@@ -291,7 +306,9 @@ class BucketIndex:
         joined = _Rows.of(
             np.concatenate([run.keys for run in rest]), np.concatenate([run.ids for run in rest])
         )
-        self._runs = [first.merged(joined)]
+        del rest
+        self._runs = [first]
+        first.absorb(joined)
 
     def _drop(self, ids: npt.NDArray[np.int64]) -> None:
         kept = (run.keep(~np.isin(run.ids, ids)) for run in self._runs)
