@@ -17,6 +17,7 @@ from aggregator.errors import Blocked, FetchError, RateLimited, StoreError
 from aggregator.models import CacheValidators, Item, NotModifiedRecord, Refreshed
 from aggregator.store import SqlStore, Store, open_store
 from aggregator.store.schema import clusters, fetch_log, item_tags, sources, tombstones
+from aggregator.store.schema import items as items_table
 from tests.support_store import T0, at, make_item, make_source
 
 NO_VALIDATORS = CacheValidators()
@@ -638,3 +639,59 @@ def test_sync_sources_with_the_same_config_takes_no_write_lock(tmp_path: Path) -
         holder.close()
         store.close()
     assert open_store(f"sqlite:///{path}").due_source_ids(now=at(2)) == ["a"]
+
+
+def test_sqlite_new_items_are_stored_as_sqlalchemy_stores_them(tmp_path: Path) -> None:
+    """New items reach SQLite through the driver (store/items.py `_insert_sqlite`): each
+    column's stored value is the one SQLAlchemy's own insert gives the same item."""
+    from aggregator.store.items import _content
+
+    full = replace(
+        make_item("s1", "g:1", title="Ça marche — «CSAR»", text="Corps du texte. " * 40),
+        guid="urn:one",
+        updated=datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=timezone(timedelta(hours=2))),
+        author="Équipe presse",
+        categories=("Sécurité", "EU"),
+        language="fr",
+        published=datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+    )
+    fallback = replace(make_item("s1", "g:2"), published_is_fallback=True, guid=None)
+    now = datetime(2026, 3, 5, 1, 2, 3, 456789, tzinfo=UTC)
+    store = open_store(f"sqlite:///{tmp_path / 'driver.sqlite'}")
+    store.sync_sources([make_source("s1")], now=now)
+    save(store, "s1", [full, fallback], now=now)
+    dedupe = ("text_hash", "signature", "buckets", "dedupe_seq")  # written by dedupe, later
+    columns = [c for c in items_table.c if c.name not in ("id", "cluster_id", *dedupe)]
+    with store.engine.connect() as conn:
+        by_driver = {
+            row.identity: tuple(row)
+            for row in conn.execute(sa.select(items_table.c.identity, *columns))
+        }
+        raw = conn.exec_driver_sql("SELECT published, updated FROM items WHERE identity = 'g:1'")
+        assert raw.one() == ("2026-03-02 04:30:00.000000", "2026-03-04 03:06:07.891011")
+    store.close()
+
+    reference = open_store(f"sqlite:///{tmp_path / 'reference.sqlite'}")
+    reference.sync_sources([make_source("s1")], now=now)
+    with reference.engine.begin() as conn:
+        for item in (full, fallback):
+            conn.execute(
+                sa.insert(items_table).values(
+                    **_content(item),
+                    source_id="s1",
+                    identity=item.identity,
+                    first_seen=now,
+                    last_changed=now,
+                    revision=1,
+                )
+            )
+        by_sqlalchemy = {
+            row.identity: tuple(row)
+            for row in conn.execute(sa.select(items_table.c.identity, *columns))
+        }
+        raw_reference = conn.exec_driver_sql(
+            "SELECT published, updated FROM items WHERE identity = 'g:1'"
+        ).one()
+    reference.close()
+    assert by_driver == by_sqlalchemy
+    assert raw_reference == ("2026-03-02 04:30:00.000000", "2026-03-04 03:06:07.891011")
