@@ -13,8 +13,9 @@ Fixing the threshold (mallopt(3)) turns that adjustment off. 4 MiB, not glibc's 
 frees again and again are reused well from the heap; each mapped block costs fresh page
 faults. Measured with 1,000 feeds (bench/README.md): a refresh after a tick peaked at 140
 MiB instead of 150, a cold one about as before, with the same CPU seconds. The parse workers
-keep glibc's default: their fingerprint arrays (10 MiB, one per 10,000 shingles) cost 13%
-more CPU when each was a fresh mapping, and the holes they leave are reused.
+keep glibc's default: their MinHash arrays, allocated and freed for every document, cost 13%
+more fingerprint CPU when each was a fresh mapping (measured with 10 MiB arrays), and the
+holes they leave are reused by the next document's.
 """
 
 from __future__ import annotations
