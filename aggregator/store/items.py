@@ -195,21 +195,21 @@ def _insert_new(
             [{"size": 1, "created_at": stamp, "updated_at": stamp} for _ in fresh],
         ).scalars()
     )
+    rows = [
+        {
+            **_content(item),
+            "source_id": source_id,
+            "identity": item.identity,
+            "first_seen": stamp,
+            "last_changed": stamp,
+            "revision": 1,
+            "cluster_id": cluster_id,
+        }
+        for item, cluster_id in zip(fresh, cluster_ids, strict=True)
+    ]
     if conn.dialect.name == "sqlite":
-        by_identity = _insert_sqlite(conn, source_id, fresh, cluster_ids, stamp)
+        by_identity = _insert_sqlite(conn, rows)
     else:
-        rows = [
-            {
-                **_content(item),
-                "source_id": source_id,
-                "identity": item.identity,
-                "first_seen": stamp,
-                "last_changed": stamp,
-                "revision": 1,
-                "cluster_id": cluster_id,
-            }
-            for item, cluster_id in zip(fresh, cluster_ids, strict=True)
-        ]
         by_identity = {
             identity: int(item_id)
             for item_id, identity in conn.execute(
@@ -225,81 +225,34 @@ def _insert_new(
     return item_ids
 
 
-# New items' columns, in the order `_insert_sqlite` binds them.
-_SQLITE_COLUMNS = (
-    "source_id",
-    "identity",
-    "guid",
-    "url",
-    "canonical_url",
-    "title",
-    "summary",
-    "text",
-    "published",
-    "published_is_fallback",
-    "updated",
-    "language",
-    "author",
-    "content_hash",
-    "categories",
-    "first_seen",
-    "last_changed",
-    "revision",
-    "cluster_id",
-)
 _SQLITE_ROWS_AT_ONCE = 100  # 19 parameters a row; SQLite 3.35+ (RETURNING) allows 32,766
 
 
-def _sqlite_time(value: datetime) -> str:
-    """A UTC datetime as SQLAlchemy's SQLite DATETIME stores it (and reads it back)."""
-    return to_db(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+def _sqlite_value(value: object) -> object:
+    """A column's value as SQLAlchemy's SQLite types store it: a (UTC) datetime as its
+    DATETIME text, which reads back the same. (sqlite3 binds a bool as 0 or 1 itself.)"""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value
 
 
-def _insert_sqlite(
-    conn: Connection,
-    source_id: str,
-    fresh: Sequence[Item],
-    cluster_ids: Sequence[int],
-    stamp: datetime,
-) -> dict[str, int]:
-    """The new items' rows straight to the driver, many rows a statement, their ids back.
+def _insert_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """New items' rows straight to the driver, many rows a statement; identity -> id.
 
-    Why: building each row's parameters (19 columns, three dates) took SQLAlchemy longer than
-    SQLite took to insert the row, on the store writer, the slowest stage of a cold refresh.
+    Why: processing each row's parameters (19 columns, three dates) took SQLAlchemy longer
+    than SQLite took to insert the row, on the store writer, the slowest stage of a cold
+    refresh. The rows are those SQLAlchemy's insert takes on PostgreSQL; their dates are UTC
+    already (`to_db`).
     """
-    seen = _sqlite_time(stamp)
-    rows = [
-        (
-            source_id,
-            item.identity,
-            item.guid,
-            item.url,
-            item.canonical_url,
-            item.title,
-            item.summary,
-            item.text,
-            _sqlite_time(item.published),
-            int(item.published_is_fallback),
-            None if item.updated is None else _sqlite_time(item.updated),
-            item.language,
-            item.author,
-            item.content_hash,
-            json.dumps(list(item.categories), ensure_ascii=False),
-            seen,
-            seen,
-            1,
-            cluster_id,
-        )
-        for item, cluster_id in zip(fresh, cluster_ids, strict=True)
-    ]
+    columns = list(rows[0])
+    row_marks = "(" + ", ".join("?" * len(columns)) + ")"
     found: dict[str, int] = {}
     for part in chunks(rows, _SQLITE_ROWS_AT_ONCE):
-        values = ", ".join(["(" + ", ".join("?" * len(_SQLITE_COLUMNS)) + ")"] * len(part))
         statement = (
-            f"INSERT INTO items ({', '.join(_SQLITE_COLUMNS)}) VALUES {values}"
-            " RETURNING id, identity"
+            f"INSERT INTO items ({', '.join(columns)})"
+            f" VALUES {', '.join([row_marks] * len(part))} RETURNING id, identity"
         )
-        flat = tuple(value for row in part for value in row)
+        flat = tuple(_sqlite_value(row[column]) for row in part for column in columns)
         found.update(
             (identity, int(item_id)) for item_id, identity in conn.exec_driver_sql(statement, flat)
         )
