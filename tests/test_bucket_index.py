@@ -34,21 +34,27 @@ ROWS = st.lists(st.tuples(st.integers(min_value=-5, max_value=5), st.integers(0,
 
 
 @given(ROWS, ROWS)
-def test_a_run_absorbing_another_in_place_holds_what_merging_them_makes(
+def test_a_run_absorbing_another_holds_both_sorted_the_others_after_equal_keys(
     first: list[tuple[int, int]], other: list[tuple[int, int]]
 ) -> None:
-    def run(rows: list[tuple[int, int]]) -> bucket_index._Rows:
-        keys = np.array([k for k, _ in rows], dtype=np.int64)
-        return bucket_index._Rows.of(keys, np.array([i for _, i in rows], dtype=np.int64))
+    def run(rows: list[tuple[int, int]], call: int) -> bucket_index._Rows:
+        return bucket_index._Rows.of(
+            np.array([k for k, _ in rows], dtype=np.int64),
+            np.array([i for _, i in rows], dtype=np.int64),
+            np.full(len(rows), call, dtype=np.int64),
+        )
 
-    merged = run(first).merged(run(other))
-    absorbing = run(first)
-    absorbing.absorb(run(other))
-    assert absorbing.keys.tolist() == merged.keys.tolist() == sorted(k for k, _ in first + other)
-    assert absorbing.ids.tolist() == merged.ids.tolist()
-    assert sorted(zip(absorbing.keys.tolist(), absorbing.ids.tolist(), strict=True)) == sorted(
-        first + other
+    absorbing = run(first, 1)
+    absorbing.absorb(run(other, 2))
+    # A stable sort of both, this run's rows first: rows of equal keys keep their order.
+    expected = sorted(
+        [(k, i, 1) for k, i in first] + [(k, i, 2) for k, i in other], key=lambda row: row[0]
     )
+    assert absorbing.calls is not None
+    got = zip(
+        absorbing.keys.tolist(), absorbing.ids.tolist(), absorbing.calls.tolist(), strict=True
+    )
+    assert list(got) == expected
 
 
 @given(st.lists(st.tuples(st.integers(min_value=-3, max_value=40), INT64), max_size=50))

@@ -84,22 +84,11 @@ class _Rows:
         calls = None if self.calls is None else self.calls[mask]
         return _Rows(self.keys[mask], self.ids[mask], calls)
 
-    def merged(self, other: _Rows) -> _Rows:
-        """Both, sorted: `other` inserted where it belongs (linear, not a sort of both)."""
-        if not len(self):
-            return other
-        at = np.searchsorted(self.keys, other.keys, side="right")
-        calls = None
-        if self.calls is not None and other.calls is not None:
-            calls = np.insert(self.calls, at, other.calls)
-        return _Rows(
-            np.insert(self.keys, at, other.keys), np.insert(self.ids, at, other.ids), calls
-        )
-
     def absorb(self, other: _Rows) -> None:
-        """`merged`, in place: this run's old keys are freed before its new ids are made, so
-        that a merge of the shared index (a million rows) holds 8 MiB less at its peak.
-        Only for a run nothing else refers to."""
+        """Both, sorted, in this run: `other` inserted where it belongs (linear, not a sort
+        of both). This run's old keys are freed before its new ids are made, so that a merge
+        of the shared index (a million rows) holds 8 MiB less at its peak. Only for a run
+        nothing else refers to: the index's and the overlay's own."""
         if not len(self):
             self.keys, self.ids, self.calls = other.keys, other.ids, other.calls
             return
@@ -199,10 +188,10 @@ class Overlay:
         )
         if len(self._chunks) > OVERLAY_CHUNKS:
             # The small chunks into the first, each inserted where it belongs.
-            merged = self._chunks[0]
-            for chunk in self._chunks[1:]:
-                merged = merged.merged(chunk)
-            self._chunks = [merged]
+            oldest, *rest = self._chunks
+            for chunk in rest:
+                oldest.absorb(chunk)
+            self._chunks = [oldest]
 
     def find(self, wanted: npt.NDArray[np.int64], found: dict[int, list[RawRow]]) -> None:
         for chunk in self._chunks:
