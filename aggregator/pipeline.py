@@ -178,7 +178,8 @@ class Admission:
     Taken when the source's request has its connection and is about to be sent (a source
     still waiting for its host holds none: it never keeps other hosts' documents out), given
     back once its document is written, or as soon as there is no document to hold (a 304, a
-    failure); taken once however many URLs the source tries.
+    failure, a failed attempt waiting to be retried); held once however many URLs the source
+    tries. (`fetch.http.Admit`)
     """
 
     def __init__(self, places: asyncio.Semaphore) -> None:
@@ -400,7 +401,7 @@ class Refresher:
         error of `url` is the one reported: it is the source's own."""
         try:
             response = await self.retriever.retrieve(
-                source, url, validators, now=now, admit=admission.take
+                source, url, validators, now=now, admit=admission
             )
             if isinstance(response, Unchanged):
                 return response
@@ -411,7 +412,7 @@ class Refresher:
             for fallback in fallback_urls(source):
                 try:
                     other = await self.retriever.retrieve(
-                        source, fallback, CacheValidators(), now=now, admit=admission.take
+                        source, fallback, CacheValidators(), now=now, admit=admission
                     )
                     if isinstance(other, Unchanged):
                         continue  # not without validators; typed as possible all the same

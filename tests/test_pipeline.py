@@ -23,6 +23,7 @@ from aggregator import pipeline
 from aggregator.app import PROCESS_POOL_THRESHOLD, App, parse_processes
 from aggregator.cadence import CadencePolicy
 from aggregator.fetch import FetchOptions, Retriever
+from aggregator.fetch import http as http_module
 from aggregator.models import NotModifiedRecord, SourceResult
 from aggregator.pipeline import Admission, LazyExecutor, Refresher
 from aggregator.store import SqlStore, open_store
@@ -252,6 +253,32 @@ def test_one_document_at_a_time_still_refreshes_everything(
     results, _ = refresh_watching_workers(many_feeds)
     assert [r.status for r in results] == ["new"] * (PROCESS_POOL_THRESHOLD + 2)
     assert sum(r.new for r in results) == 2 * (PROCESS_POOL_THRESHOLD + 2)
+
+
+def test_a_source_waiting_to_retry_holds_no_place_another_document_could_use(
+    http_server: FixtureServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One place. The first source's server fails, and it waits a second before retrying:
+    # meanwhile the other source's document takes the place (it used to wait behind it).
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    monkeypatch.setattr(pipeline, "DOCUMENTS_IN_PROCESS", 1)
+    monkeypatch.setattr(http_module.random, "uniform", lambda _low, high: high)  # no jitter
+    down = http_server.add("/down.xml", status=500)
+    up = http_server.add("/up.xml", body=RSS)
+    entries = [
+        {"id": "down", "name": "Down", "url": down, "kind": "feed", "org": "ngo"},
+        {"id": "up", "name": "Up", "url": up, "kind": "feed", "org": "ngo"},
+    ]
+    config = write_config(
+        tmp_path / "config", entries, settings="[fetch]\nretries = 1\nbackoff_base = 1.0\n"
+    )
+    with App.open(config) as app:
+        results = asyncio.run(app.refresh(app.select_sources()))
+    assert [r.status for r in results] == ["error", "new"]
+    assert [r.path for r in http_server.requests()] == ["/down.xml", "/up.xml", "/down.xml"]
 
 
 def test_the_parse_processes_leave_a_cpu_to_the_store_unless_configured() -> None:

@@ -23,11 +23,12 @@ import random
 import socket
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from http.cookiejar import CookieJar
+from typing import Protocol
 
 import certifi
 import httpcore
@@ -111,9 +112,15 @@ class HostPool:
             self._free.put_nowait(transport)
 
 
-# Called once a request has its connection, before it is sent: a refresh takes there the
-# place of the document it will hold in memory (pipeline.Admission).
-Admit = Callable[[], Awaitable[None]]
+class Admit(Protocol):
+    """A refresh's place for the document a request will bring (pipeline.Admission): taken
+    once the request has its connection, before it is sent; given back while a failed
+    attempt waits out its backoff, holding no document (with many sources retrying at once,
+    their places would keep the other sources' requests from going out)."""
+
+    async def take(self) -> None: ...
+
+    def give_back(self) -> None: ...
 
 
 class _Turn:
@@ -132,7 +139,7 @@ class _Turn:
         if self._started:
             return
         if self._admit is not None:
-            await self._admit()
+            await self._admit.take()
         self._deadline.reschedule(asyncio.get_running_loop().time() + self._seconds)
         self._started = True
 
@@ -176,6 +183,8 @@ class HttpFetcher:
         last: FetchError | None = None
         for attempt in range(options.retries + 1):
             if attempt:
+                if admit is not None:
+                    admit.give_back()  # taken again by the next attempt's turn
                 # Full jitter: sources failing together must not come back together.
                 await asyncio.sleep(random.uniform(0, options.backoff_base * 2 ** (attempt - 1)))
             try:

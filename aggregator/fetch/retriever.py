@@ -48,11 +48,11 @@ class Retriever:
         admit: Admit | None = None,
     ) -> Fetched | Unchanged:
         """Fetch `url` (the source's current URL) conditionally; `now` dates Retry-After.
-        `admit` is awaited before the document is read (see `http.Admit`)."""
+        `admit`'s place is taken before the document is read (see `http.Admit`)."""
         scheme = url.partition(":")[0].lower()
         if scheme == "file":
             if admit is not None:
-                await admit()
+                await admit.take()
             return await fetch_file(source.id, url, validators, max_bytes=self._options.max_bytes)
         if scheme not in ("http", "https"):
             raise FetchError(source.id, f"unsupported URL scheme {scheme!r} in {url!r}")
