@@ -198,6 +198,8 @@ class SourceHealth:
     last_item_count: int | None  # items in the last parsed document
     ever_yielded: bool  # the document yielded items at least once
     validators: CacheValidators = CacheValidators()
+    # Of the last document parsed (`aggregator.same_document`); None: none, or not kept.
+    document_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

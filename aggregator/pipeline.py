@@ -43,6 +43,7 @@ from aggregator.models import (
     SourceResult,
     Unchanged,
 )
+from aggregator.same_document import document_digest
 
 # The CPU stages (aggregator.prepare: the parsers, normalise, tag) are imported when the
 # first document needs them: a refresh where every source answers 304 parses nothing, and
@@ -156,6 +157,16 @@ class Read:
 
     fetched: Fetched
     prepared: Prepared
+    digest: str | None = None  # `same_document.document_digest`; None: not to be kept
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SameDocument:
+    """A document whose digest is the one the source's last parsed document left: its CPU
+    stages are skipped (aggregator.same_document)."""
+
+    fetched: Fetched
+    digest: str
 
 
 # Writes per store transaction at most (see Refresher._write): enough to make commits rare,
@@ -222,6 +233,7 @@ class RefreshStore(Protocol):
         seen: int,
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
+        document_digest: str | None = None,
     ) -> Refreshed: ...
 
     def record_not_modified(
@@ -330,8 +342,11 @@ class Refresher:
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
         try:
-            response = await self._read(source, url, validators, started_at, admission)
-            if isinstance(response, Unchanged):
+            response = await self._read(source, url, validators, started_at, admission, state)
+            if isinstance(response, SameDocument):
+                admission.give_back()  # the document is not kept
+                outcome = await self._save_same(source, url, response, state, began)
+            elif isinstance(response, Unchanged):
                 admission.give_back()  # no document to hold while the 304 is written
                 now = self.clock()
                 next_at = next_fetch_after_success(
@@ -355,7 +370,8 @@ class Refresher:
                     started_at=started_at,
                     seconds=seconds,
                 )
-            outcome = await self._save(source, url, response.fetched, response.prepared, began)
+            else:
+                outcome = await self._save(source, url, response, began)
         except SourceError as error:
             admission.give_back()
             now = self.clock()
@@ -395,17 +411,26 @@ class Refresher:
         validators: CacheValidators,
         now: datetime,
         admission: Admission,
-    ) -> Read | Unchanged:
+        state: SourceHealth | None,
+    ) -> Read | SameDocument | Unchanged:
         """Fetch and prepare `url`; when either fails, the fallback URLs of the source's
         kind in turn (an ep-procedure's Legislative Observatory page). When all fail, the
-        error of `url` is the one reported: it is the source's own."""
+        error of `url` is the one reported: it is the source's own. A document of `url`
+        that is the one last parsed is not prepared again (`SameDocument`)."""
         try:
             response = await self.retriever.retrieve(
                 source, url, validators, now=now, admit=admission
             )
             if isinstance(response, Unchanged):
                 return response
-            return Read(fetched=response, prepared=await self._prepare(source, response, now))
+            digest = document_digest(source, response)
+            if state is not None and state.document_digest == digest:
+                return SameDocument(fetched=response, digest=digest)
+            return Read(
+                fetched=response,
+                prepared=await self._prepare(source, response, now),
+                digest=digest,
+            )
         except SourceError as error:
             from aggregator.parse import fallback_urls
 
@@ -457,9 +482,8 @@ class Refresher:
         self.times.add_prepared(prepared.cpu)
         return prepared
 
-    async def _save(
-        self, source: Source, url: str, fetched: Fetched, prepared: Prepared, began: float
-    ) -> Refreshed:
+    async def _save(self, source: Source, url: str, read: Read, began: float) -> Refreshed:
+        fetched, prepared = read.fetched, read.prepared
         now = self.clock()
         next_at = next_fetch_after_success(
             now=now,
@@ -484,8 +508,42 @@ class Refresher:
                 seen=prepared.seen,
                 warnings=prepared.warnings,
                 fingerprints=prepared.fingerprints,
+                document_digest=read.digest,
             )
         )
+
+    async def _save_same(
+        self,
+        source: Source,
+        url: str,
+        same: SameDocument,
+        state: SourceHealth | None,
+        began: float,
+    ) -> Refreshed:
+        """The source's success with the document last parsed: its items are stored as they
+        are, so only the source's state is written (validators, redirect, next fetch), and
+        the next fetch is timed as after a 304."""
+        fetched = same.fetched
+        seen = state.last_item_count or 0 if state is not None else 0
+        now = self.clock()
+        next_at = next_fetch_after_success(
+            now=now, interval=source.interval, policy=self.policy, fresh_until=fetched.fresh_until
+        )
+        refreshed = await self._write(
+            lambda: self.store.save_refresh(
+                source.id,
+                (),
+                now=now,
+                seconds=time.perf_counter() - began,
+                validators=fetched.validators,
+                url=url,
+                permanent_url=fetched.permanent_redirect,
+                next_fetch_at=next_at,
+                seen=seen,
+                document_digest=same.digest,
+            )
+        )
+        return replace(refreshed, unchanged=seen)
 
     async def _write(self, write: Callable[[], T]) -> T:
         """Run a store write in the store thread, in one transaction with the writes queued

@@ -9,6 +9,8 @@ separate processes so that each one's wall time and memory are its own:
 - floor 304: the same with If-None-Match (all 304s), the floor of a warm refresh;
 - cold: ``aggregator refresh --json`` with an empty store (a temp config and data dir);
 - warm: the same again at once (the farm answers every conditional request with a 304);
+- same body: again, the farm now a server without validators (every answer a 200 with the
+  document the store read last): compared with the plain floor;
 - tick: after ``farm.tick()`` (every feed gained 3 items and a new ETag).
 
 Wall time is the whole process, interpreter start to exit, as a user sees it. Memory is read
@@ -59,6 +61,7 @@ STAGES = ("fetch", "parse", "normalise", "tag", "fingerprint", "store")
 COLD_TARGET_SECONDS = 8.0
 WARM_TARGET_FACTOR = 1.5
 RSS_TARGET_MIB = 250.0
+RUNS = ("cold", "warm", "same body", "tick")  # the refreshes of one run, in this order
 
 
 # --- the farm, in a thread of its own --------------------------------------------------------
@@ -92,6 +95,12 @@ class FarmThread:
             self.farm.tick()
 
         self._call(tick())
+
+    def send_validators(self, send: bool) -> None:
+        async def switch() -> None:
+            self.farm.validators = send
+
+        self._call(switch())
 
     def counters(self) -> tuple[int, int]:
         return self.farm.requests, self.farm.not_modified
@@ -340,10 +349,11 @@ def one_run(args: argparse.Namespace, rows: dict[str, Row], workdir: Path) -> No
             "AGGREGATOR_CONFIG": str(config)
         }
         refresh = [str(Path(sys.executable).parent / "aggregator"), "refresh", "--json"]
-        for name in ("cold", "warm", "tick"):
+        for name in RUNS:
+            served.send_validators(name != "same body")
             if name == "tick":
                 served.tick()
-            command = [*shlex.split(args.wrap.format(run=name)), *refresh]
+            command = [*shlex.split(args.wrap.format(run=name.replace(" ", "-"))), *refresh]
             measured = measure(command, served, env)
             items, stages, failed = refresh_items(measured.output)
             if failed:
@@ -387,7 +397,7 @@ def report(rows: Mapping[str, Row], args: argparse.Namespace) -> None:
     print("\nCPU seconds per stage inside the refresh (median), and each stage's share:")
     print("| run | refresh wall s | " + " | ".join(STAGES) + " |")
     print("|---|---|" + "---|" * len(STAGES))
-    for name in ("cold", "warm", "tick"):
+    for name in RUNS:
         stages = rows[name].stages
         if not stages or not stages[0]:
             continue
@@ -403,7 +413,7 @@ def report(rows: Mapping[str, Row], args: argparse.Namespace) -> None:
     warm = rows["warm"].median(lambda m: m.seconds)
     peak = max(
         max(m.memory.tree_mib, m.memory.main_mib + m.memory.workers_mib)
-        for name in ("cold", "warm", "tick")
+        for name in RUNS
         for m in rows[name].runs
     )
     print("\ntargets:")
@@ -421,7 +431,7 @@ def report(rows: Mapping[str, Row], args: argparse.Namespace) -> None:
     # (interpreter, imports, config, opening the store) that a long-running scheduler pays
     # once, and the tree's memory with shared pages counted once.
     warm_inside = statistics.median(s.get("wall", 0.0) for s in rows["warm"].stages or [{}])
-    pss = max(m.memory.tree_pss_mib for name in ("cold", "warm", "tick") for m in rows[name].runs)
+    pss = max(m.memory.tree_pss_mib for name in RUNS for m in rows[name].runs)
     print("\nfor reference (not the targets):")
     print(
         f"  warm refresh inside the process {warm_inside:.2f} s = "
@@ -450,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--wrap",
         default="",
-        help="a command to run the refreshes under ({run}: cold, warm or tick), "
+        help="a command to run the refreshes under ({run}: cold, warm, same-body or tick), "
         "e.g. 'py-spy record -o {run}.svg --'",
     )
     parser.add_argument("--child-floor", metavar="URLS_FILE", help=argparse.SUPPRESS)
@@ -464,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # As an installed package has them (pip compiles at install): an editable install under
     # PYTHONDONTWRITEBYTECODE would otherwise compile every module at every start (~50 ms).
     compileall.compile_dir(ROOT / "aggregator", quiet=1)
-    rows = {name: Row(name=name) for name in ("floor", "floor 304", "cold", "warm", "tick")}
+    rows = {name: Row(name=name) for name in ("floor", "floor 304", *RUNS)}
     for run in range(args.runs):
         print(f"run {run + 1}/{args.runs} ...", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="aggregator-bench-") as workdir:

@@ -74,6 +74,7 @@ class Store(Protocol):
         seen: int,
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
+        document_digest: str | None = None,
     ) -> Refreshed:
         """Store a fetched document's items and the source's success, in one transaction.
 
@@ -87,6 +88,8 @@ class Store(Protocol):
         fetch_log row is appended. On any error nothing is written (StoreError).
         `fingerprints` (identity -> Fingerprint, computed where the items were parsed) spare
         the writer computing them; one that does not fit its item is ignored.
+        `document_digest` (`aggregator.same_document`) is kept as the source's, replacing the
+        last one (None forgets it).
         """
 
     def record_not_modified(

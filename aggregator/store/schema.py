@@ -63,6 +63,9 @@ sources = Table(
     Column("next_fetch_at", utc()),
     Column("last_item_count", Integer),
     Column("ever_yielded", Boolean, nullable=False, default=False),
+    # Digest of the last document parsed (`aggregator.same_document`): the same one again is
+    # not parsed again.
+    Column("document_digest", String(64)),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

@@ -169,6 +169,7 @@ def _to_health(m: RowMapping) -> SourceHealth:
         last_item_count=m["last_item_count"],
         ever_yielded=bool(m["ever_yielded"]),
         validators=CacheValidators(etag=m["etag"], last_modified=m["last_modified"]),
+        document_digest=m["document_digest"],
     )
 
 
@@ -218,6 +219,7 @@ def record_success(
     permanent_url: str | None,
     next_fetch_at: datetime,
     seen: int,
+    document_digest: str | None = None,
 ) -> None:
     values: dict[str, Any] = {
         "etag": validators.etag,
@@ -231,6 +233,7 @@ def record_success(
         "failing_since": None,
         "next_fetch_at": to_db(next_fetch_at),
         "last_item_count": seen,
+        "document_digest": document_digest,
     }
     if permanent_url:
         values["url"] = permanent_url

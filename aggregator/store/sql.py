@@ -230,6 +230,7 @@ class SqlStore:
         seen: int,
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
+        document_digest: str | None = None,
     ) -> Refreshed:
         foreign = [item.identity for item in items if item.source_id != source_id]
         if foreign:
@@ -262,6 +263,7 @@ class SqlStore:
                 permanent_url=permanent_url,
                 next_fetch_at=next_fetch_at,
                 seen=seen,
+                document_digest=document_digest,
             )
             source_sql.log_fetch(
                 conn,
