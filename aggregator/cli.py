@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -134,6 +135,8 @@ def _progress_printer(total: int, out: TextIO) -> tuple[Callable[[SourceResult],
         detail = f"{result.new} new, {result.updated} updated"
         if result.error:
             detail = result.error
+        elif result.warnings:
+            detail += "; " + _warning_text(result.warnings)
         print(
             f"[{done}/{total}] {result.source_id}: {result.status} ({detail}) "
             f"{result.seconds:.2f}s",
@@ -171,6 +174,8 @@ def results_document(
             "updated": sum(r.updated for r in results),
             "seconds": round(max((r.seconds for r in results), default=0.0), 3),
             "statuses": statuses,
+            # source id -> what reading its document warned about (the document was kept)
+            "warnings": {r.source_id: list(r.warnings) for r in results if r.warnings},
         },
     }
     if times is not None:
@@ -179,14 +184,22 @@ def results_document(
 
 
 def _short_error(result: SourceResult) -> str:
-    """The error without the source id, which the row already shows."""
+    """The error without the source id, which the row already shows; for a source that
+    succeeded, what reading its document warned about."""
     error = result.outcome
     if isinstance(error, SourceError):
         text = f"{error.verb}: {error.message}"
         if isinstance(error, Blocked):
             text += f" ({error.advice})"
         return text
-    return ""
+    return _warning_text(result.warnings)
+
+
+def _warning_text(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return ""
+    more = f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""
+    return f"warning: {warnings[0]}{more}"
 
 
 def table_console() -> Console:
@@ -295,7 +308,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
             str(h.consecutive_failures),
             str(h.item_count),
             _when(h.next_fetch_at),
-            " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part),
+            " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
+            or _warning_text((h.last_warning or "").splitlines()),
         )
     table_console().print(table)
     return EXIT_OK
@@ -308,16 +322,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since, now=datetime.now(UTC)) if args.since else None
     from aggregator.app import item_record
 
-    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w")  # noqa: SIM115
-    try:
-        with open_app(args) as app:
+    with open_app(args) as app:  # a config or store error leaves the output file alone
+        out = _output(args.output)
+        try:
             for item in app.iter_items(since=since):
                 out.write(json.dumps(item_record(item), ensure_ascii=False))
                 out.write("\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        finally:
+            if out is not sys.stdout:
+                out.close()
     return EXIT_OK
+
+
+def _output(path: str | None) -> TextIO:
+    """Standard output, or the file `--output` names (UTF-8, whatever the locale)."""
+    if path in (None, "-"):
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 # digest
@@ -490,6 +514,9 @@ def entry() -> NoReturn:
     atexit handlers (logging's, multiprocessing's) and leave.
     """
     give_back_large_blocks()  # before anything large is allocated (aggregator/allocator.py)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): every command writes to it
+        _complain("standard output is closed; nothing was done")
+        os._exit(EXIT_FLUSH_FAILED)
     try:
         code = main()
         sys.stdout.flush()
@@ -497,10 +524,17 @@ def entry() -> NoReturn:
     except BrokenPipeError:
         # The reader went away (`aggregator export | head`): not an error worth a traceback.
         code = code_broken_pipe()
-    except (OSError, ValueError):  # stdout closed or unwritable: as CPython reports it at exit
+    except (OSError, ValueError) as exc:  # output unwritable (a full disk, a closed file)
+        _complain(f"cannot write the output: {exc}")
         code = EXIT_FLUSH_FAILED
     atexit._run_exitfuncs()
     os._exit(code)
+
+
+def _complain(message: str) -> None:
+    """One line on stderr, if there is one to write to."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(f"aggregator: {message}", file=sys.stderr, flush=True)
 
 
 def code_broken_pipe() -> int:

@@ -56,6 +56,7 @@ def health_record(health: SourceHealth) -> dict[str, Any]:
         "last_success": _iso(health.last_success_at),
         "last_error": health.last_error,
         "last_error_kind": health.last_error_kind,
+        "last_warning": health.last_warning,
         "blocked": is_blocked(health),
         "advice": advice(health),
         "failing_since": _iso(health.failing_since),

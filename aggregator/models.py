@@ -200,6 +200,8 @@ class SourceHealth:
     validators: CacheValidators = CacheValidators()
     # Of the last document parsed (`aggregator.same_document`); None: none, or not kept.
     document_digest: str | None = None
+    # What reading the last document warned about, one warning a line; None: nothing.
+    last_warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,3 +271,9 @@ class SourceResult:
     @property
     def error(self) -> str | None:
         return str(self.outcome) if isinstance(self.outcome, SourceError) else None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What reading the document warned about (it was kept): a malformed feed, a
+        selector that matched nothing, skipped entries."""
+        return self.outcome.warnings if isinstance(self.outcome, Refreshed) else ()

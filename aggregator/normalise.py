@@ -15,7 +15,8 @@ The rules, in the order `normalise_item` applies them:
   canonical URL, when there is no GUID or the document gives the same GUID to different
   entries; ``h:`` a hash of title and date (title and text when there is no date).
 - language: the entry's, else the document's, else the source's, else detected from the
-  text; always reduced to ISO 639-1 ("en-GB" -> "en").
+  text, else (too short to tell) the language most of the document's items are in; always
+  reduced to ISO 639-1 ("en-GB" -> "en").
 """
 
 from __future__ import annotations
@@ -58,7 +59,26 @@ def normalise_document(source: Source, document: ParsedDocument, *, now: datetim
         )
         if item is not None:
             items.append(item)
-    return _unique_identities(items)
+    return _unique_identities(_languages_from_the_document(items))
+
+
+# An item too short (or too ambiguous) to detect on its own takes the language of the rest of
+# its document when the rest agrees this much: a feed is mostly written in one language.
+DOCUMENT_LANGUAGE_SHARE = 0.75
+DOCUMENT_LANGUAGE_MIN_ITEMS = 2
+
+
+def _languages_from_the_document(items: list[Item]) -> list[Item]:
+    """Items without a language get their document's, when most of its items have one."""
+    if all(item.language is not None for item in items):
+        return items  # the common case: declared, or detected for every item
+    counts = Counter(item.language for item in items if item.language is not None)
+    if not counts:
+        return items
+    language, count = counts.most_common(1)[0]
+    if count < DOCUMENT_LANGUAGE_MIN_ITEMS or count < DOCUMENT_LANGUAGE_SHARE * counts.total():
+        return items
+    return [item if item.language else replace(item, language=language) for item in items]
 
 
 def normalise_item(

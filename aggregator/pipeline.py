@@ -525,6 +525,8 @@ class Refresher:
         the next fetch is timed as after a 304."""
         fetched = same.fetched
         seen = state.last_item_count or 0 if state is not None else 0
+        # The document's warnings are those it had when it was read: reported again.
+        warnings = tuple(state.last_warning.splitlines()) if state and state.last_warning else ()
         now = self.clock()
         next_at = next_fetch_after_success(
             now=now, interval=source.interval, policy=self.policy, fresh_until=fetched.fresh_until
@@ -540,6 +542,7 @@ class Refresher:
                 permanent_url=fetched.permanent_redirect,
                 next_fetch_at=next_at,
                 seen=seen,
+                warnings=warnings,
                 document_digest=same.digest,
             )
         )

@@ -127,8 +127,11 @@ class Service:
         results = await self.app.refresh(due)
         failed = [r for r in results if not r.ok]
         log.info("tick: refreshed %d sources, %d failed", len(results), len(failed))
-        for result in failed:
-            log.warning("%s", result.error)
+        for result in results:
+            if result.error:
+                log.warning("%s", result.error)
+            for warning in result.warnings:
+                log.warning("%s: %s", result.source_id, warning)
         return len(results), len(failed)
 
     def due_profiles(self, now: datetime) -> list[DigestProfile]:

@@ -108,3 +108,53 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback(tmp_path: Path) -> None
     assert first == b"{"
     assert "Traceback" not in errors
     assert code == 1
+
+
+def test_closed_stdout_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    config, env = _config(tmp_path)
+    done = subprocess.run(
+        _aggregator(config, "sources"),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # `aggregator sources >&-`: the child starts with file descriptor 1 closed
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+    )
+    errors = done.stderr.decode()
+    assert done.returncode == 120
+    assert "Traceback" not in errors
+    assert "standard output is closed" in errors
+    assert not (tmp_path / "var").exists()  # nothing was done
+
+
+def test_an_output_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    config, env = _config(tmp_path)
+    subprocess.run(_aggregator(config, "refresh"), env=env, cwd=ROOT, capture_output=True)
+    missing = tmp_path / "no" / "such" / "dir" / "out.jsonl"
+    done = subprocess.run(
+        _aggregator(config, "export", "-o", str(missing)),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"cannot write {missing}: No such file or directory" in done.stderr.decode()
+
+    if not Path("/dev/full").exists():
+        return
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            _aggregator(config, "export"),
+            env=env,
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    errors = done.stderr.decode()
+    assert done.returncode == 120
+    assert "Traceback" not in errors
+    assert "cannot write the output" in errors and "No space left on device" in errors

@@ -304,6 +304,23 @@ def test_language_detected_last() -> None:
     assert item(raw(title="Vote", summary="Short.")).language is None
 
 
+def test_an_item_too_short_to_tell_takes_its_documents_language() -> None:
+    german = [
+        raw(title=f"Meldung {n}", summary=DE_TEXT, guid=f"de-{n}", url=f"https://x.de/{n}")
+        for n in range(3)
+    ]
+    short = raw(title="Chatkontrolle", summary="Abstimmung.", guid="s", url="https://x.de/s")
+    items = normalise_document(SOURCE, document(*german, short), now=NOW)
+    assert [i.language for i in items] == ["de", "de", "de", "de"]
+
+    # Not when the rest of the document is mixed, or is a single item.
+    english = raw(title="Vote", summary=EN_TEXT, guid="en", url="https://x.de/en")
+    mixed = normalise_document(SOURCE, document(german[0], english, short), now=NOW)
+    assert [i.language for i in mixed] == ["de", "en", None]
+    alone = normalise_document(SOURCE, document(german[0], short), now=NOW)
+    assert [i.language for i in alone] == ["de", None]
+
+
 def test_unusable_declared_language_is_skipped() -> None:
     entry = raw(language="english", summary=DE_TEXT)
     assert item(entry, doc=document(entry, language="  ")).language == "de"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,6 +11,7 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import Selectors
+from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from tests.support_parse import fetched, fixture, html_source
 
@@ -121,7 +122,7 @@ def test_attribute_of_the_item_element_itself() -> None:
     page = (
         b'<html lang="nl"><body>'
         b'<a class="card" href="/nieuws/1" data-date="12-11-2025"><span>Een</span></a>'
-        b'<a class="card" href="/nieuws/1"><span>Dubbel</span></a>'  # same link: once
+        b'<a class="card" href="/nieuws/1"><span>EEN</span></a>'  # the same teaser again
         b'<a class="card" href="https://other.example/2" lang="en"><span>Two</span></a>'
         b"</body></html>"
     )
@@ -131,6 +132,46 @@ def test_attribute_of_the_item_element_itself() -> None:
         ("Een", "https://www.rijksoverheid.nl/nieuws/1", datetime(2025, 11, 12), "nl"),
         ("Two", "https://other.example/2", None, "en"),
     ]
+
+
+def test_entries_sharing_only_a_link_are_all_kept() -> None:
+    # Posts that all link to one profile page: different entries, not one teaser repeated.
+    page = b"".join(
+        b'<div class="post"><h4><a href="https://www.facebook.com/Bayern/">'
+        + title
+        + b"</a></h4><span>"
+        + day
+        + b".03.2026</span></div>"
+        for title, day in ((b"Kinderschutz", b"02"), (b"Medienkompetenz", b"03"))
+    )
+    selectors = Selectors(item="div.post", title="h4 a", link="h4 a", date="span")
+    source = html_source(selectors, language="de")
+    doc = parse_document(source, fetched(page, "https://www.bayern.de/"))
+    assert [i.title for i in doc.items] == ["Kinderschutz", "Medienkompetenz"]
+    items = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert [i.title for i in items] == ["Kinderschutz", "Medienkompetenz"]
+    assert len({i.identity for i in items}) == 2
+
+
+def test_a_saved_page_resolves_its_links_against_its_canonical_address() -> None:
+    page = (
+        b'<html><head><link rel="canonical" href="https://www.gov.uk/search/news"></head>'
+        b'<body><li><a href="/government/news/one">One</a></li></body></html>'
+    )
+    selectors = Selectors(item="li", title="a", link="a")
+    doc = parse_document(html_source(selectors), fetched(page, "file:///tmp/saved/news.html"))
+    assert [i.url for i in doc.items] == ["https://www.gov.uk/government/news/one"]
+
+
+def test_a_saved_page_without_a_web_address_says_why_its_links_are_skipped() -> None:
+    page = b'<html><body><li><a href="/government/news/one">One</a></li></body></html>'
+    selectors = Selectors(item="li", title="a", link="a")
+    doc = parse_document(html_source(selectors), fetched(page, "file:///tmp/saved/news.html"))
+    assert doc.items == ()
+    assert doc.warnings[0] == "1 matched items without a link skipped"
+    assert (
+        "relative links cannot be resolved against file:///tmp/saved/news.html" in (doc.warnings[1])
+    )
 
 
 def test_invalid_selector_is_a_parse_error() -> None:

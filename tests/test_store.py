@@ -677,7 +677,8 @@ def test_sqlite_new_items_are_stored_as_sqlalchemy_stores_them(tmp_path: Path) -
         for item in (full, fallback):
             conn.execute(
                 sa.insert(items_table).values(
-                    **_content(item),
+                    # dated when first seen: the store's time, not the document's
+                    **(_content(item) | ({"published": now} if item.published_is_fallback else {})),
                     source_id="s1",
                     identity=item.identity,
                     first_seen=now,
@@ -695,3 +696,24 @@ def test_sqlite_new_items_are_stored_as_sqlalchemy_stores_them(tmp_path: Path) -
     reference.close()
     assert by_driver == by_sqlalchemy
     assert raw_reference == ("2026-03-02 04:30:00.000000", "2026-03-04 03:06:07.891011")
+
+
+def test_an_item_without_a_date_is_dated_when_first_seen(store: SqlStore) -> None:
+    # Normalise stands in the time the document was read; the store makes it the time the
+    # item was first seen, moments later, so the two agree.
+    store.sync_sources([make_source("s1")], now=at(0))
+    undated = make_item("s1", "u:1", published=at(1), published_is_fallback=True)
+    dated = make_item("s1", "u:2", published=at(-60))
+    save(store, "s1", [undated, dated], now=at(2))
+    first = {i.identity: i for i in store.iter_items()}
+    assert first["u:1"].published == first["u:1"].first_seen == at(2)
+    assert first["u:2"].published == at(-60)
+
+    # Edited later, still without a date (or its date gone): still its first-seen time.
+    edited = make_item("s1", "u:1", text="Edited.", published=at(9), published_is_fallback=True)
+    undone = make_item("s1", "u:2", text="Edited.", published=at(9), published_is_fallback=True)
+    save(store, "s1", [edited, undone], now=at(10))
+    later = {i.identity: i for i in store.iter_items()}
+    assert later["u:1"].revision == later["u:2"].revision == 2
+    assert later["u:1"].published == at(2) and later["u:1"].published_is_fallback
+    assert later["u:2"].published == later["u:2"].first_seen == at(2)

@@ -117,6 +117,9 @@ class SourceHealthOut(BaseModel):
     last_success_at: datetime | None
     last_error: str | None
     last_error_kind: str | None
+    last_warning: str | None = Field(
+        description="What reading the last document warned about, one warning a line"
+    )
     failing_since: datetime | None
     consecutive_failures: int
     next_fetch_at: datetime | None
@@ -295,6 +298,7 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
             last_success_at=health.last_success_at,
             last_error=health.last_error,
             last_error_kind=health.last_error_kind,
+            last_warning=health.last_warning,
             failing_since=health.failing_since,
             consecutive_failures=health.consecutive_failures,
             next_fetch_at=health.next_fetch_at,

@@ -59,7 +59,10 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(f"selector {selectors.item!r} matched nothing")
 
     items: list[RawItem] = []
-    seen: set[str] = set()
+    # A teaser repeated in several regions of the page has the same link and title; entries
+    # that share only a link (posts all linking to one profile page) are different entries,
+    # and normalise gives them identities of their own.
+    seen: set[tuple[str, str]] = set()
     without_link = 0
     for element in elements:
         try:
@@ -68,11 +71,18 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
             without_link += 1
-        elif item.url not in seen:  # teasers repeated in several page regions
-            seen.add(item.url)
+            continue
+        key = (item.url, (item.title or "").casefold())
+        if key not in seen:
+            seen.add(key)
             items.append(item)
     if without_link:
         warnings.append(f"{without_link} matched items without a link skipped")
+        if not base.startswith(("http://", "https://")):
+            warnings.append(
+                f"relative links cannot be resolved against {base}: give the page a"
+                ' <base href="https://..."> or <link rel="canonical"> with its web address'
+            )
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     return ParsedDocument(
         items=tuple(items),
@@ -162,11 +172,24 @@ def _text(element: Tag) -> str | None:
 
 
 def _base_url(soup: BeautifulSoup, final_url: str) -> str:
+    """What relative links resolve against: <base href>, else the page's own URL. A page
+    read from a file (a saved copy, `file://`) has no web address of its own: its canonical
+    link or og:url stands in, as the address the copy was saved from."""
     base = soup.find("base", href=True)
     if isinstance(base, Tag):
         resolved = absolute_http_url(_attribute(base, "href"), final_url)
         if resolved:
             return resolved
+    if final_url.startswith(("http://", "https://")):
+        return final_url
+    for found, name in (
+        (soup.find("link", rel="canonical", href=True), "href"),
+        (soup.find("meta", property="og:url", content=True), "content"),
+    ):
+        if isinstance(found, Tag):
+            resolved = absolute_http_url(_attribute(found, name), final_url)
+            if resolved:
+                return resolved
     return final_url
 
 

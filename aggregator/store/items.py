@@ -129,6 +129,7 @@ def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> di
                 items.c.content_hash,
                 items.c.published,
                 items.c.published_is_fallback,
+                items.c.first_seen,
             ).where(items.c.source_id == source_id, items.c.identity.in_(part))
         )
         found.update((row.identity, row) for row in rows.mappings())
@@ -198,6 +199,9 @@ def _insert_new(
     rows = [
         {
             **_content(item),
+            # Without a date of its own, an item is dated when it was first seen: this very
+            # moment, not the slightly earlier one its document was read at.
+            **({"published": stamp} if item.published_is_fallback else {}),
             "source_id": source_id,
             "identity": item.identity,
             "first_seen": stamp,
@@ -290,9 +294,9 @@ def _update_changed(
     params = []
     for item_id, item, old in changed:
         values = _content(item)
-        if item.published_is_fallback and old["published_is_fallback"]:
-            # Both dates are stand-ins for "first seen": the stored one is the true one.
-            values["published"] = old["published"]
+        if item.published_is_fallback:
+            # A stand-in for "first seen": the stored first_seen is the true one.
+            values["published"] = old["first_seen"]
         params.append({"b_id": item_id, **values})
     conn.execute(stmt, params)
 

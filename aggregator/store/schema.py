@@ -66,6 +66,8 @@ sources = Table(
     # Digest of the last document parsed (`aggregator.same_document`): the same one again is
     # not parsed again.
     Column("document_digest", String(64)),
+    # The warnings of the last document read, one a line; None: it was read cleanly.
+    Column("last_warning", Text),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

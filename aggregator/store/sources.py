@@ -170,6 +170,7 @@ def _to_health(m: RowMapping) -> SourceHealth:
         ever_yielded=bool(m["ever_yielded"]),
         validators=CacheValidators(etag=m["etag"], last_modified=m["last_modified"]),
         document_digest=m["document_digest"],
+        last_warning=m["last_warning"],
     )
 
 
@@ -220,6 +221,7 @@ def record_success(
     next_fetch_at: datetime,
     seen: int,
     document_digest: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> None:
     values: dict[str, Any] = {
         "etag": validators.etag,
@@ -234,6 +236,7 @@ def record_success(
         "next_fetch_at": to_db(next_fetch_at),
         "last_item_count": seen,
         "document_digest": document_digest,
+        "last_warning": "\n".join(warnings) or None,
     }
     if permanent_url:
         values["url"] = permanent_url

@@ -264,6 +264,7 @@ class SqlStore:
                 next_fetch_at=next_fetch_at,
                 seen=seen,
                 document_digest=document_digest,
+                warnings=(*warnings, *saved.warnings),
             )
             source_sql.log_fetch(
                 conn,
