@@ -91,7 +91,12 @@ class RateLimited(FetchError):
     verb = "rate limited"
 
     def __init__(
-        self, source_id: str, message: str, *, retry_at: datetime | None, status_code: int
+        self,
+        source_id: str,
+        message: str,
+        *,
+        retry_at: datetime | None,
+        status_code: int | None,
     ) -> None:
         self.retry_at = retry_at
         super().__init__(source_id, message, status_code=status_code)

@@ -202,6 +202,8 @@ class SourceHealth:
     document_digest: str | None = None
     # What reading the last document warned about, one warning a line; None: nothing.
     last_warning: str | None = None
+    # When last_status is "rate limited": the time the server gave (Retry-After), if any.
+    retry_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -253,6 +253,23 @@ class RefreshStore(Protocol):
     ) -> None: ...
 
 
+def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) -> RateLimited | None:
+    """The server's last answer was a 429 or 503 with Retry-After and that time has not
+    come: asking again now, even on an operator's manual refresh, is the retry storm the
+    header asks us not to make."""
+    if state is None or state.last_status != "rate limited" or state.retry_after is None:
+        return None
+    if state.retry_after <= now:
+        return None
+    until = state.retry_after.isoformat(timespec="seconds")
+    return RateLimited(
+        source.id,
+        f"the server asked us to wait until {until} (Retry-After): not asked again before then",
+        retry_at=state.retry_after,
+        status_code=None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _NotModifiedWrite:
     """A 304's store write. A write batch makes all of its 304s in two statements
@@ -341,6 +358,15 @@ class Refresher:
         url = state.url if state is not None else source.url
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
+        waiting = _asked_to_wait(source, state, started_at)
+        if waiting is not None:
+            # Not fetched, nothing written: the last answer stands until the server's time.
+            return SourceResult(
+                source_id=source.id,
+                outcome=waiting,
+                started_at=started_at,
+                seconds=time.perf_counter() - began,
+            )
         try:
             response = await self._read(source, url, validators, started_at, admission, state)
             if isinstance(response, SameDocument):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -255,3 +256,37 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
     code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
     urls = {h["id"]: h["url"] for h in json.loads(out)["sources"]}
     assert urls["feed-3"] == http_server.url("/new/3.xml")
+
+
+def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hour = http_server.add("/hour.xml", status=429, headers={"Retry-After": "3600"})
+    second = http_server.add("/second.xml", status=503, headers={"Retry-After": "1"}, times=1)
+    http_server.add("/second.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(
+        env / "config", [source("hour", hour), source("second", second)], settings=FAST
+    )
+    code, first = refresh_json(capsys, config)
+    assert code == 1
+    assert statuses(first) == {"hour": "rate limited", "second": "rate limited"}
+
+    # At once, by hand: the hour-long wait is honoured (no request), and said why.
+    code, again = refresh_json(capsys, config, "--source", "hour")
+    assert code == 1 and statuses(again) == {"hour": "rate limited"}
+    assert "asked us to wait until" in again["sources"][0]["error"]
+    assert len(http_server.requests("/hour.xml")) == 1
+    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
+    health = {h["id"]: h for h in json.loads(out)["sources"]}
+    assert health["hour"]["consecutive_failures"] == 1  # a wait is not another failure
+
+    # Once the server's time has come, a manual refresh asks again.
+    time.sleep(1.1)
+    code, later = refresh_json(capsys, config, "--source", "second")
+    assert code == 0 and statuses(later) == {"second": "new"}
+
+    # A new URL in the config is another server: fetched at once.
+    other = http_server.add("/other.xml", body=RSS, content_type="application/rss+xml")
+    write_config(env / "config", [source("hour", other), source("second", second)], settings=FAST)
+    code, moved = refresh_json(capsys, config, "--source", "hour")
+    assert code == 0 and statuses(moved) == {"hour": "new"}

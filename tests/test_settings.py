@@ -337,7 +337,23 @@ def test_several_problems_are_counted_and_the_first_by_line_reported(tmp_path: P
     with pytest.raises(ConfigError) as caught:
         load_sources(tmp_path)
     assert caught.value.key == "source[0].language"
-    assert "(and 1 more problem)" in caught.value.problem
+    assert "(and 1 more problem: line 8, source[0].country: invalid country code 'xx')" in (
+        caught.value.problem
+    )
+
+
+def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        '[fetch]\ntimeoutt = 3\nmax_connections = "many"\n\n[schedule]\nmin_intervall = "1m"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {})
+    text = str(caught.value)
+    assert "aggregator.toml:2: fetch.timeoutt: unknown key" in text
+    assert "2 more problems" in text
+    assert "line 3, fetch.max_connections" in text
+    assert "line 6, schedule.min_intervall" in text
 
 
 def test_missing_sources_file_is_a_config_error(tmp_path: Path) -> None:

@@ -9,6 +9,12 @@ declaration (``<?xml encoding=...?>``, ``<meta charset>``), then detection
 - a single-byte label (latin-1, windows-1252, ...) on bytes that are valid, non-ASCII UTF-8
   is overruled in favour of UTF-8: real latin-1 text is practically never valid UTF-8, while
   UTF-8 served under a stale latin-1 label is common (miniflux's "incorrect prolog" cases);
+- bytes that are mostly UTF-8 are read as UTF-8 even where a few bytes are not, whether
+  labelled utf-8, labelled with a legacy encoding as above, or not labelled at all
+  (`_MOSTLY_UTF8_RATIO` says what "mostly" is): one stray byte (0xA9, a "©" pasted from a
+  windows-1252 template) must not turn every other character into mojibake. Each stray byte
+  is read as windows-1252, which is what such bytes are in practice, and each cut-off UTF-8
+  sequence becomes U+FFFD; a warning says how many;
 - detection never picks UTF-8 for bytes that failed strict UTF-8 decoding, and prefers
   windows-1252 when it is as plausible as the detector's favourite, because that is the web's
   default for the Western European languages most of our sources use.
@@ -52,6 +58,50 @@ _UNICODE = frozenset(
 )
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 _DETECTION_MARGIN = 0.01  # chaos (0..1) within which windows-1252 beats the favourite
+
+# Mostly UTF-8: at least this many valid multi-byte sequences per invalid byte. Text in a
+# legacy encoding forms valid UTF-8 sequences only by chance: Western single-byte text almost
+# never (an accented letter is followed by a letter, not by a byte in 0x80-0xBF), and even
+# the worst cases measured, EUC-JP, Shift_JIS and GBK text, stay near one valid sequence for
+# three invalid bytes (only a document with no more than three to five CJK or Thai characters
+# in all can reach two). UTF-8 with a stray byte has dozens of valid sequences per invalid
+# byte, and feedparser's "linenoise" case (two valid, one stray) still passes.
+_MOSTLY_UTF8_RATIO = 2
+_ASCII_BYTES = bytes(range(0x80))
+
+
+def _stray_byte(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: undefined in windows-1252
+        return "\ufffd"
+
+
+_SEQUENCE_LENGTH = {0xC: 2, 0xD: 2, 0xE: 3, 0xF: 4}  # by a lead byte's high nibble
+_STRAY_BYTES = tuple(_stray_byte(byte) if byte >= 0x80 else "\ufffd" for byte in range(0x100))
+
+
+def _read_strays(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler for mostly-UTF-8 bytes, one invalid stretch at a time.
+
+    A lead byte with the continuation bytes that follow it (up to its sequence's length) is
+    a UTF-8 sequence cut short (a summary truncated mid-character) or malformed (an encoded
+    surrogate, an overlong form): one U+FFFD, as browsers do. A byte on its own is a stray,
+    in practice windows-1252 (the "©", "ü" or "’" of a pasted snippet).
+    """
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    data, start = error.object, error.start
+    lead = data[start]
+    length = _SEQUENCE_LENGTH.get(lead >> 4, 1) if lead <= 0xF4 else 1
+    end = start + 1
+    while end < min(start + length, len(data)) and 0x80 <= data[end] <= 0xBF:
+        end += 1
+    return (_STRAY_BYTES[lead] if end == start + 1 else "\ufffd"), end
+
+
+_STRAYS_HANDLER = "aggregator.utf-8-strays"
+codecs.register_error(_STRAYS_HANDLER, _read_strays)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,23 +171,30 @@ def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
             continue
         decoded = _try_decode(data, name)
         if decoded is None:
-            overruled = overruled or label
-            continue
+            mostly = _mostly_utf8(data) if name == "utf_8" else None
+            if mostly is None:
+                overruled = overruled or label
+                continue
+            text, strays = mostly
+            return Decoded(
+                text=text,
+                encoding="utf_8",
+                declared=overruled,
+                warnings=(*_mismatch(overruled), strays),
+            )
         if name not in _UNICODE and not data.isascii():
             as_utf8 = _try_decode(data, "utf_8")
+            notes = [f"declared encoding {label!r} does not match the bytes: read as utf-8"]
+            if as_utf8 is None and (mostly := _mostly_utf8(data)) is not None:
+                as_utf8, strays = mostly
+                notes.append(strays)
             if as_utf8 is not None:
                 return Decoded(
-                    text=as_utf8,
-                    encoding="utf_8",
-                    declared=label,
-                    warnings=(
-                        f"declared encoding {label!r} does not match the bytes: read as utf-8",
-                    ),
+                    text=as_utf8, encoding="utf_8", declared=label, warnings=tuple(notes)
                 )
-        warnings = (
-            (f"declared encoding {overruled!r} does not match the bytes",) if overruled else ()
+        return Decoded(
+            text=decoded, encoding=name, declared=overruled, warnings=_mismatch(overruled)
         )
-        return Decoded(text=decoded, encoding=name, declared=overruled, warnings=warnings)
     return _detect(data, overruled)
 
 
@@ -146,6 +203,35 @@ def _try_decode(data: bytes, name: str) -> str | None:
         return data.decode(name)
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+def _mismatch(overruled: str | None) -> tuple[str, ...]:
+    return (f"declared encoding {overruled!r} does not match the bytes",) if overruled else ()
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
+    """The text and a warning, when bytes that fail strict UTF-8 are mostly UTF-8 all the same.
+
+    Mostly: at least `_MOSTLY_UTF8_RATIO` valid multi-byte sequences for each invalid byte.
+    ASCII is no evidence either way, and pure ASCII never gets here.
+    """
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    invalid = len(data) - len(escaped.encode("utf-8", errors="ignore"))
+    ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
+    multibyte = len(escaped) - ascii_count - invalid
+    if invalid == 0 or multibyte < _MOSTLY_UTF8_RATIO * invalid:
+        return None
+    text = data.decode("utf-8", errors=_STRAYS_HANDLER)
+    stretches = len(text) - ascii_count - multibyte  # one character for each
+    replaced = text.count("\ufffd") - data.count("\ufffd".encode())
+    read = ((stretches - replaced, "read as windows-1252"), (replaced, "replaced by U+FFFD"))
+    found = [(count, how) for count, how in read if count]
+    how = found[0][1] if len(found) == 1 else ", ".join(f"{count} {how}" for count, how in found)
+    return text, f"invalid utf-8 in {stretches} {_places(stretches)}: {how}"
+
+
+def _places(count: int) -> str:
+    return "place" if count == 1 else "places"
 
 
 def _detect(data: bytes, overruled: str | None) -> Decoded:

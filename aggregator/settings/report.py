@@ -91,6 +91,14 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | No
     return error["msg"], None
 
 
+MORE_PROBLEMS_SHOWN = 10
+
+
+def _brief(error: ErrorDetails, line: int, model: type[BaseModel]) -> str:
+    where = f"line {line}, " if line else ""
+    return f"{where}{dotted(tuple(error['loc']))}: {describe(error, model)[0]}"
+
+
 def to_config_error(
     exc: ValidationError,
     file: TomlFile | None,
@@ -105,11 +113,16 @@ def to_config_error(
         found = file.lines.line_of(tuple(error["loc"])) if file else None
         return found if found is not None else 0
 
-    first = min(errors, key=line)
+    first, *others = sorted(errors, key=line)
     loc = tuple(first["loc"])
     message, expected = describe(first, model)
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
+    if others:
+        # Every problem named, so that one edit fixes them all (not one per run).
+        shown = [_brief(error, line(error), model) for error in others[:MORE_PROBLEMS_SHOWN]]
+        if len(others) > MORE_PROBLEMS_SHOWN:
+            shown.append("...")
+        count = f"{len(others)} more problem{'s' * (len(others) > 1)}"
+        message += f" (and {count}: {'; '.join(shown)})"
     for env_loc, variable in from_env.items():
         if loc[: len(env_loc)] == env_loc:
             return ConfigError("environment", message, key=variable, expected=expected)

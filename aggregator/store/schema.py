@@ -68,6 +68,8 @@ sources = Table(
     Column("document_digest", String(64)),
     # The warnings of the last document read, one a line; None: it was read cleanly.
     Column("last_warning", Text),
+    # Rate limited: when the server said to come back (Retry-After); read with last_status.
+    Column("retry_after", utc()),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
-from aggregator.errors import SourceError, StoreError
+from aggregator.errors import RateLimited, SourceError, StoreError
 from aggregator.models import CacheValidators, NotModifiedRecord, Source, SourceHealth
 from aggregator.store.schema import fetch_log, items, sources
 from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
@@ -97,6 +97,8 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 "next_fetch_at": case(
                     (url_changed, new.next_fetch_at), else_=sources.c.next_fetch_at
                 ),
+                # Another server's Retry-After is not the new URL's.
+                "retry_after": case((url_changed, None), else_=sources.c.retry_after),
             },
         )
         rows = [
@@ -171,6 +173,7 @@ def _to_health(m: RowMapping) -> SourceHealth:
         validators=CacheValidators(etag=m["etag"], last_modified=m["last_modified"]),
         document_digest=m["document_digest"],
         last_warning=m["last_warning"],
+        retry_after=from_db_or_none(m["retry_after"]),
     )
 
 
@@ -320,6 +323,7 @@ def record_failure(
         last_error=str(error),
         last_error_kind=error.kind,
         next_fetch_at=to_db(next_fetch_at),
+        retry_after=to_db_or_none(error.retry_at if isinstance(error, RateLimited) else None),
         b_now=to_db(now),
     )
 

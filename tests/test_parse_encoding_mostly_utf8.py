@@ -1,0 +1,162 @@
+"""UTF-8 with a few invalid bytes stays UTF-8; documents in other encodings stay theirs.
+
+One stray byte (a "©" pasted from a windows-1252 template) used to make strict UTF-8 fail,
+the utf-8 label be dropped and detection pick a single-byte encoding for the whole document:
+every "ü" became "ĂĽ". Now bytes that are mostly UTF-8 are read as UTF-8, each stray byte as
+windows-1252 and each cut-off sequence as U+FFFD, with a warning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.models import Selectors
+from aggregator.parse import parse_document
+from aggregator.parse.encoding import decode
+from tests.support_parse import feed_source, fetched, html_source
+
+UMLAUT_TITLE = "Überwachung: Bundestag berät über die Chatkontrolle"
+UMLAUT_TEXT = "Größere Änderungen für Straßen und Plätze sind geplant."
+
+
+def rss(title: str, description: str, encoding: str = "utf-8") -> str:
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://example.de/</link><item>"
+        f"<title>{title}</title><link>https://example.de/b/1</link>"
+        "<pubDate>Mon, 09 Mar 2026 10:00:00 +0100</pubDate>"
+        f"<description>{description}</description></item></channel></rss>"
+    )
+
+
+# The defect's repro: valid UTF-8 throughout but for the single byte 0xA9 near the end.
+STRAY_COPYRIGHT = (
+    rss(UMLAUT_TITLE, f"{UMLAUT_TEXT} Copyright @@ 2026").encode().replace(b"@@", b"\xa9")
+)
+
+
+def test_one_stray_byte_keeps_a_utf8_feed_utf8() -> None:
+    doc = parse_document(feed_source(), fetched(STRAY_COPYRIGHT, "https://example.de/feed.xml"))
+    (item,) = doc.items
+    assert item.title == UMLAUT_TITLE
+    assert item.summary == f"{UMLAUT_TEXT} Copyright © 2026"  # the stray read as windows-1252
+    assert "invalid utf-8 in 1 place: read as windows-1252" in doc.warnings
+
+
+def test_one_stray_byte_under_a_utf8_http_charset() -> None:
+    doc = parse_document(
+        feed_source(),
+        fetched(
+            STRAY_COPYRIGHT, "https://example.de/feed.xml", "application/rss+xml; charset=utf-8"
+        ),
+    )
+    assert doc.items[0].title == UMLAUT_TITLE
+
+
+def test_stale_latin1_http_charset_loses_to_mostly_utf8_bytes() -> None:
+    decoded = decode(STRAY_COPYRIGHT, "text/xml; charset=iso-8859-1", "xml")
+    assert decoded.encoding == "utf_8"
+    assert UMLAUT_TITLE in decoded.text and "Copyright © 2026" in decoded.text
+    assert decoded.declared == "iso-8859-1"
+    assert decoded.warnings == (
+        "declared encoding 'iso-8859-1' does not match the bytes: read as utf-8",
+        "invalid utf-8 in 1 place: read as windows-1252",
+    )
+
+
+def test_cut_off_sequences_and_unmapped_bytes_become_replacement_characters() -> None:
+    # "…" (E2 80 A6) cut after two bytes, and 0x81, which windows-1252 leaves undefined.
+    data = rss(UMLAUT_TITLE, f"{UMLAUT_TEXT} Mehr@@ Seite 1@!").encode()
+    data = data.replace(b"@@", b"\xe2\x80").replace(b"@!", b"\x81")
+    decoded = decode(data, None, "xml")
+    assert decoded.encoding == "utf_8"
+    assert f"{UMLAUT_TEXT} Mehr\ufffd Seite 1\ufffd" in decoded.text
+    assert decoded.warnings == ("invalid utf-8 in 2 places: replaced by U+FFFD",)
+
+
+@pytest.mark.corpus
+def test_corpus_linenoise_reads_as_utf8(corpus: Path) -> None:
+    data = (corpus / "edgecases/feedparser__encoding_bozo_linenoise.xml").read_bytes()
+    doc = parse_document(feed_source(), fetched(data, "https://feeds.example.org/feed.xml"))
+    # E2 80 99 and E2 80 9D are valid UTF-8 quotes; the lone A9 is windows-1252's "©".
+    assert doc.items[0].summary == "’<>”©"
+    assert "invalid utf-8 in 1 place: read as windows-1252" in doc.warnings
+
+
+def test_windows_1252_declared_utf8_is_still_windows_1252() -> None:
+    # No valid multi-byte sequence at all: the label lies, the bytes are windows-1252.
+    data = rss(UMLAUT_TITLE, "Die „Chatkontrolle“ – Größe €").encode("cp1252")
+    doc = parse_document(feed_source(), fetched(data, "https://example.de/feed.xml"))
+    (item,) = doc.items
+    assert item.title == UMLAUT_TITLE
+    assert item.summary == "Die „Chatkontrolle“ – Größe €"
+    assert not any("invalid utf-8" in warning for warning in doc.warnings)
+
+
+def test_windows_1252_with_an_accidental_utf8_pair_is_still_windows_1252() -> None:
+    # "ß" before a no-break space is DF A0, valid UTF-8 (U+07E0) by chance; one such pair
+    # among many invalid bytes is no evidence of UTF-8.
+    text = "Er sagte, daß\xa0die Überwachung der Chats für Bürger schädlich wäre."
+    data = rss(UMLAUT_TITLE, text).encode("cp1252")
+    decoded = decode(data, "text/xml; charset=utf-8", "xml")
+    assert decoded.encoding != "utf_8"  # detection's pick (cp1250 reads these letters alike)
+    assert text in decoded.text and UMLAUT_TITLE in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("codec", "text"),
+    [
+        ("koi8_r", "Как пережить новогоднюю ночь: советы врачей и психологов"),
+        ("iso8859_2", "Žluťoučký kůň úpěl ďábelské ódy. Řeč, Čechy, Ústí nad Labem"),
+        ("iso8859_7", "Το Ευρωπαϊκό Κοινοβούλιο συζήτησε τους νέους κανόνες. «ΚΑΛΗΜΈΡΑ»"),
+        ("euc_jp", "日本政府は本日、新しい規則について欧州連合と協議したと発表しました。"),
+        ("gbk", "白宫提名艾伦为北约最高司令官"),
+    ],
+)
+def test_declared_legacy_encodings_under_a_lying_utf8_charset(codec: str, text: str) -> None:
+    data = rss(text, text, encoding=codec).encode(codec)
+    decoded = decode(data, "application/rss+xml; charset=utf-8", "xml")
+    assert decoded.encoding == codec
+    assert decoded.text == data.decode(codec)
+
+
+LISTING = Selectors(item="li.teaser", title="h2", link="a@href", summary="p")
+
+
+def test_html_listing_with_a_stray_byte_keeps_its_utf8() -> None:
+    page = (
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Presse</title>'
+        "</head><body><ul>"
+        f'<li class="teaser"><h2>{UMLAUT_TITLE}</h2><a href="/presse/1">mehr</a>'
+        f"<p>{UMLAUT_TEXT}</p></li>"
+        "</ul><footer>@@ 2026 Bundesministerium</footer></body></html>"
+    ).encode()
+    page = page.replace(b"@@", b"\xa9")
+    doc = parse_document(
+        html_source(LISTING, language="de"),
+        fetched(page, "https://www.example.de/presse/", "text/html"),
+    )
+    (item,) = doc.items
+    assert item.title == UMLAUT_TITLE
+    assert item.summary == UMLAUT_TEXT
+    assert item.url == "https://www.example.de/presse/1"
+    assert "invalid utf-8 in 1 place: read as windows-1252" in doc.warnings
+
+
+def test_html_page_in_windows_1252_under_a_utf8_meta_is_still_windows_1252() -> None:
+    page = (
+        '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Presse</title>'
+        "</head><body><ul>"
+        f'<li class="teaser"><h2>{UMLAUT_TITLE}</h2><a href="/presse/1">mehr</a>'
+        f"<p>{UMLAUT_TEXT}</p></li></ul><footer>© 2026</footer></body></html>"
+    ).encode("cp1252")
+    doc = parse_document(
+        html_source(LISTING, language="de"),
+        fetched(page, "https://www.example.de/presse/", "text/html"),
+    )
+    (item,) = doc.items
+    assert item.title == UMLAUT_TITLE
+    assert item.summary == UMLAUT_TEXT
+    assert not any("invalid utf-8" in warning for warning in doc.warnings)
