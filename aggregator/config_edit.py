@@ -41,6 +41,7 @@ KEY_ORDER = (
     "country",
     "institution",
     "language",
+    "timezone",
     "interval",
     "enabled",
     "verified",

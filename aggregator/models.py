@@ -56,6 +56,7 @@ class Source:
     country: str | None = None  # ISO 3166-1 alpha-2, upper case, for national bodies
     institution: str | None = None  # e.g. "European Parliament", "Council of the EU"
     language: str | None = None  # ISO 639-1; None: detect per item
+    timezone: str | None = None  # IANA zone of its dates without an offset; None: UTC
     interval: timedelta = timedelta(hours=1)
     enabled: bool = True
     verified: bool = True  # False: the URL could not be confirmed when it was configured

@@ -9,8 +9,9 @@ The rules, in the order `normalise_item` applies them:
   summary (else the text) on one line, cut on a word boundary; title: plain text on one line,
   else the first words of the text, else the URL.
 - published: the entry's published date, else its updated date, in UTC (naive dates are
-  taken as UTC). A date more than a day ahead of `now` or before 1990 is a feed bug, not a
-  date: with no usable date, `published` is `now` and `published_is_fallback` says so.
+  read in the source's time zone, `local_time`; UTC without one). A date more than a day
+  ahead of `now` or before 1990 is a feed bug, not a date: with no usable date, `published`
+  is `now` and `published_is_fallback` says so.
 - identity, unique within the source and prefixed by kind: ``g:`` the GUID; ``u:`` the
   canonical URL, when there is no GUID or the document gives the same GUID to different
   entries; ``h:`` a hash of title and date (title and text when there is no date).
@@ -25,9 +26,10 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from aggregator.language import detect_language, normalise_language
+from aggregator.local_time import zone
 from aggregator.models import Item, ParsedDocument, RawItem, Source
 from aggregator.text import (
     content_fingerprint,
@@ -106,7 +108,8 @@ def normalise_item(
     if not title:
         title = first_words(text, TITLE_WORDS) if text else url
 
-    published = _usable_date(raw.published, now) or _usable_date(raw.updated, now)
+    local = zone(source.timezone) if source.timezone else UTC
+    published = _usable_date(raw.published, now, local) or _usable_date(raw.updated, now, local)
     canonical = canonical_url(url)
     if guid is not None and guid_is_unique:
         identity = f"g:{guid}"
@@ -126,7 +129,7 @@ def normalise_item(
         text=text,
         published=published or now,
         published_is_fallback=published is None,
-        updated=_usable_date(raw.updated, now),
+        updated=_usable_date(raw.updated, now, local),
         language=_language(raw, document, source, title, text),
         author=_clean(fold_line(raw.author)) if raw.author else None,
         content_hash=content_fingerprint(title, text),
@@ -184,10 +187,11 @@ def _unique_identities(items: list[Item]) -> list[Item]:
     return result
 
 
-def _usable_date(value: datetime | None, now: datetime) -> datetime | None:
+def _usable_date(value: datetime | None, now: datetime, local: tzinfo) -> datetime | None:
+    """`value` in UTC (a naive one read in `local`), or None when it cannot be right."""
     if value is None:
         return None
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    utc = (value.replace(tzinfo=local) if value.tzinfo is None else value).astimezone(UTC)
     if utc < EARLIEST or utc > now + MAX_FUTURE:
         return None
     return utc

@@ -271,6 +271,18 @@ def test_updated_is_utc_or_none_when_implausible() -> None:
     assert item(raw()).updated is None
 
 
+def test_a_date_without_an_offset_is_local_time_in_the_sources_zone() -> None:
+    berlin = dataclasses.replace(SOURCE, timezone="Europe/Berlin")
+    winter = raw(published=datetime(2024, 1, 12, 11, 15))
+    summer = raw(published=datetime(2023, 7, 1, 11, 15))
+    assert item(winter, source=berlin).published == datetime(2024, 1, 12, 10, 15, tzinfo=UTC)
+    assert item(summer, source=berlin).published == datetime(2023, 7, 1, 9, 15, tzinfo=UTC)
+    # A date that says its offset keeps it; without a zone, a naive date is UTC.
+    aware = raw(published=datetime(2024, 1, 12, 11, 15, tzinfo=timezone(timedelta(hours=-5))))
+    assert item(aware, source=berlin).published == datetime(2024, 1, 12, 16, 15, tzinfo=UTC)
+    assert item(winter).published == datetime(2024, 1, 12, 11, 15, tzinfo=UTC)
+
+
 def test_now_in_another_zone_is_converted_and_naive_now_is_refused() -> None:
     entry = raw()
     result = normalise_item(SOURCE, entry, now=NOW.astimezone(CET), document=document(entry))

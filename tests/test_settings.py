@@ -64,6 +64,13 @@ SOURCE_CASES = [
         "interval",
     ),
     Bad(
+        "unknown-timezone",
+        FEED + 'timezone = "Europe/Brusels"  # <-\n',
+        "source[0].timezone",
+        "unknown timezone 'Europe/Brusels'",
+        "an IANA zone",
+    ),
+    Bad(
         "duplicate-id-names-both-lines",
         FEED + FEED.replace('id = "ok"', 'id = "ok"  # <-'),
         "source[1].id",
@@ -421,6 +428,29 @@ language = "de"
         True,
         None,
     )
+
+
+def test_a_sources_time_zone_is_its_own_else_its_countrys_else_the_default(
+    tmp_path: Path,
+) -> None:
+    def feed(source_id: str, extra: str = "") -> str:
+        return FEED.replace('id = "ok"', f'id = "{source_id}"') + extra + "\n"
+
+    (tmp_path / "sources.toml").write_text(
+        '[defaults]\ntimezone = "Europe/Brussels"\n\n'
+        + feed("own", 'country = "DE"\ntimezone = "Europe/Lisbon"')
+        + feed("country", 'country = "PL"')
+        + feed("default"),
+        encoding="utf-8",
+    )
+    zones = {s.id: s.timezone for s in load_sources(tmp_path)}
+    assert zones == {
+        "own": "Europe/Lisbon",
+        "country": "Europe/Warsaw",
+        "default": "Europe/Brussels",
+    }
+    (tmp_path / "sources.toml").write_text(feed("bare"), encoding="utf-8")
+    assert [s.timezone for s in load_sources(tmp_path)] == [None]
 
 
 def test_interval_defaults_to_one_hour_without_defaults_table(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aggregator.errors import ConfigError
+from aggregator.local_time import source_zone
 from aggregator.models import OrgKind, Selectors, Source, SourceKind
 from aggregator.settings.checks import (
     Country,
@@ -18,6 +19,7 @@ from aggregator.settings.checks import (
     Slug,
     SourceInterval,
     TagName,
+    TimeZoneName,
     Url,
 )
 from aggregator.settings.report import dotted, to_config_error
@@ -48,6 +50,7 @@ class _Source(_Table):
     country: Country | None = None
     institution: NonEmpty | None = None
     language: Language | None = None
+    timezone: TimeZoneName | None = None  # of dates without an offset; None: see local_time
     interval: SourceInterval | None = None  # None: the [defaults] interval
     enabled: bool = True
     verified: bool = True
@@ -58,6 +61,7 @@ class _Source(_Table):
 
 class _Defaults(_Table):
     interval: SourceInterval = DEFAULT_INTERVAL
+    timezone: TimeZoneName | None = None
 
 
 class SourcesFile(_Table):
@@ -120,7 +124,7 @@ def _check(file: TomlFile, model: SourcesFile) -> None:
         first.setdefault(source.id, index)
 
 
-def _record(source: _Source, default_interval: timedelta) -> Source:
+def _record(source: _Source, defaults: _Defaults) -> Source:
     selectors = source.selectors
     return Source(
         id=source.id,
@@ -131,7 +135,8 @@ def _record(source: _Source, default_interval: timedelta) -> Source:
         country=source.country,
         institution=source.institution,
         language=source.language,
-        interval=source.interval or default_interval,
+        timezone=source_zone(source.timezone, defaults.timezone, source.country),
+        interval=source.interval or defaults.interval,
         enabled=source.enabled,
         verified=source.verified,
         selectors=Selectors(**selectors.model_dump()) if selectors else None,
@@ -153,4 +158,4 @@ def load_sources(config_dir: Path) -> tuple[Source, ...]:
     except ValidationError as exc:
         raise to_config_error(exc, file, file.name, SourcesFile) from exc
     _check(file, model)
-    return tuple(_record(source, model.defaults.interval) for source in model.source)
+    return tuple(_record(source, model.defaults) for source in model.source)
