@@ -276,3 +276,24 @@ def test_ill_formed_feed_with_items_is_kept_with_a_warning() -> None:
     doc = parse(fetched(data, "https://x.eu/feed"))
     assert [item.title for item in doc.items] == ["Still readable"]
     assert any(warning.startswith("feed is not well-formed") for warning in doc.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"), [("europarl_press_rss.xml", b"<item>"), ("iwf_news.atom", b"<entry")]
+)
+def test_a_truncated_feed_keeps_its_whole_entries_and_skips_the_cut_one(
+    name: str, tag: bytes
+) -> None:
+    whole = fixture(name)
+    source = feed_source()
+    complete = parse_document(source, fetched(whole, "https://example.org/feed"))
+    assert len(complete.items) >= 2
+    second = whole.index(tag, whole.index(tag) + 1)
+    cut = parse_document(source, fetched(whole[: second + 60], "https://example.org/feed"))
+    assert [i.title for i in cut.items] == [complete.items[0].title]
+    assert cut.warnings[0].startswith("feed is not well-formed")
+    assert cut.warnings[1] == "the document ends inside its last entry: that entry was skipped"
+    # Cut after the last entry's end: every entry is whole, and kept.
+    tail = parse_document(source, fetched(whole[: whole.rindex(b"</")], "https://example.org/feed"))
+    assert [i.title for i in tail.items] == [i.title for i in complete.items]
+    assert len(tail.warnings) == 1

@@ -77,6 +77,11 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     warnings = list(decoded.warnings)
     if result.get("bozo"):
         warnings.append(f"feed is not well-formed: {_describe(result.get('bozo_exception'))}")
+        if entries and _ends_inside_an_entry(utf8, result.get("bozo_exception")):
+            # A truncated download: the last entry is whatever its first bytes held (a title
+            # cut short, no date, no link), and would be stored as an item of its own.
+            entries = entries[:-1]
+            warnings.append("the document ends inside its last entry: that entry was skipped")
     feed: Mapping[str, Any] = result.get("feed") or {}
     link = absolute_http_url(feed.get("link"), fetched.url)
     # Atom says relative links resolve against the document's URL (or xml:base, which
@@ -230,6 +235,20 @@ def _not_a_feed(text: str, result: Mapping[str, Any]) -> str:
     if result.get("bozo"):
         return f"not a feed: {_describe(result.get('bozo_exception'))}"
     return "not a feed: no RSS, RDF or Atom root element"
+
+
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>/]")
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+
+
+def _ends_inside_an_entry(data: bytes, exc: object) -> bool:
+    """The XML ended early ("no element found") after an entry's start tag and before its
+    end tag."""
+    if "no element found" not in str(exc):
+        return False
+    starts = [m.start() for m in _ENTRY_START.finditer(data)]
+    ends = [m.start() for m in _ENTRY_END.finditer(data)]
+    return bool(starts) and (not ends or starts[-1] > ends[-1])
 
 
 def _describe(exc: object) -> str:
