@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.parse import dates
 from aggregator.parse.dates import parse_date, parse_date_fast
 
 
@@ -53,6 +54,101 @@ def test_parse_date(text: str, languages: list[str] | None, expected: datetime) 
         assert found.utcoffset() == expected.utcoffset()
 
 
+# Listing pages write words around their dates. Each case runs with the page's language and
+# with none (the EU's languages).
+DATES_IN_TEXT = [
+    ("Publié le 3 février 2026", "fr", datetime(2026, 2, 3)),
+    ("Stand: 03.03.2026 14:00 Uhr", "de", datetime(2026, 3, 3, 14, 0)),
+    ("Published: 12 November 2025", "en", datetime(2025, 11, 12)),
+    ("Veröffentlicht am 3. März 2026", "de", datetime(2026, 3, 3)),
+    ("Opublikowano: 12 listopada 2025", "pl", datetime(2025, 11, 12)),
+    ("Updated 5 March 2026, 10:30", "en", datetime(2026, 3, 5, 10, 30)),
+    ("Pubblicato il 12 novembre 2025 ore 14:30", "it", datetime(2025, 11, 12, 14, 30)),
+    ("12 November 2025 | Press release", "en", datetime(2025, 11, 12)),
+    ("Date: 2025-11-12", "en", datetime(2025, 11, 12)),
+    ("Posted on November 12, 2025 by EDRi", "en", datetime(2025, 11, 12)),
+    ("Publicado el 12 de noviembre de 2025 a las 10:30", "es", datetime(2025, 11, 12, 10, 30)),
+    ("Közzétéve: 2025. november 12.", "hu", datetime(2025, 11, 12)),
+    ("Posted November 12, 2025 at 2 p.m.", "en", datetime(2025, 11, 12, 14, 0)),
+    ("3 Feb 2026 1 comment", "en", datetime(2026, 2, 3)),  # the comment count is no time
+    ("Case C-311/18 of 16 July 2020", "en", datetime(2020, 7, 16)),
+    # A zone in the text keeps the date aware; none leaves it naive.
+    (
+        "Published 12 November 2025 10:00 CET by admin",
+        "en",
+        datetime(2025, 11, 12, 10, 0, tzinfo=tz(1)),
+    ),
+    (
+        "Last modified: Thu, 13 Nov 2025 12:15:00 +0100",
+        "en",
+        datetime(2025, 11, 13, 12, 15, tzinfo=tz(1)),
+    ),
+    (
+        "Released 2025-11-12T09:00:00+01:00 (Brussels)",
+        "en",
+        datetime(2025, 11, 12, 9, 0, tzinfo=tz(1)),
+    ),
+]
+
+
+@pytest.mark.parametrize("with_language", [True, False], ids=["page language", "EU languages"])
+@pytest.mark.parametrize(
+    ("text", "language", "expected"), DATES_IN_TEXT, ids=[case[0] for case in DATES_IN_TEXT]
+)
+def test_date_with_words_around_it(
+    text: str, language: str, expected: datetime, with_language: bool
+) -> None:
+    found = parse_date(text, [language] if with_language else None)
+    assert found == expected
+    assert (found.tzinfo is None) == (expected.tzinfo is None)
+    if found.tzinfo is not None:
+        assert found.utcoffset() == expected.utcoffset()
+
+
+# Numbers in a text that are no date: an act's or a document's number, a count, a page.
+NUMBERS_NOT_DATES = [
+    "Regulation 2024/1689",
+    "Press release 123/2025",
+    "Directive 2011/93/EU",
+    "Regulation (EU) 2022/2065",
+    "COM(2022) 209 final",
+    "Session 12 of 2025",
+    "Article 5 of 2023",
+    "Top 10 of 2025",
+    "Page 1 of 12, 2025 archive",
+    "Opened 1 of 3 2025 sessions",
+    "Vote: 12 3 2025 today",
+    "Agenda item 3: 2025 budget",
+    "Published: yesterday",  # relative: would need a clock
+    "Updated 12 November",  # no year: not guessed
+    "Stand: 03.03.26",  # inside a text, the year must be written in full
+]
+
+
+@pytest.mark.parametrize("languages", [["en"], None], ids=["en", "EU languages"])
+@pytest.mark.parametrize("text", NUMBERS_NOT_DATES, ids=NUMBERS_NOT_DATES)
+def test_number_in_text_is_no_date(text: str, languages: list[str] | None) -> None:
+    assert parse_date(text, languages) is None
+
+
+def test_text_without_a_date_costs_few_dateparser_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts: list[str] = []
+    natural = dates._natural
+
+    def counting(text: str, languages: tuple[str, ...]) -> datetime | None:
+        texts.append(text)
+        return natural(text, languages)
+
+    monkeypatch.setattr(dates, "_natural", counting)
+    sentence = (
+        "In 2023, 12 member states and 5 others voted in 2024 on 3 texts and 7 amendments in"
+        " the committee, then 2 more in plenary before the long summer break."
+    )
+    assert parse_date(sentence, ["en"]) is None
+    assert len(texts) <= 1 + dates._MAX_NATURAL_CALLS  # the whole text, then a few windows
+    assert all(len(text) < 60 for text in texts[1:])
+
+
 NOT_DATES = ["", "   ", "garbage", "News", "99/99/9999", "31.02.2025", "12 novembre", "Upcoming"]
 
 
@@ -81,3 +177,15 @@ def test_fast_path_skips_dateparser() -> None:
 def test_never_raises(text: str, languages: list[str] | None) -> None:
     found = parse_date(text, languages)
     assert found is None or isinstance(found, datetime)
+
+
+def test_a_word_that_only_starts_like_a_month_is_no_month() -> None:
+    assert parse_date("5 decisions 2025", ["en"]) is None
+    assert parse_date("12 Marching 2025", ["en"]) is None
+    assert parse_date("12 November 2025 10:00 +0100") == datetime(
+        2025, 11, 12, 10, 0, tzinfo=timezone(timedelta(hours=1))
+    )
+    assert parse_date("Seg, 24 Set 2018 19:42:40 -0300") == datetime(
+        2018, 9, 24, 19, 42, 40, tzinfo=timezone(timedelta(hours=-3))
+    )
+    assert parse_date("3 März 2026") == datetime(2026, 3, 3)

@@ -5,12 +5,18 @@ microseconds. Listing pages write dates in their own language ("12 novembre 2025
 "3. März 2026", "12/11/2025"): those go to dateparser, restricted to the page's languages and
 to absolute dates (no "yesterday", which would need a clock), and with all of day, month and
 year required (no silent filling-in of the current year).
+
+Listing pages also write words around their dates ("Publié le 3 février 2026", "Stand:
+03.03.2026 14:00 Uhr", "12 November 2025 | Press release"). When the whole text is no date, a
+few windows of it around its numbers are tried: those cost a capped number of dateparser calls,
+must give the year in four digits, and are kept only if every bare number in them is part of
+the date read, so that "Regulation 2024/1689" or "page 1 of 12, 2025" stay no date.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -71,6 +77,18 @@ _MONTHS = {
     for number, names in enumerate(_MONTH_NAMES.values(), start=1)
     for name in names.split()
 }
+# Months written out in full, in the languages of _MONTH_NAMES (longer than four letters):
+# a longer word is read as a month only if it is one of these.
+_FULL_MONTH_NAMES = """
+    january february march april june july august september october november december
+    janvier février fevrier avril juillet août aout septembre octobre novembre décembre
+    januar februar märz maerz juni juli oktober dezember
+    enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre
+    diciembre gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre
+    janeiro fevereiro março marco maio junho julho setembro outubro novembro dezembro
+    januari februari maart augustus
+    """
+_FULL_MONTHS = frozenset(_FULL_MONTH_NAMES.split())
 _NUMERIC = re.compile(
     r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?:[ T,]+(\d{1,2})[:h.](\d{2})(?::(\d{2}))?)?$"
 )
@@ -80,6 +98,24 @@ DEFAULT_LANGUAGES = (
     *("cs", "sk", "sl", "hu", "ro", "bg", "el", "hr", "mt", "ga", "uk", "ru", "nb", "tr"),
 )
 _SPACES = re.compile(r"\s+")
+# Dates inside running text: see _within.
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+_DIGITS = re.compile(r"\d+")
+# What a number in a date looks like: a day, month or year ("12", "1er", "12th", "2025"), a
+# compact date ("12.11.2025", "2025-11-12T09:00:00+01:00"), a time ("14:30", "10h30", "2pm")
+# or a zone offset ("+0100", "GMT+01:00"); not "2024/1689", "123/2025" or "C-311/18".
+_DATE_PART = re.compile(
+    r"\d{1,4}[^\W\d_]{0,3}"
+    r"|\d{1,4}([./-])\d{1,2}\1\d{1,4}(?:T[\d:.,+\-Z]+)?"
+    r"|\d{1,2}[:h.]\d{2}(?:[:.]\d{2})?[^\W\d_]{0,2}"
+    r"|[A-Z]{0,4}[+-]\d{1,2}(?::?\d{2})?"
+)
+_PUNCTUATION = "()[],.;:|"
+_NUMBER = re.compile(r"(\d+)[^\W\d_]{0,3}")
+_MONTH_SOURCE = re.compile(r"[^\W\d_]|\d[./-]\d")  # a letter, or a compact date's separator
+_MAX_STARTS = 3  # numbers a date may start at: "Case C-311/18 of 16 July 2020" needs the second
+_MAX_INNER_WORDS = 5  # words between a date's first and last number
+_MAX_NATURAL_CALLS = 3  # dateparser calls per text (~0.3 ms each for one language, ~3 ms for all)
 _DATEPARSER_SETTINGS = {
     "PARSERS": ["custom-formats", "absolute-time"],
     "REQUIRE_PARTS": ["day", "month", "year"],
@@ -96,7 +132,11 @@ def parse_date(text: str, languages: Sequence[str] | None = None) -> datetime | 
     cleaned = _clean(text)
     if cleaned is None:
         return None
-    return _fast(cleaned) or _natural(cleaned, _language_codes(languages))
+    found = _fast(cleaned)
+    if found is not None:
+        return found
+    codes = _language_codes(languages)
+    return _natural(cleaned, codes) or _within(cleaned, codes)
 
 
 def parse_date_fast(text: str) -> datetime | None:
@@ -137,6 +177,8 @@ def _rfc822(text: str) -> datetime | None:
     # The regex dropped the weekday, in whatever language ("mer,", "Di.,").
     day, month_name, year_text, hour, minute, second, zone = match.groups()
     lowered = month_name.lower()
+    if len(lowered) > 4 and lowered not in _FULL_MONTHS:
+        return None  # "5 decisions 2025" is no date: only a month's name or abbreviation
     month = _MONTHS.get(lowered[:4]) or _MONTHS.get(lowered[:3])
     if month is None:
         return None
@@ -177,6 +219,141 @@ def _natural(text: str, languages: tuple[str, ...]) -> datetime | None:
     if not isinstance(found, datetime):
         return None
     return _fixed_offset(found)
+
+
+def _within(text: str, languages: tuple[str, ...]) -> datetime | None:
+    """The date in a text with words around it ("Publié le 3 février 2026"), or None.
+
+    Windows of the text start at one of its first numbers and end at a later number close
+    enough to belong to the same date, longest first (a time or zone is kept when there is one).
+    The ISO and numeric fast paths try each window, then dateparser, at most
+    _MAX_NATURAL_CALLS times in all.
+    """
+    tokens = text.split(" ")
+    # Each token with a digit: whether it can be part of a date ("2024/1689" cannot).
+    numbers = {
+        i: _DATE_PART.fullmatch(t.strip(_PUNCTUATION)) is not None
+        for i, t in enumerate(tokens)
+        if _has_digit(t)
+    }
+    starts = [i for i, date_like in numbers.items() if date_like][:_MAX_STARTS]
+    tried = {text}  # the whole text failed already
+    calls = 0
+    for start in starts:
+        for window in _windows(tokens, numbers, start):
+            if window in tried or not _could_be_date(window):
+                continue
+            tried.add(window)
+            found = _fast_in_text(window)
+            if found is None:
+                if calls == _MAX_NATURAL_CALLS:
+                    return None
+                calls += 1
+                found = _natural(window, languages)
+            if found is not None and _explained(window, found):
+                return found
+    return None
+
+
+def _windows(tokens: list[str], numbers: dict[int, bool], start: int) -> Iterator[str]:
+    ends = [start]
+    words = 0  # between the date's numbers: "12 de noviembre de 2025 a las 10:30" has five
+    for index, date_like in numbers.items():
+        if index <= start:
+            continue
+        words += index - ends[-1] - 1
+        if not date_like or words > _MAX_INNER_WORDS:
+            break
+        ends.append(index)
+    for end in reversed(ends):
+        inner = tokens[start : end + 1]
+        year_at = next((i for i, token in enumerate(inner) if _YEAR.search(token)), None)
+        if year_at is None:
+            continue
+        # The word before is needed when no word separates the first number from the year:
+        # it must be the month ("November 12, 2025"). The word after is needed when the last
+        # number is not the year: a zone or "pm" after a time, "d." after a Lithuanian day.
+        month_before = (
+            year_at > 0
+            and start > 0
+            and _is_word(tokens[start - 1])
+            and not any(_has_letter(token) for token in inner[1:year_at])
+        )
+        word_after = (
+            year_at < len(inner) - 1 and end + 1 < len(tokens) and _is_word(tokens[end + 1])
+        )
+        first = start - 1 if month_before else start
+        if word_after:
+            yield " ".join(tokens[first : end + 2])
+        yield " ".join(tokens[first : end + 1])
+
+
+def _could_be_date(window: str) -> bool:
+    # Inside a text, a date gives its year in full, a day, and a month as a word or in a
+    # compact date ("12.11.2025"): what lacks one is not worth a dateparser call.
+    return (
+        _YEAR.search(window) is not None
+        and len(_DIGITS.findall(window)) >= 2
+        and _MONTH_SOURCE.search(window) is not None
+    )
+
+
+def _fast_in_text(window: str) -> datetime | None:
+    # Not _rfc822: it knows months by their first letters, which inside running text would
+    # read "5 decisions 2025" as 5 December. dateparser knows whole month names.
+    for fast in (_iso, _numeric):
+        try:
+            found = fast(window)
+        except (ValueError, OverflowError):
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def _explained(window: str, found: datetime) -> bool:
+    """Whether the date read accounts for the window's numbers.
+
+    The year must be written in full, the day must be written, and every bare number must be
+    the day, the year or part of the time: a month is a name or sits in a compact date
+    ("12.11.2025"), so "1 of 12, 2025" or "12 3 2025" inside a text are no date.
+    """
+    if str(found.year) not in _YEAR.findall(window):
+        return False
+    if found.day not in {int(run) for run in _DIGITS.findall(window)}:
+        return False
+    parts = [found.day, found.year, found.hour, found.minute, found.second]
+    tokens = window.split(" ")
+    for index, token in enumerate(tokens):
+        number = _NUMBER.fullmatch(token.strip(_PUNCTUATION))  # "12", "1er", "12th", "2pm"
+        if number is None:
+            continue
+        value = int(number.group(1))
+        if value in parts:
+            parts.remove(value)
+        elif value == found.hour - 12 and found.hour in parts and _pm(tokens[index:]):
+            parts.remove(found.hour)
+        else:
+            return False
+    return True
+
+
+def _pm(tokens: list[str]) -> bool:
+    """Whether a number is followed by "pm" ("2pm", "2 p.m.", "2 PM")."""
+    after = tokens[0].lstrip("0123456789") or (tokens[1] if len(tokens) > 1 else "")
+    return after[:1] in ("p", "P")
+
+
+def _has_digit(token: str) -> bool:
+    return any(c.isdigit() for c in token)
+
+
+def _has_letter(token: str) -> bool:
+    return any(c.isalpha() for c in token)
+
+
+def _is_word(token: str) -> bool:
+    return _has_letter(token) and not _has_digit(token)
 
 
 @lru_cache(maxsize=64)
