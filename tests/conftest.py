@@ -92,3 +92,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'aggregator.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture()
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    """A command-line run's environment: its data dir under `tmp_path`, the store at
+    `database_url` (each test once per database), no config from the environment."""
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
+    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
+    return tmp_path

@@ -34,14 +34,6 @@ CHALLENGE = (
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return tmp_path
-
-
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     code = main(list(argv))
     out, _ = capsys.readouterr()

@@ -47,14 +47,6 @@ NEW_EVENTS = [
 ]
 
 
-@pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return tmp_path
-
-
 def procedure_config(server: FixtureServer, folder: Path) -> Path:
     source = {
         "id": "proc-csar",

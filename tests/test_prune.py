@@ -135,14 +135,6 @@ def policy_says(engine: sqlalchemy.Engine, cutoffs: Cutoffs) -> set[int]:
     }
 
 
-@pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return tmp_path
-
-
 def test_prune_end_to_end(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,14 +39,6 @@ def source(id: str, url: str, **extra: Any) -> dict[str, Any]:
     return entry
 
 
-@pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return tmp_path
-
-
 FAST = """
 [fetch]
 retries = 1

@@ -34,14 +34,6 @@ FAST = "[fetch]\nretries = 0\nbackoff_base = 0.01\n"
 
 
 @pytest.fixture()
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return tmp_path
-
-
-@pytest.fixture()
 def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The ids of the sources whose documents were parsed (a few sources: in this process)."""
     seen: list[str] = []
