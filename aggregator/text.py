@@ -41,6 +41,10 @@ _PARSERS = threading.local()  # an lxml parser must not be shared between thread
 _TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no document at all
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_NO_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
 def html_to_text(html: str) -> str:
     """Readable plain text of an HTML fragment or document; plain text passes through."""
     # The markers are private-use characters: icon fonts put glyphs there, never text.
@@ -48,6 +52,10 @@ def html_to_text(html: str) -> str:
         html = html.translate(_NO_MARKS)
     if "<" not in html and "&" not in html:
         return fold_plain_text(html)
+    if _CONTROL.search(html):
+        # lxml keeps them in the text it parses, then refuses them in the text the marks
+        # below set: "<p>a\x1fb</p>" raised. They are no text anyway.
+        html = html.translate(_NO_CONTROLS)
     try:
         root = etree.fromstring(html.encode("utf-8", "surrogatepass"), _parser())
     except (etree.LxmlError, ValueError):
@@ -81,14 +89,36 @@ def _parser() -> etree.HTMLParser:
 
 
 def _keep_preformatted_lines(pre: etree._Element) -> None:
-    """Inside <pre>, source newlines are line breaks, not foldable whitespace."""
+    """Inside <pre>, source newlines are line breaks, not foldable whitespace, and a blank
+    line is a paragraph break."""
     if pre.text:
-        pre.text = pre.text.replace("\n", _LINE_MARK)
+        pre.text = _preformatted(pre.text)
     for child in pre.iterdescendants():
         if child.text:
-            child.text = child.text.replace("\n", _LINE_MARK)
+            child.text = _preformatted(child.text)
         if child.tail:
-            child.tail = child.tail.replace("\n", _LINE_MARK)
+            child.tail = _preformatted(child.tail)
+
+
+_BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")  # a newline, then only whitespace to the next
+
+
+def _preformatted(text: str) -> str:
+    if "\n" not in text:
+        return text
+    return _BLANK_LINES.sub(_PARA, text).replace("\n", _LINE_MARK)
+
+
+def plain_as_html(text: str) -> str:
+    """Plain text (an Atom type="text" title, a JSON Feed content_text, a page's text) in the
+    form `html_to_text` reads back as the same text: as it is when nothing in it looks like
+    markup, else escaped in a <pre> (lines kept, blank lines as paragraph breaks, as
+    `fold_plain_text` keeps them). "List&lt;T&gt;" read as a feed's plain text is "List<T>",
+    which must not be taken for a tag."""
+    if "<" not in text and "&" not in text:
+        return text
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<pre>{escaped}</pre>"
 
 
 # Python's re costs ~20 ns a character here, str.split/join/replace a tenth of that: the
@@ -109,7 +139,10 @@ def _break_for(match: re.Match[str]) -> str:
 
 
 def fold_plain_text(text: str) -> str:
-    """Whitespace of plain text folded: spaces within lines, at most one blank line."""
+    """Whitespace of plain text folded: spaces within lines, at most one blank line. Control
+    characters (no text; refused by XML, which feeds and digests are written in) go."""
+    if _CONTROL.search(text):
+        text = text.translate(_NO_CONTROLS)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines: list[str] = []

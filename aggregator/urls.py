@@ -55,6 +55,11 @@ TRACKING_PARAMETERS: frozenset[str] = frozenset(
         "oly_enc_id",  # Omeda newsletters
         "vero_id",  # Vero email
         "li_fat_id",  # LinkedIn first-party ad tracking
+        "wt_mc",  # Webtrekk (Mapp) campaigns: heise, Spiegel and other German publishers
+        "wt_zmc",  # Webtrekk (Mapp) campaigns
+        "wprss",  # Washington Post feed links
+        "cmpid",  # campaign id (Guardian, Telegraph and others)
+        "hpt",  # CNN home-page placement
     }
 )
 TRACKING_PREFIXES: tuple[str, ...] = (

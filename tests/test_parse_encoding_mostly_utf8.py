@@ -160,3 +160,19 @@ def test_html_page_in_windows_1252_under_a_utf8_meta_is_still_windows_1252() -> 
     assert item.title == UMLAUT_TITLE
     assert item.summary == UMLAUT_TEXT
     assert not any("invalid utf-8" in warning for warning in doc.warnings)
+
+
+def test_a_stray_byte_after_a_utf8_bom_is_read_as_windows_1252() -> None:
+    decoded = decode(b"\xef\xbb\xbfValid UTF8: \xd1\xa8 Invalid UTF8: Espa\xf1a", None, "xml")
+    assert decoded.text == "Valid UTF8: Ѩ Invalid UTF8: España"
+    assert decoded.warnings == ("invalid bytes for the byte-order mark's encoding",)
+
+
+def test_no_declaration_is_not_reported_as_a_wrong_one() -> None:
+    latin1 = "<rss><channel><title>Notícias de São Paulo</title></channel></rss>".encode("latin-1")
+    decoded = decode(latin1, None, "xml")
+    assert "São Paulo" in decoded.text
+    assert decoded.warnings[0].startswith("no encoding declared: detected")
+    labelled = decode(latin1, "application/xml; charset=utf-8", "xml")
+    assert "São Paulo" in labelled.text
+    assert labelled.warnings[0].startswith("declared encoding 'utf-8' does not match the bytes")

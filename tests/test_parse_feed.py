@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from aggregator.errors import ParseError
-from aggregator.models import Fetched, ParsedDocument
+from aggregator.models import Fetched, Item, ParsedDocument
+from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from aggregator.parse.guards import MAX_DOCUMENT_BYTES
 from tests.support_parse import feed_source, fetched, fixture
@@ -297,3 +298,68 @@ def test_a_truncated_feed_keeps_its_whole_entries_and_skips_the_cut_one(
     tail = parse_document(source, fetched(whole[: whole.rindex(b"</")], "https://example.org/feed"))
     assert [i.title for i in tail.items] == [i.title for i in complete.items]
     assert len(tail.warnings) == 1
+
+
+def _normalised(body: bytes, url: str = "https://example.org/feed") -> list[Item]:
+    source = feed_source()
+    document = parse_document(source, fetched(body, url))
+    return normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_plain_text_fields_are_not_read_as_markup() -> None:
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title type="text">Generics: List&lt;T&gt; in C# &amp; Java</title><id>urn:1</id>
+<link href="https://example.org/1"/><updated>2025-01-01T00:00:00Z</updated>
+<summary type="text">AT&amp;T and kids &lt;13.
+
+A second paragraph.</summary></entry>
+<entry><title type="html">A &lt;b&gt;bold&lt;/b&gt; move</title><id>urn:2</id>
+<link href="https://example.org/2"/><updated>2025-01-01T00:00:00Z</updated></entry></feed>"""
+    plain, marked_up = _normalised(atom)
+    assert plain.title == "Generics: List<T> in C# & Java"
+    assert plain.text == "AT&T and kids <13.\n\nA second paragraph."
+    assert marked_up.title == "A bold move"  # type="html": markup, read as such
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "j",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://example.org/j1",
+                "title": "Q&A: <script> tags & you",
+                "content_text": "Line & one\n\nLine <two>",
+            }
+        ],
+    }
+    (item,) = _normalised(json.dumps(feed).encode())
+    assert (item.title, item.text) == ("Q&A: <script> tags & you", "Line & one\n\nLine <two>")
+
+
+def test_feedburner_links_give_the_articles_own_address_and_authors_their_names() -> None:
+    rss = b"""<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">
+<channel><title>JN</title><link>https://www.jn.pt/</link>
+<item><title>Nova presidente</title><link>http://feeds.jn.pt/~r/JN/~3/UBnb8Ra3Q1U/</link>
+<feedburner:origLink>https://www.jn.pt/nacional/nova-presidente-9021600.html</feedburner:origLink>
+<author>redazione@ilgiornale-web.it (Angela Leucci)</author></item></channel></rss>"""
+    (item,) = _normalised(rss)
+    assert item.url == "https://www.jn.pt/nacional/nova-presidente-9021600.html"
+    assert item.author == "Angela Leucci"
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>h</title>
+<author><name>heise online</name></author>
+<entry><title>Ohne</title><id>urn:a</id><link href="https://heise.de/a"/>
+<updated>2025-01-01T00:00:00Z</updated></entry>
+<entry><title>Mit</title><id>urn:b</id><link href="https://heise.de/b"/>
+<author><name>Jane Doe</name></author><updated>2025-01-01T00:00:00Z</updated></entry></feed>"""
+    inherited, own = _normalised(atom)
+    assert (inherited.author, own.author) == ("heise online", "Jane Doe")
+
+
+def test_a_feed_cut_inside_a_cdata_section_skips_the_cut_entry() -> None:
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Whole</title><link>https://example.org/1</link></item>"
+        b"<item><title><![CD"
+    )
+    doc = parse_document(feed_source(), fetched(rss, "https://example.org/feed"))
+    assert [i.title for i in doc.items] == ["Whole"]
+    assert "the document ends inside its last entry: that entry was skipped" in doc.warnings

@@ -291,3 +291,16 @@ def test_corpus_eca_news_page_is_rendered_by_javascript(corpus: Path) -> None:
     assert doc.warnings == ("selector 'div.news-list article' matched nothing",)
     assert doc.language == "en-US"
     assert doc.title is not None and "European Court of Auditors" in doc.title
+
+
+def test_page_text_that_looks_like_markup_is_kept_as_written() -> None:
+    page = (
+        b"<html><body><li><a href='/1'>Kids &lt;13 &amp; social media: AT&amp;T's new "
+        b"&lt;limits&gt;</a><p>Online &lt;safety&gt; &amp; you</p></li></body></html>"
+    )
+    selectors = Selectors(item="li", title="a", link="a", summary="p")
+    source = html_source(selectors, language="en")
+    doc = parse_document(source, fetched(page, "https://www.example.org/"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert item.title == "Kids <13 & social media: AT&T's new <limits>"
+    assert item.summary == "Online <safety> & you"

@@ -17,6 +17,7 @@ from aggregator.text import (
     fold_plain_text,
     html_to_text,
     normalised_for_hash,
+    plain_as_html,
     truncate_words,
 )
 
@@ -43,6 +44,7 @@ HTML_CASES = [
     ("comment-dropped", "a <!-- hidden --> b", "a b"),
     ("only-a-comment", "<!-- nothing -->", ""),
     ("pre-keeps-lines", "<pre>line 1\n  line 2</pre>", "line 1\nline 2"),
+    ("pre-blank-line-paragraph", "<pre>Ack.\n \nAlso.\nOK</pre>", "Ack.\n\nAlso.\nOK"),
     ("source-newlines-fold", "<p>one\ntwo\n\nthree</p>", "one two three"),
     ("full-document-head-dropped", "<html><head><title>T</title></head><body>B</body>", "B"),
     ("cdata-like-summary", "<![CDATA[x]]>Text", "Text"),
@@ -70,6 +72,24 @@ def test_html_to_text_never_raises_and_is_folded(html: str) -> None:
 @given(st.text(st.characters(blacklist_characters="<&"), max_size=200))
 def test_plain_text_fast_path_is_a_fold(text: str) -> None:
     assert html_to_text(text) == fold_plain_text(text.translate(NO_MARKERS))
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200))
+def test_plain_text_as_html_reads_back_as_itself(text: str) -> None:
+    # A plain-text field ("List<T> & more", "Kids <13") survives the HTML reading: the same
+    # text as folding it, markup-looking characters and paragraphs included.
+    plain = text.translate(NO_MARKERS).translate(NO_CONTROLS)
+    assert html_to_text(plain_as_html(plain)) == fold_plain_text(plain)
+
+
+NO_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
+@settings(max_examples=200)
+@given(st.text(st.sampled_from("<p>a</p>\x01\x1f\x0b<pre>\n <br>&amp;"), max_size=60))
+def test_control_characters_in_markup_are_dropped_not_fatal(html: str) -> None:
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", html_to_text(html))
 
 
 # -- real article pages ---------------------------------------------------------------------------

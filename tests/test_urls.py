@@ -182,3 +182,16 @@ def test_order_of_distinct_parameters_does_not_matter(url: str) -> None:
     # expose trailing spaces to the input strip, which is another rule.
     reordered = url.replace("?" + parts.query, "?" + "&".join(reversed(pairs)), 1)
     assert canonical_url(reordered) == canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.heise.de/news/x.html?wt_mc=rss.ho.beitrag.rdf", "https://www.heise.de/news/x.html"),
+        ("https://www.washingtonpost.com/a_story.html?wprss=rss_wellness", "https://www.washingtonpost.com/a_story.html"),
+        ("https://edition.cnn.com/2025/x/index.html?hpt=hp_t1&id=7", "https://edition.cnn.com/2025/x/index.html?id=7"),
+        ("https://www.theguardian.com/a?CMP=x&cmpid=nl", "https://www.theguardian.com/a?CMP=x"),
+    ],
+)  # fmt: skip
+def test_publishers_own_tracking_parameters_go(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected

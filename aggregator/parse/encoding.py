@@ -145,12 +145,15 @@ def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
     """Decode `data`; never fails (the last resort maps every byte to a character)."""
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
-            bom_text = data[len(bom) :].decode(bom_codec, errors="replace")
-            warnings = (
-                ("invalid bytes for the byte-order mark's encoding",)
-                if "\ufffd" in bom_text
-                else ()
-            )
+            body = data[len(bom) :]
+            if bom_codec == "utf-8":  # stray bytes read as in a mostly-UTF-8 document
+                strict = _try_decode(body, "utf_8")
+                bom_text = body.decode("utf-8", errors=_STRAYS_HANDLER)
+                bad = strict is None
+            else:
+                bom_text = body.decode(bom_codec, errors="replace")
+                bad = "\ufffd" in bom_text
+            warnings = ("invalid bytes for the byte-order mark's encoding",) if bad else ()
             return Decoded(
                 text=bom_text,
                 encoding=bom_codec.replace("-", "_"),
@@ -160,9 +163,14 @@ def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
 
     # UTF-8 last: the default of XML and JSON, and the encoding of nearly every unlabelled
     # page that decodes under it strictly.
-    claims = [http_charset(content_type), declared_in_document(data, markup), "utf-8"]
+    # (label, declared): the last is the default, which no one declared, so it overrules none.
+    claims = [
+        (http_charset(content_type), True),
+        (declared_in_document(data, markup), True),
+        ("utf-8", False),
+    ]
     overruled: str | None = None
-    for label in claims:
+    for label, declared in claims:
         if label is None:
             continue
         name = codec_name(label)
@@ -173,7 +181,7 @@ def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
         if decoded is None:
             mostly = _mostly_utf8(data) if name == "utf_8" else None
             if mostly is None:
-                overruled = overruled or label
+                overruled = overruled or (label if declared else None)
                 continue
             text, strays = mostly
             return Decoded(

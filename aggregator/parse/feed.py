@@ -23,6 +23,7 @@ from aggregator.parse.dates import parse_date, parse_date_fast
 from aggregator.parse.encoding import decode
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
+from aggregator.text import plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
 _HTML_START = re.compile(
@@ -77,7 +78,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     warnings = list(decoded.warnings)
     if result.get("bozo"):
         warnings.append(f"feed is not well-formed: {_describe(result.get('bozo_exception'))}")
-        if entries and _ends_inside_an_entry(utf8, result.get("bozo_exception")):
+        if entries and _ends_inside_an_entry(utf8):
             # A truncated download: the last entry is whatever its first bytes held (a title
             # cut short, no date, no link), and would be stored as an item of its own.
             entries = entries[:-1]
@@ -89,10 +90,12 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     base = link if version.startswith("rss") and link else fetched.url
     feed_language = _feed_language(feed, fetched.headers)
 
+    # Atom: an entry without an author has the feed's (RFC 4287, 4.2.1).
+    feed_author = _author(feed) if version.startswith("atom") else None
     items: list[RawItem] = []
     empty = 0
     for entry in entries:
-        item = _raw_item(entry, base, feed_language, source.language)
+        item = _raw_item(entry, base, feed_language, source.language, feed_author)
         if item is None:
             empty += 1
         else:
@@ -128,12 +131,20 @@ def _field(entry: dict[str, Any], key: str) -> Any:
 
 
 def _raw_item(
-    entry: dict[str, Any], base: str, feed_language: str | None, source_language: str | None
+    entry: dict[str, Any],
+    base: str,
+    feed_language: str | None,
+    source_language: str | None,
+    feed_author: str | None = None,
 ) -> RawItem | None:
     guid = _text(_field(entry, "id"))
-    url = absolute_http_url(_field(entry, "link"), base)
-    title = _text(_field(entry, "title"))
-    summary = _text(_field(entry, "summary"))
+    # Feeds run through FeedBurner or Pheedo link to a click counter; the article's own
+    # address, which other sources link to and dedupe compares, is in origLink.
+    url = absolute_http_url(
+        _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
+    ) or absolute_http_url(_field(entry, "link"), base)
+    title = _marked_up(entry, "title")
+    summary = _marked_up(entry, "summary")
     content = _content(entry)
     if summary and content == summary:
         summary = None  # feedparser copies the only body into both
@@ -154,7 +165,7 @@ def _raw_item(
         or _date(entry, "created", languages)
         or updated,
         updated=updated,
-        author=_text(_field(entry, "author")),
+        author=_author(entry) or feed_author,
         language=language,
         categories=tuple(
             dict.fromkeys(
@@ -174,8 +185,29 @@ def _content(entry: dict[str, Any]) -> str | None:
             if wanted is None or _field(part, "type") == wanted:
                 value = _text(_field(part, "value"))
                 if value:
-                    return value
+                    return plain_as_html(value) if _is_plain(part) else value
     return None
+
+
+def _marked_up(entry: dict[str, Any], key: str) -> str | None:
+    """A text field as HTML: feedparser has decoded a plain-text one ("List&lt;T&gt;" is
+    "List<T>"), which normalise must not read as markup."""
+    value = _text(_field(entry, key))
+    if value is None:
+        return None
+    detail = dict.get(entry, f"{key}_detail")
+    return plain_as_html(value) if detail is not None and _is_plain(detail) else value
+
+
+def _author(entry: Mapping[str, Any]) -> str | None:
+    """The author's name: RSS writes "email (Name)", which feedparser splits."""
+    detail = dict.get(entry, "author_detail") if isinstance(entry, dict) else None
+    name = _text(_field(detail, "name")) if isinstance(detail, dict) else None
+    return name or _text(dict.get(entry, "author") if isinstance(entry, dict) else None)
+
+
+def _is_plain(detail: Any) -> bool:
+    return bool(_field(detail, "type") == "text/plain")
 
 
 def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | None:
@@ -241,11 +273,9 @@ _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>/]")
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
 
 
-def _ends_inside_an_entry(data: bytes, exc: object) -> bool:
-    """The XML ended early ("no element found") after an entry's start tag and before its
-    end tag."""
-    if "no element found" not in str(exc):
-        return False
+def _ends_inside_an_entry(data: bytes) -> bool:
+    """A broken document's last entry was never closed: it ends inside it (cut off mid-
+    download, whatever error the parser met first: "no element found", a CDATA cut short)."""
     starts = [m.start() for m in _ENTRY_START.finditer(data)]
     ends = [m.start() for m in _ENTRY_END.finditer(data)]
     return bool(starts) and (not ends or starts[-1] > ends[-1])

@@ -24,6 +24,7 @@ from aggregator.parse import guards
 from aggregator.parse.dates import parse_date
 from aggregator.parse.encoding import decode
 from aggregator.parse.urls import absolute_http_url
+from aggregator.text import plain_as_html
 
 _ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
 _SPACES = re.compile(r"\s+")
@@ -106,10 +107,12 @@ def _item(
         return None
     date_text = _date_text(element, selectors.date) if selectors.date else None
     summary = _value(element, selectors.summary) if selectors.summary else None
+    title = _value(element, selectors.title)
     return RawItem(
         url=url,
-        title=_value(element, selectors.title),
-        summary=summary,
+        # The page's text as read, not markup: "Kids <13" is no tag.
+        title=plain_as_html(title) if title else None,
+        summary=plain_as_html(summary) if summary else None,
         published=parse_date(date_text, languages or None) if date_text else None,
         language=_own_language(element) or page_language,
     )

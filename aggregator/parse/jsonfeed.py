@@ -16,6 +16,7 @@ from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse.dates import parse_date
 from aggregator.parse.encoding import decode
 from aggregator.parse.urls import absolute_http_url
+from aggregator.text import plain_as_html
 
 _VERSION_PREFIX = "https://jsonfeed.org/version/"
 _FORMATS = {"1": "json10", "1.1": "json11"}
@@ -98,9 +99,10 @@ def _item(
     return RawItem(
         guid=guid_text or None,
         url=url,
-        title=fields.text(raw, "title"),
-        summary=fields.text(raw, "summary"),
-        content=fields.text(raw, "content_html") or fields.text(raw, "content_text"),
+        # Titles, summaries and content_text are plain text (the spec): "AT&T" is no entity.
+        title=_plain(fields.text(raw, "title")),
+        summary=_plain(fields.text(raw, "summary")),
+        content=fields.text(raw, "content_html") or _plain(fields.text(raw, "content_text")),
         published=parse_date(published, languages) if published else None,
         updated=parse_date(modified, languages) if modified else None,
         author=_author(raw),
@@ -109,6 +111,10 @@ def _item(
         if isinstance(tags, list)
         else (),
     )
+
+
+def _plain(text: str | None) -> str | None:
+    return plain_as_html(text) if text else None
 
 
 def _author(raw: Mapping[str, Any]) -> str | None:
