@@ -519,12 +519,15 @@ def entry() -> NoReturn:
         os._exit(EXIT_FLUSH_FAILED)
     try:
         code = main()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except ValueError as exc:  # flushing a file closed meanwhile
+            raise OSError(str(exc)) from exc
     except BrokenPipeError:
         # The reader went away (`aggregator export | head`): not an error worth a traceback.
         code = code_broken_pipe()
-    except (OSError, ValueError) as exc:  # output unwritable (a full disk, a closed file)
+    except OSError as exc:  # the output unwritable (a full disk, a closed file)
         _complain(f"cannot write the output: {exc}")
         code = EXIT_FLUSH_FAILED
     atexit._run_exitfuncs()

@@ -259,13 +259,15 @@ def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) ->
     header asks us not to make."""
     if state is None or state.last_status != "rate limited" or state.retry_after is None:
         return None
-    if state.retry_after <= now:
+    # Not beyond the next fetch time it set: a Retry-After in 2099 was capped there.
+    until = min(state.retry_after, state.next_fetch_at or state.retry_after)
+    if until <= now:
         return None
-    until = state.retry_after.isoformat(timespec="seconds")
     return RateLimited(
         source.id,
-        f"the server asked us to wait until {until} (Retry-After): not asked again before then",
-        retry_at=state.retry_after,
+        f"the server asked us to wait until {until.isoformat(timespec='seconds')}"
+        " (Retry-After): not asked again before then",
+        retry_at=until,
         status_code=None,
     )
 

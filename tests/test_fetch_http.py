@@ -90,6 +90,15 @@ def test_last_modified_round_trip(http_server: FixtureServer) -> None:
     assert http_server.requests("/feed")[1].headers["If-Modified-Since"] == stamp
 
 
+def test_a_304_to_a_request_without_validators_is_an_error(http_server: FixtureServer) -> None:
+    # A broken server (or cache) that says "not modified" to a plain GET: no document, and
+    # no success either, or it would look healthy forever with no items.
+    url = http_server.add("/feed", status=304)
+    with pytest.raises(FetchError, match="304 Not Modified to a request that was not conditional"):
+        fetch(url)
+    assert isinstance(fetch(url, CacheValidators(etag='"v1"')), Unchanged)
+
+
 def test_headers_are_lower_case_and_freshness_comes_from_max_age(
     http_server: FixtureServer,
 ) -> None:

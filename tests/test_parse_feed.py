@@ -219,6 +219,10 @@ REFUSED = {
     "invalid json": (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "invalid JSON"),
     "json not a feed": (b'{"hello": "world"}', "not a JSON Feed"),
     "json array": (b"[1, 2]", "not a JSON Feed"),
+    "json api answer with items": (
+        b'{"total_count": 2, "items": [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]}',
+        "not a JSON Feed: no 'version', and its items have no url, title or content",
+    ),
     "billion laughs": (
         b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
         b' <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">\n'
@@ -228,6 +232,21 @@ REFUSED = {
     ),
     "entity hidden after comment": (
         b'<!-- <a> --><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel/></rss>',
+        "entity",
+    ),
+    "entity behind a tag in a processing instruction": (
+        b'<!DOCTYPE rss [<?x <a?><!ENTITY lol "lol"><!ENTITY l2 "&lol;&lol;">]>'
+        b'<rss version="2.0"><channel><title>&l2;</title></channel></rss>',
+        "entity",
+    ),
+    "external entity behind a tag in a literal": (
+        b'<!DOCTYPE rss SYSTEM "<a" [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>&xxe;</title></channel></rss>',
+        "entity",
+    ),
+    "entity behind a comment opened in a processing instruction": (
+        b'<?x <!-- ?><!DOCTYPE rss [<!ENTITY a "aaaa">]><!-- -->'
+        b'<rss version="2.0"><channel><title>&a;</title></channel></rss>',
         "entity",
     ),
     "utf-16 entity bomb": (

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 
 from aggregator.cli import main
+from aggregator.store.schema import sources as sources_table
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -282,3 +286,28 @@ def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(
     write_config(env / "config", [source("hour", other), source("second", second)], settings=FAST)
     code, moved = refresh_json(capsys, config, "--source", "hour")
     assert code == 0 and statuses(moved) == {"hour": "new"}
+
+
+def test_a_retry_after_years_away_waits_only_as_long_as_the_capped_next_fetch(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    far = "Thu, 31 Dec 2099 23:59:59 GMT"
+    url = http_server.add("/far.xml", status=503, headers={"Retry-After": far}, times=1)
+    http_server.add("/far.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(env / "config", [source("far", url)], settings=FAST)
+    code, first = refresh_json(capsys, config)
+    assert statuses(first) == {"far": "rate limited"}
+    code, waiting = refresh_json(capsys, config)
+    error = waiting["sources"][0]["error"]
+    assert "asked us to wait until" in error and "2099" not in error  # capped: a day at most
+    assert len(http_server.requests("/far.xml")) == 1
+
+    # Once the capped time has come, the source is asked again.
+    engine = sa.create_engine(os.environ["AGGREGATOR_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(sources_table).values(next_fetch_at=datetime(2020, 1, 1, tzinfo=UTC))
+        )
+    engine.dispose()
+    code, later = refresh_json(capsys, config)
+    assert code == 0 and statuses(later) == {"far": "new"}

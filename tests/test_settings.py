@@ -207,6 +207,20 @@ SOURCE_CASES = [
 
 SETTINGS_CASES = [
     Bad(
+        "user-agent-not-ascii",
+        '[fetch]\nuser_agent = "agrégateur/1.0"  # <-\n',
+        "fetch.user_agent",
+        "user agent 'agrégateur/1.0' cannot be sent in an HTTP header",
+        "printable ASCII",
+    ),
+    Bad(
+        "contact-with-a-line-break",
+        '[fetch]\ncontact = "mailto:a@example.org\\r\\nX-Evil: 1"  # <-\n',
+        "fetch.contact",
+        "cannot be sent in an HTTP header",
+        "printable ASCII",
+    ),
+    Bad(
         "unknown-fetch-key-with-hint",
         "[fetch]\nread_timout = 5  # <-\n",
         "fetch.read_timout",
@@ -361,6 +375,11 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
     assert "2 more problems" in text
     assert "line 3, fetch.max_connections" in text
     assert "line 6, schedule.min_intervall" in text
+
+
+def test_a_missing_config_folder_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"does-not-exist: config folder not found"):
+        load_sources(tmp_path / "does-not-exist")
 
 
 def test_missing_sources_file_is_a_config_error(tmp_path: Path) -> None:
@@ -747,3 +766,17 @@ leaf = { x = 1 }  # comment [not = a header]
     assert lines.line_of(("arr", 1, "sub", "leaf", "x")) == 13
     assert lines.line_of(("arr", 0, "missing")) == 10
     assert lines.line_of(("nowhere",)) is None
+
+
+def test_a_larger_body_limit_is_accepted_up_to_the_parsers_ceiling(tmp_path: Path) -> None:
+    from aggregator.parse.guards import MAX_DOCUMENT_BYTES
+    from aggregator.settings.app import MAX_BODY_BYTES
+
+    assert MAX_BODY_BYTES == MAX_DOCUMENT_BYTES  # a limit the settings allow, parsing honours
+    (tmp_path / "aggregator.toml").write_text("[fetch]\nmax_bytes = 20000000\n", encoding="utf-8")
+    assert load_settings(tmp_path, {}).fetch.max_bytes == 20_000_000
+    (tmp_path / "aggregator.toml").write_text(
+        f"[fetch]\nmax_bytes = {MAX_BODY_BYTES + 1}\n", encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"fetch\.max_bytes"):
+        load_settings(tmp_path, {})

@@ -224,13 +224,30 @@ class HttpFetcher:
             except HTTPX_ERRORS as exc:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
             answer = await self._exchange(source_id, target, headers, turn)
-        return self._judge(source_id, answer, now, permanent=hops > 0 and all_permanent)
+        conditional = bool(validators.etag or validators.last_modified)
+        return self._judge(
+            source_id, answer, now, permanent=hops > 0 and all_permanent, conditional=conditional
+        )
 
     def _judge(
-        self, source_id: str, answer: Answer, now: datetime, *, permanent: bool
+        self,
+        source_id: str,
+        answer: Answer,
+        now: datetime,
+        *,
+        permanent: bool,
+        conditional: bool,
     ) -> Fetched | Unchanged:
         status, headers = answer.status_code, answer.headers
         if status == 304:
+            if not conditional:
+                # "Not modified" since nothing: no document, and no success either, or a
+                # broken server would look healthy forever with no items.
+                raise FetchError(
+                    source_id,
+                    "HTTP 304 Not Modified to a request that was not conditional",
+                    status_code=status,
+                )
             return Unchanged(url=answer.url, fresh_until=fresh_until(headers, now))
         vendor = find_challenge(status, headers, answer.content)
         if vendor is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# The parsers' own ceiling, whatever `fetch.max_bytes` (which the fetchers enforce, 10 MB by
+# default, at most this) allows: a larger document is no feed or listing page.
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
-_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
@@ -27,12 +27,32 @@ def entity_refusal(utf8: bytes) -> str | None:
     """Why the (UTF-8, so ASCII-searchable) document must not be parsed, or None."""
     if not _ENTITY.search(utf8):
         return None  # the common case costs one scan in C
-    # Declarations only count in the prolog, before the root element: the same text inside
-    # CDATA or escaped content is harmless. Comments go first, since one may hold a '<tag';
-    # an entity value may hold one too, but its declaration starts before it.
-    stripped = _COMMENT.sub(b"", utf8)
-    root = _ROOT_START.search(stripped)
-    prolog = stripped[: root.start()] if root else stripped
-    if _ENTITY.search(prolog):
+    # Declarations only count in a DOCTYPE's internal subset, which comes in the prolog,
+    # before the root element: the same text inside CDATA or escaped content is harmless.
+    # The prolog is read as XML reads it, one construct after another, so that a '<tag' or a
+    # '<!--' inside a processing instruction or a comment hides nothing.
+    doctype = _doctype_in_prolog(utf8)
+    if doctype is not None and _ENTITY.search(utf8, doctype):
         return "document declares XML entities (refused: entity expansion risk)"
+    return None
+
+
+def _doctype_in_prolog(data: bytes) -> int | None:
+    """Where the prolog's DOCTYPE starts, or None when the root element comes first."""
+    at, end = 0, len(data)
+    while at < end:
+        lt = data.find(b"<", at)
+        if lt < 0:
+            return None
+        if data.startswith(b"<?", lt):
+            close = data.find(b"?>", lt + 2)
+        elif data.startswith(b"<!--", lt):
+            close = data.find(b"-->", lt + 4)
+        elif data[lt + 2 : lt + 9].upper() == b"DOCTYPE" and data[lt + 1 : lt + 2] == b"!":
+            return lt
+        else:
+            return None  # the root element (or something that is not a prolog)
+        if close < 0:
+            return None  # unterminated: the parser will refuse the document itself
+        at = close + 2
     return None

@@ -37,9 +37,15 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     if isinstance(version, str) and version.startswith(_VERSION_PREFIX):
         number = version.removeprefix(_VERSION_PREFIX).rstrip("/")
         format_ = _FORMATS.get(number, "json1x")
-    elif isinstance(document.get("items"), list):
+    elif isinstance(items := document.get("items"), list) and _feed_like(items):
         format_ = "json1x"
         warnings.append("JSON Feed without a valid 'version'")
+    elif isinstance(items, list):
+        # An API's {"items": [{"id": 1, "name": ...}]}: a list called items is no feed.
+        raise ParseError(
+            source.id,
+            "not a JSON Feed: no 'version', and its items have no url, title or content",
+        )
     else:
         raise ParseError(source.id, "not a JSON Feed: no 'version' and no 'items' list")
 
@@ -111,6 +117,12 @@ def _item(
         if isinstance(tags, list)
         else (),
     )
+
+
+def _feed_like(items: list[Any]) -> bool:
+    """Some item has what a JSON Feed item is read for."""
+    wanted = ("url", "external_url", "title", "content_html", "content_text", "summary")
+    return any(isinstance(item, dict) and any(key in item for key in wanted) for item in items)
 
 
 def _plain(text: str | None) -> str | None:

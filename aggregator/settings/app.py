@@ -24,6 +24,7 @@ from aggregator.settings.checks import (
     Slug,
     TagName,
     TimeZoneName,
+    UserAgent,
     fail,
 )
 from aggregator.settings.report import to_config_error
@@ -40,6 +41,9 @@ LogLevel = Annotated[
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 Count = Annotated[int, Field(ge=1)]
+# fetch.max_bytes at most: the parsers' own ceiling (parse/guards.py MAX_DOCUMENT_BYTES, not
+# imported here: that would load the parsers with the settings).
+MAX_BODY_BYTES = 50 * 1024 * 1024
 
 # Keys that must never be in a file: files end up in version control and backups.
 ENV_ONLY = {
@@ -163,7 +167,7 @@ class _Table(BaseModel):
 
 
 class _Fetch(_Table):
-    user_agent: NonEmpty = Field(default=default_of("fetch.user_agent"))
+    user_agent: UserAgent = Field(default=default_of("fetch.user_agent"))
     contact: Contact | None = Field(default=default_of("fetch.contact"))
     connect_timeout: Seconds = Field(default=default_of("fetch.connect_timeout"))
     read_timeout: Seconds = Field(default=default_of("fetch.read_timeout"))
@@ -172,7 +176,7 @@ class _Fetch(_Table):
     max_per_host: Count = Field(default=default_of("fetch.max_per_host"))
     retries: Annotated[int, Field(ge=0)] = Field(default=default_of("fetch.retries"))
     backoff_base: Seconds = Field(default=default_of("fetch.backoff_base"))
-    max_bytes: Count = Field(default=default_of("fetch.max_bytes"))
+    max_bytes: Count = Field(default=default_of("fetch.max_bytes"), le=MAX_BODY_BYTES)
     parse_processes: Annotated[int, Field(ge=0)] = Field(
         default=default_of("fetch.parse_processes")
     )

@@ -98,7 +98,25 @@ def _check_url(value: str) -> str:
 Url = Annotated[str, AfterValidator(_check_url)]
 
 
+def _header_safe(value: str, what: str) -> str:
+    # Sent in an HTTP header: printable ASCII only (no line break could end the header).
+    if not (value.isascii() and value.isprintable()):
+        raise fail(
+            f"{what} {value!r} cannot be sent in an HTTP header",
+            "printable ASCII characters only (percent-encode others in a URL: %C3%A9)",
+        )
+    return value
+
+
+def _check_user_agent(value: str) -> str:
+    return _header_safe(value, "user agent")
+
+
+UserAgent = Annotated[NonEmpty, AfterValidator(_check_user_agent)]
+
+
 def _check_contact(value: str) -> str:
+    _header_safe(value, "contact")
     if value.startswith("mailto:") and "@" in value:
         return value
     if urlsplit(value).scheme in ("http", "https") and urlsplit(value).hostname:

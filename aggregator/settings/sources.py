@@ -148,6 +148,12 @@ def _record(source: _Source, defaults: _Defaults) -> Source:
 def load_sources(config_dir: Path) -> tuple[Source, ...]:
     """Read config_dir/sources.toml; every problem is a ConfigError with file and line."""
     path = config_dir / SOURCES_FILE
+    if not config_dir.is_dir():
+        raise ConfigError(
+            str(config_dir),
+            "config folder not found",
+            expected="a folder with sources.toml (--config DIR or AGGREGATOR_CONFIG)",
+        )
     if not path.is_file():
         raise ConfigError(
             str(path), "file not found", expected="a sources.toml with [[source]] tables"

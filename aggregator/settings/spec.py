@@ -93,7 +93,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _s("fetch.max_per_host", "integer", 2, "Concurrent requests to one host."),
     _s("fetch.retries", "integer", 2, "Retries of a transient failure (timeout, 5xx)."),
     _s("fetch.backoff_base", "seconds", 1.0, "First retry delay; doubles on each retry."),
-    _s("fetch.max_bytes", "integer", 10 * 1024 * 1024, "Largest response body accepted."),
+    _s(
+        "fetch.max_bytes",
+        "integer",
+        10 * 1024 * 1024,
+        "Largest response body accepted, after decompression (at most 52428800, 50 MB).",
+    ),
     _s(
         "fetch.parse_processes",
         "integer",
