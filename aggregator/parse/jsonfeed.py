@@ -37,10 +37,10 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     if isinstance(version, str) and version.startswith(_VERSION_PREFIX):
         number = version.removeprefix(_VERSION_PREFIX).rstrip("/")
         format_ = _FORMATS.get(number, "json1x")
-    elif isinstance(items := document.get("items"), list) and _feed_like(items):
+    elif isinstance(listed := document.get("items"), list) and _feed_like(listed):
         format_ = "json1x"
         warnings.append("JSON Feed without a valid 'version'")
-    elif isinstance(items, list):
+    elif isinstance(listed, list):
         # An API's {"items": [{"id": 1, "name": ...}]}: a list called items is no feed.
         raise ParseError(
             source.id,
