@@ -52,16 +52,28 @@ HASH_IDENTITY_HEX = 32  # 128 bits: ample for uniqueness within one source
 
 def normalise_document(source: Source, document: ParsedDocument, *, now: datetime) -> list[Item]:
     """The items of `document`, in document order, with identities unique in the result."""
+    return normalise_with_warnings(source, document, now=now)[0]
+
+
+def normalise_with_warnings(
+    source: Source, document: ParsedDocument, *, now: datetime
+) -> tuple[list[Item], tuple[str, ...]]:
+    """`normalise_document`, and a warning when entries had nothing left to keep once
+    cleaned (no title, no text, no link: an image-only description)."""
     shared = _shared_guids(document.items)
     items: list[Item] = []
+    empty = 0
     for raw in document.items:
         guid = _clean(raw.guid)
         item = normalise_item(
             source, raw, now=now, document=document, guid_is_unique=guid not in shared
         )
-        if item is not None:
+        if item is None:
+            empty += 1
+        else:
             items.append(item)
-    return _unique_identities(_languages_from_the_document(items))
+    warnings = (f"{empty} entries with no title, text or link once cleaned skipped",)
+    return _unique_identities(_languages_from_the_document(items)), warnings if empty else ()
 
 
 # An item too short (or too ambiguous) to detect on its own takes the language of the rest of

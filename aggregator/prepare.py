@@ -17,7 +17,7 @@ from datetime import datetime
 from aggregator.dedupe.records import DedupeItem
 from aggregator.dedupe.signatures import fingerprints as fingerprints_of
 from aggregator.models import Fetched, Item, Source
-from aggregator.normalise import normalise_document
+from aggregator.normalise import normalise_with_warnings
 from aggregator.parse import parse_document
 from aggregator.prepare_worker import Prepared
 from aggregator.tag import TagRules, tag_item
@@ -40,7 +40,7 @@ def prepare(
     started = time.thread_time()
     document = parse_document(source, fetched)
     parsed = time.thread_time()
-    items = normalise_document(source, document, now=now)
+    items, dropped = normalise_with_warnings(source, document, now=now)
     normalised = time.thread_time()
     tagged = tuple(
         item
@@ -55,7 +55,7 @@ def prepare(
     return Prepared(
         items=tagged,
         seen=len(document.items),
-        warnings=document.warnings,
+        warnings=(*document.warnings, *dropped),
         ttl=document.ttl,
         fingerprints=fingerprints,
         cpu=(

@@ -361,3 +361,14 @@ def test_corpus_feeds_normalise_cleanly(corpus: Path) -> None:
             assert normal.identity[:2] in ("g:", "u:", "h:")
         total += len(items)
     assert total > 200
+
+
+def test_entries_with_nothing_left_once_cleaned_are_counted_in_a_warning() -> None:
+    from aggregator.normalise import normalise_with_warnings
+
+    empty = RawItem(summary='<a href="http://example.com"><img></a><br>')
+    kept = raw(guid="k", url="https://x.eu/k")
+    items, warnings = normalise_with_warnings(SOURCE, document(empty, kept), now=NOW)
+    assert [i.identity for i in items] == ["g:k"]
+    assert warnings == ("1 entries with no title, text or link once cleaned skipped",)
+    assert normalise_with_warnings(SOURCE, document(kept), now=NOW)[1] == ()
