@@ -53,6 +53,21 @@ _SPACE = re.compile(r"\s+")
 _BLOCK_TAG = re.compile(
     r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I
 )
+# HTML's element names (and comments, declarations): a '<' before anything else is text, as
+# in "List<T>", "Vector<int>" or "Kids <13", which a title may say, and stays.
+_HTML_ELEMENTS = (
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button canvas "
+    "caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl "
+    "dt em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 "
+    "head header hgroup hr html i iframe img input ins kbd label legend li link main map mark "
+    "marquee math menu meta meter nav noscript object ol optgroup option output p param "
+    "picture pre progress q rp rt ruby s samp script search section select slot small source "
+    "span strike strong style sub summary sup svg table tbody td template textarea tfoot th "
+    "thead time title tr track tt u ul var video wbr"
+)
+_NOT_MARKUP = re.compile(
+    r"<(?!/?(?:" + "|".join(_HTML_ELEMENTS.split()) + r")(?![\w-])|!|\?)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,8 +240,9 @@ def sanitise_text(value: str) -> str:
     """
     text = _BLOCK_TAG.sub(r" <\1\2", value)
     for _ in range(4):
+        kept = _NOT_MARKUP.sub("&lt;", text)  # "<T>" is text, not a tag to drop
         cleaned = html.unescape(
-            nh3.clean(text, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})
+            nh3.clean(kept, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})
         )
         if cleaned == text:
             break

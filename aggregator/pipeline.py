@@ -272,6 +272,17 @@ def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) ->
     )
 
 
+def _capped(error: RateLimited, until: datetime) -> RateLimited:
+    """A Retry-After further off than the schedule allows (a date in 2099), as it will be
+    honoured: until the capped next fetch, which the error then says."""
+    return RateLimited(
+        error.source_id,
+        f"{error.message}; capped: asked again from {until.isoformat(timespec='seconds')}",
+        retry_at=until,
+        status_code=error.status_code,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _NotModifiedWrite:
     """A 304's store write. A write batch makes all of its 304s in two statements
@@ -411,6 +422,8 @@ class Refresher:
                 policy=self.policy,
                 retry_at=retry_at,
             )
+            if isinstance(error, RateLimited) and retry_at is not None and retry_at > next_at:
+                error = _capped(error, next_at)
             seconds = time.perf_counter() - began
             await self._write(
                 partial(

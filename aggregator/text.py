@@ -9,6 +9,7 @@ line (``"\\n\\n"``), line breaks (``<br>``, list items, table rows) as ``"\\n"``
 from __future__ import annotations
 
 import hashlib
+import html as html_module
 import re
 import threading
 import unicodedata
@@ -111,10 +112,14 @@ def _preformatted(text: str) -> str:
 
 def plain_as_html(text: str) -> str:
     """Plain text (an Atom type="text" title, a JSON Feed content_text, a page's text) in the
-    form `html_to_text` reads back as the same text: as it is when nothing in it looks like
+    form `html_to_text` reads back as that text: as it is when nothing in it looks like
     markup, else escaped in a <pre> (lines kept, blank lines as paragraph breaks, as
     `fold_plain_text` keeps them). "List&lt;T&gt;" read as a feed's plain text is "List<T>",
-    which must not be taken for a tag."""
+    which must not be taken for a tag. Entities are decoded all the same ("&amp;", "&nbsp;"):
+    publishers escape their plain text as if it were HTML far more often than they mean an
+    entity literally."""
+    if "&" in text:
+        text = html_module.unescape(text)
     if "<" not in text and "&" not in text:
         return text
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -215,6 +216,15 @@ def test_sanitise_text_drops_markup_and_dangerous_content() -> None:
         "&lt;script&gt;encoded()&lt;/script&gt; a &amp; b"
     )
     assert sanitise_text(dirty) == "One two a & b"
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Generics: List<T> & Map<K,V>", "Vector<int> & friends", "Kids <13 & social media", "a < b"],
+)
+def test_sanitise_text_keeps_angle_brackets_that_are_no_markup(title: str) -> None:
+    # Titles a feed gave as plain text: what looks like a tag but names no HTML element stays.
+    assert sanitise_text(title) == title
 
 
 def test_text_diff_is_short() -> None:

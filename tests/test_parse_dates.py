@@ -189,3 +189,9 @@ def test_a_word_that_only_starts_like_a_month_is_no_month() -> None:
         2018, 9, 24, 19, 42, 40, tzinfo=timezone(timedelta(hours=-3))
     )
     assert parse_date("3 März 2026") == datetime(2026, 3, 3)
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "pl", "it"])
+def test_english_dates_are_read_on_pages_in_other_languages(language: str) -> None:
+    for text in ("November 12, 2025", "Posted on November 12, 2025 by EDRi"):
+        assert parse_date(text, [language]) == datetime(2025, 11, 12)

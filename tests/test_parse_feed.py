@@ -373,6 +373,26 @@ def test_feedburner_links_give_the_articles_own_address_and_authors_their_names(
     assert (inherited.author, own.author) == ("heise online", "Jane Doe")
 
 
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [
+        ("press@digital-strategy.brussels (Jane Doe)", "Jane Doe"),
+        ("(Jane Doe)", "Jane Doe"),
+        ("Jane Doe <jane@example.org>", "Jane Doe"),
+        ("J. Doe (Brussels office)", "J. Doe (Brussels office)"),
+        ("jane@example.org", "jane@example.org"),
+    ],
+)
+def test_rss_author_forms_give_the_name(written: str, name: str) -> None:
+    escaped = written.replace("<", "&lt;").replace(">", "&gt;")
+    rss = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://example.org/1</link><author>{escaped}</author></item></channel></rss>"
+    ).encode()
+    (item,) = _normalised(rss)
+    assert item.author == name
+
+
 def test_a_feed_cut_inside_a_cdata_section_skips_the_cut_entry() -> None:
     rss = (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'

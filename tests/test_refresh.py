@@ -297,6 +297,9 @@ def test_a_retry_after_years_away_waits_only_as_long_as_the_capped_next_fetch(
     config = write_config(env / "config", [source("far", url)], settings=FAST)
     code, first = refresh_json(capsys, config)
     assert statuses(first) == {"far": "rate limited"}
+    assert "; capped: asked again from " in first["sources"][0]["error"]
+    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
+    assert "capped" in json.loads(out)["sources"][0]["last_error"]
     code, waiting = refresh_json(capsys, config)
     error = waiting["sources"][0]["error"]
     assert "asked us to wait until" in error and "2099" not in error  # capped: a day at most

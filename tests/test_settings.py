@@ -380,6 +380,9 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
 def test_a_missing_config_folder_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"does-not-exist: config folder not found"):
         load_sources(tmp_path / "does-not-exist")
+    (tmp_path / "sources.toml").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\.toml: not a folder"):
+        load_sources(tmp_path / "sources.toml")
 
 
 def test_missing_sources_file_is_a_config_error(tmp_path: Path) -> None:

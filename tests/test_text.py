@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from pathlib import Path
@@ -80,7 +81,13 @@ def test_plain_text_as_html_reads_back_as_itself(text: str) -> None:
     # A plain-text field ("List<T> & more", "Kids <13") survives the HTML reading: the same
     # text as folding it, markup-looking characters and paragraphs included.
     plain = text.translate(NO_MARKERS).translate(NO_CONTROLS)
-    assert html_to_text(plain_as_html(plain)) == fold_plain_text(plain)
+    decoded = html.unescape(plain).translate(NO_MARKERS).translate(NO_CONTROLS)
+    assert html_to_text(plain_as_html(plain)) == fold_plain_text(decoded)
+
+
+def test_plain_text_entities_are_decoded_and_its_angle_brackets_kept() -> None:
+    assert html_to_text(plain_as_html("Köln &amp; Düsseldorf")) == "Köln & Düsseldorf"
+    assert html_to_text(plain_as_html("a&nbsp;b <c>")) == "a b <c>"
 
 
 NO_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")

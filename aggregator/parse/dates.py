@@ -377,7 +377,10 @@ def _language_codes(languages: Sequence[str] | None) -> tuple[str, ...]:
     )
     # Unrestricted, dateparser tries some 200 locales per date (~0.2 s each): the EU's
     # languages and its neighbours' cover our sources at a tenth of the cost.
-    return codes or DEFAULT_LANGUAGES
+    if not codes:
+        return DEFAULT_LANGUAGES
+    # English as well: EU bodies and NGOs write English dates on pages in any language.
+    return codes if "en" in codes else (*codes, "en")
 
 
 def _fixed_offset(value: datetime) -> datetime:

@@ -199,11 +199,24 @@ def _marked_up(entry: dict[str, Any], key: str) -> str | None:
     return plain_as_html(value) if detail is not None and _is_plain(detail) else value
 
 
+_EMAIL_THEN_NAME = re.compile(r"^(?:[^\s()<>@]+@[^\s()<>]+)?\s*\(\s*(?P<name>[^()]+?)\s*\)$")
+_NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]+?)\s*<[^<>@\s]+@[^<>\s]+>$")
+
+
 def _author(entry: Mapping[str, Any]) -> str | None:
-    """The author's name: RSS writes "email (Name)", which feedparser splits."""
+    """The author's name. RSS writes "email (Name)" (feedparser's own split of it fails on
+    domains such as .brussels), or "Name <email>"; Atom has a <name>, which feedparser
+    gives as "Name (email)" beside its details."""
+    raw = _text(dict.get(entry, "author") if isinstance(entry, dict) else None)
+    if raw is None:
+        return None
+    for form in (_EMAIL_THEN_NAME, _NAME_THEN_EMAIL):
+        match = form.match(raw)
+        if match:
+            return match.group("name")
     detail = dict.get(entry, "author_detail") if isinstance(entry, dict) else None
     name = _text(_field(detail, "name")) if isinstance(detail, dict) else None
-    return name or _text(dict.get(entry, "author") if isinstance(entry, dict) else None)
+    return name if name and raw.startswith(name) else raw
 
 
 def _is_plain(detail: Any) -> bool:

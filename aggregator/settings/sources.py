@@ -151,7 +151,7 @@ def load_sources(config_dir: Path) -> tuple[Source, ...]:
     if not config_dir.is_dir():
         raise ConfigError(
             str(config_dir),
-            "config folder not found",
+            "not a folder" if config_dir.exists() else "config folder not found",
             expected="a folder with sources.toml (--config DIR or AGGREGATOR_CONFIG)",
         )
     if not path.is_file():
