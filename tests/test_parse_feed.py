@@ -249,6 +249,10 @@ REFUSED = {
         b'<rss version="2.0"><channel><title>&a;</title></channel></rss>',
         "entity",
     ),
+    "entity after an unterminated processing instruction": (
+        b'<?x <!DOCTYPE rss [<!ENTITY a "aaaa">]><rss version="2.0"><channel/></rss>',
+        "entity",
+    ),
     "utf-16 entity bomb": (
         '<!DOCTYPE r [<!ENTITY a "aaaa">]><rss version="2.0"><channel/></rss>'.encode("utf-16"),
         "entity",

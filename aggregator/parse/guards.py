@@ -38,7 +38,8 @@ def entity_refusal(utf8: bytes) -> str | None:
 
 
 def _doctype_in_prolog(data: bytes) -> int | None:
-    """Where the prolog's DOCTYPE starts, or None when the root element comes first."""
+    """Where the prolog's DOCTYPE starts (or an unterminated construct that may hide one),
+    or None when the root element comes first."""
     at, end = 0, len(data)
     while at < end:
         lt = data.find(b"<", at)
@@ -53,6 +54,6 @@ def _doctype_in_prolog(data: bytes) -> int | None:
         else:
             return None  # the root element (or something that is not a prolog)
         if close < 0:
-            return None  # unterminated: the parser will refuse the document itself
+            return lt  # unterminated: no telling where the prolog ends, so refuse to guess
         at = close + 2
     return None
