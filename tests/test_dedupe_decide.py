@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -276,3 +277,42 @@ def test_shared_shingles_of_packed_hashes_are_the_set_intersection(
 
     a, b = a | both, b | both
     assert _common(packed(a), packed(b)) == len(a & b)
+
+
+NEWSLETTER = (
+    "Chat Control Weekly is the newsletter of the Stop Scanning Me campaign. Every Monday we "
+    "summarise what happened in the Council, the Parliament and the Commission on the "
+    "Regulation to prevent and combat child sexual abuse. {news} Read the full analysis on "
+    "our website and share this newsletter with your friends and colleagues. You receive "
+    "this newsletter because you signed up on our website. Unsubscribe here. Our postal "
+    "address is Rue de la Loi 1, Brussels."
+)
+
+
+def test_two_issues_of_one_sources_newsletter_stay_apart() -> None:
+    issue_41 = NEWSLETTER.format(
+        news="This week the Danish presidency circulated a new compromise text on detection "
+        "orders, and member states asked for more time."
+    )
+    issue_42 = NEWSLETTER.format(
+        news="This week Coreper postponed the vote again, after a leaked legal opinion "
+        "questioned the scanning of encrypted messages."
+    )
+    weekly_41 = replace(item("weekly", issue_41), key="41", title="Chat Control Weekly #41")
+    weekly_42 = replace(
+        item("weekly", issue_42, url="https://weekly.example.org/42"),
+        key="42",
+        title="Chat Control Weekly #42",
+    )
+    assert weekly_41.source_id == weekly_42.source_id
+    assert pair(weekly_41, weekly_42) == (False, "same-source")
+    # The same two texts from two sources would be one statement re-published: the rule is
+    # about one source's own items only.
+    assert pair(weekly_41, replace(weekly_42, source_id="other"))[0] is True
+
+
+def test_one_source_re_issuing_a_statement_nearly_word_for_word_is_one_item() -> None:
+    corrected = STATEMENT.replace("reject the latest", "reject the latest revised")
+    first = item("edri", STATEMENT)
+    again = replace(item("edri", corrected, url="https://edri.example.org/v2"), key="edri-2")
+    assert pair(first, again) == (True, "jaccard")

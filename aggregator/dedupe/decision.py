@@ -3,8 +3,9 @@
 First the procedure rule (`procedure_rule`): two events of one procedure source never match,
 an event and an official release on it the same day always do. Then levels, strictest
 first: the same canonical URL; the same body hash; near-duplicate text
-(shingle Jaccard, or containment of the smaller item in the larger one). Near-duplicates
-must also pass the template guard, which keeps apart statements written from one template
+(shingle Jaccard, or containment of the smaller item in the larger one); two items of one
+source only when one nearly copies the other. Near-duplicates must also pass the template
+guard, which keeps apart statements written from one template
 (the Council's alignment declarations differ in a country, a date and a decision number).
 """
 
@@ -32,6 +33,7 @@ Reason = Literal[
     "containment",
     "outside-window",
     "too-short",
+    "same-source",
     "template-difference",
     "dissimilar",
 ]
@@ -71,6 +73,11 @@ def decide(
     jaccard = common / union if union else 0.0
     smaller = min(a.detail.shingle_count, b.detail.shingle_count)
     containment = common / smaller if smaller >= thresholds.min_containment_shingles else 0.0
+    if a.item.source_id == b.item.source_id and jaccard < thresholds.same_source_jaccard:
+        # Not a copy of one another: two items the source published (see thresholds).
+        return Decision(
+            matched=False, reason="same-source", jaccard=jaccard, containment=containment
+        )
     if jaccard >= thresholds.jaccard:
         reason: Reason = "jaccard"
     elif containment >= thresholds.containment and titles_agree(a, b, thresholds):
