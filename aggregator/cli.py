@@ -92,8 +92,11 @@ def config_dir_of(args: argparse.Namespace) -> Path:
 
 def open_app(args: argparse.Namespace) -> App:
     from aggregator.app import App
+    from aggregator.logs import apply_log_level
 
-    return App.open(config_dir_of(args), os.environ)
+    app = App.open(config_dir_of(args), os.environ)
+    apply_log_level(app.settings.log_level)
+    return app
 
 
 # refresh
@@ -213,12 +216,15 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="refresh", title_justify="left")
-    table.add_column("source")
-    table.add_column("status")
-    table.add_column("new", justify="right")
-    table.add_column("updated", justify="right")
-    table.add_column("seconds", justify="right")
-    table.add_column("error", overflow="fold")
+    # The id is what --source takes, so it is never cut; only the message wraps.
+    table.add_column(
+        "source", no_wrap=True, min_width=max((len(r.source_id) for r in results), default=6)
+    )
+    table.add_column("status", no_wrap=True)
+    table.add_column("new", justify="right", no_wrap=True)
+    table.add_column("updated", justify="right", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("error", overflow="fold", ratio=1)
     style = {"error": "red", "blocked": "red", "rate limited": "yellow", "new": "green"}
     for r in sorted(results, key=lambda r: (r.ok, r.source_id)):
         table.add_row(
@@ -231,10 +237,17 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
         )
     console.print(table)
     totals = results_document(results)["totals"]
+    if not results:
+        console.print("nothing to refresh: no enabled source selected, or none due")
+        return
     console.print(
-        f"{totals['sources']} sources: {totals['succeeded']} ok, {totals['failed']} failed; "
-        f"{totals['new']} new items, {totals['updated']} updated"
+        f"{_count(totals['sources'], 'source')}: {totals['succeeded']} ok, "
+        f"{totals['failed']} failed; {totals['new']} new items, {totals['updated']} updated"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -278,10 +291,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
         from aggregator.app import load_rules
 
         rules = load_rules(config_dir)
-        enabled = sum(1 for s in sources if s.enabled)
+        active = sum(1 for s in sources if s.enabled)
         unverified = sum(1 for s in sources if not s.verified)
         print(
-            f"{config_dir}: ok: {len(sources)} sources ({enabled} enabled, "
+            f"{config_dir}: ok: {len(sources)} sources ({active} enabled, "
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
@@ -291,23 +304,38 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
     with open_app(args) as app:
         health = {h.id: h for h in app.health()}
-        configured = [s.id for s in app.sources]
-    rows = [health[i] for i in configured if i in health]
+        enabled = {s.id: s.enabled for s in app.sources}
+    # The configured sources in config order, then those removed from the config: their
+    # items are kept, so they are listed (and never fetched again).
+    rows = [health[i] for i in enabled if i in health]
+    rows += [h for i, h in sorted(health.items()) if i not in enabled]
     if args.json:
-        sys.stdout.write(json.dumps({"sources": [health_record(h) for h in rows]}, indent=2) + "\n")
+        records = [
+            health_record(h) | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
+            for h in rows
+        ]
+        sys.stdout.write(json.dumps({"sources": records}, indent=2) + "\n")
         return EXIT_OK
-    table = Table(title="sources", title_justify="left")
+    table = Table(title="sources (times in UTC)", title_justify="left")
     for column in ("source", "status", "last success", "failures", "items", "next fetch"):
-        table.add_column(column, justify="right" if column in ("failures", "items") else "left")
-    table.add_column("last error", overflow="fold")
+        table.add_column(
+            column,
+            justify="right" if column in ("failures", "items") else "left",
+            no_wrap=True,  # ids are what --source takes, times are read whole: never cut
+        )
+    table.add_column("last error", overflow="fold", ratio=1)
     for h in rows:
+        state = h.last_status or "never fetched"
+        active = enabled.get(h.id, False)
+        if not active:
+            state = "disabled" if h.id in enabled else "removed from config"
         table.add_row(
             h.id,
-            h.last_status or "never fetched",
+            state,
             _when(h.last_success_at),
             str(h.consecutive_failures),
             str(h.item_count),
-            _when(h.next_fetch_at),
+            _when(h.next_fetch_at) if active else "-",
             " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
             or _warning_text((h.last_warning or "").splitlines()),
         )

@@ -34,12 +34,14 @@ class ConfigError(AggregatorError):
         line: int | None = None,
         key: str | None = None,
         expected: str | None = None,
+        more: str | None = None,
     ) -> None:
         self.file = file
         self.line = line
         self.key = key
         self.problem = message
         self.expected = expected
+        self.more = more  # the file's other problems, said after this one's expectation
         where = file
         if line is not None:
             where += f":{line}"
@@ -48,6 +50,8 @@ class ConfigError(AggregatorError):
         text = f"{where}: {message}"
         if expected:
             text += f" (expected {expected})"
+        if more:
+            text += f"; {more}"
         super().__init__(text)
 
 

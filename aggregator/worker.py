@@ -42,6 +42,7 @@ from dramatiq.brokers.redis import RedisBroker
 from aggregator.app import App
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.hostslots import HostBusy, HostSlots
+from aggregator.logs import apply_log_level
 from aggregator.models import Source
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
@@ -271,6 +272,7 @@ class Refresher:
 def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refresher:
     """This process's App (its own pool; migrates under the advisory lock) and host slots."""
     app = App.open(config_dir, os.environ if env is None else env)
+    apply_log_level(app.settings.log_level)
     try:
         settings: Settings = app.settings
         client = redis.Redis.from_url(limiter_url(settings.workers))

@@ -358,8 +358,13 @@ def test_several_problems_are_counted_and_the_first_by_line_reported(tmp_path: P
     with pytest.raises(ConfigError) as caught:
         load_sources(tmp_path)
     assert caught.value.key == "source[0].language"
-    assert "(and 1 more problem: line 8, source[0].country: invalid country code 'xx')" in (
-        caught.value.problem
+    assert (
+        caught.value.more
+        == "and 1 more problem: line 8, source[0].country: invalid country code 'xx'"
+    )
+    # The first problem's expectation comes before the others, so it reads as its own.
+    assert str(caught.value).endswith(
+        "(expected a 2-letter ISO 639-1 code in lower case, like 'de'); " + caught.value.more
     )
 
 
@@ -372,6 +377,7 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
         load_settings(tmp_path, {})
     text = str(caught.value)
     assert "aggregator.toml:2: fetch.timeoutt: unknown key" in text
+    assert text.index("(expected") < text.index("2 more problems")
     assert "2 more problems" in text
     assert "line 3, fetch.max_connections" in text
     assert "line 6, schedule.min_intervall" in text

@@ -19,6 +19,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aggregator.api.app import create_app
 from aggregator.app import App
+from aggregator.logs import apply_log_level
 
 CONFIG_DIR_ENV = "AGGREGATOR_SERVE_CONFIG_DIR"
 FACTORY = "aggregator.api.factory:app_from_env"
@@ -45,4 +46,6 @@ class NoDelayH11Protocol(H11Protocol):
 def app_from_env() -> FastAPI:
     # A spawned worker starts without the parent's logging set-up (uvicorn's is off).
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return create_app(App.open(Path(os.environ[CONFIG_DIR_ENV]), os.environ), owns_app=True)
+    app = App.open(Path(os.environ[CONFIG_DIR_ENV]), os.environ)
+    apply_log_level(app.settings.log_level)
+    return create_app(app, owns_app=True)

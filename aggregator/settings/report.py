@@ -116,20 +116,23 @@ def to_config_error(
     first, *others = sorted(errors, key=line)
     loc = tuple(first["loc"])
     message, expected = describe(first, model)
+    more = None
     if others:
-        # Every problem named, so that one edit fixes them all (not one per run).
+        # Every problem named, so that one edit fixes them all (not one per run); after the
+        # first one's expectation, so that it reads as that one's.
         shown = [_brief(error, line(error), model) for error in others[:MORE_PROBLEMS_SHOWN]]
         if len(others) > MORE_PROBLEMS_SHOWN:
             shown.append("...")
         count = f"{len(others)} more problem{'s' * (len(others) > 1)}"
-        message += f" (and {count}: {'; '.join(shown)})"
+        more = f"and {count}: {'; '.join(shown)}"
     for env_loc, variable in from_env.items():
         if loc[: len(env_loc)] == env_loc:
-            return ConfigError("environment", message, key=variable, expected=expected)
+            return ConfigError("environment", message, key=variable, expected=expected, more=more)
     return ConfigError(
         filename,
         message,
         line=file.lines.line_of(loc) if file else None,
         key=dotted(loc),
         expected=expected,
+        more=more,
     )

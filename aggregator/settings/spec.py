@@ -63,7 +63,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "log_level",
         "string",
         "INFO",
-        "DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+        "DEBUG, INFO, WARNING, ERROR or CRITICAL: the log lines of run, worker and serve;"
+        " the one-shot commands log on stderr at DEBUG only.",
         env="AGGREGATOR_LOG_LEVEL",
     ),
     _s(

@@ -1,0 +1,20 @@
+"""The `log_level` setting (env `AGGREGATOR_LOG_LEVEL`), applied once the settings are read.
+
+The long-running commands (`run`, `worker`, `serve`) set up their log lines before the config
+is loaded; this sets the level they show. The one-shot commands (`refresh`, `sources`,
+`export`, `digest`) print their own results and only Python's last-resort warnings: at
+DEBUG they get log lines on stderr too, for when an operator asks for everything.
+"""
+
+from __future__ import annotations
+
+import logging
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def apply_log_level(level: str) -> None:
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not root.handlers and root.level <= logging.DEBUG:
+        logging.basicConfig(level=level, format=LOG_FORMAT)

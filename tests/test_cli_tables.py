@@ -1,0 +1,85 @@
+"""What an operator reads: the refresh table on a narrow terminal, and `aggregator sources`
+for disabled and removed sources."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from rich.console import Console
+
+from aggregator.cli import main, render_results
+from aggregator.errors import FetchError
+from aggregator.models import Refreshed, SourceResult
+from tests.support_config import write_config
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
+
+DATA = Path(__file__).parent / "data" / "parse"
+RSS = (DATA / "europarl_press_rss.xml").read_bytes()
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def test_ids_are_never_cut_on_an_80_column_terminal() -> None:
+    long_id = "missing-children-europe-press"
+    results = [
+        SourceResult(
+            source_id=long_id,
+            outcome=FetchError(long_id, "httpx.ConnectError: " + "name not known " * 8),
+            started_at=NOW,
+            seconds=0.1,
+        ),
+        SourceResult(
+            source_id="proc-interim-extension",
+            outcome=Refreshed(new=3, updated=0),
+            started_at=NOW,
+            seconds=0.2,
+        ),
+    ]
+    out = io.StringIO()
+    render_results(results, Console(file=out, width=80, color_system=None))
+    text = out.getvalue()
+    assert long_id in text and "proc-interim-extension" in text
+    assert "2 sources: 1 ok, 1 failed" in text
+
+
+def test_a_refresh_with_nothing_to_do_says_so(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", [])
+    assert main(["--config", str(config), "refresh"]) == 0
+    assert "nothing to refresh" in capsys.readouterr().out
+
+
+def test_sources_shows_disabled_and_removed_sources(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add("/ep.xml", body=RSS, content_type="application/rss+xml")
+    feeds = [
+        {"id": name, "name": name, "url": url, "kind": "feed", "org": "ngo"}
+        for name in ("kept", "paused", "dropped")
+    ]
+    config = write_config(env / "config", feeds)
+    assert main(["--config", str(config), "refresh"]) == 0
+    feeds[1]["enabled"] = False
+    write_config(env / "config", feeds[:2])
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "sources", "--json"]) == 0
+    records = {r["id"]: r for r in json.loads(capsys.readouterr().out)["sources"]}
+    assert (records["kept"]["enabled"], records["kept"]["in_config"]) == (True, True)
+    assert (records["paused"]["enabled"], records["paused"]["in_config"]) == (False, True)
+    assert (records["dropped"]["enabled"], records["dropped"]["in_config"]) == (False, False)
+    assert records["dropped"]["items"] == 2  # its items are kept
+
+    assert main(["--config", str(config), "sources"]) == 0
+    table = capsys.readouterr().out
+    assert "times in UTC" in table
+    assert "disabled" in table and "removed from config" in table
