@@ -236,10 +236,10 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
             _short_error(r),
         )
     console.print(table)
-    totals = results_document(results)["totals"]
     if not results:
         console.print("nothing to refresh: no enabled source selected, or none due")
         return
+    totals = results_document(results)["totals"]
     console.print(
         f"{_count(totals['sources'], 'source')}: {totals['succeeded']} ok, "
         f"{totals['failed']} failed; {totals['new']} new items, {totals['updated']} updated"

@@ -561,33 +561,18 @@ class Refresher:
         state: SourceHealth | None,
         began: float,
     ) -> Refreshed:
-        """The source's success with the document last parsed: its items are stored as they
-        are, so only the source's state is written (validators, redirect, next fetch), and
-        the next fetch is timed as after a 304."""
-        fetched = same.fetched
+        """The source's success with the document last parsed, saved as a document of no
+        items: its items are stored as they are, so only the source's state is written
+        (validators, redirect, digest), and with no items to read a posting rhythm or a ttl
+        from, the next fetch is timed as after a 304."""
+        from aggregator.prepare_worker import Prepared
+
         seen = state.last_item_count or 0 if state is not None else 0
         # The document's warnings are those it had when it was read: reported again.
         warnings = tuple(state.last_warning.splitlines()) if state and state.last_warning else ()
-        now = self.clock()
-        next_at = next_fetch_after_success(
-            now=now, interval=source.interval, policy=self.policy, fresh_until=fetched.fresh_until
-        )
-        refreshed = await self._write(
-            lambda: self.store.save_refresh(
-                source.id,
-                (),
-                now=now,
-                seconds=time.perf_counter() - began,
-                validators=fetched.validators,
-                url=url,
-                permanent_url=fetched.permanent_redirect,
-                next_fetch_at=next_at,
-                seen=seen,
-                warnings=warnings,
-                document_digest=same.digest,
-            )
-        )
-        return replace(refreshed, unchanged=seen)
+        unread = Prepared(items=(), seen=seen, warnings=warnings, ttl=None)
+        read = Read(fetched=same.fetched, prepared=unread, digest=same.digest)
+        return replace(await self._save(source, url, read, began), unchanged=seen)
 
     async def _write(self, write: Callable[[], T]) -> T:
         """Run a store write in the store thread, in one transaction with the writes queued

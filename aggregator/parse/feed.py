@@ -289,9 +289,9 @@ _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
 def _ends_inside_an_entry(data: bytes) -> bool:
     """A broken document's last entry was never closed: it ends inside it (cut off mid-
     download, whatever error the parser met first: "no element found", a CDATA cut short)."""
-    starts = [m.start() for m in _ENTRY_START.finditer(data)]
-    ends = [m.start() for m in _ENTRY_END.finditer(data)]
-    return bool(starts) and (not ends or starts[-1] > ends[-1])
+    last_start = max((m.start() for m in _ENTRY_START.finditer(data)), default=-1)
+    last_end = max((m.start() for m in _ENTRY_END.finditer(data)), default=-1)
+    return last_start > last_end
 
 
 def _describe(exc: object) -> str:
