@@ -32,7 +32,7 @@ def test_ids_are_never_cut_on_an_80_column_terminal() -> None:
     results = [
         SourceResult(
             source_id=long_id,
-            outcome=FetchError(long_id, "httpx.ConnectError: " + "name not known " * 8),
+            outcome=FetchError(long_id, "host not found: " + "name not known " * 8),
             started_at=NOW,
             seconds=0.1,
         ),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
@@ -37,6 +36,7 @@ import httpx
 from aggregator.errors import Blocked, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
+from aggregator.fetch.describe import describe, host_not_found
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
@@ -303,11 +303,15 @@ class HttpFetcher:
                     # Returns the connection to the pool when the body was read (a 304 too).
                     await response.aclose()
         except TRANSIENT as exc:
-            if _host_not_found(exc):  # the same answer again: not worth another attempt
-                raise FetchError(source_id, _describe(exc)) from exc
-            raise Transient(FetchError(source_id, _describe(exc)), exc) from exc
+            failure = FetchError(source_id, describe(exc, _parsed(url)))
+            # A name the DNS said does not exist gets the same answer again: offline, each
+            # lookup can take the resolver's whole timeout, and retrying it tripled the time
+            # of an offline `make run`. (A resolver that could not be asked stays transient.)
+            if host_not_found(exc):
+                raise failure from exc
+            raise Transient(failure, exc) from exc
         except HTTPX_ERRORS as exc:
-            raise FetchError(source_id, _describe(exc)) from exc
+            raise FetchError(source_id, describe(exc, _parsed(url))) from exc
         return Answer(
             url=str(response.url),
             status_code=response.status_code,
@@ -399,30 +403,12 @@ KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's default)
 # The transports of http hosts: verification on, no CA loaded (cheap to make, fails closed).
 _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
-# getaddrinfo's "no such name" answers. A resolver that could not be asked says EAI_AGAIN,
-# which stays transient. Offline, each lookup can take the resolver's whole timeout: retrying
-# a name the DNS said does not exist tripled the time of an offline `make run`.
-_NO_SUCH_HOST = frozenset(
-    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
-)
 
-
-def _host_not_found(exc: BaseException) -> bool:
-    """Whether `exc` was caused by the DNS answering that the host name does not exist."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # httpx's error, httpcore's, the OS's: a short chain
-        if seen is None:
-            return False
-        if isinstance(seen, socket.gaierror):
-            return seen.errno in _NO_SUCH_HOST
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _describe(exc: Exception) -> str:
-    name = f"{type(exc).__module__.split('.')[0]}.{type(exc).__name__}"
-    text = str(exc)
-    return f"{name}: {text}" if text else name
+def _parsed(url: str) -> httpx.URL | None:
+    try:
+        return httpx.URL(url)
+    except httpx.InvalidURL:
+        return None
 
 
 def _phrase(status: int) -> str:
