@@ -789,3 +789,23 @@ def test_a_larger_body_limit_is_accepted_up_to_the_parsers_ceiling(tmp_path: Pat
     )
     with pytest.raises(ConfigError, match=r"fetch\.max_bytes"):
         load_settings(tmp_path, {})
+
+
+def test_a_data_dir_that_is_a_file_is_a_config_error_naming_where_it_was_set(
+    tmp_path: Path,
+) -> None:
+    afile = tmp_path / "data"
+    afile.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {"AGGREGATOR_DATA_DIR": str(afile / "sub")})
+    assert (caught.value.file, caught.value.key) == ("environment", "AGGREGATOR_DATA_DIR")
+    assert f"is inside a file, '{afile}', not a folder" in str(caught.value)
+    (tmp_path / "aggregator.toml").write_text(f'data_dir = "{afile}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {})
+    assert (caught.value.line, caught.value.key) == (1, "data_dir")
+    assert f"'{afile}' is a file, not a folder" in str(caught.value)
+    # A folder that does not exist yet is made when the store opens: not an error.
+    assert load_settings(tmp_path, {"AGGREGATOR_DATA_DIR": str(tmp_path / "new")}).data_dir == (
+        tmp_path / "new"
+    )

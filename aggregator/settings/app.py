@@ -17,6 +17,7 @@ from aggregator.settings.checks import (
     Contact,
     CronExpression,
     DatabaseUrl,
+    DataDir,
     Duration,
     EmailAddress,
     NonEmpty,
@@ -258,7 +259,7 @@ class _Digest(_Table):
 class SettingsFile(_Table):
     """The whole of aggregator.toml."""
 
-    data_dir: NonEmpty = Field(default=default_of("data_dir"))
+    data_dir: DataDir = Field(default=default_of("data_dir"))
     database_url: DatabaseUrl | None = Field(default=default_of("database_url"))
     log_level: LogLevel = Field(default=default_of("log_level"))
     fetch: _Fetch = Field(default_factory=_Fetch)

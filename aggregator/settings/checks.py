@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -128,6 +129,25 @@ def _check_contact(value: str) -> str:
 
 
 Contact = Annotated[str, AfterValidator(_check_contact)]
+
+
+def _check_data_dir(value: str) -> str:
+    # Checked here, not when the store opens: there it was a store error (exit 3) about a
+    # database URL, naming neither the setting nor the environment variable that set it.
+    path = Path(value).expanduser()
+    for existing in (path, *path.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                what = "is a file" if existing == path else f"is inside a file, {str(existing)!r}"
+                raise fail(
+                    f"{value!r} {what}, not a folder",
+                    "a folder (made if missing) for the SQLite file, digests and the outbox",
+                )
+            break
+    return value
+
+
+DataDir = Annotated[NonEmpty, AfterValidator(_check_data_dir)]
 
 
 def split_attribute(selector: str) -> tuple[str, str | None]:
