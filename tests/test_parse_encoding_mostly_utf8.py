@@ -176,3 +176,64 @@ def test_no_declaration_is_not_reported_as_a_wrong_one() -> None:
     labelled = decode(latin1, "application/xml; charset=utf-8", "xml")
     assert "São Paulo" in labelled.text
     assert labelled.warnings[0].startswith("declared encoding 'utf-8' does not match the bytes")
+
+
+def test_a_utf8_sequence_cut_to_its_lead_byte_is_a_replacement_character() -> None:
+    # "ó" (C3 B3) cut to C3 right before "łć" (C5 82 C4 87), and cut at the very end; "é"
+    # (E9) before ASCII stays the windows-1252 letter it is.
+    data = rss(UMLAUT_TITLE, f"{UMLAUT_TEXT} Zaż@@łć Café@!").encode()
+    data = data.replace(b"@@", b"\xc3").replace("é@!".encode(), b"\xe9")
+    decoded = decode(data + b"\xc3", None, "xml")
+    assert decoded.encoding == "utf_8"
+    assert f"{UMLAUT_TEXT} Zaż\ufffdłć Café" in decoded.text
+    assert decoded.text.endswith("</rss>\ufffd")
+    assert decoded.warnings == (
+        "invalid utf-8 in 3 places: 1 read as windows-1252, 2 replaced by U+FFFD",
+    )
+
+
+POLISH_TITLE = "Kontrola czatów: Rada UE przyjęła stanowisko. Łódź, Gdańsk, żółć"
+POLISH_TEXT = "Posłowie zdecydują jesienią; organizacje ostrzegają przed skanowaniem wiadomości."
+
+
+def _polish_rss(language_element: str) -> bytes:
+    # No XML declaration, no HTTP charset: only the bytes, in ISO-8859-2.
+    return (
+        f'<rss version="0.91"><channel><title>Panoptykon</title>{language_element}'
+        "<link>https://panoptykon.org/</link><item>"
+        f"<title>{POLISH_TITLE}</title><link>https://panoptykon.org/a/1</link>"
+        f"<description>{POLISH_TEXT}</description></item></channel></rss>"
+    ).encode("iso8859_2")
+
+
+@pytest.mark.parametrize(
+    ("language_element", "configured"),
+    [("<language>pl</language>", None), ("", "pl"), ("<language>pl-PL</language>", "en")],
+    ids=["declared by the feed", "configured for the source", "declared, source says en"],
+)
+def test_undeclared_central_european_bytes_are_read_in_the_language_s_encoding(
+    language_element: str, configured: str | None
+) -> None:
+    doc = parse_document(
+        feed_source(language=configured),
+        fetched(_polish_rss(language_element), "https://panoptykon.org/rss", "application/xml"),
+    )
+    (item,) = doc.items
+    assert item.title == POLISH_TITLE
+    assert item.summary == POLISH_TEXT
+    assert "no encoding declared: detected iso8859_2" in doc.warnings
+
+
+def test_an_undeclared_polish_listing_page_keeps_its_letters_and_dates() -> None:
+    page = (
+        '<html lang="pl"><head><title>Aktualności</title></head><body><ul>'
+        f'<li class="teaser"><h2>{POLISH_TITLE}</h2><a href="/a/1">więcej</a>'
+        f"<p>{POLISH_TEXT}</p><time>5 października 2025</time></li></ul></body></html>"
+    ).encode("iso8859_2")
+    selectors = Selectors(item="li.teaser", title="h2", link="a", summary="p", date="time")
+    doc = parse_document(
+        html_source(selectors), fetched(page, "https://panoptykon.org/aktualnosci", "text/html")
+    )
+    (item,) = doc.items
+    assert item.title == POLISH_TITLE
+    assert item.published is not None and item.published.date().isoformat() == "2025-10-05"

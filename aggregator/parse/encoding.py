@@ -59,6 +59,29 @@ _UNICODE = frozenset(
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 _DETECTION_MARGIN = 0.01  # chaos (0..1) within which windows-1252 beats the favourite
 
+# The legacy encodings of a language's texts, for a document that declares none. The
+# detector alone reads undeclared Polish ISO-8859-2 as Celtic ISO-8859-14 (their letters
+# differ in a few bytes, and both look like text): what the source is configured in, or what
+# the document says its language is, settles it.
+_ENCODINGS_OF_LANGUAGE: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("pl", "cs", "sk", "hu", "sl", "hr", "bs"), ("iso8859_2", "cp1250")),
+    "ro": ("iso8859_16", "iso8859_2", "cp1250"),
+    **dict.fromkeys(("lt", "lv"), ("cp1257", "iso8859_13", "iso8859_4")),
+    "et": ("cp1257", "iso8859_13", "iso8859_15", "cp1252"),
+    "el": ("iso8859_7", "cp1253"),
+    **dict.fromkeys(("bg", "ru", "uk", "be", "mk", "sr"), ("cp1251", "koi8_r", "koi8_u")),
+    "tr": ("cp1254", "iso8859_9"),
+    "mt": ("iso8859_3",),
+}
+_LANGUAGE_MARGIN = 0.05  # chaos within which the language's encoding beats the favourite
+# Where XML feeds and HTML pages say their language, read from the raw bytes (ASCII-safe in
+# every encoding the detector gets to see).
+_DECLARED_LANGUAGE = re.compile(
+    rb"""<(?:dc:)?language>\s*([a-z]{2,3})\b|\b(?:xml:)?lang\s*=\s*["']?([a-z]{2,3})\b""",
+    re.IGNORECASE,
+)
+_LANGUAGE_WINDOW = 64 * 1024
+
 # Mostly UTF-8: at least this many valid multi-byte sequences per invalid byte. Text in a
 # legacy encoding forms valid UTF-8 sequences only by chance: Western single-byte text almost
 # never (an accented letter is followed by a letter, not by a byte in 0x80-0xBF), and even
@@ -86,8 +109,11 @@ def _read_strays(error: UnicodeError) -> tuple[str, int]:
 
     A lead byte with the continuation bytes that follow it (up to its sequence's length) is
     a UTF-8 sequence cut short (a summary truncated mid-character) or malformed (an encoded
-    surrogate, an overlong form): one U+FFFD, as browsers do. A byte on its own is a stray,
-    in practice windows-1252 (the "©", "ü" or "’" of a pasted snippet).
+    surrogate, an overlong form): one U+FFFD, as browsers do. So is a lead byte alone at the
+    very end, or right before the lead byte of another sequence ("Za\xc3\xc5\x82": an "ó"
+    cut to its first byte, then "ł"): windows-1252 text has two such letters in a row
+    ("Ã" then "Å") practically never. Any other byte on its own is a stray, in practice
+    windows-1252 (the "©", "é" or "’" of a pasted snippet, followed by ASCII).
     """
     if not isinstance(error, UnicodeDecodeError):
         raise error
@@ -97,9 +123,12 @@ def _read_strays(error: UnicodeError) -> tuple[str, int]:
     end = start + 1
     while end < min(start + length, len(data)) and 0x80 <= data[end] <= 0xBF:
         end += 1
+    if end == start + 1 and length > 1 and (end == len(data) or _LEADS[data[end]]):
+        return "\ufffd", end  # cut to its lead byte
     return (_STRAY_BYTES[lead] if end == start + 1 else "\ufffd"), end
 
 
+_LEADS = tuple(0xC2 <= byte <= 0xF4 for byte in range(0x100))
 _STRAYS_HANDLER = "aggregator.utf-8-strays"
 codecs.register_error(_STRAYS_HANDLER, _read_strays)
 
@@ -141,8 +170,12 @@ def declared_in_document(data: bytes, markup: Markup) -> str | None:
     return None
 
 
-def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
-    """Decode `data`; never fails (the last resort maps every byte to a character)."""
+def decode(
+    data: bytes, content_type: str | None, markup: Markup, *, language: str | None = None
+) -> Decoded:
+    """Decode `data`; never fails (the last resort maps every byte to a character).
+
+    `language`: what the source is configured in (ISO 639-1), a hint for detection alone."""
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
             body = data[len(bom) :]
@@ -203,7 +236,17 @@ def decode(data: bytes, content_type: str | None, markup: Markup) -> Decoded:
         return Decoded(
             text=decoded, encoding=name, declared=overruled, warnings=_mismatch(overruled)
         )
-    return _detect(data, overruled)
+    return _detect(data, overruled, _languages(data, language))
+
+
+def _languages(data: bytes, configured: str | None) -> tuple[str, ...]:
+    """The source's configured language, then the ones the document declares."""
+    found = [configured.lower()] if configured else []
+    for match in _DECLARED_LANGUAGE.finditer(data[:_LANGUAGE_WINDOW]):
+        code = (match[1] or match[2]).decode("ascii").lower()
+        if code not in found:
+            found.append(code)
+    return tuple(found)
 
 
 def _try_decode(data: bytes, name: str) -> str | None:
@@ -242,7 +285,7 @@ def _places(count: int) -> str:
     return "place" if count == 1 else "places"
 
 
-def _detect(data: bytes, overruled: str | None) -> Decoded:
+def _detect(data: bytes, overruled: str | None, languages: tuple[str, ...] = ()) -> Decoded:
     note = (
         f"declared encoding {overruled!r} does not match the bytes"
         if overruled
@@ -257,6 +300,16 @@ def _detect(data: bytes, overruled: str | None) -> Decoded:
             m for m in matches if m.encoding in _WESTERN and m.chaos <= best + _DETECTION_MARGIN
         ]
         chosen = western[0].encoding if western else matches[0].encoding
+        for language in languages:
+            wanted = _ENCODINGS_OF_LANGUAGE.get(language.split("-")[0], ())
+            fitting = [
+                m for m in matches if m.encoding in wanted and m.chaos <= best + _LANGUAGE_MARGIN
+            ]
+            if fitting:
+                chosen = min(fitting, key=lambda m: m.chaos).encoding
+                break
+            if wanted:  # the first language with encodings of its own decides
+                break
         name = codec_name(chosen) or chosen
         detected = _try_decode(data, name)
         if detected is not None:

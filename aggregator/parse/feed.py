@@ -52,7 +52,9 @@ def _looks_like_json(data: bytes, content_type: str | None) -> bool:
 
 
 def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
-    decoded = decode(fetched.content, fetched.headers.get("content-type"), "xml")
+    decoded = decode(
+        fetched.content, fetched.headers.get("content-type"), "xml", language=source.language
+    )
     text = decoded.text.lstrip()  # a declaration after blank lines is an XML error otherwise
     if not text:
         raise ParseError(source.id, "empty document")

@@ -43,7 +43,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     refused = guards.size_refusal(fetched.content)
     if refused:
         raise ParseError(source.id, refused)
-    decoded = decode(fetched.content, fetched.headers.get("content-type"), "html")
+    decoded = decode(
+        fetched.content, fetched.headers.get("content-type"), "html", language=source.language
+    )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")
     soup = BeautifulSoup(decoded.text, "lxml")

@@ -23,7 +23,9 @@ _FORMATS = {"1": "json10", "1.1": "json11"}
 
 
 def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
-    decoded = decode(fetched.content, fetched.headers.get("content-type"), "json")
+    decoded = decode(
+        fetched.content, fetched.headers.get("content-type"), "json", language=source.language
+    )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")
     try:

@@ -58,7 +58,9 @@ def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
 def _read(source: Source, fetched: Fetched) -> ProcedureFile:
     if _JSON_START.match(fetched.content[:64]):
         return read_api_json(fetched.content, language=source.language)
-    decoded = decode(fetched.content, fetched.headers.get("content-type"), "html")
+    decoded = decode(
+        fetched.content, fetched.headers.get("content-type"), "html", language=source.language
+    )
     if "<" not in decoded.text[:2048]:
         raise NotAProcedure("neither JSON nor an HTML procedure page")
     return read_oeil_page(decoded.text, base_url=fetched.url)
