@@ -8,13 +8,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 import aggregator.store.sql
 from aggregator.errors import Blocked, FetchError, RateLimited, StoreError
-from aggregator.models import CacheValidators, Item, NotModifiedRecord, Refreshed
+from aggregator.models import (
+    CacheValidators,
+    Fetched,
+    Item,
+    NotModifiedRecord,
+    Refreshed,
+    Source,
+)
+from aggregator.normalise import normalise_document
+from aggregator.parse import parse_document
 from aggregator.store import SqlStore, Store, open_store
 from aggregator.store.schema import clusters, fetch_log, item_tags, sources, tombstones
 from aggregator.store.schema import items as items_table
@@ -717,3 +727,81 @@ def test_an_item_without_a_date_is_dated_when_first_seen(store: SqlStore) -> Non
     assert later["u:1"].revision == later["u:2"].revision == 2
     assert later["u:1"].published == at(2) and later["u:1"].published_is_fallback
     assert later["u:2"].published == later["u:2"].first_seen == at(2)
+
+
+def _feed_items(source: Source, entries: Sequence[tuple[str, str, str]], now: datetime) -> Any:
+    """The normalised items of an RSS document of (guid, link, title) entries."""
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{guid}</guid><link>{link}</link><title>{title}</title>"
+        f"<description>{title}: the body.</description></item>"
+        for guid, link, title in entries
+    )
+    document = parse_document(
+        source,
+        Fetched(
+            url=source.url,
+            status_code=200,
+            content=f'<rss version="2.0"><channel><title>c</title>{body}</channel></rss>'.encode(),
+            headers={"content-type": "application/rss+xml"},
+        ),
+    )
+    return normalise_document(source, document, now=now)
+
+
+def test_an_item_whose_guid_stops_being_repeated_is_not_stored_twice(store: SqlStore) -> None:
+    # Version 1 gives G1 to two entries, so each is known by its URL; version 2 drops one,
+    # so the other is known by its GUID again. It is the same item, not a new one.
+    source = make_source("s", url="https://example.org/s/feed.xml")
+    store.sync_sources([source], now=T0)
+    v1 = [("G1", "https://example.org/news/d1", "D1"), ("G1", "https://example.org/news/d2", "D2")]
+    first = _feed_items(source, v1, at(1))
+    assert [i.identity for i in first] == [
+        "u:https://example.org/news/d1",
+        "u:https://example.org/news/d2",
+    ]
+    assert save(store, "s", first, now=at(1)).new == 2
+    second = _feed_items(source, v1[:1], at(2))
+    assert [i.identity for i in second] == ["g:G1"]
+    result = save(store, "s", second, now=at(2))
+    assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
+    edited = _feed_items(source, [("G1", "https://example.org/news/d1", "D1 corrected")], at(3))
+    result = save(store, "s", edited, now=at(3))
+    assert (result.new, result.updated) == (0, 1)
+    assert sorted(i.title for i in store.iter_items()) == ["D1 corrected", "D2"]
+
+
+def test_an_item_whose_guid_starts_being_repeated_is_not_stored_twice(store: SqlStore) -> None:
+    source = make_source("s", url="https://example.org/s/feed.xml")
+    store.sync_sources([source], now=T0)
+    one = ("PR-1", "https://example.org/press/1", "Council press release one")
+    assert save(store, "s", _feed_items(source, [one], at(1)), now=at(1)).new == 1
+    # A second entry reuses the GUID: both fall back to their URLs; the first is the one
+    # stored, the second is new.
+    two = ("PR-1", "https://example.org/press/2", "Council press release two")
+    result = save(store, "s", _feed_items(source, [one, two], at(2)), now=at(2))
+    assert (result.new, result.updated, result.unchanged) == (1, 0, 1)
+    assert sorted(i.title for i in store.iter_items()) == [
+        "Council press release one",
+        "Council press release two",
+    ]
+    # And back: no third copy of either.
+    result = save(store, "s", _feed_items(source, [one], at(3)), now=at(3))
+    assert (result.new, result.updated, result.unchanged) == (0, 0, 1)
+    assert store.item_count() == 2
+
+
+def test_an_item_tombstoned_under_its_other_identity_stays_pruned(store: SqlStore) -> None:
+    source = make_source("s", url="https://example.org/s/feed.xml")
+    store.sync_sources([source], now=T0)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(tombstones).values(
+                source_id="s",
+                identity="u:https://example.org/news/d1",
+                canonical_url="https://example.org/news/d1",
+                pruned_at=T0,
+            )
+        )
+    items = _feed_items(source, [("G1", "https://example.org/news/d1", "D1")], at(1))
+    assert save(store, "s", items, now=at(1)).new == 0
+    assert store.item_count() == 0

@@ -126,6 +126,8 @@ def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> di
             select(
                 items.c.id,
                 items.c.identity,
+                items.c.guid,
+                items.c.canonical_url,
                 items.c.content_hash,
                 items.c.published,
                 items.c.published_is_fallback,
@@ -136,12 +138,71 @@ def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> di
     return found
 
 
+def alias(item: Item) -> str | None:
+    """The identity the item had, or will have, when its document does or does not give its
+    GUID to another entry as well: "u:" its URL for a "g:" GUID identity, and the reverse."""
+    if item.guid is None:
+        return None
+    if item.identity.startswith("g:"):
+        return f"u:{item.canonical_url}"
+    if item.identity.startswith("u:"):
+        return f"g:{item.guid}"
+    return None
+
+
+def _stored_as_alias(
+    conn: Connection, source_id: str, missing: Sequence[Item], claimed: set[str]
+) -> dict[str, RowMapping]:
+    """Rows stored under the alias of an item not found under its own identity, by the
+    item's identity.
+
+    A GUID that starts or stops being repeated in a document moves an item between its "g:"
+    and "u:" identity (normalise.py); without this it was stored a second time. A row is the
+    item's only when it has the item's GUID and canonical URL, and no other item of the
+    document has the row's identity.
+    """
+    wanted: dict[str, list[Item]] = {}
+    for item in missing:
+        name = alias(item)
+        if name is not None and name not in claimed:
+            wanted.setdefault(name, []).append(item)
+    found: dict[str, RowMapping] = {}
+    for name, row in _existing(conn, source_id, sorted(wanted)).items():
+        for item in wanted[name]:
+            if row["guid"] == item.guid and row["canonical_url"] == item.canonical_url:
+                found[item.identity] = row
+                break
+    return found
+
+
+def _pruned(
+    conn: Connection, source_id: str, unique: Sequence[Item], missing: Sequence[Item]
+) -> set[str]:
+    """Identities of the items retention or an operator deleted (tombstoned), also when
+    tombstoned under their alias (only an alias no other item of the document shares)."""
+    identities = {item.identity for item in unique}
+    names = [alias(item) for item in missing]
+    counts: dict[str, int] = {}
+    for name in names:
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    aliases = {
+        name: item.identity
+        for name, item in zip(names, missing, strict=True)
+        if name is not None and counts[name] == 1 and name not in identities
+    }
+    pruned = _tombstoned(conn, source_id, [*identities, *aliases])
+    return {aliases.get(name, name) for name in pruned}
+
+
 def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: datetime) -> Saved:
     """Insert new items, update changed ones (keeping the old version), skip pruned ones."""
     unique, warnings = _unique(batch)
     identities = [item.identity for item in unique]
-    pruned = _tombstoned(conn, source_id, identities)
     stored = _existing(conn, source_id, identities)
+    missing = [item for item in unique if item.identity not in stored]
+    stored.update(_stored_as_alias(conn, source_id, missing, set(identities)))
+    pruned = _pruned(conn, source_id, unique, missing)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
     unchanged = 0
