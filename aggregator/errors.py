@@ -6,12 +6,15 @@
     │   ├── FetchError       the bytes could not be had (timeout, DNS, 5xx, size cap, ...)
     │   │   ├── RateLimited  429/503 with Retry-After: the source is moved, not retried now
     │   │   └── Blocked      a bot-protection challenge instead of the document
-    │   └── ParseError       the bytes are not a document we can read
+    │   ├── ParseError       the bytes are not a document we can read
+    │   └── InternalError    a bug met while refreshing one source (logged with its traceback)
     ├── StoreError           the database refused or is unreachable
     └── DeliveryError        a digest could not be delivered (SMTP, outbox folder)
 
 Third-party exceptions are wrapped where the call is made, with ``raise ... from exc``.
-Anything that is not an `AggregatorError` is a bug and propagates.
+Anything that is not an `AggregatorError` is a bug. Met while one source is fetched or read,
+it is that source's `InternalError` (the pipeline logs the traceback), so that input nobody
+foresaw stops that source alone; anywhere else it propagates.
 """
 
 from __future__ import annotations
@@ -120,6 +123,18 @@ class Blocked(FetchError):
 class ParseError(SourceError):
     kind = "parse"
     verb = "parse failed"
+
+
+class InternalError(SourceError):
+    """A bug met while refreshing one source: reported as the source's error, not raised."""
+
+    kind = "internal"
+    verb = "internal error (a bug: see the log)"
+
+    @classmethod
+    def of(cls, source_id: str, exc: BaseException) -> InternalError:
+        text = str(exc)
+        return cls(source_id, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 class StoreError(AggregatorError):

@@ -92,6 +92,7 @@ class Unchanged:
 
     url: str
     fresh_until: datetime | None = None
+    permanent_redirect: str | None = None  # reached through 301/308 only: the new URL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +230,7 @@ class NotModifiedRecord:
     now: datetime
     seconds: float
     next_fetch_at: datetime
+    permanent_url: str | None = None  # the 304 came from here, through 301/308 only
 
 
 SourceOutcome = Refreshed | NotModified | SourceError

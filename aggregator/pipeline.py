@@ -14,6 +14,7 @@ others. Anything that is not an `AggregatorError` is a bug and propagates.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future
@@ -29,7 +30,7 @@ from aggregator.cadence import (
     next_fetch_after_success,
     posting_interval,
 )
-from aggregator.errors import ParseError, RateLimited, SourceError
+from aggregator.errors import InternalError, ParseError, RateLimited, SourceError, StoreError
 from aggregator.fetch import Retriever
 from aggregator.models import (
     CacheValidators,
@@ -44,6 +45,8 @@ from aggregator.models import (
     Unchanged,
 )
 from aggregator.same_document import document_digest
+
+logger = logging.getLogger(__name__)
 
 # The CPU stages (aggregator.prepare: the parsers, normalise, tag) are imported when the
 # first document needs them: a refresh where every source answers 304 parses nothing, and
@@ -237,7 +240,13 @@ class RefreshStore(Protocol):
     ) -> Refreshed: ...
 
     def record_not_modified(
-        self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        seconds: float,
+        next_fetch_at: datetime,
+        permanent_url: str | None = None,
     ) -> None: ...
 
     def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None: ...
@@ -298,6 +307,7 @@ class _NotModifiedWrite:
             now=record.now,
             seconds=record.seconds,
             next_fetch_at=record.next_fetch_at,
+            permanent_url=record.permanent_url,
         )
 
 
@@ -399,7 +409,11 @@ class Refresher:
                     _NotModifiedWrite(
                         self.store,
                         NotModifiedRecord(
-                            source_id=source.id, now=now, seconds=seconds, next_fetch_at=next_at
+                            source_id=source.id,
+                            now=now,
+                            seconds=seconds,
+                            next_fetch_at=next_at,
+                            permanent_url=response.permanent_redirect,
                         ),
                     )
                 )
@@ -411,38 +425,59 @@ class Refresher:
                 )
             else:
                 outcome = await self._save(source, url, response, began)
-        except SourceError as error:
-            admission.give_back()
-            now = self.clock()
-            retry_at = error.retry_at if isinstance(error, RateLimited) else None
-            next_at = next_fetch_after_failure(
-                now=now,
-                interval=source.interval,
-                failures=failures + 1,
-                policy=self.policy,
-                retry_at=retry_at,
-            )
-            if isinstance(error, RateLimited) and retry_at is not None and retry_at > next_at:
-                error = _capped(error, next_at)
-            seconds = time.perf_counter() - began
-            await self._write(
-                partial(
-                    self.store.record_failure,
-                    source.id,
-                    error,
-                    now=now,
-                    seconds=seconds,
-                    next_fetch_at=next_at,
-                )
-            )
+        except SourceError as caught:
+            error = caught
+        except StoreError:
+            raise  # the store's failures are every source's: the refresh stops
+        except Exception as exc:
+            # A bug met on this source's input (an overflow on a header nobody foresaw, a
+            # parser's corner): its error, with the traceback logged; the others carry on.
+            logger.exception("refreshing %s failed on a bug", source.id)
+            error = InternalError.of(source.id, exc)
+        else:
             return SourceResult(
-                source_id=source.id, outcome=error, started_at=started_at, seconds=seconds
+                source_id=source.id,
+                outcome=outcome,
+                started_at=started_at,
+                seconds=time.perf_counter() - began,
             )
+        return await self._failed(source, error, failures, began, started_at, admission)
+
+    async def _failed(
+        self,
+        source: Source,
+        error: SourceError,
+        failures: int,
+        began: float,
+        started_at: datetime,
+        admission: Admission,
+    ) -> SourceResult:
+        """Record a failed refresh: the error, and the next fetch after a backoff."""
+        admission.give_back()
+        now = self.clock()
+        retry_at = error.retry_at if isinstance(error, RateLimited) else None
+        next_at = next_fetch_after_failure(
+            now=now,
+            interval=source.interval,
+            failures=failures + 1,
+            policy=self.policy,
+            retry_at=retry_at,
+        )
+        if isinstance(error, RateLimited) and retry_at is not None and retry_at > next_at:
+            error = _capped(error, next_at)
+        seconds = time.perf_counter() - began
+        await self._write(
+            partial(
+                self.store.record_failure,
+                source.id,
+                error,
+                now=now,
+                seconds=seconds,
+                next_fetch_at=next_at,
+            )
+        )
         return SourceResult(
-            source_id=source.id,
-            outcome=outcome,
-            started_at=started_at,
-            seconds=time.perf_counter() - began,
+            source_id=source.id, outcome=error, started_at=started_at, seconds=seconds
         )
 
     async def _read(

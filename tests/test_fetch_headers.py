@@ -25,9 +25,16 @@ NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
         ("soon", None),
         ("-5", None),
         (None, None),
+        # Absurd values are a server's mistake: ten years at most, never an overflow.
+        ("999999999999", NOW + timedelta(days=3650)),
+        ("99999999999999999999", NOW + timedelta(days=3650)),
+        ("Fri, 31 Dec 9999 23:59:59 -1200", None),  # past year 9999 once in UTC
+        ("Fri, 31 Dec 9999 23:59:59 GMT", NOW + timedelta(days=3650)),
+        ("\u00b2", None),  # a digit to str.isdigit, not to int
     ],
-    ids=["seconds", "zero", "http-date", "offset", "past", "garbage", "negative", "absent"],
-)
+    ids=["seconds", "zero", "http-date", "offset", "past", "garbage", "negative", "absent",
+         "huge", "huger", "beyond-9999", "year-9999", "superscript"],
+)  # fmt: skip
 def test_retry_after(value: str | None, expected: datetime | None) -> None:
     assert retry_after(value, NOW) == expected
 
@@ -47,9 +54,14 @@ def test_retry_after(value: str | None, expected: datetime | None) -> None:
         ({"expires": "Fri, 14 Mar 2025 08:00:00 GMT"}, None),
         ({"expires": "0"}, None),
         ({}, None),
+        ({"cache-control": "max-age=999999999999"}, NOW + timedelta(days=3650)),
+        ({"expires": "Fri, 31 Dec 9999 23:59:59 -1200"}, None),
+        ({"expires": "Fri, 31 Dec 9999 23:59:59 GMT"}, NOW + timedelta(days=3650)),
+        ({"cache-control": "max-age=\u00b3"}, None),
     ],
     ids=["max-age", "age", "no-cache", "no-store", "max-age-wins", "expires", "expired",
-         "expires-0", "none"],
+         "expires-0", "none", "huge-max-age", "expires-beyond-9999", "expires-9999",
+         "superscript-max-age"],
 )  # fmt: skip
 def test_fresh_until(headers: dict[str, str], expected: datetime | None) -> None:
     assert fresh_until(headers, NOW) == expected
@@ -89,3 +101,12 @@ def test_a_404_is_never_a_challenge() -> None:
 def test_options_refuse_limits_that_would_hang(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         FetchOptions(**{field: 0})  # type: ignore[arg-type]
+
+
+def test_validators_that_cannot_be_sent_back_are_left_out() -> None:
+    # An ETag with a byte beyond ASCII (read as latin-1), or a header that would break the
+    # request: the next request goes without it rather than failing to encode.
+    assert request_headers(CacheValidators(etag='"caf\u00e9"')) == {}
+    assert request_headers(
+        CacheValidators(etag='"a"\r\nX-Evil: 1', last_modified="Fri, 14 Mar 2025 08:00:00 GMT")
+    ) == {"If-Modified-Since": "Fri, 14 Mar 2025 08:00:00 GMT"}

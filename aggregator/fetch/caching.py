@@ -8,15 +8,35 @@ from email.utils import parsedate_to_datetime
 
 from aggregator.models import CacheValidators
 
+# The latest a server's time is taken as: callers cap waits far below it (a day, a week), and
+# `now` plus an absurd Retry-After or max-age (999999999999 s) is past datetime's year 9999.
+_LONGEST = timedelta(days=3650)
+
+
+def _sendable(value: str | None) -> bool:
+    # An ETag may hold bytes beyond ASCII (RFC 9110 obs-text), read as latin-1; sent back,
+    # such a header failed to encode and aborted the refresh. It is left out instead: the
+    # request is unconditional, and an unchanged document is still recognised by its bytes.
+    return bool(value and value.isascii() and value.isprintable())
+
 
 def request_headers(validators: CacheValidators) -> dict[str, str]:
     """The conditional-GET headers for what the last fetch left us."""
     headers = {}
-    if validators.etag:
+    if validators.etag and _sendable(validators.etag):
         headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
+    if validators.last_modified and _sendable(validators.last_modified):
         headers["If-Modified-Since"] = validators.last_modified
     return headers
+
+
+def _seconds(value: str) -> int | None:
+    """Delta-seconds: ASCII digits only ("²" is a digit to str.isdigit, not to int)."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _after(now: datetime, seconds: int) -> datetime:
+    return now + min(timedelta(seconds=min(seconds, 10**12)), _LONGEST)
 
 
 def validators_of(headers: Mapping[str, str]) -> CacheValidators:
@@ -29,11 +49,11 @@ def http_date(value: str) -> datetime | None:
     """An HTTP-date as aware UTC, or None when it is not one (e.g. ``Expires: 0``)."""
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if parsed.tzinfo is None:  # "-0000" means UTC too, just "not from a known zone"
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # 9999-12-31 -1200: past 9999
         return None
-    if parsed.tzinfo is None:  # "-0000" means UTC too, just "not from a known zone"
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -41,12 +61,13 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
+    seconds = _seconds(value)
+    if seconds is not None:
+        return _after(now, seconds)
     when = http_date(value)
     if when is None:
         return None
-    return max(when, now)  # a date in the past means "now", not "never again"
+    return min(max(when, now), now + _LONGEST)  # a past date means "now", not "never again"
 
 
 def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
@@ -54,17 +75,16 @@ def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
     directives = _cache_control(headers.get("cache-control", ""))
     if "no-store" in directives or "no-cache" in directives:
         return None
-    max_age = directives.get("max-age")
-    if max_age is not None and max_age.isdigit():
-        age = headers.get("age", "0").strip()
+    max_age = _seconds(directives.get("max-age") or "")
+    if max_age is not None:
         # `Age` is how long a cache in between already held it: that much is used up.
-        used = int(age) if age.isdigit() else 0
-        return now + timedelta(seconds=max(0, int(max_age) - used))
+        used = _seconds(headers.get("age", "0").strip()) or 0
+        return _after(now, max(0, max_age - used))
     expires = headers.get("expires")
     if expires is None:
         return None
     when = http_date(expires)
-    return when if when is not None and when > now else None
+    return min(when, now + _LONGEST) if when is not None and when > now else None
 
 
 def _cache_control(value: str) -> dict[str, str | None]:

@@ -22,7 +22,7 @@ import contextlib
 import random
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -143,6 +143,22 @@ class _Turn:
         self._deadline.reschedule(asyncio.get_running_loop().time() + self._seconds)
         self._started = True
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The clock stopped while a later hop (a redirect to a busy host, or to https, which
+        is another pool) waits for its connection, for the reason `begin` waits to start it."""
+        when = self._deadline.when()
+        if not self._started or when is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        left = when - loop.time()
+        self._deadline.reschedule(None)
+        try:
+            yield
+        finally:
+            self._deadline.reschedule(loop.time() + left)
+
 
 class HttpFetcher:
     def __init__(self, options: FetchOptions) -> None:
@@ -224,7 +240,7 @@ class HttpFetcher:
             except HTTPX_ERRORS as exc:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
             answer = await self._exchange(source_id, target, headers, turn)
-        conditional = bool(validators.etag or validators.last_modified)
+        conditional = bool(headers)  # what was sent: an unsendable validator was not
         return self._judge(
             source_id, answer, now, permanent=hops > 0 and all_permanent, conditional=conditional
         )
@@ -248,7 +264,11 @@ class HttpFetcher:
                     "HTTP 304 Not Modified to a request that was not conditional",
                     status_code=status,
                 )
-            return Unchanged(url=answer.url, fresh_until=fresh_until(headers, now))
+            return Unchanged(
+                url=answer.url,
+                fresh_until=fresh_until(headers, now),
+                permanent_redirect=answer.url if permanent else None,
+            )
         vendor = find_challenge(status, headers, answer.content)
         if vendor is not None:
             raise Blocked(source_id, f"HTTP {status}: {vendor} challenge page", status_code=status)
@@ -281,7 +301,10 @@ class HttpFetcher:
             pool = self._pool(target)
             # The host's slot first, then one of all hosts': a request waiting for its host
             # holds none of the connections other hosts could use.
-            async with pool.slot() as transport, self._in_flight:
+            async with contextlib.AsyncExitStack() as held:
+                with turn.paused():
+                    transport = await held.enter_async_context(pool.slot())
+                    await held.enter_async_context(self._in_flight)
                 await turn.begin()
                 # What httpx.AsyncClient.send does for a GET, less what we do not use (auth,
                 # hooks, its redirects): a third of the CPU of a 304 went to those layers.

@@ -93,9 +93,16 @@ class Store(Protocol):
         """
 
     def record_not_modified(
-        self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        seconds: float,
+        next_fetch_at: datetime,
+        permanent_url: str | None = None,
     ) -> None:
-        """A 304: status "not modified", counts as a success (clears the error state)."""
+        """A 304: status "not modified", counts as a success (clears the error state);
+        `permanent_url`: the 304 came through 301/308 only, from there."""
 
     def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None:
         """Many 304s at once, as `record_not_modified` writes each, in a few statements

@@ -249,13 +249,20 @@ def record_success(
 
 
 def record_not_modified(
-    conn: Connection, source_id: str, *, now: datetime, next_fetch_at: datetime
+    conn: Connection,
+    source_id: str,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    permanent_url: str | None = None,
 ) -> None:
     """A 304 is a success: the source answers and nothing changed since the last document."""
+    moved = {"url": permanent_url} if permanent_url else {}
     _update_existing(
         conn,
         _SOURCE_ROW,
         source_id,
+        **moved,
         last_status="not modified",
         last_fetch_at=to_db(now),
         last_success_at=to_db(now),
@@ -290,10 +297,24 @@ def record_not_modified_many(conn: Connection, records: Sequence[NotModifiedReco
     if not conn.dialect.supports_sane_multi_rowcount:  # no row count: one at a time, checked
         for record in records:
             record_not_modified(
-                conn, record.source_id, now=record.now, next_fetch_at=record.next_fetch_at
+                conn,
+                record.source_id,
+                now=record.now,
+                next_fetch_at=record.next_fetch_at,
+                permanent_url=record.permanent_url,
             )
-    elif conn.execute(_SOURCE_ROW, rows).rowcount != len(rows):
-        raise StoreError("unknown source among a batch of 304s: sync_sources() has not stored it")
+    else:
+        if conn.execute(_SOURCE_ROW, rows).rowcount != len(rows):
+            raise StoreError(
+                "unknown source among a batch of 304s: sync_sources() has not stored it"
+            )
+        moved = [
+            {"b_source_id": record.source_id, "url": record.permanent_url}
+            for record in records
+            if record.permanent_url
+        ]
+        if moved:  # a 301/308 that led to a 304: the source's URL is the new one
+            conn.execute(_SOURCE_ROW, moved)
     log_fetch(
         conn,
         *(

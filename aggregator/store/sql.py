@@ -295,10 +295,18 @@ class SqlStore:
 
     @wrap_errors
     def record_not_modified(
-        self, source_id: str, *, now: datetime, seconds: float, next_fetch_at: datetime
+        self,
+        source_id: str,
+        *,
+        now: datetime,
+        seconds: float,
+        next_fetch_at: datetime,
+        permanent_url: str | None = None,
     ) -> None:
         with self._write() as conn:
-            source_sql.record_not_modified(conn, source_id, now=now, next_fetch_at=next_fetch_at)
+            source_sql.record_not_modified(
+                conn, source_id, now=now, next_fetch_at=next_fetch_at, permanent_url=permanent_url
+            )
             source_sql.log_fetch(
                 conn,
                 source_sql.fetch_log_row(
