@@ -72,16 +72,20 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def parse_since(text: str, *, now: datetime) -> datetime:
     """`--since`: an ISO date or datetime (UTC unless it says), or an age such as 7d, 24h, 30m."""
     match = _RELATIVE.match(text)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     try:
+        if match:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         value = datetime.fromisoformat(text.strip())
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except ValueError:
         raise UsageError(
             f"--since {text!r}: expected an ISO date (2026-11-01), datetime "
             "(2026-11-01T09:00+01:00) or an age (7d, 24h, 30m)"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 1000000d ago, or 0001-01-01 east of UTC: before year 1
+        raise UsageError(
+            f"--since {text!r}: out of range (expected a time between the years 1 and 9999)"
+        ) from None
 
 
 def config_dir_of(args: argparse.Namespace) -> Path:
@@ -347,7 +351,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    since = parse_since(args.since, now=datetime.now(UTC)) if args.since else None
+    since = None if args.since is None else parse_since(args.since, now=datetime.now(UTC))
     from aggregator.app import item_record
 
     with open_app(args) as app:  # a config or store error leaves the output file alone
@@ -377,7 +381,7 @@ def _output(path: str | None) -> TextIO:
 
 def cmd_digest(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
-    since = parse_since(args.since, now=now) if args.since else None
+    since = None if args.since is None else parse_since(args.since, now=now)
     if since is not None and args.send:
         raise UsageError("--since builds a preview of any window; it cannot be used with --send")
     with open_app(args) as app:

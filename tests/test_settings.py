@@ -139,7 +139,57 @@ SOURCE_CASES = [
         FEED + 'interval = "10s"  # <-\n',
         "source[0].interval",
         "duration '10s' is too short",
-        "at least 0:01:00",
+        "at least 1m",
+    ),
+    Bad(
+        "url-port-out-of-range",
+        FEED.replace('url = "https://example.org/feed"', 'url = "http://127.0.0.1:99999/f"  # <-'),
+        "source[0].url",
+        "invalid URL 'http://127.0.0.1:99999/f': Port out of range",
+        "an URL like",
+    ),
+    Bad(
+        "url-with-a-space",
+        FEED.replace('url = "https://example.org/feed"', 'url = "http://exa mple.org/f"  # <-'),
+        "source[0].url",
+        "URL 'http://exa mple.org/f' contains spaces or control characters",
+        "percent-encoded",
+    ),
+    Bad(
+        "url-with-a-leading-space",
+        FEED.replace('url = "https://example.org/feed"', 'url = " https://example.org/f"  # <-'),
+        "source[0].url",
+        "URL ' https://example.org/f' contains spaces",
+        "percent-encoded",
+    ),
+    Bad(
+        "file-url-without-slashes",
+        FEED.replace('url = "https://example.org/feed"', 'url = "file:rss.xml"  # <-'),
+        "source[0].url",
+        "invalid URL 'file:rss.xml'",
+        "file:// URL",
+    ),
+    Bad(
+        "url-broken-ipv6",
+        FEED.replace('url = "https://example.org/feed"', 'url = "http://[::1/rss.xml"  # <-'),
+        "source[0].url",
+        "invalid URL 'http://[::1/rss.xml': Invalid IPv6 URL",
+        "an URL like",
+    ),
+    Bad(
+        "item-selector-with-an-attribute",
+        FEED.replace('"feed"', '"html"')
+        + '[source.selectors]\nitem = "li.item@class"  # <-\ntitle = "h3"\nlink = "a"\n',
+        "source[0].selectors.item",
+        "item selector 'li.item@class' ends in an @attribute",
+        "a plain CSS selector",
+    ),
+    Bad(
+        "enabled-in-quotes",
+        FEED + 'enabled = "no"  # <-\n',
+        "source[0].enabled",
+        "'no' is text, in quotes",
+        "true or false, without quotes",
     ),
     Bad(
         "url-scheme",
@@ -310,6 +360,27 @@ SETTINGS_CASES = [
         "digest.profiles.daily.recipients[0]",
         "invalid email address 'ops'",
         "a@example.org",
+    ),
+    Bad(
+        "retries-in-quotes",
+        '[fetch]\nretries = "3"  # <-\n',
+        "fetch.retries",
+        "'3' is text, in quotes",
+        "an integer, without quotes",
+    ),
+    Bad(
+        "timeout-in-quotes",
+        '[fetch]\nconnect_timeout = "2.0"  # <-\n',
+        "fetch.connect_timeout",
+        "'2.0' is text, in quotes",
+        "a number, without quotes",
+    ),
+    Bad(
+        "send-empty-in-quotes",
+        '[digest.profiles.daily]\nsend_empty = "no"  # <-\n',
+        "digest.profiles.daily.send_empty",
+        "'no' is text, in quotes",
+        "true or false, without quotes",
     ),
     Bad(
         "database-url-scheme",
@@ -809,3 +880,11 @@ def test_a_data_dir_that_is_a_file_is_a_config_error_naming_where_it_was_set(
     assert load_settings(tmp_path, {"AGGREGATOR_DATA_DIR": str(tmp_path / "new")}).data_dir == (
         tmp_path / "new"
     )
+
+
+def test_numbers_from_the_environment_are_read_from_their_text(tmp_path: Path) -> None:
+    # Only a file has types; an environment variable is always text.
+    settings = load_settings(
+        tmp_path, {"AGGREGATOR_API_PORT": "9001", "AGGREGATOR_PARSE_PROCESSES": "2"}
+    )
+    assert (settings.api.port, settings.fetch.parse_processes) == (9001, 2)

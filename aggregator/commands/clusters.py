@@ -17,6 +17,8 @@ from typing import Any
 
 from aggregator.cli import EXIT_OK, UsageError, open_app, parse_since
 
+MAX_WINDOW_DAYS = 36_500  # a century: beyond it, dates overflow before they mean anything
+
 
 def cmd_clusters(args: argparse.Namespace) -> int:
     from aggregator.dedupe.render import clusters_json, clusters_text
@@ -43,8 +45,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         since = None if args.since is None else parse_since(args.since, now=app.clock())
         days = app.settings.dedupe.window_days if args.window_days is None else args.window_days
-        if days < 1:
-            raise UsageError("--window-days must be 1 or more")
+        if not 1 <= days <= MAX_WINDOW_DAYS:
+            raise UsageError(f"--window-days must be from 1 to {MAX_WINDOW_DAYS}")
         # One read-only transaction: the items and their clusters as of one moment.
         with app.store.engine.connect() as conn:
             items = stored_items(conn, since=since)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from aggregator.errors import ConfigError
 from aggregator.settings.checks import (
+    Boolean,
     BrokerUrl,
     Contact,
     CronExpression,
@@ -20,7 +21,10 @@ from aggregator.settings.checks import (
     DataDir,
     Duration,
     EmailAddress,
+    EnvText,
+    Integer,
     NonEmpty,
+    Number,
     RedisUrl,
     Slug,
     TagName,
@@ -39,9 +43,9 @@ LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Seconds = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(ge=1)]
+Port = Annotated[Integer, Field(ge=1, le=65535)]
+Seconds = Annotated[Number, Field(gt=0)]
+Count = Annotated[Integer, Field(ge=1)]
 # fetch.max_bytes at most: the parsers' own ceiling (parse/guards.py MAX_DOCUMENT_BYTES, not
 # imported here: that would load the parsers with the settings).
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -175,10 +179,10 @@ class _Fetch(_Table):
     total_timeout: Seconds = Field(default=default_of("fetch.total_timeout"))
     max_connections: Count = Field(default=default_of("fetch.max_connections"))
     max_per_host: Count = Field(default=default_of("fetch.max_per_host"))
-    retries: Annotated[int, Field(ge=0)] = Field(default=default_of("fetch.retries"))
+    retries: Annotated[Integer, Field(ge=0)] = Field(default=default_of("fetch.retries"))
     backoff_base: Seconds = Field(default=default_of("fetch.backoff_base"))
     max_bytes: Count = Field(default=default_of("fetch.max_bytes"), le=MAX_BODY_BYTES)
-    parse_processes: Annotated[int, Field(ge=0)] = Field(
+    parse_processes: Annotated[Integer, Field(ge=0)] = Field(
         default=default_of("fetch.parse_processes")
     )
 
@@ -229,7 +233,7 @@ class _Api(_Table):
     port: Port = Field(default=default_of("api.port"))
     token: str | None = Field(default=default_of("api.token"))
     cors_origins: tuple[str, ...] = Field(default=default_of("api.cors_origins"))
-    cache_seconds: Annotated[float, Field(ge=0)] = Field(default=default_of("api.cache_seconds"))
+    cache_seconds: Annotated[Number, Field(ge=0)] = Field(default=default_of("api.cache_seconds"))
 
 
 class _Workers(_Table):
@@ -247,7 +251,7 @@ class _Profile(_Table):
     cron: CronExpression = Field(default=default_of(f"{PROFILE}.cron"))
     timezone: TimeZoneName = Field(default=default_of(f"{PROFILE}.timezone"))
     formats: tuple[Format, ...] = Field(default=default_of(f"{PROFILE}.formats"), min_length=1)
-    send_empty: bool = Field(default=default_of(f"{PROFILE}.send_empty"))
+    send_empty: Boolean = Field(default=default_of(f"{PROFILE}.send_empty"))
     subject_prefix: str = Field(default=default_of(f"{PROFILE}.subject_prefix"))
 
 
@@ -309,7 +313,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[Loc, str]:
             existing = target.get(table)
             target[table] = existing if isinstance(existing, dict) else {}
             target = target[table]
-        target[key] = value
+        target[key] = EnvText(value)
         applied[tuple(name.split("."))] = variable
     return applied
 

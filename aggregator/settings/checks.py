@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from aggregator.durations import DURATION_EXAMPLES, parse_duration
+from aggregator.durations import DURATION_EXAMPLES, format_duration, parse_duration
 
 # Source intervals below this are refused outright: polling a publisher every few seconds is
 # abuse, whatever the scheduler's own `schedule.min_interval` clamps to later.
@@ -70,6 +70,28 @@ EmailAddress = Annotated[
 NonEmpty = Annotated[str, _pattern(r"(?s).*\S.*", "empty text", "a non-empty string")]
 
 
+class EnvText(str):
+    """A value from an environment variable: text, read as its setting's type ("8080")."""
+
+
+def _unquoted(kind: str) -> Any:
+    """Refuse a quoted number or boolean written in a file (`retries = "3"`, `enabled =
+    "no"`): TOML has types, and a string is a mistake pydantic would otherwise quietly
+    convert ("no" to false, "3" to 3). An environment variable's text is converted."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and not isinstance(value, EnvText):
+            raise fail(f"{value!r} is text, in quotes", f"{kind}, without quotes")
+        return value
+
+    return BeforeValidator(check)
+
+
+Integer = Annotated[int, _unquoted("an integer")]
+Number = Annotated[float, _unquoted("a number")]
+Boolean = Annotated[bool, _unquoted("true or false")]
+
+
 def _duration(minimum: timedelta) -> Any:
     def check(value: object) -> timedelta:
         try:
@@ -77,7 +99,7 @@ def _duration(minimum: timedelta) -> Any:
         except ValueError:
             raise fail(f"invalid duration {value!r}", DURATION_EXAMPLES) from None
         if duration < minimum:
-            raise fail(f"duration {value!r} is too short", f"at least {minimum}")
+            raise fail(f"duration {value!r} is too short", f"at least {format_duration(minimum)}")
         return duration
 
     return BeforeValidator(check)
@@ -87,12 +109,28 @@ Duration = Annotated[timedelta, _duration(timedelta(seconds=1))]
 SourceInterval = Annotated[timedelta, _duration(MIN_SOURCE_INTERVAL)]
 
 
+_URL_EXAMPLE = "an URL like 'https://example.org/feed'"
+
+
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https", "file"):
+    # Everything that would only fail at the first fetch is refused here, with the line.
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise fail(
+            f"URL {value!r} contains spaces or control characters",
+            f"{_URL_EXAMPLE}, percent-encoded (a space is %20)",
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port out of range
+    except ValueError as exc:
+        raise fail(f"invalid URL {value!r}: {exc}", _URL_EXAMPLE) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "file") or "://" not in value:
         raise fail(f"invalid URL {value!r}", "an http://, https:// or file:// URL")
-    if parts.scheme != "file" and not parts.hostname:
-        raise fail(f"URL {value!r} has no host", "an URL like 'https://example.org/feed'")
+    if scheme != "file" and not parts.hostname:
+        raise fail(f"URL {value!r} has no host", _URL_EXAMPLE)
+    if port == 0:
+        raise fail(f"URL {value!r} has port 0", "a port from 1 to 65535")
     return value
 
 
@@ -177,6 +215,19 @@ def _check_css(value: str) -> str:
 
 
 CssSelector = Annotated[str, AfterValidator(_check_css)]
+
+
+def _check_item_css(value: str) -> str:
+    _check_css(value)
+    if split_attribute(value)[1] is not None:
+        raise fail(
+            f"item selector {value!r} ends in an @attribute",
+            "a plain CSS selector: an item is an element; @attribute belongs to the others",
+        )
+    return value
+
+
+ItemSelector = Annotated[str, AfterValidator(_check_item_css)]
 
 
 def _check_timezone(value: str) -> str:

@@ -11,8 +11,10 @@ from aggregator.errors import ConfigError
 from aggregator.local_time import source_zone
 from aggregator.models import OrgKind, Selectors, Source, SourceKind
 from aggregator.settings.checks import (
+    Boolean,
     Country,
     CssSelector,
+    ItemSelector,
     Language,
     NonEmpty,
     ProcedureReference,
@@ -34,7 +36,7 @@ class _Table(BaseModel):
 
 
 class _Selectors(_Table):
-    item: CssSelector
+    item: ItemSelector
     title: CssSelector
     link: CssSelector
     date: CssSelector | None = None
@@ -52,8 +54,8 @@ class _Source(_Table):
     language: Language | None = None
     timezone: TimeZoneName | None = None  # of dates without an offset; None: see local_time
     interval: SourceInterval | None = None  # None: the [defaults] interval
-    enabled: bool = True
-    verified: bool = True
+    enabled: Boolean = True
+    verified: Boolean = True
     tags: tuple[TagName, ...] = ()
     reference: ProcedureReference | None = None
     selectors: _Selectors | None = None
