@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -546,6 +547,10 @@ def entry() -> NoReturn:
     atexit handlers (logging's, multiprocessing's) and leave.
     """
     give_back_large_blocks()  # before anything large is allocated (aggregator/allocator.py)
+    # SIGTERM ends a command the way Ctrl-C does: through every `with`, so that the store is
+    # closed and the worker processes are stopped, not left running without their parent.
+    # (`run`, `worker` and `serve` put their own handlers in place of this one.)
+    signal.signal(signal.SIGTERM, _terminate)
     if sys.stdout is None:  # started with stdout closed (`>&-`): every command writes to it
         _complain("standard output is closed; nothing was done")
         os._exit(EXIT_FLUSH_FAILED)
@@ -559,11 +564,29 @@ def entry() -> NoReturn:
     except BrokenPipeError:
         # The reader went away (`aggregator export | head`): not an error worth a traceback.
         code = code_broken_pipe()
+    except (KeyboardInterrupt, Terminated) as stop:
+        # What finished is stored: each source's writes (and each digest's) are all or
+        # nothing, so a stop between them loses nothing and leaves nothing half-written.
+        terminated = isinstance(stop, Terminated)
+        _complain("terminated" if terminated else "interrupted")
+        code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as exc:  # the output unwritable (a full disk, a closed file)
         _complain(f"cannot write the output: {exc}")
         code = EXIT_FLUSH_FAILED
     atexit._run_exitfuncs()
     os._exit(code)
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread (`_terminate`)."""
+
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # the shell's code for a command stopped by a signal
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(EXIT_TERMINATED)
 
 
 def _complain(message: str) -> None:

@@ -8,6 +8,9 @@ tagger) would cost it ~15 MiB and ~0.2 s for code that runs only in the workers.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +51,23 @@ def start_worker(rules: RulesText) -> None:
     import aggregator.prepare  # noqa: F401  (the stages, loaded before the first document)
 
     _worker_rules = rules.compile()
+    _leave_with_parent(os.getppid())
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _leave_with_parent(parent: int) -> None:
+    """Exit once the parent is gone (killed with -9, say): a worker waiting for documents
+    that will never come would otherwise stay, adopted by init, for good. (Its parent is
+    the refreshing process, or the forkserver, which leaves when that process does.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def prepare_in_worker(

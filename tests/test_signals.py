@@ -1,0 +1,123 @@
+"""Stopping a command from outside: Ctrl-C or SIGTERM mid-refresh ends it with one line and
+the shell's exit code, with what finished stored; a parse worker whose parent is killed
+outright leaves too."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support_config import write_config
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
+
+DATA = Path(__file__).parent / "data" / "parse"
+RSS = (DATA / "europarl_press_rss.xml").read_bytes()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its new parent) counts as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "aggregator: terminated"),
+        (signal.SIGINT, 130, "aggregator: interrupted"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
+    http_server: FixtureServer, tmp_path: Path, sig: int, code: int, said: str
+) -> None:
+    fast = http_server.add("/fast.xml", body=RSS, content_type="application/rss+xml")
+    slow = [http_server.add(f"/slow/{n}.xml", body=RSS, delay=10.0) for n in range(3)]
+    sources = [{"id": "fast", "name": "fast", "url": fast, "kind": "feed", "org": "ngo"}] + [
+        {"id": f"slow-{n}", "name": "slow", "url": url, "kind": "feed", "org": "ngo"}
+        for n, url in enumerate(slow)
+    ]
+    config = write_config(tmp_path / "config", sources, settings="[fetch]\nread_timeout = 60\n")
+    env = {
+        **os.environ,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
+    }
+    argv = [sys.executable, "-m", "aggregator", "--config", str(config)]
+    refresh = subprocess.Popen(
+        [*argv, "refresh", "--json"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    # (A request is logged once it is answered: the slow ones are still waiting.)
+    while not http_server.count("/fast.xml") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the fast source's items written
+    refresh.send_signal(sig)
+    _, err = refresh.communicate(timeout=20)
+    assert refresh.returncode == code
+    assert err.strip().splitlines()[-1] == said
+    assert "Traceback" not in err
+    done = subprocess.run(
+        [*argv, "sources", "--json"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    health = {s["id"]: s for s in json.loads(done.stdout)["sources"]}
+    assert health["fast"]["items"] == 2 and health["fast"]["last_status"] == "new"
+    assert health["slow-0"]["last_status"] is None
+
+
+def test_a_parse_worker_leaves_when_its_parent_is_killed(tmp_path: Path) -> None:
+    # A parent that starts the pool the refresh uses, prints its worker's pid, and waits.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import os, sys, time
+                from aggregator.pipeline import start_cpu_pool
+                from aggregator.rules_loader import RulesText
+                pool = start_cpu_pool(RulesText(None, "tags.toml"), workers=1)
+                print(pool.submit(os.getpid).result(timeout=60), flush=True)
+                time.sleep(600)
+                """
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    assert worker != parent.pid and _alive(worker)
+    parent.kill()  # SIGKILL: no cleanup of any kind
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), "the worker outlived its parent"
