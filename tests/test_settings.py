@@ -142,6 +142,13 @@ SOURCE_CASES = [
         "at least 1m",
     ),
     Bad(
+        "misspelt-array-header",
+        '[[sourcex]]  # <-\nid = "a"\n',
+        "sourcex",
+        "unknown key 'sourcex'; did you mean 'source'?",
+        "one of defaults, source",
+    ),
+    Bad(
         "url-port-out-of-range",
         FEED.replace('url = "https://example.org/feed"', 'url = "http://127.0.0.1:99999/f"  # <-'),
         "source[0].url",
@@ -360,6 +367,13 @@ SETTINGS_CASES = [
         "digest.profiles.daily.recipients[0]",
         "invalid email address 'ops'",
         "a@example.org",
+    ),
+    Bad(
+        "no-digest-format",
+        "[digest.profiles.daily]\nformats = []  # <-\n",
+        "digest.profiles.daily.formats",
+        "too few values: []",
+        "an array of at least 1 value",
     ),
     Bad(
         "retries-in-quotes",
@@ -888,3 +902,27 @@ def test_numbers_from_the_environment_are_read_from_their_text(tmp_path: Path) -
         tmp_path, {"AGGREGATOR_API_PORT": "9001", "AGGREGATOR_PARSE_PROCESSES": "2"}
     )
     assert (settings.api.port, settings.fetch.parse_processes) == (9001, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "problem"),
+    [
+        (b'[[source]]\nid = "a"\nname = "Caf\xe9"\n', 3, "not UTF-8 (byte 0xE9: saved as Latin-1"),
+        ('[[source]]\nid = "a"\n'.encode("utf-16"), 1, "saved as UTF-16"),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_config_file_not_in_utf8_names_the_line(
+    tmp_path: Path, data: bytes, line: int, problem: str
+) -> None:
+    (tmp_path / "sources.toml").write_bytes(data)
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert caught.value.line == line
+    assert caught.value.problem.startswith(problem)
+    assert caught.value.expected == "a UTF-8 text file (TOML is UTF-8)"
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "sources.toml").write_bytes(b"\xef\xbb\xbf" + FEED.encode())
+    assert [source.id for source in load_sources(tmp_path)] == ["ok"]

@@ -83,6 +83,14 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | No
         return f"missing required key {loc[-1]!r}", f"a value for {loc[-1]!r}"
     if kind in ("enum", "literal_error"):
         return f"invalid value {value!r}", "one of " + str(context.get("expected", ""))
+    if kind in ("too_short", "too_long"):
+        bound = "min_length" if kind == "too_short" else "max_length"
+        words = "at least" if kind == "too_short" else "at most"
+        count = context.get(bound)
+        return (
+            f"{'too few' if kind == 'too_short' else 'too many'} values: {value!r}",
+            f"an array of {words} {count} value{'s' * (count != 1)}",
+        )
     if kind in _TYPE_NAMES:
         return f"wrong type: {value!r}", _TYPE_NAMES[kind]
     for bound, words in (("gt", "greater than"), ("ge", "at least"), ("le", "at most")):

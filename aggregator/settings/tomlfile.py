@@ -79,8 +79,11 @@ class KeyLines:
             if state.depth == 0 and not state.string:
                 header = _HEADER.match(line)
                 if header and not _KEY.match(line):
-                    table = self._resolve(_split_key(header.group(2)), header.group(1) == "[[")
+                    is_array = header.group(1) == "[["
+                    table = self._resolve(_split_key(header.group(2)), is_array)
                     self._lines.setdefault(table, number)
+                    if is_array:  # the array itself is where its first element is
+                        self._lines.setdefault(table[:-1], number)
                     continue
                 key = _KEY.match(line)
                 if key:
@@ -130,12 +133,36 @@ class TomlFile:
         return str(self.path)
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_config(data: bytes, file: str) -> str:
+    """A config file's text: UTF-8, as TOML requires, with or without the byte-order mark
+    some Windows editors put first. Raises ConfigError naming the line that is not UTF-8."""
+    if data.startswith(_UTF16_BOMS):
+        raise ConfigError(
+            file, "saved as UTF-16", line=1, expected="a UTF-8 text file (TOML is UTF-8)"
+        )
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start : exc.start + 1].hex().upper()
+        raise ConfigError(
+            file,
+            f"not UTF-8 (byte 0x{byte}: saved as Latin-1 or Windows-1252?)",
+            line=line,
+            expected="a UTF-8 text file (TOML is UTF-8)",
+        ) from exc
+
+
 def read_toml(path: Path) -> TomlFile:
     """Parse `path`; a syntax error becomes a ConfigError carrying the decoder's line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
+    text = decode_config(raw, str(path))
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
