@@ -521,6 +521,10 @@ def rank_key(entry: DigestEntry) -> tuple[int, bool, float, int]:
 def _group(
     entries: list[DigestEntry], topic_order: Sequence[str], topic_labels: Mapping[str, str]
 ) -> tuple[DigestGroup, ...]:
+    # The configured order first, then the other topics of the tags file alphabetically (an
+    # item tagged with a topic left out of the order is in that topic's section, not Other).
+    listed = set(topic_order)
+    topic_order = [*topic_order, *sorted(t for t in topic_labels if t not in listed)]
     buckets: dict[str | None, list[DigestEntry]] = {}
     for entry in entries:
         topic = next((t for t in topic_order if t in entry.tags), None)

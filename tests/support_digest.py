@@ -119,6 +119,7 @@ def digest_of(
     start: datetime = T0,
     end: datetime = T1,
     profile: str = "daily",
+    topic_order: tuple[str, ...] = TOPIC_ORDER,
 ) -> Digest:
     return build_digest(
         profile=profile,
@@ -130,7 +131,7 @@ def digest_of(
         sources=SOURCES,
         health=health_rows or [],
         shown=shown or {},
-        topic_order=TOPIC_ORDER,
+        topic_order=topic_order,
         topic_labels=TOPIC_LABELS,
         include_tags=include,
         exclude_tags=exclude,

@@ -63,6 +63,24 @@ def test_groups_follow_the_topic_order_then_other() -> None:
     assert [e.item_id for e in digest.groups[-1].entries] == [5, 2]  # newest first
 
 
+def test_topics_left_out_of_the_order_follow_it_alphabetically_not_under_other() -> None:
+    items = [
+        item(1, "edri", tags=("dsa",)),
+        item(2, "edri", tags=("age-verification",)),
+        item(3, "edri", tags=("encryption", "csar")),
+        item(4, "edri", tags=()),
+    ]
+    digest = digest_of(items, topic_order=("encryption",))
+    groups = [(g.tag, [e.item_id for e in g.entries]) for g in digest.groups]
+    # Item 3 is in its first topic's section, "encryption": the csar section has no entry.
+    assert groups == [
+        ("encryption", [3]),
+        ("age-verification", [2]),
+        ("dsa", [1]),
+        (None, [4]),
+    ]
+
+
 def test_ranking_sources_then_institutions_then_recency() -> None:
     items = [
         # two sources: ranks first although oldest
