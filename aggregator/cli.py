@@ -218,29 +218,29 @@ def table_console() -> Console:
 
 
 def render_results(results: Sequence[SourceResult], console: Console) -> None:
-    from rich.table import Table
+    from aggregator.console_table import Column, Row, print_table
 
-    table = Table(title="refresh", title_justify="left")
-    # The id is what --source takes, so it is never cut; only the message wraps.
-    table.add_column(
-        "source", no_wrap=True, min_width=max((len(r.source_id) for r in results), default=6)
-    )
-    table.add_column("status", no_wrap=True)
-    table.add_column("new", justify="right", no_wrap=True)
-    table.add_column("updated", justify="right", no_wrap=True)
-    table.add_column("seconds", justify="right", no_wrap=True)
-    table.add_column("error", overflow="fold", ratio=1)
     style = {"error": "red", "blocked": "red", "rate limited": "yellow", "new": "green"}
-    for r in sorted(results, key=lambda r: (r.ok, r.source_id)):
-        table.add_row(
-            r.source_id,
-            f"[{style.get(r.status, '')}]{r.status}[/]" if r.status in style else r.status,
-            str(r.new),
-            str(r.updated),
-            f"{r.seconds:.2f}",
-            _short_error(r),
-        )
-    console.print(table)
+    print_table(
+        console,
+        "refresh",
+        [
+            Column("source"),
+            Column("status"),
+            Column("new", right=True, label="new"),
+            Column("updated", right=True, label="updated"),
+            Column("seconds", right=True, label="seconds"),
+        ],
+        "error",
+        [
+            Row(
+                [r.source_id, r.status, str(r.new), str(r.updated), f"{r.seconds:.2f}"],
+                _short_error(r),
+                style.get(r.status, ""),
+            )
+            for r in sorted(results, key=lambda r: (r.ok, r.source_id))
+        ],
+    )
     if not results:
         console.print("nothing to refresh: no enabled source selected, or none due")
         return
@@ -303,8 +303,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
-    from rich.table import Table
-
+    from aggregator.console_table import Column, Row, print_table
     from aggregator.health import advice, health_record
 
     with open_app(args) as app:
@@ -321,30 +320,40 @@ def cmd_sources(args: argparse.Namespace) -> int:
         ]
         sys.stdout.write(json.dumps({"sources": records}, indent=2) + "\n")
         return EXIT_OK
-    table = Table(title="sources (times in UTC)", title_justify="left")
-    for column in ("source", "status", "last success", "failures", "items", "next fetch"):
-        table.add_column(
-            column,
-            justify="right" if column in ("failures", "items") else "left",
-            no_wrap=True,  # ids are what --source takes, times are read whole: never cut
-        )
-    table.add_column("last error", overflow="fold", ratio=1)
+    lines = []
     for h in rows:
         state = h.last_status or "never fetched"
         active = enabled.get(h.id, False)
         if not active:
             state = "disabled" if h.id in enabled else "removed from config"
-        table.add_row(
-            h.id,
-            state,
-            _when(h.last_success_at),
-            str(h.consecutive_failures),
-            str(h.item_count),
-            _when(h.next_fetch_at) if active else "-",
-            " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
-            or _warning_text((h.last_warning or "").splitlines()),
+        problem = " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
+        lines.append(
+            Row(
+                [
+                    h.id,
+                    state,
+                    _when(h.last_success_at),
+                    str(h.consecutive_failures),
+                    str(h.item_count),
+                    _when(h.next_fetch_at) if active else "-",
+                ],
+                problem or _warning_text((h.last_warning or "").splitlines()),
+            )
         )
-    table_console().print(table)
+    print_table(
+        table_console(),
+        "sources (times in UTC)",
+        [
+            Column("source"),
+            Column("status"),
+            Column("last success", label="last success"),
+            Column("failures", right=True, label="failures"),
+            Column("items", right=True, label="items"),
+            Column("next fetch", label="next fetch"),
+        ],
+        "last error",
+        lines,
+    )
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from aggregator.cli import main, render_results
+from aggregator.console_table import Column, Row, print_table
 from aggregator.errors import FetchError
 from aggregator.models import Refreshed, SourceResult
 from tests.support_config import write_config
@@ -83,3 +84,38 @@ def test_sources_shows_disabled_and_removed_sources(
     table = capsys.readouterr().out
     assert "times in UTC" in table
     assert "disabled" in table and "removed from config" in table
+
+
+def _printed(width: int, rows: list[Row]) -> str:
+    out = io.StringIO()
+    columns = [
+        Column("source"),
+        Column("status"),
+        Column("failures", right=True, label="failures"),
+        Column("next fetch", label="next fetch"),
+    ]
+    print_table(Console(file=out, width=width, color_system=None), "t", columns, "error", rows)
+    return out.getvalue()
+
+
+ROWS = [
+    Row(["missing-children-europe", "error", "3", "2026-11-26 16:39"], "HTTP 503 [/x] [b]"),
+    Row(["iwf", "new", "0", "2026-11-26 17:00"], ""),
+]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+def test_no_id_time_or_count_is_ever_cut_whatever_the_width(width: int) -> None:
+    text = _printed(width, ROWS)
+    flat = " ".join(text.split())  # lines wrapped by the terminal, not cut
+    for cell in ("missing-children-europe", "2026-11-26 16:39", "2026-11-26 17:00", "iwf"):
+        assert cell in flat, (width, text)
+    assert "HTTP 503 [/x] [b]" in flat  # plain text, not markup
+    assert "…" not in text
+
+
+def test_a_narrow_terminal_gets_one_record_per_row() -> None:
+    lines = _printed(60, ROWS).splitlines()
+    assert lines[1] == ("missing-children-europe: error; failures 3; next fetch 2026-11-26 16:39")
+    assert lines[2] == "  HTTP 503 [/x] [b]"
+    assert lines[3] == "iwf: new; failures 0; next fetch 2026-11-26 17:00"
