@@ -61,10 +61,12 @@ class UnknownProfile(AggregatorError):
 class UnknownSource(AggregatorError):
     """A source id asked for on the command line or the API is not configured."""
 
-    def __init__(self, source_id: str, known: Sequence[str]) -> None:
-        self.source_id = source_id
+    def __init__(self, source_ids: Sequence[str], known: Sequence[str]) -> None:
+        self.source_id = source_ids[0]
         hint = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
-        super().__init__(f"unknown source id {source_id!r} (configured: {hint})")
+        which = ", ".join(repr(i) for i in dict.fromkeys(source_ids))
+        plural = "s" if len(set(source_ids)) > 1 else ""
+        super().__init__(f"unknown source id{plural} {which} (configured: {hint})")
 
 
 def fetch_options(settings: Settings) -> FetchOptions:
@@ -148,7 +150,7 @@ class App:
         by_id = {s.id: s for s in self.sources}
         missing = [i for i in ids if i not in by_id]
         if missing:
-            raise UnknownSource(missing[0], list(by_id))
+            raise UnknownSource(missing, list(by_id))
         return [by_id[i] for i in dict.fromkeys(ids)]
 
     def due_sources(self) -> list[Source]:

@@ -315,7 +315,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
     rows += [h for i, h in sorted(health.items()) if i not in enabled]
     if args.json:
         records = [
-            health_record(h) | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
+            health_record(h)
+            | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
+            # A disabled or removed source is not fetched: it has no next fetch.
+            | ({} if enabled.get(h.id, False) else {"next_fetch": None})
             for h in rows
         ]
         sys.stdout.write(json.dumps({"sources": records}, indent=2) + "\n")

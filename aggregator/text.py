@@ -42,8 +42,14 @@ _PARSERS = threading.local()  # an lxml parser must not be shared between thread
 _TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no document at all
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_NO_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+# Control characters, and the invisible ones that split words for search and dedupe without
+# showing anything: soft hyphen, zero-width space, word joiner, zero-width no-break space
+# (a stray byte-order mark). The zero-width joiners stay: emoji and some scripts need them.
+_INVISIBLE = "\u00ad\u200b\u2060\ufeff"
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE}]")
+_NO_CONTROLS = dict.fromkeys(
+    [*(c for c in range(32) if chr(c) not in "\t\n\r"), *map(ord, _INVISIBLE)]
+)
 
 
 def html_to_text(html: str) -> str:

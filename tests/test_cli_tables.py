@@ -79,6 +79,8 @@ def test_sources_shows_disabled_and_removed_sources(
     assert (records["paused"]["enabled"], records["paused"]["in_config"]) == (False, True)
     assert (records["dropped"]["enabled"], records["dropped"]["in_config"]) == (False, False)
     assert records["dropped"]["items"] == 2  # its items are kept
+    assert records["kept"]["next_fetch"] is not None
+    assert records["paused"]["next_fetch"] is None and records["dropped"]["next_fetch"] is None
 
     assert main(["--config", str(config), "sources"]) == 0
     table = capsys.readouterr().out

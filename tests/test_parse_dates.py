@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -195,3 +195,20 @@ def test_a_word_that_only_starts_like_a_month_is_no_month() -> None:
 def test_english_dates_are_read_on_pages_in_other_languages(language: str) -> None:
     for text in ("November 12, 2025", "Posted on November 12, 2025 by EDRi"):
         assert parse_date(text, [language]) == datetime(2025, 11, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12 Nov 25", None),  # two digits: maybe the 12th with 25 comments
+        ("12/11/25", None),
+        ("12 Nov 2025", datetime(2025, 11, 12)),
+        ("5 października 2025", datetime(2025, 10, 5)),
+    ],
+)
+def test_listing_pages_need_a_four_digit_year(text: str, expected: datetime | None) -> None:
+    assert parse_date(text, ["en", "pl"], full_year=True) == expected
+
+
+def test_feeds_keep_rfc822_two_digit_years() -> None:
+    assert parse_date("Sat, 07 Sep 02 00:00:01 GMT") == datetime(2002, 9, 7, 0, 0, 1, tzinfo=UTC)

@@ -237,3 +237,21 @@ def test_an_undeclared_polish_listing_page_keeps_its_letters_and_dates() -> None
     (item,) = doc.items
     assert item.title == POLISH_TITLE
     assert item.published is not None and item.published.date().isoformat() == "2025-10-05"
+
+
+def test_a_utf16_label_on_utf8_bytes_is_overruled() -> None:
+    data = rss(UMLAUT_TITLE, UMLAUT_TEXT).encode()
+    doc = parse_document(
+        feed_source(), fetched(data, "https://example.de/feed", "application/xml; charset=utf-16")
+    )
+    assert [item.title for item in doc.items] == [UMLAUT_TITLE]
+    assert "declared encoding 'utf-16' does not match the bytes" in doc.warnings
+    # Real UTF-16 under the same label stays UTF-16.
+    wide = rss(UMLAUT_TITLE, UMLAUT_TEXT, encoding="utf-16").encode("utf-16")
+    assert decode(wide, "application/xml; charset=utf-16", "xml").text.startswith("<?xml")
+
+
+def test_an_unknown_label_is_named_as_unknown() -> None:
+    decoded = decode(rss(UMLAUT_TITLE, UMLAUT_TEXT).encode(), "text/xml; charset=x-bogus-42", "xml")
+    assert decoded.encoding == "utf_8"
+    assert decoded.warnings == ("unknown encoding label 'x-bogus-42': ignored",)

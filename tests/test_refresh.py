@@ -222,6 +222,9 @@ def test_unknown_source_and_bad_config_exit_2(
     config = write_config(env / "config", [source("ok", http_server.add("/ok.xml", body=RSS))])
     code, _, err = run(capsys, "--config", str(config), "refresh", "--source", "nope")
     assert code == 2 and "unknown source id 'nope'" in err
+    argv = ("refresh", "--source", "nope", "--source", "ok", "--source", "nope2")
+    code, _, err = run(capsys, "--config", str(config), *argv)
+    assert code == 2 and "unknown source ids 'nope', 'nope2'" in err
     (config / "sources.toml").write_text(
         '[[source]]\nid = "x"\nname = "X"\nurl = "https://x.eu/"\nkind = "rss"\norg = "ngo"\n'
     )

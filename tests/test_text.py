@@ -231,3 +231,14 @@ def test_normalised_form_is_a_fixed_point(title: str, text: str) -> None:
     assert normalised_for_hash(normal_title, normal_text) == normal
     assert normal_title == normal_title.strip()
     assert "  " not in normal
+
+
+def test_invisible_word_splitters_are_dropped_but_joiners_kept() -> None:
+    # A soft hyphen or zero-width space inside "Chatkontrolle" hides it from search and
+    # dedupe; the zero-width joiner holds an emoji sequence together.
+    assert html_to_text("<p>Chat\u00adkon\u200btrolle\u2060 \ufeffvote</p>") == (
+        "Chatkontrolle vote"
+    )
+    assert fold_plain_text("Chat\u00adkontrolle \U0001f468\u200d\U0001f469") == (
+        "Chatkontrolle \U0001f468\u200d\U0001f469"
+    )

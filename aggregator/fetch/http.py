@@ -276,7 +276,7 @@ class HttpFetcher:
         if status == 429 or (status == 503 and "retry-after" in headers):
             when = retry_after(headers.get("retry-after"), now)
             if when is not None or status == 429:
-                later = f", retry after {when.isoformat()}" if when else ""
+                later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
                 raise RateLimited(source_id, described + later, retry_at=when, status_code=status)
         if status >= 500:
             raise Transient(FetchError(source_id, described, status_code=status))

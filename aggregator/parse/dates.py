@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dateparser.date import DateDataParser
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _RFC822 = re.compile(
     r"^(?:[^\W\d_]+\.?,?\s*)?(\d{1,2})\s+([^\W\d_]{3,})\.?\s+(\d{4}|\d{2})"
     r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?(?:\s+([+-]\d{4}|[A-Za-z]{1,5}))?$"
@@ -123,14 +124,18 @@ _DATEPARSER_SETTINGS = {
 }
 
 
-def parse_date(text: str, languages: Sequence[str] | None = None) -> datetime | None:
+def parse_date(
+    text: str, languages: Sequence[str] | None = None, *, full_year: bool = False
+) -> datetime | None:
     """Parse one date; None when the text is not a full date. Never raises.
 
     `languages` (ISO 639-1 codes, region subtags ignored) narrow dateparser's search; without
-    them it tries the EU's languages.
+    them it tries the EU's languages. `full_year`: the year must be written in four digits,
+    as on a listing page, where "12 Nov 25" may as well be the 12th with 25 comments (a
+    feed's RFC 822 date may have two, as that RFC allowed).
     """
     cleaned = _clean(text)
-    if cleaned is None:
+    if cleaned is None or (full_year and not _FOUR_DIGITS.search(cleaned)):
         return None
     found = _fast(cleaned)
     if found is not None:

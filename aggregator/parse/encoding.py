@@ -203,14 +203,18 @@ def decode(
         ("utf-8", False),
     ]
     overruled: str | None = None
+    unknown: str | None = None  # a label no codec answers to
     for label, declared in claims:
         if label is None:
             continue
         name = codec_name(label)
         if name is None:
-            overruled = overruled or label
+            unknown = unknown or label
             continue
-        decoded = _try_decode(data, name)
+        # Markup in UTF-16 or UTF-32 has a NUL beside every ASCII character: bytes with none
+        # are not in it, whatever the label says (a "charset=utf-16" on a UTF-8 feed).
+        wide = name.startswith(("utf_16", "utf_32"))
+        decoded = None if wide and b"\x00" not in data[:1024] else _try_decode(data, name)
         if decoded is None:
             mostly = _mostly_utf8(data) if name == "utf_8" else None
             if mostly is None:
@@ -220,8 +224,8 @@ def decode(
             return Decoded(
                 text=text,
                 encoding="utf_8",
-                declared=overruled,
-                warnings=(*_mismatch(overruled), strays),
+                declared=overruled or unknown,
+                warnings=(*_mismatch(overruled, unknown), strays),
             )
         if name not in _UNICODE and not data.isascii():
             as_utf8 = _try_decode(data, "utf_8")
@@ -234,9 +238,12 @@ def decode(
                     text=as_utf8, encoding="utf_8", declared=label, warnings=tuple(notes)
                 )
         return Decoded(
-            text=decoded, encoding=name, declared=overruled, warnings=_mismatch(overruled)
+            text=decoded,
+            encoding=name,
+            declared=overruled or unknown,
+            warnings=_mismatch(overruled, unknown),
         )
-    return _detect(data, overruled, _languages(data, language))
+    return _detect(data, overruled, unknown, _languages(data, language))
 
 
 def _languages(data: bytes, configured: str | None) -> tuple[str, ...]:
@@ -256,8 +263,11 @@ def _try_decode(data: bytes, name: str) -> str | None:
         return None
 
 
-def _mismatch(overruled: str | None) -> tuple[str, ...]:
-    return (f"declared encoding {overruled!r} does not match the bytes",) if overruled else ()
+def _mismatch(overruled: str | None, unknown: str | None = None) -> tuple[str, ...]:
+    notes = [f"unknown encoding label {unknown!r}: ignored"] if unknown else []
+    if overruled:
+        notes.append(f"declared encoding {overruled!r} does not match the bytes")
+    return tuple(notes)
 
 
 def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
@@ -285,12 +295,16 @@ def _places(count: int) -> str:
     return "place" if count == 1 else "places"
 
 
-def _detect(data: bytes, overruled: str | None, languages: tuple[str, ...] = ()) -> Decoded:
-    note = (
-        f"declared encoding {overruled!r} does not match the bytes"
-        if overruled
-        else "no encoding declared"
-    )
+def _detect(
+    data: bytes, overruled: str | None, unknown: str | None, languages: tuple[str, ...] = ()
+) -> Decoded:
+    if overruled:
+        note = f"declared encoding {overruled!r} does not match the bytes"
+    elif unknown:
+        note = f"unknown encoding label {unknown!r}"
+    else:
+        note = "no encoding declared"
+    overruled = overruled or unknown
     matches = [
         m for m in charset_normalizer.from_bytes(data) if m.encoding != "utf_8" or data.isascii()
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,12 +75,15 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     )
     version: str = result.get("version") or ""
     entries: list[Any] = result.get("entries") or []
+    # feedparser puts an XML declaration of its own on a line before a document without one.
+    added_lines = 0 if text.startswith("<?xml") else 1
     if not version and not entries:
-        raise ParseError(source.id, _not_a_feed(text, result))
+        raise ParseError(source.id, _not_a_feed(text, result, added_lines))
 
     warnings = list(decoded.warnings)
     if result.get("bozo"):
-        warnings.append(f"feed is not well-formed: {_describe(result.get('bozo_exception'))}")
+        problem = _describe(result.get("bozo_exception"), added_lines)
+        warnings.append(f"feed is not well-formed: {problem}")
         if entries and _ends_inside_an_entry(utf8):
             # A truncated download: the last entry is whatever its first bytes held (a title
             # cut short, no date, no link), and would be stored as an item of its own.
@@ -276,11 +280,11 @@ def _text(value: object) -> str | None:
     return stripped or None
 
 
-def _not_a_feed(text: str, result: Mapping[str, Any]) -> str:
+def _not_a_feed(text: str, result: Mapping[str, Any], added_lines: int) -> str:
     if _HTML_START.match(text[:4096]):
         return "not a feed: the document is an HTML page"
     if result.get("bozo"):
-        return f"not a feed: {_describe(result.get('bozo_exception'))}"
+        return f"not a feed: {_describe(result.get('bozo_exception'), added_lines)}"
     return "not a feed: no RSS, RDF or Atom root element"
 
 
@@ -296,7 +300,17 @@ def _ends_inside_an_entry(data: bytes) -> bool:
     return last_start > last_end
 
 
-def _describe(exc: object) -> str:
+def _describe(exc: object, added_lines: int = 0) -> str:
+    """What the XML parser met, and where: "mismatched tag at line 2, column 5" (its own
+    text reads "SAXParseException: <unknown>:2:5: mismatched tag"). `added_lines`: lines
+    put before the document's own, not counted."""
+    if isinstance(exc, xml.sax.SAXParseException):
+        number = exc.getLineNumber()
+        if number is None:
+            return str(exc.getMessage())
+        line = max(number - added_lines, 1)
+        return f"{exc.getMessage()} at line {line}, column {exc.getColumnNumber()}"
     if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {exc}"
+        text = str(exc)
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return "unknown error"

@@ -115,7 +115,7 @@ def _item(
         # The page's text as read, not markup: "Kids <13" is no tag.
         title=plain_as_html(title) if title else None,
         summary=plain_as_html(summary) if summary else None,
-        published=parse_date(date_text, languages or None) if date_text else None,
+        published=parse_date(date_text, languages or None, full_year=True) if date_text else None,
         language=_own_language(element) or page_language,
     )
 
