@@ -21,6 +21,7 @@ from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredIt
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
 from aggregator.rules_loader import RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
+from aggregator.settings.tag_refs import check_tag_references, topic_names
 from aggregator.store import SqlStore, open_store
 
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
@@ -117,6 +118,7 @@ class App:
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
         tag_rules.check()
+        check_tag_references(settings, sources, topic_names(tag_rules.text().data))
         store = open_store(
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )

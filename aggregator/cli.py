@@ -291,11 +291,14 @@ def cmd_sources(args: argparse.Namespace) -> int:
         from aggregator.settings import load_settings, load_sources
 
         config_dir = config_dir_of(args)
-        load_settings(config_dir, os.environ)
+        settings = load_settings(config_dir, os.environ)
         sources = load_sources(config_dir)
         from aggregator.app import load_rules
 
         rules = load_rules(config_dir)
+        from aggregator.settings.tag_refs import check_tag_references
+
+        check_tag_references(settings, sources, frozenset(rules.labels))
         active = sum(1 for s in sources if s.enabled)
         unverified = sum(1 for s in sources if not s.verified)
         print(

@@ -1,0 +1,69 @@
+"""Tags named in aggregator.toml must exist: a topic of tags.toml, or a tag a source sets.
+
+Why a check across files: a typo in a profile's `include_tags` ("csr" for "csar") made a
+digest that was always empty, and one in `digest.topic_order` a section that never came,
+with nothing said. Checked when the config is loaded (every command) and by `sources check`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import tomli
+
+from aggregator.errors import ConfigError
+from aggregator.models import Source
+from aggregator.settings.app import SETTINGS_FILE, Settings
+from aggregator.settings.tomlfile import KeyLines, Loc
+
+
+def topic_names(rules_text: bytes | None) -> frozenset[str]:
+    """The topic tags a tags file defines (`[tag.<name>]`); none without a file. The file is
+    validated elsewhere (rules_loader): here, an unreadable one defines nothing."""
+    if rules_text is None:
+        return frozenset()
+    try:
+        tables = tomli.loads(rules_text.decode("utf-8", "replace")).get("tag", {})
+    except tomli.TOMLDecodeError:
+        return frozenset()
+    return frozenset(tables) if isinstance(tables, dict) else frozenset()
+
+
+def check_tag_references(
+    settings: Settings, sources: Iterable[Source], topics: frozenset[str]
+) -> None:
+    """Raise a ConfigError naming the first tag of aggregator.toml that nothing defines."""
+    known = topics | {tag for source in sources for tag in source.tags}
+    named: list[tuple[Loc, str]] = [
+        (("digest", "topic_order", i), tag) for i, tag in enumerate(settings.digest.topic_order)
+    ]
+    for profile in settings.digest.profiles:
+        for key in ("include_tags", "exclude_tags"):
+            tags: Sequence[str] = getattr(profile, key)
+            named += [
+                (("digest", "profiles", profile.name, key, i), tag) for i, tag in enumerate(tags)
+            ]
+    unknown = [(loc, tag) for loc, tag in named if tag not in known]
+    if not unknown:
+        return
+    loc, tag = unknown[0]
+    path = settings.config_dir / SETTINGS_FILE
+    try:
+        line = KeyLines(path.read_text(encoding="utf-8-sig")).line_of(loc)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    message = f"unknown tag {tag!r}"
+    close = difflib.get_close_matches(tag, sorted(known), n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    others = [other for _, other in unknown[1:]]
+    more = f"and {len(others)} more: {', '.join(map(repr, others))}" if others else None
+    raise ConfigError(
+        str(path),
+        message,
+        line=line,
+        key=".".join(str(part) for part in loc[:-1]) + f"[{loc[-1]}]",
+        expected="a topic defined in tags.toml, or a tag a source sets (`tags = [...]`)",
+        more=more,
+    )

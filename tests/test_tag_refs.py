@@ -1,0 +1,81 @@
+"""Tags named in aggregator.toml must be defined: a typo made a digest silently empty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, main
+from tests.support_config import write_config
+
+TAGS = """
+[tag.csar]
+label = "CSA Regulation"
+[[tag.csar.rule]]
+any = ["chat control"]
+
+[tag.encryption]
+label = "Encryption"
+[[tag.encryption.rule]]
+any = ["encryption"]
+"""
+SOURCE = {
+    "id": "edri",
+    "name": "EDRi",
+    "url": "https://edri.org/feed/",
+    "kind": "feed",
+    "org": "ngo",
+    "tags": ["digital-rights"],
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "line", "key", "problem"),
+    [
+        (
+            'log_level = "INFO"\n[digest]\ntopic_order = ["csar", "encrypton"]\n',
+            3,
+            "digest.topic_order[1]",
+            "unknown tag 'encrypton'; did you mean 'encryption'?",
+        ),
+        (
+            '[digest.profiles.weekly]\ninclude_tags = ["csr"]\n',
+            2,
+            "digest.profiles.weekly.include_tags[0]",
+            "unknown tag 'csr'; did you mean 'csar'?",
+        ),
+        (
+            '[digest.profiles.daily]\nexclude_tags = ["nope"]\n',
+            2,
+            "digest.profiles.daily.exclude_tags[0]",
+            "unknown tag 'nope'",
+        ),
+    ],
+    ids=["topic_order", "include_tags", "exclude_tags"],
+)
+def test_an_undefined_tag_is_a_config_error_with_its_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    settings: str,
+    line: int,
+    key: str,
+    problem: str,
+) -> None:
+    config = write_config(tmp_path / "config", [SOURCE], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"aggregator: {config / 'aggregator.toml'}:{line}: {key}: {problem}")
+    assert "expected a topic defined in tags.toml, or a tag a source sets" in err
+
+
+def test_topics_and_a_source_s_own_tags_are_known(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = (
+        '[digest]\ntopic_order = ["encryption", "csar"]\n'
+        '[digest.profiles.daily]\ninclude_tags = ["csar", "digital-rights"]\n'
+    )
+    config = write_config(env / "config", [SOURCE], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_OK
+    assert main(["--config", str(config), "sources", "--json"]) == EXIT_OK
