@@ -8,7 +8,8 @@ the event loop stays free for the network. Store writes go through one writer th
 SQLite never sees two writers and dedupe sees every earlier item of the batch.
 
 Every source ends as a `SourceResult` value; a `SourceError` of one source never stops the
-others. Anything that is not an `AggregatorError` is a bug and propagates.
+others. Nor does a bug met on one source's input: it becomes that source's `InternalError`,
+logged with its traceback. A `StoreError` is every source's, and stops the refresh.
 """
 
 from __future__ import annotations
