@@ -16,11 +16,10 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -66,27 +65,14 @@ class UsageError(AggregatorError):
 # argument helpers
 
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
 def parse_since(text: str, *, now: datetime) -> datetime:
     """`--since`: an ISO date or datetime (UTC unless it says), or an age such as 7d, 24h, 30m."""
-    match = _RELATIVE.match(text)
+    from aggregator.when import BadTime, parse_when
+
     try:
-        if match:
-            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        value = datetime.fromisoformat(text.strip())
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r}: expected an ISO date (2026-11-01), datetime "
-            "(2026-11-01T09:00+01:00) or an age (7d, 24h, 30m)"
-        ) from None
-    except OverflowError:  # 1000000d ago, or 0001-01-01 east of UTC: before year 1
-        raise UsageError(
-            f"--since {text!r}: out of range (expected a time between the years 1 and 9999)"
-        ) from None
+        return parse_when(text, now=now)
+    except BadTime as exc:
+        raise UsageError(f"--since {text!r}: {exc}") from None
 
 
 def config_dir_of(args: argparse.Namespace) -> Path:

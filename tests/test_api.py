@@ -18,6 +18,7 @@ from aggregator.deliver.render import render_html, render_markdown, render_text
 from tests.support_api import (
     CHANGED_TITLE,
     NOW,
+    SOURCES,
     STORIES,
     T0,
     Story,
@@ -26,6 +27,7 @@ from tests.support_api import (
     seeded_app,
     serving,
 )
+from tests.support_config import write_config
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -129,6 +131,7 @@ def test_items_newest_first_with_tags_cluster_and_sources(client: httpx.Client) 
         ({"language": "de"}, {"n1"}),
         ({"since": (T0 + timedelta(minutes=20)).isoformat()}, {"p2", "n1", "e2"}),
         ({"until": "2025-03-03T08:20:00"}, {"e1", "p1"}),  # no zone: UTC
+        ({"since": "1420m"}, {"p2", "n1", "e2"}),  # an age: before the app's clock (NOW)
         ({"q": "encryption"}, {"e1", "p1", "e2"}),
         ({"q": '"chat control" -council'}, set()),
         ({"q": "grooming OR abstimmung"}, {"p2", "n1"}),
@@ -229,6 +232,7 @@ def test_tags_with_counts(client: httpx.Client) -> None:
 def test_sources_with_health(client: httpx.Client) -> None:
     sources = {s["id"]: s for s in get_json(client, "/api/v1/sources")["sources"]}
     assert set(sources) == {"ep", "edri", "netz"}
+    assert all(s["enabled"] and s["in_config"] for s in sources.values())
     ep = sources["ep"]
     assert ep["org"] == "parliament" and ep["kind"] == "feed"
     assert ep["health"]["item_count"] == 2
@@ -350,6 +354,14 @@ def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> 
         ("/api/v1/items?tag=a%00b", "tag"),
         ("/api/v1/items?cursor=not-a-cursor", "cursor"),
         ("/api/v1/items?since=0001-01-01T00:00:00%2B05:00", "since"),
+        ("/api/v1/items?since=1795625220", "since"),  # a bare number is no time
+        ("/api/v1/items?until=-1", "until"),
+        ("/api/v1/items?language=DE", "language"),
+        ("/api/v1/items?language=english", "language"),
+        ("/api/v1/items?source=nope", "source"),
+        ("/feeds/items.json?source=nope", "source"),
+        ("/api/v1/items?" + "&".join(f"tag=t{n}" for n in range(33)), "tag"),
+        ("/feeds/items.atom?" + "&".join(f"tag=t{n}" for n in range(1000)), "tag"),
         ("/api/v1/items/abc", "item_id"),
         ("/api/v1/clusters?min_size=0", "min_size"),
         ("/api/v1/digests?profile=a%00", "profile"),
@@ -367,6 +379,29 @@ def test_a_cursor_of_another_query_is_refused(client: httpx.Client) -> None:
                                                     "cursor": page["next_cursor"]})  # fmt: skip
     assert_problem(response, 422, "cursor")
     assert "another query" in response.json()["detail"]
+
+
+def test_head_answers_every_get_route_without_a_body(client: httpx.Client) -> None:
+    for path in ("/api/v1/items", "/api/v1/items/1", "/feeds/items.atom", "/healthz", "/"):
+        got = client.get(path)
+        head = client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers.get("etag") == got.headers.get("etag")
+    assert client.head("/api/v1/items/999999").status_code == 404
+
+
+def test_feeds_of_different_items_have_different_ids(client: httpx.Client) -> None:
+    ids = set()
+    for query in ("", "?source=edri", "?org=press", "?tag=csar", "?tag=csar&source=edri"):
+        feed = client.get(f"/feeds/items.json{query}").json()
+        atom = client.get(f"/feeds/items.atom{query}").text
+        ids.add(atom.split("<id>", 1)[1].split("</id>", 1)[0])
+        if "source=edri" in query:
+            assert "from edri" in feed["title"]
+    assert len(ids) == 5
+    assert "urn:aggregator:feed:items:csar" in ids  # a tag feed keeps the id it always had
 
 
 def test_read_only_and_unknown_paths_are_problems(client: httpx.Client) -> None:
@@ -399,3 +434,22 @@ def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
         "/feeds/items.json",
         "/",
     } <= paths
+
+
+def test_a_source_removed_from_the_config_is_listed_as_such(
+    own_app: App, tmp_path: Path, database_url: str
+) -> None:
+    # The config loses "netz"; its items are kept and served, so the id must lead somewhere.
+    config = write_config(tmp_path / "config", [s for s in SOURCES if s["id"] != "netz"])
+    env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+    reopened = App.open(config, env, clock=lambda: NOW)
+    try:
+        with serving(create_app(reopened)) as url, httpx.Client(base_url=url) as http:
+            sources = {s["id"]: s for s in get_json(http, "/api/v1/sources")["sources"]}
+            netz = sources["netz"]
+            assert (netz["enabled"], netz["in_config"]) == (False, False)
+            assert netz["name"] == "netzpolitik.org" and netz["interval_seconds"] is None
+            assert netz["health"]["item_count"] == 1
+            assert get_json(http, "/api/v1/items", source="netz")["items"]
+    finally:
+        reopened.close()

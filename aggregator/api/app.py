@@ -22,6 +22,7 @@ from aggregator import __version__
 from aggregator.api import problems
 from aggregator.api.context import ApiContext
 from aggregator.api.generation import store_generation
+from aggregator.api.head import HeadAsGet
 from aggregator.api.metrics import MetricsMiddleware, registry_for
 from aggregator.api.microcache import ResponseCache
 from aggregator.api.problems import Problem
@@ -113,6 +114,7 @@ def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = F
             expose_headers=["ETag"],
         )
     api.add_middleware(MetricsMiddleware, metrics=request_metrics)
+    api.add_middleware(HeadAsGet)  # outermost: a HEAD is a GET to everything inside
     for router in (items.router, clusters.router, digests.router, catalog.router):
         api.include_router(router)
     api.include_router(health_router("/api/v1", in_schema=True))

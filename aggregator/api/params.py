@@ -6,6 +6,7 @@ Each failure is a 422 problem naming the parameter: a value the database would r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,6 +14,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from aggregator.api.problems import bad_parameter
+from aggregator.when import BadTime, parse_when
 
 MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
 MAX_TEXT = 200  # source ids and tags are String(200) in the schema
@@ -34,12 +36,44 @@ def text(name: str, value: str | None) -> str | None:
     return value
 
 
-def texts(name: str, values: Sequence[str] | None) -> tuple[str, ...]:
+# Values of one repeated parameter, at most. Tags must all match: each is a condition of its
+# own, and a thousand of them made SQLite refuse the query ("expression tree too large"),
+# which surfaced as "store unavailable".
+MAX_VALUES = 200
+MAX_TAGS = 32
+
+
+def texts(name: str, values: Sequence[str] | None, *, most: int = MAX_VALUES) -> tuple[str, ...]:
     for value in values or ():
         text(name, value)
         if len(value) > MAX_TEXT:
             raise bad_parameter(name, f"at most {MAX_TEXT} characters")
-    return tuple(dict.fromkeys(values or ()))
+    unique = tuple(dict.fromkeys(values or ()))
+    if len(unique) > most:
+        raise bad_parameter(name, f"at most {most} values")
+    return unique
+
+
+_LANGUAGE = re.compile(r"[a-z]{2}")
+
+
+def languages(name: str, values: Sequence[str] | None) -> tuple[str, ...]:
+    """ISO 639-1 codes, as items carry them: "de", not "DE" or "german"."""
+    found = texts(name, values)
+    for value in found:
+        if not _LANGUAGE.fullmatch(value):
+            raise bad_parameter(name, f"{value!r} is no ISO 639-1 code (expected one like 'de')")
+    return found
+
+
+def when(name: str, value: str | None, *, now: datetime) -> datetime | None:
+    """`since` / `until`: an ISO 8601 date or datetime (UTC if no zone), or an age (7d)."""
+    if value is None:
+        return None
+    try:
+        return parse_when(text(name, value) or "", now=now)
+    except BadTime as exc:
+        raise bad_parameter(name, str(exc)) from None
 
 
 def utc(name: str, value: datetime | None) -> datetime | None:

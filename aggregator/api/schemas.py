@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aggregator.digest import SourceInfo
 from aggregator.models import Revision, Source, SourceHealth
 from aggregator.store.queries import ClusterRow, DigestRow, ItemRow, Publication, TagCount
 
@@ -136,8 +137,11 @@ class SourceOut(BaseModel):
     country: str | None
     institution: str | None
     language: str | None
-    interval_seconds: float
-    enabled: bool
+    interval_seconds: float | None = Field(description="None for a source removed from the config")
+    enabled: bool = Field(description="Fetched on schedule (false: disabled, or removed)")
+    in_config: bool = Field(
+        description="In sources.toml; false: removed, its stored items kept and served"
+    )
     tags: list[str]
     health: SourceHealthOut | None = Field(description="None until the source is stored")
 
@@ -288,23 +292,45 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
         language=source.language,
         interval_seconds=source.interval.total_seconds(),
         enabled=source.enabled,
+        in_config=True,
         tags=list(source.tags),
-        health=None
-        if health is None
-        else SourceHealthOut(
-            url=health.url,
-            last_status=health.last_status,
-            last_fetch_at=health.last_fetch_at,
-            last_success_at=health.last_success_at,
-            last_error=health.last_error,
-            last_error_kind=health.last_error_kind,
-            last_warning=health.last_warning,
-            failing_since=health.failing_since,
-            consecutive_failures=health.consecutive_failures,
-            next_fetch_at=health.next_fetch_at,
-            item_count=_counted(health.item_count),
-            last_item_count=health.last_item_count,
-        ),
+        health=None if health is None else _health_out(health),
+    )
+
+
+def _health_out(health: SourceHealth) -> SourceHealthOut:
+    return SourceHealthOut(
+        url=health.url,
+        last_status=health.last_status,
+        last_fetch_at=health.last_fetch_at,
+        last_success_at=health.last_success_at,
+        last_error=health.last_error,
+        last_error_kind=health.last_error_kind,
+        last_warning=health.last_warning,
+        failing_since=health.failing_since,
+        consecutive_failures=health.consecutive_failures,
+        next_fetch_at=health.next_fetch_at,
+        item_count=_counted(health.item_count),
+        last_item_count=health.last_item_count,
+    )
+
+
+def removed_source_out(info: SourceInfo, health: SourceHealth | None) -> SourceOut:
+    """A source removed from the config whose items are kept: what the store knows of it."""
+    return SourceOut(
+        id=info.id,
+        name=info.name,
+        url=info.url,
+        kind=info.kind.value,
+        org=info.org.value,
+        country=None,
+        institution=None,
+        language=None,
+        interval_seconds=None,
+        enabled=False,
+        in_config=False,
+        tags=[],
+        health=None if health is None else _health_out(health),
     )
 
 

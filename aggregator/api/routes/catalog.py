@@ -9,8 +9,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from aggregator.api.context import ApiContext, context
 from aggregator.api.problems import problem_responses
 from aggregator.api.responses import cached_json
-from aggregator.api.schemas import SourceList, TagList, source_out, tag_out
+from aggregator.api.schemas import (
+    SourceList,
+    TagList,
+    removed_source_out,
+    source_out,
+    tag_out,
+)
 from aggregator.store import queries
+from aggregator.store.digests import load_sources
 
 router = APIRouter(prefix="/api/v1")
 
@@ -24,8 +31,18 @@ router = APIRouter(prefix="/api/v1")
 )
 def list_sources(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     health = {h.id: h for h in ctx.app.health()}
-    body = SourceList(sources=[source_out(s, health.get(s.id)) for s in ctx.app.sources])
-    return cached_json(request, body)
+    listed = [source_out(s, health.get(s.id)) for s in ctx.app.sources]
+    # Sources removed from the config: their items are kept and served, so an item's source
+    # id must lead somewhere.
+    configured = {s.id for s in ctx.app.sources}
+    if set(health) - configured:
+        stored = load_sources(ctx.app.store.engine)
+        listed += [
+            removed_source_out(stored[i], health[i])
+            for i in sorted(set(health) - configured)
+            if i in stored
+        ]
+    return cached_json(request, SourceList(sources=listed))
 
 
 @router.get(

@@ -26,6 +26,7 @@ from aggregator.api.feeds_out import (
 from aggregator.api.problems import problem_responses
 from aggregator.api.rendering import rendered, summary_of
 from aggregator.api.responses import cached
+from aggregator.api.routes.items import known_sources
 from aggregator.models import OrgKind
 from aggregator.store import queries
 
@@ -76,8 +77,8 @@ def _item_entries(
     ctx: ApiContext, tag: list[str] | None, source: list[str] | None, org: list[OrgKind] | None
 ) -> list[FeedEntry]:
     where = queries.ItemFilter(
-        tags=params.texts("tag", tag),
-        sources=params.texts("source", source),
+        tags=params.texts("tag", tag, most=params.MAX_TAGS),
+        sources=known_sources(ctx, params.texts("source", source)),
         orgs=tuple(o.value for o in dict.fromkeys(org or ())),
     )
     with ctx.app.store.engine.connect() as conn:
@@ -97,11 +98,31 @@ def _item_entries(
     ]
 
 
-def _item_info(request: Request, tag: list[str] | None) -> FeedInfo:
+def _item_info(
+    request: Request,
+    tag: list[str] | None,
+    source: list[str] | None = None,
+    org: list[OrgKind] | None = None,
+) -> FeedInfo:
+    """The feed's id and title name every filter: two feeds of different items must not
+    share an id, or a reader merges the subscriptions."""
     tags = sorted(dict.fromkeys(tag or ()))
-    title = "aggregator: items" + (" tagged " + ", ".join(tags) if tags else "")
+    sources = sorted(dict.fromkeys(source or ()))
+    orgs = sorted({o.value for o in org or ()})
+    title = "aggregator: items"
+    parts = []
+    for words, values, key in (
+        ("tagged", tags, "tag"),
+        ("from", sources, "source"),
+        ("of", orgs, "org"),
+    ):
+        if values:
+            title += f" {words} {', '.join(values)}"
+            parts.append(f"{key}={','.join(values)}")
+    # Tags alone keep the id they always had: subscribers' readers know the feed by it.
+    only_tags = not sources and not orgs
     return FeedInfo(
-        id="urn:aggregator:feed:items:" + ",".join(tags),
+        id="urn:aggregator:feed:items:" + (",".join(tags) if only_tags else ";".join(parts)),
         title=title,
         self_url=str(request.url),
         home_url=f"{base_url(request)}/",
@@ -182,7 +203,7 @@ def items_atom(
     source: SourceParam = None,
     org: OrgParam = None,
 ) -> Response:
-    body = atom(_item_info(request, tag), _item_entries(ctx, tag, source, org))
+    body = atom(_item_info(request, tag, source, org), _item_entries(ctx, tag, source, org))
     return cached(request, body, ATOM_TYPE)
 
 
@@ -199,5 +220,7 @@ def items_json(
     source: SourceParam = None,
     org: OrgParam = None,
 ) -> Response:
-    document = json_feed(_item_info(request, tag), _item_entries(ctx, tag, source, org))
+    document = json_feed(
+        _item_info(request, tag, source, org), _item_entries(ctx, tag, source, org)
+    )
     return cached(request, _json_bytes(document), JSON_FEED_TYPE)

@@ -27,13 +27,14 @@ KEY_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def item_filter(
+    ctx: ApiContext,
     *,
     tag: list[str] | None,
     source: list[str] | None,
     org: list[OrgKind] | None,
     language: list[str] | None,
-    since: datetime | None,
-    until: datetime | None,
+    since: str | None,
+    until: str | None,
     q: str | None,
     cluster: int | None,
 ) -> queries.ItemFilter:
@@ -43,16 +44,32 @@ def item_filter(
             search = parse_search(q)
         except InvalidSearch as exc:
             raise bad_parameter("q", str(exc)) from None
+    now = ctx.app.clock()
     return queries.ItemFilter(
-        tags=params.texts("tag", tag),
-        sources=params.texts("source", source),
+        tags=params.texts("tag", tag, most=params.MAX_TAGS),
+        sources=known_sources(ctx, params.texts("source", source)),
         orgs=tuple(o.value for o in dict.fromkeys(org or ())),
-        languages=params.texts("language", language),
-        since=params.utc("since", since),
-        until=params.utc("until", until),
+        languages=params.languages("language", language),
+        since=params.when("since", since, now=now),
+        until=params.when("until", until, now=now),
         search=search,
         cluster=cluster,
     )
+
+
+def known_sources(ctx: ApiContext, ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Source ids of the config or the store (a removed source's items are kept); another
+    is a mistake to name, not a filter that matches nothing."""
+    if not ids:
+        return ids
+    known = {s.id for s in ctx.app.sources}
+    if not known.issuperset(ids):
+        known |= {h.id for h in ctx.app.health()}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+        raise bad_parameter("source", f"unknown source id {unknown[0]!r} (known: {listed})")
+    return ids
 
 
 TagParam = Annotated[
@@ -69,9 +86,16 @@ LanguageParam = Annotated[
     list[params.Text] | None, Query(description="Only items in this language, ISO 639-1 (any of)")
 ]
 SinceParam = Annotated[
-    datetime | None, Query(description="First seen at or after (ISO 8601; UTC if no zone)")
+    params.Text | None,
+    Query(
+        description="First seen at or after: an ISO 8601 date or datetime (UTC if no zone), "
+        "or an age (7d, 24h, 30m)"
+    ),
 ]
-UntilParam = Annotated[datetime | None, Query(description="First seen before (ISO 8601)")]
+UntilParam = Annotated[
+    params.Text | None,
+    Query(description="First seen before: an ISO 8601 date or datetime, or an age"),
+]
 QParam = Annotated[
     params.SearchText | None,
     Query(
@@ -113,6 +137,7 @@ def list_items(
     cursor: CursorParam = None,
 ) -> Response:
     where = item_filter(
+        ctx,
         tag=tag,
         source=source,
         org=org,
