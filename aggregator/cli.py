@@ -415,7 +415,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
             line += f" ({outcome.error})"
         failed = failed or outcome.status == "failed"
         print(line)
-    if args.send and not run.deliveries:
+    if run.taken is not None:
+        # Not a failure: that run's email carries these items; sending them again would not.
+        print(f"email: nothing sent: {run.taken}")
+    elif args.send and not run.deliveries:
         print("email: nothing to send (empty digest, or the profile has no recipients)")
     return EXIT_SOURCES_FAILED if failed else EXIT_OK
 

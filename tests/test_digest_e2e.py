@@ -5,6 +5,7 @@ aiosmtpd) whose groups follow the tags and whose HTML holds no script; a second
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -53,6 +54,8 @@ OTHER_TITLE = "Annual report on hotline cooperation published"
 class Outcome:
     emails: list[EmailMessage]
     second_send_output: str
+    preview_output: str
+    files: dict[str, str]  # the digest folder's files, by name
     html: str
     text: str
 
@@ -132,13 +135,17 @@ def outcome(
         run_cli(capsys, "--config", str(config), "refresh")
         run_cli(capsys, "--config", str(config), "digest", "--send")
         second = run_cli(capsys, "--config", str(config), "digest", "--send")
+        preview = run_cli(capsys, "--config", str(config), "digest")
         emails = [received.message for received in smtp.accepted]
+    folder = tmp_path / "var" / "digests" / "daily"
     assert len(emails) == 1, f"{len(emails)} emails for one window"
     html_part, text_part = emails[0].get_body(("html",)), emails[0].get_body(("plain",))
     assert html_part is not None and text_part is not None
     return Outcome(
         emails=emails,
         second_send_output=second,
+        preview_output=preview,
+        files={path.name: path.read_text(encoding="utf-8") for path in folder.iterdir()},
         html=html_part.get_content(),
         text=text_part.get_content(),
     )
@@ -161,6 +168,18 @@ def test_two_refreshes_and_digest_send_make_one_email_grouped_by_tag_without_scr
     assert outcome.html.index(STATEMENT_TITLE) < outcome.html.index(OTHER_TITLE)
     # The second send in the same window: nothing new, nothing sent.
     assert "email: nothing to send" in outcome.second_send_output
+
+
+def test_later_runs_of_the_day_keep_the_files_of_the_digest_that_was_sent(
+    outcome: Outcome,
+) -> None:
+    # The empty second run did not overwrite them, and the preview went beside them.
+    [sent_text] = [
+        text for name, text in outcome.files.items() if re.fullmatch(r"[\d-]{10}\.txt", name)
+    ]
+    assert STATEMENT_TITLE in sent_text
+    [preview] = [name for name in outcome.files if name.endswith("-preview.txt")]
+    assert preview in outcome.preview_output
 
 
 def test_the_email_folds_the_statement_published_three_times(outcome: Outcome) -> None:

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, RowMapping, select, update
 
 from aggregator.deliver.mail import SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
-from aggregator.store.digests import last_window_end
+from aggregator.digest import Digest
+from aggregator.store.digests import WindowTaken, last_window_end
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import (
     digest_items,
@@ -209,6 +210,47 @@ def test_concurrent_runs_send_once(engine: Engine, smtp_server: SmtpServer) -> N
         t.join(30)
     assert sorted(results).count("sent") == 1
     assert len(smtp_server.accepted) == 1
+
+
+def test_two_runs_built_from_one_start_send_its_items_once(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    # Two `digest --send` at once (or one beside the scheduler): both built their window
+    # from the same last digest, and end a moment apart. The second must not send the same
+    # items again under another Message-ID.
+    first = build(engine, "daily", BASE)
+    second = build(engine, "daily", BASE + timedelta(milliseconds=60))
+    assert first.window_start == second.window_start and not second.is_empty
+    send_queued(engine, queue(engine, first, BASE), transport(smtp_server), now=BASE)
+    with pytest.raises(WindowTaken, match="another run recorded a digest of 'daily'"):
+        queue(engine, second, BASE)
+    assert len(smtp_server.accepted) == 1
+    assert [row["status"] for row in outbox_rows(engine)] == ["sent"]
+    with engine.connect() as conn:
+        assert len(conn.execute(select(digests.c.id)).all()) == 1
+    queue(engine, first, BASE)  # the same window again: still a no-op, not "taken"
+
+
+def test_concurrent_builds_record_one_window(engine: Engine) -> None:
+    digests_built = [build(engine, "daily", BASE + timedelta(milliseconds=n)) for n in range(4)]
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def worker(digest: Digest) -> None:
+        barrier.wait()
+        try:
+            queue(engine, digest, BASE)
+            outcomes.append("queued")
+        except WindowTaken:
+            outcomes.append("taken")
+
+    threads = [threading.Thread(target=worker, args=(d,)) for d in digests_built]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["queued", "taken", "taken", "taken"]
+    assert len(outbox_rows(engine)) == 1
 
 
 # --- crash tests: a real process, killed with SIGKILL at a chosen point ------------------

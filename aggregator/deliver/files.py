@@ -51,11 +51,15 @@ def write_digest_files(
     data_dir: Path,
     formats: Iterable[str] = ("html", "text", "markdown", "json"),
     rendered: Mapping[str, str] | None = None,
+    *,
+    suffix: str = "",
 ) -> list[Path]:
     """Write one file per format; `rendered` reuses output already made (for the email).
 
-    A second digest of the same profile on the same local date overwrites the first: the
-    file is "the digest of that date", the store keeps every window.
+    A second digest of the same profile on the same local date overwrites the first (the
+    file is "the digest of that date", the store keeps every window), unless it is empty:
+    an empty one never replaces a file, which may hold what was emailed that day. `suffix`
+    goes after the date (a preview's "-preview").
     """
     written: list[Path] = []
     folder = digest_dir(data_dir, digest.profile)
@@ -66,7 +70,9 @@ def write_digest_files(
             )
         extension, render = FORMATS[name]
         body = rendered[name] if rendered and name in rendered else render(digest)
-        path = folder / f"{local_date(digest)}.{extension}"
+        path = folder / f"{local_date(digest)}{suffix}.{extension}"
+        if digest.is_empty and path.exists():
+            continue
         try:
             write_atomically(path, body.encode("utf-8"))
         except OSError as exc:

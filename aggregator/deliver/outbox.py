@@ -102,6 +102,16 @@ def _writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def record_window(engine: Engine, digest: Digest, *, body_json: str, now: datetime) -> None:
+    """Record a window that sends nothing (empty, or no recipients): the next one starts at
+    its end. A write transaction, as `commit_window`'s, so that runs record in turn."""
+    try:
+        with _writing(engine) as conn:
+            record_digest(conn, digest, body_json=body_json, now=now)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"recording digest {digest.profile!r}: {exc}") from exc
+
+
 def commit_window(
     engine: Engine, digest: Digest, message: EmailMessage, *, body_json: str, now: datetime
 ) -> int:

@@ -12,7 +12,7 @@ The order is what makes delivery exactly-once and loss-free:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,20 +26,21 @@ from aggregator.deliver.outbox import (
     Transport,
     commit_window,
     deliver_pending,
+    record_window,
     send_queued,
 )
-from aggregator.deliver.render import render_html, render_json, render_text
+from aggregator.deliver.render import local_date, render_html, render_json, render_text
 from aggregator.digest import Digest, build_digest
 from aggregator.errors import DeliveryError
 from aggregator.settings import DigestProfile, SmtpSettings
 from aggregator.store.digests import (
+    WindowTaken,
     last_window_end,
     load_procedure_latest,
     load_shown_revisions,
     load_source_health,
     load_sources,
     load_window_items,
-    record_digest,
 )
 
 # The first digest of a profile has no previous window: it starts at the beginning, so
@@ -54,6 +55,9 @@ class DigestRun:
     files: tuple[Path, ...]
     recorded: bool  # the window was recorded (it advanced)
     deliveries: tuple[DeliveryOutcome, ...]  # retries of earlier windows, then this one
+    # Another run recorded this profile's window meanwhile (its email carries these items):
+    # what it recorded, and nothing of this run was recorded or sent.
+    taken: WindowTaken | None = None
 
 
 def transport_for(smtp: SmtpSettings | None, data_dir: Path) -> Transport:
@@ -91,6 +95,15 @@ def build(
     )
 
 
+def _preview_suffix(engine: Engine, digest: Digest) -> str:
+    """A preview is written beside, not over, the files of a digest recorded that day."""
+    recorded = last_window_end(engine, digest.profile)
+    if recorded is None:
+        return ""
+    same_day = local_date(replace(digest, window_end=recorded)) == local_date(digest)
+    return "-preview" if same_day else ""
+
+
 def run_profile(
     engine: Engine,
     profile: DigestProfile,
@@ -122,7 +135,13 @@ def run_profile(
     rendered = {name: FORMATS[name][1](digest) for name in ("html", "text", "json")}
     files: list[Path] = []
     if write_files:
-        files = write_digest_files(digest, data_dir, formats or profile.formats, rendered)
+        files = write_digest_files(
+            digest,
+            data_dir,
+            formats or profile.formats,
+            rendered,
+            suffix="" if send else _preview_suffix(engine, digest),
+        )
     if not send:
         return DigestRun(
             digest=digest, files=tuple(files), recorded=False, deliveries=tuple(retried)
@@ -130,8 +149,12 @@ def run_profile(
     sender = smtp.sender if smtp is not None else FALLBACK_SENDER
     if not profile.recipients or (digest.is_empty and not profile.send_empty):
         # Nothing to send, but the window still advances: the next digest starts here.
-        with engine.begin() as conn:
-            record_digest(conn, digest, body_json=rendered["json"], now=now)
+        try:
+            record_window(engine, digest, body_json=rendered["json"], now=now)
+        except WindowTaken as taken:
+            return DigestRun(
+                digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=taken
+            )
         return DigestRun(
             digest=digest, files=tuple(files), recorded=True, deliveries=tuple(retried)
         )
@@ -143,7 +166,12 @@ def run_profile(
         text=rendered["text"],
         html=rendered["html"],
     )
-    row_id = commit_window(engine, digest, message, body_json=rendered["json"], now=now)
+    try:
+        row_id = commit_window(engine, digest, message, body_json=rendered["json"], now=now)
+    except WindowTaken as taken:
+        return DigestRun(
+            digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=taken
+        )
     outcome = send_queued(engine, row_id, transport, now=now)
     return DigestRun(
         digest=digest, files=tuple(files), recorded=True, deliveries=(*retried, outcome)

@@ -6,16 +6,17 @@ Datetimes go in through `to_db` (tz-aware, as UTC) and come back through `from_d
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select
+from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.digest import Digest, ShownRevision, SourceInfo
-from aggregator.errors import StoreError
+from aggregator.errors import AggregatorError, StoreError
 from aggregator.models import CacheValidators, OrgKind, SourceHealth, SourceKind, StoredItem
 from aggregator.store.items import to_stored
 from aggregator.store.schema import (
@@ -235,15 +236,56 @@ def load_procedure_latest(engine: Engine, *, window_end: datetime) -> dict[str, 
     return latest
 
 
+class WindowTaken(AggregatorError):
+    """Another run recorded a window of this profile since this digest was built."""
+
+    def __init__(self, profile: str, end: datetime) -> None:
+        self.profile = profile
+        self.end = end
+        super().__init__(
+            f"another run recorded a digest of {profile!r} up to {end.isoformat()} meanwhile"
+        )
+
+
+# pg_advisory_xact_lock namespace of digest profiles ("aggdigst"): each profile's key is this
+# xor a hash of its name, so that two runs of one profile record their windows in turn.
+_PROFILE_LOCK = int.from_bytes(b"aggdigst", "big") & (2**62 - 1)
+
+
+def _lock_profile(conn: Connection, profile: str) -> None:
+    """Until the transaction ends (SQLite: its BEGIN IMMEDIATE holds every writer off)."""
+    if conn.dialect.name == "postgresql":
+        key = _PROFILE_LOCK ^ int.from_bytes(hashlib.blake2b(profile.encode()).digest()[:7], "big")
+        conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: datetime) -> int:
     """Record the digest and the item revisions it showed, once per (profile, window end).
 
     Takes a connection so the caller can claim the outbox row in the same transaction: the
     window only advances together with the email that carries it. Recording the same window
-    again is a no-op that returns the existing id.
+    again is a no-op that returns the existing id. Raises WindowTaken when another run
+    recorded a window ending after this one's start since it was built (two `digest --send`
+    at once, or one beside the scheduler): its items went out with that one, and must not
+    go out twice. Call it in a write transaction (SQLite: BEGIN IMMEDIATE).
     """
     end = to_db(digest.window_end)
     try:
+        _lock_profile(conn, digest.profile)
+        existing = conn.execute(
+            select(digests.c.id).where(
+                digests.c.profile == digest.profile, digests.c.window_end == end
+            )
+        ).scalar()
+        if existing is not None:
+            return int(existing)
+        latest = from_db_or_none(
+            conn.execute(
+                select(func.max(digests.c.window_end)).where(digests.c.profile == digest.profile)
+            ).scalar()
+        )
+        if latest is not None and latest > digest.window_start:
+            raise WindowTaken(digest.profile, latest)
         inserted = insert_ignoring_duplicates(
             conn,
             digests,
