@@ -9,6 +9,7 @@ tagger) would cost it ~15 MiB and ~0.2 s for code that runs only in the workers.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -48,6 +49,9 @@ _worker_rules: TagRules | None = None
 def start_worker(rules: RulesText) -> None:
     """A worker process's initializer: load the CPU stages, compile the rules."""
     global _worker_rules
+    # Ctrl-C goes to the whole process group: the refreshing process stops the workers
+    # itself; a worker's own KeyboardInterrupt only printed a traceback among its lines.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import aggregator.prepare  # noqa: F401  (the stages, loaded before the first document)
 
     _worker_rules = rules.compile()

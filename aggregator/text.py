@@ -137,6 +137,8 @@ def plain_as_html(text: str) -> str:
 
 
 def _fold(marked: str) -> str:
+    if _CONTROL.search(marked):  # written as entities (&shy; &#8203;): decoded only now
+        marked = marked.translate(_NO_CONTROLS)
     text = " ".join(marked.split())  # source whitespace, newlines included, is one space
     for mark in _MARKS:
         if mark in text:

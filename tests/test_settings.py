@@ -909,8 +909,10 @@ def test_numbers_from_the_environment_are_read_from_their_text(tmp_path: Path) -
     [
         (b'[[source]]\nid = "a"\nname = "Caf\xe9"\n', 3, "not UTF-8 (byte 0xE9: saved as Latin-1"),
         ('[[source]]\nid = "a"\n'.encode("utf-16"), 1, "saved as UTF-16"),
+        ('[[source]]\nid = "a"\n'.encode("utf-16-le"), 1, "saved as UTF-16"),
+        ('[[source]]\nid = "a"\n'.encode("utf-32"), 1, "saved as UTF-32"),
     ],
-    ids=["latin-1", "utf-16"],
+    ids=["latin-1", "utf-16", "utf-16-no-bom", "utf-32"],
 )
 def test_a_config_file_not_in_utf8_names_the_line(
     tmp_path: Path, data: bytes, line: int, problem: str

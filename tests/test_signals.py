@@ -121,3 +121,47 @@ def test_a_parse_worker_leaves_when_its_parent_is_killed(tmp_path: Path) -> None
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker), "the worker outlived its parent"
+
+
+def test_ctrl_c_to_the_process_group_prints_no_worker_traceback(
+    http_server: FixtureServer, tmp_path: Path
+) -> None:
+    # Ctrl-C in a terminal signals every process of the group: the parse workers too.
+    fast = [
+        http_server.add(f"/fast/{n}.xml", body=RSS, content_type="application/rss+xml")
+        for n in range(9)
+    ]
+    slow = http_server.add("/slow.xml", body=RSS, delay=10.0)
+    sources = [
+        {"id": f"s-{n}", "name": "s", "url": url, "kind": "feed", "org": "ngo"}
+        for n, url in enumerate([*fast, slow])
+    ]
+    config = write_config(
+        tmp_path / "config",
+        sources,
+        settings="[fetch]\nread_timeout = 60\nparse_processes = 1\n",
+    )
+    env = {
+        **os.environ,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
+    }
+    refresh = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--config", str(config), "refresh"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while sum(http_server.count(f"/fast/{n}.xml") for n in range(9)) < 9:
+        assert time.monotonic() < deadline, "the fast sources were never fetched"
+        time.sleep(0.05)
+    time.sleep(1.5)  # their documents parsed by the worker
+    os.killpg(refresh.pid, signal.SIGINT)
+    _, err = refresh.communicate(timeout=30)
+    assert refresh.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "aggregator: interrupted"

@@ -95,3 +95,16 @@ def test_more_pattern_mistakes(body: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("*", r"\*").replace("(", r"\(")) as e:
         parse_tag_rules(text, "inline.toml")
     assert e.value.line is not None and e.value.line >= 4
+
+
+def test_a_tags_file_with_a_byte_order_mark_is_read_and_one_in_utf16_named(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tags.toml"
+    text = '[tag.csar]\nlabel = "CSA Regulation"\n[[tag.csar.rule]]\nany = ["chat control"]\n'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert [topic.name for topic in load_tag_rules(path).topics] == ["csar"]
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(ConfigError, match="saved as UTF-16") as caught:
+        load_tag_rules(path)
+    assert caught.value.line == 1

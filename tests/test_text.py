@@ -242,3 +242,8 @@ def test_invisible_word_splitters_are_dropped_but_joiners_kept() -> None:
     assert fold_plain_text("Chat\u00adkontrolle \U0001f468\u200d\U0001f469") == (
         "Chatkontrolle \U0001f468\u200d\U0001f469"
     )
+
+
+def test_invisible_characters_written_as_entities_are_dropped_too() -> None:
+    html = "<p>Kinder&shy;schutz, Ver&#8203;schl\u00fcsselung, Wort&#x2060;verbinder&#xAD;</p>"
+    assert html_to_text(html) == "Kinderschutz, Verschl\u00fcsselung, Wortverbinder"

@@ -133,16 +133,33 @@ class TomlFile:
         return str(self.path)
 
 
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),  # before UTF-16's, which it starts with
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_UTF8 = "a UTF-8 text file (TOML is UTF-8)"
+
+
+def _wide(data: bytes) -> str | None:
+    """UTF-16 or UTF-32, told by a byte-order mark or, without one, by the NUL bytes that
+    every ASCII character of such text comes with (TOML's keys and brackets are ASCII)."""
+    for bom, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:400]
+    if len(head) >= 4 and head.count(0) * 3 >= len(head):
+        return "UTF-32" if head.count(0) * 4 >= len(head) * 3 - 8 else "UTF-16"
+    return None
 
 
 def decode_config(data: bytes, file: str) -> str:
     """A config file's text: UTF-8, as TOML requires, with or without the byte-order mark
     some Windows editors put first. Raises ConfigError naming the line that is not UTF-8."""
-    if data.startswith(_UTF16_BOMS):
-        raise ConfigError(
-            file, "saved as UTF-16", line=1, expected="a UTF-8 text file (TOML is UTF-8)"
-        )
+    wide = _wide(data)
+    if wide is not None:
+        raise ConfigError(file, f"saved as {wide}", line=1, expected=_UTF8)
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -152,7 +169,7 @@ def decode_config(data: bytes, file: str) -> str:
             file,
             f"not UTF-8 (byte 0x{byte}: saved as Latin-1 or Windows-1252?)",
             line=line,
-            expected="a UTF-8 text file (TOML is UTF-8)",
+            expected=_UTF8,
         ) from exc
 
 
