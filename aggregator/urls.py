@@ -223,3 +223,76 @@ def _remove_dot_segments(path: str) -> str:
     if segments[-1] in (".", ".."):
         output.append("")
     return "/" + "/".join(output)
+
+
+# A host name's label as servers and browsers take it (underscores too: some real hosts have
+# them, though IDNA does not allow them).
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)", re.IGNORECASE)
+_DOTTED_NUMBERS = re.compile(r"\d+(?:\.\d+)*\.?")
+
+
+def url_problem(url: str) -> str | None:
+    """Why an http(s) or file URL cannot be fetched as written, or None when it can.
+
+    What the HTTP client would only find out at connect time, some of it as a crash deep in
+    the socket layer (a port past 65535, a host label of 70 characters): checked for a
+    source URL in the config, and for a redirect's Location.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is no number, a broken IPv6 literal
+        return str(exc)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if parts.hostname not in (None, "", "localhost"):
+            return f"a file URL names no host but localhost, not {parts.hostname!r}"
+        return None
+    if scheme not in ("http", "https"):
+        return f"unsupported scheme {parts.scheme!r}"
+    if port is not None and not 1 <= port <= 65535:
+        return f"port {port} is out of range (1 to 65535)"
+    host = parts.hostname or ""
+    if not host:
+        return "no host"
+    if ":" in host or _DOTTED_NUMBERS.fullmatch(host):
+        problem = _ip_problem(host.rstrip("."))
+    else:
+        problem = _name_problem(host)
+    return problem or _client_problem(url)
+
+
+def _name_problem(host: str) -> str | None:
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        ascii_name = name if name.isascii() else idna.encode(name, uts46=True).decode("ascii")
+        for label in ascii_name.split("."):
+            if label.lower().startswith("xn--"):
+                idna.decode(label)  # a punycode label must decode to a valid name
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        return f"invalid host name {host!r}: {exc}"
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return f"invalid host name {host!r}"
+    return None
+
+
+def _ip_problem(host: str) -> str | None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return f"invalid IP address {host!r}"
+    return None
+
+
+def _client_problem(url: str) -> str | None:
+    """What the HTTP client itself refuses ("[::1]]", which urlsplit lets through)."""
+    import httpx
+
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        return str(exc)
+    return None

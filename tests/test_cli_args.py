@@ -48,6 +48,7 @@ def test_commands_exit_2_on_such_values(env: Path, capsys: pytest.CaptureFixture
         ["export", "--since", "1000000d"],
         ["clusters", "--since", "0001-01-01T00:00+01:00"],
         ["replay", "--window-days", "99999999999"],
+        ["clusters", "--min-size", "9223372036854775808"],
     ):
         assert main(["--config", str(config), *argv]) == EXIT_CONFIG, argv
         err = capsys.readouterr().err

@@ -299,6 +299,19 @@ def test_no_redirect_no_record(http_server: FixtureServer) -> None:
     assert fetch(http_server.add("/feed", body=RSS)).permanent_redirect is None
 
 
+@pytest.mark.parametrize(
+    "location",
+    ["http://127.0.0.1:99999/x", "http://127.0.0.1:-1/x", f"http://{'a' * 70}.example/x"],
+)
+def test_a_redirect_to_an_unfetchable_url_is_a_clear_error(
+    http_server: FixtureServer, location: str
+) -> None:
+    start = http_server.redirect("/moved", location, status=301)
+    with pytest.raises(FetchError) as caught:
+        fetch(start, retries=0)
+    assert caught.value.message.startswith(f"bad redirect to {location!r}: ")
+
+
 def test_redirect_loop_is_an_error(http_server: FixtureServer) -> None:
     url = http_server.redirect("/loop", "/loop", status=302)
     with pytest.raises(FetchError, match="more than 10 redirects"):

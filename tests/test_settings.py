@@ -184,12 +184,42 @@ SOURCE_CASES = [
         "an URL like",
     ),
     Bad(
+        "url-host-label-too-long",
+        FEED.replace(
+            'url = "https://example.org/feed"', f'url = "http://{"a" * 70}.example/f"  # <-'
+        ),
+        "source[0].url",
+        "invalid host name",
+        "an URL like",
+    ),
+    Bad(
+        "url-host-only-a-dot",
+        FEED.replace('url = "https://example.org/feed"', 'url = "http://./x"  # <-'),
+        "source[0].url",
+        "invalid URL 'http://./x': invalid host name '.'",
+        "an URL like",
+    ),
+    Bad(
+        "file-url-with-a-host",
+        FEED.replace('url = "https://example.org/feed"', 'url = "file://host/tmp/x.xml"  # <-'),
+        "source[0].url",
+        "a file URL names no host but localhost",
+        "an URL like",
+    ),
+    Bad(
         "item-selector-with-an-attribute",
         FEED.replace('"feed"', '"html"')
         + '[source.selectors]\nitem = "li.item@class"  # <-\ntitle = "h3"\nlink = "a"\n',
         "source[0].selectors.item",
         "item selector 'li.item@class' ends in an @attribute",
         "a plain CSS selector",
+    ),
+    Bad(
+        "enabled-a-number",
+        FEED + "enabled = 1  # <-\n",
+        "source[0].enabled",
+        "wrong type: 1",
+        "true or false",
     ),
     Bad(
         "enabled-in-quotes",
@@ -367,6 +397,20 @@ SETTINGS_CASES = [
         "digest.profiles.daily.recipients[0]",
         "invalid email address 'ops'",
         "a@example.org",
+    ),
+    Bad(
+        "retries-a-boolean",
+        "[fetch]\nretries = true  # <-\n",
+        "fetch.retries",
+        "wrong type: True",
+        "an integer",
+    ),
+    Bad(
+        "max-bytes-a-float",
+        "[fetch]\nmax_bytes = 1e6  # <-\n",
+        "fetch.max_bytes",
+        "wrong type: 1000000.0",
+        "an integer",
     ),
     Bad(
         "no-digest-format",

@@ -17,6 +17,7 @@ from typing import Any
 
 from aggregator.cli import EXIT_OK, UsageError, open_app, parse_since
 
+MAX_MIN_SIZE = 2**31 - 1
 MAX_WINDOW_DAYS = 36_500  # a century: beyond it, dates overflow before they mean anything
 
 
@@ -24,8 +25,8 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     from aggregator.dedupe.render import clusters_json, clusters_text
     from aggregator.store.clusters import list_clusters
 
-    if args.min_size < 1:
-        raise UsageError("--min-size must be 1 or more")
+    if not 1 <= args.min_size <= MAX_MIN_SIZE:  # beyond 64 bits the database cannot compare
+        raise UsageError(f"--min-size must be from 1 to {MAX_MIN_SIZE}")
     with open_app(args) as app:
         since = None if args.since is None else parse_since(args.since, now=app.clock())
         with app.store.engine.connect() as conn:

@@ -40,6 +40,7 @@ from aggregator.fetch.describe import describe, host_not_found
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
+from aggregator.urls import url_problem
 
 MAX_REDIRECTS = 10
 # httpcore's pool scans every connection of a transport several times per request (and asks
@@ -237,8 +238,11 @@ class HttpFetcher:
             all_permanent = all_permanent and answer.status_code in PERMANENT_STATUSES
             try:
                 target = str(httpx.URL(answer.url).join(location))
-            except HTTPX_ERRORS as exc:
+            except (*HTTPX_ERRORS, ValueError, UnicodeError) as exc:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
+            problem = url_problem(target)  # a port past 65535 crashed the socket layer
+            if problem is not None:
+                raise FetchError(source_id, f"bad redirect to {location!r}: {problem}")
             answer = await self._exchange(source_id, target, headers, turn)
         conditional = bool(headers)  # what was sent: an unsendable validator was not
         return self._judge(

@@ -74,22 +74,28 @@ class EnvText(str):
     """A value from an environment variable: text, read as its setting's type ("8080")."""
 
 
-def _unquoted(kind: str) -> Any:
-    """Refuse a quoted number or boolean written in a file (`retries = "3"`, `enabled =
-    "no"`): TOML has types, and a string is a mistake pydantic would otherwise quietly
-    convert ("no" to false, "3" to 3). An environment variable's text is converted."""
+def _typed(kind: str, *types: type) -> Any:
+    """Refuse a value of another TOML type (`retries = "3"`, `enabled = "no"`, `retries =
+    true`, `enabled = 1`, `max_bytes = 1e6`): TOML has types, and each of these is a mistake
+    pydantic would otherwise quietly convert ("no" to false, true to 1, 1e6 to 1000000). An
+    environment variable's text is converted."""
 
     def check(value: object) -> object:
-        if isinstance(value, str) and not isinstance(value, EnvText):
+        if isinstance(value, EnvText):
+            return value
+        if isinstance(value, str):
             raise fail(f"{value!r} is text, in quotes", f"{kind}, without quotes")
+        # bool is an int to Python; an int is a float to TOML readers only where allowed.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise fail(f"wrong type: {value!r}", kind)
         return value
 
     return BeforeValidator(check)
 
 
-Integer = Annotated[int, _unquoted("an integer")]
-Number = Annotated[float, _unquoted("a number")]
-Boolean = Annotated[bool, _unquoted("true or false")]
+Integer = Annotated[int, _typed("an integer", int)]
+Number = Annotated[float, _typed("a number", int, float)]
+Boolean = Annotated[bool, _typed("true or false", bool)]
 
 
 def _duration(minimum: timedelta) -> Any:
@@ -131,6 +137,11 @@ def _check_url(value: str) -> str:
         raise fail(f"URL {value!r} has no host", _URL_EXAMPLE)
     if port == 0:
         raise fail(f"URL {value!r} has port 0", "a port from 1 to 65535")
+    from aggregator.urls import url_problem
+
+    problem = url_problem(value)
+    if problem is not None:
+        raise fail(f"invalid URL {value!r}: {problem}", _URL_EXAMPLE)
     return value
 
 
