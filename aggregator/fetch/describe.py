@@ -90,7 +90,8 @@ def _with(summary: str, detail: str) -> str:
 def describe(exc: Exception, url: httpx.URL | None = None) -> str:
     """One line for a request that failed with `exc` (an httpx error) at `url`."""
     host = url.host if url is not None else ""
-    where = f"{host}:{url.port}" if url is not None and url.port else host
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
+    where = f"{shown}:{url.port}" if url is not None and url.port else shown
     detail = _detail(exc)
     tls = _tls_error(exc)
     number = _os_errno(exc)
