@@ -27,6 +27,7 @@ from aggregator.store import SqlStore, open_store
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
 # methods that use them: a refresh, the command run most often, needs neither.
 if TYPE_CHECKING:
+    from aggregator.deliver.outbox import DeliveryOutcome
     from aggregator.deliver.run import DigestRun
     from aggregator.store.retention import PruneResult
     from aggregator.tag import TagRules
@@ -218,6 +219,15 @@ class App:
         from aggregator.store.digests import last_window_end
 
         return last_window_end(self.store.engine, profile)
+
+    def deliver_pending_digests(self) -> list[DeliveryOutcome]:
+        """Send the digests that earlier runs queued and did not get out (an SMTP server
+        that was down), with their own bytes and Message-IDs."""
+        from aggregator.deliver.outbox import deliver_pending
+        from aggregator.deliver.run import transport_for
+
+        transport = transport_for(self.settings.smtp, self.settings.data_dir)
+        return deliver_pending(self.store.engine, transport, now=self.clock())
 
     def run_digest(
         self,

@@ -413,7 +413,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         line = f"email {outcome.profile} {outcome.window_end.isoformat()}: {outcome.status}"
         if outcome.error:
             line += f" ({outcome.error})"
-        failed = failed or outcome.status == "failed"
+        # Sent with some recipients refused is a delivery that failed for them: exit 1.
+        failed = failed or outcome.status == "failed" or bool(outcome.error)
         print(line)
     if run.taken is not None:
         # Not a failure: that run's email carries these items; sending them again would not.

@@ -40,6 +40,8 @@ log = logging.getLogger("aggregator.schedule")
 # Pruning (retention) runs daily at this local time, a quiet hour, after the night's fetches.
 PRUNE_AT = {"hour": 3, "minute": 30}
 
+# How often digests whose send failed are tried again between their cron times.
+PENDING_RETRY = timedelta(minutes=5)
 # How long SIGTERM waits for a step in flight before cancelling it. Cancelling abandons
 # fetches still waiting for the network; a store write already started runs to its commit
 # in the store thread (App.close waits for it), so the store stays consistent either way.
@@ -112,6 +114,7 @@ class Service:
         self.grace_seconds = grace_seconds
         self._wakeups = _Wakeups()
         self._prune_wanted = False  # set by the daily prune job, done by the next step
+        self._pending_tried: datetime | None = None  # the last retry of queued digests
 
     # one step: what is due now, by the app's clock
 
@@ -171,6 +174,10 @@ class Service:
                 digests.append(profile.name)
         except AggregatorError as exc:
             log.error("digest failed: %s", exc)
+        if digests:  # a digest run retries the queue first: that counts as a try
+            self._pending_tried = self.app.clock()
+        elif not self._wakeups.stopping.is_set():
+            await self._retry_pending()
         if self._prune_wanted and not self._wakeups.stopping.is_set():
             self._prune_wanted = False
             try:
@@ -178,6 +185,22 @@ class Service:
             except AggregatorError as exc:
                 log.error("prune failed: %s", exc)
         return StepReport(refreshed=refreshed, failed=failed, digests=tuple(digests))
+
+    async def _retry_pending(self) -> None:
+        """Digests whose send failed (the SMTP server down at 07:00) are retried every
+        PENDING_RETRY, not only at the profile's next cron time a day later."""
+        now = self.app.clock()
+        if self._pending_tried is not None and now - self._pending_tried < PENDING_RETRY:
+            return
+        self._pending_tried = now
+        try:
+            outcomes = await asyncio.to_thread(self.app.deliver_pending_digests)
+        except AggregatorError as exc:
+            log.error("retrying queued digests failed: %s", exc)
+            return
+        for outcome in outcomes:
+            detail = f" ({outcome.error})" if outcome.error else ""
+            log.info("queued digest %s: %s%s", outcome.profile, outcome.status, detail)
 
     async def prune(self) -> None:
         """Delete what the retention settings let go (in a thread: it blocks)."""

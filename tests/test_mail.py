@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.deliver.mail import SmtpTransport, as_bytes, build_message, message_id
+from aggregator.deliver.mail import (
+    PartiallyRefused,
+    SmtpTransport,
+    as_bytes,
+    build_message,
+    message_id,
+)
 from aggregator.deliver.outbox import EmlFolder
 from aggregator.deliver.render import render_html, render_text
 from aggregator.digest import Digest
@@ -150,3 +156,31 @@ def test_eml_folder_names_the_file_after_the_message_id(tmp_path: Path) -> None:
     [path] = (tmp_path / "outbox").iterdir()
     assert path.name.startswith("digest.daily.20250304T060000Z.") and path.suffix == ".eml"
     assert parse(path.read_bytes())["Message-ID"].strip() == msg["Message-ID"]
+
+
+def _to(recipients: tuple[str, ...]) -> bytes:
+    digest = sample_digest()
+    return as_bytes(
+        build_message(
+            digest,
+            sender=SENDER,
+            recipients=recipients,
+            subject_prefix="",
+            text=render_text(digest),
+            html=render_html(digest),
+        )
+    )
+
+
+def test_refused_recipients_are_named_with_the_server_s_own_words(
+    smtp_server: SmtpServer,
+) -> None:
+    transport = SmtpTransport(smtp_server.settings())
+    with pytest.raises(PartiallyRefused) as caught:
+        transport.send(_to(("policy@ngo.example", "nobody@ngo.example")))
+    assert str(caught.value) == "refused recipients: nobody@ngo.example: 550 5.1.1 User unknown"
+    assert [got.rcpt_tos for got in smtp_server.accepted] == [["policy@ngo.example"]]
+    with pytest.raises(DeliveryError) as every:
+        transport.send(_to(("nobody@ngo.example",)))
+    assert "every recipient refused: nobody@ngo.example: 550 5.1.1 User unknown" in str(every.value)
+    assert "b'" not in str(every.value)  # no Python repr of the reply

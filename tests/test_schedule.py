@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from aggregator.app import App
 from aggregator.schedule import Service, cron_trigger, digest_due, digest_reference
 from aggregator.settings import DigestProfile
 from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
-from tests.support_smtp import SmtpServer
+from tests.support_smtp import SmtpServer, free_port
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -172,6 +173,39 @@ def test_steps_refresh_due_sources_and_send_the_daily_digest_at_local_time(
     assert second is not None
     assert "Statement 3" in second.get_content()
     assert "Statement 1 " not in second.get_content()
+
+
+def test_a_digest_whose_send_failed_is_retried_within_minutes_not_a_day_later(
+    tmp_path: Path, database_url: str, http_server: FixtureServer
+) -> None:
+    # The mail server is down when the digest fires (nothing listens on its port), and up a
+    # few minutes later: the digest goes out then, not at the next day's cron time.
+    port = free_port()
+    start = local(2025, 6, 2, 6)
+    http_server.add("/a.xml", body=rss("A", [post(1, start - timedelta(hours=3))]))
+    config = service_config(
+        tmp_path / "config", [feed_source("ngo-a", http_server.url("/a.xml"))], smtp_port=port
+    )
+    env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    server = SmtpServer()
+    server.port = port
+    server.controller = Controller(server.handler, hostname="127.0.0.1", port=port)
+    with App.open(config, env, clock=clock) as app:
+        service = Service(app)
+        asyncio.run(service.step())
+        clock.set(local(2025, 6, 2, 7, 0))
+        assert asyncio.run(service.step()).digests == ("daily",)
+        with server:
+            clock.set(local(2025, 6, 2, 7, 2))  # sooner than the retry interval: not yet
+            asyncio.run(service.step())
+            assert server.accepted == []
+            clock.set(local(2025, 6, 2, 7, 6))
+            asyncio.run(service.step())
+            assert len(server.accepted) == 1
+            clock.set(local(2025, 6, 2, 7, 20))
+            asyncio.run(service.step())
+            assert len(server.accepted) == 1  # sent once
 
 
 def test_a_digest_missed_while_down_is_sent_once_and_fetch_times_survive_a_restart(

@@ -149,7 +149,7 @@ class SmtpTransport:
                     client.login(s.username, s.password or "")
                 refused = client.sendmail(sender, recipients, raw)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"smtp {s.host}:{s.port}: {exc.__class__.__name__}: {exc}") from exc
+            raise DeliveryError(f"smtp {s.host}:{s.port}: {_smtp_words(exc)}") from exc
         if refused:
             # Accepted for some recipients: resending would duplicate it for the others.
             # The outbox records this as sent, with the refusals as its last error.
@@ -161,5 +161,25 @@ class PartiallyRefused(DeliveryError):
 
     def __init__(self, refused: dict[str, tuple[int, bytes]]) -> None:
         self.refused = refused
-        detail = ", ".join(f"{addr}: {code}" for addr, (code, _) in sorted(refused.items()))
+        detail = ", ".join(
+            f"{addr}: {_reply(code, text)}" for addr, (code, text) in sorted(refused.items())
+        )
         super().__init__(f"refused recipients: {detail}")
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {' '.join(words.split())}".strip()
+
+
+def _smtp_words(exc: BaseException) -> str:
+    """The server's reply as it wrote it ("550 5.1.1 User unknown"), not a Python repr of
+    (550, b'...'); every recipient's, when all were refused."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = exc.recipients.items()
+        return "every recipient refused: " + ", ".join(
+            f"{addr}: {_reply(code, text)}" for addr, (code, text) in sorted(refused)
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: {_reply(exc.smtp_code, exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
