@@ -464,7 +464,10 @@ def _procedure_reference(item: StoredItem) -> str | None:
 
 
 def _stage(item: StoredItem) -> str | None:
-    """ "stage:1st-reading" -> "1st reading"."""
+    """ "stage:1st-reading" -> "1st reading"; "completed" once the procedure file says so
+    (`status:completed`), whatever the reading of its last event."""
+    if "status:completed" in item.tags:
+        return "completed"
     tag = next((t for t in sorted(item.tags) if t.startswith("stage:")), None)
     return tag.partition(":")[2].replace("-", " ") if tag else None
 

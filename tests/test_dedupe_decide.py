@@ -311,6 +311,21 @@ def test_two_issues_of_one_sources_newsletter_stay_apart() -> None:
     assert pair(weekly_41, replace(weekly_42, source_id="other"))[0] is True
 
 
+def test_one_source_s_headlines_alone_stay_apart_however_alike() -> None:
+    # A listing page with titles only: the Council's alignment declaration comes out every
+    # few weeks under the same long headline, at a new address each time.
+    title = ALIGN_TITLE + " in view of the situation in Iran"
+    first = item("council", "", title=title, url="https://council.example.eu/2026/11/12/a-3/")
+    second = replace(
+        item("council", "", title=title, url="https://council.example.eu/2026/11/24/a-1/"),
+        key="council-2",
+    )
+    assert first.source_id == second.source_id
+    assert pair(first, second) == (False, "same-source")
+    # The same address is still the same item, whatever the text.
+    assert pair(first, replace(second, canonical_url=first.canonical_url))[0] is True
+
+
 def test_one_source_re_issuing_a_statement_nearly_word_for_word_is_one_item() -> None:
     corrected = STATEMENT.replace("reject the latest", "reject the latest revised")
     first = item("edri", STATEMENT)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from aggregator.dedupe import DedupeItem, Thresholds
 from aggregator.dedupe.labelled import load_labelled
@@ -98,6 +98,39 @@ def test_a_bridging_item_merges_two_clusters_and_the_institution_is_primary(
         assert row.size == 3
         assert row.primary_item_id == full  # official first, although published last
         assert row.updated_at is not None
+
+
+def test_an_item_whose_text_no_longer_matches_leaves_its_cluster(engine: Engine) -> None:
+    # A teaser of the statement joins it; its next version is the outlet's own reporting.
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [
+                item("statement", "council", f"{P1} {P2} {P3} {P4}"),
+                item("copy", "edri", f"{P1} {P2} {P3}"),
+                item("teaser", "wire", f"{P1} {P2}"),
+            ],
+            now=T0,
+        )
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        (cluster,) = set(cluster_ids(conn).values())
+    teaser = ids[2]
+    own_report = (
+        "Our correspondent spent a week with hotline analysts in Dublin, who describe a sharp "
+        "rise in reports of generated imagery and a backlog that grows every month."
+    )
+    later = T0 + timedelta(hours=2)
+    with engine.begin() as conn:
+        conn.execute(update(items).where(items.c.id == teaser).values(text=own_report))
+        assign_clusters(conn, [teaser], now=later, window=WINDOW)
+        after = cluster_ids(conn)  # by identity
+        assert after["statement"] == after["copy"] == cluster  # the cluster keeps its id
+        assert after["teaser"] != cluster
+        row = conn.execute(select(clusters).where(clusters.c.id == cluster)).one()
+        assert row.size == 2 and row.primary_item_id == ids[0]
+        # Still as it was: a second call moves nothing.
+        assert assign_clusters(conn, ids, now=later, window=WINDOW).merges == ()
+        assert cluster_ids(conn) == after
 
 
 def test_clusters_survive_a_restart_and_a_second_call_changes_nothing(database_url: str) -> None:

@@ -160,6 +160,8 @@ NEGATIVE = [
     ("en", "Ransomware", "The ransomware encrypted the files of the hospital", "encryption"),
     ("en", "Deal", "The tax passed through the back door, on a messaging app", "encryption"),
     ("fr", "Chômage", "Les chiffres du chômage sont en baisse", "encryption"),
+    ("fr", "Décryptage : ce que change le budget européen pour l'agriculture", "", "encryption"),
+    ("de", "Forscher entschlüsseln das Genom der Weinrebe", "", "encryption"),
     ("es", "Presupuesto", "El gasto, cifrado en 30 millones", "encryption"),
     ("en", "Quake", "Survivors of the earthquake wait for aid", "survivors"),
     ("en", "Holocaust survivors honoured", "", "survivors"),

@@ -73,8 +73,13 @@ def decide(
     jaccard = common / union if union else 0.0
     smaller = min(a.detail.shingle_count, b.detail.shingle_count)
     containment = common / smaller if smaller >= thresholds.min_containment_shingles else 0.0
-    if a.item.source_id == b.item.source_id and jaccard < thresholds.same_source_jaccard:
-        # Not a copy of one another: two items the source published (see thresholds).
+    bodies = min(len(a.tokens) - a.body_start, len(b.tokens) - b.body_start)
+    if a.item.source_id == b.item.source_id and (
+        jaccard < thresholds.same_source_jaccard or bodies < thresholds.min_tokens
+    ):
+        # Not a copy of one another: two items the source published (see thresholds). Nor
+        # are two of its headlines alone, however long and alike: a listing page's
+        # "Declaration by the High Representative on ... Iran" comes out every few weeks.
         return Decision(
             matched=False, reason="same-source", jaccard=jaccard, containment=containment
         )

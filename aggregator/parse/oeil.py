@@ -52,7 +52,9 @@ def read_oeil_page(text: str, *, base_url: str) -> ProcedureFile:
     return ProcedureFile(
         reference=reference,
         title=_title(soup),
-        current_stage=None,  # the page's "Status" is not a reading; events carry their own
+        # The page's "Status" names no reading, but says when the procedure is over; the
+        # readings come from the events.
+        current_stage="FIN" if _status(soup) == "procedure completed" else None,
         events=tuple(events),
         format=FORMAT,
         language="en",  # the /oeil/en/ page; its labels are what the kinds are keyed on
@@ -64,6 +66,16 @@ def _reference(soup: BeautifulSoup) -> str:
         if node is not None and (found := _REFERENCE.search(node.get_text(" ", strip=True))):
             return found.group(0)
     raise NotAProcedurePage("no procedure reference on the page")
+
+
+def _status(soup: BeautifulSoup) -> str | None:
+    """The "Status" field's text, lower-cased ("procedure completed", "awaiting ...")."""
+    for label in soup.find_all("p"):
+        if label.get_text(" ", strip=True).lower() == "status":
+            value = label.find_next_sibling("p")
+            if isinstance(value, Tag):
+                return _SPACES.sub(" ", value.get_text(" ", strip=True)).lower() or None
+    return None
 
 
 def _title(soup: BeautifulSoup) -> str | None:

@@ -123,6 +123,10 @@ def _raw_item(procedure: ProcedureFile, event: ProcedureEvent, page: str) -> Raw
     categories = [f"procedure:{procedure.reference}", f"event:{event.kind.kind}"]
     if (tag := stage_tag(event.stage)) is not None:
         categories.append(tag)
+    if procedure.current_stage == "FIN":
+        # Where the procedure stands now, on each of its events: the digest shows the stage
+        # of the latest event, which for a finished procedure is still its last reading.
+        categories.append("status:completed")
     return RawItem(
         guid=event_guid(procedure.reference, event.day, event.kind.kind),
         url=page,

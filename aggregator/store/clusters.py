@@ -260,6 +260,7 @@ class SqlCandidateIndex:
             )
             stored.update({int(r.id): r for r in rows})
         changed: list[tuple[Features, bytes]] = []
+        rewritten: list[int] = []  # fingerprinted before, with another text since
         for f in todo:
             key = _int(f.key)
             row = stored.get(key)
@@ -272,8 +273,12 @@ class SqlCandidateIndex:
                 or row.buckets != packed
             ):
                 changed.append((f, packed))
+                if row is not None and row.dedupe_seq is not None:
+                    rewritten.append(key)
             if row is not None and row.cluster_id is not None:
                 self._cluster.setdefault(key, int(row.cluster_id))
+        if rewritten:
+            self._cluster.update(_detach(conn, rewritten, now=from_db(self._now)))
         if changed:
             first = take_numbers(conn, len(changed))
             self._overlay.took(first, _int(changed[0][0].key))
@@ -591,6 +596,53 @@ def assign_clusters(
     except SQLAlchemyError as exc:
         raise StoreError(f"clustering failed: {exc.__class__.__name__}: {exc}") from exc
     return ClusterChanges(assigned=assigned, merges=tuple(merges))
+
+
+def _detach(conn: Connection, item_ids: Sequence[int], *, now: datetime) -> dict[int, int]:
+    """Give each of the items that shares a cluster a cluster of its own again; item id ->
+    its new cluster. For items whose text changed since they were clustered: one may no
+    longer match the others (a teaser replaced by the outlet's own reporting), and
+    assigning only ever merges. One that still matches joins them again, into the cluster's
+    own id (the older id survives a merge); the others keep theirs."""
+    stamp = to_db(now)
+    shared: list[tuple[int, int]] = []
+    for part in _chunks(sorted(set(item_ids))):
+        shared += [
+            (int(r.id), int(r.cluster_id))
+            for r in conn.execute(
+                select(items.c.id, items.c.cluster_id)
+                .join(clusters, clusters.c.id == items.c.cluster_id)
+                .where(items.c.id.in_(part), clusters.c.size > 1)
+            )
+        ]
+    moved: dict[int, int] = {}
+    for item_id, _ in shared:
+        own = conn.execute(
+            clusters.insert()
+            .values(primary_item_id=item_id, size=1, created_at=stamp, updated_at=stamp)
+            .returning(clusters.c.id)
+        ).scalar_one()
+        conn.execute(update(items).where(items.c.id == item_id).values(cluster_id=own))
+        moved[item_id] = int(own)
+    for cluster_id in sorted({cluster for _, cluster in shared}):
+        members = conn.execute(
+            select(items.c.id, items.c.published, sources.c.org)
+            .join(sources, sources.c.id == items.c.source_id)
+            .where(items.c.cluster_id == cluster_id)
+        ).all()
+        if not members:
+            conn.execute(delete(clusters).where(clusters.c.id == cluster_id))
+            continue
+        primary = choose_primary(
+            Member(key=int(m.id), org=OrgKind(m.org), published=from_db(m.published))
+            for m in members
+        )
+        conn.execute(
+            update(clusters)
+            .where(clusters.c.id == cluster_id)
+            .values(primary_item_id=_int(primary.key), size=len(members), updated_at=stamp)
+        )
+    return moved
 
 
 # -- reading clusters -------------------------------------------------------------------------

@@ -7,7 +7,8 @@ institution:<slug>      "European Parliament" -> institution:european-parliament
 country:<cc>            ISO 3166-1 alpha-2, lower case
 lang:<iso639-1>         the item's language (set by normalise), else the source's
 procedure:<reference>   each EU procedure reference in the title or text, normalised
-stage:<reading>         ep-procedure items: their categories (procedure:, stage:, event:)
+stage:<reading>         ep-procedure items: their categories (procedure:, stage:, event:,
+                        status:completed once the procedure file says it is over)
 ...                     and the source's own `tags`, verbatim
 """
 
