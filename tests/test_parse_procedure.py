@@ -265,6 +265,17 @@ def test_corpus_oeil_pages(corpus: Path, name: str, reference: str, kinds: list[
     assert document.link == (
         f"https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference={reference}"
     )
+    # Every corpus page says "Procedure completed": its events say so too, for the digest.
+    assert all("status:completed" in i.categories for i in document.items)
+
+
+def test_a_page_of_a_procedure_under_way_says_nothing_of_completion(corpus: Path) -> None:
+    data = (corpus / "parliament" / "oeil-procedure-file_2024-0258-cod.html").read_bytes()
+    under_way = data.replace(b">Procedure completed<", b">Awaiting committee decision<")
+    source = replace(SOURCE, reference="2024/0258(COD)")
+    document = parse_document(source, fetched(under_way, url=OEIL, content_type="text/html"))
+    assert document.items
+    assert not any("status:completed" in i.categories for i in document.items)
 
 
 def test_shipped_procedures_point_at_their_own_api_answer_and_page() -> None:
