@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -52,8 +53,12 @@ KEY_ORDER = (
 
 
 def slug(text: str) -> str:
-    """Lower-case letters, digits and '-', as ids and tags must be ('' when nothing is left)."""
-    return _SLUG_RUN.sub("-", text.lower()).strip("-")
+    """Lower-case letters, digits and '-', as ids and tags must be ('' when nothing is left).
+    Accents are folded first, as the tagger folds them ("Actualités" -> "actualites", not
+    "actualit-s"); a name in another script leaves nothing (the caller says so)."""
+    from aggregator.tag.fold import fold
+
+    return _SLUG_RUN.sub("-", fold(text).lower()).strip("-")
 
 
 def id_from_url(url: str) -> str:
@@ -114,10 +119,19 @@ def render_entries(entries: Iterable[Mapping[str, Any]]) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     # A crash mid-write must not leave half a config: write a sibling file, then rename.
+    # The file keeps its permissions (mkstemp makes 0600: a service running as another
+    # user could no longer read its config); a new one gets what the umask allows.
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -132,7 +146,8 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
     path = config_dir / SOURCES_FILE
     existed = path.exists()
     try:
-        before = path.read_text(encoding="utf-8") if existed else ""
+        # Bytes, not read_text: that would turn CRLF line ends into LF throughout the file.
+        before = path.read_bytes().decode("utf-8") if existed else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
     try:
@@ -153,6 +168,8 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
     for entry in entries:
         existing.append(source_table(entry))
     after = tomlkit.dumps(document)
+    if "\r\n" in before:  # the entries added end their lines as the file does
+        after = after.replace("\r\n", "\n").replace("\n", "\r\n")
     _write_atomically(path, after)
     try:
         return load_sources(config_dir)

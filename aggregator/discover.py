@@ -358,14 +358,16 @@ def probe_source(source_id: str, url: str, kind: SourceKind = SourceKind.FEED) -
     return Source(id=source_id, name=source_id, url=url, kind=kind, org=OrgKind.NGO)
 
 
-def _feed(source_id: str, fetched: Fetched, via: Via) -> tuple[FoundFeed | None, str]:
+def _feed(source_id: str, fetched: Fetched, via: Via, asked: str) -> tuple[FoundFeed | None, str]:
     try:
         document = parse_document(probe_source(source_id, fetched.url), fetched)
     except ParseError as exc:
         return None, f"not a feed: {exc.message}"
     return (
         FoundFeed(
-            url=fetched.url,
+            # The URL asked for, unless only permanent redirects led on: a temporary one
+            # (a CDN's signed, expiring address) is not the feed's address.
+            url=fetched.permanent_redirect or asked,
             via=via,
             title=document.title,
             format=document.format,
@@ -376,11 +378,16 @@ def _feed(source_id: str, fetched: Fetched, via: Via) -> tuple[FoundFeed | None,
     )
 
 
+_FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:rdf)[\s>]")
+
+
 def _looks_like_feed(fetched: Fetched) -> bool:
     media = fetched.headers.get("content-type", "").split(";")[0].strip().lower()
-    if "html" in media:
-        return False
     head = fetched.content[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if "html" in media:
+        # Feeds served as text/html are common enough (refresh reads them by their bytes):
+        # a feed's root element early on settles it.
+        return _FEED_ROOT.search(fetched.content[:2048].lower()) is not None
     return media.endswith(("xml", "json")) or head.startswith((b"<?xml", b"<rss", b"<feed", b"{"))
 
 
@@ -431,7 +438,7 @@ async def discover(
         raise FetchError(source_id, f"{url}: 304 Not Modified to an unconditional request")
     attempts: list[Attempt] = []
     if _looks_like_feed(page):
-        found, outcome = _feed(source_id, page, "page")
+        found, outcome = _feed(source_id, page, "page", url)
         attempts.append(Attempt(url=page.url, outcome=outcome))
         if found:
             return Discovery(
@@ -483,7 +490,7 @@ async def _try(
         return None, exc.message
     if not isinstance(fetched, Fetched):
         return None, "304 Not Modified to an unconditional request"
-    return _feed(source_id, fetched, via)
+    return _feed(source_id, fetched, via, url)
 
 
 # How far back "newest" is worth a remark: an abandoned feed is worth a second look.

@@ -31,7 +31,7 @@ from aggregator.config_edit import id_from_url, slug, unique_id
 from aggregator.durations import format_duration
 from aggregator.errors import ConfigError
 from aggregator.models import OrgKind, Source, SourceKind
-from aggregator.urls import canonical_url, is_web_url
+from aggregator.urls import canonical_url, is_web_url, url_problem
 
 NAMESPACE = "urn:aggregator:opml:1"
 PREFIX = "aggregator"
@@ -173,6 +173,7 @@ def plan_import(
     *,
     default_org: OrgKind = OrgKind.NGO,
     extra_tags: Sequence[str] = (),
+    stored_ids: Collection[str] = (),
 ) -> ImportPlan:
     """Which feeds of `document` to add as sources, and which to skip and why.
 
@@ -180,12 +181,17 @@ def plan_import(
     feed's of the same file (one feed filed under two categories, as readers allow).
     """
     known = {canonical_url(s.url): s.id for s in existing}
-    taken = {s.id for s in existing}
+    # Ids of sources removed from the config are still the store's: not given again.
+    taken = {s.id for s in existing} | set(stored_ids)
     entries: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
     for feed in document.feeds:
         if not is_web_url(feed.xml_url):
             skipped.append(Skipped(url=feed.xml_url, title=feed.title, reason="not an http(s) URL"))
+            continue
+        problem = url_problem(feed.xml_url)
+        if problem is not None:  # one broken entry must not keep the others out
+            skipped.append(Skipped(url=feed.xml_url, title=feed.title, reason=problem))
             continue
         key = canonical_url(feed.xml_url)
         if key in known:

@@ -282,3 +282,52 @@ def test_add_rejects_what_is_not_a_web_url(
 ) -> None:
     code, _, err = run(capsys, "--config", str(config), "sources", "add", "ftp://x.example/")
     assert code == 2 and "http(s) URL" in err
+
+
+def test_add_keeps_the_file_s_mode_and_line_ends(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config / "sources.toml"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    path.chmod(0o644)
+    url = http_server.add("/feed/", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    code, out, _ = run(capsys, "--config", str(config), "sources", "add", url)
+    assert code == 0, out
+    data = path.read_bytes()
+    assert b"\n" not in data.replace(b"\r\n", b"")  # every line still ends in CRLF
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)  # not mkstemp's 0600
+    assert len(sources_of(config)) == 2
+
+
+def test_add_saves_the_url_asked_for_not_a_temporary_redirect_s_target(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    http_server.add("/cdn/feed.xml", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    asked = http_server.redirect("/feed", "/cdn/feed.xml", status=302)
+    code, out, _ = run(capsys, "--config", str(config), "sources", "add", asked)
+    assert code == 0, out
+    assert sources_of(config)[-1]["url"] == asked
+
+
+def test_add_finds_a_feed_served_as_text_html(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add("/feed-html", body=WORDPRESS_FEED, content_type=HTML)
+    code, out, _ = run(capsys, "--config", str(config), "sources", "add", url, "--dry-run")
+    assert code == 0 and "the URL itself" in out, out
+
+
+def test_add_never_gives_the_id_of_a_source_removed_from_the_config(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A source refreshed under "127-0-0-1", then removed: its items stay in the store, and
+    # a new source must not inherit them by being given the same id.
+    url = http_server.add("/feed/", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    assert run(capsys, "--config", str(config), "sources", "add", url)[0] == 0
+    assert run(capsys, "--config", str(config), "refresh", "--source", "127-0-0-1")[0] == 0
+    path = config / "sources.toml"
+    path.write_text(path.read_text().split('\n\n[[source]]\nid = "127-0-0-1"')[0] + "\n")
+    assert [s["id"] for s in sources_of(config)] == ["iwf"]
+    other = http_server.add("/other/feed", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    assert run(capsys, "--config", str(config), "sources", "add", other)[0] == 0
+    assert sources_of(config)[-1]["id"] == "127-0-0-1-2"

@@ -308,3 +308,21 @@ def test_ids_from_hosts() -> None:
     assert id_from_url("https://www.iwf.org.uk/news-media/rss") == "iwf"
     assert id_from_url("http://127.0.0.1:8080/") == "127-0-0-1"
     assert unique_id("ecpat", {"ecpat", "ecpat-2"}) == "ecpat-3"
+
+
+def test_one_broken_entry_is_skipped_and_the_others_imported() -> None:
+    opml = (
+        b'<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head><title>t</title>'
+        b'</head><body><outline text="Actualit\xc3\xa9s">'
+        b'<outline type="rss" text="Good" xmlUrl="https://edri.org/feed/"/>'
+        b'<outline type="rss" text="Port" xmlUrl="http://example.org:99999/feed"/>'
+        b'<outline type="rss" text="Label" xmlUrl="http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+        b'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example/feed"/>'
+        b"</outline></body></opml>"
+    )
+    plan = plan_import(read_opml(opml, name="mixed.opml"), (), stored_ids={"edri"})
+    [entry] = plan.entries
+    assert entry["url"] == "https://edri.org/feed/"
+    assert entry["tags"] == ["actualites"]  # accents folded, not "actualit-s"
+    assert entry["id"] == "edri-2"  # "edri" is a stored source's, removed from the config
+    assert sorted(s.reason.split(" ")[0].lower() for s in plan.skipped) == ["invalid", "port"]

@@ -413,6 +413,13 @@ SETTINGS_CASES = [
         "an integer",
     ),
     Bad(
+        "keep-days-beyond-a-century",
+        "[retention]\nkeep_days = 999999  # <-\n",
+        "retention.keep_days",
+        "value 999999 is out of range",
+        "at most 36500",
+    ),
+    Bad(
         "no-digest-format",
         "[digest.profiles.daily]\nformats = []  # <-\n",
         "digest.profiles.daily.formats",

@@ -55,6 +55,32 @@ def _configured(config_dir: Path) -> tuple[Source, ...]:
     return load_sources(config_dir)
 
 
+def _stored_ids(config_dir: Path) -> set[str]:
+    """Ids the store keeps items and health under, configured or not: a source removed from
+    the config keeps its items, and a new source given its id would inherit them. None
+    when the store cannot be read (a first `sources add`, before any refresh)."""
+    from aggregator.errors import AggregatorError
+    from aggregator.settings import load_settings
+    from aggregator.store import open_store
+
+    try:
+        settings = load_settings(config_dir, os.environ)
+        if (
+            settings.database_url.startswith("sqlite:///")
+            and not Path(settings.database_url.removeprefix("sqlite:///")).exists()
+        ):
+            return set()  # no store yet: nothing to collide with, and nothing to create
+        store = open_store(settings.database_url)
+    except AggregatorError:
+        return set()
+    try:
+        return {health.id for health in store.source_health()}
+    except AggregatorError:
+        return set()
+    finally:
+        store.close()
+
+
 def _write(config_dir: Path, entries: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
     print(render_entries(entries), end="")
     if dry_run:
@@ -84,8 +110,9 @@ def cmd_add(args: argparse.Namespace) -> int:
     config_dir = config_dir_of(args)
     settings = load_settings(config_dir, os.environ)
     sources = _configured(config_dir)
-    taken = {s.id for s in sources}
-    if args.id and args.id in taken:
+    configured = {s.id for s in sources}
+    taken = configured | _stored_ids(config_dir)
+    if args.id and args.id in configured:
         raise UsageError(f"sources add: id {args.id!r} is already configured")
     options = replace(
         fetch_options(settings), retries=min(settings.fetch.retries, DISCOVERY_RETRIES)
@@ -172,6 +199,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         sources,
         default_org=OrgKind(args.org) if args.org else OrgKind.NGO,
         extra_tags=args.tag,
+        stored_ids=_stored_ids(config_dir),
     )
     for skipped in plan.skipped:
         print(f"skipped {skipped.url} ({skipped.title or '-'}): {skipped.reason}")

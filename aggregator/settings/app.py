@@ -49,6 +49,8 @@ Count = Annotated[Integer, Field(ge=1)]
 # fetch.max_bytes at most: the parsers' own ceiling (parse/guards.py MAX_DOCUMENT_BYTES, not
 # imported here: that would load the parsers with the settings).
 MAX_BODY_BYTES = 50 * 1024 * 1024
+# Day counts at most (a century): `now - 999999 days` is before year 1.
+MAX_DAYS = 36_500
 
 # Keys that must never be in a file: files end up in version control and backups.
 ENV_ONLY = {
@@ -204,12 +206,12 @@ class _Schedule(_Table):
 
 
 class _Dedupe(_Table):
-    window_days: Count = Field(default=default_of("dedupe.window_days"))
+    window_days: Count = Field(default=default_of("dedupe.window_days"), le=MAX_DAYS)
 
 
 class _Retention(_Table):
-    keep_days: Count = Field(default=default_of("retention.keep_days"))
-    keep_digest_days: Count = Field(default=default_of("retention.keep_digest_days"))
+    keep_days: Count = Field(default=default_of("retention.keep_days"), le=MAX_DAYS)
+    keep_digest_days: Count = Field(default=default_of("retention.keep_digest_days"), le=MAX_DAYS)
 
 
 class _Smtp(_Table):
