@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -293,3 +294,29 @@ def test_shipped_procedures_point_at_their_own_api_answer_and_page() -> None:
         assert fallback_urls(source) == (
             f"https://oeil.secure.europarl.europa.eu/oeil/en/procedure-file?reference={reference}",
         )
+
+
+def test_events_that_say_not_what_they_are_are_skipped_with_a_warning() -> None:
+    # The API renames its field: no event has a type any more. Stored as kind "event", each
+    # would be a second item for an event already known under its kind.
+    renamed = V2.replace(b'"had_activity_type"', b'"activityType"')
+    before = parse_document(SOURCE, fetched(V2))
+    after = parse_document(SOURCE, fetched(renamed))
+    kinds = {item.guid.rsplit(":", 1)[-1] for item in after.items if item.guid}
+    assert "event" not in kinds
+    assert {item.guid for item in after.items} <= {item.guid for item in before.items}
+    assert any("say not what they are (no activity type): skipped" in w for w in after.warnings)
+
+
+def test_the_api_s_own_labels_do_not_make_its_items_differ_from_the_page_s() -> None:
+    # Activity types as objects with the API's own labels: the items must stay those the
+    # page gives, or every day the page stands in for the API would rewrite them.
+    document = json.loads(V2)
+    for event in document["data"][0]["consists_of"]:
+        code = event["had_activity_type"]
+        event["had_activity_type"] = {"id": code, "label": {"en": "An API label, " + code}}
+    labelled = json.dumps(document).encode()
+    from_api = {i.guid: i for i in items(labelled)}
+    from_page = {i.guid: i for i in items(PAGE, url=OEIL, content_type="text/html; charset=utf-8")}
+    assert from_api.keys() <= from_page.keys()
+    assert all(from_api[g].title == from_page[g].title for g in from_api)

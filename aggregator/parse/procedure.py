@@ -42,6 +42,11 @@ def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
     warnings: list[str] = []
     if source.reference and procedure.reference != source.reference:
         warnings.append(f"the document is procedure {procedure.reference}, not {source.reference}")
+    if procedure.untyped:
+        warnings.append(
+            f"{procedure.untyped} events of procedure {procedure.reference} say not what they "
+            "are (no activity type): skipped"
+        )
     if not procedure.events:
         warnings.append(f"procedure {procedure.reference} lists no events")
     title = procedure.reference + (f": {procedure.title}" if procedure.title else "")

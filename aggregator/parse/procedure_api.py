@@ -55,18 +55,24 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
     process = _process(document)
     title_language, title = _in_language(process.get("process_title"), language)
     stage = stage_code(_first_text(process.get("current_stage")))
-    events = tuple(
-        event
-        for raw in _list(process.get("consists_of"))
-        if isinstance(raw, Mapping) and (event := _event(raw, language)) is not None
-    )
+    events: list[ProcedureEvent] = []
+    untyped = 0
+    for raw in _list(process.get("consists_of")):
+        if not isinstance(raw, Mapping):
+            continue
+        event = _event(raw, language)
+        if event is _UNTYPED:
+            untyped += 1
+        elif event is not None:
+            events.append(event)
     return ProcedureFile(
         reference=_reference(process),
         title=title,
         current_stage=stage,
-        events=events,
+        events=tuple(events),
         format=FORMAT,
         language=title_language or language,
+        untyped=untyped,
     )
 
 
@@ -91,6 +97,10 @@ def _reference(process: Mapping[str, Any]) -> str:
     return f"{found.group(1)}/{found.group(2)}({kind})"
 
 
+# An event of no known type (`_event`): counted, not stored.
+_UNTYPED = ProcedureEvent(day=date(1, 1, 1), kind=kind_of_activity("EVENT"), stage=None)
+
+
 def _event(raw: Mapping[str, Any], language: str | None) -> ProcedureEvent | None:
     day = _day(_first_text(raw.get("activity_date")))
     if day is None:
@@ -100,7 +110,9 @@ def _event(raw: Mapping[str, Any], language: str | None) -> ProcedureEvent | Non
     if not code:
         decision = _DECISION_ID.search(_first_text(raw.get("id")) or "")
         code = DECISION_CODES.get(decision.group(1), "") if decision else ""
-    kind: EventKind = kind_of_activity(code or "EVENT")
+    if not code:
+        return _UNTYPED
+    kind: EventKind = kind_of_activity(code)
     label = None
     if isinstance(activity, Mapping):
         _, label = _in_language(activity.get("label") or activity.get("prefLabel"), language)

@@ -23,7 +23,13 @@ from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 from aggregator.models import RawItem
-from aggregator.parse.procedure_events import EventKind, kind_rank, stage_tag, stage_words
+from aggregator.parse.procedure_events import (
+    EventKind,
+    kind_by_name,
+    kind_rank,
+    stage_tag,
+    stage_words,
+)
 
 # The Legislative Observatory's page of one procedure (the reference stays readable: OEIL
 # itself links it with a bare slash and parentheses).
@@ -54,6 +60,10 @@ class ProcedureFile:
     events: tuple[ProcedureEvent, ...]
     format: str  # "ep-api-v2" or "oeil"
     language: str | None = None  # of the title and labels
+    # Events left out because nothing says what they are (no activity type, and an id that
+    # names none): stored as a kind "event", each would be a second item for an event
+    # already known under its kind, as soon as the API's format changed.
+    untyped: int = 0
 
 
 def oeil_page_url(reference: str) -> str:
@@ -108,7 +118,11 @@ def raw_items(procedure: ProcedureFile) -> tuple[RawItem, ...]:
 
 
 def _raw_item(procedure: ProcedureFile, event: ProcedureEvent, page: str) -> RawItem:
-    phrase = event.label or event.kind.phrase
+    # A kind of the vocabulary is said in its words, whichever reader found it: the API's
+    # own label ("Adoption of report in committee") against the page's ("committee adopted
+    # its report") rewrote the item each time the API failed and the page stood in.
+    known = kind_by_name(event.kind.kind) is not None
+    phrase = event.kind.phrase if known else (event.label or event.kind.phrase)
     stage = stage_words(event.stage)
     when = f"{event.day.day} {event.day:%B %Y}"
     line = _capitalised(phrase) + (f", {stage}" if stage else "") + f", {when}."
