@@ -9,7 +9,8 @@ tags too. Files come from anywhere, so they are parsed with defusedxml (no entit
 no external entities, no DTDs).
 
 Writing: valid OPML 2.0, feed outlines of type "rss" grouped by organisation kind or by first
-tag. What OPML has no attribute for (id, org, country, institution, language, interval) goes
+tag. What OPML has no attribute for (id, org, country, institution, language, timezone,
+interval, and `enabled = false`) goes
 into attributes of our own namespace, which other readers ignore (as FreshRSS does with its
 ``frss:`` ones), so export then import gives the same sources back.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +37,16 @@ from aggregator.urls import canonical_url, is_web_url, url_problem
 NAMESPACE = "urn:aggregator:opml:1"
 PREFIX = "aggregator"
 # Source fields carried in our namespace, as attribute name -> Source field.
-OWN_ATTRIBUTES = ("id", "org", "country", "institution", "language", "interval")
-DEFAULT_INTERVAL = timedelta(hours=1)  # the [defaults] interval: not written when equal
+OWN_ATTRIBUTES = (
+    "id",
+    "org",
+    "country",
+    "institution",
+    "language",
+    "timezone",
+    "interval",
+    "enabled",
+)
 
 GroupBy = Literal["org", "tag"]
 
@@ -160,9 +169,11 @@ def _entry(
         "kind": str(SourceKind.FEED),
         "org": str(org or default_org),
     }
-    for key in ("country", "institution", "language", "interval"):
+    for key in ("country", "institution", "language", "timezone", "interval"):
         if feed.own.get(key):
             entry[key] = feed.own[key]
+    if feed.own.get("enabled", "").strip().lower() == "false":
+        entry["enabled"] = False  # a disabled source stays disabled
     entry["tags"] = list(dict.fromkeys([*tags, *extra_tags]))
     return entry
 
@@ -235,9 +246,10 @@ def _feed_outline(parent: ET.Element, source: Source) -> None:
         "country": source.country,
         "institution": source.institution,
         "language": source.language,
-        "interval": (
-            format_duration(source.interval) if source.interval != DEFAULT_INTERVAL else None
-        ),
+        "timezone": source.timezone,
+        # Always written: the importing config's [defaults] interval may be another.
+        "interval": format_duration(source.interval),
+        "enabled": None if source.enabled else "false",
     }
     for key in OWN_ATTRIBUTES:
         value = own[key]

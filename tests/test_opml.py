@@ -49,7 +49,9 @@ def comparable(sources: tuple[Source, ...]) -> set[tuple[object, ...]]:
             s.country,
             s.institution,
             s.language,
+            s.timezone,
             s.interval,
+            s.enabled,
             tuple(sorted(s.tags)),
         )
         for s in sources
@@ -155,6 +157,8 @@ RICH = (
         org=OrgKind.GOVERNMENT,
         country="DE",
         language="de",
+        timezone="Europe/Berlin",
+        enabled=False,  # disabled sources stay disabled through export and import
     ),
     Source(
         id="iwf",
@@ -197,6 +201,8 @@ def test_export_then_import_gives_the_same_sources(tmp_path: Path) -> None:
         plan = plan_import(read_opml(data, name="x.opml"), ())
         folder = tmp_path / group_by
         folder.mkdir()
+        # Another [defaults] interval in the importing config: explicit intervals win.
+        (folder / "sources.toml").write_text('[defaults]\ninterval = "2h"\n', encoding="utf-8")
         imported = append_sources(folder, plan.entries)
         assert comparable(imported) == comparable(RICH), group_by
 
