@@ -56,6 +56,15 @@ def topics(rules: TagRules, title: str, text: str = "", url: str = "") -> set[st
 
 # (language, title, text, the topic it must get). Phrasing as the press and NGOs write it.
 POSITIVE = [
+    ("fr", "Images pédopornographiques générées par l'IA : la police alerte", "", "ai-csam"),
+    ("fr", "Contenus pédopornographiques générés par l’intelligence artificielle", "", "ai-csam"),
+    (
+        "fr",
+        "Appel commun",
+        "Les lignes de signalement des abus sexuels sur enfants ont reçu plus de rapports",
+        "hotlines",
+    ),
+    ("de", "Altersgrenze für soziale Medien: unter 16 Jahren verboten?", "", "age-verification"),
     ("en", "MEPs reject chat control", "", "csar"),
     ("en", "Council agrees position on the CSA Regulation", "", "csar"),
     ("en", "Detection orders dropped", "Providers would no longer face detection orders.", "csar"),
