@@ -20,8 +20,10 @@ from aggregator.models import (
     Fetched,
     Item,
     NotModifiedRecord,
+    OrgKind,
     Refreshed,
     Source,
+    SourceKind,
 )
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
@@ -805,3 +807,48 @@ def test_an_item_tombstoned_under_its_other_identity_stays_pruned(store: SqlStor
     items = _feed_items(source, [("G1", "https://example.org/news/d1", "D1")], at(1))
     assert save(store, "s", items, now=at(1)).new == 0
     assert store.item_count() == 0
+
+
+PROCEDURE_V2 = Path(__file__).parent / "data" / "procedure" / "odp-procedure_2022-0155_v2.json"
+
+
+def _procedure_items(source: Source, data: bytes, now: datetime) -> Any:
+    document = parse_document(
+        source,
+        Fetched(
+            url=source.url, status_code=200, content=data,
+            headers={"content-type": "application/ld+json"},
+        ),
+    )  # fmt: skip
+    return normalise_document(source, document, now=now)
+
+
+def test_a_procedure_event_whose_date_is_corrected_is_updated_not_doubled(
+    store: SqlStore,
+) -> None:
+    source = Source(
+        id="proc-csar",
+        name="Procedure 2022/0155(COD)",
+        url="https://data.europarl.europa.eu/api/v2/procedures/2022-0155",
+        kind=SourceKind.EP_PROCEDURE,
+        org=OrgKind.PARLIAMENT,
+        reference="2022/0155(COD)",
+    )
+    store.sync_sources([source], now=T0)
+    data = PROCEDURE_V2.read_bytes()
+    later = datetime(2026, 11, 25, tzinfo=UTC)  # after the events, so their dates are kept
+    first = _procedure_items(source, data, later)
+    assert save(store, source.id, first, now=later).new == len(first)
+    # The plenary vote was on the 18th, not the 19th: the Parliament corrects the date.
+    corrected = data.replace(b'"2026-11-19"', b'"2026-11-18"')
+    assert corrected != data
+    now = later + timedelta(hours=1)
+    result = save(store, source.id, _procedure_items(source, corrected, now), now=now)
+    assert (result.new, result.updated) == (0, 1)
+    assert store.item_count() == len(first)
+    dates = sorted(i.published.date().isoformat() for i in store.iter_items())
+    assert "2026-11-18" in dates and "2026-11-19" not in dates
+    # And again: the same document is unchanged, not corrected a second time.
+    now += timedelta(hours=1)
+    again = save(store, source.id, _procedure_items(source, corrected, now), now=now)
+    assert (again.new, again.updated) == (0, 0)

@@ -8,9 +8,10 @@ statements, not a hundred.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping, and_, bindparam, delete, func, insert, or_, select, update
@@ -175,6 +176,61 @@ def _stored_as_alias(
     return found
 
 
+# A procedure event's identity: procedure, day and kind (parse/procedure_items.event_guid).
+_EVENT_IDENTITY = re.compile(r"^g:urn:ep-procedure:(.+):(\d{4}-\d{2}-\d{2}):([^:]+)$")
+# How far a corrected event date may move and still be the same event.
+EVENT_CORRECTION_DAYS = 14
+
+
+def _corrected_events(
+    conn: Connection, source_id: str, missing: Sequence[Item], listed: set[str]
+) -> dict[str, RowMapping]:
+    """Procedure events stored under another day: the Parliament corrected the date.
+
+    An event's identity holds its day, so a corrected date reads as a new event. A stored
+    event of the same procedure and kind, at most EVENT_CORRECTION_DAYS away, that the
+    document no longer lists, is the one corrected (the nearest, when several): it is
+    updated, not joined by a second item for one event.
+    """
+    wanted = [(item, m) for item in missing if (m := _EVENT_IDENTITY.match(item.identity))]
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(
+            items.c.id,
+            items.c.identity,
+            items.c.guid,
+            items.c.canonical_url,
+            items.c.content_hash,
+            items.c.published,
+            items.c.published_is_fallback,
+            items.c.first_seen,
+        ).where(items.c.source_id == source_id, items.c.identity.like("g:urn:ep-procedure:%"))
+    ).mappings()
+    gone: list[tuple[RowMapping, str, date, str]] = []
+    for row in rows:
+        found = _EVENT_IDENTITY.match(row["identity"])
+        if found and row["identity"] not in listed:
+            gone.append((row, found[1], date.fromisoformat(found[2]), found[3]))
+    matched: dict[str, RowMapping] = {}
+    taken: set[int] = set()
+    for item, found in wanted:
+        day = date.fromisoformat(found[2])
+        near = [
+            (abs((old_day - day).days), row["id"], row)
+            for row, reference, old_day, kind in gone
+            if reference == found[1]
+            and kind == found[3]
+            and row["id"] not in taken
+            and abs((old_day - day).days) <= EVENT_CORRECTION_DAYS
+        ]
+        if near:
+            _, row_id, row = min(near, key=lambda n: (n[0], n[1]))
+            matched[item.identity] = row
+            taken.add(row_id)
+    return matched
+
+
 def _pruned(
     conn: Connection, source_id: str, unique: Sequence[Item], missing: Sequence[Item]
 ) -> set[str]:
@@ -202,6 +258,8 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
     stored = _existing(conn, source_id, identities)
     missing = [item for item in unique if item.identity not in stored]
     stored.update(_stored_as_alias(conn, source_id, missing, set(identities)))
+    missing = [item for item in missing if item.identity not in stored]
+    stored.update(_corrected_events(conn, source_id, missing, set(identities)))
     pruned = _pruned(conn, source_id, unique, missing)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
