@@ -155,21 +155,23 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
     except TOMLKitError as exc:
         raise ConfigError(str(path), f"TOML syntax error: {exc}", expected="valid TOML") from exc
     existing = document.get("source")
-    if existing is None:
-        existing = tomlkit.aot()
-        document.append("source", existing)
-    elif not isinstance(existing, AoT):
+    if existing is not None and not isinstance(existing, AoT):
         raise ConfigError(
             str(path),
             "'source' is not an array of tables",
             key="source",
             expected="[[source]] tables",
         )
-    for entry in entries:
-        existing.append(source_table(entry))
-    after = tomlkit.dumps(document)
+    # The new tables as text after the file's own, which stays byte for byte as it was:
+    # appended through tomlkit, a [defaults] table between two sources moved to the end.
+    # A [[source]] header after any table adds to the same array, so the result is valid.
+    if not before.strip():
+        tail = render_entries(entries)
+    else:  # one blank line between the file's last line and the first new table
+        tail = ("\n" if before.endswith("\n") else "\n\n") + render_entries(entries)
     if "\r\n" in before:  # the entries added end their lines as the file does
-        after = after.replace("\r\n", "\n").replace("\n", "\r\n")
+        tail = tail.replace("\n", "\r\n")
+    after = before + tail
     _write_atomically(path, after)
     try:
         return load_sources(config_dir)

@@ -332,3 +332,20 @@ def test_one_broken_entry_is_skipped_and_the_others_imported() -> None:
     assert entry["tags"] == ["actualites"]  # accents folded, not "actualit-s"
     assert entry["id"] == "edri-2"  # "edri" is a stored source's, removed from the config
     assert sorted(s.reason.split(" ")[0].lower() for s in plan.skipped) == ["invalid", "port"]
+
+
+def test_append_leaves_a_defaults_table_between_sources_where_it_is(tmp_path: Path) -> None:
+    text = (
+        '[[source]]\nid = "a"\nname = "A"\nurl = "https://a.example.org/feed"\nkind = "feed"\n'
+        'org = "ngo"\n\n# what every source below shares\n[defaults]\ninterval = "2h"\n\n'
+        '[[source]]\nid = "b"\nname = "B"\nurl = "https://b.example.org/feed"\nkind = "feed"\n'
+        'org = "ngo"\n'
+    )
+    (tmp_path / "sources.toml").write_text(text, encoding="utf-8")
+    entry = {"id": "c", "name": "C", "url": "https://c.example.org/feed", "kind": "feed",
+             "org": "ngo"}  # fmt: skip
+    added = append_sources(tmp_path, [entry])
+    assert [s.id for s in added] == ["a", "b", "c"]
+    after = (tmp_path / "sources.toml").read_text(encoding="utf-8")
+    assert after.startswith(text)  # byte for byte, [defaults] where it was
+    assert after[len(text) :].startswith('\n[[source]]\nid = "c"')
