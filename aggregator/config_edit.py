@@ -119,6 +119,8 @@ def render_entries(entries: Iterable[Mapping[str, Any]]) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     # A crash mid-write must not leave half a config: write a sibling file, then rename.
+    # Through a symbolic link, the file it points to is the one replaced, not the link.
+    path = Path(os.path.realpath(path))
     # The file keeps its permissions (mkstemp makes 0600: a service running as another
     # user could no longer read its config); a new one gets what the umask allows.
     try:
@@ -147,9 +149,12 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
     existed = path.exists()
     try:
         # Bytes, not read_text: that would turn CRLF line ends into LF throughout the file.
-        before = path.read_bytes().decode("utf-8") if existed else ""
+        raw = path.read_bytes() if existed else b""
+        before = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
+    bom = "\ufeff" if before.startswith("\ufeff") else ""  # kept, as the rest of the file is
+    before = before.removeprefix(bom)
     try:
         document = tomlkit.parse(before)
     except TOMLKitError as exc:
@@ -171,13 +176,13 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
         tail = ("\n" if before.endswith("\n") else "\n\n") + render_entries(entries)
     if "\r\n" in before:  # the entries added end their lines as the file does
         tail = tail.replace("\n", "\r\n")
-    after = before + tail
+    after = bom + before + tail
     _write_atomically(path, after)
     try:
         return load_sources(config_dir)
     except ConfigError:
         if existed:
-            _write_atomically(path, before)
+            _write_atomically(path, bom + before)
         else:
             path.unlink(missing_ok=True)
         raise

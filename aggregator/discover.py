@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -146,6 +146,11 @@ def _is_feed_link(media: str, href: str, title: str | None) -> bool:
     return True
 
 
+# Characters a URL keeps as they are when percent-encoding the rest (RFC 3986's reserved
+# ones, and "%" itself: what is encoded already stays so).
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
 def feed_links(soup: BeautifulSoup, page_url: str) -> list[FeedLink]:
     """The page's feed links, absolute, in page order with comment feeds moved last."""
     base = _base(soup, page_url)
@@ -160,6 +165,9 @@ def feed_links(soup: BeautifulSoup, page_url: str) -> list[FeedLink]:
         if "alternate" not in rel or not _is_feed_link(media, href, title):
             continue
         url = absolute_http_url(href, base)
+        if url:
+            # Written as the config will keep it: a space (" /my feed.xml") percent-encoded.
+            url = quote(url, safe=_URL_SAFE)
         if url and url not in found:
             found[url] = FeedLink(url=url, type=FEED_TYPES[media], title=title)
     links = list(found.values())

@@ -238,6 +238,8 @@ def url_problem(url: str) -> str | None:
     the socket layer (a port past 65535, a host label of 70 characters): checked for a
     source URL in the config, and for a redirect's Location.
     """
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "spaces or control characters in it (a space is written %20)"
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -358,6 +358,7 @@ def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> 
         ("/api/v1/items?until=-1", "until"),
         ("/api/v1/items?language=DE", "language"),
         ("/api/v1/items?language=english", "language"),
+        ("/api/v1/items?language=xx", "language"),  # two letters, but no language
         ("/api/v1/items?source=nope", "source"),
         ("/feeds/items.json?source=nope", "source"),
         ("/api/v1/items?" + "&".join(f"tag=t{n}" for n in range(33)), "tag"),

@@ -331,3 +331,12 @@ def test_add_never_gives_the_id_of_a_source_removed_from_the_config(
     other = http_server.add("/other/feed", body=WORDPRESS_FEED, content_type="application/rss+xml")
     assert run(capsys, "--config", str(config), "sources", "add", other)[0] == 0
     assert sources_of(config)[-1]["id"] == "127-0-0-1-2"
+
+
+def test_a_feed_link_with_a_space_is_percent_encoded() -> None:
+    soup = BeautifulSoup(
+        '<link rel="alternate" type="application/rss+xml" href="/my feed.xml">', "lxml"
+    )
+    assert [link.url for link in feed_links(soup, "https://ngo.example.org/news")] == [
+        "https://ngo.example.org/my%20feed.xml"
+    ]

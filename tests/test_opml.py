@@ -349,3 +349,18 @@ def test_append_leaves_a_defaults_table_between_sources_where_it_is(tmp_path: Pa
     after = (tmp_path / "sources.toml").read_text(encoding="utf-8")
     assert after.startswith(text)  # byte for byte, [defaults] where it was
     assert after[len(text) :].startswith('\n[[source]]\nid = "c"')
+
+
+def test_append_through_a_symbolic_link_and_after_a_byte_order_mark(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere" / "sources.toml"
+    real.parent.mkdir()
+    text = '[[source]]\nid = "a"\nname = "A"\nurl = "https://a.example.org/feed"\nkind = "feed"\n'
+    real.write_bytes(b"\xef\xbb\xbf" + (text + 'org = "ngo"\n').encode())
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.toml").symlink_to(real)
+    entry = {"id": "b", "name": "B", "url": "https://b.example.org/feed", "kind": "feed",
+             "org": "ngo"}  # fmt: skip
+    assert [s.id for s in append_sources(config, [entry])] == ["a", "b"]
+    assert (config / "sources.toml").is_symlink()  # the link kept, its target written
+    assert real.read_bytes().startswith(b"\xef\xbb\xbf[[source]]")

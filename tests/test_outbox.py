@@ -17,7 +17,9 @@ from sqlalchemy import Engine, RowMapping, select, update
 
 from aggregator.deliver.mail import SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
+from aggregator.deliver.run import run_profile as run_digest
 from aggregator.digest import Digest
+from aggregator.settings import DigestProfile
 from aggregator.store.digests import WindowTaken, last_window_end
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import (
@@ -353,3 +355,32 @@ def test_problem_sources_come_from_the_sources_table(engine: Engine) -> None:
         ("ecpat", "no-items", None),
         ("netzpolitik", "failing", "HTTP 503"),
     ]
+
+
+def test_a_run_whose_clock_was_read_before_another_run_recorded_sends_and_writes_nothing(
+    engine: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # The other run recorded up to BASE + 1 s after this one read its clock (BASE) but
+    # before it read the last window end: its window would end before it starts.
+    later = BASE + timedelta(seconds=1)
+    send_queued(engine, queue(engine, build(engine, "daily", later), later), transport(smtp_server),
+                now=later)  # fmt: skip
+    profile = DigestProfile(
+        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
+        subject_prefix="",
+    )  # fmt: skip
+    run = run_digest(
+        engine,
+        profile,
+        now=BASE,
+        data_dir=tmp_path,
+        smtp=smtp_server.settings(),
+        topic_order=(),
+        topic_labels={},
+        send=True,
+    )
+    assert run.taken is not None and not run.recorded and run.files == ()
+    assert not (tmp_path / "digests").exists()  # the day's files are the other run's
+    assert len(smtp_server.accepted) == 1
+    with engine.connect() as conn:
+        assert len(conn.execute(select(digests.c.id)).all()) == 1

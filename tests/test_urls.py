@@ -8,7 +8,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from aggregator.urls import TRACKING_PARAMETERS, TRACKING_PREFIXES, canonical_url, is_web_url
+from aggregator.urls import (
+    TRACKING_PARAMETERS,
+    TRACKING_PREFIXES,
+    canonical_url,
+    is_web_url,
+    url_problem,
+)
 
 CASES = [
     # (id, input, expected)
@@ -195,3 +201,9 @@ def test_order_of_distinct_parameters_does_not_matter(url: str) -> None:
 )  # fmt: skip
 def test_publishers_own_tracking_parameters_go(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
+
+
+def test_url_problem_names_spaces_and_control_characters() -> None:
+    assert url_problem("http://127.0.0.1:9950/a b.xml") is not None
+    assert url_problem("https://example.org/feed\t") is not None
+    assert url_problem("https://example.org/a%20b.xml") is None

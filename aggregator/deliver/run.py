@@ -133,31 +133,31 @@ def run_profile(
         topic_labels=topic_labels,
     )
     rendered = {name: FORMATS[name][1](digest) for name in ("html", "text", "json")}
-    files: list[Path] = []
-    if write_files:
-        files = write_digest_files(
-            digest,
-            data_dir,
-            formats or profile.formats,
-            rendered,
-            suffix="" if send else _preview_suffix(engine, digest),
+
+    def write() -> tuple[Path, ...]:
+        if not write_files:
+            return ()
+        suffix = "" if send else _preview_suffix(engine, digest)
+        return tuple(
+            write_digest_files(
+                digest, data_dir, formats or profile.formats, rendered, suffix=suffix
+            )
         )
+
     if not send:
-        return DigestRun(
-            digest=digest, files=tuple(files), recorded=False, deliveries=tuple(retried)
-        )
-    sender = smtp.sender if smtp is not None else FALLBACK_SENDER
+        return DigestRun(digest=digest, files=write(), recorded=False, deliveries=tuple(retried))
+    # Files only once the window is this run's: a run that lost it to another at the same
+    # moment overwrote the day's files with a digest nobody was sent.
     if not profile.recipients or (digest.is_empty and not profile.send_empty):
         # Nothing to send, but the window still advances: the next digest starts here.
         try:
             record_window(engine, digest, body_json=rendered["json"], now=now)
-        except WindowTaken as taken:
+        except WindowTaken as exc:
             return DigestRun(
-                digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=taken
+                digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=exc
             )
-        return DigestRun(
-            digest=digest, files=tuple(files), recorded=True, deliveries=tuple(retried)
-        )
+        return DigestRun(digest=digest, files=write(), recorded=True, deliveries=tuple(retried))
+    sender = smtp.sender if smtp is not None else FALLBACK_SENDER
     message = build_message(
         digest,
         sender=sender,
@@ -168,14 +168,13 @@ def run_profile(
     )
     try:
         row_id = commit_window(engine, digest, message, body_json=rendered["json"], now=now)
-    except WindowTaken as taken:
+    except WindowTaken as exc:
         return DigestRun(
-            digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=taken
+            digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=exc
         )
+    files = write()
     outcome = send_queued(engine, row_id, transport, now=now)
-    return DigestRun(
-        digest=digest, files=tuple(files), recorded=True, deliveries=(*retried, outcome)
-    )
+    return DigestRun(digest=digest, files=files, recorded=True, deliveries=(*retried, outcome))
 
 
 __all__ = ["DigestRun", "render_html", "render_json", "render_text", "run_profile"]

@@ -284,7 +284,9 @@ def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: date
                 select(func.max(digests.c.window_end)).where(digests.c.profile == digest.profile)
             ).scalar()
         )
-        if latest is not None and latest > digest.window_start:
+        # Another run recorded past this one's start; or its window ends before it starts
+        # (its clock was read before the other run's record, its start after).
+        if latest is not None and (latest > digest.window_start or latest >= digest.window_end):
             raise WindowTaken(digest.profile, latest)
         inserted = insert_ignoring_duplicates(
             conn,
