@@ -288,7 +288,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         active = sum(1 for s in sources if s.enabled)
         unverified = sum(1 for s in sources if not s.verified)
         print(
-            f"{config_dir}: ok: {len(sources)} sources ({active} enabled, "
+            f"{config_dir}: ok: {_count(len(sources), 'source')} ({active} enabled, "
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
@@ -398,7 +398,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     digest = run.digest
     print(
         f"digest {digest.profile}: {digest.entry_count} entries, {digest.new_item_count} new "
-        f"items, {digest.updated_count} updated, from {digest.source_count} sources; "
+        f"items, {digest.updated_count} updated, from {_count(digest.source_count, 'source')}; "
         f"window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
     )
     if args.dry_run:

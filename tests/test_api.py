@@ -451,6 +451,7 @@ def test_a_source_removed_from_the_config_is_listed_as_such(
             assert (netz["enabled"], netz["in_config"]) == (False, False)
             assert netz["name"] == "netzpolitik.org" and netz["interval_seconds"] is None
             assert netz["health"]["item_count"] == 1
+            assert netz["health"]["next_fetch_at"] is None  # not fetched any more
             assert get_json(http, "/api/v1/items", source="netz")["items"]
     finally:
         reopened.close()

@@ -4,6 +4,7 @@ can become markup in any of them."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -223,6 +224,9 @@ def test_files_are_written_per_profile_and_local_date(tmp_path: Path) -> None:
     assert paths == [folder / f"2025-03-04.{ext}" for ext in ("html", "txt", "md", "json")]
     assert json.loads(paths[3].read_text(encoding="utf-8"))["profile"] == "daily"
     assert paths[1].read_text(encoding="utf-8") == render_text(digest)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in paths)  # not 0600
     assert not list(folder.glob(".*"))  # no temporary files left
 
 

@@ -294,11 +294,13 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
         enabled=source.enabled,
         in_config=True,
         tags=list(source.tags),
-        health=None if health is None else _health_out(health),
+        health=None if health is None else _health_out(health, fetched=source.enabled),
     )
 
 
-def _health_out(health: SourceHealth) -> SourceHealthOut:
+def _health_out(health: SourceHealth, *, fetched: bool = True) -> SourceHealthOut:
+    """`fetched`: the source is fetched on schedule (a disabled or removed one has no next
+    fetch, as in `aggregator sources`)."""
     return SourceHealthOut(
         url=health.url,
         last_status=health.last_status,
@@ -309,7 +311,7 @@ def _health_out(health: SourceHealth) -> SourceHealthOut:
         last_warning=health.last_warning,
         failing_since=health.failing_since,
         consecutive_failures=health.consecutive_failures,
-        next_fetch_at=health.next_fetch_at,
+        next_fetch_at=health.next_fetch_at if fetched else None,
         item_count=_counted(health.item_count),
         last_item_count=health.last_item_count,
     )
@@ -330,7 +332,7 @@ def removed_source_out(info: SourceInfo, health: SourceHealth | None) -> SourceO
         enabled=False,
         in_config=False,
         tags=[],
-        health=None if health is None else _health_out(health),
+        health=None if health is None else _health_out(health, fetched=False),
     )
 
 

@@ -114,6 +114,11 @@ def cmd_add(args: argparse.Namespace) -> int:
     taken = configured | _stored_ids(config_dir)
     if args.id and args.id in configured:
         raise UsageError(f"sources add: id {args.id!r} is already configured")
+    if args.id and args.id in taken:
+        print(
+            f"note: {args.id!r} is the id of a source removed from the config: its stored "
+            "items and health will be this source's"
+        )
     options = replace(
         fetch_options(settings), retries=min(settings.fetch.retries, DISCOVERY_RETRIES)
     )

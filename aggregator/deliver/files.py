@@ -33,6 +33,15 @@ def digest_dir(data_dir: Path, profile: str) -> Path:
     return data_dir / "digests" / (_SAFE_NAME.sub("-", profile).strip(".") or "profile")
 
 
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write through a temporary file and a rename: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +49,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp's 0600 would keep the files from their readers
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
