@@ -127,8 +127,8 @@ def _progress_printer(total: int, out: TextIO) -> tuple[Callable[[SourceResult],
         nonlocal done
         done += 1
         detail = f"{result.new} new, {result.updated} updated"
-        if result.error:
-            detail = result.error
+        if result.error_text:
+            detail = result.error_text
         elif result.warnings:
             detail += "; " + _warning_text(result.warnings)
         print(
@@ -148,7 +148,7 @@ def result_record(result: SourceResult) -> dict[str, Any]:
         "new": result.new,
         "updated": result.updated,
         "seconds": round(result.seconds, 3),
-        "error": result.error,
+        "error": result.error_text,
     }
 
 
@@ -519,6 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
+    # `--config DIR` after the command too (`aggregator refresh --config DIR`), as users
+    # write it; SUPPRESS keeps a value given before the command when none comes after.
+    for command in commands.choices.values():
+        command.add_argument(
+            "--config", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 

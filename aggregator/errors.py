@@ -69,6 +69,12 @@ class SourceError(AggregatorError):
         self.message = message
         super().__init__(f"{self.verb}: {source_id!r}: {message}")
 
+    @property
+    def text(self) -> str:
+        """The error where its source's id is already shown (a table row, a JSON record,
+        the source's health): "fetch failed: HTTP 503 Service Unavailable"."""
+        return f"{self.verb}: {self.message}"
+
     def __reduce__(self) -> tuple[object, ...]:
         # Errors cross process boundaries (parsing runs in worker processes); the default
         # pickling would call __init__ with the formatted text only.

@@ -275,7 +275,13 @@ class SourceResult:
 
     @property
     def error(self) -> str | None:
+        """The error with its source's id, for a log line."""
         return str(self.outcome) if isinstance(self.outcome, SourceError) else None
+
+    @property
+    def error_text(self) -> str | None:
+        """The error where the source's id is shown beside it (`SourceError.text`)."""
+        return self.outcome.text if isinstance(self.outcome, SourceError) else None
 
     @property
     def warnings(self) -> tuple[str, ...]:

@@ -143,12 +143,19 @@ class Enqueuer:
             now=self.app.clock(),
             ttl=self.workers.queue_timeout,
         )
+        sent = 0
         try:
             for source_id in marked:
                 self.actor.send(source_id)
-        except dramatiq.errors.DramatiqError as exc:
-            # Unsent marks expire after workers.queue_timeout; the sources are sent again then.
-            raise WorkerError(f"enqueue failed: {type(exc).__name__}: {exc}") from exc
+                sent += 1
+        except Exception as exc:
+            # Any failure of the broker's client (dramatiq's own errors, redis-py's and
+            # pika's connection errors): the sources not sent lose their queued mark, so the
+            # next tick sends them; the scheduler logs this and carries on.
+            leases.unmark_queued(self.app.store.engine, marked[sent:])
+            raise WorkerError(
+                f"enqueue failed after {sent} of {len(marked)} sources: {type(exc).__name__}: {exc}"
+            ) from exc
         return len(marked)
 
     def close(self) -> None:

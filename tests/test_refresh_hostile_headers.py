@@ -127,6 +127,6 @@ def test_a_bug_met_on_one_source_is_its_error_and_the_others_carry_on(
     assert code == 1
     assert statuses(doc) == {"bad": "error", "good": "new"}
     error = {s["id"]: s["error"] for s in doc["sources"]}["bad"]
-    assert error == "internal error (a bug: see the log): 'bad': ZeroDivisionError: planted"
+    assert error == "internal error (a bug: see the log): ZeroDivisionError: planted"
     assert any("refreshing bad failed on a bug" in r.message for r in caplog.records)
     assert _health(capsys, config)["bad"]["consecutive_failures"] == 1

@@ -153,7 +153,7 @@ SOURCE_CASES = [
         FEED.replace('url = "https://example.org/feed"', 'url = "http://127.0.0.1:99999/f"  # <-'),
         "source[0].url",
         "invalid URL 'http://127.0.0.1:99999/f': Port out of range",
-        "an URL like",
+        "a URL like",
     ),
     Bad(
         "url-with-a-space",
@@ -181,7 +181,7 @@ SOURCE_CASES = [
         FEED.replace('url = "https://example.org/feed"', 'url = "http://[::1/rss.xml"  # <-'),
         "source[0].url",
         "invalid URL 'http://[::1/rss.xml': Invalid IPv6 URL",
-        "an URL like",
+        "a URL like",
     ),
     Bad(
         "url-host-label-too-long",
@@ -190,21 +190,21 @@ SOURCE_CASES = [
         ),
         "source[0].url",
         "invalid host name",
-        "an URL like",
+        "a URL like",
     ),
     Bad(
         "url-host-only-a-dot",
         FEED.replace('url = "https://example.org/feed"', 'url = "http://./x"  # <-'),
         "source[0].url",
         "invalid URL 'http://./x': invalid host name '.'",
-        "an URL like",
+        "a URL like",
     ),
     Bad(
         "file-url-with-a-host",
         FEED.replace('url = "https://example.org/feed"', 'url = "file://host/tmp/x.xml"  # <-'),
         "source[0].url",
         "a file URL names no host but localhost",
-        "an URL like",
+        "a URL like",
     ),
     Bad(
         "item-selector-with-an-attribute",

@@ -378,7 +378,7 @@ def test_record_failure_and_not_modified(store: SqlStore) -> None:
     health = store.fetch_state("s")
     assert health is not None
     assert health.last_status == "rate limited" and health.last_error_kind == "rate-limited"
-    assert health.last_error == "rate limited: 's': 429"
+    assert health.last_error == "rate limited: 429"  # the id is the row's
     assert (health.consecutive_failures, health.failing_since) == (2, at(1))
     assert (health.last_fetch_at, health.last_success_at, health.next_fetch_at) == (
         at(10),

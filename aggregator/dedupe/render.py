@@ -37,7 +37,8 @@ def clusters_text(views: Sequence[ClusterView]) -> str:
     """Plain text: a line per cluster, an indented line per member, the primary starred."""
     lines = []
     for v in views:
-        lines.append(f"cluster {v.id} ({v.size} items, updated {v.updated_at:%Y-%m-%d %H:%M})")
+        items = f"{v.size} item{'s' * (v.size != 1)}"
+        lines.append(f"cluster {v.id} ({items}, updated {v.updated_at:%Y-%m-%d %H:%M})")
         for m in v.members:
             mark = "*" if m.primary else " "
             lines.append(

@@ -115,7 +115,7 @@ Duration = Annotated[timedelta, _duration(timedelta(seconds=1))]
 SourceInterval = Annotated[timedelta, _duration(MIN_SOURCE_INTERVAL)]
 
 
-_URL_EXAMPLE = "an URL like 'https://example.org/feed'"
+_URL_EXAMPLE = "a URL like 'https://example.org/feed'"
 
 
 def _check_url(value: str) -> str:

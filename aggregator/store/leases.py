@@ -171,6 +171,23 @@ def mark_queued(
     return sorted(marked, key=order.__getitem__)
 
 
+def unmark_queued(engine: Engine, source_ids: Sequence[str]) -> None:
+    """Take back the queued marks of sources whose message was never sent (the broker was
+    down): the next tick sends them, not the one after `workers.queue_timeout`."""
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            for start in range(0, len(source_ids), CHUNK):
+                part = list(source_ids[start : start + CHUNK])
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id.in_(part), sources.c.lease_owner == QUEUED)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, "unmark queued", exc) from exc
+
+
 def holders(engine: Engine, *, now: datetime) -> dict[str, str]:
     """source id -> owner of every unexpired lease (queued marks included), for operators."""
     try:

@@ -341,7 +341,7 @@ def record_failure(
         source_id,
         last_status=failure_status(error),
         last_fetch_at=to_db(now),
-        last_error=str(error),
+        last_error=error.text,  # the id is the row's
         last_error_kind=error.kind,
         next_fetch_at=to_db(next_fetch_at),
         retry_after=to_db_or_none(error.retry_at if isinstance(error, RateLimited) else None),

@@ -69,7 +69,7 @@ async def refresh(
                 new=r.new,
                 updated=r.updated,
                 seconds=round(r.seconds, 3),
-                error=r.error,
+                error=r.error_text,
             )
             for r in results
         ]
