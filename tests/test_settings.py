@@ -744,6 +744,8 @@ def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
         ("AGGREGATOR_LOG_LEVEL", "chatty", "'DEBUG'"),
         ("AGGREGATOR_CONTACT", "ops", "mailto:"),
         ("AGGREGATOR_DATABASE_URL", "oracle://x", "sqlite:///"),
+        ("AGGREGATOR_BROKER_URL", "redis://127.0.0.1:6379/abc", "a database number"),
+        ("AGGREGATOR_LIMITER_URL", "redis://127.0.0.1:6379/xyz", "a database number"),
     ],
 )
 def test_bad_environment_value_names_the_variable(variable: str, value: str, expected: str) -> None:

@@ -285,6 +285,11 @@ def _url_with_scheme(schemes: tuple[str, ...], expected: str) -> Any:
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.hostname:
             raise fail(f"invalid URL {value!r}", expected)
+        if parts.scheme.startswith("redis") and not re.fullmatch(r"/?\d*", parts.path):
+            # redis-py reads "/abc" as database 0: the workers, on the database meant,
+            # would never see the messages (or share the limits) sent there.
+            raise fail(f"invalid Redis database {parts.path.lstrip('/')!r} in {value!r}",
+                       "a database number: redis://host:6379/0")  # fmt: skip
         return value
 
     return AfterValidator(check)
