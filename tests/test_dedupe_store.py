@@ -298,3 +298,18 @@ def test_batched_candidate_lookups_answer_as_each_item_alone(engine: Engine) -> 
     assert copy in found[by_name["teaser"]]  # another item of the same batch
     assert old_ids[2] in found[mix]
     assert found[by_name["unrelated"]] == set()
+
+
+def test_a_cluster_whose_every_member_changed_keeps_its_id(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [item("one", "council", f"{P1} {P2} {P3}"), item("two", "edri", f"{P1} {P2} {P3}")],
+            now=T0,
+        )
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        (cluster,) = set(cluster_ids(conn).values())
+        # Both are corrected the same way: still one statement, under the same cluster id.
+        conn.execute(update(items).values(text=f"{P1} {P2} {P3} {P4}"))
+        assign_clusters(conn, ids, now=T0 + timedelta(hours=1), window=WINDOW)
+        assert set(cluster_ids(conn).values()) == {cluster}

@@ -605,16 +605,21 @@ def _detach(conn: Connection, item_ids: Sequence[int], *, now: datetime) -> dict
     assigning only ever merges. One that still matches joins them again, into the cluster's
     own id (the older id survives a merge); the others keep theirs."""
     stamp = to_db(now)
-    shared: list[tuple[int, int]] = []
+    rows: list[Any] = []
     for part in _chunks(sorted(set(item_ids))):
-        shared += [
-            (int(r.id), int(r.cluster_id))
-            for r in conn.execute(
-                select(items.c.id, items.c.cluster_id)
-                .join(clusters, clusters.c.id == items.c.cluster_id)
-                .where(items.c.id.in_(part), clusters.c.size > 1)
-            )
-        ]
+        rows += conn.execute(
+            select(items.c.id, items.c.cluster_id, clusters.c.size, clusters.c.primary_item_id)
+            .join(clusters, clusters.c.id == items.c.cluster_id)
+            .where(items.c.id.in_(part), clusters.c.size > 1)
+        ).all()
+    per_cluster: dict[int, int] = Counter(int(r.cluster_id) for r in rows)
+    # When every member of a cluster changed, its primary stays: the cluster keeps its id
+    # (API links, digests) whatever the others do.
+    shared = [
+        (int(r.id), int(r.cluster_id))
+        for r in rows
+        if not (per_cluster[int(r.cluster_id)] >= r.size and r.primary_item_id == r.id)
+    ]
     moved: dict[int, int] = {}
     for item_id, _ in shared:
         own = conn.execute(
