@@ -8,10 +8,7 @@ that no longer validates is put back as it was and the `ConfigError` raised.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
+from aggregator.atomic import write_atomically
 from aggregator.errors import ConfigError
 from aggregator.models import Source
 from aggregator.settings import load_sources
@@ -117,29 +115,6 @@ def render_entries(entries: Iterable[Mapping[str, Any]]) -> str:
     return tomlkit.dumps(document).lstrip("\n")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # A crash mid-write must not leave half a config: write a sibling file, then rename.
-    # Through a symbolic link, the file it points to is the one replaced, not the link.
-    path = Path(os.path.realpath(path))
-    # The file keeps its permissions (mkstemp makes 0600: a service running as another
-    # user could no longer read its config); a new one gets what the umask allows.
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tuple[Source, ...]:
     """Append `entries` as `[[source]]` tables and return the validated sources.
 
@@ -177,12 +152,12 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
     if "\r\n" in before:  # the entries added end their lines as the file does
         tail = tail.replace("\n", "\r\n")
     after = bom + before + tail
-    _write_atomically(path, after)
+    write_atomically(path, after.encode("utf-8"))
     try:
         return load_sources(config_dir)
     except ConfigError:
         if existed:
-            _write_atomically(path, bom + before)
+            write_atomically(path, (bom + before).encode("utf-8"))
         else:
             path.unlink(missing_ok=True)
         raise

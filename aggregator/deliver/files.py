@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from aggregator.atomic import write_atomically
 from aggregator.deliver.render import (
     local_date,
     render_html,
@@ -31,29 +30,6 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 def digest_dir(data_dir: Path, profile: str) -> Path:
     return data_dir / "digests" / (_SAFE_NAME.sub("-", profile).strip(".") or "profile")
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a temporary file and a rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp's 0600 would keep the files from their readers
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_digest_files(

@@ -34,7 +34,7 @@ from typing import Literal, Protocol
 from sqlalchemy import ColumnElement, Connection, Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.deliver.files import write_atomically
+from aggregator.atomic import write_atomically
 from aggregator.deliver.mail import PartiallyRefused, as_bytes, stored_message_id
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError

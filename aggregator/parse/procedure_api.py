@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from aggregator.parse.procedure_events import (
     DECISION_CODES,
@@ -61,10 +61,10 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
         if not isinstance(raw, Mapping):
             continue
         event = _event(raw, language)
-        if event is _UNTYPED:
-            untyped += 1
-        elif event is not None:
+        if isinstance(event, ProcedureEvent):
             events.append(event)
+        elif event is UNTYPED:
+            untyped += 1
     return ProcedureFile(
         reference=_reference(process),
         title=title,
@@ -97,11 +97,13 @@ def _reference(process: Mapping[str, Any]) -> str:
     return f"{found.group(1)}/{found.group(2)}({kind})"
 
 
-# An event of no known type (`_event`): counted, not stored.
-_UNTYPED = ProcedureEvent(day=date(1, 1, 1), kind=kind_of_activity("EVENT"), stage=None)
+# What `_event` says of a dated event that says not what it is: counted, not stored.
+UNTYPED: Literal["untyped"] = "untyped"
 
 
-def _event(raw: Mapping[str, Any], language: str | None) -> ProcedureEvent | None:
+def _event(
+    raw: Mapping[str, Any], language: str | None
+) -> ProcedureEvent | Literal["untyped"] | None:
     day = _day(_first_text(raw.get("activity_date")))
     if day is None:
         return None  # an event without a date cannot be placed or identified
@@ -111,7 +113,7 @@ def _event(raw: Mapping[str, Any], language: str | None) -> ProcedureEvent | Non
         decision = _DECISION_ID.search(_first_text(raw.get("id")) or "")
         code = DECISION_CODES.get(decision.group(1), "") if decision else ""
     if not code:
-        return _UNTYPED
+        return UNTYPED
     kind: EventKind = kind_of_activity(code)
     label = None
     if isinstance(activity, Mapping):

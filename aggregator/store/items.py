@@ -120,20 +120,25 @@ def _tombstoned(conn: Connection, source_id: str, identities: Sequence[str]) -> 
     return found
 
 
+# What `save` compares a stored row with: its identity, the alias checks' GUID and URL, its
+# content hash, and the dates an update keeps.
+_SAVE_COLUMNS = (
+    items.c.id,
+    items.c.identity,
+    items.c.guid,
+    items.c.canonical_url,
+    items.c.content_hash,
+    items.c.published,
+    items.c.published_is_fallback,
+    items.c.first_seen,
+)
+
+
 def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> dict[str, RowMapping]:
     found: dict[str, RowMapping] = {}
     for part in chunks(identities):
         rows = conn.execute(
-            select(
-                items.c.id,
-                items.c.identity,
-                items.c.guid,
-                items.c.canonical_url,
-                items.c.content_hash,
-                items.c.published,
-                items.c.published_is_fallback,
-                items.c.first_seen,
-            ).where(items.c.source_id == source_id, items.c.identity.in_(part))
+            select(*_SAVE_COLUMNS).where(items.c.source_id == source_id, items.c.identity.in_(part))
         )
         found.update((row.identity, row) for row in rows.mappings())
     return found
@@ -196,16 +201,9 @@ def _corrected_events(
     if not wanted:
         return {}
     rows = conn.execute(
-        select(
-            items.c.id,
-            items.c.identity,
-            items.c.guid,
-            items.c.canonical_url,
-            items.c.content_hash,
-            items.c.published,
-            items.c.published_is_fallback,
-            items.c.first_seen,
-        ).where(items.c.source_id == source_id, items.c.identity.like("g:urn:ep-procedure:%"))
+        select(*_SAVE_COLUMNS).where(
+            items.c.source_id == source_id, items.c.identity.like("g:urn:ep-procedure:%")
+        )
     ).mappings()
     gone: list[tuple[RowMapping, str, date, str]] = []
     for row in rows:
