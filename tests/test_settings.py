@@ -399,6 +399,21 @@ SETTINGS_CASES = [
         "a@example.org",
     ),
     Bad(
+        # To a mail reader, an unquoted comma makes two mailboxes of one.
+        "recipient-name-with-a-bare-comma",
+        '[digest.profiles.daily]\nrecipients = ["Watch, CSA <d@example.org>"]  # <-\n',
+        "digest.profiles.daily.recipients[0]",
+        "invalid email address 'Watch, CSA <d@example.org>'",
+        '"Watch, CSA" <a@example.org>',
+    ),
+    Bad(
+        "sender-name-without-an-address",
+        '[smtp]\nhost = "mx.example.org"\nsender = "CSA Watch <digest>"  # <-\n',
+        "smtp.sender",
+        "invalid email address 'CSA Watch <digest>'",
+        "Name <a@example.org>",
+    ),
+    Bad(
         "retries-a-boolean",
         "[fetch]\nretries = true  # <-\n",
         "fetch.retries",
@@ -760,6 +775,24 @@ def test_bad_environment_value_names_the_variable(variable: str, value: str, exp
 def test_empty_environment_variable_means_unset(tmp_path: Path) -> None:
     (tmp_path / "aggregator.toml").write_text("[api]\nport = 9000\n", encoding="utf-8")
     assert load_settings(tmp_path, {"AGGREGATOR_API_PORT": ""}).api.port == 9000
+
+
+def test_addresses_may_carry_a_display_name(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        '[smtp]\nhost = "mx.example.org"\nsender = "CSA Watch <digest@example.org>"\n'
+        "[digest.profiles.daily]\n"
+        'recipients = ["Zoë Policy <z@ngo.example>", \'"Desk, Press" <p@ngo.example>\', '
+        '"plain@ngo.example"]\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(tmp_path, {})
+    assert settings.smtp is not None
+    assert settings.smtp.sender == "CSA Watch <digest@example.org>"
+    assert settings.digest.profiles[0].recipients == (
+        "Zoë Policy <z@ngo.example>",
+        '"Desk, Press" <p@ngo.example>',
+        "plain@ngo.example",
+    )
 
 
 def test_smtp_is_configured_from_the_environment_alone(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from email.utils import getaddresses
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,10 +64,26 @@ ProcedureReference = Annotated[
         "a Parliament procedure reference like '2022/0155(COD)'",
     ),
 ]
-EmailAddress = Annotated[
-    str,
-    _pattern(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", "email address", "an address like 'a@example.org'"),
-]
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+
+
+def _mailbox(value: str) -> str:
+    """One address, bare or with a display name ("CSA Watch <digest@example.org>"): what a
+    From or To header holds. Kept as written; the mail module reads the address from it.
+    Read as the mail module reads a header, so a name with an unquoted comma ("Watch, CSA
+    <d@example.org>", two mailboxes to a mail reader) is refused, not sent half-broken."""
+    stripped = value.strip()
+    found = getaddresses([stripped])
+    if len(found) != 1 or not _ADDRESS.fullmatch(found[0][1]):
+        raise fail(
+            f"invalid email address {value!r}",
+            "one address like 'a@example.org' or 'Name <a@example.org>' (quote a name with a "
+            "comma: '\"Watch, CSA\" <a@example.org>')",
+        )
+    return stripped
+
+
+EmailAddress = Annotated[str, AfterValidator(_mailbox)]
 NonEmpty = Annotated[str, _pattern(r"(?s).*\S.*", "empty text", "a non-empty string")]
 
 

@@ -144,7 +144,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         env="AGGREGATOR_SMTP_PASSWORD",
         in_file=False,
     ),
-    _s("smtp.sender", "string", None, "From address; required when smtp.host is set."),
+    _s(
+        "smtp.sender",
+        "string",
+        None,
+        "From address, bare or 'Name <a@example.org>'; required when smtp.host is set.",
+    ),
     _s("smtp.timeout", "seconds", 30.0, "SMTP connection timeout."),
     _s(
         "api.host",
@@ -221,7 +226,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         f"{PROFILE}.recipients",
         "list of strings",
         [],
-        "Email addresses of one digest profile. None configured: a 'daily' profile of everything.",
+        "Email addresses of one digest profile (bare or 'Name <a@example.org>'). None configured: a 'daily' profile of everything.",
     ),
     _s(f"{PROFILE}.include_tags", "list of strings", [], "Only items with one of these tags."),
     _s(f"{PROFILE}.exclude_tags", "list of strings", [], "Never items with one of these tags."),
