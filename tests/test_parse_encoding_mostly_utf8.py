@@ -224,6 +224,23 @@ def test_undeclared_central_european_bytes_are_read_in_the_language_s_encoding(
     assert "no encoding declared: detected iso8859_2" in doc.warnings
 
 
+ROMANIAN_TITLE = "Ședința comisiei: protecția copiilor și țările membre; învățământ"
+
+
+def test_undeclared_romanian_keeps_the_comma_below_letters() -> None:
+    # ISO-8859-16 and windows-1250 read these bytes alike but for ș and ț, which windows-1250
+    # turns into the cedilla forms ş and ţ: the tie goes to Romanian's own encoding.
+    data = (
+        '<?xml version="1.0"?><rss><channel><language>ro</language><item>'
+        f"<title>{ROMANIAN_TITLE}</title></item></channel></rss>"
+    ).encode("iso8859_16")
+    doc = parse_document(
+        feed_source(), fetched(data, "https://www.senat.ro/rss", "application/xml")
+    )
+    assert [item.title for item in doc.items] == [ROMANIAN_TITLE]
+    assert "no encoding declared: detected iso8859_16" in doc.warnings
+
+
 def test_an_undeclared_polish_listing_page_keeps_its_letters_and_dates() -> None:
     page = (
         '<html lang="pl"><head><title>Aktualności</title></head><body><ul>'

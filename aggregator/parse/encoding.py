@@ -320,7 +320,10 @@ def _detect(
                 m for m in matches if m.encoding in wanted and m.chaos <= best + _LANGUAGE_MARGIN
             ]
             if fitting:
-                chosen = min(fitting, key=lambda m: m.chaos).encoding
+                # On a tie, the language's own order: Romanian text reads the same in
+                # ISO-8859-16 and windows-1252 but for s and t with a comma below, which
+                # only ISO-8859-16 has (windows-1250 gives the cedilla forms instead).
+                chosen = min(fitting, key=lambda m: (m.chaos, wanted.index(m.encoding))).encoding
                 break
             if wanted:  # the first language with encodings of its own decides
                 break
