@@ -212,3 +212,10 @@ def test_listing_pages_need_a_four_digit_year(text: str, expected: datetime | No
 
 def test_feeds_keep_rfc822_two_digit_years() -> None:
     assert parse_date("Sat, 07 Sep 02 00:00:01 GMT") == datetime(2002, 9, 7, 0, 0, 1, tzinfo=UTC)
+
+
+def test_a_four_digit_year_is_taken_as_written() -> None:
+    # "0025" is year 25 (normalise then dates the item when first seen, as it does for any
+    # date before 1990), not 2025 as a two-digit "25" would be: the same as ISO "0025-11-12".
+    assert parse_date("Wed, 12 Nov 0025 10:00:00 GMT") == datetime(25, 11, 12, 10, tzinfo=UTC)
+    assert parse_date("12 Nov 0025") == parse_date("0025-11-12") == datetime(25, 11, 12)

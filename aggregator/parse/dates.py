@@ -188,7 +188,7 @@ def _rfc822(text: str) -> datetime | None:
     if month is None:
         return None
     year = int(year_text)
-    if year < 100:  # two-digit years, as RFC 822 allowed
+    if len(year_text) == 2:  # two-digit years, as RFC 822 allowed; "0025" is year 25
         year += 2000 if year < 50 else 1900
     naive = datetime(year, month, int(day), int(hour or 0), int(minute or 0), int(second or 0))
     if zone is None or zone == "-0000":  # RFC 5322: -0000 means "zone unknown"
