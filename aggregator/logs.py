@@ -13,8 +13,18 @@ import logging
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+# Libraries that narrate what the service's own lines (and dramatiq's) say already, and the
+# level they are shown from, below DEBUG: pika logs a dozen lines, tracebacks included, for
+# every connection attempt to a broker that is down (dramatiq says it in one, each retry);
+# Alembic one line for each plugin it loads.
+CHATTY_LIBRARIES = {"pika": logging.CRITICAL, "alembic.runtime.plugins": logging.WARNING}
+
+
 def apply_log_level(level: str) -> None:
     root = logging.getLogger()
     root.setLevel(level)
+    for name, shown_from in CHATTY_LIBRARIES.items():
+        chatty = logging.getLogger(name)
+        chatty.setLevel(logging.NOTSET if root.level <= logging.DEBUG else shown_from)
     if not root.handlers and root.level <= logging.DEBUG:
         logging.basicConfig(level=level, format=LOG_FORMAT)

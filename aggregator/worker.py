@@ -87,6 +87,52 @@ def build_broker(workers: WorkerSettings) -> dramatiq.Broker:
         raise WorkerError(f"broker {_masked(url)}: {type(exc).__name__}: {exc}") from exc
 
 
+def check_login(workers: WorkerSettings) -> None:
+    """Fail fast on credentials the broker or the limiter's Redis refuses.
+
+    A worker retries a broker it cannot reach, which is right in an outage; a refused
+    login is a wrong URL or password, and retrying it only fills the log (pika writes a
+    dozen lines a second). A broker not reachable yet is left to those retries.
+    """
+    import pika.exceptions  # with dramatiq's RabbitMQ broker; imported only when checking
+
+    refused = (
+        pika.exceptions.ProbableAuthenticationError,
+        pika.exceptions.ProbableAccessDeniedError,
+        redis.exceptions.AuthenticationError,
+        redis.exceptions.AuthorizationError,
+    )
+    targets = [("broker", workers.broker_url)]
+    limiter = workers.limiter_url
+    if limiter and limiter != workers.broker_url:
+        targets.append(("limiter", limiter))
+    pika_log = logging.getLogger("pika")
+    level = pika_log.level
+    for what, url in targets:
+        # pika logs the refusal it raises, traceback and all, in six lines; this says it once.
+        pika_log.setLevel(logging.CRITICAL + 1)
+        try:
+            if is_redis(url):
+                client = redis.Redis.from_url(url, socket_connect_timeout=10)
+                try:
+                    client.ping()
+                finally:
+                    client.close()
+            else:
+                pika.BlockingConnection(pika.URLParameters(url)).close()
+        except refused as exc:
+            setting = "workers.broker_url" if what == "broker" else "workers.limiter_url"
+            raise WorkerError(
+                f"{what} {_masked(url)} refused the login ({type(exc).__name__}: {exc}): "
+                f"check {setting} (AGGREGATOR_{setting.split('.')[1].upper()})"
+            ) from exc
+        except Exception as exc:  # unreachable: the worker's own retries take it from here
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.warning("%s %s not reachable yet (%s): retrying", what, _masked(url), reason)
+        finally:
+            pika_log.setLevel(level)
+
+
 def limiter_url(workers: WorkerSettings) -> str:
     if workers.limiter_url:
         return workers.limiter_url

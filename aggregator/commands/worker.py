@@ -93,6 +93,20 @@ def _supervise(config_dir: Path, processes: int, threads: int) -> None:
         child.join()
 
 
+def _check_login(config_dir: Path) -> None:
+    """Before any worker starts: a refused login ends the command (exit 3) instead of
+    workers retrying it, and a supervisor restarting them, for ever."""
+    import os
+
+    from aggregator.logs import apply_log_level
+    from aggregator.settings import load_settings
+    from aggregator.worker import check_login
+
+    settings = load_settings(config_dir, dict(os.environ))
+    apply_log_level(settings.log_level)
+    check_login(settings.workers)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from aggregator.cli import EXIT_OK, UsageError, config_dir_of
 
@@ -100,6 +114,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise UsageError("--processes and --threads must be at least 1")
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     config_dir = config_dir_of(args)
+    _check_login(config_dir)
     if args.processes == 1:
         _serve(config_dir, args.threads)
     else:
