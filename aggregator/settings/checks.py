@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from email.utils import getaddresses
 from datetime import timedelta
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit

@@ -226,7 +226,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         f"{PROFILE}.recipients",
         "list of strings",
         [],
-        "Email addresses of one digest profile (bare or 'Name <a@example.org>'). None configured: a 'daily' profile of everything.",
+        "Email addresses of one digest profile (bare or 'Name <a@example.org>'). "
+        "None configured: a 'daily' profile of everything.",
     ),
     _s(f"{PROFILE}.include_tags", "list of strings", [], "Only items with one of these tags."),
     _s(f"{PROFILE}.exclude_tags", "list of strings", [], "Never items with one of these tags."),
