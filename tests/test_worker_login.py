@@ -88,9 +88,7 @@ def test_a_rabbitmq_broker_refusing_the_login_ends_the_worker(
     assert "check workers.broker_url (AGGREGATOR_BROKER_URL)" in output
 
 
-def test_a_redis_broker_refusing_the_login_ends_the_worker(
-    tmp_path: Path, redis_url: str
-) -> None:
+def test_a_redis_broker_refusing_the_login_ends_the_worker(tmp_path: Path, redis_url: str) -> None:
     broker = with_login(redis_url, "nobody-here", WRONG)
     output = refused(tmp_path, broker, broker)
     assert "aggregator: broker redis://nobody-here:***@" in output
@@ -105,9 +103,7 @@ def test_a_limiter_refusing_the_login_ends_the_worker(
     assert "check workers.limiter_url (AGGREGATOR_LIMITER_URL)" in output
 
 
-def test_a_broker_that_is_down_is_waited_for_in_few_lines(
-    tmp_path: Path, redis_url: str
-) -> None:
+def test_a_broker_that_is_down_is_waited_for_in_few_lines(tmp_path: Path, redis_url: str) -> None:
     down = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
     process = worker(tmp_path, down, redis_url)
     time.sleep(8)  # the start-up check, then two of dramatiq's reconnection attempts
