@@ -304,3 +304,45 @@ def test_page_text_that_looks_like_markup_is_kept_as_written() -> None:
     (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
     assert item.title == "Kids <13 & social media: AT&T's new <limits>"
     assert item.summary == "Online <safety> & you"
+
+
+def test_posts_under_one_heading_and_link_are_kept_when_their_dates_or_texts_differ() -> None:
+    # bayern.de's social wall: every post is headed "Unser Bayern" and links to the profile;
+    # only the date and the text tell them apart. A teaser shown again in a sidebar (no
+    # date, no text there) is still the same entry.
+    posts = (
+        (b"06.10.2017", b"Kinderschutz im Netz"),
+        (b"05.10.2017", b"Medienkompetenz an Schulen"),
+        (b"04.10.2017", b"Medienkompetenz an Schulen"),
+    )
+    page = b"".join(
+        b'<div class="fbitem"><h4><a href="http://www.facebook.de/Bayern/">Unser Bayern</a>'
+        b'</h4><span class="fbdatum">' + day + b"</span><p>" + text + b"</p></div>"
+        for day, text in posts
+    ) + (
+        b'<div class="fbitem"><h4><a href="http://www.facebook.de/Bayern/">Unser Bayern</a>'
+        b'</h4><span class="fbdatum">06.10.2017</span><p>Kinderschutz im Netz</p></div>'
+        b'<div class="fbitem"><h4><a href="http://www.facebook.de/Bayern/">Unser Bayern</a>'
+        b"</h4></div>"
+    )
+    selectors = Selectors(item="div.fbitem", title="h4", link="h4 a", date=".fbdatum", summary="p")
+    source = html_source(selectors, language="de")
+    doc = parse_document(source, fetched(page, "https://www.bayern.de/"))
+    assert [(i.published, i.summary) for i in doc.items] == [
+        (datetime(2017, 10, 6), "Kinderschutz im Netz"),
+        (datetime(2017, 10, 5), "Medienkompetenz an Schulen"),
+        (datetime(2017, 10, 4), "Medienkompetenz an Schulen"),
+    ]
+    items = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert len({i.identity for i in items}) == 3
+
+
+@pytest.mark.corpus
+def test_corpus_social_wall_keeps_every_post_under_its_shared_heading(corpus: Path) -> None:
+    page = (corpus / "html" / "listing" / "bayern_de_state_portal_htmldate.html").read_bytes()
+    selectors = Selectors(item="div.fbitem", title="h4", link="h4 a", date=".fbdatum", summary="p")
+    source = html_source(selectors, language="de")
+    doc = parse_document(source, fetched(page, "https://www.bayern.de/"))
+    assert len(doc.items) == 5 and len({i.published for i in doc.items}) == 5
+    items = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert len({i.identity for i in items}) == 5

@@ -62,10 +62,12 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(f"selector {selectors.item!r} matched nothing")
 
     items: list[RawItem] = []
-    # A teaser repeated in several regions of the page has the same link and title; entries
-    # that share only a link (posts all linking to one profile page) are different entries,
-    # and normalise gives them identities of their own.
-    seen: set[tuple[str, str]] = set()
+    # A teaser repeated in several regions of the page has the same link and title (and,
+    # where both regions show them, the same date and summary); entries that share a link,
+    # or a link and a heading (posts all linking to one profile page under the page's name),
+    # but not their date or text are different entries, and normalise gives them identities
+    # of their own.
+    seen: dict[tuple[str, str], list[RawItem]] = {}
     without_link = 0
     for element in elements:
         try:
@@ -75,9 +77,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         if item is None or item.url is None:
             without_link += 1
             continue
-        key = (item.url, (item.title or "").casefold())
-        if key not in seen:
-            seen.add(key)
+        same_heading = seen.setdefault((item.url, (item.title or "").casefold()), [])
+        if not any(_repeats(item, earlier) for earlier in same_heading):
+            same_heading.append(item)
             items.append(item)
     if without_link:
         warnings.append(f"{without_link} matched items without a link skipped")
@@ -94,6 +96,15 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         link=fetched.url,
         language=page_language,
         warnings=tuple(warnings),
+    )
+
+
+def _repeats(item: RawItem, earlier: RawItem) -> bool:
+    """Whether `item` is `earlier` shown again (their link and title are the same): nothing
+    that both show differs. A region may leave out the date or the summary."""
+    return all(
+        mine is None or theirs is None or mine == theirs
+        for mine, theirs in ((item.published, earlier.published), (item.summary, earlier.summary))
     )
 
 
