@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from aggregator.boilerplate import without_footer
 from aggregator.language import detect_language, normalise_language
 from aggregator.local_time import zone
 from aggregator.models import Item, ParsedDocument, RawItem, Source
@@ -110,8 +111,12 @@ def normalise_item(
     guid = _clean(raw.guid)
     own_url = _clean(raw.url) or (guid if guid is not None and is_web_url(guid) else None)
 
-    summary_text = html_to_text(raw.summary) if raw.summary else ""
-    content_text = html_to_text(raw.content) if raw.content and raw.content != raw.summary else ""
+    summary_text = without_footer(html_to_text(raw.summary)) if raw.summary else ""
+    content_text = (
+        without_footer(html_to_text(raw.content))
+        if raw.content and raw.content != raw.summary
+        else ""
+    )
     text = content_text if len(content_text) > len(summary_text) else summary_text
     title = fold_line(html_to_text(raw.title)) if raw.title else ""
     if not title and not text and own_url is None:
