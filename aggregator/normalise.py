@@ -40,7 +40,7 @@ from aggregator.text import (
     normalised_for_hash,
     truncate_words,
 )
-from aggregator.urls import canonical_url, is_web_url
+from aggregator.urls import canonical_url, is_web_url, without_tracking
 
 SUMMARY_CHARS = 400
 TITLE_WORDS = 12  # a title made from the text: about what a headline holds
@@ -121,7 +121,9 @@ def normalise_item(
     title = fold_line(html_to_text(raw.title)) if raw.title else ""
     if not title and not text and own_url is None:
         return None
-    url = own_url or _clean(document.link) or source.url
+    # Shown to readers without its tracking parameters, as Miniflux does; compared by its
+    # canonical form.
+    url = without_tracking(own_url or _clean(document.link) or source.url)
     if not title:
         title = first_words(text, TITLE_WORDS) if text else url
 

@@ -23,7 +23,7 @@ relative paths, garbage) is returned stripped and otherwise untouched.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import idna
 
@@ -89,6 +89,21 @@ def canonical_url(url: str) -> str:
     except (ValueError, UnicodeError):
         # urlsplit rejects some netlocs (bad IPv6 brackets, NFKC tricks): leave them alone.
         return stripped
+
+
+def without_tracking(url: str) -> str:
+    """`url` without its tracking parameters, and otherwise as written: the address a reader
+    is given (a digest's links, the API's `url`), where `canonical_url` is the one compared."""
+    base, hash_mark, fragment = url.partition("#")
+    path, question_mark, query = base.partition("?")
+    if not question_mark:
+        return url
+    pairs = query.split("&")
+    tracking = [bool(pair) and _is_tracking(unquote(pair.partition("=")[0])) for pair in pairs]
+    if not any(tracking):
+        return url  # the common case: the URL untouched
+    kept = "&".join(pair for pair, drop in zip(pairs, tracking, strict=True) if pair and not drop)
+    return f"{path}?{kept}{hash_mark}{fragment}" if kept else f"{path}{hash_mark}{fragment}"
 
 
 def is_web_url(url: str) -> bool:

@@ -58,8 +58,17 @@ def test_identity_is_the_guid_when_there_is_one() -> None:
 def test_identity_is_the_canonical_url_without_a_guid() -> None:
     result = item(raw(url="HTTPS://E.eu/press/?utm_source=rss#top"))
     assert result.identity == "u:https://e.eu/press"
-    assert result.url == "HTTPS://E.eu/press/?utm_source=rss#top"  # the link as given
+    # The link as given, less its tracking parameters (what a reader of the digest clicks).
+    assert result.url == "HTTPS://E.eu/press/#top"
     assert result.canonical_url == "https://e.eu/press"
+
+
+def test_a_link_keeps_its_own_parameters_and_loses_the_tracking_ones() -> None:
+    link = "https://www.politico.eu/article/x/?page=2&utm_source=RSS_Feed&utm_medium=RSS&b=%C3%A9"
+    result = item(raw(url=link))
+    assert result.url == "https://www.politico.eu/article/x/?page=2&b=%C3%A9"  # order kept
+    untouched = "https://e.eu/p?&id=3&sort=desc"
+    assert item(raw(url=untouched)).url == untouched
 
 
 def test_identity_is_a_hash_of_title_and_date_without_guid_or_url() -> None:
