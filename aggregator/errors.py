@@ -143,8 +143,25 @@ class InternalError(SourceError):
         return cls(source_id, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
+class ItemsRefused(SourceError):
+    """The database refused to hold one source's items (a value beyond what it can store):
+    that source's error, not the refresh's."""
+
+    kind = "store"
+    verb = "store refused its items"
+
+
 class StoreError(AggregatorError):
     """The database refused an operation or cannot be reached."""
+
+
+class StoreDataError(StoreError):
+    """The database refused the data of one operation (SQLSTATE class 22, data exception,
+    or 54, program limit exceeded), not the operation itself: other data may still go."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # the database's own words, without the operation and URL
 
 
 class DeliveryError(AggregatorError):

@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from aggregator.boilerplate import without_footer
+from aggregator.keys import indexable
 from aggregator.language import detect_language, normalise_language
 from aggregator.local_time import zone
 from aggregator.models import Item, ParsedDocument, RawItem, Source
@@ -129,9 +130,9 @@ def normalise_item(
 
     local = zone(source.timezone) if source.timezone else UTC
     published = _usable_date(raw.published, now, local) or _usable_date(raw.updated, now, local)
-    canonical = canonical_url(url)
+    canonical = indexable(canonical_url(url))
     if guid is not None and guid_is_unique:
-        identity = f"g:{guid}"
+        identity = f"g:{indexable(guid)}"
     elif own_url is not None:
         identity = f"u:{canonical}"
     else:
@@ -231,8 +232,13 @@ def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(category for category in cleaned if category))
 
 
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
 def _clean(value: str | None) -> str | None:
+    """A field as given, trimmed, without control characters: a NUL in a JSON Feed id or
+    author is no part of it, and PostgreSQL holds no NUL in text."""
     if value is None:
         return None
-    value = value.strip()
+    value = value.translate(_CONTROLS).strip()
     return value or None

@@ -9,7 +9,9 @@ SQLite never sees two writers and dedupe sees every earlier item of the batch.
 
 Every source ends as a `SourceResult` value; a `SourceError` of one source never stops the
 others. Nor does a bug met on one source's input: it becomes that source's `InternalError`,
-logged with its traceback. A `StoreError` is every source's, and stops the refresh.
+logged with its traceback. A `StoreError` is every source's, and stops the refresh, unless
+it is about one source's values (`StoreDataError`: a limit of the database): then it is that
+source's `ItemsRefused`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,15 @@ from aggregator.cadence import (
     next_fetch_after_success,
     posting_interval,
 )
-from aggregator.errors import InternalError, ParseError, RateLimited, SourceError, StoreError
+from aggregator.errors import (
+    InternalError,
+    ItemsRefused,
+    ParseError,
+    RateLimited,
+    SourceError,
+    StoreDataError,
+    StoreError,
+)
 from aggregator.fetch import Retriever
 from aggregator.models import (
     CacheValidators,
@@ -428,6 +438,11 @@ class Refresher:
                 outcome = await self._save(source, url, response, began)
         except SourceError as caught:
             error = caught
+        except StoreDataError as exc:
+            # Values this database cannot hold (its own limits): this source's items alone
+            # were refused, and its writes rolled back; the others' go on.
+            logger.error("the store refused the items of %s: %s", source.id, exc)
+            error = ItemsRefused(source.id, exc.reason)
         except StoreError:
             raise  # the store's failures are every source's: the refresh stops
         except Exception as exc:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import RowMapping, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
@@ -152,7 +153,7 @@ def alias(item: Item) -> str | None:
     if item.identity.startswith("g:"):
         return f"u:{item.canonical_url}"
     if item.identity.startswith("u:"):
-        return f"g:{item.guid}"
+        return f"g:{indexable(item.guid)}"
     return None
 
 

@@ -22,7 +22,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from aggregator.errors import SourceError, StoreError
+from aggregator.errors import SourceError, StoreDataError, StoreError
 from aggregator.models import (
     CacheValidators,
     Item,
@@ -65,9 +65,25 @@ def wrap_errors(
         try:
             return method(self, *args, **kwargs)
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise StoreError(f"{method.__name__} failed on {self.url}: {describe(exc)}") from exc
+            message = f"{method.__name__} failed on {self.url}: {describe(exc)}"
+            if _refuses_the_data(exc):
+                raise StoreDataError(message, reason=describe(exc)) from exc
+            raise StoreError(message) from exc
 
     return wrapper
+
+
+# SQLSTATE classes of errors about the values written, not the database: 22 data exception
+# (a NUL in a text, a value out of range), 54 program limit exceeded (an index row over
+# PostgreSQL's 2,704 bytes).
+_DATA_SQLSTATE_CLASSES = ("22", "54")
+
+
+def _refuses_the_data(exc: sqlalchemy.exc.SQLAlchemyError) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
 
 
 DEFAULT_WINDOW = timedelta(days=30)
