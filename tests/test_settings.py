@@ -466,8 +466,22 @@ SETTINGS_CASES = [
         "database-url-scheme",
         'database_url = "mysql://db/aggregator"  # <-\n',
         "database_url",
-        "unsupported database URL",
+        "unsupported database in database URL",
         "postgresql+psycopg",
+    ),
+    Bad(
+        "database-url-driver-not-installed",
+        'database_url = "postgresql+psycopg2://u@db/aggregator"  # <-\n',
+        "database_url",
+        "driver 'psycopg2' is not installed in database URL",
+        "postgresql+psycopg://",
+    ),
+    Bad(
+        "database-url-port",
+        'database_url = "postgresql+psycopg://u@127.0.0.1:notaport/db"  # <-\n',
+        "database_url",
+        "invalid port in database URL",
+        "user@host:5432/db",
     ),
 ]
 

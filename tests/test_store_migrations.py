@@ -136,8 +136,9 @@ def test_bad_urls_are_store_errors(url: str) -> None:
     assert "pw" not in str(caught.value)
 
 
-def test_plain_postgresql_urls_use_psycopg_3() -> None:
-    engine = create_store_engine("postgresql://u@127.0.0.1/db")
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_plain_postgresql_urls_use_psycopg_3(scheme: str) -> None:
+    engine = create_store_engine(f"{scheme}://u@127.0.0.1/db")
     try:
         assert engine.dialect.driver == "psycopg"
     finally:

@@ -285,12 +285,24 @@ def _check_cron(value: str) -> str:
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
 
 
+# The drivers installed with the project: SQLite's own, and psycopg 3 (a bare
+# "postgresql://" or "postgres://" means it too; SQLAlchemy would reach for psycopg2, which
+# is not installed).
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
 def _check_database_url(value: str) -> str:
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-        raise fail(
-            f"unsupported database URL {value!r}",
-            "'sqlite:///path/file.sqlite' or 'postgresql+psycopg://user@host/db'",
-        )
+    expected = "'sqlite:///path/file.sqlite' or 'postgresql+psycopg://user@host:5432/db'"
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme not in _DATABASE_SCHEMES:
+        driver = scheme.partition("+")[2]
+        problem = f"driver {driver!r} is not installed" if driver else "unsupported database"
+        raise fail(f"{problem} in database URL {value!r}", expected)
+    if scheme.startswith("postgres"):
+        try:
+            urlsplit(value).port  # noqa: B018  (reading it checks it)
+        except ValueError as exc:
+            raise fail(f"invalid port in database URL {value!r}: {exc}", expected) from exc
     return value
 
 

@@ -65,6 +65,8 @@ def parse_url(database_url: str) -> URL:
         url = make_url(database_url)
     except sqlalchemy.exc.ArgumentError as exc:
         raise StoreError(f"not a database URL: {masked(database_url)}") from exc
+    if url.drivername == "postgres":  # Heroku's and libpq tools' spelling
+        url = url.set(drivername="postgresql")
     backend = url.get_backend_name()
     if backend == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not the psycopg2 default
