@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -191,6 +192,33 @@ def test_cursor_pages_stay_stable_while_items_arrive(
         # The pages held exactly the items stored when the first page was read.
         assert sorted(seen) == sorted(i for i in ids if i <= max(seen))
         assert max(ids) > max(seen)  # and a new listing shows the new arrival
+
+
+def test_pages_of_an_age_filter_keep_the_first_page_s_window(
+    own_app: App, own_client: httpx.Client
+) -> None:
+    # since=1420m read at each request's own clock moved the window between pages, and the
+    # next page was refused as "another query".
+    whole = get_json(own_client, "/api/v1/items", since="1420m", limit=200)
+    assert len(whole["items"]) >= 3
+    page = get_json(own_client, "/api/v1/items", since="1420m", limit=2)
+    seen = [i["id"] for i in page["items"]]
+    ticking = itertools.count(1)
+    own_app.clock = lambda: NOW + timedelta(minutes=next(ticking))  # time goes on
+    while page["next_cursor"]:
+        page = get_json(
+            own_client, "/api/v1/items", since="1420m", limit=2, cursor=page["next_cursor"]
+        )
+        seen += [i["id"] for i in page["items"]]
+    assert seen == [i["id"] for i in whole["items"]]
+    # Another age is another query, and still refused.
+    first = get_json(own_client, "/api/v1/items", since="1420m", limit=2)
+    assert_problem(
+        own_client.get(
+            "/api/v1/items", params={"since": "7d", "limit": 2, "cursor": first["next_cursor"]}
+        ),
+        422,
+    )
 
 
 def test_item_with_revisions(shared: tuple[App, httpx.Client]) -> None:

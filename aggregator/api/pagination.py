@@ -1,9 +1,11 @@
 """Opaque cursors for keyset pagination.
 
 A cursor is base64url JSON: the sort order, the key of the last row served, the snapshot
-(highest item id the first page saw) and a fingerprint of the query's filters. Handing a
-cursor to another query (other filters or sort) is a 422 naming `cursor`, not a page of
-something else. Clients must treat cursors as opaque.
+(highest item id the first page saw), a fingerprint of the query's filters and the time the
+first page was served at, against which every page reads an age such as `since=1h` (read
+against each request's own clock, the next page's window had moved, and its fingerprint
+with it). Handing a cursor to another query (other filters or sort) is a 422 naming
+`cursor`, not a page of something else. Clients must treat cursors as opaque.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Cursor:
     key: tuple[Any, ...]
     snapshot: int
     query: str  # fingerprint of the filters
+    served_at: datetime | None = None  # when the first page was: what ages are read against
 
 
 def fingerprint(params: Mapping[str, Sequence[str] | str | int | None]) -> str:
@@ -49,19 +52,39 @@ def encode(cursor: Cursor) -> str:
         "n": cursor.snapshot,
         "q": cursor.query,
     }
+    if cursor.served_at is not None:
+        data["t"] = cursor.served_at.isoformat()
     raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode(text: str, *, sort: str, query: str, key_types: Sequence[type]) -> Cursor:
-    """The cursor, checked against the query it is used with; a 422 problem otherwise."""
+def _data(text: str) -> Any:
     if len(text) > MAX_CURSOR_CHARS:
         raise bad_parameter("cursor", "too long to be a cursor this API issued")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        data = json.loads(raw)
+        return json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad_parameter("cursor", "not a cursor this API issued") from None
+
+
+def served_at(text: str | None) -> datetime | None:
+    """When the first page of the cursor's query was served (None for a first page, or a
+    cursor without it); read before the filters, which ages are resolved against."""
+    if text is None:
+        return None
+    data = _data(text)
+    value = data.get("t") if isinstance(data, dict) else None
+    if value is None:
+        return None
+    if not _is(value, datetime):
+        raise bad_parameter("cursor", "not a cursor this API issued")
+    return datetime.fromisoformat(value)
+
+
+def decode(text: str, *, sort: str, query: str, key_types: Sequence[type]) -> Cursor:
+    """The cursor, checked against the query it is used with; a 422 problem otherwise."""
+    data = _data(text)
     if (
         not isinstance(data, dict)
         or data.get("v") != VERSION
@@ -76,7 +99,9 @@ def decode(text: str, *, sort: str, query: str, key_types: Sequence[type]) -> Cu
         _is(value, kind) for value, kind in zip(key, key_types, strict=True)
     ):
         raise bad_parameter("cursor", "not a cursor this API issued")
-    return Cursor(sort=sort, key=tuple(key), snapshot=int(data["n"]), query=query)
+    return Cursor(
+        sort=sort, key=tuple(key), snapshot=int(data["n"]), query=query, served_at=served_at(text)
+    )
 
 
 def _int(value: object) -> bool:

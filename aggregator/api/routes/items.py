@@ -37,14 +37,16 @@ def item_filter(
     until: str | None,
     q: str | None,
     cluster: int | None,
+    now: datetime | None = None,
 ) -> queries.ItemFilter:
+    """The filters; ages (`since=7d`) are read against `now`, by default the clock."""
     search = None
     if q is not None and params.text("q", q):
         try:
             search = parse_search(q)
         except InvalidSearch as exc:
             raise bad_parameter("q", str(exc)) from None
-    now = ctx.app.clock()
+    now = ctx.app.clock() if now is None else now
     return queries.ItemFilter(
         tags=params.texts("tag", tag, most=params.MAX_TAGS),
         sources=known_sources(ctx, params.texts("source", source)),
@@ -136,6 +138,10 @@ def list_items(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> Response:
+    if cursor is not None:
+        params.text("cursor", cursor)
+    # Every page reads an age (since=1h) against the first page's time: the same window.
+    served_at = pagination.served_at(cursor) or ctx.app.clock()
     where = item_filter(
         ctx,
         tag=tag,
@@ -146,6 +152,7 @@ def list_items(
         until=until,
         q=q,
         cluster=cluster,
+        now=served_at,
     )
     order = sort or ("relevance" if where.search is not None else "newest")
     if order == "relevance" and where.search is None:
@@ -165,7 +172,6 @@ def list_items(
     after = None
     snapshot = None
     if cursor is not None:
-        params.text("cursor", cursor)
         decoded = pagination.decode(
             cursor, sort=order, query=fingerprint, key_types=KEY_TYPES[order]
         )
@@ -178,7 +184,11 @@ def list_items(
     if page.more and page.rows:
         next_cursor = pagination.encode(
             pagination.Cursor(
-                sort=order, key=page.rows[-1].key, snapshot=page.snapshot, query=fingerprint
+                sort=order,
+                key=page.rows[-1].key,
+                snapshot=page.snapshot,
+                query=fingerprint,
+                served_at=served_at,
             )
         )
     body = ItemPage(items=[item_out(row) for row in page.rows], next_cursor=next_cursor)
