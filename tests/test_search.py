@@ -83,6 +83,15 @@ def test_title_hits_rank_first(store: SqlStore) -> None:
     assert scores[0] > scores[1] > 0
 
 
+def test_title_hits_rank_first_with_an_exclusion_too(store: SqlStore) -> None:
+    # PostgreSQL's ts_rank scored a query with a !! term near zero for every item: the
+    # title hit no longer came first.
+    assert found(store, "encryption -apps") == ["title-hit", "text-hit"]
+    with store.engine.connect() as conn:
+        scores = [s for _, s in search_ids(conn, parse_search("encryption -apps"))]
+    assert scores[0] > scores[1] > 0.01
+
+
 def test_index_follows_updates_and_deletes(store: SqlStore) -> None:
     save(store, [make_item("src", "text-hit", title="Monthly digest", text="About Europol.")], 5)
     assert found(store, "europol") == ["text-hit"]
