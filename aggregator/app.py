@@ -357,6 +357,8 @@ def item_record(item: StoredItem) -> dict[str, Any]:
         "last_changed": item.last_changed.isoformat(),
         "revision": item.revision,
         "language": item.language,
+        "author": item.author,
+        "categories": list(item.categories),
         "tags": list(item.tags),
         "cluster_id": item.cluster_id,
     }

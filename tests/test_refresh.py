@@ -143,12 +143,18 @@ def test_refresh_stores_every_kind_then_sends_conditional_requests(
             "published",
             "first_seen",
             "language",
+            "author",
+            "categories",
             "tags",
             "cluster_id",
         }
         assert row["url"].startswith(("https://", http_server.base_url))
         assert row["published"].endswith("+00:00")
         assert row["cluster_id"] is not None
+    ep_rows = [r for r in rows if r["source"] == "ep-press"]
+    assert "Press Service" in {r["author"] for r in ep_rows}
+    assert ["LIBE", "Justice and home affairs"] in [r["categories"][:2] for r in ep_rows]
+    assert "IWF Press Office" in {r["author"] for r in rows if r["source"] == "iwf"}
     council = [r for r in rows if r["source"] == "council"]
     assert "org:institution" in council[0]["tags"]
 
