@@ -193,6 +193,12 @@ def test_prune_end_to_end(
     code = main(["--config", str(config), "prune", "--json"])
     done = json.loads(capsys.readouterr()[0])
     assert code == 0 and done["items"] == len(expected) and done["vacuum"]
+    # The dry run told what the real one did, clusters included.
+    assert done["clusters_updated"] == len(mirror_ids)
+    assert (dry["clusters_deleted"], dry["clusters_updated"]) == (
+        done["clusters_deleted"],
+        done["clusters_updated"],
+    )
 
     with App.open(config, clock=clock) as app:
         engine = app.store.engine
@@ -352,6 +358,9 @@ def test_a_dry_run_changes_nothing(database_url: str) -> None:
         before = counts(store.engine)
         result = prune(store.engine, CUT, now=NOW, dry_run=True)
         assert result.items == 5 and result.dry_run and result.vacuum is None
+        assert counts(store.engine) == before
+        # Each old item was alone in its cluster: the real run will delete 5 clusters.
+        assert (result.clusters_deleted, result.clusters_updated) == (5, 0)
         assert counts(store.engine) == before
     finally:
         store.close()

@@ -179,13 +179,25 @@ def prune(engine: Engine, cutoffs: Cutoffs, *, now: datetime, dry_run: bool = Fa
     """Delete what `cutoffs` let go (nothing on a dry run) and give the space back."""
     writer = engine.execution_options(**{WRITE_OPTION: True})
     try:
-        with writer.begin() as conn:
-            ids = prunable_ids(conn, cutoffs)
+        with writer.connect() as conn:
+            transaction = conn.begin()
+            try:
+                ids = prunable_ids(conn, cutoffs)
+                # A dry run deletes too, and rolls back: what it reports of the clusters is
+                # what the real run will do, not a guess.
+                deleted, updated = delete_items(conn, ids, now=now) if ids else (0, 0)
+            except BaseException:
+                transaction.rollback()
+                raise
             if dry_run or not ids:
+                transaction.rollback()
                 return PruneResult(
-                    items=len(ids), clusters_deleted=0, clusters_updated=0, dry_run=dry_run
+                    items=len(ids),
+                    clusters_deleted=deleted,
+                    clusters_updated=updated,
+                    dry_run=dry_run,
                 )
-            deleted, updated = delete_items(conn, ids, now=now)
+            transaction.commit()
         vacuum = reclaim_space(engine)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise StoreError(f"prune failed on {masked(engine.url)}: {describe(exc)}") from exc
