@@ -136,7 +136,33 @@ POSITIVE = [
     ("en", "INHOPE annual report", "", "hotlines"),
     ("en", "NCMEC", "CyberTipline reports reached 36 million", "hotlines"),
     ("en", "IWF", "The IWF removed more child sexual abuse imagery", "hotlines"),
-    ("en", "Europol operation", "", "law-enforcement"),
+    ("en", "Europol operation", "against child sexual abuse on the dark web", "law-enforcement"),
+    (
+        "de",
+        "Razzia gegen Pädophilen-Netzwerk",
+        "BKA durchsucht 50 Wohnungen wegen Missbrauchsdarstellungen",
+        "law-enforcement",
+    ),
+    (
+        "en",
+        "AI models",
+        "UK to criminalise AI models optimised to create child abuse images",
+        "ai-csam",
+    ),
+    (
+        "it",
+        "Adescamento di minorenni online",
+        "La polizia postale avverte i genitori",
+        "grooming-sextortion",
+    ),
+    ("fr", "Contrôle des conversations privées", "Le Sénat s'inquiète du projet européen", "csar"),
+    ("nl", "Offlimits", "Meer meldingen van online kindermisbruik", "hotlines"),
+    (
+        "en",
+        "EU app",
+        "A new EU app lets users prove they are adults before accessing porn sites",
+        "age-verification",
+    ),
     (
         "en",
         "Arrests",
@@ -153,6 +179,44 @@ POSITIVE = [
 
 # Look-alikes that must NOT get the topic.
 NEGATIVE = [
+    (
+        "en",
+        "40 tonnes of cocaine seized",
+        "Europol supported the operation in six countries",
+        "law-enforcement",
+    ),
+    (
+        "en",
+        "Ransomware group dismantled",
+        "Europol and Eurojust took down its servers",
+        "law-enforcement",
+    ),
+    (
+        "en",
+        "Alcohol sold online",
+        "MEPs want stricter age verification for deliveries",
+        "age-verification",
+    ),
+    ("de", "Alterskontrolle beim Alkoholkauf", "an Selbstbedienungskassen", "age-verification"),
+    (
+        "en",
+        "Payment services",
+        "strong customer authentication and encryption of card data",
+        "encryption",
+    ),
+    (
+        "en",
+        "Interim rules extended",
+        "MEPs extend the temporary derogation from the ePrivacy Directive to detect child sexual abuse",
+        "csar",
+    ),
+    (
+        "en",
+        "116 000 hotlines for missing children",
+        "reports of child sexual exploitation rose",
+        "hotlines",
+    ),
+    ("en", "#MeToo in film", "victims of sexual abuse on set speak out", "survivors"),
     ("en", "CSAR helicopters", "combat search and rescue (CSAR) training", "csar"),
     ("en", "Parental controls", "The new chat control panel lets parents mute strangers.", "csar"),
     ("en", "Police crack down", "EU member states block migrant smuggling routes", "csar"),
