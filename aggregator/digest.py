@@ -23,7 +23,7 @@ import difflib
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
@@ -128,6 +128,9 @@ class DigestEntry:
     others: tuple[EntrySource, ...]
     tags: tuple[str, ...]  # union over members, sorted
     changes: tuple[Change, ...] = ()  # non-empty: updated since last shown
+    # The labels of its other topics, in section order: an entry is listed once, under its
+    # first topic, and a reader of another topic's section still learns it is there.
+    also_in: tuple[str, ...] = ()
 
     @property
     def updated(self) -> bool:
@@ -530,8 +533,10 @@ def _group(
     topic_order = [*topic_order, *sorted(t for t in topic_labels if t not in listed)]
     buckets: dict[str | None, list[DigestEntry]] = {}
     for entry in entries:
-        topic = next((t for t in topic_order if t in entry.tags), None)
-        buckets.setdefault(topic, []).append(entry)
+        topics = [t for t in topic_order if t in entry.tags]
+        topic = topics[0] if topics else None
+        also_in = tuple(topic_labels.get(t, t) for t in topics[1:])
+        buckets.setdefault(topic, []).append(replace(entry, also_in=also_in))
     groups = [
         DigestGroup(
             tag=topic,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 
 import pytest
@@ -61,6 +62,23 @@ def test_groups_follow_the_topic_order_then_other() -> None:
         (None, "Other"),
     ]
     assert [e.item_id for e in digest.groups[-1].entries] == [5, 2]  # newest first
+    # Listed once, under csar; the encryption section's readers are told where it is.
+    [both] = [e for e in digest.groups[0].entries if e.item_id == 3]
+    assert both.also_in == ("Encryption",)
+    assert [e.also_in for e in digest.groups[1].entries] == [()]
+
+
+def test_an_entry_under_one_topic_names_its_others_in_every_format() -> None:
+    from aggregator.deliver.render import render_html, render_json, render_markdown, render_text
+
+    digest = digest_of([item(3, "edri", tags=("dsa", "encryption", "csar"))])
+    [entry] = digest.groups[0].entries
+    assert entry.also_in == ("Encryption", "Digital Services Act")
+    assert "  Also in: Encryption, Digital Services Act\n" in render_text(digest)
+    assert "also in Encryption, Digital Services Act" in render_html(digest)
+    assert "; also in Encryption, Digital Services Act*" in render_markdown(digest)
+    [[data]] = [g["entries"] for g in json.loads(render_json(digest))["groups"]]
+    assert data["also_in"] == ["Encryption", "Digital Services Act"]
 
 
 def test_topics_left_out_of_the_order_follow_it_alphabetically_not_under_other() -> None:

@@ -49,6 +49,7 @@ def _entry(data: Mapping[str, Any]) -> DigestEntry:
         source=_source(data["source"]),
         others=tuple(_source(o) for o in data["others"]),
         tags=tuple(data["tags"]),
+        also_in=tuple(data.get("also_in", ())),  # digests stored before it was written
         changes=tuple(
             Change(kind=c["kind"], before=c["before"], after=c["after"], diff=c["diff"])
             for c in data["changes"]

@@ -185,6 +185,7 @@ def _entry_json(entry: DigestEntry) -> dict[str, Any]:
         "published": _iso(entry.published),
         "summary": entry.summary,
         "tags": list(entry.tags),
+        "also_in": list(entry.also_in),
         "source_count": entry.source_count,
         "source": _source_json(entry.source),
         "others": [_source_json(o) for o in entry.others],
