@@ -207,7 +207,8 @@ NEGATIVE = [
     (
         "en",
         "Interim rules extended",
-        "MEPs extend the temporary derogation from the ePrivacy Directive to detect child sexual abuse",
+        "MEPs extend the temporary derogation from the ePrivacy Directive to detect child "
+        "sexual abuse",
         "csar",
     ),
     (
