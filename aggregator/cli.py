@@ -428,13 +428,11 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import logging
 
+    from aggregator.logs import start_service_logging
     from aggregator.schedule import Service
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    start_service_logging()
     with open_app(args) as app:
         if not args.distributed:
             asyncio.run(Service(app).serve())

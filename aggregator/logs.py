@@ -16,15 +16,29 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that narrate what the service's own lines (and dramatiq's) say already, and the
 # level they are shown from, below DEBUG: pika logs a dozen lines, tracebacks included, for
 # every connection attempt to a broker that is down (dramatiq says it in one, each retry);
-# Alembic one line for each plugin it loads.
-CHATTY_LIBRARIES = {"pika": logging.CRITICAL, "alembic.runtime.plugins": logging.WARNING}
+# Alembic one line for each plugin it loads; APScheduler two for each tick.
+CHATTY_LIBRARIES = {
+    "pika": logging.CRITICAL,
+    "alembic.runtime.plugins": logging.WARNING,
+    "apscheduler": logging.WARNING,  # two lines a tick: "Running job", "executed successfully"
+}
+
+
+def start_service_logging(line_format: str = LOG_FORMAT) -> None:
+    """The long-running commands' log lines, at INFO until the settings say otherwise, with
+    the chatty libraries quiet from the first line (the store's first migration included)."""
+    logging.basicConfig(level=logging.INFO, format=line_format)
+    _quiet_libraries(logging.INFO)
+
+
+def _quiet_libraries(level: int) -> None:
+    for name, shown_from in CHATTY_LIBRARIES.items():
+        logging.getLogger(name).setLevel(logging.NOTSET if level <= logging.DEBUG else shown_from)
 
 
 def apply_log_level(level: str) -> None:
     root = logging.getLogger()
     root.setLevel(level)
-    for name, shown_from in CHATTY_LIBRARIES.items():
-        chatty = logging.getLogger(name)
-        chatty.setLevel(logging.NOTSET if root.level <= logging.DEBUG else shown_from)
+    _quiet_libraries(root.level)
     if not root.handlers and root.level <= logging.DEBUG:
         logging.basicConfig(level=level, format=LOG_FORMAT)

@@ -26,14 +26,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from aggregator import cron
+from aggregator.config_watch import ConfigFiles
 from aggregator.errors import AggregatorError
 from aggregator.settings import DigestProfile
 
 if TYPE_CHECKING:
     from aggregator.app import App
+    from aggregator.deliver.outbox import DeliveryOutcome
 
 log = logging.getLogger("aggregator.schedule")
 
@@ -51,21 +55,15 @@ STOP_GRACE_SECONDS = 30.0
 # --- the deciding logic: pure, over a clock reading ---------------------------------------
 
 
-def cron_trigger(profile: DigestProfile) -> CronTrigger:
-    return CronTrigger.from_crontab(profile.cron, timezone=profile.timezone)
+def cron_trigger(profile: DigestProfile) -> BaseTrigger:
+    return cron.cron_trigger(profile.cron, profile.timezone)
 
 
-def next_fire_after(trigger: CronTrigger, after: datetime) -> datetime | None:
-    """The first fire time strictly after `after` (None: the schedule never fires again)."""
-    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    return fire
-
-
-def digest_due(trigger: CronTrigger, *, since: datetime, now: datetime) -> bool:
+def digest_due(trigger: BaseTrigger, *, since: datetime, now: datetime) -> bool:
     """Whether the schedule fired in (since, now]. One answer however many times it fired:
     a service that was down for three days sends one digest, not three. Constant time,
     whatever the gap (no walk over the missed fire times)."""
-    fire = next_fire_after(trigger, since)
+    fire = cron.next_fire_after(trigger, since)
     return fire is not None and fire <= now
 
 
@@ -74,6 +72,22 @@ def digest_reference(last_end: datetime | None, started: datetime) -> datetime:
     sent one, when this service started (its first digest comes at its first scheduled
     time, rather than at once with the whole archive)."""
     return last_end if last_end is not None else started
+
+
+def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
+    """One line per email: a failed send at WARNING with the server's reason (it stays
+    queued and is retried), so an operator at log_level = "warning" still sees it."""
+    window = outcome.window_end.isoformat(timespec="minutes")
+    if outcome.status == "failed":
+        log.warning(
+            "digest %s (window to %s): %ssend failed, queued for retry: %s",
+            outcome.profile,
+            window,
+            context,
+            outcome.error or "no reason given",
+        )
+    else:
+        log.info("digest %s (window to %s): %s%s", outcome.profile, window, context, outcome.status)
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -115,11 +129,13 @@ class Service:
         self._wakeups = _Wakeups()
         self._prune_wanted = False  # set by the daily prune job, done by the next step
         self._pending_tried: datetime | None = None  # the last retry of queued digests
+        self._config = ConfigFiles(app.config_dir) if app.config_dir is not None else None
 
     # one step: what is due now, by the app's clock
 
     async def tick(self) -> tuple[int, int]:
         """Refresh every source that is due now; returns (refreshed, failed)."""
+        self._tell_config_changes()
         due = self.app.due_sources()
         if not due:
             return 0, 0
@@ -148,12 +164,25 @@ class Service:
             )
         ]
 
+    def _tell_config_changes(self) -> None:
+        if self._config is None:
+            return
+        for name in self._config.newly_changed():
+            log.warning(
+                "%s changed on disk: the service read its config when it started and goes on "
+                "with that; restart it to apply the change",
+                self._config.folder / name,
+            )
+
     async def digest(self, profile: DigestProfile) -> None:
         # In a thread: rendering and SMTP block. A cancelled step leaves the thread to finish
         # its send and record it (asyncio.run waits for the default executor).
         run = await asyncio.to_thread(self.app.run_digest, profile.name, send=True)
-        statuses = ", ".join(d.status for d in run.deliveries) or "nothing to send"
-        log.info("digest %s: %d entries; %s", profile.name, run.digest.entry_count, statuses)
+        if not run.deliveries:
+            log.info("digest %s: %d entries; nothing to send", profile.name, run.digest.entry_count)
+        for outcome in run.deliveries:  # earlier windows' queued emails first, then this one
+            own = outcome.window_end == run.digest.window_end
+            _log_delivery(outcome, f"{run.digest.entry_count} entries; " if own else "queued, ")
 
     async def step(self) -> StepReport:
         """Refresh the due sources, then send the due digests, so a digest carries what
@@ -199,8 +228,7 @@ class Service:
             log.error("retrying queued digests failed: %s", exc)
             return
         for outcome in outcomes:
-            detail = f" ({outcome.error})" if outcome.error else ""
-            log.info("queued digest %s: %s%s", outcome.profile, outcome.status, detail)
+            _log_delivery(outcome, "queued, ")
 
     async def prune(self) -> None:
         """Delete what the retention settings let go (in a thread: it blocks)."""
@@ -212,7 +240,12 @@ class Service:
     # the event-loop glue
 
     def stop(self) -> None:
-        self._wakeups.stopping.set()
+        """Stop after the step in flight; asked again while it finishes, stop now."""
+        wakeups = self._wakeups
+        if wakeups.stopping.is_set() and wakeups.task is not None and not wakeups.task.done():
+            log.warning("stopping now: cancelling the step in flight")
+            wakeups.task.cancel()
+        wakeups.stopping.set()
 
     def wake(self) -> None:
         """Start a step now, or one more after the step in flight."""
@@ -282,10 +315,14 @@ class Service:
             await self._wakeups.stopping.wait()
         finally:
             scheduler.shutdown(wait=False)
-            if install_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(sig)
-            await self._finish()
+            try:
+                # The handlers stay while the step finishes: a second signal cuts it short
+                # (and the process still ends as asked, exit 0), not kills it unlogged.
+                await self._finish()
+            finally:
+                if install_signals:
+                    for sig in (signal.SIGTERM, signal.SIGINT):
+                        loop.remove_signal_handler(sig)
         if self._wakeups.crashed is not None:
             raise self._wakeups.crashed
 

@@ -8,6 +8,7 @@ PostgreSQL for the store. Only the clock is fake, injected through `App.open(clo
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -175,8 +176,50 @@ def test_steps_refresh_due_sources_and_send_the_daily_digest_at_local_time(
     assert "Statement 1 " not in second.get_content()
 
 
+def test_a_config_edited_while_the_service_runs_is_reported_once_per_change(
+    open_app: Callable[[FakeClock], App], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    sources_file = tmp_path / "config" / "sources.toml"
+    with open_app(clock) as app, caplog.at_level(logging.WARNING, logger="aggregator.schedule"):
+        service = Service(app)
+        asyncio.run(service.step())
+        assert not [r for r in caplog.records if "changed on disk" in r.getMessage()]
+        sources_file.write_text(
+            sources_file.read_text(encoding="utf-8") + "\n# a new source soon\n", encoding="utf-8"
+        )
+        asyncio.run(service.step())
+        asyncio.run(service.step())  # the same change: told once
+        told = [r.getMessage() for r in caplog.records if "changed on disk" in r.getMessage()]
+        assert len(told) == 1
+        assert str(sources_file) in told[0] and "restart it to apply the change" in told[0]
+
+
+def test_a_source_is_fetched_at_the_tick_that_reaches_its_next_fetch_time(
+    open_app: Callable[[FakeClock], App], http_server: FixtureServer
+) -> None:
+    # The next fetch is counted from when the last one ended: the tick one interval later
+    # comes a moment before it. Half a tick of slack (30 s of the 60 s tick) takes it then,
+    # not a whole tick later.
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    with open_app(clock) as app:
+        service = Service(app)
+        asyncio.run(service.step())
+        state = app.store.fetch_state("ngo-a")
+        assert state is not None and state.next_fetch_at is not None
+        clock.set(state.next_fetch_at - timedelta(seconds=40))  # more than half a tick early
+        asyncio.run(service.step())
+        assert http_server.count("/a.xml") == 1
+        clock.set(state.next_fetch_at - timedelta(seconds=1))  # the tick just before it
+        asyncio.run(service.step())
+        assert http_server.count("/a.xml") == 2
+
+
 def test_a_digest_whose_send_failed_is_retried_within_minutes_not_a_day_later(
-    tmp_path: Path, database_url: str, http_server: FixtureServer
+    tmp_path: Path,
+    database_url: str,
+    http_server: FixtureServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # The mail server is down when the digest fires (nothing listens on its port), and up a
     # few minutes later: the digest goes out then, not at the next day's cron time.
@@ -195,7 +238,13 @@ def test_a_digest_whose_send_failed_is_retried_within_minutes_not_a_day_later(
         service = Service(app)
         asyncio.run(service.step())
         clock.set(local(2025, 6, 2, 7, 0))
-        assert asyncio.run(service.step()).digests == ("daily",)
+        with caplog.at_level(logging.WARNING, logger="aggregator.schedule"):
+            assert asyncio.run(service.step()).digests == ("daily",)
+        # Seen at log_level = "warning" too, with the server's reason.
+        [failed] = [r for r in caplog.records if "send failed" in r.getMessage()]
+        assert failed.levelno == logging.WARNING
+        assert f"127.0.0.1:{port}" in failed.getMessage()
+        assert "queued for retry" in failed.getMessage()
         with server:
             clock.set(local(2025, 6, 2, 7, 2))  # sooner than the retry interval: not yet
             asyncio.run(service.step())

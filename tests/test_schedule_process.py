@@ -128,3 +128,46 @@ def test_sigterm_finishes_writes_and_a_restart_sends_the_missed_digest_once(
     assert slow.title in text.get_content()
     assert http_server.count("/fast.xml") == 1
     assert http_server.count("/slow.xml") == 1
+
+
+def test_a_second_sigterm_cuts_the_step_short_and_still_ends_cleanly(
+    tmp_path: Path, http_server: FixtureServer
+) -> None:
+    # The fetch hangs for longer than the 30 s grace: the first SIGTERM waits for it, the
+    # second stops now, with a line saying so, and the exit status of a stop asked for.
+    post = Post(
+        guid="slow-1",
+        title="A statement",
+        link="https://edri.example/1",
+        text="A statement.",
+        published=datetime.now(UTC),
+    )
+    http_server.add("/hang.xml", body=rss("EDRi", [post]), delay=60.0)
+    config = service_config(
+        tmp_path / "config",
+        [feed_source("edri", http_server.url("/hang.xml"))],
+        smtp_port=None,
+        tick_seconds=1,
+    )
+    env = {
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'agg.sqlite'}",
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+    }
+    log = tmp_path / "run.log"
+    process = start(config, env, log)
+    wait_for(lambda: http_server.count("/hang.xml") == 1, "the fetch to start")
+    process.send_signal(signal.SIGTERM)
+    wait_for(lambda: "finish its writes" in log.read_text(), "the first stop")
+    began = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"a second SIGTERM did not stop aggregator run:\n{log.read_text()}")
+    assert code == 0, log.read_text()
+    assert time.monotonic() - began < 15
+    text = log.read_text()
+    assert "stopping now: cancelling the step in flight" in text
+    # APScheduler's two lines a tick are left out at the default log level.
+    assert "Running job" not in text and "executed successfully" not in text

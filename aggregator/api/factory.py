@@ -9,7 +9,6 @@ closes it when it shuts down.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from pathlib import Path
@@ -19,11 +18,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from aggregator.api.app import create_app
 from aggregator.app import App
-from aggregator.logs import apply_log_level
+from aggregator.logs import apply_log_level, start_service_logging
 
 CONFIG_DIR_ENV = "AGGREGATOR_SERVE_CONFIG_DIR"
 FACTORY = "aggregator.api.factory:app_from_env"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HTTP_PROTOCOL = "aggregator.api.factory:NoDelayH11Protocol"
 
 
@@ -45,7 +43,7 @@ class NoDelayH11Protocol(H11Protocol):
 
 def app_from_env() -> FastAPI:
     # A spawned worker starts without the parent's logging set-up (uvicorn's is off).
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    start_service_logging()
     app = App.open(Path(os.environ[CONFIG_DIR_ENV]), os.environ)
     apply_log_level(app.settings.log_level)
     return create_app(app, owns_app=True)

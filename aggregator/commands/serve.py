@@ -32,10 +32,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from aggregator.api import create_app
-    from aggregator.api.factory import CONFIG_DIR_ENV, FACTORY, HTTP_PROTOCOL, LOG_FORMAT
+    from aggregator.api.factory import CONFIG_DIR_ENV, FACTORY, HTTP_PROTOCOL
+    from aggregator.logs import start_service_logging
     from aggregator.schedule import Service
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    start_service_logging()
     if args.workers < 1:
         logging.getLogger("aggregator.serve").error("--workers must be at least 1")
         return EXIT_CONFIG

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aggregator.logs import start_service_logging
+
 RESTART_DELAY_SECONDS = 1.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 
@@ -60,7 +62,7 @@ def _child(config_dir: Path, threads: int) -> None:
     from aggregator.allocator import give_back_large_blocks
 
     give_back_large_blocks()  # a spawned child starts with glibc's defaults again
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    start_service_logging(LOG_FORMAT)
     _serve(config_dir, threads)
 
 
@@ -112,7 +114,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if args.processes < 1 or args.threads < 1:
         raise UsageError("--processes and --threads must be at least 1")
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    start_service_logging(LOG_FORMAT)
     config_dir = config_dir_of(args)
     _check_login(config_dir)
     if args.processes == 1:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from aggregator.cron import cron_trigger, next_fire_after
 from aggregator.deliver.files import FORMATS, write_digest_files
 from aggregator.deliver.mail import SmtpTransport, build_message
 from aggregator.deliver.outbox import (
@@ -43,8 +44,7 @@ from aggregator.store.digests import (
     load_window_items,
 )
 
-# The first digest of a profile has no previous window: it starts at the beginning, so
-# nothing stored before it is ever skipped.
+# Where a window reaches back to when it has no start of its own (see `first_window_start`).
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 FALLBACK_SENDER = "aggregator <aggregator@localhost>"
 
@@ -67,6 +67,19 @@ def transport_for(smtp: SmtpSettings | None, data_dir: Path) -> Transport:
     return SmtpTransport(smtp)
 
 
+def first_window_start(profile: DigestProfile, now: datetime) -> datetime:
+    """Where the first digest of a profile starts: one period of its schedule back (a day
+    for a daily profile, a week for a weekly one), so a profile added to a store of a year
+    gets the week's news, not the year's. Items are windowed by when they were first seen:
+    on a new install, everything the first refreshes collected is inside it."""
+    trigger = cron_trigger(profile.cron, profile.timezone)
+    first = next_fire_after(trigger, now)
+    second = next_fire_after(trigger, first) if first is not None else None
+    if first is None or second is None:
+        return BEGINNING  # a schedule that stops firing has no period
+    return max(now - (second - first), BEGINNING)
+
+
 def build(
     engine: Engine,
     profile: DigestProfile,
@@ -76,7 +89,7 @@ def build(
     topic_order: Sequence[str],
     topic_labels: Mapping[str, str],
 ) -> Digest:
-    start = since or last_window_end(engine, profile.name) or BEGINNING
+    start = since or last_window_end(engine, profile.name) or first_window_start(profile, now)
     return build_digest(
         profile=profile.name,
         window_start=start,

@@ -273,10 +273,10 @@ def _check_cron(value: str) -> str:
     expected = "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *'"
     if len(value.split()) != 5:
         raise fail(f"invalid cron expression {value!r}: {len(value.split())} fields", expected)
-    from apscheduler.triggers.cron import CronTrigger  # only a config with a cron pays for it
+    from aggregator.cron import cron_trigger  # only a config with a cron pays for it
 
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        cron_trigger(value, "UTC")
     except ValueError as exc:
         raise fail(f"invalid cron expression {value!r}: {exc}", expected) from exc
     return value

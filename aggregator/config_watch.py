@@ -1,0 +1,40 @@
+"""Which config files changed on disk since a long-running command read them.
+
+`aggregator run` reads its config once, when it starts; an operator who edits sources.toml
+(or a profile's cron) while it runs is told to restart it, in the log, instead of finding
+out days later that the change never took.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WATCHED = ("aggregator.toml", "sources.toml", "tags.toml")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # absent (aggregator.toml is optional) or unreadable
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+class ConfigFiles:
+    """The config files as read at start; `newly_changed` names each change once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._read = {name: _stamp(folder / name) for name in WATCHED}
+        self._told = dict(self._read)
+
+    def newly_changed(self) -> list[str]:
+        """Files whose content differs from what was read, not reported since they last did."""
+        changed = []
+        for name in WATCHED:
+            now = _stamp(self.folder / name)
+            if now != self._told[name]:
+                self._told[name] = now
+                if now != self._read[name]:
+                    changed.append(name)
+        return changed
