@@ -295,7 +295,17 @@ def test_digests_as_json_html_text_markdown(client: httpx.Client) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert page.text == render_html(digest)
     assert "Joint statement on chat control" in page.text
-    assert_problem(client.get("/api/v1/digests/latest", params={"profile": "weekly"}), 404)
+    # A profile neither configured nor stored is a mistake to name, on every route alike.
+    for path in (
+        "/api/v1/digests",
+        "/api/v1/digests/latest",
+        "/api/v1/digests/latest/text",
+        "/feeds/digest.atom",
+        "/feeds/digest.json",
+    ):
+        response = client.get(path, params={"profile": "weekly"})
+        assert_problem(response, 422, "profile")
+        assert "unknown digest profile 'weekly' (known: daily)" in response.json()["detail"]
     assert_problem(client.get("/api/v1/digests/7/pdf"), 422, "fmt")
 
 

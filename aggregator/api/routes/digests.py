@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from aggregator.api import pagination, params
 from aggregator.api.context import ApiContext, base_url, context
+from aggregator.api.known import known_profile
 from aggregator.api.problems import not_found, problem_responses
 from aggregator.api.rendering import MEDIA_TYPES, Format, body_of, rendered
 from aggregator.api.responses import cached, cached_json
@@ -46,6 +47,7 @@ def _full(request: Request, row: queries.DigestRow) -> Response:
 
 def _latest(ctx: ApiContext, profile: str | None) -> queries.DigestRow:
     params.text("profile", profile)
+    known_profile(ctx, profile)
     with ctx.app.store.engine.connect() as conn:
         row = queries.latest_digest(conn, profile)
     if row is None:
@@ -75,6 +77,7 @@ def list_digests(
     cursor: Annotated[params.CursorText | None, Query()] = None,
 ) -> Response:
     params.text("profile", profile)
+    known_profile(ctx, profile)
     fingerprint = pagination.fingerprint({"profile": profile})
     if cursor is not None:
         params.text("cursor", cursor)

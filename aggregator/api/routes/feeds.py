@@ -23,10 +23,10 @@ from aggregator.api.feeds_out import (
     json_feed,
     rfc3339,
 )
+from aggregator.api.known import known_profile, known_sources
 from aggregator.api.problems import problem_responses
 from aggregator.api.rendering import rendered, summary_of
 from aggregator.api.responses import cached
-from aggregator.api.routes.items import known_sources
 from aggregator.models import OrgKind
 from aggregator.store import queries
 
@@ -42,6 +42,7 @@ AUTHOR = "aggregator"
 
 def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> list[FeedEntry]:
     params.text("profile", profile)
+    known_profile(ctx, profile)
     with ctx.app.store.engine.connect() as conn:
         rows, _ = queries.list_digests(conn, profile=profile, limit=DIGEST_ENTRIES, with_body=True)
     base = base_url(request)

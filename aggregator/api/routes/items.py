@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from aggregator.api import pagination, params
 from aggregator.api.context import ApiContext, context
+from aggregator.api.known import known_sources
 from aggregator.api.problems import bad_parameter, not_found, problem_responses
 from aggregator.api.responses import cached_json
 from aggregator.api.schemas import ItemDetail, ItemPage, item_detail, item_out
@@ -57,21 +58,6 @@ def item_filter(
         search=search,
         cluster=cluster,
     )
-
-
-def known_sources(ctx: ApiContext, ids: tuple[str, ...]) -> tuple[str, ...]:
-    """Source ids of the config or the store (a removed source's items are kept); another
-    is a mistake to name, not a filter that matches nothing."""
-    if not ids:
-        return ids
-    known = {s.id for s in ctx.app.sources}
-    if not known.issuperset(ids):
-        known |= {h.id for h in ctx.app.health()}
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
-        raise bad_parameter("source", f"unknown source id {unknown[0]!r} (known: {listed})")
-    return ids
 
 
 TagParam = Annotated[
