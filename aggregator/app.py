@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.cadence import CadencePolicy
 from aggregator.errors import AggregatorError
 from aggregator.fetch import FetchOptions, Retriever
+from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
 from aggregator.rules_loader import RulesLoader
@@ -119,6 +120,7 @@ class App:
         """Load and validate the config, open (and migrate) the store, sync the sources."""
         env = os.environ if env is None else env
         settings = load_settings(config_dir, env)
+        check_tls_environment()
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
         tag_rules.check()

@@ -1,8 +1,9 @@
 """https against a local TLS server whose certificate a test CA (trustme) signed.
 
 The public CAs cannot sign a certificate for 127.0.0.1, so the one thing replaced is where
-the fetcher finds its CA bundle (certifi.where): with the test CA there, a fetch succeeds;
-without it, the certificate is refused.
+the fetcher finds its CA bundle (certifi.where, or SSL_CERT_FILE as an operator names a
+private CA): with the test CA there, a fetch succeeds; without it, the certificate is
+refused.
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ def tls_url(ca: trustme.CA) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def public_cas_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Machines set these (CI's to the system bundle): each test says what it trusts.
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
 @pytest.fixture()
 def trusted(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "ca.pem"
@@ -122,3 +130,32 @@ def test_an_http_host_redirecting_to_https(http_server: FixtureServer, tls_url: 
     assert isinstance(fetched, Fetched)
     assert fetched.content == RSS
     assert fetched.permanent_redirect == tls_url
+
+
+def test_ssl_cert_file_names_a_private_ca(
+    ca: trustme.CA, tls_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private CA (or a TLS-inspecting proxy's), trusted the way OpenSSL, httpx and curl
+    # are told: SSL_CERT_FILE, not a setting of ours.
+    bundle = tmp_path / "private-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    (fetched,) = retrieve(tls_url)
+    assert isinstance(fetched, Fetched) and fetched.content == RSS
+
+
+def test_a_missing_ssl_cert_file_is_a_config_error_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.cli import main
+    from tests.support_config import write_config
+
+    config = write_config(
+        tmp_path / "config",
+        [{"id": "a", "name": "A", "url": "https://example.org/feed", "kind": "feed", "org": "ngo"}],
+    )
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "nowhere.pem"))
+    assert main(["--config", str(config), "refresh"]) == 2
+    err = capsys.readouterr().err
+    assert f"environment: SSL_CERT_FILE={tmp_path / 'nowhere.pem'}: no such file" in err

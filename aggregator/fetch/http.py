@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import ssl
 import urllib.request
@@ -33,7 +34,7 @@ import certifi
 import httpcore
 import httpx
 
-from aggregator.errors import Blocked, FetchError, RateLimited
+from aggregator.errors import Blocked, ConfigError, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
@@ -386,7 +387,7 @@ class HttpFetcher:
         if scheme != "https":
             return _NO_TLS
         if self._tls is None:
-            self._tls = ssl.create_default_context(cafile=certifi.where())
+            self._tls = tls_context()
         return self._tls
 
     def _transport(
@@ -429,6 +430,44 @@ KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx's default)
 
 # The transports of http hosts: verification on, no CA loaded (cheap to make, fails closed).
 _NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def check_tls_environment() -> None:
+    """At start, before any fetch: SSL_CERT_FILE / SSL_CERT_DIR name what exists (a typo
+    there would make every https source fail, one by one, as a bug)."""
+    for name, wanted in (("SSL_CERT_FILE", os.path.isfile), ("SSL_CERT_DIR", os.path.isdir)):
+        value = os.environ.get(name)
+        if value and not wanted(value):
+            kind = "file" if name == "SSL_CERT_FILE" else "folder"
+            raise ConfigError(
+                "environment",
+                f"{name}={value}: no such {kind}",
+                expected=f"the {kind} of CA certificates to trust, or {name} unset",
+            )
+
+
+def tls_context() -> ssl.SSLContext:
+    """The CAs https sources are checked against: certifi's bundle, or the bundle or folder
+    named by SSL_CERT_FILE / SSL_CERT_DIR, as OpenSSL, httpx and curl read them (a private
+    CA, or a proxy that inspects TLS, is trusted by naming its certificate there)."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile is None and capath is None:
+        cafile = certifi.where()
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        named = " and ".join(
+            f"{name}={value}"
+            for name, value in (("SSL_CERT_FILE", cafile), ("SSL_CERT_DIR", capath))
+            if value and name in os.environ
+        )
+        raise ConfigError(
+            "environment",
+            f"cannot load the CA certificates of {named or cafile}: {exc}",
+            expected="a PEM file of CA certificates (SSL_CERT_FILE) or a folder of them "
+            "(SSL_CERT_DIR), or neither for the public CAs",
+        ) from exc
 
 
 def _parsed(url: str) -> httpx.URL | None:
