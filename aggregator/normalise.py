@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from aggregator.boilerplate import without_footer
+from aggregator.boilerplate import without_copyright_line, without_wordpress_footer
 from aggregator.keys import indexable
 from aggregator.language import detect_language, normalise_language
 from aggregator.local_time import zone
@@ -112,12 +112,8 @@ def normalise_item(
     guid = _clean(raw.guid)
     own_url = _clean(raw.url) or (guid if guid is not None and is_web_url(guid) else None)
 
-    summary_text = without_footer(html_to_text(raw.summary)) if raw.summary else ""
-    content_text = (
-        without_footer(html_to_text(raw.content))
-        if raw.content and raw.content != raw.summary
-        else ""
-    )
+    summary_text = _text_of(raw.summary) if raw.summary else ""
+    content_text = _text_of(raw.content) if raw.content and raw.content != raw.summary else ""
     text = content_text if len(content_text) > len(summary_text) else summary_text
     title = fold_line(html_to_text(raw.title)) if raw.title else ""
     if not title and not text and own_url is None:
@@ -155,6 +151,11 @@ def normalise_item(
         content_hash=content_fingerprint(title, text),
         categories=_categories(raw.categories),
     )
+
+
+def _text_of(html: str) -> str:
+    """Plain text of a body, without the footers publishing systems add (boilerplate.py)."""
+    return without_copyright_line(html_to_text(without_wordpress_footer(html)))
 
 
 def hash_identity(title: str, text: str, published: datetime | None) -> str:

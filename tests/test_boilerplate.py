@@ -1,36 +1,66 @@
-"""Publishing-system footers removed from item text: only known forms, only at the end."""
+"""Publishing-system footers removed from item text: only known forms, only at the end, and
+never an author's own last sentence."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from aggregator.boilerplate import without_footer
+from aggregator.boilerplate import without_copyright_line, without_wordpress_footer
+from aggregator.models import ParsedDocument, RawItem
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from tests.support_parse import feed_source, fetched
+
+YOAST_EN = (
+    '<p>The post <a rel="nofollow" href="https://edri.org/x/">EDRi-gram, 16 July 2026</a> '
+    'appeared first on <a rel="nofollow" href="https://edri.org">European Digital Rights '
+    "(EDRi)</a>.</p>"
+)
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        YOAST_EN,
+        '<p>Der Beitrag <a href="https://netzpolitik.org/1">Chatkontrolle</a> erschien zuerst '
+        'auf <a href="https://netzpolitik.org">netzpolitik.org</a>.</p>',
+        '<p>L&#8217;article <a href="https://lqdn.fr/1">Contrôle</a> est apparu en premier sur '
+        '<a href="https://lqdn.fr">La Quadrature du Net</a>.</p>',
+        '<p>L’articolo <a href="https://x.it/1">Il regolamento</a> proviene da '
+        '<a href="https://x.it">Sito</a>.</p>',
+    ],
+    ids=["en", "de", "fr-entity", "it"],
+)
+def test_a_yoast_footer_paragraph_is_removed(footer: str) -> None:
+    html = "<p>Summer to-dos, &amp; more!</p>\n" + footer + "\n"
+    assert without_wordpress_footer(html) == "<p>Summer to-dos, &amp; more!</p>"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # The same words as an author's own sentence, without Yoast's two links.
+        "<p>Intro.</p><p>L'articolo 7 del regolamento proviene da una proposta della "
+        "Commissione del 2022.</p>",
+        "<p>The post by the minister appeared first on X, where it was seen by thousands.</p>",
+        "<p>Der Beitrag der Kommission erschien zuerst auf ihrer Website, später im Amtsblatt</p>",
+        "<p>La entrada en vigor del reglamento se publicó primero en el Diario Oficial.</p>",
+        # Not at the end.
+        YOAST_EN + "<p>Then the statement goes on.</p>",
+    ],
+    ids=["it-sentence", "en-sentence", "de-sentence", "es-sentence", "not-last"],
+)
+def test_anything_else_is_kept_in_the_html(html: str) -> None:
+    assert without_wordpress_footer(html) == html
 
 
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
-        (
-            "Summer to-dos, & more!\n\nThe post EDRi-gram, 16 July 2026 appeared first on "
-            "European Digital Rights (EDRi).",
-            "Summer to-dos, & more!",
-        ),
-        (
-            "Die Kommission legt vor. Der Beitrag Chatkontrolle: Neuer Entwurf erschien zuerst "
-            "auf netzpolitik.org.",
-            "Die Kommission legt vor.",
-        ),
-        (
-            "Le Conseil a adopté sa position.\nL’article Contrôle des conversations est apparu "
-            "en premier sur La Quadrature du Net.",
-            "Le Conseil a adopté sa position.",
-        ),
         (
             "The debate took place on 15 September.\n\nSource : © European Union, 2021 - EP",
             "The debate took place on 15 September.",
@@ -40,25 +70,29 @@ from tests.support_parse import feed_source, fetched
             "European Union, 2024 - EP",
             "Shortlisted for the LUX award. Committee on Culture and Education",
         ),
+        ("Le débat a eu lieu. Source : © Union européenne, 2024 - PE", "Le débat a eu lieu."),
+        (
+            "Die Debatte fand statt. Quelle : © Europäische Union, 2024 – EP",
+            "Die Debatte fand statt.",
+        ),
     ],
-    ids=["wordpress-en", "wordpress-de", "wordpress-fr", "parliament", "parliament-inline"],
+    ids=["own-line", "inline", "fr", "de-en-dash"],
 )
-def test_a_known_footer_at_the_end_is_removed(text: str, kept: str) -> None:
-    assert without_footer(text) == kept
+def test_the_parliament_s_copyright_line_at_the_end_is_removed(text: str, kept: str) -> None:
+    assert without_copyright_line(text) == kept
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "We said the post office appeared first on the list of closures.",  # no footer form
-        "The post X appeared first on Y. Then the statement goes on.",  # not at the end
+        "Photo: © Reuters, 2024",  # a credit, not the Parliament's line
         "Source: © European Union, 2024 - EP, as quoted in the report, is the copyright.",
         "Plain text without any footer.",
         "",
     ],
 )
-def test_anything_else_is_kept(text: str) -> None:
-    assert without_footer(text) == text
+def test_anything_else_is_kept_in_the_text(text: str) -> None:
+    assert without_copyright_line(text) == text
 
 
 @pytest.mark.corpus
@@ -72,3 +106,27 @@ def test_the_parliament_s_feed_items_lose_their_copyright_line(corpus: Path) -> 
     (item,) = normalise_document(source, document, now=datetime(2021, 9, 22, tzinfo=UTC))
     assert item.text.endswith("took place on 15 September.")
     assert "European Union, 2021" not in item.summary
+
+
+@pytest.mark.corpus
+def test_edri_entries_lose_yoast_s_footer_and_nothing_else(corpus: Path) -> None:
+    dump = corpus / "derived" / "openmag_parsed_items" / "european_digital_rights__edri__HEAD.json"
+    entries = json.loads(dump.read_text(encoding="utf-8"))
+    with_footer = [e for e in entries if "appeared first on" in e["content"]]
+    assert len(with_footer) >= 5
+    source = feed_source("edri", language="en")
+    for entry in entries:
+        raw = RawItem(url=entry["link"], title=entry["title"], content=entry["content"])
+        (item,) = normalise_document(
+            source,
+            _document(raw),
+            now=datetime(2026, 11, 26, tzinfo=UTC),
+        )
+        assert "appeared first on" not in item.text
+        if entry in with_footer:  # the statement itself is all there, up to the footer
+            assert item.text.split()[-1] not in ("(EDRi).", "EDRi).")
+            assert len(item.text) > 100
+
+
+def _document(raw: RawItem) -> ParsedDocument:
+    return ParsedDocument(items=(raw,), format="rss20")

@@ -852,3 +852,23 @@ def test_a_procedure_event_whose_date_is_corrected_is_updated_not_doubled(
     now += timedelta(hours=1)
     again = save(store, source.id, _procedure_items(source, corrected, now), now=now)
     assert (again.new, again.updated) == (0, 0)
+
+
+def test_a_footer_removed_since_an_item_was_stored_is_no_update(store: SqlStore) -> None:
+    # Items stored before footers were removed (boilerplate.py) kept them in their text:
+    # today's reading of the same entry differs by the footer alone. The store takes the
+    # new text, but keeps the revision: no "updated" for every entry of EDRi in a digest.
+    store.sync_sources([make_source("edri")], now=T0)
+    footer = "\n\nThe post EDRi-gram appeared first on European Digital Rights (EDRi)."
+    before = make_item("edri", "g1", title="EDRi-gram", text="Summer to-dos, & more!" + footer)
+    save(store, "edri", [before], now=at(1))
+    after = make_item("edri", "g1", title="EDRi-gram", text="Summer to-dos, & more!")
+    refreshed = save(store, "edri", [after], now=at(2))
+    assert (refreshed.new, refreshed.updated, refreshed.unchanged) == (0, 0, 1)
+    [stored] = list(store.iter_items())
+    assert stored.text == "Summer to-dos, & more!" and stored.revision == 1
+    assert stored.content_hash == after.content_hash
+    assert store.revisions(stored.id) == []
+    # A real change is still an update.
+    edited = make_item("edri", "g1", title="EDRi-gram", text="Summer to-dos, & much more!")
+    assert save(store, "edri", [edited], now=at(3)).updated == 1

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import RowMapping, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from aggregator.boilerplate import only_a_footer_removed
 from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
@@ -273,8 +274,11 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
             changed.append((old["id"], item, old))
         else:
             unchanged += 1
+    changed, refreshed = _footer_only(conn, changed)
     new_ids = _insert_new(conn, source_id, fresh, now=now)
     _update_changed(conn, changed, now=now)
+    _rewrite_in_place(conn, refreshed)
+    unchanged += len(refreshed)
     _replace_tags(
         conn,
         [*zip(new_ids, fresh, strict=True), *((item_id, item) for item_id, item, _ in changed)],
@@ -290,6 +294,54 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
             *(item.identity for item in fresh),
             *(item.identity for _, item, _ in changed),
         ),
+    )
+
+
+def _footer_only(
+    conn: Connection, changed: list[tuple[int, Item, RowMapping]]
+) -> tuple[list[tuple[int, Item, RowMapping]], list[tuple[int, Item]]]:
+    """Split the changed items: those whose stored text differs from the new by a footer
+    alone (stored before footers were removed, boilerplate.py) are rewritten in place, not
+    updated: no revision, no "updated" in the next digest for every entry of the source."""
+    if not changed:
+        return changed, []
+    stored: dict[int, tuple[str, str]] = {}
+    for part in chunks([item_id for item_id, _, _ in changed]):
+        rows = conn.execute(
+            select(items.c.id, items.c.title, items.c.text).where(items.c.id.in_(part))
+        )
+        stored.update((row.id, (row.title, row.text)) for row in rows)
+    updated: list[tuple[int, Item, RowMapping]] = []
+    refreshed: list[tuple[int, Item]] = []
+    for item_id, item, old in changed:
+        title, text = stored.get(item_id, ("", ""))
+        if title == item.title and only_a_footer_removed(text, item.text):
+            refreshed.append((item_id, item))
+        else:
+            updated.append((item_id, item, old))
+    return updated, refreshed
+
+
+def _rewrite_in_place(conn: Connection, refreshed: Sequence[tuple[int, Item]]) -> None:
+    if not refreshed:
+        return
+    conn.execute(
+        update(items)
+        .where(items.c.id == bindparam("b_id"))
+        .values(
+            summary=bindparam("b_summary"),
+            text=bindparam("b_text"),
+            content_hash=bindparam("b_hash"),
+        ),
+        [
+            {
+                "b_id": item_id,
+                "b_summary": item.summary,
+                "b_text": item.text,
+                "b_hash": item.content_hash,
+            }
+            for item_id, item in refreshed
+        ],
     )
 
 
