@@ -184,3 +184,19 @@ def test_refused_recipients_are_named_with_the_server_s_own_words(
         transport.send(_to(("nobody@ngo.example",)))
     assert "every recipient refused: nobody@ngo.example: 550 5.1.1 User unknown" in str(every.value)
     assert "b'" not in str(every.value)  # no Python repr of the reply
+
+
+def test_a_non_ascii_address_is_a_delivery_error_not_a_traceback(smtp_server: SmtpServer) -> None:
+    # Refused by the config now; a message queued before (or built elsewhere) fails with a
+    # reason, so its outbox row is marked failed instead of staying "sending".
+    msg = build_message(
+        sample_digest(),
+        sender=SENDER,
+        recipients=("zoë@ngo.example",),
+        subject_prefix="",
+        text="t",
+        html="<p>h</p>",
+    )
+    with pytest.raises(DeliveryError, match="an address is not ASCII"):
+        SmtpTransport(smtp_server.settings()).send(as_bytes(msg))
+    assert smtp_server.accepted == []

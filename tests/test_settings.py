@@ -407,6 +407,20 @@ SETTINGS_CASES = [
         '"Watch, CSA" <a@example.org>',
     ),
     Bad(
+        "recipient-not-ascii",
+        '[digest.profiles.daily]\nrecipients = ["zoë@example.org"]  # <-\n',
+        "digest.profiles.daily.recipients[0]",
+        "invalid email address 'zoë@example.org'",
+        "one ASCII address",
+    ),
+    Bad(
+        "recipient-angle-not-closed",
+        '[digest.profiles.daily]\nrecipients = ["CSA <broken@example.org"]  # <-\n',
+        "digest.profiles.daily.recipients[0]",
+        "invalid email address 'CSA <broken@example.org'",
+        "Name <a@example.org>",
+    ),
+    Bad(
         "sender-name-without-an-address",
         '[smtp]\nhost = "mx.example.org"\nsender = "CSA Watch <digest>"  # <-\n',
         "smtp.sender",

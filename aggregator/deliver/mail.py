@@ -150,6 +150,13 @@ class SmtpTransport:
                 refused = client.sendmail(sender, recipients, raw)
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp {s.host}:{s.port}: {_smtp_words(exc)}") from exc
+        except UnicodeEncodeError as exc:
+            # An address with non-ASCII letters (queued before the config refused them)
+            # needs SMTPUTF8: failed with a reason, not a traceback that left it "sending".
+            raise DeliveryError(
+                f"smtp {s.host}:{s.port}: an address is not ASCII ({exc.object!r}): give "
+                "its ASCII form (a name may have any letters: 'Zoë <zoe@example.org>')"
+            ) from exc
         if refused:
             # Accepted for some recipients: resending would duplicate it for the others.
             # The outbox records this as sent, with the refusals as its last error.

@@ -74,11 +74,17 @@ def _mailbox(value: str) -> str:
     <d@example.org>", two mailboxes to a mail reader) is refused, not sent half-broken."""
     stripped = value.strip()
     found = getaddresses([stripped])
-    if len(found) != 1 or not _ADDRESS.fullmatch(found[0][1]):
+    angled = "<" in stripped or ">" in stripped
+    if (
+        len(found) != 1
+        or not _ADDRESS.fullmatch(found[0][1])
+        or not found[0][1].isascii()  # the SMTP client sends ASCII addresses only
+        or (angled and not re.fullmatch(r"[^<>]*<[^<>]+>", stripped))  # "Name <a@b.org" too
+    ):
         raise fail(
             f"invalid email address {value!r}",
-            "one address like 'a@example.org' or 'Name <a@example.org>' (quote a name with a "
-            "comma: '\"Watch, CSA\" <a@example.org>')",
+            "one ASCII address like 'a@example.org' or 'Name <a@example.org>' (a name may "
+            "have any letters; quote one with a comma: '\"Watch, CSA\" <a@example.org>')",
         )
     return stripped
 
