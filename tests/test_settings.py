@@ -494,8 +494,23 @@ SETTINGS_CASES = [
         "database-url-port",
         'database_url = "postgresql+psycopg://u@127.0.0.1:notaport/db"  # <-\n',
         "database_url",
-        "invalid port in database URL",
+        "invalid database URL 'postgresql+psycopg://u@127.0.0.1:notaport/db': the port is "
+        "not a number",
         "user@host:5432/db",
+    ),
+    Bad(
+        "database-url-empty-port",
+        'database_url = "postgresql://u@127.0.0.1:/db"  # <-\n',
+        "database_url",
+        "invalid database URL 'postgresql://u@127.0.0.1:/db': the port is not a number",
+        "user@host:5432/db",
+    ),
+    Bad(
+        "database-url-password-masked",
+        'database_url = "postgresql+psycopg2://u:S3cret@db/a"  # <-\n',
+        "database_url",
+        "driver 'psycopg2' is not installed in database URL 'postgresql+psycopg2://u:***@db/a'",
+        "postgresql+psycopg://",
     ),
 ]
 
@@ -1042,3 +1057,11 @@ def test_a_config_file_not_in_utf8_names_the_line(
 def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "sources.toml").write_bytes(b"\xef\xbb\xbf" + FEED.encode())
     assert [source.id for source in load_sources(tmp_path)] == ["ok"]
+
+
+def test_a_database_password_never_reaches_a_config_error(tmp_path: Path) -> None:
+    for url in ("postgresql+psycopg2://u:S3cret@db/a", "postgresql://u:S3cret@db:x/a"):
+        (tmp_path / "aggregator.toml").write_text(f'database_url = "{url}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(tmp_path, {})
+        assert "S3cret" not in str(caught.value) and ":***@" in str(caught.value)

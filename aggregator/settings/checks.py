@@ -299,17 +299,39 @@ _DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "pos
 
 def _check_database_url(value: str) -> str:
     expected = "'sqlite:///path/file.sqlite' or 'postgresql+psycopg://user@host:5432/db'"
+    shown = _without_password(value)  # messages and logs never carry it
     scheme, sep, _ = value.partition("://")
-    if not sep or scheme not in _DATABASE_SCHEMES:
-        driver = scheme.partition("+")[2]
-        problem = f"driver {driver!r} is not installed" if driver else "unsupported database"
-        raise fail(f"{problem} in database URL {value!r}", expected)
-    if scheme.startswith("postgres"):
+    backend, _, driver = scheme.partition("+")
+    if not sep or backend not in ("sqlite", "postgres", "postgresql"):
+        raise fail(f"unsupported database in database URL {shown!r}", expected)
+    if scheme not in _DATABASE_SCHEMES:
+        problem = (
+            f"driver {driver!r} is not installed"
+            if backend != "postgres"
+            else f"'{scheme}' is no database scheme (write postgresql+{driver})"
+        )
+        raise fail(f"{problem} in database URL {shown!r}", expected)
+    if backend.startswith("postgres"):
+        from sqlalchemy.engine import make_url  # read as the store will read it
+
         try:
             urlsplit(value).port  # noqa: B018  (reading it checks it)
+            make_url(value.replace("postgres://", "postgresql://", 1)).port  # noqa: B018
         except ValueError as exc:
-            raise fail(f"invalid port in database URL {value!r}: {exc}", expected) from exc
+            reason = "the port is not a number" if "int" in str(exc) else str(exc)
+            raise fail(f"invalid database URL {shown!r}: {reason}", expected) from exc
     return value
+
+
+def _without_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    return url.replace(f":{password}@", ":***@", 1)
 
 
 DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]
