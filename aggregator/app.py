@@ -115,11 +115,20 @@ class App:
 
     @classmethod
     def open(
-        cls, config_dir: Path, env: Mapping[str, str] | None = None, *, clock: Clock = utc_now
+        cls,
+        config_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        log_level: Callable[[str], None] | None = None,
     ) -> App:
-        """Load and validate the config, open (and migrate) the store, sync the sources."""
+        """Load and validate the config, open (and migrate) the store, sync the sources.
+        `log_level` gets the configured level as soon as it is known: before the store's
+        migrations, whose lines it decides on too."""
         env = os.environ if env is None else env
         settings = load_settings(config_dir, env)
+        if log_level is not None:
+            log_level(settings.log_level)
         check_tls_environment()
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")

@@ -85,9 +85,7 @@ def open_app(args: argparse.Namespace) -> App:
     from aggregator.app import App
     from aggregator.logs import apply_log_level
 
-    app = App.open(config_dir_of(args), os.environ)
-    apply_log_level(app.settings.log_level)
-    return app
+    return App.open(config_dir_of(args), os.environ, log_level=apply_log_level)
 
 
 # refresh

@@ -111,9 +111,25 @@ def next_fire_after(trigger: BaseTrigger, after: datetime) -> datetime | None:
     """
     fire: datetime | None = trigger.get_next_fire_time(None, _just_after(after))
     zone = _zone_of(trigger)
-    if fire is not None and zone is not None and _wall(fire, zone) <= _wall(after, zone):
+    if zone is None:
+        return fire
+    # Every time of the repeated hour is skipped ("0,30 2 * * *" has two), at most an hour
+    # of them: a schedule fires at most once a minute.
+    for _ in range(_MOST_IN_AN_HOUR):
+        if fire is None or _wall(fire, zone) > _wall(after, zone):
+            break
         fire = trigger.get_next_fire_time(None, _just_after(fire))
     return fire
+
+
+_MOST_IN_AN_HOUR = 61
+
+
+def check_fires(trigger: BaseTrigger, now: datetime) -> None:
+    """CronError for a schedule that never fires (31 February): its digest would never go
+    out, or take the whole archive when run by hand."""
+    if next_fire_after(trigger, now) is None:
+        raise CronError("the schedule never fires (no such date)")
 
 
 def _just_after(moment: datetime) -> datetime:

@@ -99,7 +99,9 @@ def without_tracking(url: str) -> str:
     if not question_mark:
         return url
     pairs = query.split("&")
-    tracking = [bool(pair) and _is_tracking(unquote(pair.partition("=")[0])) for pair in pairs]
+    tracking = [
+        bool(pair) and _is_known_tracking(unquote(pair.partition("=")[0])) for pair in pairs
+    ]
     if not any(tracking):
         return url  # the common case: the URL untouched
     kept = "&".join(pair for pair, drop in zip(pairs, tracking, strict=True) if pair and not drop)
@@ -187,6 +189,21 @@ def _canonical_query(query: str) -> str:
         pairs.append((name, pair))
     pairs.sort(key=lambda item: item[0])  # stable: repeated names keep their order
     return "&".join(pair for _, pair in pairs)
+
+
+# The families canonical URLs drop by prefix, by their names only: a link readers click
+# keeps "at_home=1" or "pk_id=42", which a site may need, where comparing URLs may drop them.
+_KNOWN_FAMILY_NAMES = re.compile(
+    r"(?:utm|mtm)_\w+"
+    r"|(?:at|pk|ns)_(?:medium|campaign|source|kwd|keyword|content|cid|mchannel|linkname|fee"
+    r"|platform|creation|variant|format|send_date|link\w*|custom\d+|general_placement"
+    r"|detail_placement|emt)",
+    re.IGNORECASE,
+)
+
+
+def _is_known_tracking(name: str) -> bool:
+    return name.lower() in TRACKING_PARAMETERS or bool(_KNOWN_FAMILY_NAMES.fullmatch(name))
 
 
 def _is_tracking(name: str) -> bool:

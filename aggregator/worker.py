@@ -324,8 +324,7 @@ class Refresher:
 
 def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refresher:
     """This process's App (its own pool; migrates under the advisory lock) and host slots."""
-    app = App.open(config_dir, os.environ if env is None else env)
-    apply_log_level(app.settings.log_level)
+    app = App.open(config_dir, os.environ if env is None else env, log_level=apply_log_level)
     try:
         settings: Settings = app.settings
         client = redis.Redis.from_url(limiter_url(settings.workers))

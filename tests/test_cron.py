@@ -120,3 +120,24 @@ def test_the_service_s_weekly_digest_goes_out_on_the_monday() -> None:
     sunday = datetime(2026, 11, 29, 12, tzinfo=UTC)
     monday_0800 = datetime(2026, 11, 30, 7, tzinfo=UTC)  # 08:00 in Brussels
     assert digest_due(profile_trigger(weekly), since=sunday, now=monday_0800)
+
+
+def test_every_time_of_a_repeated_hour_fires_once() -> None:
+    trigger = cron_trigger("0,30 2 * * *", "Europe/Brussels")
+    fire = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    seen = []
+    for _ in range(4):
+        fire_at = next_fire_after(trigger, fire)
+        assert fire_at is not None
+        fire = fire_at
+        seen.append(fire.astimezone(UTC).strftime("%d %H:%M"))
+    # 02:00 and 02:30 summer time on the 25th, then the 26th: not 02:00 and 02:30 again.
+    assert seen == ["25 00:00", "25 00:30", "26 01:00", "26 01:30"]
+
+
+def test_a_schedule_that_never_fires_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        '[digest.profiles.never]\ncron = "0 8 31 2 *"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match="the schedule never fires"):
+        load_settings(tmp_path, {})

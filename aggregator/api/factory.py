@@ -44,6 +44,5 @@ class NoDelayH11Protocol(H11Protocol):
 def app_from_env() -> FastAPI:
     # A spawned worker starts without the parent's logging set-up (uvicorn's is off).
     start_service_logging()
-    app = App.open(Path(os.environ[CONFIG_DIR_ENV]), os.environ)
-    apply_log_level(app.settings.log_level)
+    app = App.open(Path(os.environ[CONFIG_DIR_ENV]), os.environ, log_level=apply_log_level)
     return create_app(app, owns_app=True)

@@ -279,10 +279,12 @@ def _check_cron(value: str) -> str:
     expected = "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *'"
     if len(value.split()) != 5:
         raise fail(f"invalid cron expression {value!r}: {len(value.split())} fields", expected)
-    from aggregator.cron import cron_trigger  # only a config with a cron pays for it
+    from datetime import UTC, datetime
+
+    from aggregator.cron import check_fires, cron_trigger  # only a config with a cron pays
 
     try:
-        cron_trigger(value, "UTC")
+        check_fires(cron_trigger(value, "UTC"), datetime.now(UTC))
     except ValueError as exc:
         raise fail(f"invalid cron expression {value!r}: {exc}", expected) from exc
     return value
