@@ -233,8 +233,12 @@ class App:
 
     # digests
 
-    def profile(self, name: str) -> DigestProfile:
-        for profile in self.settings.digest.profiles:
+    def profile(self, name: str | None) -> DigestProfile:
+        """The named profile; unnamed, the only one configured, else "daily"."""
+        profiles = self.settings.digest.profiles
+        if name is None:
+            name = profiles[0].name if len(profiles) == 1 else "daily"
+        for profile in profiles:
             if profile.name == name:
                 return profile
         known = ", ".join(p.name for p in self.settings.digest.profiles)

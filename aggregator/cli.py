@@ -491,7 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     digest = commands.add_parser("digest", help="build the digest, write its files, maybe send")
-    digest.add_argument("--profile", default="daily", help="digest profile (default: daily)")
+    digest.add_argument(
+        "--profile",
+        default=None,
+        help="digest profile (default: the only one configured, else 'daily')",
+    )
     digest.add_argument("--since", metavar="WHEN", help="preview from this time (date or 7d)")
     digest.add_argument(
         "--format",

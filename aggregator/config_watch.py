@@ -7,17 +7,19 @@ out days later that the change never took.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 WATCHED = ("aggregator.toml", "sources.toml", "tags.toml")
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> str | None:
+    """The file's content, as a digest: a `touch` is no change, and an edit undone is none
+    either. (Config files are a few KB: reading them each tick costs nothing.)"""
     try:
-        stat = path.stat()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None  # absent (aggregator.toml is optional) or unreadable
-    return (stat.st_mtime_ns, stat.st_size)
 
 
 class ConfigFiles:

@@ -229,7 +229,7 @@ def _language(
 
 
 def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
-    cleaned = (fold_line(category) for category in categories)
+    cleaned = (fold_line(category.translate(_CONTROLS)) for category in categories)
     return tuple(dict.fromkeys(category for category in cleaned if category))
 
 

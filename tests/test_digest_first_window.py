@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from aggregator.app import App
 from aggregator.deliver.run import first_window_start
 from aggregator.settings import DigestProfile
@@ -83,3 +85,18 @@ def test_a_profile_added_to_an_old_store_starts_with_its_period_not_the_archive(
             assert run.digest.window_start > START
     assert seen["daily"] == ["Statement 3"]  # the last day's
     assert sorted(seen["weekly"]) == ["Statement 2", "Statement 3"]  # the last week's
+
+
+def test_digest_without_profile_takes_the_only_one_configured(
+    tmp_path: Path, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.cli import main
+
+    settings = '[digest.profiles.weekly]\ncron = "0 8 * * 1"\n'
+    config = write_config(
+        tmp_path / "config",
+        [feed_source("ngo", "https://ngo.example/feed.xml")],
+        settings=settings,
+    )
+    assert main(["--config", str(config), "digest", "--dry-run"]) == 0
+    assert "weekly" in capsys.readouterr().out

@@ -192,6 +192,10 @@ def test_prune_end_to_end(
             assert set(prunable_ids(conn, cutoffs)) == expected
         before = counts(app.store.engine)
 
+    code = main(["--config", str(config), "prune", "--dry-run"])
+    said = capsys.readouterr()[0]
+    assert code == 0 and said.startswith(f"dry run: {len(expected)} items would be pruned")
+    assert f"0 clusters would be removed, {len(expected)} updated" in said
     code = main(["--config", str(config), "prune", "--dry-run", "--json"])
     dry = json.loads(capsys.readouterr()[0])
     assert code == 0 and dry["items"] == len(expected) and dry["dry_run"] is True

@@ -29,7 +29,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         f"{retention.keep_digest_days} days"
     )
     if args.dry_run:
-        print(f"dry run: {result.items} items would be pruned ({policy})")
+        print(
+            f"dry run: {result.items} items would be pruned ({policy}); "
+            f"{result.clusters_deleted} clusters would be removed, {result.clusters_updated} "
+            "updated"
+        )
         return EXIT_OK
     print(
         f"pruned {result.items} items ({policy}); {result.clusters_deleted} clusters removed, "
