@@ -51,13 +51,19 @@ _TAIL_CHARS = 1500
 
 def without_wordpress_footer(html: str) -> str:
     """An entry's HTML without Yoast's closing "The post ... appeared first on ..." paragraph."""
-    found = _WORDPRESS.search(html, max(len(html) - _TAIL_CHARS, 0))
+    start = max(len(html) - _TAIL_CHARS, 0)
+    if html.rstrip()[-4:].lower() != "</p>":  # Yoast's paragraph ends the entry
+        return html
+    found = _WORDPRESS.search(html, start)
     return html if found is None else html[: found.start()].rstrip()
 
 
 def without_copyright_line(text: str) -> str:
     """An entry's text without the Parliament's closing copyright line."""
-    found = _PARLIAMENT.search(text, max(len(text) - _TAIL_CHARS, 0))
+    start = max(len(text) - _TAIL_CHARS, 0)
+    if "©" not in text[start:]:  # the regex's cost, on every entry, for the few that have it
+        return text
+    found = _PARLIAMENT.search(text, start)
     return text if found is None else text[: found.start()].rstrip()
 
 
