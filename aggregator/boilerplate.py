@@ -17,45 +17,88 @@ that an author's own last sentence never is:
 
 from __future__ import annotations
 
+import html as html_module
 import re
 
-_LINK = r"<a\b[^>]*>[^<]*(?:<(?!/a\b)[^<]*)*</a>"  # one link, its text without other links
-_APOSTROPHE = r"(?:['’]|&#8217;|&#x2019;|&rsquo;)"
 _YOAST = (  # (opening words, the words between the two links), as Yoast translates them
     ("The post", "appeared first on"),
     ("Der Beitrag", "erschien zuerst auf"),
-    (f"L{_APOSTROPHE}article", "est apparu en premier sur"),
+    ("L'article", "est apparu en premier sur"),
     ("Het bericht", "verscheen eerst op"),
     ("La entrada", "se publicó primero en"),
-    (f"L{_APOSTROPHE}articolo", "proviene da"),
+    ("L'articolo", "proviene da"),
     ("Artykuł", "pochodzi z serwisu"),
 )
-_WORDPRESS = re.compile(
+
+
+def _words(phrase: str) -> str:
+    return r"\s+".join(re.escape(word) for word in phrase.split())
+
+
+# One link: its address (the second must be a site's home page) and its text.
+_LINK = r"<a\b[^>]*?\bhref\s*=\s*[\"']?(?P<{name}>[^\"'\s>]*)[^>]*>(?:(?!</a\s*>).)*</a\s*>"
+_YOAST_PARAGRAPH = re.compile(
     r"<p\b[^>]*>\s*(?:"
-    + "|".join(rf"{opening}\s+{_LINK}\s+{between}\s+{_LINK}" for opening, between in _YOAST)
-    + r")\s*\.?\s*</p>\s*\Z",
-    re.IGNORECASE,
+    + "|".join(
+        rf"{_words(opening)}\s+{_LINK.format(name=f'post{n}')}\s+{_words(between)}\s+"
+        + _LINK.format(name=f"site{n}")
+        for n, (opening, between) in enumerate(_YOAST)
+    )
+    + r")\s*\.?\s*</p\s*>",
+    re.IGNORECASE | re.DOTALL,
 )
-# "Source : © European Union, 2024 - EP": a label word, ©, the Union's name in the feed's
-# language ("Union européenne", "Europäische Union", "Unione europea", "Unia Europejska"...),
-# a year, and the Parliament's initials; at the very end of the text. A photo credit
-# ("Photo: © Reuters, 2024") is not it.
-_UNION = r"(?i:union|unie|unia|unión|unione|uniunea|unionen|unió|unija|únie|únia)"
-_PARLIAMENT = re.compile(
-    r"(?:^|(?<=\s))[^\W\d_]{3,12}\s*:\s*©\s*[^\n,©]{0,20}\b" + _UNION + r"\b[^\n,©]{0,20},"
-    r"\s*(?:19|20)\d\d(?:\s*[-–—]\s*(?:[A-ZÄÖÜÉÈÊ]{2,3})?)?\s*\Z"
+# What may follow the paragraph in a feed: a tracking pixel (FeedBurner's), a comment, the
+# closing tags of wrappers, whitespace.
+_TRAILER = re.compile(
+    r"(?:\s|<img\b[^>]*>|<!--.*?-->|</(?:div|section|article|body|html)\s*>|<br\s*/?>)*\Z",
+    re.IGNORECASE | re.DOTALL,
 )
+# Yoast's second link is the site's home page (its BLOGLINK), maybe in a folder or two; an
+# author's own links (a document, a page of the site) are not.
+_HOME_PAGE = re.compile(r"(?:https?:)?//[^/?#\s]+(?:/[^/?#\s]*){0,2}/?\Z", re.IGNORECASE)
 # A footer is short: only the end of a text or document is searched.
 _TAIL_CHARS = 1500
 
+# "Source : © European Union, 2024 - EP", in the feed's language: "Source" and the Union's
+# name in the 24 EU languages, a year, the Parliament's initials. Only the Parliament's
+# label ("Source", never "Photo" or "Credits") and only the whole line: nothing dangles.
+_SOURCE = (
+    "source|quelle|fonte|fuente|bron|źródło|zdroj|vir|izvor|forrás|sursa|källa|kilde|lähde"
+    "|allikas|avots|šaltinis|πηγή|източник|sors|foinse"
+)
+_UNION = (
+    "union|unie|unia|unión|unione|uniunea|unionen|unió|unija|únie|únia|união|unioni|unjoni"
+    "|aontas|liit|savienība|sąjunga|ένωση|съюз"
+)
+_PARLIAMENT = re.compile(
+    rf"(?:^|(?<=\s))(?:{_SOURCE})\s*:\s*©\s*[^\n,©]{{0,25}}\b(?:{_UNION})\w*[^\n,©]{{0,25}},"
+    r"\s*(?:19|20)\d\d(?:\s*[-–—]\s*(?:[^\W\d_]{2,3})?)?\s*\Z",
+    re.IGNORECASE,
+)
+
 
 def without_wordpress_footer(html: str) -> str:
-    """An entry's HTML without Yoast's closing "The post ... appeared first on ..." paragraph."""
-    start = max(len(html) - _TAIL_CHARS, 0)
-    if html.rstrip()[-4:].lower() != "</p>":  # Yoast's paragraph ends the entry
+    """An entry's HTML without Yoast's closing "The post ... appeared first on ..." paragraph
+    (and a tracking pixel after it). Read with entities resolved (&#039;, &nbsp;, &oacute;)."""
+    window = max(len(html) - _TAIL_CHARS, 0)
+    lowered = html[window:].lower()
+    found_p = lowered.rfind("<p")
+    if found_p < 0 or "</a" not in lowered[found_p:]:  # most entries end otherwise: cheap
         return html
-    found = _WORDPRESS.search(html, start)
-    return html if found is None else html[: found.start()].rstrip()
+    start = window + found_p
+    tail = html[start:]
+    # Entities resolved in the tail only, markup kept ("&lt;" becomes "<" in no tag name
+    # that matters: link texts are skipped whole).
+    readable = html_module.unescape(tail).replace("’", "'")
+    found = _YOAST_PARAGRAPH.match(readable)
+    if found is None or not _TRAILER.fullmatch(readable, found.end()):
+        return html
+    site = next(
+        value for name, value in found.groupdict().items() if name.startswith("site") and value
+    )
+    if not _HOME_PAGE.match(site):
+        return html
+    return html[:start].rstrip()
 
 
 def without_copyright_line(text: str) -> str:
@@ -80,5 +123,5 @@ def only_a_footer_removed(before: str, after: str) -> bool:
     new text without a revision, and the digest does not mark it updated)."""
     if before == after or not before.startswith(after):
         return False
-    rest = before[len(after) :].strip()
+    rest = before[len(after) :].strip().replace("’", "'")
     return bool(_WORDPRESS_TEXT.fullmatch(rest)) or without_copyright_line(rest) == ""

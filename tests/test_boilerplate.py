@@ -32,8 +32,30 @@ YOAST_EN = (
         '<a href="https://lqdn.fr">La Quadrature du Net</a>.</p>',
         '<p>L’articolo <a href="https://x.it/1">Il regolamento</a> proviene da '
         '<a href="https://x.it">Sito</a>.</p>',
+        '<p>L&#039;articolo <a rel="nofollow" href="https://edri.org/x/">Controllo chat</a> '
+        'proviene da <a rel="nofollow" href="https://edri.org">EDRi</a>.</p>',
+        '<p>La entrada <a href="https://x.es/1">Chat</a> se public&oacute; primero en '
+        '<a href="https://x.es/">X</a>.</p>',
+        '<p>Artyku&#322; <a href="https://x.pl/1">Czat</a> pochodzi z serwisu '
+        '<a href="https://x.pl">X</a>.</p>',
+        '<p>The&nbsp;post\n<a href="https://edri.org/x/">T</a> appeared first on\n'
+        '<a href="https://edri.org/">EDRi</a>.</p >',
+        YOAST_EN + '<img src="http://feeds.feedburner.com/~r/edri/~4/x" height="1" width="1" '
+        'alt=""/>',
+        YOAST_EN + "<!-- generated --></div>",
     ],
-    ids=["en", "de", "fr-entity", "it"],
+    ids=[
+        "en",
+        "de",
+        "fr-entity",
+        "it",
+        "it-039",
+        "es-oacute",
+        "pl-entity",
+        "nbsp-newline",
+        "feedburner-pixel",
+        "comment-and-div",
+    ],
 )
 def test_a_yoast_footer_paragraph_is_removed(footer: str) -> None:
     html = "<p>Summer to-dos, &amp; more!</p>\n" + footer + "\n"
@@ -51,8 +73,11 @@ def test_a_yoast_footer_paragraph_is_removed(footer: str) -> None:
         "<p>La entrada en vigor del reglamento se publicó primero en el Diario Oficial.</p>",
         # Not at the end.
         YOAST_EN + "<p>Then the statement goes on.</p>",
+        # Yoast's shape, but its second link is no home page: an author's sentence.
+        '<p>L&#8217;articolo <a href="/doc/7">7 del regolamento</a> proviene da '
+        '<a href="/com/2022-209">una proposta della Commissione</a>.</p>',
     ],
-    ids=["it-sentence", "en-sentence", "de-sentence", "es-sentence", "not-last"],
+    ids=["it-sentence", "en-sentence", "de-sentence", "es-sentence", "not-last", "it-links"],
 )
 def test_anything_else_is_kept_in_the_html(html: str) -> None:
     assert without_wordpress_footer(html) == html
@@ -75,8 +100,11 @@ def test_anything_else_is_kept_in_the_html(html: str) -> None:
             "Die Debatte fand statt. Quelle : © Europäische Union, 2024 – EP",
             "Die Debatte fand statt.",
         ),
+        ("O debate. Fonte : © União Europeia, 2021 - PE", "O debate."),
+        ("Keskustelu. Lähde : © Euroopan unioni, 2021 - EP", "Keskustelu."),
+        ("Η συζήτηση. Πηγή : © Ευρωπαϊκή Ένωση, 2021 - ΕΚ", "Η συζήτηση."),
     ],
-    ids=["own-line", "inline", "fr", "de-en-dash"],
+    ids=["own-line", "inline", "fr", "de-en-dash", "pt", "fi", "el"],
 )
 def test_the_parliament_s_copyright_line_at_the_end_is_removed(text: str, kept: str) -> None:
     assert without_copyright_line(text) == kept
@@ -86,6 +114,9 @@ def test_the_parliament_s_copyright_line_at_the_end_is_removed(text: str, kept: 
     "text",
     [
         "Photo: © Reuters, 2024",  # a credit, not the Parliament's line
+        "Photo: © European Union, 2021",  # a credit of the Union's photo service: kept
+        "Voluntary detection.\n\nPhoto credit: © European Union, 2026",
+        "Credits: © European Union, 2024 - EC",
         "Source: © European Union, 2024 - EP, as quoted in the report, is the copyright.",
         "Plain text without any footer.",
         "",
