@@ -236,12 +236,16 @@ class App:
     def profile(self, name: str | None) -> DigestProfile:
         """The named profile; unnamed, the only one configured, else "daily"."""
         profiles = self.settings.digest.profiles
+        known = ", ".join(p.name for p in profiles)
         if name is None:
-            name = profiles[0].name if len(profiles) == 1 else "daily"
+            if len(profiles) == 1:
+                return profiles[0]
+            name = "daily"
+            if all(p.name != name for p in profiles):
+                raise UnknownProfile(f"name a digest profile with --profile: one of {known}")
         for profile in profiles:
             if profile.name == name:
                 return profile
-        known = ", ".join(p.name for p in self.settings.digest.profiles)
         raise UnknownProfile(f"unknown digest profile {name!r} (configured: {known})")
 
     def last_digest_end(self, profile: str) -> datetime | None:

@@ -283,6 +283,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
         from aggregator.settings.tag_refs import check_tag_references
 
         check_tag_references(settings, sources, frozenset(rules.labels))
+        from aggregator.fetch.http import check_tls_environment, tls_context
+
+        check_tls_environment()
+        tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
         active = sum(1 for s in sources if s.enabled)
         unverified = sum(1 for s in sources if not s.verified)
         print(

@@ -34,6 +34,7 @@ from aggregator.cadence import (
     posting_interval,
 )
 from aggregator.errors import (
+    ConfigError,
     InternalError,
     ItemsRefused,
     ParseError,
@@ -445,6 +446,8 @@ class Refresher:
             error = ItemsRefused(source.id, exc.reason)
         except StoreError:
             raise  # the store's failures are every source's: the refresh stops
+        except ConfigError:
+            raise  # so are the environment's (a CA file that is no PEM): exit 2, not a bug
         except Exception as exc:
             # A bug met on this source's input (an overflow on a header nobody foresaw, a
             # parser's corner): its error, with the traceback logged; the others carry on.

@@ -100,3 +100,16 @@ def test_digest_without_profile_takes_the_only_one_configured(
     )
     assert main(["--config", str(config), "digest", "--dry-run"]) == 0
     assert "weekly" in capsys.readouterr().out
+
+
+def test_digest_without_profile_among_several_without_daily_asks_for_one(
+    tmp_path: Path, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.cli import main
+
+    settings = '[digest.profiles.weekly]\ncron = "0 8 * * 1"\n[digest.profiles.monthly]\ncron = "0 8 1 * *"\n'
+    config = write_config(
+        tmp_path / "config", [feed_source("ngo", "https://ngo.example/feed.xml")], settings=settings
+    )
+    assert main(["--config", str(config), "digest", "--dry-run"]) == 2
+    assert "name a digest profile with --profile: one of weekly, monthly" in capsys.readouterr().err

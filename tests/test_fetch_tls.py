@@ -9,6 +9,7 @@ refused.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import threading
 from collections.abc import Iterator
@@ -159,3 +160,31 @@ def test_a_missing_ssl_cert_file_is_a_config_error_at_start(
     assert main(["--config", str(config), "refresh"]) == 2
     err = capsys.readouterr().err
     assert f"environment: SSL_CERT_FILE={tmp_path / 'nowhere.pem'}: no such file" in err
+
+
+def test_a_ca_file_that_is_no_pem_stops_the_refresh_as_a_config_error(
+    tls_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Not a bug of each https source (each then backed off for hours): the environment's
+    # mistake, said once, exit 2; `sources check` finds it before any fetch.
+    from aggregator.cli import main
+    from tests.support_config import write_config
+
+    config = write_config(
+        tmp_path / "config",
+        [{"id": "tls", "name": "TLS", "url": tls_url, "kind": "feed", "org": "ngo"}],
+    )
+    not_pem = tmp_path / "notpem.txt"
+    not_pem.write_text("not a certificate\n", encoding="utf-8")
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(not_pem))
+    assert main(["--config", str(config), "sources", "check"]) == 2
+    assert f"SSL_CERT_FILE={not_pem}" in capsys.readouterr().err
+    assert main(["--config", str(config), "refresh"]) == 2
+    assert "cannot load the CA certificates" in capsys.readouterr().err
+    assert main(["--config", str(config), "sources", "--json"]) == 0
+    [health] = json.loads(capsys.readouterr().out)["sources"]
+    assert health["consecutive_failures"] == 0  # no failure recorded against the source

@@ -1060,8 +1060,14 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
 
 
 def test_a_database_password_never_reaches_a_config_error(tmp_path: Path) -> None:
-    for url in ("postgresql+psycopg2://u:S3cret@db/a", "postgresql://u:S3cret@db:x/a"):
+    for url in (
+        "postgresql+psycopg2://u:S3cret@db/a",
+        "postgresql://u:S3cret@db:x/a",
+        "postgresql+psycopg://u:S3cret@[::1:5432/db",  # no URL to split: masked all the same
+        "postgresql+psycopg://u:se/S3cret@127.0.0.1:5432/db",  # a "/" in the password
+        "postgresql+psycopg://u@127.0.0.1/db?password=S3cret&port=abc",
+    ):
         (tmp_path / "aggregator.toml").write_text(f'database_url = "{url}"\n', encoding="utf-8")
         with pytest.raises(ConfigError) as caught:
             load_settings(tmp_path, {})
-        assert "S3cret" not in str(caught.value) and ":***@" in str(caught.value)
+        assert "S3cret" not in str(caught.value) and "***" in str(caught.value)

@@ -235,3 +235,9 @@ def test_0004_carries_lsh_bucket_rows_into_the_items_and_back(database_url: str)
         assert back.keys() >= set(new)  # the copy's pairs, written by 0004's code, go back too
     finally:
         engine.dispose()
+
+
+def test_a_query_string_password_and_a_bad_query_port_are_handled() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql+psycopg://agg@127.0.0.1:5432/nowhere?password=S3cret&port=abc")
+    assert "S3cret" not in str(caught.value) and "password=***" in str(caught.value)

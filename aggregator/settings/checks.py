@@ -318,7 +318,11 @@ def _check_database_url(value: str) -> str:
 
         try:
             urlsplit(value).port  # noqa: B018  (reading it checks it)
-            make_url(value.replace("postgres://", "postgresql://", 1)).port  # noqa: B018
+            query_port = make_url(value.replace("postgres://", "postgresql://", 1)).query.get(
+                "port"
+            )
+            if isinstance(query_port, str) and not query_port.isdigit():
+                raise ValueError(f"invalid literal for int(): {query_port!r}")
         except ValueError as exc:
             reason = "the port is not a number" if "int" in str(exc) else str(exc)
             raise fail(f"invalid database URL {shown!r}: {reason}", expected) from exc
@@ -326,14 +330,9 @@ def _check_database_url(value: str) -> str:
 
 
 def _without_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return url
-    if not password:
-        return url
-    return url.replace(f":{password}@", ":***@", 1)
+    from aggregator.store.engine import mask_password  # one masking for config and store
+
+    return mask_password(url)
 
 
 DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]

@@ -10,6 +10,7 @@ writes later can fail with "database is locked" without ever waiting for the bus
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,25 @@ POSTGRES_CONNECT_TIMEOUT_S = 10
 
 
 def masked(url: URL | str) -> str:
-    """The URL with its password replaced by ***, safe for messages and logs."""
+    """The URL with its password replaced by ***, safe for messages and logs: the one
+    before the host, and a `password=` of the query string (libpq takes both)."""
     try:
         parsed = make_url(url) if isinstance(url, str) else url
     except sqlalchemy.exc.ArgumentError:
         return "<unparseable database URL>"
-    return parsed.render_as_string(hide_password=True)
+    return mask_password(parsed.render_as_string(hide_password=True))
+
+
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
+# Everything between "user:" and the last "@" of the authority: a password with an unencoded
+# "/", "#" or "?" (base64-made ones have them) still ends at that "@".
+_AUTHORITY_PASSWORD = re.compile(r"^([a-z][\w+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
+
+
+def mask_password(url: str) -> str:
+    """`url` with any password in it replaced by ***, however broken the URL is."""
+    url = _AUTHORITY_PASSWORD.sub(r"\1***@", url, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 def parse_url(database_url: str) -> URL:
@@ -81,9 +95,12 @@ def create_store_engine(database_url: str) -> Engine:
     """An engine for the URL; creates the SQLite file's folder. Does not connect yet."""
     url = parse_url(database_url)
     if url.get_backend_name() == "postgresql":
-        return sqlalchemy.create_engine(
-            url, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}, **POSTGRES_POOL
-        )
+        try:
+            return sqlalchemy.create_engine(
+                url, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}, **POSTGRES_POOL
+            )
+        except (sqlalchemy.exc.ArgumentError, ValueError) as exc:  # "?port=abc", say
+            raise StoreError(f"cannot use database URL {masked(url)}: {exc}") from exc
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if in_memory:
