@@ -107,7 +107,10 @@ def test_digest_without_profile_among_several_without_daily_asks_for_one(
 ) -> None:
     from aggregator.cli import main
 
-    settings = '[digest.profiles.weekly]\ncron = "0 8 * * 1"\n[digest.profiles.monthly]\ncron = "0 8 1 * *"\n'
+    settings = (
+        '[digest.profiles.weekly]\ncron = "0 8 * * 1"\n'
+        '[digest.profiles.monthly]\ncron = "0 8 1 * *"\n'
+    )
     config = write_config(
         tmp_path / "config", [feed_source("ngo", "https://ngo.example/feed.xml")], settings=settings
     )
