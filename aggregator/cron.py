@@ -47,7 +47,12 @@ def cron_trigger(expression: str, timezone: str | tzinfo) -> BaseTrigger:
     try:
         # cron's rule: a field that starts with "*" is unrestricted ("*/2" included).
         if not day.startswith("*") and not weekday.startswith("*"):
-            return OrTrigger([trigger(day, "*"), trigger("*", days)])
+            # A branch that never fires (30 February) is left out: searching it to the
+            # year 9999 took a quarter of a second at every look at the schedule.
+            now = datetime.now(UTC)
+            branches = [trigger(day, "*"), trigger("*", days)]
+            live = [b for b in branches if b.get_next_fire_time(None, now) is not None]
+            return OrTrigger(live or branches) if len(live) != 1 else live[0]
         return trigger(day, days)
     except ValueError as exc:
         raise CronError(str(exc)) from exc

@@ -141,3 +141,8 @@ def test_a_schedule_that_never_fires_is_a_config_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="the schedule never fires"):
         load_settings(tmp_path, {})
+
+
+def test_a_never_firing_branch_of_a_day_or_weekday_schedule_is_left_out() -> None:
+    # "30 February, or any Monday of February": Mondays in February only.
+    assert fires("0 0 30 2 mon", 2) == ["Mon 01", "Mon 08"]
