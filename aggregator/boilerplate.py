@@ -7,12 +7,13 @@ that an author's own last sentence never is:
 
 - WordPress with Yoast SEO (EDRi's site among many) ends each entry's HTML with a paragraph
   made of two links: `<p>The post <a href=...>Title</a> appeared first on <a href=...>Site
-  </a>.</p>`, in the site's language. It is recognised in the HTML, links and all: the same
-  words in plain text ("L'articolo 7 del regolamento proviene da una proposta...") are a
-  sentence like any other.
+  </a>.</p>`, in the site's language, the second link to the site's home page. It is
+  recognised in the HTML, links and all: the same words without those links ("L'articolo 7
+  del regolamento proviene da una proposta...") are a sentence like any other.
 - The European Parliament's feeds end each description with a copyright line, "Source : ©
   European Union, 2024 - EP" (in the feed's language: "Quelle : © Europäische Union, 2024 -
-  EP", "Source : © Union européenne, 2024 - PE"), recognised in the text.
+  EP", "Source : © Union européenne, 2024 - PE"), recognised in the text by its "Source"
+  label: a photo credit ("Photo: © European Union, 2021") is kept.
 """
 
 from __future__ import annotations
