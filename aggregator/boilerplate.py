@@ -95,7 +95,8 @@ def without_wordpress_footer(html: str) -> str:
     if found is None or not _TRAILER.fullmatch(readable, found.end()):
         return html
     site = next(
-        value for name, value in found.groupdict().items() if name.startswith("site") and value
+        (value for name, value in found.groupdict().items() if name.startswith("site") and value),
+        "",  # href="": no home page
     )
     if not _HOME_PAGE.match(site):
         return html

@@ -108,6 +108,18 @@ def without_tracking(url: str) -> str:
     return f"{path}?{kept}{hash_mark}{fragment}" if kept else f"{path}{hash_mark}{fragment}"
 
 
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
+# Everything between "user:" and the last "@" of the authority: a password with an unencoded
+# "/", "#" or "?" (base64-made ones have them) still ends at that "@".
+_AUTHORITY_PASSWORD = re.compile(r"^([a-z][\w+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
+
+
+def mask_password(url: str) -> str:
+    """`url` with any password in it replaced by ***, however broken the URL is."""
+    url = _AUTHORITY_PASSWORD.sub(r"\1***@", url, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
+
+
 def is_web_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host."""
     try:

@@ -46,6 +46,7 @@ from aggregator.logs import apply_log_level
 from aggregator.models import Source
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
+from aggregator.urls import mask_password
 
 log = logging.getLogger("aggregator.worker")
 
@@ -84,7 +85,7 @@ def build_broker(workers: WorkerSettings) -> dramatiq.Broker:
         # that marked a source queued has really queued it.
         return RabbitmqBroker(url=url, confirm_delivery=True)
     except Exception as exc:  # pika and redis raise many types; all mean "cannot use it"
-        raise WorkerError(f"broker {_masked(url)}: {type(exc).__name__}: {exc}") from exc
+        raise WorkerError(f"broker {mask_password(url)}: {type(exc).__name__}: {exc}") from exc
 
 
 def check_login(workers: WorkerSettings) -> None:
@@ -123,12 +124,12 @@ def check_login(workers: WorkerSettings) -> None:
         except refused as exc:
             setting = "workers.broker_url" if what == "broker" else "workers.limiter_url"
             raise WorkerError(
-                f"{what} {_masked(url)} refused the login ({type(exc).__name__}: {exc}): "
+                f"{what} {mask_password(url)} refused the login ({type(exc).__name__}: {exc}): "
                 f"check {setting} (AGGREGATOR_{setting.split('.')[1].upper()})"
             ) from exc
         except Exception as exc:  # unreachable: the worker's own retries take it from here
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            log.warning("%s %s not reachable yet (%s): retrying", what, _masked(url), reason)
+            log.warning("%s %s not reachable yet (%s): retrying", what, mask_password(url), reason)
         finally:
             pika_log.setLevel(level)
 
@@ -145,13 +146,6 @@ def limiter_url(workers: WorkerSettings) -> str:
         key="workers.limiter_url",
         expected="redis://host:6379/0 (or AGGREGATOR_LIMITER_URL)",
     )
-
-
-def _masked(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
 
 
 def declare(
@@ -371,7 +365,7 @@ def run_worker(
             os.getpid(),
             threads,
             workers.queue,
-            _masked(workers.broker_url),
+            mask_password(workers.broker_url),
         )
         stop.wait()
     finally:

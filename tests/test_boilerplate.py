@@ -73,11 +73,22 @@ def test_a_yoast_footer_paragraph_is_removed(footer: str) -> None:
         "<p>La entrada en vigor del reglamento se publicó primero en el Diario Oficial.</p>",
         # Not at the end.
         YOAST_EN + "<p>Then the statement goes on.</p>",
+        # Yoast's shape, its second link to no address at all.
+        '<p>The post <a href="https://edri.org/x/">T</a> appeared first on '
+        '<a href="">EDRi</a>.</p>',
         # Yoast's shape, but its second link is no home page: an author's sentence.
         '<p>L&#8217;articolo <a href="/doc/7">7 del regolamento</a> proviene da '
         '<a href="/com/2022-209">una proposta della Commissione</a>.</p>',
     ],
-    ids=["it-sentence", "en-sentence", "de-sentence", "es-sentence", "not-last", "it-links"],
+    ids=[
+        "it-sentence",
+        "en-sentence",
+        "de-sentence",
+        "es-sentence",
+        "not-last",
+        "empty-href",
+        "it-links",
+    ],
 )
 def test_anything_else_is_kept_in_the_html(html: str) -> None:
     assert without_wordpress_footer(html) == html

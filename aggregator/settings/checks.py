@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from aggregator.durations import DURATION_EXAMPLES, format_duration, parse_duration
+from aggregator.urls import mask_password
 
 # Source intervals below this are refused outright: polling a publisher every few seconds is
 # abuse, whatever the scheduler's own `schedule.min_interval` clamps to later.
@@ -301,7 +302,7 @@ _DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "pos
 
 def _check_database_url(value: str) -> str:
     expected = "'sqlite:///path/file.sqlite' or 'postgresql+psycopg://user@host:5432/db'"
-    shown = _without_password(value)  # messages and logs never carry it
+    shown = mask_password(value)  # messages and logs never carry it
     scheme, sep, _ = value.partition("://")
     backend, _, driver = scheme.partition("+")
     if not sep or backend not in ("sqlite", "postgres", "postgresql"):
@@ -314,25 +315,25 @@ def _check_database_url(value: str) -> str:
         )
         raise fail(f"{problem} in database URL {shown!r}", expected)
     if backend.startswith("postgres"):
-        from sqlalchemy.engine import make_url  # read as the store will read it
-
-        try:
-            urlsplit(value).port  # noqa: B018  (reading it checks it)
-            query_port = make_url(value.replace("postgres://", "postgresql://", 1)).query.get(
-                "port"
-            )
-            if isinstance(query_port, str) and not query_port.isdigit():
-                raise ValueError(f"invalid literal for int(): {query_port!r}")
-        except ValueError as exc:
-            reason = "the port is not a number" if "int" in str(exc) else str(exc)
-            raise fail(f"invalid database URL {shown!r}: {reason}", expected) from exc
+        wrong = _postgres_url_problem(value)
+        if wrong:
+            raise fail(f"invalid database URL {shown!r}: {wrong}", expected)
     return value
 
 
-def _without_password(url: str) -> str:
-    from aggregator.store.engine import mask_password  # one masking for config and store
+def _postgres_url_problem(value: str) -> str | None:
+    """What the store would trip over in a PostgreSQL URL: a port that is no number (in the
+    authority or as `?port=`), brackets of an IPv6 host left open."""
+    from sqlalchemy.engine import make_url  # read as the store will read it
 
-    return mask_password(url)
+    not_a_number = "the port is not a number"
+    try:
+        urlsplit(value).port  # noqa: B018  (reading it checks it)
+        url = make_url(value.replace("postgres://", "postgresql://", 1))
+    except ValueError as exc:  # urllib: "could not be cast to integer"; SQLAlchemy: int('')
+        return not_a_number if "int" in str(exc) else str(exc)
+    port = url.query.get("port")
+    return not_a_number if isinstance(port, str) and not port.isdigit() else None
 
 
 DatabaseUrl = Annotated[str, AfterValidator(_check_database_url)]

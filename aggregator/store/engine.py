@@ -10,7 +10,6 @@ writes later can fail with "database is locked" without ever waiting for the bus
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import StaticPool
 
 from aggregator.errors import StoreError
+from aggregator.urls import mask_password
 
 # Execution option that makes the next transaction on SQLite a BEGIN IMMEDIATE.
 WRITE_OPTION = "aggregator_write"
@@ -60,18 +60,6 @@ def masked(url: URL | str) -> str:
     except sqlalchemy.exc.ArgumentError:
         return "<unparseable database URL>"
     return mask_password(parsed.render_as_string(hide_password=True))
-
-
-_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
-# Everything between "user:" and the last "@" of the authority: a password with an unencoded
-# "/", "#" or "?" (base64-made ones have them) still ends at that "@".
-_AUTHORITY_PASSWORD = re.compile(r"^([a-z][\w+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
-
-
-def mask_password(url: str) -> str:
-    """`url` with any password in it replaced by ***, however broken the URL is."""
-    url = _AUTHORITY_PASSWORD.sub(r"\1***@", url, count=1)
-    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 def parse_url(database_url: str) -> URL:
