@@ -21,8 +21,7 @@ def known_sources(ctx: ApiContext, ids: tuple[str, ...]) -> tuple[str, ...]:
         known |= {h.id for h in ctx.app.health()}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
-        raise bad_parameter("source", f"unknown source id {unknown[0]!r} (known: {listed})")
+        raise bad_parameter("source", f"unknown source id {unknown[0]!r} (known: {_listed(known)})")
     return ids
 
 
@@ -43,4 +42,5 @@ def known_profile(ctx: ApiContext, profile: str | None) -> str | None:
 
 
 def _listed(names: set[str]) -> str:
+    """At most ten names, sorted: enough to spot a typo in."""
     return ", ".join(sorted(names)[:10]) + (", ..." if len(names) > 10 else "") or "none"
