@@ -10,6 +10,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from aggregator.settings import DigestProfile
 from tests.support_config import write_config
 
 RECIPIENT = "policy@ngo.example"
@@ -96,3 +97,18 @@ def service_config(
         smtp_port=smtp_port, cron=cron, tick_seconds=tick_seconds, topic_order=topic_order
     )
     return write_config(folder, sources, settings=settings, tags=tags)
+
+
+def digest_profile(
+    cron: str = "0 7 * * *", *, name: str = "daily", timezone: str = "Europe/Brussels"
+) -> DigestProfile:
+    """A profile as the deciding logic sees it: a schedule in a zone, no recipients."""
+    return DigestProfile(
+        name=name,
+        recipients=(),
+        include_tags=(),
+        exclude_tags=(),
+        cron=cron,
+        timezone=timezone,
+        subject_prefix="[t]",
+    )

@@ -106,17 +106,9 @@ def test_the_config_takes_cron_s_sunday_seven_and_names_a_bad_day(tmp_path: Path
 def test_the_service_s_weekly_digest_goes_out_on_the_monday() -> None:
     from aggregator.schedule import cron_trigger as profile_trigger
     from aggregator.schedule import digest_due
-    from aggregator.settings import DigestProfile
+    from tests.support_schedule import digest_profile
 
-    weekly = DigestProfile(
-        name="weekly",
-        recipients=(),
-        include_tags=(),
-        exclude_tags=(),
-        cron="0 8 * * 1",
-        timezone="Europe/Brussels",
-        subject_prefix="",
-    )
+    weekly = digest_profile("0 8 * * 1", name="weekly")
     sunday = datetime(2026, 11, 29, 12, tzinfo=UTC)
     monday_0800 = datetime(2026, 11, 30, 7, tzinfo=UTC)  # 08:00 in Brussels
     assert digest_due(profile_trigger(weekly), since=sunday, now=monday_0800)

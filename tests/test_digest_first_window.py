@@ -17,7 +17,14 @@ from aggregator.app import App
 from aggregator.deliver.run import first_window_start
 from aggregator.settings import DigestProfile
 from tests.support_config import write_config
-from tests.support_schedule import FakeClock, Post, feed_source, rss, service_settings
+from tests.support_schedule import (
+    FakeClock,
+    Post,
+    digest_profile,
+    feed_source,
+    rss,
+    service_settings,
+)
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -28,15 +35,7 @@ START = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
 
 
 def profile(cron: str) -> DigestProfile:
-    return DigestProfile(
-        name="p",
-        recipients=(),
-        include_tags=(),
-        exclude_tags=(),
-        cron=cron,
-        timezone="Europe/Brussels",
-        subject_prefix="",
-    )
+    return digest_profile(cron, name="p")
 
 
 def test_one_period_of_the_schedule_back() -> None:

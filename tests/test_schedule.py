@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aggregator.app import App
 from aggregator.schedule import Service, cron_trigger, digest_due, digest_reference
 from aggregator.settings import DigestProfile
-from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
+from tests.support_schedule import FakeClock, Post, digest_profile, feed_source, rss, service_config
 from tests.support_smtp import SmtpServer, free_port
 
 if TYPE_CHECKING:
@@ -39,15 +39,7 @@ def local(y: int, m: int, d: int, hh: int, mm: int = 0, ss: int = 0) -> datetime
 
 
 def profile(cron: str = "0 7 * * *", timezone: str = "Europe/Brussels") -> DigestProfile:
-    return DigestProfile(
-        name="daily",
-        recipients=(),
-        include_tags=(),
-        exclude_tags=(),
-        cron=cron,
-        timezone=timezone,
-        subject_prefix="[t]",
-    )
+    return digest_profile(cron, timezone=timezone)
 
 
 # --- the pure decision ----------------------------------------------------------------------
