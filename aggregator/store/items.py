@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -231,6 +232,105 @@ def _corrected_events(
     return matched
 
 
+def _page_key(url: str) -> str:
+    """A page's address without its scheme and a leading "www.": a site that moves to https
+    or to its www host gives its old entries new links (and GUIDs, where those are links)."""
+    rest = url.split("://", 1)[-1]
+    return rest[4:] if rest.startswith("www.") else rest
+
+
+def _is_site_root(url: str) -> bool:
+    """An entry without a link of its own is given its site's; that says nothing of which
+    entry it is."""
+    return "/" not in _page_key(url).rstrip("/")
+
+
+def _page_variants(url: str) -> list[str]:
+    rest = _page_key(url)
+    return [f"{scheme}://{www}{rest}" for scheme in ("http", "https") for www in ("", "www.")]
+
+
+def _same_entry(row: RowMapping, item: Item) -> bool:
+    """The stored entry and the new one are one post: same words, or the same real date."""
+    if row["content_hash"] == item.content_hash:
+        return True
+    dated = not row["published_is_fallback"] and not item.published_is_fallback
+    return dated and from_db(row["published"]) == item.published
+
+
+def _renamed(
+    conn: Connection,
+    source_id: str,
+    unique: Sequence[Item],
+    missing: Sequence[Item],
+    *,
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows of entries that came back under another GUID or link, by the item's identity.
+
+    A GUID carrying a session token or a timestamp, a feed that starts (or stops) giving
+    GUIDs, a site moved to https: each read as a new item, and a whole feed was stored a
+    second time. A stored row is the item's when the document no longer lists the row's
+    identity, the row is of the same page (link up to scheme and "www."), that page is one
+    entry's alone in the document, and the two have the same words or the same date. A
+    weekly newsletter at one fixed address has a new date each week: it stays a new item.
+    """
+    listed_pages = Counter(_page_key(item.canonical_url) for item in unique)
+    wanted = {
+        _page_key(item.canonical_url): item
+        for item in missing
+        if item.identity.startswith(("g:", "u:"))
+        and not item.identity.startswith("g:urn:ep-procedure:")
+        and listed_pages[_page_key(item.canonical_url)] == 1
+        and not _is_site_root(item.canonical_url)
+    }
+    if not wanted:
+        return {}
+    urls = sorted({url for item in wanted.values() for url in _page_variants(item.canonical_url)})
+    rows: dict[str, list[RowMapping]] = {}
+    for part in chunks(urls):
+        query = select(*_SAVE_COLUMNS).where(
+            items.c.source_id == source_id, items.c.canonical_url.in_(part)
+        )
+        for row in conn.execute(query).mappings():
+            if row["identity"] not in listed and row["id"] not in taken:
+                rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
+    found: dict[str, RowMapping] = {}
+    for page, item in wanted.items():
+        same = [row for row in rows.get(page, ()) if _same_entry(row, item)]
+        if len(same) == 1:
+            found[item.identity] = same[0]
+    return found
+
+
+def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]]) -> None:
+    """The rows found under their old GUID or link take the new ones, so the next refresh
+    finds them by identity (and skips their unchanged entries before parsing)."""
+    if not renamed:
+        return
+    conn.execute(
+        update(items)
+        .where(items.c.id == bindparam("b_id"))
+        .values(
+            identity=bindparam("b_identity"),
+            guid=bindparam("b_guid"),
+            url=bindparam("b_url"),
+            canonical_url=bindparam("b_canonical_url"),
+        ),
+        [
+            {
+                "b_id": item_id,
+                "b_identity": item.identity,
+                "b_guid": item.guid,
+                "b_url": item.url,
+                "b_canonical_url": item.canonical_url,
+            }
+            for item_id, item in renamed
+        ],
+    )
+
+
 def _pruned(
     conn: Connection, source_id: str, unique: Sequence[Item], missing: Sequence[Item]
 ) -> set[str]:
@@ -261,6 +361,15 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
     missing = [item for item in missing if item.identity not in stored]
     stored.update(_corrected_events(conn, source_id, missing, set(identities)))
     pruned = _pruned(conn, source_id, unique, missing)
+    renamed = _renamed(
+        conn,
+        source_id,
+        unique,
+        [item for item in missing if item.identity not in stored and item.identity not in pruned],
+        listed=set(identities),
+        taken={row["id"] for row in stored.values()},
+    )
+    stored.update(renamed)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
     unchanged = 0
@@ -274,6 +383,7 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
             changed.append((old["id"], item, old))
         else:
             unchanged += 1
+    _rename(conn, [(row["id"], item) for item in unique if (row := renamed.get(item.identity))])
     changed, refreshed = _footer_only(conn, changed)
     new_ids = _insert_new(conn, source_id, fresh, now=now)
     _update_changed(conn, changed, now=now)
