@@ -18,7 +18,9 @@ from aggregator.deliver.mail import (
     SmtpTransport,
     as_bytes,
     build_message,
+    envelope,
     message_id,
+    without_bcc,
 )
 from aggregator.deliver.outbox import EmlFolder
 from aggregator.deliver.render import render_html, render_text
@@ -89,6 +91,36 @@ def test_no_recipients_is_an_error() -> None:
         build_message(
             sample_digest(), sender=SENDER, recipients=(), subject_prefix="", text="", html=""
         )
+
+
+def test_bcc_names_the_envelope_but_is_not_sent() -> None:
+    hidden = ("Board Member <board@ngo.example>", "partner@other-ngo.example")
+    long_names = tuple(f"Member {n} of the board <m{n}@ngo.example>" for n in range(8))
+    digest = sample_digest()
+    message = build_message(
+        digest,
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        subject_prefix="",
+        text=render_text(digest),
+        html=render_html(digest),
+        bcc=(*hidden, *long_names),
+    )
+    raw = as_bytes(message)  # what the outbox keeps: the Bcc header, folded over lines
+    assert raw.count(b"\r\n ") >= 2
+    assert envelope(raw)[1] == [
+        "policy@ngo.example",
+        "press@ngo.example",
+        "board@ngo.example",
+        "partner@other-ngo.example",
+        *(f"m{n}@ngo.example" for n in range(8)),
+    ]
+    sent = without_bcc(raw)
+    assert b"board@" not in sent and b"m7@" not in sent
+    parsed = parse(sent)
+    assert parsed["Bcc"] is None and parsed["To"] == message["To"]
+    assert parsed["Message-ID"] == message["Message-ID"]
+    assert sent.partition(b"\r\n\r\n")[2] == raw.partition(b"\r\n\r\n")[2]
 
 
 def test_send_plain_smtp(smtp_server: SmtpServer) -> None:

@@ -26,6 +26,8 @@ from aggregator.digest import Digest
 from aggregator.errors import DeliveryError
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+# RFC 5322's empty group: a message whose every recipient is in Bcc.
+UNDISCLOSED = "undisclosed-recipients:;"
 
 
 class SmtpSettingsLike(Protocol):
@@ -80,14 +82,21 @@ def build_message(
     subject_prefix: str,
     text: str,
     html: str,
+    bcc: Sequence[str] = (),
 ) -> EmailMessage:
-    """The email of one digest: text/plain first (the fallback), then text/html."""
-    if not recipients:
+    """The email of one digest: text/plain first (the fallback), then text/html.
+
+    `bcc` addresses are kept in a Bcc header of the stored message, which names the
+    envelope's recipients for every retry, and taken out of what is sent (`without_bcc`).
+    """
+    if not recipients and not bcc:
         raise DeliveryError(f"profile {digest.profile!r} has no recipients")
     domain = sender_domain(sender)
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = sender
-    message["To"] = ", ".join(recipients)
+    message["To"] = ", ".join(recipients) if recipients else UNDISCLOSED
+    if bcc:
+        message["Bcc"] = ", ".join(bcc)
     message["Subject"] = subject(digest, subject_prefix)
     message["Date"] = format_datetime(local_time(digest.window_end, digest.timezone))
     message["Message-ID"] = message_id(digest, sender)
@@ -116,11 +125,28 @@ def envelope(raw: bytes) -> tuple[str, list[str]]:
     """Envelope sender and recipients, read back from a stored message's headers."""
     headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
     sender = parseaddr(str(headers.get("From", "")))[1]
-    fields = [str(v) for name in ("To", "Cc") for v in headers.get_all(name, [])]
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
     recipients = [address for _, address in getaddresses(fields) if address]
     if not sender or not recipients:
         raise DeliveryError("stored message has no From or no To address")
     return sender, recipients
+
+
+def without_bcc(raw: bytes) -> bytes:
+    """The message as sent: its Bcc header (and the header's folded lines) taken out, the
+    rest byte for byte, as sendmail -t does."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(b"bcc:")
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + separator + body
 
 
 class SmtpTransport:
@@ -147,7 +173,7 @@ class SmtpTransport:
                     client.starttls(context=self.ssl_context)
                 if s.username:
                     client.login(s.username, s.password or "")
-                refused = client.sendmail(sender, recipients, raw)
+                refused = client.sendmail(sender, recipients, without_bcc(raw))
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp {s.host}:{s.port}: {_smtp_words(exc)}") from exc
         except UnicodeEncodeError as exc:

@@ -161,7 +161,7 @@ def run_profile(
         return DigestRun(digest=digest, files=write(), recorded=False, deliveries=tuple(retried))
     # Files only once the window is this run's: a run that lost it to another at the same
     # moment overwrote the day's files with a digest nobody was sent.
-    if not profile.recipients or (digest.is_empty and not profile.send_empty):
+    if not (profile.recipients or profile.bcc) or (digest.is_empty and not profile.send_empty):
         # Nothing to send, but the window still advances: the next digest starts here.
         try:
             record_window(engine, digest, body_json=rendered["json"], now=now)
@@ -175,6 +175,7 @@ def run_profile(
         digest,
         sender=sender,
         recipients=profile.recipients,
+        bcc=profile.bcc,
         subject_prefix=profile.subject_prefix,
         text=rendered["text"],
         html=rendered["html"],

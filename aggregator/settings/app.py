@@ -129,6 +129,7 @@ class WorkerSettings:
 class DigestProfile:
     name: str
     recipients: tuple[str, ...]
+    bcc: tuple[str, ...] = ()  # sent to, but named in no header the recipients see
     include_tags: tuple[str, ...]  # empty: every tag
     exclude_tags: tuple[str, ...]
     cron: str = "0 7 * * *"
@@ -248,6 +249,7 @@ class _Workers(_Table):
 
 class _Profile(_Table):
     recipients: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.recipients"))
+    bcc: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.bcc"))
     include_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.include_tags"))
     exclude_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.exclude_tags"))
     cron: CronExpression = Field(default=default_of(f"{PROFILE}.cron"))

@@ -229,6 +229,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Email addresses of one digest profile (bare or 'Name <a@example.org>'). "
         "None configured: a 'daily' profile of everything.",
     ),
+    _s(
+        f"{PROFILE}.bcc",
+        "list of strings",
+        [],
+        "Addresses the digest is also sent to, named in no header the others see "
+        "(a profile with bcc alone is addressed to 'undisclosed-recipients').",
+    ),
     _s(f"{PROFILE}.include_tags", "list of strings", [], "Only items with one of these tags."),
     _s(f"{PROFILE}.exclude_tags", "list of strings", [], "Never items with one of these tags."),
     _s(f"{PROFILE}.cron", "cron", "0 7 * * *", "When the digest is built (5-field cron)."),
