@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import charset_normalizer
@@ -47,6 +47,7 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""",
     re.IGNORECASE,
 )
+_COMMENT = re.compile(rb"<!--.*?(?:-->|\Z)", re.S)
 # Browsers look for <meta charset> in the first 1024 bytes; real pages put it later than that
 # often enough (long <head> comments, inline scripts) that a wider window pays off.
 _META_WINDOW = 16 * 1024
@@ -75,6 +76,17 @@ _ENCODINGS_OF_LANGUAGE: dict[str, tuple[str, ...]] = {
     "mt": ("iso8859_3",),
 }
 _LANGUAGE_MARGIN = 0.05  # chaos within which the language's encoding beats the favourite
+# The single-byte encodings a language is written in: the above, and the Western ones.
+_LEGACY_OF_LANGUAGE: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            *("en", "fr", "de", "nl", "it", "es", "pt", "da", "sv", "fi", "ga", "lb"),
+            *("ca", "eu", "gl", "is", "no", "nb", "nn"),
+        ),
+        ("cp1252", "iso8859_15"),
+    ),
+    **_ENCODINGS_OF_LANGUAGE,
+}
 # Where XML feeds and HTML pages say their language, read from the raw bytes (ASCII-safe in
 # every encoding the detector gets to see).
 _DECLARED_LANGUAGE = re.compile(
@@ -142,10 +154,22 @@ class Decoded:
     warnings: tuple[str, ...] = ()
 
 
+# Labels browsers know (WHATWG Encoding Standard) and Python's codec registry does not.
+_WHATWG_LABELS = {
+    **{f"x-cp{n}": f"cp{n}" for n in range(1250, 1259)},
+    "x-mac-roman": "mac_roman",
+    "x-mac-cyrillic": "mac_cyrillic",
+    "x-sjis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "x-gbk": "gbk",
+}
+
+
 def codec_name(label: str) -> str | None:
     """The Python codec for an encoding label, or None when the label is unknown."""
+    lowered = label.strip().lower()
     try:
-        name = codecs.lookup(label.strip().lower()).name
+        name = codecs.lookup(_WHATWG_LABELS.get(lowered, lowered)).name
     except LookupError:
         return None
     normal = name.replace("-", "_")
@@ -165,7 +189,10 @@ def declared_in_document(data: bytes, markup: Markup) -> str | None:
     if match:
         return match.group(1).decode("ascii")
     if markup == "html":
-        meta = _META_CHARSET.search(data[:_META_WINDOW])
+        window = data[:_META_WINDOW]
+        if b"<!--" in window:  # a <meta> commented out declares nothing, as browsers read it
+            window = _COMMENT.sub(b"", window)
+        meta = _META_CHARSET.search(window)
         if meta:
             return meta.group(1).decode("ascii")
     return None
@@ -198,11 +225,49 @@ def decode(
     # UTF-8 last: the default of XML and JSON, and the encoding of nearly every unlabelled
     # page that decodes under it strictly.
     # (label, declared): the last is the default, which no one declared, so it overrules none.
-    claims = [
-        (http_charset(content_type), True),
-        (declared_in_document(data, markup), True),
-        ("utf-8", False),
-    ]
+    header, own = http_charset(content_type), declared_in_document(data, markup)
+    claims = [(header, True), (own, True), ("utf-8", False)]
+    if header and own and _document_over_header(data, header, own, _languages(data, language)):
+        claims = [(own, True), ("utf-8", False)]
+        decoded = _decode_claims(data, claims, language)
+        note = f"HTTP charset {header!r} contradicts the document's own {own!r}: read as {own!r}"
+        return replace(decoded, declared=header, warnings=(note, *decoded.warnings))
+    return _decode_claims(data, claims, language)
+
+
+def _document_over_header(
+    data: bytes, header: str, own: str, languages: tuple[str, ...]
+) -> bool:
+    """Whether the document's own single-byte encoding beats the HTTP header's other one.
+
+    Browsers follow the header. But a server's default (ISO-8859-1 on every page of a Polish
+    site that writes ISO-8859-2 in its <meta>) turns every "ą" into "±" while the page says
+    what it is: the language (the source's, or the document's) decides between two
+    readings that are both "valid"; without one, the reading that looks less garbled, by a
+    clear margin.
+    """
+    header_codec, own_codec = codec_name(header), codec_name(own)
+    if header_codec is None or own_codec is None or header_codec == own_codec:
+        return False
+    if header_codec in _UNICODE or own_codec in _UNICODE or data.isascii():
+        return False  # UTF-8 against a legacy label is settled by the bytes (decode)
+    own_text, header_text = _try_decode(data, own_codec), _try_decode(data, header_codec)
+    if own_text is None or header_text is None:
+        return False  # the claims' order finds the one that decodes
+    for language in languages:
+        legacy = _LEGACY_OF_LANGUAGE.get(language.split("-")[0], ())
+        if legacy:
+            if (own_codec in legacy) != (header_codec in legacy):
+                return own_codec in legacy
+            break
+    own_mess = mess_ratio(own_text[:_LANGUAGE_WINDOW])
+    return own_mess + _LANGUAGE_MARGIN < mess_ratio(header_text[:_LANGUAGE_WINDOW])
+
+
+def _decode_claims(
+    data: bytes, claims: list[tuple[str | None, bool]], language: str | None
+) -> Decoded:
+    """The first claim the bytes bear out, else detection."""
     overruled: str | None = None
     unknown: str | None = None  # a label no codec answers to
     for label, declared in claims:

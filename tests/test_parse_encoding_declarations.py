@@ -1,0 +1,126 @@
+"""An HTTP charset against the document's own declaration: the language decides.
+
+Browsers follow the header; a server's default (ISO-8859-1 on every page) then turns a Polish
+page's "ą" into "±" although the page names its encoding. The service stored that mojibake
+without a warning. Now, when both are single-byte encodings that read the bytes, the one the
+text's language is written in wins, with a warning; a <meta> inside a comment declares nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.models import Selectors
+from aggregator.parse import parse_document
+from aggregator.parse.encoding import decode
+from tests.support_parse import feed_source, fetched, html_source
+
+SELECTORS = Selectors(item="article", title="h2", link="a", summary="p")
+
+POLISH = (
+    "Posłowie przyjęli rozporządzenie",
+    "Sejm: źródło sporu to ustawę o ochronie dzieci w sieci, mówią posłowie.",
+)
+CZECH = (
+    "Sněmovna projednala nařízení",
+    "Poslanci před hlasováním řešili šifrování a ochranu dětí na internetu.",
+)
+FRENCH = (
+    "À la une : le Sénat adopte la proposition",
+    "Après un débat très long, les sénateurs ont voté l'œuvre commune.",
+)
+
+
+def _page(title: str, text: str, *, meta: str, lang: str | None) -> str:
+    lang_attribute = f' lang="{lang}"' if lang else ""
+    return (
+        f'<!doctype html><html{lang_attribute}><head><meta charset="{meta}"><title>t</title>'
+        '</head><body><article><h2><a href="/a/1">'
+        f"{title}</a></h2><p>{text}</p></article></body></html>"
+    )
+
+
+def _parse(data: bytes, header: str, language: str | None = None) -> tuple[str, str, list[str]]:
+    doc = parse_document(
+        html_source(SELECTORS, language=language),
+        fetched(data, "https://www.sejm.gov.pl/news/", f"text/html; charset={header}"),
+    )
+    (item,) = doc.items
+    return item.title or "", item.summary or "", list(doc.warnings)
+
+
+@pytest.mark.parametrize(
+    ("words", "codec", "meta", "header", "lang", "configured"),
+    [
+        (POLISH, "iso8859_2", "iso-8859-2", "iso-8859-1", "pl", None),
+        (POLISH, "cp1250", "windows-1250", "windows-1252", None, "pl"),
+        (CZECH, "cp1250", "windows-1250", "iso-8859-1", "cs", None),
+        (FRENCH, "cp1252", "windows-1252", "windows-1250", "fr", None),
+    ],
+    ids=["pl latin2 under latin1", "pl 1250 under 1252", "cs 1250 under latin1", "fr 1252 under 1250"],
+)
+def test_the_page_s_own_encoding_beats_a_wrong_header_for_its_language(
+    words: tuple[str, str],
+    codec: str,
+    meta: str,
+    header: str,
+    lang: str | None,
+    configured: str | None,
+) -> None:
+    title, text = words
+    data = _page(title, text, meta=meta, lang=lang).encode(codec)
+    got_title, got_text, warnings = _parse(data, header, configured)
+    assert (got_title, got_text) == (title, text)
+    assert any(
+        f"HTTP charset {header!r} contradicts the document's own {meta!r}" in w for w in warnings
+    )
+
+
+def test_a_right_header_beats_a_wrong_meta() -> None:
+    # The language is evidence for the header as much as for the page.
+    title, text = POLISH
+    data = _page(title, text, meta="iso-8859-1", lang="pl").encode("iso8859_2")
+    got_title, got_text, warnings = _parse(data, "iso-8859-2")
+    assert (got_title, got_text) == (title, text)
+    assert not any("contradicts" in w for w in warnings)
+
+
+def test_an_agreeing_pair_reads_without_a_warning() -> None:
+    title, text = CZECH
+    data = _page(title, text, meta="windows-1250", lang="cs").encode("cp1250")
+    assert _parse(data, "windows-1250") == (title, text, [])
+
+
+def test_a_feed_s_xml_declaration_against_the_header() -> None:
+    title, text = POLISH
+    data = (
+        '<?xml version="1.0" encoding="ISO-8859-2"?><rss version="2.0"><channel><title>Sejm'
+        "</title><language>pl</language><link>https://www.sejm.gov.pl/</link><item>"
+        f"<title>{title}</title><link>https://www.sejm.gov.pl/a/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode("iso8859_2")
+    doc = parse_document(
+        feed_source(),
+        fetched(data, "https://www.sejm.gov.pl/rss.xml", "text/xml; charset=iso-8859-1"),
+    )
+    assert [(i.title, i.summary) for i in doc.items] == [(title, text)]
+
+
+def test_a_meta_inside_a_comment_declares_nothing() -> None:
+    text = "Un budget de 500 000 € pour l'œuvre commune."
+    data = (
+        '<!doctype html><html lang="fr"><head><!-- <meta charset="utf-8"> -->'
+        f'<meta charset="iso-8859-15"></head><body><p>{text}</p></body></html>'
+    ).encode("iso8859_15")
+    decoded = decode(data, "text/html", "html")
+    assert text in decoded.text
+    assert decoded.encoding == "iso8859_15" and decoded.warnings == ()
+
+
+@pytest.mark.parametrize(("label", "codec"), [("x-cp1250", "cp1250"), ("X-CP1252", "cp1252")])
+def test_browser_labels_python_does_not_know(label: str, codec: str) -> None:
+    title, text = CZECH if codec == "cp1250" else FRENCH
+    data = _page(title, text, meta=label, lang=None).encode(codec)
+    decoded = decode(data, None, "html")
+    assert decoded.encoding == codec and title in decoded.text
+    assert decoded.warnings == ()  # not "unknown encoding label", then a detector's guess
