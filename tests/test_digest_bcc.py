@@ -11,8 +11,8 @@ import pytest
 
 from aggregator.cli import main
 from aggregator.deliver.mail import UNDISCLOSED
-from tests.support_schedule import RECIPIENT, Post, feed_source, rss, service_settings
 from tests.support_config import write_config
+from tests.support_schedule import RECIPIENT, Post, feed_source, rss, service_settings
 from tests.support_smtp import SmtpServer
 
 if TYPE_CHECKING:

@@ -6,6 +6,8 @@ import asyncio
 import gzip
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -363,6 +365,56 @@ def test_decompression_bomb_is_refused(http_server: FixtureServer) -> None:
     url = http_server.add("/feed", body=bomb, gzip=True)
     with pytest.raises(FetchError, match="response larger than 100000 bytes"):
         fetch(url, max_bytes=100_000)  # ... but not once inflated
+
+
+def _compressed(data: bytes, coding: str) -> bytes:
+    if coding == "br":
+        return bytes(brotli.compress(data, quality=1))
+    if coding == "gzip":
+        return gzip.compress(data, compresslevel=9)
+    wbits = {"deflate": zlib.MAX_WBITS, "raw deflate": -zlib.MAX_WBITS}[coding]
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, wbits)
+    return squeeze.compress(data) + squeeze.flush()
+
+
+@pytest.mark.parametrize("coding", ["br", "gzip"])
+def test_a_bomb_is_refused_before_it_is_in_memory(http_server: FixtureServer, coding: str) -> None:
+    # 100 MB of zeros in a few KB: decoded a network chunk at a time, the whole of it was in
+    # memory before the cap was checked (a 1 GiB brotli bomb peaked at 2 GB).
+    body = _compressed(bytes(100_000_000), coding)
+    assert len(body) < 200_000
+    url = http_server.add("/bomb", body=body, headers={"Content-Encoding": coding})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="response larger than 1000000 bytes"):
+            fetch(url, max_bytes=1_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, f"peak {peak} bytes traced while refusing the bomb"
+
+
+@pytest.mark.parametrize("coding", ["br", "gzip", "deflate", "raw deflate"])
+def test_every_coding_decodes_a_body_of_many_steps(http_server: FixtureServer, coding: str) -> None:
+    document = RSS.replace(b"<title>t</title>", b"<title>t</title>" * 40_000)  # ~640 KB
+    header = "deflate" if coding == "raw deflate" else coding
+    url = http_server.add(
+        "/feed", body=_compressed(document, coding), headers={"Content-Encoding": header}
+    )
+    assert fetch(url).content == document
+
+
+def test_two_codings_are_undone_in_reverse_order(http_server: FixtureServer) -> None:
+    body = brotli.compress(gzip.compress(RSS))  # gzip first, then br: "gzip, br"
+    url = http_server.add("/feed", body=body, headers={"Content-Encoding": "gzip, br"})
+    assert fetch(url).content == RSS
+
+
+def test_a_corrupt_compressed_body_is_a_clear_error(http_server: FixtureServer) -> None:
+    broken = gzip.compress(RSS * 20)[:-30] + b"\x00" * 30
+    url = http_server.add("/feed", body=broken, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="sent a body that cannot be decompressed"):
+        fetch(url)
 
 
 # -- bot protection ----------------------------------------------------------------------------

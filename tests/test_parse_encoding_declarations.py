@@ -57,7 +57,12 @@ def _parse(data: bytes, header: str, language: str | None = None) -> tuple[str, 
         (CZECH, "cp1250", "windows-1250", "iso-8859-1", "cs", None),
         (FRENCH, "cp1252", "windows-1252", "windows-1250", "fr", None),
     ],
-    ids=["pl latin2 under latin1", "pl 1250 under 1252", "cs 1250 under latin1", "fr 1252 under 1250"],
+    ids=[
+        "pl latin2 under latin1",
+        "pl 1250 under 1252",
+        "cs 1250 under latin1",
+        "fr 1252 under 1250",
+    ],
 )
 def test_the_page_s_own_encoding_beats_a_wrong_header_for_its_language(
     words: tuple[str, str],

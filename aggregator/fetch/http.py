@@ -38,6 +38,7 @@ from aggregator.errors import Blocked, ConfigError, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
+from aggregator.fetch.inflate import decoded_chunks
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
@@ -356,10 +357,17 @@ class HttpFetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big  # refused before a byte of the body is read
+        if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            too_big = FetchError(
+                source_id,
+                f"response larger than {cap} bytes once decompressed",
+                status_code=response.status_code,
+            )
         chunks: list[bytes] = []
         size = 0
-        # aiter_bytes yields *decoded* bytes, so the cap also stops gzip/br bombs.
-        async for chunk in response.aiter_bytes():
+        # Decoded bytes, a bounded step at a time: the cap also stops gzip/br bombs, before
+        # they are in memory (httpx's aiter_bytes inflates each network chunk whole).
+        async for chunk in decoded_chunks(response):
             size += len(chunk)
             if size > cap:
                 raise too_big
