@@ -235,9 +235,7 @@ def decode(
     return _decode_claims(data, claims, language)
 
 
-def _document_over_header(
-    data: bytes, header: str, own: str, languages: tuple[str, ...]
-) -> bool:
+def _document_over_header(data: bytes, header: str, own: str, languages: tuple[str, ...]) -> bool:
     """Whether the document's own single-byte encoding beats the HTTP header's other one.
 
     Browsers follow the header. But a server's default (ISO-8859-1 on every page of a Polish
