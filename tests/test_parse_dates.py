@@ -88,6 +88,16 @@ DATES_IN_TEXT = [
         "en",
         datetime(2025, 11, 12, 9, 0, tzinfo=tz(1)),
     ),
+    # Numeric dates with a space after each dot, as Czech, Slovak, Croatian and Hungarian
+    # listings write them, with words around.
+    ("Datum: 12. 11. 2025", "cs", datetime(2025, 11, 12)),
+    ("12. 11. 2025 | Tisková zpráva", "cs", datetime(2025, 11, 12)),
+    ("Vydáno: 5. 11. 2025 14:30", "cs", datetime(2025, 11, 5, 14, 30)),
+    ("Objavljeno: 12. 11. 2025.", "hr", datetime(2025, 11, 12)),
+    ("Közzétéve: 2025. 11. 12.", "hu", datetime(2025, 11, 12)),
+    # Two dates: the first (WordPress's "Published ... · Updated ...").
+    ("Published 12 November 2025 · Updated 14 November 2025", "en", datetime(2025, 11, 12)),
+    ("Publié le 3 février 2026 | Mis à jour le 5 février 2026", "fr", datetime(2026, 2, 3)),
 ]
 
 

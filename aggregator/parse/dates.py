@@ -99,6 +99,13 @@ DEFAULT_LANGUAGES = (
     *("cs", "sk", "sl", "hu", "ro", "bg", "el", "hr", "mt", "ga", "uk", "ru", "nb", "tr"),
 )
 _SPACES = re.compile(r"\s+")
+# Numeric dates with a space after each dot, as Czech, Slovak, Croatian ("12. 11. 2025") and
+# Hungarian ("2025. 11. 12.") pages write them: made compact, so they read inside a text too.
+_SPACED_DMY = re.compile(r"(?<![\d.])(\d{1,2})\. ?(\d{1,2})\. ?(\d{4})(?![\d])")
+_SPACED_YMD = re.compile(r"(?<![\d.])(\d{4})\. ?(\d{1,2})\. ?(\d{1,2})\.?(?![\d])")
+# Tokens that end one date's stretch of text: "12 November 2025 · Updated 14 November 2025"
+# holds two dates, not one.
+_SEPARATORS = frozenset("·|•–—/")
 # Dates inside running text: see _within.
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _DIGITS = re.compile(r"\d+")
@@ -154,7 +161,15 @@ def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
         return None  # every full date has a year in digits: spares dateparser's slow "no"
+    if ". " in cleaned:
+        cleaned = _SPACED_DMY.sub(r"\1.\2.\3", cleaned)
+        cleaned = _SPACED_YMD.sub(_ymd_as_iso, cleaned)
     return cleaned
+
+
+def _ymd_as_iso(match: re.Match[str]) -> str:
+    year, month, day = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
 def _fast(text: str) -> datetime | None:
@@ -266,6 +281,8 @@ def _windows(tokens: list[str], numbers: dict[int, bool], start: int) -> Iterato
     for index, date_like in numbers.items():
         if index <= start:
             continue
+        if any(token in _SEPARATORS for token in tokens[ends[-1] + 1 : index]):
+            break
         words += index - ends[-1] - 1
         if not date_like or words > _MAX_INNER_WORDS:
             break

@@ -13,7 +13,7 @@ redesigned, and the digest reports listing pages that stopped yielding from the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
@@ -62,6 +62,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(f"selector {selectors.item!r} matched nothing")
 
     items: list[RawItem] = []
+    misses = _Misses()
     # A teaser repeated in several regions of the page has the same link and title (and,
     # where both regions show them, the same date and summary); entries that share a link,
     # or a link and a heading (posts all linking to one profile page under the page's name),
@@ -71,7 +72,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     without_link = 0
     for element in elements:
         try:
-            item = _item(element, selectors, base, page_language, languages)
+            item = _item(element, selectors, base, page_language, languages, misses)
         except soupsieve.SelectorSyntaxError as exc:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
@@ -81,6 +82,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         if not any(_repeats(item, earlier) for earlier in same_heading):
             same_heading.append(item)
             items.append(item)
+    warnings.extend(misses.warnings(selectors, len(elements) - without_link))
     if without_link:
         warnings.append(f"{without_link} matched items without a link skipped")
         if not base.startswith(("http://", "https://")):
@@ -108,38 +110,89 @@ def _repeats(item: RawItem, earlier: RawItem) -> bool:
     )
 
 
+@dataclass(slots=True)
+class _Misses:
+    """What the optional selectors failed to give, counted over the page's linked items: a
+    redesign that breaks them would otherwise only show as items titled by their URL and
+    dated when first seen."""
+
+    title: int = 0
+    date: int = 0
+    summary: int = 0
+    unread_dates: list[str] = field(default_factory=list)
+
+    def warnings(self, selectors: Selectors, count: int) -> list[str]:
+        if count == 0:
+            return []
+        found: list[str] = []
+        if self.title:
+            found.append(
+                f"title selector {selectors.title!r} found no text in {self.title} of {count}"
+                " items (titled by their link or first words)"
+            )
+        for name, missed in (("date", self.date), ("summary", self.summary)):
+            selector = getattr(selectors, name)
+            if selector and missed == count:
+                found.append(f"{name} selector {selector!r} matched nothing in any item")
+        if self.unread_dates:
+            n = len(self.unread_dates)
+            found.append(
+                f"{n} {'date' if n == 1 else 'dates'} not understood (such as"
+                f" {self.unread_dates[0]!r}): dated when first seen"
+            )
+        return found
+
+
 def _item(
     element: Tag,
     selectors: Selectors,
     base: str,
     page_language: str | None,
     languages: list[str],
+    misses: _Misses,
 ) -> RawItem | None:
     url = absolute_http_url(_link(element, selectors.link), base)
     if url is None:
         return None
+    own_language = _own_language(element)
     date_text = _date_text(element, selectors.date) if selectors.date else None
     summary = _value(element, selectors.summary) if selectors.summary else None
     title = _value(element, selectors.title)
+    published = None
+    if date_text:
+        # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
+        date_languages = [own_language, *languages] if own_language else languages
+        published = parse_date(date_text, date_languages or None, full_year=True)
+        if published is None:
+            misses.unread_dates.append(date_text[:80])
+    misses.title += title is None
+    misses.date += selectors.date is not None and date_text is None
+    misses.summary += selectors.summary is not None and summary is None
     return RawItem(
         url=url,
         # The page's text as read, not markup: "Kids <13" is no tag.
         title=plain_as_html(title) if title else None,
         summary=plain_as_html(summary) if summary else None,
-        published=parse_date(date_text, languages or None, full_year=True) if date_text else None,
-        language=_own_language(element) or page_language,
+        published=published,
+        language=own_language or page_language,
     )
 
 
 def _split(selector: str) -> _Target:
     match = _ATTRIBUTE.match(selector.strip())
     if match:
-        return _Target(css=match.group(1).strip(), attribute=match.group(2))
+        # The HTML parser lower-cases attribute names: "time@dateTime", as a browser's
+        # developer tools show it, is "datetime" in the parsed page.
+        return _Target(css=match.group(1).strip(), attribute=match.group(2).lower())
     return _Target(css=selector.strip(), attribute=None)
 
 
 def _find(element: Tag, css: str) -> Tag | None:
-    return element if not css else element.select_one(css)
+    """The first match inside the item, else the item itself when it matches: with `item =
+    "a.card"`, `link = "a.card"` (or `"@href"`, or `":scope"`) means the card's own link."""
+    if not css or css == ":scope":
+        return element
+    return element.select_one(css) or (element if soupsieve.match(css, element) else None)
 
 
 def _value(element: Tag, selector: str) -> str | None:

@@ -237,7 +237,9 @@ def _check_css(value: str) -> str:
     # of feeds starts without it).
     import soupsieve
 
-    css, _ = split_attribute(value)
+    css, attribute = split_attribute(value)
+    if attribute is not None and not css.strip():
+        return value  # "@href": the item element's own attribute
     try:
         soupsieve.compile(css)
     except (soupsieve.SelectorSyntaxError, ValueError, TypeError) as exc:
