@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator
 
 import pytest
 
-from aggregator.models import CacheValidators, Fetched, Item, Source
-from aggregator.normalise import normalise_document
-from aggregator.parse import parse_document
+from aggregator.models import Source
 from aggregator.store import SqlStore, open_store
-from aggregator.store.sql import Refreshed
-from tests.support_store import T0, at, make_source
+from tests.support_feed_store import counts, rss_entry, save_rss
+from tests.support_store import T0, make_source
 
 FEED_URL = "https://www.ecpat.org/feed/"
 
@@ -22,60 +19,6 @@ def store(database_url: str) -> Iterator[SqlStore]:
     opened = open_store(database_url)
     yield opened
     opened.close()
-
-
-def _entry(
-    link: str | None,
-    title: str,
-    *,
-    guid: str | None = None,
-    date: str | None = "Mon, 29 Apr 2024 09:30:00 +0200",
-    body: str | None = None,
-) -> str:
-    parts = [f"<title>{title}</title>"]
-    if link is not None:
-        parts.append(f"<link>{link}</link>")
-    if guid is not None:
-        parts.append(f'<guid isPermaLink="false">{guid}</guid>')
-    if date is not None:
-        parts.append(f"<pubDate>{date}</pubDate>")
-    parts.append(f"<description>{body or title + ': the statement in full.'}</description>")
-    return f"<item>{''.join(parts)}</item>"
-
-
-def _items(source: Source, entries: Sequence[str], now: datetime) -> list[Item]:
-    document = parse_document(
-        source,
-        Fetched(
-            url=source.url,
-            status_code=200,
-            content=(
-                '<rss version="2.0"><channel><title>ECPAT</title>'
-                f"<link>https://www.ecpat.org/</link>{''.join(entries)}</channel></rss>"
-            ).encode(),
-            headers={"content-type": "application/rss+xml"},
-        ),
-    )
-    return list(normalise_document(source, document, now=now))
-
-
-def _save(store: SqlStore, source: Source, entries: Sequence[str], minutes: float) -> Refreshed:
-    now = at(minutes)
-    return store.save_refresh(
-        source.id,
-        _items(source, entries, now),
-        now=now,
-        seconds=0.1,
-        url=source.url,
-        next_fetch_at=now + timedelta(hours=1),
-        seen=len(entries),
-        validators=CacheValidators(),
-        permanent_url=None,
-    )
-
-
-def _counts(result: Refreshed) -> tuple[int, int, int]:
-    return result.new, result.updated, result.unchanged
 
 
 @pytest.fixture()
@@ -91,43 +34,47 @@ OTHER = "https://www.ecpat.org/news/survivors-letter/"
 
 def test_a_guid_with_a_changing_token_is_the_same_item(store: SqlStore, source: Source) -> None:
     first = [
-        _entry(STATEMENT, "Council position on CSAR", guid="post-81?session=a1"),
-        _entry(OTHER, "Survivors' open letter", guid="post-82?session=a1"),
+        rss_entry(STATEMENT, "Council position on CSAR", guid="post-81?session=a1"),
+        rss_entry(OTHER, "Survivors' open letter", guid="post-82?session=a1"),
     ]
-    assert _counts(_save(store, source, first, 1)) == (2, 0, 0)
+    assert counts(save_rss(store, source, first, 1)) == (2, 0, 0)
     again = [
-        _entry(STATEMENT, "Council position on CSAR", guid="post-81?session=b7"),
-        _entry(OTHER, "Survivors' open letter", guid="post-82?session=b7"),
+        rss_entry(STATEMENT, "Council position on CSAR", guid="post-81?session=b7"),
+        rss_entry(OTHER, "Survivors' open letter", guid="post-82?session=b7"),
     ]
-    assert _counts(_save(store, source, again, 2)) == (0, 0, 2)
+    assert counts(save_rss(store, source, again, 2)) == (0, 0, 2)
     # The rows took the new GUIDs: the next refresh finds them by identity.
     assert sorted(item.identity for item in store.iter_items()) == [
         "g:post-81?session=b7",
         "g:post-82?session=b7",
     ]
-    assert _counts(_save(store, source, again, 3)) == (0, 0, 2)
+    assert counts(save_rss(store, source, again, 3)) == (0, 0, 2)
     assert store.item_count() == 2
 
 
 def test_a_feed_that_starts_giving_guids_is_not_stored_twice(
     store: SqlStore, source: Source
 ) -> None:
-    assert _counts(_save(store, source, [_entry(STATEMENT, "Council position")], 1)) == (1, 0, 0)
-    with_guid = [_entry(STATEMENT, "Council position", guid="ecpat-81")]
-    assert _counts(_save(store, source, with_guid, 2)) == (0, 0, 1)
+    assert counts(save_rss(store, source, [rss_entry(STATEMENT, "Council position")], 1)) == (
+        1,
+        0,
+        0,
+    )
+    with_guid = [rss_entry(STATEMENT, "Council position", guid="ecpat-81")]
+    assert counts(save_rss(store, source, with_guid, 2)) == (0, 0, 1)
     assert [item.identity for item in store.iter_items()] == ["g:ecpat-81"]
 
 
 def test_a_site_moved_to_https_and_www_keeps_its_items(store: SqlStore, source: Source) -> None:
     old = "http://ecpat.org/news/csar-council-position/"
-    assert _counts(_save(store, source, [_entry(old, "Council position", guid=old)], 1)) == (
+    assert counts(save_rss(store, source, [rss_entry(old, "Council position", guid=old)], 1)) == (
         1,
         0,
         0,
     )
     # Moved, and the statement corrected on the way: an update of the one item.
-    moved = [_entry(STATEMENT, "Council position (corrected)", guid=STATEMENT)]
-    assert _counts(_save(store, source, moved, 2)) == (0, 1, 0)
+    moved = [rss_entry(STATEMENT, "Council position (corrected)", guid=STATEMENT)]
+    assert counts(save_rss(store, source, moved, 2)) == (0, 1, 0)
     (item,) = store.iter_items()
     assert (item.identity, item.url, item.revision) == (f"g:{STATEMENT}", STATEMENT, 2)
     assert [r.title for r in store.revisions(item.id)] == ["Council position"]
@@ -136,40 +83,42 @@ def test_a_site_moved_to_https_and_www_keeps_its_items(store: SqlStore, source: 
 def test_a_new_post_at_a_fixed_address_is_a_new_item(store: SqlStore, source: Source) -> None:
     # A weekly newsletter at one address: another date, other words, another item.
     letter = "https://www.ecpat.org/newsletter/"
-    week_1 = [_entry(letter, "Newsletter: week 45", guid="nl-45")]
+    week_1 = [rss_entry(letter, "Newsletter: week 45", guid="nl-45")]
     week_2 = [
-        _entry(letter, "Newsletter: week 46", guid="nl-46", date="Mon, 06 May 2024 08:30:00 +0200")
+        rss_entry(
+            letter, "Newsletter: week 46", guid="nl-46", date="Mon, 06 May 2024 08:30:00 +0200"
+        )
     ]
-    assert _counts(_save(store, source, week_1, 1)) == (1, 0, 0)
-    assert _counts(_save(store, source, week_2, 2)) == (1, 0, 0)
+    assert counts(save_rss(store, source, week_1, 1)) == (1, 0, 0)
+    assert counts(save_rss(store, source, week_2, 2)) == (1, 0, 0)
     assert store.item_count() == 2
 
 
 def test_an_item_still_listed_is_not_taken_by_another(store: SqlStore, source: Source) -> None:
     # Two entries of one day at one page, both listed: two items, whatever their GUIDs.
-    first = [_entry(STATEMENT, "Part one", guid="p1")]
-    assert _counts(_save(store, source, first, 1)) == (1, 0, 0)
-    both = [*first, _entry(STATEMENT, "Part two", guid="p2")]
-    assert _counts(_save(store, source, both, 2)) == (1, 0, 1)
+    first = [rss_entry(STATEMENT, "Part one", guid="p1")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    both = [*first, rss_entry(STATEMENT, "Part two", guid="p2")]
+    assert counts(save_rss(store, source, both, 2)) == (1, 0, 1)
     assert store.item_count() == 2
 
 
 def test_entries_sharing_a_page_are_never_matched_by_it(store: SqlStore, source: Source) -> None:
-    first = [_entry(STATEMENT, "Morning update", guid="u1")]
-    assert _counts(_save(store, source, first, 1)) == (1, 0, 0)
+    first = [rss_entry(STATEMENT, "Morning update", guid="u1")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
     # u1 is gone; two new entries share its page and date: which one it became is unknown.
     two = [
-        _entry(STATEMENT, "Morning update, corrected", guid="u2"),
-        _entry(STATEMENT, "Evening update", guid="u3"),
+        rss_entry(STATEMENT, "Morning update, corrected", guid="u2"),
+        rss_entry(STATEMENT, "Evening update", guid="u3"),
     ]
-    assert _counts(_save(store, source, two, 2)) == (2, 0, 0)
+    assert counts(save_rss(store, source, two, 2)) == (2, 0, 0)
 
 
 def test_an_entry_without_a_link_is_not_matched_by_the_sites_page(
     store: SqlStore, source: Source
 ) -> None:
     # Without links of their own, entries are given the feed's link (the home page).
-    first = [_entry(None, "Short notice", guid="n1")]
-    assert _counts(_save(store, source, first, 1)) == (1, 0, 0)
-    second = [_entry(None, "Another notice", guid="n2")]
-    assert _counts(_save(store, source, second, 2)) == (1, 0, 0)
+    first = [rss_entry(None, "Short notice", guid="n1")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    second = [rss_entry(None, "Another notice", guid="n2")]
+    assert counts(save_rss(store, source, second, 2)) == (1, 0, 0)

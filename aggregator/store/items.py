@@ -372,6 +372,7 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
     stored.update(renamed)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
+    redated: list[tuple[int, Item]] = []
     unchanged = 0
     for item in unique:
         if item.identity in pruned:
@@ -383,11 +384,14 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
             changed.append((old["id"], item, old))
         else:
             unchanged += 1
+            if _redated(old, item):
+                redated.append((old["id"], item))
     _rename(conn, [(row["id"], item) for item in unique if (row := renamed.get(item.identity))])
     changed, refreshed = _footer_only(conn, changed)
     new_ids = _insert_new(conn, source_id, fresh, now=now)
     _update_changed(conn, changed, now=now)
     _rewrite_in_place(conn, refreshed)
+    _set_dates(conn, redated)
     unchanged += len(refreshed)
     _replace_tags(
         conn,
@@ -404,6 +408,27 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
             *(item.identity for item in fresh),
             *(item.identity for _, item, _ in changed),
         ),
+    )
+
+
+def _redated(old: RowMapping, item: Item) -> bool:
+    """An unchanged item whose document now gives a date (it had none), or another one (the
+    publisher corrected it): the date is the document's to say. A date that disappears
+    leaves the stored one."""
+    if item.published_is_fallback:
+        return False
+    return bool(old["published_is_fallback"]) or from_db(old["published"]) != item.published
+
+
+def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]]) -> None:
+    """Dates only: no revision (the words are the same) and no "updated" in a digest."""
+    if not redated:
+        return
+    conn.execute(
+        update(items)
+        .where(items.c.id == bindparam("b_id"))
+        .values(published=bindparam("b_published"), published_is_fallback=False),
+        [{"b_id": item_id, "b_published": to_db(item.published)} for item_id, item in redated],
     )
 
 

@@ -1,0 +1,65 @@
+"""A date the document gives later, or corrects, is stored: without a revision, since the
+words are the same, and without making the item "updated"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from aggregator.models import Source
+from aggregator.store import SqlStore, open_store
+from tests.support_feed_store import counts, rss_entry, save_rss
+from tests.support_store import T0, at, make_source
+
+LINK = "https://www.consilium.europa.eu/en/press/press-releases/2024/04/29/csa-interim/"
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture()
+def source(store: SqlStore) -> Source:
+    made = make_source("council", url="https://www.consilium.europa.eu/en/rss/")
+    store.sync_sources([made], now=T0)
+    return made
+
+
+def test_a_date_given_later_replaces_the_first_seen_time(store: SqlStore, source: Source) -> None:
+    undated = [rss_entry(LINK, "Interim regulation extended", guid="pr-1", date=None)]
+    assert counts(save_rss(store, source, undated, 1)) == (1, 0, 0)
+    (item,) = store.iter_items()
+    assert item.published_is_fallback and item.published == at(1)
+
+    dated = [rss_entry(LINK, "Interim regulation extended", guid="pr-1")]
+    assert counts(save_rss(store, source, dated, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert not item.published_is_fallback
+    assert item.published == datetime(2024, 4, 29, 7, 30, tzinfo=UTC)
+    assert item.revision == 1 and store.revisions(item.id) == []
+
+
+def test_a_corrected_date_is_stored_and_a_vanished_one_kept(
+    store: SqlStore, source: Source
+) -> None:
+    first = [rss_entry(LINK, "Interim regulation extended", guid="pr-1")]
+    save_rss(store, source, first, 1)
+    corrected = [
+        rss_entry(
+            LINK, "Interim regulation extended", guid="pr-1", date="Tue, 30 Apr 2024 10:00:00 +0200"
+        )
+    ]
+    assert counts(save_rss(store, source, corrected, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.published == datetime(2024, 4, 30, 8, 0, tzinfo=UTC)
+
+    gone = [rss_entry(LINK, "Interim regulation extended", guid="pr-1", date=None)]
+    assert counts(save_rss(store, source, gone, 3)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.published == datetime(2024, 4, 30, 8, 0, tzinfo=UTC)
+    assert not item.published_is_fallback
