@@ -74,8 +74,42 @@ def normalise_with_warnings(
             empty += 1
         else:
             items.append(item)
-    warnings = (f"{empty} entries with no title, text or link once cleaned skipped",)
-    return _unique_identities(_languages_from_the_document(items)), warnings if empty else ()
+    notes = [f"{empty} entries with no title, text or link once cleaned skipped"] if empty else []
+    unique = _unique_identities(_languages_from_the_document(items))
+    kept = _without_relistings(unique)
+    if len(kept) < len(unique):
+        relisted = len(unique) - len(kept)
+        notes.append(
+            f"{relisted} {'entry' if relisted == 1 else 'entries'} listed again under another"
+            " GUID (same link, title and date or text) skipped"
+        )
+    return kept, tuple(notes)
+
+
+def _without_relistings(items: list[Item]) -> list[Item]:
+    """The first of the entries a document lists twice under two GUIDs: the same link
+    (canonical), the same title, and the same date or words (an "-amp" copy of an article,
+    its link with a tracking parameter). Different entries at one address (a procedure's
+    events, a live page's updates) differ in title, or in date and text."""
+    first: dict[tuple[str, str], list[Item]] = {}
+    kept: list[Item] = []
+    for item in items:
+        if not item.identity.startswith("g:"):
+            kept.append(item)  # no GUID: identities by link or hash are already unique
+            continue
+        earlier = first.setdefault((item.canonical_url, item.title.casefold()), [])
+        if any(_same_entry(item, other) for other in earlier):
+            continue
+        earlier.append(item)
+        kept.append(item)
+    return kept
+
+
+def _same_entry(item: Item, other: Item) -> bool:
+    if item.content_hash == other.content_hash:
+        return True
+    dated = not item.published_is_fallback and not other.published_is_fallback
+    return dated and item.published == other.published
 
 
 # An item too short (or too ambiguous) to detect on its own takes the language of the rest of
@@ -127,6 +161,11 @@ def normalise_item(
     local = zone(source.timezone) if source.timezone else UTC
     published = _usable_date(raw.published, now, local) or _usable_date(raw.updated, now, local)
     canonical = indexable(canonical_url(url))
+    if own_url is None:
+        # Given its feed's link, which says nothing of which entry it is: a canonical URL of
+        # its own, so two such entries are never one story "by URL" (dedupe), nor one page.
+        entry = hash_identity(title, text, None).removeprefix("h:")[:16]
+        canonical = f"{canonical}#entry-{entry}"
     if guid is not None and guid_is_unique:
         identity = f"g:{indexable(guid)}"
     elif own_url is not None:

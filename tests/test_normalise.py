@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from aggregator.models import Fetched, Item, OrgKind, ParsedDocument, RawItem, Source, SourceKind
-from aggregator.normalise import SUMMARY_CHARS, hash_identity, normalise_document, normalise_item
+from aggregator.normalise import (
+    SUMMARY_CHARS,
+    hash_identity,
+    normalise_document,
+    normalise_item,
+    normalise_with_warnings,
+)
 from aggregator.text import content_fingerprint
 from aggregator.urls import canonical_url
 
@@ -162,7 +169,44 @@ def test_url_fallbacks(fields: dict[str, str], doc_link: str | None, expected: s
     entry = raw(**fields)
     result = item(entry, doc=document(entry, link=doc_link))
     assert result.url == expected
-    assert result.canonical_url == canonical_url(expected)
+    if ("url" in fields and fields["url"].strip()) or ("guid" in fields and "//" in fields["guid"]):
+        assert result.canonical_url == canonical_url(expected)
+    else:  # a link not its own: its canonical URL is its own all the same
+        assert result.canonical_url.startswith(canonical_url(expected) + "#entry-")
+
+
+def test_entries_without_links_are_never_one_page() -> None:
+    # Two statements in a feed without <link>s: both get the channel's link to click, and
+    # canonical URLs of their own, so dedupe cannot fold them "by URL".
+    first = raw(title="Council adopts position", summary="The Council adopted its position.")
+    second = raw(title="Commissioner visits hotline", summary="A visit to the Dublin hotline.")
+    items = normalise_document(SOURCE, document(first, second, link="http://e.eu/news"), now=NOW)
+    assert [i.url for i in items] == ["http://e.eu/news", "http://e.eu/news"]
+    assert len({i.canonical_url for i in items}) == 2
+    again = normalise_document(SOURCE, document(first, link="http://e.eu/news"), now=NOW)
+    assert again[0].canonical_url == items[0].canonical_url  # stable from refresh to refresh
+
+
+def test_an_entry_listed_again_under_another_guid_is_skipped() -> None:
+    original = raw(
+        guid="euractiv-889911",
+        url="https://www.euractiv.com/section/tech/news/chat-control/",
+        title="Chat control: Council agrees position",
+        summary="Member states agreed a mandate.",
+    )
+    copy = replace(
+        original,
+        guid="euractiv-889911-amp",
+        url="https://www.euractiv.com/section/tech/news/chat-control?utm_source=twitter",
+    )
+    other_event = replace(original, guid="euractiv-889912", title="Chat control: what next")
+    items, warnings = normalise_with_warnings(
+        SOURCE, document(original, copy, other_event), now=NOW
+    )
+    assert [i.guid for i in items] == ["euractiv-889911", "euractiv-889912"]
+    assert warnings == (
+        "1 entry listed again under another GUID (same link, title and date or text) skipped",
+    )
 
 
 def test_document_link_is_not_an_identity() -> None:
