@@ -206,8 +206,8 @@ def _canonical_query(query: str) -> str:
 # The families canonical URLs drop by prefix, by their names only: a link readers click
 # keeps "at_home=1" or "pk_id=42", which a site may need, where comparing URLs may drop them.
 _KNOWN_FAMILY_NAMES = re.compile(
-    r"(?:utm|mtm)_\w+"
-    r"|(?:at|pk|ns)_(?:medium|campaign|source|kwd|keyword|content|cid|mchannel|linkname|fee"
+    r"(?:utm|mtm|ns)_\w+"  # comScore's ns_ is tracking whatever follows
+    r"|(?:at|pk)_(?:medium|campaign|source|kwd|keyword|content|cid|mchannel|linkname|fee"
     r"|platform|creation|variant|format|send_date|link\w*|custom\d+|general_placement"
     r"|detail_placement|emt)",
     re.IGNORECASE,

@@ -76,9 +76,12 @@ def test_a_link_keeps_its_own_parameters_and_loses_the_tracking_ones() -> None:
     assert result.url == "https://www.politico.eu/article/x/?page=2&b=%C3%A9"  # order kept
     untouched = "https://e.eu/p?&id=3&sort=desc"
     assert item(raw(url=untouched)).url == untouched
-    # Prefix families by their known names only: a site's own "at_home" or "pk_id" stays.
-    family = "https://e.eu/g?at_home=1&at_medium=rss&pk_id=42&pk_campaign=feed&ns_id=3"
-    assert item(raw(url=family)).url == "https://e.eu/g?at_home=1&pk_id=42&ns_id=3"
+    # The at_ and pk_ families by their known names only: a site's own "at_home" or "pk_id"
+    # stays. comScore's ns_ is tracking whatever its name ("ns_src", "ns_source").
+    family = (
+        "https://e.eu/g?at_home=1&at_medium=rss&pk_id=42&pk_campaign=feed&ns_src=3&ns_source=x"
+    )
+    assert item(raw(url=family)).url == "https://e.eu/g?at_home=1&pk_id=42"
 
 
 def test_identity_is_a_hash_of_title_and_date_without_guid_or_url() -> None:
