@@ -204,6 +204,9 @@ def table_console() -> Console:
 def render_results(results: Sequence[SourceResult], console: Console) -> None:
     from aggregator.console_table import Column, Row, print_table
 
+    if not results:  # an empty table says nothing the sentence does not
+        console.print("nothing to refresh: no enabled source selected, or none due")
+        return
     style = {"error": "red", "blocked": "red", "rate limited": "yellow", "new": "green"}
     print_table(
         console,
@@ -225,9 +228,6 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
             for r in sorted(results, key=lambda r: (r.ok, r.source_id))
         ],
     )
-    if not results:
-        console.print("nothing to refresh: no enabled source selected, or none due")
-        return
     totals = results_document(results)["totals"]
     console.print(
         f"{_count(totals['sources'], 'source')}: {totals['succeeded']} ok, "

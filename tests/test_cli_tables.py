@@ -56,7 +56,8 @@ def test_a_refresh_with_nothing_to_do_says_so(
 ) -> None:
     config = write_config(env / "config", [])
     assert main(["--config", str(config), "refresh"]) == 0
-    assert "nothing to refresh" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.strip() == "nothing to refresh: no enabled source selected, or none due"
 
 
 def test_sources_shows_disabled_and_removed_sources(

@@ -150,6 +150,17 @@ def test_429_with_retry_after_date(http_server: FixtureServer) -> None:
     assert caught.value.retry_at == when
 
 
+def test_a_retry_after_date_is_told_as_the_server_sent_it(http_server: FixtureServer) -> None:
+    # Held to ten years (2036 from 2025); the message said "retry after 2036-...", a date the
+    # server never sent.
+    asked = "Thu, 01 Jan 2099 00:00:00 GMT"
+    url = http_server.add("/feed", status=429, headers={"Retry-After": asked})
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.message == f"HTTP 429 Too Many Requests, Retry-After: {asked}"
+    assert caught.value.retry_at is not None and caught.value.retry_at.year == 2035
+
+
 def test_429_without_retry_after_has_no_retry_time(http_server: FixtureServer) -> None:
     url = http_server.add("/feed", status=429)
     with pytest.raises(RateLimited) as caught:

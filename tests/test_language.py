@@ -68,6 +68,8 @@ def test_answers_only_from_the_restricted_set() -> None:
         ("eng", None),
         ("e", None),
         ("en GB", None),
+        ("zz", None),  # no language: a page's placeholder lang says nothing
+        ("xx-XX", None),
     ],
 )
 def test_normalise_language(tag: str | None, expected: str | None) -> None:

@@ -289,7 +289,14 @@ def test_valid_feed_without_items_is_an_empty_document() -> None:
     doc = parse(fetched(data, "https://x.eu/feed"))
     assert doc.items == ()
     assert doc.title == "Quiet NGO"
-    assert doc.warnings == ()
+    # Said, so a first refresh of an empty feed does not read as a healthy unchanged one.
+    assert doc.warnings == ("the feed lists no entries",)
+
+
+def test_a_json_feed_without_items_says_so() -> None:
+    data = b'{"version": "https://jsonfeed.org/version/1.1", "title": "Quiet", "items": []}'
+    doc = parse(fetched(data, "https://x.eu/feed.json"))
+    assert doc.items == () and doc.warnings == ("the feed lists no entries",)
 
 
 def test_ill_formed_feed_with_items_is_kept_with_a_warning() -> None:

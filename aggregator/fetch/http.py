@@ -283,6 +283,11 @@ class HttpFetcher:
             when = retry_after(headers.get("retry-after"), now)
             if when is not None or status == 429:
                 later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
+                asked = headers.get("retry-after", "").strip()
+                if when is not None and not asked.isdigit():
+                    # An HTTP-date, said as sent: one in 2099 is held to ten years above,
+                    # and the schedule's cap (pipeline) says when it will be asked again.
+                    later = f", Retry-After: {asked}"
                 raise RateLimited(source_id, described + later, retry_at=when, status_code=status)
         if status >= 500:
             raise Transient(FetchError(source_id, described, status_code=status))

@@ -21,6 +21,7 @@ from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import guards
 from aggregator.parse.dates import parse_date, parse_date_fast
+from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
@@ -108,6 +109,8 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             items.append(item)
     if empty:
         warnings.append(f"{empty} entries with no title, link, id or text skipped")
+    elif not entries:
+        warnings.append(NO_ENTRIES)
     return ParsedDocument(
         items=tuple(items),
         format=version or "unknown",

@@ -14,6 +14,7 @@ from typing import Any
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse.dates import parse_date
+from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
@@ -73,6 +74,8 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             items.append(item)
     if skipped:
         warnings.append(f"{skipped} items without an id or URL skipped")
+    elif not raw_items and isinstance(document.get("items"), list):
+        warnings.append(NO_ENTRIES)
     return ParsedDocument(
         items=tuple(items),
         format=format_,

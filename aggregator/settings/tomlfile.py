@@ -183,11 +183,23 @@ def read_toml(path: Path) -> TomlFile:
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
-        message = str(exc)
-        position = _DECODER_POSITION.search(message)
-        line = int(position.group(1)) if position else getattr(exc, "lineno", None)
-        problem = _DECODER_POSITION.sub("", message).strip()
-        raise ConfigError(
-            str(path), f"TOML syntax error: {problem}", line=line, expected="valid TOML"
-        ) from exc
+        raise toml_syntax_error(exc, text, str(path)) from exc
     return TomlFile(path, data, text)
+
+
+_END_OF_DOCUMENT = "(at end of document)"
+
+
+def toml_syntax_error(exc: tomli.TOMLDecodeError, text: str, file: str) -> ConfigError:
+    """The decoder's complaint with its line: also for one "at end of document" (an
+    unclosed string, a key with no value on the last line), which names none."""
+    message = str(exc)
+    position = _DECODER_POSITION.search(message)
+    line = int(position.group(1)) if position else getattr(exc, "lineno", None)
+    last = len(text.rstrip("\n").split("\n"))  # the last line with anything on it
+    if (line is None and _END_OF_DOCUMENT in message) or (line is not None and line > last):
+        line = last
+    problem = _DECODER_POSITION.sub("", message).replace(_END_OF_DOCUMENT, "").strip()
+    if _END_OF_DOCUMENT in message:
+        problem += " (the file ends there)"
+    return ConfigError(file, f"TOML syntax error: {problem}", line=line, expected="valid TOML")
