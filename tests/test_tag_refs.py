@@ -79,3 +79,43 @@ def test_topics_and_a_source_s_own_tags_are_known(
     config = write_config(env / "config", [SOURCE], settings=settings, tags=TAGS)
     assert main(["--config", str(config), "sources", "check"]) == EXIT_OK
     assert main(["--config", str(config), "sources", "--json"]) == EXIT_OK
+
+
+def test_a_profile_may_select_by_automatic_tags(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = (
+        "[digest.profiles.de]\n"
+        'include_tags = ["lang:de", "org:ngo", "source:edri", "procedure:2022/0155(COD)"]\n'
+        'exclude_tags = ["kind:html"]\n'
+    )
+    config = write_config(env / "config", [SOURCE], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("tag", "where"),
+    [
+        ("lang:zz", "include_tags"),  # no such language
+        ("org:thinktank", "include_tags"),  # no such organisation kind
+        ("source:iwf", "exclude_tags"),  # no such source in the config
+        ("LANG:de", "include_tags"),  # tag names are lower case
+    ],
+)
+def test_an_automatic_tag_that_cannot_occur_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tag: str, where: str
+) -> None:
+    settings = f'[digest.profiles.de]\n{where} = ["{tag}"]\n'
+    config = write_config(tmp_path / "config", [SOURCE], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    assert f"digest.profiles.de.{where}[0]" in capsys.readouterr().err
+
+
+def test_sections_are_topics_not_automatic_tags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path / "config", [SOURCE], settings='[digest]\ntopic_order = ["lang:de"]\n', tags=TAGS
+    )
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    assert "digest.topic_order[0]" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from aggregator.settings.checks import (
     Number,
     RedisUrl,
     Slug,
+    TagFilter,
     TagName,
     TimeZoneName,
     UserAgent,
@@ -250,8 +251,8 @@ class _Workers(_Table):
 class _Profile(_Table):
     recipients: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.recipients"))
     bcc: tuple[EmailAddress, ...] = Field(default=default_of(f"{PROFILE}.bcc"))
-    include_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.include_tags"))
-    exclude_tags: tuple[TagName, ...] = Field(default=default_of(f"{PROFILE}.exclude_tags"))
+    include_tags: tuple[TagFilter, ...] = Field(default=default_of(f"{PROFILE}.include_tags"))
+    exclude_tags: tuple[TagFilter, ...] = Field(default=default_of(f"{PROFILE}.exclude_tags"))
     cron: CronExpression = Field(default=default_of(f"{PROFILE}.cron"))
     timezone: TimeZoneName = Field(default=default_of(f"{PROFILE}.timezone"))
     formats: tuple[Format, ...] = Field(default=default_of(f"{PROFILE}.formats"), min_length=1)

@@ -49,6 +49,21 @@ Slug = Annotated[
 TagName = Annotated[
     str, _pattern(r"[a-z0-9][a-z0-9\-_]*", "tag", "a lower-case tag name like 'csa-directive'")
 ]
+# The families of automatic tags (tag/auto.py): a profile may select by them ("lang:de",
+# "org:ngo", "source:edri", "procedure:2022/0155(COD)").
+AUTOMATIC_TAG_FAMILIES = (
+    *("org", "source", "kind", "institution", "country", "lang"),
+    *("procedure", "stage", "event", "status"),
+)
+TagFilter = Annotated[
+    str,
+    _pattern(
+        r"[a-z0-9][a-z0-9\-_]*|(?:" + "|".join(AUTOMATIC_TAG_FAMILIES) + r"):\S+",
+        "tag",
+        "a lower-case tag name like 'csa-directive', or an automatic tag like 'lang:de',"
+        " 'org:ngo' or 'source:edri'",
+    ),
+]
 Language = Annotated[
     str,
     _pattern(r"[a-z]{2}", "language code", "a 2-letter ISO 639-1 code in lower case, like 'de'"),

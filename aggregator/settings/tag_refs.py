@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import tomli
 
 from aggregator.errors import ConfigError
-from aggregator.models import Source
+from aggregator.models import OrgKind, Source, SourceKind
 from aggregator.settings.app import SETTINGS_FILE, Settings
 from aggregator.settings.tomlfile import KeyLines, Loc
 
@@ -34,6 +34,7 @@ def check_tag_references(
     settings: Settings, sources: Iterable[Source], topics: frozenset[str]
 ) -> None:
     """Raise a ConfigError naming the first tag of aggregator.toml that nothing defines."""
+    sources = tuple(sources)
     known = topics | {tag for source in sources for tag in source.tags}
     named: list[tuple[Loc, str]] = [
         (("digest", "topic_order", i), tag) for i, tag in enumerate(settings.digest.topic_order)
@@ -44,7 +45,11 @@ def check_tag_references(
             named += [
                 (("digest", "profiles", profile.name, key, i), tag) for i, tag in enumerate(tags)
             ]
-    unknown = [(loc, tag) for loc, tag in named if tag not in known]
+    unknown = [
+        (loc, tag)
+        for loc, tag in named
+        if tag not in known and not (loc[-2] != "topic_order" and _automatic(tag, sources))
+    ]
     if not unknown:
         return
     loc, tag = unknown[0]
@@ -64,6 +69,32 @@ def check_tag_references(
         message,
         line=line,
         key=".".join(str(part) for part in loc[:-1]) + f"[{loc[-1]}]",
-        expected="a topic defined in tags.toml, or a tag a source sets (`tags = [...]`)",
+        expected="a topic defined in tags.toml, or a tag a source sets (`tags = [...]`)"
+        + ("" if loc[-2] == "topic_order" else "; or an automatic tag such as 'lang:de'"),
         more=more,
     )
+
+
+def _automatic(tag: str, sources: Sequence[Source]) -> bool:
+    """Whether an automatic tag (tag/auto.py) can occur: of a known organisation kind, source
+    kind, language or source, of a configured institution or country; procedures, stages and
+    events are the data's to name."""
+    # Imported here: only a profile naming an automatic tag pays for them (the language
+    # detector's tables, the tagger) when the config is read.
+    from aggregator.language import ISO_639_1
+    from aggregator.tag.auto import slug
+
+    family, _, value = tag.partition(":")
+    if family == "org":
+        return value in {kind.value for kind in OrgKind}
+    if family == "kind":
+        return value in {kind.value for kind in SourceKind}
+    if family == "lang":
+        return value in ISO_639_1
+    if family == "source":
+        return any(source.id == value for source in sources)
+    if family == "institution":
+        return any(source.institution and slug(source.institution) == value for source in sources)
+    if family == "country":
+        return any((source.country or "").strip().lower() == value for source in sources)
+    return family in ("procedure", "stage", "event", "status") and bool(value)
