@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, ParseError
 from aggregator.models import ParsedDocument, Selectors
 from aggregator.parse import parse_document
 from aggregator.settings import load_sources
@@ -160,3 +160,21 @@ def test_an_item_s_own_lang_reads_its_date() -> None:
         ("de", datetime(2026, 3, 3).date()),
     ]
     assert doc.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "said"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "application/pdf", "the server sent a PDF"),
+        (b"%PDF-1.4\n", "text/html", "the server sent a PDF document (Content-Type: text/html)"),
+        (b"\x89PNG\r\n\x1a\n", "image/png", "a PNG image"),
+        (b"<html></html>", "video/mp4", "Content-Type video/mp4"),
+    ],
+)
+def test_a_body_that_is_no_page_is_named(body: bytes, content_type: str, said: str) -> None:
+    selectors = Selectors(item="article", title="h2", link="a")
+    with pytest.raises(ParseError, match="not an HTML page") as caught:
+        parse_document(
+            html_source(selectors), fetched(body, "https://www.coe.int/news", content_type)
+        )
+    assert said in str(caught.value)

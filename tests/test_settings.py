@@ -277,6 +277,13 @@ SOURCE_CASES = [
         "optionally ending in @attribute",
     ),
     Bad(
+        "selectors-of-a-feed",
+        FEED + '[source.selectors]  # <-\nitem = "li"\n',
+        "source[0].selectors",
+        "selectors are only read for html sources, not feed",
+        'or kind = "html"',
+    ),
+    Bad(
         "wrong-type-in-list",
         FEED + 'tags = ["ok", 3]  # <-\n',
         "source[0].tags[1]",
@@ -575,6 +582,18 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
     assert "2 more problems" in text
     assert "line 3, fetch.max_connections" in text
     assert "line 6, schedule.min_intervall" in text
+
+
+def test_a_later_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    html = FEED.replace('"feed"', '"html"')
+    (tmp_path / "sources.toml").write_text(
+        html + '[source.selectors]\nitem = 3\ntitle = 4\nlink = "a"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert caught.value.more == (
+        "and 1 more problem: line 9, source[0].selectors.title: wrong type: 4 (expected a string)"
+    )
 
 
 def test_a_missing_config_folder_is_named_as_such(tmp_path: Path) -> None:

@@ -43,6 +43,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     refused = guards.size_refusal(fetched.content)
     if refused:
         raise ParseError(source.id, refused)
+    not_a_page = _not_a_page(fetched)
+    if not_a_page:
+        raise ParseError(source.id, not_a_page)
     decoded = decode(
         fetched.content, fetched.headers.get("content-type"), "html", language=source.language
     )
@@ -99,6 +102,29 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         language=page_language,
         warnings=tuple(warnings),
     )
+
+
+# Bodies no listing page is: what they are, by their first bytes.
+_SIGNATURES = (
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+)
+_NOT_PAGES = ("application/pdf", "image/", "audio/", "video/", "application/zip")
+
+
+def _not_a_page(fetched: Fetched) -> str | None:
+    """Why the body is no HTML page, or None: "selector matched nothing" on a PDF sent in
+    the page's place (a moved page, a download link) left the operator guessing."""
+    media = fetched.headers.get("content-type", "").split(";")[0].strip().lower()
+    for signature, what in _SIGNATURES:
+        if fetched.content.startswith(signature):
+            return f"not an HTML page: the server sent {what} (Content-Type: {media or 'none'})"
+    if media.startswith(_NOT_PAGES):
+        return f"not an HTML page: Content-Type {media}"
+    return None
 
 
 def _repeats(item: RawItem, earlier: RawItem) -> bool:

@@ -104,7 +104,10 @@ MORE_PROBLEMS_SHOWN = 10
 
 def _brief(error: ErrorDetails, line: int, model: type[BaseModel]) -> str:
     where = f"line {line}, " if line else ""
-    return f"{where}{dotted(tuple(error['loc']))}: {describe(error, model)[0]}"
+    problem, expected = describe(error, model)
+    # "wrong type: 3" alone leaves the reader to guess what the key takes.
+    detail = f" (expected {expected})" if expected and problem.startswith("wrong type") else ""
+    return f"{where}{dotted(tuple(error['loc']))}: {problem}{detail}"
 
 
 def to_config_error(

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from aggregator.errors import ConfigError
 from aggregator.local_time import source_zone
@@ -60,6 +68,19 @@ class _Source(_Table):
     reference: ProcedureReference | None = None
     selectors: _Selectors | None = None
 
+    @field_validator("selectors", mode="wrap")
+    @classmethod
+    def _selectors_of_html_only(
+        cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> _Selectors | None:
+        # A feed source with a selectors table is told that selectors are for html sources
+        # (_kind_rules), not that its table misses `title` and `link`.
+        kind = info.data.get("kind")
+        if kind is not None and kind is not SourceKind.HTML and isinstance(value, dict):
+            return _Selectors.model_construct(**value)
+        result: _Selectors | None = handler(value)
+        return result
+
 
 class _Defaults(_Table):
     interval: SourceInterval = DEFAULT_INTERVAL
@@ -82,7 +103,11 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
             "a [source.selectors] table with item, title and link",
         )
     if source.kind is not SourceKind.HTML and source.selectors is not None:
-        return ("selectors", f"selectors are only read for html sources, not {source.kind}", "")
+        return (
+            "selectors",
+            f"selectors are only read for html sources, not {source.kind}",
+            "no [source.selectors] table, or kind = \"html\"",
+        )
     if source.kind is SourceKind.EP_PROCEDURE and source.reference is None:
         return (
             "reference",
