@@ -63,3 +63,20 @@ def test_a_corrected_date_is_stored_and_a_vanished_one_kept(
     (item,) = store.iter_items()
     assert item.published == datetime(2024, 4, 30, 8, 0, tzinfo=UTC)
     assert not item.published_is_fallback
+
+
+def test_a_feed_dating_its_entries_at_each_build_does_not_move_them(
+    store: SqlStore, source: Source
+) -> None:
+    # Some feeds give every entry the time the feed was built: that is no correction.
+    first = [rss_entry(LINK, "Interim regulation extended", guid="pr-1", date=None)]
+    save_rss(store, source, first, 1)
+    rebuilt = [rss_entry(LINK, "Interim regulation extended", guid="pr-1")]
+    save_rss(store, source, rebuilt, 2)  # a date at last (29 April): taken
+    (item,) = store.iter_items()
+    dated = item.published
+    later = at(60).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    built = [rss_entry(LINK, "Interim regulation extended", guid="pr-1", date=later)]
+    assert counts(save_rss(store, source, built, 61)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.published == dated

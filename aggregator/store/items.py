@@ -414,10 +414,15 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
 def _redated(old: RowMapping, item: Item) -> bool:
     """An unchanged item whose document now gives a date (it had none), or another one (the
     publisher corrected it): the date is the document's to say. A date that disappears
-    leaves the stored one."""
+    leaves the stored one, and so does one after the item was first seen: a feed that
+    dates every entry "now" at each build would otherwise move its old items to the top."""
     if item.published_is_fallback:
         return False
-    return bool(old["published_is_fallback"]) or from_db(old["published"]) != item.published
+    if old["published_is_fallback"]:
+        return True
+    return from_db(old["published"]) != item.published and item.published <= from_db(
+        old["first_seen"]
+    )
 
 
 def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]]) -> None:
