@@ -45,6 +45,15 @@ def test_one_period_of_the_schedule_back() -> None:
     assert first_window_start(profile("0 8 1 * *"), now) == now - timedelta(days=31)  # Dec
 
 
+def test_a_schedule_firing_several_times_a_night_has_a_day_s_period() -> None:
+    # Its next two fires are 15 minutes apart; its longest gap is the rest of the day.
+    now = START + timedelta(days=30)  # 09:00 UTC, 10:00 in Brussels
+    start = first_window_start(profile("*/15 2 * * *"), now)
+    assert start == now - timedelta(hours=23, minutes=15)
+    # A weekday profile's longest gap is the weekend.
+    assert first_window_start(profile("0 7 * * 1-5"), now) == now - timedelta(days=3)
+
+
 def test_a_profile_added_to_an_old_store_starts_with_its_period_not_the_archive(
     http_server: FixtureServer, tmp_path: Path, env: Path
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -73,11 +74,20 @@ def first_window_start(profile: DigestProfile, now: datetime) -> datetime:
     gets the week's news, not the year's. Items are windowed by when they were first seen:
     on a new install, everything the first refreshes collected is inside it."""
     trigger = cron_trigger(profile.cron, profile.timezone)
-    first = next_fire_after(trigger, now)
-    second = next_fire_after(trigger, first) if first is not None else None
-    if first is None or second is None:
+    fires: list[datetime] = []
+    fire = next_fire_after(trigger, now)
+    while fire is not None and len(fires) < _FIRES_FOR_A_PERIOD:
+        fires.append(fire)
+        fire = next_fire_after(trigger, fire)
+    if len(fires) < 2:
         return BEGINNING  # a schedule that stops firing has no period
-    return max(now - (second - first), BEGINNING)
+    # The longest gap, not the next one: "*/15 2 * * *" fires four times a night, and its
+    # period is the day; a weekday profile's is the weekend.
+    period = max(later - earlier for earlier, later in pairwise(fires))
+    return max(now - period, BEGINNING)
+
+
+_FIRES_FOR_A_PERIOD = 12  # enough to span a week of a few fires a day, and a year's months
 
 
 def build(
