@@ -270,8 +270,10 @@ class App:
         since: datetime | None = None,
         formats: Sequence[str] | None = None,
         write_files: bool = True,
+        fire: datetime | None = None,
     ) -> DigestRun:
-        """Build the profile's digest for [end of its last digest, now); write; maybe send."""
+        """Build the profile's digest for [end of its last digest, now); write; maybe send
+        (`fire`: the scheduled time a service sends it for, see run_profile)."""
         from aggregator.deliver.run import run_profile
 
         return run_profile(
@@ -286,6 +288,7 @@ class App:
             since=since,
             formats=formats,
             write_files=write_files,
+            fire=fire,
         )
 
     # tags

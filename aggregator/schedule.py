@@ -18,6 +18,7 @@ step in flight finish its writes (up to `STOP_GRACE_SECONDS`), and return.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -154,15 +155,17 @@ class Service:
         return len(results), len(failed)
 
     def due_profiles(self, now: datetime) -> list[DigestProfile]:
-        return [
-            profile
-            for profile in self.app.settings.digest.profiles
-            if digest_due(
-                cron_trigger(profile),
-                since=digest_reference(self.app.last_digest_end(profile.name), self.started),
-                now=now,
-            )
-        ]
+        return [profile for profile, _ in self.due_fires(now)]
+
+    def due_fires(self, now: datetime) -> list[tuple[DigestProfile, datetime]]:
+        """The due profiles, each with the scheduled time it is due for."""
+        due: list[tuple[DigestProfile, datetime]] = []
+        for profile in self.app.settings.digest.profiles:
+            since = digest_reference(self.app.last_digest_end(profile.name), self.started)
+            fire = cron.next_fire_after(cron_trigger(profile), since)
+            if fire is not None and fire <= now:
+                due.append((profile, fire))
+        return due
 
     def _tell_config_changes(self) -> None:
         if self._config is None:
@@ -174,11 +177,15 @@ class Service:
                 self._config.folder / name,
             )
 
-    async def digest(self, profile: DigestProfile) -> None:
+    async def digest(self, profile: DigestProfile, fire: datetime | None = None) -> None:
         # In a thread: rendering and SMTP block. A cancelled step leaves the thread to finish
         # its send and record it (asyncio.run waits for the default executor).
-        run = await asyncio.to_thread(self.app.run_digest, profile.name, send=True)
-        if not run.deliveries:
+        run = await asyncio.to_thread(
+            functools.partial(self.app.run_digest, profile.name, send=True, fire=fire)
+        )
+        if run.taken is not None:
+            log.info("digest %s: %s; nothing sent", profile.name, run.taken)
+        elif not run.deliveries:
             log.info("digest %s: %d entries; nothing to send", profile.name, run.digest.entry_count)
         for outcome in run.deliveries:  # earlier windows' queued emails first, then this one
             own = outcome.window_end == run.digest.window_end
@@ -197,9 +204,9 @@ class Service:
         if self._wakeups.stopping.is_set():
             return StepReport(refreshed=refreshed, failed=failed, digests=())
         try:
-            for profile in self.due_profiles(self.app.clock()):
+            for profile, fire in self.due_fires(self.app.clock()):
                 log.info("digest %s is due", profile.name)
-                await self.digest(profile)
+                await self.digest(profile, fire)
                 digests.append(profile.name)
         except AggregatorError as exc:
             log.error("digest failed: %s", exc)

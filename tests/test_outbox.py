@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, RowMapping, select, update
@@ -384,3 +385,48 @@ def test_a_run_whose_clock_was_read_before_another_run_recorded_sends_and_writes
     assert len(smtp_server.accepted) == 1
     with engine.connect() as conn:
         assert len(conn.execute(select(digests.c.id)).all()) == 1
+
+
+def test_a_second_service_does_not_send_an_empty_digest_for_a_fire_already_served(
+    engine: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # Two `aggregator run` on one store, a profile with send_empty: both find the 07:00
+    # digest due; one sends it, and the other, building its window a moment later, found
+    # an empty window starting after 07:00 and mailed it.
+    fire = BASE
+    profile = DigestProfile(
+        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
+        subject_prefix="", send_empty=True,
+    )  # fmt: skip
+
+    def serve(now_offset: int) -> Any:
+        return run_digest(
+            engine,
+            profile,
+            now=fire + timedelta(seconds=now_offset),
+            data_dir=tmp_path,
+            smtp=smtp_server.settings(),
+            topic_order=(),
+            topic_labels={},
+            send=True,
+            fire=fire,
+        )
+
+    first = serve(1)
+    assert first.recorded and len(smtp_server.accepted) == 1
+    second = serve(30)
+    assert second.taken is not None and not second.recorded
+    assert len(smtp_server.accepted) == 1
+    # The next fire is served as usual.
+    assert run_digest(
+        engine,
+        profile,
+        now=fire + timedelta(days=1, seconds=1),
+        data_dir=tmp_path,
+        smtp=smtp_server.settings(),
+        topic_order=(),
+        topic_labels={},
+        send=True,
+        fire=fire + timedelta(days=1),
+    ).recorded
+    assert len(smtp_server.accepted) == 2

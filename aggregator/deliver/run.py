@@ -140,7 +140,12 @@ def run_profile(
     since: datetime | None = None,
     formats: Sequence[str] | None = None,
     write_files: bool = True,
+    fire: datetime | None = None,
 ) -> DigestRun:
+    """`fire`: the scheduled time a service's run is for. When the profile's last window
+    already ends at or after it, another service on the same store sent that digest (it
+    decided a moment earlier): this run records and sends nothing, or with `send_empty` it
+    would mail an empty digest seconds after the real one."""
     if send and since is not None:
         raise DeliveryError("--since builds a preview; it cannot be combined with --send")
     transport = transport_for(smtp, data_dir)
@@ -169,6 +174,14 @@ def run_profile(
 
     if not send:
         return DigestRun(digest=digest, files=write(), recorded=False, deliveries=tuple(retried))
+    if fire is not None and digest.window_start >= fire:
+        return DigestRun(
+            digest=digest,
+            files=(),
+            recorded=False,
+            deliveries=tuple(retried),
+            taken=WindowTaken(profile.name, digest.window_start),
+        )
     # Files only once the window is this run's: a run that lost it to another at the same
     # moment overwrote the day's files with a digest nobody was sent.
     if not (profile.recipients or profile.bcc) or (digest.is_empty and not profile.send_empty):
