@@ -5,8 +5,9 @@ Each cluster touched by the window becomes one `DigestEntry`: the primary item (
 `primary_item`) with every other source that published it. Entries are grouped by the first
 topic tag, in the configured order, that any member carries (else "Other") and ranked inside a
 group by number of sources, official organisations first, then recency. Items changed since the
-profile last showed them come back marked with what changed. Failing sources and listing pages
-that went silent are listed at the end.
+profile last showed them come back marked with what changed, and in whose item: a change to
+another source's publication of the story names that source and its own old and new title.
+Failing sources and listing pages that went silent are listed at the end.
 
 Followed procedures (the `ep-procedure` sources) come first, in their own section: per
 procedure, the events first seen in the window, one line each, and the stage it has reached
@@ -98,6 +99,12 @@ class Change:
     before: str | None  # None: the shown version is not stored any more
     after: str
     diff: str = ""  # text changes: a short line diff ("- old" / "+ new" lines)
+    # The item that changed: the entry's primary item, or another source's publication of
+    # the story, which the digest names (its title is not the entry's). None in digests
+    # recorded before changes named their item.
+    item_id: int | None = None
+    source_id: str | None = None
+    source_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +142,13 @@ class DigestEntry:
     @property
     def updated(self) -> bool:
         return bool(self.changes)
+
+    def changed_by(self, change: Change) -> str | None:
+        """The name of the source whose item made `change` when that is not the primary
+        item (whose title the entry shows); None for a change of the primary item."""
+        if change.item_id is None or change.item_id == self.item_id:
+            return None
+        return change.source_name or change.source_id
 
     @property
     def source_count(self) -> int:
@@ -360,7 +374,16 @@ def build_digest(
         for member in members:
             previous = shown.get(member.id)
             if previous is not None and member.last_changed < window_end:
-                changed.extend(changes_since(member, previous))
+                info = sources.get(member.source_id)
+                changed.extend(
+                    replace(
+                        change,
+                        item_id=member.id,
+                        source_id=member.source_id,
+                        source_name=info.name if info else member.source_id,
+                    )
+                    for change in changes_since(member, previous)
+                )
         if not (any(is_new(m) for m in members) or changed):
             continue
         tags = sorted({t for m in members for t in m.tags})
@@ -371,6 +394,20 @@ def build_digest(
             continue  # shown in the Procedures section
         entries.append(_entry(members, sources, tags, tuple(changed), is_new))
 
+    procedures = procedure_statuses(
+        items=items,
+        sources=sources,
+        latest=procedure_latest or {},
+        window_start=window_start,
+        window_end=window_end,
+        include_tags=include_tags,
+        exclude_tags=exclude_tags,
+    )
+    # Every event listed is shown too, also one whose cluster the profile's tags leave out:
+    # a digest that shows anything records at least one item (the API tells empty digests
+    # from others by that), and retention keeps what a digest showed.
+    revisions = {i.id: i.revision for i in items}
+    shown_pairs.extend((e.item_id, revisions[e.item_id]) for p in procedures for e in p.events)
     return Digest(
         profile=profile,
         window_start=window_start,
@@ -379,16 +416,8 @@ def build_digest(
         timezone=timezone,
         groups=_group(entries, topic_order, topic_labels),
         problems=problem_sources(health, sources, now=now),
-        shown=tuple(sorted(shown_pairs)),
-        procedures=procedure_statuses(
-            items=items,
-            sources=sources,
-            latest=procedure_latest or {},
-            window_start=window_start,
-            window_end=window_end,
-            include_tags=include_tags,
-            exclude_tags=exclude_tags,
-        ),
+        shown=tuple(sorted(set(shown_pairs))),
+        procedures=procedures,
     )
 
 
@@ -500,6 +529,8 @@ def _entry(
         (m for m in members if m.id != primary.id),
         key=lambda m: (m.published, m.id),
     )
+    # The primary item's changes first: they are about the title and summary shown above.
+    changes = tuple(sorted(changes, key=lambda c: c.item_id != primary.id))
     return DigestEntry(
         cluster_id=primary.cluster_id,
         item_id=primary.id,

@@ -297,6 +297,7 @@ def test_digests_as_json_html_text_markdown(client: httpx.Client) -> None:
     assert "Joint statement on chat control" in page.text
     # A profile neither configured nor stored is a mistake to name, on every route alike.
     for path in (
+        "/",
         "/api/v1/digests",
         "/api/v1/digests/latest",
         "/api/v1/digests/latest/text",

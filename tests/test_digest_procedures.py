@@ -132,6 +132,16 @@ def test_the_profile_tags_filter_procedures_too() -> None:
     assert digest_of(items, exclude_tags=("csar",)).procedures == ()
 
 
+def test_an_event_listed_is_recorded_as_shown_also_when_its_cluster_is_left_out() -> None:
+    """The event's own tags let it in, its cluster's (a press release tagged dsa) do not:
+    it is listed, so it is shown (the API tells empty digests by what they recorded)."""
+    vote = event(2, "proc-csar", REF, "plenary vote", "2025-03-03", cluster_id=7)
+    press = item(3, "ep-press", title="Plenary vote on the DSA", tags=("dsa",), cluster_id=7)
+    digest = digest_of([vote, press], exclude_tags=("dsa",))
+    assert digest.entries == () and digest.procedure_event_count == 1
+    assert digest.shown == ((2, 1),)
+
+
 def sample() -> Digest:
     items = [
         event(2, "proc-csar", REF, "committee approved the provisional agreement", "2025-03-01"),

@@ -9,10 +9,19 @@ rendering does not use (`shown`, the item revisions recorded in digest_items).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from aggregator.digest import Change, Digest, DigestEntry, DigestGroup, EntrySource, ProblemSource
+from aggregator.digest import (
+    Change,
+    Digest,
+    DigestEntry,
+    DigestGroup,
+    EntrySource,
+    ProblemSource,
+    ProcedureLine,
+    ProcedureStatus,
+)
 from aggregator.errors import StoreError
 from aggregator.models import OrgKind
 
@@ -50,10 +59,41 @@ def _entry(data: Mapping[str, Any]) -> DigestEntry:
         others=tuple(_source(o) for o in data["others"]),
         tags=tuple(data["tags"]),
         also_in=tuple(data.get("also_in", ())),  # digests stored before it was written
-        changes=tuple(
-            Change(kind=c["kind"], before=c["before"], after=c["after"], diff=c["diff"])
-            for c in data["changes"]
-        ),
+        changes=tuple(_change(c) for c in data["changes"]),
+    )
+
+
+def _change(data: Mapping[str, Any]) -> Change:
+    return Change(
+        kind=data["kind"],
+        before=data["before"],
+        after=data["after"],
+        diff=data["diff"],
+        # Digests stored before a change named its item have none of these.
+        item_id=data.get("item_id"),
+        source_id=data.get("source_id"),
+        source_name=data.get("source_name"),
+    )
+
+
+def _procedure_line(data: Mapping[str, Any]) -> ProcedureLine:
+    return ProcedureLine(
+        item_id=data["item_id"],
+        day=datetime.fromisoformat(data["date"]).replace(tzinfo=UTC),  # a date: midnight UTC
+        event=data["event"],
+        url=data["url"],
+    )
+
+
+def _procedure(data: Mapping[str, Any]) -> ProcedureStatus:
+    latest = data["latest"]
+    return ProcedureStatus(
+        source_id=data["source_id"],
+        name=data["name"],
+        reference=data["reference"],
+        events=tuple(_procedure_line(e) for e in data["events"]),
+        stage=data["stage"],
+        latest=None if latest is None else _procedure_line(latest),
     )
 
 
@@ -92,6 +132,8 @@ def digest_from_json(data: Mapping[str, Any]) -> Digest:
             ),
             problems=tuple(_problem(p) for p in data["problems"]),
             shown=(),
+            # Digests stored before procedures were followed have none.
+            procedures=tuple(_procedure(p) for p in data.get("procedures", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"a stored digest's JSON is not a digest: {exc!r}") from exc

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from aggregator.digest import SourceInfo
 from aggregator.models import Revision, Source, SourceHealth
+from aggregator.store.digests import DigestState
 from aggregator.store.queries import ClusterRow, DigestRow, ItemRow, Publication, TagCount
 
 
@@ -99,6 +100,15 @@ class DigestSummary(BaseModel):
     created_at: datetime
     entry_count: int
     item_count: int
+    email: Literal["sent", "pending", "none"] = Field(
+        description="Its email: sent; pending (queued, retried until sent); none (no email "
+        "was due: nothing new and the profile does not send empty digests, or no recipients)"
+    )
+    empty: bool = Field(
+        description="Nothing new in its window: recorded only so that the next window "
+        "starts at its end. The page and `latest` pass over it unless it was emailed "
+        "(a profile with send_empty); the digest feeds leave it out"
+    )
     links: DigestLinks
 
 
@@ -267,7 +277,7 @@ def digest_links(base: str, digest_id: int) -> DigestLinks:
     )
 
 
-def digest_summary(row: DigestRow, base: str) -> DigestSummary:
+def digest_summary(row: DigestRow, state: DigestState, base: str) -> DigestSummary:
     return DigestSummary(
         id=row.id,
         profile=row.profile,
@@ -276,6 +286,8 @@ def digest_summary(row: DigestRow, base: str) -> DigestSummary:
         created_at=row.created_at,
         entry_count=row.entry_count,
         item_count=row.item_count,
+        email=state.email,
+        empty=state.empty,
         links=digest_links(base, row.id),
     )
 

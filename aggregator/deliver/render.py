@@ -173,6 +173,9 @@ def _change_json(change: Change) -> dict[str, Any]:
         "before": change.before,
         "after": change.after,
         "diff": change.diff,
+        "item_id": change.item_id,
+        "source_id": change.source_id,
+        "source_name": change.source_name,
     }
 
 

@@ -1,4 +1,5 @@
-"""SQL for digests: what a window holds, what a profile last showed, and recording a digest.
+"""SQL for digests: what a window holds, what a profile last showed, recording a digest, and
+what became of recorded digests (emailed or not, empty or not) for the API.
 
 SQLAlchemy Core over the tables of `schema.py`, the same statements on SQLite and PostgreSQL.
 Datetimes go in through `to_db` (tz-aware, as UTC) and come back through `from_db`.
@@ -7,11 +8,13 @@ Datetimes go in through `to_db` (tz-aware, as UTC) and come back through `from_d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, and_, func, or_, select, text
+from sqlalchemy import Connection, Engine, ScalarSelect, Table, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +28,7 @@ from aggregator.store.schema import (
     item_revisions,
     item_tags,
     items,
+    outbox,
     sources,
 )
 from aggregator.store.timestamps import from_db_or_none, to_db
@@ -318,3 +322,153 @@ def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: date
     except SQLAlchemyError as exc:
         raise StoreError(f"recording digest {digest.profile!r} failed: {exc}") from exc
     return digest_id
+
+
+# -- what became of recorded digests (the API's digest list, page and feeds) ----------------
+
+EmailState = Literal["sent", "pending", "none"]
+
+# Rows read at a time while looking back for digests with news.
+_SCAN_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestState:
+    """What became of a recorded digest: its email, and whether it had anything to say."""
+
+    # sent; pending: queued, and retried until sent; none: no email was due (nothing new
+    # and the profile does not send empty digests, or the profile has no recipients)
+    email: EmailState
+    # Nothing new in its window: recorded only so that the next window starts at its end.
+    empty: bool
+
+
+def _outbox_status() -> ScalarSelect[str]:
+    """The status of the digest row's email in the outbox, or NULL when none was queued
+    (the outbox row shares the digest's unique (profile, window end))."""
+    return (
+        select(outbox.c.status)
+        .where(outbox.c.profile == digests.c.profile, outbox.c.window_end == digests.c.window_end)
+        .correlate(digests)
+        .scalar_subquery()
+    )
+
+
+def _email_state(status: str | None) -> EmailState:
+    if status is None:
+        return "none"
+    return "sent" if status == "sent" else "pending"  # pending, or being sent right now
+
+
+def body_has_news(body_json: str | None) -> bool:
+    """Whether a stored digest's JSON lists an entry or a procedure event: the negation of
+    `Digest.is_empty`, read back from what the digests table keeps. A body that cannot be
+    read counts as news: hiding it would hide the fault, which rendering it reports."""
+    try:
+        data = json.loads(body_json or "")
+        if data["counts"]["entries"]:
+            return True
+        return any(p["events"] for p in data.get("procedures", ()))
+    except (ValueError, KeyError, TypeError):
+        return True
+
+
+def _has_news(conn: Connection, row: Any) -> bool:
+    """From the row's counts when they tell (every digest that shows something records the
+    items it shows); else from its body: a digest that recorded items shows a procedure
+    event, or only recorded a change of one (then it is empty)."""
+    if row.entry_count > 0:
+        return True
+    if row.item_count == 0:
+        return False
+    body = conn.execute(select(digests.c.body_json).where(digests.c.id == row.id)).scalar()
+    return body_has_news(body)
+
+
+def digest_states(conn: Connection, ids: Sequence[int]) -> dict[int, DigestState]:
+    """Per digest id, what became of it (ids not recorded are left out)."""
+    if not ids:
+        return {}
+    query = select(
+        digests.c.id,
+        digests.c.entry_count,
+        digests.c.item_count,
+        _outbox_status().label("status"),
+    ).where(digests.c.id.in_(list(ids)))
+    try:
+        return {
+            int(row.id): DigestState(email=_email_state(row.status), empty=not _has_news(conn, row))
+            for row in conn.execute(query).all()
+        }
+    except SQLAlchemyError as exc:
+        raise StoreError(f"reading what became of digests failed: {exc}") from exc
+
+
+def _scan(
+    conn: Connection,
+    profile: str | None,
+    *,
+    by_window: bool,
+    want: int,
+    emailed: bool,
+) -> list[int]:
+    """Ids of up to `want` digests (of `profile`, or of any) with news, newest first; with
+    `emailed`, also those whose email was queued or sent (a profile with send_empty).
+    Newest is the latest window end with `by_window`, else the latest recorded (the id).
+    Digests that recorded no item and queued no email are left out by the query itself."""
+    status = _outbox_status()
+    maybe = or_(digests.c.entry_count > 0, digests.c.item_count > 0)
+    stmt = select(
+        digests.c.id,
+        digests.c.window_end,
+        digests.c.entry_count,
+        digests.c.item_count,
+        status.label("status"),
+    ).where(or_(maybe, status.is_not(None)) if emailed else maybe)
+    if profile is not None:
+        stmt = stmt.where(digests.c.profile == profile)
+    order = (
+        (digests.c.window_end.desc(), digests.c.id.desc()) if by_window else (digests.c.id.desc(),)
+    )
+    found: list[int] = []
+    last: Any = None
+    while True:
+        page = stmt
+        if last is not None and by_window:
+            page = page.where(
+                or_(
+                    digests.c.window_end < last.window_end,
+                    and_(digests.c.window_end == last.window_end, digests.c.id < last.id),
+                )
+            )
+        elif last is not None:
+            page = page.where(digests.c.id < last.id)
+        rows = conn.execute(page.order_by(*order).limit(_SCAN_PAGE)).all()
+        for row in rows:
+            if (emailed and row.status is not None) or _has_news(conn, row):
+                found.append(int(row.id))
+                if len(found) == want:
+                    return found
+        if len(rows) < _SCAN_PAGE:
+            return found
+        last = rows[-1]
+
+
+def latest_shown_digest_id(conn: Connection, profile: str | None = None) -> int | None:
+    """The digest the web page shows (of `profile`, or of any): the latest, by window end,
+    that has news or whose email was queued (a profile with send_empty mails empty ones).
+    The empty windows recorded in between, only to advance the window, are passed over."""
+    try:
+        found = _scan(conn, profile, by_window=True, want=1, emailed=True)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"finding the latest digest failed: {exc}") from exc
+    return found[0] if found else None
+
+
+def digest_ids_with_news(conn: Connection, profile: str | None, *, limit: int) -> list[int]:
+    """The latest `limit` digests (of `profile`, or of any) with news, newest recorded
+    first: what the digest feeds carry (a feed reader gains nothing from an empty window)."""
+    try:
+        return _scan(conn, profile, by_window=False, want=limit, emailed=False)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"listing the digests with news failed: {exc}") from exc

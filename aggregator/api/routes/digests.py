@@ -1,6 +1,9 @@
 """Digests: the list, the latest per profile, one by id; as JSON, HTML, text or Markdown.
 
 The HTML is the email's HTML, re-rendered from the stored JSON with the same templates.
+Every digest says what became of it (`email`: sent, pending or none; `empty`). "Latest" is
+the latest as emailed: a window with nothing new is recorded only to advance the window,
+and is passed over unless it was emailed (a profile with send_empty).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aggregator.api.rendering import MEDIA_TYPES, Format, body_of, rendered
 from aggregator.api.responses import cached, cached_json
 from aggregator.api.schemas import DigestOut, DigestPage, digest_summary
 from aggregator.store import queries
+from aggregator.store.digests import digest_states, latest_shown_digest_id
 
 router = APIRouter(prefix="/api/v1", tags=["digests"])
 
@@ -40,18 +44,27 @@ def _rendered_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _full(request: Request, row: queries.DigestRow) -> Response:
-    summary = digest_summary(row, base_url(request))
+def _full(request: Request, ctx: ApiContext, row: queries.DigestRow) -> Response:
+    with ctx.app.store.engine.connect() as conn:
+        state = digest_states(conn, [row.id])[row.id]
+    summary = digest_summary(row, state, base_url(request))
     return cached_json(request, DigestOut(**summary.model_dump(by_alias=True), body=body_of(row)))
+
+
+def latest_shown(ctx: ApiContext, profile: str | None) -> queries.DigestRow | None:
+    """The latest digest as emailed: with news, or emailed though empty (send_empty); the
+    empty windows recorded only to advance the window are passed over."""
+    with ctx.app.store.engine.connect() as conn:
+        digest_id = latest_shown_digest_id(conn, profile)
+        return None if digest_id is None else queries.get_digest(conn, digest_id)
 
 
 def _latest(ctx: ApiContext, profile: str | None) -> queries.DigestRow:
     params.text("profile", profile)
     known_profile(ctx, profile)
-    with ctx.app.store.engine.connect() as conn:
-        row = queries.latest_digest(conn, profile)
+    row = latest_shown(ctx, profile)
     if row is None:
-        raise not_found("a digest" + (f" of profile {profile!r}" if profile else ""))
+        raise not_found("a digest with news" + (f" of profile {profile!r}" if profile else ""))
     return row
 
 
@@ -84,13 +97,17 @@ def list_digests(
     before = pagination.before_id(cursor, query=fingerprint)
     with ctx.app.store.engine.connect() as conn:
         rows, more = queries.list_digests(conn, profile=profile, before_id=before, limit=limit)
+        states = digest_states(conn, [r.id for r in rows])
     next_cursor = pagination.next_id_cursor(
         rows[-1].id if rows else None, more=more, query=fingerprint
     )
     base = base_url(request)
     return cached_json(
         request,
-        DigestPage(digests=[digest_summary(r, base) for r in rows], next_cursor=next_cursor),
+        DigestPage(
+            digests=[digest_summary(r, states[r.id], base) for r in rows],
+            next_cursor=next_cursor,
+        ),
     )
 
 
@@ -98,19 +115,19 @@ def list_digests(
     "/digests/latest",
     response_model=DigestOut,
     responses=problem_responses(404, 422, 503),
-    summary="The latest digest (of a profile) as JSON",
+    summary="The latest digest with news (or emailed) as JSON",
 )
 def latest_digest(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], profile: ProfileParam = None
 ) -> Response:
-    return _full(request, _latest(ctx, profile))
+    return _full(request, ctx, _latest(ctx, profile))
 
 
 @router.get(
     "/digests/latest/{fmt}",
     responses=_rendered_responses(),
     response_class=Response,
-    summary="The latest digest (of a profile) as HTML, text or Markdown",
+    summary="The latest digest with news (or emailed) as HTML, text or Markdown",
 )
 def latest_digest_rendered(
     request: Request,
@@ -131,7 +148,7 @@ def latest_digest_rendered(
 def get_digest(
     request: Request, ctx: Annotated[ApiContext, Depends(context)], digest_id: IdPath
 ) -> Response:
-    return _full(request, _by_id(ctx, digest_id))
+    return _full(request, ctx, _by_id(ctx, digest_id))
 
 
 @router.get(

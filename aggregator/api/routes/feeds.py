@@ -1,6 +1,7 @@
 """Feeds out: the digests and the item stream as Atom 1.0 and JSON Feed 1.1.
 
-/feeds/digest.atom  /feeds/digest.json   one entry per recorded digest (its email HTML)
+/feeds/digest.atom  /feeds/digest.json   one entry per recorded digest with news (its email
+                                         HTML); windows with nothing new are left out
 /feeds/items.atom   /feeds/items.json    the newest items, ?tag=... (all must match)
 """
 
@@ -29,6 +30,7 @@ from aggregator.api.rendering import rendered, summary_of
 from aggregator.api.responses import cached
 from aggregator.models import OrgKind
 from aggregator.store import queries
+from aggregator.store.digests import digest_ids_with_news
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -44,7 +46,8 @@ def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> l
     params.text("profile", profile)
     known_profile(ctx, profile)
     with ctx.app.store.engine.connect() as conn:
-        rows, _ = queries.list_digests(conn, profile=profile, limit=DIGEST_ENTRIES, with_body=True)
+        ids = digest_ids_with_news(conn, profile, limit=DIGEST_ENTRIES)
+        rows = [row for i in ids if (row := queries.get_digest(conn, i)) is not None]
     base = base_url(request)
     return [
         FeedEntry(

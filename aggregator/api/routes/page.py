@@ -1,4 +1,8 @@
-"""GET /: a read-only page showing the latest digest, the same HTML as the email."""
+"""GET /: a read-only page showing the latest digest as emailed, the same HTML as the email.
+
+The latest with news, or emailed though empty (a profile with send_empty): the empty windows
+recorded only to advance a profile's window are passed over.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from aggregator.api import params
 from aggregator.api.context import ApiContext, context
+from aggregator.api.known import known_profile
 from aggregator.api.problems import problem_responses
 from aggregator.api.rendering import rendered
 from aggregator.api.responses import cached
+from aggregator.api.routes.digests import latest_shown
 from aggregator.store import queries
 
 router = APIRouter(tags=["page"])
@@ -19,7 +25,7 @@ router = APIRouter(tags=["page"])
 HTML = "text/html; charset=utf-8"
 NO_DIGEST = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>aggregator</title></head>
-<body><h1>aggregator</h1><p>No digest has been recorded yet{profile}.</p>
+<body><h1>aggregator</h1><p>{message}</p>
 <p><a href="/api/v1/docs">API documentation</a> ·
 <a href="/feeds/items.atom">items feed</a></p></body></html>
 """
@@ -40,9 +46,16 @@ def home(
     profile: Annotated[params.Text | None, Query()] = None,
 ) -> Response:
     params.text("profile", profile)
-    with ctx.app.store.engine.connect() as conn:
-        row = queries.latest_digest(conn, profile)
+    known_profile(ctx, profile)
+    row = latest_shown(ctx, profile)
     if row is None:
         suffix = f" for profile {escape(profile)}" if profile else ""
-        return cached(request, NO_DIGEST.format(profile=suffix).encode(), HTML)
+        with ctx.app.store.engine.connect() as conn:
+            recorded = queries.latest_digest(conn, profile) is not None
+        message = (
+            f"Nothing new yet: every digest recorded{suffix} had an empty window."
+            if recorded
+            else f"No digest has been recorded yet{suffix}."
+        )
+        return cached(request, NO_DIGEST.format(message=message).encode(), HTML)
     return cached(request, rendered(ctx, row, "html").encode(), HTML)
