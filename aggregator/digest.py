@@ -150,6 +150,13 @@ class DigestEntry:
             return None
         return change.source_name or change.source_id
 
+    def joined(self, other: EntrySource) -> bool:
+        """Whether `other` published the story inside this window while the entry was seen
+        before: what brings a shown story back, and what its reader has not read. (In an
+        entry whose every publication is new, saying so of each would be noise.)"""
+        seen_before = not self.source.is_new or any(not o.is_new for o in self.others)
+        return other.is_new and seen_before
+
     @property
     def source_count(self) -> int:
         return len({self.source.source_id, *(o.source_id for o in self.others)})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.deliver.render import render_html, render_markdown, render_text
 from aggregator.digest import (
     ShownRevision,
     primary_item,
@@ -149,6 +151,22 @@ def test_an_old_cluster_mate_is_listed_but_does_not_bring_its_cluster_back() -> 
     assert entry.source.is_new is False
     assert [(o.item_id, o.is_new) for o in entry.others] == [(2, True)]
     assert digest_of([old]).entries == ()
+
+
+def test_a_source_joining_a_story_seen_before_is_marked_new_in_every_format() -> None:
+    old = item(1, "council", cluster_id=3, first_seen=T0 - timedelta(days=2))
+    joined = item(2, "edri", cluster_id=3)
+    digest = digest_of([old, joined])
+    [entry] = digest.entries
+    assert [entry.joined(o) for o in entry.others] == [True]
+    assert "EDRi (new)," in render_text(digest)
+    assert '<strong class="new">new</strong>' in render_html(digest)
+    assert " (new), " in render_markdown(digest)
+    # A story first seen in this window: every publication is new; none is marked.
+    fresh = digest_of([replace(old, first_seen=T0 + timedelta(minutes=5)), joined])
+    [entry] = fresh.entries
+    assert [entry.joined(o) for o in entry.others] == [False]
+    assert "(new)" not in render_text(fresh)
 
 
 def test_updated_item_is_marked_with_title_change_and_text_diff() -> None:
