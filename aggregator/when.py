@@ -16,6 +16,8 @@ FORMS = "an ISO date (2026-11-01), datetime (2026-11-01T09:00+01:00) or an age (
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# An offset whose "+" a query string turned into a space: "T09:00 01:00".
+_PLUS_READ_AS_SPACE = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
 class BadTime(ValueError):
@@ -31,6 +33,9 @@ def parse_when(text: str, *, now: datetime) -> datetime:
             return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
         if not _ISO_START.match(cleaned):
             raise ValueError(cleaned)
+        # "...T09:00+01:00" put in a URL unencoded arrives as "...T09:00 01:00": a query
+        # string reads "+" as a space. No other reading of that space is possible.
+        cleaned = _PLUS_READ_AS_SPACE.sub(r"\1+\2", cleaned)
         value = datetime.fromisoformat(cleaned)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except ValueError:

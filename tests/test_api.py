@@ -413,6 +413,20 @@ def test_bad_parameters_are_problems_naming_them(
     assert_problem(client.get(path), 422, parameter)
 
 
+def test_a_range_ending_before_it_starts_is_refused(client: httpx.Client) -> None:
+    response = client.get("/api/v1/items", params={"since": "2026-11-20", "until": "2026-11-10"})
+    assert_problem(response, 422, "until")
+    assert "is before since" in response.json()["detail"]
+
+
+def test_an_offset_whose_plus_the_query_string_ate_is_read(client: httpx.Client) -> None:
+    # "...T09:00+01:00" typed into a URL arrives as "...T09:00 01:00".
+    typed = client.get("/api/v1/items?since=2020-01-01T09:00+01:00")
+    encoded = client.get("/api/v1/items", params={"since": "2020-01-01T09:00+01:00"})
+    assert typed.status_code == encoded.status_code == 200
+    assert typed.json()["items"] == encoded.json()["items"]
+
+
 def test_a_cursor_of_another_query_is_refused(client: httpx.Client) -> None:
     page = get_json(client, "/api/v1/items", limit=1, tag="csar")
     response = client.get("/api/v1/items", params={"limit": 1, "tag": "encryption",

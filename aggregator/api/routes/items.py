@@ -48,13 +48,20 @@ def item_filter(
         except InvalidSearch as exc:
             raise bad_parameter("q", str(exc)) from None
     now = ctx.app.clock() if now is None else now
+    start = params.when("since", since, now=now)
+    end = params.when("until", until, now=now)
+    if start is not None and end is not None and end < start:
+        # An empty page would read as "nothing then"; the range is the mistake.
+        raise bad_parameter(
+            "until", f"{end.isoformat()} is before since ({start.isoformat()}): swap them?"
+        )
     return queries.ItemFilter(
         tags=params.texts("tag", tag, most=params.MAX_TAGS),
         sources=known_sources(ctx, params.texts("source", source)),
         orgs=tuple(o.value for o in dict.fromkeys(org or ())),
         languages=params.languages("language", language),
-        since=params.when("since", since, now=now),
-        until=params.when("until", until, now=now),
+        since=start,
+        until=end,
         search=search,
         cluster=cluster,
     )
