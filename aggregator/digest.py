@@ -119,6 +119,8 @@ class EntrySource:
     url: str | None  # None when the feed's link was not http(s)
     published: datetime
     is_new: bool  # first seen inside this digest's window
+    # No date in its document: `published` is when it was first seen (shown as such).
+    published_is_fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -521,6 +523,7 @@ def _entry_source(item: StoredItem, info: SourceInfo | None, *, new: bool) -> En
         url=safe_url(item.url),
         published=item.published,
         is_new=new,
+        published_is_fallback=item.published_is_fallback,
     )
 
 

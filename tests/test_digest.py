@@ -6,12 +6,13 @@ import itertools
 import json
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.deliver.render import render_html, render_markdown, render_text
+from aggregator.deliver.render import digest_to_json, render_html, render_markdown, render_text
 from aggregator.digest import (
     ShownRevision,
     primary_item,
@@ -286,3 +287,20 @@ def test_text_diff_is_short() -> None:
     after = " ".join(f"Sentence {i}!" for i in range(30))
     lines = text_diff(before, after).splitlines()
     assert len(lines) == 9 and lines[-1] == "… 52 more changed lines"
+
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def test_a_publication_without_a_date_is_shown_as_first_seen_in_every_format() -> None:
+    # Its document gave no date: the time shown is a sighting, not a publication.
+    undated = item(1, "council", published_is_fallback=True)
+    dated = item(2, "edri", cluster_id=None)
+    digest = digest_of([undated, dated])
+    shown = {e.item_id: e.source.published_is_fallback for e in digest.entries}
+    assert shown == {1: True, 2: False}
+    first_seen = "first seen " + undated.published.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M")
+    for rendered in (render_text(digest), render_html(digest), render_markdown(digest)):
+        assert rendered.count("first seen") == 1 and first_seen in rendered
+    sources = [e["source"] for g in digest_to_json(digest)["groups"] for e in g["entries"]]
+    assert sorted(s["published_is_fallback"] for s in sources) == [False, True]

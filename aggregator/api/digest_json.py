@@ -44,6 +44,8 @@ def _source(data: Mapping[str, Any]) -> EntrySource:
         url=data["url"],
         published=_time(data["published"]),
         is_new=data["is_new"],
+        # Digests stored before it was written said nothing of it.
+        published_is_fallback=data.get("published_is_fallback", False),
     )
 
 

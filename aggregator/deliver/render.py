@@ -99,10 +99,17 @@ def _context(digest: Digest) -> dict[str, Any]:
     def when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return "" if value is None else local_time(value, zone).strftime(fmt)
 
+    def dated(source: EntrySource) -> str:
+        """A publication's time; one its document did not give is told as a first sighting,
+        not passed off as the time it was published."""
+        shown = when(source.published)
+        return f"first seen {shown}" if source.published_is_fallback else shown
+
     return {
         "digest": digest,
         "date": local_date(digest),
         "when": when,
+        "dated": dated,
         "title": f"{digest.profile} digest, {local_date(digest)}",
         "summary_line": summary_line(digest),
     }
@@ -163,6 +170,7 @@ def _source_json(source: EntrySource) -> dict[str, Any]:
         "title": source.title,
         "url": source.url,
         "published": _iso(source.published),
+        "published_is_fallback": source.published_is_fallback,
         "is_new": source.is_new,
     }
 
