@@ -8,6 +8,8 @@ text's language is written in wins, with a warning; a <meta> inside a comment de
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from aggregator.models import Selectors
@@ -129,3 +131,19 @@ def test_browser_labels_python_does_not_know(label: str, codec: str) -> None:
     decoded = decode(data, None, "html")
     assert decoded.encoding == codec and title in decoded.text
     assert decoded.warnings == ()  # not "unknown encoding label", then a detector's guess
+
+
+def test_a_source_s_country_hints_at_its_encoding() -> None:
+    # Undeclared Czech in ISO-8859-2, the source configured with its country alone: the
+    # detector's favourite (windows-1250) turned "zneužívání" into "zneuľívání".
+    title, text = (
+        "Ochrana dětí před zneužíváním",
+        "Sněmovna projednala šifrování, ověřování věku a zneužívání dětí na internetu.",
+    )
+    data = (
+        f'<html><body><article><h2><a href="/a/1">{title}</a></h2><p>{text}</p>'
+        "</article></body></html>"
+    ).encode("iso8859_2")
+    source = replace(html_source(SELECTORS), country="CZ")
+    doc = parse_document(source, fetched(data, "https://www.psp.cz/news/", "text/html"))
+    assert [(i.title, i.summary) for i in doc.items] == [(title, text)]

@@ -198,12 +198,32 @@ def declared_in_document(data: bytes, markup: Markup) -> str | None:
     return None
 
 
+# A country whose pages are written in one language, for a source that names its country
+# and not its language: what its legacy-encoded pages are most likely in.
+COUNTRY_LANGUAGE = {
+    **{c: "de" for c in ("DE", "AT", "LI")},
+    **{c: "fr" for c in ("FR", "MC")},
+    **{"IT": "it", "ES": "es", "PT": "pt", "NL": "nl", "DK": "da", "SE": "sv", "IE": "en"},
+    **{"GB": "en", "UK": "en", "PL": "pl", "CZ": "cs", "SK": "sk", "HU": "hu", "SI": "sl"},
+    **{"HR": "hr", "RO": "ro", "BG": "bg", "GR": "el", "CY": "el", "LT": "lt", "LV": "lv"},
+    **{"EE": "et", "MT": "mt", "TR": "tr", "UA": "uk", "RS": "sr", "NO": "nb"},
+}
+
+
+def source_language(language: str | None, country: str | None) -> str | None:
+    """The language hint of a source: its configured language, else its country's."""
+    if language:
+        return language
+    return COUNTRY_LANGUAGE.get((country or "").strip().upper())
+
+
 def decode(
     data: bytes, content_type: str | None, markup: Markup, *, language: str | None = None
 ) -> Decoded:
     """Decode `data`; never fails (the last resort maps every byte to a character).
 
-    `language`: what the source is configured in (ISO 639-1), a hint for detection alone."""
+    `language`: what the source is written in (ISO 639-1: `source_language`), a hint for
+    detection and for a header that contradicts the document."""
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
             body = data[len(bom) :]

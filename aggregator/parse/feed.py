@@ -22,7 +22,7 @@ from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import guards
 from aggregator.parse.dates import parse_date, parse_date_fast
 from aggregator.parse.empty import NO_ENTRIES
-from aggregator.parse.encoding import decode
+from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
@@ -55,7 +55,10 @@ def _looks_like_json(data: bytes, content_type: str | None) -> bool:
 
 def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     decoded = decode(
-        fetched.content, fetched.headers.get("content-type"), "xml", language=source.language
+        fetched.content,
+        fetched.headers.get("content-type"),
+        "xml",
+        language=source_language(source.language, source.country),
     )
     text = decoded.text.lstrip()  # a declaration after blank lines is an XML error otherwise
     if not text:

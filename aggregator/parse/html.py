@@ -22,7 +22,7 @@ from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
 from aggregator.parse.dates import parse_date
-from aggregator.parse.encoding import decode
+from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
 
@@ -47,7 +47,10 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     if not_a_page:
         raise ParseError(source.id, not_a_page)
     decoded = decode(
-        fetched.content, fetched.headers.get("content-type"), "html", language=source.language
+        fetched.content,
+        fetched.headers.get("content-type"),
+        "html",
+        language=source_language(source.language, source.country),
     )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")

@@ -15,7 +15,7 @@ from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse.dates import parse_date
 from aggregator.parse.empty import NO_ENTRIES
-from aggregator.parse.encoding import decode
+from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
 
@@ -25,7 +25,10 @@ _FORMATS = {"1": "json10", "1.1": "json11"}
 
 def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     decoded = decode(
-        fetched.content, fetched.headers.get("content-type"), "json", language=source.language
+        fetched.content,
+        fetched.headers.get("content-type"),
+        "json",
+        language=source_language(source.language, source.country),
     )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")

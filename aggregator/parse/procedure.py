@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, Source, SourceKind
 from aggregator.parse import guards
-from aggregator.parse.encoding import decode
+from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.oeil import NotAProcedurePage, read_oeil_page
 from aggregator.parse.procedure_api import NotAProcedure, read_api_json
 from aggregator.parse.procedure_items import ProcedureFile, oeil_page_url, raw_items
@@ -62,9 +62,14 @@ def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
 
 def _read(source: Source, fetched: Fetched) -> ProcedureFile:
     if _JSON_START.match(fetched.content[:64]):
-        return read_api_json(fetched.content, language=source.language)
+        return read_api_json(
+            fetched.content, language=source_language(source.language, source.country)
+        )
     decoded = decode(
-        fetched.content, fetched.headers.get("content-type"), "html", language=source.language
+        fetched.content,
+        fetched.headers.get("content-type"),
+        "html",
+        language=source_language(source.language, source.country),
     )
     if "<" not in decoded.text[:2048]:
         raise NotAProcedure("neither JSON nor an HTML procedure page")
