@@ -4,13 +4,13 @@ domain's listing pages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from aggregator.errors import ConfigError, ParseError
-from aggregator.models import ParsedDocument, Selectors
+from aggregator.models import Fetched, ParsedDocument, Selectors
 from aggregator.parse import parse_document
 from aggregator.settings import load_sources
 from tests.support_parse import fetched, html_source
@@ -178,3 +178,29 @@ def test_a_body_that_is_no_page_is_named(body: bytes, content_type: str, said: s
             html_source(selectors), fetched(body, "https://www.coe.int/news", content_type)
         )
     assert said in str(caught.value)
+
+
+def test_relative_dates_count_back_from_the_server_s_time() -> None:
+    page = """<html lang="fr"><body>
+<div class="n"><a href="/1">Audition en commission</a><span>il y a 3 jours</span></div>
+<div class="n"><a href="/2">Communiqué</a><span>hier</span></div>
+<div class="n"><a href="/3">Déclaration</a><span>il y a 2 heures</span></div>
+<div class="n"><a href="/4">Rapport annuel</a><span>il y a 3 semaines</span></div>
+</body></html>""".encode()
+    selectors = Selectors(item="div.n", title="a", link="a", date="span")
+    answer = Fetched(
+        url="https://www.senat.fr/presse/",
+        status_code=200,
+        content=page,
+        headers={"content-type": "text/html", "date": "Wed, 26 Nov 2025 10:37:12 GMT"},
+    )
+    doc = parse_document(html_source(selectors, language="fr"), answer)
+    assert [i.published for i in doc.items] == [
+        datetime(2025, 11, 23, tzinfo=UTC),  # days: to the day
+        datetime(2025, 11, 25, tzinfo=UTC),
+        datetime(2025, 11, 26, 8, tzinfo=UTC),  # hours: to the hour
+        None,  # three weeks back is too vague to date: first seen
+    ]
+    assert doc.warnings == (
+        "1 date not understood (such as 'il y a 3 semaines'): dated when first seen",
+    )

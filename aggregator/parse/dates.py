@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -149,6 +149,39 @@ def parse_date(
         return found
     codes = _language_codes(languages)
     return _natural(cleaned, codes) or _within(cleaned, codes)
+
+
+# Relative dates ("il y a 3 jours", "2 hours ago", "gestern") are read up to a week back, to
+# the hour within a day and to the day beyond: "3 hours ago" read an hour later is the same
+# hour, and a week-old "1 week ago" would drift by a day at every refresh.
+RELATIVE_HORIZON = timedelta(days=7)
+_RELATIVE_SETTINGS = {"PARSERS": ["relative-time"], "PREFER_DATES_FROM": "past"}
+
+
+def parse_relative_date(
+    text: str, languages: Sequence[str] | None, *, base: datetime
+) -> datetime | None:
+    """A relative date in a listing page, counted back from `base` (the server's time of
+    the answer); None when the text is none, or one more than RELATIVE_HORIZON back."""
+    cleaned = _SPACES.sub(" ", text).strip()
+    if not cleaned or len(cleaned) > 60:
+        return None
+    try:
+        found = _relative_parser(_language_codes(languages)).get_date_data(cleaned).date_obj
+    except Exception:  # dateparser's assorted errors on odd input: no date
+        return None
+    if not isinstance(found, datetime):
+        return None
+    # Read against a fixed base (one parser per language set, cached), then moved to `base`.
+    back = _RELATIVE_BASE - found.replace(tzinfo=None)
+    if back < timedelta(0) or back >= RELATIVE_HORIZON:
+        return None
+    found = base.astimezone(UTC).replace(tzinfo=None) - back
+    if back < timedelta(days=1):
+        found = found.replace(minute=0, second=0, microsecond=0)
+    else:
+        found = found.replace(hour=0, minute=0, second=0, microsecond=0)
+    return found.replace(tzinfo=UTC)
 
 
 def parse_date_fast(text: str) -> datetime | None:
@@ -384,6 +417,20 @@ def _parser(languages: tuple[str, ...]) -> DateDataParser:
 
     known = tuple(lang for lang in languages if lang in _known_languages())
     return DateDataParser(languages=list(known or DEFAULT_LANGUAGES), settings=_DATEPARSER_SETTINGS)
+
+
+_RELATIVE_BASE = datetime(2000, 1, 15, 12, 0)
+
+
+@lru_cache(maxsize=16)
+def _relative_parser(languages: tuple[str, ...]) -> DateDataParser:
+    from dateparser.date import DateDataParser
+
+    known = tuple(lang for lang in languages if lang in _known_languages())
+    return DateDataParser(
+        languages=list(known or DEFAULT_LANGUAGES),
+        settings={**_RELATIVE_SETTINGS, "RELATIVE_BASE": _RELATIVE_BASE},
+    )
 
 
 @cache

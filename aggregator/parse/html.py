@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
@@ -21,7 +23,7 @@ from bs4 import BeautifulSoup, Tag
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
-from aggregator.parse.dates import parse_date
+from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
@@ -69,6 +71,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
 
     items: list[RawItem] = []
     misses = _Misses()
+    answered = _server_time(fetched.headers.get("date"))
     # A teaser repeated in several regions of the page has the same link and title (and,
     # where both regions show them, the same date and summary); entries that share a link,
     # or a link and a heading (posts all linking to one profile page under the page's name),
@@ -78,7 +81,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     without_link = 0
     for element in elements:
         try:
-            item = _item(element, selectors, base, page_language, languages, misses)
+            item = _item(element, selectors, base, page_language, languages, misses, answered)
         except soupsieve.SelectorSyntaxError as exc:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
@@ -130,6 +133,18 @@ def _not_a_page(fetched: Fetched) -> str | None:
     return None
 
 
+def _server_time(header: str | None) -> datetime | None:
+    """The HTTP Date of the answer, what relative dates count back from; None without one
+    (a file:// page), and then they are not read."""
+    if not header:
+        return None
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def _repeats(item: RawItem, earlier: RawItem) -> bool:
     """Whether `item` is `earlier` shown again (their link and title are the same): nothing
     that both show differs. A region may leave out the date or the summary."""
@@ -179,6 +194,7 @@ def _item(
     page_language: str | None,
     languages: list[str],
     misses: _Misses,
+    answered: datetime | None,
 ) -> RawItem | None:
     url = absolute_http_url(_link(element, selectors.link), base)
     if url is None:
@@ -192,6 +208,9 @@ def _item(
         # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
         date_languages = [own_language, *languages] if own_language else languages
         published = parse_date(date_text, date_languages or None, full_year=True)
+        if published is None and answered is not None:
+            # "il y a 3 jours": counted back from the server's time of the answer.
+            published = parse_relative_date(date_text, date_languages or None, base=answered)
         if published is None:
             misses.unread_dates.append(date_text[:80])
     misses.title += title is None
