@@ -78,9 +78,7 @@ def test_a_link_keeps_its_own_parameters_and_loses_the_tracking_ones() -> None:
     assert item(raw(url=untouched)).url == untouched
     # The at_ and pk_ families by their known names only: a site's own "at_home" or "pk_id"
     # stays. comScore's ns_ is tracking whatever its name ("ns_src", "ns_source").
-    family = (
-        "https://e.eu/g?at_home=1&at_medium=rss&pk_id=42&pk_campaign=feed&ns_src=3&ns_source=x"
-    )
+    family = "https://e.eu/g?at_home=1&at_medium=rss&pk_id=42&pk_campaign=feed&ns_src=3&ns_source=x"
     assert item(raw(url=family)).url == "https://e.eu/g?at_home=1&pk_id=42"
 
 

@@ -106,7 +106,7 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
         return (
             "selectors",
             f"selectors are only read for html sources, not {source.kind}",
-            "no [source.selectors] table, or kind = \"html\"",
+            'no [source.selectors] table, or kind = "html"',
         )
     if source.kind is SourceKind.EP_PROCEDURE and source.reference is None:
         return (
