@@ -8,6 +8,19 @@ arrive in; `cluster_items` and the store's `assign_clusters` run this same code.
 the work per item, thresholds.max_candidates and max_verified, are far above what any
 statement's copies need; only an item with more distinct near-duplicate clusters than the
 cap could see an order effect.)
+
+Two constraints on top of the components, both about one source's distinct items (which the
+same-source rule keeps apart):
+
+- a text match between two sources' items must not rest on text either source repeats across
+  its own items, a standard Background paragraph (dedupe/repeated.py);
+- a cluster never comes to hold two items of one source that dedupe told apart (a
+  cannot-link): an item that matches clusters which would bring such a pair together joins
+  only those it matches best that keep them apart (`_joinable`).
+
+Both can depend on arrival order: a source's repeated text is known once two of its items
+carrying it have arrived, and which cluster a bridging item joins depends on which clusters
+exist when it arrives. Where neither applies, the partition is order-independent as above.
 """
 
 from __future__ import annotations
@@ -19,13 +32,22 @@ from typing import Protocol
 
 import numpy as np
 
-from aggregator.dedupe.decision import decide
+from aggregator.dedupe.decision import Decision, decide
 from aggregator.dedupe.records import DedupeItem, Features, Key, Member
+from aggregator.dedupe.repeated import (
+    NONE,
+    TEXT_MATCHES,
+    Shingles,
+    own_text_shared,
+    repeated_shingles,
+    without_repeated,
+)
 from aggregator.dedupe.signatures import features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 from aggregator.models import OFFICIAL_ORGS
 
 ClusterId = Hashable
+Sourced = tuple[Key, str]  # a cluster member: its key and its source id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +82,9 @@ class CandidateIndex(Protocol):
 
     def merge(self, clusters: Sequence[ClusterId], primary: Member) -> ClusterId:
         """Fold `clusters` into one (which id survives is the index's business)."""
+
+    def members_of(self, clusters: Sequence[ClusterId]) -> Mapping[ClusterId, Sequence[Sourced]]:
+        """Each cluster's members, as (key, source id), in one batch."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,7 +150,10 @@ def assign(
     (`max_candidates`); one already in the item's cluster costs nothing; one found by MinHash
     bands alone whose stored signature estimates a Jaccard far below any match
     (`min_estimated_jaccard`) is dropped without reading its text; at most `max_verified`
-    are compared exactly, their features read in one batch.
+    are compared exactly, their features read in one batch. A match of two sources' items
+    is checked against the text their sources repeat, known from those same candidates
+    (`_Judge`); the clusters matched are then checked for a cannot-link (`_joinable`), with
+    one read of their members' sources.
     """
     index.add(item)
     own = index.cluster_of(item.key)
@@ -141,20 +169,206 @@ def assign(
         chosen.append(candidate)
         if len(chosen) == thresholds.max_verified:
             break
-    loaded = index.features_of([c.key for c in chosen]) if chosen else {}
-    matched: list[ClusterId] = [own]
+    if not chosen:
+        return None
+    loaded = index.features_of([c.key for c in chosen])
+    judge = _Judge(index, item, loaded, window=window, thresholds=thresholds)
+    matched: dict[ClusterId, Decision] = {}
     for candidate in chosen:
         cluster = index.cluster_of(candidate.key)
-        if cluster in matched:  # already joined: one more edge changes no component
+        if cluster == own or cluster in matched:  # one more edge changes no component
             continue
         other = loaded.get(candidate.key)
-        if other is not None and decide(item, other, window=window, thresholds=thresholds).matched:
-            matched.append(cluster)
-    if len(matched) == 1:
+        if other is None:
+            continue
+        decision = judge.match(other)
+        if decision.matched:
+            matched[cluster] = decision
+    if not matched:
         return None
-    primary = choose_primary([member(item.item), *(index.primary_of(c) for c in matched)])
-    into = index.merge(matched, primary)
-    return Merge(into=into, absorbed=tuple(c for c in matched if c != into), by=item.key)
+    joined = _joinable(index, judge, own, matched, chosen)
+    if not joined:
+        return None
+    clusters = [own, *joined]
+    primary = choose_primary([member(item.item), *(index.primary_of(c) for c in clusters)])
+    into = index.merge(clusters, primary)
+    return Merge(into=into, absorbed=tuple(c for c in clusters if c != into), by=item.key)
+
+
+class _Judge:
+    """The decisions of one `assign` call: each pair decided once, and a text match of two
+    sources' items checked against the text their publishers repeat (dedupe/repeated.py).
+
+    Everything comes from the item and its loaded candidates, the *pool*: no lookup of its
+    own. An item's siblings are the other pool items of its source that `decide` tells apart
+    from it; what it shares with them is its source's repeated text (`_repeated_of`). A copy
+    carries its original's: a wire copy of a Parliament release that repeats its Background
+    paragraph shares that paragraph with a Commission release as the original does, and must
+    not match it through it either (`_carried_by`)."""
+
+    def __init__(
+        self,
+        index: CandidateIndex,
+        item: Features,
+        loaded: Mapping[Key, Features],
+        *,
+        window: timedelta,
+        thresholds: Thresholds,
+    ) -> None:
+        self._index = index
+        self.item = item
+        self._pool: dict[Key, Features] = {**loaded, item.key: item}
+        self._features = dict(self._pool)  # the pool, and cluster members read later
+        self._window = window
+        self._thresholds = thresholds
+        self._decided: dict[tuple[Key, Key], Decision] = {}
+        self._matched: dict[Key, Decision] = {}  # the item against one, repeated text checked
+        self._repeated: dict[Key, Shingles] = {}
+        self._carried: dict[Key, Shingles] = {}
+        self._by_source: dict[str, list[Features]] = {}
+        for f in self._pool.values():
+            self._by_source.setdefault(f.item.source_id, []).append(f)
+
+    def features(self, keys: Sequence[Key]) -> Mapping[Key, Features]:
+        """The features of `keys`: those at hand, the others read in one batch."""
+        missing = [k for k in keys if k not in self._features]
+        if missing:
+            self._features.update(self._index.features_of(missing))
+        return {k: self._features[k] for k in keys if k in self._features}
+
+    def decide(self, a: Features, b: Features) -> Decision:
+        """`decide(a, b)`, computed once per pair (it is symmetric)."""
+        pair = (a.key, b.key) if _key_rank(a.key) <= _key_rank(b.key) else (b.key, a.key)
+        found = self._decided.get(pair)
+        if found is None:
+            found = self._decided[pair] = decide(
+                a, b, window=self._window, thresholds=self._thresholds
+            )
+        return found
+
+    def match(self, other: Features) -> Decision:
+        """`decide(item, other)`; a text match of two sources' items must not rest on the
+        text their publishers repeat."""
+        found = self._matched.get(other.key)
+        if found is None:
+            item = self.item
+            found = decision = self.decide(item, other)
+            if decision.reason in TEXT_MATCHES and other.item.source_id != item.item.source_id:
+                repeated = np.union1d(self._carried_by(item), self._carried_by(other))
+                found = without_repeated(decision, item, other, repeated, self._thresholds)
+            self._matched[other.key] = found
+        return found
+
+    def _repeated_of(self, f: Features) -> Shingles:
+        """What `f` shares with its siblings in the pool."""
+        found = self._repeated.get(f.key)
+        if found is None:
+            siblings = [
+                s
+                for s in self._by_source[f.item.source_id]
+                if s.key != f.key and not self.decide(f, s).matched
+            ]
+            found = repeated_shingles(f, siblings) if siblings else NONE
+            self._repeated[f.key] = found
+        return found
+
+    def _carried_by(self, f: Features) -> Shingles:
+        """`f`'s repeated text, and that of each copy of `f` in the pool whose source has
+        siblings there. A copy of the item is a pool item it matches; a copy of a stored
+        item, one already in its cluster. Either must share `f`'s own text, beyond what both
+        sources repeat: an item that matches `f` only through its source's repeated text is
+        no copy. (So the only pairs decided here are the item's with pool items of a source
+        with several items there, which the loop in `assign` has mostly decided already.)"""
+        found = self._carried.get(f.key)
+        if found is None:
+            repeated = self._repeated_of(f)
+            parts = [repeated]
+            cluster = self._index.cluster_of(f.key)
+            for s in self._pool.values():
+                source = s.item.source_id
+                if source == f.item.source_id or len(self._by_source[source]) < 2:
+                    continue
+                if f is self.item:
+                    decision = self.decide(f, s)
+                    if not decision.matched or decision.reason == "procedure":
+                        continue
+                elif self._index.cluster_of(s.key) != cluster:
+                    continue
+                theirs = self._repeated_of(s)
+                if theirs.size == 0:
+                    continue
+                if own_text_shared(s, f, np.union1d(repeated, theirs), self._thresholds):
+                    parts.append(theirs)
+            found = np.unique(np.concatenate(parts)) if len(parts) > 1 else repeated
+            self._carried[f.key] = found
+        return found
+
+
+def _strength(decision: Decision) -> tuple[int, float, float]:
+    """How good a match is, by the scores `decide` gives: an identity (the same URL or body,
+    the procedure rule) first, then a Jaccard match before a containment one, then by
+    Jaccard and containment."""
+    tier = {"jaccard": 1, "containment": 0}.get(decision.reason, 2)
+    return (tier, decision.jaccard, decision.containment)
+
+
+def _joinable(
+    index: CandidateIndex,
+    judge: _Judge,
+    own: ClusterId,
+    matched: Mapping[ClusterId, Decision],
+    chosen: Sequence[Candidate],
+) -> list[ClusterId]:
+    """The matched clusters the item joins: all of them, unless that would bring together two
+    items of one source that `decide` tells apart (two releases of one source joined through
+    a third item that matches both). Then the item joins the cluster it matches best, then
+    each next best that brings no such pair in with those joined; the others stay as they
+    are. Reads the clusters' members (key and source) once; only members of a source found
+    in two of the clusters are compared.
+    """
+    members = index.members_of([own, *matched])
+    spread: dict[str, set[ClusterId]] = {}
+    for cluster, rows in members.items():
+        for _, source in rows:
+            spread.setdefault(source, set()).add(cluster)
+    shared = {source for source, found in spread.items() if len(found) > 1}
+    if not shared:
+        return list(matched)
+    features = judge.features(
+        [key for rows in members.values() for key, source in rows if source in shared]
+    )
+
+    def apart(left: ClusterId, right: ClusterId) -> bool:
+        """Do the two clusters hold two items of one source that `decide` tells apart?"""
+        mine = [(features[k], s) for k, s in members[left] if s in shared and k in features]
+        for key, source in members[right]:
+            theirs = features.get(key)
+            if source not in shared or theirs is None:
+                continue
+            for f, other_source in mine:
+                if other_source == source and not judge.decide(f, theirs).matched:
+                    return True
+        return False
+
+    # Each cluster's best match among the verified candidates (the loop in `assign` stopped
+    # at the first one), the best cluster first; ties go to the better candidate.
+    best: dict[ClusterId, tuple[tuple[int, float, float], int]] = {}
+    verified = judge.features([c.key for c in chosen])  # at hand: loaded by `assign`
+    for rank, candidate in enumerate(chosen):
+        cluster = index.cluster_of(candidate.key)
+        other = verified.get(candidate.key)
+        if cluster not in matched or other is None:
+            continue
+        decision = judge.match(other)
+        if decision.matched:
+            score = (_strength(decision), -rank)
+            if cluster not in best or score > best[cluster]:
+                best[cluster] = score
+    joined: list[ClusterId] = [own]
+    for cluster in sorted(matched, key=best.__getitem__, reverse=True):
+        if not any(apart(cluster, other) for other in joined):
+            joined.append(cluster)
+    return joined[1:]
 
 
 def cluster_items(

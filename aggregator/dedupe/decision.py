@@ -36,6 +36,7 @@ Reason = Literal[
     "same-source",
     "template-difference",
     "dissimilar",
+    "repeated-text",  # a text match resting on what a source repeats (dedupe/repeated.py)
 ]
 
 

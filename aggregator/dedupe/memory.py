@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from aggregator.dedupe.cluster import Candidate, ClusterId, candidate_order, member
+from aggregator.dedupe.cluster import Candidate, ClusterId, Sourced, candidate_order, member
 from aggregator.dedupe.records import Features, Key, Member
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 
@@ -82,6 +82,12 @@ class MemoryIndex:
             del self._primary[other]
         self._primary[into] = primary
         return into
+
+    def members_of(self, clusters: Sequence[ClusterId]) -> Mapping[ClusterId, Sequence[Sourced]]:
+        return {
+            cluster: [(key, self._items[key].item.source_id) for key in self.members(cluster)]
+            for cluster in clusters
+        }
 
     def members(self, cluster: ClusterId) -> frozenset[Key]:
         assert isinstance(cluster, int)

@@ -8,7 +8,8 @@ this module only finds candidates and moves rows.
 Cost per new item: a binary search per LSH band in the in-memory bucket index
 (store/bucket_index.py), one indexed lookup on canonical_url and one on text_hash, each
 bounded by the first-seen window, and a read of the candidates' clusters and signatures;
-then an exact check of at most thresholds.max_verified of them, read in one query. The
+then an exact check of at most thresholds.max_verified of them, read in one query, and for an
+item that matches, one indexed read of the matched clusters' members (`members_of`). The
 lookups of one call (a write batch's new items, or one source's outside a batch) go in a few
 statements (`SqlCandidateIndex.prefetch`), and the new items' fingerprints are written for
 the whole call in one. None of it scans the archive, so it does not grow with it.
@@ -39,6 +40,7 @@ from aggregator.dedupe.cluster import (
     Candidate,
     ClusterId,
     Merge,
+    Sourced,
     assign,
     candidate_order,
     choose_primary,
@@ -495,6 +497,20 @@ class SqlCandidateIndex:
         return choose_primary(
             Member(key=int(r.id), org=OrgKind(r.org), published=from_db(r.published)) for r in rows
         )
+
+    def members_of(self, clusters_: Sequence[ClusterId]) -> dict[ClusterId, list[Sourced]]:
+        """One indexed read (items.cluster_id) of the clusters an item would merge."""
+        ids = sorted({_int(c) for c in clusters_})
+        found: dict[ClusterId, list[Sourced]] = {c: [] for c in ids}
+        for part in _chunks(ids):
+            rows = self._conn.execute(
+                select(items.c.id, items.c.source_id, items.c.cluster_id).where(
+                    items.c.cluster_id.in_(part)
+                )
+            )
+            for r in rows:
+                found[int(r.cluster_id)].append((int(r.id), r.source_id))
+        return found
 
     def merge(self, clusters_: Sequence[ClusterId], primary: Member) -> ClusterId:
         ids = sorted({_int(c) for c in clusters_})
