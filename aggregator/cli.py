@@ -388,6 +388,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     since = None if args.since is None else parse_since(args.since, now=now)
     if since is not None and args.send:
         raise UsageError("--since builds a preview of any window; it cannot be used with --send")
+    if args.dry_run and args.send:
+        raise UsageError("--dry-run sends and writes nothing; it cannot be used with --send")
     with open_app(args) as app:
         profile = app.profile(args.profile)
         run = app.run_digest(
@@ -398,10 +400,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
             write_files=not args.dry_run,
         )
     digest = run.digest
+    events = digest.procedure_event_count
     print(
         f"digest {digest.profile}: {digest.entry_count} entries, {digest.new_item_count} new "
-        f"items, {digest.updated_count} updated, from {_count(digest.source_count, 'source')}; "
-        f"window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
+        f"items, {digest.updated_count} updated, from {_count(digest.source_count, 'source')}"
+        + (f", {_count(events, 'procedure event')}" if events else "")
+        + f"; window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
     )
     if args.dry_run:
         from aggregator.deliver.render import render_text
@@ -411,8 +415,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
     for path in run.files:
         print(f"wrote {path}")
     failed = False
+    to_files = app.settings.smtp is None
     for outcome in run.deliveries:
         line = f"email {outcome.profile} {outcome.window_end.isoformat()}: {outcome.status}"
+        if to_files and outcome.status == "sent":
+            # No [smtp]: "sent" to the outbox folder, where nobody receives it.
+            line += f" to {app.settings.data_dir / 'outbox'} (no [smtp] configured)"
         if outcome.error:
             line += f" ({outcome.error})"
         # Sent with some recipients refused is a delivery that failed for them: exit 1.
@@ -422,7 +430,10 @@ def cmd_digest(args: argparse.Namespace) -> int:
         # Not a failure: that run's email carries these items; sending them again would not.
         print(f"email: nothing sent: {run.taken}")
     elif args.send and not run.deliveries:
-        print("email: nothing to send (empty digest, or the profile has no recipients)")
+        if not (profile.recipients or profile.bcc):
+            print(f"email: nothing to send: profile {profile.name!r} has no recipients")
+        else:
+            print("email: nothing to send: the digest is empty (the profile's send_empty is off)")
     return EXIT_SOURCES_FAILED if failed else EXIT_OK
 
 

@@ -2,14 +2,17 @@
 
 The file is the operator's: hand-written comments explain why a source is configured the
 way it is. tomlkit edits the document, not a dict, so everything already there stays as it
-was, byte for byte. After writing, the whole file is validated by `load_sources`; a file
-that no longer validates is put back as it was and the `ConfigError` raised.
+was, byte for byte. Before writing, the whole file as it would be is validated by
+`load_sources` on a copy; one that would not validate is not written, and the `ConfigError`
+raised.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,11 +118,15 @@ def render_entries(entries: Iterable[Mapping[str, Any]]) -> str:
     return tomlkit.dumps(document).lstrip("\n")
 
 
-def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tuple[Source, ...]:
-    """Append `entries` as `[[source]]` tables and return the validated sources.
+@dataclass(frozen=True, slots=True)
+class _Appended:
+    path: Path
+    existed: bool
+    text: str  # the file with the entries added, byte-order mark kept
+    lines_before: int  # the file's own lines: a problem past them is in the new entries
 
-    Raises `ConfigError` (the file left as it was) when the result does not validate.
-    """
+
+def _append(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> _Appended:
     path = config_dir / SOURCES_FILE
     existed = path.exists()
     try:
@@ -151,20 +158,46 @@ def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tu
         tail = ("\n" if before.endswith("\n") else "\n\n") + render_entries(entries)
     if "\r\n" in before:  # the entries added end their lines as the file does
         tail = tail.replace("\n", "\r\n")
-    after = bom + before + tail
-    write_atomically(path, after.encode("utf-8"))
-    try:
-        return load_sources(config_dir)
-    except ConfigError:
-        if existed:
-            write_atomically(path, (bom + before).encode("utf-8"))
-        else:
-            path.unlink(missing_ok=True)
-        raise
+    return _Appended(path, existed, bom + before + tail, before.count("\n") + 1)
+
+
+def check_entries(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tuple[Source, ...]:
+    """The sources the file would hold with `entries` added, validated without writing it
+    (a copy in a temporary folder); `--dry-run` shows only entries that would be taken.
+
+    A problem in a new entry is said of the entry ("the entry to add: ..."): its line is in
+    no file the operator has."""
+    appended = _append(config_dir, entries)
+    with tempfile.TemporaryDirectory() as folder:
+        trial = Path(folder)
+        (trial / SOURCES_FILE).write_bytes(appended.text.encode("utf-8"))
+        try:
+            return load_sources(trial)
+        except ConfigError as exc:
+            in_new = exc.line is None or exc.line > appended.lines_before
+            raise ConfigError(
+                str(appended.path),
+                f"the entry to add is not valid: {exc.problem}" if in_new else exc.problem,
+                line=None if in_new else exc.line,
+                key=exc.key,
+                expected=exc.expected,
+            ) from exc
+
+
+def append_sources(config_dir: Path, entries: Sequence[Mapping[str, Any]]) -> tuple[Source, ...]:
+    """Append `entries` as `[[source]]` tables and return the validated sources.
+
+    Raises `ConfigError` (the file left as it was) when the result does not validate.
+    """
+    check_entries(config_dir, entries)
+    appended = _append(config_dir, entries)
+    write_atomically(appended.path, appended.text.encode("utf-8"))
+    return load_sources(config_dir)
 
 
 __all__ = [
     "append_sources",
+    "check_entries",
     "id_from_url",
     "render_entries",
     "slug",

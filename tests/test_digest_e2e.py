@@ -167,7 +167,10 @@ def test_two_refreshes_and_digest_send_make_one_email_grouped_by_tag_without_scr
     assert outcome.html.index(AGE_TITLE) < outcome.html.index(STATEMENT_TITLE)
     assert outcome.html.index(STATEMENT_TITLE) < outcome.html.index(OTHER_TITLE)
     # The second send in the same window: nothing new, nothing sent.
-    assert "email: nothing to send" in outcome.second_send_output
+    assert (
+        "email: nothing to send: the digest is empty (the profile's send_empty is off)"
+        in outcome.second_send_output
+    )
 
 
 def test_later_runs_of_the_day_keep_the_files_of_the_digest_that_was_sent(

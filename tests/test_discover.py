@@ -230,6 +230,22 @@ def test_add_falls_back_to_common_paths_and_makes_ids_unique(
     assert code == 2 and "already configured" in err
 
 
+def test_a_dry_run_refuses_what_the_real_run_would(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add("/feed/", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    before = (config / "sources.toml").read_text()
+    for dry_run in (["--dry-run"], []):
+        code, _, err = run(
+            capsys, "--config", str(config), "sources", "add", url, "--id", "Bad Id", *dry_run
+        )
+        assert code == 2
+        # Said of the entry, not of a line of a file that does not have it.
+        assert f"{config / 'sources.toml'}: source[1].id: the entry to add is not valid:" in err
+        assert "invalid id 'Bad Id'" in err
+    assert (config / "sources.toml").read_text() == before
+
+
 def test_add_given_the_feed_itself(
     http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -20,11 +20,12 @@ from aggregator.deliver.mail import (
     build_message,
     envelope,
     message_id,
+    subject,
     without_bcc,
 )
 from aggregator.deliver.outbox import EmlFolder
 from aggregator.deliver.render import render_html, render_text
-from aggregator.digest import Digest
+from aggregator.digest import Digest, ProcedureLine, ProcedureStatus
 from aggregator.errors import DeliveryError
 from tests.support_digest import sample_digest
 from tests.support_smtp import USER, SmtpServer, free_port
@@ -71,6 +72,27 @@ def test_headers_subject_date_list_id() -> None:
     assert date.hour == 7
     assert msg["List-Id"] == '"daily digest" <daily.digest.aggregator.example>'
     assert msg["To"] == "policy@ngo.example, Press Desk <press@ngo.example>"
+
+
+def test_a_subject_counts_procedure_events_too() -> None:
+    event = ProcedureLine(
+        item_id=9, day=datetime(2025, 3, 3, tzinfo=UTC), event="committee vote", url=None
+    )
+    procedure = ProcedureStatus(
+        source_id="csar-procedure",
+        name="CSA Regulation",
+        reference="2022/0155(COD)",
+        events=(event, replace(event, item_id=10, event="plenary debate")),
+        stage="1st reading",
+        latest=event,
+    )
+    digest = sample_digest()
+    assert subject(replace(digest, procedures=(procedure,)), "[t]") == (
+        "[t] 2025-03-04: 4 statements from 5 sources, 2 procedure events, 1 updated"
+    )
+    # Procedures alone: not "0 statements from 0 sources", which reads as an empty email.
+    alone = replace(digest, groups=(), procedures=(procedure,))
+    assert subject(alone, "[t]") == "[t] 2025-03-04: 2 procedure events"
 
 
 def test_message_id_is_stable_per_profile_and_window() -> None:

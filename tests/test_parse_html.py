@@ -62,7 +62,7 @@ def test_council_listing_with_time_datetime_attributes() -> None:
     assert first.language == "en"
     assert second.published == datetime(2025, 11, 20)
     assert second.summary is None
-    assert doc.warnings == ("1 matched items without a link skipped",)
+    assert doc.warnings == ("1 matched item without a link skipped",)
 
 
 def test_french_listing_respects_base_href_and_french_dates() -> None:
@@ -81,7 +81,7 @@ def test_french_listing_respects_base_href_and_french_dates() -> None:
     assert first.language == "fr"
     assert second.url == "https://www.arcom.fr/actualites/rapport-annuel-2024"
     assert second.published == datetime(2025, 2, 3)
-    assert doc.warnings == ("1 matched items without a link skipped",)  # javascript: link
+    assert doc.warnings == ("1 matched item without a link skipped",)  # javascript: link
 
 
 def test_german_latin1_listing_with_meta_charset() -> None:
@@ -168,7 +168,7 @@ def test_a_saved_page_without_a_web_address_says_why_its_links_are_skipped() -> 
     selectors = Selectors(item="li", title="a", link="a")
     doc = parse_document(html_source(selectors), fetched(page, "file:///tmp/saved/news.html"))
     assert doc.items == ()
-    assert doc.warnings[0] == "1 matched items without a link skipped"
+    assert doc.warnings[0] == "1 matched item without a link skipped"
     assert (
         "relative links cannot be resolved against file:///tmp/saved/news.html" in (doc.warnings[1])
     )

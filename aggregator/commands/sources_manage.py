@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 
 from aggregator.app import fetch_options
 from aggregator.cli import EXIT_CONFIG, EXIT_OK, EXIT_SOURCES_FAILED, UsageError, config_dir_of
-from aggregator.config_edit import append_sources, id_from_url, render_entries, unique_id
+from aggregator.config_edit import (
+    append_sources,
+    check_entries,
+    id_from_url,
+    render_entries,
+    unique_id,
+)
 from aggregator.discover import Discovery, discover
 from aggregator.errors import Blocked, ConfigError, FetchError
 from aggregator.fetch import FetchOptions, Retriever
@@ -84,6 +90,7 @@ def _stored_ids(config_dir: Path) -> set[str]:
 def _write(config_dir: Path, entries: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
     print(render_entries(entries), end="")
     if dry_run:
+        check_entries(config_dir, entries)  # what would be refused is said now, not later
         print("dry run: nothing written")
         return
     append_sources(config_dir, entries)

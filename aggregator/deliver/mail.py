@@ -68,7 +68,16 @@ def message_id(digest: Digest, sender: str) -> str:
 
 def subject(digest: Digest, prefix: str) -> str:
     n, m = digest.entry_count, digest.source_count
-    text = f"{local_date(digest)}: {n} statement{'s' * (n != 1)} from {m} source{'s' * (m != 1)}"
+    events = digest.procedure_event_count
+    if n == 0 and events:
+        # Procedures alone: "0 statements from 0 sources" read as an empty email.
+        text = f"{local_date(digest)}: {events} procedure event{'s' * (events != 1)}"
+    else:
+        text = (
+            f"{local_date(digest)}: {n} statement{'s' * (n != 1)} from {m} source{'s' * (m != 1)}"
+        )
+        if events:
+            text += f", {events} procedure event{'s' * (events != 1)}"
     if digest.updated_count:
         text += f", {digest.updated_count} updated"
     return f"{prefix} {text}".strip()

@@ -93,7 +93,10 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             items.append(item)
     warnings.extend(misses.warnings(selectors, len(elements) - without_link))
     if without_link:
-        warnings.append(f"{without_link} matched items without a link skipped")
+        warnings.append(
+            f"{without_link} matched {'item' if without_link == 1 else 'items'} without a link"
+            " skipped"
+        )
         if not base.startswith(("http://", "https://")):
             warnings.append(
                 f"relative links cannot be resolved against {base}: give the page a"

@@ -1,0 +1,75 @@
+"""What `aggregator digest` tells the operator: why nothing was sent, where an email went
+without an SMTP server, and that --send and --dry-run do not go together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, main
+from tests.support_config import write_config
+from tests.support_schedule import RECIPIENT, Post, feed_source, rss, service_settings
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
+
+
+def _config(env: Path, http_server: FixtureServer, *, recipients: bool) -> Path:
+    post = Post(
+        guid="ecpat-1",
+        title="ECPAT: survivors' letter to the Council",
+        link="https://ecpat.org/news/survivors-letter/",
+        text="Survivors of child sexual abuse wrote to the ministers before the Council meeting.",
+        published=datetime.now(UTC) - timedelta(hours=1),
+    )
+    http_server.add("/ecpat.xml", body=rss("ECPAT", [post]))
+    settings = service_settings(smtp_port=None)  # no [smtp]: emails go to the outbox folder
+    if not recipients:
+        settings = settings.replace(f'recipients = ["{RECIPIENT}"]\n', "")
+    return write_config(
+        env / "config", [feed_source("ecpat", http_server.url("/ecpat.xml"))], settings=settings
+    )
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_without_smtp_the_email_is_said_to_go_to_the_outbox_folder(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(_config(env, http_server, recipients=True))
+    assert _run(capsys, "--config", config, "refresh")[0] == EXIT_OK
+    code, out, _ = _run(capsys, "--config", config, "digest", "--send")
+    assert code == EXIT_OK
+    outbox = env / "var" / "outbox"
+    assert f": sent to {outbox} (no [smtp] configured)" in out
+    assert len(list(outbox.glob("*.eml"))) == 1
+    code, out, _ = _run(capsys, "--config", config, "digest", "--send")
+    assert "email: nothing to send: the digest is empty (the profile's send_empty is off)" in out
+
+
+def test_a_profile_without_recipients_is_named_as_the_reason(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(_config(env, http_server, recipients=False))
+    assert _run(capsys, "--config", config, "refresh")[0] == EXIT_OK
+    code, out, _ = _run(capsys, "--config", config, "digest", "--send")
+    assert code == EXIT_OK
+    assert "email: nothing to send: profile 'daily' has no recipients" in out
+
+
+def test_send_and_dry_run_together_are_refused(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(_config(env, http_server, recipients=True))
+    code, _, err = _run(capsys, "--config", config, "digest", "--send", "--dry-run")
+    assert code == EXIT_CONFIG
+    assert "--dry-run sends and writes nothing; it cannot be used with --send" in err
