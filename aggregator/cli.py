@@ -538,7 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     # write it; SUPPRESS keeps a value given before the command when none comes after.
     for command in commands.choices.values():
         command.add_argument(
-            "--config", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            "--config",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="config folder (default: $AGGREGATOR_CONFIG, else ./config); also before "
+            "the command",
         )
     return parser
 
