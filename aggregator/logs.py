@@ -16,10 +16,14 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that narrate what the service's own lines (and dramatiq's) say already, and the
 # level they are shown from, below DEBUG: pika logs a dozen lines, tracebacks included, for
 # every connection attempt to a broker that is down (dramatiq says it in one, each retry);
-# Alembic one line for each plugin it loads; APScheduler two for each tick.
+# Alembic one line for each plugin it loads and for each migration; APScheduler two for
+# each tick.
 CHATTY_LIBRARIES = {
     "pika": logging.CRITICAL,
     "alembic.runtime.plugins": logging.WARNING,
+    # "Context impl SQLiteImpl.", "Will assume non-transactional DDL.", one "Running upgrade"
+    # per migration: noise at a new store's first start.
+    "alembic.runtime.migration": logging.WARNING,
     "apscheduler": logging.WARNING,  # two lines a tick: "Running job", "executed successfully"
 }
 
