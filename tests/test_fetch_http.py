@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -19,6 +20,7 @@ import pytest
 
 from aggregator.errors import Blocked, FetchError, RateLimited
 from aggregator.fetch import FetchOptions, Retriever
+from aggregator.fetch.inflate import ZlibDecoder
 from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, which must come first
@@ -413,6 +415,45 @@ def test_every_coding_decodes_a_body_of_many_steps(http_server: FixtureServer, c
         "/feed", body=_compressed(document, coding), headers={"Content-Encoding": header}
     )
     assert fetch(url).content == document
+
+
+def _decoded_within(data: bytes, seconds: float = 10) -> bytes:
+    """`data` through the gzip decoder in a thread: a decoder stuck in a loop fails the
+    test instead of hanging the suite."""
+    result: list[bytes] = []
+
+    def work() -> None:
+        decoder = ZlibDecoder(zlib.MAX_WBITS | 16)
+        chunks = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+        result.append(b"".join(out for chunk in chunks for out in decoder.feed(chunk)))
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the decoder did not finish"
+    return result[0]
+
+
+def test_bytes_after_the_end_of_a_gzip_body_are_ignored_not_looped_on(
+    http_server: FixtureServer,
+) -> None:
+    # A server's trailing CRLF after a body of more than one step: decoding looped for ever,
+    # and with it the refresh of every source.
+    document = RSS.replace(b"<title>t</title>", b"<title>t</title>" * 10_000)  # ~160 KB
+    assert _decoded_within(gzip.compress(document) + b"\r\n") == document
+    url = http_server.add(
+        "/feed", body=gzip.compress(document) + b"\r\n", headers={"Content-Encoding": "gzip"}
+    )
+    assert fetch(url).content == document
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(http_server: FixtureServer) -> None:
+    # `gzip -c a b` concatenates members; gzip reads them all, and so do we.
+    first, second = RSS[:40] * 3000, RSS[40:] * 3000
+    body = gzip.compress(first) + gzip.compress(second)
+    assert _decoded_within(body) == first + second
+    url = http_server.add("/feed", body=body, headers={"Content-Encoding": "gzip"})
+    assert fetch(url).content == first + second
 
 
 def test_two_codings_are_undone_in_reverse_order(http_server: FixtureServer) -> None:

@@ -23,32 +23,69 @@ class _Decoder(Protocol):
     def flush(self) -> Iterator[bytes]: ...
 
 
-class _Zlib:
-    """gzip, or deflate: zlib-wrapped as the RFC says, or raw as some servers send it."""
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class ZlibDecoder:
+    """gzip, or deflate: zlib-wrapped as the RFC says, or raw as some servers send it.
+
+    After the end of the compressed stream: a gzip body of several members (gzip -c a b)
+    goes on with the next member, as gzip itself reads it; anything else (a trailing CRLF a
+    server adds) is ignored, as browsers do. Fed on past the end, zlib hands the same bytes
+    back for ever: the loop stopped only with the refresh.
+    """
 
     def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
+        self._wbits = wbits
         self._inflate = zlib.decompressobj(wbits)
         self._raw_fallback = raw_fallback
         self._started = False
+        self._ended = False  # a stream ended: what follows is a next member, or ignored
+        self._carry = b""  # the first byte of what may be a next member's magic number
+        self._done = False  # what followed the end was no member: the rest is ignored
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         try:
-            if not self._started and self._raw_fallback:
-                self._started = True
+            if not self._started and self._raw_fallback and data:
                 try:
                     probe = zlib.decompressobj(zlib.MAX_WBITS)
                     probe.decompress(data[:2])
                 except zlib.error:
-                    self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            self._started = True
+                    self._wbits = -zlib.MAX_WBITS
+                    self._inflate = zlib.decompressobj(self._wbits)
+            self._started = self._started or bool(data)
             pending = data
-            while pending:
+            while pending and not self._done:
+                if self._ended:
+                    pending = self._carry + pending
+                    self._carry = b""
+                    if not self._next_member(pending):
+                        break
                 out = self._inflate.decompress(pending, STEP)
                 if out:
                     yield out
-                pending = self._inflate.unconsumed_tail
+                if self._inflate.eof:
+                    # What follows is in unused_data (unconsumed_tail may hold the same
+                    # bytes again: taking both doubled them at every member).
+                    pending = self._inflate.unused_data
+                    self._ended = True
+                else:
+                    pending = self._inflate.unconsumed_tail
         except zlib.error as exc:
             raise httpx.DecodingError(str(exc)) from exc
+
+    def _next_member(self, following: bytes) -> bool:
+        """After a stream's end: start the next gzip member when `following` begins one;
+        keep a lone first byte of its magic number for the next chunk; else stop reading."""
+        if self._wbits & 16 and following[:2] == _GZIP_MAGIC:
+            self._inflate = zlib.decompressobj(self._wbits)
+            self._ended = False
+            return True
+        if self._wbits & 16 and following == _GZIP_MAGIC[:1]:
+            self._carry = following
+            return False
+        self._done = True
+        return False
 
     def flush(self) -> Iterator[bytes]:
         try:
@@ -90,9 +127,9 @@ class _Brotli:
 
 def _decoder(name: str) -> _Decoder | None:
     if name in ("gzip", "x-gzip"):
-        return _Zlib(zlib.MAX_WBITS | 16)
+        return ZlibDecoder(zlib.MAX_WBITS | 16)
     if name == "deflate":
-        return _Zlib(zlib.MAX_WBITS, raw_fallback=True)
+        return ZlibDecoder(zlib.MAX_WBITS, raw_fallback=True)
     if name == "br":
         return _Brotli()
     return None  # identity, or one we did not ask for: passed on as sent
