@@ -81,35 +81,47 @@ def normalise_with_warnings(
         relisted = len(unique) - len(kept)
         notes.append(
             f"{relisted} {'entry' if relisted == 1 else 'entries'} listed again under another"
-            " GUID (same link, title and date or text) skipped"
+            " GUID (same link, title and text) skipped"
         )
     return kept, tuple(notes)
 
 
 def _without_relistings(items: list[Item]) -> list[Item]:
-    """The first of the entries a document lists twice under two GUIDs: the same link
-    (canonical), the same title, and the same date or words (an "-amp" copy of an article,
-    its link with a tracking parameter). Different entries at one address (a procedure's
-    events, a live page's updates) differ in title, or in date and text."""
-    first: dict[tuple[str, str], list[Item]] = {}
+    """One of the entries a document lists twice under two GUIDs: the same link (canonical),
+    the same title, and the same words, or one's text holding the other's (an "-amp" copy of
+    an article, its link with a tracking parameter, a teaser beside the full text).
+    Different entries at one address (a procedure's events, a live page's updates) differ
+    in title or in text.
+
+    The one kept is the fullest (then the smaller GUID), wherever each stands in the
+    document: keeping the first made a feed that swaps the two at each build update the
+    stored item back and forth."""
+    groups: dict[tuple[str, str], list[int]] = {}
     kept: list[Item] = []
     for item in items:
         if not item.identity.startswith("g:"):
             kept.append(item)  # no GUID: identities by link or hash are already unique
             continue
-        earlier = first.setdefault((item.canonical_url, item.title.casefold()), [])
-        if any(_same_entry(item, other) for other in earlier):
-            continue
-        earlier.append(item)
-        kept.append(item)
+        places = groups.setdefault((item.canonical_url, item.title.casefold()), [])
+        same = next((place for place in places if _relisted(item, kept[place])), None)
+        if same is None:
+            places.append(len(kept))
+            kept.append(item)
+        else:
+            kept[same] = min(item, kept[same], key=_preference)
     return kept
 
 
-def _same_entry(item: Item, other: Item) -> bool:
+def _preference(item: Item) -> tuple[int, str]:
+    """The fullest text first, then the smaller identity: the same choice in any order."""
+    return -len(item.text), item.identity
+
+
+def _relisted(item: Item, other: Item) -> bool:
     if item.content_hash == other.content_hash:
         return True
-    dated = not item.published_is_fallback and not other.published_is_fallback
-    return dated and item.published == other.published
+    shorter, longer = sorted((item.text, other.text), key=len)
+    return bool(shorter) and shorter in longer
 
 
 # An item too short (or too ambiguous) to detect on its own takes the language of the rest of

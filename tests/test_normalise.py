@@ -206,8 +206,46 @@ def test_an_entry_listed_again_under_another_guid_is_skipped() -> None:
     )
     assert [i.guid for i in items] == ["euractiv-889911", "euractiv-889912"]
     assert warnings == (
-        "1 entry listed again under another GUID (same link, title and date or text) skipped",
+        "1 entry listed again under another GUID (same link, title and text) skipped",
     )
+
+
+def test_a_live_page_s_updates_at_one_address_are_all_kept() -> None:
+    # Same link, title and day; each update its own text: entries of their own.
+    updates = [
+        raw(
+            guid=f"upd-{n}",
+            url="https://www.europarl.europa.eu/news/en/live/csar-plenary",
+            title="Live: plenary debate on the CSA Regulation",
+            summary=text,
+            published=datetime(2025, 11, 26, tzinfo=UTC),
+        )
+        for n, text in enumerate(
+            ["The rapporteur opens the debate.", "The Commissioner answers the questions."]
+        )
+    ]
+    items, warnings = normalise_with_warnings(SOURCE, document(*updates), now=NOW)
+    assert [i.guid for i in items] == ["upd-0", "upd-1"] and warnings == ()
+
+
+def test_of_an_entry_listed_twice_the_fuller_is_kept_whatever_the_order() -> None:
+    # An "-amp" copy with the teaser only: swapping the two at each build must not move the
+    # stored item back and forth between them.
+    full = raw(
+        guid="https://www.politico.eu/article/chat-control-mandate/",
+        url="https://www.politico.eu/article/chat-control-mandate/",
+        title="Chat control: the Council's mandate",
+        summary="Member states agreed a mandate. Scanning of encrypted chats is out.",
+    )
+    teaser = replace(
+        full,
+        guid="https://www.politico.eu/article/chat-control-mandate/?amp",
+        url="https://www.politico.eu/article/chat-control-mandate/?utm_source=rss",
+        summary="Member states agreed a mandate.",
+    )
+    for order in ((full, teaser), (teaser, full)):
+        items = normalise_document(SOURCE, document(*order), now=NOW)
+        assert [i.guid for i in items] == [full.guid]
 
 
 def test_document_link_is_not_an_identity() -> None:

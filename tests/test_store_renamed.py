@@ -73,11 +73,29 @@ def test_a_site_moved_to_https_and_www_keeps_its_items(store: SqlStore, source: 
         0,
     )
     # Moved, and the statement corrected on the way: an update of the one item.
-    moved = [rss_entry(STATEMENT, "Council position (corrected)", guid=STATEMENT)]
+    moved = [rss_entry(STATEMENT, "Council position", guid=STATEMENT, body="Corrected text.")]
     assert counts(save_rss(store, source, moved, 2)) == (0, 1, 0)
     (item,) = store.iter_items()
     assert (item.identity, item.url, item.revision) == (f"g:{STATEMENT}", STATEMENT, 2)
-    assert [r.title for r in store.revisions(item.id)] == ["Council position"]
+    assert [r.text for r in store.revisions(item.id)] == [
+        "Council position: the statement in full."
+    ]
+
+
+def test_another_entry_at_the_same_address_on_the_same_day_is_new(
+    store: SqlStore, source: Source
+) -> None:
+    # A procedure page dated to the day: its next event has another GUID, title and text.
+    page = "https://oeil.example.eu/procedure/2022-0155"
+    day = "Wed, 24 Apr 2024 00:00:00 +0000"
+    first = [rss_entry(page, "CSAR: committee report tabled", guid="ev-100", date=day)]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    second = [rss_entry(page, "CSAR: plenary vote scheduled", guid="ev-101", date=day)]
+    assert counts(save_rss(store, source, second, 2)) == (1, 0, 0)
+    assert sorted(i.title for i in store.iter_items()) == [
+        "CSAR: committee report tabled",
+        "CSAR: plenary vote scheduled",
+    ]
 
 
 def test_a_new_post_at_a_fixed_address_is_a_new_item(store: SqlStore, source: Source) -> None:

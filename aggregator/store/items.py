@@ -134,6 +134,7 @@ _SAVE_COLUMNS = (
     items.c.published,
     items.c.published_is_fallback,
     items.c.first_seen,
+    items.c.title,
 )
 
 
@@ -251,11 +252,17 @@ def _page_variants(url: str) -> list[str]:
 
 
 def _same_entry(row: RowMapping, item: Item) -> bool:
-    """The stored entry and the new one are one post: same words, or the same real date."""
+    """The stored entry and the new one are one post: the same words, or the same title on
+    the same real date (its text edited). Another title on the same day at the same address
+    is another entry: a procedure page's next event, dated to the day."""
     if row["content_hash"] == item.content_hash:
         return True
     dated = not row["published_is_fallback"] and not item.published_is_fallback
-    return dated and from_db(row["published"]) == item.published
+    return (
+        dated
+        and from_db(row["published"]) == item.published
+        and row["title"].casefold() == item.title.casefold()
+    )
 
 
 def _renamed(
