@@ -32,7 +32,14 @@ from urllib.parse import urlsplit
 import nh3
 
 from aggregator.health import advice, blocked_problem
-from aggregator.models import OFFICIAL_ORGS, OrgKind, SourceHealth, SourceKind, StoredItem
+from aggregator.models import (
+    OFFICIAL_ORGS,
+    OrgKind,
+    SourceHealth,
+    SourceKind,
+    StoredItem,
+    is_publication_tag,
+)
 
 OTHER_LABEL = "Other"
 
@@ -376,9 +383,22 @@ def build_digest(
     def is_new(item: StoredItem) -> bool:
         return window_start <= item.first_seen < window_end
 
+    # A publication's tags ("lang:de", "org:press") choose the publications listed; the
+    # others (topics) choose the stories. `exclude_tags = ["org:press"]` leaves the press's
+    # copies out of a story the Council told, not the story.
+    by_item = (
+        [t for t in include_tags if is_publication_tag(t)],
+        [t for t in exclude_tags if is_publication_tag(t)],
+    )
+    include_tags = [t for t in include_tags if not is_publication_tag(t)]
+    exclude_tags = [t for t in exclude_tags if not is_publication_tag(t)]
+
     entries: list[DigestEntry] = []
     shown_pairs: list[tuple[int, int]] = []
-    for members in clusters.values():
+    for cluster_members in clusters.values():
+        members = [m for m in cluster_members if tag_allowed(m.tags, *by_item)]
+        if not members:
+            continue
         changed: list[Change] = []
         for member in members:
             previous = shown.get(member.id)
@@ -404,7 +424,7 @@ def build_digest(
         entries.append(_entry(members, sources, tags, tuple(changed), is_new))
 
     procedures = procedure_statuses(
-        items=items,
+        items=[i for i in items if tag_allowed(i.tags, *by_item)],
         sources=sources,
         latest=procedure_latest or {},
         window_start=window_start,

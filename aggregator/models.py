@@ -30,6 +30,18 @@ class OrgKind(StrEnum):
 # Organisation kinds whose statements are official: they win the "primary item" rule.
 OFFICIAL_ORGS = frozenset({OrgKind.INSTITUTION, OrgKind.PARLIAMENT, OrgKind.GOVERNMENT})
 
+# The families of automatic tags (tag/auto.py). Those of a publication ("lang:de",
+# "org:ngo": its language, its publisher) are about one item of a story; the others
+# ("procedure:2022/0155(COD)", a procedure's stage) are about the story, as topics are.
+PUBLICATION_TAG_FAMILIES = ("org", "source", "kind", "institution", "country", "lang")
+AUTOMATIC_TAG_FAMILIES = (*PUBLICATION_TAG_FAMILIES, "procedure", "stage", "event", "status")
+
+
+def is_publication_tag(tag: str) -> bool:
+    """Whether `tag` says something of one publication rather than of its story."""
+    family, colon, _ = tag.partition(":")
+    return bool(colon) and family in PUBLICATION_TAG_FAMILIES
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Selectors:

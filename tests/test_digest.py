@@ -304,3 +304,24 @@ def test_a_publication_without_a_date_is_shown_as_first_seen_in_every_format() -
         assert rendered.count("first seen") == 1 and first_seen in rendered
     sources = [e["source"] for g in digest_to_json(digest)["groups"] for e in g["entries"]]
     assert sorted(s["published_is_fallback"] for s in sources) == [False, True]
+
+
+def test_a_publication_s_tags_choose_publications_and_topics_choose_stories() -> None:
+    council = item(1, "council", cluster_id=7, tags=("csar", "org:institution", "lang:en"))
+    ngo = item(2, "edri", cluster_id=7, tags=("csar", "org:ngo", "lang:en"))
+    german = item(3, "netzpolitik", cluster_id=7, tags=("csar", "org:press", "lang:de"))
+    other = item(4, "edri", tags=("encryption", "org:ngo", "lang:en"))
+    stories = [council, ngo, german, other]
+
+    def listed(**filters: tuple[str, ...]) -> list[list[int]]:
+        digest = digest_of(stories, **filters)
+        return sorted([e.item_id, *(o.item_id for o in e.others)] for e in digest.entries)
+
+    # Without the NGO's copies: the Council's story stays, without EDRi among its sources.
+    assert listed(exclude=("org:ngo",)) == [[1, 3]]
+    # A German-language digest: the German copy alone, heading its story.
+    assert listed(include=("lang:de",)) == [[3]]
+    # NGO publications of the CSAR topic: the topic chooses the story, the tag the copies.
+    assert listed(include=("csar", "org:ngo")) == [[2]]
+    # Topics still act on the whole story.
+    assert listed(exclude=("csar",)) == [[4]]

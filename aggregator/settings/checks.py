@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from aggregator.durations import DURATION_EXAMPLES, format_duration, parse_duration
+from aggregator.models import AUTOMATIC_TAG_FAMILIES
 from aggregator.urls import mask_password
 
 # Source intervals below this are refused outright: polling a publisher every few seconds is
@@ -49,12 +50,7 @@ Slug = Annotated[
 TagName = Annotated[
     str, _pattern(r"[a-z0-9][a-z0-9\-_]*", "tag", "a lower-case tag name like 'csa-directive'")
 ]
-# The families of automatic tags (tag/auto.py): a profile may select by them ("lang:de",
-# "org:ngo", "source:edri", "procedure:2022/0155(COD)").
-AUTOMATIC_TAG_FAMILIES = (
-    *("org", "source", "kind", "institution", "country", "lang"),
-    *("procedure", "stage", "event", "status"),
-)
+# A profile may select by automatic tags too ("lang:de", "org:ngo", "source:edri").
 TagFilter = Annotated[
     str,
     _pattern(
