@@ -145,6 +145,23 @@ def test_bcc_names_the_envelope_but_is_not_sent() -> None:
     assert sent.partition(b"\r\n\r\n")[2] == raw.partition(b"\r\n\r\n")[2]
 
 
+def test_an_address_given_twice_gets_one_copy(smtp_server: SmtpServer) -> None:
+    digest = sample_digest()
+    message = build_message(
+        digest,
+        sender=SENDER,
+        recipients=("team@ngo.example", "Team <TEAM@ngo.example>"),
+        subject_prefix="",
+        text=render_text(digest),
+        html=render_html(digest),
+        bcc=("team@ngo.example", "dup@ngo.example", "Dup <dup@ngo.example>"),
+    )
+    assert envelope(as_bytes(message))[1] == ["team@ngo.example", "dup@ngo.example"]
+    SmtpTransport(smtp_server.settings()).send(as_bytes(message))
+    [got] = smtp_server.accepted
+    assert got.rcpt_tos == ["team@ngo.example", "dup@ngo.example"]
+
+
 def test_send_plain_smtp(smtp_server: SmtpServer) -> None:
     msg = message_for(sample_digest())
     SmtpTransport(smtp_server.settings()).send(as_bytes(msg))
@@ -190,7 +207,7 @@ def test_wrong_password_is_a_delivery_error(
 def test_an_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> None:
     with (
         SmtpServer(security="starttls", cert=certificate) as server,
-        pytest.raises(DeliveryError, match="SSLCertVerificationError"),
+        pytest.raises(DeliveryError, match="TLS certificate refused: "),
     ):
         SmtpTransport(server.settings()).send(as_bytes(message_for(sample_digest())))
     assert server.offered == []
@@ -198,7 +215,7 @@ def test_an_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> 
 
 def test_no_server_is_a_delivery_error() -> None:
     settings = SmtpServer().settings(port=free_port(), timeout=2.0)
-    with pytest.raises(DeliveryError, match="ConnectionRefusedError"):
+    with pytest.raises(DeliveryError, match=r"smtp 127.0.0.1:\d+: connection refused \("):
         SmtpTransport(settings).send(as_bytes(message_for(sample_digest())))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Sequence
 from datetime import UTC
@@ -104,8 +105,10 @@ def build_message(
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = sender
     message["To"] = ", ".join(recipients) if recipients else UNDISCLOSED
-    if bcc:
-        message["Bcc"] = ", ".join(bcc)
+    named = {address.lower() for _, address in getaddresses(list(recipients))}
+    hidden = [b for b in bcc if getaddresses([b])[0][1].lower() not in named]
+    if hidden:  # one already in To: gets the one copy To: gives it
+        message["Bcc"] = ", ".join(hidden)
     message["Subject"] = subject(digest, subject_prefix)
     message["Date"] = format_datetime(local_time(digest.window_end, digest.timezone))
     message["Message-ID"] = message_id(digest, sender)
@@ -135,7 +138,14 @@ def envelope(raw: bytes) -> tuple[str, list[str]]:
     headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
     sender = parseaddr(str(headers.get("From", "")))[1]
     fields = [str(v) for name in ("To", "Cc", "Bcc") for v in headers.get_all(name, [])]
-    recipients = [address for _, address in getaddresses(fields) if address]
+    # Each address once, whatever its case or display name: some servers deliver one copy
+    # per RCPT TO, and an address in both `recipients` and `bcc` got two.
+    recipients: list[str] = []
+    seen: set[str] = set()
+    for _, address in getaddresses(fields):
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            recipients.append(address)
     if not sender or not recipients:
         raise DeliveryError("stored message has no From or no To address")
     return sender, recipients
@@ -224,4 +234,15 @@ def _smtp_words(exc: BaseException) -> str:
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: {_reply(exc.smtp_code, exc.smtp_error)}"
+    # In an operator's words, as the fetch errors are: not "[Errno 111] Connection refused".
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the SMTP server running, on this port?)"
+    if isinstance(exc, socket.gaierror):
+        return f"host not found ({exc.strerror or exc})"
+    if isinstance(exc, TimeoutError):
+        return "timed out: the SMTP server did not answer"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate refused: {exc.verify_message or exc.reason or exc}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
     return f"{type(exc).__name__}: {exc}"
