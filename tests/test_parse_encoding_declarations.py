@@ -147,3 +147,21 @@ def test_a_source_s_country_hints_at_its_encoding() -> None:
     source = replace(html_source(SELECTORS), country="CZ")
     doc = parse_document(source, fetched(data, "https://www.psp.cz/news/", "text/html"))
     assert [(i.title, i.summary) for i in doc.items] == [(title, text)]
+
+
+def test_a_wrong_declared_language_does_not_make_mojibake() -> None:
+    # Polish text in ISO-8859-2 and a header that says so; the XML declaration says latin-1
+    # and the feed says it is English: the language would pick latin-1, whose reading is
+    # plainly garbled.
+    title, text = POLISH
+    data = (
+        '<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>Sejm'
+        "</title><language>en</language><link>https://www.sejm.gov.pl/</link><item>"
+        f"<title>{title}</title><link>https://www.sejm.gov.pl/a/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode("iso8859_2")
+    doc = parse_document(
+        feed_source(),
+        fetched(data, "https://www.sejm.gov.pl/rss.xml", "text/xml; charset=iso-8859-2"),
+    )
+    assert [(i.title, i.summary) for i in doc.items] == [(title, text)]

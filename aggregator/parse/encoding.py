@@ -272,14 +272,21 @@ def _document_over_header(data: bytes, header: str, own: str, languages: tuple[s
     own_text, header_text = _try_decode(data, own_codec), _try_decode(data, header_codec)
     if own_text is None or header_text is None:
         return False  # the claims' order finds the one that decodes
+    own_mess = mess_ratio(own_text[:_LANGUAGE_WINDOW])
+    header_mess = mess_ratio(header_text[:_LANGUAGE_WINDOW])
     for language in languages:
         legacy = _LEGACY_OF_LANGUAGE.get(language.split("-")[0], ())
         if legacy:
             if (own_codec in legacy) != (header_codec in legacy):
-                return own_codec in legacy
+                # Unless its reading is plainly the more garbled: the declared language
+                # can be as wrong as the declared encoding ("en" on a Polish feed).
+                chosen, other = (
+                    (own_mess, header_mess) if own_codec in legacy else (header_mess, own_mess)
+                )
+                if chosen <= other + _LANGUAGE_MARGIN:
+                    return own_codec in legacy
             break
-    own_mess = mess_ratio(own_text[:_LANGUAGE_WINDOW])
-    return own_mess + _LANGUAGE_MARGIN < mess_ratio(header_text[:_LANGUAGE_WINDOW])
+    return own_mess + _LANGUAGE_MARGIN < header_mess
 
 
 def _decode_claims(
