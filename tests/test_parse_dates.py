@@ -98,6 +98,13 @@ DATES_IN_TEXT = [
     # Two dates: the first (WordPress's "Published ... · Updated ...").
     ("Published 12 November 2025 · Updated 14 November 2025", "en", datetime(2025, 11, 12)),
     ("Publié le 3 février 2026 | Mis à jour le 5 février 2026", "fr", datetime(2026, 2, 3)),
+    # Ranges, also written without spaces: their first day.
+    ("12.11.2025–14.11.2025", "de", datetime(2025, 11, 12)),
+    ("12.11.2025-14.11.2025", "de", datetime(2025, 11, 12)),
+    ("12/11/2025–14/11/2025", "fr", datetime(2025, 11, 12)),
+    ("12 November 2025–14 November 2025", "en", datetime(2025, 11, 12)),
+    ("2025-11-12/2025-11-14", "en", datetime(2025, 11, 12)),
+    ("Termin: 12.11.2025, 10:00–12:00 Uhr", "de", datetime(2025, 11, 12, 10, 0)),
 ]
 
 

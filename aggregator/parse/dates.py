@@ -103,6 +103,11 @@ _SPACES = re.compile(r"\s+")
 # Hungarian ("2025. 11. 12.") pages write them: made compact, so they read inside a text too.
 _SPACED_DMY = re.compile(r"(?<![\d.])(\d{1,2})\. ?(\d{1,2})\. ?(\d{4})(?![\d])")
 _SPACED_YMD = re.compile(r"(?<![\d.])(\d{4})\. ?(\d{1,2})\. ?(\d{1,2})\.?(?![\d])")
+# The dash of a date range: an en or em dash anywhere; a hyphen or a slash only between
+# a year and the next date's first digits ("12.11.2025-14.11.2025", ISO intervals).
+_RANGE_DASH = re.compile(
+    r"\s*[–—]\s*|(?<=\d{4})-(?=\d{1,2}[./]\d)|(?<=\d{4}-\d{2}-\d{2})/(?=\d{4}-\d{2}-\d{2})"
+)
 # Tokens that end one date's stretch of text: "12 November 2025 · Updated 14 November 2025"
 # holds two dates, not one.
 _SEPARATORS = frozenset("·|•–—/")
@@ -197,6 +202,10 @@ def _clean(text: str) -> str | None:
     if ". " in cleaned:
         cleaned = _SPACED_DMY.sub(r"\1.\2.\3", cleaned)
         cleaned = _SPACED_YMD.sub(_ymd_as_iso, cleaned)
+    if "–" in cleaned or "—" in cleaned or "/" in cleaned or "-" in cleaned:
+        # A range written without spaces ("12.11.2025–14.11.2025", "2025-11-12/2025-11-14")
+        # is a range all the same: spaced, its dash parts the two dates (_SEPARATORS).
+        cleaned = _RANGE_DASH.sub(" – ", cleaned)
     return cleaned
 
 
