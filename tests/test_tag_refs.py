@@ -100,6 +100,7 @@ def test_a_profile_may_select_by_automatic_tags(
         ("org:thinktank", "include_tags"),  # no such organisation kind
         ("source:iwf", "exclude_tags"),  # no such source in the config
         ("LANG:de", "include_tags"),  # tag names are lower case
+        ("country:DE", "include_tags"),
     ],
 )
 def test_an_automatic_tag_that_cannot_occur_is_refused(
@@ -119,3 +120,13 @@ def test_sections_are_topics_not_automatic_tags(
     )
     assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
     assert "digest.topic_order[0]" in capsys.readouterr().err
+
+
+def test_an_automatic_tag_in_capitals_is_told_its_lower_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = {**SOURCE, "country": "DE"}
+    settings = '[digest.profiles.de]\ninclude_tags = ["country:DE"]\n'
+    config = write_config(tmp_path / "config", [source], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    assert "unknown tag 'country:DE'; did you mean 'country:de'?" in capsys.readouterr().err

@@ -60,6 +60,8 @@ def check_tag_references(
         line = None
     message = f"unknown tag {tag!r}"
     close = difflib.get_close_matches(tag, sorted(known), n=1, cutoff=0.6)
+    if tag != tag.lower() and _automatic(tag.lower(), sources):
+        close = [tag.lower()]  # "country:DE": automatic tags are in lower case
     if close:
         message += f"; did you mean {close[0]!r}?"
     others = [other for _, other in unknown[1:]]
