@@ -103,6 +103,48 @@ def without_wordpress_footer(html: str) -> str:
     return html[:start].rstrip()
 
 
+# "Read more" links that close an entry, by their words in the EU's languages: a link to
+# the article itself, said in words that are no part of the statement.
+_READ_MORE_WORDS = (
+    r"read (?:the )?(?:full |whole |complete |entire )?(?:article|story|post|text|more)",
+    r"continue reading|read on|(?:read )?more\s*(?:»|›|→|>|&gt;|\.\.\.|…)",
+    r"to read this article in full(?:, please click here)?",
+    r"click here to read(?: more| the (?:full )?article)?",
+    r"lire la suite|lire l['’]article|weiterlesen|mehr lesen",
+    r"zum (?:ganzen |vollständigen )?artikel",
+    r"leggi (?:tutto|di più|l['’]articolo)|continua a leggere|leer más|seguir leyendo",
+    r"leia mais|lees (?:meer|verder)|czytaj (?:więcej|dalej)|číst dále|čítať ďalej",
+    r"läs mer|læs mere|les mer|lue lisää|citește mai mult|прочети още",
+)
+_READ_MORE_LINK = re.compile(
+    r"<a\b[^>]*>\s*(?:" + "|".join(_READ_MORE_WORDS) + r")"
+    r"(?:[\s.:…»›→>\-]|&gt;|&raquo;|&rarr;|&hellip;|&nbsp;|&#\d+;)*</a\s*>",
+    re.IGNORECASE,
+)
+_MARKUP = re.compile(r"<[^>]*>")
+_READ_MORE_TAIL_CHARS = 5000
+
+
+def without_read_more_link(html: str) -> str:
+    """An entry's HTML without a closing "Read full article >>" link: the last text of the
+    entry must be that link's (what follows it, share buttons and line breaks, shows no
+    words)."""
+    # Share buttons after it can take kilobytes of markup (links to a dozen services).
+    start = max(len(html) - _READ_MORE_TAIL_CHARS, 0)
+    if "</a" not in html[start:].lower():
+        return html
+    found = list(_READ_MORE_LINK.finditer(html, start))
+    if not found:
+        return html
+    link = found[-1]
+    after = html_module.unescape(_MARKUP.sub(" ", html[link.end() :]))
+    before = html[: link.start()].rstrip()
+    # On its own: after a tag (a paragraph of its own) or a finished sentence; "learn
+    # <a>more »</a>" inside a sentence stays.
+    alone = not before or before.endswith(">") or before[-1] in ".!?…:;»\"'”"
+    return before if alone and not after.strip() else html
+
+
 def without_copyright_line(text: str) -> str:
     """An entry's text without the Parliament's closing copyright line."""
     start = max(len(text) - _TAIL_CHARS, 0)
@@ -119,6 +161,12 @@ _WORDPRESS_TEXT = re.compile(
 )
 
 
+# A read-more link as html_to_text left it in items stored before it was removed.
+_READ_MORE_TEXT = re.compile(
+    r"(?:" + "|".join(_READ_MORE_WORDS) + r")[\s.:…»›→>\-]*", re.IGNORECASE
+)
+
+
 def only_a_footer_removed(before: str, after: str) -> bool:
     """Whether text stored before footers were removed differs from today's reading of the
     same entry by its footer alone: that is no update of the statement (the store takes the
@@ -126,4 +174,8 @@ def only_a_footer_removed(before: str, after: str) -> bool:
     if before == after or not before.startswith(after):
         return False
     rest = before[len(after) :].strip().replace("’", "'")
-    return bool(_WORDPRESS_TEXT.fullmatch(rest)) or without_copyright_line(rest) == ""
+    return (
+        bool(_WORDPRESS_TEXT.fullmatch(rest))
+        or bool(_READ_MORE_TEXT.fullmatch(rest))
+        or without_copyright_line(rest) == ""
+    )

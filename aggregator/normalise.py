@@ -28,7 +28,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from aggregator.boilerplate import without_copyright_line, without_wordpress_footer
+from aggregator.boilerplate import (
+    without_copyright_line,
+    without_read_more_link,
+    without_wordpress_footer,
+)
 from aggregator.keys import indexable
 from aggregator.language import detect_language, normalise_language
 from aggregator.local_time import zone
@@ -41,7 +45,7 @@ from aggregator.text import (
     normalised_for_hash,
     truncate_words,
 )
-from aggregator.urls import canonical_url, is_web_url, without_tracking
+from aggregator.urls import canonical_url, is_web_url, unwrapped, without_tracking
 
 SUMMARY_CHARS = 400
 TITLE_WORDS = 12  # a title made from the text: about what a headline holds
@@ -64,7 +68,7 @@ def normalise_with_warnings(
     cleaned (no title, no text, no link: an image-only description)."""
     shared = _shared_guids(document.items)
     items: list[Item] = []
-    empty = 0
+    empty = undatable = 0
     for raw in document.items:
         guid = _clean(raw.guid)
         item = normalise_item(
@@ -74,7 +78,19 @@ def normalise_with_warnings(
             empty += 1
         else:
             items.append(item)
-    notes = [f"{empty} entries with no title, text or link once cleaned skipped"] if empty else []
+            # A date given and refused (years ahead, before 1990): said, not silently swapped.
+            undatable += item.published_is_fallback and (raw.published or raw.updated) is not None
+    notes = []
+    if empty:
+        notes.append(
+            f"{empty} {'entry' if empty == 1 else 'entries'} with no title, text or link once"
+            " cleaned skipped"
+        )
+    if undatable:
+        notes.append(
+            f"{undatable} {'date' if undatable == 1 else 'dates'} more than a day ahead or"
+            " before 1990 ignored: dated when first seen"
+        )
     unique = _unique_identities(_languages_from_the_document(items))
     kept = _without_relistings(unique)
     if len(kept) < len(unique):
@@ -121,7 +137,7 @@ def _relisted(item: Item, other: Item) -> bool:
     if item.content_hash == other.content_hash:
         return True
     shorter, longer = sorted((item.text, other.text), key=len)
-    return bool(shorter) and shorter in longer
+    return shorter in longer  # an entry without text is its twin's teaser
 
 
 # An item too short (or too ambiguous) to detect on its own takes the language of the rest of
@@ -157,6 +173,7 @@ def normalise_item(
     now = now.astimezone(UTC)
     guid = _clean(raw.guid)
     own_url = _clean(raw.url) or (guid if guid is not None and is_web_url(guid) else None)
+    own_url = unwrapped(own_url) if own_url is not None else None
 
     summary_text = _text_of(raw.summary) if raw.summary else ""
     content_text = _text_of(raw.content) if raw.content and raw.content != raw.summary else ""
@@ -206,7 +223,9 @@ def normalise_item(
 
 def _text_of(html: str) -> str:
     """Plain text of a body, without the footers publishing systems add (boilerplate.py)."""
-    return without_copyright_line(html_to_text(without_wordpress_footer(html)))
+    return without_copyright_line(
+        html_to_text(without_read_more_link(without_wordpress_footer(html)))
+    )
 
 
 def hash_identity(title: str, text: str, published: datetime | None) -> str:
@@ -241,20 +260,23 @@ def _unique_identities(items: list[Item]) -> list[Item]:
     Identity collisions left after the GUID check come from documents that give several
     entries the same link (a listing page, a feed whose every link is its home page). Those
     items fall back to the title-and-date identity; what still collides is the same item,
-    and the first one wins.
+    and the fullest of its copies is kept (in the first one's place), whatever their order.
     """
     unique = list(dict.fromkeys(items))  # a feed that repeats an entry verbatim
     counts = Counter(item.identity for item in unique)
     if all(count == 1 for count in counts.values()):
         return unique  # the common case
     result: list[Item] = []
-    kept: set[str] = set()
+    place: dict[str, int] = {}
     for item in unique:
         if counts[item.identity] > 1:
             published = None if item.published_is_fallback else item.published
             item = replace(item, identity=hash_identity(item.title, item.text, published))
-        if item.identity not in kept:
-            kept.add(item.identity)
+        if item.identity in place:
+            at = place[item.identity]
+            result[at] = min(item, result[at], key=_preference)
+        else:
+            place[item.identity] = len(result)
             result.append(item)
     return result
 

@@ -114,6 +114,17 @@ _QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
 _AUTHORITY_PASSWORD = re.compile(r"^([a-z][\w+.-]*://[^:/@?#]*:)[^@]*@", re.IGNORECASE)
 
 
+# A click-counting redirect that carries its target whole after a "*" (Folha de S.Paulo's
+# "https://redir.folha.com.br/redir/online/.../rss091/*https://www1.folha.uol.com.br/...").
+_STAR_WRAPPED = re.compile(r"^https?://[^?#]*?/\*(https?://.+)$", re.IGNORECASE)
+
+
+def unwrapped(url: str) -> str:
+    """The article's own address inside a redirect wrapper; other URLs as they are."""
+    found = _STAR_WRAPPED.match(url)
+    return found.group(1) if found else url
+
+
 def mask_password(url: str) -> str:
     """`url` with any password in it replaced by ***, however broken the URL is."""
     url = _AUTHORITY_PASSWORD.sub(r"\1***@", url, count=1)

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.boilerplate import without_copyright_line, without_wordpress_footer
+from aggregator.boilerplate import (
+    without_copyright_line,
+    without_read_more_link,
+    without_wordpress_footer,
+)
 from aggregator.models import ParsedDocument, RawItem
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
@@ -172,3 +176,61 @@ def test_edri_entries_lose_yoast_s_footer_and_nothing_else(corpus: Path) -> None
 
 def _document(raw: RawItem) -> ParsedDocument:
     return ParsedDocument(items=(raw,), format="rss20")
+
+
+@pytest.mark.parametrize(
+    ("html", "kept"),
+    [
+        (
+            '<p>Schools tackle obesity.</p><a href="https://wapo.example/a">Read full article'
+            '  &gt;&gt;</a><br clear="both"/><a href="https://share.example/f"><img alt="Add'
+            ' to Facebook" src="f.png"/></a>',
+            "<p>Schools tackle obesity.</p>",
+        ),
+        (
+            '<p>What is in iOS 11.2.</p><p class="jumpTag"><a href="/a#jump">To read this'
+            " article in full, please click here</a></p>",
+            '<p>What is in iOS 11.2.</p><p class="jumpTag">',
+        ),
+        (
+            '<p>Der Rat hat entschieden. <a href="/x">Weiterlesen</a></p>',
+            "<p>Der Rat hat entschieden.",
+        ),
+        (
+            '<p>Le Conseil a tranché.</p><a href="/x">Lire la suite &raquo;</a>',
+            "<p>Le Conseil a tranché.</p>",
+        ),
+    ],
+)
+def test_a_closing_read_more_link_is_removed(html: str, kept: str) -> None:
+    assert without_read_more_link(html) == kept
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<p>Learn <a href="/x">more »</a></p>',  # inside a sentence
+        '<p>See <a href="/x">read more</a> on the Council page.</p>',  # words follow it
+        '<p>The report. <a href="/x">The Council position</a></p>',  # no read-more words
+    ],
+)
+def test_other_closing_links_are_kept(html: str) -> None:
+    assert without_read_more_link(html) == html
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("name", "trailer"),
+    [
+        ("rss2_washingtonpost_wellness_nodefeedparser.xml", "Read full article"),
+        ("rss2_macworld_leading_whitespace_nodecl_rsparser.rss", "To read this article in full"),
+    ],
+)
+def test_corpus_feeds_lose_their_read_more_links(corpus: Path, name: str, trailer: str) -> None:
+    path = corpus / "feeds" / name
+    assert trailer.encode() in path.read_bytes()
+    source = feed_source()
+    document = parse_document(source, fetched(path.read_bytes(), "https://example.org/feed"))
+    items = normalise_document(source, document, now=datetime.now(UTC))
+    assert len(items) >= 20
+    assert not [i.title for i in items if trailer in i.text or trailer in i.summary]

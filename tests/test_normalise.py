@@ -218,7 +218,7 @@ def test_a_live_page_s_updates_at_one_address_are_all_kept() -> None:
             url="https://www.europarl.europa.eu/news/en/live/csar-plenary",
             title="Live: plenary debate on the CSA Regulation",
             summary=text,
-            published=datetime(2025, 11, 26, tzinfo=UTC),
+            published=datetime(2024, 5, 10, tzinfo=UTC),
         )
         for n, text in enumerate(
             ["The rapporteur opens the debate.", "The Commissioner answers the questions."]
@@ -226,6 +226,19 @@ def test_a_live_page_s_updates_at_one_address_are_all_kept() -> None:
     ]
     items, warnings = normalise_with_warnings(SOURCE, document(*updates), now=NOW)
     assert [i.guid for i in items] == ["upd-0", "upd-1"] and warnings == ()
+
+
+def test_dates_refused_as_too_far_ahead_are_said() -> None:
+    entries = [
+        raw(guid="a", url="https://e.eu/a", published=datetime(2035, 1, 1, tzinfo=UTC)),
+        raw(guid="b", url="https://e.eu/b", title="Another", published=NOW - timedelta(hours=1)),
+        raw(guid="c", url="https://e.eu/c", title="Undated"),
+    ]
+    items, warnings = normalise_with_warnings(SOURCE, document(*entries), now=NOW)
+    assert [i.published_is_fallback for i in items] == [True, False, True]
+    assert warnings == (
+        "1 date more than a day ahead or before 1990 ignored: dated when first seen",
+    )
 
 
 def test_of_an_entry_listed_twice_the_fuller_is_kept_whatever_the_order() -> None:
@@ -465,5 +478,5 @@ def test_entries_with_nothing_left_once_cleaned_are_counted_in_a_warning() -> No
     kept = raw(guid="k", url="https://x.eu/k")
     items, warnings = normalise_with_warnings(SOURCE, document(empty, kept), now=NOW)
     assert [i.identity for i in items] == ["g:k"]
-    assert warnings == ("1 entries with no title, text or link once cleaned skipped",)
+    assert warnings == ("1 entry with no title, text or link once cleaned skipped",)
     assert normalise_with_warnings(SOURCE, document(kept), now=NOW)[1] == ()

@@ -61,7 +61,7 @@ def test_stale_latin1_http_charset_loses_to_mostly_utf8_bytes() -> None:
     assert UMLAUT_TITLE in decoded.text and "Copyright © 2026" in decoded.text
     assert decoded.declared == "iso-8859-1"
     assert decoded.warnings == (
-        "declared encoding 'iso-8859-1' does not match the bytes: read as utf-8",
+        "HTTP charset 'iso-8859-1' does not match the bytes: read as utf-8",
         "invalid utf-8 in 1 place: read as windows-1252",
     )
 
@@ -175,7 +175,8 @@ def test_no_declaration_is_not_reported_as_a_wrong_one() -> None:
     assert decoded.warnings[0].startswith("no encoding declared: detected")
     labelled = decode(latin1, "application/xml; charset=utf-8", "xml")
     assert "São Paulo" in labelled.text
-    assert labelled.warnings[0].startswith("declared encoding 'utf-8' does not match the bytes")
+    # The header said it: the warning says so, not "declared" (the document declares nothing).
+    assert labelled.warnings[0].startswith("HTTP charset 'utf-8' does not match the bytes")
 
 
 def test_a_utf8_sequence_cut_to_its_lead_byte_is_a_replacement_character() -> None:
@@ -308,7 +309,7 @@ def test_a_utf16_label_on_utf8_bytes_is_overruled() -> None:
         feed_source(), fetched(data, "https://example.de/feed", "application/xml; charset=utf-16")
     )
     assert [item.title for item in doc.items] == [UMLAUT_TITLE]
-    assert "declared encoding 'utf-16' does not match the bytes" in doc.warnings
+    assert "HTTP charset 'utf-16' does not match the bytes" in doc.warnings
     # Real UTF-16 under the same label stays UTF-16.
     wide = rss(UMLAUT_TITLE, UMLAUT_TEXT, encoding="utf-16").encode("utf-16")
     assert decode(wide, "application/xml; charset=utf-16", "xml").text.startswith("<?xml")

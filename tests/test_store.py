@@ -854,6 +854,20 @@ def test_a_procedure_event_whose_date_is_corrected_is_updated_not_doubled(
     assert (again.new, again.updated) == (0, 0)
 
 
+def test_a_read_more_link_removed_since_an_item_was_stored_is_no_update(
+    store: SqlStore,
+) -> None:
+    store.sync_sources([make_source("wapo")], now=T0)
+    text = "Schools tackle obesity and poor eating habits."
+    before = make_item("wapo", "g1", title="Schools", text=f"{text}\nRead full article >>")
+    save(store, "wapo", [before], now=at(1))
+    after = make_item("wapo", "g1", title="Schools", text=text)
+    refreshed = save(store, "wapo", [after], now=at(2))
+    assert (refreshed.new, refreshed.updated, refreshed.unchanged) == (0, 0, 1)
+    [stored] = list(store.iter_items())
+    assert stored.text == text and stored.revision == 1
+
+
 def test_a_footer_removed_since_an_item_was_stored_is_no_update(store: SqlStore) -> None:
     # Items stored before footers were removed (boilerplate.py) kept them in their text:
     # today's reading of the same entry differs by the footer alone. The store takes the

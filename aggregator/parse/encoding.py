@@ -246,9 +246,9 @@ def decode(
     # page that decodes under it strictly.
     # (label, declared): the last is the default, which no one declared, so it overrules none.
     header, own = http_charset(content_type), declared_in_document(data, markup)
-    claims = [(header, True), (own, True), ("utf-8", False)]
+    claims = [(header, _HEADER), (own, _DOCUMENT), ("utf-8", None)]
     if header and own and _document_over_header(data, header, own, _languages(data, language)):
-        claims = [(own, True), ("utf-8", False)]
+        claims = [(own, _DOCUMENT), ("utf-8", None)]
         decoded = _decode_claims(data, claims, language)
         note = f"HTTP charset {header!r} contradicts the document's own {own!r}: read as {own!r}"
         return replace(decoded, declared=header, warnings=(note, *decoded.warnings))
@@ -289,13 +289,20 @@ def _document_over_header(data: bytes, header: str, own: str, languages: tuple[s
     return own_mess + _LANGUAGE_MARGIN < header_mess
 
 
+# Who made a claim, as warnings name it: the operator looks in the right place.
+_HEADER = "HTTP charset"
+_DOCUMENT = "declared encoding"
+
+
 def _decode_claims(
-    data: bytes, claims: list[tuple[str | None, bool]], language: str | None
+    data: bytes, claims: list[tuple[str | None, str | None]], language: str | None
 ) -> Decoded:
-    """The first claim the bytes bear out, else detection."""
+    """The first claim the bytes bear out, else detection. A claim: (label, who made it;
+    None for the default, which no one declared, so it overrules none)."""
     overruled: str | None = None
+    overruled_as: str | None = None  # "HTTP charset 'utf-8'", for the warnings
     unknown: str | None = None  # a label no codec answers to
-    for label, declared in claims:
+    for label, claimant in claims:
         if label is None:
             continue
         name = codec_name(label)
@@ -309,18 +316,20 @@ def _decode_claims(
         if decoded is None:
             mostly = _mostly_utf8(data) if name == "utf_8" else None
             if mostly is None:
-                overruled = overruled or (label if declared else None)
+                if claimant is not None and overruled is None:
+                    overruled, overruled_as = label, f"{claimant} {label!r}"
                 continue
             text, strays = mostly
             return Decoded(
                 text=text,
                 encoding="utf_8",
                 declared=overruled or unknown,
-                warnings=(*_mismatch(overruled, unknown), strays),
+                warnings=(*_mismatch(overruled_as, unknown), strays),
             )
         if name not in _UNICODE and not data.isascii():
             as_utf8 = _try_decode(data, "utf_8")
-            notes = [f"declared encoding {label!r} does not match the bytes: read as utf-8"]
+            said = f"{claimant or _DOCUMENT} {label!r}"
+            notes = [f"{said} does not match the bytes: read as utf-8"]
             if as_utf8 is None and (mostly := _mostly_utf8(data)) is not None:
                 as_utf8, strays = mostly
                 notes.append(strays)
@@ -332,9 +341,9 @@ def _decode_claims(
             text=decoded,
             encoding=name,
             declared=overruled or unknown,
-            warnings=_mismatch(overruled, unknown),
+            warnings=_mismatch(overruled_as, unknown),
         )
-    return _detect(data, overruled, unknown, _languages(data, language))
+    return _detect(data, overruled, unknown, _languages(data, language), said=overruled_as)
 
 
 def _languages(data: bytes, configured: str | None) -> tuple[str, ...]:
@@ -354,10 +363,10 @@ def _try_decode(data: bytes, name: str) -> str | None:
         return None
 
 
-def _mismatch(overruled: str | None, unknown: str | None = None) -> tuple[str, ...]:
+def _mismatch(overruled_as: str | None, unknown: str | None = None) -> tuple[str, ...]:
     notes = [f"unknown encoding label {unknown!r}: ignored"] if unknown else []
-    if overruled:
-        notes.append(f"declared encoding {overruled!r} does not match the bytes")
+    if overruled_as:
+        notes.append(f"{overruled_as} does not match the bytes")
     return tuple(notes)
 
 
@@ -398,10 +407,15 @@ def _score_missing(data: bytes, encodings: tuple[str, ...], chaos: dict[str, flo
 
 
 def _detect(
-    data: bytes, overruled: str | None, unknown: str | None, languages: tuple[str, ...] = ()
+    data: bytes,
+    overruled: str | None,
+    unknown: str | None,
+    languages: tuple[str, ...] = (),
+    *,
+    said: str | None = None,
 ) -> Decoded:
     if overruled:
-        note = f"declared encoding {overruled!r} does not match the bytes"
+        note = f"{said or _DOCUMENT + ' ' + repr(overruled)} does not match the bytes"
     elif unknown:
         note = f"unknown encoding label {unknown!r}"
     else:

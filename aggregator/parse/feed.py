@@ -103,17 +103,25 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     # Atom: an entry without an author has the feed's (RFC 4287, 4.2.1).
     feed_author = _author(feed) if version.startswith("atom") else None
     items: list[RawItem] = []
-    empty = 0
+    empty = adverts = 0
     for entry in entries:
+        if _is_advert(entry):
+            adverts += 1
+            continue
         item = _raw_item(entry, base, feed_language, source.language, feed_author)
         if item is None:
             empty += 1
         else:
             items.append(item)
     if empty:
-        warnings.append(f"{empty} entries with no title, link, id or text skipped")
+        warnings.append(
+            f"{empty} {'entry' if empty == 1 else 'entries'} with no title, link, id or text"
+            " skipped"
+        )
     elif not entries:
         warnings.append(NO_ENTRIES)
+    if adverts:
+        warnings.append(f"{adverts} {'advert' if adverts == 1 else 'adverts'} skipped")
     return ParsedDocument(
         items=tuple(items),
         format=version or "unknown",
@@ -123,6 +131,24 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings=tuple(warnings),
         ttl=_ttl(feed.get("ttl")),
     )
+
+
+# Ad servers that feed syndication services put entries of their own into feeds ("Featured
+# Advertiser", linking to a click counter): no statement of the source.
+_AD_HOSTS = (
+    "ads.pheedo.com",
+    "feedads.g.doubleclick.net",
+    "ads.feedblitz.com",
+    "rss.buysellads.com",
+)
+
+
+def _is_advert(entry: dict[str, Any]) -> bool:
+    link = _field(entry, "link")
+    if not isinstance(link, str) or "//" not in link:
+        return False
+    host = link.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+    return host in _AD_HOSTS
 
 
 # FeedParserDict answers `get` through alias tables and special cases in Python, at several
