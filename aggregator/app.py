@@ -181,9 +181,14 @@ class App:
         A next fetch is counted from when the last one ended, so the tick one interval later
         fires a moment before it: without the slack every source waited a whole extra tick
         (a 30m source fetched every 31 minutes)."""
-        slack = timedelta(seconds=min(self.settings.schedule.tick_seconds / 2, DUE_SLACK_MAX))
-        due = set(self.store.due_source_ids(now=self.clock() + slack))
+        due = set(self.store.due_source_ids(now=self.clock(), early=self.due_slack()))
         return [s for s in self.sources if s.enabled and s.id in due]
+
+    def due_slack(self) -> timedelta:
+        """How early a source counts as due: half a tick (at most DUE_SLACK_MAX seconds).
+        The same for the scheduler's pick, its queued marks and the workers' leases, or a
+        source picked early was marked a tick late (`run --distributed`)."""
+        return timedelta(seconds=min(self.settings.schedule.tick_seconds / 2, DUE_SLACK_MAX))
 
     def health(self, ids: Sequence[str] | None = None) -> list[SourceHealth]:
         return self.store.source_health(ids)

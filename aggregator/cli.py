@@ -34,6 +34,7 @@ from aggregator.errors import (
     StoreError,
 )
 from aggregator.models import SourceResult
+from aggregator.words import count
 
 # Everything heavier is imported where a command needs it: `--help` needs none of it, and the
 # parse workers, which import the console script as their `__main__` (multiprocessing does so
@@ -230,13 +231,9 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
     )
     totals = results_document(results)["totals"]
     console.print(
-        f"{_count(totals['sources'], 'source')}: {totals['succeeded']} ok, "
+        f"{count(totals['sources'], 'source')}: {totals['succeeded']} ok, "
         f"{totals['failed']} failed; {totals['new']} new items, {totals['updated']} updated"
     )
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -290,7 +287,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         active = sum(1 for s in sources if s.enabled)
         unverified = sum(1 for s in sources if not s.verified)
         print(
-            f"{config_dir}: ok: {_count(len(sources), 'source')} ({active} enabled, "
+            f"{config_dir}: ok: {count(len(sources), 'source')} ({active} enabled, "
             f"{unverified} unverified), {len(rules.topics)} topic tags"
         )
         return EXIT_OK
@@ -403,8 +400,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     events = digest.procedure_event_count
     print(
         f"digest {digest.profile}: {digest.entry_count} entries, {digest.new_item_count} new "
-        f"items, {digest.updated_count} updated, from {_count(digest.source_count, 'source')}"
-        + (f", {_count(events, 'procedure event')}" if events else "")
+        f"items, {digest.updated_count} updated, from {count(digest.source_count, 'source')}"
+        + (f", {count(events, 'procedure event')}" if events else "")
         + f"; window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
     )
     if args.dry_run:

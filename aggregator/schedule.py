@@ -35,6 +35,7 @@ from aggregator import cron
 from aggregator.config_watch import ConfigFiles
 from aggregator.errors import AggregatorError
 from aggregator.settings import DigestProfile
+from aggregator.words import count
 
 if TYPE_CHECKING:
     from aggregator.app import App
@@ -142,11 +143,11 @@ class Service:
             return 0, 0
         if self.enqueue is not None:
             sent = await asyncio.to_thread(self.enqueue, [source.id for source in due])
-            log.info("tick: %d sources due, %d sent to the workers", len(due), sent)
+            log.info("tick: %s due, %d sent to the workers", count(len(due), "source"), sent)
             return sent, 0
         results = await self.app.refresh(due)
         failed = [r for r in results if not r.ok]
-        log.info("tick: refreshed %d sources, %d failed", len(results), len(failed))
+        log.info("tick: refreshed %s, %d failed", count(len(results), "source"), len(failed))
         for result in results:
             if result.error:
                 log.warning("%s", result.error)

@@ -182,6 +182,7 @@ class Enqueuer:
             source_ids,
             now=self.app.clock(),
             ttl=self.workers.queue_timeout,
+            early=self.app.due_slack(),
         )
         sent = 0
         try:
@@ -279,7 +280,9 @@ class Refresher:
         owner = leases.new_owner()
         started = time.perf_counter()
         now = self.app.clock()
-        taken = leases.acquire(engine, source_id, owner=owner, now=now, ttl=self.lease)
+        taken = leases.acquire(
+            engine, source_id, owner=owner, now=now, ttl=self.lease, early=self.app.due_slack()
+        )
         self.stats.add(lease_seconds=time.perf_counter() - started)
         if isinstance(taken, leases.NotDue):
             self.stats.add(not_due=1)

@@ -76,6 +76,38 @@ def test_queued_marks_once_and_any_worker_takes_a_queued_source(store: SqlStore)
     assert leases.mark_queued(store.engine, ["a", "b"], now=after_lease, ttl=TTL) == ["a"]
 
 
+def test_a_source_due_within_the_slack_is_marked_and_taken_at_once(store: SqlStore) -> None:
+    # The scheduler picks a source due within half a tick; its queued mark and the worker's
+    # lease count it due the same way, or it waited a whole extra tick (`run --distributed`).
+    slack = timedelta(seconds=30)
+    next_fetch(store, "a", at(1) + timedelta(seconds=10))
+    assert leases.mark_queued(store.engine, ["a"], now=at(1), ttl=TTL) == []
+    assert leases.mark_queued(store.engine, ["a"], now=at(1), ttl=TTL, early=slack) == ["a"]
+    taken = leases.acquire(store.engine, "a", owner="w", now=at(1), ttl=TTL, early=slack)
+    assert isinstance(taken, Taken)
+
+
+def test_a_server_s_retry_after_is_not_taken_early(store: SqlStore) -> None:
+    # A 429 asked to wait until at(1) + 10 s: half a tick early is too early for it.
+    wait = at(1) + timedelta(seconds=10)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(sources).where(sources.c.id == "a").values(next_fetch_at=wait, retry_after=wait)
+        )
+    slack = timedelta(seconds=30)
+    assert "a" not in store.due_source_ids(now=at(1), early=slack)
+    assert leases.mark_queued(store.engine, ["a"], now=at(1), ttl=TTL, early=slack) == []
+    assert "a" in store.due_source_ids(now=wait, early=slack)
+    # A Retry-After in 2099 held to the schedule's cap: due at the capped time.
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(sources)
+            .where(sources.c.id == "a")
+            .values(next_fetch_at=at(60), retry_after=at(60 * 24 * 365 * 70))
+        )
+    assert "a" in store.due_source_ids(now=at(60))
+
+
 def test_racing_workers_get_one_lease(store: SqlStore, database_url: str) -> None:
     """Eight workers (own engines, as in own processes) ask for one source at the same time."""
     stores = [open_store(database_url, migrate=False) for _ in range(8)]

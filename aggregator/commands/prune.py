@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aggregator.cli import EXIT_OK, open_app
+from aggregator.words import count
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -25,19 +26,19 @@ def cmd_prune(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     policy = (
-        f"first seen over {retention.keep_days} days ago and in no digest of the last "
-        f"{retention.keep_digest_days} days"
+        f"first seen over {count(retention.keep_days, 'day')} ago and in no digest of the last "
+        f"{count(retention.keep_digest_days, 'day')}"
     )
     if args.dry_run:
         print(
-            f"dry run: {result.items} items would be pruned ({policy}); "
+            f"dry run: {count(result.items, 'item')} would be pruned ({policy}); "
             f"{result.clusters_deleted} clusters would be removed, {result.clusters_updated} "
             "updated"
         )
         return EXIT_OK
     print(
-        f"pruned {result.items} items ({policy}); {result.clusters_deleted} clusters removed, "
-        f"{result.clusters_updated} updated"
+        f"pruned {count(result.items, 'item')} ({policy}); "
+        f"{result.clusters_deleted} clusters removed, {result.clusters_updated} updated"
         + (f"; space given back ({result.vacuum})" if result.vacuum else "")
     )
     return EXIT_OK

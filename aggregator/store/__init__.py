@@ -11,7 +11,7 @@ SQLite as on PostgreSQL. Database failures raise `StoreError` (the URL's passwor
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aggregator.errors import SourceError
@@ -120,8 +120,9 @@ class Store(Protocol):
         """A failed fetch: status error / blocked / rate limited, failures + 1, failing_since
         kept (or set to `now` on the first failure), the error text and kind, a fetch_log row."""
 
-    def due_source_ids(self, *, now: datetime) -> list[str]:
-        """Enabled sources whose next_fetch_at is unset or <= now, most overdue first."""
+    def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
+        """Enabled sources whose next_fetch_at is unset or <= now + early, and whose server
+        asked to wait (Retry-After) no later than now; most overdue first."""
 
     def iter_items(
         self,

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy.exc
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from aggregator.errors import StoreError
 from aggregator.store.engine import WRITE_OPTION, masked
 from aggregator.store.schema import sources
+from aggregator.store.sources import due_condition
 from aggregator.store.timestamps import from_db_or_none, to_db
 
 # lease_owner of a source waiting in the queue (no worker has it yet).
@@ -69,11 +70,8 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    return and_(
-        sources.c.enabled,
-        or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now)),
-    )
+def _due(now: datetime, early: timedelta) -> ColumnElement[bool]:
+    return due_condition(now, early)
 
 
 def _free(now: datetime) -> ColumnElement[bool]:
@@ -85,9 +83,16 @@ def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> Sto
 
 
 def acquire(
-    engine: Engine, source_id: str, *, owner: str, now: datetime, ttl: timedelta
+    engine: Engine,
+    source_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+    early: timedelta = timedelta(0),
 ) -> Outcome:
-    """Take the lease on a due source that is free, expired or merely queued."""
+    """Take the lease on a due source that is free, expired or merely queued (due: by
+    `now + early`, as the scheduler that queued it counted it)."""
     expires_at = now + ttl
     writer = engine.execution_options(**{WRITE_OPTION: True})
     try:
@@ -96,7 +101,7 @@ def acquire(
                 update(sources)
                 .where(
                     sources.c.id == source_id,
-                    _due(now),
+                    _due(now, early),
                     or_(_free(now), sources.c.lease_owner == QUEUED),
                 )
                 .values(lease_owner=owner, lease_expires_at=to_db(expires_at))
@@ -106,7 +111,7 @@ def acquire(
                 return Taken(owner=owner, expires_at=expires_at)
             row = conn.execute(
                 select(sources.c.lease_owner, sources.c.lease_expires_at).where(
-                    sources.c.id == source_id, _due(now)
+                    sources.c.id == source_id, _due(now, early)
                 )
             ).first()
             if row is None:
@@ -144,7 +149,12 @@ def release(engine: Engine, source_id: str, *, owner: str) -> bool:
 
 
 def mark_queued(
-    engine: Engine, source_ids: Sequence[str], *, now: datetime, ttl: timedelta
+    engine: Engine,
+    source_ids: Sequence[str],
+    *,
+    now: datetime,
+    ttl: timedelta,
+    early: timedelta = timedelta(0),
 ) -> list[str]:
     """Mark the due, free sources among `source_ids` as queued; return those marked.
 
@@ -160,7 +170,7 @@ def mark_queued(
                 marked.extend(
                     conn.execute(
                         update(sources)
-                        .where(sources.c.id.in_(part), _due(now), _free(now))
+                        .where(sources.c.id.in_(part), _due(now, early), _free(now))
                         .values(lease_owner=QUEUED, lease_expires_at=to_db(now + ttl))
                         .returning(sources.c.id)
                     ).scalars()

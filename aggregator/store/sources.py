@@ -10,7 +10,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import RowMapping, bindparam, case, func, insert, null, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
@@ -186,14 +198,26 @@ def health(
     return [_to_health(row) for row in rows]
 
 
-def due(conn: Connection, *, now: datetime) -> list[str]:
-    """Enabled sources whose next fetch time has come (or was never set), most overdue first."""
+def due_condition(now: datetime, early: timedelta = timedelta(0)) -> ColumnElement[bool]:
+    """Enabled, and its next fetch time has come (or was never set), or comes within
+    `early`; a server's Retry-After not before `now` itself: that wait is the server's (up
+    to the next fetch time the schedule capped it to, a Retry-After in 2099)."""
+    return and_(
+        sources.c.enabled,
+        or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now + early)),
+        or_(
+            sources.c.retry_after.is_(None),
+            sources.c.retry_after <= to_db(now),
+            sources.c.next_fetch_at <= to_db(now),
+        ),
+    )
+
+
+def due(conn: Connection, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
+    """The due sources (`due_condition`), most overdue first."""
     stmt = (
         select(sources.c.id)
-        .where(
-            sources.c.enabled,
-            or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now)),
-        )
+        .where(due_condition(now, early))
         .order_by(sources.c.next_fetch_at.nulls_first(), sources.c.id)
     )
     return list(conn.execute(stmt).scalars())

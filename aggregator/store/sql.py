@@ -359,9 +359,9 @@ class SqlStore:
             )
 
     @wrap_errors
-    def due_source_ids(self, *, now: datetime) -> list[str]:
+    def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         with self._read() as conn:
-            return source_sql.due(conn, now=now)
+            return source_sql.due(conn, now=now, early=early)
 
     def iter_items(
         self,
