@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import brotli  # type: ignore[import-untyped]
@@ -234,7 +235,9 @@ def test_total_timeout_bounds_one_attempt(http_server: FixtureServer) -> None:
     url = http_server.add("/feed", body=RSS, delay=1.0)
     with pytest.raises(FetchError) as caught:
         fetch(url, read_timeout=5, total_timeout=0.2, retries=0)
-    assert caught.value.message == "no complete answer within 0.2s"
+    assert caught.value.message == (
+        "total timeout: no complete answer from 127.0.0.1 within 0.2s (fetch.total_timeout)"
+    )
 
 
 def test_connection_refused_is_retried_and_wrapped() -> None:
@@ -325,6 +328,38 @@ def test_a_redirect_to_an_unfetchable_url_is_a_clear_error(
     with pytest.raises(FetchError) as caught:
         fetch(start, retries=0)
     assert caught.value.message.startswith(f"bad redirect to {location!r}: ")
+
+
+def test_a_redirect_to_a_local_file_is_refused_by_name(
+    http_server: FixtureServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(RSS)
+    start = http_server.redirect("/moved", secret.as_uri(), status=302)
+    with pytest.raises(FetchError) as caught:
+        fetch(start, retries=0)
+    assert caught.value.message == (
+        f"bad redirect to {secret.as_uri()!r}: a server may redirect only to http:// or https://"
+    )
+
+
+def test_a_host_setting_hundreds_of_cookies_does_not_grow_every_request(
+    http_server: FixtureServer,
+) -> None:
+    # Each answer sets a cookie of its own: 60 of them for one host.
+    urls = [
+        http_server.add(f"/c{n}", body=RSS, headers={"Set-Cookie": f"c{n}=v{n}; Path=/"})
+        for n in range(60)
+    ]
+    last = http_server.add("/last", body=RSS)
+
+    async def all_of_them(retriever: Retriever) -> None:
+        for url in [*urls, last]:
+            await retriever.retrieve(SOURCE, url, CacheValidators(), now=NOW)
+
+    run(all_of_them)
+    cookie = http_server.requests("/last")[-1].headers.get("Cookie", "")
+    assert 0 < cookie.count("=") <= 50
 
 
 def test_redirect_loop_is_an_error(http_server: FixtureServer) -> None:
@@ -624,3 +659,10 @@ def test_no_proxy_sends_a_host_direct(
     result = fetch(url)
     assert isinstance(result, Fetched)
     assert http_server.count("/direct") == 1
+
+
+def test_a_204_says_the_server_sent_no_document(http_server: FixtureServer) -> None:
+    url = http_server.add("/feed", status=204, body=b"", content_type=None)
+    with pytest.raises(FetchError) as caught:
+        fetch(url, retries=0)
+    assert caught.value.message == "HTTP 204 No Content: the server sent no document"

@@ -45,6 +45,7 @@ from aggregator.models import CacheValidators, Fetched, Unchanged
 from aggregator.urls import url_problem
 
 MAX_REDIRECTS = 10
+MAX_COOKIES_PER_HOST = 50  # a browser keeps ~180 per domain; a feed needs a session or two
 # httpcore's pool scans every connection of a transport several times per request (and asks
 # the socket of each idle one whether it was closed), so a pool with few connections is
 # cheap; a host allowed more gets several transports. One connection per transport was
@@ -213,8 +214,11 @@ class HttpFetcher:
             except Transient as exc:
                 last = exc.error
             except TimeoutError:
+                parsed = _parsed(url)
                 last = FetchError(
-                    source_id, f"no complete answer within {options.total_timeout:g}s"
+                    source_id,
+                    f"total timeout: no complete answer from {parsed.host if parsed else url}"
+                    f" within {options.total_timeout:g}s (fetch.total_timeout)",
                 )
         assert last is not None  # the loop ran at least once
         raise last
@@ -243,6 +247,10 @@ class HttpFetcher:
             except (*HTTPX_ERRORS, ValueError, UnicodeError) as exc:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {exc}") from exc
             problem = url_problem(target)  # a port past 65535 crashed the socket layer
+            if problem is None and not target.lower().startswith(("http://", "https://")):
+                # file:// is a scheme the operator may configure, not one a server may send
+                # a fetch to: that would read this machine's files.
+                problem = "a server may redirect only to http:// or https://"
             if problem is not None:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {problem}")
             answer = await self._exchange(source_id, target, headers, turn)
@@ -293,6 +301,10 @@ class HttpFetcher:
             raise Transient(FetchError(source_id, described, status_code=status))
         if not 200 <= status < 300:
             raise FetchError(source_id, described, status_code=status)
+        if status == 204:  # not "parse failed: empty document": the server said it
+            raise FetchError(
+                source_id, f"{described}: the server sent no document", status_code=204
+            )
         return Fetched(
             url=answer.url,
             status_code=status,
@@ -332,6 +344,10 @@ class HttpFetcher:
                 try:
                     if "set-cookie" in response.headers:
                         pool.cookies.extract_cookies(response)
+                        if len(pool.jar) > MAX_COOKIES_PER_HOST:
+                            # A host setting hundreds of cookies would grow every request's
+                            # Cookie header until its own server refused them all (431).
+                            pool.jar.clear()
                     content = await self._read(source_id, response)
                 finally:
                     # Returns the connection to the pool when the body was read (a 304 too).

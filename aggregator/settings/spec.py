@@ -93,7 +93,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _s("fetch.max_connections", "integer", 20, "Concurrent requests overall."),
     _s("fetch.max_per_host", "integer", 2, "Concurrent requests to one host."),
     _s("fetch.retries", "integer", 2, "Retries of a transient failure (timeout, 5xx)."),
-    _s("fetch.backoff_base", "seconds", 1.0, "First retry delay; doubles on each retry."),
+    _s(
+        "fetch.backoff_base",
+        "seconds",
+        1.0,
+        "Retry delays are drawn at random up to this, the bound doubling on each retry.",
+    ),
     _s(
         "fetch.max_bytes",
         "integer",
