@@ -106,7 +106,7 @@ def without_wordpress_footer(html: str) -> str:
 # "Read more" links that close an entry, by their words in the EU's languages: a link to
 # the article itself, said in words that are no part of the statement.
 _READ_MORE_WORDS = (
-    r"read (?:the )?(?:full |whole |complete |entire )?(?:article|story|post|text|more)",
+    r"read (?:the )?(?:full |whole |complete |entire )?(?:article|story|post|more)",
     r"continue reading|read on|(?:read )?more\s*(?:»|›|→|>|&gt;|\.\.\.|…)",
     r"to read this article in full(?:, please click here)?",
     r"click here to read(?: more| the (?:full )?article)?",

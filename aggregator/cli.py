@@ -232,7 +232,8 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
     totals = results_document(results)["totals"]
     console.print(
         f"{count(totals['sources'], 'source')}: {totals['succeeded']} ok, "
-        f"{totals['failed']} failed; {totals['new']} new items, {totals['updated']} updated"
+        f"{totals['failed']} failed; {count(totals['new'], 'new item')}, {totals['updated']} "
+        "updated"
     )
 
 
@@ -399,8 +400,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
     digest = run.digest
     events = digest.procedure_event_count
     print(
-        f"digest {digest.profile}: {digest.entry_count} entries, {digest.new_item_count} new "
-        f"items, {digest.updated_count} updated, from {count(digest.source_count, 'source')}"
+        f"digest {digest.profile}: {count(digest.entry_count, 'entry', 'entries')}, "
+        f"{count(digest.new_item_count, 'new item')}, {digest.updated_count} updated, "
+        f"from {count(digest.source_count, 'source')}"
         + (f", {count(events, 'procedure event')}" if events else "")
         + f"; window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
     )

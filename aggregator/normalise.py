@@ -23,6 +23,7 @@ The rules, in the order `normalise_item` applies them:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
@@ -97,7 +98,7 @@ def normalise_with_warnings(
         relisted = len(unique) - len(kept)
         notes.append(
             f"{relisted} {'entry' if relisted == 1 else 'entries'} listed again under another"
-            " GUID (same link, title and text) skipped"
+            " GUID (same link and title, one text holding the other's) skipped"
         )
     return kept, tuple(notes)
 
@@ -136,8 +137,18 @@ def _preference(item: Item) -> tuple[int, str]:
 def _relisted(item: Item, other: Item) -> bool:
     if item.content_hash == other.content_hash:
         return True
-    shorter, longer = sorted((item.text, other.text), key=len)
+    shorter, longer = sorted((_teaser_words(item.text), _teaser_words(other.text)), key=len)
     return shorter in longer  # an entry without text is its twin's teaser
+
+
+# How a teaser ends where it was cut: "…", "...", WordPress's "[…]", "(…)".
+_CUT_MARK = re.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|\(\s*(?:…|\.\.\.)\s*\)|…|\.\.\.)\s*\Z")
+
+
+def _teaser_words(text: str) -> str:
+    """The words of a text as a teaser shows them: without the mark where it was cut, and
+    with its spacing folded."""
+    return " ".join(_CUT_MARK.sub("", text).split())
 
 
 # An item too short (or too ambiguous) to detect on its own takes the language of the rest of

@@ -206,7 +206,8 @@ def test_an_entry_listed_again_under_another_guid_is_skipped() -> None:
     )
     assert [i.guid for i in items] == ["euractiv-889911", "euractiv-889912"]
     assert warnings == (
-        "1 entry listed again under another GUID (same link, title and text) skipped",
+        "1 entry listed again under another GUID (same link and title, one text holding the"
+        " other's) skipped",
     )
 
 
@@ -226,6 +227,25 @@ def test_a_live_page_s_updates_at_one_address_are_all_kept() -> None:
     ]
     items, warnings = normalise_with_warnings(SOURCE, document(*updates), now=NOW)
     assert [i.guid for i in items] == ["upd-0", "upd-1"] and warnings == ()
+
+
+@pytest.mark.parametrize("cut", ["…", "...", " […]", " [...]", " (…)"])
+def test_a_teaser_cut_with_an_ellipsis_is_its_full_text_s_twin(cut: str) -> None:
+    full = raw(
+        guid="t2",
+        url="https://example.org/t?utm_source=x",
+        title="Ministers agree compromise",
+        summary="Ministers agreed on the detection orders compromise in Brussels. Encryption"
+        " stays out of scope.",
+    )
+    teaser = replace(
+        full,
+        guid="t1",
+        url="https://example.org/t",
+        summary=f"Ministers agreed on the detection orders{cut}",
+    )
+    items = normalise_document(SOURCE, document(teaser, full), now=NOW)
+    assert [i.guid for i in items] == ["t2"]
 
 
 def test_dates_refused_as_too_far_ahead_are_said() -> None:

@@ -89,7 +89,29 @@ def test_a_right_header_beats_a_wrong_meta() -> None:
     data = _page(title, text, meta="iso-8859-1", lang="pl").encode("iso8859_2")
     got_title, got_text, warnings = _parse(data, "iso-8859-2")
     assert (got_title, got_text) == (title, text)
-    assert not any("contradicts" in w for w in warnings)
+    # Read as the header says, and the page's contradiction said.
+    assert warnings == [
+        "declared encoding 'iso-8859-1' contradicts the HTTP charset 'iso-8859-2':"
+        " read as 'iso-8859-2'"
+    ]
+
+
+def test_a_wrong_declaration_alone_does_not_make_mojibake() -> None:
+    # No HTTP charset; the feed declares ISO-8859-1 and says it is Polish, in ISO-8859-2.
+    title, text = POLISH
+    data = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>Sejm'
+        "</title><language>pl</language><link>https://www.sejm.gov.pl/</link><item>"
+        f"<title>{title}</title><link>https://www.sejm.gov.pl/a/1</link>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode("iso8859_2")
+    doc = parse_document(
+        feed_source(), fetched(data, "https://www.sejm.gov.pl/rss.xml", "text/xml")
+    )
+    assert [(i.title, i.summary) for i in doc.items] == [(title, text)]
+    assert doc.warnings == (
+        "declared encoding 'ISO-8859-1' does not fit the text's language (pl): read as iso8859_2",
+    )
 
 
 def test_an_agreeing_pair_reads_without_a_warning() -> None:

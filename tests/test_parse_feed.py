@@ -417,3 +417,15 @@ def test_a_feed_cut_inside_a_cdata_section_skips_the_cut_entry() -> None:
     doc = parse_document(feed_source(), fetched(rss, "https://example.org/feed"))
     assert [i.title for i in doc.items] == ["Whole"]
     assert "the document ends inside its last entry: that entry was skipped" in doc.warnings
+
+
+def test_an_article_behind_pheedo_s_click_counter_is_no_advert() -> None:
+    rss = b"""<rss version="2.0" xmlns:pheedo="http://www.pheedo.com/namespace/pheedo">
+<channel><title>Paper</title><link>https://paper.example/</link>
+<item><title>Featured Advertiser</title><link>http://ads.pheedo.com/click.phdo?s=ad1</link>
+<description>An advert.</description></item>
+<item><title>Council agrees position</title><link>http://ads.pheedo.com/click.phdo?i=real15</link>
+<pheedo:origLink>https://paper.example/news/council-position</pheedo:origLink>
+<description>The Council agreed its position.</description></item></channel></rss>"""
+    (item,) = _normalised(rss)
+    assert item.url == "https://paper.example/news/council-position"

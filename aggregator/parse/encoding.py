@@ -247,12 +247,53 @@ def decode(
     # (label, declared): the last is the default, which no one declared, so it overrules none.
     header, own = http_charset(content_type), declared_in_document(data, markup)
     claims = [(header, _HEADER), (own, _DOCUMENT), ("utf-8", None)]
-    if header and own and _document_over_header(data, header, own, _languages(data, language)):
+    languages = _languages(data, language)
+    if header and own and _document_over_header(data, header, own, languages):
         claims = [(own, _DOCUMENT), ("utf-8", None)]
         decoded = _decode_claims(data, claims, language)
         note = f"HTTP charset {header!r} contradicts the document's own {own!r}: read as {own!r}"
         return replace(decoded, declared=header, warnings=(note, *decoded.warnings))
-    return _decode_claims(data, claims, language)
+    decoded = _decode_claims(data, claims, language)
+    for label, claimant in ((header, _HEADER), (own, _DOCUMENT)):
+        if label is not None and codec_name(label) == decoded.encoding:
+            better = _language_over_claim(data, decoded, label, claimant, languages)
+            if better is not None:
+                return better
+            other = own if claimant == _HEADER else None
+            if other and codec_name(other) not in (None, decoded.encoding):
+                # The header won, as browsers read it; the page said otherwise.
+                note = f"declared encoding {other!r} contradicts the HTTP charset {label!r}"
+                return replace(decoded, warnings=(*decoded.warnings, f"{note}: read as {label!r}"))
+            break
+    return decoded
+
+
+def _language_over_claim(
+    data: bytes, decoded: Decoded, label: str, claimant: str, languages: tuple[str, ...]
+) -> Decoded | None:
+    """The text in its language's encoding, when the single-byte encoding it was read in
+    is not one its language is written in and reads plainly more garbled ("Pos³owie": a
+    Polish page declared ISO-8859-1); None to keep `decoded`."""
+    if decoded.encoding in _UNICODE or data.isascii():
+        return None
+    for language in languages:
+        legacy = _LEGACY_OF_LANGUAGE.get(language.split("-")[0], ())
+        if not legacy:
+            continue
+        if decoded.encoding in legacy:
+            return None
+        readings = [(c, t) for c in legacy if (t := _try_decode(data, c)) is not None]
+        if not readings:
+            return None
+        scored = [(mess_ratio(t[:_LANGUAGE_WINDOW]), c, t) for c, t in readings]
+        mess, codec, text = min(scored, key=lambda found: found[0])
+        if mess + _LANGUAGE_MARGIN >= mess_ratio(decoded.text[:_LANGUAGE_WINDOW]):
+            return None
+        note = (
+            f"{claimant} {label!r} does not fit the text's language ({language}): read as {codec}"
+        )
+        return Decoded(text=text, encoding=codec, declared=label, warnings=(note,))
+    return None
 
 
 def _document_over_header(data: bytes, header: str, own: str, languages: tuple[str, ...]) -> bool:

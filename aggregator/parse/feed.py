@@ -144,6 +144,8 @@ _AD_HOSTS = (
 
 
 def _is_advert(entry: dict[str, Any]) -> bool:
+    if _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"):
+        return False  # a real article behind the service's click counter
     link = _field(entry, "link")
     if not isinstance(link, str) or "//" not in link:
         return False
