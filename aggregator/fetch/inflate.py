@@ -9,7 +9,7 @@ stop at the cap with no more than a step beyond it held.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Protocol
 
 import brotli  # type: ignore[import-untyped]
@@ -105,24 +105,24 @@ class _Brotli:
             out = self._decompressor.process(data, output_buffer_limit=STEP)
             if out:
                 yield out
-            while not self._decompressor.can_accept_more_data():
-                out = self._decompressor.process(b"", output_buffer_limit=STEP)
-                if not out:
-                    break
-                yield out
+            yield from self._held_back(self._decompressor.can_accept_more_data)
         except brotli.error as exc:
             raise httpx.DecodingError(str(exc)) from exc
 
     def flush(self) -> Iterator[bytes]:
         # Output held back by the step limit when the input ended.
         try:
-            while not self._decompressor.is_finished():
-                out = self._decompressor.process(b"", output_buffer_limit=STEP)
-                if not out:
-                    break
-                yield out
+            yield from self._held_back(self._decompressor.is_finished)
         except brotli.error as exc:
             raise httpx.DecodingError(str(exc)) from exc
+
+    def _held_back(self, done: Callable[[], bool]) -> Iterator[bytes]:
+        """The output the step limit held back, a step at a time, until `done`."""
+        while not done():
+            out = self._decompressor.process(b"", output_buffer_limit=STEP)
+            if not out:
+                break
+            yield out
 
 
 def _decoder(name: str) -> _Decoder | None:
