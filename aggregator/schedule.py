@@ -61,12 +61,17 @@ def cron_trigger(profile: DigestProfile) -> BaseTrigger:
     return cron.cron_trigger(profile.cron, profile.timezone)
 
 
-def digest_due(trigger: BaseTrigger, *, since: datetime, now: datetime) -> bool:
-    """Whether the schedule fired in (since, now]. One answer however many times it fired:
-    a service that was down for three days sends one digest, not three. Constant time,
-    whatever the gap (no walk over the missed fire times)."""
+def due_fire(trigger: BaseTrigger, *, since: datetime, now: datetime) -> datetime | None:
+    """The first time the schedule fired in (since, now], or None. One answer however many
+    times it fired: a service that was down for three days sends one digest, not three.
+    Constant time, whatever the gap (no walk over the missed fire times)."""
     fire = cron.next_fire_after(trigger, since)
-    return fire is not None and fire <= now
+    return fire if fire is not None and fire <= now else None
+
+
+def digest_due(trigger: BaseTrigger, *, since: datetime, now: datetime) -> bool:
+    """Whether the schedule fired in (since, now] (`due_fire`)."""
+    return due_fire(trigger, since=since, now=now) is not None
 
 
 def digest_reference(last_end: datetime | None, started: datetime) -> datetime:
@@ -155,16 +160,13 @@ class Service:
                 log.warning("%s: %s", result.source_id, warning)
         return len(results), len(failed)
 
-    def due_profiles(self, now: datetime) -> list[DigestProfile]:
-        return [profile for profile, _ in self.due_fires(now)]
-
     def due_fires(self, now: datetime) -> list[tuple[DigestProfile, datetime]]:
         """The due profiles, each with the scheduled time it is due for."""
         due: list[tuple[DigestProfile, datetime]] = []
         for profile in self.app.settings.digest.profiles:
             since = digest_reference(self.app.last_digest_end(profile.name), self.started)
-            fire = cron.next_fire_after(cron_trigger(profile), since)
-            if fire is not None and fire <= now:
+            fire = due_fire(cron_trigger(profile), since=since, now=now)
+            if fire is not None:
                 due.append((profile, fire))
         return due
 

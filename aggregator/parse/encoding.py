@@ -254,17 +254,24 @@ def decode(
         note = f"HTTP charset {header!r} contradicts the document's own {own!r}: read as {own!r}"
         return replace(decoded, declared=header, warnings=(note, *decoded.warnings))
     decoded = _decode_claims(data, claims, language)
-    for label, claimant in ((header, _HEADER), (own, _DOCUMENT)):
-        if label is not None and codec_name(label) == decoded.encoding:
-            better = _language_over_claim(data, decoded, label, claimant, languages)
-            if better is not None:
-                return better
-            other = own if claimant == _HEADER else None
-            if other and codec_name(other) not in (None, decoded.encoding):
-                # The header won, as browsers read it; the page said otherwise.
-                note = f"declared encoding {other!r} contradicts the HTTP charset {label!r}"
-                return replace(decoded, warnings=(*decoded.warnings, f"{note}: read as {label!r}"))
-            break
+    taken = next(
+        (
+            (label, claimant)
+            for label, claimant in ((header, _HEADER), (own, _DOCUMENT))
+            if label is not None and codec_name(label) == decoded.encoding
+        ),
+        None,
+    )
+    if taken is None:
+        return decoded  # detection, or UTF-8 over a legacy label: said already
+    label, claimant = taken
+    better = _language_over_claim(data, decoded, label, claimant, languages)
+    if better is not None:
+        return better
+    if claimant == _HEADER and own and codec_name(own) not in (None, decoded.encoding):
+        # The header won, as browsers read it; the page said otherwise.
+        note = f"declared encoding {own!r} contradicts the HTTP charset {label!r}"
+        return replace(decoded, warnings=(*decoded.warnings, f"{note}: read as {label!r}"))
     return decoded
 
 

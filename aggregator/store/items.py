@@ -314,27 +314,34 @@ def _renamed(
 def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]]) -> None:
     """The rows found under their old GUID or link take the new ones, so the next refresh
     finds them by identity (and skips their unchanged entries before parsing)."""
-    if not renamed:
+    _set_columns(
+        conn,
+        [
+            (
+                item_id,
+                {
+                    "identity": item.identity,
+                    "guid": item.guid,
+                    "url": item.url,
+                    "canonical_url": item.canonical_url,
+                },
+            )
+            for item_id, item in renamed
+        ],
+    )
+
+
+def _set_columns(conn: Connection, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+    """Some columns of some item rows, in place (no revision): one statement for them all.
+    Every mapping names the same columns."""
+    if not rows:
         return
+    names = list(rows[0][1])
     conn.execute(
         update(items)
         .where(items.c.id == bindparam("b_id"))
-        .values(
-            identity=bindparam("b_identity"),
-            guid=bindparam("b_guid"),
-            url=bindparam("b_url"),
-            canonical_url=bindparam("b_canonical_url"),
-        ),
-        [
-            {
-                "b_id": item_id,
-                "b_identity": item.identity,
-                "b_guid": item.guid,
-                "b_url": item.url,
-                "b_canonical_url": item.canonical_url,
-            }
-            for item_id, item in renamed
-        ],
+        .values({name: bindparam(f"b_{name}") for name in names}),
+        [{"b_id": item_id, **{f"b_{k}": v for k, v in values.items()}} for item_id, values in rows],
     )
 
 
@@ -434,13 +441,12 @@ def _redated(old: RowMapping, item: Item) -> bool:
 
 def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]]) -> None:
     """Dates only: no revision (the words are the same) and no "updated" in a digest."""
-    if not redated:
-        return
-    conn.execute(
-        update(items)
-        .where(items.c.id == bindparam("b_id"))
-        .values(published=bindparam("b_published"), published_is_fallback=False),
-        [{"b_id": item_id, "b_published": to_db(item.published)} for item_id, item in redated],
+    _set_columns(
+        conn,
+        [
+            (item_id, {"published": to_db(item.published), "published_is_fallback": False})
+            for item_id, item in redated
+        ],
     )
 
 
@@ -470,23 +476,13 @@ def _footer_only(
 
 
 def _rewrite_in_place(conn: Connection, refreshed: Sequence[tuple[int, Item]]) -> None:
-    if not refreshed:
-        return
-    conn.execute(
-        update(items)
-        .where(items.c.id == bindparam("b_id"))
-        .values(
-            summary=bindparam("b_summary"),
-            text=bindparam("b_text"),
-            content_hash=bindparam("b_hash"),
-        ),
+    _set_columns(
+        conn,
         [
-            {
-                "b_id": item_id,
-                "b_summary": item.summary,
-                "b_text": item.text,
-                "b_hash": item.content_hash,
-            }
+            (
+                item_id,
+                {"summary": item.summary, "text": item.text, "content_hash": item.content_hash},
+            )
             for item_id, item in refreshed
         ],
     )
