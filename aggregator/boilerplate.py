@@ -145,6 +145,25 @@ def without_read_more_link(html: str) -> str:
     return before if alone and not after.strip() else html
 
 
+# A plain-text "Leia mais (09/24/2018 - 19h22)" / "Read more »" closing a text: the words of
+# a read-more link without the link (a feed that flattened its HTML), after a finished
+# sentence, with at most a time stamp in brackets or an arrow after them. "Children should
+# read more." stays: the words must be a sentence of their own.
+_STAMP = r"(?:\s*\([\d\s/.:,h\-–]{4,30}\))?"
+_READ_MORE_SENTENCE = re.compile(
+    r"(?<=[.!?…»\"'”)])\s+(?:" + "|".join(_READ_MORE_WORDS) + ")" + _STAMP + r"[\s.:…»›→>\-]*\Z",
+    re.IGNORECASE,
+)
+_READ_MORE_SENTENCE_TAIL = 200
+
+
+def without_read_more_words(text: str) -> str:
+    """A text without a closing plain-text "Leia mais (…)" / "Read more »" sentence."""
+    start = max(len(text) - _READ_MORE_SENTENCE_TAIL, 0)
+    found = _READ_MORE_SENTENCE.search(text, start)
+    return text if found is None else text[: found.start()].rstrip()
+
+
 def without_copyright_line(text: str) -> str:
     """An entry's text without the Parliament's closing copyright line."""
     start = max(len(text) - _TAIL_CHARS, 0)
@@ -163,7 +182,7 @@ _WORDPRESS_TEXT = re.compile(
 
 # A read-more link as html_to_text left it in items stored before it was removed.
 _READ_MORE_TEXT = re.compile(
-    r"(?:" + "|".join(_READ_MORE_WORDS) + r")[\s.:…»›→>\-]*", re.IGNORECASE
+    r"(?:" + "|".join(_READ_MORE_WORDS) + ")" + _STAMP + r"[\s.:…»›→>\-]*", re.IGNORECASE
 )
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from aggregator.boilerplate import (
     without_copyright_line,
     without_read_more_link,
+    without_read_more_words,
     without_wordpress_footer,
 )
 from aggregator.keys import indexable
@@ -234,8 +235,8 @@ def normalise_item(
 
 def _text_of(html: str) -> str:
     """Plain text of a body, without the footers publishing systems add (boilerplate.py)."""
-    return without_copyright_line(
-        html_to_text(without_read_more_link(without_wordpress_footer(html)))
+    return without_read_more_words(
+        without_copyright_line(html_to_text(without_read_more_link(without_wordpress_footer(html))))
     )
 
 

@@ -190,12 +190,15 @@ def truncate_words(text: str, limit: int) -> str:
     return head.rstrip(" ,;:.-–—") + "…"
 
 
-def first_words(text: str, count: int) -> str:
-    """The first `count` words of `text` on one line, with "…" when there were more."""
+def first_words(text: str, count: int, limit: int = 100) -> str:
+    """The first `count` words of `text` on one line, with "…" when there were more; at most
+    `limit` characters (Chinese or Japanese text has no spaces: its "first words" were the
+    whole text)."""
     words = fold_line(text).split(" ", count)
-    if len(words) <= count:
-        return " ".join(words)
-    return " ".join(words[:count]).rstrip(" ,;:.-–—") + "…"
+    head = " ".join(words[:count])
+    if len(head) > limit:
+        return truncate_words(head, limit)
+    return head if len(words) <= count else head.rstrip(" ,;:.-–—") + "…"
 
 
 # -- fingerprints -----------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from aggregator.boilerplate import (
+    only_a_footer_removed,
     without_copyright_line,
     without_read_more_link,
+    without_read_more_words,
     without_wordpress_footer,
 )
 from aggregator.models import ParsedDocument, RawItem
@@ -234,3 +236,41 @@ def test_corpus_feeds_lose_their_read_more_links(corpus: Path, name: str, traile
     items = normalise_document(source, document, now=datetime.now(UTC))
     assert len(items) >= 20
     assert not [i.title for i in items if trailer in i.text or trailer in i.summary]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Já são 500 mil testes. Leia mais (09/24/2018 - 19h22)", "Já são 500 mil testes."),
+        ("The Council adopted its position. Read more »", "The Council adopted its position."),
+        ("Le Conseil a tranché. Lire la suite...", "Le Conseil a tranché."),
+        ("Der Rat hat entschieden. Weiterlesen", "Der Rat hat entschieden."),
+    ],
+)
+def test_a_closing_plain_text_read_more_sentence_is_removed(text: str, kept: str) -> None:
+    assert without_read_more_words(text) == kept
+    # An item stored with it before is updated in place, without a revision.
+    assert only_a_footer_removed(text, kept)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Children should read more.",  # the words end a sentence, are not one
+        "Read more",  # nothing before it: the whole text
+        "Leia mais sobre o regulamento aqui.",  # words follow them
+    ],
+)
+def test_read_more_words_that_are_not_a_trailer_are_kept(text: str) -> None:
+    assert without_read_more_words(text) == text
+
+
+@pytest.mark.corpus
+def test_corpus_plain_text_leia_mais_trailers_are_removed(corpus: Path) -> None:
+    path = corpus / "feeds" / "rss_uol_noticias_nodecl_latin1_rssparser.rss"
+    assert b"Leia mais (" in path.read_bytes()
+    source = feed_source()
+    document = parse_document(source, fetched(path.read_bytes(), "https://example.org/feed"))
+    items = normalise_document(source, document, now=datetime.now(UTC))
+    assert len(items) >= 10
+    assert not [i.title for i in items if "Leia mais" in i.text or "Leia mais" in i.summary]

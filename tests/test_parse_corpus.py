@@ -145,3 +145,13 @@ def test_corpus_localized_rfc822_dates_keep_their_offset(corpus: Path) -> None:
     doc = parse_file(corpus, "feeds/rss_uol_noticias_nodecl_latin1_rssparser.rss")
     published = doc.items[0].published
     assert published is not None and published.isoformat() == "2018-09-24T19:42:40-03:00"
+
+
+def test_corpus_feedburner_items_with_an_empty_nested_item_keep_their_orig_link(
+    corpus: Path,
+) -> None:
+    # Each item holds an illegal `<item />` before its feedburner:origLink.
+    doc = parse_file(corpus, "edgecases/nodefeedparser__illegally-nested_pcmag.xml")
+    assert len(doc.items) == 10
+    assert doc.warnings == ()
+    assert all(item.url and item.url.startswith("http://www.pcmag.com/") for item in doc.items)

@@ -429,3 +429,14 @@ def test_an_article_behind_pheedo_s_click_counter_is_no_advert() -> None:
 <description>The Council agreed its position.</description></item></channel></rss>"""
     (item,) = _normalised(rss)
     assert item.url == "https://paper.example/news/council-position"
+
+
+def test_a_zone_name_feedparser_does_not_know_is_not_read_as_utc() -> None:
+    # feedparser reads "10:00:00 PHT" as 10:00 UTC; the Philippines are at +08:00.
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>One</title><link>https://example.org/1</link>
+    <pubDate>Tue, 21 Sep 2021 10:00:00 PHT</pubDate></item></channel></rss>"""
+    source = feed_source()
+    document = parse_document(source, fetched(rss, "https://example.org/feed"))
+    (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert item.published == datetime(2021, 9, 21, 2, 0, tzinfo=UTC)

@@ -60,7 +60,7 @@ def test_council_listing_with_time_datetime_attributes() -> None:
         "sexual abuse online."
     )
     assert first.language == "en"
-    assert second.published == datetime(2025, 11, 20)
+    assert second.published == datetime(2025, 11, 20, tzinfo=UTC)
     assert second.summary is None
     assert doc.warnings == ("1 matched item without a link skipped",)
 
@@ -77,10 +77,10 @@ def test_french_listing_respects_base_href_and_french_dates() -> None:
         "https://www.arcom.fr/nos-ressources/actualites/"
         "protection-des-mineurs-en-ligne-l-arcom-salue-l-accord"
     )
-    assert first.published == datetime(2025, 11, 12)
+    assert first.published == datetime(2025, 11, 12, tzinfo=UTC)
     assert first.language == "fr"
     assert second.url == "https://www.arcom.fr/actualites/rapport-annuel-2024"
-    assert second.published == datetime(2025, 2, 3)
+    assert second.published == datetime(2025, 2, 3, tzinfo=UTC)
     assert doc.warnings == ("1 matched item without a link skipped",)  # javascript: link
 
 
@@ -99,12 +99,12 @@ def test_german_latin1_listing_with_meta_charset() -> None:
     assert first.url == (
         "https://www.bmj.de/SharedDocs/Pressemitteilungen/DE/2026/0303_Kinderschutz.html"
     )
-    assert first.published == datetime(2026, 3, 3)
+    assert first.published == datetime(2026, 3, 3, tzinfo=UTC)
     assert second.title == "Gespräch mit Datenschutzbeauftragten"
     assert second.url == (
         "https://www.bmj.de/SharedDocs/Pressemitteilungen/DE/2026/0214_Datenschutz.html?nn=17134"
     )
-    assert second.published == datetime(2026, 2, 14)
+    assert second.published == datetime(2026, 2, 14, tzinfo=UTC)
     assert doc.warnings == ()
 
 
@@ -129,7 +129,7 @@ def test_attribute_of_the_item_element_itself() -> None:
     selectors = Selectors(item="a.card", title="span", link="@href", date="@data-date")
     doc = parse_document(html_source(selectors), fetched(page, "https://www.rijksoverheid.nl/"))
     assert [(i.title, i.url, i.published, i.language) for i in doc.items] == [
-        ("Een", "https://www.rijksoverheid.nl/nieuws/1", datetime(2025, 11, 12), "nl"),
+        ("Een", "https://www.rijksoverheid.nl/nieuws/1", datetime(2025, 11, 12, tzinfo=UTC), "nl"),
         ("Two", "https://other.example/2", None, "en"),
     ]
 
@@ -248,7 +248,7 @@ def test_corpus_listing_pages(corpus: Path, name: str) -> None:
         assert item.title and "\ufffd" not in item.title and len(item.title) > 3
         if listing.dated:
             assert item.published is not None
-            assert datetime(2015, 1, 1) < item.published < datetime(2024, 1, 1)
+            assert datetime(2015, 1, 1) < item.published.replace(tzinfo=None) < datetime(2024, 1, 1)
 
 
 @pytest.mark.corpus
@@ -269,7 +269,7 @@ def test_corpus_govuk_first_item(corpus: Path) -> None:
     assert first.url == (
         "https://www.gov.uk/government/news/changes-to-student-visa-route-will-reduce-net-migration"
     )
-    assert first.published == datetime(2023, 5, 23)
+    assert first.published == datetime(2023, 5, 23, tzinfo=UTC)
 
 
 @pytest.mark.corpus
@@ -329,9 +329,9 @@ def test_posts_under_one_heading_and_link_are_kept_when_their_dates_or_texts_dif
     source = html_source(selectors, language="de")
     doc = parse_document(source, fetched(page, "https://www.bayern.de/"))
     assert [(i.published, i.summary) for i in doc.items] == [
-        (datetime(2017, 10, 6), "Kinderschutz im Netz"),
-        (datetime(2017, 10, 5), "Medienkompetenz an Schulen"),
-        (datetime(2017, 10, 4), "Medienkompetenz an Schulen"),
+        (datetime(2017, 10, 6, tzinfo=UTC), "Kinderschutz im Netz"),
+        (datetime(2017, 10, 5, tzinfo=UTC), "Medienkompetenz an Schulen"),
+        (datetime(2017, 10, 4, tzinfo=UTC), "Medienkompetenz an Schulen"),
     ]
     items = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
     assert len({i.identity for i in items}) == 3

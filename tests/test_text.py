@@ -183,6 +183,10 @@ def test_truncate_words_without_spaces_cuts_mid_word() -> None:
 def test_first_words() -> None:
     assert first_words("one two, three", 2) == "one two…"
     assert first_words("one two", 2) == "one two"
+    # Text without spaces (Chinese, Japanese) is cut at the limit, not taken whole.
+    chinese = "美国白宫称，将提名驻阿富汗美军司令官约翰艾伦为北约最高司令官。" * 20
+    assert first_words(chinese, 12, limit=40) == chinese[:40] + "…"
+    assert first_words("one two three", 12, limit=7) == "one two…"
 
 
 # -- fingerprints -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Dates as documents write them, to datetimes. Aware when the text gives a zone, else naive.
+"""Dates as documents write them, to datetimes. Aware when the text gives a zone, else naive;
+a date without a time of day is midnight UTC (see `_date_only_in_utc`).
 
 Feeds mostly use RFC 822 (RSS) or RFC 3339 (Atom, JSON Feed): those take fast paths that cost
 microseconds. Listing pages write dates in their own language ("12 novembre 2025",
@@ -55,6 +56,28 @@ _ZONES = {
     "MESZ": 2,
     "EET": 2,
     "EEST": 3,
+    # Those of feeds from elsewhere that the press quotes (IST is India's, Israel's or
+    # Ireland's: dateparser's guess).
+    "MSK": 3,
+    "EAT": 3,
+    "CAT": 2,
+    "SAST": 2,
+    "WAT": 1,
+    "PKT": 5,
+    "ICT": 7,
+    "WIB": 7,
+    "SGT": 8,
+    "HKT": 8,
+    "AWST": 8,
+    "JST": 9,
+    "KST": 9,
+    "AEST": 10,
+    "AEDT": 11,
+    "NZST": 12,
+    "NZDT": 13,
+    "AKST": -9,
+    "AKDT": -8,
+    "HST": -10,
 }
 # RFC 822 dates with the month in another language ("Seg, 24 Set 2018 19:42:40 -0300") are
 # common in European feeds. Month abbreviations of the EU's larger Latin-script languages, by
@@ -150,10 +173,10 @@ def parse_date(
     if cleaned is None or (full_year and not _FOUR_DIGITS.search(cleaned)):
         return None
     found = _fast(cleaned)
-    if found is not None:
-        return found
-    codes = _language_codes(languages)
-    return _natural(cleaned, codes) or _within(cleaned, codes)
+    if found is None:
+        codes = _language_codes(languages)
+        found = _natural(cleaned, codes) or _within(cleaned, codes)
+    return _date_only_in_utc(found, cleaned)
 
 
 # Relative dates ("il y a 3 jours", "2 hours ago", "gestern") are read up to a week back, to
@@ -192,7 +215,37 @@ def parse_relative_date(
 def parse_date_fast(text: str) -> datetime | None:
     """Only the fast paths (ISO 8601, RFC 822, numeric day-first): microseconds, never raises."""
     cleaned = _clean(text)
-    return _fast(cleaned) if cleaned is not None else None
+    return _date_only_in_utc(_fast(cleaned), cleaned) if cleaned is not None else None
+
+
+# A time of day as pages and feeds write one: "09:00", "14h30", "9.30", "2pm", "14 Uhr".
+_TIME_OF_DAY = re.compile(
+    r"\d{1,2}\s?[:h.]\s?\d{2}(?!\d)|\d{1,2}\s?(?:[ap]\.?m\b\.?|uhr\b|h\b)", re.IGNORECASE
+)
+
+
+def _date_only_in_utc(found: datetime | None, text: str) -> datetime | None:
+    """A date without a time ("2023-05-23", "12 novembre 2025") as midnight UTC, so that it
+    reads as that day in UTC and in every European zone, as feedparser and other readers
+    give it. Read as midnight in the source's zone (as a naive date with a time is), it
+    showed as the previous day in every UTC display (JSON, export)."""
+    if (
+        found is None
+        or found.tzinfo is not None
+        or (found.hour, found.minute, found.second, found.microsecond) != (0, 0, 0, 0)
+        or _TIME_OF_DAY.search(_without_date_digits(text))
+    ):
+        return found
+    return found.replace(tzinfo=UTC)
+
+
+# Compact dates whose separators look like a time's ("12.11.2025" holds "12.11"): taken out
+# before looking for a time of day.
+_COMPACT_DATE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
+
+
+def _without_date_digits(text: str) -> str:
+    return _COMPACT_DATE.sub(" ", text)
 
 
 def _clean(text: str) -> str | None:
@@ -229,6 +282,9 @@ def _iso(text: str) -> datetime | None:
     if not _ISO.match(text):
         return None
     value = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
+    if value[10:16] == "T24:00" and not value[16:19].strip(":0"):  # the end of the day
+        found = datetime.fromisoformat(value[:10] + "T00:00" + value[16:])
+        return _fixed_offset(found + timedelta(days=1))
     return _fixed_offset(datetime.fromisoformat(value))
 
 
@@ -247,8 +303,8 @@ def _rfc822(text: str) -> datetime | None:
     year = int(year_text)
     if len(year_text) == 2:  # two-digit years, as RFC 822 allowed; "0025" is year 25
         year += 2000 if year < 50 else 1900
-    naive = datetime(year, month, int(day), int(hour or 0), int(minute or 0), int(second or 0))
-    if zone is None or zone == "-0000":  # RFC 5322: -0000 means "zone unknown"
+    naive = _with_hour_24(year, month, int(day), int(hour or 0), int(minute or 0), second)
+    if zone is None:
         return naive
     if zone[0] in "+-":
         minutes = int(zone[1:3]) * 60 + int(zone[3:5])
@@ -258,6 +314,25 @@ def _rfc822(text: str) -> datetime | None:
     else:
         return None  # a zone name we do not know: dateparser knows more
     return naive.replace(tzinfo=timezone(offset))
+
+
+def _with_hour_24(
+    year: int, month: int, day: int, hour: int, minute: int, second: str | None
+) -> datetime:
+    """The time, where "24:00:00" (the end of a day, as ISO 8601 allows) is the next day's
+    midnight: refused, the date went to dateparser, which dropped the zone and the day."""
+    if hour == 24 and minute == 0 and not int(second or 0):
+        return datetime(year, month, day) + timedelta(days=1)
+    return datetime(year, month, day, hour, minute, int(second or 0))
+
+
+def has_unknown_zone(text: str) -> bool:
+    """Whether `text` is an RFC 822 date whose zone name the fast path does not know
+    ("JST" it does; "IST" it does not): dateparser reads it, where feedparser reads the
+    time as UTC."""
+    match = _RFC822.match(_SPACES.sub(" ", text).strip())
+    zone: str | None = match.group(7) if match else None
+    return zone is not None and zone[0] not in "+-" and zone.upper() not in _ZONES
 
 
 def _numeric(text: str) -> datetime | None:

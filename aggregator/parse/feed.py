@@ -20,7 +20,7 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import guards
-from aggregator.parse.dates import parse_date, parse_date_fast
+from aggregator.parse.dates import has_unknown_zone, parse_date, parse_date_fast
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
@@ -28,6 +28,10 @@ from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
+# An empty `<item/>` inside an item (FeedBurner's feeds of PCMag and others): feedparser
+# starts a new entry at it, and the item's own elements after it (its feedburner:origLink)
+# go to that empty entry. It holds nothing, so it goes before parsing (no line moves).
+_EMPTY_ITEM = re.compile(r"<item\s*/>")
 _HTML_START = re.compile(
     r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
@@ -63,6 +67,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     text = decoded.text.lstrip()  # a declaration after blank lines is an XML error otherwise
     if not text:
         raise ParseError(source.id, "empty document")
+    text = _EMPTY_ITEM.sub("", text)
     utf8 = _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
     refused = guards.entity_refusal(utf8)
     if refused:
@@ -273,7 +278,7 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
     if found is not None:
         return found
     parsed_tuple = _field(entry, f"{key}_parsed")
-    if parsed_tuple:
+    if parsed_tuple and not has_unknown_zone(raw):  # feedparser drops a zone it does not know
         try:
             year, month, day, hour, minute, second = parsed_tuple[:6]
             return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
