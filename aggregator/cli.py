@@ -298,6 +298,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     with open_app(args) as app:
         health = {h.id: h for h in app.health()}
         enabled = {s.id: s.enabled for s in app.sources}
+        configured_url = {s.id: s.url for s in app.sources}
     # The configured sources in config order, then those removed from the config: their
     # items are kept, so they are listed (and never fetched again).
     rows = [health[i] for i in enabled if i in health]
@@ -319,6 +320,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
         if not active:
             state = "disabled" if h.id in enabled else "removed from config"
         problem = " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
+        if active and h.url != configured_url.get(h.id, h.url):
+            # Fetched from there since a 301/308; the config still says the old address.
+            moved = f"moved permanently to {h.url} (update its url in sources.toml)"
+            problem = f"{problem}; {moved}" if problem else moved
         lines.append(
             Row(
                 [

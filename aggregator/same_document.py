@@ -10,13 +10,15 @@ skip the CPU stages: the source is then "unchanged", as if it had been parsed.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from datetime import timedelta
 
 from aggregator import __version__
 from aggregator.models import Fetched, Source
 
 # Bump when parsing or normalising a document gives other items than before (a parser fix):
 # every document is then read again once. The release is part of the digest too.
-READING_VERSION = 1
+READING_VERSION = 2
 
 
 def document_digest(source: Source, fetched: Fetched) -> str:
@@ -32,3 +34,14 @@ def document_digest(source: Source, fetched: Fetched) -> str:
     digest.update(context.encode("utf-8", "surrogatepass"))
     digest.update(fetched.content)
     return digest.hexdigest()
+
+
+def reading_digest(source: Source) -> str:
+    """A digest of the source's configuration that its items depend on: all of it but its
+    name, URL (the store follows a changed URL itself), interval and enabled flags. An edit
+    to it (a selector fixed, a language given) must read the document again, even where the
+    server would answer a conditional request with a 304."""
+    reading = replace(source, name="", url="", interval=timedelta(0), enabled=True, verified=True)
+    return hashlib.blake2b(
+        repr(reading).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()

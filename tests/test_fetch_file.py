@@ -47,6 +47,23 @@ def test_reads_the_file_and_answers_unchanged_until_it_is_touched(tmp_path: Path
     assert isinstance(again, Fetched) and again.content == b"<rss>new</rss>"
 
 
+def test_a_file_rewritten_with_its_old_modification_time_is_read_again(tmp_path: Path) -> None:
+    # Within the same second as the last read, or put back with its old time (`cp -p`,
+    # `rsync -t`): Last-Modified (to the second) is the same, the content is not.
+    path = tmp_path / "feed.xml"
+    path.write_bytes(b"<rss>first</rss>")
+    os.utime(path, ns=(1_700_000_000_100_000_000, 1_700_000_000_100_000_000))
+    first = fetch(path.as_uri())
+    assert isinstance(first, Fetched)
+
+    path.write_bytes(b"<rss>other</rss>")  # the same size
+    os.utime(path, ns=(1_700_000_000_100_000_000, 1_700_000_000_100_000_000))
+    again = fetch(path.as_uri(), first.validators)
+    assert isinstance(again, Fetched) and again.content == b"<rss>other</rss>"
+    assert again.validators.last_modified == first.validators.last_modified
+    assert fetch(path.as_uri(), again.validators) == Unchanged(url=path.as_uri())
+
+
 def test_missing_file_is_a_fetch_error(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="file not found") as caught:
         fetch((tmp_path / "nope.xml").as_uri())

@@ -497,6 +497,16 @@ def test_two_codings_are_undone_in_reverse_order(http_server: FixtureServer) -> 
     assert fetch(url).content == RSS
 
 
+def test_a_compression_not_asked_for_is_named_not_parsed(http_server: FixtureServer) -> None:
+    # zstd bytes the parser would call "not a feed: syntax error at line 1".
+    url = http_server.add("/feed", body=b"(\xb5/\xfd...", headers={"Content-Encoding": "zstd"})
+    with pytest.raises(FetchError, match=r"compressed with zstd .* asked for: gzip, deflate, br"):
+        fetch(url)
+    # A name that compresses nothing (a charset sent as the coding) is passed on as sent.
+    url = http_server.add("/odd", body=RSS, headers={"Content-Encoding": "utf-8"})
+    assert fetch(url).content == RSS
+
+
 def test_a_corrupt_compressed_body_is_a_clear_error(http_server: FixtureServer) -> None:
     broken = gzip.compress(RSS * 20)[:-30] + b"\x00" * 30
     url = http_server.add("/feed", body=broken, headers={"Content-Encoding": "gzip"})

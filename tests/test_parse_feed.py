@@ -257,6 +257,8 @@ REFUSED = {
         '<!DOCTYPE r [<!ENTITY a "aaaa">]><rss version="2.0"><channel/></rss>'.encode("utf-16"),
         "entity",
     ),
+    # json.loads recurses per level: a RecursionError was reported as a bug.
+    "JSON nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
 }
 
 

@@ -107,6 +107,31 @@ def serve_good_sources(server: FixtureServer) -> list[dict[str, Any]]:
     ]
 
 
+def test_an_edited_source_is_read_again_though_its_server_would_answer_304(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add(
+        "/council.html", body=LISTING, etag='"c1"', content_type="text/html; charset=utf-8"
+    )
+
+    def council(selectors: dict[str, str]) -> list[dict[str, Any]]:
+        return [source("council", url, kind="html", org="institution", selectors=selectors)]
+
+    wrong = {**COUNCIL_SELECTORS, "item": "li.no-such-class"}
+    config = write_config(env / "config", council(wrong), settings=FAST)
+    code, first = refresh_json(capsys, config)
+    assert code == 0 and first["sources"][0]["new"] == 0
+
+    write_config(env / "config", council(COUNCIL_SELECTORS), settings=FAST)  # selectors fixed
+    code, second = refresh_json(capsys, config)
+    assert code == 0 and second["sources"][0]["new"] == 2, second
+    assert "If-None-Match" not in http_server.requests("/council.html")[1].headers
+
+    code, third = refresh_json(capsys, config)  # the same config again: conditional
+    assert statuses(third) == {"council": "not modified"}
+    assert http_server.requests("/council.html")[2].headers["If-None-Match"] == '"c1"'
+
+
 def test_refresh_stores_every_kind_then_sends_conditional_requests(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -263,6 +288,10 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
     code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
     urls = {h["id"]: h["url"] for h in json.loads(out)["sources"]}
     assert urls["feed-3"] == http_server.url("/new/3.xml")
+    # The table says so too: the config still names the old address.
+    code, out, _ = run(capsys, "--config", str(config), "sources")
+    assert f"moved permanently to {http_server.url('/new/3.xml')}" in out
+    assert "update its url in sources.toml" in out
 
 
 def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(

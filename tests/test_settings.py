@@ -562,6 +562,7 @@ def test_several_problems_are_counted_and_the_first_by_line_reported(tmp_path: P
     assert (
         caught.value.more
         == "and 1 more problem: line 8, source[0].country: invalid country code 'xx'"
+        " (expected a 2-letter ISO 3166-1 code in upper case, like 'DE')"
     )
     # The first problem's expectation comes before the others, so it reads as its own.
     assert str(caught.value).endswith(
@@ -581,7 +582,10 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
     assert text.index("(expected") < text.index("2 more problems")
     assert "2 more problems" in text
     assert "line 3, fetch.max_connections" in text
-    assert "line 6, schedule.min_intervall" in text
+    assert "line 6, schedule.min_intervall: unknown key 'min_intervall'; did you mean" in text
+    # Each of the others says what was expected too.
+    assert "line 3, fetch.max_connections: 'many' is text, in quotes (expected an integer" in text
+    assert text.count("(expected") == 3
 
 
 def test_a_later_wrong_type_says_what_was_expected(tmp_path: Path) -> None:

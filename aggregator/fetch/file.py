@@ -1,7 +1,10 @@
 """file:// URLs: local dumps and offline replays, with the same conditional-GET contract.
 
-The file's modification time plays Last-Modified, so a second fetch of an untouched file with
-the validators of the first is `Unchanged`, as a 304 would be.
+The file's modification time plays Last-Modified, and its status (times to the nanosecond,
+size, inode) an ETag, so a second fetch of an untouched file with the validators of the first
+is `Unchanged`, as a 304 would be. Last-Modified alone, to the second, missed a file
+rewritten within the second of the last read, or put in place with its old time (`cp -p`,
+`rsync -t`): the status change time (ctime) moves at every write, whatever the mtime says.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def _read(
         with path.open("rb") as stream:
             stat = os.fstat(stream.fileno())
             modified = format_datetime(datetime.fromtimestamp(stat.st_mtime, UTC), usegmt=True)
-            if validators.last_modified == modified:
+            etag = _etag(stat)
+            if validators.etag == etag:
                 return Unchanged(url=url)
             if stat.st_size > max_bytes:
                 raise FetchError(source_id, f"response larger than {max_bytes} bytes")
@@ -58,6 +62,10 @@ def _read(
         url=url,
         status_code=200,
         content=content,
-        headers={"last-modified": modified, "content-length": str(len(content))},
-        validators=CacheValidators(last_modified=modified),
+        headers={"last-modified": modified, "etag": etag, "content-length": str(len(content))},
+        validators=CacheValidators(etag=etag, last_modified=modified),
     )
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_mtime_ns:x}-{stat.st_ctime_ns:x}-{stat.st_size:x}-{stat.st_ino:x}"'

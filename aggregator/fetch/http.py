@@ -38,7 +38,7 @@ from aggregator.errors import Blocked, ConfigError, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
-from aggregator.fetch.inflate import decoded_chunks
+from aggregator.fetch.inflate import decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
@@ -63,6 +63,8 @@ ACCEPT = (
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # Everything httpx raises that is not a bug of ours.
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+ACCEPT_ENCODING = "gzip, deflate, br"  # what fetch/inflate.py decodes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,7 +175,7 @@ class HttpFetcher:
         # Every request's headers before its own (the conditional ones); httpx adds Host.
         self._headers = {
             "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate, br",
+            "Accept-Encoding": ACCEPT_ENCODING,
             "Connection": "keep-alive",
             "User-Agent": options.user_agent,
         }
@@ -378,6 +380,14 @@ class HttpFetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big  # refused before a byte of the body is read
+        coded = undecodable(response.headers.get("content-encoding", ""))
+        if coded:
+            raise FetchError(
+                source_id,
+                f"the response is compressed with {', '.join(coded)} (Content-Encoding), which"
+                f" was not asked for and cannot be decoded; asked for: {ACCEPT_ENCODING}",
+                status_code=response.status_code,
+            )
         if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
             too_big = FetchError(
                 source_id,

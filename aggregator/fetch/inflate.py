@@ -135,6 +135,20 @@ def _decoder(name: str) -> _Decoder | None:
     return None  # identity, or one we did not ask for: passed on as sent
 
 
+# Compressions a server may use unasked that we cannot decode: their bytes would reach the
+# parser as "not a feed: syntax error at line 1". Other unknown names (a charset sent as
+# Content-Encoding) are passed on as sent, as browsers do.
+_UNDECODABLE = frozenset(
+    {"zstd", "compress", "x-compress", "bzip2", "x-bzip2", "xz", "lzma", "exi", "pack200-gzip"}
+)
+
+
+def undecodable(content_encoding: str) -> list[str]:
+    """The codings of a Content-Encoding header that compress and that we cannot decode."""
+    names = [name.strip().lower() for name in content_encoding.split(",")]
+    return [name for name in names if name in _UNDECODABLE]
+
+
 def decoders(content_encoding: str) -> list[_Decoder]:
     """The decoders of a Content-Encoding header, in the order they apply (the reverse of
     the order the server applied the codings in)."""

@@ -53,7 +53,10 @@ def parse_document(source: Source, fetched: Fetched) -> ParsedDocument:
     parser = PARSERS.get(source.kind)
     if parser is None:
         raise ParseError(source.id, f"no parser for source kind {str(source.kind)!r}")
-    return parser(source, fetched)
+    try:
+        return parser(source, fetched)
+    except RecursionError as exc:  # json, BeautifulSoup: elements nested thousands deep
+        raise ParseError(source.id, "the document is nested too deeply to be read") from exc
 
 
 __all__ = ["PARSERS", "ParseError", "Parser", "fallback_urls", "parse_document"]

@@ -105,8 +105,9 @@ MORE_PROBLEMS_SHOWN = 10
 def _brief(error: ErrorDetails, line: int, model: type[BaseModel]) -> str:
     where = f"line {line}, " if line else ""
     problem, expected = describe(error, model)
-    # "wrong type: 3" alone leaves the reader to guess what the key takes.
-    detail = f" (expected {expected})" if expected and problem.startswith("wrong type") else ""
+    # Each problem with what the key takes: "invalid value 'company'" alone leaves the
+    # reader to guess, and one edit should fix them all.
+    detail = f" (expected {expected})" if expected else ""
     return f"{where}{dotted(tuple(error['loc']))}: {problem}{detail}"
 
 

@@ -70,6 +70,9 @@ sources = Table(
     Column("last_warning", Text),
     # Rate limited: when the server said to come back (Retry-After); read with last_status.
     Column("retry_after", utc()),
+    # Digest of the configuration the source's documents are read with (selectors, kind,
+    # language...: `aggregator.same_document.reading_digest`): a change drops the validators.
+    Column("reading_digest", String(32)),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

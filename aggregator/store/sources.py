@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 from aggregator.errors import RateLimited, SourceError, StoreError
 from aggregator.models import CacheValidators, NotModifiedRecord, Source, SourceHealth
+from aggregator.same_document import reading_digest
 from aggregator.store.schema import fetch_log, items, sources
 from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
 
@@ -51,9 +52,16 @@ def _upsert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
     return dialect.insert(sources)
 
 
-def _configured_row(source: Source) -> tuple[str, str, str, bool, str]:
+def _configured_row(source: Source) -> tuple[str, str, str, bool, str, str]:
     """What `sync` writes of a configured source, as `in_sync` reads it back."""
-    return (source.name, str(source.kind), str(source.org), source.enabled, source.url)
+    return (
+        source.name,
+        str(source.kind),
+        str(source.org),
+        source.enabled,
+        source.url,
+        reading_digest(source),
+    )
 
 
 def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
@@ -69,12 +77,21 @@ def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
             sources.c.org,
             sources.c.enabled,
             sources.c.config_url,
+            sources.c.reading_digest,
         )
     )
     found = 0
     for row in rows:
         if row.id in wanted:
-            if (row.name, row.kind, row.org, bool(row.enabled), row.config_url) != wanted[row.id]:
+            stored = (
+                row.name,
+                row.kind,
+                row.org,
+                bool(row.enabled),
+                row.config_url,
+                row.reading_digest,
+            )
+            if stored != wanted[row.id]:
                 return False
             found += 1
         elif row.enabled:
@@ -93,6 +110,14 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
         upsert = _upsert(conn)
         new = upsert.excluded
         url_changed = sources.c.config_url != new.config_url
+        # A source read another way now (its selectors edited...) is fetched at once and
+        # without validators: a 304 would leave its items as the old reading made them.
+        # None: stored before the digest was kept, changed or not; it is recorded.
+        reading_changed = and_(
+            sources.c.reading_digest.is_not(None),
+            sources.c.reading_digest != new.reading_digest,
+        )
+        refetch = or_(url_changed, reading_changed)
         stmt = upsert.on_conflict_do_update(
             index_elements=[sources.c.id],
             set_={
@@ -104,11 +129,10 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 # A new configured URL replaces any redirect target and its validators,
                 # and is fetched at once.
                 "url": case((url_changed, new.config_url), else_=sources.c.url),
-                "etag": case((url_changed, None), else_=sources.c.etag),
-                "last_modified": case((url_changed, None), else_=sources.c.last_modified),
-                "next_fetch_at": case(
-                    (url_changed, new.next_fetch_at), else_=sources.c.next_fetch_at
-                ),
+                "etag": case((refetch, None), else_=sources.c.etag),
+                "last_modified": case((refetch, None), else_=sources.c.last_modified),
+                "next_fetch_at": case((refetch, new.next_fetch_at), else_=sources.c.next_fetch_at),
+                "reading_digest": new.reading_digest,
                 # Another server's Retry-After is not the new URL's.
                 "retry_after": case((url_changed, None), else_=sources.c.retry_after),
             },
@@ -125,6 +149,7 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 "consecutive_failures": 0,
                 "ever_yielded": False,
                 "next_fetch_at": to_db(now),
+                "reading_digest": reading_digest(source),
             }
             for source in {s.id: s for s in configured}.values()
         ]
