@@ -297,7 +297,10 @@ def _usable_date(value: datetime | None, now: datetime, local: tzinfo) -> dateti
     """`value` in UTC (a naive one read in `local`), or None when it cannot be right."""
     if value is None:
         return None
-    utc = (value.replace(tzinfo=local) if value.tzinfo is None else value).astimezone(UTC)
+    try:
+        utc = (value.replace(tzinfo=local) if value.tzinfo is None else value).astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 (.NET's MinValue) is before year 1 in UTC
+        return None
     if utc < EARLIEST or utc > now + MAX_FUTURE:
         return None
     return utc

@@ -376,11 +376,14 @@ MAY_2 = datetime(2024, 5, 2, tzinfo=UTC)
         (datetime(1970, 1, 1, tzinfo=UTC), None, NOW, True),
         (datetime(1989, 12, 31, 23, 0, tzinfo=UTC), None, NOW, True),
         (datetime(1990, 1, 1, tzinfo=UTC), None, datetime(1990, 1, 1, tzinfo=UTC), False),
+        # .NET's DateTime.MinValue with a European offset: before year 1 in UTC.
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), None, NOW, True),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))), None, NOW, True),
     ],
     ids=[
         "aware-converted-to-utc", "naive-taken-as-utc", "updated-when-no-published", "missing",
         "less-than-a-day-ahead", "more-than-a-day-ahead", "bad-published-good-updated",
-        "epoch-zero", "before-1990", "1990-is-fine",
+        "epoch-zero", "before-1990", "1990-is-fine", "year-1-plus-1h", "year-9999-minus-12h",
     ],
 )  # fmt: skip
 def test_published(

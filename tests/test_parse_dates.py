@@ -52,6 +52,15 @@ CASES = [
     ("12.11.2025 09:30", ["de"], datetime(2025, 11, 12, 9, 30)),
     ("11/27/2025", ["en"], day(2025, 11, 27)),  # impossible as day-first
     ("23 May 2023", ["en"], day(2023, 5, 23)),
+    # Times dateparser drops, read from the text (local time in the source's zone).
+    ("le 12 novembre 2025 à 9 h", ["fr"], datetime(2025, 11, 12, 9, 0)),
+    ("12 novembre 2025, 9 h 30", ["fr"], datetime(2025, 11, 12, 9, 30)),
+    ("12.11.2025 — 9h", ["fr"], datetime(2025, 11, 12, 9, 0)),
+    ("12.11.2025 24:00", ["de"], datetime(2025, 11, 13, 0, 0)),
+    ("3 February 2026, 10:30 a.m.", ["en"], datetime(2026, 2, 3, 10, 30)),
+    # The time is the second date's: the first is a date without one.
+    ("Published 12 November 2025 · Updated 14 November 2025 10:00", ["en"], day(2025, 11, 12)),
+    ("12.11.2025 – 14.11.2025 12:00", ["de"], day(2025, 11, 12)),
     ("Τρί, 29 Ιούν 2004 12:53:00 GMT", None, datetime(2004, 6, 29, 12, 53, tzinfo=tz(0))),
 ]
 

@@ -442,3 +442,25 @@ def test_a_zone_name_feedparser_does_not_know_is_not_read_as_utc() -> None:
     document = parse_document(source, fetched(rss, "https://example.org/feed"))
     (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert item.published == datetime(2021, 9, 21, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<rss version="2.0"><channel><item><title>cut &#55357;</title>'
+        b"<link>https://example.org/1</link><description>a &#xD83D; b</description>"
+        b"</item></channel></rss>",
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1",'
+        b' "url": "https://example.org/1", "title": "cut \\ud83d",'
+        b' "content_text": "a \\udc00 b"}]}',
+    ],
+    ids=["rss character reference", "json escape"],
+)
+def test_half_an_emoji_is_a_replacement_character_not_a_failed_source(document: bytes) -> None:
+    # An excerpt that cut an emoji's surrogate pair in two: no UTF-8 text can hold the half.
+    source = feed_source()
+    parsed = parse_document(source, fetched(document, "https://example.org/feed"))
+    (item,) = normalise_document(source, parsed, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert item.title == "cut \ufffd"
+    assert item.text == "a \ufffd b"
+    item.text.encode("utf-8")  # storable

@@ -132,6 +132,29 @@ def test_an_edited_source_is_read_again_though_its_server_would_answer_304(
     assert http_server.requests("/council.html")[2].headers["If-None-Match"] == '"c1"'
 
 
+def test_an_edited_sources_tags_and_language_reach_its_stored_items(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add("/ep.xml", body=RSS, etag='"ep1"', content_type="application/rss+xml")
+    config = write_config(env / "config", [source("ep", url, language="en")], settings=FAST)
+    code, first = refresh_json(capsys, config)
+    assert code == 0 and first["sources"][0]["new"] == 2
+
+    # (The feed declares its language: that stays the items' own.)
+    edited = source("ep", url, language="de", country="BE", tags=["watch-list"])
+    write_config(env / "config", [edited], settings=FAST)
+    code, second = refresh_json(capsys, config)
+    assert code == 0 and statuses(second) == {"ep": "unchanged"}
+    code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        assert {"watch-list", "country:be", "lang:en"} <= set(row["tags"]), row["tags"]
+    # Not a revision: the words are the same.
+    code, out, _ = run(capsys, "--config", str(config), "refresh", "--json")
+    assert json.loads(out)["sources"][0]["updated"] == 0
+
+
 def test_refresh_stores_every_kind_then_sends_conditional_requests(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -653,6 +653,28 @@ def test_sync_sources_with_the_same_config_takes_no_write_lock(tmp_path: Path) -
     assert open_store(f"sqlite:///{path}").due_source_ids(now=at(2)) == ["a"]
 
 
+def test_a_store_opened_while_another_process_writes_reads_at_once(tmp_path: Path) -> None:
+    # Opening a connection set auto_vacuum, which takes the write lock: `aggregator sources`
+    # during a refresh's long write waited sqlite3's default 5 s, twice, then failed.
+    path = tmp_path / "store.sqlite"
+    first = open_store(f"sqlite:///{path}")
+    first.sync_sources([make_source("a")], now=T0)
+    first.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            opened = pool.submit(lambda: open_store(f"sqlite:///{path}"))
+            second = opened.result(timeout=4)
+            try:
+                assert pool.submit(second.due_source_ids, now=at(1)).result(timeout=4) == ["a"]
+            finally:
+                second.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_sqlite_new_items_are_stored_as_sqlalchemy_stores_them(tmp_path: Path) -> None:
     """New items reach SQLite through the driver (store/items.py `_insert_sqlite`): each
     column's stored value is the one SQLAlchemy's own insert gives the same item."""

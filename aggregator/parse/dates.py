@@ -175,7 +175,7 @@ def parse_date(
     found = _fast(cleaned)
     if found is None:
         codes = _language_codes(languages)
-        found = _natural(cleaned, codes) or _within(cleaned, codes)
+        found = _with_written_time(_natural(cleaned, codes) or _within(cleaned, codes), cleaned)
     return _date_only_in_utc(found, cleaned)
 
 
@@ -218,10 +218,44 @@ def parse_date_fast(text: str) -> datetime | None:
     return _date_only_in_utc(_fast(cleaned), cleaned) if cleaned is not None else None
 
 
-# A time of day as pages and feeds write one: "09:00", "14h30", "9.30", "2pm", "14 Uhr".
-_TIME_OF_DAY = re.compile(
-    r"\d{1,2}\s?[:h.]\s?\d{2}(?!\d)|\d{1,2}\s?(?:[ap]\.?m\b\.?|uhr\b|h\b)", re.IGNORECASE
+# A time of day as pages and feeds write one: "09:00", "14h30", "9 h 30", "9.30", "9 h",
+# "2pm", "10:30 a.m.", "14 Uhr". Groups: hour, minute, a/p.
+_CLOCK = re.compile(
+    r"(?<![\d.:])(\d{1,2})\s?(?:[:h.]\s?(\d{2})(?!\d)|h\b|(?=\s?[ap]\.?m\b)|(?=\s?uhr\b))"
+    r"(?:\s?([ap])\.?m\b\.?)?",
+    re.IGNORECASE,
 )
+
+
+def _clock_of(text: str) -> re.Match[str] | None:
+    """The time of day written with the text's first date: before its second year, if any
+    ("Published 12 November 2025 · Updated 14 November 2025 10:00": the time is the
+    second date's)."""
+    years = list(_YEAR.finditer(text))
+    if len(years) > 1:  # up to the word holding the second year ("14.11.2025", "2025")
+        text = text[: text.rfind(" ", 0, years[1].start()) + 1]
+    return _CLOCK.search(_without_date_digits(text))
+
+
+def _with_written_time(found: datetime | None, text: str) -> datetime | None:
+    """`found` at the time of day the text writes, where the reading lost it: dateparser
+    reads "le 12 novembre 2025 à 9 h" as midnight, and "12.11.2025 24:00" as the 12th's."""
+    if found is None or (found.hour, found.minute, found.second) != (0, 0, 0):
+        return found
+    clock = _clock_of(text)
+    if clock is None:
+        return found
+    hour, minute = int(clock[1]), int(clock[2] or 0)
+    half = (clock[3] or "").lower()
+    if half == "p" and hour < 12:
+        hour += 12
+    elif half == "a" and hour == 12:
+        hour = 0
+    if (hour, minute) == (24, 0):  # the end of the day
+        return found + timedelta(days=1)
+    if hour > 23 or minute > 59:
+        return found
+    return found.replace(hour=hour, minute=minute)
 
 
 def _date_only_in_utc(found: datetime | None, text: str) -> datetime | None:
@@ -233,7 +267,7 @@ def _date_only_in_utc(found: datetime | None, text: str) -> datetime | None:
         found is None
         or found.tzinfo is not None
         or (found.hour, found.minute, found.second, found.microsecond) != (0, 0, 0, 0)
-        or _TIME_OF_DAY.search(_without_date_digits(text))
+        or _clock_of(text)
     ):
         return found
     return found.replace(tzinfo=UTC)

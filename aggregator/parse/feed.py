@@ -28,10 +28,15 @@ from aggregator.parse.urls import absolute_http_url
 from aggregator.text import plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
-# An empty `<item/>` inside an item (FeedBurner's feeds of PCMag and others): feedparser
-# starts a new entry at it, and the item's own elements after it (its feedburner:origLink)
-# go to that empty entry. It holds nothing, so it goes before parsing (no line moves).
-_EMPTY_ITEM = re.compile(r"<item\s*/>")
+# An empty `<item/>` (or `<item></item>`) inside an item (FeedBurner's feeds of PCMag and
+# others): feedparser starts a new entry at it, and the item's own elements after it (its
+# feedburner:origLink) go to that empty entry. It holds nothing, so it goes before parsing
+# (no line moves).
+_EMPTY_ITEM = re.compile(r"<item\s*/>|<item>\s*</item>")
+# A character reference to half of a UTF-16 surrogate pair ("&#55357;": an emoji cut in two
+# by an excerpt): feedparser turns it into a lone surrogate, which no UTF-8 text can hold,
+# and the whole source failed. Replaced by U+FFFD, as HTML parsers do.
+_SURROGATE_REFERENCE = re.compile(r"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2})|0*(5[5-7]\d{3}));")
 _HTML_START = re.compile(
     r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
@@ -45,6 +50,12 @@ def parse_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     if _looks_like_json(fetched.content, fetched.headers.get("content-type")):
         return parse_json_feed(source, fetched)
     return parse_xml_feed(source, fetched)
+
+
+def _replacement_of_surrogate(match: re.Match[str]) -> str:
+    hexadecimal, decimal = match.groups()
+    value = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    return "&#xFFFD;" if 0xD800 <= value <= 0xDFFF else match.group(0)
 
 
 def _looks_like_json(data: bytes, content_type: str | None) -> bool:
@@ -68,6 +79,8 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     if not text:
         raise ParseError(source.id, "empty document")
     text = _EMPTY_ITEM.sub("", text)
+    if "&#" in text:
+        text = _SURROGATE_REFERENCE.sub(_replacement_of_surrogate, text)
     utf8 = _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
     refused = guards.entity_refusal(utf8)
     if refused:

@@ -38,6 +38,8 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         raise ParseError(source.id, f"not a JSON Feed: invalid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ParseError(source.id, "not a JSON Feed: the top level is not an object")
+    if "\\u" in decoded.text:  # only an escape can make a lone surrogate
+        document = _without_lone_surrogates(document)
     warnings = list(decoded.warnings)
     version = document.get("version")
     if isinstance(version, str) and version.startswith(_VERSION_PREFIX):
@@ -163,3 +165,18 @@ class _Fields:
             self._warnings.append(f"JSON Feed field {key!r} is not a string: ignored")
             return None
         return value.strip() or None
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """The document with each half of a UTF-16 surrogate pair that has no other half
+    ("\\ud83d": an emoji cut in two by an excerpt) replaced by U+FFFD; no UTF-8 text can
+    hold one, and the whole source failed. Whole pairs were joined by json already."""
+    if isinstance(value, str):
+        if not any("\ud800" <= c <= "\udfff" for c in value):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {key: _without_lone_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value

@@ -25,14 +25,18 @@ from aggregator.urls import mask_password
 WRITE_OPTION = "aggregator_write"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Pruning gives pages back with PRAGMA incremental_vacuum (store/retention.py). It takes
+# effect only on a database with no tables yet, and only when set before journal_mode: on an
+# older database it is a no-op until the first full VACUUM, which prune runs. Set on a new
+# file only: it takes the write lock, so on a store another process was writing to, every
+# command (a read-only `sources` too) waited sqlite3's default 5 s for it, twice, and failed
+# with "database is locked".
+SQLITE_NEW_FILE_PRAGMA = "PRAGMA auto_vacuum=INCREMENTAL"
 SQLITE_PRAGMAS = (
-    # Pruning gives pages back with PRAGMA incremental_vacuum (store/retention.py). It takes
-    # effect only on a database with no tables yet, and only when set before journal_mode:
-    # on an older database it is a no-op until the first full VACUUM, which prune runs.
-    "PRAGMA auto_vacuum=INCREMENTAL",
+    # First: every pragma after it that needs a lock waits for the other writer.
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA synchronous=NORMAL",
     # A 4 MiB page cache (the default is 2 MiB). It was 16 MiB while LSH buckets were rows
     # inserted at random places of a primary key; with the buckets in memory
@@ -112,7 +116,10 @@ def _install_sqlite_listeners(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # no implicit BEGIN: see _on_begin
         cursor = dbapi_conn.cursor()
         try:
-            for pragma in SQLITE_PRAGMAS:
+            cursor.execute(SQLITE_PRAGMAS[0])  # the busy timeout
+            if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new, empty file
+                cursor.execute(SQLITE_NEW_FILE_PRAGMA)
+            for pragma in SQLITE_PRAGMAS[1:]:
                 cursor.execute(pragma)
         finally:
             cursor.close()

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from aggregator.boilerplate import only_a_footer_removed
 from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
-from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
+from aggregator.store.schema import clusters, item_revisions, item_tags, items, sources, tombstones
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
 
 T = TypeVar("T")
@@ -70,6 +70,14 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def known_hashes(conn: Connection, source_id: str) -> dict[str, str]:
+    """identity -> content hash of the source's stored items, whose tagging and
+    fingerprinting a refresh can skip when they come back unchanged; none when the source's
+    configuration changed since they were saved (their tags are to be made again)."""
+    reading = conn.execute(
+        select(sources.c.reading_digest, sources.c.read_with).where(sources.c.id == source_id)
+    ).first()
+    if reading is not None and reading.reading_digest not in (None, reading.read_with):
+        return {}
     rows = conn.execute(
         select(items.c.identity, items.c.content_hash).where(items.c.source_id == source_id)
     )
@@ -365,8 +373,19 @@ def _pruned(
     return {aliases.get(name, name) for name in pruned}
 
 
-def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: datetime) -> Saved:
-    """Insert new items, update changed ones (keeping the old version), skip pruned ones."""
+def save(
+    conn: Connection,
+    source_id: str,
+    batch: Sequence[Item],
+    *,
+    now: datetime,
+    reread: bool = False,
+) -> Saved:
+    """Insert new items, update changed ones (keeping the old version), skip pruned ones.
+
+    `reread`: the source's configuration changed since its items were saved (its tags,
+    language, country...): the unchanged items take the tags and language the document's
+    new reading gives them, without a revision (the words are the same)."""
     unique, warnings = _unique(batch)
     identities = [item.identity for item in unique]
     stored = _existing(conn, source_id, identities)
@@ -387,7 +406,7 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
     redated: list[tuple[int, Item]] = []
-    unchanged = 0
+    kept: list[tuple[int, Item]] = []
     for item in unique:
         if item.identity in pruned:
             continue
@@ -397,9 +416,10 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
         elif old["content_hash"] != item.content_hash:
             changed.append((old["id"], item, old))
         else:
-            unchanged += 1
+            kept.append((old["id"], item))
             if _redated(old, item):
                 redated.append((old["id"], item))
+    unchanged = len(kept)
     _rename(conn, [(row["id"], item) for item in unique if (row := renamed.get(item.identity))])
     changed, refreshed = _footer_only(conn, changed)
     new_ids = _insert_new(conn, source_id, fresh, now=now)
@@ -407,11 +427,17 @@ def save(conn: Connection, source_id: str, batch: Sequence[Item], *, now: dateti
     _rewrite_in_place(conn, refreshed)
     _set_dates(conn, redated)
     unchanged += len(refreshed)
+    retagged = [*kept, *refreshed] if reread else []
     _replace_tags(
         conn,
-        [*zip(new_ids, fresh, strict=True), *((item_id, item) for item_id, item, _ in changed)],
-        replace=[item_id for item_id, _, _ in changed],
+        [
+            *zip(new_ids, fresh, strict=True),
+            *((item_id, item) for item_id, item, _ in changed),
+            *retagged,
+        ],
+        replace=[*(item_id for item_id, _, _ in changed), *(item_id for item_id, _ in retagged)],
     )
+    _set_columns(conn, [(item_id, {"language": item.language}) for item_id, item in retagged])
     return Saved(
         new=len(fresh),
         updated=len(changed),

@@ -163,6 +163,9 @@ def reclaim_space(engine: Engine) -> str:
             cursor.executescript("PRAGMA incremental_vacuum;")
             ran = "PRAGMA incremental_vacuum"
         else:
+            # A file made before the pragma was set (engine.py sets it on new files only):
+            # this full VACUUM converts it, and later prunes vacuum incrementally.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("VACUUM")
             ran = "VACUUM"
         # The freed pages leave the file at the next checkpoint; take it now.

@@ -73,6 +73,9 @@ sources = Table(
     # Digest of the configuration the source's documents are read with (selectors, kind,
     # language...: `aggregator.same_document.reading_digest`): a change drops the validators.
     Column("reading_digest", String(32)),
+    # The reading digest the source's stored items were last saved under: when it is not
+    # `reading_digest`, the next save re-tags its unchanged items (store/items.py).
+    Column("read_with", String(32)),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

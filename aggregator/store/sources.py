@@ -162,16 +162,23 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
     )
 
 
-def lock(conn: Connection, source_id: str) -> None:
-    """Check the source exists and, on PostgreSQL, hold its row until the commit.
+def lock(conn: Connection, source_id: str) -> str | None:
+    """Check the source exists and, on PostgreSQL, hold its row until the commit. Returns
+    its configured reading digest when its stored items were saved under another (its
+    selectors, language or tags were edited since), else None.
 
     Two workers saving the same source then queue instead of racing on its items.
     """
     found = conn.execute(
-        select(sources.c.id).where(sources.c.id == source_id).with_for_update()
+        select(sources.c.id, sources.c.reading_digest, sources.c.read_with)
+        .where(sources.c.id == source_id)
+        .with_for_update()
     ).first()
     if found is None:
         raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
+    if found.reading_digest is None or found.reading_digest == found.read_with:
+        return None
+    return str(found.reading_digest)
 
 
 def _health_query(ids: Sequence[str] | None, *, counts: bool) -> Any:
@@ -274,6 +281,7 @@ def record_success(
     seen: int,
     document_digest: str | None = None,
     warnings: Sequence[str] = (),
+    read_with: str | None = None,
 ) -> None:
     values: dict[str, Any] = {
         "etag": validators.etag,
@@ -294,6 +302,8 @@ def record_success(
         values["url"] = permanent_url
     if seen > 0:
         values["ever_yielded"] = True
+    if read_with is not None:
+        values["read_with"] = read_with
     conn.execute(_SOURCE_ROW, {"b_source_id": source_id, **values})
 
 

@@ -257,8 +257,8 @@ class SqlStore:
         # are clustered before the batch commits, so items and clusters still commit together.
         deferred: list[_Unclustered] | None = getattr(self._batch, "unclustered", None)
         with self._write() as conn:
-            source_sql.lock(conn, source_id)
-            saved = item_sql.save(conn, source_id, items, now=now)
+            reading = source_sql.lock(conn, source_id)
+            saved = item_sql.save(conn, source_id, items, now=now, reread=reading is not None)
             given = fingerprints or {}
             fingerprinted = {
                 item_id: given[identity]
@@ -281,6 +281,7 @@ class SqlStore:
                 seen=seen,
                 document_digest=document_digest,
                 warnings=(*warnings, *saved.warnings),
+                read_with=reading,
             )
             source_sql.log_fetch(
                 conn,

@@ -2,8 +2,14 @@
 
 Editing it must read the source's document again, but a server that sends ETag or
 Last-Modified answers the next conditional request with a 304: the stored validators are
-dropped when the digest changes (store/sources.py). A plain ADD COLUMN; existing sources
-start without one, and the next sync records it without dropping anything.
+dropped when the digest changes (store/sources.py). `read_with`: the digest the source's
+stored items were last saved under; when it is not the configured one, the next save gives
+the unchanged items the tags and language of the new configuration too.
+
+Plain ADD COLUMNs. Existing sources start without a digest (the next sync records it) and
+without their validators: this release reads documents otherwise (a date without a time is
+midnight UTC, no longer the previous evening in UTC), and a server answering 304 would keep
+the items as the old code read them. One unconditional fetch per source, at its next turn.
 
 Revision ID: 0006
 Revises: 0005
@@ -24,7 +30,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("sources", sa.Column("reading_digest", sa.String(length=32), nullable=True))
+    op.add_column("sources", sa.Column("read_with", sa.String(length=32), nullable=True))
+    op.execute("UPDATE sources SET etag = NULL, last_modified = NULL")
 
 
 def downgrade() -> None:
+    op.drop_column("sources", "read_with")
     op.drop_column("sources", "reading_digest")
