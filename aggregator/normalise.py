@@ -50,6 +50,11 @@ from aggregator.text import (
 from aggregator.urls import canonical_url, is_web_url, unwrapped, without_tracking
 
 SUMMARY_CHARS = 400
+# An item's text and title are cut at these lengths (a statement is far shorter): PostgreSQL
+# holds at most 1 MB of full-text index per row, and one item of 2 MB of words made it refuse
+# the whole source's save, where SQLite stored it.
+MAX_TEXT_CHARS = 200_000
+MAX_TITLE_CHARS = 1_000
 TITLE_WORDS = 12  # a title made from the text: about what a headline holds
 # How far ahead of `now` a date may be: time zones and clock skew, but not typos.
 MAX_FUTURE = timedelta(days=1)
@@ -189,8 +194,8 @@ def normalise_item(
 
     summary_text = _text_of(raw.summary) if raw.summary else ""
     content_text = _text_of(raw.content) if raw.content and raw.content != raw.summary else ""
-    text = content_text if len(content_text) > len(summary_text) else summary_text
-    title = fold_line(html_to_text(raw.title)) if raw.title else ""
+    text = _at_most(content_text if len(content_text) > len(summary_text) else summary_text)
+    title = truncate_words(html_to_text(raw.title), MAX_TITLE_CHARS) if raw.title else ""
     if not title and not text and own_url is None:
         return None
     # Shown to readers without its tracking parameters, as Miniflux does; compared by its
@@ -238,6 +243,15 @@ def _text_of(html: str) -> str:
     return without_read_more_words(
         without_copyright_line(html_to_text(without_read_more_link(without_wordpress_footer(html))))
     )
+
+
+def _at_most(text: str) -> str:
+    """`text` cut at a word boundary to at most MAX_TEXT_CHARS, paragraphs kept."""
+    if len(text) <= MAX_TEXT_CHARS:
+        return text
+    cut = text[:MAX_TEXT_CHARS]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return (cut[:space] if space > MAX_TEXT_CHARS // 2 else cut).rstrip() + " …"
 
 
 def hash_identity(title: str, text: str, published: datetime | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -325,3 +325,17 @@ def test_a_publication_s_tags_choose_publications_and_topics_choose_stories() ->
     assert listed(include=("csar", "org:ngo")) == [[2]]
     # Topics still act on the whole story.
     assert listed(exclude=("csar",)) == [[4]]
+
+
+def test_a_date_given_without_a_time_is_shown_as_that_day_alone() -> None:
+    # Stored as midnight UTC: in Brussels 01:00, which the source never wrote; in a zone
+    # west of UTC it would show as the day before.
+    day_only = item(1, "council", published=datetime(2025, 11, 12, tzinfo=UTC))
+    timed = item(2, "edri", cluster_id=None)
+    for zone in ("Europe/Brussels", "America/New_York"):
+        digest = replace(digest_of([day_only, timed]), timezone=zone)
+        timed_shown = timed.published.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+        for rendered in (render_text(digest), render_html(digest), render_markdown(digest)):
+            assert "2025-11-12" in rendered and "2025-11-12 01:00" not in rendered
+            assert "2025-11-11 19:00" not in rendered
+            assert timed_shown in rendered

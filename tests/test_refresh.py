@@ -155,6 +155,34 @@ def test_an_edited_sources_tags_and_language_reach_its_stored_items(
     assert json.loads(out)["sources"][0]["updated"] == 0
 
 
+def test_an_item_of_megabytes_of_words_is_stored_cut_on_both_databases(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PostgreSQL indexes at most 1 MB per row: the whole source's save was refused there.
+    words = " ".join(f"word{n}" for n in range(300_000))
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Big",
+        "items": [
+            {"id": "big", "url": "https://example.org/big", "title": "Big", "content_text": words},
+            {"id": "small", "url": "https://example.org/small", "title": "Small"},
+        ],
+    }
+    url = http_server.add(
+        "/big.json", body=json.dumps(feed).encode(), content_type="application/feed+json"
+    )
+    config = write_config(env / "config", [source("big", url)], settings=FAST)
+    code, doc = refresh_json(capsys, config)
+    assert code == 0 and doc["sources"][0]["new"] == 2, doc
+    from aggregator.store.schema import items as items_table
+
+    engine = sa.create_engine(os.environ["AGGREGATOR_DATABASE_URL"])
+    with engine.connect() as conn:
+        texts = dict(conn.execute(sa.select(items_table.c.title, items_table.c.text)).all())
+    engine.dispose()
+    assert 100_000 < len(texts["Big"]) <= 200_002 and texts["Big"].endswith(" …")
+
+
 def test_refresh_stores_every_kind_then_sends_conditional_requests(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -284,6 +284,13 @@ SOURCE_CASES = [
         'or kind = "html"',
     ),
     Bad(
+        "reference-of-a-feed",
+        FEED + 'reference = "2022/0155(COD)"  # <-\n',
+        "source[0].reference",
+        "reference is only read for ep-procedure sources, not feed",
+        'or kind = "ep-procedure"',
+    ),
+    Bad(
         "wrong-type-in-list",
         FEED + 'tags = ["ok", 3]  # <-\n',
         "source[0].tags[1]",
@@ -586,6 +593,18 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
     # Each of the others says what was expected too.
     assert "line 3, fetch.max_connections: 'many' is text, in quotes (expected an integer" in text
     assert text.count("(expected") == 3
+
+
+def test_a_later_problem_from_the_environment_names_its_variable(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text(
+        '[schedule]\nmin_interval = "2h"\nmax_interval = "1h"\n\n[smtp]\nhost = "mail"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path, {"AGGREGATOR_SMTP_PORT": "0"})
+    assert caught.value.more is not None
+    assert "AGGREGATOR_SMTP_PORT (environment), smtp.port: value '0'" in caught.value.more
+    assert "line" not in caught.value.more
 
 
 def test_a_later_wrong_type_says_what_was_expected(tmp_path: Path) -> None:

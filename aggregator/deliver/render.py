@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,9 +101,14 @@ def _context(digest: Digest) -> dict[str, Any]:
 
     def dated(source: EntrySource) -> str:
         """A publication's time; one its document did not give is told as a first sighting,
-        not passed off as the time it was published."""
-        shown = when(source.published)
-        return f"first seen {shown}" if source.published_is_fallback else shown
+        not passed off as the time it was published. A date written without a time is
+        midnight UTC (parse/dates.py): shown as that day alone, not as a time of day the
+        source never gave (01:00 in Brussels, the previous evening in New York)."""
+        if source.published_is_fallback:
+            return f"first seen {when(source.published)}"
+        if is_date_only(source.published):
+            return source.published.astimezone(UTC).strftime("%Y-%m-%d")
+        return when(source.published)
 
     return {
         "digest": digest,
@@ -113,6 +118,13 @@ def _context(digest: Digest) -> dict[str, Any]:
         "title": f"{digest.profile} digest, {local_date(digest)}",
         "summary_line": summary_line(digest),
     }
+
+
+def is_date_only(value: datetime) -> bool:
+    """Midnight UTC to the microsecond: how a date given without a time is stored. (A
+    publication stamped at exactly 00:00:00 UTC is shown as its day too.)"""
+    utc = value.astimezone(UTC)
+    return (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0)
 
 
 def summary_line(digest: Digest) -> str:

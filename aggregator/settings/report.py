@@ -102,8 +102,12 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | No
 MORE_PROBLEMS_SHOWN = 10
 
 
-def _brief(error: ErrorDetails, line: int, model: type[BaseModel]) -> str:
-    where = f"line {line}, " if line else ""
+def _brief(
+    error: ErrorDetails, line: int, model: type[BaseModel], from_env: Mapping[Loc, str]
+) -> str:
+    loc = tuple(error["loc"])
+    variable = next((v for env, v in from_env.items() if loc[: len(env)] == env), None)
+    where = f"{variable} (environment), " if variable else f"line {line}, " if line else ""
     problem, expected = describe(error, model)
     # Each problem with what the key takes: "invalid value 'company'" alone leaves the
     # reader to guess, and one edit should fix them all.
@@ -132,7 +136,9 @@ def to_config_error(
     if others:
         # Every problem named, so that one edit fixes them all (not one per run); after the
         # first one's expectation, so that it reads as that one's.
-        shown = [_brief(error, line(error), model) for error in others[:MORE_PROBLEMS_SHOWN]]
+        shown = [
+            _brief(error, line(error), model, from_env) for error in others[:MORE_PROBLEMS_SHOWN]
+        ]
         if len(others) > MORE_PROBLEMS_SHOWN:
             shown.append("...")
         count = f"{len(others)} more problem{'s' * (len(others) > 1)}"

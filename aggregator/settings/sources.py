@@ -118,7 +118,7 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
         return (
             "reference",
             f"reference is only read for ep-procedure sources, not {source.kind}",
-            "",
+            'no reference, or kind = "ep-procedure"',
         )
     return None
 
