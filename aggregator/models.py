@@ -154,6 +154,8 @@ class Item:
     content_hash: str  # versioned fingerprint of the normalised title and text, "v1:<hex>"
     categories: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()  # filled by the tag stage
+    # No title in the document: `title` is the text's first words, or the link.
+    title_is_fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

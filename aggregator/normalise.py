@@ -201,7 +201,8 @@ def normalise_item(
     # Shown to readers without its tracking parameters, as Miniflux does; compared by its
     # canonical form.
     url = without_tracking(own_url or _clean(document.link) or source.url)
-    if not title:
+    title_is_fallback = not title
+    if title_is_fallback:
         title = first_words(text, TITLE_WORDS) if text else url
 
     local = zone(source.timezone) if source.timezone else UTC
@@ -235,6 +236,7 @@ def normalise_item(
         author=_clean(fold_line(raw.author)) if raw.author else None,
         content_hash=content_fingerprint(title, text),
         categories=_categories(raw.categories),
+        title_is_fallback=title_is_fallback,
     )
 
 

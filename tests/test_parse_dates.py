@@ -61,6 +61,7 @@ CASES = [
     # The time is the second date's: the first is a date without one.
     ("Published 12 November 2025 · Updated 14 November 2025 10:00", ["en"], day(2025, 11, 12)),
     ("12.11.2025 – 14.11.2025 12:00", ["de"], day(2025, 11, 12)),
+    ("Publié le 3 février 2026 à 14 h 30", ["fr"], datetime(2026, 2, 3, 14, 30)),
     ("Τρί, 29 Ιούν 2004 12:53:00 GMT", None, datetime(2004, 6, 29, 12, 53, tzinfo=tz(0))),
 ]
 

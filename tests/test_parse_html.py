@@ -13,6 +13,7 @@ from aggregator.errors import ParseError
 from aggregator.models import Selectors
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
+from aggregator.text import html_to_text
 from tests.support_parse import fetched, fixture, html_source
 
 COUNCIL = Selectors(
@@ -55,7 +56,7 @@ def test_council_listing_with_time_datetime_attributes() -> None:
         "child-sexual-abuse-council-agrees-its-position/"
     )
     assert first.published == datetime(2025, 11, 26, 17, 55, tzinfo=timezone(timedelta(hours=1)))
-    assert first.summary == (
+    assert first.summary is not None and " ".join(html_to_text(first.summary).split()) == (
         "The Council today agreed its position on a regulation to prevent and combat child "
         "sexual abuse online."
     )
@@ -95,7 +96,10 @@ def test_german_latin1_listing_with_meta_charset() -> None:
     )
     first, second = doc.items
     assert first.title == "Besserer Schutz von Kindern vor sexualisierter Gewalt im Netz"
-    assert first.summary == "Die Bundesministerin begrüßt die Einigung über die Verordnung."
+    assert first.summary is not None
+    assert html_to_text(first.summary) == (
+        "Die Bundesministerin begrüßt die Einigung über die Verordnung."
+    )
     assert first.url == (
         "https://www.bmj.de/SharedDocs/Pressemitteilungen/DE/2026/0303_Kinderschutz.html"
     )
@@ -346,3 +350,34 @@ def test_corpus_social_wall_keeps_every_post_under_its_shared_heading(corpus: Pa
     assert len(doc.items) == 5 and len({i.published for i in doc.items}) == 5
     items = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
     assert len({i.identity for i in items}) == 5
+
+
+def test_inline_markup_joins_words_and_screen_reader_text_is_left_out() -> None:
+    page = (
+        "<html><body>"
+        '<li><h3><a href="/1">Kinder<b>schutz</b> on <em>chat control</em>: the <abbr>CSAR</abbr>’s'
+        ' next steps<span class="screen-reader-text"> (opens in new tab)</span></a></h3>'
+        "<p>“<a href='/r'>The report</a>” is out. <a href='/1'>Lire la suite »</a></p></li>"
+        "</body></html>"
+    ).encode()
+    selectors = Selectors(item="li", title="h3", link="a", summary="p")
+    source = html_source(selectors, language="en")
+    doc = parse_document(source, fetched(page, "https://www.example.org/"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert item.title == "Kinderschutz on chat control: the CSAR’s next steps"
+    assert item.summary == "“The report” is out."
+
+
+def test_a_featured_copy_above_the_card_lends_it_nothing_and_takes_its_date() -> None:
+    # The copy has no date or summary; the card below it has both: one entry, with both.
+    page = b"""<html><body>
+<div class="item"><a href="/a">Position adopted</a></div>
+<div class="item"><a href="/a">Position adopted</a><time datetime="2025-11-12T10:33:00+01:00">
+12 Nov</time><p>MEPs adopted their position.</p></div>
+</body></html>"""
+    selectors = Selectors(item="div.item", title="a", link="a", date="time", summary="p")
+    source = html_source(selectors, language="en")
+    doc = parse_document(source, fetched(page, "https://www.example.org/"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert item.published == datetime(2025, 11, 12, 9, 33, tzinfo=UTC)
+    assert item.summary == "MEPs adopted their position."

@@ -186,6 +186,7 @@ def test_relative_dates_count_back_from_the_server_s_time() -> None:
 <div class="n"><a href="/2">Communiqué</a><span>hier</span></div>
 <div class="n"><a href="/3">Déclaration</a><span>il y a 2 heures</span></div>
 <div class="n"><a href="/4">Rapport annuel</a><span>il y a 3 semaines</span></div>
+<div class="n"><a href="/5">Note</a><span>Actualité | il y a 2 heures</span></div>
 </body></html>""".encode()
     selectors = Selectors(item="div.n", title="a", link="a", date="span")
     answer = Fetched(
@@ -200,6 +201,7 @@ def test_relative_dates_count_back_from_the_server_s_time() -> None:
         datetime(2025, 11, 25, tzinfo=UTC),
         datetime(2025, 11, 26, 8, tzinfo=UTC),  # hours: to the hour
         None,  # three weeks back is too vague to date: first seen
+        datetime(2025, 11, 26, 8, tzinfo=UTC),  # with words beside it
     ]
     assert doc.warnings == (
         "1 date not understood (such as 'il y a 3 semaines'): dated when first seen",

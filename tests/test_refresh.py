@@ -183,6 +183,40 @@ def test_an_item_of_megabytes_of_words_is_stored_cut_on_both_databases(
     assert 100_000 < len(texts["Big"]) <= 200_002 and texts["Big"].endswith(" …")
 
 
+def test_a_redesigned_listing_page_leaves_its_stored_items_as_they_were(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = http_server.add("/council.html", body=LISTING, content_type="text/html; charset=utf-8")
+    selectors = {**COUNCIL_SELECTORS, "link": "a@href"}
+    council = source("council", url, kind="html", org="institution", selectors=selectors)
+    config = write_config(env / "config", [council], settings=FAST)
+    code, first = refresh_json(capsys, config)
+    assert code == 0 and first["sources"][0]["new"] == 2
+
+    def export() -> list[dict[str, Any]]:
+        code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+        return sorted((json.loads(line) for line in out.splitlines()), key=lambda r: r["url"])
+
+    before = export()
+    # The same cards, with the title, date and summary in elements the selectors miss.
+    redesigned = (
+        LISTING.replace(b"<h3", b"<h4")
+        .replace(b"</h3>", b"</h4>")
+        .replace(b"<time", b"<span")
+        .replace(b"</time>", b"</span>")
+        .replace(b"gsc-excerpt-item__description", b"card-text")
+    )
+    http_server.clear("/council.html")
+    http_server.add("/council.html", body=redesigned, content_type="text/html; charset=utf-8")
+    code, second = refresh_json(capsys, config)
+    assert code == 0 and statuses(second) == {"council": "unchanged"}, second
+    assert "matched nothing in any item" in " ".join(second["totals"]["warnings"]["council"])
+    after = export()
+    for old, new in zip(before, after, strict=True):
+        for field in ("title", "summary", "published", "published_is_fallback"):
+            assert new[field] == old[field], field
+
+
 def test_refresh_stores_every_kind_then_sends_conditional_requests(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -124,6 +124,7 @@ DEFAULT_LANGUAGES = (
 _SPACES = re.compile(r"\s+")
 # Numeric dates with a space after each dot, as Czech, Slovak, Croatian ("12. 11. 2025") and
 # Hungarian ("2025. 11. 12.") pages write them: made compact, so they read inside a text too.
+_SPACED_HOURS = re.compile(r"(?<!\d)(\d{1,2}) h (\d{2})(?!\d)")
 _SPACED_DMY = re.compile(r"(?<![\d.])(\d{1,2})\. ?(\d{1,2})\. ?(\d{4})(?![\d])")
 _SPACED_YMD = re.compile(r"(?<![\d.])(\d{4})\. ?(\d{1,2})\. ?(\d{1,2})\.?(?![\d])")
 # The dash of a date range: an en or em dash anywhere; a hyphen or a slash only between
@@ -194,11 +195,12 @@ def parse_relative_date(
     cleaned = _SPACES.sub(" ", text).strip()
     if not cleaned or len(cleaned) > 60:
         return None
-    try:
-        found = _relative_parser(_language_codes(languages)).get_date_data(cleaned).date_obj
-    except Exception:  # dateparser's assorted errors on odd input: no date
-        return None
-    if not isinstance(found, datetime):
+    found = _relative(cleaned, languages)
+    if found is None and any(mark in cleaned for mark in _SEPARATORS):
+        # "News | 2 hours ago": the part that is a relative date.
+        parts = re.split("[" + "".join(_SEPARATORS) + "]", cleaned)
+        found = next(filter(None, (_relative(p.strip(), languages) for p in parts if p)), None)
+    if found is None:
         return None
     # Read against a fixed base (one parser per language set, cached), then moved to `base`.
     back = _RELATIVE_BASE - found.replace(tzinfo=None)
@@ -210,6 +212,16 @@ def parse_relative_date(
     else:
         found = found.replace(hour=0, minute=0, second=0, microsecond=0)
     return found.replace(tzinfo=UTC)
+
+
+def _relative(text: str, languages: Sequence[str] | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        found = _relative_parser(_language_codes(languages)).get_date_data(text).date_obj
+    except Exception:  # dateparser's assorted errors on odd input: no date
+        return None
+    return found if isinstance(found, datetime) else None
 
 
 def parse_date_fast(text: str) -> datetime | None:
@@ -286,6 +298,8 @@ def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
         return None  # every full date has a year in digits: spares dateparser's slow "no"
+    if " h " in cleaned:  # "à 14 h 30", as French writes a time: "14h30", as dateparser reads
+        cleaned = _SPACED_HOURS.sub(r"\1h\2", cleaned)
     if ". " in cleaned:
         cleaned = _SPACED_DMY.sub(r"\1.\2.\3", cleaned)
         cleaned = _SPACED_YMD.sub(_ymd_as_iso, cleaned)

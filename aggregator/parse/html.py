@@ -12,8 +12,9 @@ redesigned, and the digest reports listing pages that stopped yielding from the 
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -26,10 +27,16 @@ from aggregator.parse import guards
 from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
-from aggregator.text import plain_as_html
+from aggregator.text import html_to_text, plain_as_html
 
 _ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
 _SPACES = re.compile(r"\s+")
+# Text for screen readers only ("Read more about <title>", "(opens in new tab)"): no part of
+# the title or summary a reader sees.
+_SCREEN_READER_ONLY = (
+    ".screen-reader-text, .sr-only, .visually-hidden, .visuallyhidden, .element-invisible,"
+    " .show-for-sr, .u-visually-hidden, .a11y-hidden"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +84,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     # or a link and a heading (posts all linking to one profile page under the page's name),
     # but not their date or text are different entries, and normalise gives them identities
     # of their own.
-    seen: dict[tuple[str, str], list[RawItem]] = {}
+    seen: dict[tuple[str, str], list[int]] = {}  # link and heading -> places in `items`
     without_link = 0
     for element in elements:
         try:
@@ -88,9 +95,12 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             without_link += 1
             continue
         same_heading = seen.setdefault((item.url, (item.title or "").casefold()), [])
-        if not any(_repeats(item, earlier) for earlier in same_heading):
-            same_heading.append(item)
+        place = next((at for at in same_heading if _repeats(item, items[at])), None)
+        if place is None:
+            same_heading.append(len(items))
             items.append(item)
+        else:  # a copy ("featured" above the list) may lack the date or summary the card has
+            items[place] = _fuller(items[place], item)
     warnings.extend(misses.warnings(selectors, len(elements) - without_link))
     if without_link:
         warnings.append(
@@ -151,9 +161,23 @@ def _server_time(header: str | None) -> datetime | None:
 def _repeats(item: RawItem, earlier: RawItem) -> bool:
     """Whether `item` is `earlier` shown again (their link and title are the same): nothing
     that both show differs. A region may leave out the date or the summary."""
-    return all(
-        mine is None or theirs is None or mine == theirs
-        for mine, theirs in ((item.published, earlier.published), (item.summary, earlier.summary))
+    mine, theirs = _plain(item.summary), _plain(earlier.summary)
+    return (
+        item.published is None or earlier.published is None or item.published == earlier.published
+    ) and (mine is None or theirs is None or mine == theirs)
+
+
+def _plain(summary: str | None) -> str | None:
+    return None if summary is None else _SPACES.sub(" ", html_to_text(summary)).strip()
+
+
+def _fuller(kept: RawItem, copy_: RawItem) -> RawItem:
+    """The first copy of an entry, with what only the other copy shows."""
+    return replace(
+        kept,
+        published=kept.published or copy_.published,
+        summary=kept.summary or copy_.summary,
+        language=kept.language or copy_.language,
     )
 
 
@@ -204,7 +228,7 @@ def _item(
         return None
     own_language = _own_language(element)
     date_text = _date_text(element, selectors.date) if selectors.date else None
-    summary = _value(element, selectors.summary) if selectors.summary else None
+    summary = _summary(element, selectors.summary) if selectors.summary else None
     title = _value(element, selectors.title)
     published = None
     if date_text:
@@ -223,7 +247,7 @@ def _item(
         url=url,
         # The page's text as read, not markup: "Kids <13" is no tag.
         title=plain_as_html(title) if title else None,
-        summary=plain_as_html(summary) if summary else None,
+        summary=summary,
         published=published,
         language=own_language or page_language,
     )
@@ -254,6 +278,20 @@ def _value(element: Tag, selector: str) -> str | None:
     if target.attribute:
         return _attribute(found, target.attribute)
     return _text(found)
+
+
+def _summary(element: Tag, selector: str) -> str | None:
+    """The summary as markup (an attribute's value as text): normalise reads it as it reads
+    a feed's, so a closing "Lire la suite »" link goes and inline markup joins its words."""
+    target = _split(selector)
+    found = _find(element, target.css)
+    if found is None:
+        return None
+    if target.attribute:
+        value = _attribute(found, target.attribute)
+        return plain_as_html(value) if value else None
+    markup = _visible_markup(found)
+    return markup if html_to_text(markup).strip() else None
 
 
 def _link(element: Tag, selector: str) -> str | None:
@@ -288,7 +326,20 @@ def _attribute(element: Tag, name: str) -> str | None:
 
 
 def _text(element: Tag) -> str | None:
-    return _SPACES.sub(" ", element.get_text(" ")).strip() or None
+    """The element's text as a reader sees it: "Kinder<b>schutz</b>" is one word, and
+    "<em>chat control</em>: next" has no space before the colon (get_text(" ") put one at
+    every tag); screen-reader-only text left out."""
+    return _SPACES.sub(" ", html_to_text(_visible_markup(element))).strip() or None
+
+
+def _visible_markup(element: Tag) -> str:
+    hidden = element.select(_SCREEN_READER_ONLY)
+    if not hidden:
+        return element.decode_contents()
+    shown = copy.copy(element)  # the page's own element is left for the other selectors
+    for part in shown.select(_SCREEN_READER_ONLY):
+        part.decompose()
+    return shown.decode_contents()
 
 
 def _base_url(soup: BeautifulSoup, final_url: str) -> str:

@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, sources, tombstones
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
+from aggregator.text import content_fingerprint
 
 T = TypeVar("T")
 
@@ -403,6 +404,7 @@ def save(
         taken={row["id"] for row in stored.values()},
     )
     stored.update(renamed)
+    unique = _keeping_what_the_reading_lost(conn, unique, stored)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
     redated: list[tuple[int, Item]] = []
@@ -449,6 +451,53 @@ def save(
             *(item.identity for _, item, _ in changed),
         ),
     )
+
+
+def _keeping_what_the_reading_lost(
+    conn: Connection, batch: list[Item], stored: Mapping[str, RowMapping]
+) -> list[Item]:
+    """The batch, where an item the document now gives without its date, title or text (a
+    redesigned listing page whose selectors find nothing; a feed entry that dropped its
+    date) keeps the stored one: a reading that lost a field is no update of it, and the
+    item's stored title, date and text were replaced by its link and first sighting."""
+    lost: dict[int, Item] = {}
+    kept: list[Item] = []
+    for item in batch:
+        old = stored.get(item.identity)
+        if old is None or old["content_hash"] == item.content_hash:
+            kept.append(item)
+            continue
+        if item.published_is_fallback and not old["published_is_fallback"]:
+            item = replace(item, published=from_db(old["published"]), published_is_fallback=False)
+        if item.title_is_fallback or not item.text:
+            lost[old["id"]] = item
+        kept.append(item)
+    if not lost:
+        return kept
+    before: dict[int, Any] = {}
+    for part in chunks(list(lost)):
+        rows = conn.execute(
+            select(items.c.id, items.c.title, items.c.summary, items.c.text).where(
+                items.c.id.in_(part)
+            )
+        )
+        before.update((row.id, row) for row in rows)
+    mended: dict[str, Item] = {}
+    for item_id, item in lost.items():
+        row = before.get(item_id)
+        if row is None:
+            continue
+        title = row.title if item.title_is_fallback else item.title
+        text, summary = (row.text, row.summary) if not item.text else (item.text, item.summary)
+        mended[item.identity] = replace(
+            item,
+            title=title,
+            text=text,
+            summary=summary,
+            content_hash=content_fingerprint(title, text),
+            title_is_fallback=False,
+        )
+    return [mended.get(item.identity, item) for item in kept]
 
 
 def _redated(old: RowMapping, item: Item) -> bool:
