@@ -194,7 +194,8 @@ def test_a_redesigned_listing_page_leaves_its_stored_items_as_they_were(
     assert code == 0 and first["sources"][0]["new"] == 2
 
     def export() -> list[dict[str, Any]]:
-        code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+        exit_code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+        assert exit_code == 0
         return sorted((json.loads(line) for line in out.splitlines()), key=lambda r: r["url"])
 
     before = export()
