@@ -322,8 +322,14 @@ def test_one_source_s_headlines_alone_stay_apart_however_alike() -> None:
     )
     assert first.source_id == second.source_id
     assert pair(first, second) == (False, "same-source")
-    # The same address is still the same item, whatever the text.
-    assert pair(first, replace(second, canonical_url=first.canonical_url))[0] is True
+    # At one address they are still two entries of the source (agenda items at page#top-12
+    # and #top-15, a social wall's posts all linking to the profile): the store keeps one
+    # item per entry, and the same item seen again at its address is the same stored item.
+    same_page = replace(second, canonical_url=first.canonical_url)
+    assert pair(first, same_page) == (False, "same-source")
+    # Another source's item at that address is the same story.
+    other = replace(same_page, source_id="ep", key="ep-1")
+    assert pair(first, other) == (True, "url")
 
 
 def test_one_source_re_issuing_a_statement_nearly_word_for_word_is_one_item() -> None:

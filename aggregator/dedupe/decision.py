@@ -62,7 +62,14 @@ def decide(
     window = thresholds.window if window is None else window
     if abs(a.item.published - b.item.published) > window or abs(a.item.seen - b.item.seen) > window:
         return Decision(matched=False, reason="outside-window")
-    if a.item.canonical_url == b.item.canonical_url and _is_document_url(a.item.canonical_url):
+    if (
+        a.item.canonical_url == b.item.canonical_url
+        and a.item.source_id != b.item.source_id
+        and _is_document_url(a.item.canonical_url)
+    ):
+        # Not within one source: two of its items at one address are two entries of one
+        # page (a parliament's agenda items at page#top-12, #top-15), as the store keeps
+        # them apart; one item seen again at its address is the same item to the store.
         return Decision(matched=True, reason="url")
     if a.text_hash is not None and a.text_hash == b.text_hash:
         return Decision(matched=True, reason="text-hash")
