@@ -41,7 +41,7 @@ from aggregator.local_time import zone
 from aggregator.models import Item, ParsedDocument, RawItem, Source
 from aggregator.text import (
     content_fingerprint,
-    first_words,
+    fallback_title,
     fold_line,
     html_to_text,
     normalised_for_hash,
@@ -55,7 +55,6 @@ SUMMARY_CHARS = 400
 # the whole source's save, where SQLite stored it.
 MAX_TEXT_CHARS = 200_000
 MAX_TITLE_CHARS = 1_000
-TITLE_WORDS = 12  # a title made from the text: about what a headline holds
 # How far ahead of `now` a date may be: time zones and clock skew, but not typos.
 MAX_FUTURE = timedelta(days=1)
 # Older dates come from feeds that print 1970-01-01 (epoch 0) or 0001-01-01 for "unknown".
@@ -203,7 +202,7 @@ def normalise_item(
     url = without_tracking(own_url or _clean(document.link) or source.url)
     title_is_fallback = not title
     if title_is_fallback:
-        title = first_words(text, TITLE_WORDS) if text else url
+        title = fallback_title(text, url)
 
     local = zone(source.timezone) if source.timezone else UTC
     published = _usable_date(raw.published, now, local) or _usable_date(raw.updated, now, local)

@@ -190,6 +190,15 @@ def truncate_words(text: str, limit: int) -> str:
     return head.rstrip(" ,;:.-–—") + "…"
 
 
+TITLE_WORDS = 12  # a title made from the text: about what a headline holds
+
+
+def fallback_title(text: str, url: str) -> str:
+    """The title of an entry whose document gives none: its text's first words, else its
+    link."""
+    return first_words(text, TITLE_WORDS) if text else url
+
+
 def first_words(text: str, count: int, limit: int = 100) -> str:
     """The first `count` words of `text` on one line, with "…" when there were more; at most
     `limit` characters (Chinese or Japanese text has no spaces: its "first words" were the

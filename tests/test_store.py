@@ -754,6 +754,33 @@ def test_an_item_without_a_date_is_dated_when_first_seen(store: SqlStore) -> Non
     assert later["u:2"].published == at(-60) and not later["u:2"].published_is_fallback
 
 
+def test_a_reading_that_lost_the_title_or_text_keeps_the_stored_ones(store: SqlStore) -> None:
+    from aggregator.text import content_fingerprint, fallback_title
+
+    store.sync_sources([make_source("s1")], now=at(0))
+    titled = make_item("s1", "u:1", title="Council adopts its position", text="The Council.")
+    # Hashed as normalise hashes: the store compares what it mends with what it holds.
+    titled = replace(titled, content_hash=content_fingerprint(titled.title, titled.text))
+    untitled = make_item("s1", "u:2", title=fallback_title("First words.", ""), text="First words.")
+    untitled = replace(untitled, title_is_fallback=True)
+    save(store, "s1", [titled, untitled], now=at(1))
+
+    # The page's title selector finds nothing now, and its summary selector neither.
+    lost = replace(
+        make_item("s1", "u:1", title=titled.url, text=""), title_is_fallback=True, summary=""
+    )
+    # A title-less entry whose text changed: its stand-in title follows the new text.
+    edited = replace(
+        make_item("s1", "u:2", title=fallback_title("Other words.", ""), text="Other words."),
+        title_is_fallback=True,
+    )
+    save(store, "s1", [lost, edited], now=at(2))
+    found = {i.identity: i for i in store.iter_items()}
+    assert found["u:1"].title == "Council adopts its position"
+    assert found["u:1"].text == "The Council." and found["u:1"].revision == 1
+    assert found["u:2"].title == "Other words." and found["u:2"].revision == 2
+
+
 def _feed_items(source: Source, entries: Sequence[tuple[str, str, str]], now: datetime) -> Any:
     """The normalised items of an RSS document of (guid, link, title) entries."""
     body = "".join(

@@ -23,7 +23,7 @@ from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, sources, tombstones
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
-from aggregator.text import content_fingerprint
+from aggregator.text import content_fingerprint, fallback_title
 
 T = TypeVar("T")
 
@@ -487,7 +487,10 @@ def _keeping_what_the_reading_lost(
         row = before.get(item_id)
         if row is None:
             continue
-        title = row.title if item.title_is_fallback else item.title
+        # The stored title unless it was a stand-in too (the first words of the stored text,
+        # or the link): then the new one, made from the new text, is as good.
+        stand_in = row.title in (fallback_title(row.text, item.url), item.url)
+        title = row.title if item.title_is_fallback and not stand_in else item.title
         text, summary = (row.text, row.summary) if not item.text else (item.text, item.summary)
         mended[item.identity] = replace(
             item,
