@@ -11,9 +11,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+if TYPE_CHECKING:
+    from aggregator.store import SqlStore
 
 # Properties are about correctness, not speed: a 2-core CI machine running the whole suite
 # makes Hypothesis's default 200 ms deadline flaky. Speed is measured in `make bench`.
@@ -92,6 +96,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'aggregator.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[SqlStore]:
+    """A store opened on `database_url`; test modules that need sources in it first define
+    a `store` of their own."""
+    from aggregator.store import open_store
+
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture()

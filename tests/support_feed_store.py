@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from aggregator.models import CacheValidators, Fetched, Item, Source
+from aggregator.models import CacheValidators, Fetched, Item, Refreshed, Source
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from aggregator.store import SqlStore
-from aggregator.store.sql import Refreshed
 from tests.support_store import at
 
 

@@ -187,16 +187,8 @@ def _feeds(server: FixtureServer, now: datetime) -> list[dict[str, object]]:
 
 
 @pytest.fixture()
-def config(
-    http_server: FixtureServer,
-    tmp_path: Path,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", database_url)
-    monkeypatch.delenv("AGGREGATOR_CONFIG", raising=False)
-    return write_config(tmp_path / "config", _feeds(http_server, datetime.now(UTC)))
+def config(http_server: FixtureServer, env: Path) -> Path:
+    return write_config(env / "config", _feeds(http_server, datetime.now(UTC)))
 
 
 def _refresh(config: Path, capsys: pytest.CaptureFixture[str], *sources: str) -> None:

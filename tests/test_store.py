@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -33,13 +33,6 @@ from aggregator.store.schema import items as items_table
 from tests.support_store import T0, at, make_item, make_source
 
 NO_VALIDATORS = CacheValidators()
-
-
-@pytest.fixture()
-def store(database_url: str) -> Iterator[SqlStore]:
-    opened = open_store(database_url)
-    yield opened
-    opened.close()
 
 
 def save(

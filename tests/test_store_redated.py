@@ -3,24 +3,16 @@ words are the same, and without making the item "updated"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from aggregator.models import Source
-from aggregator.store import SqlStore, open_store
+from aggregator.store import SqlStore
 from tests.support_feed_store import counts, rss_entry, save_rss
 from tests.support_store import T0, at, make_source
 
 LINK = "https://www.consilium.europa.eu/en/press/press-releases/2024/04/29/csa-interim/"
-
-
-@pytest.fixture()
-def store(database_url: str) -> Iterator[SqlStore]:
-    opened = open_store(database_url)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture()

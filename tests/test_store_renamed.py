@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from aggregator.models import Source
-from aggregator.store import SqlStore, open_store
+from aggregator.store import SqlStore
 from tests.support_feed_store import counts, rss_entry, save_rss
 from tests.support_store import T0, make_source
 
 FEED_URL = "https://www.ecpat.org/feed/"
-
-
-@pytest.fixture()
-def store(database_url: str) -> Iterator[SqlStore]:
-    opened = open_store(database_url)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture()

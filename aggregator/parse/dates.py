@@ -135,6 +135,7 @@ _RANGE_DASH = re.compile(
 # Tokens that end one date's stretch of text: "12 November 2025 · Updated 14 November 2025"
 # holds two dates, not one.
 _SEPARATORS = frozenset("·|•–—/")
+_SEPARATOR_SPLIT = re.compile("[" + re.escape("".join(sorted(_SEPARATORS))) + "]")
 # Dates inside running text: see _within.
 _YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _DIGITS = re.compile(r"\d+")
@@ -198,8 +199,8 @@ def parse_relative_date(
     found = _relative(cleaned, languages)
     if found is None and any(mark in cleaned for mark in _SEPARATORS):
         # "News | 2 hours ago": the part that is a relative date.
-        parts = re.split("[" + "".join(_SEPARATORS) + "]", cleaned)
-        found = next(filter(None, (_relative(p.strip(), languages) for p in parts if p)), None)
+        parts = _SEPARATOR_SPLIT.split(cleaned)
+        found = next(filter(None, (_relative(p.strip(), languages) for p in parts)), None)
     if found is None:
         return None
     # Read against a fixed base (one parser per language set, cached), then moved to `base`.

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from aggregator.boilerplate import only_a_footer_removed
 from aggregator.keys import indexable
 from aggregator.models import Item, Revision, StoredItem
-from aggregator.store.schema import clusters, item_revisions, item_tags, items, sources, tombstones
+from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
+from aggregator.store.sources import pending_reading
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
 from aggregator.text import content_fingerprint, fallback_title
 
@@ -74,10 +75,7 @@ def known_hashes(conn: Connection, source_id: str) -> dict[str, str]:
     """identity -> content hash of the source's stored items, whose tagging and
     fingerprinting a refresh can skip when they come back unchanged; none when the source's
     configuration changed since they were saved (their tags are to be made again)."""
-    reading = conn.execute(
-        select(sources.c.reading_digest, sources.c.read_with).where(sources.c.id == source_id)
-    ).first()
-    if reading is not None and reading.reading_digest not in (None, reading.read_with):
+    if pending_reading(conn, source_id) is not None:
         return {}
     rows = conn.execute(
         select(items.c.identity, items.c.content_hash).where(items.c.source_id == source_id)

@@ -169,16 +169,26 @@ def lock(conn: Connection, source_id: str) -> str | None:
 
     Two workers saving the same source then queue instead of racing on its items.
     """
-    found = conn.execute(
-        select(sources.c.id, sources.c.reading_digest, sources.c.read_with)
-        .where(sources.c.id == source_id)
-        .with_for_update()
-    ).first()
+    found = conn.execute(_READING.where(sources.c.id == source_id).with_for_update()).first()
     if found is None:
         raise StoreError(f"unknown source {source_id!r}: sync_sources() has not stored it")
-    if found.reading_digest is None or found.reading_digest == found.read_with:
+    return _unapplied(found)
+
+
+def pending_reading(conn: Connection, source_id: str) -> str | None:
+    """The source's configured reading digest when its stored items were saved under
+    another, else None (as `lock` returns it, without the lock)."""
+    found = conn.execute(_READING.where(sources.c.id == source_id)).first()
+    return None if found is None else _unapplied(found)
+
+
+_READING = select(sources.c.id, sources.c.reading_digest, sources.c.read_with)
+
+
+def _unapplied(row: Any) -> str | None:
+    if row.reading_digest is None or row.reading_digest == row.read_with:
         return None
-    return str(found.reading_digest)
+    return str(row.reading_digest)
 
 
 def _health_query(ids: Sequence[str] | None, *, counts: bool) -> Any:
