@@ -444,6 +444,24 @@ def test_a_zone_name_feedparser_does_not_know_is_not_read_as_utc() -> None:
     assert item.published == datetime(2021, 9, 21, 2, 0, tzinfo=UTC)
 
 
+def test_a_zone_name_nobody_knows_is_read_as_local_time_and_said_so() -> None:
+    # Neither our table nor dateparser knows "NZT": the time is read in the source's zone
+    # (Europe/Brussels by default), and the source's warning names the zone.
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>One</title><link>https://example.org/1</link>
+    <pubDate>Tue, 21 Sep 2021 10:00:00 NZT</pubDate></item>
+    <item><title>Two</title><link>https://example.org/2</link>
+    <pubDate>Tue, 21 Sep 2021 10:00:00 +1200</pubDate></item></channel></rss>"""
+    source = feed_source()
+    document = parse_document(source, fetched(rss, "https://example.org/feed"))
+    assert [w for w in document.warnings if "NZT" in w] == [
+        "dates in a time zone not known here (NZT) were read in the source's time zone"
+        " (set `timezone` in sources.toml if that is wrong)"
+    ]
+    known = parse_document(source, fetched(rss.replace(b"NZT", b"PHT"), "https://example.org/feed"))
+    assert not [w for w in known.warnings if "time zone" in w]
+
+
 @pytest.mark.parametrize(
     "document",
     [

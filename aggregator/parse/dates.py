@@ -379,9 +379,16 @@ def has_unknown_zone(text: str) -> bool:
     """Whether `text` is an RFC 822 date whose zone name the fast path does not know
     ("JST" it does; "IST" it does not): dateparser reads it, where feedparser reads the
     time as UTC."""
+    return unknown_zone(text) is not None
+
+
+def unknown_zone(text: str) -> str | None:
+    """The zone name of an RFC 822 date that the fast path does not know, else None."""
     match = _RFC822.match(_SPACES.sub(" ", text).strip())
     zone: str | None = match.group(7) if match else None
-    return zone is not None and zone[0] not in "+-" and zone.upper() not in _ZONES
+    if zone is None or zone[0] in "+-" or zone.upper() in _ZONES:
+        return None
+    return zone
 
 
 def _numeric(text: str) -> datetime | None:

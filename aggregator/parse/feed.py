@@ -20,7 +20,7 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import guards
-from aggregator.parse.dates import has_unknown_zone, parse_date, parse_date_fast
+from aggregator.parse.dates import has_unknown_zone, parse_date, parse_date_fast, unknown_zone
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
@@ -122,6 +122,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     feed_author = _author(feed) if version.startswith("atom") else None
     items: list[RawItem] = []
     empty = adverts = 0
+    zones: set[str] = set()  # unknown zone names of dates read as local time
     for entry in entries:
         if _is_advert(entry):
             adverts += 1
@@ -131,6 +132,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             empty += 1
         else:
             items.append(item)
+            zones.update(_zones_read_as_local(entry, item))
     if empty:
         warnings.append(
             f"{empty} {'entry' if empty == 1 else 'entries'} with no title, link, id or text"
@@ -140,6 +142,11 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(NO_ENTRIES)
     if adverts:
         warnings.append(f"{adverts} {'advert' if adverts == 1 else 'adverts'} skipped")
+    if zones:
+        warnings.append(
+            f"dates in a time zone not known here ({', '.join(sorted(zones))}) were read in"
+            " the source's time zone (set `timezone` in sources.toml if that is wrong)"
+        )
     return ParsedDocument(
         items=tuple(items),
         format=version or "unknown",
@@ -233,6 +240,16 @@ def _raw_item(
             )
         ),
     )
+
+
+def _zones_read_as_local(entry: dict[str, Any], item: RawItem) -> set[str]:
+    """Zone names neither we nor dateparser know, of an entry whose date was read without
+    an offset (normalise then takes it as the source's local time): one warning says so,
+    where feedparser silently read such a time as UTC."""
+    if not any(d is not None and d.tzinfo is None for d in (item.published, item.updated)):
+        return set()
+    raws = (_field(entry, key) for key in ("published", "created", "updated"))
+    return {zone for raw in raws if isinstance(raw, str) and (zone := unknown_zone(raw))}
 
 
 def _content(entry: dict[str, Any]) -> str | None:
