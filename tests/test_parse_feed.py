@@ -130,6 +130,33 @@ def test_utf16_feed_is_reencoded_for_feedparser() -> None:
     assert doc.items[1].title == "IWF begrüßt die Position des Rates"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("header", [None, "application/atom+xml; charset=utf-16"])
+def test_utf16_without_byte_order_mark_is_read_in_its_byte_order_without_a_warning(
+    codec: str, header: str | None
+) -> None:
+    # XML 1.0 Appendix F: "<?" in 16-bit units tells the byte order; "charset=utf-16"
+    # without a mark is big-endian (RFC 2781), so neither contradicts the bytes.
+    text = fixture("iwf_news.atom").decode("utf-8")
+    data = text.replace('encoding="utf-8"', 'encoding="UTF-16"').encode(codec)
+    doc = parse(fetched(data, "https://www.iwf.org.uk/news-media/feed.atom", header))
+    assert doc.items[1].title == "IWF begrüßt die Position des Rates"
+    assert doc.warnings == ()
+
+
+def test_utf16_without_byte_order_mark_under_a_wrong_label_names_the_label() -> None:
+    text = fixture("iwf_news.atom").decode("utf-8")
+    data = text.encode("utf-16-be")  # still declares utf-8
+    doc = parse(
+        fetched(data, "https://www.iwf.org.uk/feed.atom", "text/xml; charset=iso-8859-1")
+    )
+    assert doc.items[1].title == "IWF begrüßt die Position des Rates"
+    assert doc.warnings == (
+        "HTTP charset 'iso-8859-1' does not match the bytes: read as utf_16_be",
+        "declared encoding 'utf-8' does not match the bytes: read as utf_16_be",
+    )
+
+
 def test_relative_links_resolve_against_final_url_without_channel_link() -> None:
     data = (
         b'<rss version="2.0"><channel><title>t</title>'

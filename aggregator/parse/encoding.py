@@ -242,6 +242,9 @@ def decode(
                 warnings=warnings,
             )
 
+    if markup == "xml" and (wide := _utf16_without_bom(data, content_type)) is not None:
+        return wide
+
     # UTF-8 last: the default of XML and JSON, and the encoding of nearly every unlabelled
     # page that decodes under it strictly.
     # (label, declared): the last is the default, which no one declared, so it overrules none.
@@ -273,6 +276,35 @@ def decode(
         note = f"declared encoding {own!r} contradicts the HTTP charset {label!r}"
         return replace(decoded, warnings=(*decoded.warnings, f"{note}: read as {label!r}"))
     return decoded
+
+
+# XML 1.0 Appendix F: a document without a byte-order mark that opens with "<?" in 16-bit
+# units is UTF-16 of that byte order, whatever it then declares.
+_UTF16_OPENINGS = ((b"<\x00?\x00", "utf_16_le"), (b"\x00<\x00?", "utf_16_be"))
+
+
+def _utf16_without_bom(data: bytes, content_type: str | None) -> Decoded | None:
+    """UTF-16 XML without a byte-order mark, read in the byte order its first characters
+    show. A "utf-16" label is borne out by them (RFC 2781 reads it big-endian without a
+    mark; Python little-endian), so only a label of another encoding is warned about."""
+    codec = next((c for opening, c in _UTF16_OPENINGS if data.startswith(opening)), None)
+    text = _try_decode(data, codec) if codec is not None else None
+    if codec is None or text is None:
+        return None
+    own = declared_in_document(text[:1024].encode("ascii", "replace"), "xml")
+    claims = ((http_charset(content_type), _HEADER), (own, _DOCUMENT))
+    wrong = [
+        (label, claimant)
+        for label, claimant in claims
+        if label is not None and not (codec_name(label) or "").startswith("utf_16")
+    ]
+    notes = tuple(
+        f"{claimant} {label!r} does not match the bytes: read as {codec}"
+        for label, claimant in wrong
+    )
+    return Decoded(
+        text=text, encoding=codec, declared=wrong[0][0] if wrong else None, warnings=notes
+    )
 
 
 def _language_over_claim(
