@@ -14,7 +14,7 @@ import pytest
 
 from aggregator.models import Selectors
 from aggregator.parse import parse_document
-from aggregator.parse.encoding import decode
+from aggregator.parse.encoding import codec_name, decode
 from tests.support_parse import feed_source, fetched, html_source
 
 UMLAUT_TITLE = "Überwachung: Bundestag berät über die Chatkontrolle"
@@ -118,7 +118,7 @@ def test_windows_1252_with_an_accidental_utf8_pair_is_still_windows_1252() -> No
 def test_declared_legacy_encodings_under_a_lying_utf8_charset(codec: str, text: str) -> None:
     data = rss(text, text, encoding=codec).encode(codec)
     decoded = decode(data, "application/rss+xml; charset=utf-8", "xml")
-    assert decoded.encoding == codec
+    assert decoded.encoding == codec_name(codec)  # a superset for euc_jp and gbk
     assert decoded.text == data.decode(codec)
 
 

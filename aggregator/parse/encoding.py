@@ -162,7 +162,37 @@ _WHATWG_LABELS = {
     "x-sjis": "shift_jis",
     "x-euc-jp": "euc_jp",
     "x-gbk": "gbk",
+    "windows-874": "cp874",
+    "dos-874": "cp874",
 }
+# Codecs browsers decode with a superset of (WHATWG Encoding Standard): documents labelled
+# Shift_JIS or EUC-KR are written by Windows software in its code page, with characters
+# ("①", "髙", "～", "똠") that Python's strict codecs of the label refuse, and a refused
+# label threw the whole declaration away for detection's guess.
+_SUPERSET_CODEC = {
+    "shift_jis": "cp932",
+    "euc_jp": "euc_jis_2004",  # NEC's row 13 ("①"), which JIS X 0213 took over
+    "euc_kr": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "big5": "big5hkscs",
+    "iso8859_9": "cp1254",
+    "tis_620": "cp874",
+    "iso8859_11": "cp874",
+}
+# What a browser may decode a page in (WHATWG's encodings, as Python codecs): the detector
+# also offers DOS and Mac code pages ("Grüne" read as cp775's "Gr³ne", a windows-1252 feed
+# as mac_iceland) that no web page is written in.
+_WEB_CODECS = frozenset(
+    {
+        *_UNICODE,
+        *("ascii", "latin_1", "cp866", "koi8_r", "koi8_u", "mac_roman", "mac_cyrillic"),
+        *(f"iso8859_{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)),
+        *(f"cp{n}" for n in (874, *range(1250, 1259))),
+        *("tis_620", "gb2312", "gbk", "gb18030", "big5", "big5hkscs", "hz"),
+        *("euc_jp", "euc_jis_2004", "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949"),
+    }
+)
 
 
 def codec_name(label: str) -> str | None:
@@ -173,7 +203,7 @@ def codec_name(label: str) -> str | None:
     except LookupError:
         return None
     normal = name.replace("-", "_")
-    return "cp1252" if normal in _AS_WINDOWS_1252 else normal
+    return "cp1252" if normal in _AS_WINDOWS_1252 else _SUPERSET_CODEC.get(normal, normal)
 
 
 def http_charset(content_type: str | None) -> str | None:
@@ -501,9 +531,10 @@ def _detect(
     else:
         note = "no encoding declared"
     overruled = overruled or unknown
-    matches = [
+    found = [
         m for m in charset_normalizer.from_bytes(data) if m.encoding != "utf_8" or data.isascii()
     ]
+    matches = [m for m in found if m.encoding in _WEB_CODECS] or found
     if matches:
         best = min(m.chaos for m in matches)
         western = [
@@ -523,6 +554,17 @@ def _detect(
                 break
             if wanted:  # the first language with encodings of its own decides
                 break
+        else:
+            # A Western language (and none of the above) rules out what it is not written
+            # in: "Grüne" and "è" are no cp1250 or cp1257 text, whatever reads as clean.
+            western_languages = [
+                lang for lang in languages if lang.split("-")[0] in _LEGACY_OF_LANGUAGE
+            ]
+            if western_languages and chosen not in _WESTERN:
+                _score_missing(data, _WESTERN, chaos)
+                fitting = [e for e in _WESTERN if e in chaos and chaos[e] <= best + _LANGUAGE_MARGIN]
+                if fitting:
+                    chosen = min(fitting, key=lambda e: (chaos[e], _WESTERN.index(e)))
         name = codec_name(chosen) or chosen
         detected = _try_decode(data, name)
         if detected is not None:

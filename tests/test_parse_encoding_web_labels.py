@@ -1,0 +1,72 @@
+"""Encoding labels read as browsers read them, and detection limited to what web pages use."""
+
+from __future__ import annotations
+
+import pytest
+
+from aggregator.parse import parse_document
+from aggregator.parse.encoding import decode
+from tests.support_parse import feed_source, fetched
+
+
+def _rss(title: str, declared: str | None = None, language: str | None = None) -> str:
+    declaration = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    element = f"<language>{language}</language>" if language else ""
+    return (
+        f'{declaration}<rss version="2.0"><channel><title>t</title>{element}'
+        "<link>https://example.org/</link><item>"
+        f"<title>{title}</title><link>https://example.org/1</link>"
+        "</item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "written_in", "title"),
+    [
+        ("Shift_JIS", "cp932", "会議は①第一部と②第二部、髙橋委員～"),
+        ("EUC-JP", "euc_jis_2004", "会議は①第一部と②第二部"),
+        ("EUC-KR", "cp949", "똠방각하 위원회 보고서"),
+        ("GB2312", "gb18030", "镕基总理会见欧盟代表"),
+        ("ISO-8859-9", "cp1254", "“Çocukların korunması” – AB"),
+    ],
+)
+def test_a_label_is_read_in_the_windows_code_page_browsers_use_for_it(
+    label: str, written_in: str, title: str
+) -> None:
+    # Windows software writes these labels' documents in its own code page, whose extra
+    # characters the label's strict codec refuses: the declaration was thrown away and the
+    # detector guessed (Shift_JIS read as cp1256 Arabic).
+    data = _rss(title, label).encode(written_in)
+    document = parse_document(
+        feed_source(), fetched(data, "https://example.org/feed", "application/rss+xml")
+    )
+    assert document.items[0].title == title
+    assert document.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("de", "Grüne fordern Schutz für Kinder"),
+        ("fr", "Contrôle des conversations : la présidence suédoise règle l'accès"),
+    ],
+)
+def test_undeclared_western_text_is_not_read_in_a_dos_or_central_european_code_page(
+    language: str, text: str
+) -> None:
+    # Short Latin-1 pages read as cp775 ("Gr³ne") or cp1250 ("řegle"): a Western language
+    # keeps windows-1252, and DOS and Mac code pages are never a web page's encoding.
+    page = (
+        f'<!doctype html><html lang="{language}"><body><ul><li><h2>{text}</h2>'
+        "<p>Kurzmeldung.</p></li></ul></body></html>"
+    ).encode("latin-1")
+    decoded = decode(page, "text/html", "html", language=language)
+    assert decoded.encoding == "cp1252"
+    assert text in decoded.text
+
+
+def test_detection_never_picks_a_dos_or_mac_code_page() -> None:
+    feed = _rss("Die Kinder über alles, für immer", language="en").encode("latin-1")
+    decoded = decode(feed, "application/rss+xml", "xml", language="en")
+    assert decoded.encoding == "cp1252"
+    assert "über alles, für" in decoded.text
