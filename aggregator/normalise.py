@@ -47,7 +47,13 @@ from aggregator.text import (
     normalised_for_hash,
     truncate_words,
 )
-from aggregator.urls import canonical_url, is_web_url, unwrapped, without_tracking
+from aggregator.urls import (
+    canonical_url,
+    is_web_url,
+    unwrapped,
+    with_unsafe_characters_encoded,
+    without_tracking,
+)
 
 SUMMARY_CHARS = 400
 # An item's text and title are cut at these lengths (a statement is far shorter): PostgreSQL
@@ -199,7 +205,9 @@ def normalise_item(
         return None
     # Shown to readers without its tracking parameters, as Miniflux does; compared by its
     # canonical form.
-    url = without_tracking(own_url or _clean(document.link) or source.url)
+    url = with_unsafe_characters_encoded(
+        without_tracking(own_url or _clean(document.link) or source.url)
+    )
     title_is_fallback = not title
     if title_is_fallback:
         title = fallback_title(text, url)
@@ -293,12 +301,23 @@ def _unique_identities(items: list[Item]) -> list[Item]:
     counts = Counter(item.identity for item in unique)
     if all(count == 1 for count in counts.values()):
         return unique  # the common case
-    result: list[Item] = []
-    place: dict[str, int] = {}
+    rekeyed = []
     for item in unique:
         if counts[item.identity] > 1:
             published = None if item.published_is_fallback else item.published
             item = replace(item, identity=hash_identity(item.title, item.text, published))
+        rekeyed.append(item)
+    # Two entries with one title and one day but different texts ("Press release" twice on
+    # 2 March, one link for both) are two items: their texts take part in their identity.
+    texts: dict[str, set[str]] = {}
+    for item in rekeyed:
+        if item.identity.startswith("h:") and item.text:
+            texts.setdefault(item.identity, set()).add(normalised_for_hash("", item.text))
+    result: list[Item] = []
+    place: dict[str, int] = {}
+    for item in rekeyed:
+        if len(texts.get(item.identity, ())) > 1:
+            item = replace(item, identity=hash_identity(item.title, item.text, None))
         if item.identity in place:
             at = place[item.identity]
             result[at] = min(item, result[at], key=_preference)

@@ -3,10 +3,13 @@
 `canonical_url` is total (it never raises) and idempotent. What it changes, and why each
 change is safe (the server sees the same resource):
 
-- scheme and host lower-cased; a non-ASCII host converted to its IDNA (punycode) form;
+- scheme and host lower-cased; a non-ASCII host converted to its IDNA (punycode) form; a
+  fully qualified name's final dot and any user name or password dropped;
 - default ports dropped (``:80`` for http, ``:443`` for https), an empty port too;
-- the fragment dropped: it never reaches the server;
-- tracking parameters removed (the table below), the rest sorted by name, stably, so
+- the fragment dropped: it never reaches the server (unless it is a script-driven site's
+  route, ``#!topic/x`` or ``#/news/12``, which names a page of its own);
+- tracking parameters and session ids removed (the table below, and a servlet's
+  ``;jsessionid=`` in the path), the rest sorted by name, stably, so
   repeated names keep their order and blank values (``a=`` and ``a``) are kept as written;
 - percent-encoding normalised: hex digits upper-cased, unreserved characters decoded,
   characters that may not appear in a URL (spaces, non-ASCII, quotes...) encoded as UTF-8;
@@ -60,14 +63,29 @@ TRACKING_PARAMETERS: frozenset[str] = frozenset(
         "wprss",  # Washington Post feed links
         "cmpid",  # campaign id (Guardian, Telegraph and others)
         "hpt",  # CNN home-page placement
+        # Miniflux's list (internal/reader/urlcleaner) beyond the above
+        "fb_ref",  # Facebook
+        "fb_source",
+        "fb_action_ids",
+        "fb_action_types",
+        "_openstat",  # Yandex Openstat
+        "srsltid",  # Google Merchant Center
+        "ysclid",  # Yandex click id
+        "mc_tc",  # Mailchimp
+        "__hstc",  # HubSpot
+        "__hssc",
+        "__hsfp",
+        "hsctatracking",
+        "rb_clickid",  # Rakuten
+        "vero_conv",  # Vero email
+        "sc_cid",  # Snapchat
+        "_bhlid",  # Beehiiv newsletters
+        "_branch_match_id",  # Branch deep links
+        "igsh",  # Instagram share
+        # Session ids: a stale one in a link makes every refresh's copy a new page.
+        "phpsessid",
+        "jsessionid",
     }
-)
-TRACKING_PREFIXES: tuple[str, ...] = (
-    "utm_",  # Google Analytics campaigns: utm_source, utm_medium, utm_campaign, ...
-    "ns_",  # comScore: ns_campaign, ns_mchannel, ns_source, ...
-    "at_",  # AT Internet (Piano): at_medium, at_campaign, at_custom1, ...
-    "pk_",  # Matomo/Piwik: pk_campaign, pk_kwd
-    "mtm_",  # Matomo: mtm_campaign, mtm_source, ...
 )
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -96,16 +114,31 @@ def without_tracking(url: str) -> str:
     is given (a digest's links, the API's `url`), where `canonical_url` is the one compared."""
     base, hash_mark, fragment = url.partition("#")
     path, question_mark, query = base.partition("?")
+    if ";" in path:
+        path = _PATH_SESSION.sub("", path)
+        url = f"{path}{question_mark}{query}{hash_mark}{fragment}"
     if not question_mark:
         return url
     pairs = query.split("&")
     tracking = [
-        bool(pair) and _is_known_tracking(unquote(pair.partition("=")[0])) for pair in pairs
+        bool(pair) and is_tracking_parameter(unquote(pair.partition("=")[0])) for pair in pairs
     ]
     if not any(tracking):
         return url  # the common case: the URL untouched
     kept = "&".join(pair for pair, drop in zip(pairs, tracking, strict=True) if pair and not drop)
     return f"{path}?{kept}{hash_mark}{fragment}" if kept else f"{path}{hash_mark}{fragment}"
+
+
+# What a browser percent-encodes in an href before following it: a space in a plain-text
+# digest would end the link where the mail client sees it.
+_UNSAFE_IN_LINKS = re.compile(r'[\x00-\x20"<>`\x7f]')
+
+
+def with_unsafe_characters_encoded(url: str) -> str:
+    """`url` with spaces, quotes, angle brackets and control characters percent-encoded."""
+    if not _UNSAFE_IN_LINKS.search(url):
+        return url
+    return _UNSAFE_IN_LINKS.sub(lambda found: f"%{ord(found.group()):02X}", url)
 
 
 _QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
@@ -151,11 +184,22 @@ def _canonical(url: str) -> str:
         return url
     path = _canonical_path(parts.path)
     query = _canonical_query(parts.query)
-    return f"{scheme}://{netloc}{path}?{query}" if query else f"{scheme}://{netloc}{path}"
+    route = _route(parts.fragment)
+    return f"{scheme}://{netloc}{path}{'?' + query if query else ''}{route}"
+
+
+def _route(fragment: str) -> str:
+    """The fragment when it names a page of a script-driven site, else nothing: "#!topic/x"
+    (Google's crawlable hash-bang, which it fetched as ?_escaped_fragment_=topic/x) and
+    "#/news/12" are what the site shows, where "#section-2" is a place in one page."""
+    if not fragment.startswith(("!", "/")) or fragment in ("!", "/"):
+        return ""
+    return "#" + _normalise_percent(fragment, _QUERY_SAFE)
 
 
 def _canonical_netloc(scheme: str, netloc: str) -> str | None:
-    userinfo, at, hostport = netloc.rpartition("@")
+    # A user name or password says who fetched the page, not which page it is: dropped.
+    _, _, hostport = netloc.rpartition("@")
     if hostport.startswith("["):  # IPv6 literal
         close = hostport.find("]")
         if close == -1:
@@ -174,11 +218,11 @@ def _canonical_netloc(scheme: str, netloc: str) -> str | None:
         port = str(int(port))
         if port == _DEFAULT_PORTS[scheme]:
             port = ""
-    return f"{userinfo}{at}{host}{':' + port if port else ''}"
+    return f"{host}{':' + port if port else ''}"
 
 
 def _canonical_host(host: str) -> str:
-    host = host.lower()
+    host = host.lower().rstrip(".")  # "example.com." is the same name, fully qualified
     if host.isascii():
         return host
     try:
@@ -188,7 +232,13 @@ def _canonical_host(host: str) -> str:
         return host  # not a valid IDN: keep it readable rather than fail
 
 
+# A Java servlet's session id, written into the path: ";jsessionid=A1B2C3".
+_PATH_SESSION = re.compile(r";jsessionid=[^/?#;]*", re.IGNORECASE)
+
+
 def _canonical_path(path: str) -> str:
+    if ";" in path:
+        path = _PATH_SESSION.sub("", path)
     path = _normalise_percent(path, _PATH_SAFE)
     if "." in path:
         path = _remove_dot_segments(path)
@@ -207,7 +257,7 @@ def _canonical_query(query: str) -> str:
             continue
         pair = _normalise_percent(pair, _QUERY_SAFE)
         name = pair.partition("=")[0]
-        if _is_tracking(name):
+        if is_tracking_parameter(name):
             continue
         pairs.append((name, pair))
     pairs.sort(key=lambda item: item[0])  # stable: repeated names keep their order
@@ -217,7 +267,9 @@ def _canonical_query(query: str) -> str:
 # The families canonical URLs drop by prefix, by their names only: a link readers click
 # keeps "at_home=1" or "pk_id=42", which a site may need, where comparing URLs may drop them.
 _KNOWN_FAMILY_NAMES = re.compile(
-    r"(?:utm|mtm|ns)_\w+"  # comScore's ns_ is tracking whatever follows
+    # Google Analytics (utm_), Matomo (mtm_), comScore (ns_), Adobe/Hubspot ads (itm_, hsa_):
+    # tracking whatever follows. AT Internet (at_) and Piwik (pk_): the names they use.
+    r"(?:utm|mtm|ns|itm|hsa)_\w+"
     r"|(?:at|pk)_(?:medium|campaign|source|kwd|keyword|content|cid|mchannel|linkname|fee"
     r"|platform|creation|variant|format|send_date|link\w*|custom\d+|general_placement"
     r"|detail_placement|emt)",
@@ -225,13 +277,11 @@ _KNOWN_FAMILY_NAMES = re.compile(
 )
 
 
-def _is_known_tracking(name: str) -> bool:
+def is_tracking_parameter(name: str) -> bool:
+    """Whether a query parameter's name says only how a reader reached the page."""
     return name.lower() in TRACKING_PARAMETERS or bool(_KNOWN_FAMILY_NAMES.fullmatch(name))
 
 
-def _is_tracking(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in TRACKING_PARAMETERS or lowered.startswith(TRACKING_PREFIXES)
 
 
 def _normalise_percent(component: str, safe: frozenset[str]) -> str:

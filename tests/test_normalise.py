@@ -145,6 +145,27 @@ def test_document_rekeys_entries_that_share_guid_and_link() -> None:
     ]
 
 
+def test_entries_with_one_link_title_and_date_but_different_texts_are_two_items() -> None:
+    # Two "Press release" entries of one day, both linking to the listing: the texts tell
+    # them apart; one of them was silently lost. The same text twice is still one item.
+    day = datetime(2024, 3, 2, tzinfo=UTC)
+    welcome = raw(url="https://e.eu/press", title="Press release", published=day)
+    reject = replace(welcome, summary="The ministry rejects the proposal.")
+    items = normalise_document(SOURCE, document(welcome, reject, welcome), now=NOW)
+    assert [i.text for i in items] == [EN_TEXT, "The ministry rejects the proposal."]
+    assert len({i.identity for i in items}) == 2
+
+
+def test_a_reader_s_link_has_its_spaces_encoded_and_no_stale_session() -> None:
+    # A plain-text digest's link ended at the space; a stale servlet session id in it made
+    # each refresh's copy a new page.
+    result = item(raw(url="https://e.eu/a b/c d.html;jsessionid=A1B2?lang=en&PHPSESSID=x"))
+    assert result.url == "https://e.eu/a%20b/c%20d.html?lang=en"
+    assert result.canonical_url == "https://e.eu/a%20b/c%20d.html?lang=en"
+    again = item(raw(url="https://e.eu/a b/c d.html;jsessionid=ZZ99?lang=en"))
+    assert again.identity == result.identity
+
+
 def test_document_identities_are_unique() -> None:
     entries = [raw(url="https://e.eu/same", title=f"T{n % 3}") for n in range(9)]
     items = normalise_document(SOURCE, document(*entries), now=NOW)

@@ -157,6 +157,25 @@ def test_utf16_without_byte_order_mark_under_a_wrong_label_names_the_label() -> 
     )
 
 
+def test_an_entry_s_xml_base_ends_with_the_entry() -> None:
+    # A planet-style feed, xml:base on each entry: the next entry's relative link resolved
+    # against the previous entry's base (feedparser had no document address to go back to).
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">
+    <title>t</title><id>urn:x</id><updated>2025-01-01T00:00:00Z</updated>
+    <entry xml:base="https://other.example/sub/"><title>One</title><id>urn:1</id>
+    <link href="p1"/><updated>2025-01-01T00:00:00Z</updated></entry>
+    <entry><title>Two</title><id>urn:2</id><link href="/posts/2"/>
+    <updated>2025-01-01T00:00:00Z</updated></entry>
+    <entry xml:base="sub/"><title>Three</title><id>urn:3</id><link href="post/3"/>
+    <updated>2025-01-01T00:00:00Z</updated></entry></feed>"""
+    doc = parse(fetched(atom, "https://site.example/feeds/all.atom"))
+    assert [item.url for item in doc.items] == [
+        "https://other.example/sub/p1",
+        "https://site.example/posts/2",
+        "https://site.example/blog/sub/post/3",
+    ]
+
+
 def test_relative_links_resolve_against_final_url_without_channel_link() -> None:
     data = (
         b'<rss version="2.0"><channel><title>t</title>'

@@ -89,6 +89,11 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     headers = {"content-type": "application/xml; charset=utf-8"}
     if "content-language" in fetched.headers:
         headers["content-language"] = fetched.headers["content-language"]
+    if b"xml:base" in utf8:
+        # Without a document address feedparser has no outermost base: an entry's xml:base
+        # then stays in force for the entries after it, and a relative xml:base is lost.
+        # (Only here: it would also resolve RSS's relative links, which mean the site's.)
+        headers["content-location"] = fetched.url
     result = feedparser.parse(
         io.BytesIO(utf8),  # bytes would be tried as a file name first
         response_headers=headers,
