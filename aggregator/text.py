@@ -46,10 +46,17 @@ _TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no docume
 # showing anything: soft hyphen, zero-width space, word joiner, zero-width no-break space
 # (a stray byte-order mark). The zero-width joiners stay: emoji and some scripts need them.
 _INVISIBLE = "\u00ad\u200b\u2060\ufeff"
-_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE}]")
-_NO_CONTROLS = dict.fromkeys(
-    [*(c for c in range(32) if chr(c) not in "\t\n\r"), *map(ord, _INVISIBLE)]
-)
+# C1 controls (U+0080-U+009F) too: no text has them; a windows-1252 byte read in an ISO
+# encoding became one (its "…" an invisible U+0085, which is a line break, so a space).
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f{_INVISIBLE}]")
+_NO_CONTROLS: dict[int, str | None] = {
+    **dict.fromkeys(
+        [*(c for c in range(32) if chr(c) not in "\t\n\r"), *range(0x80, 0xA0)],
+        None,
+    ),
+    **dict.fromkeys(map(ord, _INVISIBLE), None),
+    0x85: " ",
+}
 
 
 def html_to_text(html: str) -> str:
@@ -114,6 +121,32 @@ def _preformatted(text: str) -> str:
     if "\n" not in text:
         return text
     return _BLANK_LINES.sub(_PARA, text).replace("\n", _LINE_MARK)
+
+
+# HTML's element names: "<br>", "<span class=x>" or "</em>" in a field are tags, where
+# "List<T>", "Vector<int>" or "Kids <13" are text.
+_ELEMENT_NAMES = (
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button "
+    "canvas caption center cite code col colgroup data datalist dd del details dfn dialog "
+    "dir div dl dt em embed fieldset figcaption figure font footer form frame frameset h1 "
+    "h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd label legend li "
+    "link main map mark marquee math menu meta meter nav noscript object ol optgroup "
+    "option output p param picture pre progress q rp rt ruby s samp script search section "
+    "select slot small source span strike strong style sub summary sup svg table tbody td "
+    "template textarea tfoot th thead time title tr track tt u ul var video wbr"
+)
+HTML_ELEMENTS = frozenset(_ELEMENT_NAMES.split())
+_HTML_TAG = re.compile(
+    r"</?(?:(?:" + "|".join(sorted(HTML_ELEMENTS, key=len, reverse=True)) + r")(?![\w-])"
+    r"|[a-z]+:[a-z]+\b)"  # Word's <o:p></o:p>
+    r"""(?:\s+[\w:-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))?)*\s*/?>""",
+    re.IGNORECASE,
+)
+
+
+def has_html_tags(text: str) -> bool:
+    """Whether `text` holds an HTML tag (an element HTML has, or Word's "<o:p>")."""
+    return "<" in text and _HTML_TAG.search(text) is not None
 
 
 def plain_as_html(text: str) -> str:

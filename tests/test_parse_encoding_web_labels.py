@@ -70,3 +70,29 @@ def test_detection_never_picks_a_dos_or_mac_code_page() -> None:
     decoded = decode(feed, "application/rss+xml", "xml", language="en")
     assert decoded.encoding == "cp1252"
     assert "über alles, für" in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("label", "written_in", "text"),
+    [
+        ("iso-8859-15", "cp1252", "“Contrôle des chats” – l’UE vote…"),
+        ("iso-8859-2", "cp1250", "Zażółć gęślą jaźń – „Rada”"),
+        ("iso-8859-7", "cp1253", "«Το Συμβούλιο» – ψηφοφορία…"),
+    ],
+)
+def test_windows_bytes_under_an_iso_8859_label_are_read_in_the_windows_code_page(
+    label: str, written_in: str, text: str
+) -> None:
+    # ISO-8859 has C1 controls at 0x80-0x9F, which no text holds: the Windows sibling's
+    # quotes, dashes and letters were stored as invisible controls ("…" vanished).
+    data = _rss(text, label).encode(written_in)
+    document = parse_document(
+        feed_source(), fetched(data, "https://example.org/feed", "application/rss+xml")
+    )
+    assert document.items[0].title == text
+
+
+def test_no_c1_control_character_reaches_the_text() -> None:
+    from aggregator.text import html_to_text
+
+    assert html_to_text("<p>a\x85b\x93c\x9fd</p>") == "a bcd"

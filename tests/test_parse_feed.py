@@ -147,9 +147,7 @@ def test_utf16_without_byte_order_mark_is_read_in_its_byte_order_without_a_warni
 def test_utf16_without_byte_order_mark_under_a_wrong_label_names_the_label() -> None:
     text = fixture("iwf_news.atom").decode("utf-8")
     data = text.encode("utf-16-be")  # still declares utf-8
-    doc = parse(
-        fetched(data, "https://www.iwf.org.uk/feed.atom", "text/xml; charset=iso-8859-1")
-    )
+    doc = parse(fetched(data, "https://www.iwf.org.uk/feed.atom", "text/xml; charset=iso-8859-1"))
     assert doc.items[1].title == "IWF begrüßt die Position des Rates"
     assert doc.warnings == (
         "HTTP charset 'iso-8859-1' does not match the bytes: read as utf_16_be",
@@ -528,3 +526,33 @@ def test_half_an_emoji_is_a_replacement_character_not_a_failed_source(document: 
     assert item.title == "cut \ufffd"
     assert item.text == "a \ufffd b"
     item.text.encode("utf-8")  # storable
+
+
+@pytest.mark.parametrize(
+    ("written", "title"),
+    [
+        ("<![CDATA[Line one<br>Line two]]>", "Line one Line two"),
+        (
+            "<![CDATA[Minister<o:p></o:p> speaks on chat control]]>",
+            "Minister speaks on chat control",
+        ),
+        ("<![CDATA[Breaking <span>news</span><script>alert(1)</script>]]>", "Breaking news"),
+        ("<![CDATA[It&apos;s <em>done</em>]]>", "It's done"),
+        ("Line one&lt;br /&gt;Line two", "Line one Line two"),
+        ("Generics: List&lt;T&gt; &amp; more", "Generics: List<T> & more"),
+        ("Kids &lt;13 &amp; social media", "Kids <13 & social media"),
+        ("<![CDATA[Vector<int> & friends]]>", "Vector<int> & friends"),
+    ],
+)
+def test_an_rss_title_with_html_tags_is_html_whatever_feedparser_guessed(
+    written: str, title: str
+) -> None:
+    # feedparser calls an RSS title plain unless every tag is one it allows and one closes:
+    # "<br>", Word's "<o:p>" or a "<script>" were stored and exported as written.
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{written}</title><link>https://example.org/1</link>"
+        "<description>Body.</description></item></channel></rss>"
+    ).encode()
+    (item,) = _normalised(rss)
+    assert item.title == title

@@ -195,6 +195,31 @@ _WEB_CODECS = frozenset(
 )
 
 
+# ISO-8859 encodings and the Windows code page written under their labels: ISO-8859 leaves
+# 0x80-0x9F to C1 controls, which no text holds, and there the Windows sibling has its
+# quotes, dashes and letters ("ś" and "ź" of windows-1250 text labelled ISO-8859-2).
+_WINDOWS_SIBLING = {
+    "iso8859_2": "cp1250",
+    "iso8859_4": "cp1257",
+    "iso8859_5": "cp1251",
+    "iso8859_6": "cp1256",
+    "iso8859_7": "cp1253",
+    "iso8859_8": "cp1255",
+    "iso8859_13": "cp1257",
+    "iso8859_15": "cp1252",
+}
+_C1_BYTE = re.compile(rb"[\x80-\x9f]")
+
+
+def _in_windows_sibling(name: str, data: bytes) -> str:
+    """The Windows code page instead of an ISO-8859 one when the bytes use its C1 range
+    and read in it; else `name`."""
+    sibling = _WINDOWS_SIBLING.get(name)
+    if sibling is None or not _C1_BYTE.search(data) or _try_decode(data, sibling) is None:
+        return name
+    return sibling
+
+
 def codec_name(label: str) -> str | None:
     """The Python codec for an encoding label, or None when the label is unknown."""
     lowered = label.strip().lower()
@@ -419,6 +444,7 @@ def _decode_claims(
         if name is None:
             unknown = unknown or label
             continue
+        name = _in_windows_sibling(name, data)
         # Markup in UTF-16 or UTF-32 has a NUL beside every ASCII character: bytes with none
         # are not in it, whatever the label says (a "charset=utf-16" on a UTF-8 feed).
         wide = name.startswith(("utf_16", "utf_32"))
@@ -562,7 +588,8 @@ def _detect(
             ]
             if western_languages and chosen not in _WESTERN:
                 _score_missing(data, _WESTERN, chaos)
-                fitting = [e for e in _WESTERN if e in chaos and chaos[e] <= best + _LANGUAGE_MARGIN]
+                limit = best + _LANGUAGE_MARGIN
+                fitting = [e for e in _WESTERN if e in chaos and chaos[e] <= limit]
                 if fitting:
                     chosen = min(fitting, key=lambda e: (chaos[e], _WESTERN.index(e)))
         name = codec_name(chosen) or chosen

@@ -25,7 +25,7 @@ from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
-from aggregator.text import plain_as_html
+from aggregator.text import has_html_tags, plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
 # An empty `<item/>` (or `<item></item>`) inside an item (FeedBurner's feeds of PCMag and
@@ -132,7 +132,9 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         if _is_advert(entry):
             adverts += 1
             continue
-        item = _raw_item(entry, base, feed_language, source.language, feed_author)
+        item = _raw_item(
+            entry, base, feed_language, source.language, feed_author, rss=version.startswith("rss")
+        )
         if item is None:
             empty += 1
         else:
@@ -206,6 +208,8 @@ def _raw_item(
     feed_language: str | None,
     source_language: str | None,
     feed_author: str | None = None,
+    *,
+    rss: bool = False,
 ) -> RawItem | None:
     guid = _text(_field(entry, "id"))
     # Feeds run through FeedBurner or Pheedo link to a click counter; the article's own
@@ -213,8 +217,8 @@ def _raw_item(
     url = absolute_http_url(
         _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
     ) or absolute_http_url(_field(entry, "link"), base)
-    title = _marked_up(entry, "title")
-    summary = _marked_up(entry, "summary")
+    title = _marked_up(entry, "title", rss=rss)
+    summary = _marked_up(entry, "summary", rss=rss)
     content = _content(entry)
     if summary and content == summary:
         summary = None  # feedparser copies the only body into both
@@ -269,14 +273,21 @@ def _content(entry: dict[str, Any]) -> str | None:
     return None
 
 
-def _marked_up(entry: dict[str, Any], key: str) -> str | None:
+def _marked_up(entry: dict[str, Any], key: str, *, rss: bool = False) -> str | None:
     """A text field as HTML: feedparser has decoded a plain-text one ("List&lt;T&gt;" is
-    "List<T>"), which normalise must not read as markup."""
+    "List<T>"), which normalise must not read as markup.
+
+    RSS does not say what its titles are, and feedparser calls one plain unless every tag in
+    it is one it allows and one closes: "Line one<br>Line two", "Minister<o:p></o:p>" or
+    "<script>" in a title was stored as written. An RSS field with HTML tags in it is HTML.
+    (Atom's type="text" says plain, and is taken at its word.)"""
     value = _text(_field(entry, key))
     if value is None:
         return None
     detail = dict.get(entry, f"{key}_detail")
-    return plain_as_html(value) if detail is not None and _is_plain(detail) else value
+    if detail is None or not _is_plain(detail) or (rss and has_html_tags(value)):
+        return value
+    return plain_as_html(value)
 
 
 _EMAIL_THEN_NAME = re.compile(r"^(?:[^\s()<>@]+@[^\s()<>]+)?\s*\(\s*(?P<name>[^()]+?)\s*\)$")
