@@ -131,3 +131,19 @@ def test_an_entry_without_a_link_is_not_matched_by_the_sites_page(
     assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
     second = [rss_entry(None, "Another notice", guid="n2")]
     assert counts(save_rss(store, source, second, 2)) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("link", [None, "https://www.ecpat.org/"], ids=["no link", "home page"])
+def test_an_entry_stored_under_a_guid_later_shared_is_not_stored_twice(
+    store: SqlStore, source: Source, link: str | None
+) -> None:
+    # Every entry has the home page as GUID: alone, the first was stored under it; once a
+    # second entry shares it, both fall back to title and date, and the first came back new.
+    home = "https://www.ecpat.org/"
+    first = [rss_entry(link, "Statement on the vote", guid=home)]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    two = [rss_entry(link, "Survivors' open letter", guid=home), *first]
+    assert counts(save_rss(store, source, two, 2)) == (1, 0, 1)
+    three = [rss_entry(link, "Council agrees its position", guid=home), *two]
+    assert counts(save_rss(store, source, three, 3)) == (1, 0, 2)
+    assert store.item_count() == 3

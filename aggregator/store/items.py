@@ -299,23 +299,56 @@ def _renamed(
         and listed_pages[_page_key(item.canonical_url)] == 1
         and not _is_site_root(item.canonical_url)
     }
-    if not wanted:
-        return {}
-    urls = sorted({url for item in wanted.values() for url in _page_variants(item.canonical_url)})
+    found: dict[str, RowMapping] = {}
+    if wanted:
+        urls = sorted({u for item in wanted.values() for u in _page_variants(item.canonical_url)})
+        rows: dict[str, list[RowMapping]] = {}
+        for part in chunks(urls):
+            query = select(*_SAVE_COLUMNS).where(
+                items.c.source_id == source_id, items.c.canonical_url.in_(part)
+            )
+            for row in conn.execute(query).mappings():
+                if row["identity"] not in listed and row["id"] not in taken:
+                    rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
+        for page, item in wanted.items():
+            same = [row for row in rows.get(page, ()) if _same_entry(row, item)]
+            if len(same) == 1:
+                found[item.identity] = same[0]
+    used = taken | {row["id"] for row in found.values()}
+    found.update(_under_a_guid_now_shared(conn, source_id, missing, found, listed, used))
+    return found
+
+
+def _under_a_guid_now_shared(
+    conn: Connection,
+    source_id: str,
+    missing: Sequence[Item],
+    found: Mapping[str, RowMapping],
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows stored under a GUID the document now gives to several entries (a feed whose
+    every entry has the home page as GUID): those entries fall back to another identity, and
+    the one stored when the GUID was still its own alone was stored a second time."""
+    by_guid: dict[str, list[Item]] = {}
+    for item in missing:
+        if item.guid and not item.identity.startswith("g:") and item.identity not in found:
+            by_guid.setdefault(f"g:{indexable(item.guid)}", []).append(item)
+    identities = sorted(by_guid.keys() - listed)
     rows: dict[str, list[RowMapping]] = {}
-    for part in chunks(urls):
+    for part in chunks(identities):
         query = select(*_SAVE_COLUMNS).where(
-            items.c.source_id == source_id, items.c.canonical_url.in_(part)
+            items.c.source_id == source_id, items.c.identity.in_(part)
         )
         for row in conn.execute(query).mappings():
-            if row["identity"] not in listed and row["id"] not in taken:
-                rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
-    found: dict[str, RowMapping] = {}
-    for page, item in wanted.items():
-        same = [row for row in rows.get(page, ()) if _same_entry(row, item)]
-        if len(same) == 1:
-            found[item.identity] = same[0]
-    return found
+            if row["id"] not in taken:
+                rows.setdefault(row["identity"], []).append(row)
+    renamed: dict[str, RowMapping] = {}
+    for identity, stored in rows.items():
+        same = [item for item in by_guid[identity] if _same_entry(stored[0], item)]
+        if len(stored) == 1 and len(same) == 1:
+            renamed[same[0].identity] = stored[0]
+    return renamed
 
 
 def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]]) -> None:
@@ -754,11 +787,17 @@ def page(
     source_ids: Sequence[str] | None,
     after: tuple[datetime, int] | None,
     limit: int,
+    changed_since: datetime | None = None,
 ) -> list[StoredItem]:
     """One page of items by (first_seen, id), starting after the key `after` (keyset paging)."""
     stmt = select(*ITEM_COLUMNS).order_by(items.c.first_seen, items.c.id).limit(limit)
     if since is not None:
         stmt = stmt.where(items.c.first_seen >= to_db(since))
+    if changed_since is not None:
+        # New, or a new revision of an older item: an incremental export that asked for
+        # first_seen alone never saw an item's later versions. Paging stays by first_seen.
+        stamp = to_db(changed_since)
+        stmt = stmt.where(or_(items.c.first_seen >= stamp, items.c.last_changed >= stamp))
     if until is not None:
         stmt = stmt.where(items.c.first_seen < to_db(until))
     if source_ids is not None:
