@@ -123,30 +123,24 @@ def _preformatted(text: str) -> str:
     return _BLANK_LINES.sub(_PARA, text).replace("\n", _LINE_MARK)
 
 
-# HTML's element names: "<br>", "<span class=x>" or "</em>" in a field are tags, where
-# "List<T>", "Vector<int>" or "Kids <13" are text.
-_ELEMENT_NAMES = (
-    "a abbr address area article aside audio b base bdi bdo blockquote body br button "
-    "canvas caption center cite code col colgroup data datalist dd del details dfn dialog "
-    "dir div dl dt em embed fieldset figcaption figure font footer form frame frameset h1 "
-    "h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd label legend li "
-    "link main map mark marquee math menu meta meter nav noscript object ol optgroup "
-    "option output p param picture pre progress q rp rt ruby s samp script search section "
-    "select slot small source span strike strong style sub summary sup svg table tbody td "
-    "template textarea tfoot th thead time title tr track tt u ul var video wbr"
-)
-HTML_ELEMENTS = frozenset(_ELEMENT_NAMES.split())
-_HTML_TAG = re.compile(
-    r"</?(?:(?:" + "|".join(sorted(HTML_ELEMENTS, key=len, reverse=True)) + r")(?![\w-])"
-    r"|[a-z]+:[a-z]+\b)"  # Word's <o:p></o:p>
-    r"""(?:\s+[\w:-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))?)*\s*/?>""",
-    re.IGNORECASE,
+# Markup that is markup in a field whose kind nobody declared (an RSS title): a line break,
+# Word's "<o:p></o:p>", an image, or a formatting element that is opened and closed again.
+# A lone "<template>", "<b>" or "<script>" may be the subject ("Why the <template> element
+# matters", "<script>alert(1)</script> XSS found in plugin"): read as HTML, it would swallow
+# the rest of the title.
+_UNMISTAKABLE_MARKUP = re.compile(
+    r"<br\s*/?>"
+    r"|</?[a-z]+:[a-z]+\b[^<>]*>"
+    r"|<img\b[^<>]*\bsrc\s*="
+    r"|<(b|i|em|strong|span|a|sup|sub|u|s|small|mark|font|abbr|cite|q|p|div)\b[^<>]*>"
+    r".*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
 def has_html_tags(text: str) -> bool:
-    """Whether `text` holds an HTML tag (an element HTML has, or Word's "<o:p>")."""
-    return "<" in text and _HTML_TAG.search(text) is not None
+    """Whether `text` holds markup no plain text would: see `_UNMISTAKABLE_MARKUP`."""
+    return "<" in text and _UNMISTAKABLE_MARKUP.search(text) is not None
 
 
 def plain_as_html(text: str) -> str:

@@ -270,7 +270,7 @@ _KNOWN_FAMILY_NAMES = re.compile(
     # Google Analytics (utm_), Matomo (mtm_), comScore (ns_), Adobe/Hubspot ads (itm_, hsa_):
     # tracking whatever follows. AT Internet (at_) and Piwik (pk_): the names they use.
     r"(?:utm|mtm|ns|itm|hsa)_\w+"
-    r"|(?:at|pk)_(?:medium|campaign|source|kwd|keyword|content|cid|mchannel|linkname|fee"
+    r"|(?:at|pk)_(?:medium|campaign|source|kwd|kw|keyword|content|cid|cpn|vid|mchannel|linkname|fee"
     r"|platform|creation|variant|format|send_date|link\w*|custom\d+|general_placement"
     r"|detail_placement|emt)",
     re.IGNORECASE,
@@ -280,8 +280,6 @@ _KNOWN_FAMILY_NAMES = re.compile(
 def is_tracking_parameter(name: str) -> bool:
     """Whether a query parameter's name says only how a reader reached the page."""
     return name.lower() in TRACKING_PARAMETERS or bool(_KNOWN_FAMILY_NAMES.fullmatch(name))
-
-
 
 
 def _normalise_percent(component: str, safe: frozenset[str]) -> str:

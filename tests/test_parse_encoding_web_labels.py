@@ -73,23 +73,30 @@ def test_detection_never_picks_a_dos_or_mac_code_page() -> None:
 
 
 @pytest.mark.parametrize(
-    ("label", "written_in", "text"),
+    ("label", "codec", "sibling", "text"),
     [
-        ("iso-8859-15", "cp1252", "“Contrôle des chats” – l’UE vote…"),
-        ("iso-8859-2", "cp1250", "Zażółć gęślą jaźń – „Rada”"),
-        ("iso-8859-7", "cp1253", "«Το Συμβούλιο» – ψηφοφορία…"),
+        ("iso-8859-15", "iso8859_15", "cp1252", "Le cœur de l'Œuvre : 5 €"),
+        ("iso-8859-2", "iso8859_2", "cp1250", "Zażółć gęślą jaźń, Kraków"),
+        ("iso-8859-5", "iso8859_5", "cp1251", "Москва: новости дня"),
+        ("iso-8859-7", "iso8859_7", "cp1253", "Άρθρο για το Συμβούλιο"),
     ],
 )
-def test_windows_bytes_under_an_iso_8859_label_are_read_in_the_windows_code_page(
-    label: str, written_in: str, text: str
+def test_windows_punctuation_under_an_iso_8859_label_is_read_and_the_letters_kept(
+    label: str, codec: str, sibling: str, text: str
 ) -> None:
-    # ISO-8859 has C1 controls at 0x80-0x9F, which no text holds: the Windows sibling's
-    # quotes, dashes and letters were stored as invisible controls ("…" vanished).
-    data = _rss(text, label).encode(written_in)
+    # ISO-8859 has C1 controls at 0x80-0x9F, which no text holds: a Word quote or dash
+    # pasted in is the Windows sibling's, and was stored as an invisible control ("…"
+    # vanished). Only those bytes are: the letters stay what the label says ("ą", "€").
+    pasted = "„Rada” – …"
+    data = (
+        _rss("@@", label)
+        .encode("ascii")
+        .replace(b"@@", text.encode(codec) + b" " + pasted.encode(sibling))
+    )
     document = parse_document(
         feed_source(), fetched(data, "https://example.org/feed", "application/rss+xml")
     )
-    assert document.items[0].title == text
+    assert document.items[0].title == f"{text} {pasted}"
 
 
 def test_no_c1_control_character_reaches_the_text() -> None:

@@ -542,6 +542,15 @@ def test_half_an_emoji_is_a_replacement_character_not_a_failed_source(document: 
         ("Generics: List&lt;T&gt; &amp; more", "Generics: List<T> & more"),
         ("Kids &lt;13 &amp; social media", "Kids <13 & social media"),
         ("<![CDATA[Vector<int> & friends]]>", "Vector<int> & friends"),
+        ("<![CDATA[<img src='x.png'>]]>", "Body."),  # no title: the text stands in
+        # A lone element is the title's subject, not markup that swallows the rest.
+        ("Why the &lt;template&gt; element matters", "Why the <template> element matters"),
+        ("Use &lt;b&gt; for bold, not &lt;strong&gt;?", "Use <b> for bold, not <strong>?"),
+        ('Fix &lt;a href="x"&gt; handling', 'Fix <a href="x"> handling'),
+        (
+            "&lt;script&gt;alert(1)&lt;/script&gt; XSS found in plugin",
+            "<script>alert(1)</script> XSS found in plugin",
+        ),
     ],
 )
 def test_an_rss_title_with_html_tags_is_html_whatever_feedparser_guessed(
@@ -556,3 +565,18 @@ def test_an_rss_title_with_html_tags_is_html_whatever_feedparser_guessed(
     ).encode()
     (item,) = _normalised(rss)
     assert item.title == title
+
+
+def test_an_xml_base_in_an_rss_feed_does_not_move_its_relative_links_off_the_site() -> None:
+    # RSS's relative links mean the site's (the channel link), not the feed's address, even
+    # where an xml:base appears somewhere in the document.
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <link>https://site.example/news/</link>
+    <item><title>A</title><link>/news/a.html</link>
+    <description xml:base="https://site.example/news/">Text.</description></item>
+    <item><title>B</title><link>b.html</link></item></channel></rss>"""
+    doc = parse(fetched(rss, "https://feeds.example.org/path/feed.xml"))
+    assert [item.url for item in doc.items] == [
+        "https://site.example/news/a.html",
+        "https://site.example/news/b.html",
+    ]

@@ -147,3 +147,41 @@ def test_an_entry_stored_under_a_guid_later_shared_is_not_stored_twice(
     three = [rss_entry(link, "Council agrees its position", guid=home), *two]
     assert counts(save_rss(store, source, three, 3)) == (1, 0, 2)
     assert store.item_count() == 3
+
+
+def test_an_entry_back_word_for_word_at_another_address_is_the_stored_item(
+    store: SqlStore, source: Source
+) -> None:
+    # The site moved its press releases (no GUIDs): the same title, text and date at a new
+    # address are the stored item, which takes the new address; it was stored twice.
+    old = [rss_entry("https://www.ecpat.org/news/123", "Council position on CSAR")]
+    assert counts(save_rss(store, source, old, 1)) == (1, 0, 0)
+    moved = [
+        rss_entry("https://www.ecpat.org/press/2024/council-position", "Council position on CSAR")
+    ]
+    assert counts(save_rss(store, source, moved, 2)) == (0, 0, 1)
+    assert [item.url for item in store.iter_items()] == [
+        "https://www.ecpat.org/press/2024/council-position"
+    ]
+    # Another post with the same words on another day is another item.
+    again = [
+        *moved,
+        rss_entry(
+            "https://www.ecpat.org/press/2025/council-position",
+            "Council position on CSAR",
+            date="Tue, 29 Apr 2025 09:30:00 +0200",
+        ),
+    ]
+    assert counts(save_rss(store, source, again, 3)) == (1, 0, 1)
+
+
+def test_a_second_entry_of_one_title_day_and_link_is_new_and_the_first_is_kept(
+    store: SqlStore, source: Source
+) -> None:
+    press = "https://www.ecpat.org/press"
+    first = [rss_entry(press, "Press release", body="The minister welcomes the vote.")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    both = [*first, rss_entry(press, "Press release", body="The ministry rejects the proposal.")]
+    assert counts(save_rss(store, source, both, 2)) == (1, 0, 1)
+    assert counts(save_rss(store, source, both, 3)) == (0, 0, 2)
+    assert store.item_count() == 2

@@ -69,7 +69,7 @@ CASES = [
     ("bare-hash-bang-dropped", "https://e.org/#!", "https://e.org/"),
     ("servlet-session-dropped", "https://e.org/news/3;jsessionid=A1B2?lang=en", "https://e.org/news/3?lang=en"),
     ("session-parameter-dropped", "https://e.org/n.php?id=3&PHPSESSID=ab12", "https://e.org/n.php?id=3"),
-    ("own-pk-parameter-kept", "https://e.org/view?pk_id=101&pk_campaign=x", "https://e.org/view?pk_id=101"),
+    ("own-pk-parameter-kept", "https://e.org/view?pk_id=101&pk_campaign=x&pk_vid=abc&pk_kw=y", "https://e.org/view?pk_id=101"),
     ("miniflux-tracking-dropped", "https://e.org/a?id=1&srsltid=x&fb_ref=y&itm_source=z&hsa_cam=1", "https://e.org/a?id=1"),
     ("surrounding-space-stripped", "  https://e.org/a \n", "https://e.org/a"),
     ("empty", "", ""),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Literal
 
 import charset_normalizer
@@ -197,7 +198,9 @@ _WEB_CODECS = frozenset(
 
 # ISO-8859 encodings and the Windows code page written under their labels: ISO-8859 leaves
 # 0x80-0x9F to C1 controls, which no text holds, and there the Windows sibling has its
-# quotes, dashes and letters ("ś" and "ź" of windows-1250 text labelled ISO-8859-2).
+# quotes, dashes and letters (a Word "„" pasted into an ISO-8859-2 page, the "ś" and "ź" of
+# windows-1250 text labelled ISO-8859-2). Only those bytes are read in the sibling: the
+# rest of the document is what its label says (browsers read it so, letters and all).
 _WINDOWS_SIBLING = {
     "iso8859_2": "cp1250",
     "iso8859_4": "cp1257",
@@ -208,16 +211,22 @@ _WINDOWS_SIBLING = {
     "iso8859_13": "cp1257",
     "iso8859_15": "cp1252",
 }
-_C1_BYTE = re.compile(rb"[\x80-\x9f]")
+_C1 = re.compile("[\x80-\x9f]")
 
 
-def _in_windows_sibling(name: str, data: bytes) -> str:
-    """The Windows code page instead of an ISO-8859 one when the bytes use its C1 range
-    and read in it; else `name`."""
+@cache
+def _c1_in_sibling(sibling: str) -> dict[int, str]:
+    """C1 control -> the sibling's character for that byte ("" where it has none)."""
+    return {byte: bytes([byte]).decode(sibling, errors="ignore") for byte in range(0x80, 0xA0)}
+
+
+def _with_c1_read_in_sibling(text: str, name: str) -> str:
+    """`text`, decoded with ISO-8859 codec `name`, with its C1 controls read as the bytes
+    they were in the Windows sibling (ISO-8859 maps each byte to the code point of its value)."""
     sibling = _WINDOWS_SIBLING.get(name)
-    if sibling is None or not _C1_BYTE.search(data) or _try_decode(data, sibling) is None:
-        return name
-    return sibling
+    if sibling is None or not _C1.search(text):
+        return text
+    return text.translate(_c1_in_sibling(sibling))
 
 
 def codec_name(label: str) -> str | None:
@@ -444,7 +453,6 @@ def _decode_claims(
         if name is None:
             unknown = unknown or label
             continue
-        name = _in_windows_sibling(name, data)
         # Markup in UTF-16 or UTF-32 has a NUL beside every ASCII character: bytes with none
         # are not in it, whatever the label says (a "charset=utf-16" on a UTF-8 feed).
         wide = name.startswith(("utf_16", "utf_32"))
@@ -494,7 +502,7 @@ def _languages(data: bytes, configured: str | None) -> tuple[str, ...]:
 
 def _try_decode(data: bytes, name: str) -> str | None:
     try:
-        return data.decode(name)
+        return _with_c1_read_in_sibling(data.decode(name), name)
     except (UnicodeDecodeError, LookupError):
         return None
 

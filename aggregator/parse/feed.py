@@ -89,10 +89,10 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     headers = {"content-type": "application/xml; charset=utf-8"}
     if "content-language" in fetched.headers:
         headers["content-language"] = fetched.headers["content-language"]
-    if b"xml:base" in utf8:
+    if b"xml:base" in utf8 and _ATOM_ROOT.match(utf8):
         # Without a document address feedparser has no outermost base: an entry's xml:base
         # then stays in force for the entries after it, and a relative xml:base is lost.
-        # (Only here: it would also resolve RSS's relative links, which mean the site's.)
+        # (Atom only: it would also resolve RSS's relative links, which mean the site's.)
         headers["content-location"] = fetched.url
     result = feedparser.parse(
         io.BytesIO(utf8),  # bytes would be tried as a file name first
@@ -251,6 +251,12 @@ def _raw_item(
     )
 
 
+# The root element is Atom's <feed> (after the declaration, comments and a doctype).
+_ATOM_ROOT = re.compile(
+    rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:[\w.-]+:)?feed[\s>/]", re.S
+)
+
+
 def _zones_read_as_local(entry: dict[str, Any], item: RawItem) -> set[str]:
     """Zone names neither we nor dateparser know, of an entry whose date was read without
     an offset (normalise then takes it as the source's local time): one warning says so,
@@ -278,9 +284,10 @@ def _marked_up(entry: dict[str, Any], key: str, *, rss: bool = False) -> str | N
     "List<T>"), which normalise must not read as markup.
 
     RSS does not say what its titles are, and feedparser calls one plain unless every tag in
-    it is one it allows and one closes: "Line one<br>Line two", "Minister<o:p></o:p>" or
-    "<script>" in a title was stored as written. An RSS field with HTML tags in it is HTML.
-    (Atom's type="text" says plain, and is taken at its word.)"""
+    it is one it allows and one closes: "Line one<br>Line two" or "Minister<o:p></o:p>"
+    were stored as written. An RSS field with unmistakable markup in it is HTML; a lone
+    "<template>" is the title's subject. (Atom's type="text" says plain, and is taken at its
+    word.)"""
     value = _text(_field(entry, key))
     if value is None:
         return None

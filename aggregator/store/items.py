@@ -316,7 +316,50 @@ def _renamed(
                 found[item.identity] = same[0]
     used = taken | {row["id"] for row in found.values()}
     found.update(_under_a_guid_now_shared(conn, source_id, missing, found, listed, used))
+    used |= {row["id"] for row in found.values()}
+    found.update(_with_the_same_words(conn, source_id, missing, found, listed, used))
     return found
+
+
+def _with_the_same_words(
+    conn: Connection,
+    source_id: str,
+    missing: Sequence[Item],
+    found: Mapping[str, RowMapping],
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows of entries that came back, word for word, under an identity of another kind or
+    address: a link whose canonical form a release reads otherwise (a session id dropped, a
+    "#!" route kept), two entries of one title and day that are now told apart by their
+    texts. A stored row is the entry's when the document no longer lists the row, the two
+    have the same title and text (and the same date, where both have one), and neither has
+    a twin: one row, one entry."""
+    wanted: dict[str, list[Item]] = {}
+    for item in missing:
+        if item.identity in found or not item.text:
+            continue
+        if item.identity.startswith("g:urn:ep-procedure:"):
+            continue
+        wanted.setdefault(item.content_hash, []).append(item)
+    rows: dict[str, list[RowMapping]] = {}
+    for part in chunks(sorted(wanted)):
+        query = select(*_SAVE_COLUMNS).where(
+            items.c.source_id == source_id, items.c.content_hash.in_(part)
+        )
+        for row in conn.execute(query).mappings():
+            if row["identity"] not in listed and row["id"] not in taken:
+                rows.setdefault(row["content_hash"], []).append(row)
+    renamed: dict[str, RowMapping] = {}
+    for content_hash, stored in rows.items():
+        entries = wanted[content_hash]
+        if len(stored) != 1 or len(entries) != 1:
+            continue
+        row, item = stored[0], entries[0]
+        dated = not row["published_is_fallback"] and not item.published_is_fallback
+        if not dated or from_db(row["published"]) == item.published:
+            renamed[item.identity] = row
+    return renamed
 
 
 def _under_a_guid_now_shared(
