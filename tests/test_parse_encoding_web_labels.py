@@ -103,3 +103,28 @@ def test_no_c1_control_character_reaches_the_text() -> None:
     from aggregator.text import html_to_text
 
     assert html_to_text("<p>a\x85b\x93c\x9fd</p>") == "a bcd"
+
+
+def test_declared_utf8_mixing_windows_1252_entries_keeps_both_kinds_readable() -> None:
+    # Older entries in windows-1252, newer ones in UTF-8, the whole declared UTF-8: too few
+    # UTF-8 sequences to count as mostly UTF-8, and a single-byte reading (mac_iceland,
+    # cp1250) garbled every UTF-8 entry ("Zarzalejos‚Äô report").
+    old = "".join(
+        f"<item><title>The Council\x92s position on \x93chat control\x94 {n}</title>"
+        f"<link>https://e.org/{n}</link></item>"
+        for n in range(5)
+    ).encode("latin-1")
+    new = (
+        "<item><title>Zarzalejos’ report – “final” vote</title><link>https://e.org/9</link>"
+        "<description>Café.</description></item>"
+    ).encode()
+    data = (
+        _rss("x", "utf-8", language="en").encode().replace(b"</channel>", old + new + b"</channel>")
+    )
+    document = parse_document(
+        feed_source(language="en"),
+        fetched(data, "https://e.org/feed", "application/rss+xml; charset=utf-8"),
+    )
+    titles = [item.title for item in document.items]
+    assert titles[1] == "The Council’s position on “chat control” 0"
+    assert titles[-1] == "Zarzalejos’ report – “final” vote"

@@ -330,6 +330,8 @@ def decode(
         None,
     )
     if taken is None:
+        if decoded.encoding != "utf_8" and "utf_8" in {codec_name(c) for c in (header, own) if c}:
+            return _utf8_with_strays_if_cleaner(data, decoded)
         return decoded  # detection, or UTF-8 over a legacy label: said already
     label, claimant = taken
     better = _language_over_claim(data, decoded, label, claimant, languages)
@@ -533,6 +535,25 @@ def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
     found = [(count, how) for count, how in read if count]
     how = found[0][1] if len(found) == 1 else ", ".join(f"{count} {how}" for count, how in found)
     return text, f"invalid utf-8 in {stretches} {_places(stretches)}: {how}"
+
+
+def _utf8_with_strays_if_cleaner(data: bytes, detected: Decoded) -> Decoded:
+    """Declared UTF-8 that detection overruled, read as UTF-8 with its stray bytes in
+    windows-1252 when that reads plainly cleaner: a feed whose older entries are windows-1252
+    ("Council\x92s") and whose newer ones are UTF-8 has too few UTF-8 sequences to count as
+    mostly UTF-8, and any single-byte reading garbles every UTF-8 entry ("Zarzalejos‚Äô")."""
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
+    invalid = len(data) - len(escaped.encode("utf-8", errors="ignore"))
+    if len(escaped) - ascii_count - invalid == 0:
+        return detected  # not one valid UTF-8 sequence: nothing to keep
+    text = data.decode("utf-8", errors=_STRAYS_HANDLER)
+    if mess_ratio(text[:_LANGUAGE_WINDOW]) + _LANGUAGE_MARGIN >= mess_ratio(
+        detected.text[:_LANGUAGE_WINDOW]
+    ):
+        return detected
+    note = "declared utf-8 holds windows-1252 bytes too: read as utf-8, the strays as windows-1252"
+    return Decoded(text=text, encoding="utf_8", declared=None, warnings=(note,))
 
 
 def _places(count: int) -> str:
