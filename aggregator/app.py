@@ -348,7 +348,9 @@ class App:
     # items
 
     def iter_items(self, *, since: datetime | None = None) -> Iterator[StoredItem]:
-        return self.store.iter_items(since=since)
+        """Every stored item; with `since`, those first seen or last changed (a new
+        revision) at or after it, so that an incremental export misses no update."""
+        return self.store.iter_items(changed_since=since)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

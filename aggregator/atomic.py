@@ -1,17 +1,21 @@
 """Files written whole or not at all: a sibling temporary file, then a rename.
 
-One writer for the config editor (sources.toml), the digest files and the .eml outbox. A
-reader never sees half a file; a replaced file keeps its permissions (mkstemp's 0600 kept a
+One writer for the config editor (sources.toml), the digest files, the .eml outbox and
+`export -o`. A reader never sees half a file, and a write that fails or is interrupted leaves
+the previous file as it was; a replaced file keeps its permissions (mkstemp's 0600 kept a
 service running as another user from its config, and readers from the digests), a new one
 gets what the umask allows; through a symbolic link, the file it points to is replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _mode_for(path: Path) -> int:
@@ -23,16 +27,27 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path`'s new content into, streamed: it replaces `path` when
+    the `with` block ends normally, and is deleted (leaving `path` untouched) when the block
+    raises, Ctrl-C and SIGTERM included. The folder must exist: a missing one is the
+    caller's error to report (FileNotFoundError), not one to paper over."""
     path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = _mode_for(path)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
         os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path = Path(os.path.realpath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as handle:
+        handle.write(data)

@@ -9,6 +9,10 @@ The configured interval is the starting point. It is
 - after failures, backed off exponentially with jitter (so a fleet of failing sources does
   not retry in lock-step), capped at `schedule.max_backoff`. A failing source is never given
   up on: it stays due at the cap and stays visible in health.
+
+No wait is longer than `LONGEST_WAIT`, whatever the policy or the source says: the settings
+refuse longer intervals and backoffs (settings/checks.py), and this module clamps anyway, so
+that no policy built elsewhere can make `now + wait` overflow a datetime and fail a refresh.
 """
 
 from __future__ import annotations
@@ -19,12 +23,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+# A year: the longest interval, backoff or server-asked delay the scheduler will wait. Also
+# the settings' maximum for those durations. Well inside a datetime's range (year 9999).
+LONGEST_WAIT = timedelta(days=365)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CadencePolicy:
     min_interval: timedelta = timedelta(minutes=5)
     max_interval: timedelta = timedelta(days=1)
     max_backoff: timedelta = timedelta(hours=12)
+
+    def bounded(self) -> CadencePolicy:
+        """The policy with every duration at most `LONGEST_WAIT`."""
+        return CadencePolicy(
+            min_interval=min(self.min_interval, LONGEST_WAIT),
+            max_interval=min(self.max_interval, LONGEST_WAIT),
+            max_backoff=min(self.max_backoff, LONGEST_WAIT),
+        )
+
+
+def _after(now: datetime, wait: timedelta) -> datetime:
+    """`now + wait`, the wait at most `LONGEST_WAIT`; a clock set near year 9999 gives the
+    last representable time rather than an OverflowError."""
+    try:
+        return now + min(wait, LONGEST_WAIT)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=now.tzinfo)
 
 
 def posting_interval(published: Sequence[datetime]) -> timedelta | None:
@@ -46,6 +71,7 @@ def next_fetch_after_success(
     ttl: timedelta | None = None,
 ) -> datetime:
     """The next fetch time after a fetch that succeeded (new items or not modified)."""
+    policy = policy.bounded()  # every wait below ends clamped to its max_interval
     wait = interval
     if rhythm is not None and rhythm > interval:
         # Half the posting gap keeps the expected delay for a new post under the gap.
@@ -54,9 +80,9 @@ def next_fetch_after_success(
     # The server's own word only ever delays us; it never makes us fetch more often.
     if ttl is not None:
         wait = max(wait, min(ttl, policy.max_interval))
-    when = now + wait
+    when = _after(now, wait)
     if fresh_until is not None and fresh_until > when:
-        when = min(fresh_until, now + policy.max_interval)
+        when = min(fresh_until, _after(now, policy.max_interval))
     return when
 
 
@@ -71,14 +97,16 @@ def next_fetch_after_failure(
 ) -> datetime:
     """The next fetch time after the `failures`-th consecutive failure (1 for the first)."""
     rng = rng or random.Random()
+    # Bounded first: a year times 2**16 is ~24 million days, inside a timedelta's range.
+    policy = policy.bounded()
     base = max(policy.min_interval, min(interval, policy.max_backoff))
     exponent = min(max(failures - 1, 0), 16)  # 2**16 intervals is beyond any cap anyway
     backoff = min(base * (1 << exponent), policy.max_backoff)
     # "Equal jitter": between half and all of the backoff, so it never collapses to zero.
     wait = backoff / 2 + backoff / 2 * rng.random()
-    when = now + wait
+    when = _after(now, wait)
     if retry_at is not None and retry_at > when:
         # Honour Retry-After, but not beyond the longest wait we'd choose ourselves.
         longest: timedelta = max(policy.max_backoff, policy.max_interval)
-        when = min(retry_at, now + longest)
+        when = min(retry_at, _after(now, longest))
     return when

@@ -13,15 +13,16 @@ import argparse
 import asyncio
 import atexit
 import contextlib
+import errno
 import importlib
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from aggregator import __version__
 from aggregator.allocator import give_back_large_blocks
@@ -241,7 +242,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from aggregator.pipeline import StageTimes
 
     with open_app(args) as app:
-        sources = app.due_sources() if args.due else app.select_sources(args.source)
+        if args.due:
+            sources = app.due_sources()
+            if args.source:
+                # "--due --source A": those of the named sources that are due. Named first,
+                # so that an unknown id is exit 2 as without --due (and not "nothing due").
+                named = {source.id for source in app.select_sources(args.source)}
+                sources = [source for source in sources if source.id in named]
+        else:
+            sources = app.select_sources(args.source)
         on_result, progress = _progress_printer(len(sources), sys.stderr)
         times = StageTimes()
         if progress is not None:
@@ -265,33 +274,17 @@ def _when(value: datetime | None) -> str:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    if args.target is not None and args.action not in ("add", "import"):
+        # Silently ignored, `sources export out.opml` wrote to stdout and `sources check
+        # other/config` checked ./config.
+        hint = " (write -o FILE)" if args.action == "export" else ""
+        raise UsageError(f"sources {args.action} takes no argument: {args.target!r}{hint}")
     if args.action in ("add", "import", "export"):
         from aggregator.commands import sources_manage
 
         return sources_manage.run(args)
     if args.action == "check":
-        from aggregator.settings import load_settings, load_sources
-
-        config_dir = config_dir_of(args)
-        settings = load_settings(config_dir, os.environ)
-        sources = load_sources(config_dir)
-        from aggregator.app import load_rules
-
-        rules = load_rules(config_dir)
-        from aggregator.settings.tag_refs import check_tag_references
-
-        check_tag_references(settings, sources, frozenset(rules.labels))
-        from aggregator.fetch.http import check_tls_environment, tls_context
-
-        check_tls_environment()
-        tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
-        active = sum(1 for s in sources if s.enabled)
-        unverified = sum(1 for s in sources if not s.verified)
-        print(
-            f"{config_dir}: ok: {count(len(sources), 'source')} ({active} enabled, "
-            f"{unverified} unverified), {len(rules.topics)} topic tags"
-        )
-        return EXIT_OK
+        return cmd_sources_check(args)
     from aggregator.console_table import Column, Row, print_table
     from aggregator.health import advice, health_record
 
@@ -354,6 +347,66 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_config(config_dir: Path) -> dict[str, Any]:
+    """Every check a command makes at start, without fetching; what the config holds."""
+    from aggregator.settings import load_settings, load_sources
+
+    settings = load_settings(config_dir, os.environ)
+    sources = load_sources(config_dir)
+    from aggregator.app import load_rules
+
+    rules = load_rules(config_dir)
+    from aggregator.settings.tag_refs import check_tag_references
+
+    check_tag_references(settings, sources, frozenset(rules.labels))
+    from aggregator.fetch.http import check_tls_environment, tls_context
+
+    check_tls_environment()
+    tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
+    return {
+        "sources": len(sources),
+        "enabled": sum(1 for s in sources if s.enabled),
+        "unverified": sum(1 for s in sources if not s.verified),
+        "topic_tags": len(rules.topics),
+    }
+
+
+def problem_record(error: ConfigError) -> dict[str, Any]:
+    """A config problem for scripts: where (file, line, key), what, and what was expected;
+    `more` names the file's other problems, as the message does."""
+    return {
+        "file": error.file,
+        "line": error.line,
+        "key": error.key,
+        "problem": error.problem,
+        "expected": error.expected,
+        "more": error.more,
+        "message": str(error),
+    }
+
+
+def cmd_sources_check(args: argparse.Namespace) -> int:
+    config_dir = config_dir_of(args)
+    if not args.json:
+        summary = _check_config(config_dir)
+        print(
+            f"{config_dir}: ok: {count(summary['sources'], 'source')} ({summary['enabled']} "
+            f"enabled, {summary['unverified']} unverified), {summary['topic_tags']} topic tags"
+        )
+        return EXIT_OK
+    # --json: one document either way, so that a script reads the verdict from stdout; the
+    # exit status (2 for a bad config) and the line on stderr stay as without --json.
+    try:
+        summary = _check_config(config_dir)
+    except ConfigError as exc:
+        document = {"config_dir": str(config_dir), "ok": False, "problems": [problem_record(exc)]}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        raise
+    document = {"config_dir": str(config_dir), "ok": True, "problems": []} | summary
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    return EXIT_OK
+
+
 # export
 
 
@@ -361,26 +414,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = None if args.since is None else parse_since(args.since, now=datetime.now(UTC))
     from aggregator.app import item_record
 
-    with open_app(args) as app:  # a config or store error leaves the output file alone
-        out = _output(args.output)
-        try:
-            for item in app.iter_items(since=since):
-                out.write(json.dumps(item_record(item), ensure_ascii=False))
-                out.write("\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
+    # A config or store error at open leaves the output file alone; so does one met midway,
+    # or Ctrl-C: the file is replaced only once every item is written (atomic.replacing).
+    with open_app(args) as app, _output(args.output) as out:
+        for item in app.iter_items(since=since):
+            out.write(json.dumps(item_record(item), ensure_ascii=False).encode("utf-8") + b"\n")
     return EXIT_OK
 
 
-def _output(path: str | None) -> TextIO:
-    """Standard output, or the file `--output` names (UTF-8, whatever the locale)."""
-    if path in (None, "-"):
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[BinaryIO]:
+    """Standard output, or the file `--output` names, as bytes: JSON Lines are UTF-8,
+    whatever the locale (PYTHONIOENCODING=latin-1 made stdout fail on the first '€')."""
+    if path is None or path == "-":
+        sys.stdout.flush()  # anything printed as text before goes out first
+        yield sys.stdout.buffer
+        return
+    from aggregator.atomic import replacing
+
+    target = Path(path)
+    out: BinaryIO
+    with contextlib.ExitStack() as stack:
+        try:
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+            if target.exists() and not target.is_file():
+                # A FIFO, /dev/null, /dev/stdout: nothing to replace, written as it comes.
+                out = stack.enter_context(open(target, "wb"))
+            elif target.exists() and not os.access(target, os.W_OK):
+                # The rename would replace a read-only file the user could not write.
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+            else:
+                # Replaced once the `with` ends without an error; never left truncated.
+                out = stack.enter_context(replacing(target))
+        except OSError as exc:  # only opening: a write that fails is exit 120 (`entry`)
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        yield out
 
 
 # digest
@@ -484,7 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--source", action="append", metavar="ID", help="refresh only this source (repeatable)"
     )
-    refresh.add_argument("--due", action="store_true", help="refresh only the sources now due")
+    refresh.add_argument(
+        "--due",
+        action="store_true",
+        help="refresh only the sources now due (with --source: those of them that are due)",
+    )
     refresh.add_argument("--json", action="store_true", help="print one JSON document")
     refresh.set_defaults(handler=cmd_refresh)
 
@@ -497,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list (default): health table; check: validate the config without fetching; "
         "add URL: find the page's feed and add it; import FILE.opml; export [-o FILE]",
     )
-    sources.add_argument("--json", action="store_true", help="print JSON")
+    sources.add_argument("--json", action="store_true", help="list, check: print one JSON document")
     from aggregator.commands.sources_args import add_arguments
 
     add_arguments(sources)
@@ -505,7 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write stored items, one JSON object per line")
     export.add_argument("--format", choices=["jsonl"], default="jsonl")
-    export.add_argument("--since", metavar="WHEN", help="first seen at or after (date or 7d)")
+    export.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="items first seen or last changed at or after this (date or 7d)",
+    )
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     export.set_defaults(handler=cmd_export)
 

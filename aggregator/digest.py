@@ -21,12 +21,15 @@ exactly this one's end, so an item first seen at ``window_end`` belongs to the n
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
+
+import nh3
 
 from aggregator.health import advice, blocked_problem
 from aggregator.models import (
@@ -49,8 +52,39 @@ SUMMARY_CHARS = 400
 # The text diff of an updated item is cut to this many changed lines.
 DIFF_LINES = 8
 
+# Tags whose whole content is dropped, not just the tag: their text is never prose.
+_DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "svg", "math"}
+
 _SAFE_SCHEMES = frozenset({"http", "https"})
 _SPACE = re.compile(r"\s+")
+# Block-level tags separate words; without a space "<p>a</p><p>b</p>" would read "ab".
+_BLOCK_TAG = re.compile(
+    r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I
+)
+# HTML's element names (and comments, declarations): a '<' before anything else is text, as
+# in "List<T>", "Vector<int>" or "Kids <13", which a title may say, and stays.
+_HTML_ELEMENTS = (
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button canvas "
+    "caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl "
+    "dt em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 "
+    "head header hgroup hr html i iframe img input ins kbd label legend li link main map mark "
+    "marquee math menu meta meter nav noscript object ol optgroup option output p param "
+    "picture pre progress q rp rt ruby s samp script search section select slot small source "
+    "span strike strong style sub summary sup svg table tbody td template textarea tfoot th "
+    "thead time title tr track tt u ul var video wbr"
+)
+_NOT_MARKUP = re.compile(
+    r"<(?!/?(?:" + "|".join(_HTML_ELEMENTS.split()) + r")(?![\w-])|!|\?)", re.IGNORECASE
+)
+# Markup no plain text holds: a tag that is closed again ("<b>Bold</b>", "<p>...</p>"), a
+# line break, an image, Word's "<o:p>", a comment. Only then is a stored field cleaned as
+# HTML: stored titles are plain text, and "Why the <template> element matters" is the
+# title's own words, which cleaning cut to "Why the".
+_UNMISTAKABLE_MARKUP = re.compile(
+    r"<(?:br\s*/?>|img\b[^<>]*\bsrc\s*=|[a-z]+:[a-z]+\b[^<>]*>|!--"
+    r"|(?P<name>[a-z][a-z0-9]*)\b[^<>]*>.*?</(?P=name)\s*>)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,12 +275,28 @@ def primary_item(members: Iterable[StoredItem], sources: Mapping[str, SourceInfo
 
 
 def sanitise_text(value: str) -> str:
-    """A stored title or text as one line of plain text.
+    """A stored title or text as one line of plain text that no renderer can turn into
+    markup (each also escapes it for its format).
 
-    The store holds plain text (normalise turned markup into text), and every renderer
-    escapes it for its format, so nothing here is read as markup again: "Why the <template>
-    element matters" or "if a<b and c>d" were cut at what looked like a tag."""
-    return _SPACE.sub(" ", value).strip()
+    Stored fields are plain text, kept as written ("Kids <13", "Why the <template> element
+    matters"). Where one still holds unmistakable markup (a row written by an older
+    release, a writer that skipped normalise), nh3 drops every tag, and the content of
+    script-like ones; unescaping can reveal markup that was entity-encoded (double-escaped
+    feeds), so that is cleaned until nothing changes.
+    """
+    seen = html.unescape(value) if "&" in value else value  # "&lt;b&gt;x&lt;/b&gt;" too
+    if "<" not in seen or not _UNMISTAKABLE_MARKUP.search(seen):
+        return _SPACE.sub(" ", value).strip()
+    text = _BLOCK_TAG.sub(r" <\1\2", value)
+    for _ in range(4):
+        kept = _NOT_MARKUP.sub("&lt;", text)  # "<T>" is text, not a tag to drop
+        cleaned = html.unescape(
+            nh3.clean(kept, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})
+        )
+        if cleaned == text:
+            break
+        text = cleaned
+    return _SPACE.sub(" ", text).strip()
 
 
 def safe_url(url: str | None) -> str | None:

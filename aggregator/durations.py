@@ -15,6 +15,11 @@ _PATTERN = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 DURATION_EXAMPLES = '"90s", "30m", "2h", "1d" or whole minutes'
 
 
+class DurationTooLong(ValueError):
+    """A duration beyond what a timedelta holds (about 2.7 million years): the settings say
+    "too long" with their own, much smaller, maximum rather than "not a duration"."""
+
+
 def parse_duration(value: object) -> timedelta:
     """Read a duration; raise ValueError naming the accepted forms when it is not one."""
     # bool is an int subclass: `interval = true` is a mistake, not one minute.
@@ -22,14 +27,17 @@ def parse_duration(value: object) -> timedelta:
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"negative duration: {value!r}")
-        return timedelta(minutes=value)
-    if isinstance(value, str):
-        match = _PATTERN.match(value)
-        if match:
-            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    try:
+        if isinstance(value, int):
+            if value < 0:
+                raise ValueError(f"negative duration: {value!r}")
+            return timedelta(minutes=value)
+        if isinstance(value, str):
+            match = _PATTERN.match(value)
+            if match:
+                return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:  # "99999999999d": a ValueError, so that callers need catch one kind
+        raise DurationTooLong(f"duration too long: {value!r}") from None
     raise ValueError(f"not a duration: {value!r}")
 
 

@@ -5,6 +5,7 @@
     ├── SourceError          one source failed; names the source id. Never stops the other sources.
     │   ├── FetchError       the bytes could not be had (timeout, DNS, 5xx, size cap, ...)
     │   │   ├── RateLimited  429/503 with Retry-After: the source is moved, not retried now
+    │   │   │   └── HostHeld another source's host asked to wait: this one is not asked
     │   │   └── Blocked      a bot-protection challenge instead of the document
     │   ├── ParseError       the bytes are not a document we can read
     │   └── InternalError    a bug met while refreshing one source (logged with its traceback)
@@ -113,6 +114,23 @@ class RateLimited(FetchError):
     ) -> None:
         self.retry_at = retry_at
         super().__init__(source_id, message, status_code=status_code)
+
+
+class HostHeld(RateLimited):
+    """Not asked at all: the source's host answered another source with Retry-After (429 or
+    503), and that time has not come. Not a failure of this source (`pipeline` records no
+    error for it, only moves its next fetch to `retry_at`)."""
+
+    def __init__(self, source_id: str, *, host: str, until: datetime, held_by: str) -> None:
+        self.host = host
+        self.held_by = held_by  # the source whose request drew the Retry-After
+        super().__init__(
+            source_id,
+            f"held: {host} asked us to wait until {until.isoformat(timespec='seconds')}"
+            f" (Retry-After, in its answer to source {held_by!r}): not asked before then",
+            retry_at=until,
+            status_code=None,
+        )
 
 
 class Blocked(FetchError):

@@ -8,6 +8,7 @@ the operator has to act (another URL, a lower frequency, a contact User-Agent).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +26,68 @@ def is_blocked(health: SourceHealth) -> bool:
     return health.last_error_kind == Blocked.kind
 
 
+# The status of a stored HTTP error: "fetch failed: HTTP 410 Gone", "rate limited: HTTP 503
+# Service Unavailable, retry after ..." (`SourceError.text` of fetch.http's errors). The
+# store keeps the text, not the status, and the advice depends on the status.
+_HTTP_STATUS = re.compile(r"^[^:]+: HTTP (\d{3})\b")
+
+SLOW_DOWN = "the site asked us to slow down: consider a longer interval for this source"
+GONE = (
+    "the publisher removed the feed (410 Gone: for good, unlike a 404): remove the source "
+    "from sources.toml, or replace its url with where the content is now"
+)
+# As config/aggregator.toml says of fetch.contact: publishers block anonymous robots far
+# more often than ones that say who to write to.
+REFUSED = (
+    "the site refuses our requests: set fetch.contact (env AGGREGATOR_CONTACT) if it is not "
+    "set, as publishers block anonymous robots far more often than ones that say who to "
+    "write to; some sites refuse robots outright: then ask the publisher, or use another "
+    "URL for the same content"
+)
+LOGIN = (
+    "the server asks for a login, which a feed reader does not have: use a public URL for "
+    "the same content; if the site only refuses robots, set fetch.contact (env "
+    "AGGREGATOR_CONTACT), as publishers let through robots that say who to write to"
+)
+
+
+def http_status(health: SourceHealth) -> int | None:
+    """The HTTP status the source's last failure was, when it was an HTTP answer."""
+    found = _HTTP_STATUS.match(health.last_error or "")
+    return int(found[1]) if found else None
+
+
 def advice(health: SourceHealth) -> str | None:
     """What the operator can do about the source's last failure, when we know."""
     if is_blocked(health):
         return Blocked.advice
+    status = http_status(health)
     if health.last_error_kind == RateLimited.kind:
-        return "the site asked us to slow down: consider a longer interval for this source"
+        if status == 503:
+            return _unavailable(health)
+        return SLOW_DOWN
+    if health.last_error_kind != "fetch":
+        return None
+    if status == 410:
+        return GONE
+    if status == 403:
+        return REFUSED
+    if status == 401:
+        return LOGIN
     return None
+
+
+def _unavailable(health: SourceHealth) -> str:
+    """A 503 with Retry-After is a server down for maintenance until then, not one asking
+    us to slow down: a longer interval would change nothing, and it is asked again then."""
+    until = health.retry_after
+    if until is not None and health.next_fetch_at is not None:
+        until = min(until, health.next_fetch_at)  # a Retry-After in 2099 is capped there
+    when = f" until {until.isoformat(timespec='seconds')}" if until is not None else " for now"
+    return (
+        f"the server is unavailable{when} (503, a maintenance window): nothing to change; "
+        "it is not asked before then"
+    )
 
 
 def blocked_problem(health: SourceHealth, *, now: datetime) -> bool:
@@ -71,5 +127,6 @@ __all__ = [
     "advice",
     "blocked_problem",
     "health_record",
+    "http_status",
     "is_blocked",
 ]

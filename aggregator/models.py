@@ -105,6 +105,9 @@ class Unchanged:
     url: str
     fresh_until: datetime | None = None
     permanent_redirect: str | None = None  # reached through 301/308 only: the new URL
+    # The ETag / Last-Modified the 304 carried; a field it did not send is None, and the
+    # stored one stands (RFC 9111 4.3.4: a 304 updates the stored headers it names).
+    validators: CacheValidators = CacheValidators()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +248,7 @@ class NotModifiedRecord:
     seconds: float
     next_fetch_at: datetime
     permanent_url: str | None = None  # the 304 came from here, through 301/308 only
+    validators: CacheValidators = CacheValidators()  # the 304's own; None fields: keep stored
 
 
 SourceOutcome = Refreshed | NotModified | SourceError

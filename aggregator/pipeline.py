@@ -35,6 +35,7 @@ from aggregator.cadence import (
 )
 from aggregator.errors import (
     ConfigError,
+    HostHeld,
     InternalError,
     ItemsRefused,
     ParseError,
@@ -259,6 +260,7 @@ class RefreshStore(Protocol):
         seconds: float,
         next_fetch_at: datetime,
         permanent_url: str | None = None,
+        validators: CacheValidators | None = None,
     ) -> None: ...
 
     def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None: ...
@@ -273,16 +275,25 @@ class RefreshStore(Protocol):
         next_fetch_at: datetime,
     ) -> None: ...
 
+    def waiting_sources(self, *, now: datetime) -> list[SourceHealth]: ...
+
+    def postpone(self, source_id: str, *, until: datetime) -> None: ...
+
+
+def _wait_until(state: SourceHealth) -> datetime | None:
+    """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
+    the next fetch time it set: a Retry-After in 2099 was capped there."""
+    if state.last_status != "rate limited" or state.retry_after is None:
+        return None
+    return min(state.retry_after, state.next_fetch_at or state.retry_after)
+
 
 def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) -> RateLimited | None:
     """The server's last answer was a 429 or 503 with Retry-After and that time has not
     come: asking again now, even on an operator's manual refresh, is the retry storm the
     header asks us not to make."""
-    if state is None or state.last_status != "rate limited" or state.retry_after is None:
-        return None
-    # Not beyond the next fetch time it set: a Retry-After in 2099 was capped there.
-    until = min(state.retry_after, state.next_fetch_at or state.retry_after)
-    if until <= now:
+    until = _wait_until(state) if state is not None else None
+    if until is None or until <= now:
         return None
     return RateLimited(
         source.id,
@@ -320,6 +331,7 @@ class _NotModifiedWrite:
             seconds=record.seconds,
             next_fetch_at=record.next_fetch_at,
             permanent_url=record.permanent_url,
+            validators=record.validators,
         )
 
 
@@ -368,12 +380,25 @@ class Refresher:
                 part = ids[start : start + STATE_CHUNK]
                 found = {h.id: h for h in await self._in_store(self.store.fetch_states, part)}
                 self._states.update((i, found.get(i)) for i in part)
+            await self._hold_waiting_hosts()
             return list(await asyncio.gather(*(one(source) for source in sources)))
         finally:
             self.times.wall += time.perf_counter() - wall
             self.times.fetch += (
                 time.process_time() - cpu - (self.times.store - store) - (self._local_cpu - local)
             )
+
+    async def _hold_waiting_hosts(self) -> None:
+        """The hosts that answered a source with a Retry-After not yet come are asked
+        nothing in this refresh, by any source (a manual refresh of other sources of the
+        host included): the server's wait is about itself, not about one URL. Read from
+        every source's stored state, not only the ones refreshed: `--source b` is held
+        when b's host answered a with a Retry-After that has not come."""
+        now = self.clock()
+        for state in await self._in_store(partial(self.store.waiting_sources, now=now)):
+            until = _wait_until(state)
+            if until is not None and until > now:
+                self.retriever.hold(state.url, until, state.id)
 
     async def refresh_one(self, source: Source) -> SourceResult:
         admission = Admission(self._places)
@@ -426,6 +451,7 @@ class Refresher:
                             seconds=seconds,
                             next_fetch_at=next_at,
                             permanent_url=response.permanent_redirect,
+                            validators=response.validators,
                         ),
                     )
                 )
@@ -437,6 +463,8 @@ class Refresher:
                 )
             else:
                 outcome = await self._save(source, url, response, began)
+        except HostHeld as held:
+            return await self._held(source, held, began, started_at, admission)
         except SourceError as caught:
             error = caught
         except StoreDataError as exc:
@@ -462,6 +490,27 @@ class Refresher:
             )
         return await self._failed(source, error, failures, began, started_at, admission)
 
+    async def _held(
+        self,
+        source: Source,
+        held: HostHeld,
+        began: float,
+        started_at: datetime,
+        admission: Admission,
+    ) -> SourceResult:
+        """A source not asked, its host held (`fetch.holds`): no failure of its own, so its
+        status, error count and validators stand; only its next fetch moves to the end of
+        the hold, or the scheduler would find it due at every tick until then."""
+        admission.give_back()
+        if held.retry_at is not None:
+            await self._write(partial(self.store.postpone, source.id, until=held.retry_at))
+        return SourceResult(
+            source_id=source.id,
+            outcome=held,
+            started_at=started_at,
+            seconds=time.perf_counter() - began,
+        )
+
     async def _failed(
         self,
         source: Source,
@@ -484,6 +533,10 @@ class Refresher:
         )
         if isinstance(error, RateLimited) and retry_at is not None and retry_at > next_at:
             error = _capped(error, next_at)
+        if retry_at is not None:
+            # The host is held (fetch.holds) for as long as this source waits, not for the
+            # years a Retry-After in 2099 would say.
+            self.retriever.shorten_hold(source.id, min(retry_at, next_at))
         seconds = time.perf_counter() - began
         await self._write(
             partial(

@@ -264,3 +264,11 @@ def http_server() -> Iterator[FixtureServer]:
     """A started `FixtureServer` on 127.0.0.1, stopped after the test."""
     with FixtureServer() as server:
         yield server
+
+
+@pytest.fixture()
+def other_http_server() -> Iterator[FixtureServer]:
+    """A second server, on another port: another host to the fetch stage (its per-host
+    limits, cookies, and the hold a Retry-After puts on a host), beside `http_server`."""
+    with FixtureServer() as server:
+        yield server

@@ -169,14 +169,17 @@ def test_cursor_pages_stay_stable_while_items_arrive(
     own_app: App, own_client: httpx.Client
 ) -> None:
     app, client = own_app, own_client
-    for params in ({}, {"sort": "sources"}, {"q": "chat OR encryption OR grooming"}):
+    rounds = ({}, {"sort": "sources"}, {"q": "chat OR encryption OR grooming"})
+    for round_, params in enumerate(rounds):
         seen: list[int] = []
         page = get_json(client, "/api/v1/items", limit=2, **params)
         seen += [i["id"] for i in page["items"]]
         late = Story(
             source_id="edri",
             identity=f"late-{len(params)}-{params.get('sort', '')}",
-            title="Late chat control encryption grooming news",
+            # A title of its own each round: an entry with the same words and date as one
+            # stored (and no longer listed) would be that item come back, not a new one.
+            title=f"Late chat control encryption grooming news, round {round_}",
             text=STORIES[0].text,
             tags=("csar",),
             minutes=0,

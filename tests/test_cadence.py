@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aggregator.cadence import (
+    LONGEST_WAIT,
     CadencePolicy,
     next_fetch_after_failure,
     next_fetch_after_success,
@@ -95,3 +96,45 @@ def test_retry_after_is_honoured() -> None:
         now=NOW, interval=timedelta(minutes=5), failures=1, policy=POLICY, retry_at=retry_at
     )
     assert when == retry_at
+
+
+# The settings refuse durations beyond a year; a policy built any other way must still never
+# overflow the date arithmetic (it was "OverflowError: date value out of range" mid-refresh).
+ABSURD = CadencePolicy(
+    min_interval=timedelta(minutes=5),
+    max_interval=timedelta(days=3_000_000),
+    max_backoff=timedelta(days=10_000_000),
+)
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("failures", [1, 2, 17, 1_000])
+def test_absurd_durations_wait_at_most_a_year_after_a_failure(failures: int) -> None:
+    when = next_fetch_after_failure(
+        now=NOW,
+        interval=timedelta(days=5_000_000),
+        failures=failures,
+        policy=ABSURD,
+        retry_at=FOREVER,
+        rng=random.Random(1),
+    )
+    assert NOW < when <= NOW + LONGEST_WAIT
+
+
+def test_absurd_durations_wait_at_most_a_year_after_a_success() -> None:
+    when = next_fetch_after_success(
+        now=NOW,
+        interval=timedelta(days=5_000_000),
+        policy=ABSURD,
+        rhythm=timedelta(days=900_000_000),
+        fresh_until=FOREVER,
+        ttl=timedelta(days=900_000_000),
+    )
+    assert when == NOW + LONGEST_WAIT
+
+
+def test_a_clock_at_the_end_of_time_gives_the_last_time_not_an_error() -> None:
+    end = datetime(9999, 12, 1, tzinfo=UTC)
+    assert next_fetch_after_success(now=end, interval=HOUR, policy=ABSURD).year == 9999
+    when = next_fetch_after_failure(now=end, interval=HOUR, failures=40, policy=ABSURD)
+    assert when == datetime.max.replace(tzinfo=UTC)

@@ -3,6 +3,7 @@ traceback."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,3 +54,132 @@ def test_commands_exit_2_on_such_values(env: Path, capsys: pytest.CaptureFixture
         assert main(["--config", str(config), *argv]) == EXIT_CONFIG, argv
         err = capsys.readouterr().err
         assert err.startswith("aggregator: --") and "Traceback" not in err, err
+
+
+def _feed_sources(folder: Path, *ids: str) -> list[dict[str, str]]:
+    feed = Path(__file__).parent / "data" / "parse" / "europarl_press_rss.xml"
+    return [
+        {"id": i, "name": i.upper(), "url": feed.as_uri(), "kind": "feed", "org": "ngo"}
+        for i in ids
+    ]
+
+
+def _refreshed(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> list[str]:
+    code = main(["--config", str(config), "refresh", "--json", *argv])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return [source["id"] for source in json.loads(out)["sources"]]
+
+
+def test_due_with_source_refreshes_those_named_that_are_due(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a", "b", "c"))
+    # Never fetched: all three are due; only the named ones are refreshed.
+    assert _refreshed(capsys, config, "--due", "--source", "a", "--source", "b") == ["a", "b"]
+    # Now a and b are not due: naming them with --due refreshes nothing, c is still due.
+    assert _refreshed(capsys, config, "--due", "--source", "a", "--source", "c") == ["c"]
+    assert _refreshed(capsys, config, "--due", "--source", "b") == []
+
+
+def test_due_with_an_unknown_source_is_a_usage_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a"))
+    for argv in (
+        ["--source", "nope"],
+        ["--due", "--source", "nope"],
+        ["--due", "--source", "a", "--source", "nope"],
+    ):
+        assert main(["--config", str(config), "refresh", *argv]) == EXIT_CONFIG, argv
+        err = capsys.readouterr().err
+        assert "unknown source id 'nope'" in err, err
+
+
+@pytest.mark.parametrize("action", ["check", "list", "export"])
+def test_sources_actions_without_an_argument_refuse_one(
+    env: Path, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a"))
+    assert main(["--config", str(config), "sources", action, "other"]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert f"sources {action} takes no argument: 'other'" in captured.err
+    assert captured.out == ""
+
+
+def test_sources_check_json_prints_one_document(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a", "b"))
+    assert main(["--config", str(config), "sources", "check", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == {
+        "config_dir": str(config),
+        "ok": True,
+        "problems": [],
+        "sources": 2,
+        "enabled": 2,
+        "unverified": 0,
+        "topic_tags": 0,
+    }
+    (config / "sources.toml").write_text(
+        (config / "sources.toml").read_text().replace('kind = "feed"', 'kind = "rss"', 1)
+    )
+    assert main(["--config", str(config), "sources", "check", "--json"]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["ok"] is False
+    [problem] = document["problems"]
+    assert problem["file"] == str(config / "sources.toml")
+    assert (problem["line"], problem["key"]) == (5, "source[0].kind")
+    assert problem["problem"] == "invalid value 'rss'"
+    assert "'feed'" in problem["expected"]
+    assert problem["message"] in captured.err  # the line on stderr as without --json
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable", "problem"),
+    [
+        ("", "sqlite:///", "database URL 'sqlite:///' names no database file"),
+        ("", "sqlite://", "database URL 'sqlite://' names no database file"),
+        ("", "sqlite:///:memory:", "database URL 'sqlite:///:memory:' names no database file"),
+        ('database_url = "sqlite:///"\n', None, "aggregator.toml:1: database_url: database URL"),
+        (
+            '[schedule]\nmax_backoff = "10000000d"\nmax_interval = "3000000d"\n',
+            None,
+            "aggregator.toml:2: schedule.max_backoff: duration '10000000d' is too long "
+            "(expected at most 365d); and 1 more problem: line 3, schedule.max_interval",
+        ),
+    ],
+)
+def test_config_that_would_lose_or_crash_refreshes_is_refused(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: str,
+    variable: str | None,
+    problem: str,
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a"), settings=settings)
+    if variable is not None:  # as `AGGREGATOR_DATABASE_URL=sqlite:///${DB}` with DB unset
+        monkeypatch.setenv("AGGREGATOR_DATABASE_URL", variable)
+        problem = f"environment: AGGREGATOR_DATABASE_URL: {problem}"
+    elif "database_url" in settings:  # the file's, not the one `env` sets
+        monkeypatch.delenv("AGGREGATOR_DATABASE_URL")
+    for argv in (["sources", "check"], ["refresh"]):
+        assert main(["--config", str(config), *argv]) == EXIT_CONFIG, argv
+        err = capsys.readouterr().err
+        assert problem in err and "Traceback" not in err, err
+    if variable is not None:
+        assert "a file path like 'sqlite:///var/aggregator.sqlite'" in err
+
+
+def test_an_absurd_source_interval_is_refused_before_any_refresh(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [source] = _feed_sources(env, "a")
+    config = write_config(env / "config", [{**source, "interval": "5000000d"}])
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "sources.toml:7: source[0].interval: duration '5000000d' is too long" in err
+    assert "(expected at most 365d)" in err

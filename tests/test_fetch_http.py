@@ -21,6 +21,7 @@ import pytest
 
 from aggregator.errors import Blocked, FetchError, RateLimited
 from aggregator.fetch import FetchOptions, Retriever
+from aggregator.fetch.http import MAX_COOKIE_BYTES_PER_HOST
 from aggregator.fetch.inflate import ZlibDecoder
 from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
 
@@ -78,7 +79,8 @@ def test_etag_round_trip_gives_unchanged_over_the_same_connection(
     first, second = run(twice)
     assert isinstance(first, Fetched) and first.content == RSS
     assert first.validators == CacheValidators(etag='"v1"')
-    assert second == Unchanged(url=url)
+    # The 304 carries the ETag again: it is handed on, to be stored (RFC 9111 4.3.4).
+    assert second == Unchanged(url=url, validators=CacheValidators(etag='"v1"'))
     sent = http_server.requests("/feed")
     assert "If-None-Match" not in sent[0].headers
     assert sent[1].headers["If-None-Match"] == '"v1"'
@@ -360,6 +362,37 @@ def test_a_host_setting_hundreds_of_cookies_does_not_grow_every_request(
     run(all_of_them)
     cookie = http_server.requests("/last")[-1].headers.get("Cookie", "")
     assert 0 < cookie.count("=") <= 50
+
+
+def test_a_host_setting_a_big_cookie_at_every_answer_keeps_the_header_bounded(
+    http_server: FixtureServer,
+) -> None:
+    # A new 1.5 KB cookie with each answer: 20 of them, far below the count limit, made a
+    # 30 KB Cookie header, which servers refuse (431) past about 8 KB.
+    big = "x" * 1500
+    http_server.add("/login", body=RSS, headers={"Set-Cookie": "session=s1; Path=/"})
+    urls = [
+        http_server.add(f"/c{n}", body=RSS, headers={"Set-Cookie": f"big{n}={big}; Path=/"})
+        for n in range(20)
+    ]
+    # A cookie bigger than the whole allowance (as browsers refuse one over 4 KB).
+    huge = http_server.add("/huge", body=RSS, headers={"Set-Cookie": f"huge={'y' * 5000}"})
+    http_server.add("/again", body=RSS, headers={"Set-Cookie": "session=s2; Path=/"})
+    last = http_server.add("/last", body=RSS)
+
+    async def all_of_them(retriever: Retriever) -> None:
+        for url in [http_server.url("/login"), *urls, huge, http_server.url("/again"), last]:
+            await retriever.retrieve(SOURCE, url, CacheValidators(), now=NOW)
+
+    run(all_of_them)
+    sent = [r.headers.get("Cookie", "") for r in http_server.requests()]
+    assert max(len(cookie) for cookie in sent) <= MAX_COOKIE_BYTES_PER_HOST
+    cookies = dict(part.split("=", 1) for part in sent[-1].split("; "))
+    # The least recently set went first: the newest big ones, and the session the site
+    # set again, are kept; the one bigger than the allowance is not kept at all.
+    assert cookies["session"] == "s2"
+    assert cookies["big19"] == big and "big0" not in cookies
+    assert "huge" not in cookies
 
 
 def test_redirect_loop_is_an_error(http_server: FixtureServer) -> None:

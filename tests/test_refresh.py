@@ -65,6 +65,13 @@ def refresh_json(
     return code, json.loads(out)
 
 
+def sources_health(capsys: pytest.CaptureFixture[str], config: Path) -> dict[str, dict[str, Any]]:
+    """`aggregator sources --json`, by source id."""
+    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
+    assert code == 0
+    return {h["id"]: h for h in json.loads(out)["sources"]}
+
+
 def statuses(doc: dict[str, Any]) -> dict[str, str]:
     return {s["id"]: s["status"] for s in doc["sources"]}
 
@@ -271,14 +278,17 @@ def test_refresh_stores_every_kind_then_sends_conditional_requests(
 
 
 def test_one_broken_source_never_stops_the_others_and_loses_nothing(
-    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     good = serve_good_sources(http_server)[:2]
+    # On a host of its own: its Retry-After holds its whole host (fetch.holds).
+    limited = other_http_server.add("/limited.xml", status=429, headers={"Retry-After": "3600"})
     broken = [
         source("down", http_server.add("/down.xml", status=500)),
-        source(
-            "limited", http_server.add("/limited.xml", status=429, headers={"Retry-After": "3600"})
-        ),
+        source("limited", limited),
         source(
             "garbage",
             http_server.add("/garbage.xml", body=b"\x00\x01 not a feed", content_type="text/plain"),
@@ -381,9 +391,13 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
 
 
 def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(
-    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    hour = http_server.add("/hour.xml", status=429, headers={"Retry-After": "3600"})
+    # Two hosts: an hour's wait of one holds none of the other's sources.
+    hour = other_http_server.add("/hour.xml", status=429, headers={"Retry-After": "3600"})
     second = http_server.add("/second.xml", status=503, headers={"Retry-After": "1"}, times=1)
     http_server.add("/second.xml", body=RSS, content_type="application/rss+xml")
     config = write_config(
@@ -397,7 +411,7 @@ def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(
     code, again = refresh_json(capsys, config, "--source", "hour")
     assert code == 1 and statuses(again) == {"hour": "rate limited"}
     assert "asked us to wait until" in again["sources"][0]["error"]
-    assert len(http_server.requests("/hour.xml")) == 1
+    assert len(other_http_server.requests("/hour.xml")) == 1
     code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
     health = {h["id"]: h for h in json.loads(out)["sources"]}
     assert health["hour"]["consecutive_failures"] == 1  # a wait is not another failure

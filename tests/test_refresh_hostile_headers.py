@@ -3,7 +3,6 @@ server, where a Retry-After, a max-age, an ETag or a redirect is out of the ordi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ import pytest
 
 import aggregator.fetch.http
 from tests.support_config import write_config
-from tests.test_refresh import ATOM, FAST, RSS, refresh_json, run, source, statuses
+from tests.test_refresh import ATOM, FAST, RSS, refresh_json, source, sources_health, statuses
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -20,25 +19,24 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.httpserver",)
 
 
-def _health(capsys: pytest.CaptureFixture[str], config: Path) -> dict[str, dict[str, Any]]:
-    code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
-    assert code == 0
-    return {h["id"]: h for h in json.loads(out)["sources"]}
-
-
 def test_absurd_server_times_are_capped_not_a_crash(
-    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     far_negative = "Fri, 31 Dec 9999 23:59:59 -1200"
+    # The waits on a host of their own: a Retry-After holds its whole host (fetch.holds).
+    waits = other_http_server
     entries = [
         source("good", http_server.add("/good.atom", body=ATOM, etag='"g"')),
         source(
             "huge-wait",
-            http_server.add("/w1.xml", status=429, headers={"Retry-After": "999999999999"}),
+            waits.add("/w1.xml", status=429, headers={"Retry-After": "999999999999"}),
         ),
         source(
             "far-wait",
-            http_server.add("/w2.xml", status=429, headers={"Retry-After": far_negative}),
+            waits.add("/w2.xml", status=429, headers={"Retry-After": far_negative}),
         ),
         source(
             "huge-age",
@@ -65,7 +63,7 @@ def test_absurd_server_times_are_capped_not_a_crash(
         "huge-age": "new",
         "far-expiry": "new",
     }
-    health = _health(capsys, config)
+    health = sources_health(capsys, config)
     now = datetime.now(UTC)
     for name in ("huge-wait", "huge-age"):  # capped at the schedule's longest wait
         next_fetch = datetime.fromisoformat(health[name]["next_fetch"])
@@ -98,7 +96,7 @@ def test_a_permanent_redirect_answered_by_a_304_is_recorded(
     http_server.redirect("/switch.xml", "/moved/rss.xml", status=301)
     code, second = refresh_json(capsys, config)
     assert code == 0 and statuses(second) == {"moving": "not modified"}
-    assert _health(capsys, config)["moving"]["url"] == moved
+    assert sources_health(capsys, config)["moving"]["url"] == moved
     code, third = refresh_json(capsys, config)
     assert statuses(third) == {"moving": "not modified"}
     assert http_server.count("/switch.xml") == 2  # the third went to the new URL directly
@@ -129,4 +127,4 @@ def test_a_bug_met_on_one_source_is_its_error_and_the_others_carry_on(
     error = {s["id"]: s["error"] for s in doc["sources"]}["bad"]
     assert error == "internal error (a bug: see the log): ZeroDivisionError: planted"
     assert any("refreshing bad failed on a bug" in r.message for r in caplog.records)
-    assert _health(capsys, config)["bad"]["consecutive_failures"] == 1
+    assert sources_health(capsys, config)["bad"]["consecutive_failures"] == 1

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.durations import format_duration, parse_duration
+from aggregator.durations import DurationTooLong, format_duration, parse_duration
 from aggregator.errors import ConfigError
 from aggregator.models import OrgKind, Selectors, SourceKind
 from aggregator.settings import (
@@ -140,6 +140,56 @@ SOURCE_CASES = [
         "source[0].interval",
         "duration '10s' is too short",
         "at least 1m",
+    ),
+    Bad(
+        "interval-beyond-a-year",
+        FEED + 'interval = "5000000d"  # <-\n',
+        "source[0].interval",
+        "duration '5000000d' is too long",
+        "at most 365d",
+    ),
+    Bad(
+        # Beyond what a timedelta holds: was an OverflowError, not a config error.
+        "interval-minutes-beyond-any-date",
+        FEED + "interval = 99999999999999999999  # <-\n",
+        "source[0].interval",
+        "duration 99999999999999999999 is too long",
+        "at most 365d",
+    ),
+    Bad(
+        "default-interval-beyond-a-year",
+        '[defaults]\ninterval = "400d"  # <-\n' + FEED,
+        "defaults.interval",
+        "duration '400d' is too long",
+        "at most 365d",
+    ),
+    Bad(
+        "interval-a-boolean-as-toml-writes-it",
+        FEED + "interval = true  # <-\n",
+        "source[0].interval",
+        "invalid duration true",
+        '"30m"',
+    ),
+    Bad(
+        "a-table-shown-as-toml-writes-it",
+        FEED + "tags = { a = 1 }  # <-\n",
+        "source[0].tags",
+        "wrong type: { a = 1 }",
+        "an array",
+    ),
+    Bad(
+        "source-with-single-brackets",
+        FEED.replace("[[source]]", "[source]  # <-"),
+        "source",
+        "[source] is a single table",
+        "write [[source]] (double brackets) for each source",
+    ),
+    Bad(
+        "defaults-with-double-brackets",
+        '[[defaults]]  # <-\ninterval = "2h"\n' + FEED,
+        "defaults",
+        "[[defaults]] is an array of tables",
+        "write [defaults] (single brackets), once",
     ),
     Bad(
         "misspelt-array-header",
@@ -406,6 +456,34 @@ SETTINGS_CASES = [
         '"2h"',
     ),
     Bad(
+        "max-backoff-beyond-a-year",
+        '[schedule]\nmax_backoff = "10000000d"  # <-\n',
+        "schedule.max_backoff",
+        "duration '10000000d' is too long",
+        "at most 365d",
+    ),
+    Bad(
+        "max-interval-beyond-a-year",
+        '[schedule]\nmax_interval = "3000000d"  # <-\n',
+        "schedule.max_interval",
+        "duration '3000000d' is too long",
+        "at most 365d",
+    ),
+    Bad(
+        "lease-beyond-a-year",
+        '[workers]\nlease = "366d"  # <-\n',
+        "workers.lease",
+        "duration '366d' is too long",
+        "at most 365d",
+    ),
+    Bad(
+        "tick-beyond-a-day",
+        "[schedule]\ntick_seconds = 99999999999  # <-\n",
+        "schedule.tick_seconds",
+        "value 99999999999 is out of range",
+        "at most 86400",
+    ),
+    Bad(
         "recipient-not-an-address",
         '[digest.profiles.daily]\nrecipients = ["ops"]  # <-\n',
         "digest.profiles.daily.recipients[0]",
@@ -445,7 +523,7 @@ SETTINGS_CASES = [
         "retries-a-boolean",
         "[fetch]\nretries = true  # <-\n",
         "fetch.retries",
-        "wrong type: True",
+        "wrong type: true",  # as TOML spells it, not Python's True
         "an integer",
     ),
     Bad(
@@ -518,6 +596,20 @@ SETTINGS_CASES = [
         "database_url",
         "invalid database URL 'postgresql://u@127.0.0.1:/db': the port is not a number",
         "user@host:5432/db",
+    ),
+    Bad(
+        "database-url-sqlite-without-a-file",
+        'database_url = "sqlite:///"  # <-\n',
+        "database_url",
+        "database URL 'sqlite:///' names no database file",
+        "a file path like 'sqlite:///var/aggregator.sqlite'",
+    ),
+    Bad(
+        "database-url-sqlite-in-memory",
+        'database_url = "sqlite:///:memory:"  # <-\n',
+        "database_url",
+        "database URL 'sqlite:///:memory:' names no database file",
+        "a file path like 'sqlite:///var/aggregator.sqlite'",
     ),
     Bad(
         "database-url-password-masked",
@@ -844,6 +936,10 @@ def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
         ("AGGREGATOR_LOG_LEVEL", "chatty", "'DEBUG'"),
         ("AGGREGATOR_CONTACT", "ops", "mailto:"),
         ("AGGREGATOR_DATABASE_URL", "oracle://x", "sqlite:///"),
+        # `sqlite:///${DB}` with DB unset: an in-memory database, every refresh lost.
+        ("AGGREGATOR_DATABASE_URL", "sqlite:///", "a file path like 'sqlite:///var/"),
+        ("AGGREGATOR_DATABASE_URL", "sqlite://", "a file path like 'sqlite:///var/"),
+        ("AGGREGATOR_DATABASE_URL", "sqlite:///:memory:", "a file path like 'sqlite:///var/"),
         ("AGGREGATOR_BROKER_URL", "redis://127.0.0.1:6379/abc", "a database number"),
         ("AGGREGATOR_LIMITER_URL", "redis://127.0.0.1:6379/xyz", "a database number"),
     ],
@@ -995,6 +1091,13 @@ def test_parse_duration(text: object, expected: timedelta) -> None:
 @pytest.mark.parametrize("text", ["", "30", "1w", "1.5h", "h", True, -5, 2.5, None])
 def test_parse_duration_refuses(text: object) -> None:
     with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "9" * 30 + "s", 10**30])
+def test_parse_duration_beyond_a_timedelta_is_too_long(text: object) -> None:
+    # A ValueError like the others (was an OverflowError, a traceback from the settings).
+    with pytest.raises(DurationTooLong, match="too long"):
         parse_duration(text)
 
 

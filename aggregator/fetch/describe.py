@@ -15,6 +15,8 @@ import ssl
 
 import httpx
 
+from aggregator.fetch.inflate import IncompleteBody
+
 # getaddrinfo's "no such name" answers. A resolver that could not be asked says EAI_AGAIN.
 NO_SUCH_HOST = frozenset(
     code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
@@ -118,6 +120,8 @@ def describe(exc: Exception, url: httpx.URL | None = None) -> str:
         return _with(f"{where} is unreachable", detail)
     if number in _CONNECTION_LOST:
         return _with(f"connection to {where} lost", detail)
+    if isinstance(exc, IncompleteBody):  # its own words say it all, and more precisely
+        return f"{where}: {exc}" if where else str(exc)
     if isinstance(exc, httpx.RemoteProtocolError):
         return _with(f"{where} sent an incomplete or malformed answer", detail)
     if isinstance(exc, httpx.ReadError | httpx.WriteError):

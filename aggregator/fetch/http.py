@@ -23,9 +23,9 @@ import os
 import random
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.cookiejar import CookieJar
 from typing import Protocol
@@ -38,7 +38,8 @@ from aggregator.errors import Blocked, ConfigError, FetchError, RateLimited
 from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
-from aggregator.fetch.inflate import decoded_chunks, undecodable
+from aggregator.fetch.holds import Holds
+from aggregator.fetch.inflate import IncompleteBody, decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Unchanged
@@ -46,6 +47,11 @@ from aggregator.urls import url_problem
 
 MAX_REDIRECTS = 10
 MAX_COOKIES_PER_HOST = 50  # a browser keeps ~180 per domain; a feed needs a session or two
+# Bytes of the Cookie header a host's cookies may fill: servers refuse request headers over
+# about 8 KB (431, or 400 "Request Header Or Cookie Too Large"), and a host setting a new big
+# cookie at every answer grew the header past that within the refresh, while still under
+# MAX_COOKIES_PER_HOST. Half of that leaves room for the other headers and a long URL.
+MAX_COOKIE_BYTES_PER_HOST = 4096
 # httpcore's pool scans every connection of a transport several times per request (and asks
 # the socket of each idle one whether it was closed), so a pool with few connections is
 # cheap; a host allowed more gets several transports. One connection per transport was
@@ -102,12 +108,38 @@ class HostPool:
         # The host's cookies, one jar for all its connections, as one client would keep them.
         self.jar = CookieJar()
         self.cookies = httpx.Cookies(self.jar)
+        # The jar's cookies, least recently set first: the ones given up when over a limit.
+        self._cookie_order: dict[tuple[str, str, str], None] = {}
         self._free: asyncio.LifoQueue[httpx.AsyncHTTPTransport] = asyncio.LifoQueue()
         # Interleaved, so that the first requests spread over all the transports.
         for round_ in range(max(size for _, size in transports)):
             for transport, size in transports:
                 if round_ < size:
                     self._free.put_nowait(transport)
+
+    def keep_cookies(self, response: httpx.Response) -> None:
+        """Take the cookies `response` sets, then drop the least recently set ones while
+        the host has more than MAX_COOKIES_PER_HOST, or more than MAX_COOKIE_BYTES_PER_HOST
+        of them to send: every request to the host carries them all, and a header grown
+        past what its server accepts fails every request (431) until the run ends. The
+        freshest are kept, as the ones the site's current answers rely on (a session it
+        sets again stays; a cookie bigger than the whole allowance is not kept at all)."""
+        self.cookies.extract_cookies(response)
+        just_set = {_cookie_name(header) for header in response.headers.get_list("set-cookie")}
+        kept = {(c.domain, c.path, c.name): c for c in self.jar}
+        for key, cookie in list(kept.items()):
+            if _cookie_bytes(cookie.name, cookie.value) > MAX_COOKIE_BYTES_PER_HOST:
+                # Alone over the allowance: dropping older ones would not make it fit.
+                self.jar.clear(*key)
+                del kept[key]
+        order = [k for k in self._cookie_order if k in kept and k[2] not in just_set]
+        order += [k for k in kept if k not in order]  # new ones, and those set again
+        size = sum(_cookie_bytes(c.name, c.value) for c in kept.values())
+        while order and (len(order) > MAX_COOKIES_PER_HOST or size > MAX_COOKIE_BYTES_PER_HOST):
+            domain, path, name = order.pop(0)
+            size -= _cookie_bytes(name, kept[domain, path, name].value)
+            self.jar.clear(domain, path, name)
+        self._cookie_order = dict.fromkeys(order)
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[httpx.AsyncHTTPTransport]:
@@ -116,6 +148,16 @@ class HostPool:
             yield transport
         finally:
             self._free.put_nowait(transport)
+
+
+def _cookie_name(set_cookie: str) -> str:
+    """The name a Set-Cookie header sets ("a" of "a=1; Path=/")."""
+    return set_cookie.split(";", 1)[0].split("=", 1)[0].strip()
+
+
+def _cookie_bytes(name: str, value: str | None) -> int:
+    """What one cookie adds to a Cookie header: "name=value" and the "; " before the next."""
+    return len(name) + len(value or "") + 3
 
 
 class Admit(Protocol):
@@ -135,11 +177,18 @@ class _Turn:
     other requests, or for the refresh to make room for another document, is not the host
     being slow (a config with hundreds of sources on one host timed out in the queue)."""
 
-    def __init__(self, deadline: asyncio.Timeout, seconds: float, admit: Admit | None) -> None:
+    def __init__(
+        self,
+        deadline: asyncio.Timeout,
+        seconds: float,
+        admit: Admit | None,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._deadline = deadline
         self._seconds = seconds
         self._admit = admit
         self._started = False
+        self.clock = clock  # the time now, on the caller's clock (`now` plus time elapsed)
 
     async def begin(self) -> None:
         if self._started:
@@ -172,6 +221,8 @@ class HttpFetcher:
         self._in_flight = asyncio.Semaphore(options.max_connections)
         self._pools: dict[tuple[str, str, int | None], HostPool] = {}
         self._tls: ssl.SSLContext | None = None  # built for the first https host (_verify)
+        # Hosts that answered with Retry-After, until then asked nothing more (fetch.holds).
+        self.holds = Holds()
         # Every request's headers before its own (the conditional ones); httpx adds Host.
         self._headers = {
             "Accept": ACCEPT,
@@ -203,6 +254,14 @@ class HttpFetcher:
     ) -> Fetched | Unchanged:
         options = self._options
         last: FetchError | None = None
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        def clock() -> datetime:
+            # `now` is when the source's refresh began; its request may get its turn much
+            # later (behind its host's other requests), when a hold may have ended.
+            return now + timedelta(seconds=loop.time() - began)
+
         for attempt in range(options.retries + 1):
             if attempt:
                 if admit is not None:
@@ -211,7 +270,7 @@ class HttpFetcher:
                 await asyncio.sleep(random.uniform(0, options.backoff_base * 2 ** (attempt - 1)))
             try:
                 async with asyncio.timeout(None) as deadline:  # set by the turn's start
-                    turn = _Turn(deadline, options.total_timeout, admit)
+                    turn = _Turn(deadline, options.total_timeout, admit, clock)
                     return await self._follow(source_id, url, validators, now, turn)
             except Transient as exc:
                 last = exc.error
@@ -284,6 +343,9 @@ class HttpFetcher:
                 url=answer.url,
                 fresh_until=fresh_until(headers, now),
                 permanent_redirect=answer.url if permanent else None,
+                # A server may rotate its ETag at every 304: the next request must send
+                # the new one, or it stops matching and every fetch is a whole document.
+                validators=validators_of(headers),
             )
         vendor = find_challenge(status, headers, answer.content)
         if vendor is not None:
@@ -298,6 +360,12 @@ class HttpFetcher:
                     # An HTTP-date, said as sent: one in 2099 is held to ten years above,
                     # and the schedule's cap (pipeline) says when it will be asked again.
                     later = f", Retry-After: {asked}"
+                if when is not None:
+                    # The server's word about itself: none of its sources' requests still
+                    # waiting for their turn is sent before then (the pipeline shortens
+                    # the hold to the schedule's cap). Held before this task next yields,
+                    # so the request that takes the connection this answer freed sees it.
+                    self.holds.hold(answer.url, when, source_id)
                 raise RateLimited(source_id, described + later, retry_at=when, status_code=status)
         if status >= 500:
             raise Transient(FetchError(source_id, described, status_code=status))
@@ -307,6 +375,9 @@ class HttpFetcher:
             raise FetchError(
                 source_id, f"{described}: the server sent no document", status_code=204
             )
+        compressed = _undeclared_compression(headers, answer.content)
+        if compressed is not None:
+            raise FetchError(source_id, compressed, status_code=status)
         return Fetched(
             url=answer.url,
             status_code=status,
@@ -329,6 +400,9 @@ class HttpFetcher:
             async with contextlib.AsyncExitStack() as held:
                 with turn.paused():
                     transport = await held.enter_async_context(pool.slot())
+                    # Its host's turn has come: while it waited, the host may have answered
+                    # another source "come back later" (Retry-After). Then it is not asked.
+                    self.holds.check(source_id, url, turn.clock())
                     await held.enter_async_context(self._in_flight)
                 await turn.begin()
                 # What httpx.AsyncClient.send does for a GET, less what we do not use (auth,
@@ -345,11 +419,7 @@ class HttpFetcher:
                 response.request = request
                 try:
                     if "set-cookie" in response.headers:
-                        pool.cookies.extract_cookies(response)
-                        if len(pool.jar) > MAX_COOKIES_PER_HOST:
-                            # A host setting hundreds of cookies would grow every request's
-                            # Cookie header until its own server refused them all (431).
-                            pool.jar.clear()
+                        pool.keep_cookies(response)
                     content = await self._read(source_id, response)
                 finally:
                     # Returns the connection to the pool when the body was read (a 304 too).
@@ -398,11 +468,17 @@ class HttpFetcher:
         size = 0
         # Decoded bytes, a bounded step at a time: the cap also stops gzip/br bombs, before
         # they are in memory (httpx's aiter_bytes inflates each network chunk whole).
-        async for chunk in decoded_chunks(response):
-            size += len(chunk)
-            if size > cap:
-                raise too_big
-            chunks.append(chunk)
+        try:
+            async for chunk in decoded_chunks(response):
+                size += len(chunk)
+                if size > cap:
+                    raise too_big
+                chunks.append(chunk)
+        except IncompleteBody:
+            if 200 <= response.status_code < 300:
+                raise  # a document cut short: retried, and never stored with its ETag
+            # An error page's body is only looked at for a challenge's markers (its status
+            # says what happened): what arrived of it will do, and the status is reported.
         return b"".join(chunks)
 
     def _pool(self, url: httpx.URL) -> HostPool:
@@ -507,6 +583,34 @@ def tls_context() -> ssl.SSLContext:
             expected="a PEM file of CA certificates (SSL_CERT_FILE) or a folder of them "
             "(SSL_CERT_DIR), or neither for the public CAs",
         ) from exc
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _undeclared_compression(headers: Mapping[str, str], content: bytes) -> str | None:
+    """What is wrong with a body that is still gzip data once its Content-Encoding is
+    undone (a .gz file served as the feed, or gzip applied twice and declared once), or
+    None. No feed, page or JSON document begins with the bytes 1f 8b: the parser called it
+    "not well-formed (invalid token) at line 1, column 0", which sent the operator looking
+    for a broken document. It is not decompressed: browsers and feed readers read a body as
+    its headers declare it, so a server sending this is broken for every reader, and the
+    publisher is the one to fix it."""
+    if content[:2] != _GZIP_MAGIC:
+        return None
+    coding = headers.get("content-encoding", "").strip()
+    if coding and coding.lower() != "identity":
+        return (
+            "the body is compressed twice: once its Content-Encoding "
+            f"({coding}) is undone it is gzip data again, which the server did not declare"
+            " (not decompressed, as browsers do not: the publisher's server needs fixing)"
+        )
+    served_as = headers.get("content-type", "").strip() or "none"
+    return (
+        "the body is gzip-compressed data that the server did not declare as such"
+        f" (no Content-Encoding: gzip; Content-Type: {served_as}); not decompressed, as"
+        " browsers do not: the publisher's server needs fixing"
+    )
 
 
 def _parsed(url: str) -> httpx.URL | None:

@@ -26,6 +26,21 @@ class _Decoder(Protocol):
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+class IncompleteBody(httpx.RemoteProtocolError):
+    """The body ended before its compressed stream did: a download cut short (a server that
+    stopped mid-body with a Content-Length matching what it sent, a proxy's truncated
+    cache entry). Decoding only as far as it went stored the document cut off and the
+    response's ETag with it, so the missing entries never came back (every later answer a
+    304). A RemoteProtocolError, so that it is retried like any other incomplete answer.
+    """
+
+    def __init__(self, coding: str) -> None:
+        super().__init__(
+            "the compressed body ends early: an incomplete download"
+            f" (the {coding} stream stops before its end)"
+        )
+
+
 class ZlibDecoder:
     """gzip, or deflate: zlib-wrapped as the RFC says, or raw as some servers send it.
 
@@ -37,6 +52,8 @@ class ZlibDecoder:
 
     def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
         self._wbits = wbits
+        # Named before a raw-deflate fallback changes wbits (negative: `& 16` means nothing).
+        self._coding = "gzip" if wbits & 16 else "deflate"
         self._inflate = zlib.decompressobj(wbits)
         self._raw_fallback = raw_fallback
         self._started = False
@@ -94,13 +111,20 @@ class ZlibDecoder:
             raise httpx.DecodingError(str(exc)) from exc
         if out:
             yield out
+        # zlib's flush hands out what it has, finished or not. A stream (or a next gzip
+        # member) begun and not ended is a body cut short, not a document. Nothing begun (a
+        # 304's or a HEAD's empty body) and what follows a finished stream are no loss.
+        if self._started and not self._ended and not self._done:
+            raise IncompleteBody(self._coding)
 
 
 class _Brotli:
     def __init__(self) -> None:
         self._decompressor = brotli.Decompressor()
+        self._started = False  # bytes came: an empty body (a 304's) has no stream to finish
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        self._started = self._started or bool(data)
         try:
             out = self._decompressor.process(data, output_buffer_limit=STEP)
             if out:
@@ -115,6 +139,10 @@ class _Brotli:
             yield from self._held_back(self._decompressor.is_finished)
         except brotli.error as exc:
             raise httpx.DecodingError(str(exc)) from exc
+        # Everything given out and the stream still not at its end: the body was cut short
+        # (brotli marks its last block, so an unfinished stream is never a whole one).
+        if self._started and not self._decompressor.is_finished():
+            raise IncompleteBody("brotli")
 
     def _held_back(self, done: Callable[[], bool]) -> Iterator[bytes]:
         """The output the step limit held back, a step at a time, until `done`."""

@@ -59,3 +59,15 @@ class Retriever:
         if self._http is None:
             raise RuntimeError("Retriever used outside `async with`")
         return await self._http.fetch(source.id, url, validators, now=now, admit=admit)
+
+    def hold(self, url: str, until: datetime, source_id: str) -> None:
+        """Ask `url`'s host nothing before `until`: it answered `source_id` with Retry-After
+        in an earlier refresh (the store says so). See `fetch.holds`."""
+        if self._http is not None:
+            self._http.holds.hold(url, until, source_id)
+
+    def shorten_hold(self, source_id: str, until: datetime) -> None:
+        """The holds `source_id`'s answers drew end no later than `until` (the schedule's
+        cap of a Retry-After years away)."""
+        if self._http is not None:
+            self._http.holds.shorten(source_id, until)

@@ -52,6 +52,9 @@ Count = Annotated[Integer, Field(ge=1)]
 MAX_BODY_BYTES = 50 * 1024 * 1024
 # Day counts at most (a century): `now - 999999 days` is before year 1.
 MAX_DAYS = 36_500
+# A scheduler tick at most a day: a longer one would outlast schedule.max_interval's default,
+# and half of an absurd one (the early slack of `App.due_slack`) overflowed a float.
+MAX_TICK_SECONDS = 86_400
 
 # Keys that must never be in a file: files end up in version control and backups.
 ENV_ONLY = {
@@ -195,7 +198,7 @@ class _Schedule(_Table):
     min_interval: Duration = Field(default=default_of("schedule.min_interval"))
     max_interval: Duration = Field(default=default_of("schedule.max_interval"))
     max_backoff: Duration = Field(default=default_of("schedule.max_backoff"))
-    tick_seconds: Count = Field(default=default_of("schedule.tick_seconds"))
+    tick_seconds: Count = Field(default=default_of("schedule.tick_seconds"), le=MAX_TICK_SECONDS)
 
     @model_validator(mode="after")
     def _ordered(self) -> _Schedule:

@@ -17,13 +17,24 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from aggregator.durations import DURATION_EXAMPLES, format_duration, parse_duration
+from aggregator.cadence import LONGEST_WAIT
+from aggregator.durations import (
+    DURATION_EXAMPLES,
+    DurationTooLong,
+    format_duration,
+    parse_duration,
+)
 from aggregator.models import AUTOMATIC_TAG_FAMILIES
+from aggregator.settings.tomlfile import toml_text
 from aggregator.urls import mask_password
 
 # Source intervals below this are refused outright: polling a publisher every few seconds is
 # abuse, whatever the scheduler's own `schedule.min_interval` clamps to later.
 MIN_SOURCE_INTERVAL = timedelta(minutes=1)
+# Every duration setting at most a year (intervals, backoffs, leases): the scheduler waits no
+# longer anyway (cadence.LONGEST_WAIT), and "5000000d" passed the check only to overflow the
+# date arithmetic at the first refresh. A year is far beyond any sensible value.
+MAX_DURATION = LONGEST_WAIT
 
 
 def fail(message: str, expected: str) -> PydanticCustomError:
@@ -122,7 +133,7 @@ def _typed(kind: str, *types: type) -> Any:
             raise fail(f"{value!r} is text, in quotes", f"{kind}, without quotes")
         # bool is an int to Python; an int is a float to TOML readers only where allowed.
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise fail(f"wrong type: {value!r}", kind)
+            raise fail(f"wrong type: {toml_text(value)}", kind)
         return value
 
     return BeforeValidator(check)
@@ -133,14 +144,21 @@ Number = Annotated[float, _typed("a number", int, float)]
 Boolean = Annotated[bool, _typed("true or false", bool)]
 
 
-def _duration(minimum: timedelta) -> Any:
+def _duration(minimum: timedelta, maximum: timedelta = MAX_DURATION) -> Any:
+    longest = f"at most {format_duration(maximum)}"
+
     def check(value: object) -> timedelta:
+        shown = toml_text(value)
         try:
             duration = parse_duration(value)
+        except DurationTooLong:
+            raise fail(f"duration {shown} is too long", longest) from None
         except ValueError:
-            raise fail(f"invalid duration {value!r}", DURATION_EXAMPLES) from None
+            raise fail(f"invalid duration {shown}", DURATION_EXAMPLES) from None
         if duration < minimum:
-            raise fail(f"duration {value!r} is too short", f"at least {format_duration(minimum)}")
+            raise fail(f"duration {shown} is too short", f"at least {format_duration(minimum)}")
+        if duration > maximum:
+            raise fail(f"duration {shown} is too long", longest)
         return duration
 
     return BeforeValidator(check)
@@ -331,7 +349,29 @@ def _check_database_url(value: str) -> str:
         wrong = _postgres_url_problem(value)
         if wrong:
             raise fail(f"invalid database URL {shown!r}: {wrong}", expected)
+    elif _sqlite_in_memory(value):
+        # SQLite's in-memory database: every refresh stored, then thrown away at exit. Met as
+        # `sqlite:///${DB}` with DB unset; never what a service means.
+        raise fail(
+            f"database URL {shown!r} names no database file (SQLite would keep everything "
+            "in memory and lose it at exit)",
+            "a file path like 'sqlite:///var/aggregator.sqlite' ('sqlite:////srv/a.sqlite' "
+            "when absolute), or no database URL at all for data_dir/aggregator.sqlite",
+        )
     return value
+
+
+def _sqlite_in_memory(value: str) -> bool:
+    """A SQLite URL without a file: `sqlite://`, `sqlite:///`, `sqlite:///:memory:`, or a
+    `file:` URI opened with `mode=memory`."""
+    from sqlalchemy.engine import make_url  # read as the store will read it
+
+    try:
+        url = make_url(value)
+    except ValueError:
+        return False  # the store's own error names it
+    database = (url.database or "").strip()
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
 
 
 def _postgres_url_problem(value: str) -> str | None:

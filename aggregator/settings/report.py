@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from aggregator.errors import ConfigError
-from aggregator.settings.tomlfile import Loc, TomlFile
+from aggregator.settings.tomlfile import Loc, TomlFile, toml_text
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -63,6 +63,46 @@ def allowed_keys(model: type[BaseModel], parent: Loc) -> list[str]:
     return sorted({key for candidate in current for key in candidate.model_fields})
 
 
+def _field_annotation(model: type[BaseModel], loc: Loc) -> Any:
+    """The declared type of the key at `loc`, or None when it is no field of the models."""
+    current: list[type[BaseModel]] = [model]
+    annotation: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an element of an array of tables: same model
+        fields = [c.model_fields[part] for c in current if part in c.model_fields]
+        if not fields:
+            return None
+        annotation = fields[0].annotation
+        current = _models_in(annotation)
+    return annotation
+
+
+def _brackets_hint(
+    kind: str, loc: Loc, value: object, model: type[BaseModel]
+) -> tuple[str, str] | None:
+    """(problem, expectation) when a table was written with the wrong brackets: `[source]`
+    for an array of tables, which pydantic calls "wrong type: {...} (expected an array)"."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    name = dotted(loc)
+    annotation = _field_annotation(model, loc)
+    if annotation is None or not _models_in(annotation):
+        return None
+    array = typing.get_origin(annotation) in (tuple, list)
+    if kind in ("list_type", "tuple_type") and isinstance(value, dict) and array:
+        return (
+            f"[{name}] is a single table",
+            f"an array of tables: write [[{name}]] (double brackets) for each {loc[-1]}",
+        )
+    if kind in ("model_type", "dict_type") and isinstance(value, list):
+        return (
+            f"[[{name}]] is an array of tables",
+            f"one table: write [{name}] (single brackets), once",
+        )
+    return None
+
+
 def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | None]:
     """(what is wrong, what was expected) for one pydantic error."""
     kind = error["type"]
@@ -81,21 +121,26 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[str, str | No
         return message, "one of " + ", ".join(allowed)
     if kind == "missing":
         return f"missing required key {loc[-1]!r}", f"a value for {loc[-1]!r}"
+    # Values as the file spells them (`true`, `{ a = 1 }`), not as Python prints them.
+    shown = toml_text(value)
     if kind in ("enum", "literal_error"):
-        return f"invalid value {value!r}", "one of " + str(context.get("expected", ""))
+        return f"invalid value {shown}", "one of " + str(context.get("expected", ""))
     if kind in ("too_short", "too_long"):
         bound = "min_length" if kind == "too_short" else "max_length"
         words = "at least" if kind == "too_short" else "at most"
         count = context.get(bound)
         return (
-            f"{'too few' if kind == 'too_short' else 'too many'} values: {value!r}",
+            f"{'too few' if kind == 'too_short' else 'too many'} values: {shown}",
             f"an array of {words} {count} value{'s' * (count != 1)}",
         )
     if kind in _TYPE_NAMES:
-        return f"wrong type: {value!r}", _TYPE_NAMES[kind]
+        hint = _brackets_hint(kind, loc, value, model)
+        if hint is not None:
+            return hint
+        return f"wrong type: {shown}", _TYPE_NAMES[kind]
     for bound, words in (("gt", "greater than"), ("ge", "at least"), ("le", "at most")):
         if bound in context:
-            return f"value {value!r} is out of range", f"a number {words} {context[bound]}"
+            return f"value {shown} is out of range", f"a number {words} {context[bound]}"
     return error["msg"], None
 
 

@@ -56,7 +56,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "string",
         None,
         "SQLAlchemy URL (sqlite:/// or postgresql+psycopg://). "
-        "Unset: sqlite:///{data_dir}/aggregator.sqlite.",
+        "Unset: sqlite:///{data_dir}/aggregator.sqlite. A SQLite URL must name a file "
+        "(sqlite:///, sqlite:///:memory: are refused: an in-memory database loses everything).",
         env="AGGREGATOR_DATABASE_URL",
     ),
     _s(
@@ -121,7 +122,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     _s("schedule.max_interval", "duration", "1d", "Longest time between two fetches."),
     _s("schedule.max_backoff", "duration", "12h", "Longest delay after repeated failures."),
-    _s("schedule.tick_seconds", "integer", 60, "How often the scheduler looks for due sources."),
+    _s(
+        "schedule.tick_seconds",
+        "integer",
+        60,
+        "How often the scheduler looks for due sources (at most 86400, a day).",
+    ),
     _s("dedupe.window_days", "integer", 30, "How far back new items are compared for duplicates."),
     _s("retention.keep_days", "integer", 365, "Items older than this are deleted."),
     _s(
@@ -295,7 +301,7 @@ def settings_reference_markdown() -> str:
         "do not edit by hand.",
         "Settings live in `aggregator.toml` of the config folder; environment variables win over "
         'the file. Durations are written `"90s"`, `"30m"`, `"2h"`, `"1d"` or as whole '
-        "minutes.",
+        'minutes, and are at most `"365d"` (a year).',
         "",
         "| setting | environment | type | default | meaning |",
         "|---|---|---|---|---|",

@@ -8,6 +8,7 @@ the n-th ``[[source]]`` gets index n-1, as in the parsed data.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from dataclasses import dataclass
@@ -27,6 +28,31 @@ _KEY = re.compile(
     r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'))*)\s*="
 )
 _DECODER_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+_LONGEST_SHOWN = 80  # characters of an array or table shown in a message
+
+
+def toml_text(value: object) -> str:
+    """A value in a message as the file spells it: `true`, not Python's `True`; a table as
+    `{ a = 1 }`, not `{'a': 1}`. Text keeps Python's quoting ('no'), which TOML reads as a
+    literal string; a long array or table is cut, as the line number points at it anyway."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        text = "[" + ", ".join(toml_text(item) for item in value) + "]"
+    elif isinstance(value, dict):
+        pairs = ", ".join(f"{_toml_key(str(k))} = {toml_text(v)}" for k, v in value.items())
+        text = "{ " + pairs + " }" if pairs else "{}"
+    else:
+        return repr(value)
+    return text if len(text) <= _LONGEST_SHOWN else text[: _LONGEST_SHOWN - 4] + " ..."
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else repr(key)
 
 
 def _split_key(text: str) -> tuple[str, ...]:

@@ -100,9 +100,12 @@ class Store(Protocol):
         seconds: float,
         next_fetch_at: datetime,
         permanent_url: str | None = None,
+        validators: CacheValidators | None = None,
     ) -> None:
         """A 304: status "not modified", counts as a success (clears the error state);
-        `permanent_url`: the 304 came through 301/308 only, from there."""
+        `permanent_url`: the 304 came through 301/308 only, from there. `validators`: the
+        ETag / Last-Modified the 304 carried replace the stored ones (a None field keeps
+        the stored one), as RFC 9111 4.3.4 updates a cache's stored headers."""
 
     def record_not_modified_many(self, records: Sequence[NotModifiedRecord]) -> None:
         """Many 304s at once, as `record_not_modified` writes each, in a few statements
@@ -120,6 +123,15 @@ class Store(Protocol):
         """A failed fetch: status error / blocked / rate limited, failures + 1, failing_since
         kept (or set to `now` on the first failure), the error text and kind, a fetch_log row."""
 
+    def waiting_sources(self, *, now: datetime) -> list[SourceHealth]:
+        """Sources (enabled or not) whose last answer was a Retry-After not yet come at
+        `now` (status rate limited, retry_after > now), their items not counted: a refresh
+        asks their hosts nothing before then."""
+
+    def postpone(self, source_id: str, *, until: datetime) -> None:
+        """Move the source's next fetch to `until` when it is earlier, and write nothing
+        else (a source not asked because its host is held)."""
+
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         """Enabled sources whose next_fetch_at is unset or <= now + early, and whose server
         asked to wait (Retry-After) no later than now; most overdue first."""
@@ -130,8 +142,11 @@ class Store(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         source_ids: Sequence[str] | None = None,
+        changed_since: datetime | None = None,
     ) -> Iterator[StoredItem]:
-        """Items first seen in [since, until), ordered by (first_seen, id), with their tags.
+        """Items first seen in [since, until), ordered by (first_seen, id), with their tags;
+        with `changed_since`, only those first seen or last changed (a new revision) at or
+        after it (an incremental export).
 
         Streams page by page: memory stays flat however large the archive. Half-open
         windows tile: consecutive digest windows never skip or repeat an item.

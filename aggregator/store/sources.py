@@ -255,6 +255,32 @@ def due_condition(now: datetime, early: timedelta = timedelta(0)) -> ColumnEleme
     )
 
 
+def waiting(conn: Connection, *, now: datetime) -> list[SourceHealth]:
+    """The sources whose server's last answer was a Retry-After (429 or 503) that has not
+    come at `now`: their hosts are asked nothing before then (`fetch.holds`). Disabled and
+    removed sources too: the server's word holds whichever source drew it."""
+    stmt = (
+        _health_query(None, counts=False)
+        .where(sources.c.last_status == FAILURE_STATUS["rate-limited"])
+        .where(sources.c.retry_after > to_db(now))
+    )
+    return [_to_health(row) for row in conn.execute(stmt).mappings()]
+
+
+def postpone(conn: Connection, source_id: str, *, until: datetime) -> None:
+    """Its next fetch no earlier than `until`, and nothing else: the source was not asked
+    (its host is held), so its status, error and validators stand. Without it, the
+    scheduler found it due at every tick of the wait, to hold it again each time."""
+    conn.execute(
+        update(sources)
+        .where(
+            sources.c.id == source_id,
+            or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at < to_db(until)),
+        )
+        .values(next_fetch_at=to_db(until))
+    )
+
+
 def due(conn: Connection, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
     """The due sources (`due_condition`), most overdue first."""
     stmt = (
@@ -274,6 +300,16 @@ _FAILURE = _SOURCE_ROW.values(
     consecutive_failures=sources.c.consecutive_failures + 1,
     failing_since=func.coalesce(
         sources.c.failing_since, bindparam("b_now", type_=sources.c.failing_since.type)
+    ),
+)
+# A 304's write: the validators it carried replace the stored ones, a validator it did not
+# send (NULL) leaves the stored one (RFC 9111 4.3.4). One statement shape for every 304, so
+# that a batch of them is still one executemany.
+_NOT_MODIFIED = _SOURCE_ROW.values(
+    etag=func.coalesce(bindparam("b_etag", type_=sources.c.etag.type), sources.c.etag),
+    last_modified=func.coalesce(
+        bindparam("b_last_modified", type_=sources.c.last_modified.type),
+        sources.c.last_modified,
     ),
 )
 _LOG_FETCH = insert(fetch_log)
@@ -324,14 +360,18 @@ def record_not_modified(
     now: datetime,
     next_fetch_at: datetime,
     permanent_url: str | None = None,
+    validators: CacheValidators | None = None,
 ) -> None:
-    """A 304 is a success: the source answers and nothing changed since the last document."""
+    """A 304 is a success: the source answers and nothing changed since the last document.
+    The validators it carried replace the stored ones (see `_NOT_MODIFIED`)."""
     moved = {"url": permanent_url} if permanent_url else {}
     _update_existing(
         conn,
-        _SOURCE_ROW,
+        _NOT_MODIFIED,
         source_id,
         **moved,
+        b_etag=validators.etag if validators else None,
+        b_last_modified=validators.last_modified if validators else None,
         last_status="not modified",
         last_fetch_at=to_db(now),
         last_success_at=to_db(now),
@@ -360,6 +400,8 @@ def record_not_modified_many(conn: Connection, records: Sequence[NotModifiedReco
             "consecutive_failures": 0,
             "failing_since": None,
             "next_fetch_at": to_db(record.next_fetch_at),
+            "b_etag": record.validators.etag,
+            "b_last_modified": record.validators.last_modified,
         }
         for record in records
     ]
@@ -371,9 +413,10 @@ def record_not_modified_many(conn: Connection, records: Sequence[NotModifiedReco
                 now=record.now,
                 next_fetch_at=record.next_fetch_at,
                 permanent_url=record.permanent_url,
+                validators=record.validators,
             )
     else:
-        if conn.execute(_SOURCE_ROW, rows).rowcount != len(rows):
+        if conn.execute(_NOT_MODIFIED, rows).rowcount != len(rows):
             raise StoreError(
                 "unknown source among a batch of 304s: sync_sources() has not stored it"
             )

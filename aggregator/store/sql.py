@@ -319,10 +319,16 @@ class SqlStore:
         seconds: float,
         next_fetch_at: datetime,
         permanent_url: str | None = None,
+        validators: CacheValidators | None = None,
     ) -> None:
         with self._write() as conn:
             source_sql.record_not_modified(
-                conn, source_id, now=now, next_fetch_at=next_fetch_at, permanent_url=permanent_url
+                conn,
+                source_id,
+                now=now,
+                next_fetch_at=next_fetch_at,
+                permanent_url=permanent_url,
+                validators=validators,
             )
             source_sql.log_fetch(
                 conn,
@@ -360,6 +366,16 @@ class SqlStore:
             )
 
     @wrap_errors
+    def waiting_sources(self, *, now: datetime) -> list[SourceHealth]:
+        with self._read() as conn:
+            return source_sql.waiting(conn, now=now)
+
+    @wrap_errors
+    def postpone(self, source_id: str, *, until: datetime) -> None:
+        with self._write() as conn:
+            source_sql.postpone(conn, source_id, until=until)
+
+    @wrap_errors
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         with self._read() as conn:
             return source_sql.due(conn, now=now, early=early)
@@ -370,12 +386,13 @@ class SqlStore:
         since: datetime | None = None,
         until: datetime | None = None,
         source_ids: Sequence[str] | None = None,
+        changed_since: datetime | None = None,
     ) -> Iterator[StoredItem]:
         # Keyset paging, one short read per page: no transaction (or SQLite read snapshot)
         # stays open while the caller works through millions of items.
         after: tuple[datetime, int] | None = None
         while True:
-            batch = self._page(since, until, source_ids, after)
+            batch = self._page(since, until, source_ids, after, changed_since)
             yield from batch
             if len(batch) < PAGE_SIZE:
                 return
@@ -388,10 +405,17 @@ class SqlStore:
         until: datetime | None,
         source_ids: Sequence[str] | None,
         after: tuple[datetime, int] | None,
+        changed_since: datetime | None = None,
     ) -> list[StoredItem]:
         with self._read() as conn:
             return item_sql.page(
-                conn, since=since, until=until, source_ids=source_ids, after=after, limit=PAGE_SIZE
+                conn,
+                since=since,
+                until=until,
+                source_ids=source_ids,
+                after=after,
+                limit=PAGE_SIZE,
+                changed_since=changed_since,
             )
 
     @wrap_errors

@@ -1,0 +1,72 @@
+"""Hosts that asked us to wait (429 or 503 with Retry-After), and until when.
+
+Retry-After is a server's word about itself, not about the one URL that drew it: a host
+answering one source's request with "come back in an hour" is asked nothing more before
+then, by any source. A refresh learns holds from the answers it gets (`HttpFetcher`) and
+from the store (the rate-limited sources' Retry-After, `pipeline.Refresher`); a request
+whose turn comes while its host is held is not sent and fails as `HostHeld`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from aggregator.errors import HostHeld
+
+
+def host_key(url: str) -> str | None:
+    """The server a URL names, as holds are kept: the host, with its port when not the
+    scheme's default ("example.org", "127.0.0.1:8080"); None when it is not an http(s) URL.
+    http and https of one host are one server: one site's Retry-After holds for both."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return None
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host  # IPv6, as URLs write it
+    return f"{host}:{parsed.port}" if parsed.port else host
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hold:
+    until: datetime  # UTC
+    source_id: str  # the source whose request drew the Retry-After
+
+
+class Holds:
+    """Host -> the hold in force on it. Used from one event loop: no lock."""
+
+    def __init__(self) -> None:
+        self._holds: dict[str, Hold] = {}
+
+    def hold(self, url: str, until: datetime, source_id: str) -> None:
+        """Hold `url`'s host until `until`. The later of two holds stands, but a source's
+        own hold may be shortened by that source (`shorten`: the schedule's cap)."""
+        key = host_key(url)
+        if key is None:
+            return
+        held = self._holds.get(key)
+        if held is None or until > held.until:
+            self._holds[key] = Hold(until=until, source_id=source_id)
+
+    def shorten(self, source_id: str, until: datetime) -> None:
+        """The holds `source_id` drew end no later than `until`: a Retry-After further off
+        than the schedule waits (a date in 2099) is honoured as the schedule caps it, for
+        the other sources of the host as for the one that drew it."""
+        for key, held in list(self._holds.items()):
+            if held.source_id == source_id and held.until > until:
+                self._holds[key] = Hold(until=until, source_id=source_id)
+
+    def check(self, source_id: str, url: str, now: datetime) -> None:
+        """Raise `HostHeld` when `url`'s host is held at `now`."""
+        if not self._holds:
+            return
+        key = host_key(url)
+        held = self._holds.get(key) if key is not None else None
+        if held is None or held.until <= now:
+            return
+        raise HostHeld(source_id, host=key or url, until=held.until, held_by=held.source_id)

@@ -1,0 +1,168 @@
+"""`aggregator export`: the output file is replaced whole or not at all, stdout carries UTF-8
+whatever the locale, and `--since` takes the items changed since too."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aggregator.store.items as item_sql
+from aggregator.cli import EXIT_OK, EXIT_STORE, main
+from aggregator.errors import StoreError
+from tests.conftest import ROOT
+from tests.support_config import write_config
+
+# Outside latin-1 ("Ł", "€", "ę"): what a locale's encoder other than UTF-8 cannot write.
+TITLE = "Łódź: 10 € für Kinderschutz"
+
+
+def _feed(path: Path, titles: list[str]) -> Path:
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://example.org/{n}</link><guid>g-{n}</guid>"
+        f"<pubDate>Mon, 03 Nov 2025 09:0{n}:00 GMT</pubDate>"
+        f"<description>Statement {n}: zażółć gęślą jaźń.</description></item>"
+        for n, title in enumerate(titles)
+    )
+    path.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>F</title>'
+        f"<link>https://example.org/</link>{entries}</channel></rss>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _config(folder: Path, feed: Path) -> Path:
+    source = {"id": "f", "name": "F", "url": feed.as_uri(), "kind": "feed", "org": "ngo"}
+    return write_config(folder / "config", [source])
+
+
+def _run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str]:
+    code = main(["--config", str(config), *argv])
+    return code, capsys.readouterr().out
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _failing_on_second_page(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> Callable[..., Any]:
+    """Pages of one item, the second read failing: an export stopped midway."""
+    monkeypatch.setattr("aggregator.store.sql.PAGE_SIZE", 1)
+    real = item_sql.page
+    calls = 0
+
+    def page(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(item_sql, "page", page)
+    return page
+
+
+@pytest.mark.parametrize(
+    "error",
+    [StoreError("database is locked"), KeyboardInterrupt()],
+    ids=["store-error", "ctrl-c"],
+)
+def test_an_export_stopped_midway_leaves_the_previous_file(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+) -> None:
+    config = _config(env, _feed(env / "feed.rss", ["one", "two", "three"]))
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    out = env / "items.jsonl"
+    assert _run(capsys, config, "export", "-o", str(out))[0] == EXIT_OK
+    good = out.read_bytes()
+    assert len(_lines(out)) == 3
+
+    _failing_on_second_page(monkeypatch, error)
+    if isinstance(error, KeyboardInterrupt):
+        # Ctrl-C goes through main to `entry`, which reports it (exit 130).
+        with pytest.raises(KeyboardInterrupt):
+            main(["--config", str(config), "export", "-o", str(out)])
+    else:
+        assert _run(capsys, config, "export", "-o", str(out))[0] == EXIT_STORE
+    assert out.read_bytes() == good  # not one line of three
+    assert sorted(p.name for p in env.iterdir() if p.name.startswith(".items")) == []
+
+
+def test_an_export_keeps_the_mode_of_the_file_it_replaces(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(env, _feed(env / "feed.rss", ["one"]))
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    out = env / "items.jsonl"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    assert _run(capsys, config, "export", "-o", str(out))[0] == EXIT_OK
+    assert [item["title"] for item in _lines(out)] == ["one"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_an_export_to_a_device_writes_through_it(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not a file to replace: renaming a temporary file over /dev/null would replace the device.
+    config = _config(env, _feed(env / "feed.rss", ["one"]))
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    assert _run(capsys, config, "export", "-o", os.devnull)[0] == EXIT_OK
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_stdout_carries_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    config = _config(tmp_path, _feed(tmp_path / "feed.rss", [TITLE]))
+    env = {
+        **os.environ,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
+        "PYTHONIOENCODING": "latin-1",  # a locale whose encoder has no "Ł" or "€"
+    }
+    command = [sys.executable, "-m", "aggregator", "--config", str(config)]
+    done = subprocess.run([*command, "refresh"], env=env, cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    done = subprocess.run([*command, "export"], env=env, cwd=ROOT, capture_output=True)
+    errors = done.stderr.decode(errors="replace")
+    assert done.returncode == 0 and "Traceback" not in errors, errors
+    [record] = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert record["title"] == TITLE
+    out = tmp_path / "items.jsonl"
+    subprocess.run([*command, "export", "-o", str(out)], env=env, cwd=ROOT, check=True)
+    assert done.stdout == out.read_bytes()  # the same bytes, to a file or through a pipe
+
+
+def test_since_takes_the_items_changed_since_too(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = _feed(env / "feed.rss", ["one", "two"])
+    config = _config(env, feed)
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+    _feed(feed, ["one, revised", "two"])  # a new revision of the first item, nothing new
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+
+    code, out = _run(capsys, config, "export", "--since", since.isoformat())
+    assert code == EXIT_OK
+    [changed] = [json.loads(line) for line in out.splitlines()]
+    assert (changed["title"], changed["revision"]) == ("one, revised", 2)
+    assert datetime.fromisoformat(changed["first_seen"]) < since
+    code, out = _run(capsys, config, "export")
+    assert len(out.splitlines()) == 2  # without --since: every item

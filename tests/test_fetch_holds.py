@@ -1,0 +1,155 @@
+"""A Retry-After holds its whole host, against real HTTP servers on 127.0.0.1 (two ports: two
+hosts): the sources of that host not yet asked are not asked, in the refresh that got the
+answer and in later ones, until the server's time."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from aggregator.errors import HostHeld, RateLimited
+from aggregator.fetch import Retriever
+from aggregator.fetch.holds import host_key
+from aggregator.models import CacheValidators, Fetched, Unchanged
+from aggregator.store.schema import sources as sources_table
+from tests.support_config import write_config
+from tests.test_fetch_http import NOW, SOURCE, run
+from tests.test_refresh import RSS, refresh_json, source, statuses
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
+
+# One connection per host, so that the host's other sources wait for their turn behind
+# the one that draws the Retry-After.
+ONE_AT_A_TIME = """
+[fetch]
+retries = 0
+max_per_host = 1
+read_timeout = 5.0
+total_timeout = 5.0
+"""
+
+
+def test_host_key() -> None:
+    assert host_key("https://Example.org/feed") == "example.org"
+    assert host_key("http://example.org:80/a") == host_key("https://example.org/b")
+    assert host_key("http://127.0.0.1:8080/a") == "127.0.0.1:8080"
+    assert host_key("http://[::1]:8080/a") == "[::1]:8080"
+    assert host_key("file:///tmp/feed.xml") is None
+
+
+def test_a_host_that_asked_to_wait_is_asked_nothing_more_by_the_retriever(
+    http_server: FixtureServer, other_http_server: FixtureServer
+) -> None:
+    limited = http_server.add("/a", status=429, headers={"Retry-After": "3600"})
+    sibling = http_server.add("/b", body=RSS)
+    elsewhere = other_http_server.add("/c", body=RSS)
+
+    async def work(r: Retriever) -> list[Any]:
+        outcomes: list[Any] = []
+        for url in (limited, sibling, elsewhere):
+            try:
+                outcomes.append(await r.retrieve(SOURCE, url, CacheValidators(), now=NOW))
+            except RateLimited as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    first, second, third = run(work)
+    assert type(first) is RateLimited
+    assert isinstance(second, HostHeld)
+    assert second.retry_at == NOW + timedelta(hours=1)
+    assert second.host == host_key(http_server.base_url)
+    assert http_server.count("/b") == 0  # not asked
+    assert isinstance(third, Fetched)  # another host is not held
+
+
+def test_a_hold_ends_at_the_servers_time(http_server: FixtureServer) -> None:
+    limited = http_server.add("/a", status=503, headers={"Retry-After": "60"})
+    sibling = http_server.add("/b", body=RSS)
+
+    async def work(r: Retriever) -> Fetched | Unchanged:
+        with pytest.raises(RateLimited):
+            await r.retrieve(SOURCE, limited, CacheValidators(), now=NOW)
+        with pytest.raises(HostHeld):
+            await r.retrieve(SOURCE, sibling, CacheValidators(), now=NOW + timedelta(seconds=59))
+        return await r.retrieve(SOURCE, sibling, CacheValidators(), now=NOW + timedelta(seconds=60))
+
+    assert isinstance(run(work), Fetched)
+    assert http_server.count("/b") == 1
+
+
+def _health(capsys: pytest.CaptureFixture[str], config: Path) -> dict[str, dict[str, Any]]:
+    from aggregator.cli import main
+
+    assert main(["--config", str(config), "sources", "--json"]) == 0
+    out, _ = capsys.readouterr()
+    return {h["id"]: h for h in json.loads(out)["sources"]}
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+) -> None:
+    # "a" is asked first (first in the config, one connection per host) and answered with
+    # an hour's wait, slowly enough that "b" and "c" are waiting for their turn by then.
+    limited = http_server.add("/a.xml", status=status, headers={"Retry-After": "3600"}, delay=0.3)
+    entries = [
+        source("a", limited),
+        source("b", http_server.add("/b.xml", body=RSS, content_type="application/rss+xml")),
+        source("c", http_server.add("/c.xml", body=RSS, content_type="application/rss+xml")),
+        source("d", other_http_server.add("/d.xml", body=RSS, content_type="application/rss+xml")),
+    ]
+    config = write_config(env / "config", entries, settings=ONE_AT_A_TIME)
+    host = host_key(http_server.base_url)
+    code, first = refresh_json(capsys, config)
+    assert code == 1
+    assert statuses(first) == {
+        "a": "rate limited",
+        "b": "rate limited",
+        "c": "rate limited",
+        "d": "new",
+    }
+    errors = {s["id"]: s["error"] for s in first["sources"]}
+    # Before the fix, b and c were asked at once, in this refresh and every later one.
+    assert http_server.count("/b.xml") == http_server.count("/c.xml") == 0
+    for held in ("b", "c"):
+        assert errors[held].startswith(f"rate limited: held: {host} asked us to wait until ")
+        assert "(Retry-After, in its answer to source 'a'): not asked before then" in errors[held]
+    health = _health(capsys, config)
+    asked_again = datetime.fromisoformat(health["a"]["next_fetch"])
+    for held in ("b", "c"):
+        # Not a failure of theirs: no error recorded, only the next fetch moved.
+        assert health[held]["consecutive_failures"] == 0
+        assert health[held]["last_error"] is None
+        next_fetch = datetime.fromisoformat(health[held]["next_fetch"])
+        assert asked_again - timedelta(seconds=5) <= next_fetch <= asked_again
+
+    # A later refresh, a manual one of b alone, reads the hold from a's stored state.
+    code, later = refresh_json(capsys, config, "--source", "b")
+    assert code == 1 and statuses(later) == {"b": "rate limited"}
+    assert f"held: {host} asked us to wait until" in later["sources"][0]["error"]
+    assert "source 'a'" in later["sources"][0]["error"]
+    assert http_server.count("/b.xml") == 0
+    assert http_server.count("/a.xml") == 1
+
+    # Once the server's time has come, the host is asked again.
+    engine = sa.create_engine(os.environ["AGGREGATOR_DATABASE_URL"])
+    with engine.begin() as conn:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        conn.execute(sa.update(sources_table).values(retry_after=past, next_fetch_at=past))
+    engine.dispose()
+    code, after = refresh_json(capsys, config, "--source", "b")
+    assert code == 0 and statuses(after) == {"b": "new"}
+    assert http_server.count("/b.xml") == 1
