@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.cadence import CadencePolicy
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, StoreError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
@@ -24,6 +24,7 @@ from aggregator.rules_loader import RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.settings.tag_refs import check_tag_references, topic_names
 from aggregator.store import SqlStore, open_store
+from aggregator.store.engine import sqlite_file
 
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
 # methods that use them: a refresh, the command run most often, needs neither.
@@ -121,14 +122,24 @@ class App:
         *,
         clock: Clock = utc_now,
         log_level: Callable[[str], None] | None = None,
+        existing_store: bool = False,
     ) -> App:
         """Load and validate the config, open (and migrate) the store, sync the sources.
         `log_level` gets the configured level as soon as it is known: before the store's
-        migrations, whose lines it decides on too."""
+        migrations, whose lines it decides on too. `existing_store`: a SQLite file that does
+        not exist is a StoreError, not a new empty store (a command that only reads it,
+        pointed at a mistyped data_dir, would make one and report an empty archive)."""
         env = os.environ if env is None else env
         settings = load_settings(config_dir, env)
         if log_level is not None:
             log_level(settings.log_level)
+        database_file = sqlite_file(settings.database_url)
+        if existing_store and database_file is not None and not database_file.exists():
+            raise StoreError(
+                f"no store at {database_file}: nothing has been refreshed with this"
+                " configuration (is data_dir, database_url or AGGREGATOR_DATA_DIR /"
+                " AGGREGATOR_DATABASE_URL mistyped?)"
+            )
         check_tls_environment()
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")

@@ -83,11 +83,13 @@ def config_dir_of(args: argparse.Namespace) -> Path:
     return resolve_config_dir(args.config, os.environ)
 
 
-def open_app(args: argparse.Namespace) -> App:
+def open_app(args: argparse.Namespace, *, existing_store: bool = False) -> App:
     from aggregator.app import App
     from aggregator.logs import apply_log_level
 
-    return App.open(config_dir_of(args), os.environ, log_level=apply_log_level)
+    return App.open(
+        config_dir_of(args), os.environ, log_level=apply_log_level, existing_store=existing_store
+    )
 
 
 # refresh
@@ -416,10 +418,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     # A config or store error at open leaves the output file alone; so does one met midway,
     # or Ctrl-C: the file is replaced only once every item is written (atomic.replacing).
-    with open_app(args) as app, _output(args.output) as out:
-        for item in app.iter_items(since=since):
-            out.write(json.dumps(item_record(item), ensure_ascii=False).encode("utf-8") + b"\n")
+    with open_app(args, existing_store=True) as app:
+        _not_the_store(args.output, app.settings.database_url)
+        with _output(args.output) as out:
+            for item in app.iter_items(since=since):
+                out.write(json.dumps(item_record(item), ensure_ascii=False).encode("utf-8") + b"\n")
     return EXIT_OK
+
+
+def _not_the_store(path: str | None, database_url: str) -> None:
+    """Refuse `-o` naming the SQLite file itself: the export would replace the archive."""
+    from aggregator.store.engine import sqlite_file
+
+    database = sqlite_file(database_url)
+    if path is None or path == "-" or database is None:
+        return
+    if Path(path).resolve() == database.resolve():
+        raise UsageError(f"cannot write {path}: it is the store itself ({database})")
 
 
 @contextlib.contextmanager

@@ -111,8 +111,10 @@ class RateLimited(FetchError):
         *,
         retry_at: datetime | None,
         status_code: int | None,
+        answered_by: str | None = None,
     ) -> None:
         self.retry_at = retry_at
+        self.answered_by = answered_by  # the URL whose answer it was (after redirects)
         super().__init__(source_id, message, status_code=status_code)
 
 

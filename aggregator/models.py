@@ -223,6 +223,8 @@ class SourceHealth:
     last_warning: str | None = None
     # When last_status is "rate limited": the time the server gave (Retry-After), if any.
     retry_after: datetime | None = None
+    # ...and the URL that answered with it (after redirects): the host a refresh holds.
+    retry_after_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -312,6 +312,7 @@ def _capped(error: RateLimited, until: datetime) -> RateLimited:
         f"{error.message}; capped: asked again from {until.isoformat(timespec='seconds')}",
         retry_at=until,
         status_code=error.status_code,
+        answered_by=error.answered_by,
     )
 
 
@@ -398,7 +399,8 @@ class Refresher:
         for state in await self._in_store(partial(self.store.waiting_sources, now=now)):
             until = _wait_until(state)
             if until is not None and until > now:
-                self.retriever.hold(state.url, until, state.id)
+                # The host that answered (the end of a redirect), else the source's own.
+                self.retriever.hold(state.retry_after_url or state.url, until, state.id)
 
     async def refresh_one(self, source: Source) -> SourceResult:
         admission = Admission(self._places)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import aggregator.store.items as item_sql
-from aggregator.cli import EXIT_OK, EXIT_STORE, main
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, EXIT_STORE, main
 from aggregator.errors import StoreError
 from tests.conftest import ROOT
 from tests.support_config import write_config
@@ -166,3 +166,33 @@ def test_since_takes_the_items_changed_since_too(
     assert datetime.fromisoformat(changed["first_seen"]) < since
     code, out = _run(capsys, config, "export")
     assert len(out.splitlines()) == 2  # without --since: every item
+
+
+def test_an_export_from_a_store_that_does_not_exist_fails_and_keeps_the_file(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mistyped data_dir in a cron job: no empty store made, the last export kept.
+    config = write_config(env / "config", [])
+    missing = env / "nowhere" / "var"
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(missing))
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    out = env / "items.jsonl"
+    out.write_text("the last good export\n")
+    assert main(["--config", str(config), "export", "-o", str(out)]) == EXIT_STORE
+    assert "no store at " in capsys.readouterr().err
+    assert out.read_text() == "the last good export\n"
+    assert not missing.exists()
+
+
+def test_an_export_over_the_store_itself_is_refused(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(env / "config", [])
+    database = env / "var" / "aggregator.sqlite"
+    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", f"sqlite:///{database}")
+    assert main(["--config", str(config), "sources", "check"]) == 0
+    main(["--config", str(config), "sources"])  # makes the store
+    before = database.read_bytes()
+    assert main(["--config", str(config), "export", "-o", str(database)]) == EXIT_CONFIG
+    assert "it is the store itself" in capsys.readouterr().err
+    assert database.read_bytes()[:16] == before[:16] == b"SQLite format 3\x00"

@@ -4,7 +4,6 @@ answer and in later ones, until the server's time."""
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from aggregator.models import CacheValidators, Fetched, Unchanged
 from aggregator.store.schema import sources as sources_table
 from tests.support_config import write_config
 from tests.test_fetch_http import NOW, SOURCE, run
-from tests.test_refresh import RSS, refresh_json, source, statuses
+from tests.test_refresh import RSS, refresh_json, source, sources_health, statuses
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -86,14 +85,6 @@ def test_a_hold_ends_at_the_servers_time(http_server: FixtureServer) -> None:
     assert http_server.count("/b") == 1
 
 
-def _health(capsys: pytest.CaptureFixture[str], config: Path) -> dict[str, dict[str, Any]]:
-    from aggregator.cli import main
-
-    assert main(["--config", str(config), "sources", "--json"]) == 0
-    out, _ = capsys.readouterr()
-    return {h["id"]: h for h in json.loads(out)["sources"]}
-
-
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
     http_server: FixtureServer,
@@ -127,7 +118,7 @@ def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
     for held in ("b", "c"):
         assert errors[held].startswith(f"rate limited: held: {host} asked us to wait until ")
         assert "(Retry-After, in its answer to source 'a'): not asked before then" in errors[held]
-    health = _health(capsys, config)
+    health = sources_health(capsys, config)
     asked_again = datetime.fromisoformat(health["a"]["next_fetch"])
     for held in ("b", "c"):
         # Not a failure of theirs: no error recorded, only the next fetch moved.
@@ -153,3 +144,44 @@ def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
     code, after = refresh_json(capsys, config, "--source", "b")
     assert code == 0 and statuses(after) == {"b": "new"}
     assert http_server.count("/b.xml") == 1
+
+
+def test_editing_a_waiting_source_does_not_end_the_servers_wait(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An edit that changes how a source is read makes it due at once; not before the time a
+    # server gave, for it or for its host's other sources.
+    limited = http_server.add("/a.xml", status=429, headers={"Retry-After": "3600"})
+    sibling = http_server.add("/b.xml", body=RSS, content_type="application/rss+xml")
+    entries = [source("a", limited), source("b", sibling)]
+    config = write_config(env / "config", entries, settings=ONE_AT_A_TIME)
+    code, first = refresh_json(capsys, config)
+    assert statuses(first) == {"a": "rate limited", "b": "rate limited"}
+    edited = [source("a", limited, language="de"), source("b", sibling, language="de")]
+    config = write_config(env / "config", edited, settings=ONE_AT_A_TIME)
+    code, again = refresh_json(capsys, config)
+    assert code == 1 and statuses(again) == {"a": "rate limited", "b": "rate limited"}
+    assert http_server.count("/a.xml") == 1 and http_server.count("/b.xml") == 0
+
+
+def test_a_later_refresh_holds_the_host_that_answered_not_the_one_redirected_from(
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "r" is redirected from the first host to the second, which answers with an hour's
+    # wait: later refreshes hold the second host, and ask the first.
+    limited = other_http_server.add("/t.xml", status=429, headers={"Retry-After": "3600"})
+    moved = http_server.add("/r.xml", status=302, headers={"Location": limited})
+    on_first = http_server.add("/s.xml", body=RSS, content_type="application/rss+xml")
+    on_second = other_http_server.add("/u.xml", body=RSS, content_type="application/rss+xml")
+    entries = [source("r", moved), source("s", on_first), source("u", on_second)]
+    config = write_config(env / "config", entries, settings=ONE_AT_A_TIME)
+    code, first = refresh_json(capsys, config, "--source", "r")
+    assert statuses(first) == {"r": "rate limited"}
+    code, later = refresh_json(capsys, config, "--source", "s", "--source", "u")
+    assert code == 1 and statuses(later) == {"s": "new", "u": "rate limited"}
+    held = {s["id"]: s["error"] for s in later["sources"]}["u"]
+    assert f"held: {host_key(other_http_server.base_url)} asked us to wait" in held
+    assert http_server.count("/s.xml") == 1 and other_http_server.count("/u.xml") == 0

@@ -940,6 +940,9 @@ def test_every_declared_environment_variable_is_read(tmp_path: Path) -> None:
         ("AGGREGATOR_DATABASE_URL", "sqlite:///", "a file path like 'sqlite:///var/"),
         ("AGGREGATOR_DATABASE_URL", "sqlite://", "a file path like 'sqlite:///var/"),
         ("AGGREGATOR_DATABASE_URL", "sqlite:///:memory:", "a file path like 'sqlite:///var/"),
+        # SQLite URI filenames that name no file either.
+        ("AGGREGATOR_DATABASE_URL", "sqlite:///file::memory:?uri=true", "a file path like"),
+        ("AGGREGATOR_DATABASE_URL", "sqlite:///file:?uri=true", "a file path like"),
         ("AGGREGATOR_BROKER_URL", "redis://127.0.0.1:6379/abc", "a database number"),
         ("AGGREGATOR_LIMITER_URL", "redis://127.0.0.1:6379/xyz", "a database number"),
     ],

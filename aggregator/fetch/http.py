@@ -366,7 +366,13 @@ class HttpFetcher:
                     # the hold to the schedule's cap). Held before this task next yields,
                     # so the request that takes the connection this answer freed sees it.
                     self.holds.hold(answer.url, when, source_id)
-                raise RateLimited(source_id, described + later, retry_at=when, status_code=status)
+                raise RateLimited(
+                    source_id,
+                    described + later,
+                    retry_at=when,
+                    status_code=status,
+                    answered_by=str(answer.url),
+                )
         if status >= 500:
             raise Transient(FetchError(source_id, described, status_code=status))
         if not 200 <= status < 300:

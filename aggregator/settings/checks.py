@@ -371,6 +371,8 @@ def _sqlite_in_memory(value: str) -> bool:
     except ValueError:
         return False  # the store's own error names it
     database = (url.database or "").strip()
+    if database.startswith("file:"):  # a URI filename: "file::memory:", "file:?uri=true"
+        database = database.removeprefix("file:").partition("?")[0]
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
 
 

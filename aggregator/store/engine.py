@@ -83,6 +83,20 @@ def parse_url(database_url: str) -> URL:
     return url
 
 
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    try:
+        url = parse_url(database_url)
+    except StoreError:
+        return None
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def create_store_engine(database_url: str) -> Engine:
     """An engine for the URL; creates the SQLite file's folder. Does not connect yet."""
     url = parse_url(database_url)

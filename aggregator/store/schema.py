@@ -70,6 +70,9 @@ sources = Table(
     Column("last_warning", Text),
     # Rate limited: when the server said to come back (Retry-After); read with last_status.
     Column("retry_after", utc()),
+    # ...and the address that answered it: its host is held (fetch/holds.py), which is not
+    # the source's own when the answer came at the end of a redirect.
+    Column("retry_after_url", Text),
     # Digest of the configuration the source's documents are read with (selectors, kind,
     # language...: `aggregator.same_document.reading_digest`): a change drops the validators.
     Column("reading_digest", String(32)),

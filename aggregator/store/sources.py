@@ -118,6 +118,13 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
             sources.c.reading_digest != new.reading_digest,
         )
         refetch = or_(url_changed, reading_changed)
+        # ...but not before a wait the server asked for: the edit takes effect at the fetch
+        # after it (the whole host is held until then, `fetch.holds`).
+        waiting = and_(
+            sources.c.last_status == "rate limited",
+            sources.c.retry_after.is_not(None),
+            sources.c.retry_after > to_db(now),
+        )
         stmt = upsert.on_conflict_do_update(
             index_elements=[sources.c.id],
             set_={
@@ -131,10 +138,16 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 "url": case((url_changed, new.config_url), else_=sources.c.url),
                 "etag": case((refetch, None), else_=sources.c.etag),
                 "last_modified": case((refetch, None), else_=sources.c.last_modified),
-                "next_fetch_at": case((refetch, new.next_fetch_at), else_=sources.c.next_fetch_at),
+                "next_fetch_at": case(
+                    (url_changed, new.next_fetch_at),
+                    (and_(reading_changed, waiting), sources.c.next_fetch_at),
+                    (reading_changed, new.next_fetch_at),
+                    else_=sources.c.next_fetch_at,
+                ),
                 "reading_digest": new.reading_digest,
                 # Another server's Retry-After is not the new URL's.
                 "retry_after": case((url_changed, None), else_=sources.c.retry_after),
+                "retry_after_url": case((url_changed, None), else_=sources.c.retry_after_url),
             },
         )
         rows = [
@@ -228,6 +241,7 @@ def _to_health(m: RowMapping) -> SourceHealth:
         document_digest=m["document_digest"],
         last_warning=m["last_warning"],
         retry_after=from_db_or_none(m["retry_after"]),
+        retry_after_url=m["retry_after_url"],
     )
 
 
@@ -457,6 +471,7 @@ def record_failure(
         last_error_kind=error.kind,
         next_fetch_at=to_db(next_fetch_at),
         retry_after=to_db_or_none(error.retry_at if isinstance(error, RateLimited) else None),
+        retry_after_url=error.answered_by if isinstance(error, RateLimited) else None,
         b_now=to_db(now),
     )
 
