@@ -45,6 +45,10 @@ COUNTRY_ZONES = {
     "SI": "Europe/Ljubljana",
     "SK": "Europe/Bratislava",
     "UA": "Europe/Kyiv",
+    # The EU's own codes (Interinstitutional Style Guide), which EU sources' configs use:
+    # "EL" for Greece and "UK" for the United Kingdom, where ISO 3166 has GR and GB.
+    "EL": "Europe/Athens",
+    "UK": "Europe/London",
 }
 
 

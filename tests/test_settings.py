@@ -796,6 +796,10 @@ def test_a_sources_time_zone_is_its_own_else_its_countrys_else_the_default(
         '[defaults]\ntimezone = "Europe/Brussels"\n\n'
         + feed("own", 'country = "DE"\ntimezone = "Europe/Lisbon"')
         + feed("country", 'country = "PL"')
+        # The EU's own codes for Greece and the United Kingdom: read in Brussels time, an
+        # hour off, before.
+        + feed("eu-greece", 'country = "EL"')
+        + feed("eu-uk", 'country = "UK"')
         + feed("default"),
         encoding="utf-8",
     )
@@ -803,6 +807,8 @@ def test_a_sources_time_zone_is_its_own_else_its_countrys_else_the_default(
     assert zones == {
         "own": "Europe/Lisbon",
         "country": "Europe/Warsaw",
+        "eu-greece": "Europe/Athens",
+        "eu-uk": "Europe/London",
         "default": "Europe/Brussels",
     }
     (tmp_path / "sources.toml").write_text(feed("bare"), encoding="utf-8")

@@ -270,7 +270,7 @@ COUNTRY_LANGUAGE = {
     **{"IT": "it", "ES": "es", "PT": "pt", "NL": "nl", "DK": "da", "SE": "sv", "IE": "en"},
     **{"GB": "en", "UK": "en", "PL": "pl", "CZ": "cs", "SK": "sk", "HU": "hu", "SI": "sl"},
     **{"HR": "hr", "RO": "ro", "BG": "bg", "GR": "el", "CY": "el", "LT": "lt", "LV": "lv"},
-    **{"EE": "et", "MT": "mt", "TR": "tr", "UA": "uk", "RS": "sr", "NO": "nb"},
+    **{"EE": "et", "MT": "mt", "TR": "tr", "UA": "uk", "RS": "sr", "NO": "nb", "EL": "el"},
 }
 
 
