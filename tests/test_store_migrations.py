@@ -241,3 +241,66 @@ def test_a_query_string_password_and_a_bad_query_port_are_handled() -> None:
     with pytest.raises(StoreError) as caught:
         open_store("postgresql+psycopg://agg@127.0.0.1:5432/nowhere?password=S3cret&port=abc")
     assert "S3cret" not in str(caught.value) and "password=***" in str(caught.value)
+
+
+def test_0008_gives_stored_items_this_releases_links(database_url: str) -> None:
+    from aggregator.store.schema import items
+    from tests.support_dedupe import add_sources
+
+    engine = create_store_engine(database_url)
+    session = "https://min.example/press/view.do;jsessionid={}?id=1"
+    stored = [
+        # The previous release stored a listing once per session id: two copies.
+        (f"u:{session.format('AAA')}", session.format("AAA"), session.format("AAA")),
+        (f"u:{session.format('BBB')}", session.format("BBB"), session.format("BBB")),
+        # A script route, which its canonical URL lost.
+        ("g:post-3", "https://app.example/#!/news/3", "https://app.example/"),
+        (
+            "u:https://portal.example/view",
+            "https://portal.example/view?pk_id=7",
+            "https://portal.example/view",
+        ),
+        # An entry without a link of its own: left alone.
+        ("h:0123", "https://feed.example/", "https://feed.example/#entry-0123"),
+    ]
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0007")
+            add_sources(conn, {"wire": "press"})
+            for number, (identity, url, canonical) in enumerate(stored):
+                conn.execute(
+                    sa.text(
+                        "insert into items (source_id, identity, url, canonical_url, title,"
+                        " summary, text, published, published_is_fallback, content_hash,"
+                        " first_seen, last_changed, revision) values ('wire', :identity, :url,"
+                        " :canonical, :title, '', '', :at, false, 'v1:x', :at, :at, 1)"
+                    ),
+                    {
+                        "identity": identity,
+                        "url": url,
+                        "canonical": canonical,
+                        "title": f"Item {number}",
+                        "at": "2026-01-01 00:00:00",
+                    },
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(items.c.identity, items.c.url, items.c.canonical_url).order_by(items.c.id)
+            ).all()
+        clean = "https://min.example/press/view.do?id=1"
+        assert [tuple(row) for row in rows] == [
+            # The oldest copy is found under the clean link at the next refresh...
+            (f"u:{clean}", clean, clean),
+            # ...the other keeps its identity (the two cannot share one).
+            (f"u:{session.format('BBB')}", clean, clean),
+            ("g:post-3", "https://app.example/#!/news/3", "https://app.example/#!/news/3"),
+            (
+                "u:https://portal.example/view?pk_id=7",
+                "https://portal.example/view?pk_id=7",
+                "https://portal.example/view?pk_id=7",
+            ),
+            ("h:0123", "https://feed.example/", "https://feed.example/#entry-0123"),
+        ]
+    finally:
+        engine.dispose()
