@@ -580,3 +580,68 @@ def test_an_xml_base_in_an_rss_feed_does_not_move_its_relative_links_off_the_sit
         "https://site.example/news/a.html",
         "https://site.example/news/b.html",
     ]
+
+
+def _json_feed(items: list[dict[str, object]], **top: object) -> bytes:
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "t", **top, "items": items}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("2024-03-01T23:59:60Z", datetime(2024, 3, 1, 23, 59, 59, tzinfo=UTC)),  # leap second
+        ("2024-03-01t10:00:00z", datetime(2024, 3, 1, 10, tzinfo=UTC)),
+        ("2024-W09-5", datetime(2024, 3, 1, tzinfo=UTC)),  # an ISO week date
+        ("2024-13-01T10:00:00Z", None),  # no 13th month: refused, not the 13th of January
+        ("Mon, 04 Mar 2024 10:00:00 +0100", datetime(2024, 3, 4, 10, tzinfo=tz(1))),
+    ],
+)
+def test_json_feed_dates_of_rfc_3339_shape_are_read_strictly(
+    written: str, read: datetime | None
+) -> None:
+    item = {"id": "1", "url": "https://e.org/1", "title": "x", "date_published": written}
+    doc = parse(fetched(_json_feed([item]), "https://e.org/feed.json", "application/feed+json"))
+    assert doc.items[0].published == read
+
+
+def test_json_feed_items_take_the_feeds_author_and_the_servers_language() -> None:
+    items: list[dict[str, object]] = [
+        {"id": "1", "url": "https://e.org/1", "title": "x", "summary": "<p>Hello <b>world</b></p>"},
+        {"id": "2", "url": "https://e.org/2", "title": "y", "authors": [{"name": "Own"}]},
+    ]
+    body = _json_feed(items, authors=[{"name": "Feed Author"}])
+    doc = parse(
+        Fetched(
+            url="https://e.org/feed.json",
+            status_code=200,
+            content=body,
+            headers={"content-type": "application/feed+json", "content-language": "de"},
+        )
+    )
+    assert [i.author for i in doc.items] == ["Feed Author", "Own"]
+    assert doc.language == "de"
+    (first, _) = normalise_document(feed_source(), doc, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert first.summary == "Hello world"  # HTML in a summary is read as HTML
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b" " * 100 + _json_feed([{"id": "1", "url": "https://e.org/1", "title": "x"}]),
+        _json_feed([{"id": "1", "url": "https://e.org/1", "title": "x"}]).decode().encode("utf-16"),
+    ],
+    ids=["after blank lines", "utf-16"],
+)
+def test_a_json_feed_is_told_by_its_bytes_whatever_the_content_type(body: bytes) -> None:
+    doc = parse(fetched(body, "https://e.org/feed.json", "text/plain"))
+    assert doc.format == "json11" and doc.items[0].title == "x"
+
+
+def test_a_number_too_long_for_python_is_a_parse_error_not_a_bug() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "n": ' + b"1" * 5000 + b', "items": []}'
+    )
+    with pytest.raises(ParseError, match="invalid JSON"):
+        parse(fetched(body, "https://e.org/feed.json", "application/json"))

@@ -59,7 +59,10 @@ def _replacement_of_surrogate(match: re.Match[str]) -> str:
 
 
 def _looks_like_json(data: bytes, content_type: str | None) -> bool:
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    # Past any blank lines a generator left (not only 64 bytes' worth), and in UTF-16 too.
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        head = head[2:].replace(b"\x00", b"").lstrip(b" \t\r\n")
     if head.startswith((b"{", b"[")):  # an array is no JSON Feed, but should be told so
         return True
     if head.startswith(b"<"):

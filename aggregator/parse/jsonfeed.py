@@ -8,7 +8,9 @@ both read, and numeric ids (common in 1.0 feeds) are taken as strings.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.errors import ParseError
@@ -17,7 +19,7 @@ from aggregator.parse.dates import parse_date
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
-from aggregator.text import plain_as_html
+from aggregator.text import has_html_tags, plain_as_html
 
 _VERSION_PREFIX = "https://jsonfeed.org/version/"
 _FORMATS = {"1": "json10", "1.1": "json11"}
@@ -34,7 +36,7 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         raise ParseError(source.id, "empty document")
     try:
         document = json.loads(decoded.text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # also a number past Python's 4,300 digits, not a JSONDecodeError
         raise ParseError(source.id, f"not a JSON Feed: invalid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ParseError(source.id, "not a JSON Feed: the top level is not an object")
@@ -61,7 +63,12 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     home = absolute_http_url(fields.text(document, "home_page_url"), fetched.url)
     feed_url = absolute_http_url(fields.text(document, "feed_url"), fetched.url)
     base = home or feed_url or fetched.url
-    language = fields.text(document, "language")
+    # As the RSS and Atom parsers do: the document's own language, else the server's.
+    language = fields.text(document, "language") or (
+        fetched.headers.get("content-language", "").strip() or None
+    )
+    # An item without an author has the feed's (the spec: "authors" at the top level).
+    feed_author = _author(document)
 
     items: list[RawItem] = []
     raw_items = document.get("items")
@@ -71,7 +78,9 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     skipped = 0
     for raw in raw_items:
         item = (
-            _item(raw, base, language, source.language, fields) if isinstance(raw, dict) else None
+            _item(raw, base, language, source.language, fields, feed_author)
+            if isinstance(raw, dict)
+            else None
         )
         if item is None:
             skipped += 1
@@ -97,6 +106,7 @@ def _item(
     feed_language: str | None,
     source_language: str | None,
     fields: _Fields,
+    feed_author: str | None = None,
 ) -> RawItem | None:
     guid = raw.get("id")
     guid_text = (
@@ -117,11 +127,12 @@ def _item(
         url=url,
         # Titles, summaries and content_text are plain text (the spec): "AT&T" is no entity.
         title=_plain(fields.text(raw, "title")),
-        summary=_plain(fields.text(raw, "summary")),
+        # The spec says plain text; publishers put HTML there too, read as readers read it.
+        summary=_summary(fields.text(raw, "summary")),
         content=fields.text(raw, "content_html") or _plain(fields.text(raw, "content_text")),
-        published=parse_date(published, languages) if published else None,
-        updated=parse_date(modified, languages) if modified else None,
-        author=_author(raw),
+        published=_date(published, languages),
+        updated=_date(modified, languages),
+        author=_author(raw) or feed_author,
         language=language,
         categories=tuple(dict.fromkeys(t.strip() for t in tags if isinstance(t, str) and t.strip()))
         if isinstance(tags, list)
@@ -137,6 +148,33 @@ def _feed_like(items: list[Any]) -> bool:
 
 def _plain(text: str | None) -> str | None:
     return plain_as_html(text) if text else None
+
+
+def _summary(text: str | None) -> str | None:
+    return text if text and has_html_tags(text) else _plain(text)
+
+
+# RFC 3339 (and ISO 8601 week dates): a date of this shape is read strictly, or not at all;
+# the lenient reader made "2024-13-01" the 13th of January and "2024-W09-5" 5 September.
+_ISO_SHAPED = re.compile(r"\d{4}-(?:\d{2}-\d{2}|W\d{2})")
+_LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60", re.IGNORECASE)
+
+
+def _date(text: str | None, languages: list[str]) -> datetime | None:
+    if not text:
+        return None
+    if not _ISO_SHAPED.match(text.strip()):
+        return parse_date(text, languages)  # "Mon, 01 Jan 2024 ...": read as feeds write
+    iso = text.strip().replace("t", "T").replace("z", "Z")
+    iso = _LEAP_SECOND.sub(r"\1:59", iso)  # 23:59:60 is a leap second, not an error
+    try:
+        strict = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    if iso[5] == "W":  # a day, as a date alone is: midnight UTC
+        return strict.replace(tzinfo=UTC)
+    # The usual reading (a date alone is midnight UTC; an offset kept as written).
+    return parse_date(iso, languages) or strict
 
 
 def _author(raw: Mapping[str, Any]) -> str | None:
