@@ -645,3 +645,32 @@ def test_a_number_too_long_for_python_is_a_parse_error_not_a_bug() -> None:
     )
     with pytest.raises(ParseError, match="invalid JSON"):
         parse(fetched(body, "https://e.org/feed.json", "application/json"))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>x</title>'
+        b"<id>urn:1</id><link href='https://e.org/1'/><author><name>Alice Smith</name></author>"
+        b"<author><name>Bob Jones</name><email>b@e.org</email></author></entry></feed>",
+        b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t'
+        b"</title><item><title>x</title><link>https://e.org/1</link>"
+        b"<dc:creator>Alice Smith</dc:creator><dc:creator>Bob Jones</dc:creator></item>"
+        b"</channel></rss>",
+    ],
+    ids=["atom", "rss dc:creator"],
+)
+def test_every_author_of_an_entry_is_named_the_lead_first(document: bytes) -> None:
+    # feedparser's "author" is the last one alone: the lead author was dropped.
+    doc = parse(fetched(document, "https://e.org/feed"))
+    assert doc.items[0].author == "Alice Smith, Bob Jones"
+
+
+def test_of_alternates_in_several_languages_the_entry_s_own_is_its_link() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+    <entry xml:lang="fr"><title>Contr\xc3\xb4le</title><id>urn:1</id>
+    <link rel="alternate" hreflang="de" href="https://e.org/de/l1"/>
+    <link rel="alternate" hreflang="fr" href="https://e.org/fr/l1"/>
+    <link rel="alternate" hreflang="en" href="https://e.org/en/l1"/></entry></feed>"""
+    doc = parse(fetched(atom, "https://e.org/feed"))
+    assert (doc.items[0].url, doc.items[0].language) == ("https://e.org/fr/l1", "fr")

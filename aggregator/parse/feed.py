@@ -217,9 +217,10 @@ def _raw_item(
     guid = _text(_field(entry, "id"))
     # Feeds run through FeedBurner or Pheedo link to a click counter; the article's own
     # address, which other sources link to and dedupe compares, is in origLink.
+    language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
     url = absolute_http_url(
         _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
-    ) or absolute_http_url(_field(entry, "link"), base)
+    ) or absolute_http_url(_alternate_in(entry, language) or _field(entry, "link"), base)
     title = _marked_up(entry, "title", rss=rss)
     summary = _marked_up(entry, "summary", rss=rss)
     content = _content(entry)
@@ -227,7 +228,6 @@ def _raw_item(
         summary = None  # feedparser copies the only body into both
     if not (guid or url or title or summary or content):
         return None
-    language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
     languages = [lang for lang in (language, source_language) if lang]
     updated = _date(entry, "updated", languages)
     return RawItem(
@@ -258,6 +258,22 @@ def _raw_item(
 _ATOM_ROOT = re.compile(
     rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:[\w.-]+:)?feed[\s>/]", re.S
 )
+
+
+def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:
+    """Of an Atom entry's alternate pages in several languages (hreflang), the one in the
+    entry's own language; None to take feedparser's choice (its last alternate)."""
+    links = _field(entry, "links")
+    if not language or not isinstance(links, list) or len(links) < 2:
+        return None
+    wanted = language.lower().split("-")[0]
+    for link in links:
+        if not isinstance(link, dict) or link.get("rel", "alternate") != "alternate":
+            continue
+        hreflang = str(link.get("hreflang") or "").lower().split("-")[0]
+        if hreflang == wanted and isinstance(link.get("href"), str):
+            return str(link["href"])
+    return None
 
 
 def _zones_read_as_local(entry: dict[str, Any], item: RawItem) -> set[str]:
@@ -307,7 +323,13 @@ _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]+?)\s*<[^<>@\s]+@[^<>\s]+>$")
 def _author(entry: Mapping[str, Any]) -> str | None:
     """The author's name. RSS writes "email (Name)" (feedparser's own split of it fails on
     domains such as .brussels), or "Name <email>"; Atom has a <name>, which feedparser
-    gives as "Name (email)" beside its details."""
+    gives as "Name (email)" beside its details. Several authors (Atom <author>s, RSS
+    dc:creators) are all named, the lead first: feedparser's "author" is the last alone."""
+    listed = dict.get(entry, "authors") if isinstance(entry, dict) else None
+    if isinstance(listed, list) and len(listed) > 1:
+        names = [n for a in listed if isinstance(a, dict) and (n := _text(a.get("name")))]
+        if len(set(names)) > 1:
+            return ", ".join(dict.fromkeys(names))
     raw = _text(dict.get(entry, "author") if isinstance(entry, dict) else None)
     if raw is None:
         return None
