@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.models import Source
+from aggregator.models import CacheValidators, Fetched, Item, Source
+from aggregator.normalise import normalise_document
+from aggregator.parse import parse_document
 from aggregator.store import SqlStore
 from tests.support_feed_store import counts, rss_entry, save_rss
 from tests.support_store import T0, at, make_source
@@ -72,3 +74,51 @@ def test_a_feed_dating_its_entries_at_each_build_does_not_move_them(
     assert counts(save_rss(store, source, built, 61)) == (0, 0, 1)
     (item,) = store.iter_items()
     assert item.published == dated
+
+
+def _atom_items(source: Source, entry: str, minutes: float) -> list[Item]:
+    document = parse_document(
+        source,
+        Fetched(
+            url=source.url,
+            status_code=200,
+            content=(
+                '<feed xmlns="http://www.w3.org/2005/Atom"><title>Council</title>'
+                f"<id>urn:council</id><updated>2024-05-01T00:00:00Z</updated>{entry}</feed>"
+            ).encode(),
+            headers={"content-type": "application/atom+xml"},
+        ),
+    )
+    return list(normalise_document(source, document, now=at(minutes)))
+
+
+def _save_atom(store: SqlStore, source: Source, entry: str, minutes: float) -> None:
+    now = at(minutes)
+    store.save_refresh(
+        source.id,
+        _atom_items(source, entry, minutes),
+        now=now,
+        seconds=0.1,
+        url=source.url,
+        next_fetch_at=now,
+        seen=1,
+        validators=CacheValidators(),
+        permanent_url=None,
+    )
+
+
+def test_an_entry_dated_by_its_last_edit_keeps_its_date_when_edited(
+    store: SqlStore, source: Source
+) -> None:
+    # Atom requires <updated>, not <published>: an entry with <updated> alone is dated by
+    # it, and its next edit moved the publication to the correction's day.
+    entry = (
+        "<entry><id>urn:pr-1</id><title>Interim regulation extended</title>"
+        f'<link href="{LINK}"/><updated>{{day}}</updated><content>{{text}}</content></entry>'
+    )
+    _save_atom(store, source, entry.format(day="2024-03-02T10:00:00Z", text="Text one."), 1)
+    _save_atom(store, source, entry.format(day="2024-03-09T10:00:00Z", text="Text two."), 2)
+    (item,) = store.iter_items()
+    assert item.revision == 2 and item.text == "Text two."
+    assert item.published == datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
+    assert item.updated == datetime(2024, 3, 9, 10, 0, tzinfo=UTC)

@@ -543,6 +543,10 @@ def _keeping_what_the_reading_lost(
             continue
         if item.published_is_fallback and not old["published_is_fallback"]:
             item = replace(item, published=from_db(old["published"]), published_is_fallback=False)
+        elif _dated_by_its_last_edit(item) and not old["published_is_fallback"]:
+            # An Atom entry with <updated> alone (RSS 1.0's dc:date likewise) is dated by its
+            # last edit: the edit moves `updated`, not the publication the item was dated by.
+            item = replace(item, published=min(item.published, from_db(old["published"])))
         if item.title_is_fallback or not item.text:
             lost[old["id"]] = item
         kept.append(item)
@@ -575,6 +579,10 @@ def _keeping_what_the_reading_lost(
             title_is_fallback=False,
         )
     return [mended.get(item.identity, item) for item in kept]
+
+
+def _dated_by_its_last_edit(item: Item) -> bool:
+    return not item.published_is_fallback and item.updated == item.published
 
 
 def _redated(old: RowMapping, item: Item) -> bool:
