@@ -674,3 +674,28 @@ def test_of_alternates_in_several_languages_the_entry_s_own_is_its_link() -> Non
     <link rel="alternate" hreflang="en" href="https://e.org/en/l1"/></entry></feed>"""
     doc = parse(fetched(atom, "https://e.org/feed"))
     assert (doc.items[0].url, doc.items[0].language) == ("https://e.org/fr/l1", "fr")
+
+
+def test_an_atom_entry_copied_from_another_feed_has_its_source_s_author() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>Planet</title>
+    <author><name>Planet Editors</name></author>
+    <entry><title>x</title><id>urn:1</id><link href="https://e.org/1"/>
+    <source><id>urn:o</id><title>Orig</title><author><name>Original Author</name></author>
+    </source></entry>
+    <entry><title>y</title><id>urn:2</id><link href="https://e.org/2"/></entry></feed>"""
+    doc = parse(fetched(atom, "https://e.org/feed"))
+    assert [i.author for i in doc.items] == ["Original Author", "Planet Editors"]
+
+
+def test_an_atom_entry_with_out_of_line_content_links_to_it() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+    <link href="https://e.org/"/>
+    <entry><title>x</title><id>1</id>
+    <content src="https://e.org/e4.html" type="text/html"/></entry></feed>"""
+    doc = parse(fetched(atom, "https://e.org/feed"))
+    assert doc.items[0].url == "https://e.org/e4.html"
+    relative_id = atom.replace(
+        b' src="https://e.org/e4.html" type="text/html"/>', b">Text</content>"
+    )
+    # Its id "1" is no address: the entry has none of its own (it was "https://e.org/1").
+    assert parse(fetched(relative_id, "https://e.org/feed")).items[0].url is None

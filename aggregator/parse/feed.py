@@ -220,7 +220,7 @@ def _raw_item(
     language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
     url = absolute_http_url(
         _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
-    ) or absolute_http_url(_alternate_in(entry, language) or _field(entry, "link"), base)
+    ) or absolute_http_url(_alternate_in(entry, language) or _own_link(entry, rss=rss), base)
     title = _marked_up(entry, "title", rss=rss)
     summary = _marked_up(entry, "summary", rss=rss)
     content = _content(entry)
@@ -242,7 +242,8 @@ def _raw_item(
         or _date(entry, "created", languages)
         or updated,
         updated=updated,
-        author=_author(entry) or feed_author,
+        # Atom (RFC 4287 4.2.1): an entry's authors, else its source feed's, else the feed's.
+        author=_author(entry) or _author(_field(entry, "source") or {}) or feed_author,
         language=language,
         categories=tuple(
             dict.fromkeys(
@@ -258,6 +259,23 @@ def _raw_item(
 _ATOM_ROOT = re.compile(
     rb"\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<(?:[\w.-]+:)?feed[\s>/]", re.S
 )
+
+
+def _own_link(entry: dict[str, Any], *, rss: bool) -> str | None:
+    """The entry's link; for an Atom entry without one, the address of its out-of-line
+    content (<content src>: RFC 4287 needs no alternate link then). feedparser gives such an
+    entry its id as link, which a relative id ("1") would turn into a made-up address. (An
+    RSS guid is a permalink unless it says otherwise: a relative one is the entry's page.)"""
+    link = _field(entry, "link")
+    if _field(entry, "links"):
+        return link if isinstance(link, str) else None
+    for content in _field(entry, "content") or ():
+        src = _field(content, "src")
+        if isinstance(src, str) and src.strip():
+            return src
+    if not rss and isinstance(link, str) and link == _field(entry, "id") and "://" not in link:
+        return None
+    return link if isinstance(link, str) else None
 
 
 def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:
