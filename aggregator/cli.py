@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from aggregator.app import App
+    from aggregator.models import SourceHealth
     from aggregator.pipeline import StageTimes
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
@@ -288,12 +289,28 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if args.action == "check":
         return cmd_sources_check(args)
     from aggregator.console_table import Column, Row, print_table
+    from aggregator.fetch.holds import host_key, stored_holds
     from aggregator.health import advice, health_record
 
     with open_app(args) as app:
         health = {h.id: h for h in app.health()}
         enabled = {s.id: s.enabled for s in app.sources}
         configured_url = {s.id: s.url for s in app.sources}
+        now = app.clock()
+    holds = stored_holds(health.values(), now)
+
+    def held(h: SourceHealth) -> str | None:
+        """Why a source is not asked before its next fetch: its host answered another
+        source with Retry-After (the source that drew it says so in its own error)."""
+        key = host_key(h.url)
+        hold = holds.get(key) if key is not None and enabled.get(h.id, False) else None
+        if hold is None or hold.source_id == h.id:
+            return None
+        return (
+            f"held: {key} asked us to wait until {hold.until.isoformat(timespec='seconds')}"
+            f" (Retry-After, in its answer to source {hold.source_id!r})"
+        )
+
     # The configured sources in config order, then those removed from the config: their
     # items are kept, so they are listed (and never fetched again).
     rows = [health[i] for i in enabled if i in health]
@@ -304,6 +321,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
             # A disabled or removed source is not fetched: it has no next fetch.
             | ({} if enabled.get(h.id, False) else {"next_fetch": None})
+            | {"held": held(h)}
             for h in rows
         ]
         sys.stdout.write(json.dumps({"sources": records}, indent=2) + "\n")
@@ -319,6 +337,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
             # Fetched from there since a 301/308; the config still says the old address.
             moved = f"moved permanently to {h.url} (update its url in sources.toml)"
             problem = f"{problem}; {moved}" if problem else moved
+        if (why := held(h)) is not None:
+            problem = f"{problem}; {why}" if problem else why
         lines.append(
             Row(
                 [

@@ -45,6 +45,7 @@ from aggregator.errors import (
     StoreError,
 )
 from aggregator.fetch import Retriever
+from aggregator.fetch.holds import stored_holds, wait_until
 from aggregator.models import (
     CacheValidators,
     Fetched,
@@ -280,19 +281,11 @@ class RefreshStore(Protocol):
     def postpone(self, source_id: str, *, until: datetime) -> None: ...
 
 
-def _wait_until(state: SourceHealth) -> datetime | None:
-    """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
-    the next fetch time it set: a Retry-After in 2099 was capped there."""
-    if state.last_status != "rate limited" or state.retry_after is None:
-        return None
-    return min(state.retry_after, state.next_fetch_at or state.retry_after)
-
-
 def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) -> RateLimited | None:
     """The server's last answer was a 429 or 503 with Retry-After and that time has not
     come: asking again now, even on an operator's manual refresh, is the retry storm the
     header asks us not to make."""
-    until = _wait_until(state) if state is not None else None
+    until = wait_until(state) if state is not None else None
     if until is None or until <= now:
         return None
     return RateLimited(
@@ -396,11 +389,9 @@ class Refresher:
         every source's stored state, not only the ones refreshed: `--source b` is held
         when b's host answered a with a Retry-After that has not come."""
         now = self.clock()
-        for state in await self._in_store(partial(self.store.waiting_sources, now=now)):
-            until = _wait_until(state)
-            if until is not None and until > now:
-                # The host that answered (the end of a redirect), else the source's own.
-                self.retriever.hold(state.retry_after_url or state.url, until, state.id)
+        states = await self._in_store(partial(self.store.waiting_sources, now=now))
+        for key, held in stored_holds(states, now).items():
+            self.retriever.hold_host(key, held)
 
     async def refresh_one(self, source: Source) -> SourceResult:
         admission = Admission(self._places)

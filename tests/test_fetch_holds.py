@@ -20,6 +20,7 @@ from aggregator.store.schema import sources as sources_table
 from tests.support_config import write_config
 from tests.test_fetch_http import NOW, SOURCE, run
 from tests.test_refresh import RSS, refresh_json, source, sources_health, statuses
+from tests.test_refresh import run as run_cli  # this file's `run` is the fetch test's
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -120,6 +121,13 @@ def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
         assert "(Retry-After, in its answer to source 'a'): not asked before then" in errors[held]
     health = sources_health(capsys, config)
     asked_again = datetime.fromisoformat(health["a"]["next_fetch"])
+    # `aggregator sources` says why b and c wait, and that a drew it.
+    assert health["a"]["held"] is None and health["d"]["held"] is None
+    for held in ("b", "c"):
+        assert health[held]["held"].startswith(f"held: {host} asked us to wait until ")
+        assert health[held]["held"].endswith("(Retry-After, in its answer to source 'a')")
+    code, out, _ = run_cli(capsys, "--config", str(config), "sources")
+    assert out.count(f"held: {host} asked us") == 2
     for held in ("b", "c"):
         # Not a failure of theirs: no error recorded, only the next fetch moved.
         assert health[held]["consecutive_failures"] == 0

@@ -9,12 +9,14 @@ whose turn comes while its host is held is not sent and fails as `HostHeld`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
 
 from aggregator.errors import HostHeld
+from aggregator.models import SourceHealth
 
 
 def host_key(url: str) -> str | None:
@@ -43,6 +45,11 @@ class Holds:
     def __init__(self) -> None:
         self._holds: dict[str, Hold] = {}
 
+    def hold_host(self, key: str, held: Hold) -> None:
+        """Hold a host (as `host_key` names it) as `held` says, unless held longer."""
+        if key not in self._holds or held.until > self._holds[key].until:
+            self._holds[key] = held
+
     def hold(self, url: str, until: datetime, source_id: str) -> None:
         """Hold `url`'s host until `until`. The later of two holds stands, but a source's
         own hold may be shortened by that source (`shorten`: the schedule's cap)."""
@@ -70,3 +77,25 @@ class Holds:
         if held is None or held.until <= now:
             return
         raise HostHeld(source_id, host=key or url, until=held.until, held_by=held.source_id)
+
+
+def wait_until(state: SourceHealth) -> datetime | None:
+    """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
+    the next fetch time it set: a Retry-After in 2099 was capped there."""
+    if state.last_status != "rate limited" or state.retry_after is None:
+        return None
+    return min(state.retry_after, state.next_fetch_at or state.retry_after)
+
+
+def stored_holds(states: Iterable[SourceHealth], now: datetime) -> dict[str, Hold]:
+    """Host -> the hold the stored states say is in force at `now`: the host that answered
+    (the end of a redirect), else the source's own, held by the latest wait."""
+    found: dict[str, Hold] = {}
+    for state in states:
+        until = wait_until(state)
+        key = host_key(state.retry_after_url or state.url)
+        if until is None or until <= now or key is None:
+            continue
+        if key not in found or until > found[key].until:
+            found[key] = Hold(until=until, source_id=state.id)
+    return found

@@ -7,6 +7,7 @@ from types import TracebackType
 
 from aggregator.errors import FetchError
 from aggregator.fetch.file import fetch_file
+from aggregator.fetch.holds import Hold
 from aggregator.fetch.http import Admit, HttpFetcher
 from aggregator.fetch.options import FetchOptions
 from aggregator.models import CacheValidators, Fetched, Source, Unchanged
@@ -60,11 +61,11 @@ class Retriever:
             raise RuntimeError("Retriever used outside `async with`")
         return await self._http.fetch(source.id, url, validators, now=now, admit=admit)
 
-    def hold(self, url: str, until: datetime, source_id: str) -> None:
-        """Ask `url`'s host nothing before `until`: it answered `source_id` with Retry-After
-        in an earlier refresh (the store says so). See `fetch.holds`."""
+    def hold_host(self, key: str, held: Hold) -> None:
+        """Ask the host `key` (`fetch.holds.host_key`) nothing before `held.until`: the
+        stored state of `held.source_id` says it answered with Retry-After."""
         if self._http is not None:
-            self._http.holds.hold(url, until, source_id)
+            self._http.holds.hold_host(key, held)
 
     def shorten_hold(self, source_id: str, until: datetime) -> None:
         """The holds `source_id`'s answers drew end no later than `until` (the schedule's
