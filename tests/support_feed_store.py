@@ -33,16 +33,22 @@ def rss_entry(
 
 
 def rss_items(source: Source, entries: Sequence[str], now: datetime) -> list[Item]:
+    body = (
+        '<rss version="2.0"><channel><title>ECPAT</title>'
+        f"<link>https://www.ecpat.org/</link>{''.join(entries)}</channel></rss>"
+    )
+    return document_items(source, body, "application/rss+xml", now)
+
+
+def document_items(source: Source, body: str, content_type: str, now: datetime) -> list[Item]:
+    """The items of a document served at the source's URL, as a refresh reads them."""
     document = parse_document(
         source,
         Fetched(
             url=source.url,
             status_code=200,
-            content=(
-                '<rss version="2.0"><channel><title>ECPAT</title>'
-                f"<link>https://www.ecpat.org/</link>{''.join(entries)}</channel></rss>"
-            ).encode(),
-            headers={"content-type": "application/rss+xml"},
+            content=body.encode(),
+            headers={"content-type": content_type},
         ),
     )
     return list(normalise_document(source, document, now=now))

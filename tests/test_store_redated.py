@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.models import CacheValidators, Fetched, Item, Source
-from aggregator.normalise import normalise_document
-from aggregator.parse import parse_document
+from aggregator.models import CacheValidators, Item, Source
 from aggregator.store import SqlStore
-from tests.support_feed_store import counts, rss_entry, save_rss
+from tests.support_feed_store import counts, document_items, rss_entry, save_rss
 from tests.support_store import T0, at, make_source
 
 LINK = "https://www.consilium.europa.eu/en/press/press-releases/2024/04/29/csa-interim/"
@@ -77,19 +75,11 @@ def test_a_feed_dating_its_entries_at_each_build_does_not_move_them(
 
 
 def _atom_items(source: Source, entry: str, minutes: float) -> list[Item]:
-    document = parse_document(
-        source,
-        Fetched(
-            url=source.url,
-            status_code=200,
-            content=(
-                '<feed xmlns="http://www.w3.org/2005/Atom"><title>Council</title>'
-                f"<id>urn:council</id><updated>2024-05-01T00:00:00Z</updated>{entry}</feed>"
-            ).encode(),
-            headers={"content-type": "application/atom+xml"},
-        ),
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>Council</title>'
+        f"<id>urn:council</id><updated>2024-05-01T00:00:00Z</updated>{entry}</feed>"
     )
-    return list(normalise_document(source, document, now=at(minutes)))
+    return document_items(source, body, "application/atom+xml", at(minutes))
 
 
 def _save_atom(store: SqlStore, source: Source, entry: str, minutes: float) -> None:
