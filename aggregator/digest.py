@@ -40,6 +40,7 @@ from aggregator.models import (
     StoredItem,
     is_publication_tag,
 )
+from aggregator.text import has_html_tags
 
 OTHER_LABEL = "Other"
 
@@ -75,15 +76,6 @@ _HTML_ELEMENTS = (
 )
 _NOT_MARKUP = re.compile(
     r"<(?!/?(?:" + "|".join(_HTML_ELEMENTS.split()) + r")(?![\w-])|!|\?)", re.IGNORECASE
-)
-# Markup no plain text holds: a tag that is closed again ("<b>Bold</b>", "<p>...</p>"), a
-# line break, an image, Word's "<o:p>", a comment. Only then is a stored field cleaned as
-# HTML: stored titles are plain text, and "Why the <template> element matters" is the
-# title's own words, which cleaning cut to "Why the".
-_UNMISTAKABLE_MARKUP = re.compile(
-    r"<(?:br\s*/?>|img\b[^<>]*\bsrc\s*=|[a-z]+:[a-z]+\b[^<>]*>|!--"
-    r"|(?P<name>[a-z][a-z0-9]*)\b[^<>]*>.*?</(?P=name)\s*>)",
-    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -285,7 +277,7 @@ def sanitise_text(value: str) -> str:
     feeds), so that is cleaned until nothing changes.
     """
     seen = html.unescape(value) if "&" in value else value  # "&lt;b&gt;x&lt;/b&gt;" too
-    if "<" not in seen or not _UNMISTAKABLE_MARKUP.search(seen):
+    if not has_html_tags(seen):  # the same test normalise puts an RSS title to
         return _SPACE.sub(" ", value).strip()
     text = _BLOCK_TAG.sub(r" <\1\2", value)
     for _ in range(4):

@@ -77,12 +77,18 @@ def advice(health: SourceHealth) -> str | None:
     return None
 
 
+def wait_until(health: SourceHealth) -> datetime | None:
+    """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
+    the next fetch time it set: a Retry-After in 2099 was capped there."""
+    if health.last_status != "rate limited" or health.retry_after is None:
+        return None
+    return min(health.retry_after, health.next_fetch_at or health.retry_after)
+
+
 def _unavailable(health: SourceHealth) -> str:
     """A 503 with Retry-After is a server down for maintenance until then, not one asking
     us to slow down: a longer interval would change nothing, and it is asked again then."""
-    until = health.retry_after
-    if until is not None and health.next_fetch_at is not None:
-        until = min(until, health.next_fetch_at)  # a Retry-After in 2099 is capped there
+    until = wait_until(health)
     when = f" until {until.isoformat(timespec='seconds')}" if until is not None else " for now"
     return (
         f"the server is unavailable{when} (503, a maintenance window): nothing to change; "
@@ -129,4 +135,5 @@ __all__ = [
     "health_record",
     "http_status",
     "is_blocked",
+    "wait_until",
 ]

@@ -45,7 +45,8 @@ from aggregator.errors import (
     StoreError,
 )
 from aggregator.fetch import Retriever
-from aggregator.fetch.holds import stored_holds, wait_until
+from aggregator.fetch.holds import stored_holds
+from aggregator.health import wait_until
 from aggregator.models import (
     CacheValidators,
     Fetched,

@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from aggregator.errors import HostHeld
+from aggregator.health import wait_until
 from aggregator.models import SourceHealth
 
 
@@ -54,11 +55,8 @@ class Holds:
         """Hold `url`'s host until `until`. The later of two holds stands, but a source's
         own hold may be shortened by that source (`shorten`: the schedule's cap)."""
         key = host_key(url)
-        if key is None:
-            return
-        held = self._holds.get(key)
-        if held is None or until > held.until:
-            self._holds[key] = Hold(until=until, source_id=source_id)
+        if key is not None:
+            self.hold_host(key, Hold(until=until, source_id=source_id))
 
     def shorten(self, source_id: str, until: datetime) -> None:
         """The holds `source_id` drew end no later than `until`: a Retry-After further off
@@ -77,14 +75,6 @@ class Holds:
         if held is None or held.until <= now:
             return
         raise HostHeld(source_id, host=key or url, until=held.until, held_by=held.source_id)
-
-
-def wait_until(state: SourceHealth) -> datetime | None:
-    """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
-    the next fetch time it set: a Retry-After in 2099 was capped there."""
-    if state.last_status != "rate limited" or state.retry_after is None:
-        return None
-    return min(state.retry_after, state.next_fetch_at or state.retry_after)
 
 
 def stored_holds(states: Iterable[SourceHealth], now: datetime) -> dict[str, Hold]:

@@ -516,16 +516,21 @@ def _mismatch(overruled_as: str | None, unknown: str | None = None) -> tuple[str
     return tuple(notes)
 
 
+def _utf8_counts(data: bytes) -> tuple[int, int, int]:
+    """ASCII bytes, valid multi-byte UTF-8 sequences, and bytes that are neither."""
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    invalid = len(data) - len(escaped.encode("utf-8", errors="ignore"))
+    ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
+    return ascii_count, len(escaped) - ascii_count - invalid, invalid
+
+
 def _mostly_utf8(data: bytes) -> tuple[str, str] | None:
     """The text and a warning, when bytes that fail strict UTF-8 are mostly UTF-8 all the same.
 
     Mostly: at least `_MOSTLY_UTF8_RATIO` valid multi-byte sequences for each invalid byte.
     ASCII is no evidence either way, and pure ASCII never gets here.
     """
-    escaped = data.decode("utf-8", errors="surrogateescape")
-    invalid = len(data) - len(escaped.encode("utf-8", errors="ignore"))
-    ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
-    multibyte = len(escaped) - ascii_count - invalid
+    ascii_count, multibyte, invalid = _utf8_counts(data)
     if invalid == 0 or multibyte < _MOSTLY_UTF8_RATIO * invalid:
         return None
     text = data.decode("utf-8", errors=_STRAYS_HANDLER)
@@ -542,10 +547,7 @@ def _utf8_with_strays_if_cleaner(data: bytes, detected: Decoded) -> Decoded:
     windows-1252 when that reads plainly cleaner: a feed whose older entries are windows-1252
     ("Council\x92s") and whose newer ones are UTF-8 has too few UTF-8 sequences to count as
     mostly UTF-8, and any single-byte reading garbles every UTF-8 entry ("Zarzalejos‚Äô")."""
-    escaped = data.decode("utf-8", errors="surrogateescape")
-    ascii_count = len(data) - len(data.translate(None, _ASCII_BYTES))
-    invalid = len(data) - len(escaped.encode("utf-8", errors="ignore"))
-    if len(escaped) - ascii_count - invalid == 0:
+    if _utf8_counts(data)[1] == 0:
         return detected  # not one valid UTF-8 sequence: nothing to keep
     text = data.decode("utf-8", errors=_STRAYS_HANDLER)
     if mess_ratio(text[:_LANGUAGE_WINDOW]) + _LANGUAGE_MARGIN >= mess_ratio(

@@ -301,15 +301,10 @@ def _renamed(
     }
     found: dict[str, RowMapping] = {}
     if wanted:
-        urls = sorted({u for item in wanted.values() for u in _page_variants(item.canonical_url)})
+        urls = {u for item in wanted.values() for u in _page_variants(item.canonical_url)}
         rows: dict[str, list[RowMapping]] = {}
-        for part in chunks(urls):
-            query = select(*_SAVE_COLUMNS).where(
-                items.c.source_id == source_id, items.c.canonical_url.in_(part)
-            )
-            for row in conn.execute(query).mappings():
-                if row["identity"] not in listed and row["id"] not in taken:
-                    rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
+        for row in _unlisted(conn, source_id, items.c.canonical_url, urls, listed, taken):
+            rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
         for page, item in wanted.items():
             same = [row for row in rows.get(page, ()) if _same_entry(row, item)]
             if len(same) == 1:
@@ -319,6 +314,24 @@ def _renamed(
     used |= {row["id"] for row in found.values()}
     found.update(_with_the_same_words(conn, source_id, missing, found, listed, used))
     return found
+
+
+def _unlisted(
+    conn: Connection,
+    source_id: str,
+    column: Any,
+    values: Iterable[str],
+    listed: set[str],
+    taken: set[int],
+) -> Iterator[RowMapping]:
+    """The source's stored rows whose `column` is one of `values`, but for those the
+    document lists (by identity) and those another entry took already: the candidates of
+    an entry that came back under another identity."""
+    for part in chunks(sorted(values)):
+        query = select(*_SAVE_COLUMNS).where(items.c.source_id == source_id, column.in_(part))
+        for row in conn.execute(query).mappings():
+            if row["identity"] not in listed and row["id"] not in taken:
+                yield row
 
 
 def _with_the_same_words(
@@ -343,13 +356,8 @@ def _with_the_same_words(
             continue
         wanted.setdefault(item.content_hash, []).append(item)
     rows: dict[str, list[RowMapping]] = {}
-    for part in chunks(sorted(wanted)):
-        query = select(*_SAVE_COLUMNS).where(
-            items.c.source_id == source_id, items.c.content_hash.in_(part)
-        )
-        for row in conn.execute(query).mappings():
-            if row["identity"] not in listed and row["id"] not in taken:
-                rows.setdefault(row["content_hash"], []).append(row)
+    for row in _unlisted(conn, source_id, items.c.content_hash, wanted.keys(), listed, taken):
+        rows.setdefault(row["content_hash"], []).append(row)
     renamed: dict[str, RowMapping] = {}
     for content_hash, stored in rows.items():
         entries = wanted[content_hash]
@@ -377,15 +385,9 @@ def _under_a_guid_now_shared(
     for item in missing:
         if item.guid and not item.identity.startswith("g:") and item.identity not in found:
             by_guid.setdefault(f"g:{indexable(item.guid)}", []).append(item)
-    identities = sorted(by_guid.keys() - listed)
     rows: dict[str, list[RowMapping]] = {}
-    for part in chunks(identities):
-        query = select(*_SAVE_COLUMNS).where(
-            items.c.source_id == source_id, items.c.identity.in_(part)
-        )
-        for row in conn.execute(query).mappings():
-            if row["id"] not in taken:
-                rows.setdefault(row["identity"], []).append(row)
+    for row in _unlisted(conn, source_id, items.c.identity, by_guid.keys(), listed, taken):
+        rows.setdefault(row["identity"], []).append(row)
     renamed: dict[str, RowMapping] = {}
     for identity, stored in rows.items():
         same = [item for item in by_guid[identity] if _same_entry(stored[0], item)]

@@ -121,7 +121,7 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
         # ...but not before a wait the server asked for: the edit takes effect at the fetch
         # after it (the whole host is held until then, `fetch.holds`).
         waiting = and_(
-            sources.c.last_status == "rate limited",
+            sources.c.last_status == FAILURE_STATUS["rate-limited"],
             sources.c.retry_after.is_not(None),
             sources.c.retry_after > to_db(now),
         )
