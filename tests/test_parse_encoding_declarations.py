@@ -58,12 +58,19 @@ def _parse(data: bytes, header: str, language: str | None = None) -> tuple[str, 
         (POLISH, "cp1250", "windows-1250", "windows-1252", None, "pl"),
         (CZECH, "cp1250", "windows-1250", "iso-8859-1", "cs", None),
         (FRENCH, "cp1252", "windows-1252", "windows-1250", "fr", None),
+        # ISO-8859-2 and windows-1250 are both Polish: the bytes decide between them.
+        (POLISH, "cp1250", "windows-1250", "iso-8859-2", "pl", None),
+        (POLISH, "iso8859_2", "iso-8859-2", "windows-1250", "pl", None),
+        (CZECH, "cp1250", "windows-1250", "iso-8859-2", "cs", "cs"),
     ],
     ids=[
         "pl latin2 under latin1",
         "pl 1250 under 1252",
         "cs 1250 under latin1",
         "fr 1252 under 1250",
+        "pl 1250 under latin2",
+        "pl latin2 under 1250",
+        "cs 1250 under latin2",
     ],
 )
 def test_the_page_s_own_encoding_beats_a_wrong_header_for_its_language(
@@ -187,3 +194,28 @@ def test_a_wrong_declared_language_does_not_make_mojibake() -> None:
         fetched(data, "https://www.sejm.gov.pl/rss.xml", "text/xml; charset=iso-8859-2"),
     )
     assert [(i.title, i.summary) for i in doc.items] == [(title, text)]
+
+
+def test_windows_1250_letters_under_an_iso_8859_2_label_read_the_whole_page_as_windows_1250() -> (
+    None
+):
+    # "ś" and "ź" are 0x9C and 0x9F in windows-1250: controls in ISO-8859-2, which no text
+    # holds. Read in the label, the page's "ą" (0xB9) came out as "š" ("Sšd Najwyższy").
+    title = "Sąd Najwyższy o rozporządzeniu"
+    text = "Posłowie będą głosować; źródło: „komunikat” – Kancelaria Sejmu."
+    data = _page(title, text, meta="", lang="pl").replace(' charset=""', "").encode("cp1250")
+    got_title, got_text, warnings = _parse(data, "iso-8859-2")
+    assert (got_title, got_text) == (title, text)
+    assert warnings == ["HTTP charset 'iso-8859-2' does not match the bytes: read as cp1250"]
+
+
+def test_without_a_letter_to_tell_them_apart_the_header_stands() -> None:
+    # "Sąd" in windows-1250 is "Sšd" in ISO-8859-2: both are letters, and nothing else in
+    # the page tells the two apart, so the page is read as browsers read it.
+    data = _page("Sąd", "Sąd Najwyższy", meta="windows-1250", lang="pl").encode("cp1250")
+    got_title, _, warnings = _parse(data, "iso-8859-2")
+    assert got_title == "Sšd"
+    assert warnings == [
+        "declared encoding 'windows-1250' contradicts the HTTP charset 'iso-8859-2':"
+        " read as 'iso-8859-2'"
+    ]

@@ -5,7 +5,8 @@ from BLAKE2b (never the built-in `hash()`, which is salted per process), and the
 permutations are derived from a fixed seed, not from a random generator's stream.
 
 MinHash is vectorised with numpy: a signature is one (num_perm x shingles) array operation
-instead of a Python loop per permutation, about 30x faster than datasketch per item.
+instead of a Python loop per permutation (about 30x faster per item than the datasketch
+library, which the first version used).
 """
 
 from __future__ import annotations

@@ -229,6 +229,63 @@ def _with_c1_read_in_sibling(text: str, name: str) -> str:
     return text.translate(_c1_in_sibling(sibling))
 
 
+def _letters_only_the_sibling_has(data: bytes, name: str) -> str | None:
+    """The Windows sibling of ISO-8859 codec `name`, when `data` holds a byte that is a
+    control in `name` and a letter in the sibling ("ś", "ź" and "š" of windows-1250 are
+    0x9C, 0x9F and 0x9A); else None. No ISO-8859 text holds such a byte, so the document is
+    in the sibling, letters and all: read in its label, its "ą" (0xB9) came out as "š"."""
+    sibling = _WINDOWS_SIBLING.get(name)
+    if sibling is None:
+        return None
+    letters = _c1_letters(sibling)
+    return sibling if any(byte in letters for byte in data) else None
+
+
+@cache
+def _c1_letters(sibling: str) -> frozenset[int]:
+    return frozenset(byte for byte, char in _c1_in_sibling(sibling).items() if char.isalpha())
+
+
+@cache
+def _byte_table(codec: str) -> tuple[str, ...]:
+    """What each byte is in single-byte `codec` ("" where it is undefined)."""
+    return tuple(bytes([byte]).decode(codec, errors="ignore") for byte in range(0x100))
+
+
+def _letters_where_they_differ(data: bytes, first: str, second: str) -> tuple[int, int]:
+    """How many letters each single-byte codec reads at the bytes the two read differently:
+    the ISO-8859-2 "ś" and "ą" (0xB6, 0xB1) are "¶" and "±" in windows-1250."""
+    first_table, second_table = _byte_table(first), _byte_table(second)
+    first_letters = second_letters = 0
+    for byte in range(0x80, 0x100):
+        if first_table[byte] != second_table[byte] and (count := data.count(byte)):
+            first_letters += count * first_table[byte].isalpha()
+            second_letters += count * second_table[byte].isalpha()
+    return first_letters, second_letters
+
+
+def _sibling_over_sibling(data: bytes, header_codec: str, own_codec: str) -> bool | None:
+    """Whether the document's codec wins when it and the header's are an ISO-8859 codec and
+    its Windows sibling, decided by the bytes; None when they are no such pair.
+
+    Both read every byte, and the two readings differ only in a few letters, so they look
+    alike to a chaos measure: "Sšd" against "Sąd". A letter only the Windows one has settles
+    it; else the reading with more letters where they differ ("wolno¶ci" is not Polish);
+    else the header, as browsers read it."""
+    if _WINDOWS_SIBLING.get(header_codec) == own_codec:
+        iso, windows = header_codec, own_codec
+    elif _WINDOWS_SIBLING.get(own_codec) == header_codec:
+        iso, windows = own_codec, header_codec
+    else:
+        return None
+    if _letters_only_the_sibling_has(data, iso) is not None:
+        return own_codec == windows
+    iso_letters, windows_letters = _letters_where_they_differ(data, iso, windows)
+    if iso_letters == windows_letters:
+        return False
+    return (own_codec == iso) == (iso_letters > windows_letters)
+
+
 def codec_name(label: str) -> str | None:
     """The Python codec for an encoding label, or None when the label is unknown."""
     lowered = label.strip().lower()
@@ -415,6 +472,8 @@ def _document_over_header(data: bytes, header: str, own: str, languages: tuple[s
         return False
     if header_codec in _UNICODE or own_codec in _UNICODE or data.isascii():
         return False  # UTF-8 against a legacy label is settled by the bytes (decode)
+    if (siblings := _sibling_over_sibling(data, header_codec, own_codec)) is not None:
+        return siblings
     own_text, header_text = _try_decode(data, own_codec), _try_decode(data, header_codec)
     if own_text is None or header_text is None:
         return False  # the claims' order finds the one that decodes
@@ -483,6 +542,14 @@ def _decode_claims(
                 return Decoded(
                     text=as_utf8, encoding="utf_8", declared=label, warnings=tuple(notes)
                 )
+        if (sibling := _letters_only_the_sibling_has(data, name)) is not None:
+            note = f"{claimant or _DOCUMENT} {label!r} does not match the bytes: read as {sibling}"
+            return Decoded(
+                text=data.decode(sibling, errors="replace"),
+                encoding=sibling,
+                declared=label,
+                warnings=(*_mismatch(overruled_as, unknown), note),
+            )
         return Decoded(
             text=decoded,
             encoding=name,
