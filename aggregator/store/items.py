@@ -87,8 +87,6 @@ def _content(item: Item) -> dict[str, Any]:
     """The columns an item's document decides (as opposed to what the store keeps)."""
     return {
         "guid": item.guid,
-        "url": item.url,
-        "canonical_url": item.canonical_url,
         "title": item.title,
         "summary": item.summary,
         "text": item.text,
@@ -96,9 +94,8 @@ def _content(item: Item) -> dict[str, Any]:
         "published_is_fallback": item.published_is_fallback,
         "updated": to_db_or_none(item.updated),
         "language": item.language,
-        "author": item.author,
         "content_hash": item.content_hash,
-        "categories": json.dumps(list(item.categories), ensure_ascii=False),
+        **_about(item),
     }
 
 
@@ -131,7 +128,7 @@ def _tombstoned(conn: Connection, source_id: str, identities: Sequence[str]) -> 
 
 
 # What `save` compares a stored row with: its identity, the alias checks' GUID and URL, its
-# content hash, and the dates an update keeps.
+# content hash, the dates an update keeps, and what an entry may change beside its words.
 _SAVE_COLUMNS = (
     items.c.id,
     items.c.identity,
@@ -142,7 +139,13 @@ _SAVE_COLUMNS = (
     items.c.published_is_fallback,
     items.c.first_seen,
     items.c.title,
+    items.c.url,
+    items.c.author,
+    items.c.categories,
 )
+# The columns an entry may change without a new revision (its words are the same): a link
+# moved to https or to a new address, an author or a category added.
+_ABOUT_COLUMNS = ("url", "canonical_url", "author", "categories")
 
 
 def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> dict[str, RowMapping]:
@@ -313,6 +316,8 @@ def _renamed(
     found.update(_under_a_guid_now_shared(conn, source_id, missing, found, listed, used))
     used |= {row["id"] for row in found.values()}
     found.update(_with_the_same_words(conn, source_id, missing, found, listed, used))
+    used |= {row["id"] for row in found.values()}
+    found.update(_edited_without_a_date(conn, source_id, missing, found, listed, used))
     return found
 
 
@@ -365,9 +370,43 @@ def _with_the_same_words(
             continue
         row, item = stored[0], entries[0]
         dated = not row["published_is_fallback"] and not item.published_is_fallback
-        if not dated or from_db(row["published"]) == item.published:
+        # An entry with neither GUID nor link of its own is known by its title and date
+        # ("h:"): a corrected date gives it a new identity, and it is the same entry.
+        if not dated or from_db(row["published"]) == item.published or _by_hash(row, item):
             renamed[item.identity] = row
     return renamed
+
+
+def _by_hash(row: RowMapping, item: Item) -> bool:
+    return bool(row["identity"].startswith("h:") and item.identity.startswith("h:"))
+
+
+def _edited_without_a_date(
+    conn: Connection,
+    source_id: str,
+    missing: Sequence[Item],
+    found: Mapping[str, RowMapping],
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows of dateless entries with neither GUID nor link of their own whose text was
+    edited: such an entry is known by its title and text ("h:"), so the edit gave it a new
+    identity, and a second item. Same title, both without a date, one row and one entry."""
+    wanted: dict[str, list[Item]] = {}
+    for item in missing:
+        if item.identity in found or not item.identity.startswith("h:"):
+            continue
+        if item.published_is_fallback:
+            wanted.setdefault(item.title, []).append(item)
+    rows: dict[str, list[RowMapping]] = {}
+    for row in _unlisted(conn, source_id, items.c.title, wanted.keys(), listed, taken):
+        if row["identity"].startswith("h:") and row["published_is_fallback"]:
+            rows.setdefault(row["title"], []).append(row)
+    return {
+        entries[0].identity: stored[0]
+        for title, stored in rows.items()
+        if len(stored) == 1 and len(entries := wanted[title]) == 1
+    }
 
 
 def _under_a_guid_now_shared(
@@ -484,6 +523,7 @@ def save(
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
     redated: list[tuple[int, Item]] = []
+    moved: list[tuple[int, Item]] = []
     kept: list[tuple[int, Item]] = []
     for item in unique:
         if item.identity in pruned:
@@ -497,6 +537,8 @@ def save(
             kept.append((old["id"], item))
             if _redated(old, item):
                 redated.append((old["id"], item))
+            if _about_changed(old, item):
+                moved.append((old["id"], item))
     unchanged = len(kept)
     _rename(conn, [(row["id"], item) for item in unique if (row := renamed.get(item.identity))])
     changed, refreshed = _footer_only(conn, changed)
@@ -504,6 +546,7 @@ def save(
     _update_changed(conn, changed, now=now)
     _rewrite_in_place(conn, refreshed)
     _set_dates(conn, redated)
+    _set_about(conn, moved)
     unchanged += len(refreshed)
     retagged = [*kept, *refreshed] if reread else []
     _replace_tags(
@@ -545,6 +588,10 @@ def _keeping_what_the_reading_lost(
             continue
         if item.published_is_fallback and not old["published_is_fallback"]:
             item = replace(item, published=from_db(old["published"]), published_is_fallback=False)
+        elif _moves_past_first_sighting(old, item):
+            # As for an unchanged item (`_redated`): a feed that dates every entry at each
+            # build would move an edited entry to the top.
+            item = replace(item, published=from_db(old["published"]))
         elif _dated_by_its_last_edit(item) and not old["published_is_fallback"]:
             # An Atom entry with <updated> alone (RSS 1.0's dc:date likewise) is dated by its
             # last edit: the edit moves `updated`, not the publication the item was dated by.
@@ -581,6 +628,36 @@ def _keeping_what_the_reading_lost(
             title_is_fallback=False,
         )
     return [mended.get(item.identity, item) for item in kept]
+
+
+def _moves_past_first_sighting(old: RowMapping, item: Item) -> bool:
+    if old["published_is_fallback"] or item.published_is_fallback:
+        return False
+    first_seen = from_db(old["first_seen"])
+    return from_db(old["published"]) <= first_seen < item.published
+
+
+def _about_changed(old: RowMapping, item: Item) -> bool:
+    """Whether an unchanged item's link, author or categories are not the stored ones."""
+    about = _about(item)
+    return any(old[name] != about[name] for name in _ABOUT_COLUMNS)
+
+
+def _about(item: Item) -> dict[str, Any]:
+    """The `_ABOUT_COLUMNS` of the item's row, as `_content` writes them."""
+    return {
+        "url": item.url,
+        "canonical_url": item.canonical_url,
+        "author": item.author,
+        "categories": json.dumps(list(item.categories), ensure_ascii=False),
+    }
+
+
+def _set_about(conn: Connection, moved: Sequence[tuple[int, Item]]) -> None:
+    """Link, author and categories only, in place: no revision (the words are the same),
+    no "updated" in a digest. The item's tags stay until its words change or `aggregator
+    retag` applies the rules to what is stored."""
+    _set_columns(conn, [(item_id, _about(item)) for item_id, item in moved])
 
 
 def _dated_by_its_last_edit(item: Item) -> bool:

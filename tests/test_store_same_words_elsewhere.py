@@ -1,0 +1,152 @@
+"""What an entry changes beside its words, and entries known only by their title, date and
+text: stored in place, never as a second item."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.models import CacheValidators, Refreshed, Source
+from aggregator.store import SqlStore
+from tests.support_feed_store import counts, document_items, rss_entry, save_rss
+from tests.support_store import T0, at, make_source
+
+FEED_URL = "https://www.missingchildreneurope.eu/feed/"
+STATEMENT = "https://www.missingchildreneurope.eu/news/joint-statement-csar/"
+
+
+@pytest.fixture()
+def source(store: SqlStore) -> Source:
+    made = make_source("mce", url=FEED_URL)
+    store.sync_sources([made], now=T0)
+    return made
+
+
+def _with_extras(entry: str, extras: str) -> str:
+    return entry.replace("</item>", f"{extras}</item>")
+
+
+def test_a_moved_link_an_author_and_categories_are_stored_without_a_revision(
+    store: SqlStore, source: Source
+) -> None:
+    first = [rss_entry(STATEMENT, "Joint statement on CSAR", guid="mce-412")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    moved = "https://www.missingchildreneurope.eu/news/2024/joint-statement-csar/"
+    again = [
+        _with_extras(
+            rss_entry(moved, "Joint statement on CSAR", guid="mce-412"),
+            "<author>press@missingchildreneurope.eu (Press office)</author>"
+            "<category>Child protection</category><category>EU policy</category>",
+        )
+    ]
+    # The words are the same: unchanged, no revision; but readers get the page's new address.
+    assert counts(save_rss(store, source, again, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert (item.url, item.canonical_url) == (moved, moved.rstrip("/"))
+    assert item.author and "Press office" in item.author
+    assert item.categories == ("Child protection", "EU policy")
+    assert item.revision == 1 and store.revisions(item.id) == []
+
+
+def test_a_corrected_date_of_an_entry_without_guid_or_link_is_the_same_item(
+    store: SqlStore, source: Source
+) -> None:
+    # No GUID, no link: the entry is known by its title and date, so the correction gave
+    # it a new identity, and the export listed it twice.
+    first = [rss_entry(None, "Statement on the interim regulation")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    corrected = [
+        rss_entry(None, "Statement on the interim regulation", date="Mon, 29 Apr 2024 06:00 GMT")
+    ]
+    assert counts(save_rss(store, source, corrected, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.published == datetime(2024, 4, 29, 6, 0, tzinfo=UTC)
+    assert store.item_count() == 1
+
+
+def test_an_edited_entry_without_guid_link_or_date_is_the_same_item(
+    store: SqlStore, source: Source
+) -> None:
+    first = [
+        rss_entry(None, "Open letter to the Council", date=None, body="Signed by 40 NGOs."),
+        rss_entry(None, "Another letter", date=None, body="Signed by 3 NGOs."),
+    ]
+    assert counts(save_rss(store, source, first, 1)) == (2, 0, 0)
+    edited = [
+        rss_entry(None, "Open letter to the Council", date=None, body="Signed by 52 NGOs."),
+        rss_entry(None, "Another letter", date=None, body="Signed by 3 NGOs."),
+    ]
+    assert counts(save_rss(store, source, edited, 2)) == (0, 1, 1)
+    assert store.item_count() == 2
+    (letter,) = [i for i in store.iter_items() if i.title == "Open letter to the Council"]
+    assert letter.text == "Signed by 52 NGOs."
+    assert [r.text for r in store.revisions(letter.id)] == ["Signed by 40 NGOs."]
+
+
+def test_two_dateless_entries_of_one_title_are_not_guessed_at(
+    store: SqlStore, source: Source
+) -> None:
+    # Which of two "Press release" entries was edited cannot be told: both edited ones are
+    # new, and the stored ones stay.
+    first = [
+        rss_entry(None, "Press release", date=None, body="On the vote."),
+        rss_entry(None, "Press release", date=None, body="On the trilogue."),
+    ]
+    save_rss(store, source, first, 1)
+    edited = [
+        rss_entry(None, "Press release", date=None, body="On the vote, corrected."),
+        rss_entry(None, "Press release", date=None, body="On the trilogue, corrected."),
+    ]
+    assert counts(save_rss(store, source, edited, 2)) == (2, 0, 0)
+    assert store.item_count() == 4
+
+
+def _save_json_feed(
+    store: SqlStore, source: Source, published: str, text: str, minutes: float
+) -> Refreshed:
+    now = at(minutes)
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Missing Children Europe",
+            "items": [
+                {
+                    "id": "mce-412",
+                    "url": STATEMENT,
+                    "title": "Joint statement on CSAR",
+                    "content_text": text,
+                    "date_published": published,
+                }
+            ],
+        }
+    )
+    return store.save_refresh(
+        source.id,
+        document_items(source, body, "application/feed+json", now),
+        now=now,
+        seconds=0.1,
+        url=source.url,
+        next_fetch_at=now + timedelta(hours=1),
+        seen=1,
+        validators=CacheValidators(),
+        permanent_url=None,
+    )
+
+
+def test_an_edited_entry_does_not_move_past_its_first_sighting(
+    store: SqlStore, source: Source
+) -> None:
+    # A JSON Feed that dates every item at each build, with an edited text: the edit is an
+    # update, and the item keeps the date it was stored with.
+    assert counts(_save_json_feed(store, source, "2024-04-29T07:30:00Z", "First.", 1)) == (
+        1,
+        0,
+        0,
+    )
+    rebuilt = at(60).isoformat()
+    assert counts(_save_json_feed(store, source, rebuilt, "Edited.", 61)) == (0, 1, 0)
+    (item,) = store.iter_items()
+    assert item.text == "Edited."
+    assert item.published == datetime(2024, 4, 29, 7, 30, tzinfo=UTC)
