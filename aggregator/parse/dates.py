@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -122,6 +122,9 @@ DEFAULT_LANGUAGES = (
     *("cs", "sk", "sl", "hu", "ro", "bg", "el", "hr", "mt", "ga", "uk", "ru", "nb", "tr"),
 )
 _SPACES = re.compile(r"\s+")
+# The ordinal indicators of Italian, Spanish and Portuguese days ("1º", "1ª", "1.º"), which
+# dateparser does not read; it reads the degree sign some pages put in their place ("1°").
+_ORDINAL_INDICATOR = re.compile(r"(?<=\d)\.?[ºª]")
 # Numeric dates with a space after each dot, as Czech, Slovak, Croatian ("12. 11. 2025") and
 # Hungarian ("2025. 11. 12.") pages write them: made compact, so they read inside a text too.
 _SPACED_HOURS = re.compile(r"(?<!\d)(\d{1,2}) h (\d{2})(?!\d)")
@@ -189,40 +192,66 @@ _RELATIVE_SETTINGS = {"PARSERS": ["relative-time"], "PREFER_DATES_FROM": "past"}
 
 
 def parse_relative_date(
-    text: str, languages: Sequence[str] | None, *, base: datetime
+    text: str, languages: Sequence[str] | None, *, base: datetime, local: tzinfo = UTC
 ) -> datetime | None:
     """A relative date in a listing page, counted back from `base` (the server's time of
-    the answer); None when the text is none, or one more than RELATIVE_HORIZON back."""
+    the answer) in `local`, the source's zone: "Yesterday" read at 00:30 in Brussels is the
+    Brussels day before, and "Yesterday, 18:00" is 18:00 there. None when the text is none,
+    or one more than RELATIVE_HORIZON back."""
     cleaned = _SPACES.sub(" ", text).strip()
     if not cleaned or len(cleaned) > 60:
         return None
-    found = _relative(cleaned, languages)
+    found = _relative_reading(cleaned, languages)
     if found is None and any(mark in cleaned for mark in _SEPARATORS):
         # "News | 2 hours ago": the part that is a relative date.
         parts = _SEPARATOR_SPLIT.split(cleaned)
-        found = next(filter(None, (_relative(p.strip(), languages) for p in parts)), None)
+        found = next(filter(None, (_relative_reading(p.strip(), languages) for p in parts)), None)
     if found is None:
         return None
-    # Read against a fixed base (one parser per language set, cached), then moved to `base`.
-    back = _RELATIVE_BASE - found.replace(tzinfo=None)
+    first, later = found
+    if first == later:  # "Today, 14:30": a day counted back, at the time the text writes
+        return _at_written_time(first, base.astimezone(local))
+    back = _RELATIVE_BASE - first
     if back < timedelta(0) or back >= RELATIVE_HORIZON:
         return None
-    found = base.astimezone(UTC).replace(tzinfo=None) - back
-    if back < timedelta(days=1):
-        found = found.replace(minute=0, second=0, microsecond=0)
-    else:
-        found = found.replace(hour=0, minute=0, second=0, microsecond=0)
-    return found.replace(tzinfo=UTC)
+    if back < timedelta(days=1):  # "2 hours ago": to the hour
+        return (base.astimezone(UTC) - back).replace(minute=0, second=0, microsecond=0)
+    # "3 days ago": the source's day, as a date alone is (midnight UTC: _date_only_in_utc).
+    day = (base.astimezone(local).replace(tzinfo=None) - back).date()
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _relative(text: str, languages: Sequence[str] | None) -> datetime | None:
+def _at_written_time(found: datetime, now: datetime) -> datetime | None:
+    """`found`'s time of day on the day it is counted back to from `now` (local), in UTC."""
+    days = (found.date() - _RELATIVE_BASE.date()).days
+    if days > 0 or -days >= RELATIVE_HORIZON.days:  # "Tomorrow, 10:00" is no publication
+        return None
+    day = now.date() + timedelta(days=days)
+    return datetime.combine(day, found.time(), tzinfo=now.tzinfo).astimezone(UTC)
+
+
+def _relative_reading(
+    text: str, languages: Sequence[str] | None
+) -> tuple[datetime, datetime] | None:
+    """`text` read against _RELATIVE_BASE and against _RELATIVE_BASE_LATER: a time of day
+    the text writes ("Hier à 18h00") reads the same against both, a time counted from the
+    base ("il y a 2 heures", "hier") moves with it."""
+    first = _relative(text, languages, _RELATIVE_BASE)
+    if first is None:
+        return None
+    later = _relative(text, languages, _RELATIVE_BASE_LATER)
+    return None if later is None else (first, later)
+
+
+def _relative(text: str, languages: Sequence[str] | None, base: datetime) -> datetime | None:
     if not text:
         return None
     try:
-        found = _relative_parser(_language_codes(languages)).get_date_data(text).date_obj
+        found = _relative_parser(_language_codes(languages), base).get_date_data(text).date_obj
     except Exception:  # dateparser's assorted errors on odd input: no date
         return None
-    return found if isinstance(found, datetime) else None
+    # A zone the text names ("Today 14:30 CET") is left out: compared with the naive bases.
+    return found.replace(tzinfo=None) if isinstance(found, datetime) else None
 
 
 def parse_date_fast(text: str) -> datetime | None:
@@ -299,6 +328,8 @@ def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
         return None  # every full date has a year in digits: spares dateparser's slow "no"
+    if "º" in cleaned or "ª" in cleaned:  # "1º novembre 2026", "1.ª de março": the 1st
+        cleaned = _ORDINAL_INDICATOR.sub("", cleaned)
     if " h " in cleaned:  # "à 14 h 30", as French writes a time: "14h30", as dateparser reads
         cleaned = _SPACED_HOURS.sub(r"\1h\2", cleaned)
     if ". " in cleaned:
@@ -559,17 +590,21 @@ def _parser(languages: tuple[str, ...]) -> DateDataParser:
     return DateDataParser(languages=list(known or DEFAULT_LANGUAGES), settings=_DATEPARSER_SETTINGS)
 
 
+# Relative dates are read against fixed bases (one parser per language set and base, cached),
+# then moved to the server's time. Two bases on one day, at different times: see
+# _relative_reading.
 _RELATIVE_BASE = datetime(2000, 1, 15, 12, 0)
+_RELATIVE_BASE_LATER = datetime(2000, 1, 15, 13, 17)
 
 
-@lru_cache(maxsize=16)
-def _relative_parser(languages: tuple[str, ...]) -> DateDataParser:
+@lru_cache(maxsize=32)
+def _relative_parser(languages: tuple[str, ...], base: datetime) -> DateDataParser:
     from dateparser.date import DateDataParser
 
     known = tuple(lang for lang in languages if lang in _known_languages())
     return DateDataParser(
         languages=list(known or DEFAULT_LANGUAGES),
-        settings={**_RELATIVE_SETTINGS, "RELATIVE_BASE": _RELATIVE_BASE},
+        settings={**_RELATIVE_SETTINGS, "RELATIVE_BASE": base},
     )
 
 

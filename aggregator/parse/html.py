@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
 
 from aggregator.errors import ParseError
+from aggregator.local_time import zone
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
 from aggregator.parse.dates import parse_date, parse_relative_date
@@ -31,12 +33,32 @@ from aggregator.text import html_to_text, plain_as_html
 
 _ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
 _SPACES = re.compile(r"\s+")
+# What soupsieve raises for a selector it cannot use: a syntax error, or a pseudo-element
+# ("h3::text", Scrapy's spelling), which it refuses with NotImplementedError.
+_SELECTOR_ERRORS = (soupsieve.SelectorSyntaxError, NotImplementedError)
 # Text for screen readers only ("Read more about <title>", "(opens in new tab)"): no part of
 # the title or summary a reader sees.
-_SCREEN_READER_ONLY = (
-    ".screen-reader-text, .sr-only, .visually-hidden, .visuallyhidden, .element-invisible,"
-    " .show-for-sr, .u-visually-hidden, .a11y-hidden"
+_SCREEN_READER_ONLY = frozenset(
+    (
+        *("screen-reader-text", "sr-only", "visually-hidden", "visuallyhidden"),
+        *("element-invisible", "show-for-sr", "u-visually-hidden", "a11y-hidden"),
+    )
 )
+# Inline styles that hide an element ("display: none", "visibility:hidden !important").
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse))"
+    r"\s*(?:!\s*important\s*)?(?:;|$)",
+    re.IGNORECASE,
+)
+# Form controls in a card ("Share", a language <select>) are no part of its title or summary,
+# unless they are all the text there is (an accordion's title is its <button>).
+_CONTROLS = frozenset(("button", "select", "option", "input", "textarea", "datalist"))
+# Decoration hidden from screen readers: an icon ("<i class="fa fa-arrow" aria-hidden>", a
+# Material icon's ligature "arrow_forward") or a glyph ("»", "|"). Other aria-hidden text
+# is shown to the reader, often beside its screen-reader-only twin ("12 Nov" beside "12
+# November 2025"), and stays.
+_ICON_TAGS = frozenset(("i", "svg", "img"))
+_ICON_CLASS = re.compile(r"icon|^fa[srlbd]?$|^fa-", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,30 +77,35 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     not_a_page = _not_a_page(fetched)
     if not_a_page:
         raise ParseError(source.id, not_a_page)
+    written_in = source_language(source.language, source.country)
     decoded = decode(
-        fetched.content,
-        fetched.headers.get("content-type"),
-        "html",
-        language=source_language(source.language, source.country),
+        fetched.content, fetched.headers.get("content-type"), "html", language=written_in
     )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")
     soup = BeautifulSoup(decoded.text, "lxml")
 
-    base = _base_url(soup, fetched.url)
     page_language = _page_language(soup, fetched.headers.get("content-language"))
-    languages = [lang for lang in (source.language, page_language) if lang]
     warnings = list(decoded.warnings)
     try:
         elements = soup.select(selectors.item)
-    except soupsieve.SelectorSyntaxError as exc:
+    except _SELECTOR_ERRORS as exc:
         raise ParseError(source.id, f"invalid item selector {selectors.item!r}: {exc}") from exc
     if not elements:
         warnings.append(f"selector {selectors.item!r} matched nothing")
+    page = _Page(
+        base=_base_url(soup, fetched.url),
+        language=page_language,
+        # The source's language (its country's when it names none) first: a Croatian page
+        # that says lang="en" still writes "12. listopada 2026." (October) in Croatian.
+        date_languages=tuple(dict.fromkeys(lang for lang in (written_in, page_language) if lang)),
+        answered=_server_time(fetched.headers.get("date")),
+        zone=zone(source.timezone) if source.timezone else UTC,
+        nested=_nested_items(elements),
+    )
 
     items: list[RawItem] = []
     misses = _Misses()
-    answered = _server_time(fetched.headers.get("date"))
     # A teaser repeated in several regions of the page has the same link and title (and,
     # where both regions show them, the same date and summary); entries that share a link,
     # or a link and a heading (posts all linking to one profile page under the page's name),
@@ -88,8 +115,8 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     without_link = 0
     for element in elements:
         try:
-            item = _item(element, selectors, base, page_language, languages, misses, answered)
-        except soupsieve.SelectorSyntaxError as exc:
+            item = _item(element, selectors, page, misses)
+        except _SELECTOR_ERRORS as exc:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
             without_link += 1
@@ -107,9 +134,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             f"{without_link} matched {'item' if without_link == 1 else 'items'} without a link"
             " skipped"
         )
-        if not base.startswith(("http://", "https://")):
+        if not page.base.startswith(("http://", "https://")):
             warnings.append(
-                f"relative links cannot be resolved against {base}: give the page a"
+                f"relative links cannot be resolved against {page.base}: give the page a"
                 ' <base href="https://..."> or <link rel="canonical"> with its web address'
             )
     title = soup.title.get_text(" ", strip=True) if soup.title else None
@@ -158,13 +185,66 @@ def _server_time(header: str | None) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """What every item of a page is read with."""
+
+    base: str  # what relative links resolve against
+    language: str | None  # the page's lang
+    date_languages: tuple[str, ...]  # the source's language, then the page's
+    answered: datetime | None  # the server's time: what relative dates count back from
+    zone: tzinfo  # the source's: what "Yesterday, 18:00" is written in
+    nested: frozenset[int]  # ids of matched items inside another matched item
+
+
+def _nested_items(elements: list[Tag]) -> frozenset[int]:
+    """The matched items that sit inside another matched item (a "div.post" in a
+    "div.post"): no part of the outer item's title, link, date or summary."""
+    matched = {id(element) for element in elements}
+    if len(matched) < 2:
+        return frozenset()
+    return frozenset(
+        id(element)
+        for element in elements
+        if any(id(parent) in matched for parent in element.parents)
+    )
+
+
 def _repeats(item: RawItem, earlier: RawItem) -> bool:
     """Whether `item` is `earlier` shown again (their link and title are the same): nothing
-    that both show differs. A region may leave out the date or the summary."""
-    mine, theirs = _plain(item.summary), _plain(earlier.summary)
-    return (
-        item.published is None or earlier.published is None or item.published == earlier.published
-    ) and (mine is None or theirs is None or mine == theirs)
+    that both show differs. A region may leave out the date or the summary, give the date
+    without its time, or cut the summary short ("The Council today agreed its…")."""
+    return _same_date(item.published, earlier.published) and _same_summary(
+        _plain(item.summary), _plain(earlier.summary)
+    )
+
+
+def _same_date(mine: datetime | None, theirs: datetime | None) -> bool:
+    if mine is None or theirs is None or mine == theirs:
+        return True
+    # A date alone ("2026-11-25") and a date and time of that day ("25.11.2026 10:15").
+    return (_date_alone(mine) or _date_alone(theirs)) and mine.date() == theirs.date()
+
+
+def _date_alone(value: datetime) -> bool:
+    """Whether `value` is a date without a time of day, as parse_date gives one: midnight
+    UTC."""
+    return value.utcoffset() == timedelta(0) and value.time() == datetime.min.time()
+
+
+def _same_summary(mine: str | None, theirs: str | None) -> bool:
+    if mine is None or theirs is None or mine == theirs:
+        return True
+    shorter, longer = sorted((_uncut(mine), _uncut(theirs)), key=len)
+    return bool(shorter) and longer.startswith(shorter)
+
+
+# How a teaser ends where it was cut: "…", "...", "[…]", "(…)".
+_CUT_MARK = re.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|\(\s*(?:…|\.\.\.)\s*\)|…|\.\.\.)\s*\Z")
+
+
+def _uncut(text: str) -> str:
+    return _CUT_MARK.sub("", text)
 
 
 def _plain(summary: str | None) -> str | None:
@@ -172,13 +252,26 @@ def _plain(summary: str | None) -> str | None:
 
 
 def _fuller(kept: RawItem, copy_: RawItem) -> RawItem:
-    """The first copy of an entry, with what only the other copy shows."""
+    """The first copy of an entry, with the fuller of what the copies show: the date with
+    its time, the longer summary."""
     return replace(
         kept,
-        published=kept.published or copy_.published,
-        summary=kept.summary or copy_.summary,
+        published=_more_precise(kept.published, copy_.published),
+        summary=_longer(kept.summary, copy_.summary),
         language=kept.language or copy_.language,
     )
+
+
+def _more_precise(kept: datetime | None, other: datetime | None) -> datetime | None:
+    if kept is None or (other is not None and _date_alone(kept) and not _date_alone(other)):
+        return other
+    return kept
+
+
+def _longer(kept: str | None, other: str | None) -> str | None:
+    if kept is None or (other is not None and len(_plain(other) or "") > len(_plain(kept) or "")):
+        return other
+    return kept
 
 
 @dataclass(slots=True)
@@ -214,30 +307,25 @@ class _Misses:
         return found
 
 
-def _item(
-    element: Tag,
-    selectors: Selectors,
-    base: str,
-    page_language: str | None,
-    languages: list[str],
-    misses: _Misses,
-    answered: datetime | None,
-) -> RawItem | None:
-    url = absolute_http_url(_link(element, selectors.link), base)
+def _item(element: Tag, selectors: Selectors, page: _Page, misses: _Misses) -> RawItem | None:
+    scope = _Scope(element, page.nested)
+    url = absolute_http_url(_link(scope, selectors.link), page.base)
     if url is None:
         return None
     own_language = _own_language(element)
-    date_text = _date_text(element, selectors.date) if selectors.date else None
-    summary = _summary(element, selectors.summary) if selectors.summary else None
-    title = _value(element, selectors.title)
+    date_text = _date_text(scope, selectors.date) if selectors.date else None
+    summary = _summary(scope, selectors.summary) if selectors.summary else None
+    title = _value(scope, selectors.title)
     published = None
     if date_text:
         # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
-        date_languages = [own_language, *languages] if own_language else languages
+        date_languages = [lang for lang in (own_language, *page.date_languages) if lang]
         published = parse_date(date_text, date_languages or None, full_year=True)
-        if published is None and answered is not None:
+        if published is None and page.answered is not None:
             # "il y a 3 jours": counted back from the server's time of the answer.
-            published = parse_relative_date(date_text, date_languages or None, base=answered)
+            published = parse_relative_date(
+                date_text, date_languages or None, base=page.answered, local=page.zone
+            )
         if published is None:
             misses.unread_dates.append(date_text[:80])
     misses.title += title is None
@@ -249,7 +337,7 @@ def _item(
         title=plain_as_html(title) if title else None,
         summary=summary,
         published=published,
-        language=own_language or page_language,
+        language=own_language or page.language,
     )
 
 
@@ -262,60 +350,89 @@ def _split(selector: str) -> _Target:
     return _Target(css=selector.strip(), attribute=None)
 
 
-def _find(element: Tag, css: str) -> Tag | None:
-    """The first match inside the item, else the item itself when it matches: with `item =
-    "a.card"`, `link = "a.card"` (or `"@href"`, or `":scope"`) means the card's own link."""
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """An item element, and the matched items inside it that are none of its parts."""
+
+    element: Tag
+    nested: frozenset[int]
+
+    def owns(self, tag: Tag) -> bool:
+        """Whether `tag` is the item's own, not (inside) a matched item nested in it."""
+        if not self.nested:
+            return True
+        for part in (tag, *tag.parents):
+            if part is self.element:
+                return True
+            if id(part) in self.nested:
+                return False
+        return True
+
+    def own_parts(self, tag: Tag) -> Iterator[Tag]:
+        """`tag`'s descendant elements that are the item's own, in document order."""
+        return (part for part in tag.descendants if isinstance(part, Tag) and self.owns(part))
+
+
+def _find(scope: _Scope, css: str) -> Tag | None:
+    """The first match inside the item (not inside an item nested in it), else the item
+    itself when it matches: with `item = "a.card"`, `link = "a.card"` (or `"@href"`, or
+    `":scope"`) means the card's own link."""
+    element = scope.element
     if not css or css == ":scope":
         return element
-    return element.select_one(css) or (element if soupsieve.match(css, element) else None)
+    found = next((tag for tag in element.css.iselect(css) if scope.owns(tag)), None)
+    return found or (element if element.css.match(css) else None)
 
 
-def _value(element: Tag, selector: str) -> str | None:
+def _value(scope: _Scope, selector: str) -> str | None:
     target = _split(selector)
-    found = _find(element, target.css)
+    found = _find(scope, target.css)
     if found is None:
         return None
     if target.attribute:
         return _attribute(found, target.attribute)
-    return _text(found)
+    return _text(found, scope.nested)
 
 
-def _summary(element: Tag, selector: str) -> str | None:
+def _summary(scope: _Scope, selector: str) -> str | None:
     """The summary as markup (an attribute's value as text): normalise reads it as it reads
     a feed's, so a closing "Lire la suite »" link goes and inline markup joins its words."""
     target = _split(selector)
-    found = _find(element, target.css)
+    found = _find(scope, target.css)
     if found is None:
         return None
     if target.attribute:
         value = _attribute(found, target.attribute)
         return plain_as_html(value) if value else None
-    markup = _visible_markup(found)
+    markup = _visible_markup(found, scope.nested)
     return markup if html_to_text(markup).strip() else None
 
 
-def _link(element: Tag, selector: str) -> str | None:
+def _link(scope: _Scope, selector: str) -> str | None:
     target = _split(selector)
-    found = _find(element, target.css)
+    found = _find(scope, target.css)
     if found is None:
         return None
     if target.attribute:
         return _attribute(found, target.attribute)
     if found.has_attr("href"):
         return _attribute(found, "href")
-    anchor = found.find("a", href=True)
-    return _attribute(anchor, "href") if isinstance(anchor, Tag) else None
+    anchors = (tag for tag in scope.own_parts(found) if tag.name == "a" and tag.has_attr("href"))
+    anchor = next(anchors, None)
+    return _attribute(anchor, "href") if anchor is not None else None
 
 
-def _date_text(element: Tag, selector: str) -> str | None:
+def _date_text(scope: _Scope, selector: str) -> str | None:
     target = _split(selector)
-    found = _find(element, target.css)
+    found = _find(scope, target.css)
     if found is None:
         return None
     if target.attribute:
         return _attribute(found, target.attribute)
     # A <time datetime> says the date machine-readably even when the selector names only it.
-    return _attribute(found, "datetime") or _attribute(found, "content") or _text(found)
+    return (
+        _attribute(found, "datetime") or _attribute(found, "content") or _text(found, scope.nested)
+    )
 
 
 def _attribute(element: Tag, name: str) -> str | None:
@@ -325,20 +442,67 @@ def _attribute(element: Tag, name: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _text(element: Tag) -> str | None:
+def _text(element: Tag, nested: frozenset[int] = frozenset()) -> str | None:
     """The element's text as a reader sees it: "Kinder<b>schutz</b>" is one word, and
     "<em>chat control</em>: next" has no space before the colon (get_text(" ") put one at
-    every tag); screen-reader-only text left out."""
-    return _SPACES.sub(" ", html_to_text(_visible_markup(element))).strip() or None
+    every tag); hidden and screen-reader-only text left out."""
+    return _SPACES.sub(" ", html_to_text(_visible_markup(element, nested))).strip() or None
 
 
-def _visible_markup(element: Tag) -> str:
-    hidden = element.select(_SCREEN_READER_ONLY)
-    if not hidden:
+def _visible_markup(element: Tag, nested: frozenset[int] = frozenset()) -> str:
+    """The element's markup without what a reader does not see as its text: hidden parts,
+    screen-reader-only text, icons, form controls (unless they are all the text there is),
+    and the matched items nested in it."""
+    unseen: list[Tag] = []
+    controls: list[Tag] = []
+    for part in element.descendants:
+        if isinstance(part, Tag):
+            if id(part) in nested or _unseen(part):
+                unseen.append(part)
+            elif part.name in _CONTROLS:
+                controls.append(part)
+    if not unseen and not controls:
         return element.decode_contents()
-    shown = copy.copy(element)  # the page's own element is left for the other selectors
-    for part in shown.select(_SCREEN_READER_ONLY):
-        part.decompose()
+    markup = _without(element, [*unseen, *controls])
+    if controls and not html_to_text(markup).strip():
+        markup = _without(element, unseen)  # the text is the control's: an accordion's title
+    return markup
+
+
+def _unseen(part: Tag) -> bool:
+    classes = part.get("class") or ()
+    if not _SCREEN_READER_ONLY.isdisjoint(classes):
+        return True
+    hidden = part.get("hidden")
+    if hidden is not None and str(hidden).strip().lower() != "until-found":
+        return True  # "until-found" is collapsed text the browser's search opens: content
+    style = part.get("style")
+    if isinstance(style, str) and _HIDING_STYLE.search(style):
+        return True
+    return str(part.get("aria-hidden", "")).strip().lower() == "true" and _decoration(part)
+
+
+def _decoration(part: Tag) -> bool:
+    if part.name in _ICON_TAGS or any(_ICON_CLASS.search(name) for name in part.get("class") or ()):
+        return True
+    return not any(character.isalnum() for character in part.get_text())
+
+
+def _without(element: Tag, parts: list[Tag]) -> str:
+    """`element`'s markup without `parts` (its descendants); the page's own element is left
+    as it is for the other selectors."""
+    if not parts:
+        return element.decode_contents()
+    dropped = {id(part) for part in parts}
+    shown = copy.copy(element)
+    # The copy's descendants are the element's, in the same order.
+    twins = [
+        twin
+        for original, twin in zip(element.descendants, shown.descendants, strict=True)
+        if id(original) in dropped
+    ]
+    for twin in twins:
+        twin.extract()
     return shown.decode_contents()
 
 

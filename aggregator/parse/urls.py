@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urljoin, urlsplit
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+# The schemes whose paths a browser reads a backslash in as a slash (WHATWG URL's "special"
+# schemes): "\en\press\item" on an https page is "/en/press/item".
+_SPECIAL_SCHEMES = frozenset(("http", "https", "ftp", "ws", "wss", "file"))
 
 
 def absolute_http_url(link: str | None, base: str | None) -> str | None:
-    """`link` resolved against `base`; None unless the result is an http(s) URL with a host.
+    """`link` resolved against `base`, as a browser resolves it; None unless the result is
+    an http(s) URL with a host.
 
     Drops ``javascript:``, ``mailto:``, ``data:`` and fragment-only links, which never name
     an item.
@@ -16,6 +23,8 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     link = link.strip()
     if not link or link.startswith("#"):
         return None
+    if "\\" in link:
+        link = _with_slashes(link, base or "")
     try:
         resolved = urljoin(base or "", link)
         parts = urlsplit(resolved)
@@ -24,3 +33,13 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return resolved
+
+
+def _with_slashes(link: str, base: str) -> str:
+    """`link` with the backslashes before its query and fragment as slashes, where its scheme
+    (a relative link's is its base's) is a special one; those after stay, as in a browser."""
+    scheme = _SCHEME.match(link) or _SCHEME.match(base)
+    if scheme is None or scheme[1].lower() not in _SPECIAL_SCHEMES:
+        return link
+    end = min((at for at in (link.find("?"), link.find("#")) if at >= 0), default=len(link))
+    return link[:end].replace("\\", "/") + link[end:]

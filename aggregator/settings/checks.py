@@ -271,13 +271,42 @@ def _check_css(value: str) -> str:
         return value  # "@href": the item element's own attribute
     try:
         soupsieve.compile(css)
-    except (soupsieve.SelectorSyntaxError, ValueError, TypeError) as exc:
+    # NotImplementedError: a pseudo-element ("h3::text"), which soupsieve refuses.
+    except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0]
+        ours = _our_spelling(css) if "::" in css else None
+        hint = (
+            f"; did you mean {ours!r}? (::text and ::attr() are Scrapy's, not CSS)" if ours else ""
+        )
         raise fail(
-            f"invalid CSS selector {value!r}: {reason}",
+            f"invalid CSS selector {value!r}: {reason}{hint}",
             "a CSS selector, optionally ending in @attribute",
         ) from exc
     return value
+
+
+# Scrapy's (parsel's) pseudo-elements, as selectors copied from a spider write them: "::text"
+# is what a selector without @attribute reads anyway, "::attr(href)" is our "@href".
+_SCRAPY_TEXT = re.compile(r"\s*::text\b")
+_SCRAPY_ATTRIBUTE = re.compile(r"\s*::attr\(\s*([\w:-]+)\s*\)\s*$")
+
+
+def _our_spelling(css: str) -> str | None:
+    """`css` in our spelling when it is Scrapy's ("h3 a::attr(href)" -> "h3 a@href"), else
+    None."""
+    import soupsieve
+
+    ours = _SCRAPY_ATTRIBUTE.sub(r"@\1", _SCRAPY_TEXT.sub("", css)).strip()
+    if ours == css.strip():
+        return None
+    head, attribute = split_attribute(ours)
+    if attribute is not None and not head.strip():
+        return ours  # "::attr(href)" alone: the item's own attribute, "@href"
+    try:
+        soupsieve.compile(head)
+    except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError, TypeError):
+        return None  # another mistake as well: no spelling to offer
+    return ours
 
 
 CssSelector = Annotated[str, AfterValidator(_check_css)]
