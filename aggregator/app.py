@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.cadence import CadencePolicy
-from aggregator.errors import AggregatorError, StoreError
+from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
-from aggregator.rules_loader import RulesLoader
+from aggregator.rules_loader import RULES_FILE, RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
 from aggregator.settings.tag_refs import check_tag_references, topic_names
 from aggregator.store import SqlStore, open_store
@@ -98,6 +98,27 @@ def load_rules(config_dir: Path) -> TagRules:
     return RulesLoader(config_dir).get()
 
 
+def check_tags_named(settings: Settings, sources: Sequence[Source], rules: RulesLoader) -> None:
+    """Every tag aggregator.toml names exists (settings/tag_refs.py). tags.toml is optional
+    (without it, only the automatic tags): a topic named with no such file then said only
+    "unknown tag 'csar'", and the user looked for a typo, not for the missing file."""
+    text = rules.text()
+    try:
+        check_tag_references(settings, sources, topic_names(text.data))
+    except ConfigError as exc:
+        if text.data is not None:
+            raise
+        raise ConfigError(
+            exc.file,
+            f"{exc.problem}; there is no {RULES_FILE} in {rules.path.parent}, so no topic tags"
+            " are defined",
+            line=exc.line,
+            key=exc.key,
+            expected=exc.expected,
+            more=exc.more,
+        ) from None
+
+
 @dataclass(kw_only=True)
 class App:
     settings: Settings
@@ -144,7 +165,7 @@ class App:
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
         tag_rules.check()
-        check_tag_references(settings, sources, topic_names(tag_rules.text().data))
+        check_tags_named(settings, sources, tag_rules)
         store = open_store(
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )

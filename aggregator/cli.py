@@ -375,12 +375,12 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
 
     settings = load_settings(config_dir, os.environ)
     sources = load_sources(config_dir)
-    from aggregator.app import load_rules
+    from aggregator.app import check_tags_named
+    from aggregator.rules_loader import RulesLoader
 
-    rules = load_rules(config_dir)
-    from aggregator.settings.tag_refs import check_tag_references
-
-    check_tag_references(settings, sources, frozenset(rules.labels))
+    loader = RulesLoader(config_dir)
+    rules = loader.get()
+    check_tags_named(settings, sources, loader)
     from aggregator.fetch.http import check_tls_environment, tls_context
 
     check_tls_environment()
@@ -410,10 +410,15 @@ def problem_record(error: ConfigError) -> dict[str, Any]:
 def cmd_sources_check(args: argparse.Namespace) -> int:
     config_dir = config_dir_of(args)
     if not args.json:
+        from aggregator.rules_loader import RULES_FILE
+
         summary = _check_config(config_dir)
+        # tags.toml is optional; its absence is said, so that 0 topics is not a surprise later.
+        no_rules = "" if (config_dir / RULES_FILE).is_file() else f" (no {RULES_FILE})"
         print(
             f"{config_dir}: ok: {count(summary['sources'], 'source')} ({summary['enabled']} "
             f"enabled, {summary['unverified']} unverified), {summary['topic_tags']} topic tags"
+            + no_rules
         )
         return EXIT_OK
     # --json: one document either way, so that a script reads the verdict from stdout; the
@@ -446,15 +451,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The files SQLite keeps beside a database while it is open, and removes: an export written
+# to one of them was gone when the command ended.
+SQLITE_COMPANIONS = {"-wal": "write-ahead log", "-shm": "shared memory", "-journal": "journal"}
+
+
 def _not_the_store(path: str | None, database_url: str) -> None:
-    """Refuse `-o` naming the SQLite file itself: the export would replace the archive."""
+    """Refuse `-o` naming the SQLite file itself (the export would replace the archive) or
+    one of its companion files (SQLite would remove the export)."""
     from aggregator.store.engine import sqlite_file
 
     database = sqlite_file(database_url)
     if path is None or path == "-" or database is None:
         return
-    if Path(path).resolve() == database.resolve():
+    target, store = Path(path).resolve(), database.resolve()
+    if target == store:
         raise UsageError(f"cannot write {path}: it is the store itself ({database})")
+    for suffix, what in SQLITE_COMPANIONS.items():
+        if target == store.with_name(store.name + suffix):
+            raise UsageError(
+                f"cannot write {path}: it is the store's {what} file, which SQLite removes"
+                f" (the store is {database})"
+            )
 
 
 @contextlib.contextmanager
@@ -497,7 +515,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise UsageError("--since builds a preview of any window; it cannot be used with --send")
     if args.dry_run and args.send:
         raise UsageError("--dry-run sends and writes nothing; it cannot be used with --send")
-    with open_app(args) as app:
+    # --dry-run writes nothing, no new empty store either: a mistyped data_dir is exit 3.
+    with open_app(args, existing_store=args.dry_run) as app:
         profile = app.profile(args.profile)
         run = app.run_digest(
             profile.name,
@@ -571,6 +590,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 # the parser
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser that takes its options anywhere among its positionals.
+
+    `sources` has two optional positionals (the action and its URL or FILE): argparse's
+    ordinary parse gave both their values from the first run of positionals, so in
+    `sources add --dry-run URL` the URL came after the run ("unrecognized arguments: URL").
+    Parsing the options first and the positionals after (argparse's intermixed parse) takes
+    `sources add URL --dry-run` and `sources add --dry-run URL` alike."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # the intermixed parse's own two passes
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aggregator",
@@ -582,7 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="config folder (default: $AGGREGATOR_CONFIG, else ./config)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
 
     refresh = commands.add_parser("refresh", help="fetch sources now and store their items")
     refresh.add_argument(

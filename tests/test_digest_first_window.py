@@ -106,6 +106,7 @@ def test_digest_without_profile_takes_the_only_one_configured(
         [feed_source("ngo", "https://ngo.example/feed.xml")],
         settings=settings,
     )
+    main(["--config", str(config), "sources"])  # makes the store: --dry-run makes none
     assert main(["--config", str(config), "digest", "--dry-run"]) == 0
     assert "weekly" in capsys.readouterr().out
 
@@ -122,5 +123,6 @@ def test_digest_without_profile_among_several_without_daily_asks_for_one(
     config = write_config(
         tmp_path / "config", [feed_source("ngo", "https://ngo.example/feed.xml")], settings=settings
     )
+    main(["--config", str(config), "sources"])  # makes the store: --dry-run makes none
     assert main(["--config", str(config), "digest", "--dry-run"]) == 2
     assert "name a digest profile with --profile: one of weekly, monthly" in capsys.readouterr().err

@@ -54,10 +54,13 @@ CACHED_PATHS: dict[str, bool] = {
     "/feeds/digest.json": True,
 }
 
+# What the service is, not what it follows: the domain lives only in config/ (the sources
+# and topics configured), so one description fits every deployment.
 DESCRIPTION = """\
-News and statements on the EU debate on child sexual abuse online, deduplicated into
-clusters and tagged. Lists are paged with opaque cursors (`next_cursor`), carry a weak
-ETag (send `If-None-Match` to get a 304), and errors are RFC 9457 problem details.
+Items collected from the configured sources (feeds and listing pages), deduplicated into
+clusters and tagged with the configured topics. Lists are paged with opaque cursors
+(`next_cursor`), carry a weak ETag (send `If-None-Match` to get a 304), and errors are
+RFC 9457 problem details.
 """
 
 

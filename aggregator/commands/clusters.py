@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aggregator.cli import EXIT_OK, UsageError, open_app, parse_since
@@ -27,10 +27,10 @@ def cmd_clusters(args: argparse.Namespace) -> int:
 
     if not 1 <= args.min_size <= MAX_MIN_SIZE:  # beyond 64 bits the database cannot compare
         raise UsageError(f"--min-size must be from 1 to {MAX_MIN_SIZE}")
-    with open_app(args) as app:
-        since = None if args.since is None else parse_since(args.since, now=app.clock())
-        with app.store.engine.connect() as conn:
-            views = list_clusters(conn, since=since, min_size=args.min_size)
+    since = _since(args)
+    # A report: pointed at a mistyped data_dir it says so, and makes no empty store to list.
+    with open_app(args, existing_store=True) as app, app.store.engine.connect() as conn:
+        views = list_clusters(conn, since=since, min_size=args.min_size)
     if args.json:
         json.dump(clusters_json(views), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -43,17 +43,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from aggregator.dedupe.replay import compare, render
     from aggregator.store.clusters import stored_clusters, stored_items
 
-    with open_app(args) as app:
-        since = None if args.since is None else parse_since(args.since, now=app.clock())
+    since = _since(args)
+    if args.window_days is not None:
+        _check_window_days(args.window_days)
+    with open_app(args, existing_store=True) as app:  # writes nothing: makes no store either
         days = app.settings.dedupe.window_days if args.window_days is None else args.window_days
-        if not 1 <= days <= MAX_WINDOW_DAYS:
-            raise UsageError(f"--window-days must be from 1 to {MAX_WINDOW_DAYS}")
+        _check_window_days(days)
         # One read-only transaction: the items and their clusters as of one moment.
         with app.store.engine.connect() as conn:
             items = stored_items(conn, since=since)
             stored = stored_clusters(conn, since=since)
     print(render(compare(items, stored, window=timedelta(days=days))))
     return EXIT_OK
+
+
+def _since(args: argparse.Namespace) -> datetime | None:
+    """`--since`, read before the store is opened: a bad value is exit 2 whatever the store."""
+    return None if args.since is None else parse_since(args.since, now=datetime.now(UTC))
+
+
+def _check_window_days(days: int) -> None:
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise UsageError(f"--window-days must be from 1 to {MAX_WINDOW_DAYS}")
 
 
 def register(subparsers: Any) -> None:

@@ -18,7 +18,8 @@ from aggregator.words import count
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    with open_app(args) as app:
+    # --dry-run writes nothing: a mistyped data_dir is an error, not a new empty store.
+    with open_app(args, existing_store=args.dry_run) as app:
         retention = app.settings.retention
         result = app.prune(dry_run=args.dry_run)
     if args.json:

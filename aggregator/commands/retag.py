@@ -21,7 +21,8 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from aggregator.cli import EXIT_OK, open_app
 
-    with open_app(args) as app:
+    # --dry-run writes nothing: a mistyped data_dir is an error, not a new empty store.
+    with open_app(args, existing_store=args.dry_run) as app:
         result = app.retag(dry_run=args.dry_run)
     if args.json:
         json.dump(asdict(result), sys.stdout, indent=2, sort_keys=True)

@@ -21,7 +21,9 @@ import signal
 from types import FrameType
 from typing import Any
 
-from aggregator.cli import EXIT_CONFIG, EXIT_OK, config_dir_of, open_app
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, UsageError, config_dir_of, open_app
+
+MIN_PORT, MAX_PORT = 1, 65535  # as the setting api.port allows
 
 
 def _stopped(_sig: int, _frame: FrameType | None) -> None:
@@ -40,6 +42,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         logging.getLogger("aggregator.serve").error("--workers must be at least 1")
         return EXIT_CONFIG
+    if args.port is not None and not MIN_PORT <= args.port <= MAX_PORT:
+        # As the setting api.port is checked: uvicorn would end in an OverflowError traceback.
+        raise UsageError(
+            f"--port: value {args.port} is out of range (expected a number from {MIN_PORT} to"
+            f" {MAX_PORT})"
+        )
     if args.workers > 1 and args.with_scheduler:
         logging.getLogger("aggregator.serve").error(
             "--with-scheduler runs in one process: use --workers 1, or `aggregator run` beside"

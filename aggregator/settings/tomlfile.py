@@ -93,12 +93,25 @@ def _scan(line: str, state: _ScanState) -> _ScanState:
     return _ScanState(depth=max(depth, 0), string=string)
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A table header or a `key =` line: its line, what it names, and as written."""
+
+    line: int
+    loc: Loc
+    written: str
+    array: bool | None  # a header: whether `[[...]]`; None for a key
+
+
 class KeyLines:
     """Line numbers (1-based) of the tables and keys of one TOML text."""
 
     def __init__(self, text: str) -> None:
         self._lines: dict[Loc, int] = {}
         self._counts: dict[Loc, int] = {}
+        # Every header and `key =` line in order: where a statement that ends on a later
+        # line (an array spanning lines) began.
+        self.statements: list[Statement] = []
         table: Loc = ()
         state = _ScanState()
         for number, line in enumerate(text.splitlines(), start=1):
@@ -110,10 +123,13 @@ class KeyLines:
                     self._lines.setdefault(table, number)
                     if is_array:  # the array itself is where its first element is
                         self._lines.setdefault(table[:-1], number)
+                    self.statements.append(Statement(number, table, header.group(2), is_array))
                     continue
                 key = _KEY.match(line)
                 if key:
-                    self._lines.setdefault(table + _split_key(key.group(1)), number)
+                    loc = table + _split_key(key.group(1))
+                    self._lines.setdefault(loc, number)
+                    self.statements.append(Statement(number, loc, key.group(1).strip(), None))
             state = _scan(line, state)
 
     def _resolve(self, parts: tuple[str, ...], is_array: bool) -> Loc:
@@ -131,6 +147,15 @@ class KeyLines:
 
     def exact(self, loc: Loc) -> int | None:
         return self._lines.get(loc)
+
+    def statement_at(self, line: int) -> Statement | None:
+        """The statement written on `line`, or the one whose value runs on to it."""
+        found = None
+        for statement in self.statements:
+            if statement.line > line:
+                break
+            found = statement
+        return found
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc`, else of its nearest written parent (a missing key: its table)."""
@@ -226,6 +251,37 @@ def toml_syntax_error(exc: tomli.TOMLDecodeError, text: str, file: str) -> Confi
     if (line is None and _END_OF_DOCUMENT in message) or (line is not None and line > last):
         line = last
     problem = _DECODER_POSITION.sub("", message).replace(_END_OF_DOCUMENT, "").strip()
+    if line is not None and (problem == _OVERWRITE or _DECLARE_TWICE.match(problem)):
+        duplicate = _duplicate(text, line, file)
+        if duplicate is not None:
+            return duplicate
     if _END_OF_DOCUMENT in message:
         problem += " (the file ends there)"
     return ConfigError(file, f"TOML syntax error: {problem}", line=line, expected="valid TOML")
+
+
+# What the decoder says of a key or table written twice: "Cannot overwrite a value" (a key),
+# "Cannot declare ('a',) twice" (a table). Neither names the key, and the first is reported
+# where the value ends: for an array spanning lines, its last line, not the key's.
+_OVERWRITE = "Cannot overwrite a value"
+_DECLARE_TWICE = re.compile(r"^Cannot declare \(.*\) twice$")
+
+
+def _duplicate(text: str, line: int, file: str) -> ConfigError | None:
+    """The key or table written twice, on the line it is written the second time, with the
+    line it was first set on; None when the statement at `line` is not a plain repeat (an
+    inline table's own keys, a dotted key through a value), left to the decoder's words."""
+    lines = KeyLines(text)
+    statement = lines.statement_at(line)
+    if statement is None or statement.array:
+        return None
+    first = lines.exact(statement.loc)
+    if first is None or first >= statement.line:
+        return None
+    if statement.array is None:
+        what, expected = f"duplicate key {statement.written!r}", "each key once in its table"
+    else:
+        what, expected = f"duplicate table [{statement.written}]", "each table once"
+    return ConfigError(
+        file, f"{what}, first set on line {first}", line=statement.line, expected=expected
+    )
