@@ -356,7 +356,7 @@ class App:
                 added.update(set(tags) - set(stored.tags))
                 removed.update(set(stored.tags) - set(tags))
         if changes and not dry_run:
-            self.store.retag(changes)
+            self.store.retag(changes, now=self.clock())
         return RetagResult(
             items=seen,
             changed=len(changes),

@@ -196,3 +196,55 @@ def test_an_export_over_the_store_itself_is_refused(
     assert main(["--config", str(config), "export", "-o", str(database)]) == EXIT_CONFIG
     assert "it is the store itself" in capsys.readouterr().err
     assert database.read_bytes()[:16] == before[:16] == b"SQLite format 3\x00"
+
+
+def _since_now() -> datetime:
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    time.sleep(0.01)
+    return since
+
+
+def test_since_takes_a_corrected_date_and_a_moved_link(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Neither is a revision (the words are the same), but both change what the line says: an
+    # incremental export that left them out kept the old date and a dead link for good.
+    feed = _feed(env / "feed.rss", ["one", "two", "three"])
+    config = _config(env, feed)
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    since = _since_now()
+    text = feed.read_text(encoding="utf-8")
+    text = text.replace("09:00:00 GMT", "08:00:00 GMT")  # "one": the date corrected
+    text = text.replace("<link>https://example.org/1</link>", "<link>https://example.org/b</link>")
+    feed.write_text(text, encoding="utf-8")
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+
+    code, out = _run(capsys, config, "export", "--since", since.isoformat())
+    assert code == EXIT_OK
+    lines = {line["title"]: line for line in map(json.loads, out.splitlines())}
+    assert sorted(lines) == ["one", "two"]
+    assert lines["one"]["published"] == "2025-11-03T08:00:00+00:00"
+    assert lines["two"]["url"] == "https://example.org/b"
+    assert all(line["revision"] == 1 for line in lines.values())
+
+
+def test_since_takes_the_items_retag_changed(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    feed = _feed(env / "feed.rss", ["Hotlines report more AI images", "Budget vote"])
+    source = {"id": "f", "name": "F", "url": feed.as_uri(), "kind": "feed", "org": "ngo"}
+    config = write_config(env / "config", [source], tags="")
+    assert _run(capsys, config, "refresh")[0] == EXIT_OK
+    since = _since_now()
+    write_config(
+        env / "config",
+        [source],
+        tags='[tag.ai-csam]\nlabel = "AI-generated abuse imagery"\n'
+        '[[tag.ai-csam.rule]]\nany = ["AI images"]\n',
+    )
+    assert _run(capsys, config, "retag")[0] == EXIT_OK
+
+    code, out = _run(capsys, config, "export", "--since", since.isoformat())
+    assert code == EXIT_OK
+    [line] = [json.loads(line) for line in out.splitlines()]
+    assert line["title"] == "Hotlines report more AI images"
+    assert "ai-csam" in line["tags"]

@@ -314,7 +314,11 @@ class SqlCandidateIndex:
                     .values(primary_item_id=key, size=1, created_at=self._now, updated_at=self._now)
                     .returning(clusters.c.id)
                 ).scalar_one()
-                conn.execute(update(items).where(items.c.id == key).values(cluster_id=cluster))
+                conn.execute(
+                    update(items)
+                    .where(items.c.id == key)
+                    .values(cluster_id=cluster, modified_at=self._now)
+                )
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
 
@@ -516,7 +520,11 @@ class SqlCandidateIndex:
         ids = sorted({_int(c) for c in clusters_})
         into, absorbed = ids[0], ids[1:]  # the oldest cluster keeps its id
         conn = self._conn
-        conn.execute(update(items).where(items.c.cluster_id.in_(absorbed)).values(cluster_id=into))
+        conn.execute(
+            update(items)
+            .where(items.c.cluster_id.in_(absorbed))
+            .values(cluster_id=into, modified_at=self._now)
+        )
         conn.execute(delete(clusters).where(clusters.c.id.in_(absorbed)))
         size = conn.execute(
             select(func.count()).select_from(items).where(items.c.cluster_id == into)
@@ -643,7 +651,9 @@ def _detach(conn: Connection, item_ids: Sequence[int], *, now: datetime) -> dict
             .values(primary_item_id=item_id, size=1, created_at=stamp, updated_at=stamp)
             .returning(clusters.c.id)
         ).scalar_one()
-        conn.execute(update(items).where(items.c.id == item_id).values(cluster_id=own))
+        conn.execute(
+            update(items).where(items.c.id == item_id).values(cluster_id=own, modified_at=stamp)
+        )
         moved[item_id] = int(own)
     for cluster_id in sorted({cluster for _, cluster in shared}):
         members = conn.execute(

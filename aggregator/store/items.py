@@ -435,7 +435,7 @@ def _under_a_guid_now_shared(
     return renamed
 
 
-def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]]) -> None:
+def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]], *, now: datetime) -> None:
     """The rows found under their old GUID or link take the new ones, so the next refresh
     finds them by identity (and skips their unchanged entries before parsing)."""
     _set_columns(
@@ -452,19 +452,23 @@ def _rename(conn: Connection, renamed: Sequence[tuple[int, Item]]) -> None:
             )
             for item_id, item in renamed
         ],
+        now=now,
     )
 
 
-def _set_columns(conn: Connection, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
-    """Some columns of some item rows, in place (no revision): one statement for them all.
-    Every mapping names the same columns."""
+def _set_columns(
+    conn: Connection, rows: Sequence[tuple[int, Mapping[str, Any]]], *, now: datetime
+) -> None:
+    """Some columns of some item rows, in place (no revision): one statement for them all,
+    which notes the time in `modified_at` (`export --since`). Every mapping names the same
+    columns."""
     if not rows:
         return
     names = list(rows[0][1])
     conn.execute(
         update(items)
         .where(items.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in names}),
+        .values({**{name: bindparam(f"b_{name}") for name in names}, "modified_at": to_db(now)}),
         [{"b_id": item_id, **{f"b_{k}": v for k, v in values.items()}} for item_id, values in rows],
     )
 
@@ -540,13 +544,17 @@ def save(
             if _about_changed(old, item):
                 moved.append((old["id"], item))
     unchanged = len(kept)
-    _rename(conn, [(row["id"], item) for item in unique if (row := renamed.get(item.identity))])
+    _rename(
+        conn,
+        [(row["id"], item) for item in unique if (row := renamed.get(item.identity))],
+        now=now,
+    )
     changed, refreshed = _footer_only(conn, changed)
     new_ids = _insert_new(conn, source_id, fresh, now=now)
     _update_changed(conn, changed, now=now)
-    _rewrite_in_place(conn, refreshed)
-    _set_dates(conn, redated)
-    _set_about(conn, moved)
+    _rewrite_in_place(conn, refreshed, now=now)
+    _set_dates(conn, redated, now=now)
+    _set_about(conn, moved, now=now)
     unchanged += len(refreshed)
     retagged = [*kept, *refreshed] if reread else []
     _replace_tags(
@@ -558,7 +566,9 @@ def save(
         ],
         replace=[*(item_id for item_id, _, _ in changed), *(item_id for item_id, _ in retagged)],
     )
-    _set_columns(conn, [(item_id, {"language": item.language}) for item_id, item in retagged])
+    _set_columns(
+        conn, [(item_id, {"language": item.language}) for item_id, item in retagged], now=now
+    )
     return Saved(
         new=len(fresh),
         updated=len(changed),
@@ -653,11 +663,11 @@ def _about(item: Item) -> dict[str, Any]:
     }
 
 
-def _set_about(conn: Connection, moved: Sequence[tuple[int, Item]]) -> None:
+def _set_about(conn: Connection, moved: Sequence[tuple[int, Item]], *, now: datetime) -> None:
     """Link, author and categories only, in place: no revision (the words are the same),
     no "updated" in a digest. The item's tags stay until its words change or `aggregator
     retag` applies the rules to what is stored."""
-    _set_columns(conn, [(item_id, _about(item)) for item_id, item in moved])
+    _set_columns(conn, [(item_id, _about(item)) for item_id, item in moved], now=now)
 
 
 def _dated_by_its_last_edit(item: Item) -> bool:
@@ -678,7 +688,7 @@ def _redated(old: RowMapping, item: Item) -> bool:
     )
 
 
-def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]]) -> None:
+def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]], *, now: datetime) -> None:
     """Dates only: no revision (the words are the same) and no "updated" in a digest."""
     _set_columns(
         conn,
@@ -686,6 +696,7 @@ def _set_dates(conn: Connection, redated: Sequence[tuple[int, Item]]) -> None:
             (item_id, {"published": to_db(item.published), "published_is_fallback": False})
             for item_id, item in redated
         ],
+        now=now,
     )
 
 
@@ -714,7 +725,9 @@ def _footer_only(
     return updated, refreshed
 
 
-def _rewrite_in_place(conn: Connection, refreshed: Sequence[tuple[int, Item]]) -> None:
+def _rewrite_in_place(
+    conn: Connection, refreshed: Sequence[tuple[int, Item]], *, now: datetime
+) -> None:
     _set_columns(
         conn,
         [
@@ -724,6 +737,7 @@ def _rewrite_in_place(conn: Connection, refreshed: Sequence[tuple[int, Item]]) -
             )
             for item_id, item in refreshed
         ],
+        now=now,
     )
 
 
@@ -924,10 +938,17 @@ def page(
     if since is not None:
         stmt = stmt.where(items.c.first_seen >= to_db(since))
     if changed_since is not None:
-        # New, or a new revision of an older item: an incremental export that asked for
-        # first_seen alone never saw an item's later versions. Paging stays by first_seen.
+        # New, a new revision, or changed in place (a date, a link, tags, its cluster): an
+        # incremental export that asked for first_seen alone never saw an item's later
+        # versions. Paging stays by first_seen.
         stamp = to_db(changed_since)
-        stmt = stmt.where(or_(items.c.first_seen >= stamp, items.c.last_changed >= stamp))
+        stmt = stmt.where(
+            or_(
+                items.c.first_seen >= stamp,
+                items.c.last_changed >= stamp,
+                items.c.modified_at >= stamp,
+            )
+        )
     if until is not None:
         stmt = stmt.where(items.c.first_seen < to_db(until))
     if source_ids is not None:
@@ -977,11 +998,12 @@ def count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(items)).scalar_one())
 
 
-def retag(conn: Connection, tags_by_item: Mapping[int, Sequence[str]]) -> None:
+def retag(conn: Connection, tags_by_item: Mapping[int, Sequence[str]], *, now: datetime) -> None:
     """Replace the tags of the given items (`aggregator retag`)."""
     ids = list(tags_by_item)
     for part in chunks(ids):
         conn.execute(delete(item_tags).where(item_tags.c.item_id.in_(part)))
+        conn.execute(update(items).where(items.c.id.in_(part)).values(modified_at=to_db(now)))
     rows = [{"item_id": i, "tag": tag} for i in ids for tag in dict.fromkeys(tags_by_item[i])]
     if rows:
         conn.execute(insert(item_tags), rows)

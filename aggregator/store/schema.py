@@ -122,7 +122,10 @@ items = Table(
     Column("buckets", LargeBinary),
     Column("dedupe_seq", BigInteger),
     Column("first_seen", utc(), nullable=False),
-    Column("last_changed", utc(), nullable=False),
+    Column("last_changed", utc(), nullable=False),  # when the current revision was stored
+    # When the row last changed in place, without a revision (a corrected date, a moved
+    # link, new tags, a merged cluster); NULL: not since migration 0009. `export --since`.
+    Column("modified_at", utc()),
     Column("revision", Integer, nullable=False, default=1),
     Column("cluster_id", BigId, ForeignKey("clusters.id")),
     UniqueConstraint("source_id", "identity"),

@@ -305,10 +305,10 @@ class SqlStore:
         )
 
     @wrap_errors
-    def retag(self, tags_by_item: Mapping[int, Sequence[str]]) -> None:
+    def retag(self, tags_by_item: Mapping[int, Sequence[str]], *, now: datetime) -> None:
         """Replace the tags of the given items, in one transaction."""
         with self._write() as conn:
-            item_sql.retag(conn, tags_by_item)
+            item_sql.retag(conn, tags_by_item, now=now)
 
     @wrap_errors
     def record_not_modified(
