@@ -188,8 +188,10 @@ class SameDocument:
 
 
 # Writes per store transaction at most (see Refresher._write): enough to make commits rare,
-# few enough that one batch's wait stays short.
-WRITE_BATCH = 50
+# few enough that one batch's wait stays short. 30, not 50: with 1,000 feeds the refreshing
+# process peaked 8-10 MiB lower (each waiting document's items and fingerprints), with the
+# same store CPU (bench/README.md, fourteenth session).
+WRITE_BATCH = 30
 WRITE_LINGER = 0.01  # seconds a short batch waits for more writes before it starts
 STATE_CHUNK = 500  # source ids per read of their fetch state
 # Documents being read, prepared or waiting to be written, at most (see Admission): on a
