@@ -8,10 +8,11 @@ tagger) would cost it ~15 MiB and ~0.2 s for code that runs only in the workers.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,23 +53,29 @@ def start_worker(rules: RulesText) -> None:
     # Ctrl-C goes to the whole process group: the refreshing process stops the workers
     # itself; a worker's own KeyboardInterrupt only printed a traceback among its lines.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _leave_with_parent()
     import aggregator.prepare  # noqa: F401  (the stages, loaded before the first document)
 
     _worker_rules = rules.compile()
-    _leave_with_parent(os.getppid())
 
 
-PARENT_CHECK_SECONDS = 1.0
+def _leave_with_parent() -> None:
+    """Exit once the refreshing process is gone (killed with -9, say): a worker waiting for
+    documents that will never come, or blocked writing a result no one reads, would
+    otherwise stay, adopted by init, for good.
 
-
-def _leave_with_parent(parent: int) -> None:
-    """Exit once the parent is gone (killed with -9, say): a worker waiting for documents
-    that will never come would otherwise stay, adopted by init, for good. (Its parent is
-    the refreshing process, or the forkserver, which leaves when that process does.)"""
+    multiprocessing hands every worker a sentinel of the process that started it (through
+    the forkserver too): a pipe end that reads as closed once that process is gone, also
+    when it was gone before this worker got here. Watching the worker's own parent id
+    missed that case: a refresh killed while its worker was loading the stages left the
+    worker and its resource tracker running."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing worker (called directly, in a test)
+        return
+    sentinel = parent.sentinel
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
+        multiprocessing.connection.wait([sentinel])
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

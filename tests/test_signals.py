@@ -123,6 +123,42 @@ def test_a_parse_worker_leaves_when_its_parent_is_killed(tmp_path: Path) -> None
     assert not _alive(worker), "the worker outlived its parent"
 
 
+def test_a_parse_worker_leaves_when_its_parent_is_killed_while_it_starts() -> None:
+    # Killed while its worker was still loading the stages (a refresh killed in its first
+    # second): the worker, and the resource tracker it holds open, stayed for good.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import glob, os, signal
+                from aggregator.pipeline import start_cpu_pool
+                from aggregator.rules_loader import RulesText
+                pool = start_cpu_pool(RulesText(None, "tags.toml"), workers=1)
+                pool.submit(os.getpid)  # the worker is spawned here, and starts loading
+                children = set()
+                for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+                    children.update(open(path).read().split())
+                print(" ".join(sorted(children)), flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+                """
+            ),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    children = [int(pid) for pid in parent.stdout.readline().split()]
+    parent.wait()
+    assert children, "the pool started no process"
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)], "a worker outlived its parent"
+
+
 def test_ctrl_c_to_the_process_group_prints_no_worker_traceback(
     http_server: FixtureServer, tmp_path: Path
 ) -> None:
