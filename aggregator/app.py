@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.cadence import CadencePolicy
-from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.errors import AggregatorError, ConfigError, SourceBusy, StoreError
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
+# How long a refresh holds its sources' leases at most: longer than any refresh runs. One
+# killed on this machine frees them at once (`leases.claim` sees its process gone); one
+# killed on another machine sharing the database holds them until then.
+REFRESH_LEASE = timedelta(hours=1)
 # The most a source is fetched ahead of its next fetch time (`due_sources`).
 DUE_SLACK_MAX = 30.0
 
@@ -233,11 +237,52 @@ class App:
         *,
         on_result: Callable[[SourceResult], None] | None = None,
         times: StageTimes | None = None,
+        leased: bool = False,
     ) -> list[SourceResult]:
         """Fetch, parse and store `sources` concurrently. Never raises for one bad source.
 
+        The refresh holds the sources' leases while it runs (`store/leases.py`), so two
+        refreshes never read one source at once: a source another refresh is reading is
+        skipped, `busy`. `leased`: the caller holds them already (`aggregator worker`).
         `times`, when given, accumulates the CPU seconds each stage took (`make bench`).
         """
+        if leased or not sources:
+            return await self._refresh(sources, on_result=on_result, times=times)
+        from aggregator.store import leases
+
+        owner = leases.new_owner()
+        now = self.clock()
+        held = leases.claim(
+            self.store.engine, [s.id for s in sources], owner=owner, now=now, ttl=REFRESH_LEASE
+        )
+        skipped = {
+            source_id: SourceResult(
+                source_id=source_id,
+                outcome=SourceBusy(source_id, owner=lease.owner, until=lease.expires_at),
+                started_at=now,
+                seconds=0.0,
+            )
+            for source_id, lease in held.items()
+        }
+        for result in skipped.values():
+            if on_result is not None:
+                on_result(result)
+        try:
+            done = await self._refresh(
+                [s for s in sources if s.id not in held], on_result=on_result, times=times
+            )
+        finally:
+            leases.release_all(self.store.engine, owner=owner)
+        by_id = {result.source_id: result for result in done} | skipped
+        return [by_id[s.id] for s in sources if s.id in by_id]
+
+    async def _refresh(
+        self,
+        sources: Sequence[Source],
+        *,
+        on_result: Callable[[SourceResult], None] | None,
+        times: StageTimes | None,
+    ) -> list[SourceResult]:
         cpu_pool = self._parse_workers() if len(sources) >= PROCESS_POOL_THRESHOLD else None
         async with Retriever(fetch_options(self.settings)) as retriever:
             refresher = Refresher(

@@ -212,7 +212,13 @@ def render_results(results: Sequence[SourceResult], console: Console) -> None:
     if not results:  # an empty table says nothing the sentence does not
         console.print("nothing to refresh: no enabled source selected, or none due")
         return
-    style = {"error": "red", "blocked": "red", "rate limited": "yellow", "new": "green"}
+    style = {
+        "error": "red",
+        "blocked": "red",
+        "rate limited": "yellow",
+        "busy": "yellow",
+        "new": "green",
+    }
     print_table(
         console,
         "refresh",

@@ -135,6 +135,24 @@ class HostHeld(RateLimited):
         )
 
 
+class SourceBusy(SourceError):
+    """Not asked: another refresh is reading the source now (another `aggregator refresh`,
+    the service's tick, a worker). Not a failure of the source: nothing is recorded."""
+
+    kind = "busy"
+    verb = "skipped"
+
+    def __init__(self, source_id: str, *, owner: str, until: datetime) -> None:
+        self.owner = owner
+        self.until = until
+        holder = "queued for a worker" if owner == "queued" else f"by {owner}"
+        super().__init__(
+            source_id,
+            f"another refresh is reading it ({holder}, held until"
+            f" {until.isoformat(timespec='seconds')}): its result stands",
+        )
+
+
 class Blocked(FetchError):
     """A bot-protection challenge page was served instead of the document."""
 

@@ -271,7 +271,8 @@ class SourceResult:
 
     @property
     def status(self) -> str:
-        """One of: new, updated, unchanged, not modified, error, blocked, rate limited."""
+        """One of: new, updated, unchanged, not modified, error, blocked, rate limited,
+        busy."""
         outcome = self.outcome
         if isinstance(outcome, NotModified):
             return "not modified"
@@ -281,7 +282,7 @@ class SourceResult:
             if outcome.updated:
                 return "updated"
             return "unchanged"
-        if outcome.kind in ("blocked", "rate-limited"):
+        if outcome.kind in ("blocked", "rate-limited", "busy"):
             return outcome.kind.replace("-", " ")
         return "error"
 

@@ -304,7 +304,7 @@ class Refresher:
             with self.slots.hold(source.url) as slot:
                 self.stats.add(slot_wait_seconds=slot.waited)
                 began = time.perf_counter()
-                (result,) = asyncio.run(self.app.refresh([source]))
+                (result,) = asyncio.run(self.app.refresh([source], leased=True))
                 self.stats.add(refresh_seconds=time.perf_counter() - began)
         except HostBusy:
             self.stats.add(host_busy=1, slot_wait_seconds=time.perf_counter() - waiting)

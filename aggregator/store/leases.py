@@ -210,3 +210,87 @@ def holders(engine: Engine, *, now: datetime) -> dict[str, str]:
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _wrap(engine, "list leases", exc) from exc
     return {row.id: row.lease_owner for row in rows}
+
+
+def _gone(owner: str) -> bool:
+    """Whether `owner` names a process of this machine that no longer runs (a refresh
+    killed with -9): its leases are stale before they expire."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: it runs
+        return False
+    return False
+
+
+def claim(
+    engine: Engine,
+    source_ids: Sequence[str],
+    *,
+    owner: str,
+    now: datetime,
+    ttl: timedelta,
+) -> dict[str, Held]:
+    """Take the leases of `source_ids` for one refresh, due or not (an operator asked);
+    return the sources another refresh holds, by id. A lease of a process of this machine
+    that is gone is taken over.
+
+    Two refreshes of one source at once wrote the older document over the newer (an edit
+    undone as a new revision, a stale ETag stored), and on PostgreSQL two refreshes that
+    locked the same source rows in different orders deadlocked."""
+    expires_at = to_db(now + ttl)
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    held: dict[str, Held] = {}
+    try:
+        with writer.begin() as conn:
+            taken: set[str] = set()
+            for start in range(0, len(source_ids), CHUNK):
+                part = list(source_ids[start : start + CHUNK])
+                taken.update(
+                    conn.execute(
+                        update(sources)
+                        .where(sources.c.id.in_(part), _free(now))
+                        .values(lease_owner=owner, lease_expires_at=expires_at)
+                        .returning(sources.c.id)
+                    ).scalars()
+                )
+            others = [source_id for source_id in source_ids if source_id not in taken]
+            for start in range(0, len(others), CHUNK):
+                part = others[start : start + CHUNK]
+                rows = conn.execute(
+                    select(sources.c.id, sources.c.lease_owner, sources.c.lease_expires_at).where(
+                        sources.c.id.in_(part)
+                    )
+                ).all()
+                for row in rows:
+                    if (row.lease_owner is None or _gone(row.lease_owner)) and conn.execute(
+                        update(sources)
+                        .where(sources.c.id == row.id, sources.c.lease_owner == row.lease_owner)
+                        .values(lease_owner=owner, lease_expires_at=expires_at)
+                        .returning(sources.c.id)
+                    ).first() is not None:
+                        continue
+                    until = from_db_or_none(row.lease_expires_at) or now
+                    held[row.id] = Held(owner=row.lease_owner or "", expires_at=until)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, "lease sources", exc) from exc
+    return held
+
+
+def release_all(engine: Engine, *, owner: str) -> None:
+    """Free every source `owner` holds (the end of its refresh)."""
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            conn.execute(
+                update(sources)
+                .where(sources.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, "release leases", exc) from exc
