@@ -296,7 +296,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         return cmd_sources_check(args)
     from aggregator.console_table import Column, Row, print_table
     from aggregator.fetch.holds import host_key, stored_holds
-    from aggregator.health import advice, health_record
+    from aggregator.health import advice, health_record, moved_note
 
     with open_app(args) as app:
         health = {h.id: h for h in app.health()}
@@ -339,9 +339,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
         if not active:
             state = "disabled" if h.id in enabled else "removed from config"
         problem = " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
-        if active and h.url != configured_url.get(h.id, h.url):
-            # Fetched from there since a 301/308; the config still says the old address.
-            moved = f"moved permanently to {h.url} (update its url in sources.toml)"
+        # Fetched from elsewhere since a 301/308; the config still says the old address.
+        moved = moved_note(h, configured_url.get(h.id, h.url)) if active else None
+        if moved is not None:
             problem = f"{problem}; {moved}" if problem else moved
         if (why := held(h)) is not None:
             problem = f"{problem}; {why}" if problem else why

@@ -41,6 +41,7 @@ from aggregator.models import (
     is_publication_tag,
 )
 from aggregator.text import has_html_tags
+from aggregator.urls import mask_password
 
 OTHER_LABEL = "Other"
 
@@ -640,7 +641,7 @@ def problem_sources(
                 ProblemSource(
                     source_id=h.id,
                     name=name,
-                    url=h.url,
+                    url=mask_password(h.url),
                     problem="blocked",
                     since=h.failing_since,
                     detail=h.last_error,
@@ -652,7 +653,7 @@ def problem_sources(
                 ProblemSource(
                     source_id=h.id,
                     name=name,
-                    url=h.url,
+                    url=mask_password(h.url),
                     problem="failing",
                     since=h.failing_since,
                     detail=h.last_error,
@@ -668,7 +669,7 @@ def problem_sources(
                 ProblemSource(
                     source_id=h.id,
                     name=name,
-                    url=h.url,
+                    url=mask_password(h.url),
                     problem="no-items",
                     since=h.last_success_at,
                     detail=None,

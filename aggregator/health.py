@@ -14,6 +14,7 @@ from typing import Any
 
 from aggregator.errors import Blocked, RateLimited
 from aggregator.models import SourceHealth
+from aggregator.urls import mask_password
 
 # A blocked source is a problem worth a digest line after this many blocked fetches in a
 # row, or once it has failed for a day: one challenge may be a passing storm of bot traffic
@@ -77,6 +78,21 @@ def advice(health: SourceHealth) -> str | None:
     return None
 
 
+def moved_note(health: SourceHealth, configured_url: str) -> str | None:
+    """What to say of a source fetched from another URL than its configured one since a
+    301/308, or None when it was not moved. "Update its url" only while the new URL
+    answers: once it fails, the refresh tries the configured one again (and forgets the
+    move when that answers), and its error names both URLs."""
+    if health.url == configured_url:
+        return None
+    moved = mask_password(health.url)
+    if health.last_error is None:
+        return f"moved permanently to {moved} (update its url in sources.toml)"
+    if moved in health.last_error:
+        return None  # the error says it already
+    return f"moved permanently to {moved}"
+
+
 def wait_until(health: SourceHealth) -> datetime | None:
     """Until when the server asked a rate-limited source to wait (Retry-After), not beyond
     the next fetch time it set: a Retry-After in 2099 was capped there."""
@@ -112,7 +128,7 @@ def health_record(health: SourceHealth) -> dict[str, Any]:
     """The documented JSON shape of one source's health (CLI `sources --json`, the API)."""
     return {
         "id": health.id,
-        "url": health.url,
+        "url": mask_password(health.url),
         "last_status": health.last_status,
         "last_fetch": _iso(health.last_fetch_at),
         "last_success": _iso(health.last_success_at),
@@ -135,5 +151,6 @@ __all__ = [
     "health_record",
     "http_status",
     "is_blocked",
+    "moved_note",
     "wait_until",
 ]

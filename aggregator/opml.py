@@ -185,13 +185,16 @@ def plan_import(
     default_org: OrgKind = OrgKind.NGO,
     extra_tags: Sequence[str] = (),
     stored_ids: Collection[str] = (),
+    moved: Mapping[str, str] | None = None,
 ) -> ImportPlan:
     """Which feeds of `document` to add as sources, and which to skip and why.
 
-    A feed is a duplicate when its canonical URL is an existing source's, or an earlier
-    feed's of the same file (one feed filed under two categories, as readers allow).
+    A feed is a duplicate when its canonical URL is an existing source's, configured or
+    where a 301/308 moved it (`moved`: id -> URL, the store's), or an earlier feed's of the
+    same file (one feed filed under two categories, as readers allow).
     """
-    known = {canonical_url(s.url): s.id for s in existing}
+    known = {canonical_url(url): id for id, url in (moved or {}).items()}
+    known.update((canonical_url(s.url), s.id) for s in existing)
     # Ids of sources removed from the config are still the store's: not given again.
     taken = {s.id for s in existing} | set(stored_ids)
     entries: list[dict[str, Any]] = []
@@ -230,13 +233,13 @@ def _site(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
 
 
-def _feed_outline(parent: ET.Element, source: Source) -> None:
+def _feed_outline(parent: ET.Element, source: Source, url: str) -> None:
     attributes = {
         "type": "rss",
         "text": source.name,
         "title": source.name,
-        "xmlUrl": source.url,
-        "htmlUrl": _site(source.url),
+        "xmlUrl": url,
+        "htmlUrl": _site(url),
     }
     if source.tags:
         attributes["category"] = ",".join(f"/{tag}" for tag in source.tags)
@@ -268,9 +271,12 @@ def write_opml(
     now: datetime,
     title: str = "aggregator sources",
     group_by: GroupBy = "org",
+    urls: Mapping[str, str] | None = None,
 ) -> tuple[bytes, tuple[str, ...]]:
     """OPML 2.0 of the feed sources, and the ids of the sources OPML cannot carry (html
-    listings, procedures: other readers could not fetch them)."""
+    listings, procedures: other readers could not fetch them). `urls`: id -> the URL a
+    source is fetched from when not its configured one (where a 301/308 moved it)."""
+    urls = urls or {}
     ET.register_namespace(PREFIX, NAMESPACE)
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
@@ -292,9 +298,9 @@ def write_opml(
     for group in sorted(groups):
         outline = ET.SubElement(body, "outline", {"text": group, "title": group})
         for source in sorted(groups[group], key=_by_name):
-            _feed_outline(outline, source)
+            _feed_outline(outline, source, urls.get(source.id, source.url))
     for source in sorted(loose, key=_by_name):
-        _feed_outline(body, source)
+        _feed_outline(body, source, urls.get(source.id, source.url))
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n", left_out

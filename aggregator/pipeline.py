@@ -35,6 +35,7 @@ from aggregator.cadence import (
 )
 from aggregator.errors import (
     ConfigError,
+    FetchError,
     HostHeld,
     InternalError,
     ItemsRefused,
@@ -60,6 +61,7 @@ from aggregator.models import (
     Unchanged,
 )
 from aggregator.same_document import document_digest
+from aggregator.urls import mask_password
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +300,37 @@ def _asked_to_wait(source: Source, state: SourceHealth | None, now: datetime) ->
         retry_at=until,
         status_code=None,
     )
+
+
+def _may_have_moved_back(error: SourceError) -> FetchError | None:
+    """`error` when it is one a source's configured URL may not have, where the source
+    moved: an HTTP error status, a connection or DNS failure (kind "fetch"). Not a server's
+    "come back later" (429, 503 with Retry-After), nor a challenge page, nor a document that
+    does not parse: those are the new URL answering."""
+    return error if isinstance(error, FetchError) and error.kind == FetchError.kind else None
+
+
+def _both_failed(
+    moved: FetchError, configured: SourceError, *, moved_to: str, configured_url: str
+) -> FetchError:
+    """The error of a source whose URL since a permanent redirect failed (`moved`), and its
+    configured URL too: the moved URL's, naming both URLs and both errors. A server's "come
+    back later" at the configured URL stays one, so that its wait is kept."""
+    shown = mask_password(moved_to)
+    where = "" if shown in moved.message else f" at {shown}"
+    message = (
+        f"{moved.message}{where}, the URL it moved permanently to; its configured URL"
+        f" {mask_password(configured_url)} failed too: {configured.message}"
+    )
+    if isinstance(configured, RateLimited):
+        return RateLimited(
+            moved.source_id,
+            message,
+            retry_at=configured.retry_at,
+            status_code=configured.status_code,
+            answered_by=configured.answered_by,
+        )
+    return FetchError(moved.source_id, message, status_code=moved.status_code)
 
 
 def _capped(error: RateLimited, until: datetime) -> RateLimited:
@@ -557,45 +590,101 @@ class Refresher:
         admission: Admission,
         state: SourceHealth | None,
     ) -> Read | SameDocument | Unchanged:
-        """Fetch and prepare `url`; when either fails, the fallback URLs of the source's
-        kind in turn (an ep-procedure's Legislative Observatory page). When all fail, the
-        error of `url` is the one reported: it is the source's own. A document of `url`
-        that is the one last parsed is not prepared again (`SameDocument`)."""
+        """Fetch and prepare `url`; when it fails, and it is where the source moved, its
+        configured URL (`_configured_again`); then the fallback URLs of the source's kind in
+        turn (an ep-procedure's Legislative Observatory page). When all fail, the error of
+        `url` is the one reported: it is the source's own. A document of `url` that is the
+        one last parsed is not prepared again (`SameDocument`)."""
         try:
-            response = await self.retriever.retrieve(
-                source, url, validators, now=now, admit=admission
-            )
-            if isinstance(response, Unchanged):
-                return response
-            digest = document_digest(source, response)
-            if state is not None and state.document_digest == digest:
-                return SameDocument(fetched=response, digest=digest)
-            return Read(
-                fetched=response,
-                prepared=await self._prepare(source, response, now),
-                digest=digest,
-            )
-        except SourceError as error:
-            from aggregator.parse import fallback_urls
-
-            for fallback in fallback_urls(source):
-                try:
-                    other = await self.retriever.retrieve(
-                        source, fallback, CacheValidators(), now=now, admit=admission
-                    )
-                    if isinstance(other, Unchanged):
-                        continue  # not without validators; typed as possible all the same
-                    prepared = await self._prepare(source, other, now)
-                except SourceError:
-                    continue
-                # The fallback's validators and redirects are not the source URL's to keep.
-                fetched = replace(other, validators=CacheValidators(), permanent_redirect=None)
-                note = f"read from the fallback {fallback}: {error}"
-                return Read(
-                    fetched=fetched,
-                    prepared=replace(prepared, warnings=(*prepared.warnings, note)),
+            return await self._read_url(source, url, validators, now, admission, state)
+        except SourceError as failed:
+            error = failed
+        moved_error = _may_have_moved_back(error) if url != source.url else None
+        if moved_error is not None:
+            try:
+                again = await self._configured_again(
+                    source, url, moved_error, now, admission, state
                 )
-            raise
+            except SourceError as failed:
+                error = _both_failed(moved_error, failed, moved_to=url, configured_url=source.url)
+            else:
+                if again is not None:
+                    return again
+        from aggregator.parse import fallback_urls
+
+        for fallback in fallback_urls(source):
+            try:
+                other = await self.retriever.retrieve(
+                    source, fallback, CacheValidators(), now=now, admit=admission
+                )
+                if isinstance(other, Unchanged):
+                    continue  # not without validators; typed as possible all the same
+                prepared = await self._prepare(source, other, now)
+            except SourceError:
+                continue
+            # The fallback's validators and redirects are not the source URL's to keep.
+            fetched = replace(other, validators=CacheValidators(), permanent_redirect=None)
+            note = f"read from the fallback {fallback}: {error}"
+            return Read(
+                fetched=fetched,
+                prepared=replace(prepared, warnings=(*prepared.warnings, note)),
+            )
+        raise error
+
+    async def _read_url(
+        self,
+        source: Source,
+        url: str,
+        validators: CacheValidators,
+        now: datetime,
+        admission: Admission,
+        state: SourceHealth | None,
+    ) -> Read | SameDocument | Unchanged:
+        response = await self.retriever.retrieve(source, url, validators, now=now, admit=admission)
+        if isinstance(response, Unchanged):
+            return response
+        digest = document_digest(source, response)
+        if state is not None and state.document_digest == digest:
+            return SameDocument(fetched=response, digest=digest)
+        return Read(
+            fetched=response,
+            prepared=await self._prepare(source, response, now),
+            digest=digest,
+        )
+
+    async def _configured_again(
+        self,
+        source: Source,
+        moved_to: str,
+        error: FetchError,
+        now: datetime,
+        admission: Admission,
+        state: SourceHealth | None,
+    ) -> Read | SameDocument | Unchanged | None:
+        """The source's configured URL, read once more because `moved_to`, where a permanent
+        redirect led, failed with `error`: a move is the server's word of that day, and the
+        config still names the old URL, which may serve the feed again (the new one
+        withdrawn). Its document is the source's, and the source's URL is the configured
+        one again (or where that now moves for good). None: not asked (its host is held)."""
+        try:
+            # Without validators: they are `moved_to`'s, and the document is wanted whole.
+            response = await self._read_url(
+                source, source.url, CacheValidators(), now, admission, state
+            )
+        except HostHeld:
+            return None  # asked to wait: the moved URL's error stands
+        logger.info(
+            "%s: %s, where it had moved, failed (%s); its configured URL answers: the move is"
+            " forgotten",
+            source.id,
+            mask_password(moved_to),
+            error.message,
+        )
+        if isinstance(response, Unchanged):  # typed as possible; not without validators
+            return replace(response, permanent_redirect=response.permanent_redirect or source.url)
+        fetched = response.fetched
+        fetched = replace(fetched, permanent_redirect=fetched.permanent_redirect or source.url)
+        return replace(response, fetched=fetched)
 
     async def _prepare(self, source: Source, fetched: Fetched, now: datetime) -> Prepared:
         # The document's place was taken before its request went out (`retrieve`'s admit).

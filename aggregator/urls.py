@@ -26,7 +26,7 @@ relative paths, garbage) is returned stripped and otherwise untouched.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import idna
 
@@ -162,6 +162,27 @@ def mask_password(url: str) -> str:
     """`url` with any password in it replaced by ***, however broken the URL is."""
     url = _AUTHORITY_PASSWORD.sub(r"\1***@", url, count=1)
     return _QUERY_PASSWORD.sub(r"\1***", url)
+
+
+def with_login_of(configured: str, url: str) -> str:
+    """`url` with the user name and password of `configured` when it has none of its own
+    and is of the same origin (scheme, host and port): the URL a source that moved within
+    its server is fetched from, as fetch.http sends it the configured URL's login."""
+    try:
+        given, target = urlsplit(configured), urlsplit(url)
+        same = _origin(given) == _origin(target)
+    except ValueError:  # a port that is no number
+        return url
+    if "@" not in given.netloc or "@" in target.netloc or not same:
+        return url
+    login = given.netloc.rpartition("@")[0]
+    return target._replace(netloc=f"{login}@{target.netloc}").geturl()
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    scheme = parts.scheme.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    return scheme, parts.hostname, parts.port or (int(default) if default else None)
 
 
 def is_web_url(url: str) -> bool:
@@ -352,6 +373,8 @@ def url_problem(url: str) -> str | None:
     if scheme == "file":
         if parts.hostname not in (None, "", "localhost"):
             return f"a file URL names no host but localhost, not {parts.hostname!r}"
+        if not parts.path:  # else the working directory would be read
+            return "no path (a file URL is written file:///path/to/feed.xml)"
         return None
     if scheme not in ("http", "https"):
         return f"unsupported scheme {parts.scheme!r}"

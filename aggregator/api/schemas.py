@@ -15,6 +15,7 @@ from aggregator.digest import SourceInfo
 from aggregator.models import Revision, Source, SourceHealth
 from aggregator.store.digests import DigestState
 from aggregator.store.queries import ClusterRow, DigestRow, ItemRow, Publication, TagCount
+from aggregator.urls import mask_password
 
 
 class PublicationOut(BaseModel):
@@ -122,7 +123,9 @@ class DigestPage(BaseModel):
 
 
 class SourceHealthOut(BaseModel):
-    url: str = Field(description="Current URL (where a permanent redirect led)")
+    url: str = Field(
+        description="Current URL (where a permanent redirect led); a password in it as ***"
+    )
     last_status: str | None
     last_fetch_at: datetime | None
     last_success_at: datetime | None
@@ -141,7 +144,7 @@ class SourceHealthOut(BaseModel):
 class SourceOut(BaseModel):
     id: str
     name: str
-    url: str
+    url: str = Field(description="As configured; a password in it as ***")
     kind: str
     org: str
     country: str | None
@@ -296,7 +299,7 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
     return SourceOut(
         id=source.id,
         name=source.name,
-        url=source.url,
+        url=mask_password(source.url),
         kind=source.kind.value,
         org=source.org.value,
         country=source.country,
@@ -314,7 +317,7 @@ def _health_out(health: SourceHealth, *, fetched: bool = True) -> SourceHealthOu
     """`fetched`: the source is fetched on schedule (a disabled or removed one has no next
     fetch, as in `aggregator sources`)."""
     return SourceHealthOut(
-        url=health.url,
+        url=mask_password(health.url),
         last_status=health.last_status,
         last_fetch_at=health.last_fetch_at,
         last_success_at=health.last_success_at,
@@ -334,7 +337,7 @@ def removed_source_out(info: SourceInfo, health: SourceHealth | None) -> SourceO
     return SourceOut(
         id=info.id,
         name=info.name,
-        url=info.url,
+        url=mask_password(info.url),
         kind=info.kind.value,
         org=info.org.value,
         country=None,

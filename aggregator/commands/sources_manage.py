@@ -16,7 +16,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from aggregator.models import OrgKind, Source, SourceKind
 from aggregator.opml import plan_import, read_opml, write_opml
 from aggregator.settings import load_settings, load_sources
 from aggregator.settings.sources import SOURCES_FILE
-from aggregator.urls import canonical_url, is_web_url
+from aggregator.urls import canonical_url, is_web_url, with_login_of
 
 # Discovery probes several URLs; one retry is enough to ride out a blip.
 DISCOVERY_RETRIES = 1
@@ -61,13 +61,26 @@ def _configured(config_dir: Path) -> tuple[Source, ...]:
     return load_sources(config_dir)
 
 
-def _stored_ids(config_dir: Path) -> set[str]:
-    """Ids the store keeps items and health under, configured or not: a source removed from
-    the config keeps its items, and a new source given its id would inherit them. None
-    when the store cannot be read (a first `sources add`, before any refresh)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stored:
+    """What the store knows of the sources that the config does not say."""
+
+    # Ids it keeps items and health under, configured or not: a source removed from the
+    # config keeps its items, and a new source given its id would inherit them.
+    ids: frozenset[str] = frozenset()
+    # Configured source id -> the URL it is fetched from since a 301/308 (`_moved_urls`).
+    moved: Mapping[str, str] = field(default_factory=dict)
+
+
+def _stored(config_dir: Path, configured: Sequence[Source]) -> _Stored:
+    """What the store knows; nothing when it cannot be read (a first `sources add`, before
+    any refresh). Read only: no store is made, nor migrated."""
+    import sqlalchemy
+
     from aggregator.errors import AggregatorError
     from aggregator.settings import load_settings
     from aggregator.store import open_store
+    from aggregator.store.sources import stored_urls
 
     try:
         settings = load_settings(config_dir, os.environ)
@@ -75,16 +88,33 @@ def _stored_ids(config_dir: Path) -> set[str]:
             settings.database_url.startswith("sqlite:///")
             and not Path(settings.database_url.removeprefix("sqlite:///")).exists()
         ):
-            return set()  # no store yet: nothing to collide with, and nothing to create
-        store = open_store(settings.database_url)
+            return _Stored()  # no store yet: nothing to collide with, and nothing to create
+        store = open_store(settings.database_url, migrate=False)
     except AggregatorError:
-        return set()
+        return _Stored()
     try:
-        return {health.id for health in store.source_health()}
-    except AggregatorError:
-        return set()
+        with store.engine.connect() as conn:
+            urls = stored_urls(conn)
+    except (AggregatorError, sqlalchemy.exc.SQLAlchemyError):
+        return _Stored()
     finally:
         store.close()
+    return _Stored(ids=frozenset(urls), moved=_moved_urls(configured, urls))
+
+
+def _moved_urls(
+    configured: Sequence[Source], stored: Mapping[str, tuple[str, str]]
+) -> dict[str, str]:
+    """The URL each configured source is fetched from since a 301/308, by id, from the
+    store's (configured URL, URL in use) pairs. Not for a source whose URL was edited since
+    the store last saw the config: the edit replaces the move (`store.sources.sync`)."""
+    moved: dict[str, str] = {}
+    for source in configured:
+        was_configured, in_use = stored.get(source.id, (source.url, source.url))
+        if was_configured == source.url and in_use != source.url:
+            # Stored without the configured URL's password, which it is fetched with.
+            moved[source.id] = with_login_of(source.url, in_use)
+    return moved
 
 
 def _write(config_dir: Path, entries: Sequence[Mapping[str, Any]], *, dry_run: bool) -> None:
@@ -99,6 +129,14 @@ def _write(config_dir: Path, entries: Sequence[Mapping[str, Any]], *, dry_run: b
 
 
 # add
+
+
+def _known_urls(sources: Sequence[Source], stored: _Stored) -> dict[str, str]:
+    """Canonical URL -> id of the configured sources: their configured URLs and where a
+    301/308 moved them (the URL a reader now finds, and the one `add` is given)."""
+    known = {canonical_url(url): id for id, url in stored.moved.items()}
+    known.update((canonical_url(s.url), s.id) for s in sources)
+    return known
 
 
 async def _discover(url: str, options: FetchOptions) -> Discovery:
@@ -118,7 +156,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     settings = load_settings(config_dir, os.environ)
     sources = _configured(config_dir)
     configured = {s.id for s in sources}
-    taken = configured | _stored_ids(config_dir)
+    stored = _stored(config_dir, sources)
+    taken = configured | stored.ids
     if args.id and args.id in configured:
         raise UsageError(f"sources add: id {args.id!r} is already configured")
     if args.id and args.id in taken:
@@ -126,6 +165,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             f"note: {args.id!r} is the id of a source removed from the config: its stored "
             "items and health will be this source's"
         )
+    known = _known_urls(sources, stored)
+    if canonical_url(url) in known:  # as typed: a source that moved is known by both URLs
+        print(f"{url} is already configured as {known[canonical_url(url)]!r}")
+        return EXIT_OK
     options = replace(
         fetch_options(settings), retries=min(settings.fetch.retries, DISCOVERY_RETRIES)
     )
@@ -136,7 +179,6 @@ def cmd_add(args: argparse.Namespace) -> int:
         if isinstance(exc, Blocked):
             print(f"aggregator: {exc.advice}", file=sys.stderr)
         return EXIT_SOURCES_FAILED
-    known = {canonical_url(s.url): s.id for s in sources}
     entry: dict[str, Any] = {
         "id": args.id or unique_id(id_from_url(found.page_url), taken),
         "org": args.org or str(OrgKind.NGO),
@@ -206,12 +248,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise ConfigError(str(path), f"cannot read the file: {exc}") from exc
     config_dir = config_dir_of(args)
     sources = _configured(config_dir)
+    stored = _stored(config_dir, sources)
     plan = plan_import(
         read_opml(data, name=str(path)),
         sources,
         default_org=OrgKind(args.org) if args.org else OrgKind.NGO,
         extra_tags=args.tag,
-        stored_ids=_stored_ids(config_dir),
+        stored_ids=stored.ids,
+        moved=stored.moved,
     )
     for skipped in plan.skipped:
         print(f"skipped {skipped.url} ({skipped.title or '-'}): {skipped.reason}")
@@ -227,7 +271,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     config_dir = config_dir_of(args)
     sources = load_sources(config_dir)
-    data, left_out = write_opml(sources, now=datetime.now(UTC), group_by=args.group_by)
+    # The URL each feed is fetched from, as Miniflux and FreshRSS export theirs: a source
+    # moved by a 301/308 is exported where it is now.
+    moved = _stored(config_dir, sources).moved
+    data, left_out = write_opml(sources, now=datetime.now(UTC), group_by=args.group_by, urls=moved)
     if args.output in (None, "-"):
         sys.stdout.write(data.decode("utf-8"))
     else:

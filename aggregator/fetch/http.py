@@ -13,11 +13,16 @@ here, per host); its auth, event hooks and redirect layers cost a quarter of a 3
 Redirects are followed here so that each hop goes through the pool and the per-host limit of
 the host it points at, and so that we know whether every hop was permanent (then the caller
 records the new URL).
+
+A user name and password in the URL (http://user:password@host/feed) are sent as HTTP Basic
+auth, as curl and feed readers send them, to that URL's origin only (`Login`); the URL
+itself goes on without them, so no answer, error or recorded redirect carries the password.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import random
@@ -71,6 +76,7 @@ TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolErr
 HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
 ACCEPT_ENCODING = "gzip, deflate, br"  # what fetch/inflate.py decodes
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +88,39 @@ class Answer:
     reason: str
     headers: Mapping[str, str]  # lower-case names
     content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """The user name and password of a URL, as the Authorization header that sends them,
+    and the origin (scheme, host, port) they are sent to. A redirect elsewhere, http to
+    https included, does not get them: curl does the same, for the same reason (a server
+    may send the client anywhere, and the password is for this one)."""
+
+    origin: tuple[str, str, int]
+    authorization: str
+
+
+def without_login(url: str) -> tuple[str, Login | None]:
+    """`url` without its user name and password, and those as a `Login` (None: none)."""
+    parsed = _parsed(url)
+    if parsed is None or not parsed.userinfo:
+        return url, None
+    pair = f"{parsed.username}:{parsed.password}".encode()  # percent-decoded, as curl sends
+    authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+    return str(parsed.copy_with(userinfo=b"")), Login(_origin(parsed), authorization)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    return url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme, 0)
+
+
+def _signed(headers: Mapping[str, str], login: Login | None, url: str) -> Mapping[str, str]:
+    """`headers`, with `login`'s Authorization when `url` is of the origin it is for."""
+    parsed = _parsed(url) if login is not None else None
+    if login is None or parsed is None or _origin(parsed) != login.origin:
+        return headers
+    return {**headers, "Authorization": login.authorization}
 
 
 class Transient(Exception):
@@ -251,7 +290,10 @@ class HttpFetcher:
         *,
         now: datetime,
         admit: Admit | None = None,
+        credentials_of: str | None = None,
     ) -> Fetched | Unchanged:
+        """`credentials_of`: a URL whose user name and password are sent when `url` has
+        none (the source's configured URL, `url` where it moved), to its origin only."""
         options = self._options
         last: FetchError | None = None
         loop = asyncio.get_running_loop()
@@ -262,6 +304,10 @@ class HttpFetcher:
             # later (behind its host's other requests), when a hold may have ended.
             return now + timedelta(seconds=loop.time() - began)
 
+        url, login = without_login(url)
+        if login is None and credentials_of is not None:
+            login = without_login(credentials_of)[1]
+
         for attempt in range(options.retries + 1):
             if attempt:
                 if admit is not None:
@@ -271,7 +317,7 @@ class HttpFetcher:
             try:
                 async with asyncio.timeout(None) as deadline:  # set by the turn's start
                     turn = _Turn(deadline, options.total_timeout, admit, clock)
-                    return await self._follow(source_id, url, validators, now, turn)
+                    return await self._follow(source_id, url, validators, now, turn, login)
             except Transient as exc:
                 last = exc.error
             except TimeoutError:
@@ -285,11 +331,17 @@ class HttpFetcher:
         raise last
 
     async def _follow(
-        self, source_id: str, url: str, validators: CacheValidators, now: datetime, turn: _Turn
+        self,
+        source_id: str,
+        url: str,
+        validators: CacheValidators,
+        now: datetime,
+        turn: _Turn,
+        login: Login | None,
     ) -> Fetched | Unchanged:
         headers = request_headers(validators)
         all_permanent = True
-        answer = await self._exchange(source_id, url, headers, turn)
+        answer = await self._exchange(source_id, url, _signed(headers, login, url), turn)
         hops = 0
         while answer.status_code in REDIRECT_STATUSES:
             location = answer.headers.get("location")
@@ -314,10 +366,15 @@ class HttpFetcher:
                 problem = "a server may redirect only to http:// or https://"
             if problem is not None:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {problem}")
-            answer = await self._exchange(source_id, target, headers, turn)
+            answer = await self._exchange(source_id, target, _signed(headers, login, target), turn)
         conditional = bool(headers)  # what was sent: an unsendable validator was not
         return self._judge(
-            source_id, answer, now, permanent=hops > 0 and all_permanent, conditional=conditional
+            source_id,
+            answer,
+            now,
+            permanent=hops > 0 and all_permanent,
+            conditional=conditional,
+            redirected_from=url if hops else None,
         )
 
     def _judge(
@@ -328,6 +385,7 @@ class HttpFetcher:
         *,
         permanent: bool,
         conditional: bool,
+        redirected_from: str | None = None,
     ) -> Fetched | Unchanged:
         status, headers = answer.status_code, answer.headers
         if status == 304:
@@ -351,6 +409,9 @@ class HttpFetcher:
         if vendor is not None:
             raise Blocked(source_id, f"HTTP {status}: {vendor} challenge page", status_code=status)
         described = f"HTTP {status} {answer.reason}".rstrip()
+        if redirected_from is not None:
+            # Said where: the configured URL may answer a redirect, and the error is its target's.
+            described += f" at {answer.url} (redirected from {redirected_from})"
         if status == 429 or (status == 503 and "retry-after" in headers):
             when = retry_after(headers.get("retry-after"), now)
             if when is not None or status == 429:
@@ -440,11 +501,14 @@ class HttpFetcher:
             raise Transient(failure, exc) from exc
         except HTTPX_ERRORS as exc:
             raise FetchError(source_id, describe(exc, _parsed(url))) from exc
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        if "location" in headers:
+            headers["location"] = _location(response.headers)
         return Answer(
             url=str(response.url),
             status_code=response.status_code,
             reason=response.reason_phrase or _phrase(response.status_code),
-            headers={name.lower(): value for name, value in response.headers.items()},
+            headers=headers,
             content=content,
         )
 
@@ -617,6 +681,17 @@ def _undeclared_compression(headers: Mapping[str, str], content: bytes) -> str |
         f" (no Content-Encoding: gzip; Content-Type: {served_as}); not decompressed, as"
         " browsers do not: the publisher's server needs fixing"
     )
+
+
+def _location(headers: httpx.Headers) -> str:
+    """The Location header with the server's own bytes: one past ASCII percent-encoded as it
+    is, as curl and browsers send it back. httpx decodes a header of such bytes as Latin-1,
+    and joining that to the URL encoded it as UTF-8 again, which asked the server for another
+    path (a Latin-1 "é", the byte E9, became %C3%A9 instead of %E9)."""
+    raw = b", ".join(value for name, value in headers.raw if name.lower() == b"location")
+    if raw.isascii():
+        return raw.decode("ascii")
+    return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
 
 
 def _parsed(url: str) -> httpx.URL | None:

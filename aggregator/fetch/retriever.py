@@ -59,7 +59,11 @@ class Retriever:
             raise FetchError(source.id, f"unsupported URL scheme {scheme!r} in {url!r}")
         if self._http is None:
             raise RuntimeError("Retriever used outside `async with`")
-        return await self._http.fetch(source.id, url, validators, now=now, admit=admit)
+        # A URL the source moved to on the same server is fetched with the configured URL's
+        # user name and password: the moved URL is recorded without them.
+        return await self._http.fetch(
+            source.id, url, validators, now=now, admit=admit, credentials_of=source.url
+        )
 
     def hold_host(self, key: str, held: Hold) -> None:
         """Ask the host `key` (`fetch.holds.host_key`) nothing before `held.until`: the

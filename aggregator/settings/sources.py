@@ -68,6 +68,16 @@ class _Source(_Table):
     reference: ProcedureReference | None = None
     selectors: _Selectors | None = None
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _file_url_with_one_slash(cls, value: object) -> object:
+        # RFC 8089 also writes a local file's URL with one slash, file:/path (as Python's
+        # urlunsplit does): the same URL as file:///path, which is how it is checked, stored
+        # and compared from here on.
+        if isinstance(value, str) and value[:6].lower() == "file:/" and value[6:7] != "/":
+            return f"file:///{value[6:]}"
+        return value
+
     @field_validator("selectors", mode="wrap")
     @classmethod
     def _selectors_of_html_only(

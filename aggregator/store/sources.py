@@ -175,6 +175,13 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
     )
 
 
+def stored_urls(conn: Connection) -> dict[str, tuple[str, str]]:
+    """Every stored source's URL as configured when last synced, and the URL it is fetched
+    from (where a 301/308 led, else the same), by id."""
+    rows = conn.execute(select(sources.c.id, sources.c.config_url, sources.c.url))
+    return {row.id: (row.config_url, row.url) for row in rows}
+
+
 def lock(conn: Connection, source_id: str) -> str | None:
     """Check the source exists and, on PostgreSQL, hold its row until the commit. Returns
     its configured reading digest when its stored items were saved under another (its
