@@ -399,6 +399,26 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
     }
 
 
+def _each_file_checked(config_dir: Path) -> list[ConfigError]:
+    """The first problem of each config file, each file read on its own: `--json` lists
+    them all, where loading stops at the first file with one (sources.toml was not looked
+    at while aggregator.toml had a problem)."""
+    from aggregator.rules_loader import RulesLoader
+    from aggregator.settings import load_settings, load_sources
+
+    found: list[ConfigError] = []
+    for check in (
+        lambda: load_settings(config_dir, os.environ),
+        lambda: load_sources(config_dir),
+        lambda: RulesLoader(config_dir).get(),
+    ):
+        try:
+            check()
+        except ConfigError as exc:
+            found.append(exc)
+    return found
+
+
 def problem_record(error: ConfigError) -> dict[str, Any]:
     """A config problem for scripts: where (file, line, key), what, and what was expected;
     `more` names the file's other problems, as the message does."""
@@ -432,7 +452,9 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
     try:
         summary = _check_config(config_dir)
     except ConfigError as exc:
-        document = {"config_dir": str(config_dir), "ok": False, "problems": [problem_record(exc)]}
+        problems = [exc, *(e for e in _each_file_checked(config_dir) if str(e) != str(exc))]
+        records = [problem_record(problem) for problem in problems]
+        document = {"config_dir": str(config_dir), "ok": False, "problems": records}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         raise
     document = {"config_dir": str(config_dir), "ok": True, "problems": []} | summary

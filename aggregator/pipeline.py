@@ -191,18 +191,21 @@ class SameDocument:
 
 # Writes per store transaction at most (see Refresher._write): enough to make commits rare,
 # few enough that one batch's wait stays short. 30, not 50: with 1,000 feeds the refreshing
-# process peaked 8-10 MiB lower (each waiting document's items and fingerprints), with the
-# same store CPU (bench/README.md, fourteenth session).
+# process peaked lower (a batch's items, fingerprints and dedupe work held at once), with
+# the same store CPU (bench/README.md, fourteenth session).
 WRITE_BATCH = 30
 WRITE_LINGER = 0.01  # seconds a short batch waits for more writes before it starts
 STATE_CHUNK = 500  # source ids per read of their fetch state
 # Documents being read, prepared or waiting to be written, at most (see Admission): on a
 # cold store the single writer is the slowest stage, and without a bound every fetched
 # document, then its parsed items, waited for it in memory (1,000 feeds: fetched in 1 s,
-# written over 25). One write batch's worth. Measured with 1,000 feeds (bench/README.md):
-# twice as many places kept the refreshing process 12 to 20 MiB larger at its peak, with
-# no faster refresh, cold or after a tick.
-DOCUMENTS_IN_PROCESS = WRITE_BATCH
+# written over 25). Measured with 1,000 feeds (bench/README.md): twice as many places kept
+# the refreshing process 12 to 20 MiB larger at its peak, with no faster refresh, cold or
+# after a tick. Not fewer than the connections a refresh is likely to open
+# (`fetch.max_connections`: 20 by default, 50 in `make bench`): a place is taken before
+# the request goes out, so 30 places held the bench's warm refresh of 304s to 30 requests
+# at a time (2.0 s instead of 1.4 s for 1,000 feeds).
+DOCUMENTS_IN_PROCESS = 50
 
 
 class Admission:

@@ -5,6 +5,7 @@ description, and `export -o` naming one of SQLite's companion files."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -304,3 +305,30 @@ def test_an_export_over_a_companion_file_of_the_store_is_refused(
     assert "which SQLite removes" in err
     code, _, _ = run(capsys, config, "export", "-o", str(tmp_path / "items.jsonl"))
     assert code == EXIT_OK and (tmp_path / "items.jsonl").read_text().count("\n") > 0
+
+
+def test_sources_check_json_lists_a_problem_of_each_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Loading stops at the first file with a problem; the JSON for scripts lists each
+    # file's (here aggregator.toml's and sources.toml's), as an operator fixing them wants.
+    config = write_config(
+        tmp_path / "config",
+        [
+            {
+                "id": "ep",
+                "name": "EP",
+                "url": "https://example.org/rss",
+                "kind": "feed",
+                "org": "institution",
+                "intervall": "1h",
+            }
+        ],
+        settings='[fetch]\nretries = "3"\n',
+    )
+    code = main(["--config", str(config), "sources", "check", "--json"])
+    assert code == 2
+    document = json.loads(capsys.readouterr().out)
+    files = [Path(problem["file"]).name for problem in document["problems"]]
+    assert files == ["aggregator.toml", "sources.toml"]
+    assert "intervall" in document["problems"][1]["message"]
