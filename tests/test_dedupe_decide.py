@@ -126,6 +126,34 @@ def test_identical_body_under_another_title_matches_on_the_text_hash() -> None:
     assert pair(item("edri", STATEMENT), other) == (True, "text-hash")
 
 
+STOCK = (
+    "This press release is available in all official languages of the European Union. For "
+    "further information, please contact the spokesperson's service. Journalists can follow "
+    "the press conference live on EbS and find the audiovisual material in the media library."
+)
+
+
+@pytest.mark.parametrize("same_source", [False, True])
+def test_a_stock_description_under_unrelated_titles_is_no_match(same_source: bool) -> None:
+    # Every release of a source given one description: state aid and the budget were one
+    # story, matched on the body's hash alone.
+    aid = item("aid", STOCK, title="Commission approves Czech scheme to support rail freight")
+    budget = item(
+        "budget", STOCK, title="MEPs approve the EU budget for 2026", org=OrgKind.INSTITUTION
+    )
+    if same_source:
+        budget = replace(budget, source_id=aid.source_id)
+    assert pair(aid, budget) == (False, "shared-body")
+
+
+def test_a_stock_description_under_one_title_is_one_item() -> None:
+    title = "Commission approves Czech scheme to support rail freight"
+    assert pair(item("a", STOCK, title=title), item("b", STOCK, title=title.upper())) == (
+        True,
+        "text-hash",
+    )
+
+
 @pytest.mark.parametrize(
     ("left", "right"),
     [

@@ -37,6 +37,7 @@ Reason = Literal[
     "template-difference",
     "dissimilar",
     "repeated-text",  # a text match resting on what a source repeats (dedupe/repeated.py)
+    "shared-body",  # one short body under unrelated titles: a publisher's stock description
 ]
 
 
@@ -72,7 +73,17 @@ def decide(
         # them apart; one item seen again at its address is the same item to the store.
         return Decision(matched=True, reason="url")
     if a.text_hash is not None and a.text_hash == b.text_hash:
-        return Decision(matched=True, reason="text-hash")
+        # The same body. Under titles that agree, or, across sources, long enough to be one
+        # statement retitled by a re-publisher, it is one item. A short body under unrelated
+        # titles is a description publishers give every release ("This press release is
+        # available in all official languages ..."): four Commission and Parliament
+        # releases on state aid, fines and the budget were one story.
+        bodies = min(len(a.tokens) - a.body_start, len(b.tokens) - b.body_start)
+        if titles_agree(a, b, thresholds) or (
+            a.item.source_id != b.item.source_id and bodies >= thresholds.retitled_copy_tokens
+        ):
+            return Decision(matched=True, reason="text-hash")
+        return Decision(matched=False, reason="shared-body")
     if min(len(a.tokens), len(b.tokens)) < thresholds.min_tokens:
         return Decision(matched=False, reason="too-short")
 

@@ -42,6 +42,11 @@ class Thresholds:
     # Body words needed before the whole-body hash may match on its own: short bodies
     # ("Read more on our website.") are shared by unrelated items. Not tuned: a floor.
     min_hash_tokens: int = 20
+    # Body words a body equal word for word must have to match under titles that disagree
+    # (a re-publisher's own title): below, such a body is a stock description ("available
+    # in all official languages", 33 words). Not tuned: the shortest retitled copies in the
+    # labelled set run to a paragraph.
+    retitled_copy_tokens: int = 60
     # Words of title + text below which an item takes no part in near-duplicate matching
     # (it can still match by URL): a bare headline has too little to compare.
     min_tokens: int = 8
