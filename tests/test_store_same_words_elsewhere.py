@@ -150,3 +150,45 @@ def test_an_edited_entry_does_not_move_past_its_first_sighting(
     (item,) = store.iter_items()
     assert item.text == "Edited."
     assert item.published == datetime(2024, 4, 29, 7, 30, tzinfo=UTC)
+
+
+def _save_with_content(
+    store: SqlStore, source: Source, description: str, minutes: float
+) -> Refreshed:
+    now = at(minutes)
+    body = (
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        "<channel><title>MCE</title><link>https://www.missingchildreneurope.eu/</link><item>"
+        f"<title>Joint statement on CSAR</title><link>{STATEMENT}</link><guid>mce-412</guid>"
+        "<pubDate>Mon, 29 Apr 2024 09:30:00 +0200</pubDate>"
+        f"<description>{description}</description>"
+        "<content:encoded><![CDATA[<p>Fifty organisations call on the Council to adopt"
+        " the regulation without delay.</p>]]></content:encoded>"
+        "</item></channel></rss>"
+    )
+    return store.save_refresh(
+        source.id,
+        document_items(source, body, "application/rss+xml", now),
+        now=now,
+        seconds=0.1,
+        url=source.url,
+        next_fetch_at=now + timedelta(hours=1),
+        seen=1,
+        validators=CacheValidators(),
+        permanent_url=None,
+    )
+
+
+def test_a_rewritten_summary_beside_the_same_text_is_stored_in_place(
+    store: SqlStore, source: Source
+) -> None:
+    assert counts(_save_with_content(store, source, "Fifty NGOs call on the Council.", 1)) == (
+        1,
+        0,
+        0,
+    )
+    again = _save_with_content(store, source, "Sixty NGOs now call on the Council.", 2)
+    assert counts(again) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.summary == "Sixty NGOs now call on the Council."
+    assert item.revision == 1 and store.revisions(item.id) == []

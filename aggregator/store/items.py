@@ -88,7 +88,6 @@ def _content(item: Item) -> dict[str, Any]:
     return {
         "guid": item.guid,
         "title": item.title,
-        "summary": item.summary,
         "text": item.text,
         "published": to_db(item.published),
         "published_is_fallback": item.published_is_fallback,
@@ -142,10 +141,12 @@ _SAVE_COLUMNS = (
     items.c.url,
     items.c.author,
     items.c.categories,
+    items.c.summary,
 )
 # The columns an entry may change without a new revision (its words are the same): a link
-# moved to https or to a new address, an author or a category added.
-_ABOUT_COLUMNS = ("url", "canonical_url", "author", "categories")
+# moved to https or to a new address, an author or a category added, a summary rewritten
+# beside the same full text (an RSS description beside its content:encoded).
+_ABOUT_COLUMNS = ("url", "canonical_url", "author", "categories", "summary")
 
 
 def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> dict[str, RowMapping]:
@@ -542,7 +543,9 @@ def save(
             if _redated(old, item):
                 redated.append((old["id"], item))
             if _about_changed(old, item):
-                moved.append((old["id"], item))
+                # A summary the reading lost (a selector that finds nothing) is kept.
+                kept_summary = item.summary or old["summary"]
+                moved.append((old["id"], replace(item, summary=kept_summary)))
     unchanged = len(kept)
     _rename(
         conn,
@@ -648,9 +651,12 @@ def _moves_past_first_sighting(old: RowMapping, item: Item) -> bool:
 
 
 def _about_changed(old: RowMapping, item: Item) -> bool:
-    """Whether an unchanged item's link, author or categories are not the stored ones."""
+    """Whether an unchanged item's link, author, categories or summary are not the stored
+    ones."""
     about = _about(item)
-    return any(old[name] != about[name] for name in _ABOUT_COLUMNS)
+    return any(
+        old[name] != about[name] for name in _ABOUT_COLUMNS if name != "summary" or item.summary
+    )
 
 
 def _about(item: Item) -> dict[str, Any]:
@@ -660,11 +666,12 @@ def _about(item: Item) -> dict[str, Any]:
         "canonical_url": item.canonical_url,
         "author": item.author,
         "categories": json.dumps(list(item.categories), ensure_ascii=False),
+        "summary": item.summary,
     }
 
 
 def _set_about(conn: Connection, moved: Sequence[tuple[int, Item]], *, now: datetime) -> None:
-    """Link, author and categories only, in place: no revision (the words are the same),
+    """Link, author, categories and summary only, in place: no revision (the words are the same),
     no "updated" in a digest. The item's tags stay until its words change or `aggregator
     retag` applies the rules to what is stored."""
     _set_columns(conn, [(item_id, _about(item)) for item_id, item in moved], now=now)
