@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 
 from aggregator import __version__
 from aggregator.api import problems
+from aggregator.api.compression import NegotiatedGZip
 from aggregator.api.context import ApiContext
 from aggregator.api.generation import store_generation
 from aggregator.api.head import HeadAsGet
@@ -101,7 +101,7 @@ def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = F
     # Added innermost first: metrics > CORS > response cache > gzip > routes. The cache
     # keeps gzipped bodies (compressed once per entry) and sits inside CORS, whose headers
     # depend on the request's Origin; metrics count cached answers too.
-    api.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+    api.add_middleware(NegotiatedGZip, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     api.add_middleware(
         ResponseCache,
         paths=CACHED_PATHS,

@@ -6,10 +6,10 @@ process saturates and p99 reaches a second. Clients of a list ask the same few U
 (a dashboard, feed readers polling), so the answer is built once and replayed.
 
 An entry is the finished response, *after* gzip: status 200, headers (ETag included) and
-body. Its key is (path, query, gzip or not, scheme and host); the query is normalised
-(parameters sorted by name, values in their order) where the body does not quote the
-request's URL, and kept verbatim where it does (feeds: their self link). It is served
-while both hold:
+body. Its key is (path, query, gzip or not as compression.py reads Accept-Encoding, scheme
+and host); the query is normalised (parameters sorted by name, values in their order)
+where the body does not quote the request's URL, and kept verbatim where it does (feeds:
+their self link). It is served while both hold:
 - the store's generation (generation.py) is the one it was built under: a write this
   process can observe drops every entry at once, so a page is never stale after it;
 - it is younger than `api.cache_seconds`: the bound for writes no generation observes
@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aggregator.api.compression import wants_gzip
 from aggregator.api.responses import matches
 
 MAX_ENTRIES = 512
@@ -146,7 +147,7 @@ class ResponseCache:
         if query and not self.paths[scope["path"]]:
             pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             query = urlencode(sorted(pairs, key=lambda pair: pair[0])).encode("latin-1")
-        gzip = b"gzip" in headers.get(b"accept-encoding", b"")
+        gzip = wants_gzip(scope)  # as the gzip middleware inside reads it
         return (
             scope["path"],
             query,

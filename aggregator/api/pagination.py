@@ -1,11 +1,13 @@
 """Opaque cursors for keyset pagination.
 
 A cursor is base64url JSON: the sort order, the key of the last row served, the snapshot
-(highest item id the first page saw), a fingerprint of the query's filters and the time the
-first page was served at, against which every page reads an age such as `since=1h` (read
-against each request's own clock, the next page's window had moved, and its fingerprint
-with it). Handing a cursor to another query (other filters or sort) is a 422 naming
-`cursor`, not a page of something else. Clients must treat cursors as opaque.
+(highest item id the first page saw), a fingerprint of the query's filters and, when the
+query has an age such as `since=1h`, the time the first page was served at, against which
+every page reads the age (read against each request's own clock, the next page's window
+had moved, and its fingerprint with it). Without an age the cursor holds no time, so the
+same request gives the same cursor (and body, and ETag). Handing a cursor to another
+query (other filters or sort) is a 422 naming `cursor`, not a page of something else.
+Clients must treat cursors as opaque.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aggregator.api.problems import bad_parameter
@@ -111,12 +113,15 @@ def _int(value: object) -> bool:
 def _is(value: object, kind: type) -> bool:
     if kind is int:
         return _int(value)
-    if kind is datetime:  # carried as ISO text
+    if kind is datetime:  # carried as ISO text, of a time in UTC the store can hold
         try:
             parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
+            if parsed is None or parsed.tzinfo is None:
+                return False
+            parsed.astimezone(UTC)  # 9999-12-31T23:59-12:00 is past the year 9999 in UTC
+        except (ValueError, OverflowError):
             return False
-        return parsed is not None and parsed.tzinfo is not None
+        return True
     if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, kind)

@@ -10,14 +10,17 @@ the same answers:
     csam OR grooming        either side; AND binds tighter: "a b OR c" is (a AND b) OR c
 
 Words are runs of letters and digits; anything else separates them, so no user input can
-reach the database as query syntax (FTS5 would raise on a stray quote or colon). The
-result is a subquery of (item_id, score), higher score = better match, to join with items.
+reach the database as query syntax (FTS5 would raise on a stray quote or colon). PostgreSQL
+also gets each term as written, as a bound value its own parser reads: that parser keeps
+"v2.0", "4.5" or "edri.org/x" whole in the index, where the term's words alone ('v2' then
+'0') never match. The result is a subquery of (item_id, score), higher score = better
+match, to join with items.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Float, Integer, Subquery, column, select
 from sqlalchemy import text as sql_text
@@ -60,6 +63,9 @@ def is_search_object(name: str | None, type_: str) -> bool:
 class Term:
     words: tuple[str, ...]  # one word, or a phrase
     negated: bool = False
+    # As the user wrote it (without the "-" and the quotes), for PostgreSQL's parser; not
+    # part of what the term means, so terms of the same words are equal.
+    written: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,13 +86,14 @@ def parse_search(text: str) -> SearchQuery:
             groups.append([])
             continue
         negated = bool(negated_phrase) if phrase is not None else bare.startswith("-")
-        words = tuple(w.lower() for w in _WORD.findall(phrase if phrase is not None else bare))
+        written = phrase if phrase is not None else bare[1:] if negated else bare
+        words = tuple(w.lower() for w in _WORD.findall(written))
         if not words:
             continue
         count += 1
         if count > MAX_TERMS:
             raise InvalidSearch(f"too many search terms (at most {MAX_TERMS})")
-        groups[-1].append(Term(words=words, negated=negated))
+        groups[-1].append(Term(words=words, negated=negated, written=written))
     # A group of exclusions only would mean "everything but": FTS5 cannot say it, and it
     # is not a search. Such groups are dropped on both databases alike.
     kept = tuple(tuple(g) for g in groups if any(not t.negated for t in g))
@@ -109,6 +116,19 @@ def fts5_expression(query: SearchQuery) -> str:
     return " OR ".join(rendered)
 
 
+def _term_tsquery(term: Term, name: str, params: dict[str, str]) -> str:
+    """One term as a tsquery: its words as a phrase (what SQLite matches), or the term as
+    written, read by the parser that indexed the items: it keeps "v2.0" one lexeme, which
+    the words 'v2' <-> '0' never match. Either reading matches, so "end-to-end" still
+    finds "end to end", as on SQLite."""
+    params[name] = " ".join(term.words)
+    words = f"phraseto_tsquery('simple', :{name})"
+    if not term.written or term.written.lower() == params[name]:
+        return words
+    params[f"{name}_w"] = term.written
+    return f"({words} || phraseto_tsquery('simple', :{name}_w))"
+
+
 def _tsquery_sql(query: SearchQuery, *, positive: bool = False) -> tuple[str, dict[str, str]]:
     """The tsquery as SQL: phraseto_tsquery per term (PostgreSQL's own word parser, on
     bound parameters only) combined with && (and), !! (not) and || (or). `positive`: the
@@ -121,9 +141,7 @@ def _tsquery_sql(query: SearchQuery, *, positive: bool = False) -> tuple[str, di
         for t, term in enumerate(group):
             if positive and term.negated:
                 continue
-            name = f"q_{g}_{t}"
-            params[name] = " ".join(term.words)
-            part = f"phraseto_tsquery('simple', :{name})"
+            part = _term_tsquery(term, f"q_{g}_{t}", params)
             parts.append(f"(!!{part})" if term.negated else part)
         rendered_groups.append("(" + " && ".join(parts) + ")")
     return " || ".join(rendered_groups), params
@@ -161,8 +179,13 @@ def hits(dialect: str, query: SearchQuery) -> Subquery:
     else:
         tsquery, params = _tsquery_sql(query)
         ranked, _ = _tsquery_sql(query, positive=True)
+        # ts_rank is a 4-byte real, which reaches Python as its shortest decimal (0.6079271
+        # for 0.6079270839691162): a cursor's score then differed from the stored one, and
+        # the next page repeated or skipped tied items. As double precision, the score in
+        # the cursor is the very value the next page compares with.
         statement = sql_text(
-            f"SELECT id AS item_id, ts_rank(search_vector, ({ranked})) AS score "
+            "SELECT id AS item_id, "
+            f"CAST(ts_rank(search_vector, ({ranked})) AS double precision) AS score "
             f"FROM items WHERE search_vector @@ ({tsquery})"
         ).bindparams(**params)
     return statement.columns(column("item_id", Integer), column("score", Float)).subquery("hits")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -16,6 +17,7 @@ from aggregator.api.schemas import ItemDetail, ItemPage, item_detail, item_out
 from aggregator.models import OrgKind
 from aggregator.store import queries
 from aggregator.store.search import InvalidSearch, parse_search
+from aggregator.when import BadTime, parse_when
 
 router = APIRouter(prefix="/api/v1", tags=["items"])
 
@@ -65,6 +67,34 @@ def item_filter(
         search=search,
         cluster=cluster,
     )
+
+
+# Two times a value is read against: a value that differs between them is an age.
+_AGE_PROBE = timedelta(seconds=1)
+
+
+def is_age(value: str, *, now: datetime) -> bool:
+    """Whether `since` / `until` is read against the time it is read at (7d, 24h), not a
+    fixed time. A value that is no time at all is not: it is refused as the parameter's."""
+    try:
+        return parse_when(value, now=now) != parse_when(value, now=now - _AGE_PROBE)
+    except BadTime:
+        return False
+
+
+def read_ages_at(cursor: str | None, ages: Sequence[str], *, now: datetime) -> datetime:
+    """The time the `ages` are read against: the first page's, which the cursor carries
+    (`now` for a first page). A time no age can be read against (0001-01-01 for since=7d)
+    is not one this API put in a cursor: a 422 naming `cursor`, not the age."""
+    served_at = pagination.served_at(cursor)
+    if served_at is None:
+        return now
+    for value in ages:
+        try:
+            parse_when(value, now=served_at)
+        except BadTime:
+            raise bad_parameter("cursor", "not a cursor this API issued") from None
+    return served_at
 
 
 TagParam = Annotated[
@@ -133,8 +163,12 @@ def list_items(
 ) -> Response:
     if cursor is not None:
         params.text("cursor", cursor)
+    now = ctx.app.clock()
+    ages = [value for value in (since, until) if value is not None and is_age(value, now=now)]
     # Every page reads an age (since=1h) against the first page's time: the same window.
-    served_at = pagination.served_at(cursor) or ctx.app.clock()
+    # Only then does the cursor carry that time: without an age, the same request gives
+    # the same next_cursor, so the same body and ETag (If-None-Match gets its 304).
+    served_at = read_ages_at(cursor, ages, now=now) if ages else now
     where = item_filter(
         ctx,
         tag=tag,
@@ -181,7 +215,7 @@ def list_items(
                 key=page.rows[-1].key,
                 snapshot=page.snapshot,
                 query=fingerprint,
-                served_at=served_at,
+                served_at=served_at if ages else None,
             )
         )
     body = ItemPage(items=[item_out(row) for row in page.rows], next_cursor=next_cursor)
