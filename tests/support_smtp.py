@@ -64,6 +64,10 @@ class _Handler:
     holding: threading.Event = field(default_factory=threading.Event)
     data_arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    quit_reply: str = "221 Bye"  # what QUIT gets: a server may say "421 closing" instead
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.quit_reply
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

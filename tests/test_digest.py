@@ -349,3 +349,19 @@ def test_a_date_given_without_a_time_is_shown_as_that_day_alone() -> None:
             assert "2025-11-12" in rendered and "2025-11-12 01:00" not in rendered
             assert "2025-11-11 19:00" not in rendered
             assert timed_shown in rendered
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("1. Introduction: chat control returns.", "1\\. Introduction: chat control returns."),
+        ("- the Council's position", "\\- the Council's position"),
+        ("Year 2024. Next steps", "Year 2024. Next steps"),
+        ("A - B", "A - B"),
+    ],
+)
+def test_markdown_keeps_a_leading_number_or_dash_from_opening_a_list(
+    text: str, escaped: str
+) -> None:
+    # CommonMark made a summary starting "1. Introduction" a numbered list.
+    assert md_escape(text) == escaped

@@ -271,3 +271,13 @@ def test_a_non_ascii_address_is_a_delivery_error_not_a_traceback(smtp_server: Sm
     with pytest.raises(DeliveryError, match="an address is not ASCII"):
         SmtpTransport(smtp_server.settings()).send(as_bytes(msg))
     assert smtp_server.accepted == []
+
+
+def test_a_message_the_server_took_is_sent_whatever_it_answers_to_quit(
+    smtp_server: SmtpServer,
+) -> None:
+    # DATA had its 250; a "421 closing" to QUIT raised, the digest stayed pending, and the
+    # next run sent it a second time.
+    smtp_server.handler.quit_reply = "421 4.4.2 closing connection"
+    SmtpTransport(smtp_server.settings()).send(as_bytes(message_for(sample_digest())))
+    assert len(smtp_server.accepted) == 1

@@ -187,12 +187,16 @@ class SmtpTransport:
                 )
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with client:
+            try:
                 if s.security == "starttls":
                     client.starttls(context=self.ssl_context)
                 if s.username:
                     client.login(s.username, s.password or "")
                 refused = client.sendmail(sender, recipients, without_bcc(raw))
+            except BaseException:
+                client.close()
+                raise
+            _quit(client)
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"smtp {s.host}:{s.port}: {_smtp_words(exc)}") from exc
         except UnicodeEncodeError as exc:
@@ -206,6 +210,16 @@ class SmtpTransport:
             # Accepted for some recipients: resending would duplicate it for the others.
             # The outbox records this as sent, with the refusals as its last error.
             raise PartiallyRefused(refused)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye to a server that took the message. Its answer changes nothing: once DATA
+    had its 250, the message is sent, and a "421 closing" to QUIT (which `with client:`
+    raised) left the digest pending, to be sent a second time."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 class PartiallyRefused(DeliveryError):

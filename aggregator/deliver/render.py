@@ -66,8 +66,20 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None
     )
 
 
+# What opens a list item at the start of a line ("1. Introduction", "2) ...", "- item"):
+# CommonMark made a summary starting so a numbered list.
+_MD_LIST_MARKER = re.compile(r"^(\s*)(\d{1,9})([.)])(?=\s|$)|^(\s*)-(?=\s|$)", re.MULTILINE)
+
+
 def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    escaped = _MD_SPECIAL.sub(r"\\\1", text)
+    return _MD_LIST_MARKER.sub(_escaped_marker, escaped)
+
+
+def _escaped_marker(found: re.Match[str]) -> str:
+    if found[2] is not None:
+        return f"{found[1]}{found[2]}\\{found[3]}"
+    return f"{found[4]}\\-"
 
 
 def md_url(url: str) -> str:
