@@ -374,8 +374,11 @@ def build_digest(
     include_tags: Sequence[str] = (),
     exclude_tags: Sequence[str] = (),
     procedure_latest: Mapping[str, StoredItem] | None = None,
+    late_since: datetime | None = None,
 ) -> Digest:
-    """Build the digest of ``[window_start, window_end)``.
+    """Build the digest of ``[window_start, window_end)``; an item first seen from
+    `late_since` on that the profile never showed counts as new too (committed after the
+    previous digest read the store: `store.digests.load_window_items`).
 
     `items` are the window's candidates *and* their cluster mates (which may be older: they
     are listed as other sources but do not by themselves bring a cluster in). `shown` maps an
@@ -390,7 +393,13 @@ def build_digest(
         clusters.setdefault(key, []).append(item)
 
     def is_new(item: StoredItem) -> bool:
-        return window_start <= item.first_seen < window_end
+        if window_start <= item.first_seen < window_end:
+            return True
+        return (
+            late_since is not None
+            and late_since <= item.first_seen < window_start
+            and item.id not in shown
+        )
 
     # A publication's tags ("lang:de", "org:press") choose the publications listed; the
     # others (topics) choose the stories. `exclude_tags = ["org:press"]` leaves the press's

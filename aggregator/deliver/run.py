@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -87,6 +87,12 @@ def first_window_start(profile: DigestProfile, now: datetime) -> datetime:
     return max(now - period, BEGINNING)
 
 
+# How long after an item's first sighting its refresh may commit it: a refresh stamps an
+# item when it reads it, and a busy store writer (a cold refresh of a thousand feeds) takes
+# its time. An item stamped that long before a digest's end and committed after it comes in
+# the next digest instead of none.
+LATE_WRITES = timedelta(hours=1)
+
 _FIRES_FOR_A_PERIOD = 12  # enough to span a week of a few fires a day, and a year's months
 
 
@@ -99,14 +105,20 @@ def build(
     topic_order: Sequence[str],
     topic_labels: Mapping[str, str],
 ) -> Digest:
-    start = since or last_window_end(engine, profile.name) or first_window_start(profile, now)
+    previous_end = None if since else last_window_end(engine, profile.name)
+    start = since or previous_end or first_window_start(profile, now)
+    # After a recorded digest, what a refresh committed too late for it (stamped inside
+    # its window) comes in this one; a preview or a first digest looks back no further.
+    late_since = previous_end - LATE_WRITES if previous_end is not None else None
     return build_digest(
         profile=profile.name,
         window_start=start,
         window_end=now,
         now=now,
         timezone=profile.timezone,
-        items=load_window_items(engine, profile=profile.name, window_start=start, window_end=now),
+        items=load_window_items(
+            engine, profile=profile.name, window_start=start, window_end=now, late_since=late_since
+        ),
         sources=load_sources(engine),
         health=load_source_health(engine),
         shown=load_shown_revisions(engine, profile=profile.name),
@@ -115,6 +127,7 @@ def build(
         include_tags=profile.include_tags,
         exclude_tags=profile.exclude_tags,
         procedure_latest=load_procedure_latest(engine, window_end=now),
+        late_since=late_since,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, ScalarSelect, Table, and_, func, or_, select, text
+from sqlalchemy import Connection, Engine, ScalarSelect, Table, and_, false, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -77,12 +77,31 @@ def last_window_end(engine: Engine, profile: str) -> datetime | None:
 
 
 def load_window_items(
-    engine: Engine, *, profile: str, window_start: datetime, window_end: datetime
+    engine: Engine,
+    *,
+    profile: str,
+    window_start: datetime,
+    window_end: datetime,
+    late_since: datetime | None = None,
 ) -> list[StoredItem]:
     """The items first seen in ``[window_start, window_end)``, the items this profile showed
-    that changed since, and every cluster mate of those seen before `window_end`."""
+    that changed since, and every cluster mate of those seen before `window_end`.
+
+    `late_since`: also the items first seen in ``[late_since, window_start)`` that this
+    profile never showed. A refresh stamps an item when it reads it and commits it a little
+    later: one committed after the previous digest had read the store fell between its
+    window and this one, and was never shown."""
     start, end = to_db(window_start), to_db(window_end)
     shown = _shown_by_profile(profile)
+    late = (
+        and_(
+            items.c.first_seen >= to_db(late_since),
+            items.c.first_seen < start,
+            shown.c.revision.is_(None),
+        )
+        if late_since is not None
+        else false()
+    )
     candidates = (
         select(items.c.id, items.c.cluster_id)
         .outerjoin(shown, shown.c.item_id == items.c.id)
@@ -94,6 +113,7 @@ def load_window_items(
                     items.c.revision > shown.c.revision,
                     items.c.last_changed < end,
                 ),
+                late,
             )
         )
         .subquery("candidates")
