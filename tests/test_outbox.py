@@ -20,6 +20,7 @@ from aggregator.deliver.mail import SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
 from aggregator.deliver.run import run_profile as run_digest
 from aggregator.digest import Digest
+from aggregator.errors import DeliveryError
 from aggregator.settings import DigestProfile
 from aggregator.store.digests import WindowTaken, last_window_end
 from aggregator.store.engine import create_store_engine
@@ -430,3 +431,27 @@ def test_a_second_service_does_not_send_an_empty_digest_for_a_fire_already_serve
         fire=fire + timedelta(days=1),
     ).recorded
     assert len(smtp_server.accepted) == 2
+
+
+def test_a_folder_that_cannot_be_written_does_not_hold_back_the_email(
+    engine: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    (tmp_path / "digests").write_text("a file where the digests folder should be")
+    profile = DigestProfile(
+        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
+        subject_prefix="",
+    )  # fmt: skip
+    with pytest.raises(DeliveryError):
+        run_digest(
+            engine,
+            profile,
+            now=BASE,
+            data_dir=tmp_path,
+            smtp=smtp_server.settings(),
+            topic_order=(),
+            topic_labels={},
+            send=True,
+        )
+    # Sent before the files were written; they failed, and said so.
+    assert len(smtp_server.accepted) == 1
+    assert [row["status"] for row in outbox_rows(engine)] == ["sent"]

@@ -222,8 +222,10 @@ def run_profile(
         return DigestRun(
             digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=exc
         )
-    files = write()
+    # The email before the files: a folder that cannot be written (a full disk, a file
+    # where the folder should be) held back a digest already queued until the next run.
     outcome = send_queued(engine, row_id, transport, now=now)
+    files = write()
     return DigestRun(digest=digest, files=files, recorded=True, deliveries=(*retried, outcome))
 
 
