@@ -56,14 +56,26 @@ def document_items(source: Source, body: str, content_type: str, now: datetime) 
 
 def save_rss(store: SqlStore, source: Source, entries: Sequence[str], minutes: float) -> Refreshed:
     now = at(minutes)
+    return save_items(store, source, rss_items(source, entries, now), now)
+
+
+def save_document(
+    store: SqlStore, source: Source, body: str, content_type: str, minutes: float
+) -> Refreshed:
+    """Save a document's items as a refresh at `at(minutes)` saves them."""
+    now = at(minutes)
+    return save_items(store, source, document_items(source, body, content_type, now), now)
+
+
+def save_items(store: SqlStore, source: Source, items: Sequence[Item], now: datetime) -> Refreshed:
     return store.save_refresh(
         source.id,
-        rss_items(source, entries, now),
+        items,
         now=now,
         seconds=0.1,
         url=source.url,
         next_fetch_at=now + timedelta(hours=1),
-        seen=len(entries),
+        seen=len(items),
         validators=CacheValidators(),
         permanent_url=None,
     )

@@ -4,13 +4,13 @@ text: stored in place, never as a second item."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.models import CacheValidators, Refreshed, Source
+from aggregator.models import Refreshed, Source
 from aggregator.store import SqlStore
-from tests.support_feed_store import counts, document_items, rss_entry, save_rss
+from tests.support_feed_store import counts, rss_entry, save_document, save_rss
 from tests.support_store import T0, at, make_source
 
 FEED_URL = "https://www.missingchildreneurope.eu/feed/"
@@ -106,7 +106,6 @@ def test_two_dateless_entries_of_one_title_are_not_guessed_at(
 def _save_json_feed(
     store: SqlStore, source: Source, published: str, text: str, minutes: float
 ) -> Refreshed:
-    now = at(minutes)
     body = json.dumps(
         {
             "version": "https://jsonfeed.org/version/1.1",
@@ -122,17 +121,7 @@ def _save_json_feed(
             ],
         }
     )
-    return store.save_refresh(
-        source.id,
-        document_items(source, body, "application/feed+json", now),
-        now=now,
-        seconds=0.1,
-        url=source.url,
-        next_fetch_at=now + timedelta(hours=1),
-        seen=1,
-        validators=CacheValidators(),
-        permanent_url=None,
-    )
+    return save_document(store, source, body, "application/feed+json", minutes)
 
 
 def test_an_edited_entry_does_not_move_past_its_first_sighting(
@@ -155,7 +144,6 @@ def test_an_edited_entry_does_not_move_past_its_first_sighting(
 def _save_with_content(
     store: SqlStore, source: Source, description: str, minutes: float
 ) -> Refreshed:
-    now = at(minutes)
     body = (
         '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
         "<channel><title>MCE</title><link>https://www.missingchildreneurope.eu/</link><item>"
@@ -166,17 +154,7 @@ def _save_with_content(
         " the regulation without delay.</p>]]></content:encoded>"
         "</item></channel></rss>"
     )
-    return store.save_refresh(
-        source.id,
-        document_items(source, body, "application/rss+xml", now),
-        now=now,
-        seconds=0.1,
-        url=source.url,
-        next_fetch_at=now + timedelta(hours=1),
-        seen=1,
-        validators=CacheValidators(),
-        permanent_url=None,
-    )
+    return save_document(store, source, body, "application/rss+xml", minutes)
 
 
 def test_a_rewritten_summary_beside_the_same_text_is_stored_in_place(
