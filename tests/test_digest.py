@@ -177,6 +177,22 @@ def test_a_source_joining_a_story_seen_before_is_marked_new_in_every_format() ->
     assert "(new)" not in render_text(fresh)
 
 
+def test_a_source_joining_as_the_story_s_new_headline_is_marked_new_in_every_format() -> None:
+    # The Council's copy of a statement NGOs published before heads the entry (an official
+    # body's item is the primary): the reader must see it is what is new, not only the
+    # NGOs' older publications listed below it.
+    old = item(1, "edri", cluster_id=3, first_seen=T0 - timedelta(days=2))
+    council = item(2, "council", cluster_id=3)
+    digest = digest_of([old, council])
+    [entry] = digest.entries
+    assert entry.source.source_id == "council" and entry.joined(entry.source)
+    assert [entry.joined(o) for o in entry.others] == [False]
+    text = render_text(digest)
+    assert "Council of the EU (new)," in text
+    assert render_html(digest).count('<strong class="new">new</strong>') == 1
+    assert render_markdown(digest).count("(new)") == 1
+
+
 def test_updated_item_is_marked_with_title_change_and_text_diff() -> None:
     changed = item(
         1,
