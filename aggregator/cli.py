@@ -438,7 +438,15 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
     if not args.json:
         from aggregator.rules_loader import RULES_FILE
 
-        summary = _check_config(config_dir)
+        try:
+            summary = _check_config(config_dir)
+        except ConfigError as exc:
+            # Each other file's first problem too, before the one `main` prints: an operator
+            # mends them in one go, not one file per run.
+            for other in _each_file_checked(config_dir):
+                if str(other) != str(exc):
+                    print(f"aggregator: {other}", file=sys.stderr)
+            raise
         # tags.toml is optional; its absence is said, so that 0 topics is not a surprise later.
         no_rules = "" if (config_dir / RULES_FILE).is_file() else f" (no {RULES_FILE})"
         print(

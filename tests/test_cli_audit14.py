@@ -332,3 +332,25 @@ def test_sources_check_json_lists_a_problem_of_each_file(
     files = [Path(problem["file"]).name for problem in document["problems"]]
     assert files == ["aggregator.toml", "sources.toml"]
     assert "intervall" in document["problems"][1]["message"]
+
+
+def test_sources_check_names_a_problem_of_each_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path / "config",
+        [
+            {
+                "id": "ep",
+                "name": "EP",
+                "url": "https://example.org/rss",
+                "kind": "feed",
+                "org": "institution",
+                "intervall": "1h",
+            }
+        ],
+        settings='[fetch]\nretries = "3"\n',
+    )
+    assert main(["--config", str(config), "sources", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "aggregator.toml" in err and "sources.toml" in err and "intervall" in err
