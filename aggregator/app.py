@@ -258,7 +258,15 @@ class App:
         skipped = {
             source_id: SourceResult(
                 source_id=source_id,
-                outcome=SourceBusy(source_id, owner=lease.owner, until=lease.expires_at),
+                outcome=SourceBusy(
+                    source_id,
+                    holder=(
+                        "queued for a worker"
+                        if lease.owner == leases.QUEUED
+                        else f"by {lease.owner}"
+                    ),
+                    until=lease.expires_at,
+                ),
                 started_at=now,
                 seconds=0.0,
             )

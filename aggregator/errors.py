@@ -142,10 +142,10 @@ class SourceBusy(SourceError):
     kind = "busy"
     verb = "skipped"
 
-    def __init__(self, source_id: str, *, owner: str, until: datetime) -> None:
-        self.owner = owner
+    def __init__(self, source_id: str, *, holder: str, until: datetime) -> None:
+        """`holder`: who has it, as an operator reads it ("by host:1234:ab12cd34")."""
+        self.holder = holder
         self.until = until
-        holder = "queued for a worker" if owner == "queued" else f"by {owner}"
         super().__init__(
             source_id,
             f"another refresh is reading it ({holder}, held until"

@@ -307,25 +307,26 @@ def test_an_export_over_a_companion_file_of_the_store_is_refused(
     assert code == EXIT_OK and (tmp_path / "items.jsonl").read_text().count("\n") > 0
 
 
+def _a_problem_in_each_file(tmp_path: Path) -> Path:
+    """A config with a mistake in aggregator.toml (a quoted number) and in sources.toml (a
+    misspelt key)."""
+    source = {
+        "id": "ep",
+        "name": "EP",
+        "url": "https://example.org/rss",
+        "kind": "feed",
+        "org": "institution",
+        "intervall": "1h",
+    }
+    return write_config(tmp_path / "config", [source], settings='[fetch]\nretries = "3"\n')
+
+
 def test_sources_check_json_lists_a_problem_of_each_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Loading stops at the first file with a problem; the JSON for scripts lists each
     # file's (here aggregator.toml's and sources.toml's), as an operator fixing them wants.
-    config = write_config(
-        tmp_path / "config",
-        [
-            {
-                "id": "ep",
-                "name": "EP",
-                "url": "https://example.org/rss",
-                "kind": "feed",
-                "org": "institution",
-                "intervall": "1h",
-            }
-        ],
-        settings='[fetch]\nretries = "3"\n',
-    )
+    config = _a_problem_in_each_file(tmp_path)
     code = main(["--config", str(config), "sources", "check", "--json"])
     assert code == 2
     document = json.loads(capsys.readouterr().out)
@@ -337,20 +338,7 @@ def test_sources_check_json_lists_a_problem_of_each_file(
 def test_sources_check_names_a_problem_of_each_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(
-        tmp_path / "config",
-        [
-            {
-                "id": "ep",
-                "name": "EP",
-                "url": "https://example.org/rss",
-                "kind": "feed",
-                "org": "institution",
-                "intervall": "1h",
-            }
-        ],
-        settings='[fetch]\nretries = "3"\n',
-    )
+    config = _a_problem_in_each_file(tmp_path)
     assert main(["--config", str(config), "sources", "check"]) == 2
     err = capsys.readouterr().err
     assert "aggregator.toml" in err and "sources.toml" in err and "intervall" in err

@@ -281,6 +281,12 @@ def test_the_password_is_never_shown(
 # 2. a permanent redirect whose new URL fails, while the configured URL serves again
 
 
+def answer(server: FixtureServer, path: str, **route: Any) -> None:
+    """From now on, `path` answers as `route` says (`FixtureServer.add`), not as before."""
+    server.clear(path)
+    server.add(path, **route)
+
+
 def moved_source(server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """Source "q", configured at /old.xml, moved by a 301 to /new.xml by its first refresh."""
     server.redirect("/old.xml", "/new.xml", status=301)
@@ -297,10 +303,8 @@ def test_the_configured_url_is_tried_again_when_the_moved_one_fails(
     http_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: Path
 ) -> None:
     config = moved_source(http_server, tmp_path, capsys)
-    http_server.clear("/new.xml")
-    http_server.add("/new.xml", status=404)
-    http_server.clear("/old.xml")
-    http_server.add("/old.xml", body=FEED, etag='"o1"')
+    answer(http_server, "/new.xml", status=404)
+    answer(http_server, "/old.xml", body=FEED, etag='"o1"')
 
     result = refresh(capsys, config)["q"]
     assert result["status"] == "unchanged" and result["error"] is None, result
@@ -321,10 +325,8 @@ def test_when_both_urls_fail_the_error_names_both_and_the_move_stands(
     http_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: Path
 ) -> None:
     config = moved_source(http_server, tmp_path, capsys)
-    http_server.clear("/new.xml")
-    http_server.add("/new.xml", status=404)
-    http_server.clear("/old.xml")
-    http_server.add("/old.xml", status=410)
+    answer(http_server, "/new.xml", status=404)
+    answer(http_server, "/old.xml", status=410)
 
     result = refresh(capsys, config)["q"]
     new, old = http_server.url("/new.xml"), http_server.url("/old.xml")
@@ -341,8 +343,7 @@ def test_the_configured_url_redirecting_to_the_dead_one_again_fails_naming_it(
     http_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: Path
 ) -> None:
     config = moved_source(http_server, tmp_path, capsys)
-    http_server.clear("/new.xml")
-    http_server.add("/new.xml", status=404)
+    answer(http_server, "/new.xml", status=404)
     result = refresh(capsys, config)["q"]
     new, old = http_server.url("/new.xml"), http_server.url("/old.xml")
     assert result["error"].endswith(
@@ -355,8 +356,7 @@ def test_a_server_asking_the_moved_url_to_wait_is_not_answered_by_the_configured
     http_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: Path
 ) -> None:
     config = moved_source(http_server, tmp_path, capsys)
-    http_server.clear("/new.xml")
-    http_server.add("/new.xml", status=429, headers={"Retry-After": "120"})
+    answer(http_server, "/new.xml", status=429, headers={"Retry-After": "120"})
     assert refresh(capsys, config)["q"]["status"] == "rate limited"
     assert http_server.count("/old.xml") == 1  # the first refresh's only
 

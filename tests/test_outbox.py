@@ -9,15 +9,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, RowMapping, select, update
 
 from aggregator.deliver.mail import SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
+from aggregator.deliver.run import DigestRun
 from aggregator.deliver.run import run_profile as run_digest
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError
@@ -359,6 +359,34 @@ def test_problem_sources_come_from_the_sources_table(engine: Engine) -> None:
     ]
 
 
+def _send_daily(
+    engine: Engine,
+    smtp_server: SmtpServer,
+    data_dir: Path,
+    *,
+    now: datetime,
+    fire: datetime | None = None,
+    send_empty: bool = False,
+) -> DigestRun:
+    """The app's run of a "daily" profile with one recipient, over real SMTP (`fire`: the
+    scheduled time a service's run is for)."""
+    profile = DigestProfile(
+        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
+        subject_prefix="", send_empty=send_empty,
+    )  # fmt: skip
+    return run_digest(
+        engine,
+        profile,
+        now=now,
+        data_dir=data_dir,
+        smtp=smtp_server.settings(),
+        topic_order=(),
+        topic_labels={},
+        send=True,
+        fire=fire,
+    )
+
+
 def test_a_run_whose_clock_was_read_before_another_run_recorded_sends_and_writes_nothing(
     engine: Engine, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
@@ -367,20 +395,7 @@ def test_a_run_whose_clock_was_read_before_another_run_recorded_sends_and_writes
     later = BASE + timedelta(seconds=1)
     send_queued(engine, queue(engine, build(engine, "daily", later), later), transport(smtp_server),
                 now=later)  # fmt: skip
-    profile = DigestProfile(
-        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
-        subject_prefix="",
-    )  # fmt: skip
-    run = run_digest(
-        engine,
-        profile,
-        now=BASE,
-        data_dir=tmp_path,
-        smtp=smtp_server.settings(),
-        topic_order=(),
-        topic_labels={},
-        send=True,
-    )
+    run = _send_daily(engine, smtp_server, tmp_path, now=BASE)
     assert run.taken is not None and not run.recorded and run.files == ()
     assert not (tmp_path / "digests").exists()  # the day's files are the other run's
     assert len(smtp_server.accepted) == 1
@@ -395,22 +410,15 @@ def test_a_second_service_does_not_send_an_empty_digest_for_a_fire_already_serve
     # digest due; one sends it, and the other, building its window a moment later, found
     # an empty window starting after 07:00 and mailed it.
     fire = BASE
-    profile = DigestProfile(
-        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
-        subject_prefix="", send_empty=True,
-    )  # fmt: skip
 
-    def serve(now_offset: int) -> Any:
-        return run_digest(
+    def serve(now_offset: int) -> DigestRun:
+        return _send_daily(
             engine,
-            profile,
+            smtp_server,
+            tmp_path,
             now=fire + timedelta(seconds=now_offset),
-            data_dir=tmp_path,
-            smtp=smtp_server.settings(),
-            topic_order=(),
-            topic_labels={},
-            send=True,
             fire=fire,
+            send_empty=True,
         )
 
     first = serve(1)
@@ -419,16 +427,13 @@ def test_a_second_service_does_not_send_an_empty_digest_for_a_fire_already_serve
     assert second.taken is not None and not second.recorded
     assert len(smtp_server.accepted) == 1
     # The next fire is served as usual.
-    assert run_digest(
+    assert _send_daily(
         engine,
-        profile,
+        smtp_server,
+        tmp_path,
         now=fire + timedelta(days=1, seconds=1),
-        data_dir=tmp_path,
-        smtp=smtp_server.settings(),
-        topic_order=(),
-        topic_labels={},
-        send=True,
         fire=fire + timedelta(days=1),
+        send_empty=True,
     ).recorded
     assert len(smtp_server.accepted) == 2
 
@@ -437,21 +442,8 @@ def test_a_folder_that_cannot_be_written_does_not_hold_back_the_email(
     engine: Engine, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     (tmp_path / "digests").write_text("a file where the digests folder should be")
-    profile = DigestProfile(
-        name="daily", recipients=("policy@ngo.example",), include_tags=(), exclude_tags=(),
-        subject_prefix="",
-    )  # fmt: skip
     with pytest.raises(DeliveryError):
-        run_digest(
-            engine,
-            profile,
-            now=BASE,
-            data_dir=tmp_path,
-            smtp=smtp_server.settings(),
-            topic_order=(),
-            topic_labels={},
-            send=True,
-        )
+        _send_daily(engine, smtp_server, tmp_path, now=BASE)
     # Sent before the files were written; they failed, and said so.
     assert len(smtp_server.accepted) == 1
     assert [row["status"] for row in outbox_rows(engine)] == ["sent"]

@@ -361,21 +361,33 @@ def _with_the_same_words(
         if item.identity.startswith("g:urn:ep-procedure:"):
             continue
         wanted.setdefault(item.content_hash, []).append(item)
-    rows: dict[str, list[RowMapping]] = {}
-    for row in _unlisted(conn, source_id, items.c.content_hash, wanted.keys(), listed, taken):
-        rows.setdefault(row["content_hash"], []).append(row)
     renamed: dict[str, RowMapping] = {}
-    for content_hash, stored in rows.items():
-        entries = wanted[content_hash]
-        if len(stored) != 1 or len(entries) != 1:
-            continue
-        row, item = stored[0], entries[0]
+    for row, item in _one_row_one_entry(
+        _unlisted(conn, source_id, items.c.content_hash, wanted.keys(), listed, taken),
+        "content_hash",
+        wanted,
+    ):
         dated = not row["published_is_fallback"] and not item.published_is_fallback
         # An entry with neither GUID nor link of its own is known by its title and date
         # ("h:"): a corrected date gives it a new identity, and it is the same entry.
         if not dated or from_db(row["published"]) == item.published or _by_hash(row, item):
             renamed[item.identity] = row
     return renamed
+
+
+def _one_row_one_entry(
+    rows: Iterable[RowMapping], column: str, wanted: Mapping[str, list[Item]]
+) -> Iterator[tuple[RowMapping, Item]]:
+    """Each row paired with the entry wanted under its `column` value, where that value is
+    one row's and one entry's alone: with a twin on either side, which is which cannot be
+    told."""
+    found: dict[str, list[RowMapping]] = {}
+    for row in rows:
+        found.setdefault(row[column], []).append(row)
+    for key, stored in found.items():
+        entries = wanted[key]
+        if len(stored) == 1 and len(entries) == 1:
+            yield stored[0], entries[0]
 
 
 def _by_hash(row: RowMapping, item: Item) -> bool:
@@ -399,15 +411,12 @@ def _edited_without_a_date(
             continue
         if item.published_is_fallback:
             wanted.setdefault(item.title, []).append(item)
-    rows: dict[str, list[RowMapping]] = {}
-    for row in _unlisted(conn, source_id, items.c.title, wanted.keys(), listed, taken):
-        if row["identity"].startswith("h:") and row["published_is_fallback"]:
-            rows.setdefault(row["title"], []).append(row)
-    return {
-        entries[0].identity: stored[0]
-        for title, stored in rows.items()
-        if len(stored) == 1 and len(entries := wanted[title]) == 1
-    }
+    rows = (
+        row
+        for row in _unlisted(conn, source_id, items.c.title, wanted.keys(), listed, taken)
+        if row["identity"].startswith("h:") and row["published_is_fallback"]
+    )
+    return {item.identity: row for row, item in _one_row_one_entry(rows, "title", wanted)}
 
 
 def _under_a_guid_now_shared(
