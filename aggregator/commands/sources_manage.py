@@ -80,14 +80,13 @@ def _stored(config_dir: Path, configured: Sequence[Source]) -> _Stored:
     from aggregator.errors import AggregatorError
     from aggregator.settings import load_settings
     from aggregator.store import open_store
+    from aggregator.store.engine import sqlite_file
     from aggregator.store.sources import stored_urls
 
     try:
         settings = load_settings(config_dir, os.environ)
-        if (
-            settings.database_url.startswith("sqlite:///")
-            and not Path(settings.database_url.removeprefix("sqlite:///")).exists()
-        ):
+        database = sqlite_file(settings.database_url)
+        if database is not None and not database.exists():
             return _Stored()  # no store yet: nothing to collide with, and nothing to create
         store = open_store(settings.database_url, migrate=False)
     except AggregatorError:
