@@ -15,7 +15,18 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import RowMapping, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from aggregator.boilerplate import only_a_footer_removed
@@ -157,6 +168,16 @@ def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> di
         )
         found.update((row.identity, row) for row in rows.mappings())
     return found
+
+
+def _holds_anything(conn: Connection, source_id: str) -> bool:
+    """Has the source a stored item or a tombstone (an item retention or an operator
+    deleted)? Two indexed probes: both tables' keys start with the source."""
+    for table in (items, tombstones):
+        probe = select(literal(1)).where(table.c.source_id == source_id).limit(1)
+        if conn.execute(probe).first() is not None:
+            return True
+    return False
 
 
 def alias(item: Item) -> str | None:
@@ -518,21 +539,32 @@ def save(
     new reading gives them, without a revision (the words are the same)."""
     unique, warnings = _unique(batch)
     identities = [item.identity for item in unique]
-    stored = _existing(conn, source_id, identities)
-    missing = [item for item in unique if item.identity not in stored]
-    stored.update(_stored_as_alias(conn, source_id, missing, set(identities)))
-    missing = [item for item in missing if item.identity not in stored]
-    stored.update(_corrected_events(conn, source_id, missing, set(identities)))
-    pruned = _pruned(conn, source_id, unique, missing)
-    renamed = _renamed(
-        conn,
-        source_id,
-        unique,
-        [item for item in missing if item.identity not in stored and item.identity not in pruned],
-        listed=set(identities),
-        taken={row["id"] for row in stored.values()},
-    )
-    stored.update(renamed)
+    stored: dict[str, RowMapping] = {}
+    pruned: set[str] = set()
+    renamed: dict[str, RowMapping] = {}
+    if _holds_anything(conn, source_id):
+        # Every lookup below is of the source's own rows and tombstones. A source read for
+        # the first time (each source of a first refresh) has none: its dozen lookup
+        # queries a source were a fifth of a cold refresh's store writer.
+        stored = _existing(conn, source_id, identities)
+        missing = [item for item in unique if item.identity not in stored]
+        stored.update(_stored_as_alias(conn, source_id, missing, set(identities)))
+        missing = [item for item in missing if item.identity not in stored]
+        stored.update(_corrected_events(conn, source_id, missing, set(identities)))
+        pruned = _pruned(conn, source_id, unique, missing)
+        renamed = _renamed(
+            conn,
+            source_id,
+            unique,
+            [
+                item
+                for item in missing
+                if item.identity not in stored and item.identity not in pruned
+            ],
+            listed=set(identities),
+            taken={row["id"] for row in stored.values()},
+        )
+        stored.update(renamed)
     unique = _keeping_what_the_reading_lost(conn, unique, stored)
     fresh: list[Item] = []
     changed: list[tuple[int, Item, RowMapping]] = []
