@@ -288,6 +288,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
         # other/config` checked ./config.
         hint = " (write -o FILE)" if args.action == "export" else ""
         raise UsageError(f"sources {args.action} takes no argument: {args.target!r}{hint}")
+    from aggregator.commands.sources_args import misplaced_option
+
+    misplaced = misplaced_option(args)
+    if misplaced is not None:
+        raise UsageError(misplaced)
     if args.action in ("add", "import", "export"):
         from aggregator.commands import sources_manage
 

@@ -107,6 +107,41 @@ def test_sources_actions_without_an_argument_refuse_one(
     assert captured.out == ""
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["list", "-o", "out.txt"], "sources list: -o/--output is an option of sources export"),
+        (["--group-by", "tag"], "sources list: --group-by is an option of sources export"),
+        (["check", "--dry-run"], "sources check: --dry-run is an option of sources add and import"),
+        (["export", "--json"], "sources export: --json is an option of sources list and check"),
+        (["export", "--tag", "x"], "sources export: --tag is an option of sources add and import"),
+        (["import", "f.opml", "--accept"], "sources import: --accept is an option of sources add"),
+        (["add", "https://x.example/", "-o", "F"], "sources add: -o/--output is an option of"),
+    ],
+)
+def test_sources_options_of_another_action_are_refused(
+    env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    # They were ignored: `sources list -o out.txt` printed the table and wrote no file.
+    config = write_config(env / "config", _feed_sources(env, "a"))
+    assert main(["--config", str(config), "sources", *argv]) == EXIT_CONFIG
+    captured = capsys.readouterr()
+    assert said in captured.err and captured.out == ""
+    assert not (env / "out.txt").exists() and not Path("out.txt").exists()
+
+
+def test_sources_export_takes_its_own_options(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(env / "config", _feed_sources(env, "a"))
+    out = env / "sources.opml"
+    assert (
+        main(["--config", str(config), "sources", "export", "--group-by", "tag", "-o", str(out)])
+        == 0
+    )
+    assert out.read_bytes().startswith(b"<?xml")
+
+
 def test_sources_check_json_prints_one_document(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

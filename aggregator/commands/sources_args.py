@@ -32,5 +32,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="export: write here, not stdout")
     parser.add_argument(
-        "--group-by", choices=["org", "tag"], default="org", help="export: outline groups"
+        "--group-by", choices=["org", "tag"], help="export: outline groups (default: org)"
     )
+
+
+# Which `sources` action each option is for (as its help says): one given to another action
+# is refused, not ignored. `sources list -o out.txt` printed the table and wrote nothing.
+APPLIES_TO = {
+    "json": ("--json", ("list", "check")),
+    "id": ("--id", ("add",)),
+    "name": ("--name", ("add",)),
+    "org": ("--org", ("add", "import")),
+    "tag": ("--tag", ("add", "import")),
+    "dry_run": ("--dry-run", ("add", "import")),
+    "accept": ("--accept", ("add",)),
+    "output": ("-o/--output", ("export",)),
+    "group_by": ("--group-by", ("export",)),
+}
+
+
+def misplaced_option(args: argparse.Namespace) -> str | None:
+    """The first option given that the chosen action does not take, said as an error."""
+    for dest, (flag, actions) in APPLIES_TO.items():
+        if getattr(args, dest, None) in (None, False, []) or args.action in actions:
+            continue
+        return f"sources {args.action}: {flag} is an option of sources {' and '.join(actions)}"
+    return None

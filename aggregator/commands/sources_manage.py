@@ -273,7 +273,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     # The URL each feed is fetched from, as Miniflux and FreshRSS export theirs: a source
     # moved by a 301/308 is exported where it is now.
     moved = _stored(config_dir, sources).moved
-    data, left_out = write_opml(sources, now=datetime.now(UTC), group_by=args.group_by, urls=moved)
+    data, left_out = write_opml(
+        sources, now=datetime.now(UTC), group_by=args.group_by or "org", urls=moved
+    )
     if args.output in (None, "-"):
         sys.stdout.write(data.decode("utf-8"))
     else:
