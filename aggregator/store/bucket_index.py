@@ -172,7 +172,10 @@ class Overlay:
         self._chunks = [c for c in chunks if len(c)]
 
     def add(
-        self, first: int, keys: Sequence[int], items: Sequence[tuple[int, datetime, int]]
+        self,
+        first: int,
+        keys: Sequence[int] | npt.NDArray[np.int64],
+        items: Sequence[tuple[int, datetime, int]],
     ) -> None:
         """The pairs of a call's items: `keys` in item order, and per item (id, first seen,
         how many of the keys are its). `first`: the call's first number (see `took`)."""

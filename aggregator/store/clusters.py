@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     Connection,
     Select,
@@ -57,7 +58,6 @@ from aggregator.store.bucket_index import (
     from_micros,
     index_for,
     overlay_for,
-    pair_key,
     take_numbers,
 )
 from aggregator.store.schema import clusters, items, sources
@@ -330,7 +330,7 @@ class SqlCandidateIndex:
         for first, written in self._unlisted:
             self._overlay.add(
                 first,
-                [pair_key(pair) for f in written for pair in f.buckets],
+                np.concatenate([_bucket_keys(f) for f in written]).astype(np.int64, copy=False),
                 [(_int(f.key), f.item.seen, len(f.buckets)) for f in written],
             )
         self._unlisted.clear()
@@ -361,18 +361,25 @@ class SqlCandidateIndex:
         keys = sorted(by_key)
         if batch:
             self.catch_up(min(f.item.seen for f in batch) - window)
-        # Bucket rows by (band, bucket): the batch's own from memory, the others' from the
-        # lookups below (a row found for one chunk is a true row for any item of the batch).
-        # An item's pairs are distinct (one per band, one per procedure key), so a pair of
-        # one batch item alone finds nothing of the batch: only shared pairs are listed.
-        buckets: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
-        looked: set[tuple[int, int]] = set()  # pairs looked up (each once, for all chunks)
-        shared = {pair for pair, n in Counter(p for f in batch for p in f.buckets).items() if n > 1}
-        if shared:
-            for f in batch:
-                row = (_int(f.key), f.item.seen)
-                for pair in shared.intersection(f.buckets):
-                    buckets.setdefault(pair, []).append(row)
+        # Bucket rows by bucket key (`pair_key`: a bucket hashes its band too): the batch's
+        # own from memory, the others' from the lookups below (a row found for one chunk is a
+        # true row for any item of the batch). An item's pairs are distinct (one per band, one
+        # per procedure key), so a key of one batch item alone finds nothing of the batch:
+        # only shared keys are listed. In numpy: a cold refresh's batch has a million keys,
+        # and going through them as tuples was a tenth of the store writer's CPU.
+        buckets: dict[int, list[tuple[int, datetime]]] = {}
+        own_keys = {key: _bucket_keys(f) for key, f in by_key.items()}
+        if batch:
+            every = np.concatenate(list(own_keys.values()))
+            owners = np.repeat(
+                np.fromiter(own_keys, dtype=np.int64, count=len(own_keys)),
+                [len(k) for k in own_keys.values()],
+            )
+            values, counts = np.unique(every, return_counts=True)
+            shared = np.isin(every, values[counts > 1])
+            for bucket, owner in zip(every[shared].tolist(), owners[shared].tolist(), strict=True):
+                buckets.setdefault(bucket, []).append((owner, by_key[owner].item.seen))
+        looked = _NO_KEYS  # keys looked up (each once, for all chunks), sorted
         for part in _chunks(keys):
             chunk = [by_key[k] for k in part]
             seen = [f.item.seen for f in chunk]
@@ -391,7 +398,9 @@ class SqlCandidateIndex:
                 rows = self._conn.execute(_batch_by_hash(), {**params, "hashes": wanted})
                 for r in rows:
                     hashes.setdefault(r.text_hash, []).append((int(r.id), from_db(r.first_seen)))
-            self._look_up_buckets(chunk, by_key, buckets, looked)
+            unseen = np.setdiff1d(np.concatenate([own_keys[k] for k in part]), looked)
+            looked = np.union1d(looked, unseen)
+            self._look_up_buckets(unseen, by_key, buckets)
             for f in chunk:
                 self._found[_int(f.key)] = _gather(
                     f, window, limit, urls=urls, hashes=hashes, buckets=buckets
@@ -429,27 +438,19 @@ class SqlCandidateIndex:
 
     def _look_up_buckets(
         self,
-        chunk: Sequence[Features],
+        wanted: npt.NDArray[np.int64],
         batch: Mapping[int, Features],
-        buckets: dict[tuple[int, int], list[tuple[int, datetime]]],
-        looked: set[tuple[int, int]],
+        buckets: dict[int, list[tuple[int, datetime]]],
     ) -> None:
-        """Other items' rows in any bucket of `chunk`'s items, from the shared index and the
-        transaction's overlay, added to `buckets` (the batch's own rows are there already)."""
-        pairs = sorted({pair for f in chunk for pair in f.buckets} - looked)
-        looked.update(pairs)
-        wanted = np.array([pair_key(pair) for pair in pairs], dtype=np.int64)
+        """Other items' rows in the `wanted` buckets (sorted, unique keys), from the shared
+        index and the transaction's overlay, added to `buckets` (the batch's own rows are
+        there already)."""
         found: dict[int, list[tuple[int, int]]] = {}
         with self._shared.lock:
             self._shared.find(wanted, found)
         self._overlay.find(wanted, found)
-        if not found:
-            return
         times = self._times
-        for pair in pairs:
-            rows = found.get(pair_key(pair))
-            if not rows:
-                continue
+        for bucket, rows in found.items():
             others = []
             for item_id, micros in rows:
                 if item_id in batch:
@@ -459,7 +460,7 @@ class SqlCandidateIndex:
                     seen = times[micros] = from_micros(micros)
                 others.append((item_id, seen))
             if others:
-                buckets.setdefault(pair, []).extend(others)
+                buckets.setdefault(bucket, []).extend(others)
 
     def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
         """At most max_candidates, best first. From what `prefetch` found when it ran for
@@ -541,6 +542,16 @@ class SqlCandidateIndex:
         return into
 
 
+_NO_KEYS = np.empty(0, dtype=np.int64)
+
+
+def _bucket_keys(f: Features) -> npt.NDArray[np.int64]:
+    """The item's bucket keys (`pair_key` of each pair), from its packed pairs: sorted
+    little-endian (band, bucket) rows (dedupe/pairs.py)."""
+    packed = pack(f.buckets) if f.packed is None else f.packed
+    return np.frombuffer(packed, dtype="<i8")[1::2].astype(np.int64)
+
+
 def _int(value: object) -> int:
     if not isinstance(value, int):
         raise TypeError(f"store keys are item ids, got {value!r}")
@@ -554,7 +565,7 @@ def _gather(
     *,
     urls: dict[str, list[tuple[int, datetime]]],
     hashes: dict[str, list[tuple[int, datetime]]],
-    buckets: dict[tuple[int, int], list[tuple[int, datetime]]],
+    buckets: dict[int, list[tuple[int, datetime]]],
 ) -> _Found:
     """One item's candidates among a batch's lookup rows: the rows of its URL, its body hash
     and its buckets, other items only, first seen within `window` of it. As each lookup had
@@ -573,9 +584,9 @@ def _gather(
         strong.update(near(hashes.get(item.text_hash))[:limit])
     minhash: dict[int, int] = {}
     extra: dict[int, int] = {}
-    for band, bucket in set(item.buckets):
+    for band, bucket in item.buckets:  # distinct (see `prefetch`)
         counts = minhash if band >= 0 else extra
-        for i in near(buckets.get((band, bucket))):
+        for i in near(buckets.get(bucket)):
             counts[i] = counts.get(i, 0) + 1
             minhash.setdefault(i, 0)
     if not minhash:
