@@ -19,7 +19,7 @@ import feedparser
 
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
-from aggregator.parse import guards
+from aggregator.parse import fastfeed, guards
 from aggregator.parse.dates import has_unknown_zone, parse_date, parse_date_fast, unknown_zone
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
@@ -97,12 +97,16 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         # then stays in force for the entries after it, and a relative xml:base is lost.
         # (Atom only: it would also resolve RSS's relative links, which mean the site's.)
         headers["content-location"] = fetched.url
-    result = feedparser.parse(
-        io.BytesIO(utf8),  # bytes would be tried as a file name first
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    # Plain RSS 2.0 and Atom 1.0 read by lxml into feedparser's very result; anything else
+    # (None) by feedparser itself.
+    result = fastfeed.parse_fast(utf8, headers)
+    if result is None:
+        result = feedparser.parse(
+            io.BytesIO(utf8),  # bytes would be tried as a file name first
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     version: str = result.get("version") or ""
     entries: list[Any] = result.get("entries") or []
     # feedparser puts an XML declaration of its own on a line before a document without one.
