@@ -119,25 +119,49 @@ def _without_relistings(items: list[Item]) -> list[Item]:
     the same title, and the same words, or one's text holding the other's (an "-amp" copy of
     an article, its link with a tracking parameter, a teaser beside the full text).
     Different entries at one address (a procedure's events, a live page's updates) differ
-    in title or in text.
+    in title, in text, or in date: a daily "Plenary session" at one link, without text, is
+    one entry a day, not one entry listed three times (see `RELISTING_DATES_APART`).
 
     The one kept is the fullest (then the smaller GUID), wherever each stands in the
     document: keeping the first made a feed that swaps the two at each build update the
     stored item back and forth."""
     groups: dict[tuple[str, str], list[int]] = {}
     kept: list[Item] = []
+    # The teaser words of the kept entries that met a second one of their group, by place:
+    # each text is folded once, not once for every pair it is compared in (a feed of 300
+    # "Press release" entries at one link made 45,000 pairs, each folding two texts).
+    words: dict[int, str] = {}
     for item in items:
         if not item.identity.startswith("g:"):
             kept.append(item)  # no GUID: identities by link or hash are already unique
             continue
         places = groups.setdefault((item.canonical_url, item.title.casefold()), [])
-        same = next((place for place in places if _relisted(item, kept[place])), None)
+        same, own = None, ""
+        if places:
+            own = _teaser_words(item.text)
+            same = next(
+                (
+                    place
+                    for place in places
+                    if _relisted(item, own, kept[place], _words_at(words, kept, place))
+                ),
+                None,
+            )
         if same is None:
+            if places:
+                words[len(kept)] = own
             places.append(len(kept))
             kept.append(item)
-        else:
-            kept[same] = min(item, kept[same], key=_preference)
+        elif _preference(item) < _preference(kept[same]):
+            kept[same], words[same] = item, own
     return kept
+
+
+def _words_at(words: dict[int, str], kept: list[Item], place: int) -> str:
+    found = words.get(place)
+    if found is None:
+        found = words[place] = _teaser_words(kept[place].text)
+    return found
 
 
 def _preference(item: Item) -> tuple[int, str]:
@@ -145,11 +169,27 @@ def _preference(item: Item) -> tuple[int, str]:
     return -len(item.text), item.identity
 
 
-def _relisted(item: Item, other: Item) -> bool:
+# Two entries whose dates (given, not fallbacks) are further apart than this are two entries,
+# whatever their words: the same entry listed twice is one record of the publishing system,
+# with one date. An hour, not a calendar day: a day's boundary falls anywhere in UTC (23:30
+# and 00:30 are an hour apart), and a live page's or a session's entries a few hours apart
+# are as distinct as a daily one's; a copy's clock may still be minutes off its twin's.
+RELISTING_DATES_APART = timedelta(hours=1)
+
+
+def _relisted(item: Item, words: str, other: Item, other_words: str) -> bool:
+    """Whether `item` is `other` listed again; `words` and `other_words` are their texts'
+    `_teaser_words`. (Both have the same canonical link and title.)"""
+    if not (
+        item.published_is_fallback
+        or other.published_is_fallback
+        or abs(item.published - other.published) <= RELISTING_DATES_APART
+    ):
+        return False
     if item.content_hash == other.content_hash:
         return True
-    shorter, longer = sorted((_teaser_words(item.text), _teaser_words(other.text)), key=len)
-    return shorter in longer  # an entry without text is its twin's teaser
+    # An entry without text is its twin's teaser.
+    return words in other_words if len(words) <= len(other_words) else other_words in words
 
 
 # How a teaser ends where it was cut: "…", "...", WordPress's "[…]", "(…)".

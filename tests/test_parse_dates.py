@@ -257,3 +257,103 @@ def test_a_four_digit_year_is_taken_as_written() -> None:
     # date before 1990), not 2025 as a two-digit "25" would be: the same as ISO "0025-11-12".
     assert parse_date("Wed, 12 Nov 0025 10:00:00 GMT") == datetime(25, 11, 12, 10, tzinfo=UTC)
     assert parse_date("12 Nov 0025") == parse_date("0025-11-12") == day(25, 11, 12)
+
+
+# Zones written in other layouts than RFC 822's: read by the fast paths, at their offset.
+ZONES_ELSEWHERE = [
+    # Java's Date.toString
+    ("Mon Jul 27 16:31:00 CEST 2026", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    ("2026-07-27T16:31:00 CEST", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    # PHP's "Y-m-d H:i:s T"
+    ("2026-07-27 16:31:00 CEST", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    ("27.07.2026 16:31 MESZ", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    ("Mon, 27 Jul 2026 16:31:00 UTC-05:00", datetime(2026, 7, 27, 16, 31, tzinfo=tz(-5))),
+    ("Mon, 27 Jul 2026 16:31:00 UTC+01:00", datetime(2026, 7, 27, 16, 31, tzinfo=tz(1))),
+    ("Mon, 27 Jul 2026 16:31:00 GMT+2", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    ("Mon, 27 Jul 2026 16:31:00 (CET)", datetime(2026, 7, 27, 16, 31, tzinfo=tz(1))),
+    ("Wed, 19 Aug 2009 18:28:00 Etc/GMT", datetime(2009, 8, 19, 18, 28, tzinfo=UTC)),
+    ("Mon, 27 Jul 2026 16:31:00 Europe/Paris", datetime(2026, 7, 27, 16, 31, tzinfo=tz(2))),
+    ("Tue, 27 Jan 2026 16:31:00 Europe/Paris", datetime(2026, 1, 27, 16, 31, tzinfo=tz(1))),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ZONES_ELSEWHERE, ids=[c[0] for c in ZONES_ELSEWHERE])
+def test_a_zone_in_another_layout_is_read_by_the_fast_paths(text: str, expected: datetime) -> None:
+    found = parse_date_fast(text)
+    assert found == expected
+    assert found is not None and found.utcoffset() == expected.utcoffset()
+
+
+# The US generic names, as feedparser reads them.
+US_GENERIC = [("AT", -4), ("ET", -5), ("CT", -6), ("MT", -7), ("PT", -8)]
+
+
+@pytest.mark.parametrize(("zone", "hours"), US_GENERIC, ids=[c[0] for c in US_GENERIC])
+def test_us_generic_zone_names(zone: str, hours: int) -> None:
+    expected = datetime(2004, 1, 26, 16, 31, tzinfo=tz(hours))
+    assert parse_date_fast(f"Mon, 26 Jan 2004 16:31:00 {zone}") == expected
+    assert dates.unknown_zone(f"Mon, 26 Jan 2004 16:31:00 {zone}") is None
+
+
+@pytest.mark.parametrize("offset", ["+zz:00", "+00:zz", "+99:99", "-2500"])
+def test_an_offset_no_zone_has_is_the_time_as_written_without_dateparser(
+    offset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What dateparser read too (the time as written, in the source's zone), but at ~10 ms
+    # a date; said so by unknown_zone.
+    monkeypatch.setattr(dates, "_natural", lambda text, languages: pytest.fail(text))
+    for text in (f"Sun, 16 Dec 2012 11:47:32 {offset}", f"2012-12-16T11:47:32{offset}"):
+        assert parse_date(text) == datetime(2012, 12, 16, 11, 47, 32)
+        assert dates.unknown_zone(text) == offset
+
+
+def test_an_rfc822_date_in_english_costs_dateparser_one_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[str, ...]] = []
+    natural = dates._natural
+
+    def recording(text: str, languages: tuple[str, ...]) -> datetime | None:
+        asked.append(languages)
+        return natural(text, languages)
+
+    monkeypatch.setattr(dates, "_natural", recording)
+    assert parse_date("Tue, 21 Sep 2021 10:00:00 PHT") == datetime(2021, 9, 21, 10, tzinfo=tz(8))
+    assert asked == [("en",)]
+    asked.clear()
+    parse_date("Seg, 24 Set 2018 19:42:40 PHT")  # Portuguese: all languages, as before
+    assert asked[0] == dates.DEFAULT_LANGUAGES
+
+
+ZONE_WORDS = [
+    ("Mon Jul 27 16:31:00 CEST 2026", "CEST"),
+    ("2026-07-27 16:31:00 XYZ", "XYZ"),
+    ("Monday, July 27, 2026 4:31 PM (CET)", "CET"),
+    ("Mon, 27 Jul 2026 16:31:00 UTC-05:00", "UTC-05:00"),
+    ("2026-07-27T16:31:00+zz:00", "+zz:00"),
+    ("Mon, 27 Jul 2026 16:31:00 +0200 (CEST)", None),  # the offset in digits comes first
+    ("2026-07-27T16:31:00+02:00", None),
+    ("Monday, July 27, 2026 4:31 PM", None),
+    ("Mon Jul 27 16:31:00 2026", None),
+]
+
+
+@pytest.mark.parametrize(("text", "zone"), ZONE_WORDS, ids=[c[0] for c in ZONE_WORDS])
+def test_zone_word(text: str, zone: str | None) -> None:
+    assert dates.zone_word(text) == zone
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("Tue, 21 Sep 2021 10:00:00 NZT", "NZT"),
+        ("Mon Jul 27 16:31:00 NZT 2026", "NZT"),
+        ("2026-07-27T16:31:00 NZT", "NZT"),
+        ("Mon, 27 Jul 2026 16:31:00 Mars/Olympus", "Mars/Olympus"),
+        ("2026-07-27 16:31:00 CEST", None),
+        ("Mon, 27 Jul 2026 16:31:00 Europe/Paris", None),
+        ("14.02.2026, 10:30 Uhr", None),  # a word, not a zone
+    ],
+)
+def test_unknown_zone_in_any_layout(text: str, zone: str | None) -> None:
+    assert dates.unknown_zone(text) == zone

@@ -275,7 +275,8 @@ REFUSED = {
         "entity",
     ),
     "entity hidden after comment": (
-        b'<!-- <a> --><!DOCTYPE rss [<!ENTITY x "y">]><rss version="2.0"><channel/></rss>',
+        b'<!-- <a> --><!DOCTYPE rss [<!ENTITY x "y"><!ENTITY x2 "&x;&x;">]>'
+        b'<rss version="2.0"><channel/></rss>',
         "entity",
     ),
     "entity behind a tag in a processing instruction": (
@@ -289,7 +290,7 @@ REFUSED = {
         "entity",
     ),
     "entity behind a comment opened in a processing instruction": (
-        b'<?x <!-- ?><!DOCTYPE rss [<!ENTITY a "aaaa">]><!-- -->'
+        b'<?x <!-- ?><!DOCTYPE rss [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><!-- -->'
         b'<rss version="2.0"><channel><title>&a;</title></channel></rss>',
         "entity",
     ),
@@ -298,7 +299,9 @@ REFUSED = {
         "entity",
     ),
     "utf-16 entity bomb": (
-        '<!DOCTYPE r [<!ENTITY a "aaaa">]><rss version="2.0"><channel/></rss>'.encode("utf-16"),
+        '<!DOCTYPE r [<!ENTITY a "a"><!ENTITY b "&a;">]><rss version="2.0"><channel/></rss>'.encode(
+            "utf-16"
+        ),
         "entity",
     ),
     # json.loads recurses per level: a RecursionError was reported as a bug.
@@ -699,3 +702,76 @@ def test_an_atom_entry_with_out_of_line_content_links_to_it() -> None:
     )
     # Its id "1" is no address: the entry has none of its own (it was "https://e.org/1").
     assert parse(fetched(relative_id, "https://e.org/feed")).items[0].url is None
+
+
+def _dated(kind: str, date: str) -> bytes:
+    """A one-entry feed dated `date`: RSS 2.0 pubDate, Atom updated or published, RSS 1.0
+    dc:date."""
+    if kind == "rss":
+        return f"""<rss version="2.0"><channel><title>t</title><item><title>x</title>
+        <link>https://e.org/1</link><pubDate>{date}</pubDate></item></channel></rss>""".encode()
+    if kind in ("atom updated", "atom published"):
+        element = kind.split()[1]
+        return f"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>
+        <title>x</title><id>urn:1</id><link href="https://e.org/1"/>
+        <{element}>{date}</{element}></entry></feed>""".encode()
+    return f"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+    <channel rdf:about="https://e.org/"><title>t</title><link>https://e.org/</link></channel>
+    <item rdf:about="https://e.org/1"><title>x</title><link>https://e.org/1</link>
+    <dc:date>{date}</dc:date></item></rdf:RDF>""".encode()
+
+
+DATE_KINDS = ["rss", "atom updated", "atom published", "rss1 dc:date"]
+# Zone names feedparser ignores (reading the time as UTC), or which cost it the time.
+ZONED_ELSEWHERE = [
+    ("Mon Jul 27 16:31:00 CEST 2026", datetime(2026, 7, 27, 14, 31, tzinfo=UTC)),
+    ("2026-07-27T16:31:00 CEST", datetime(2026, 7, 27, 14, 31, tzinfo=UTC)),
+    ("2026-07-27 16:31:00 CEST", datetime(2026, 7, 27, 14, 31, tzinfo=UTC)),
+    ("Mon, 27 Jul 2026 16:31:00 UTC-05:00", datetime(2026, 7, 27, 21, 31, tzinfo=UTC)),
+    ("Mon, 27 Jul 2026 16:31:00 UTC+01:00", datetime(2026, 7, 27, 15, 31, tzinfo=UTC)),
+    # The US generic names, as feedparser reads them.
+    ("Mon, 26 Jan 2004 16:31:00 AT", datetime(2004, 1, 26, 20, 31, tzinfo=UTC)),
+    ("Mon, 26 Jan 2004 16:31:00 ET", datetime(2004, 1, 26, 21, 31, tzinfo=UTC)),
+    ("Mon, 26 Jan 2004 16:31:00 CT", datetime(2004, 1, 26, 22, 31, tzinfo=UTC)),
+    ("Mon, 26 Jan 2004 16:31:00 MT", datetime(2004, 1, 26, 23, 31, tzinfo=UTC)),
+    ("Mon, 26 Jan 2004 16:31:00 PT", datetime(2004, 1, 27, 0, 31, tzinfo=UTC)),
+    ("Wed, 19 Aug 2009 18:28:00 Etc/GMT", datetime(2009, 8, 19, 18, 28, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("kind", DATE_KINDS)
+@pytest.mark.parametrize(("date", "expected"), ZONED_ELSEWHERE, ids=[c[0] for c in ZONED_ELSEWHERE])
+def test_a_zone_in_another_layout_than_rfc822_is_applied(
+    kind: str, date: str, expected: datetime
+) -> None:
+    doc = parse(fetched(_dated(kind, date), "https://e.org/feed"))
+    (item,) = doc.items
+    assert item.published is not None and item.published.tzinfo is not None
+    assert item.published == expected
+    assert not [w for w in doc.warnings if "time zone" in w]
+
+
+UNKNOWN_ZONES = [
+    ("Tue, 21 Sep 2021 10:00:00 NZT", "NZT"),
+    ("Tue Sep 21 10:00:00 NZT 2021", "NZT"),
+    ("2021-09-21T10:00:00 NZT", "NZT"),
+    ("2021-09-21 10:00:00 NZT", "NZT"),
+    ("Tue, 21 Sep 2021 10:00:00 +zz:00", "+zz:00"),
+]
+
+
+@pytest.mark.parametrize("kind", DATE_KINDS)
+@pytest.mark.parametrize(("date", "zone"), UNKNOWN_ZONES, ids=[c[0] for c in UNKNOWN_ZONES])
+def test_a_zone_nobody_knows_in_any_layout_is_read_as_local_time_and_said_so(
+    kind: str, date: str, zone: str
+) -> None:
+    # Not as UTC (feedparser's reading, the zone ignored): the time as written, which
+    # normalise reads in the source's zone, with a warning naming the zone.
+    doc = parse(fetched(_dated(kind, date), "https://e.org/feed"))
+    (item,) = doc.items
+    assert item.published == datetime(2021, 9, 21, 10, 0)
+    assert [w for w in doc.warnings if "time zone" in w] == [
+        f"dates in a time zone not known here ({zone}) were read in the source's time zone"
+        " (set `timezone` in sources.toml if that is wrong)"
+    ]

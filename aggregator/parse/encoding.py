@@ -363,7 +363,7 @@ def decode(
                 warnings=warnings,
             )
 
-    if markup == "xml" and (wide := _utf16_without_bom(data, content_type)) is not None:
+    if markup == "xml" and (wide := _wide_without_bom(data, content_type)) is not None:
         return wide
 
     # UTF-8 last: the default of XML and JSON, and the encoding of nearly every unlabelled
@@ -401,16 +401,24 @@ def decode(
     return decoded
 
 
-# XML 1.0 Appendix F: a document without a byte-order mark that opens with "<?" in 16-bit
-# units is UTF-16 of that byte order, whatever it then declares.
-_UTF16_OPENINGS = ((b"<\x00?\x00", "utf_16_le"), (b"\x00<\x00?", "utf_16_be"))
+# XML 1.0 Appendix F: a document without a byte-order mark that opens with "<" in 32-bit
+# units (00 00 00 3C, 3C 00 00 00) is UTF-32 (UCS-4), with "<?" in 16-bit units UTF-16, of
+# that byte order, whatever it then declares. UTF-32 first: "<" then three NULs is no UTF-16
+# text, and such a document read as UTF-8 failed at its first NUL.
+_WIDE_OPENINGS = (
+    (b"\x00\x00\x00<", "utf_32_be"),
+    (b"<\x00\x00\x00", "utf_32_le"),
+    (b"<\x00?\x00", "utf_16_le"),
+    (b"\x00<\x00?", "utf_16_be"),
+)
 
 
-def _utf16_without_bom(data: bytes, content_type: str | None) -> Decoded | None:
-    """UTF-16 XML without a byte-order mark, read in the byte order its first characters
-    show. A "utf-16" label is borne out by them (RFC 2781 reads it big-endian without a
-    mark; Python little-endian), so only a label of another encoding is warned about."""
-    codec = next((c for opening, c in _UTF16_OPENINGS if data.startswith(opening)), None)
+def _wide_without_bom(data: bytes, content_type: str | None) -> Decoded | None:
+    """UTF-16 (or UTF-32) XML without a byte-order mark, read in the byte order its first
+    characters show. A "utf-16" label is borne out by them (RFC 2781 reads it big-endian
+    without a mark; Python little-endian), so only a label of another encoding (of another
+    width) is warned about."""
+    codec = next((c for opening, c in _WIDE_OPENINGS if data.startswith(opening)), None)
     text = _try_decode(data, codec) if codec is not None else None
     if codec is None or text is None:
         return None
@@ -419,7 +427,7 @@ def _utf16_without_bom(data: bytes, content_type: str | None) -> Decoded | None:
     wrong = [
         (label, claimant)
         for label, claimant in claims
-        if label is not None and not (codec_name(label) or "").startswith("utf_16")
+        if label is not None and not (codec_name(label) or "").startswith(codec[:6])
     ]
     notes = tuple(
         f"{claimant} {label!r} does not match the bytes: read as {codec}"

@@ -20,12 +20,12 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import fastfeed, guards
-from aggregator.parse.dates import has_unknown_zone, parse_date, parse_date_fast, unknown_zone
+from aggregator.parse.dates import parse_date, parse_date_fast, unknown_zone, zone_word
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
-from aggregator.text import has_html_tags, plain_as_html
+from aggregator.text import fold_line, has_html_tags, html_to_text, plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
 # An empty `<item/>` (or `<item></item>`) inside an item (FeedBurner's feeds of PCMag and
@@ -88,6 +88,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     refused = guards.entity_refusal(utf8)
     if refused:
         raise ParseError(source.id, refused)
+    utf8 = guards.with_safe_entities_expanded(utf8)  # an old MT feed's <!ENTITY nbsp "&#160;">
 
     headers = {"content-type": "application/xml; charset=utf-8"}
     if "content-language" in fetched.headers:
@@ -164,7 +165,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     return ParsedDocument(
         items=tuple(items),
         format=version or "unknown",
-        title=_text(feed.get("title")),
+        title=_plain_title(feed, rss=version.startswith("rss")),
         link=link,
         language=feed_language,
         warnings=tuple(warnings),
@@ -338,6 +339,17 @@ def _marked_up(entry: dict[str, Any], key: str, *, rss: bool = False) -> str | N
     return plain_as_html(value)
 
 
+def _plain_title(feed: Mapping[str, Any], *, rss: bool) -> str | None:
+    """The document's title as plain text on one line, made as normalise makes an item's:
+    "Justice &amp;amp; Home Affairs &lt;i&gt;News&lt;/i&gt;" reached `sources add` as the
+    name "Justice &amp; Home Affairs <i>News</i>". An Atom type="text" title is taken as
+    written ("Use <br> tags" stays)."""
+    if not isinstance(feed, dict):
+        return _text(feed.get("title"))
+    marked = _marked_up(feed, "title", rss=rss)
+    return (fold_line(html_to_text(marked)) or None) if marked else None
+
+
 _EMAIL_THEN_NAME = re.compile(r"^(?:[^\s()<>@]+@[^\s()<>]+)?\s*\(\s*(?P<name>[^()]+?)\s*\)$")
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>()]+?)\s*<[^<>@\s]+@[^<>\s]+>$")
 
@@ -368,6 +380,16 @@ def _is_plain(detail: Any) -> bool:
     return bool(_field(detail, "type") == "text/plain")
 
 
+# The zone names feedparser applies (its RFC 822 table); any other it ignores, reading the
+# time as UTC.
+_FEEDPARSER_ZONES = frozenset(
+    {
+        *("UT", "GMT", "Z", "ADT", "AST", "AT", "EDT", "EST", "ET", "CDT", "CST", "CT"),
+        *("MDT", "MST", "MT", "PDT", "PST", "PT", "MET", "MEST", "A", "N", "M", "Y"),
+    }
+)
+
+
 def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | None:
     raw = _field(entry, key)
     if not isinstance(raw, str) or not raw.strip():
@@ -377,14 +399,32 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
     found = parse_date_fast(raw)
     if found is not None:
         return found
+    reading = _feedparser_reading(entry, key)
+    # feedparser applies an offset in digits, but a zone name it does not know it ignores
+    # (the time read as UTC), and after an ISO date a name costs the time too ("2026-07-27
+    # 16:31:00 CEST" is midnight): it is trusted only with a date that names no zone.
+    zone = zone_word(raw)
+    if reading is not None and zone is None:
+        return reading
+    found = parse_date(raw, languages or None)
+    if found is not None or reading is None or zone is None:
+        return found
+    # Only feedparser read it: with the zone applied if feedparser knows its name, else the
+    # time as written, which normalise reads in the source's zone (warned of, as a zone
+    # nobody knows is: _zones_read_as_local).
+    return reading if zone.upper() in _FEEDPARSER_ZONES else reading.replace(tzinfo=None)
+
+
+def _feedparser_reading(entry: dict[str, Any], key: str) -> datetime | None:
+    """feedparser's own reading of a date ("*_parsed"), in UTC."""
     parsed_tuple = _field(entry, f"{key}_parsed")
-    if parsed_tuple and not has_unknown_zone(raw):  # feedparser drops a zone it does not know
-        try:
-            year, month, day, hour, minute, second = parsed_tuple[:6]
-            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-        except (TypeError, ValueError):
-            pass
-    return parse_date(raw, languages or None)
+    if not parsed_tuple:
+        return None
+    try:
+        year, month, day, hour, minute, second = parsed_tuple[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def _feed_language(feed: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
