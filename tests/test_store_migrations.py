@@ -304,3 +304,23 @@ def test_0008_gives_stored_items_this_releases_links(database_url: str) -> None:
         ]
     finally:
         engine.dispose()
+
+
+def test_0010_reads_every_source_again_once(database_url: str) -> None:
+    # This release reads dates and relisted entries otherwise: a server answering 304 would
+    # keep the items as the previous release read them (a CEST time stored as UTC).
+    from aggregator.store.schema import sources
+    from tests.support_dedupe import add_sources
+
+    engine = create_store_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0009")
+            add_sources(conn, {"ec": "institution", "edri": "ngo"})
+            conn.execute(sa.update(sources).values(etag='"v1"', last_modified="Tue, 1 Jan 2026"))
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(sources.c.id, sources.c.etag, sources.c.last_modified))
+            assert sorted(tuple(row) for row in rows) == [("ec", None, None), ("edri", None, None)]
+    finally:
+        engine.dispose()

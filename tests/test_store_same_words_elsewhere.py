@@ -170,3 +170,54 @@ def test_a_rewritten_summary_beside_the_same_text_is_stored_in_place(
     (item,) = store.iter_items()
     assert item.summary == "Sixty NGOs now call on the Council."
     assert item.revision == 1 and store.revisions(item.id) == []
+
+
+def _title_only(title: str, date: str) -> str:
+    """An entry with a title and a date alone: no GUID, no link, no text ("h:" identity)."""
+    return (
+        f"<item><title>{title}</title><pubDate>{date}</pubDate><description></description></item>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "read_now", "published"),
+    [
+        # The time of day was lost ("2026-11-23 16:31:00 CET" read as the day alone)...
+        ("Mon, 29 Apr 2024 00:00:00 GMT", "Mon, 29 Apr 2024 16:31:00 +0100", (15, 31)),
+        # ...or the zone was not applied (read as UTC).
+        ("Mon, 29 Apr 2024 16:31:00 GMT", "Mon, 29 Apr 2024 16:31:00 +0200", (14, 31)),
+    ],
+)
+def test_a_title_only_entry_read_with_its_true_time_is_the_same_item(
+    store: SqlStore, source: Source, stored: str, read_now: str, published: tuple[int, int]
+) -> None:
+    # A release that reads dates better gave such an entry a new identity: stored and
+    # mailed twice.
+    assert counts(save_rss(store, source, [_title_only("Termine der Woche", stored)], 1)) == (
+        1,
+        0,
+        0,
+    )
+    corrected = [_title_only("Termine der Woche", read_now)]
+    assert counts(save_rss(store, source, corrected, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.published == datetime(2024, 4, 29, *published, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "Mon, 06 May 2024 00:00:00 GMT",  # next week's "Termine der Woche"
+        "Mon, 29 Apr 2024 13:07:00 GMT",  # a second one that day, hours later
+    ],
+)
+def test_a_title_only_entry_of_another_day_or_time_is_a_new_item(
+    store: SqlStore, source: Source, later: str
+) -> None:
+    save_rss(store, source, [_title_only("Termine der Woche", "Mon, 29 Apr 2024 10:00:00 GMT")], 1)
+    assert counts(save_rss(store, source, [_title_only("Termine der Woche", later)], 2)) == (
+        1,
+        0,
+        0,
+    )
+    assert store.item_count() == 2

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -377,7 +377,9 @@ def _with_the_same_words(
     a twin: one row, one entry."""
     wanted: dict[str, list[Item]] = {}
     for item in missing:
-        if item.identity in found or not item.text:
+        # A title alone says little: only an entry known by its title and date may be
+        # matched without text (below).
+        if item.identity in found or not (item.text or item.identity.startswith("h:")):
             continue
         if item.identity.startswith("g:urn:ep-procedure:"):
             continue
@@ -389,11 +391,33 @@ def _with_the_same_words(
         wanted,
     ):
         dated = not row["published_is_fallback"] and not item.published_is_fallback
+        if not item.text:
+            # A title-only entry without GUID or link ("Termine der Woche"): the same
+            # title next week is another entry. Its date read otherwise (a zone applied, a
+            # lost time of day found) is the same one.
+            if dated and _by_hash(row, item) and _read_otherwise(row, item):
+                renamed[item.identity] = row
+            continue
         # An entry with neither GUID nor link of its own is known by its title and date
         # ("h:"): a corrected date gives it a new identity, and it is the same entry.
         if not dated or from_db(row["published"]) == item.published or _by_hash(row, item):
             renamed[item.identity] = row
     return renamed
+
+
+# The widest a zone moves a time of day (UTC-12 to UTC+14 read as UTC).
+_ZONE_SPAN = timedelta(hours=14)
+
+
+def _read_otherwise(row: RowMapping, item: Item) -> bool:
+    """Is the entry's date the stored one read otherwise, not another day's entry: a zone
+    applied (whole quarter hours, within a zone's reach), or a time of day found where the
+    stored date had none (midnight) on the same day."""
+    before, after = from_db(row["published"]), item.published
+    if before.time() == time(0) and before.date() == after.astimezone(UTC).date():
+        return True  # the day alone was read before
+    moved = abs(after - before)
+    return moved <= _ZONE_SPAN and moved % timedelta(minutes=15) == timedelta(0)
 
 
 def _one_row_one_entry(
