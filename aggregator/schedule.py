@@ -1,18 +1,27 @@
 """`aggregator run`: the long-running service. A front end: it decides *when*, `App` does.
 
-The deciding is done by `Service.step()` against the app's clock, so a test can drive it with
-a fake one; APScheduler only wakes it up:
+The deciding is done against the app's clock, so a test can drive it with a fake one
+(`Service.step()` does everything due, in order); APScheduler only wakes it up:
 
-- a tick every `schedule.tick_seconds` (default one minute): refresh the sources whose next
-  fetch time (kept in the store, so a restart loses nothing) has come, then send every
-  digest whose schedule fired since that profile's last digest;
+- a tick every `schedule.tick_seconds` (default one minute) starts a refresh of the sources
+  whose next fetch time (kept in the store, so a restart loses nothing) has come and which
+  no refresh of this service is reading already. Refreshes overlap: a source that trickles
+  its answer holds up itself, not the sources due at the next ticks (and the store's
+  per-source leases keep any two refreshes off one source);
+- beside the refreshes, one pass at a time, the chores: every digest whose schedule fired
+  since that profile's last digest, digest files a folder refused, queued emails, the daily
+  prune. A digest never waits for a refresh in flight: it goes out at its time with what
+  the store holds (what a refresh commits later comes in the next one, by first sighting);
 - one cron job per digest profile (APScheduler 3 `CronTrigger` in the profile's timezone),
   so a digest goes out at its time rather than at the next tick.
 
 A digest missed while the service was down is sent once on start, not once per missed day:
-"due" means "at least one fire time since the last digest", and the window of the digest
-then runs from the end of the last one to now. SIGTERM/SIGINT stop taking new work, let the
-step in flight finish its writes (up to `STOP_GRACE_SECONDS`), and return.
+"due" means "at least one fire time since the last digest" (for a profile that never sent
+one: since a service first ran with it, which the store keeps), and the window of the
+digest then runs from the end of the last one to now. That one digest is late already: it
+waits for the refresh the start began (at most `fetch.total_timeout`), so that it carries
+what the sources published while the service was down. SIGTERM/SIGINT stop taking new
+work, let every task in flight finish its writes (up to `STOP_GRACE_SECONDS`), and return.
 """
 
 from __future__ import annotations
@@ -21,10 +30,10 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -33,13 +42,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator import cron
 from aggregator.config_watch import ConfigFiles
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, SourceBusy
+from aggregator.models import Source, SourceResult
 from aggregator.settings import DigestProfile
+from aggregator.store import leases
 from aggregator.words import count
 
 if TYPE_CHECKING:
     from aggregator.app import App
     from aggregator.deliver.outbox import DeliveryOutcome
+    from aggregator.deliver.run import UnwrittenFiles
 
 log = logging.getLogger("aggregator.schedule")
 
@@ -48,7 +60,7 @@ PRUNE_AT = {"hour": 3, "minute": 30}
 
 # How often digests whose send failed are tried again between their cron times.
 PENDING_RETRY = timedelta(minutes=5)
-# How long SIGTERM waits for a step in flight before cancelling it. Cancelling abandons
+# How long SIGTERM waits for the work in flight before cancelling it. Cancelling abandons
 # fetches still waiting for the network; a store write already started runs to its commit
 # in the store thread (App.close waits for it), so the store stays consistent either way.
 STOP_GRACE_SECONDS = 30.0
@@ -74,11 +86,13 @@ def digest_due(trigger: BaseTrigger, *, since: datetime, now: datetime) -> bool:
     return due_fire(trigger, since=since, now=now) is not None
 
 
-def digest_reference(last_end: datetime | None, started: datetime) -> datetime:
+def digest_reference(last_end: datetime | None, first_seen: datetime) -> datetime:
     """What "since" means for a profile: the end of its last digest; for a profile that never
-    sent one, when this service started (its first digest comes at its first scheduled
-    time, rather than at once with the whole archive)."""
-    return last_end if last_end is not None else started
+    sent one, when a service first ran with it (`store.digests.profiles_first_seen`). Its
+    first digest comes at its first scheduled time after that, not at once with the whole
+    archive; and one whose time passed while the service was down goes out on start, where
+    counting from this start put it off to the next day."""
+    return last_end if last_end is not None else first_seen
 
 
 def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
@@ -108,17 +122,15 @@ class StepReport:
 
 
 @dataclass(eq=False, kw_only=True)
-class _Wakeups:
-    """At most one step runs; a wake-up during a step asks for one more after it."""
+class _Lane:
+    """At most one pass runs; a wake-up during a pass asks for one more after it."""
 
     task: asyncio.Task[None] | None = None
     again: bool = False
-    crashed: BaseException | None = None
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Service:
-    """Runs refresh ticks and digest jobs for one `App` until stopped."""
+    """Runs refreshes and the digest jobs for one `App` until stopped."""
 
     def __init__(
         self,
@@ -133,24 +145,47 @@ class Service:
         self.enqueue = enqueue
         self.started = app.clock()
         self.grace_seconds = grace_seconds
-        self._wakeups = _Wakeups()
-        self._prune_wanted = False  # set by the daily prune job, done by the next step
+        self._stopping = asyncio.Event()
+        self._crashed: BaseException | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # every task in flight: SIGTERM waits
+        self._chores = _Lane()
+        # Source id -> the refresh of this service reading it (its lease owner): not picked
+        # again meanwhile. Per source, not per refresh: one read at the start of a refresh
+        # that still waits for a slow source is due again at its next time, and is read then.
+        self._in_flight: dict[str, str] = {}
+        # Source id -> the refresh that read it and still holds its lease (it releases its
+        # leases when its last source is done): a later refresh of the source takes it over.
+        self._read: dict[str, str] = {}
+        self._start_refresh: asyncio.Task[None] | None = None  # what a catch-up digest awaits
+        self._first_seen: dict[str, datetime] | None = None  # per profile, from the store
+        # Digest files a folder refused, by (profile, day): written at a later pass.
+        self._unwritten: dict[tuple[str, str], UnwrittenFiles] = {}
+        self._prune_wanted = False  # set by the daily prune job, done by the next pass
         self._pending_tried: datetime | None = None  # the last retry of queued digests
         self._config = ConfigFiles(app.config_dir) if app.config_dir is not None else None
 
-    # one step: what is due now, by the app's clock
+    # what is due now, by the app's clock
 
     async def tick(self) -> tuple[int, int]:
-        """Refresh every source that is due now; returns (refreshed, failed)."""
+        """Refresh every source that is due now and that no refresh of this service is
+        reading already; returns (refreshed, failed)."""
         self._tell_config_changes()
-        due = self.app.due_sources()
+        due = [s for s in self.app.due_sources() if s.id not in self._in_flight]
         if not due:
             return 0, 0
-        if self.enqueue is not None:
-            sent = await asyncio.to_thread(self.enqueue, [source.id for source in due])
-            log.info("tick: %s due, %d sent to the workers", count(len(due), "source"), sent)
-            return sent, 0
-        results = await self.app.refresh(due)
+        owner = leases.new_owner()
+        # Marked before the first await: a tick while these are read leaves them alone.
+        self._in_flight.update((source.id, owner) for source in due)
+        try:
+            if self.enqueue is not None:
+                sent = await asyncio.to_thread(self.enqueue, [source.id for source in due])
+                log.info("tick: %s due, %d sent to the workers", count(len(due), "source"), sent)
+                return sent, 0
+            results = await self._refresh(due, owner)
+        finally:
+            for source in due:
+                if self._in_flight.get(source.id) == owner:
+                    del self._in_flight[source.id]
         failed = [r for r in results if not r.ok]
         log.info("tick: refreshed %s, %d failed", count(len(results), "source"), len(failed))
         for result in results:
@@ -160,15 +195,78 @@ class Service:
                 log.warning("%s: %s", result.source_id, warning)
         return len(results), len(failed)
 
+    async def _refresh(self, due: Sequence[Source], owner: str) -> list[SourceResult]:
+        """`App.refresh`, with the leases taken here: a source is released for this service's
+        next refresh as soon as it is read (`_in_flight`), and its lease is handed over to
+        that refresh, where the store's would hold it until this refresh's slowest source is
+        done, and a refresh of it then would find it "busy"."""
+        from aggregator.app import REFRESH_LEASE
+
+        engine = self.app.store.engine
+        for source in due:
+            earlier = self._read.pop(source.id, None)
+            if earlier is not None:  # read by a refresh still waiting for others: free it
+                leases.release(engine, source.id, owner=earlier)
+        now = self.app.clock()
+        ids = [source.id for source in due]
+        held = leases.claim(engine, ids, owner=owner, now=now, ttl=REFRESH_LEASE)
+        busy = {
+            source_id: SourceResult(
+                source_id=source_id,
+                outcome=SourceBusy(
+                    source_id,
+                    holder=(
+                        "queued for a worker"
+                        if lease.owner == leases.QUEUED
+                        else f"by {lease.owner}"
+                    ),
+                    until=lease.expires_at,
+                ),
+                started_at=now,
+                seconds=0.0,
+            )
+            for source_id, lease in held.items()
+        }
+
+        def read(result: SourceResult) -> None:
+            if self._in_flight.get(result.source_id) == owner:
+                del self._in_flight[result.source_id]
+                self._read[result.source_id] = owner
+
+        try:
+            done = await self.app.refresh(
+                [source for source in due if source.id not in held], on_result=read, leased=True
+            )
+        finally:
+            for source_id in ids:
+                if self._read.get(source_id) == owner:
+                    del self._read[source_id]
+            leases.release_all(engine, owner=owner)
+        by_id = {result.source_id: result for result in done} | busy
+        return [by_id[source_id] for source_id in ids if source_id in by_id]
+
     def due_fires(self, now: datetime) -> list[tuple[DigestProfile, datetime]]:
         """The due profiles, each with the scheduled time it is due for."""
+        first_seen = self._profiles_first_seen()
         due: list[tuple[DigestProfile, datetime]] = []
         for profile in self.app.settings.digest.profiles:
-            since = digest_reference(self.app.last_digest_end(profile.name), self.started)
+            since = digest_reference(
+                self.app.last_digest_end(profile.name), first_seen.get(profile.name, self.started)
+            )
             fire = due_fire(cron_trigger(profile), since=since, now=now)
             if fire is not None:
                 due.append((profile, fire))
         return due
+
+    def _profiles_first_seen(self) -> dict[str, datetime]:
+        """When a service first ran with each profile: this one's start for those new to the
+        store, recorded then, so that a restart counts from the same time."""
+        if self._first_seen is None:
+            from aggregator.store.digests import profiles_first_seen
+
+            names = [profile.name for profile in self.app.settings.digest.profiles]
+            self._first_seen = profiles_first_seen(self.app.store.engine, names, now=self.started)
+        return self._first_seen
 
     def _tell_config_changes(self) -> None:
         if self._config is None:
@@ -181,11 +279,18 @@ class Service:
             )
 
     async def digest(self, profile: DigestProfile, fire: datetime | None = None) -> None:
-        # In a thread: rendering and SMTP block. A cancelled step leaves the thread to finish
+        from aggregator.deliver.render import local_date
+        from aggregator.deliver.run import DigestFilesUnwritten
+
+        # In a thread: rendering and SMTP block. A cancelled pass leaves the thread to finish
         # its send and record it (asyncio.run waits for the default executor).
-        run = await asyncio.to_thread(
-            functools.partial(self.app.run_digest, profile.name, send=True, fire=fire)
-        )
+        unwritten: UnwrittenFiles | None = None
+        try:
+            run = await asyncio.to_thread(
+                functools.partial(self.app.run_digest, profile.name, send=True, fire=fire)
+            )
+        except DigestFilesUnwritten as exc:  # recorded and sent: only its files are not
+            run, unwritten = exc.run, exc.unwritten
         if run.taken is not None:
             log.info("digest %s: %s; nothing sent", profile.name, run.taken)
         elif not run.deliveries:
@@ -193,21 +298,81 @@ class Service:
         for outcome in run.deliveries:  # earlier windows' queued emails first, then this one
             own = outcome.window_end == run.digest.window_end
             _log_delivery(outcome, f"{run.digest.entry_count} entries; " if own else "queued, ")
+        if unwritten is not None:
+            self._keep_unwritten(unwritten)
+        elif run.files and not run.digest.is_empty:
+            # The day's files are this digest's now: older ones left unwritten would replace
+            # them. (An empty digest leaves a day's files be, so the older ones go on.)
+            self._unwritten.pop((profile.name, local_date(run.digest)), None)
 
-    async def step(self) -> StepReport:
-        """Refresh the due sources, then send the due digests, so a digest carries what
-        the refresh just found. A store or delivery error is logged and retried on the
-        next step; anything else is a bug and propagates."""
-        refreshed = failed = 0
-        try:
-            refreshed, failed = await self.tick()
-        except AggregatorError as exc:
-            log.error("tick failed: %s", exc)
+    def _keep_unwritten(self, files: UnwrittenFiles) -> None:
+        """Write the files at a later pass. In memory only: the store keeps every digest
+        (the API serves each as emailed), the files are a copy of it; a restart gives up on
+        them, and says so when it stops."""
+        key = (files.profile, files.day)
+        earlier = self._unwritten.get(key)
+        if not (files.empty and earlier is not None and not earlier.empty):
+            self._unwritten[key] = files  # as on disk: an empty digest replaces no files
+        log.warning(
+            "digest %s: its files could not be written to %s: %s; trying again at every tick "
+            "while the service runs",
+            files.profile,
+            files.folder,
+            files.error,
+        )
+
+    async def _write_unwritten(self) -> None:
+        """Write the digest files a folder refused, if it takes them now (the disk has room
+        again, the folder was put right). Said once when refused, once when written."""
+        if not self._unwritten:
+            return
+        from aggregator.deliver.files import FilesNotWritable
+
+        for key, files in list(self._unwritten.items()):
+            if self._stopping.is_set():
+                return
+            try:
+                written = await asyncio.to_thread(files.write)
+            except FilesNotWritable as exc:
+                log.debug("digest %s: files still not written: %s", files.profile, exc)
+                continue
+            if self._unwritten.get(key) is files:
+                del self._unwritten[key]
+            log.info(
+                "digest %s: wrote its %d files of %s to %s, which could not be written when "
+                "it was recorded",
+                files.profile,
+                len(written),
+                files.day,
+                files.folder,
+            )
+
+    def _tell_unwritten(self) -> None:
+        for files in self._unwritten.values():
+            log.warning(
+                "digest %s: its files of %s were never written to %s (%s); the store keeps "
+                "the digest, and GET /api/v1/digests?profile=%s serves it",
+                files.profile,
+                files.day,
+                files.folder,
+                files.error,
+                files.profile,
+            )
+
+    async def chores(self) -> tuple[str, ...]:
+        """Digest files left unwritten, the due digests, queued emails and the daily prune,
+        in turn; returns the profiles whose digest ran. A store or delivery error is logged
+        and tried again at the next pass; anything else is a bug and propagates."""
+        await self._write_unwritten()
         digests: list[str] = []
-        if self._wakeups.stopping.is_set():
-            return StepReport(refreshed=refreshed, failed=failed, digests=())
         try:
-            for profile, fire in self.due_fires(self.app.clock()):
+            due = self.due_fires(self.app.clock())
+            if any(fire < self.started for _, fire in due):
+                await self._wait_for_start_refresh()
+                due = self.due_fires(self.app.clock())
+            for profile, fire in due:
+                if self._stopping.is_set():
+                    break
                 log.info("digest %s is due", profile.name)
                 await self.digest(profile, fire)
                 digests.append(profile.name)
@@ -215,15 +380,45 @@ class Service:
             log.error("digest failed: %s", exc)
         if digests:  # a digest run retries the queue first: that counts as a try
             self._pending_tried = self.app.clock()
-        elif not self._wakeups.stopping.is_set():
+        elif not self._stopping.is_set():
             await self._retry_pending()
-        if self._prune_wanted and not self._wakeups.stopping.is_set():
+        if self._prune_wanted and not self._stopping.is_set():
             self._prune_wanted = False
             try:
                 await self.prune()
             except AggregatorError as exc:
                 log.error("prune failed: %s", exc)
-        return StepReport(refreshed=refreshed, failed=failed, digests=tuple(digests))
+        return tuple(digests)
+
+    async def _wait_for_start_refresh(self) -> None:
+        """A digest missed while the service was down is late already: it waits for the
+        refresh its start began, so that it carries what the sources published meanwhile;
+        not longer than one fetch may take, so that a source that trickles its answer (or
+        hangs) does not hold it up further."""
+        task = self._start_refresh
+        if task is None or task.done():
+            return
+        limit = self.app.settings.fetch.total_timeout
+        log.info(
+            "a digest missed while the service was down waits for the refresh of the sources "
+            "due at the start (up to %.0fs)",
+            limit,
+        )
+        await asyncio.wait({task}, timeout=limit)
+
+    async def step(self) -> StepReport:
+        """Everything due now, in order: refresh the due sources, then the chores, so a
+        digest carries what the refresh just found. What a test drives under its clock;
+        the service runs the two side by side (`wake`)."""
+        refreshed = failed = 0
+        try:
+            refreshed, failed = await self.tick()
+        except AggregatorError as exc:
+            log.error("tick failed: %s", exc)
+        if self._stopping.is_set():
+            return StepReport(refreshed=refreshed, failed=failed, digests=())
+        digests = await self.chores()
+        return StepReport(refreshed=refreshed, failed=failed, digests=digests)
 
     async def _retry_pending(self) -> None:
         """Digests whose send failed (the SMTP server down at 07:00) are retried every
@@ -241,7 +436,9 @@ class Service:
             _log_delivery(outcome, "queued, ")
 
     async def prune(self) -> None:
-        """Delete what the retention settings let go (in a thread: it blocks)."""
+        """Delete what the retention settings let go (in a thread: it blocks). It may run
+        beside a refresh, as `aggregator prune` beside the service does: the store keeps
+        the two consistent (tombstones, foreign keys, its transactions)."""
         result = await asyncio.to_thread(self.app.prune)
         log.info(
             "prune: %d items deleted, %d clusters emptied", result.items, result.clusters_deleted
@@ -250,34 +447,61 @@ class Service:
     # the event-loop glue
 
     def stop(self) -> None:
-        """Stop after the step in flight; asked again while it finishes, stop now."""
-        wakeups = self._wakeups
-        if wakeups.stopping.is_set() and wakeups.task is not None and not wakeups.task.done():
-            log.warning("stopping now: cancelling the step in flight")
-            wakeups.task.cancel()
-        wakeups.stopping.set()
+        """Take no new work, and stop once the work in flight is done; asked again while
+        it finishes, cancel it."""
+        if self._stopping.is_set():
+            live = [task for task in self._tasks if not task.done()]
+            if live:
+                log.warning("stopping now: cancelling the step in flight (%d tasks)", len(live))
+                for task in live:
+                    task.cancel()
+        self._stopping.set()
 
     def wake(self) -> None:
-        """Start a step now, or one more after the step in flight."""
-        wakeups = self._wakeups
-        if wakeups.stopping.is_set():
+        """Start refreshing the sources due now, beside any refresh in flight (a source is
+        read by one at a time), and a pass of the chores, or one more after the pass in
+        flight. Neither waits for the other: a digest goes out at its time however long a
+        source takes to answer, and a source is read at its tick however long another one,
+        or a digest, takes."""
+        if self._stopping.is_set():
             return
-        if wakeups.task is not None and not wakeups.task.done():
-            wakeups.again = True
-            return
-        wakeups.task = asyncio.get_running_loop().create_task(self._steps())
+        refresh = self._spawn(self._refresh_due())
+        if self._start_refresh is None:
+            self._start_refresh = refresh
+        lane = self._chores
+        if lane.task is not None and not lane.task.done():
+            lane.again = True
+        else:
+            lane.task = self._spawn(self._chore_passes())
 
-    async def _steps(self) -> None:
-        wakeups = self._wakeups
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and self._crashed is None:  # a bug: stop; serve() raises it
+            self._crashed = exc
+            self._stopping.set()
+
+    async def _refresh_due(self) -> None:
         try:
-            while True:
-                wakeups.again = False
-                await self.step()
-                if not wakeups.again or wakeups.stopping.is_set():
-                    return
-        except Exception as exc:  # a bug: stop the service; serve() raises it
-            wakeups.crashed = exc
-            wakeups.stopping.set()
+            await self.tick()
+        except AggregatorError as exc:
+            log.error("tick failed: %s", exc)
+
+    async def _chore_passes(self) -> None:
+        lane = self._chores
+        while True:
+            lane.again = False
+            await self.chores()
+            if not lane.again or self._stopping.is_set():
+                return
 
     async def _wake_job(self) -> None:
         # A coroutine on purpose: APScheduler's asyncio executor runs plain functions in a
@@ -289,7 +513,7 @@ class Service:
         self.wake()
 
     async def serve(self, *, install_signals: bool = True) -> None:
-        """Run until `stop()` or SIGTERM/SIGINT; re-raises a bug that stopped a step."""
+        """Run until `stop()` or SIGTERM/SIGINT; re-raises a bug that stopped a task."""
         loop = asyncio.get_running_loop()
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -309,7 +533,7 @@ class Service:
                 id=f"digest:{profile.name}",
                 coalesce=True,
                 max_instances=1,
-                misfire_grace_time=None,  # late is fine: step() decides from the store
+                misfire_grace_time=None,  # late is fine: the chores decide from the store
             )
         scheduler.add_job(
             self._prune_job,
@@ -320,29 +544,33 @@ class Service:
             misfire_grace_time=3600,
         )
         scheduler.start()
-        self.wake()  # at once: due sources first, then any digest missed while stopped
+        self.wake()  # at once: the due sources, and beside them a digest missed while stopped
         try:
-            await self._wakeups.stopping.wait()
+            await self._stopping.wait()
         finally:
             scheduler.shutdown(wait=False)
             try:
-                # The handlers stay while the step finishes: a second signal cuts it short
+                # The handlers stay while the work finishes: a second signal cuts it short
                 # (and the process still ends as asked, exit 0), not kills it unlogged.
                 await self._finish()
             finally:
                 if install_signals:
                     for sig in (signal.SIGTERM, signal.SIGINT):
                         loop.remove_signal_handler(sig)
-        if self._wakeups.crashed is not None:
-            raise self._wakeups.crashed
+        self._tell_unwritten()
+        if self._crashed is not None:
+            raise self._crashed
 
     async def _finish(self) -> None:
-        task = self._wakeups.task
-        if task is None or task.done():
+        """Let every task in flight (the refreshes, the chores) finish its writes, up to the
+        grace; then cancel what is left."""
+        live = {task for task in self._tasks if not task.done()}
+        if not live:
             return
         log.info("stopping: letting the step in flight finish its writes")
-        done, _ = await asyncio.wait({task}, timeout=self.grace_seconds)
-        if not done:
+        _, pending = await asyncio.wait(live, timeout=self.grace_seconds)
+        if pending:
             log.warning("stopping: step still running after %.0fs, cancelling", self.grace_seconds)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

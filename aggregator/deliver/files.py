@@ -28,6 +28,17 @@ FORMATS: Mapping[str, tuple[str, Callable[[Digest], str]]] = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+class FilesNotWritable(DeliveryError):
+    """A digest file could not be written (a full disk, a file where its folder should be,
+    a folder the service may not write): the same files may be written once that is fixed,
+    which an unknown format never would."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path = path
+        self.error = error
+        super().__init__(f"writing {path}: {error}")
+
+
 def digest_dir(data_dir: Path, profile: str) -> Path:
     return data_dir / "digests" / (_SAFE_NAME.sub("-", profile).strip(".") or "profile")
 
@@ -62,6 +73,6 @@ def write_digest_files(
         try:
             write_atomically(path, body.encode("utf-8"))
         except OSError as exc:
-            raise DeliveryError(f"writing {path}: {exc}") from exc
+            raise FilesNotWritable(path, exc) from exc
         written.append(path)
     return written

@@ -5,13 +5,16 @@ The order is what makes delivery exactly-once and loss-free:
 2. the window runs from the end of this profile's last recorded digest to now;
 3. with `send`, the digest row and its outbox row commit together (the window only advances
    with the email that carries it), then the row is claimed and sent;
-4. without `send` (a preview), files are written and nothing is recorded, so the next real
+4. the files last: a folder that cannot be written (a full disk, a file where the folder
+   should be) neither holds back an email already queued nor hides that it was sent
+   (`DigestFilesUnwritten` carries the run, and how to write the files later);
+5. without `send` (a preview), files are written and nothing is recorded, so the next real
    digest still shows every item.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -20,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from aggregator.cron import cron_trigger, next_fire_after
-from aggregator.deliver.files import FORMATS, write_digest_files
+from aggregator.deliver.files import FORMATS, FilesNotWritable, write_digest_files
 from aggregator.deliver.mail import SmtpTransport, build_message
 from aggregator.deliver.outbox import (
     DeliveryOutcome,
@@ -59,6 +62,35 @@ class DigestRun:
     # Another run recorded this profile's window meanwhile (its email carries these items):
     # what it recorded, and nothing of this run was recorded or sent.
     taken: WindowTaken | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnwrittenFiles:
+    """The files of a recorded digest that could not be written, and how to write them."""
+
+    profile: str
+    day: str  # the files' date, in the profile's zone: a later digest of that day replaces them
+    folder: Path
+    error: str  # the system's words, with the file it was writing
+    empty: bool  # as on disk, an empty digest's files never replace a non-empty one's
+    write: Callable[[], tuple[Path, ...]]  # writes them (raises FilesNotWritable again)
+
+
+class DigestFilesUnwritten(DeliveryError):
+    """The digest was recorded (and its email sent, or queued) but its files could not be
+    written. Not an error of the digest: `run` is what happened, `unwritten` what is left."""
+
+    def __init__(self, run: DigestRun, unwritten: UnwrittenFiles) -> None:
+        self.run = run
+        self.unwritten = unwritten
+        own = [o.status for o in run.deliveries if o.window_end == run.digest.window_end]
+        email = f"its email {own[-1]}" if own else "no email was due"
+        if own and own[-1] == "failed":
+            email += " (queued, and tried again)"
+        super().__init__(
+            f"digest {run.digest.profile!r} was recorded and {email}, but its files could not"
+            f" be written to {unwritten.folder}: {unwritten.error}"
+        )
 
 
 def transport_for(smtp: SmtpSettings | None, data_dir: Path) -> Transport:
@@ -185,6 +217,24 @@ def run_profile(
             )
         )
 
+    def written(deliveries: tuple[DeliveryOutcome, ...]) -> DigestRun:
+        """The run of a recorded window, with its files: one that cannot write them still
+        says what it recorded and sent (the window has advanced; the email is out)."""
+        try:
+            files = write()
+        except FilesNotWritable as exc:
+            run = DigestRun(digest=digest, files=(), recorded=True, deliveries=deliveries)
+            unwritten = UnwrittenFiles(
+                profile=profile.name,
+                day=local_date(digest),
+                folder=exc.path.parent,
+                error=str(exc.error),
+                empty=digest.is_empty,
+                write=write,
+            )
+            raise DigestFilesUnwritten(run, unwritten) from exc
+        return DigestRun(digest=digest, files=files, recorded=True, deliveries=deliveries)
+
     if not send:
         return DigestRun(digest=digest, files=write(), recorded=False, deliveries=tuple(retried))
     if fire is not None and digest.window_start >= fire:
@@ -205,7 +255,7 @@ def run_profile(
             return DigestRun(
                 digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=exc
             )
-        return DigestRun(digest=digest, files=write(), recorded=True, deliveries=tuple(retried))
+        return written(tuple(retried))
     sender = smtp.sender if smtp is not None else FALLBACK_SENDER
     message = build_message(
         digest,
@@ -225,8 +275,15 @@ def run_profile(
     # The email before the files: a folder that cannot be written (a full disk, a file
     # where the folder should be) held back a digest already queued until the next run.
     outcome = send_queued(engine, row_id, transport, now=now)
-    files = write()
-    return DigestRun(digest=digest, files=files, recorded=True, deliveries=(*retried, outcome))
+    return written((*retried, outcome))
 
 
-__all__ = ["DigestRun", "render_html", "render_json", "render_text", "run_profile"]
+__all__ = [
+    "DigestFilesUnwritten",
+    "DigestRun",
+    "UnwrittenFiles",
+    "render_html",
+    "render_json",
+    "render_text",
+    "run_profile",
+]

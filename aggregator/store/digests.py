@@ -21,9 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.digest import Digest, ShownRevision, SourceInfo
 from aggregator.errors import AggregatorError, StoreError
 from aggregator.models import CacheValidators, OrgKind, SourceHealth, SourceKind, StoredItem
+from aggregator.store.engine import WRITE_OPTION
 from aggregator.store.items import to_stored
 from aggregator.store.schema import (
     digest_items,
+    digest_profiles,
     digests,
     item_revisions,
     item_tags,
@@ -31,7 +33,7 @@ from aggregator.store.schema import (
     outbox,
     sources,
 )
-from aggregator.store.timestamps import from_db_or_none, to_db
+from aggregator.store.timestamps import from_db, from_db_or_none, to_db
 
 
 def insert_ignoring_duplicates(
@@ -74,6 +76,36 @@ def last_window_end(engine: Engine, profile: str) -> datetime | None:
     except SQLAlchemyError as exc:
         raise StoreError(f"reading the last digest of {profile!r} failed: {exc}") from exc
     return from_db_or_none(value)
+
+
+def profiles_first_seen(
+    engine: Engine, profiles: Sequence[str], *, now: datetime
+) -> dict[str, datetime]:
+    """When a service first ran with each of `profiles`: `now` for those it never ran with
+    (recorded, so that a restart knows), the recorded time for the others. Two services
+    starting at once agree: the first insert stands."""
+    names = list(dict.fromkeys(profiles))
+    if not names:
+        return {}
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                for name in names:
+                    insert_ignoring_duplicates(
+                        conn,
+                        digest_profiles,
+                        {"profile": name, "first_seen_at": to_db(now)},
+                        ["profile"],
+                    )
+                rows = conn.execute(
+                    select(digest_profiles.c.profile, digest_profiles.c.first_seen_at).where(
+                        digest_profiles.c.profile.in_(names)
+                    )
+                ).all()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"recording the digest profiles failed: {exc}") from exc
+    return {row.profile: from_db(row.first_seen_at) for row in rows}
 
 
 def load_window_items(

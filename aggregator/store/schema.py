@@ -197,6 +197,16 @@ digests = Table(
     UniqueConstraint("profile", "window_end"),
 )
 
+# The digest profiles a service has run with, and since when. A profile's first digest is
+# due at its first scheduled time after that: one missed while the service was down is sent
+# when it starts again, where counting from that start would skip it to the next day.
+digest_profiles = Table(
+    "digest_profiles",
+    metadata,
+    Column("profile", String(200), primary_key=True),
+    Column("first_seen_at", utc(), nullable=False),
+)
+
 # Which item revision a digest showed, so the next one can say "updated since".
 digest_items = Table(
     "digest_items",
