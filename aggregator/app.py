@@ -5,6 +5,7 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,8 @@ from aggregator.store.engine import sqlite_file
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
 # methods that use them: a refresh, the command run most often, needs neither.
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from aggregator.deliver.outbox import DeliveryOutcome
     from aggregator.deliver.run import DigestRun
     from aggregator.store.retention import PruneResult
@@ -138,6 +141,8 @@ class App:
     # service refreshes every minute; starting a worker costs ~0.5 s of CPU), closed with the
     # app.
     _cpu_pool: Executor | None = field(default=None, init=False)
+    # Whether `due_sources` made due the sources read with another config (once per app).
+    _rereads_made_due: bool = field(default=False, init=False)
 
     @classmethod
     def open(
@@ -212,13 +217,89 @@ class App:
         return [by_id[i] for i in dict.fromkeys(ids)]
 
     def due_sources(self) -> list[Source]:
-        """Enabled sources whose next fetch time has come, or comes within half a tick.
+        """Sources enabled in this app's config whose next fetch time has come, or comes
+        within half a tick, and whose host no server asked to wait beyond that.
 
         A next fetch is counted from when the last one ended, so the tick one interval later
         fires a moment before it: without the slack every source waited a whole extra tick
-        (a 30m source fetched every 31 minutes)."""
-        due = set(self.store.due_source_ids(now=self.clock(), early=self.due_slack()))
-        return [s for s in self.sources if s.enabled and s.id in due]
+        (a 30m source fetched every 31 minutes). The first call also makes due at once the
+        sources whose stored items were read with another config than this one (`reread_due`:
+        the service restarted after an edit to their selectors or tags)."""
+        now, early = self.clock(), self.due_slack()
+        if not self._rereads_made_due:
+            self._rereads_made_due = True
+            self._make_rereads_due(now)
+        due = set(self.store.due_source_ids(now=now, early=early))
+        picked = [s for s in self.sources if s.enabled and s.id in due]
+        return self._not_held(picked, now=now, early=early)
+
+    def _not_held(self, picked: list[Source], *, now: datetime, early: timedelta) -> list[Source]:
+        """`picked` less the sources whose host is held (a Retry-After in its answer to one of
+        its sources, `fetch.holds`) beyond `now + early`: the refresh would not ask them, and
+        a tick that picked them reported them rate limited at every tick of the wait."""
+        from aggregator.fetch.holds import host_key, stored_holds
+
+        holds = stored_holds(self.store.waiting_sources(now=now), now) if picked else {}
+        if not holds:
+            return picked
+        # The URL a refresh asks: where a 301/308 led, else the configured one.
+        urls = {h.id: h.url for h in self.store.fetch_states([s.id for s in picked])}
+
+        def held(source: Source) -> bool:
+            key = host_key(urls.get(source.id, source.url))
+            hold = holds.get(key) if key is not None else None
+            return hold is not None and hold.until > now + early
+
+        return [s for s in picked if not held(s)]
+
+    def _make_rereads_due(self, now: datetime) -> None:
+        """Make due now the enabled sources whose stored items another config read
+        (`store.sources.reread_due`): README "Editing what a source's documents are read
+        with ... makes it due at once", decided against this app's config, not by whichever
+        command synced the edit first."""
+        from aggregator.same_document import reading_digest
+        from aggregator.store import sources as source_sql
+
+        readings = {s.id: reading_digest(s) for s in self.sources if s.enabled}
+        with self._store_connection(write=False) as conn:
+            due = source_sql.reread_due(conn, readings, now=now)
+        if due:
+            with self._store_connection(write=True) as conn:
+                source_sql.make_due(conn, due, now=now)
+
+    def _apply_readings(self, sources: Sequence[Source]) -> None:
+        """Record the reading (`same_document.reading_digest`) each source is about to be
+        read with; one read with another loses its stored validators first
+        (`store.sources.apply_readings`). Called with the sources' leases held, so no other
+        refresh applies its own reading in between."""
+        from aggregator.same_document import reading_digest
+        from aggregator.store import sources as source_sql
+
+        readings = {s.id: reading_digest(s) for s in sources}
+        with self._store_connection(write=False) as conn:
+            todo = source_sql.readings_to_apply(conn, readings)
+        if todo:
+            with self._store_connection(write=True) as conn:
+                source_sql.apply_readings(conn, todo)
+
+    @contextlib.contextmanager
+    def _store_connection(self, *, write: bool) -> Iterator[Connection]:
+        """A transaction on the store (on SQLite, a write one takes the lock at BEGIN, as the
+        store's own writes do), its database errors as StoreError."""
+        import sqlalchemy.exc
+
+        from aggregator.store.engine import WRITE_OPTION, masked
+
+        engine = self.store.engine
+        if write:
+            engine = engine.execution_options(**{WRITE_OPTION: True})
+        try:
+            with engine.begin() as conn:
+                yield conn
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"store failed on {masked(engine.url)}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def due_slack(self) -> timedelta:
         """How early a source counts as due: half a tick (at most DUE_SLACK_MAX seconds).
@@ -291,6 +372,8 @@ class App:
         on_result: Callable[[SourceResult], None] | None,
         times: StageTimes | None,
     ) -> list[SourceResult]:
+        if sources:
+            self._apply_readings(sources)
         cpu_pool = self._parse_workers() if len(sources) >= PROCESS_POOL_THRESHOLD else None
         async with Retriever(fetch_options(self.settings)) as retriever:
             refresher = Refresher(
@@ -306,6 +389,9 @@ class App:
                 cpu_pool=cpu_pool,
                 store_pool=self._store_pool,
                 times=StageTimes() if times is None else times,
+                # As early as a tick picks a source (`due_slack`): a wait that ends within
+                # it is waited out, not reported as a failure.
+                hold_grace=self.due_slack(),
             )
             return await refresher.refresh_all(sources, on_result=on_result)
 

@@ -7,8 +7,10 @@ The configured interval is the starting point. It is
 - never earlier than the server allows: Cache-Control max-age / Expires, an RSS <ttl>, and a
   Retry-After all move the next fetch later, never earlier;
 - after failures, backed off exponentially with jitter (so a fleet of failing sources does
-  not retry in lock-step), capped at `schedule.max_backoff`. A failing source is never given
-  up on: it stays due at the cap and stays visible in health.
+  not retry in lock-step), capped at `schedule.max_backoff`: the first retry comes no sooner
+  than the interval (a failure never makes a source fetched more often than it is when it
+  answers), and no retry sooner than `schedule.min_interval`. A failing source is never
+  given up on: it stays due at the cap and stays visible in health.
 
 No wait is longer than `LONGEST_WAIT`, whatever the policy or the source says: the settings
 refuse longer intervals and backoffs (settings/checks.py), and this module clamps anyway, so
@@ -99,11 +101,21 @@ def next_fetch_after_failure(
     rng = rng or random.Random()
     # Bounded first: a year times 2**16 is ~24 million days, inside a timedelta's range.
     policy = policy.bounded()
+    # The shortest wait: the interval (the cap when that is shorter: a daily source that
+    # failed is tried again within max_backoff), never below min_interval, which holds
+    # "whatever the source asks" and so whatever it answers.
     base = max(policy.min_interval, min(interval, policy.max_backoff))
+    cap = max(policy.max_backoff, base)  # a min_interval above max_backoff wins
     exponent = min(max(failures - 1, 0), 16)  # 2**16 intervals is beyond any cap anyway
-    backoff = min(base * (1 << exponent), policy.max_backoff)
-    # "Equal jitter": between half and all of the backoff, so it never collapses to zero.
-    wait = backoff / 2 + backoff / 2 * rng.random()
+    backoff = base * (1 << exponent)
+    # Jitter above the backoff, up to half of it more: [interval, 1.5 interval] after the
+    # first failure, then twice that at each. Near the cap, in its top third instead: a
+    # fleet that failed together (the network down) would otherwise retry in lock-step once
+    # capped. Never below the interval, unless that is longer than the cap anyway.
+    floor = base if interval <= policy.max_backoff else max(policy.min_interval, cap * 2 / 3)
+    high = min(backoff * 1.5, cap)
+    low = max(floor, min(backoff, high * 2 / 3))
+    wait = low + (high - low) * rng.random()
     when = _after(now, wait)
     if retry_at is not None and retry_at > when:
         # Honour Retry-After, but not beyond the longest wait we'd choose ourselves.

@@ -282,6 +282,10 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def _iso_or_none(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     if args.target is not None and args.action not in ("add", "import"):
         # Silently ignored, `sources export out.opml` wrote to stdout and `sources check
@@ -322,6 +326,17 @@ def cmd_sources(args: argparse.Namespace) -> int:
             f" (Retry-After, in its answer to source {hold.source_id!r})"
         )
 
+    def next_fetch(h: SourceHealth) -> datetime | None:
+        """When it is asked next: its next fetch time, or the end of its host's hold when
+        later (the service picks none of a held host's sources before then)."""
+        if not enabled.get(h.id, False):
+            return None  # a disabled or removed source is not fetched: no next fetch
+        key = host_key(h.url)
+        hold = holds.get(key) if key is not None else None
+        if hold is None or (h.next_fetch_at is not None and h.next_fetch_at >= hold.until):
+            return h.next_fetch_at
+        return hold.until
+
     # The configured sources in config order, then those removed from the config: their
     # items are kept, so they are listed (and never fetched again).
     rows = [health[i] for i in enabled if i in health]
@@ -330,8 +345,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         records = [
             health_record(h)
             | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
-            # A disabled or removed source is not fetched: it has no next fetch.
-            | ({} if enabled.get(h.id, False) else {"next_fetch": None})
+            | {"next_fetch": _iso_or_none(next_fetch(h))}
             | {"held": held(h)}
             for h in rows
         ]
@@ -358,7 +372,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
                     _when(h.last_success_at),
                     str(h.consecutive_failures),
                     str(h.item_count),
-                    _when(h.next_fetch_at) if active else "-",
+                    _when(next_fetch(h)) if active else "-",
                 ],
                 problem or _warning_text((h.last_warning or "").splitlines()),
             )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
@@ -46,7 +46,7 @@ from aggregator.errors import (
     StoreError,
 )
 from aggregator.fetch import Retriever
-from aggregator.fetch.holds import stored_holds
+from aggregator.fetch.holds import Hold, host_key, stored_holds
 from aggregator.health import wait_until
 from aggregator.models import (
     CacheValidators,
@@ -381,7 +381,14 @@ class Refresher:
     cpu_pool: Executor | None
     store_pool: Executor  # one thread: the single writer
     times: StageTimes = field(default_factory=StageTimes)
+    # A wait a server asked for (Retry-After, of the source or of its host) that ends within
+    # this is waited out before asking, not reported: a tick picks a source up to half a
+    # tick before its time (`App.due_slack`), and the end of a wait is a next fetch time too.
+    hold_grace: timedelta = timedelta(0)
     _local_cpu: float = 0.0  # preparing done on this process's event loop
+    # The holds the store knows of at the start of the refresh (host -> hold): those drawn
+    # during it are the retriever's (`HostHeld`).
+    _host_holds: dict[str, Hold] = field(default_factory=dict)
     _states: dict[str, SourceHealth | None] = field(default_factory=dict)
     _places: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(DOCUMENTS_IN_PROCESS)
@@ -429,8 +436,19 @@ class Refresher:
         when b's host answered a with a Retry-After that has not come."""
         now = self.clock()
         states = await self._in_store(partial(self.store.waiting_sources, now=now))
-        for key, held in stored_holds(states, now).items():
+        self._host_holds = stored_holds(states, now)
+        for key, held in self._host_holds.items():
             self.retriever.hold_host(key, held)
+
+    def _wait_ends(self, url: str, state: SourceHealth | None, now: datetime) -> datetime | None:
+        """When the wait a server asked of this source, or of its host for another source,
+        ends, if after `now`."""
+        ends = [wait_until(state) if state is not None else None]
+        key = host_key(url)
+        if key is not None and key in self._host_holds:
+            ends.append(self._host_holds[key].until)
+        later = max((end for end in ends if end is not None), default=None)
+        return later if later is not None and later > now else None
 
     async def refresh_one(self, source: Source) -> SourceResult:
         admission = Admission(self._places)
@@ -450,6 +468,12 @@ class Refresher:
         url = state.url if state is not None else source.url
         validators = state.validators if state is not None else CacheValidators()
         failures = state.consecutive_failures if state is not None else 0
+        ends = self._wait_ends(url, state, started_at)
+        if ends is not None and ends - started_at <= self.hold_grace:
+            # Picked within the slack before the server's time: asked at that time, not
+            # before (the server's word), and not a tick later either.
+            await asyncio.sleep((ends - started_at).total_seconds())
+            started_at = max(self.clock(), ends)
         waiting = _asked_to_wait(source, state, started_at)
         if waiting is not None:
             # Not fetched, nothing written: the last answer stands until the server's time.

@@ -42,7 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator import cron
 from aggregator.config_watch import ConfigFiles
-from aggregator.errors import AggregatorError, SourceBusy
+from aggregator.errors import AggregatorError, HostHeld, SourceBusy
 from aggregator.models import Source, SourceResult
 from aggregator.settings import DigestProfile
 from aggregator.store import leases
@@ -186,14 +186,26 @@ class Service:
             for source in due:
                 if self._in_flight.get(source.id) == owner:
                     del self._in_flight[source.id]
-        failed = [r for r in results if not r.ok]
-        log.info("tick: refreshed %s, %d failed", count(len(results), "source"), len(failed))
+        # A source whose host asked us to wait, or that another refresh is reading, was not
+        # asked: no failure of the source (nothing is recorded for it), so not counted or
+        # warned of as one. (`aggregator refresh` counts them in its exit code: the operator's
+        # refresh of them did not happen.)
+        not_asked = [r for r in results if isinstance(r.outcome, HostHeld | SourceBusy)]
+        failed = [r for r in results if not r.ok and r not in not_asked]
+        log.info(
+            "tick: refreshed %s, %d failed%s",
+            count(len(results) - len(not_asked), "source"),
+            len(failed),
+            f", {len(not_asked)} not asked" if not_asked else "",
+        )
         for result in results:
             if result.error:
-                log.warning("%s", result.error)
+                log.log(
+                    logging.INFO if result in not_asked else logging.WARNING, "%s", result.error
+                )
             for warning in result.warnings:
                 log.warning("%s: %s", result.source_id, warning)
-        return len(results), len(failed)
+        return len(results) - len(not_asked), len(failed)
 
     async def _refresh(self, due: Sequence[Source], owner: str) -> list[SourceResult]:
         """`App.refresh`, with the leases taken here: a source is released for this service's

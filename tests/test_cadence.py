@@ -85,8 +85,11 @@ def test_backoff_grows_with_jitter_and_is_capped(failures: int) -> None:
         - NOW
         for _ in range(50)
     ]
-    full = min(HOUR * 2 ** (failures - 1), POLICY.max_backoff)
-    assert all(full / 2 <= w <= full for w in waits)
+    backoff = HOUR * 2 ** (failures - 1)
+    if backoff * 1.5 <= POLICY.max_backoff:  # up to half of the backoff more
+        assert all(backoff <= w <= backoff * 1.5 for w in waits)
+    else:  # capped: in the cap's top third, still jittered
+        assert all(POLICY.max_backoff * 2 / 3 <= w <= POLICY.max_backoff for w in waits)
     assert len(set(waits)) > 1  # jittered, not lock-step
 
 
@@ -138,3 +141,42 @@ def test_a_clock_at_the_end_of_time_gives_the_last_time_not_an_error() -> None:
     assert next_fetch_after_success(now=end, interval=HOUR, policy=ABSURD).year == 9999
     when = next_fetch_after_failure(now=end, interval=HOUR, failures=40, policy=ABSURD)
     assert when == datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("interval", "floor"),
+    [
+        (timedelta(minutes=1), timedelta(minutes=1)),  # the audit's: asked again 45 s later
+        (timedelta(minutes=2), timedelta(minutes=2)),  # ... and 99 s later
+        (timedelta(seconds=20), timedelta(minutes=1)),  # below min_interval: min_interval
+    ],
+)
+def test_the_first_retry_is_no_sooner_than_the_interval_nor_min_interval(
+    interval: timedelta, floor: timedelta
+) -> None:
+    policy = CadencePolicy(
+        min_interval=timedelta(minutes=1),
+        max_interval=timedelta(days=1),
+        max_backoff=timedelta(minutes=10),
+    )
+    rng = random.Random(3)
+    waits = [
+        next_fetch_after_failure(now=NOW, interval=interval, failures=1, policy=policy, rng=rng)
+        - NOW
+        for _ in range(200)
+    ]
+    assert all(floor <= w <= floor * 1.5 for w in waits), (min(waits), max(waits))
+    assert len(set(waits)) > 1
+
+
+def test_an_interval_beyond_the_cap_is_retried_within_the_cap_still_jittered() -> None:
+    rng = random.Random(5)
+    waits = {
+        next_fetch_after_failure(
+            now=NOW, interval=timedelta(days=1), failures=1, policy=POLICY, rng=rng
+        )
+        - NOW
+        for _ in range(50)
+    }
+    assert all(POLICY.max_backoff * 2 / 3 <= w <= POLICY.max_backoff for w in waits)
+    assert len(waits) > 1

@@ -52,12 +52,14 @@ def test_released_source_can_be_taken_again_at_once(store: SqlStore) -> None:
     assert isinstance(leases.acquire(store.engine, "b", owner="w2", now=at(1), ttl=TTL), Taken)
 
 
-def test_a_source_not_due_disabled_or_unknown_is_not_taken(store: SqlStore) -> None:
+def test_a_source_not_due_or_unknown_is_not_taken(store: SqlStore) -> None:
     next_fetch(store, "a", at(60))
     assert leases.acquire(store.engine, "a", owner="w", now=at(1), ttl=TTL) == NotDue()
     assert isinstance(leases.acquire(store.engine, "a", owner="w", now=at(61), ttl=TTL), Taken)
-    store.sync_sources([make_source("a")], now=at(62))  # b and c disabled
-    assert leases.acquire(store.engine, "b", owner="w", now=at(62), ttl=TTL) == NotDue()
+    # b disabled by a command that synced another config: the scheduler that sent it reads
+    # its own (`App.due_sources`), as the worker does (`worker.Refresher.handle`).
+    store.sync_sources([make_source("a")], now=at(62))
+    assert isinstance(leases.acquire(store.engine, "b", owner="w", now=at(62), ttl=TTL), Taken)
     assert leases.acquire(store.engine, "nope", owner="w", now=at(62), ttl=TTL) == NotDue()
 
 
@@ -87,16 +89,18 @@ def test_a_source_due_within_the_slack_is_marked_and_taken_at_once(store: SqlSto
     assert isinstance(taken, Taken)
 
 
-def test_a_server_s_retry_after_is_not_taken_early(store: SqlStore) -> None:
-    # A 429 asked to wait until at(1) + 10 s: half a tick early is too early for it.
+def test_a_server_s_retry_after_is_taken_with_the_slack_of_a_next_fetch(store: SqlStore) -> None:
+    # A 429 asked to wait until at(1) + 10 s: due within half a tick of it, as a next fetch
+    # time is (the refresh waits out the rest, `Refresher.hold_grace`), not a tick late.
     wait = at(1) + timedelta(seconds=10)
     with store.engine.begin() as conn:
         conn.execute(
             update(sources).where(sources.c.id == "a").values(next_fetch_at=wait, retry_after=wait)
         )
     slack = timedelta(seconds=30)
-    assert "a" not in store.due_source_ids(now=at(1), early=slack)
-    assert leases.mark_queued(store.engine, ["a"], now=at(1), ttl=TTL, early=slack) == []
+    assert "a" not in store.due_source_ids(now=at(1) - slack)
+    assert "a" in store.due_source_ids(now=at(1), early=slack)
+    assert leases.mark_queued(store.engine, ["a"], now=at(1), ttl=TTL, early=slack) == ["a"]
     assert "a" in store.due_source_ids(now=wait, early=slack)
     # A Retry-After in 2099 held to the schedule's cap: due at the capped time.
     with store.engine.begin() as conn:

@@ -329,3 +329,42 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+def test_a_source_held_by_its_hosts_wait_is_not_counted_or_warned_of_as_failed(
+    tmp_path: Path,
+    database_url: str,
+    http_server: FixtureServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two sources on one host, asked one at a time: the first answer is a 429, so the
+    # other is not asked. It did not fail (nothing is recorded for it): the tick's log said
+    # "2 failed" and warned "rate limited" for it at every tick of the wait.
+    for path in ("/a.xml", "/b.xml"):
+        http_server.add(path, status=429, headers={"Retry-After": "120"})
+    config = service_config(
+        tmp_path / "config",
+        [
+            feed_source("ngo-a", http_server.url("/a.xml")),
+            feed_source("ngo-b", http_server.url("/b.xml")),
+        ],
+        smtp_port=None,
+    )
+    settings = config / "aggregator.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("[fetch]\n", "[fetch]\nmax_per_host = 1\n"),
+        encoding="utf-8",
+    )
+    env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+    clock = FakeClock(local(2025, 6, 2, 6, 50))
+    with (
+        App.open(config, env, clock=clock) as app,
+        caplog.at_level(logging.INFO, logger="aggregator.schedule"),
+    ):
+        step = asyncio.run(Service(app).step())
+    assert http_server.count("/a.xml") + http_server.count("/b.xml") == 1
+    assert (step.refreshed, step.failed) == (1, 1)
+    told = [r for r in caplog.records if r.name == "aggregator.schedule"]
+    assert any("tick: refreshed 1 source, 1 failed, 1 not asked" in r.getMessage() for r in told)
+    warned = [r.getMessage() for r in told if r.levelno >= logging.WARNING]
+    assert len(warned) == 1 and "rate limited" in warned[0]

@@ -97,9 +97,9 @@ def test_sync_sources_inserts_updates_and_disables(store: SqlStore) -> None:
         now=at(2),
     )
     health = {h.id: h for h in store.source_health()}
-    # a is no longer configured: disabled (never due), its item kept
+    # a is no longer configured: disabled, its item kept (whether it is fetched is the
+    # config's to say, of the process that fetches: `App.due_sources`)
     assert health["a"].item_count == 1
-    assert "a" not in store.due_source_ids(now=at(1000))
     # b's configured URL changed: the redirect target and the validators go, due at once
     assert health["b"].url == "https://example.org/b/new.xml"
     assert health["b"].validators == CacheValidators()
@@ -127,7 +127,8 @@ def test_sync_sources_inserts_updates_and_disables(store: SqlStore) -> None:
 
     # configured again: enabled again
     store.sync_sources([make_source("a")], now=at(5))
-    assert store.due_source_ids(now=at(1000)) == ["a"]
+    table = {r.id: r for r in rows(store, sa.select(sources))}
+    assert [table[i].enabled for i in "abc"] == [True, False, False]
 
 
 def test_save_refresh_new_updated_unchanged(store: SqlStore) -> None:
@@ -461,11 +462,13 @@ def test_due_source_ids(store: SqlStore) -> None:
     store.record_not_modified("a", now=at(1), seconds=0, next_fetch_at=at(30))
     store.record_not_modified("b", now=at(1), seconds=0, next_fetch_at=at(10))
     store.record_not_modified("c", now=at(1), seconds=0, next_fetch_at=at(20))
-    store.sync_sources([make_source(i) for i in ("a", "b", "c")], now=at(2))  # d disabled
-    assert store.due_source_ids(now=at(5)) == []
-    assert store.due_source_ids(now=at(10)) == ["b"]  # next_fetch_at <= now
-    assert store.due_source_ids(now=at(25)) == ["b", "c"]  # most overdue first
-    assert store.due_source_ids(now=at(99)) == ["b", "c", "a"]
+    # d disabled: still due here; whether it is fetched is the config's to say, of the
+    # process that fetches (`App.due_sources`), not of whichever command synced last.
+    store.sync_sources([make_source(i) for i in ("a", "b", "c")], now=at(2))
+    assert store.due_source_ids(now=at(5)) == ["d"]
+    assert store.due_source_ids(now=at(10)) == ["d", "b"]  # next_fetch_at <= now
+    assert store.due_source_ids(now=at(25)) == ["d", "b", "c"]  # most overdue first
+    assert store.due_source_ids(now=at(99)) == ["d", "b", "c", "a"]
 
 
 def test_iter_items_windows_order_and_utc(store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -643,7 +646,11 @@ def test_sync_sources_with_the_same_config_takes_no_write_lock(tmp_path: Path) -
     finally:
         holder.close()
         store.close()
-    assert open_store(f"sqlite:///{path}").due_source_ids(now=at(2)) == ["a"]
+    reopened = open_store(f"sqlite:///{path}")
+    assert {h.id: h for h in reopened.source_health()}.keys() == {"a", "b"}
+    table = {r.id: r for r in rows(reopened, sa.select(sources))}
+    assert (table["a"].enabled, table["b"].enabled) == (True, False)
+    reopened.close()
 
 
 def test_a_store_opened_while_another_process_writes_reads_at_once(tmp_path: Path) -> None:

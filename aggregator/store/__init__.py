@@ -133,8 +133,9 @@ class Store(Protocol):
         else (a source not asked because its host is held)."""
 
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
-        """Enabled sources whose next_fetch_at is unset or <= now + early, and whose server
-        asked to wait (Retry-After) no later than now; most overdue first."""
+        """Sources whose next_fetch_at is unset or <= now + early, and whose server asked
+        to wait (Retry-After) no later than that (`sources.due_condition`); most overdue
+        first. Whether a source is enabled is the caller's config's to say."""
 
     def iter_items(
         self,

@@ -74,7 +74,8 @@ sources = Table(
     # the source's own when the answer came at the end of a redirect.
     Column("retry_after_url", Text),
     # Digest of the configuration the source's documents are read with (selectors, kind,
-    # language...: `aggregator.same_document.reading_digest`): a change drops the validators.
+    # language...: `aggregator.same_document.reading_digest`) that the last refresh read
+    # with; a refresh reading with another drops the validators first (store/sources.py).
     Column("reading_digest", String(32)),
     # The reading digest the source's stored items were last saved under: when it is not
     # `reading_digest`, the next save re-tags its unchanged items (store/items.py).

@@ -6,7 +6,7 @@ transactions and turns database errors into `StoreError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,9 @@ from aggregator.same_document import reading_digest
 from aggregator.store.schema import fetch_log, items, sources
 from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
 
+# Source ids per statement of the reading checks (`readings_to_apply`, `make_due`).
+CHUNK = 500
+
 # SourceError.kind -> the status word that SourceResult.status uses for the same outcome.
 FAILURE_STATUS = {"blocked": "blocked", "rate-limited": "rate limited"}
 
@@ -52,16 +55,10 @@ def _upsert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
     return dialect.insert(sources)
 
 
-def _configured_row(source: Source) -> tuple[str, str, str, bool, str, str]:
-    """What `sync` writes of a configured source, as `in_sync` reads it back."""
-    return (
-        source.name,
-        str(source.kind),
-        str(source.org),
-        source.enabled,
-        source.url,
-        reading_digest(source),
-    )
+def _configured_row(source: Source) -> tuple[str, str, str, bool, str]:
+    """What `sync` writes of a configured source, as `in_sync` reads it back. Not its
+    reading digest: that is the fetching process's to apply (`apply_readings`)."""
+    return (source.name, str(source.kind), str(source.org), source.enabled, source.url)
 
 
 def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
@@ -77,20 +74,12 @@ def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
             sources.c.org,
             sources.c.enabled,
             sources.c.config_url,
-            sources.c.reading_digest,
         )
     )
     found = 0
     for row in rows:
         if row.id in wanted:
-            stored = (
-                row.name,
-                row.kind,
-                row.org,
-                bool(row.enabled),
-                row.config_url,
-                row.reading_digest,
-            )
+            stored = (row.name, row.kind, row.org, bool(row.enabled), row.config_url)
             if stored != wanted[row.id]:
                 return False
             found += 1
@@ -102,6 +91,13 @@ def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
 def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> None:
     """Upsert the configured sources; disable the stored ones no longer configured.
 
+    Any command syncs (a read-only `aggregator sources` too, beside a running service that
+    read another config), so this records the config and changes nothing a refresh decides
+    by: an edit to how a source is read (its selectors, tags...) is applied by the process
+    that reads it, against its own config (`apply_readings`, `reread_due`), and the stored
+    `enabled` is a record: a service picks among the sources enabled in its own config
+    (`due_condition` does not read it). Only a new configured URL replaces the stored one.
+
     One upsert statement per batch (INSERT ... ON CONFLICT DO UPDATE on both databases), so
     two processes syncing at once cannot both insert. In the SET clause, ``sources.*`` is the
     row before the update and ``excluded.*`` the configured values.
@@ -110,21 +106,6 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
         upsert = _upsert(conn)
         new = upsert.excluded
         url_changed = sources.c.config_url != new.config_url
-        # A source read another way now (its selectors edited...) is fetched at once and
-        # without validators: a 304 would leave its items as the old reading made them.
-        # None: stored before the digest was kept, changed or not; it is recorded.
-        reading_changed = and_(
-            sources.c.reading_digest.is_not(None),
-            sources.c.reading_digest != new.reading_digest,
-        )
-        refetch = or_(url_changed, reading_changed)
-        # ...but not before a wait the server asked for: the edit takes effect at the fetch
-        # after it (the whole host is held until then, `fetch.holds`).
-        waiting = and_(
-            sources.c.last_status == FAILURE_STATUS["rate-limited"],
-            sources.c.retry_after.is_not(None),
-            sources.c.retry_after > to_db(now),
-        )
         stmt = upsert.on_conflict_do_update(
             index_elements=[sources.c.id],
             set_={
@@ -136,15 +117,11 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 # A new configured URL replaces any redirect target and its validators,
                 # and is fetched at once.
                 "url": case((url_changed, new.config_url), else_=sources.c.url),
-                "etag": case((refetch, None), else_=sources.c.etag),
-                "last_modified": case((refetch, None), else_=sources.c.last_modified),
+                "etag": case((url_changed, None), else_=sources.c.etag),
+                "last_modified": case((url_changed, None), else_=sources.c.last_modified),
                 "next_fetch_at": case(
-                    (url_changed, new.next_fetch_at),
-                    (and_(reading_changed, waiting), sources.c.next_fetch_at),
-                    (reading_changed, new.next_fetch_at),
-                    else_=sources.c.next_fetch_at,
+                    (url_changed, new.next_fetch_at), else_=sources.c.next_fetch_at
                 ),
-                "reading_digest": new.reading_digest,
                 # Another server's Retry-After is not the new URL's.
                 "retry_after": case((url_changed, None), else_=sources.c.retry_after),
                 "retry_after_url": case((url_changed, None), else_=sources.c.retry_after_url),
@@ -162,6 +139,7 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 "consecutive_failures": 0,
                 "ever_yielded": False,
                 "next_fetch_at": to_db(now),
+                # A new source's first reading; then each refresh applies its own.
                 "reading_digest": reading_digest(source),
             }
             for source in {s.id: s for s in configured}.values()
@@ -175,6 +153,119 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
     )
 
 
+def _not_waiting_at(now: datetime) -> ColumnElement[bool]:
+    """No server asked the source to wait (Retry-After) beyond `now`. Spelt without NOT:
+    a NULL status would make NOT (...) NULL, and the row be left out."""
+    return or_(
+        sources.c.retry_after.is_(None),
+        sources.c.retry_after <= to_db(now),
+        sources.c.last_status.is_(None),
+        sources.c.last_status != FAILURE_STATUS["rate-limited"],
+    )
+
+
+def readings_to_apply(conn: Connection, readings: Mapping[str, str]) -> dict[str, str]:
+    """Of `readings` (source id -> the reading digest of the config a refresh is about to
+    read it with, `same_document.reading_digest`), those not yet applied (`apply_readings`):
+    the last refresh applied another, or the stored validators belong to a document read
+    with another. One read: a refresh with the config of the last one writes nothing."""
+    todo: dict[str, str] = {}
+    ids = list(readings)
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(
+            select(
+                sources.c.id,
+                sources.c.reading_digest,
+                sources.c.read_with,
+                sources.c.etag,
+                sources.c.last_modified,
+            ).where(sources.c.id.in_(ids[start : start + CHUNK]))
+        )
+        for row in rows:
+            mine = readings[row.id]
+            validated = row.etag is not None or row.last_modified is not None
+            if row.reading_digest != mine or (row.read_with != mine and validated):
+                todo[row.id] = mine
+    return todo
+
+
+# The write of `apply_readings`, one executemany: the validators go when the stored items
+# were read with another reading (or with none recorded).
+_APPLY_READING = (
+    update(sources)
+    .where(sources.c.id == bindparam("b_source_id"))
+    .values(
+        reading_digest=bindparam("b_reading"),
+        etag=case(
+            (
+                or_(sources.c.read_with.is_(None), sources.c.read_with != bindparam("b_reading")),
+                None,
+            ),
+            else_=sources.c.etag,
+        ),
+        last_modified=case(
+            (
+                or_(sources.c.read_with.is_(None), sources.c.read_with != bindparam("b_reading")),
+                None,
+            ),
+            else_=sources.c.last_modified,
+        ),
+    )
+)
+
+
+def apply_readings(conn: Connection, readings: Mapping[str, str]) -> None:
+    """Record that these sources are being read with `readings` (id -> reading digest), by
+    the refresh that holds their leases. A source whose stored items were read with another
+    loses its validators, so that its request is unconditional: a 304 would leave them as
+    the other reading made them (a fixed selector, a new tag never applied). Its save then
+    reads them again (`lock`: the digest differs from `read_with`) and records this one.
+
+    Decided here, by the process that reads, against the config it reads with: a command
+    that only synced an edited config (`aggregator sources` beside a running service)
+    changes nothing, and the service's restart with the edit reads the source again."""
+    if readings:
+        conn.execute(
+            _APPLY_READING,
+            [{"b_source_id": i, "b_reading": mine} for i, mine in readings.items()],
+        )
+
+
+def reread_due(conn: Connection, readings: Mapping[str, str], *, now: datetime) -> list[str]:
+    """Of `readings` (id -> the reading digest of the scheduler's config), the sources to
+    make due at once (`make_due`): their stored items were read with another reading and no
+    refresh with this one was made since (`reading_digest`: once, not at every tick of a
+    failing source's backoff), they are not due yet, and no server asked them to wait."""
+    rows = conn.execute(
+        select(sources.c.id, sources.c.read_with, sources.c.reading_digest).where(
+            sources.c.read_with.is_not(None),
+            sources.c.next_fetch_at > to_db(now),
+            _not_waiting_at(now),
+        )
+    )
+    return [
+        row.id
+        for row in rows
+        if row.id in readings
+        and row.read_with != readings[row.id]
+        and row.reading_digest != readings[row.id]
+    ]
+
+
+def make_due(conn: Connection, ids: Sequence[str], *, now: datetime) -> None:
+    """Their next fetch at `now` (`reread_due`), unless a server's wait began meanwhile."""
+    for start in range(0, len(ids), CHUNK):
+        conn.execute(
+            update(sources)
+            .where(
+                sources.c.id.in_(list(ids[start : start + CHUNK])),
+                sources.c.next_fetch_at > to_db(now),
+                _not_waiting_at(now),
+            )
+            .values(next_fetch_at=to_db(now))
+        )
+
+
 def stored_urls(conn: Connection) -> dict[str, tuple[str, str]]:
     """Every stored source's URL as configured when last synced, and the URL it is fetched
     from (where a 301/308 led, else the same), by id."""
@@ -184,8 +275,9 @@ def stored_urls(conn: Connection) -> dict[str, tuple[str, str]]:
 
 def lock(conn: Connection, source_id: str) -> str | None:
     """Check the source exists and, on PostgreSQL, hold its row until the commit. Returns
-    its configured reading digest when its stored items were saved under another (its
-    selectors, language or tags were edited since), else None.
+    the reading digest its refresh applied (`apply_readings`: the config of the process
+    that reads it; a new source's, as first synced) when its stored items were saved under
+    another (its selectors, language or tags were edited since), else None.
 
     Two workers saving the same source then queue instead of racing on its items.
     """
@@ -196,8 +288,8 @@ def lock(conn: Connection, source_id: str) -> str | None:
 
 
 def pending_reading(conn: Connection, source_id: str) -> str | None:
-    """The source's configured reading digest when its stored items were saved under
-    another, else None (as `lock` returns it, without the lock)."""
+    """The reading digest the source's refresh applied when its stored items were saved
+    under another, else None (as `lock` returns it, without the lock)."""
     found = conn.execute(_READING.where(sources.c.id == source_id)).first()
     return None if found is None else _unapplied(found)
 
@@ -262,16 +354,19 @@ def health(
 
 
 def due_condition(now: datetime, early: timedelta = timedelta(0)) -> ColumnElement[bool]:
-    """Enabled, and its next fetch time has come (or was never set), or comes within
-    `early`; a server's Retry-After not before `now` itself: that wait is the server's (up
-    to the next fetch time the schedule capped it to, a Retry-After in 2099)."""
+    """Its next fetch time has come (or was never set), or comes within `early`, and so
+    does the end of a server's Retry-After (up to the next fetch time the schedule capped
+    it to, a Retry-After in 2099): the refresh waits out the rest (`Refresher.hold_grace`),
+    where one that came a tick later was a tick late. Whether the source is enabled is the
+    caller's config's to say (`App.due_sources`): the stored flag is whatever the last
+    command to sync read, maybe an edit the running service has not read. Nor are the holds
+    other sources drew on its host seen here (`App.due_sources`)."""
     return and_(
-        sources.c.enabled,
         or_(sources.c.next_fetch_at.is_(None), sources.c.next_fetch_at <= to_db(now + early)),
         or_(
             sources.c.retry_after.is_(None),
-            sources.c.retry_after <= to_db(now),
-            sources.c.next_fetch_at <= to_db(now),
+            sources.c.retry_after <= to_db(now + early),
+            sources.c.next_fetch_at <= to_db(now + early),
         ),
     )
 
