@@ -59,9 +59,17 @@ MAX_BACKOFF_MS = 60_000
 # A host slot is waited for this long in the worker before the message is put back with a
 # delay: a thread waiting on a busy host is a thread not refreshing other hosts.
 SLOT_WAIT = timedelta(seconds=10)
-# Redis broker: a worker that stopped sending heartbeats for this long is presumed dead and
-# its unacknowledged messages are put back (dramatiq's default is 60 s).
+# Redis broker: a worker that stopped sending heartbeats for this long is presumed dead
+# (dramatiq's default is 60 s). Its unacknowledged messages (the sources it had taken from the
+# queue, started or not) are put back only by the broker's "maintenance" of a queue, which
+# dramatiq runs on a random 1 in 1,000 of the commands: a worker killed with -9 left its
+# sources unfetched for up to `workers.queue_timeout`. Each process here runs it on a queue
+# at most every REDIS_MAINTENANCE_SECONDS instead (idle workers poll every WORKER_TIMEOUT_MS),
+# so a dead worker's messages go back within about heartbeat + maintenance time (~35 s).
 REDIS_HEARTBEAT_MS = 30_000
+REDIS_MAINTENANCE_SECONDS = 5.0
+# How long a worker's consumer waits for a message before polling the broker again.
+WORKER_TIMEOUT_MS = 200
 
 
 class WorkerError(AggregatorError):
@@ -72,15 +80,46 @@ def is_redis(url: str) -> bool:
     return urlsplit(url).scheme in ("redis", "rediss")
 
 
+class _MaintainedRedisBroker(RedisBroker):
+    """dramatiq's RedisBroker whose queue maintenance (putting back the unacknowledged
+    messages of workers whose heartbeat expired) runs on each queue at most every
+    REDIS_MAINTENANCE_SECONDS, on the next command for it, rather than by chance."""
+
+    def __init__(self, *, url: str, heartbeat_timeout: int) -> None:
+        super().__init__(url=url, heartbeat_timeout=heartbeat_timeout)  # type: ignore[no-untyped-call]
+        self._command_queue = threading.local()
+        self._maintained: dict[str, float] = {}
+        self._maintained_lock = threading.Lock()
+
+    def _dispatch(self, command: str) -> Callable[..., object]:
+        dispatch = super()._dispatch(command)  # type: ignore[no-untyped-call]
+
+        def do_dispatch(queue_name: str, *args: object) -> object:
+            # dramatiq asks _should_do_maintenance(command) within this call, in this thread.
+            self._command_queue.name = queue_name
+            return dispatch(queue_name, *args)
+
+        return do_dispatch
+
+    def _should_do_maintenance(self, command: str) -> int:
+        queue_name = getattr(self._command_queue, "name", None)
+        if queue_name is None or command in ("ack", "nack"):
+            return 0
+        now = time.monotonic()
+        with self._maintained_lock:
+            last = self._maintained.get(queue_name)
+            if last is not None and now - last < REDIS_MAINTENANCE_SECONDS:
+                return 0
+            self._maintained[queue_name] = now
+        return 1
+
+
 def build_broker(workers: WorkerSettings) -> dramatiq.Broker:
     """The broker named by `workers.broker_url`, with dramatiq's default middleware."""
     url = workers.broker_url
     try:
         if is_redis(url):
-            broker: dramatiq.Broker = RedisBroker(  # type: ignore[no-untyped-call]
-                url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS
-            )
-            return broker
+            return _MaintainedRedisBroker(url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS)
         # confirm_delivery: send() returns once RabbitMQ has the message, so a scheduler
         # that marked a source queued has really queued it.
         return RabbitmqBroker(url=url, confirm_delivery=True)
@@ -311,6 +350,8 @@ class Refresher:
             # The lease is released by the caller, so the source is free for whoever gets
             # the message back first.
             return Outcome(status="host busy", retry_at=self.app.clock())
+        for warning in result.warnings:  # as the tick of a refresh in one process logs them
+            log.warning("%s: %s", result.source_id, warning)
         if result.ok:
             self.stats.add(refreshed=1)
             return Outcome(status="refreshed")
@@ -344,8 +385,10 @@ def run_worker(
     threads: int,
     stop: threading.Event,
     env: dict[str, str] | None = None,
+    started: Callable[[], None] | None = None,
 ) -> Stats:
-    """Consume refresh messages with `threads` threads until `stop` is set."""
+    """Consume refresh messages with `threads` threads until `stop` is set; `started` is
+    called once consuming has begun."""
     refresher = open_refresher(config_dir, env)
     workers = refresher.app.settings.workers
     broker = build_broker(workers)
@@ -360,7 +403,7 @@ def run_worker(
             actor.send_with_options(args=(source_id,), delay=delay_ms)
 
     actor = declare(broker, workers.queue, refresh_source)
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=200)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     try:
         worker.start()
         log.info(
@@ -370,6 +413,8 @@ def run_worker(
             workers.queue,
             mask_password(workers.broker_url),
         )
+        if started is not None:
+            started()
         stop.wait()
     finally:
         worker.stop(timeout=int(refresher.lease.total_seconds() * 1000))

@@ -146,3 +146,18 @@ def test_a_message_for_a_source_no_longer_due_clears_its_queued_mark(store: SqlS
     assert leases.acquire(store.engine, "a", owner="w2", now=expired, ttl=TTL) == NotDue()
     assert leases.holders(store.engine, now=expired) == {}
     assert leases.mark_queued(store.engine, ["a"], now=at(601), ttl=TTL) == ["a"]
+
+
+def test_a_manual_refresh_takes_a_source_only_queued_for_a_worker(store: SqlStore) -> None:
+    # The workers are down: a and b wait in the queue (marked for TTL), c is being read by a
+    # worker. A manual refresh takes the queued ones and leaves c busy.
+    assert isinstance(leases.acquire(store.engine, "c", owner="w1", now=at(0), ttl=TTL), Taken)
+    assert leases.mark_queued(store.engine, ["a", "b"], now=at(1), ttl=TTL) == ["a", "b"]
+    held = leases.claim(store.engine, ["a", "b", "c"], owner="manual", now=at(2), ttl=TTL)
+    assert held == {"c": Held(owner="w1", expires_at=at(0) + TTL)}
+    assert leases.holders(store.engine, now=at(2)) == {"a": "manual", "b": "manual", "c": "w1"}
+    # the worker that gets a's message later finds it leased, then (refreshed) not due
+    assert isinstance(leases.acquire(store.engine, "a", owner="w2", now=at(3), ttl=TTL), Held)
+    leases.release_all(store.engine, owner="manual")
+    next_fetch(store, "a", at(600))
+    assert leases.acquire(store.engine, "a", owner="w2", now=at(4), ttl=TTL) == NotDue()

@@ -5,7 +5,9 @@
 With one process the worker runs in this process (SIGKILL kills the worker itself, which is
 what a crash looks like). With more, this process supervises: each child opens its own App
 and connection pool, a child that dies is started again, and SIGTERM/SIGINT are passed on
-so every child finishes the messages it holds before exiting.
+so every child finishes the messages it holds before exiting. A child that exits before it
+started consuming, or with the config (2) or store (3) exit code, is not started again: the
+supervisor stops the others and exits with that code and the child's message, once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import argparse
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,49 +54,107 @@ def _on_stop(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _serve(config_dir: Path, threads: int) -> None:
+def _serve(config_dir: Path, threads: int, started: Callable[[], None] | None = None) -> None:
     from aggregator.worker import run_worker
 
     stop = threading.Event()
     _on_stop(stop)
-    run_worker(config_dir, threads=threads, stop=stop)
+    run_worker(config_dir, threads=threads, stop=stop, started=started)
 
 
-def _child(config_dir: Path, threads: int) -> None:
+def _failure(exc: BaseException) -> tuple[int, str]:
+    """The exit code and stderr line `aggregator` gives `exc` in a single process."""
+    from aggregator.cli import EXIT_CONFIG, EXIT_STORE, UsageError
+    from aggregator.errors import AggregatorError, ConfigError, StoreError
+
+    if isinstance(exc, ConfigError | UsageError):
+        return EXIT_CONFIG, f"aggregator: {exc}"
+    if isinstance(exc, StoreError):
+        return EXIT_STORE, f"aggregator: store error: {exc}"
+    if isinstance(exc, AggregatorError):
+        return EXIT_STORE, f"aggregator: {exc}"
+    return EXIT_STORE, f"aggregator: {type(exc).__name__}: {exc}"
+
+
+def _child(config_dir: Path, threads: int, n: int, reports: Any) -> None:
+    """One worker process: tells the supervisor once it consumes, or why it could not."""
     from aggregator.allocator import give_back_large_blocks
 
     give_back_large_blocks()  # a spawned child starts with glibc's defaults again
     start_service_logging(LOG_FORMAT)
-    _serve(config_dir, threads)
+    try:
+        _serve(config_dir, threads, started=lambda: reports.put((n, "started", 0, "")))
+    except Exception as exc:  # the supervisor prints it once and exits with its code
+        code, message = _failure(exc)
+        reports.put((n, "failed", code, message))
+        sys.exit(code)
 
 
-def _supervise(config_dir: Path, processes: int, threads: int) -> None:
+def _supervise(config_dir: Path, processes: int, threads: int) -> int:
+    """Run the children, restarting one that dies after it started consuming; a child that
+    fails before (the store down, a config error) stops them all: its code and message."""
+    from aggregator.cli import EXIT_CONFIG, EXIT_OK, EXIT_STORE
+
     # spawn: a clean interpreter per child, no inherited sockets, threads or pools.
     context = multiprocessing.get_context("spawn")
+    reports = context.SimpleQueue()
     stop = threading.Event()
     _on_stop(stop)
     log = logging.getLogger("aggregator.worker")
+    started = [False] * processes
+    failures: dict[int, tuple[int, str]] = {}
 
     def start(n: int) -> Any:
+        started[n] = False
+        failures.pop(n, None)
         child = context.Process(
-            target=_child, args=(config_dir, threads), name=f"worker-{n}", daemon=False
+            target=_child, args=(config_dir, threads, n, reports), name=f"worker-{n}", daemon=False
         )
         child.start()
         return child
 
+    def read_reports() -> None:
+        while not reports.empty():
+            n, what, code, message = reports.get()
+            if what == "started":
+                started[n] = True
+            else:
+                failures[n] = (code, message)
+
     children = [start(n) for n in range(processes)]
-    while not stop.is_set():
+    failed: tuple[int, str] | None = None
+    while not stop.is_set() and failed is None:
+        read_reports()
         for n, child in enumerate(children):
-            if not child.is_alive() and not stop.is_set():
-                log.warning("%s exited with %s: starting it again", child.name, child.exitcode)
-                time.sleep(RESTART_DELAY_SECONDS)
-                children[n] = start(n)
-        stop.wait(0.5)
+            if child.is_alive() or stop.is_set():
+                continue
+            read_reports()  # what it said before it exited
+            code = child.exitcode
+            if n in failures and failures[n][0] in (EXIT_CONFIG, EXIT_STORE):
+                failed = failures[n]
+            elif not started[n]:
+                failed = failures.get(n) or (
+                    EXIT_STORE,
+                    f"aggregator: {child.name} exited with {code} before it started consuming",
+                )
+            if failed is not None:
+                break
+            log.warning("%s exited with %s: starting it again", child.name, code)
+            time.sleep(RESTART_DELAY_SECONDS)
+            children[n] = start(n)
+        if failed is None:
+            stop.wait(0.5)
     for child in children:
         if child.is_alive() and child.pid is not None:
             child.terminate()  # SIGTERM: finish the messages in hand, then exit
     for child in children:
         child.join()
+    reports.close()
+    if failed is None:
+        return EXIT_OK
+    code, message = failed
+    print(message, file=sys.stderr, flush=True)
+    return code
 
 
 def _check_login(config_dir: Path) -> None:
@@ -119,6 +181,5 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _check_login(config_dir)
     if args.processes == 1:
         _serve(config_dir, args.threads)
-    else:
-        _supervise(config_dir, args.processes, args.threads)
-    return EXIT_OK
+        return EXIT_OK
+    return _supervise(config_dir, args.processes, args.threads)

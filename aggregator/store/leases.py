@@ -238,7 +238,9 @@ def claim(
 ) -> dict[str, Held]:
     """Take the leases of `source_ids` for one refresh, due or not (an operator asked);
     return the sources another refresh holds, by id. A lease of a process of this machine
-    that is gone is taken over.
+    that is gone is taken over, and so is a source merely queued for a worker: nobody reads
+    it yet (with the workers down, a manual refresh is the fallback), and the worker that
+    later gets its message finds it leased or no longer due and skips it.
 
     Two refreshes of one source at once wrote the older document over the newer (an edit
     undone as a new revision, a stale ETag stored), and on PostgreSQL two refreshes that
@@ -254,7 +256,10 @@ def claim(
                 taken.update(
                     conn.execute(
                         update(sources)
-                        .where(sources.c.id.in_(part), _free(now))
+                        .where(
+                            sources.c.id.in_(part),
+                            or_(_free(now), sources.c.lease_owner == QUEUED),
+                        )
                         .values(lease_owner=owner, lease_expires_at=expires_at)
                         .returning(sources.c.id)
                     ).scalars()
