@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from aggregator.deliver.outbox import DeliveryOutcome
     from aggregator.deliver.run import DigestRun
+    from aggregator.store.leases import Held
     from aggregator.store.retention import PruneResult
     from aggregator.tag import TagRules
 
@@ -124,6 +125,20 @@ def check_tags_named(settings: Settings, sources: Sequence[Source], rules: Rules
             expected=exc.expected,
             more=exc.more,
         ) from None
+
+
+def busy_results(held: Mapping[str, Held], *, now: datetime) -> dict[str, SourceResult]:
+    """The result of each source another refresh holds (`leases.claim`): skipped as busy,
+    nothing recorded. (A source only queued for a worker is not held: a refresh takes it.)"""
+    return {
+        source_id: SourceResult(
+            source_id=source_id,
+            outcome=SourceBusy(source_id, holder=f"by {lease.owner}", until=lease.expires_at),
+            started_at=now,
+            seconds=0.0,
+        )
+        for source_id, lease in held.items()
+    }
 
 
 @dataclass(kw_only=True)
@@ -336,23 +351,7 @@ class App:
         held = leases.claim(
             self.store.engine, [s.id for s in sources], owner=owner, now=now, ttl=REFRESH_LEASE
         )
-        skipped = {
-            source_id: SourceResult(
-                source_id=source_id,
-                outcome=SourceBusy(
-                    source_id,
-                    holder=(
-                        "queued for a worker"
-                        if lease.owner == leases.QUEUED
-                        else f"by {lease.owner}"
-                    ),
-                    until=lease.expires_at,
-                ),
-                started_at=now,
-                seconds=0.0,
-            )
-            for source_id, lease in held.items()
-        }
+        skipped = busy_results(held, now=now)
         for result in skipped.values():
             if on_result is not None:
                 on_result(result)

@@ -212,7 +212,7 @@ class Service:
         next refresh as soon as it is read (`_in_flight`), and its lease is handed over to
         that refresh, where the store's would hold it until this refresh's slowest source is
         done, and a refresh of it then would find it "busy"."""
-        from aggregator.app import REFRESH_LEASE
+        from aggregator.app import REFRESH_LEASE, busy_results
 
         engine = self.app.store.engine
         for source in due:
@@ -222,23 +222,7 @@ class Service:
         now = self.app.clock()
         ids = [source.id for source in due]
         held = leases.claim(engine, ids, owner=owner, now=now, ttl=REFRESH_LEASE)
-        busy = {
-            source_id: SourceResult(
-                source_id=source_id,
-                outcome=SourceBusy(
-                    source_id,
-                    holder=(
-                        "queued for a worker"
-                        if lease.owner == leases.QUEUED
-                        else f"by {lease.owner}"
-                    ),
-                    until=lease.expires_at,
-                ),
-                started_at=now,
-                seconds=0.0,
-            )
-            for source_id, lease in held.items()
-        }
+        busy = busy_results(held, now=now)
 
         def read(result: SourceResult) -> None:
             if self._in_flight.get(result.source_id) == owner:
