@@ -47,6 +47,23 @@ def rabbitmq_url() -> str:
     return RABBITMQ_URL
 
 
+# A Redis database of the worker tests' own (the broker's and limiter's keys of one test),
+# emptied before and after each test that uses it.
+OWN_REDIS_DB = 7
+
+
+@pytest.fixture()
+def own_redis_url(redis_url: str) -> Iterator[str]:
+    import redis
+
+    url = f"{redis_url.rsplit('/', 1)[0]}/{OWN_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture()
 def queue(redis_url: str) -> Iterator[str]:
     """A queue name of this test only; its Redis keys (broker and limiter) go afterwards."""

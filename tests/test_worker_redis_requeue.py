@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,29 +20,16 @@ from aggregator.worker import build_broker, declare
 pytest_plugins = ("tests.support_services",)
 
 # A database of this test's own: its broker keys (heartbeats included) are flushed after.
-DB = 7
-
-
-@pytest.fixture()
-def broker_url(redis_url: str) -> Iterator[str]:
-    import redis
-
-    url = f"{redis_url.rsplit('/', 1)[0]}/{DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
 
 
 def test_a_dead_consumer_s_unacked_messages_go_to_another_within_heartbeat_time(
-    broker_url: str, monkeypatch: pytest.MonkeyPatch
+    own_redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(worker, "REDIS_HEARTBEAT_MS", 1_000)
     monkeypatch.setattr(worker, "REDIS_MAINTENANCE_SECONDS", 0.5, raising=False)
     queue = f"test-{uuid.uuid4().hex[:10]}"
     settings = WorkerSettings(
-        broker_url=broker_url,
+        broker_url=own_redis_url,
         limiter_url=None,
         queue=queue,
         lease=timedelta(seconds=3),

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,6 @@ from tests.support_smtp import free_port
 from tests.test_worker_login import config
 
 pytest_plugins = ("tests.support_services",)
-
-DB = 7  # as tests/test_worker_redis_requeue.py: flushed after each test
-
-
-@pytest.fixture()
-def broker_url(redis_url: str) -> Iterator[str]:
-    import redis
-
-    url = f"{redis_url.rsplit('/', 1)[0]}/{DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
 
 
 def supervised(tmp_path: Path, *, broker: str, limiter: str, database: str) -> tuple[int, str]:
@@ -65,10 +50,10 @@ def supervised(tmp_path: Path, *, broker: str, limiter: str, database: str) -> t
 
 
 def test_children_that_cannot_open_the_store_end_the_supervisor_with_exit_3(
-    tmp_path: Path, broker_url: str
+    tmp_path: Path, own_redis_url: str
 ) -> None:
     database = f"postgresql+psycopg://nobody:x@127.0.0.1:{free_port()}/nothing"
-    code, output = supervised(tmp_path, broker=broker_url, limiter="", database=database)
+    code, output = supervised(tmp_path, broker=own_redis_url, limiter="", database=database)
     assert code == 3, output
     assert output.count("aggregator: store error:") == 1, output
     assert "starting it again" not in output

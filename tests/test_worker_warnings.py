@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,24 +22,11 @@ if TYPE_CHECKING:
 
 pytest_plugins = ("tests.httpserver", "tests.support_services")
 
-DB = 7  # as tests/test_worker_redis_requeue.py: flushed after each test
 PAGE = "<html><body><main><p>We moved our news elsewhere.</p></main></body></html>"
 
 
-@pytest.fixture()
-def limiter_url(redis_url: str) -> Iterator[str]:
-    import redis
-
-    url = f"{redis_url.rsplit('/', 1)[0]}/{DB}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-
-
 def test_a_worker_logs_the_warnings_of_a_source_it_refreshed(
-    tmp_path: Path, http_server: FixtureServer, limiter_url: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, http_server: FixtureServer, own_redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     source = {
         "id": "redesigned",
@@ -54,7 +40,7 @@ def test_a_worker_logs_the_warnings_of_a_source_it_refreshed(
     env = {
         "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
         "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'aggregator.sqlite'}",
-        "AGGREGATOR_BROKER_URL": limiter_url,
+        "AGGREGATOR_BROKER_URL": own_redis_url,
         "AGGREGATOR_WORKER_QUEUE": f"test-{uuid.uuid4().hex[:10]}",
     }
     refresher = open_refresher(config, env)
