@@ -5,7 +5,6 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,8 +29,6 @@ from aggregator.store.engine import sqlite_file
 # Digests (jinja2 templates, CSS inlining, the digest builder) and pruning are imported by the
 # methods that use them: a refresh, the command run most often, needs neither.
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from aggregator.deliver.outbox import DeliveryOutcome
     from aggregator.deliver.run import DigestRun
     from aggregator.store.leases import Held
@@ -273,14 +270,10 @@ class App:
         with ... makes it due at once", decided against this app's config, not by whichever
         command synced the edit first."""
         from aggregator.same_document import reading_digest
-        from aggregator.store import sources as source_sql
 
-        readings = {s.id: reading_digest(s) for s in self.sources if s.enabled}
-        with self._store_connection(write=False) as conn:
-            due = source_sql.reread_due(conn, readings, now=now)
-        if due:
-            with self._store_connection(write=True) as conn:
-                source_sql.make_due(conn, due, now=now)
+        self.store.make_rereads_due(
+            {s.id: reading_digest(s) for s in self.sources if s.enabled}, now=now
+        )
 
     def _apply_readings(self, sources: Sequence[Source]) -> None:
         """Record the reading (`same_document.reading_digest`) each source is about to be
@@ -288,33 +281,8 @@ class App:
         (`store.sources.apply_readings`). Called with the sources' leases held, so no other
         refresh applies its own reading in between."""
         from aggregator.same_document import reading_digest
-        from aggregator.store import sources as source_sql
 
-        readings = {s.id: reading_digest(s) for s in sources}
-        with self._store_connection(write=False) as conn:
-            todo = source_sql.readings_to_apply(conn, readings)
-        if todo:
-            with self._store_connection(write=True) as conn:
-                source_sql.apply_readings(conn, todo)
-
-    @contextlib.contextmanager
-    def _store_connection(self, *, write: bool) -> Iterator[Connection]:
-        """A transaction on the store (on SQLite, a write one takes the lock at BEGIN, as the
-        store's own writes do), its database errors as StoreError."""
-        import sqlalchemy.exc
-
-        from aggregator.store.engine import WRITE_OPTION, masked
-
-        engine = self.store.engine
-        if write:
-            engine = engine.execution_options(**{WRITE_OPTION: True})
-        try:
-            with engine.begin() as conn:
-                yield conn
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise StoreError(
-                f"store failed on {masked(engine.url)}: {type(exc).__name__}: {exc}"
-            ) from exc
+        self.store.apply_readings({s.id: reading_digest(s) for s in sources})
 
     def due_slack(self) -> timedelta:
         """How early a source counts as due: half a tick (at most DUE_SLACK_MAX seconds).

@@ -30,6 +30,12 @@ class FakeClock:
         self.now = now.astimezone(UTC)
 
 
+def real_now() -> datetime:
+    """Where a service's fake clock starts when command-line runs beside it read the real
+    clock: the real time, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Post:
     guid: str

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from aggregator.app import App
 from aggregator.schedule import Service
 from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
 from tests.support_smtp import SmtpServer
+from tests.support_smtp import smtp_server as smtp_server
 from tests.test_schedule import until
 
 if TYPE_CHECKING:
@@ -35,13 +35,7 @@ def local(hh: int, mm: int = 0, ss: int = 0) -> datetime:
 
 
 @pytest.fixture()
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture()
-def app_config(tmp_path: Path, http_server: FixtureServer, smtp: SmtpServer) -> Path:
+def app_config(tmp_path: Path, http_server: FixtureServer, smtp_server: SmtpServer) -> Path:
     post = Post(
         guid="https://ngo.example/1",
         title="Statement 1 on the CSA Regulation",
@@ -53,9 +47,16 @@ def app_config(tmp_path: Path, http_server: FixtureServer, smtp: SmtpServer) -> 
     return service_config(
         tmp_path / "config",
         [feed_source("ngo-a", http_server.url("/a.xml"))],
-        smtp_port=smtp.port,
+        smtp_port=smtp_server.port,
         tick_seconds=1,
     )
+
+
+def sqlite_env(tmp_path: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "AGGREGATOR_DATA_DIR": str(data_dir),
+    }
 
 
 def blocked_folder(data_dir: Path) -> Path:
@@ -68,13 +69,10 @@ def blocked_folder(data_dir: Path) -> Path:
 
 
 def test_an_unwritable_digest_folder_is_told_beside_the_sent_email_and_written_later(
-    tmp_path: Path, app_config: Path, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, app_config: Path, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     data_dir = tmp_path / "var"
-    env = {
-        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "AGGREGATOR_DATA_DIR": str(data_dir),
-    }
+    env = sqlite_env(tmp_path, data_dir)
     folder = blocked_folder(data_dir)
     clock = FakeClock(local(6, 50))
     with (
@@ -85,7 +83,7 @@ def test_an_unwritable_digest_folder_is_told_beside_the_sent_email_and_written_l
         asyncio.run(service.step())
         clock.set(local(7, 0))
         assert asyncio.run(service.step()).digests == ("daily",)
-        assert len(smtp.accepted) == 1
+        assert len(smtp_server.accepted) == 1
         said = [r for r in caplog.records if r.name == "aggregator.schedule"]
         assert [r for r in said if r.getMessage().endswith("entries; sent")], "no sent line"
         [unwritten] = [r for r in said if "could not be written" in r.getMessage()]
@@ -111,17 +109,14 @@ def test_an_unwritable_digest_folder_is_told_beside_the_sent_email_and_written_l
 
         clock.set(local(7, 3))
         asyncio.run(service.step())
-    assert len(smtp.accepted) == 1  # the email went once, the retries were the files'
+    assert len(smtp_server.accepted) == 1  # the email went once, the retries were the files'
 
 
 def test_files_still_unwritten_when_the_service_stops_are_named(
-    tmp_path: Path, app_config: Path, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, app_config: Path, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     data_dir = tmp_path / "var"
-    env = {
-        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        "AGGREGATOR_DATA_DIR": str(data_dir),
-    }
+    env = sqlite_env(tmp_path, data_dir)
     folder = blocked_folder(data_dir)
     clock = FakeClock(local(6, 59, 50))
 
@@ -129,7 +124,7 @@ def test_files_still_unwritten_when_the_service_stops_are_named(
         serving = asyncio.create_task(service.serve(install_signals=False))
         await asyncio.sleep(1.2)  # refreshed at 06:59:50, no digest yet
         clock.set(local(7, 0, 1))
-        await until(lambda: len(smtp.accepted) == 1)
+        await until(lambda: len(smtp_server.accepted) == 1)
         await asyncio.sleep(1.5)  # a tick or two: the folder still refuses them
         service.stop()
         await asyncio.wait_for(serving, timeout=10)

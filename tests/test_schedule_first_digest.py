@@ -6,7 +6,7 @@ local HTTP server for the feed and aiosmtpd for the email; only the clock is a t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +18,7 @@ from aggregator.schedule import Service
 from tests.support_config import write_config
 from tests.support_schedule import FakeClock, Post, feed_source, rss, service_settings
 from tests.support_smtp import SmtpServer
+from tests.support_smtp import smtp_server as smtp_server
 
 if TYPE_CHECKING:
     from aggregator.store import SqlStore
@@ -31,14 +32,8 @@ def utc(d: int, hh: int, mm: int, ss: int = 0) -> datetime:
 
 
 @pytest.fixture()
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture()
 def open_app(
-    tmp_path: Path, database_url: str, http_server: FixtureServer, smtp: SmtpServer
+    tmp_path: Path, database_url: str, http_server: FixtureServer, smtp_server: SmtpServer
 ) -> Callable[[FakeClock], App]:
     published = utc(27, 5, 0)
     post = Post(
@@ -49,7 +44,7 @@ def open_app(
         published=published,
     )
     http_server.add("/ep.xml", body=rss("EP", [post]))
-    settings = service_settings(smtp_port=smtp.port, cron="37 7 * * *", timezone="UTC")
+    settings = service_settings(smtp_port=smtp_server.port, cron="37 7 * * *", timezone="UTC")
     config = write_config(
         tmp_path / "config", [feed_source("ep", http_server.url("/ep.xml"))], settings=settings
     )
@@ -64,7 +59,7 @@ def step(open_app: Callable[[FakeClock], App], clock: FakeClock) -> tuple[str, .
 
 
 def test_a_first_digest_whose_time_passed_while_the_service_was_down_is_sent_on_start(
-    open_app: Callable[[FakeClock], App], smtp: SmtpServer
+    open_app: Callable[[FakeClock], App], smtp_server: SmtpServer
 ) -> None:
     # Started at 07:36:39 with a new profile due at 07:37, stopped at 07:36:50, started
     # again at 07:37:20: the 07:37 digest was missed while down, and goes out now, once.
@@ -72,12 +67,12 @@ def test_a_first_digest_whose_time_passed_while_the_service_was_down_is_sent_on_
     assert step(open_app, clock) == ()
     clock.set(utc(27, 7, 36, 50))
     assert step(open_app, clock) == ()
-    assert smtp.accepted == []
+    assert smtp_server.accepted == []
 
     clock.set(utc(27, 7, 37, 20))
     assert step(open_app, clock) == ("daily",)
-    assert len(smtp.accepted) == 1
-    body = smtp.accepted[0].message.get_body(("plain",))
+    assert len(smtp_server.accepted) == 1
+    body = smtp_server.accepted[0].message.get_body(("plain",))
     assert body is not None and "Committee vote on the CSA Regulation" in body.get_content()
     with open_app(clock) as app:
         assert app.last_digest_end("daily") == utc(27, 7, 37, 20)
@@ -89,7 +84,7 @@ def test_a_first_digest_whose_time_passed_while_the_service_was_down_is_sent_on_
 
 
 def test_a_profile_first_seen_after_todays_time_waits_for_tomorrow(
-    open_app: Callable[[FakeClock], App], smtp: SmtpServer
+    open_app: Callable[[FakeClock], App], smtp_server: SmtpServer
 ) -> None:
     # Nothing was missed: the profile did not exist at 07:37. Sending at once would mail
     # a digest at an hour nobody chose.
@@ -97,10 +92,10 @@ def test_a_profile_first_seen_after_todays_time_waits_for_tomorrow(
     assert step(open_app, clock) == ()
     clock.set(utc(27, 9, 0))
     assert step(open_app, clock) == ()
-    assert smtp.accepted == []
+    assert smtp_server.accepted == []
     clock.set(utc(28, 7, 37))
     assert step(open_app, clock) == ("daily",)
-    assert len(smtp.accepted) == 1
+    assert len(smtp_server.accepted) == 1
 
 
 def test_the_first_sighting_of_a_profile_is_kept_once(store: SqlStore) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from aggregator.store import leases
 from tests.support_config import write_config
 from tests.support_schedule import FakeClock, Post, feed_source, rss, service_settings
 from tests.support_smtp import SmtpServer
+from tests.support_smtp import smtp_server as smtp_server
 from tests.test_schedule import until
 
 if TYPE_CHECKING:
@@ -45,12 +45,6 @@ def post(n: int, base: str) -> Post:
         text=f"Statement number {n} about detection orders and encryption, in full.",
         published=local(3),
     )
-
-
-@pytest.fixture()
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
 
 
 def read(app: App, source_id: str) -> bool:
@@ -80,7 +74,7 @@ def test_a_slow_source_holds_up_neither_the_digest_nor_a_source_due_meanwhile(
     tmp_path: Path,
     database_url: str,
     http_server: FixtureServer,
-    smtp: SmtpServer,
+    smtp_server: SmtpServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     http_server.add("/fast.xml", body=rss("Fast", [post(1, "https://fast.example")]))
@@ -99,7 +93,7 @@ def test_a_slow_source_holds_up_neither_the_digest_nor_a_source_due_meanwhile(
         assert state.next_fetch_at > local(7)
         clock.set(state.next_fetch_at + timedelta(seconds=1))
         await until(
-            lambda: http_server.count("/fast.xml") == 2 and len(smtp.accepted) == 1,
+            lambda: http_server.count("/fast.xml") == 2 and len(smtp_server.accepted) == 1,
             timeout=SLOW + 10,
         )
         assert not read(app, "slow"), "the fast source and the digest waited for the slow one"
@@ -110,7 +104,7 @@ def test_a_slow_source_holds_up_neither_the_digest_nor_a_source_due_meanwhile(
         await asyncio.wait_for(serving, timeout=SLOW + 20)
 
     with (
-        App.open(config(tmp_path, http_server, smtp.port), env, clock=clock) as app,
+        App.open(config(tmp_path, http_server, smtp_server.port), env, clock=clock) as app,
         caplog.at_level(logging.INFO, logger="aggregator.schedule"),
     ):
         asyncio.run(scenario(app, Service(app)))
@@ -121,8 +115,8 @@ def test_a_slow_source_holds_up_neither_the_digest_nor_a_source_due_meanwhile(
     assert titles == {"Statement 1 on the CSA Regulation", "Statement 2 on the CSA Regulation"}
     assert held == {}, "every refresh gave its leases back"
 
-    assert len(smtp.accepted) == 1  # sent once, however many ticks saw it due meanwhile
-    body = smtp.accepted[0].message.get_body(("plain",))
+    assert len(smtp_server.accepted) == 1  # sent once, however many ticks saw it due meanwhile
+    body = smtp_server.accepted[0].message.get_body(("plain",))
     assert body is not None
     # The digest went out at its time with what the store held: the slow source's item,
     # committed later, comes in the next one.

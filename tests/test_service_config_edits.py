@@ -23,7 +23,7 @@ from aggregator.app import App
 from aggregator.cli import main
 from aggregator.config_watch import ConfigFiles
 from aggregator.schedule import Service
-from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
+from tests.support_schedule import FakeClock, Post, feed_source, real_now, rss, service_config
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.httpserver",)
 
 POSTED = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-
-
-def now() -> datetime:
-    """The service's fake clock starts at the real time: the command-line runs beside it
-    read the real clock."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def feed(name: str) -> bytes:
@@ -67,7 +61,7 @@ def test_a_read_only_command_beside_the_service_changes_nothing_it_fetches(
     # stopped fetching the source disabled in the edit at once, and fetched the edited one
     # unconditionally with its OLD config, storing a new ETag; after the restart that
     # request was conditional (304) and the edit's tag never reached the items.
-    start = now()
+    start = real_now()
     a = http_server.add("/a.xml", body=feed("a"), etag='"a1"', content_type="application/rss+xml")
     b = http_server.add("/b.xml", body=feed("b"), etag='"b1"', content_type="application/rss+xml")
     folder = env / "config"
@@ -120,7 +114,7 @@ def test_an_edit_read_by_another_refresh_first_is_still_read_by_the_service_afte
     # edited config reads the source anew; the service, still on the old config, then reads
     # it with its own (unconditionally: the stored validators are of the other reading),
     # and after its restart with the edit it reads it anew once more.
-    start = now()
+    start = real_now()
     url = http_server.add("/a.xml", body=feed("a"), etag='"a1"', content_type="application/rss+xml")
     folder = env / "config"
     config = service_config(folder, [feed_source("a", url)], smtp_port=None)
@@ -152,7 +146,7 @@ def test_an_edit_that_leaves_the_config_invalid_is_told_as_such_not_to_restart(
 ) -> None:
     # Before the fix: "restart it to apply the change", and the restart exited 2
     # (aggregator.toml: schedule.tick_second: unknown key) with no service left.
-    start = now()
+    start = real_now()
     url = http_server.add("/a.xml", body=feed("a"), content_type="application/rss+xml")
     folder = env / "config"
     config = service_config(folder, [feed_source("a", url)], smtp_port=None)

@@ -20,7 +20,7 @@ import pytest
 from aggregator.app import App
 from aggregator.cli import main
 from aggregator.schedule import Service
-from tests.support_schedule import FakeClock, Post, feed_source, rss, service_config
+from tests.support_schedule import FakeClock, Post, feed_source, real_now, rss, service_config
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.httpserver",)
 
 POSTED = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-
-
-def now() -> datetime:
-    """The service's fake clock starts at the real time: the command-line runs beside it
-    read the real clock."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 TICK = 20  # seconds: a source is picked up to 10 s before its time
@@ -65,7 +59,7 @@ def test_a_held_host_is_asked_nothing_before_the_hold_ends_and_then_at_once(
     # wait was on, and again half a tick before the wait ended: each time logged as rate
     # limited and counted failed ("tick: refreshed 3 sources, 2 failed"); `sources` showed
     # its next fetch before the wait's end; and a itself was fetched a tick late.
-    start = now()
+    start = real_now()
     rss_type = "application/rss+xml"
     a = http_server.add("/a.xml", body=feed("a"), content_type=rss_type, times=1)
     b = http_server.add("/b.xml", body=feed("b"), content_type=rss_type)
@@ -113,7 +107,7 @@ def test_a_failed_source_is_not_fetched_again_sooner_than_its_interval(
     # min_interval is the "shortest time between two fetches of one source, whatever the
     # source asks"; before the fix, the first retry after a failure came after half to all
     # of the interval (a 1m source that answered 500 was asked again 45 s later).
-    start = now()
+    start = real_now()
     url = http_server.add("/a.xml", status=500)
     folder = env / "config"
     config = service_config(folder, [feed_source("a", url, interval="10m")], smtp_port=None)

@@ -123,6 +123,15 @@ class Store(Protocol):
         """A failed fetch: status error / blocked / rate limited, failures + 1, failing_since
         kept (or set to `now` on the first failure), the error text and kind, a fetch_log row."""
 
+    def make_rereads_due(self, readings: Mapping[str, str], *, now: datetime) -> None:
+        """Make due at `now` the sources of `readings` (id -> the reading digest of the
+        caller's config) whose stored items were read with another (`sources.reread_due`),
+        unless a server's wait is on."""
+
+    def apply_readings(self, readings: Mapping[str, str]) -> None:
+        """Record the readings a refresh is about to read its sources with; a source read
+        with another loses its stored validators first (`sources.apply_readings`)."""
+
     def waiting_sources(self, *, now: datetime) -> list[SourceHealth]:
         """Sources (enabled or not) whose last answer was a Retry-After not yet come at
         `now` (status rate limited, retry_after > now), their items not counted: a refresh

@@ -366,6 +366,22 @@ class SqlStore:
             )
 
     @wrap_errors
+    def make_rereads_due(self, readings: Mapping[str, str], *, now: datetime) -> None:
+        with self._read() as conn:
+            due = source_sql.reread_due(conn, readings, now=now)
+        if due:
+            with self._write() as conn:
+                source_sql.make_due(conn, due, now=now)
+
+    @wrap_errors
+    def apply_readings(self, readings: Mapping[str, str]) -> None:
+        with self._read() as conn:
+            todo = source_sql.readings_to_apply(conn, readings)
+        if todo:
+            with self._write() as conn:
+                source_sql.apply_readings(conn, todo)
+
+    @wrap_errors
     def waiting_sources(self, *, now: datetime) -> list[SourceHealth]:
         with self._read() as conn:
             return source_sql.waiting(conn, now=now)
