@@ -157,18 +157,7 @@ def assign(
     """
     index.add(item)
     own = index.cluster_of(item.key)
-    chosen: list[Candidate] = []
-    for candidate in index.candidates(item, window):
-        if candidate.cluster == own:
-            continue
-        if not candidate.strong and (
-            estimated_jaccard(item.signature, candidate.signature)
-            < thresholds.min_estimated_jaccard
-        ):
-            continue
-        chosen.append(candidate)
-        if len(chosen) == thresholds.max_verified:
-            break
+    chosen = _worth_verifying(item, index.candidates(item, window), own, thresholds)
     if not chosen:
         return None
     loaded = index.features_of([c.key for c in chosen])
@@ -193,6 +182,22 @@ def assign(
     primary = choose_primary([member(item.item), *(index.primary_of(c) for c in clusters)])
     into = index.merge(clusters, primary)
     return Merge(into=into, absorbed=tuple(c for c in clusters if c != into), by=item.key)
+
+
+def _worth_verifying(
+    item: Features, candidates: Sequence[Candidate], own: ClusterId, thresholds: Thresholds
+) -> list[Candidate]:
+    """The candidates, best first, that `assign` compares exactly: outside the item's cluster,
+    strong or with a signature estimating a Jaccard that may match; at most max_verified.
+    The estimates in one array operation: most items of a refresh have a few weak candidates
+    and none worth verifying."""
+    others = [c for c in candidates if c.cluster != own]
+    weak = [c.signature for c in others if not c.strong]
+    shares = iter(estimated_jaccards(item.signature, weak) if weak else ())
+    least = thresholds.min_estimated_jaccard
+    # `next` only for a weak candidate: the shares are the weak ones', in order.
+    chosen = [c for c in others if c.strong or next(shares) >= least]
+    return chosen[: thresholds.max_verified]
 
 
 class _Judge:

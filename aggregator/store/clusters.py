@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -362,24 +362,31 @@ class SqlCandidateIndex:
         if batch:
             self.catch_up(min(f.item.seen for f in batch) - window)
         # Bucket rows by bucket key (`pair_key`: a bucket hashes its band too): the batch's
-        # own from memory, the others' from the lookups below (a row found for one chunk is a
-        # true row for any item of the batch). An item's pairs are distinct (one per band, one
-        # per procedure key), so a key of one batch item alone finds nothing of the batch:
-        # only shared keys are listed. In numpy: a cold refresh's batch has a million keys,
-        # and going through them as tuples was a tenth of the store writer's CPU.
+        # own from memory, the others' from one lookup of every key. An item's pairs are
+        # distinct (one per band, one per procedure key), so a key of one batch item alone
+        # finds nothing of the batch: only shared keys are listed. In numpy: a cold refresh's
+        # batch has a million keys, and going through them as tuples was a tenth of the store
+        # writer's CPU.
         buckets: dict[int, list[tuple[int, datetime]]] = {}
-        own_keys = {key: _bucket_keys(f) for key, f in by_key.items()}
+        # Each item's pairs that find a row, for `_gather`: a twentieth of all its pairs in a
+        # cold refresh, and going through all of them was most of `_gather`'s time.
+        hits: dict[int, list[tuple[int, int]]] = {}
         if batch:
-            every = np.concatenate(list(own_keys.values()))
-            owners = np.repeat(
-                np.fromiter(own_keys, dtype=np.int64, count=len(own_keys)),
-                [len(k) for k in own_keys.values()],
-            )
+            own_pairs = [_bucket_pairs(by_key[key]) for key in keys]
+            pairs = np.concatenate(own_pairs)
+            every = pairs[:, 1]
+            owners = np.repeat(np.array(keys, dtype=np.int64), [len(p) for p in own_pairs])
             values, counts = np.unique(every, return_counts=True)
             shared = np.isin(every, values[counts > 1])
             for bucket, owner in zip(every[shared].tolist(), owners[shared].tolist(), strict=True):
                 buckets.setdefault(bucket, []).append((owner, by_key[owner].item.seen))
-        looked = _NO_KEYS  # keys looked up (each once, for all chunks), sorted
+            self._look_up_buckets(values, by_key, buckets)  # sorted, unique
+            listed = np.fromiter(buckets, dtype=np.int64, count=len(buckets))
+            hit = np.isin(every, listed)
+            for owner, band, bucket in zip(
+                owners[hit].tolist(), pairs[hit, 0].tolist(), every[hit].tolist(), strict=True
+            ):
+                hits.setdefault(owner, []).append((band, bucket))
         for part in _chunks(keys):
             chunk = [by_key[k] for k in part]
             seen = [f.item.seen for f in chunk]
@@ -398,12 +405,10 @@ class SqlCandidateIndex:
                 rows = self._conn.execute(_batch_by_hash(), {**params, "hashes": wanted})
                 for r in rows:
                     hashes.setdefault(r.text_hash, []).append((int(r.id), from_db(r.first_seen)))
-            unseen = np.setdiff1d(np.concatenate([own_keys[k] for k in part]), looked)
-            looked = np.union1d(looked, unseen)
-            self._look_up_buckets(unseen, by_key, buckets)
             for f in chunk:
-                self._found[_int(f.key)] = _gather(
-                    f, window, limit, urls=urls, hashes=hashes, buckets=buckets
+                key = _int(f.key)
+                self._found[key] = _gather(
+                    f, hits.get(key, ()), window, limit, urls=urls, hashes=hashes, buckets=buckets
                 )
         ids = sorted({i for found in self._found.values() for i in (*found.strong, *found.shared)})
         for part in _chunks([i for i in ids if i not in self._signatures]):
@@ -542,14 +547,16 @@ class SqlCandidateIndex:
         return into
 
 
-_NO_KEYS = np.empty(0, dtype=np.int64)
+def _bucket_pairs(f: Features) -> npt.NDArray[np.int64]:
+    """The item's (band, bucket) pairs as an (n, 2) array, from its packed pairs: sorted
+    little-endian rows (dedupe/pairs.py). A pair's bucket is its key (`pair_key`)."""
+    packed = pack(f.buckets) if f.packed is None else f.packed
+    return np.frombuffer(packed, dtype="<i8").astype(np.int64).reshape(-1, 2)
 
 
 def _bucket_keys(f: Features) -> npt.NDArray[np.int64]:
-    """The item's bucket keys (`pair_key` of each pair), from its packed pairs: sorted
-    little-endian (band, bucket) rows (dedupe/pairs.py)."""
-    packed = pack(f.buckets) if f.packed is None else f.packed
-    return np.frombuffer(packed, dtype="<i8")[1::2].astype(np.int64)
+    """The item's bucket keys (`pair_key` of each pair)."""
+    return _bucket_pairs(f)[:, 1]
 
 
 def _int(value: object) -> int:
@@ -560,6 +567,7 @@ def _int(value: object) -> int:
 
 def _gather(
     item: Features,
+    pairs: Iterable[tuple[int, int]],
     window: timedelta,
     limit: int,
     *,
@@ -568,7 +576,8 @@ def _gather(
     buckets: dict[int, list[tuple[int, datetime]]],
 ) -> _Found:
     """One item's candidates among a batch's lookup rows: the rows of its URL, its body hash
-    and its buckets, other items only, first seen within `window` of it. As each lookup had
+    and its buckets (`pairs`: its (band, bucket) pairs listed in `buckets`, the others find
+    nothing), other items only, first seen within `window` of it. As each lookup had
     its own LIMIT: at most `limit` per URL and per hash (lowest ids), and of the bucket
     matches the `limit` sharing the most non-MinHash bands, then MinHash bands, then id."""
     key = _int(item.key)
@@ -584,7 +593,7 @@ def _gather(
         strong.update(near(hashes.get(item.text_hash))[:limit])
     minhash: dict[int, int] = {}
     extra: dict[int, int] = {}
-    for band, bucket in item.buckets:  # distinct (see `prefetch`)
+    for band, bucket in pairs:  # distinct (see `prefetch`)
         counts = minhash if band >= 0 else extra
         for i in near(buckets.get(bucket)):
             counts[i] = counts.get(i, 0) + 1
