@@ -411,6 +411,10 @@ class SqlCandidateIndex:
                     f, hits.get(key, ()), window, limit, urls=urls, hashes=hashes, buckets=buckets
                 )
         ids = sorted({i for found in self._found.values() for i in (*found.strong, *found.shared)})
+        for i in ids:
+            own = by_key.get(i)
+            if own is not None and i in self._cluster:  # the batch's: as `add_many` wrote it
+                self._signatures[i] = own.signature
         for part in _chunks([i for i in ids if i not in self._signatures]):
             rows = self._conn.execute(
                 select(items.c.id, items.c.cluster_id, items.c.signature).where(
