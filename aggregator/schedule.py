@@ -40,7 +40,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from aggregator import cron
+from aggregator import __version__, cron
 from aggregator.config_watch import ConfigFiles
 from aggregator.errors import AggregatorError, HostHeld, SourceBusy
 from aggregator.models import Source, SourceResult
@@ -540,6 +540,7 @@ class Service:
             misfire_grace_time=3600,
         )
         scheduler.start()
+        log.info("%s", self._started_line())
         self.wake()  # at once: the due sources, and beside them a digest missed while stopped
         try:
             await self._stopping.wait()
@@ -555,7 +556,31 @@ class Service:
                         loop.remove_signal_handler(sig)
         self._tell_unwritten()
         if self._crashed is not None:
+            log.error("service stopped by an error (below)")
             raise self._crashed
+        log.info("service stopped")
+
+    def _started_line(self) -> str:
+        """What an operator reading the log needs first: which config, which store, what
+        runs when."""
+        app = self.app
+        enabled = sum(1 for source in app.sources if source.enabled)
+        now = app.clock()
+        digests = []
+        for profile in app.settings.digest.profiles:
+            fire = cron.next_fire_after(cron_trigger(profile), now)
+            when = "never" if fire is None else fire.isoformat(sep=" ", timespec="minutes")
+            digests.append(f"digest {profile.name} next at {when}")
+        return "; ".join(
+            [
+                f"service started: aggregator {__version__}, config {app.config_dir or '-'}",
+                f"store {app.store.url}",
+                f"{enabled} of {count(len(app.sources), 'source')} enabled",
+                f"a tick every {app.settings.schedule.tick_seconds:g}s",
+                *digests,
+                "fetching: by the workers" if self.enqueue is not None else "fetching: here",
+            ]
+        )
 
     async def _finish(self) -> None:
         """Let every task in flight (the refreshes, the chores) finish its writes, up to the

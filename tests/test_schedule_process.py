@@ -106,6 +106,13 @@ def test_sigterm_finishes_writes_and_a_restart_sends_the_missed_digest_once(
     wait_for(lambda: http_server.count("/slow.xml") == 1, "the slow fetch to start")
     assert terminate(first, log) == 0, log.read_text()
     assert "finish its writes" in log.read_text()
+    # The operator's first and last lines: what runs, against which config and store.
+    started = next((line for line in log.read_text().splitlines() if "service started" in line), "")
+    assert str(config) in started
+    assert "2 of 2 sources enabled" in started
+    assert "digest daily next at " in started
+    assert "fetching: here" in started
+    assert log.read_text().rstrip().endswith("service stopped")
     assert smtp.accepted == [], "stopping: no digest is started after SIGTERM"
 
     with App.open(config, env) as app:
