@@ -304,7 +304,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if args.action == "check":
         return cmd_sources_check(args)
     from aggregator.console_table import Column, Row, print_table
-    from aggregator.fetch.holds import host_key, stored_holds
+    from aggregator.fetch.holds import host_key, next_asked, stored_holds
     from aggregator.health import advice, health_record, moved_note
 
     with open_app(args) as app:
@@ -327,15 +327,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
         )
 
     def next_fetch(h: SourceHealth) -> datetime | None:
-        """When it is asked next: its next fetch time, or the end of its host's hold when
-        later (the service picks none of a held host's sources before then)."""
         if not enabled.get(h.id, False):
             return None  # a disabled or removed source is not fetched: no next fetch
-        key = host_key(h.url)
-        hold = holds.get(key) if key is not None else None
-        if hold is None or (h.next_fetch_at is not None and h.next_fetch_at >= hold.until):
-            return h.next_fetch_at
-        return hold.until
+        return next_asked(h, holds)
 
     # The configured sources in config order, then those removed from the config: their
     # items are kept, so they are listed (and never fetched again).

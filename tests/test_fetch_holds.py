@@ -9,14 +9,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from aggregator.api import create_app
+from aggregator.app import App
 from aggregator.errors import HostHeld, RateLimited
 from aggregator.fetch import Retriever
 from aggregator.fetch.holds import host_key
 from aggregator.models import CacheValidators, Fetched, Unchanged
 from aggregator.store.schema import sources as sources_table
+from tests.support_api import serving
 from tests.support_config import write_config
 from tests.test_fetch_http import NOW, SOURCE, run
 from tests.test_refresh import RSS, refresh_json, source, sources_health, statuses
@@ -156,6 +160,32 @@ def test_a_retry_after_holds_the_host_in_this_refresh_and_the_next(
     code, after = refresh_json(capsys, config, "--source", "b")
     assert code == 0 and statuses(after) == {"b": "new"}
     assert http_server.count("/b.xml") == 1
+
+
+def test_the_api_gives_a_held_hosts_other_sources_the_holds_end_as_next_fetch(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only "a" is refreshed, and its host asks for two hours; "b", of the same host, was
+    # never asked: due now by its own schedule, asked when the hold ends.
+    limited = http_server.add("/a.xml", status=429, headers={"Retry-After": "7200"})
+    waiting = http_server.add("/b.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(
+        env / "config", [source("a", limited), source("b", waiting)], settings=ONE_AT_A_TIME
+    )
+    code, _ = refresh_json(capsys, config, "--source", "a")
+    assert code == 1
+    health = sources_health(capsys, config)
+    until = datetime.fromisoformat(health["b"]["held"].split(" wait until ")[1].split()[0])
+    asked = datetime.fromisoformat(health["b"]["next_fetch"])
+    assert until <= asked < until + timedelta(seconds=1)  # the note gives whole seconds
+    with App.open(config) as app, serving(create_app(app)) as url:
+        listed = httpx.get(f"{url}/api/v1/sources", timeout=10).json()["sources"]
+    api_next = {s["id"]: s["health"]["next_fetch_at"] for s in listed}
+    # Before, the API said b was due at once (its own next fetch time).
+    assert datetime.fromisoformat(api_next["b"]) == asked
+    assert datetime.fromisoformat(api_next["a"]) == datetime.fromisoformat(
+        health["a"]["next_fetch"]
+    )
 
 
 def test_editing_a_waiting_source_does_not_end_the_servers_wait(

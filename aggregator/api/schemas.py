@@ -6,12 +6,14 @@ so the ETag is a hash of exactly what is sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from aggregator.digest import SourceInfo
+from aggregator.fetch.holds import Hold, next_asked
 from aggregator.models import Revision, Source, SourceHealth
 from aggregator.store.digests import DigestState
 from aggregator.store.queries import ClusterRow, DigestRow, ItemRow, Publication, TagCount
@@ -295,7 +297,11 @@ def digest_summary(row: DigestRow, state: DigestState, base: str) -> DigestSumma
     )
 
 
-def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
+def source_out(
+    source: Source, health: SourceHealth | None, holds: Mapping[str, Hold] | None = None
+) -> SourceOut:
+    """`holds`: the hosts that asked us to wait (`stored_holds`): a source of a held host
+    is asked next when the hold ends, if that is after its own next fetch time."""
     return SourceOut(
         id=source.id,
         name=source.name,
@@ -309,13 +315,18 @@ def source_out(source: Source, health: SourceHealth | None) -> SourceOut:
         enabled=source.enabled,
         in_config=True,
         tags=list(source.tags),
-        health=None if health is None else _health_out(health, fetched=source.enabled),
+        health=None
+        if health is None
+        else _health_out(
+            health,
+            next_fetch_at=next_asked(health, holds or {}) if source.enabled else None,
+        ),
     )
 
 
-def _health_out(health: SourceHealth, *, fetched: bool = True) -> SourceHealthOut:
-    """`fetched`: the source is fetched on schedule (a disabled or removed one has no next
-    fetch, as in `aggregator sources`)."""
+def _health_out(health: SourceHealth, *, next_fetch_at: datetime | None) -> SourceHealthOut:
+    """`next_fetch_at`: None for a source not fetched on schedule (a disabled or removed one
+    has no next fetch, as in `aggregator sources`)."""
     return SourceHealthOut(
         url=mask_password(health.url),
         last_status=health.last_status,
@@ -326,7 +337,7 @@ def _health_out(health: SourceHealth, *, fetched: bool = True) -> SourceHealthOu
         last_warning=health.last_warning,
         failing_since=health.failing_since,
         consecutive_failures=health.consecutive_failures,
-        next_fetch_at=health.next_fetch_at if fetched else None,
+        next_fetch_at=next_fetch_at,
         item_count=_counted(health.item_count),
         last_item_count=health.last_item_count,
     )
@@ -347,7 +358,7 @@ def removed_source_out(info: SourceInfo, health: SourceHealth | None) -> SourceO
         enabled=False,
         in_config=False,
         tags=[],
-        health=None if health is None else _health_out(health, fetched=False),
+        health=None if health is None else _health_out(health, next_fetch_at=None),
     )
 
 

@@ -9,7 +9,7 @@ whose turn comes while its host is held is not sent and fails as `HostHeld`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,3 +89,13 @@ def stored_holds(states: Iterable[SourceHealth], now: datetime) -> dict[str, Hol
         if key not in found or until > found[key].until:
             found[key] = Hold(until=until, source_id=state.id)
     return found
+
+
+def next_asked(state: SourceHealth, holds: Mapping[str, Hold]) -> datetime | None:
+    """When a source fetched on schedule is asked next: its next fetch time, or the end of
+    its host's hold (`stored_holds`) when later: no refresh asks a held host before then."""
+    key = host_key(state.url)
+    hold = holds.get(key) if key is not None else None
+    if hold is None or (state.next_fetch_at is not None and state.next_fetch_at >= hold.until):
+        return state.next_fetch_at
+    return hold.until

@@ -16,6 +16,7 @@ from aggregator.api.schemas import (
     source_out,
     tag_out,
 )
+from aggregator.fetch.holds import stored_holds
 from aggregator.store import queries
 from aggregator.store.digests import load_sources
 
@@ -31,7 +32,8 @@ router = APIRouter(prefix="/api/v1")
 )
 def list_sources(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     health = {h.id: h for h in ctx.app.health()}
-    listed = [source_out(s, health.get(s.id)) for s in ctx.app.sources]
+    holds = stored_holds(health.values(), ctx.app.clock())
+    listed = [source_out(s, health.get(s.id), holds) for s in ctx.app.sources]
     # Sources removed from the config: their items are kept and served, so an item's source
     # id must lead somewhere.
     configured = {s.id for s in ctx.app.sources}
