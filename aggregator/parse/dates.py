@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -385,6 +385,7 @@ def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
         return None  # every full date has a year in digits: spares dateparser's slow "no"
+    cleaned = in_extended_iso(cleaned)
     if "º" in cleaned or "ª" in cleaned:  # "1º novembre 2026", "1.ª de março": the 1st
         cleaned = _ORDINAL_INDICATOR.sub("", cleaned)
     if " h " in cleaned:  # "à 14 h 30", as French writes a time: "14h30", as dateparser reads
@@ -397,6 +398,70 @@ def _clean(text: str) -> str | None:
         # is a range all the same: spaced, its dash parts the two dates (_SEPARATORS).
         cleaned = _RANGE_DASH.sub(" – ", cleaned)
     return cleaned
+
+
+# ISO 8601's other layouts of a date and time: the basic format ("20261127T091500Z",
+# "20261127T0915+0100"), mixed ones ("2026-11-27T0915Z", "20261127T09:15:00Z"), week dates
+# ("2026-W48-5T09:15Z") and ordinal dates ("2026-331T09:15Z"), "t" and "z" in lower case (as
+# RFC 3339 allows). feedparser reads most of them as midnight, and a week date as the 1st of
+# its month; our readers (fromisoformat aside) and `zone_word` know the extended layout only.
+# The zone after the time is left as written: the readers know all of its layouts.
+_ISO_LAYOUTS = re.compile(
+    r"(?P<year>\d{4})"
+    r"(?:(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
+    r"|-?W(?P<week>\d{2})-?(?P<weekday>\d)"
+    r"|-?(?P<ordinal>\d{3}))"
+    r"(?:(?P<sep>[Tt ])(?P<hour>\d{2})(?:(?P<colon>:?)(?P<minute>\d{2})"
+    r"(?:(?P=colon)(?P<second>\d{2})(?P<fraction>[.,]\d+)?)?)?)?"
+    # The time ends there: a zone, a space, or nothing follows ("20261127T0915 CET").
+    r"(?=[Zz+\s(-]|$)"
+)
+# The extended layout most feeds write ("2026-11-27T09:15:00+01:00"): nothing to rewrite,
+# told by one cheap look (the rewrite's own look costs a date some 3 µs).
+_EXTENDED_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}[^z]*)?")
+
+
+def in_extended_iso(text: str) -> str:
+    """`text` with the ISO 8601 date and time it starts with in the extended layout
+    ("20261127T0915+0100" is "2026-11-27T09:15+0100"); else as it is. A basic or ordinal
+    date is taken only with a time of day: alone, "20261127" and "2026-331" are as often a
+    reference number on a listing page. An impossible date (a 13th month) is left as it is."""
+    if not text[:4].isdigit() or _EXTENDED_ISO.fullmatch(text):
+        return text
+    match = _ISO_LAYOUTS.match(text)
+    if match is None:
+        return text
+    day = _iso_day(match)
+    hour, separator = match.group("hour", "sep")
+    if day is None or (hour is None and match.group("week") is None):
+        return text
+    if separator == " " and (match.group("dash") != "-" or match.group("minute") is None):
+        return text  # "20261127 0915", "2026-11-27 12 novembre": numbers, as far as we know
+    written = day.isoformat()
+    if hour is not None:
+        minute, second, fraction = match.group("minute", "second", "fraction")
+        written += f"{'T' if separator in 'Tt' else ' '}{hour}:{minute or '00'}"
+        written += f":{second}{fraction or ''}" if second else ""
+    rest = text[match.end() :]
+    if rest[:1] == "z" and (len(rest) == 1 or not rest[1].isalpha()):
+        rest = "Z" + rest[1:]
+    return written + rest
+
+
+def _iso_day(match: re.Match[str]) -> date | None:
+    """The day an `_ISO_LAYOUTS` match names (calendar, week or ordinal), None if none is."""
+    year = int(match["year"])
+    try:
+        if match["week"] is not None:
+            return date.fromisocalendar(year, int(match["week"]), int(match["weekday"]))
+        if match["ordinal"] is not None:
+            ordinal = int(match["ordinal"])
+            if not 1 <= ordinal <= date(year, 12, 31).timetuple().tm_yday:
+                return None
+            return date(year, 1, 1) + timedelta(days=ordinal - 1)
+        return date(year, int(match["month"]), int(match["day"]))
+    except ValueError:  # a 13th month, a 54th week, a weekday 8
+        return None
 
 
 def _ymd_as_iso(match: re.Match[str]) -> str:
@@ -530,6 +595,7 @@ _ZONE_WORD = re.compile(
 def zone_word(text: str) -> str | None:
     """The zone a date names after its time of day, as written ("CEST", "UTC-05:00",
     "Europe/Paris", "+zz:00"), else None; None too for an offset in digits ("+0100")."""
+    text = in_extended_iso(text.strip())  # "20261127T0915 CET" has its time of day too
     clock = _TIME_OF_DAY.search(text)
     if clock is None:
         return None
@@ -546,7 +612,7 @@ def unknown_zone(text: str) -> str | None:
     """The zone a date names that neither the fast paths nor feedparser read (feedparser
     takes its time as UTC, or drops the time), else None: "IST", "NZT", "Mars/Olympus",
     "+zz:00". dateparser may know the name ("IST"): the caller checks its reading."""
-    cleaned = _SPACES.sub(" ", text).strip()
+    cleaned = in_extended_iso(_SPACES.sub(" ", text).strip())
     match = _RFC822.match(cleaned)
     zone = match.group(7) if match else zone_word(cleaned)
     if zone is None or _zone_offset(zone) is not None:

@@ -268,19 +268,40 @@ _ATOM_ROOT = re.compile(
 
 def _own_link(entry: dict[str, Any], *, rss: bool) -> str | None:
     """The entry's link; for an Atom entry without one, the address of its out-of-line
-    content (<content src>: RFC 4287 needs no alternate link then). feedparser gives such an
-    entry its id as link, which a relative id ("1") would turn into a made-up address. (An
-    RSS guid is a permalink unless it says otherwise: a relative one is the entry's page.)"""
-    link = _field(entry, "link")
+    content (<content src>: RFC 4287 needs no alternate link then).
+
+    feedparser gives an entry without a link of its own its id as link (an RSS guid is a
+    permalink unless it says otherwise), also beside an enclosure or a rel="self" link: an
+    id that is no address ("12345", "article-12345", "tag:...") was resolved against the
+    channel's link into a made-up one, which dedupe then took for the item's URL."""
+    given = _field(entry, "link")
+    link = given if isinstance(given, str) else None
+    if link is not None and _is_copied_id(entry, link) and not _id_is_address(link, rss=rss):
+        link = None
     if _field(entry, "links"):
-        return link if isinstance(link, str) else None
+        return link
     for content in _field(entry, "content") or ():
         src = _field(content, "src")
         if isinstance(src, str) and src.strip():
             return src
-    if not rss and isinstance(link, str) and link == _field(entry, "id") and "://" not in link:
-        return None
-    return link if isinstance(link, str) else None
+    return link
+
+
+def _is_copied_id(entry: dict[str, Any], link: str) -> bool:
+    """Whether the entry's link is feedparser's copy of its id (guid), no link it gave."""
+    if link != _field(entry, "id"):
+        return False
+    links = _field(entry, "links") or ()
+    return not any(isinstance(given, dict) and given.get("href") == link for given in links)
+
+
+def _id_is_address(value: str, *, rss: bool) -> bool:
+    """Whether an id names the entry's page: an absolute http(s) URL; in RSS also a path
+    from the site's root ("/news/b.html"), which some generators write as the permalink.
+    (An Atom id is an absolute IRI: a relative one is none.)"""
+    if absolute_http_url(value, None) is not None:
+        return True
+    return rss and value.startswith("/")
 
 
 def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:

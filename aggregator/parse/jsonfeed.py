@@ -171,7 +171,7 @@ def _date(text: str | None, languages: list[str]) -> datetime | None:
         strict = datetime.fromisoformat(iso)
     except ValueError:
         return None
-    if iso[5] == "W":  # a day, as a date alone is: midnight UTC
+    if iso[5] == "W" and "T" not in iso:  # a day, as a date alone is: midnight UTC
         return strict.replace(tzinfo=UTC)
     # The usual reading (a date alone is midnight UTC; an offset kept as written).
     return parse_date(iso, languages) or strict
