@@ -4,8 +4,9 @@ A host has `limit` slots; a fetch holds one. Each slot is a redis-py `Lock` (SET
 a random token, released by a compare-and-delete script), so:
 
 - two workers can never hold the same slot (Redis decides, atomically);
-- each holder's slot expires on its own after `hold`: a worker killed mid-fetch blocks its
-  slot for at most that long. (Dramatiq's `ConcurrentRateLimiter` keeps one counter per key
+- each holder's slot expires on its own `hold` after it was taken or last renewed (a fetch
+  that outlasts `hold` renews it): a worker killed mid-fetch blocks its slot for at most
+  that long. (Dramatiq's `ConcurrentRateLimiter` keeps one counter per key
   whose TTL every acquire and release pushes back, so on a busy host a killed worker's
   count would never expire; that is why it is not used here.)
 
@@ -55,6 +56,9 @@ class SlotStats:
     """How long acquiring took: the time politeness cost this fetch."""
 
     waited: float
+    # Push the slot's expiry out to `hold` again, for a fetch that outlasts it; False when
+    # the slot had expired and is someone else's now. Only while the slot is held.
+    renew: Callable[[], bool]
 
 
 class HostSlots:
@@ -110,7 +114,7 @@ class HostSlots:
         except redis.exceptions.RedisError as exc:
             raise LimiterError(f"host limiter: {type(exc).__name__}: {exc}") from exc
         try:
-            yield SlotStats(waited=self._monotonic() - started)
+            yield SlotStats(waited=self._monotonic() - started, renew=_renewer(lock))
         finally:
             try:
                 lock.release()
@@ -127,3 +131,15 @@ class HostSlots:
             return int(self.client.exists(*keys))
         except redis.exceptions.RedisError as exc:
             raise LimiterError(f"host limiter: {type(exc).__name__}: {exc}") from exc
+
+
+def _renewer(lock: redis.lock.Lock) -> Callable[[], bool]:
+    def renew() -> bool:
+        try:
+            return lock.reacquire()
+        except redis.exceptions.LockNotOwnedError:
+            return False
+        except redis.exceptions.RedisError as exc:
+            raise LimiterError(f"host limiter: {type(exc).__name__}: {exc}") from exc
+
+    return renew

@@ -8,8 +8,10 @@ One message refreshes one source. What keeps it correct is in the store and in R
 the broker's delivery guarantees (at least once, never exactly once):
 
 - a source is taken with a lease (store/leases.py): one worker at a time; a message for a
-  source that is no longer due (a duplicate, a redelivery after success) does nothing; a
-  source held by a worker that died is taken again once its lease expires;
+  source that is no longer due (a duplicate, a redelivery after success) does nothing; the
+  worker renews the lease (and its host slot) every `workers.lease / 3` while it refreshes,
+  so a fetch slower than the lease keeps its source, and a source held by a worker that died
+  is taken again once its last renewal expires;
 - items are unique per (source, identity), and save_refresh serialises writers of one source
   on its row, so a redelivered document is "unchanged", never a second copy;
 - the per-host limit (`fetch.max_per_host`) is shared by every process (hostslots.py).
@@ -27,7 +29,8 @@ import os
 import resource
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,14 +41,17 @@ import dramatiq
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import Engine
 
 from aggregator.app import App
+from aggregator.durations import format_duration
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.hostslots import HostBusy, HostSlots
 from aggregator.logs import apply_log_level
 from aggregator.models import Source
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
+from aggregator.store.engine import masked
 from aggregator.urls import mask_password
 
 log = logging.getLogger("aggregator.worker")
@@ -68,6 +74,9 @@ SLOT_WAIT = timedelta(seconds=10)
 # so a dead worker's messages go back within about heartbeat + maintenance time (~35 s).
 REDIS_HEARTBEAT_MS = 30_000
 REDIS_MAINTENANCE_SECONDS = 5.0
+# A worker renews its lease this many times per `workers.lease` while it refreshes: one or
+# two renewals may be late or fail (a slow database, a pause of the process) before it runs out.
+RENEWALS_PER_LEASE = 3
 # How long a worker's consumer waits for a message before polling the broker again.
 WORKER_TIMEOUT_MS = 200
 
@@ -202,6 +211,23 @@ def declare(
     return decorate(fn)
 
 
+def warn_if_the_store_is_local(engine: Engine, who: str) -> None:
+    """A SQLite store is one file on one machine: workers elsewhere (or with another data
+    dir) each write to a store of their own that the scheduler never reads, and nothing
+    else shows it; several processes of one machine on the same file do work together, so
+    this is said, not refused."""
+    if engine.dialect.name != "sqlite":
+        return
+    log.warning(
+        "%s: the store is SQLite (%s): only processes of this machine using this same file "
+        "share its sources and results; workers on other machines need a shared database: "
+        "set database_url (AGGREGATOR_DATABASE_URL) to the same postgresql+psycopg:// URL "
+        "for the scheduler and every worker",
+        who,
+        masked(engine.url),
+    )
+
+
 # --- the scheduler's side -------------------------------------------------------------------
 
 
@@ -213,6 +239,7 @@ class Enqueuer:
         self.workers = app.settings.workers
         self.broker = build_broker(self.workers)
         self.actor = declare(self.broker, self.workers.queue, _never_called)
+        warn_if_the_store_is_local(app.store.engine, "run --distributed")
 
     def __call__(self, source_ids: Sequence[str]) -> int:
         """Mark the due, unleased sources queued, then send one message per marked source."""
@@ -299,6 +326,104 @@ class Outcome:
     retry_at: datetime | None = None  # put the message back for this time
 
 
+class LeaseKeeper:
+    """Renews a worker's lease on one source, and its host slot while it holds one, every
+    `lease / RENEWALS_PER_LEASE` in a thread of its own for as long as the refresh runs.
+
+    A fetch may take far longer than `workers.lease` (the total timeout times the retries,
+    with backoff); an unrenewed lease expired mid-refresh, and another worker (the scheduler
+    queues an expired source again) or an operator's refresh read the source at the same
+    time. A worker that is killed stops renewing: its source is free `lease` after the last
+    renewal, as a crashed worker's was before.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        source_id: str,
+        *,
+        owner: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.engine = engine
+        self.source_id = source_id
+        self.owner = owner
+        self.lease = lease
+        self.clock = clock
+        self.every = lease.total_seconds() / RENEWALS_PER_LEASE
+        self._stop = threading.Event()
+        # The slot's renewal is set and cleared under this lock, and runs under it: a slot is
+        # never renewed after the refresh gave it back (redis-py refuses that).
+        self._lock = threading.Lock()
+        self._slot: Callable[[], bool] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"lease-{source_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @contextmanager
+    def keeping_slot(self, renew: Callable[[], bool]) -> Iterator[None]:
+        """Renew the host slot too, inside this block (while the slot is held)."""
+        with self._lock:
+            self._slot = renew
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._slot = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            if not self._renew_lease():
+                return
+            with self._lock:
+                self._renew_slot()
+
+    def _renew_lease(self) -> bool:
+        """False once the lease is lost: renewing stops (it is someone else's now)."""
+        try:
+            held = leases.renew(
+                self.engine,
+                self.source_id,
+                owner=self.owner,
+                now=self.clock(),
+                ttl=self.lease,
+            )
+        except AggregatorError as exc:  # the store unreachable for now: try again next time
+            log.warning("%s: could not renew the lease: %s", self.source_id, exc)
+            return True
+        if not held:
+            log.warning(
+                "%s: lease lost during the refresh (not renewed within workers.lease = %s: "
+                "the database was unreachable or this process stalled): another refresh may "
+                "be reading this source at the same time",
+                self.source_id,
+                format_duration(self.lease),
+            )
+        return held
+
+    def _renew_slot(self) -> None:
+        if self._slot is None:
+            return
+        try:
+            held = self._slot()
+        except AggregatorError as exc:
+            log.warning("%s: could not renew the host slot: %s", self.source_id, exc)
+            return
+        if not held:
+            log.warning(
+                "%s: host slot expired during the fetch: fetch.max_per_host may be exceeded",
+                self.source_id,
+            )
+            self._slot = None
+
+
 class Refresher:
     """One process's refresh of one source per message. Thread-safe; no dramatiq in here."""
 
@@ -329,18 +454,20 @@ class Refresher:
         if isinstance(taken, leases.Held):
             self.stats.add(held=1)
             return Outcome(status="held", retry_at=max(taken.expires_at, now))
+        keeper = LeaseKeeper(engine, source_id, owner=owner, lease=self.lease, clock=self.app.clock)
         try:
-            return self._refresh(source)
+            with keeper:  # stopped before the release: a released lease is not renewed
+                return self._refresh(source, keeper)
         finally:
             released = time.perf_counter()
             if not leases.release(engine, source_id, owner=owner):
                 log.warning("%s: lease had expired before the refresh ended", source_id)
             self.stats.add(lease_seconds=time.perf_counter() - released)
 
-    def _refresh(self, source: Source) -> Outcome:
+    def _refresh(self, source: Source, keeper: LeaseKeeper) -> Outcome:
         waiting = time.perf_counter()
         try:
-            with self.slots.hold(source.url) as slot:
+            with self.slots.hold(source.url) as slot, keeper.keeping_slot(slot.renew):
                 self.stats.add(slot_wait_seconds=slot.waited)
                 began = time.perf_counter()
                 (result,) = asyncio.run(self.app.refresh([source], leased=True))
@@ -405,6 +532,8 @@ def run_worker(
     actor = declare(broker, workers.queue, refresh_source)
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     try:
+        # Before the line saying it consumes, so whoever waits for that line has seen this.
+        warn_if_the_store_is_local(refresher.app.store.engine, f"worker {os.getpid()}")
         worker.start()
         log.info(
             "worker %s: %d thread(s) on queue %r, broker %s",

@@ -217,8 +217,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "workers.lease",
         "duration",
         "5m",
-        "How long a worker holds a source (and a host slot) at most; a crashed worker's "
-        "source is refreshed again after this. Longer than the slowest fetch with retries.",
+        "A worker's hold on a source (and its host slot), renewed every third of this while "
+        "it refreshes, so a fetch may take longer; a crashed worker's source is refreshed "
+        "again this long after its last renewal.",
     ),
     _s(
         "workers.queue_timeout",

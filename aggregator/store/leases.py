@@ -9,8 +9,9 @@ States of a source row, by lease_owner:
 - NULL (or any expired lease): free;
 - ``QUEUED``: the scheduler sent a message for it; any worker that gets a message may take it,
   and the scheduler sends no second message until the mark expires (a lost message);
-- anything else: a worker's token (host:pid:random); it expires at lease_expires_at, so a
-  worker killed mid-refresh holds its sources only until then.
+- anything else: a worker's token (host:pid:random); it expires at lease_expires_at, which
+  the worker pushes out (`renew`) while its refresh runs, so a slow fetch keeps its source
+  and a worker killed mid-refresh holds it only until the last renewal's expiry.
 
 Only a *due* source can be taken: a message delivered twice, or after the source was
 refreshed, finds it not due and writes nothing.
@@ -146,6 +147,25 @@ def release(engine: Engine, source_id: str, *, owner: str) -> bool:
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _wrap(engine, f"release {source_id!r}", exc) from exc
     return freed is not None
+
+
+def renew(engine: Engine, source_id: str, *, owner: str, now: datetime, ttl: timedelta) -> bool:
+    """Push `owner`'s lease on the source out to `now + ttl` (a worker whose refresh outlasts
+    `workers.lease` renews it as it goes); False when `owner` no longer holds it: it expired
+    and another worker, the scheduler's queued mark or an operator's refresh took it. Only
+    the owner's own row is changed, so a lease once lost is never taken back."""
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with writer.begin() as conn:
+            renewed = conn.execute(
+                update(sources)
+                .where(sources.c.id == source_id, sources.c.lease_owner == owner)
+                .values(lease_expires_at=to_db(now + ttl))
+                .returning(sources.c.id)
+            ).first()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise _wrap(engine, f"renew lease {source_id!r}", exc) from exc
+    return renewed is not None
 
 
 def mark_queued(
