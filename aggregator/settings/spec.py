@@ -216,7 +216,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _s(
         "workers.lease",
         "duration",
-        "5m",
+        "1m",
         "A worker's hold on a source (and its host slot), renewed every third of this while "
         "it refreshes, so a fetch may take longer; a crashed worker's source is refreshed "
         "again this long after its last renewal.",
