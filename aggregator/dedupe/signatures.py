@@ -7,6 +7,13 @@ permutations are derived from a fixed seed, not from a random generator's stream
 MinHash is vectorised with numpy: a signature is one (num_perm x shingles) array operation
 instead of a Python loop per permutation (about 30x faster per item than the datasketch
 library, which the first version used).
+
+`fingerprint` computes an item's Fingerprint the plain way; `fingerprints`, which the parse
+workers call for each document, gives the very same records at well under half the CPU: the
+words as bytes (ASCII text through one bytes.translate), every item's shingles and MinHash in
+a few array operations, band buckets from copies of pre-fed BLAKE2b hashers, and the packed
+bucket rows put together as bytes in `pack`'s order. tests/test_dedupe_fingerprint_golden.py
+holds both to digests recorded before the fast path was written.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
-from functools import cache, lru_cache
+from collections.abc import Iterable, Sequence
+from functools import cache
+from itertools import chain
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,9 +54,29 @@ def _blake64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-@lru_cache(maxsize=1 << 16)
-def _token_hash(token: str) -> int:
-    return _blake64(token.encode())
+class _TokenHashes(dict[str | bytes, bytes]):
+    """Each token's 64-bit BLAKE2b digest (of its UTF-8), remembered: news text repeats its
+    words, and a lookup through `__getitem__` stays in C when the token is known (an
+    lru_cache hit did not). Tokens come as str (`features`) or already encoded
+    (`fingerprints`). Bounded: cleared when full."""
+
+    def __missing__(self, token: str | bytes) -> bytes:
+        if len(self) >= _TOKEN_HASHES_LIMIT:
+            self.clear()
+        data = token.encode() if isinstance(token, str) else token
+        found = self[token] = hashlib.blake2b(data, digest_size=8).digest()
+        return found
+
+
+_TOKEN_HASHES_LIMIT = 1 << 16
+_TOKEN_HASHES = _TokenHashes()
+_token_digest = _TOKEN_HASHES.__getitem__
+
+
+def _token_hashes(tokens: Iterable[str | bytes]) -> npt.NDArray[np.uint64]:
+    """`_blake64` of each token: the digests joined and read as little-endian uint64 (which
+    converts no Python int; half of them do not fit an int64, numpy's fast path)."""
+    return np.frombuffer(b"".join(map(_token_digest, tokens)), dtype="<u8").astype(_U64, copy=False)
 
 
 # Between two words, a sentence ends where ".", "!", "?", ":" or ";" is followed by a space
@@ -92,11 +121,46 @@ def tokenise_sentences(
 
 def words(text: str) -> tuple[str, ...]:
     """The tokens of `tokenise(text)`, without the keyword flags and sentence breaks."""
-    found = _WORD.findall(unicodedata.normalize("NFKC", text))
-    cache = _WORDS
-    if len(cache) > _WORDS_LIMIT:
-        cache.clear()
-    return tuple([(cache.get(w) or _remember(w))[0] for w in found])
+    return tuple(_folded_words(text))
+
+
+# Characters whose case folding is not word characters only, or not only other characters
+# (`_WORD`'s class): "İ" folds to "i" and a combining dot above, "ᾷ" to "ᾶι" with a combining
+# tilde. tests/test_dedupe_fingerprint_golden.py checks the list against every code point.
+_FOLDS_ACROSS_WORDS = re.compile(
+    "[\u0130\u01f0\u0345\u0390\u03b0\u1e96-\u1e99\u1f50\u1f52\u1f54\u1f56"
+    "\u1fb6\u1fb7\u1fc6\u1fc7\u1fd2\u1fd3\u1fd6\u1fd7\u1fe2-\u1fe4\u1fe6\u1fe7"
+    "\u1ff6\u1ff7]"
+)
+
+
+def _folded_words(text: str) -> list[str]:
+    """The casefolded words of the NFKC form of `text`. Case folding goes character by
+    character (no context, unlike lower()'s final sigma), so without the characters above
+    the words of the folded text are the folded words: one C-level fold and one scan instead
+    of a fold per word. ASCII text is NFKC already, and lower() is its casefold."""
+    if text.isascii():
+        return _WORD.findall(text.lower())
+    text = unicodedata.normalize("NFKC", text)
+    if _FOLDS_ACROSS_WORDS.search(text) is None:
+        return _WORD.findall(text.casefold())
+    return [word.casefold() for word in _WORD.findall(text)]
+
+
+def _word_bytes(text: str) -> list[bytes]:
+    """`words(text)`, UTF-8 encoded: the form fingerprints hash and join them in. ASCII text
+    (most of it) takes one bytes.translate, which lower-cases word characters and blanks the
+    others, and one split: C loops over bytes, twice as fast as the regex scan of a str."""
+    if text.isascii():
+        return text.encode().translate(_ASCII_WORDS).split()
+    return [word.encode() for word in _folded_words(text)]
+
+
+# Per byte: an ASCII word character (`_WORD`: a letter, a digit, "_") lower-cased, any other
+# ASCII character a space. (Bytes from 128 up, left as they are, never occur: ASCII text.)
+_ASCII_WORDS = bytes(
+    c if c >= 128 else ord(chr(c).lower()) if _WORD.match(chr(c)) else ord(" ") for c in range(256)
+)
 
 
 # Each word's (casefolded token, keyword flag): news text repeats its words, and this ran a
@@ -125,19 +189,32 @@ def _is_keyword(word: str) -> bool:
     return word[:1].isupper() and word.casefold() not in _NOT_NAMES
 
 
-def text_hash(body_tokens: tuple[str, ...], thresholds: Thresholds = DEFAULT) -> str | None:
+def text_hash(body_tokens: Sequence[str], thresholds: Thresholds = DEFAULT) -> str | None:
     """Hash of the normalised body alone (not the title: re-publishers retitle), or None."""
     if len(body_tokens) < thresholds.min_hash_tokens:
         return None
-    digest = hashlib.sha256(" ".join(body_tokens).encode()).hexdigest()[:32]
-    return f"t{FEATURES_VERSION}:{digest}"
+    return _text_digest(" ".join(body_tokens).encode())
 
 
-def shingle_hashes(tokens: tuple[str, ...], size: int) -> npt.NDArray[np.uint64]:
+def _text_hash_of_bytes(body_tokens: Sequence[bytes], thresholds: Thresholds) -> str | None:
+    """`text_hash` of the tokens UTF-8 encoded."""
+    if len(body_tokens) < thresholds.min_hash_tokens:
+        return None
+    return _text_digest(b" ".join(body_tokens))
+
+
+def _text_digest(body: bytes) -> str:
+    return _TEXT_HASH_START + hashlib.sha256(body).hexdigest()[:32]
+
+
+_TEXT_HASH_START = f"t{FEATURES_VERSION}:"
+
+
+def shingle_hashes(tokens: Sequence[str | bytes], size: int) -> npt.NDArray[np.uint64]:
     """64-bit hashes of the word `size`-grams, unique. Fewer tokens than `size`: one shingle."""
     if not tokens:
         return np.empty(0, dtype=_U64)
-    word = np.fromiter(map(_token_hash, tokens), dtype=_U64, count=len(tokens))
+    word = _token_hashes(tokens)
     if len(tokens) < size:
         size = len(tokens)
     count = len(tokens) - size + 1
@@ -270,8 +347,11 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
 def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
     """A digest of everything a Fingerprint of `item` is computed from (not its key, not its
     first-seen time), and of the thresholds and fingerprint version."""
+    return _basis(item, _described(thresholds))
+
+
+def _basis(item: DedupeItem, described: hashlib.blake2b) -> bytes:
     parts = (
-        _described(thresholds),
         item.source_id,
         str(item.org),
         str(item.source_kind),
@@ -279,127 +359,29 @@ def basis(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> bytes:
         item.text,
         item.published.isoformat(),
     )
-    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+    hasher = described.copy()
+    hasher.update("\x1f".join(map(str, parts)).encode())
+    return hasher.digest()
 
 
 @cache
-def _described(thresholds: Thresholds) -> str:
-    return f"{FEATURES_VERSION}:{thresholds!r}"
+def _described(thresholds: Thresholds) -> hashlib.blake2b:
+    """A BLAKE2b-128 hasher fed the thresholds and version, and the separator after them:
+    copied for each item (the thresholds' repr is 500 characters)."""
+    return hashlib.blake2b(f"{FEATURES_VERSION}:{thresholds!r}\x1f".encode(), digest_size=16)
 
 
 def fingerprint(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Fingerprint:
     """The part of `features` the store's index needs, to compute away from the store. Only
-    the words are needed, not their keyword flags, sentence breaks or shingle set."""
+    the words are needed, not their keyword flags, sentence breaks or shingle set.
+
+    The plain way, one item at a time; `fingerprints` gives the very same records for a
+    document's items at once (the tests hold the two together)."""
     title_tokens, body_tokens = words(item.title), words(item.text)
     tokens = title_tokens + body_tokens
     near = len(tokens) >= thresholds.min_tokens
     hashes = shingle_hashes(tokens, thresholds.shingle_size) if near else _NO_SHINGLES
-    return _fingerprint(
-        item, title_tokens, body_tokens, minhash(hashes, thresholds.num_perm), thresholds
-    )
-
-
-def fingerprints(
-    items: Sequence[DedupeItem], thresholds: Thresholds = DEFAULT
-) -> list[Fingerprint]:
-    """`fingerprint` of each item (the very same), with the shingles and MinHash signatures of
-    all of them computed in a few array operations: item by item, numpy's overhead per call was
-    most of their cost (a document's items are ~150 shingles each)."""
-    size = thresholds.shingle_size
-    split = [(words(item.title), words(item.text)) for item in items]
-    streams = [title + body for title, body in split]
-    # Shingled together: items with at least `size` words (an item shorter than `min_tokens`
-    # has no shingles; a shorter `min_tokens` than `size` is left to `fingerprint`).
-    near = [len(tokens) >= thresholds.min_tokens for tokens in streams]
-    together = [n and len(tokens) >= size for n, tokens in zip(near, streams, strict=True)]
-    signatures = iter(
-        _minhash_many(
-            [t for t, joined in zip(streams, together, strict=True) if joined],
-            size,
-            thresholds.num_perm,
-        )
-    )
-    empty = minhash(_NO_SHINGLES, thresholds.num_perm)
-    out = []
-    for item, (title, body), tokens, n, joined in zip(
-        items, split, streams, near, together, strict=True
-    ):
-        if joined:
-            signature = next(signatures)
-        elif n:
-            signature = minhash(shingle_hashes(tokens, size), thresholds.num_perm)
-        else:
-            signature = empty
-        out.append(_fingerprint(item, title, body, signature, thresholds))
-    return out
-
-
-# Shingles hashed at once, at most: their array of hashes is num_perm times as large
-# (96 x 8 bytes a shingle: ~3 MB), and a document may have thousands of items. (10,000 took
-# the same CPU and kept the worker 4 MiB larger: bench/README.md.)
-_SHINGLES_AT_ONCE = 4000
-
-
-def _minhash_many(
-    streams: Sequence[tuple[str, ...]], size: int, num_perm: int
-) -> list[npt.NDArray[np.uint32]]:
-    """`minhash(shingle_hashes(tokens, size), num_perm)` of each stream of at least `size`
-    tokens. The minimum over a stream's shingles does not care about repeats, so the shingles
-    are not made unique first."""
-    out: list[npt.NDArray[np.uint32]] = []
-    start = 0
-    while start < len(streams):
-        end, shingles = start, 0
-        while end < len(streams) and (end == start or shingles < _SHINGLES_AT_ONCE):
-            shingles += len(streams[end]) - size + 1
-            end += 1
-        out.extend(_minhash_part(streams[start:end], size, num_perm))
-        start = end
-    return out
-
-
-def _minhash_part(
-    streams: Sequence[tuple[str, ...]], size: int, num_perm: int
-) -> list[npt.NDArray[np.uint32]]:
-    lengths = [len(tokens) for tokens in streams]
-    total = sum(lengths)
-    word = np.fromiter(
-        map(_token_hash, (token for tokens in streams for token in tokens)), dtype=_U64, count=total
-    )
-    count = total - size + 1
-    combined = np.zeros(count, dtype=_U64)
-    with np.errstate(over="ignore"):  # as in shingle_hashes: the same rolling polynomial
-        for offset in range(size):
-            combined = combined * _U64(0x100000001B3) + word[offset : offset + count]
-    # The windows that lie inside one stream: from its first word to its last but size - 1.
-    firsts, position = [], 0
-    for length in lengths:
-        firsts.append(position)
-        position += length
-    inside = np.concatenate(
-        [
-            np.arange(first, first + length - size + 1)
-            for first, length in zip(firsts, lengths, strict=True)
-        ]
-    )
-    segments = np.cumsum([0] + [length - size + 1 for length in lengths[:-1]])
-    mult, add = _permutations(num_perm)
-    with np.errstate(over="ignore"):  # as in minhash, in place: one array of that size
-        hashed = mult[:, None] * combined[inside][None, :]
-        hashed += add[:, None]
-        hashed >>= _U64(32)
-    least = np.minimum.reduceat(hashed, segments, axis=1).astype(np.uint32)  # < 2**32 now
-    return list(least.T)
-
-
-def _fingerprint(
-    item: DedupeItem,
-    title_tokens: tuple[str, ...],
-    body_tokens: tuple[str, ...],
-    signature: npt.NDArray[np.uint32],
-    thresholds: Thresholds,
-) -> Fingerprint:
-    near = len(title_tokens) + len(body_tokens) >= thresholds.min_tokens
+    signature = minhash(hashes, thresholds.num_perm)
     procedure = _procedure(item)
     text_buckets = buckets(signature, title_tokens, body_tokens, thresholds) if near else ()
     return Fingerprint(
@@ -412,6 +394,210 @@ def _fingerprint(
 
 
 _NO_SHINGLES = np.empty(0, dtype=_U64)
+
+
+def fingerprints(
+    items: Sequence[DedupeItem], thresholds: Thresholds = DEFAULT
+) -> list[Fingerprint]:
+    """`fingerprint` of each item (the very same), for a document's items at once: their
+    shingles, MinHash signatures and MinHash band buckets in a few array operations (item by
+    item, numpy's overhead per call was most of their cost: an item has ~150 shingles), their
+    words as UTF-8 bytes (hashed and joined as such), and their packed bucket rows put
+    together as bytes."""
+    size = thresholds.shingle_size
+    split = [(_word_bytes(item.title), _word_bytes(item.text)) for item in items]
+    lengths = [len(title) + len(body) for title, body in split]
+    # Hashed together: items with at least `size` words (an item shorter than `min_tokens`
+    # has no shingles; a shorter `min_tokens` than `size` is left to the plain way).
+    near = [length >= thresholds.min_tokens for length in lengths]
+    together = [n and length >= size for n, length in zip(near, lengths, strict=True)]
+    signatures = _minhash_many(
+        [pair for pair, joined in zip(split, together, strict=True) if joined],
+        size,
+        thresholds.num_perm,
+    )
+    signature_rows = iter(_row_bytes(signatures))
+    band_rows = iter(_row_bytes(_band_rows(signatures, thresholds)))
+    minhashed = [
+        (next(signature_rows), next(band_rows))
+        if joined
+        else _minhashed(title + body, n, thresholds)
+        for (title, body), n, joined in zip(split, near, together, strict=True)
+    ]
+    procedures = [_procedure(item) for item in items]
+    described = _described(thresholds)
+    return [
+        Fingerprint(
+            basis=_basis(item, described),
+            text_hash=_text_hash_of_bytes(body, thresholds),
+            signature=signature,
+            buckets=_packed(procedure.keys, title, body, bands, thresholds),
+            procedure=procedure,
+        )
+        for item, (title, body), (signature, bands), procedure in zip(
+            items, split, minhashed, procedures, strict=True
+        )
+    ]
+
+
+def _minhashed(
+    tokens: Sequence[bytes], near: bool, thresholds: Thresholds
+) -> tuple[bytes, bytes | None]:
+    """The plain way for an item `fingerprints` does not hash with others: its signature, and
+    its text bands' packed rows (None when it is too short to match on its text)."""
+    if not near:
+        return minhash(_NO_SHINGLES, thresholds.num_perm).astype("<u4").tobytes(), None
+    signature = minhash(shingle_hashes(tokens, thresholds.shingle_size), thresholds.num_perm)
+    return signature.astype("<u4").tobytes(), _band_rows(signature[None, :], thresholds).tobytes()
+
+
+# Shingles hashed at once, at most: their array of hashes is num_perm times as large
+# (96 x 8 bytes a shingle: ~3 MB), and a document may have thousands of items. (10,000 took
+# the same CPU and kept the worker 4 MiB larger: bench/README.md.)
+_SHINGLES_AT_ONCE = 4000
+
+# An item's words: its title's and its text's, UTF-8 encoded.
+_Words = tuple[list[bytes], list[bytes]]
+
+
+def _minhash_many(streams: Sequence[_Words], size: int, num_perm: int) -> npt.NDArray[np.uint32]:
+    """`minhash(shingle_hashes(title + text, size), num_perm)` of each item's words (at least
+    `size` of them), one row each. The minimum over a stream's shingles does not care about
+    repeats, so the shingles are not made unique first."""
+    parts = []
+    start = 0
+    while start < len(streams):
+        end, shingles = start, 0
+        while end < len(streams) and (end == start or shingles < _SHINGLES_AT_ONCE):
+            shingles += len(streams[end][0]) + len(streams[end][1]) - size + 1
+            end += 1
+        parts.append(_minhash_part(streams[start:end], size, num_perm))
+        start = end
+    if not parts:
+        return np.empty((0, num_perm), dtype=np.uint32)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _minhash_part(streams: Sequence[_Words], size: int, num_perm: int) -> npt.NDArray[np.uint32]:
+    lengths = np.fromiter(
+        (len(title) + len(body) for title, body in streams), dtype=np.intp, count=len(streams)
+    )
+    word = _token_hashes(chain.from_iterable(chain.from_iterable(streams)))
+    count = len(word) - size + 1
+    # As in shingle_hashes (the same rolling polynomial), in place: its first step, 0 x P +
+    # word, is a copy.
+    combined = word[:count].copy()
+    for offset in range(1, size):
+        combined *= _U64(0x100000001B3)  # wraps mod 2**64 (no warning from array operations)
+        combined += word[offset : offset + count]
+    # Only windows inside one stream: drop the size - 1 that start before each stream's end
+    # and run into the next one (every stream has at least `size` words).
+    if size > 1 and len(streams) > 1:
+        ends = np.cumsum(lengths[:-1])
+        inside = np.ones(count, dtype=bool)
+        for back in range(1, size):
+            inside[ends - back] = False
+        combined = combined[inside]
+    firsts = np.zeros(len(streams), dtype=np.intp)
+    np.cumsum(lengths[:-1] - (size - 1), out=firsts[1:])
+    mult, add = _permutations(num_perm)
+    hashed = mult[:, None] * combined[None, :]  # as in minhash, in place: one array
+    hashed += add[:, None]
+    least = np.minimum.reduceat(hashed, firsts, axis=1)
+    least >>= _U64(32)  # after the minimum: shifting keeps the order (x <= y: x>>32 <= y>>32)
+    return np.ascontiguousarray(least.T, dtype="<u4")
+
+
+def _band_rows(signatures: npt.NDArray[np.uint32], thresholds: Thresholds) -> npt.NDArray[Any]:
+    """The packed (band, bucket) rows of each signature's MinHash bands: `buckets`' text bands
+    as `pack` lays them out, one row of 2 x bands little-endian int64 per signature. A band's
+    BLAKE2b continues a copy of one fed its number already (a new hasher costs more: its
+    keyword arguments), and a bucket's int64 is its digest as it is."""
+    count, rows, bands = len(signatures), thresholds.rows, thresholds.bands
+    if rows:
+        values = np.ascontiguousarray(signatures[:, : bands * rows], dtype="<u4")
+        chunks: list[bytes] = values.view(f"V{4 * rows}").ravel().tolist()
+    else:
+        chunks = [b""] * (count * bands)
+    digests = []
+    for started, chunk in zip(_band_hashers(bands) * count, chunks, strict=True):
+        hasher = started.copy()
+        hasher.update(chunk)
+        digests.append(hasher.digest())
+    packed = np.empty((count, bands, 2), dtype=_I64)
+    packed[:, :, 0] = np.arange(bands)
+    packed[:, :, 1] = np.frombuffer(b"".join(digests), dtype=_I64).reshape(count, bands)
+    return packed.reshape(count, 2 * bands)
+
+
+_I64 = np.dtype("<i8")
+
+
+@cache
+def _band_hashers(bands: int) -> list[hashlib.blake2b]:
+    """BLAKE2b-64 hashers fed `_band_prefix` of bands 0 .. bands - 1, to be copied."""
+    return [hashlib.blake2b(_band_prefix(band), digest_size=8) for band in range(bands)]
+
+
+def _row_bytes(table: npt.NDArray[Any]) -> list[bytes]:
+    """Each row of a C-ordered 2-d array as bytes."""
+    if table.size == 0:
+        return [b""] * len(table)
+    blob = table.tobytes()
+    width = len(blob) // len(table)
+    return [blob[start : start + width] for start in range(0, len(blob), width)]
+
+
+def _packed(
+    keys: frozenset[ProcedureKey],
+    title: Sequence[bytes],
+    body: Sequence[bytes],
+    band_rows: bytes | None,
+    thresholds: Thresholds,
+) -> bytes:
+    """`pack` of the item's rows (`band_rows` None: too short to match on its text), put
+    together in its order, by band then bucket: the procedure rows (-3), the lead row (-2),
+    the title row (-1), then the MinHash bands' rows from band 0 up (one each)."""
+    rows = _procedure_rows(keys)
+    if band_rows is None:
+        return rows
+    if len(body) >= thresholds.lead_tokens:
+        rows += _row(LEAD_BAND, b" ".join(body[: thresholds.lead_tokens]))
+    if len(title) >= thresholds.min_title_tokens:
+        rows += _row(TITLE_BAND, b" ".join(title))
+    return rows + band_rows
+
+
+def _procedure_rows(keys: frozenset[ProcedureKey]) -> bytes:
+    """`procedure_buckets(keys)` packed: sorted by bucket."""
+    if not keys:
+        return b""
+    rows = [_row(PROCEDURE_BAND, f"{ref}|{day.isoformat()}".encode()) for ref, day in keys]
+    if len(rows) > 1:
+        rows.sort(key=_row_bucket)
+    return b"".join(rows)
+
+
+def _row(band: int, data: bytes) -> bytes:
+    """The packed (band, `_bucket(band, data)`) row of a band below 0."""
+    start, hasher = _ROW_STARTS[band]
+    hasher = hasher.copy()
+    hasher.update(data)
+    return start + hasher.digest()
+
+
+# Per band below 0: its packed number, and a hasher fed its `_band_prefix` (see _band_rows).
+_ROW_STARTS = {
+    band: (
+        band.to_bytes(8, "little", signed=True),
+        hashlib.blake2b(_band_prefix(band), digest_size=8),
+    )
+    for band in (TITLE_BAND, LEAD_BAND, PROCEDURE_BAND)
+}
+
+
+def _row_bucket(row: bytes) -> int:
+    return int.from_bytes(row[8:], "little", signed=True)
 
 
 def features_as_stored(
