@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.dedupe.pairs import unpack
 from aggregator.dedupe.procedure_rule import ProcedureSide
 from aggregator.models import OrgKind, SourceKind
 
@@ -73,18 +74,30 @@ class Features:
     item: DedupeItem
     text_hash: str | None  # None: the body is too short to match on its hash alone
     signature: bytes  # MinHash, NUM_PERM little-endian uint32
-    buckets: tuple[tuple[int, int], ...]  # (band, bucket) rows for the candidate index
+    # The (band, bucket) rows for the candidate index, packed (dedupe/pairs.py): the form
+    # items.buckets stores and the store's writer reads them in; `buckets` unpacks them.
+    packed: bytes = field(repr=False)
     procedure: ProcedureSide  # what the procedure rule knows of the item
     shingle_size: int  # of the thresholds the features were computed with
     # The Detail once computed (empty until then): a list, so a frozen record can fill it.
     computed: list[Detail] = field(default_factory=list, compare=False, repr=False)
-    # `buckets` as items.buckets stores them (dedupe/pairs.py), when they came so: the store
-    # then writes them without packing them again. None: pack `buckets`.
-    packed: bytes | None = field(default=None, compare=False, repr=False)
+    # `buckets` once unpacked (empty until then).
+    unpacked: list[tuple[tuple[int, int], ...]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @property
     def key(self) -> Key:
         return self.item.key
+
+    @property
+    def buckets(self) -> tuple[tuple[int, int], ...]:
+        """The (band, bucket) rows, sorted. Unpacked on first use only: a cold refresh's
+        store writer makes the features of thirty thousand items from their packed rows and
+        needs them packed; unpacking them all was a twentieth of its CPU."""
+        if not self.unpacked:
+            self.unpacked.append(tuple(unpack(self.packed)))
+        return self.unpacked[0]
 
     @property
     def detail(self) -> Detail:

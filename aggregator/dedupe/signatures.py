@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aggregator.dedupe.pairs import pack, unpack
+from aggregator.dedupe.pairs import pack
 from aggregator.dedupe.procedure_rule import ProcedureKey, ProcedureSide, procedure_side
 from aggregator.dedupe.records import DedupeItem, Detail, Features, Fingerprint
 from aggregator.dedupe.thresholds import DEFAULT, FEATURES_VERSION, MINHASH_SEED, Thresholds
@@ -337,7 +337,7 @@ def features(item: DedupeItem, thresholds: Thresholds = DEFAULT) -> Features:
         item=item,
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature.astype("<u4").tobytes(),
-        buckets=tuple(sorted(text_buckets + procedure_buckets(procedure.keys))),  # as stored
+        packed=pack(text_buckets + procedure_buckets(procedure.keys)),  # sorted, as stored
         procedure=procedure,
         shingle_size=thresholds.shingle_size,
         computed=[found],
@@ -615,11 +615,10 @@ def features_as_stored(
         item=item,
         text_hash=text_hash(body_tokens, thresholds),
         signature=signature,
-        buckets=tuple(unpack(stored_buckets)),
+        packed=stored_buckets,
         procedure=_procedure(item),
         shingle_size=thresholds.shingle_size,
         computed=[found],
-        packed=stored_buckets,
     )
 
 
@@ -634,7 +633,6 @@ def features_from(
         item=item,
         text_hash=given.text_hash,
         signature=given.signature,
-        buckets=tuple(unpack(given.buckets)),
         packed=given.buckets,
         procedure=given.procedure,
         shingle_size=thresholds.shingle_size,

@@ -47,7 +47,7 @@ from aggregator.dedupe.cluster import (
     choose_primary,
     estimated_jaccards,
 )
-from aggregator.dedupe.pairs import pack
+from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -266,7 +266,7 @@ class SqlCandidateIndex:
         for f in todo:
             key = _int(f.key)
             row = stored.get(key)
-            packed = pack(f.buckets) if f.packed is None else f.packed
+            packed = f.packed
             if (
                 row is None
                 or row.dedupe_seq is None
@@ -331,7 +331,7 @@ class SqlCandidateIndex:
             self._overlay.add(
                 first,
                 np.concatenate([_bucket_keys(f) for f in written]).astype(np.int64, copy=False),
-                [(_int(f.key), f.item.seen, len(f.buckets)) for f in written],
+                [(_int(f.key), f.item.seen, len(f.packed) // PAIR_BYTES) for f in written],
             )
         self._unlisted.clear()
 
@@ -554,8 +554,7 @@ class SqlCandidateIndex:
 def _bucket_pairs(f: Features) -> npt.NDArray[np.int64]:
     """The item's (band, bucket) pairs as an (n, 2) array, from its packed pairs: sorted
     little-endian rows (dedupe/pairs.py). A pair's bucket is its key (`pair_key`)."""
-    packed = pack(f.buckets) if f.packed is None else f.packed
-    return np.frombuffer(packed, dtype="<i8").astype(np.int64).reshape(-1, 2)
+    return np.frombuffer(f.packed, dtype="<i8").astype(np.int64).reshape(-1, 2)
 
 
 def _bucket_keys(f: Features) -> npt.NDArray[np.int64]:
