@@ -14,7 +14,11 @@ the broker's delivery guarantees (at least once, never exactly once):
   is taken again once its last renewal expires;
 - items are unique per (source, identity), and save_refresh serialises writers of one source
   on its row, so a redelivered document is "unchanged", never a second copy;
-- the per-host limit (`fetch.max_per_host`) is shared by every process (hostslots.py).
+- the per-host limit (`fetch.max_per_host`) is shared by every process (hostslots.py);
+- the store or the limiter unreachable is no failure of a source: its message is put back
+  for later, for as long as the outage lasts, and the log says so in one line per message;
+  dramatiq's account of a broker outage is made one line per reconnection attempt
+  (BrokerOutageLog), and the worker says when each part is reachable again.
 
 Each worker process opens its own `App` (its own connection pool); the first to start
 migrates the database under PostgreSQL's advisory lock while the others wait on it.
@@ -38,30 +42,42 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import dramatiq
+import dramatiq.worker
+import pika.exceptions
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import BrokerConnectionError
 from sqlalchemy import Engine
 
 from aggregator.app import App
 from aggregator.durations import format_duration
 from aggregator.errors import AggregatorError, ConfigError
-from aggregator.hostslots import HostBusy, HostSlots
+from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
-from aggregator.models import Source
+from aggregator.models import Source, SourceResult
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
 from aggregator.store.engine import masked
 from aggregator.urls import mask_password
+from aggregator.worker_outages import (
+    MAX_BACKOFF_MS,
+    MAX_RETRIES,
+    MIN_BACKOFF_MS,
+    BrokerOutageLog,
+    BrokerWatch,
+    Outage,
+    WatchedConsumer,
+    dramatiq_loggers,
+    one_line,
+    said,
+    seconds_text,
+    unreachable,
+)
 
 log = logging.getLogger("aggregator.worker")
 
 ACTOR_NAME = "refresh_source"
-# Retries of a message whose handler raised (store or broker down): a few, then give up;
-# the scheduler sends the source again once its queued mark expires.
-MAX_RETRIES = 5
-MIN_BACKOFF_MS = 1_000
-MAX_BACKOFF_MS = 60_000
 # A host slot is waited for this long in the worker before the message is put back with a
 # delay: a thread waiting on a busy host is a thread not refreshing other hosts.
 SLOT_WAIT = timedelta(seconds=10)
@@ -92,13 +108,15 @@ def is_redis(url: str) -> bool:
 class _MaintainedRedisBroker(RedisBroker):
     """dramatiq's RedisBroker whose queue maintenance (putting back the unacknowledged
     messages of workers whose heartbeat expired) runs on each queue at most every
-    REDIS_MAINTENANCE_SECONDS, on the next command for it, rather than by chance."""
+    REDIS_MAINTENANCE_SECONDS, on the next command for it, rather than by chance; and
+    that tells `watch` each time Redis answered a command (a worker's, see BrokerWatch)."""
 
-    def __init__(self, *, url: str, heartbeat_timeout: int) -> None:
+    def __init__(self, *, url: str, heartbeat_timeout: int, watch: BrokerWatch | None) -> None:
         super().__init__(url=url, heartbeat_timeout=heartbeat_timeout)  # type: ignore[no-untyped-call]
         self._command_queue = threading.local()
         self._maintained: dict[str, float] = {}
         self._maintained_lock = threading.Lock()
+        self.watch = watch
 
     def _dispatch(self, command: str) -> Callable[..., object]:
         dispatch = super()._dispatch(command)  # type: ignore[no-untyped-call]
@@ -106,9 +124,19 @@ class _MaintainedRedisBroker(RedisBroker):
         def do_dispatch(queue_name: str, *args: object) -> object:
             # dramatiq asks _should_do_maintenance(command) within this call, in this thread.
             self._command_queue.name = queue_name
-            return dispatch(queue_name, *args)
+            asked = time.monotonic()
+            answer = dispatch(queue_name, *args)
+            if self.watch is not None:
+                self.watch.answered(asked)
+            return answer
 
         return do_dispatch
+
+    def consume(
+        self, queue_name: str, prefetch: int = 1, timeout: int = 5000
+    ) -> dramatiq.broker.Consumer:
+        # Not watched: its __next__ may answer from messages fetched before the outage.
+        return WatchedConsumer(super().consume(queue_name, prefetch, timeout), None)
 
     def _should_do_maintenance(self, command: str) -> int:
         queue_name = getattr(self._command_queue, "name", None)
@@ -123,15 +151,31 @@ class _MaintainedRedisBroker(RedisBroker):
         return 1
 
 
-def build_broker(workers: WorkerSettings) -> dramatiq.Broker:
-    """The broker named by `workers.broker_url`, with dramatiq's default middleware."""
+class _RabbitmqBroker(RabbitmqBroker):
+    """dramatiq's RabbitmqBroker whose consumers tell `watch` each time RabbitMQ answered."""
+
+    def __init__(self, *, url: str, watch: BrokerWatch | None) -> None:
+        # confirm_delivery: send() returns once RabbitMQ has the message, so a scheduler
+        # that marked a source queued has really queued it.
+        super().__init__(url=url, confirm_delivery=True)
+        self.watch = watch
+
+    def consume(
+        self, queue_name: str, prefetch: int = 1, timeout: int = 5000
+    ) -> dramatiq.broker.Consumer:
+        return WatchedConsumer(super().consume(queue_name, prefetch, timeout), self.watch)
+
+
+def build_broker(workers: WorkerSettings, watch: BrokerWatch | None = None) -> dramatiq.Broker:
+    """The broker named by `workers.broker_url`, with dramatiq's default middleware; a
+    worker's tells `watch` when it answers again after an outage."""
     url = workers.broker_url
     try:
         if is_redis(url):
-            return _MaintainedRedisBroker(url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS)
-        # confirm_delivery: send() returns once RabbitMQ has the message, so a scheduler
-        # that marked a source queued has really queued it.
-        return RabbitmqBroker(url=url, confirm_delivery=True)
+            return _MaintainedRedisBroker(
+                url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS, watch=watch
+            )
+        return _RabbitmqBroker(url=url, watch=watch)
     except Exception as exc:  # pika and redis raise many types; all mean "cannot use it"
         raise WorkerError(f"broker {mask_password(url)}: {type(exc).__name__}: {exc}") from exc
 
@@ -143,8 +187,6 @@ def check_login(workers: WorkerSettings) -> None:
     login is a wrong URL or password, and retrying it only fills the log (pika writes a
     dozen lines a second). A broker not reachable yet is left to those retries.
     """
-    import pika.exceptions  # with dramatiq's RabbitMQ broker; imported only when checking
-
     refused = (
         pika.exceptions.ProbableAuthenticationError,
         pika.exceptions.ProbableAccessDeniedError,
@@ -286,6 +328,7 @@ class Stats:
     not_due: int = 0  # duplicates and late redeliveries: nothing written
     held: int = 0  # another worker had it: put back until its lease expires
     host_busy: int = 0  # no host slot within SLOT_WAIT: put back
+    unreachable: int = 0  # the store or the limiter was down: put back
     lease_seconds: float = 0.0  # taking and releasing leases
     slot_wait_seconds: float = 0.0  # waiting for a host slot (politeness)
     refresh_seconds: float = 0.0  # fetch + parse + store of refreshed sources
@@ -311,13 +354,14 @@ STAT_NAMES = (
     "not_due",
     "held",
     "host_busy",
+    "unreachable",
     "lease_seconds",
     "slot_wait_seconds",
     "refresh_seconds",
 )
 
 
-Handled = Literal["refreshed", "failed", "not due", "held", "host busy", "unknown"]
+Handled = Literal["refreshed", "failed", "not due", "held", "host busy", "unreachable", "unknown"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -396,7 +440,7 @@ class LeaseKeeper:
                 ttl=self.lease,
             )
         except AggregatorError as exc:  # the store unreachable for now: try again next time
-            log.warning("%s: could not renew the lease: %s", self.source_id, exc)
+            log.warning("%s: could not renew the lease: %s", self.source_id, said(exc))
             return True
         if not held:
             log.warning(
@@ -414,7 +458,7 @@ class LeaseKeeper:
         try:
             held = self._slot()
         except AggregatorError as exc:
-            log.warning("%s: could not renew the host slot: %s", self.source_id, exc)
+            log.warning("%s: could not renew the host slot: %s", self.source_id, said(exc))
             return
         if not held:
             log.warning(
@@ -427,15 +471,39 @@ class LeaseKeeper:
 class Refresher:
     """One process's refresh of one source per message. Thread-safe; no dramatiq in here."""
 
-    def __init__(self, app: App, slots: HostSlots) -> None:
+    def __init__(self, app: App, slots: HostSlots, *, limiter_url: str) -> None:
         self.app = app
         self.slots = slots
         self.lease = app.settings.workers.lease
         self.sources = {source.id: source for source in app.sources}
         self.stats = Stats()
+        self.store_outage = Outage("store", masked(app.store.engine.url))
+        self.limiter_outage = Outage("limiter", mask_password(limiter_url))
 
     def handle(self, source_id: str) -> Outcome:
+        """Refresh the source if it is due and free. The store or the limiter unreachable is
+        no failure of the source: one line says so, and the message is put back for later."""
         self.stats.add(messages=1)
+        try:
+            return self._handle(source_id)
+        except Exception as exc:  # an outage, whatever wrapped it; anything else is raised
+            down = unreachable(exc)
+            if down is None:
+                raise
+            outage = self.store_outage if down.part == "store" else self.limiter_outage
+            delay = outage.met()
+            self.stats.add(unreachable=1)
+            log.warning(
+                "%s: %s unreachable (%s): %s; the message is retried in %s",
+                source_id,
+                down.part,
+                outage.where,
+                down.reason,
+                seconds_text(delay.total_seconds()),
+            )
+            return Outcome(status="unreachable", retry_at=self.app.clock() + delay)
+
+    def _handle(self, source_id: str) -> Outcome:
         source = self.sources.get(source_id)
         if source is None:  # removed from this worker's config: a stale message
             log.warning("%s: not in this worker's config, dropped", source_id)
@@ -447,6 +515,7 @@ class Refresher:
         taken = leases.acquire(
             engine, source_id, owner=owner, now=now, ttl=self.lease, early=self.app.due_slack()
         )
+        self.store_outage.reached()
         self.stats.add(lease_seconds=time.perf_counter() - started)
         if isinstance(taken, leases.NotDue):
             self.stats.add(not_due=1)
@@ -466,17 +535,31 @@ class Refresher:
 
     def _refresh(self, source: Source, keeper: LeaseKeeper) -> Outcome:
         waiting = time.perf_counter()
+        done: list[SourceResult] = []
         try:
             with self.slots.hold(source.url) as slot, keeper.keeping_slot(slot.renew):
+                self.limiter_outage.reached()
                 self.stats.add(slot_wait_seconds=slot.waited)
                 began = time.perf_counter()
-                (result,) = asyncio.run(self.app.refresh([source], leased=True))
+                done = asyncio.run(self.app.refresh([source], leased=True))
                 self.stats.add(refresh_seconds=time.perf_counter() - began)
         except HostBusy:
+            self.limiter_outage.reached()
             self.stats.add(host_busy=1, slot_wait_seconds=time.perf_counter() - waiting)
             # The lease is released by the caller, so the source is free for whoever gets
             # the message back first.
             return Outcome(status="host busy", retry_at=self.app.clock())
+        except LimiterError as exc:
+            if not done:
+                raise
+            # Refreshed and stored; only giving back the slot failed: it expires on its own.
+            log.warning(
+                "%s: host slot not given back (%s): it expires within workers.lease (%s)",
+                source.id,
+                said(exc),
+                format_duration(self.lease),
+            )
+        (result,) = done
         for warning in result.warnings:  # as the tick of a refresh in one process logs them
             log.warning("%s: %s", result.source_id, warning)
         if result.ok:
@@ -492,7 +575,8 @@ def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refre
     app = App.open(config_dir, os.environ if env is None else env, log_level=apply_log_level)
     try:
         settings: Settings = app.settings
-        client = redis.Redis.from_url(limiter_url(settings.workers))
+        limiter = limiter_url(settings.workers)
+        client = redis.Redis.from_url(limiter)
         slots = HostSlots(
             client,
             prefix=f"aggregator:{settings.workers.queue}",
@@ -503,7 +587,7 @@ def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refre
     except BaseException:
         app.close()
         raise
-    return Refresher(app, slots)
+    return Refresher(app, slots, limiter_url=limiter)
 
 
 def run_worker(
@@ -518,19 +602,41 @@ def run_worker(
     called once consuming has begun."""
     refresher = open_refresher(config_dir, env)
     workers = refresher.app.settings.workers
-    broker = build_broker(workers)
+    watch = BrokerWatch(workers.broker_url)
+    broker = build_broker(workers, watch)
 
     def refresh_source(source_id: str) -> None:
         outcome = refresher.handle(source_id)
-        log.info("%s: %s", source_id, outcome.status)
+        if outcome.status != "unreachable":  # that one has its warning line already
+            log.info("%s: %s", source_id, outcome.status)
         if outcome.retry_at is not None:
             # A new message rather than an exception: nothing failed, it is just not now.
             delay = outcome.retry_at - refresher.app.clock()
-            delay_ms = max(int(delay.total_seconds() * 1000), 0) + 500
+            put_back(source_id, max(int(delay.total_seconds() * 1000), 0) + 500)
+
+    def put_back(source_id: str, delay_ms: int) -> None:
+        try:
             actor.send_with_options(args=(source_id,), delay=delay_ms)
+        except (
+            BrokerConnectionError,
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+        ) as exc:
+            # The broker down too: the source is due still, so the scheduler sends it
+            # again (its queued mark, if it is left, expires after workers.queue_timeout).
+            log.warning(
+                "%s: not put back in the queue, broker %s unreachable (%s): left to the scheduler",
+                source_id,
+                watch.where,
+                one_line(exc),
+            )
 
     actor = declare(broker, workers.queue, refresh_source)
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+    outage_log = BrokerOutageLog(watch)
+    loggers = dramatiq_loggers(broker, worker)
+    for logger in loggers:
+        logger.addFilter(outage_log)
     try:
         # Before the line saying it consumes, so whoever waits for that line has seen this.
         warn_if_the_store_is_local(refresher.app.store.engine, f"worker {os.getpid()}")
@@ -540,7 +646,7 @@ def run_worker(
             os.getpid(),
             threads,
             workers.queue,
-            mask_password(workers.broker_url),
+            watch.where,
         )
         if started is not None:
             started()
@@ -549,5 +655,7 @@ def run_worker(
         worker.stop(timeout=int(refresher.lease.total_seconds() * 1000))
         broker.close()
         refresher.app.close()
+        for logger in loggers:
+            logger.removeFilter(outage_log)
         log.info("worker %s stats: %s", os.getpid(), json.dumps(refresher.stats.as_dict()))
     return refresher.stats

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +180,27 @@ def deployment(
     logs = tmp_path / "logs"
     logs.mkdir()
     return Deployment(config=config, env=env, logs=logs)
+
+
+def send_messages(broker_url: str, queue: str, source_ids: list[str]) -> None:
+    """One refresh message per source, as the scheduler sends them (without marking them)."""
+    from aggregator.settings import WorkerSettings
+    from aggregator.worker import build_broker, declare
+
+    workers = WorkerSettings(
+        broker_url=broker_url,
+        limiter_url=None,
+        queue=queue,
+        lease=timedelta(seconds=3),
+        queue_timeout=timedelta(seconds=3),
+    )
+    broker = build_broker(workers)
+    try:
+        actor = declare(broker, queue, lambda source_id: None)
+        for source_id in source_ids:
+            actor.send(source_id)
+    finally:
+        broker.close()
 
 
 def stop(*processes: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

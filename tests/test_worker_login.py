@@ -112,5 +112,5 @@ def test_a_broker_that_is_down_is_waited_for_in_few_lines(tmp_path: Path, redis_
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "broker amqp://guest:***@127.0.0.1" in output and "not reachable yet" in output
-    assert "Consumer encountered a connection error" in output  # dramatiq's, each attempt
+    assert "unreachable (AMQPConnectionError: " in output  # one WARNING line each attempt
     assert " pika." not in output and "Traceback" not in output, output
