@@ -570,15 +570,24 @@ class Refresher:
         return Outcome(status="failed")
 
 
+# A limiter command is a SET or a short script: one that has not answered in this time is
+# a limiter that stopped answering (a host dropping packets, not refusing them), and the
+# worker's thread says so (an outage, see worker_outages.py) instead of waiting for ever.
+LIMITER_TIMEOUT_SECONDS = 10.0
+
+
+def limiter_client(url: str, *, timeout: float = LIMITER_TIMEOUT_SECONDS) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refresher:
     """This process's App (its own pool; migrates under the advisory lock) and host slots."""
     app = App.open(config_dir, os.environ if env is None else env, log_level=apply_log_level)
     try:
         settings: Settings = app.settings
         limiter = limiter_url(settings.workers)
-        client = redis.Redis.from_url(limiter)
         slots = HostSlots(
-            client,
+            limiter_client(limiter),
             prefix=f"aggregator:{settings.workers.queue}",
             limit=settings.fetch.max_per_host,
             hold=settings.workers.lease,

@@ -1,0 +1,58 @@
+"""A limiter that stops answering (a host dropping packets: the TCP connection is taken, no
+reply ever comes) is a LimiterError after the client's timeout, which the worker reports as
+an outage; without a timeout, the worker's thread waited for ever."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from aggregator.hostslots import HostSlots, LimiterError
+from aggregator.worker import LIMITER_TIMEOUT_SECONDS, limiter_client
+
+
+@pytest.fixture()
+def silent_server() -> Iterator[int]:
+    """Accepts connections, reads what is sent, never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_silent_limiter_is_a_limiter_error_after_the_timeout(silent_server: int) -> None:
+    client = limiter_client(f"redis://127.0.0.1:{silent_server}/0", timeout=0.5)
+    slots = HostSlots(
+        client, prefix="t", limit=1, hold=timedelta(seconds=5), wait=timedelta(seconds=1)
+    )
+    with pytest.raises(LimiterError, match="Timeout"), slots.hold("https://example.org/feed"):
+        pass
+    client.close()
+
+
+def test_the_worker_limiter_client_has_a_timeout() -> None:
+    kwargs = limiter_client("redis://127.0.0.1:6379/0").connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == LIMITER_TIMEOUT_SECONDS
