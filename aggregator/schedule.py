@@ -33,6 +33,7 @@ import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -67,6 +68,12 @@ STOP_GRACE_SECONDS = 30.0
 
 
 # --- the deciding logic: pure, over a clock reading ---------------------------------------
+
+
+def _folder(path: Path | None) -> str:
+    """A folder as an operator finds it again: absolute (the service may have been started
+    from anywhere with --config config)."""
+    return "-" if path is None else str(path.resolve())
 
 
 def cron_trigger(profile: DigestProfile) -> BaseTrigger:
@@ -573,7 +580,7 @@ class Service:
             digests.append(f"digest {profile.name} next at {when}")
         return "; ".join(
             [
-                f"service started: aggregator {__version__}, config {app.config_dir or '-'}",
+                f"service started: aggregator {__version__}, config {_folder(app.config_dir)}",
                 f"store {app.store.url}",
                 f"{enabled} of {count(len(app.sources), 'source')} enabled",
                 f"a tick every {app.settings.schedule.tick_seconds:g}s",
