@@ -72,8 +72,18 @@ def procedure_references(texts: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def automatic_tags(item: Item, source: Source) -> tuple[str, ...]:
-    """Tags from source metadata and the item itself; sorted and unique."""
+# The tags of the last sources seen, by identity (a source value is immutable, and the entry
+# holds it, so its id is not reused while it is here): a refresh tags a source's items one
+# after another, and the source's own tags are the same for each.
+_SOURCE_TAGS: dict[int, tuple[Source, frozenset[str]]] = {}
+_SOURCES_KEPT = 1024
+
+
+def _source_tags(source: Source) -> frozenset[str]:
+    """The automatic tags that come from the source alone."""
+    kept = _SOURCE_TAGS.get(id(source))
+    if kept is not None and kept[0] is source:
+        return kept[1]
     tags = {
         f"org:{source.org.value}",
         f"source:{source.id}",
@@ -84,6 +94,16 @@ def automatic_tags(item: Item, source: Source) -> tuple[str, ...]:
         tags.add(f"institution:{name}")
     if source.country:
         tags.add(f"country:{source.country.strip().lower()}")
+    if len(_SOURCE_TAGS) >= _SOURCES_KEPT:
+        _SOURCE_TAGS.clear()
+    found = frozenset(tags)
+    _SOURCE_TAGS[id(source)] = (source, found)
+    return found
+
+
+def automatic_tags(item: Item, source: Source) -> tuple[str, ...]:
+    """Tags from source metadata and the item itself; sorted and unique."""
+    tags = set(_source_tags(source))
     language = item.language or source.language
     if language:
         # normalise gives ISO 639-1; a region subtag ("pt-BR") would split one language in two.

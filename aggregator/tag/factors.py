@@ -27,6 +27,9 @@ except ImportError:  # pragma: no cover - a Python without the module: no shortc
 Tree = Any
 
 _ZERO_WIDTH_AT = "AT"  # \b, ^, $: consume nothing, so the literals either side stay adjacent
+_ZERO_WIDTH = (_ZERO_WIDTH_AT, "ASSERT", "ASSERT_NOT")  # and lookarounds
+# In `word_conditions`: "pre*" is a word starting with "pre" (never a word character).
+PREFIX_MARK = "*"
 _REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
@@ -64,6 +67,22 @@ def required_factors(
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
+def required_factor_sets(
+    source: str, flags: int, *, tree: Tree | None = None
+) -> tuple[frozenset[str], ...]:
+    """Every set of strings `required_factors` chose its one from: one of each set is in every
+    text `source` matches (one set per part of the expression's top-level sequence), most
+    selective first; () when none is known."""
+    if _parser is None:
+        return ()
+    try:
+        parsed = _tree(source, flags, tree)
+        found = _factor_sets(list(parsed), bool((flags | parsed.state.flags) & re.IGNORECASE))
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return ()
+    return tuple(sorted((f for f in found if "" not in f), key=_factor_selectivity, reverse=True))
+
+
 def literal_prefix(source: str) -> str:
     """The literal text every match of `source` (compiled without flags) starts with; "" when
     none is known."""
@@ -83,8 +102,91 @@ def literal_prefix(source: str) -> str:
     return "".join(prefix)
 
 
+def match_leads(source: str, flags: int, *, tree: Tree | None = None) -> tuple[str, ...] | None:
+    """Strings one of which every match of `source` (compiled with `flags`) starts with, at
+    its start; None when not known. "\\b(?:survivors?|victims?)\\b.{0,40}...": ("survivor",
+    "victim"): the zero-width items before them (``\\b``, lookarounds) consume nothing.
+    `tree`: `parse(source, flags)`, if at hand."""
+    if _parser is None:
+        return None
+    try:
+        parsed = _tree(source, flags, tree)
+        ignorecase = bool((flags | parsed.state.flags) & re.IGNORECASE)
+        found = _leads(list(parsed), ignorecase, [_LEAD_WAYS])
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return None
+    if "" in found:
+        return None
+    return tuple(sorted(found))
+
+
+_LEAD_WAYS = 64  # groups followed into, at most, for `match_leads`
+_WIDE = 4096  # characters: a match that may be longer is taken as unbounded
+
+
+def max_width(source: str, flags: int, *, tree: Tree | None = None) -> int | None:
+    """The most characters a match of `source` can span, when bounded (lookarounds look
+    further, but match nothing); None when not known. `tree`: `parse(source, flags)`."""
+    if _parser is None:
+        return None
+    try:
+        _low, high = _tree(source, flags, tree).getwidth()
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return None
+    return high if isinstance(high, int) and high < _WIDE else None
+
+
+def _leads(items: list[tuple[Any, Any]], ignorecase: bool, budget: list[int]) -> frozenset[str]:
+    """The literal texts a concatenation's matches start with, one per way through its groups
+    (as far as it is literal): "" when a way starts with something else."""
+    head: list[str] = []
+    for index, (op, arg) in enumerate(items):
+        name = str(op)
+        if op is _c.LITERAL and not ignorecase:
+            head.append(chr(arg))
+            continue
+        if name in _ZERO_WIDTH:
+            continue  # consumes nothing: the next character is still the next one
+        ways: list[tuple[list[tuple[Any, Any]], bool]] = []
+        if op is _c.BRANCH:
+            ways = [(list(way), ignorecase) for way in arg[1]]
+        elif op is _c.SUBPATTERN:
+            _group, add_flags, del_flags, body = arg
+            inner = (ignorecase or bool(add_flags & re.IGNORECASE)) and not (
+                del_flags & re.IGNORECASE
+            )
+            ways = [(list(body), inner)]
+        budget[0] -= len(ways)
+        if not ways or budget[0] < 0 or any(scope != ignorecase for _way, scope in ways):
+            # Not followed (a scope of other flags would read the rest in its own).
+            if op is _c.SUBPATTERN and ways and budget[0] >= 0:
+                inner_leads = _leads(ways[0][0], ways[0][1], budget)
+                return frozenset("".join(head) + lead for lead in inner_leads)
+            break
+        rest = items[index + 1 :]
+        return frozenset(
+            "".join(head) + lead
+            for way, scope in ways
+            for lead in _leads([*way, *rest], scope, budget)
+        )
+    return frozenset({"".join(head)})
+
+
 def _sequence(items: list[tuple[Any, Any]], ignorecase: bool) -> frozenset[str] | None:
     """Factors of a concatenation: the most selective of those of its parts."""
+    options = _factor_sets(items, ignorecase)
+    if not options:
+        return None
+    return max(options, key=_factor_selectivity)
+
+
+def _factor_selectivity(option: frozenset[str]) -> tuple[int, int]:
+    # Most selective: the longest shortest string, then the fewest strings to test.
+    return min(map(len, option)), -len(option)
+
+
+def _factor_sets(items: list[tuple[Any, Any]], ignorecase: bool) -> list[frozenset[str]]:
+    """The factors of each part of a concatenation (one of each set is in every match)."""
     options: list[frozenset[str]] = []
     run: list[str] = []
 
@@ -121,10 +223,7 @@ def _sequence(items: list[tuple[Any, Any]], ignorecase: bool) -> frozenset[str] 
         if found:
             options.append(found)
     flush()
-    if not options:
-        return None
-    # Most selective: the longest shortest string, then the fewest strings to test.
-    return max(options, key=lambda o: (min(map(len, o)), -len(o)))
+    return options
 
 
 # Whole words: what a match certainly has among the words of the text it is found in. A run
@@ -147,6 +246,9 @@ class _Scope:
 
     ignorecase: bool
     on_lower: bool
+    # Read for `word_conditions`: word prefixes count, a run of separators that may be empty
+    # is a way through with and without one, and lookarounds are only zero-width.
+    extended: bool = False
 
     def char(self, code: int) -> str | None:
         """What a literal is in the lower-cased text, or None when that is not certain.
@@ -164,7 +266,7 @@ class _Scope:
         ignorecase = (self.ignorecase or bool(add_flags & re.IGNORECASE)) and not (
             del_flags & re.IGNORECASE
         )
-        return _Scope(ignorecase, self.on_lower)
+        return _Scope(ignorecase, self.on_lower, self.extended)
 
 
 def required_words(
@@ -192,8 +294,9 @@ def required_words(
 
 
 def _selectivity(option: frozenset[str]) -> tuple[int, int, list[str]]:
-    # The longest shortest word ("of" is in most English texts), then the fewest words.
-    return -min(map(len, option)), len(option), sorted(option)
+    # The longest shortest word ("of" is in most English texts), then the fewest words; a
+    # prefix ("ki*") by its letters.
+    return -min(len(word.rstrip(PREFIX_MARK)) for word in option), len(option), sorted(option)
 
 
 def _best(options: _Options) -> frozenset[str] | None:
@@ -225,7 +328,8 @@ def _words(items: _Items, scope: _Scope, *, left: bool, right: bool) -> _Options
         run_left = _ends_non_word(items, start, scope, left)
         group = _alternatives(items[index], scope) if index < len(items) else None
         if group is None:
-            options.extend(_whole(run, run_left, _starts_non_word(items, index, scope, right)))
+            right_end = _starts_non_word(items, index, scope, right)
+            options.extend(_whole(run, run_left, right_end, scope))
             continue
         # "groom(?:ing|ed)", "survivors?", "sexuali[sz]ed": the run's last word runs into the
         # group, and maybe on into the literals after it: each way through, as one run.
@@ -247,7 +351,7 @@ def _words(items: _Items, scope: _Scope, *, left: bool, right: bool) -> _Options
         ]
         if all(found):
             options.append(frozenset().union(*(f for f in found if f)))
-        options.extend(_whole(run, run_left, False))
+        options.extend(_whole(run, run_left, False, scope))
         index += 1
     return options
 
@@ -266,6 +370,11 @@ def _alternatives(item: tuple[Any, Any], scope: _Scope) -> tuple[_Scope, list[_I
             return _alternatives(body[0], scope)
     if str(op) in _REPEATS and arg[0] == 0 and arg[1] == 1:
         return scope, [[], list(arg[2])]
+    if scope.extended and str(op) in _REPEATS and arg[0] == 0:
+        # "[\s-]*": for the words a match has, a run of separators is one separator or none.
+        body = list(arg[2])
+        if _non_word_item(body, scope):
+            return scope, [[], body]
     if str(op) == "IN":  # [sz]: a few letters, each a way through
         members = list(arg)
         if 0 < len(members) <= _FEW and all(member[0] is _c.LITERAL for member in members):
@@ -293,13 +402,18 @@ def _structure(op: Any, arg: Any, scope: _Scope, left: bool, right: bool) -> _Op
     return []
 
 
-def _whole(run: str, left: bool, right: bool) -> _Options:
-    """The whole words of a literal run, each a set of its own."""
-    return [
-        frozenset({word.group()})
-        for word in _WORD_RUNS.finditer(run)
-        if (word.start() > 0 or left) and (word.end() < len(run) or right)
-    ]
+def _whole(run: str, left: bool, right: bool, scope: _Scope) -> _Options:
+    """The whole words of a literal run, each a set of its own; read extended, also its last
+    word as a prefix where the word may go on ("kindesmissbrauch\\w*")."""
+    found: _Options = []
+    for word in _WORD_RUNS.finditer(run):
+        if not (word.start() > 0 or left):
+            continue
+        if word.end() < len(run) or right:
+            found.append(frozenset({word.group()}))
+        elif scope.extended:
+            found.append(frozenset({word.group() + PREFIX_MARK}))
+    return found
 
 
 def _starts_non_word(items: _Items, index: int, scope: _Scope, right: bool) -> bool:
@@ -309,11 +423,13 @@ def _starts_non_word(items: _Items, index: int, scope: _Scope, right: bool) -> b
         return right
     op, arg = items[index]
     name = str(op)
-    if name == _ZERO_WIDTH_AT:
-        return str(arg) == "AT_BOUNDARY"  # a boundary after a word character
-    if name == "ASSERT_NOT":
-        direction, body = arg
-        return direction == 1 and _is_word_class(list(body))  # (?!\w)
+    if name == _ZERO_WIDTH_AT and str(arg) == "AT_BOUNDARY":
+        return True  # a boundary after a word character
+    if name == "ASSERT_NOT" and arg[0] == 1 and _is_word_class(list(arg[1])):
+        return True  # (?!\w)
+    if name in _ZERO_WIDTH:
+        # Nothing consumed: what comes next decides, when read extended.
+        return scope.extended and _starts_non_word(items, index + 1, scope, right)
     group = _group(op, arg, scope)
     if group is not None:
         # Each way through the group ("\s+", "(?:de )?", "(?:la |les )") starts with a
@@ -333,11 +449,13 @@ def _ends_non_word(items: _Items, index: int, scope: _Scope, left: bool) -> bool
         return left
     op, arg = items[index - 1]
     name = str(op)
-    if name == _ZERO_WIDTH_AT:
-        return str(arg) == "AT_BOUNDARY"
-    if name == "ASSERT_NOT":
-        direction, body = arg
-        return direction == -1 and _is_word_class(list(body))  # (?<!\w)
+    if name == _ZERO_WIDTH_AT and str(arg) == "AT_BOUNDARY":
+        return True
+    if name == "ASSERT_NOT" and arg[0] == -1 and _is_word_class(list(arg[1])):
+        return True  # (?<!\w)
+    if name in _ZERO_WIDTH:
+        # Nothing consumed: what comes before decides, when read extended.
+        return scope.extended and _ends_non_word(items, index - 1, scope, left)
     group = _group(op, arg, scope)
     if group is not None:
         inner, low, ways = group
@@ -403,6 +521,58 @@ def _non_word_class(members: Any, scope: _Scope) -> bool:
     return bool(members)
 
 
+# Word conditions: the two readings above, extended and together. What a word of the text must
+# be ("ai") or start with ("kindesmissbrauch*"), as far as the expression spells it.
+_LONG_HEAD = 40  # letters of the word where a match starts, read at most
+_LONG_BUDGET = 4096  # steps of that reading, at most
+_OPEN_END = frozenset({PREFIX_MARK})
+
+
+def word_conditions(
+    source: str, flags: int, *, on_lower: bool, tree: Tree | None = None
+) -> tuple[frozenset[str], ...]:
+    """Sets of word conditions such that every text `source` matches in has, among its words
+    (runs of ``\\w`` of the lower-cased text), a word meeting one condition of each set; most
+    selective first, () when none are known. A condition is a word ("ai": a word that is
+    "ai") or a prefix ("ai*": a word that starts with "ai"). `on_lower`, `tree`: as for
+    `required_words`.
+
+    `required_words` read further: the last word of a literal run that may go on is a prefix
+    ("\\bkindesmissbrauch\\w*": "kindesmissbrauch*"), a run of separators that may be empty
+    joins the words either side or not ("\\bai[\\s-]*genererad": "ai" and "genererad*", or
+    "aigenererad*"), and lookarounds do not hide a boundary ("\\b(?<!befristete )verordnung\\b":
+    "verordnung"). And the word where every match starts, as far as it is spelled
+    (`word_starts` with no limit of three letters): "\\b(?:ai|computer)[\\s-]*generated\\b"
+    starts at "ai", "aigenerated", "computer" or "computergenerated".
+    """
+    if _parser is None or flags & _OPAQUE_FLAGS:
+        return ()
+    try:
+        parsed = _tree(source, flags, tree)
+        if parsed.state.flags & _OPAQUE_FLAGS:
+            return ()
+        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower, True)
+        found = set(_words(list(parsed), scope, left=False, right=False))
+        starts = _heads(list(parsed), scope, _LONG_HEAD, "start", [_LONG_BUDGET])
+    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
+        return ()
+    if starts and not starts & {"", PREFIX_MARK}:
+        found.add(starts)
+    # A prefix of a letter or two ("c*": the parser takes the "c" out of "csam|child") is in
+    # most texts: such a set says little, and every word that meets it costs a lookup.
+    return tuple(sorted((option for option in found if not _weak(option)), key=_selectivity))
+
+
+_WEAK_PREFIX = 3  # letters: a shorter prefix condition is met by too many words
+
+
+def _weak(option: frozenset[str]) -> bool:
+    return any(
+        word.endswith(PREFIX_MARK) and len(word) - len(PREFIX_MARK) < _WEAK_PREFIX
+        for word in option
+    )
+
+
 # Word starts: what ``word[:3]`` is for the text's word where a match begins (a word of fewer
 # letters, whole), so that an expression is looked up under those keys like a prefix phrase.
 _HEAD = 3  # haystack.PREFIX_KEY
@@ -441,28 +611,34 @@ def _heads(items: _Items, scope: _Scope, left: int, state: str, budget: list[int
     `state`: "start" (no boundary seen), "word" (a boundary, no word character yet) or "in"
     (inside the word)."""
     budget[0] -= 1
-    if budget[0] < 0 or (left == 0 and state == "in"):
-        return frozenset({""}) if budget[0] >= 0 else None
+    if budget[0] < 0:
+        return None
+    # Read extended, a word whose next characters are not known is known by its prefix: the
+    # characters read so far, then "*".
+    open_end = _OPEN_END if scope.extended and state == "in" else None
+    if left == 0 and state == "in":
+        return open_end or frozenset({""})
     if not items:
-        return None  # what follows the expression may go on with the word
+        return open_end  # what follows the expression may go on with the word
     (op, arg), rest = items[0], items[1:]
     name = str(op)
     if op is _c.LITERAL:
         char = scope.char(arg)
-        if char is None or state == "start":
+        if char is None:
+            return open_end
+        if state == "start":
             return None
         if _WORD_CHAR.match(char) is None:
             return frozenset({""}) if state == "in" else None
         tail = _heads(rest, scope, left - 1, "in", budget)
         return None if tail is None else frozenset(char + t for t in tail)
+    if name in _ZERO_WIDTH and not _word_boundary(op, arg):
+        # Consumes nothing: read extended, what comes next decides.
+        return _heads(rest, scope, left, state, budget) if scope.extended else None
     if name == _ZERO_WIDTH_AT:
-        if str(arg) != "AT_BOUNDARY":
-            return None
         return frozenset({""}) if state == "in" else _heads(rest, scope, left, "word", budget)
     if name == "ASSERT_NOT":
         direction, body = arg
-        if not _is_word_class(list(body)):
-            return None
         if direction == 1:  # (?!\w)
             return frozenset({""}) if state == "in" else None
         return None if state == "in" else _heads(rest, scope, left, "word", budget)  # (?<!\w)
@@ -471,7 +647,7 @@ def _heads(items: _Items, scope: _Scope, left: int, state: str, budget: list[int
     if op is _c.SUBPATTERN:
         _group, add_flags, del_flags, body = arg
         if scope.inner(add_flags, del_flags) != scope:
-            return None
+            return open_end
         return _heads([*body, *rest], scope, left, state, budget)
     if name in _REPEATS:
         low, high, body = arg
@@ -482,10 +658,17 @@ def _heads(items: _Items, scope: _Scope, left: int, state: str, budget: list[int
         if low == 0 and high == 1:
             skip = _heads(rest, scope, left, state, budget)
             return _union([skip, _heads([*body, *rest], scope, left, state, budget)])
-        return None
+        return open_end
     if name == "IN" and state == "in" and _non_word_class(arg, scope):
         return frozenset({""})
-    return None
+    return open_end
+
+
+def _word_boundary(op: Any, arg: Any) -> bool:
+    """Whether a zero-width item is ``\\b``, ``(?!\\w)`` or ``(?<!\\w)``."""
+    if str(op) == _ZERO_WIDTH_AT:
+        return str(arg) == "AT_BOUNDARY"
+    return str(op) == "ASSERT_NOT" and _is_word_class(list(arg[1]))
 
 
 def _union(found: list[_Heads]) -> _Heads:

@@ -11,6 +11,10 @@ from aggregator.tag.fold import fold
 
 _WORDS = re.compile(r"\w+")
 
+# Joins the parts of one field (a summary and the body, two categories). Not a space or hyphen,
+# so no phrase can run across two parts; spaces either side, so that folding the parts and
+# joining them is folding the joined text (index.py).
+PART_SEPARATOR = " | "
 # Between the fields of one haystack. Neither space nor hyphen nor a word character, so no
 # phrase runs from one field into the next; a regular expression with ".{0,80}" may.
 FIELD_SEPARATOR = " \u00a6 "  # broken bar
@@ -82,6 +86,16 @@ def tokens_of(lower: str) -> list[str]:
     # In ASCII, \w is [A-Za-z0-9_]: every other byte becomes a space, and split() cuts the
     # words out, in C with no per-character lookups (str.translate does one per character).
     return data.translate(_ASCII_NON_WORD).decode("ascii").split()
+
+
+def word_bytes_of(lower: str) -> list[bytes]:
+    """`tokens_of(lower)`, each word encoded in UTF-8: in ASCII text, cut out of the encoded
+    text and never decoded (the index looks words up as bytes, index.py)."""
+    try:
+        data = lower.encode("ascii", _SPACE_RUNS)
+    except _WordRun:
+        return [word.encode("utf-8", "surrogatepass") for word in _WORDS.findall(lower)]
+    return data.translate(_ASCII_NON_WORD).split()
 
 
 class _WordRun(Exception):

@@ -2,33 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from aggregator.models import Item, Source
 from aggregator.tag.auto import automatic_tags
-from aggregator.tag.haystack import Haystack
+from aggregator.tag.haystack import PART_SEPARATOR, Haystack
 from aggregator.tag.index import ItemIndex
 from aggregator.tag.rules import Field, TagRules
 
-# Joins the parts of one field. Not a space or hyphen, so no phrase can run across two parts
-# (the end of a summary and the start of the body, two categories).
-_JOIN = " | "
+
+def field_parts(item: Item, source: Source, name: Field) -> tuple[str, ...]:
+    """The raw texts a rule reads for one field, before folding, in order: the field's text is
+    them joined by PART_SEPARATOR."""
+    return _PARTS[name](item, source)
+
+
+def _title(item: Item, _source: Source) -> tuple[str, ...]:
+    return (item.title,)
+
+
+def _text(item: Item, _source: Source) -> tuple[str, ...]:
+    """The body, and the summary before it where the body does not have it."""
+    if item.summary and item.summary not in item.text:
+        return (item.summary, item.text)
+    return (item.text,)
+
+
+def _url(item: Item, _source: Source) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(unquote(u) for u in (item.canonical_url, item.url) if u))
+
+
+def _source(_item: Item, source: Source) -> tuple[str, ...]:
+    return (source.id, source.name)
+
+
+def _categories(item: Item, _source: Source) -> tuple[str, ...]:
+    return item.categories
+
+
+_PARTS: dict[Field, Callable[[Item, Source], tuple[str, ...]]] = {
+    Field.TITLE: _title,
+    Field.TEXT: _text,
+    Field.URL: _url,
+    Field.SOURCE: _source,
+    Field.CATEGORIES: _categories,
+}
 
 
 def field_text(item: Item, source: Source, name: Field) -> str:
     """The raw text a rule reads for one field, before folding."""
-    if name is Field.TITLE:
-        return item.title
-    if name is Field.TEXT:
-        if item.summary and item.summary not in item.text:
-            return f"{item.summary}{_JOIN}{item.text}"
-        return item.text
-    if name is Field.URL:
-        urls = dict.fromkeys(unquote(u) for u in (item.canonical_url, item.url) if u)
-        return _JOIN.join(urls)
-    if name is Field.SOURCE:
-        return f"{source.id}{_JOIN}{source.name}"
-    return _JOIN.join(item.categories)
+    return PART_SEPARATOR.join(field_parts(item, source, name))
 
 
 def haystacks(item: Item, source: Source, rules: TagRules) -> dict[tuple[Field, ...], Haystack]:
@@ -40,8 +64,7 @@ def haystacks(item: Item, source: Source, rules: TagRules) -> dict[tuple[Field, 
 
 def indexed(item: Item, source: Source, rules: TagRules) -> ItemIndex:
     """The item's fields folded and indexed once, ready for every rule (see index.py)."""
-    texts = [field_text(item, source, name) for name in rules.index_fields]
-    return ItemIndex(rules.index, texts)
+    return ItemIndex(rules.index, [_PARTS[name](item, source) for name in rules.index_fields])
 
 
 def topic_tags(item: Item, source: Source, rules: TagRules) -> tuple[str, ...]:
@@ -59,4 +82,5 @@ def explain(item: Item, source: Source, rules: TagRules) -> tuple[tuple[str, int
 
 def tag_item(item: Item, source: Source, rules: TagRules) -> tuple[str, ...]:
     """Topic tags and automatic tags of an item: sorted and unique. Pure."""
-    return tuple(sorted({*topic_tags(item, source, rules), *automatic_tags(item, source)}))
+    topics = indexed(item, source, rules).topics()
+    return tuple(sorted({*topics, *automatic_tags(item, source)}))

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from aggregator.tag.factors import parse, required_factors, required_words, word_starts
+from aggregator.tag.factors import (
+    match_leads,
+    max_width,
+    parse,
+    required_factor_sets,
+    required_factors,
+    word_conditions,
+)
 from aggregator.tag.fold import fold_non_ascii
 from aggregator.tag.haystack import PREFIX_KEY
 from aggregator.tag.patterns import REGEX_PREFIX, PatternError
@@ -28,12 +35,21 @@ class Shortcuts:
     """
 
     probe: re.Pattern[str] | None = None
-    # For the index (see factors.py): what the first three letters of the word where a match
-    # starts can be, and sets of words the text has one of each of for a match.
-    starts: frozenset[str] | None = None
-    words: tuple[frozenset[str], ...] = ()
     # Strings one of which the text must contain for a match (see factors.py).
     needs: tuple[str, ...] | None = None
+    # Strings one of which every match starts with (factors.py `match_leads`), when none is
+    # a single letter: the expression is tried only where str.find sees one, not at every
+    # "s" and "v" of the text where "(?:survivors?|victims?)" could start. Used instead of
+    # the probe.
+    leads: tuple[str, ...] | None = None
+    # The most characters a match spans, when bounded ("victims?\\b.{0,40}\\bcsam"), and
+    # strings one of which a match has past its lead: from a lead, a match is tried only where
+    # one of them follows within that reach.
+    width: int | None = None
+    within: tuple[str, ...] | None = None
+    # For the index: sets of conditions on the text's words, one of each met for a match: "ai"
+    # a word that is it, "ai*" a word that starts with it (factors.py `word_conditions`).
+    conditions: tuple[frozenset[str], ...] = ()
 
 
 NO_SHORTCUTS = Shortcuts()  # for an expression to run as it is, on every text
@@ -68,20 +84,62 @@ class Regex:
             cuts = self.shortcuts()
         if cuts.needs is not None and not any(need in text for need in cuts.needs):
             return False
+        if cuts.leads is not None:
+            return self._at_leads(text, cuts)
         if cuts.probe is None:
             return self.expression.search(text) is not None
         hit = cuts.probe.search(text)
         return hit is not None and self.expression.search(text, hit.start()) is not None
 
+    def _at_leads(self, text: str, cuts: Shortcuts) -> bool:
+        """Whether the expression matches at an occurrence of one of its leads: every match
+        starts at one, and a match from a position sees the text before it as a search does.
+        A match no longer than `cuts.width` has one of `cuts.within` within that reach."""
+        match = self.expression.match
+        find = text.find
+        needs = cuts.within
+        width = cuts.width or 0
+        for lead in cuts.leads or ():
+            at = find(lead)
+            while at >= 0:
+                if (
+                    needs is None or any(find(need, at, at + width) >= 0 for need in needs)
+                ) and match(text, at) is not None:
+                    return True
+                at = find(lead, at + 1)
+        return False
+
+
+_MIN_LEAD = 2  # letters: a single one ("e") is in most texts, too often
+
 
 def _read_shortcuts(source: str, flags: int) -> Shortcuts:
-    tree = parse(source, flags)  # once, for the three readings of it below
+    tree = parse(source, flags)  # once, for the readings of it below
+    leads = match_leads(source, flags, tree=tree)
+    if leads and min(map(len, leads)) < _MIN_LEAD:
+        leads = None
+    width = max_width(source, flags, tree=tree) if leads else None
     return Shortcuts(
-        probe=_probe(source, flags),
+        leads=leads,
+        width=width,
+        within=_within(required_factor_sets(source, flags, tree=tree), leads) if width else None,
+        probe=None if leads else _probe(source, flags),
         needs=required_factors(source, flags, tree=tree),
-        starts=word_starts(source, flags, on_lower=not flags, tree=tree),
-        words=required_words(source, flags, on_lower=not flags, tree=tree),
+        conditions=word_conditions(source, flags, on_lower=not flags, tree=tree),
     )
+
+
+def _within(
+    sets: tuple[frozenset[str], ...], leads: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """The most selective of `sets` that says more than the leads do: not one whose every
+    string is where the lead is (a start of one, or one of them continued)."""
+    for option in sets:
+        if not all(
+            any(lead.startswith(s) or s.startswith(lead) for lead in leads or ()) for s in option
+        ):
+            return tuple(sorted(option))
+    return None
 
 
 def _probe(source: str, flags: int) -> re.Pattern[str] | None:
