@@ -204,10 +204,15 @@ def parse_date(
     feed's RFC 822 date may have two, as that RFC allowed).
     """
     cleaned = _clean(text)
-    if cleaned is None or (full_year and not _FOUR_DIGITS.search(cleaned)):
+    if cleaned is None:
         return None
+    if full_year and not _FOUR_DIGITS.search(cleaned):
+        cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" writes it in full
+        if not _FOUR_DIGITS.search(cleaned):
+            return None
     found = _fast(cleaned)
     if found is None:
+        cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" reads as an extended one
         codes = _language_codes(languages) if languages else _languages_of(cleaned)
         found = _with_written_time(_natural(cleaned, codes) or _within(cleaned, codes), cleaned)
     return _date_only_in_utc(found, cleaned)
@@ -385,7 +390,7 @@ def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
         return None  # every full date has a year in digits: spares dateparser's slow "no"
-    cleaned = in_extended_iso(cleaned)
+    cleaned = _starting_in_extended_iso(cleaned)
     if "º" in cleaned or "ª" in cleaned:  # "1º novembre 2026", "1.ª de março": the 1st
         cleaned = _ORDINAL_INDICATOR.sub("", cleaned)
     if " h " in cleaned:  # "à 14 h 30", as French writes a time: "14h30", as dateparser reads
@@ -407,45 +412,74 @@ def _clean(text: str) -> str | None:
 # its month; our readers (fromisoformat aside) and `zone_word` know the extended layout only.
 # The zone after the time is left as written: the readers know all of its layouts.
 _ISO_LAYOUTS = re.compile(
+    # At the text's start or after a space, a colon or a bracket ("Published: 20261127T0915Z",
+    # "(2026-W48-5)"), not inside a number or a reference ("C-2026-331T...", "1/20261127T...").
+    r"(?<![\w./+-])"
     r"(?P<year>\d{4})"
     r"(?:(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
-    r"|-?W(?P<week>\d{2})-?(?P<weekday>\d)"
-    r"|-?(?P<ordinal>\d{3}))"
+    r"|-?W(?P<week>\d{2})(?:-?(?P<weekday>\d))?"
+    r"|(?P<ordinal_dash>-?)(?P<ordinal>\d{3}))"
     r"(?:(?P<sep>[Tt ])(?P<hour>\d{2})(?:(?P<colon>:?)(?P<minute>\d{2})"
     r"(?:(?P=colon)(?P<second>\d{2})(?P<fraction>[.,]\d+)?)?)?)?"
-    # The time ends there: a zone, a space, or nothing follows ("20261127T0915 CET").
-    r"(?=[Zz+\s(-]|$)"
+    r"(?P<zulu>z(?![^\W\d_]))?"  # UTC in lower case, as RFC 3339 allows (not "zone")
+    # The time ends there: a zone, a space, punctuation, or nothing follows ("20261127T0915
+    # CET", "(20261127T0915Z)"); not a digit or a letter ("20261127T09h15").
+    r"(?=[Zz+\s(),;|-]|\.(?!\d)|$)"
 )
 # The extended layout most feeds write ("2026-11-27T09:15:00+01:00"): nothing to rewrite,
 # told by one cheap look (the rewrite's own look costs a date some 3 µs).
-_EXTENDED_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}[^z]*)?")
+_EXTENDED_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}[^z]*)?")
+# Where an ISO 8601 date may be in a text: four digits, then what the layouts go on with.
+_MAY_HOLD_ISO = re.compile(r"\d{4}[-W\d]")
+# A week date ("2026-W48-5", "2026W48"), which feedparser reads as the 1st of its month.
+_WEEK_DATE = re.compile(r"\d{4}-?W\d")
 
 
 def in_extended_iso(text: str) -> str:
-    """`text` with the ISO 8601 date and time it starts with in the extended layout
-    ("20261127T0915+0100" is "2026-11-27T09:15+0100"); else as it is. A basic or ordinal
-    date is taken only with a time of day: alone, "20261127" and "2026-331" are as often a
-    reference number on a listing page. An impossible date (a 13th month) is left as it is."""
+    """`text` with the ISO 8601 dates and times in it in the extended layout
+    ("20261127T0915+0100" is "2026-11-27T09:15+0100", "Updated 2026-W48-5T09:15Z" is
+    "Updated 2026-11-27T09:15Z"); else as it is. A basic or ordinal date is taken only with
+    a time of day: alone, "20261127" and "2026-331" are as often a reference number on a
+    listing page. An impossible date or time (a 13th month, hour 25) is left as it is."""
+    if text[:4].isdigit() and _EXTENDED_ISO.fullmatch(text):
+        return text
+    if _MAY_HOLD_ISO.search(text) is None:
+        return text
+    return _ISO_LAYOUTS.sub(_in_extended_layout, text)
+
+
+def _starting_in_extended_iso(text: str) -> str:
+    """`in_extended_iso` of the date the text starts with, what the fast paths read: for
+    the RFC 822 dates most feeds write, a look at four characters."""
     if not text[:4].isdigit() or _EXTENDED_ISO.fullmatch(text):
         return text
     match = _ISO_LAYOUTS.match(text)
-    if match is None:
-        return text
+    return text if match is None else _in_extended_layout(match) + text[match.end() :]
+
+
+def _in_extended_layout(match: re.Match[str]) -> str:
+    """One `_ISO_LAYOUTS` date in the extended layout; as written when it is none."""
+    written = match.group(0)
     day = _iso_day(match)
-    hour, separator = match.group("hour", "sep")
-    if day is None or (hour is None and match.group("week") is None):
-        return text
-    if separator == " " and (match.group("dash") != "-" or match.group("minute") is None):
-        return text  # "20261127 0915", "2026-11-27 12 novembre": numbers, as far as we know
-    written = day.isoformat()
+    hour, separator, minute = match.group("hour", "sep", "minute")
+    if day is None or (hour is None and match["week"] is None):
+        return written
+    if hour is not None and not _possible_time(match):
+        return written
+    if separator == " " and (minute is None or not _unmistakable_day(match)):
+        return written  # "20261127 0915", "2026-11-27 12 novembre": numbers, as far as we know
+    extended = day.isoformat()
     if hour is not None:
-        minute, second, fraction = match.group("minute", "second", "fraction")
-        written += f"{'T' if separator in 'Tt' else ' '}{hour}:{minute or '00'}"
-        written += f":{second}{fraction or ''}" if second else ""
-    rest = text[match.end() :]
-    if rest[:1] == "z" and (len(rest) == 1 or not rest[1].isalpha()):
-        rest = "Z" + rest[1:]
-    return written + rest
+        second, fraction = match.group("second", "fraction")
+        extended += f"{'T' if separator in 'Tt' else ' '}{hour}:{minute or '00'}"
+        extended += f":{second}{fraction or ''}" if second else ""
+    return extended + ("Z" if match["zulu"] else "")
+
+
+def _unmistakable_day(match: re.Match[str]) -> bool:
+    """Whether an `_ISO_LAYOUTS` match's day is a date whatever follows it: a week date, or
+    one written with its dashes ("2026-11-27", "2026-331"), not a run of digits."""
+    return match["week"] is not None or "-" in (match["dash"], match["ordinal_dash"])
 
 
 def _iso_day(match: re.Match[str]) -> date | None:
@@ -453,6 +487,8 @@ def _iso_day(match: re.Match[str]) -> date | None:
     year = int(match["year"])
     try:
         if match["week"] is not None:
+            if match["weekday"] is None:  # a week alone is its Monday; with a time, no day
+                return None if match["hour"] else date.fromisocalendar(year, int(match["week"]), 1)
             return date.fromisocalendar(year, int(match["week"]), int(match["weekday"]))
         if match["ordinal"] is not None:
             ordinal = int(match["ordinal"])
@@ -462,6 +498,48 @@ def _iso_day(match: re.Match[str]) -> date | None:
         return date(year, int(match["month"]), int(match["day"]))
     except ValueError:  # a 13th month, a 54th week, a weekday 8
         return None
+
+
+def _possible_time(match: re.Match[str]) -> bool:
+    """Whether an `_ISO_LAYOUTS` match's time of day is one: 24:00 only as the end of the
+    day, second 60 only as a leap second (read as :59, see `_iso`)."""
+    hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
+    if hour == 24:
+        return minute == second == 0 and not (match["fraction"] or "").strip(".,0")
+    return hour < 24 and minute < 60 and second <= 60
+
+
+def _impossible_iso(text: str) -> bool:
+    """Whether `text` starts with an ISO 8601 date, in any layout, that names no day or no
+    time of day: "2026-13-01", "2026-W54-1", "2026-000T09:15Z", "20261127T2515Z",
+    "2026-11-27 24:30". (A basic ordinal date alone, seven digits, is a number.)"""
+    match = _ISO_LAYOUTS.match(text)
+    if match is None:
+        return False
+    # A time after a space only as `_in_extended_layout` takes one: "2026-11-27 12 novembre"
+    # is a date, then a number.
+    with_time = match["hour"] is not None and (
+        match["sep"] != " " or (match["minute"] is not None and _unmistakable_day(match))
+    )
+    if not with_time and match["ordinal"] is not None and not match["ordinal_dash"]:
+        return False
+    if _iso_day(match) is None:
+        return True
+    return with_time and not _possible_time(match)
+
+
+def feedparser_misreads(text: str) -> bool:
+    """Whether `text` is an ISO 8601 date that feedparser reads wrong, so that its reading
+    must not stand in for ours: one that cannot be (a 13th month, week 54, day 000, hour 25,
+    which it rolls over into other days, or reads as midnight), or one in a layout other
+    than the extended one (a week date is the 1st of its month to it; a basic, ordinal or
+    week date with a time, or one with a space before the time, is midnight)."""
+    cleaned = _SPACES.sub(" ", text).strip()
+    return (
+        _impossible_iso(cleaned)
+        or _WEEK_DATE.match(cleaned) is not None
+        or in_extended_iso(cleaned) != cleaned
+    )
 
 
 def _ymd_as_iso(match: re.Match[str]) -> str:
@@ -525,6 +603,9 @@ def _iso(text: str) -> datetime | None:
     if not _ISO.match(text):
         return None
     value = text.replace(" ", "T", 1) if len(text) > 10 and text[10] == " " else text
+    # A leap second ("23:59:60"), which datetime cannot hold: the second before.
+    if value[16:19] == ":60":
+        value = f"{value[:17]}59{value[19:]}"
     if value[10:16] == "T24:00" and not value[16:19].strip(":0"):  # the end of the day
         found = datetime.fromisoformat(value[:10] + "T00:00" + value[16:])
         return _fixed_offset(found + timedelta(days=1))
@@ -638,6 +719,8 @@ def _numeric(text: str) -> datetime | None:
 
 
 def _natural(text: str, languages: tuple[str, ...]) -> datetime | None:
+    if _impossible_iso(text):  # dateparser read "2026-13-01T09:00Z" as 13 January
+        return None
     try:
         found = _parser(languages).get_date_data(text).date_obj
     except Exception:

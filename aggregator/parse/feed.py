@@ -20,11 +20,18 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import fastfeed, guards
-from aggregator.parse.dates import parse_date, parse_date_fast, unknown_zone, zone_word
+from aggregator.parse.date_warnings import (
+    dates_not_understood,
+    unread_date,
+    zones_not_known,
+    zones_read_as_local,
+)
+from aggregator.parse.dates import feedparser_misreads, parse_date, parse_date_fast, zone_word
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.jsonfeed import parse_json_feed
 from aggregator.parse.urls import absolute_http_url
+from aggregator.parse.written_ids import resolved_by_feedparser, written_ids
 from aggregator.text import fold_line, has_html_tags, html_to_text, plain_as_html
 
 _XML_DECL_ENCODING = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
@@ -101,6 +108,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     # Plain RSS 2.0 and Atom 1.0 read by lxml into feedparser's very result; anything else
     # (None) by feedparser itself.
     result = fastfeed.parse_fast(utf8, headers)
+    ids_as_written: list[str | None] | None = None
     if result is None:
         result = feedparser.parse(
             io.BytesIO(utf8),  # bytes would be tried as a file name first
@@ -108,6 +116,9 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             sanitize_html=False,
             resolve_relative_uris=False,
         )
+        if b"xml:base" in utf8 and not result.get("bozo"):
+            # feedparser resolved the ids against a base (written_ids.py).
+            ids_as_written = written_ids(utf8, len(result.get("entries") or ()))
     version: str = result.get("version") or ""
     entries: list[Any] = result.get("entries") or []
     # feedparser puts an XML declaration of its own on a line before a document without one.
@@ -136,18 +147,27 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     items: list[RawItem] = []
     empty = adverts = 0
     zones: set[str] = set()  # unknown zone names of dates read as local time
-    for entry in entries:
+    unread: list[str] = []  # the dates of entries none of whose dates could be read
+    for index, entry in enumerate(entries):
         if _is_advert(entry):
             adverts += 1
             continue
         item = _raw_item(
-            entry, base, feed_language, source.language, feed_author, rss=version.startswith("rss")
+            entry,
+            base,
+            feed_language,
+            source.language,
+            feed_author,
+            rss=version.startswith("rss"),
+            written_id=ids_as_written[index] if ids_as_written else None,
         )
         if item is None:
             empty += 1
         else:
             items.append(item)
-            zones.update(_zones_read_as_local(entry, item))
+            written = _written_dates(entry)
+            zones.update(zones_read_as_local(item, written))
+            unread.extend(unread_date(item, written))
     if empty:
         warnings.append(
             f"{empty} {'entry' if empty == 1 else 'entries'} with no title, link, id or text"
@@ -157,11 +177,10 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(NO_ENTRIES)
     if adverts:
         warnings.append(f"{adverts} {'advert' if adverts == 1 else 'adverts'} skipped")
+    if unread:
+        warnings.append(dates_not_understood(unread))
     if zones:
-        warnings.append(
-            f"dates in a time zone not known here ({', '.join(sorted(zones))}) were read in"
-            " the source's time zone (set `timezone` in sources.toml if that is wrong)"
-        )
+        warnings.append(zones_not_known(zones))
     return ParsedDocument(
         items=tuple(items),
         format=version or "unknown",
@@ -218,14 +237,25 @@ def _raw_item(
     feed_author: str | None = None,
     *,
     rss: bool = False,
+    written_id: str | None = None,
 ) -> RawItem | None:
+    """One entry as a `RawItem`. `written_id`: its id as the document writes it, where
+    feedparser may have resolved it against a base (written_ids.py)."""
     guid = _text(_field(entry, "id"))
+    if not resolved_by_feedparser(written_id, guid):
+        written_id = None
+    elif _link_made_of_id(entry, rss=rss, written_id=written_id):
+        # "12", or "/posts/bet" in Atom: no address, and normalise would take the one made
+        # of it for the entry's. (Beside a link of its own it is left as feedparser gives
+        # it: the items stored under it keep their identity.)
+        guid = written_id
     # Feeds run through FeedBurner or Pheedo link to a click counter; the article's own
     # address, which other sources link to and dedupe compares, is in origLink.
     language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
+    own_link = _own_link(entry, rss=rss, written_id=written_id)
     url = absolute_http_url(
         _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
-    ) or absolute_http_url(_alternate_in(entry, language) or _own_link(entry, rss=rss), base)
+    ) or absolute_http_url(_alternate_in(entry, language) or own_link, base)
     title = _marked_up(entry, "title", rss=rss)
     summary = _marked_up(entry, "summary", rss=rss)
     content = _content(entry)
@@ -266,17 +296,19 @@ _ATOM_ROOT = re.compile(
 )
 
 
-def _own_link(entry: dict[str, Any], *, rss: bool) -> str | None:
+def _own_link(entry: dict[str, Any], *, rss: bool, written_id: str | None = None) -> str | None:
     """The entry's link; for an Atom entry without one, the address of its out-of-line
     content (<content src>: RFC 4287 needs no alternate link then).
 
     feedparser gives an entry without a link of its own its id as link (an RSS guid is a
     permalink unless it says otherwise), also beside an enclosure or a rel="self" link: an
     id that is no address ("12345", "article-12345", "tag:...") was resolved against the
-    channel's link into a made-up one, which dedupe then took for the item's URL."""
+    channel's link into a made-up one, which dedupe then took for the item's URL. Whether
+    the id is an address is told by `written_id`, the id as written, where feedparser
+    resolved it already."""
     given = _field(entry, "link")
     link = given if isinstance(given, str) else None
-    if link is not None and _is_copied_id(entry, link) and not _id_is_address(link, rss=rss):
+    if link is not None and _link_made_of_id(entry, rss=rss, written_id=written_id):
         link = None
     if _field(entry, "links"):
         return link
@@ -285,6 +317,17 @@ def _own_link(entry: dict[str, Any], *, rss: bool) -> str | None:
         if isinstance(src, str) and src.strip():
             return src
     return link
+
+
+def _link_made_of_id(entry: dict[str, Any], *, rss: bool, written_id: str | None) -> bool:
+    """Whether the entry's link is feedparser's copy of an id that is no address: as
+    `written_id` writes it, where feedparser resolved it, else as feedparser gives it."""
+    link = _field(entry, "link")
+    return (
+        isinstance(link, str)
+        and _is_copied_id(entry, link)
+        and not _id_is_address(written_id or link, rss=rss)
+    )
 
 
 def _is_copied_id(entry: dict[str, Any], link: str) -> bool:
@@ -320,14 +363,9 @@ def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:
     return None
 
 
-def _zones_read_as_local(entry: dict[str, Any], item: RawItem) -> set[str]:
-    """Zone names neither we nor dateparser know, of an entry whose date was read without
-    an offset (normalise then takes it as the source's local time): one warning says so,
-    where feedparser silently read such a time as UTC."""
-    if not any(d is not None and d.tzinfo is None for d in (item.published, item.updated)):
-        return set()
-    raws = (_field(entry, key) for key in ("published", "created", "updated"))
-    return {zone for raw in raws if isinstance(raw, str) and (zone := unknown_zone(raw))}
+def _written_dates(entry: dict[str, Any]) -> list[object]:
+    """An entry's dates as written, in the order `_raw_item` reads them."""
+    return [_field(entry, key) for key in ("published", "created", "updated")]
 
 
 def _content(entry: dict[str, Any]) -> str | None:
@@ -420,6 +458,10 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
     found = parse_date_fast(raw)
     if found is not None:
         return found
+    if feedparser_misreads(raw):
+        # An ISO 8601 date that cannot be ("2026-W54-1", hour 25) or in a layout feedparser
+        # reads wrong ("2026-W48-5 09:15Z" is 1 November to it): ours, or none.
+        return parse_date(raw, languages or None)
     reading = _feedparser_reading(entry, key)
     # feedparser applies an offset in digits, but a zone name it does not know it ignores
     # (the time read as UTC), and after an ISO date a name costs the time too ("2026-07-27

@@ -26,6 +26,12 @@ from aggregator.errors import ParseError
 from aggregator.local_time import zone
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
+from aggregator.parse.date_warnings import (
+    dates_not_understood,
+    unread_date,
+    zones_not_known,
+    zones_read_as_local,
+)
 from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
@@ -284,6 +290,7 @@ class _Misses:
     date: int = 0
     summary: int = 0
     unread_dates: list[str] = field(default_factory=list)
+    zones: set[str] = field(default_factory=set)  # unknown zone names of dates read as local
 
     def warnings(self, selectors: Selectors, count: int) -> list[str]:
         if count == 0:
@@ -299,11 +306,9 @@ class _Misses:
             if selector and missed == count:
                 found.append(f"{name} selector {selector!r} matched nothing in any item")
         if self.unread_dates:
-            n = len(self.unread_dates)
-            found.append(
-                f"{n} {'date' if n == 1 else 'dates'} not understood (such as"
-                f" {self.unread_dates[0]!r}): dated when first seen"
-            )
+            found.append(dates_not_understood(self.unread_dates))
+        if self.zones:
+            found.append(zones_not_known(self.zones))
         return found
 
 
@@ -326,12 +331,10 @@ def _item(element: Tag, selectors: Selectors, page: _Page, misses: _Misses) -> R
             published = parse_relative_date(
                 date_text, date_languages or None, base=page.answered, local=page.zone
             )
-        if published is None:
-            misses.unread_dates.append(date_text[:80])
     misses.title += title is None
     misses.date += selectors.date is not None and date_text is None
     misses.summary += selectors.summary is not None and summary is None
-    return RawItem(
+    item = RawItem(
         url=url,
         # The page's text as read, not markup: "Kids <13" is no tag.
         title=plain_as_html(title) if title else None,
@@ -339,6 +342,9 @@ def _item(element: Tag, selectors: Selectors, page: _Page, misses: _Misses) -> R
         published=published,
         language=own_language or page.language,
     )
+    misses.unread_dates.extend(unread_date(item, [date_text]))
+    misses.zones.update(zones_read_as_local(item, [date_text]))
+    return item
 
 
 def _split(selector: str) -> _Target:

@@ -8,13 +8,18 @@ both read, and numeric ids (common in 1.0 feeds) are taken as strings.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
+from aggregator.parse.date_warnings import (
+    dates_not_understood,
+    unread_date,
+    zones_not_known,
+    zones_read_as_local,
+)
 from aggregator.parse.dates import parse_date
 from aggregator.parse.empty import NO_ENTRIES
 from aggregator.parse.encoding import decode, source_language
@@ -76,6 +81,8 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         raw_items = []
         warnings.append("JSON Feed 'items' is not a list")
     skipped = 0
+    unread: list[str] = []  # the dates of items none of whose dates could be read
+    zones: set[str] = set()  # unknown zone names of dates read as local time
     for raw in raw_items:
         item = (
             _item(raw, base, language, source.language, fields, feed_author)
@@ -86,10 +93,17 @@ def parse_json_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             skipped += 1
         else:
             items.append(item)
+            written = [raw.get("date_published"), raw.get("date_modified")]
+            unread.extend(unread_date(item, written))
+            zones.update(zones_read_as_local(item, written))
     if skipped:
         warnings.append(f"{skipped} items without an id or URL skipped")
     elif not raw_items and isinstance(document.get("items"), list):
         warnings.append(NO_ENTRIES)
+    if unread:
+        warnings.append(dates_not_understood(unread))
+    if zones:
+        warnings.append(zones_not_known(zones))
     return ParsedDocument(
         items=tuple(items),
         format=format_,
@@ -154,27 +168,13 @@ def _summary(text: str | None) -> str | None:
     return text if text and has_html_tags(text) else _plain(text)
 
 
-# RFC 3339 (and ISO 8601 week dates): a date of this shape is read strictly, or not at all;
-# the lenient reader made "2024-13-01" the 13th of January and "2024-W09-5" 5 September.
-_ISO_SHAPED = re.compile(r"\d{4}-(?:\d{2}-\d{2}|W\d{2})")
-_LEAP_SECOND = re.compile(r"(T\d{2}:\d{2}):60", re.IGNORECASE)
-
-
 def _date(text: str | None, languages: list[str]) -> datetime | None:
-    if not text:
-        return None
-    if not _ISO_SHAPED.match(text.strip()):
-        return parse_date(text, languages)  # "Mon, 01 Jan 2024 ...": read as feeds write
-    iso = text.strip().replace("t", "T").replace("z", "Z")
-    iso = _LEAP_SECOND.sub(r"\1:59", iso)  # 23:59:60 is a leap second, not an error
-    try:
-        strict = datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-    if iso[5] == "W" and "T" not in iso:  # a day, as a date alone is: midnight UTC
-        return strict.replace(tzinfo=UTC)
-    # The usual reading (a date alone is midnight UTC; an offset kept as written).
-    return parse_date(iso, languages) or strict
+    """RFC 3339, as the spec says, or whatever feeds write ("Mon, 01 Jan 2024 ..."), read as
+    RSS and Atom dates are: "2026-11-26T24:00Z" is the 27th's midnight, a zone name after
+    the time applies ("2026-11-27T0915 CET"), a leap second is the second before it, a date
+    alone is midnight UTC, and an ISO 8601 date that cannot be ("2024-13-01", a week 54,
+    hour 25) is none (the lenient reader made it the 13th of January)."""
+    return parse_date(text, languages) if text else None
 
 
 def _author(raw: Mapping[str, Any]) -> str | None:
