@@ -121,6 +121,16 @@ def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
 # --- the service ----------------------------------------------------------------------------
 
 
+class SendDeferred(AggregatorError):
+    """Raised by an `enqueue` callable that could not send the due sources now (the broker is
+    unreachable) and has said so itself, once for the whole outage: the tick adds a DEBUG
+    line, not an error a tick, and the sources are sent at a later tick."""
+
+    def __init__(self, message: str, *, sent: int) -> None:
+        super().__init__(message)
+        self.sent = sent  # sent before the failure
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepReport:
     refreshed: int  # sources refreshed
@@ -413,11 +423,7 @@ class Service:
         """Everything due now, in order: refresh the due sources, then the chores, so a
         digest carries what the refresh just found. What a test drives under its clock;
         the service runs the two side by side (`wake`)."""
-        refreshed = failed = 0
-        try:
-            refreshed, failed = await self.tick()
-        except AggregatorError as exc:
-            log.error("tick failed: %s", exc)
+        refreshed, failed = await self._logged_tick()
         if self._stopping.is_set():
             return StepReport(refreshed=refreshed, failed=failed, digests=())
         digests = await self.chores()
@@ -493,10 +499,18 @@ class Service:
             self._stopping.set()
 
     async def _refresh_due(self) -> None:
+        await self._logged_tick()
+
+    async def _logged_tick(self) -> tuple[int, int]:
+        """`tick`, whose expected errors are logged: the next tick tries again."""
         try:
-            await self.tick()
+            return await self.tick()
+        except SendDeferred as exc:  # the broker's outage, said once by the enqueuer
+            log.debug("tick: %s", exc)
+            return exc.sent, 0
         except AggregatorError as exc:
             log.error("tick failed: %s", exc)
+            return 0, 0
 
     async def _chore_passes(self) -> None:
         lane = self._chores

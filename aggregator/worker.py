@@ -18,7 +18,11 @@ the broker's delivery guarantees (at least once, never exactly once):
 - the store or the limiter unreachable is no failure of a source: its message is put back
   for later, for as long as the outage lasts, and the log says so in one line per message;
   dramatiq's account of a broker outage is made one line per reconnection attempt
-  (BrokerOutageLog), and the worker says when each part is reachable again.
+  (BrokerOutageLog), and the worker says when each part is reachable again;
+- the broker unreachable for the scheduler: the sources it could not send lose their queued
+  mark, so each tick tries them again; it says so once, and once when the broker is back
+  (SendOutage). Every client of a broker has a timeout (BROKER_TIMEOUT_SECONDS): a broker
+  host that stops answering is an outage, not a tick or a consumer thread waiting for ever.
 
 Each worker process opens its own `App` (its own connection pool); the first to start
 migrates the database under PostgreSQL's advisory lock while the others wait on it.
@@ -39,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dramatiq
 import dramatiq.worker
@@ -47,7 +51,6 @@ import pika.exceptions
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.errors import BrokerConnectionError
 from sqlalchemy import Engine
 
 from aggregator.app import App
@@ -56,17 +59,21 @@ from aggregator.errors import AggregatorError, ConfigError
 from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
 from aggregator.models import Source, SourceResult
+from aggregator.schedule import SendDeferred
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
 from aggregator.store.engine import masked
 from aggregator.urls import mask_password
+from aggregator.words import count
 from aggregator.worker_outages import (
+    BROKER_UNREACHABLE,
     MAX_BACKOFF_MS,
     MAX_RETRIES,
     MIN_BACKOFF_MS,
     BrokerOutageLog,
     BrokerWatch,
     Outage,
+    SendOutage,
     WatchedConsumer,
     dramatiq_loggers,
     one_line,
@@ -95,24 +102,54 @@ REDIS_MAINTENANCE_SECONDS = 5.0
 RENEWALS_PER_LEASE = 3
 # How long a worker's consumer waits for a message before polling the broker again.
 WORKER_TIMEOUT_MS = 200
+# How long any client of the broker waits for it to connect or to answer one command; then
+# it is unreachable (a host that drops packets never refuses the connection). Redis: every
+# command dramatiq sends is a short script, none blocks on the server (its consumer polls
+# and sleeps between polls, at most WORKER_TIMEOUT_MS, on the client's side), so this is
+# no limit on an idle worker's wait. RabbitMQ: the TCP connection (and 1.5 times this for
+# TLS and the AMQP handshake), see RABBITMQ_* below.
+BROKER_TIMEOUT_SECONDS = 10.0
+# RabbitMQ: a connection the broker blocked (its memory or disk alarm) is given up after
+# this many BROKER_TIMEOUT_SECONDS; pika waited for ever, and a send with it.
+RABBITMQ_BLOCKED_TIMEOUTS = 3
+# RabbitMQ heartbeat when the server proposes none (0): without one, a connection whose
+# peer is gone is noticed only by TCP, hours later. The server's own proposal (RabbitMQ's
+# default is 60 s) is taken otherwise.
+RABBITMQ_HEARTBEAT_SECONDS = 60
 
 
 class WorkerError(AggregatorError):
     """The broker could not be set up or reached."""
 
 
+class BrokerUnreachable(WorkerError, SendDeferred):
+    """The scheduler's sends met a broker it cannot reach: said once by its SendOutage, so
+    the service's tick adds no error of its own (SendDeferred); the sources wait."""
+
+
 def is_redis(url: str) -> bool:
     return urlsplit(url).scheme in ("redis", "rediss")
+
+
+def redis_client(url: str, *, timeout: float) -> redis.Redis:
+    """A Redis client that gives up on connecting, or on one answer, after `timeout`
+    seconds (options in the URL's query, such as ?socket_timeout=5, come first)."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 class _MaintainedRedisBroker(RedisBroker):
     """dramatiq's RedisBroker whose queue maintenance (putting back the unacknowledged
     messages of workers whose heartbeat expired) runs on each queue at most every
-    REDIS_MAINTENANCE_SECONDS, on the next command for it, rather than by chance; and
-    that tells `watch` each time Redis answered a command (a worker's, see BrokerWatch)."""
+    REDIS_MAINTENANCE_SECONDS, on the next command for it, rather than by chance; that
+    tells `watch` each time Redis answered a command (a worker's, see BrokerWatch); and
+    whose client times out (dramatiq's own has redis-py's default: none before redis-py 8)."""
 
-    def __init__(self, *, url: str, heartbeat_timeout: int, watch: BrokerWatch | None) -> None:
-        super().__init__(url=url, heartbeat_timeout=heartbeat_timeout)  # type: ignore[no-untyped-call]
+    def __init__(
+        self, *, url: str, heartbeat_timeout: int, watch: BrokerWatch | None, timeout: float
+    ) -> None:
+        super().__init__(  # type: ignore[no-untyped-call]
+            client=redis_client(url, timeout=timeout), heartbeat_timeout=heartbeat_timeout
+        )
         self._command_queue = threading.local()
         self._maintained: dict[str, float] = {}
         self._maintained_lock = threading.Lock()
@@ -150,14 +187,44 @@ class _MaintainedRedisBroker(RedisBroker):
             self._maintained[queue_name] = now
         return 1
 
+    def close(self) -> None:
+        super().close()
+        self.client.connection_pool.disconnect()
+
+
+def _heartbeat(connection: object, proposed: int) -> int:
+    """pika's heartbeat: the server's proposal, or RABBITMQ_HEARTBEAT_SECONDS if it has none."""
+    return proposed or RABBITMQ_HEARTBEAT_SECONDS
+
+
+def tune_pika(parameters: pika.connection.Parameters, url: str, *, timeout: float) -> None:
+    """Timeouts on a pika connection, for those its URL's query does not set: pika's socket
+    timeout bounds the TCP connect only; the handshake, a blocked connection (a send waits
+    for RabbitMQ to unblock it) and a peer that went silent are bounded here."""
+    given = parse_qs(urlsplit(url).query)
+    wanted: dict[str, object] = {
+        "socket_timeout": timeout,
+        "stack_timeout": timeout * 1.5,
+        "blocked_connection_timeout": timeout * RABBITMQ_BLOCKED_TIMEOUTS,
+        "heartbeat": _heartbeat,
+    }
+    for name, value in wanted.items():
+        if name not in given:
+            setattr(parameters, name, value)
+
 
 class _RabbitmqBroker(RabbitmqBroker):
-    """dramatiq's RabbitmqBroker whose consumers tell `watch` each time RabbitMQ answered."""
+    """dramatiq's RabbitmqBroker whose consumers tell `watch` each time RabbitMQ answered,
+    and whose connections time out (`tune_pika`)."""
 
-    def __init__(self, *, url: str, watch: BrokerWatch | None) -> None:
+    def __init__(self, *, url: str, watch: BrokerWatch | None, timeout: float) -> None:
         # confirm_delivery: send() returns once RabbitMQ has the message, so a scheduler
         # that marked a source queued has really queued it.
         super().__init__(url=url, confirm_delivery=True)
+        # dramatiq takes several URLs separated by ";" (one connection parameters each).
+        parameters = self.parameters if isinstance(self.parameters, list) else [self.parameters]
+        for each, each_url in zip(parameters, url.split(";"), strict=True):
+            tune_pika(each, each_url, timeout=timeout)
         self.watch = watch
 
     def consume(
@@ -166,16 +233,22 @@ class _RabbitmqBroker(RabbitmqBroker):
         return WatchedConsumer(super().consume(queue_name, prefetch, timeout), self.watch)
 
 
-def build_broker(workers: WorkerSettings, watch: BrokerWatch | None = None) -> dramatiq.Broker:
-    """The broker named by `workers.broker_url`, with dramatiq's default middleware; a
-    worker's tells `watch` when it answers again after an outage."""
+def build_broker(
+    workers: WorkerSettings,
+    watch: BrokerWatch | None = None,
+    *,
+    timeout: float = BROKER_TIMEOUT_SECONDS,
+) -> dramatiq.Broker:
+    """The broker named by `workers.broker_url`, with dramatiq's default middleware, whose
+    connections give up after `timeout`; a worker's tells `watch` when it answers again
+    after an outage."""
     url = workers.broker_url
     try:
         if is_redis(url):
             return _MaintainedRedisBroker(
-                url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS, watch=watch
+                url=url, heartbeat_timeout=REDIS_HEARTBEAT_MS, watch=watch, timeout=timeout
             )
-        return _RabbitmqBroker(url=url, watch=watch)
+        return _RabbitmqBroker(url=url, watch=watch, timeout=timeout)
     except Exception as exc:  # pika and redis raise many types; all mean "cannot use it"
         raise WorkerError(f"broker {mask_password(url)}: {type(exc).__name__}: {exc}") from exc
 
@@ -204,13 +277,15 @@ def check_login(workers: WorkerSettings) -> None:
         pika_log.setLevel(logging.CRITICAL + 1)
         try:
             if is_redis(url):
-                client = redis.Redis.from_url(url, socket_connect_timeout=10)
+                client = redis_client(url, timeout=BROKER_TIMEOUT_SECONDS)
                 try:
                     client.ping()
                 finally:
                     client.close()
             else:
-                pika.BlockingConnection(pika.URLParameters(url)).close()
+                parameters = pika.URLParameters(url)
+                tune_pika(parameters, url, timeout=BROKER_TIMEOUT_SECONDS)
+                pika.BlockingConnection(parameters).close()
         except refused as exc:
             setting = "workers.broker_url" if what == "broker" else "workers.limiter_url"
             raise WorkerError(
@@ -276,15 +351,24 @@ def warn_if_the_store_is_local(engine: Engine, who: str) -> None:
 class Enqueuer:
     """`Service(app, enqueue=Enqueuer(app))`: due sources become messages, once each."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, timeout: float = BROKER_TIMEOUT_SECONDS) -> None:
         self.app = app
         self.workers = app.settings.workers
-        self.broker = build_broker(self.workers)
+        self.broker = build_broker(self.workers, timeout=timeout)
         self.actor = declare(self.broker, self.workers.queue, _never_called)
+        self.outage = SendOutage(
+            self.workers.broker_url,
+            tick_seconds=app.settings.schedule.tick_seconds,
+            clock=app.clock,
+        )
         warn_if_the_store_is_local(app.store.engine, "run --distributed")
 
     def __call__(self, source_ids: Sequence[str]) -> int:
-        """Mark the due, unleased sources queued, then send one message per marked source."""
+        """Mark the due, unleased sources queued, then send one message per marked source.
+
+        The broker unreachable: SendDeferred, said once (SendOutage), and the sources not
+        sent lose their queued mark, so the next tick tries them again. Another failure of
+        the broker's client: WorkerError, after the same."""
         marked = leases.mark_queued(
             self.app.store.engine,
             source_ids,
@@ -297,14 +381,17 @@ class Enqueuer:
             for source_id in marked:
                 self.actor.send(source_id)
                 sent += 1
-        except Exception as exc:
-            # Any failure of the broker's client (dramatiq's own errors, redis-py's and
-            # pika's connection errors): the sources not sent lose their queued mark, so the
-            # next tick sends them; the scheduler logs this and carries on.
+        except Exception as exc:  # the client's errors are many types (dramatiq's, pika's...)
+            down = isinstance(exc, BROKER_UNREACHABLE)
+            if down:
+                self.outage.met(exc)  # first: said even if the store fails the unmarking too
             leases.unmark_queued(self.app.store.engine, marked[sent:])
-            raise WorkerError(
-                f"enqueue failed after {sent} of {len(marked)} sources: {type(exc).__name__}: {exc}"
-            ) from exc
+            done = f"enqueue failed after {sent} of {count(len(marked), 'source')}"
+            if down:
+                raise BrokerUnreachable(f"{done}, the broker unreachable", sent=sent) from exc
+            raise WorkerError(f"{done}: {one_line(exc)}") from exc
+        if marked:
+            self.outage.passed()
         return len(marked)
 
     def close(self) -> None:
@@ -577,7 +664,7 @@ LIMITER_TIMEOUT_SECONDS = 10.0
 
 
 def limiter_client(url: str, *, timeout: float = LIMITER_TIMEOUT_SECONDS) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return redis_client(url, timeout=timeout)
 
 
 def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refresher:
@@ -626,11 +713,7 @@ def run_worker(
     def put_back(source_id: str, delay_ms: int) -> None:
         try:
             actor.send_with_options(args=(source_id,), delay=delay_ms)
-        except (
-            BrokerConnectionError,
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-        ) as exc:
+        except BROKER_UNREACHABLE as exc:
             # The broker down too: the source is due still, so the scheduler sends it
             # again (its queued mark, if it is left, expires after workers.queue_timeout).
             log.warning(

@@ -1,9 +1,11 @@
-"""Outages of a worker's parts: the store, the limiter or the broker unreachable.
+"""Outages of a worker's parts: the store, the limiter or the broker unreachable; and of
+the scheduler's broker (`run --distributed`).
 
 What an operator reads while a part is down: one line per source for the store and the
 limiter ("<source>: store unreachable (<url>): <reason>; the message is retried in 2.0s"),
 one line per reconnection attempt for the broker, and a line when the part answers again;
-no tracebacks, which are for bugs. No message is dropped for an outage, however long.
+no tracebacks, which are for bugs. No message is dropped for an outage, however long. The
+scheduler says once that its broker is unreachable and once that it is back (SendOutage).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import dramatiq
@@ -26,6 +29,7 @@ import sqlalchemy.exc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DramatiqError
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from aggregator.urls import mask_password
 
@@ -65,6 +69,33 @@ def one_line(exc: BaseException) -> str:
 
 def seconds_text(value: float) -> str:
     return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+
+
+def lasted_text(seconds: float) -> str:
+    """How long an outage lasted, as an operator reads it: "4.2s", "2m 10s", "3h 5m"."""
+    if seconds < 60:
+        return seconds_text(seconds)
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {rest}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m"
+
+
+# What a broker's client raises when the broker cannot be reached, stopped answering within
+# its timeout, or dropped the connection: redis-py's errors (a timeout is not one of its
+# ConnectionErrors), pika's, and dramatiq's own around either (RabbitMQ's after its retries).
+# pika raises a connection whose handshake timed out (a broker that takes the TCP connection
+# and says nothing) as an AMQPConnectorStackTimeout, which is no AMQPError, and dramatiq
+# passes it on as it is.
+BROKER_UNREACHABLE = (
+    BrokerConnectionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    pika.exceptions.AMQPConnectionError,
+    AMQPConnectorException,
+    OSError,
+)
 
 
 # PostgreSQL's SQLSTATEs of a server that cannot be reached now: a connection exception
@@ -146,7 +177,7 @@ class Outage:
                 "%s %s reachable again (unreachable for %s)",
                 self.part,
                 self.where,
-                seconds_text(time.monotonic() - since),
+                lasted_text(time.monotonic() - since),
             )
 
 
@@ -174,7 +205,7 @@ class BrokerWatch:
                 return None
             self._said_at = now
             lasted = now - self._since
-        down = f"unreachable for {seconds_text(lasted)}" if lasted > 0 else "unreachable"
+        down = f"unreachable for {lasted_text(lasted)}" if lasted > 0 else "unreachable"
         return f"broker {self.where} {down} ({reason}): reconnecting in {seconds_text(restart)}"
 
     def answered(self, asked: float) -> None:
@@ -191,16 +222,69 @@ class BrokerWatch:
         log.warning(
             "broker %s reachable again (unreachable for %s)",
             self.where,
-            seconds_text(time.monotonic() - since),
+            lasted_text(time.monotonic() - since),
         )
+
+
+class SendOutage:
+    """The broker as the scheduler's sends meet it (`run --distributed`). While it is down,
+    every tick with due sources tries to send them again and fails; the operator reads one
+    WARNING when a send first fails, nothing more while it keeps failing (the tick's own
+    line is at DEBUG), and one when a send goes through again. Timed by the scheduler's
+    clock; ticks may overlap (each sends in a thread), hence the lock."""
+
+    def __init__(self, url: str, *, tick_seconds: float, clock: Callable[[], datetime]) -> None:
+        self.where = mask_password(url)
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+        self._since: datetime | None = None
+        self._lock = threading.Lock()
+
+    def met(self, exc: BaseException) -> None:
+        """A send failed with `exc`, one of BROKER_UNREACHABLE."""
+        with self._lock:
+            if self._since is not None:
+                return
+            self._since = self.clock()
+        log.warning(
+            "broker %s unreachable (%s): due sources wait for it; retrying every tick (%s)",
+            self.where,
+            one_line(exc),
+            seconds_text(self.tick_seconds),
+        )
+
+    def passed(self) -> None:
+        """A send went through: if the broker was unreachable, say once that it is back."""
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            lasted = (self.clock() - since).total_seconds()
+            log.warning(
+                "broker %s reachable again (unreachable for %s)", self.where, lasted_text(lasted)
+            )
+
+
+@contextmanager
+def _as_connection_closed() -> Iterator[None]:
+    """redis-py's connection errors and timeouts as dramatiq's ConnectionClosed: what
+    dramatiq's worker meets as an outage (it reconnects the consumer; it tries an
+    acknowledgement again until the broker is back). dramatiq's Redis consumer converts
+    redis-py's ConnectionError in some calls only, and its TimeoutError in none: the worker
+    took that for a bug of its own (a message processed but never acknowledged, "You've
+    found a bug in Dramatiq"), or its consumer thread ended (raised while it closed)."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
 
 class WatchedConsumer(dramatiq.broker.Consumer):
     """A broker's consumer, as dramatiq's worker expects it through an outage: one that
     tells `watch` each time the broker answered it (RabbitMQ's: each call of __next__ is
-    a round trip; Redis's answers are seen in its broker's commands), and whose failure to
-    put messages back at shutdown is the BrokerConnectionError dramatiq catches (Redis's
-    is redis-py's own, and stopped Worker.stop half-way, with a traceback)."""
+    a round trip; Redis's answers are seen in its broker's commands), and whose failures to
+    reach Redis (timeouts included) are the BrokerConnectionError dramatiq handles; putting
+    messages back at shutdown raised redis-py's own, and stopped Worker.stop half-way, with
+    a traceback."""
 
     def __init__(self, consumer: dramatiq.broker.Consumer, watch: BrokerWatch | None) -> None:
         self.consumer = consumer
@@ -208,22 +292,23 @@ class WatchedConsumer(dramatiq.broker.Consumer):
 
     def __next__(self) -> dramatiq.broker.MessageProxy | None:
         asked = time.monotonic()
-        message = next(self.consumer)
+        with _as_connection_closed():
+            message = next(self.consumer)
         if self.watch is not None:
             self.watch.answered(asked)
         return message
 
     def ack(self, message: dramatiq.broker.MessageProxy) -> None:
-        self.consumer.ack(message)
+        with _as_connection_closed():
+            self.consumer.ack(message)
 
     def nack(self, message: dramatiq.broker.MessageProxy) -> None:
-        self.consumer.nack(message)
+        with _as_connection_closed():
+            self.consumer.nack(message)
 
     def requeue(self, messages: Iterable[dramatiq.broker.MessageProxy]) -> None:
-        try:
+        with _as_connection_closed():
             self.consumer.requeue(messages)
-        except redis.exceptions.ConnectionError as exc:
-            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         self.consumer.close()
@@ -232,13 +317,7 @@ class WatchedConsumer(dramatiq.broker.Consumer):
 def _broker_failure(record: logging.LogRecord) -> BaseException | None:
     """The exception of `record` when it says the broker could not be reached."""
     exc = record.exc_info[1] if record.exc_info else None
-    failures = (
-        BrokerConnectionError,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        pika.exceptions.AMQPError,
-    )
-    return exc if isinstance(exc, failures) else None
+    return exc if isinstance(exc, (*BROKER_UNREACHABLE, pika.exceptions.AMQPError)) else None
 
 
 def _reason(failure: BaseException | None, record: logging.LogRecord, arg: int = 0) -> str:

@@ -9,6 +9,9 @@ without stopping the machine's service that other tests and people use.
         proxy.restore()  # accepting again, on the same port
 
 It runs an asyncio loop in a thread of its own; cut and restore return once done.
+
+`SilentServer` is a host that stops answering (it drops packets, sends no reset): it takes
+TCP connections and never says a word.
 """
 
 from __future__ import annotations
@@ -130,3 +133,36 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1, reads nothing, never answers.
+
+    with SilentServer() as port: ...
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> int:
+        self._thread.start()
+        return int(self._listener.getsockname()[1])
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self._held:
+            conn.close()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self._held.append(conn)
