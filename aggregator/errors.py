@@ -204,3 +204,13 @@ class StoreDataError(StoreError):
 
 class DeliveryError(AggregatorError):
     """A digest could not be delivered."""
+
+
+class SendDeferred(AggregatorError):
+    """Raised by an `enqueue` callable that could not send the due sources now (the broker is
+    unreachable) and has said so itself, once for the whole outage: the tick adds a DEBUG
+    line, not an error a tick, and the sources are sent at a later tick."""
+
+    def __init__(self, message: str, *, sent: int) -> None:
+        super().__init__(message)
+        self.sent = sent  # sent before the failure

@@ -43,7 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator import __version__, cron
 from aggregator.config_watch import ConfigFiles
-from aggregator.errors import AggregatorError, HostHeld, SourceBusy
+from aggregator.errors import AggregatorError, HostHeld, SendDeferred, SourceBusy
 from aggregator.models import Source, SourceResult
 from aggregator.settings import DigestProfile
 from aggregator.store import leases
@@ -119,16 +119,6 @@ def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
 
 
 # --- the service ----------------------------------------------------------------------------
-
-
-class SendDeferred(AggregatorError):
-    """Raised by an `enqueue` callable that could not send the due sources now (the broker is
-    unreachable) and has said so itself, once for the whole outage: the tick adds a DEBUG
-    line, not an error a tick, and the sources are sent at a later tick."""
-
-    def __init__(self, message: str, *, sent: int) -> None:
-        super().__init__(message)
-        self.sent = sent  # sent before the failure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

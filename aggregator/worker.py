@@ -55,11 +55,10 @@ from sqlalchemy import Engine
 
 from aggregator.app import App
 from aggregator.durations import format_duration
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.errors import AggregatorError, ConfigError, SendDeferred
 from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
 from aggregator.models import Source, SourceResult
-from aggregator.schedule import SendDeferred
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
 from aggregator.store.engine import masked

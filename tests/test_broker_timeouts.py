@@ -23,7 +23,7 @@ import pytest
 from dramatiq.errors import BrokerConnectionError
 
 from aggregator.app import App
-from aggregator.schedule import SendDeferred
+from aggregator.errors import SendDeferred
 from aggregator.settings import WorkerSettings
 from aggregator.store import leases
 from aggregator.worker import (
