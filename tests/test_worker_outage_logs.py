@@ -30,7 +30,7 @@ from sqlalchemy import create_engine
 
 from aggregator.store.engine import create_store_engine, masked
 from aggregator.urls import mask_password
-from aggregator.worker_outages import BrokerOutageLog, BrokerWatch, unreachable
+from aggregator.worker_outages import MAX_BACKOFF_MS, BrokerOutageLog, BrokerWatch, unreachable
 from tests.support_proxy import TcpProxy
 from tests.support_smtp import free_port
 from tests.support_workers import (
@@ -56,6 +56,10 @@ SLOW = 2.0  # seconds the first feed takes to answer: the outage begins during i
 # dramatiq's consumers try to reconnect every second instead of every 3 (its own setting).
 RESTART_DELAY_MS = 1000
 FEEDS = 3
+# A message that met the outage is tried again up to MAX_BACKOFF_MS later (its delay grows
+# with the outage, which a loaded machine makes longer): the refreshes after the outage get
+# that long, and a minute more for themselves.
+AFTER_OUTAGE = MAX_BACKOFF_MS / 1000 + 60
 # A short lease: the slow fetch renews its lease and host slot (every second) during the outage.
 SETTINGS = worker_settings(max_per_host=4, lease="3s")
 STARTED = "thread(s) on queue"
@@ -133,7 +137,9 @@ def test_a_store_outage_says_one_line_per_message_and_loses_none(
                 what="every message to meet the outage",
             )
             proxy.restore()
-            wait_until(lambda: refreshed_count(engine) == FEEDS, timeout=60, what="the refreshes")
+            wait_until(
+                lambda: refreshed_count(engine) == FEEDS, timeout=AFTER_OUTAGE, what="the refreshes"
+            )
         finally:
             stop(worker)
         log = d.log("w")
@@ -187,7 +193,9 @@ def test_a_limiter_outage_says_one_line_per_message_and_loses_none(
                 what="every message to meet the outage",
             )
             proxy.restore()
-            wait_until(lambda: refreshed_count(engine) == FEEDS, timeout=60, what="the refreshes")
+            wait_until(
+                lambda: refreshed_count(engine) == FEEDS, timeout=AFTER_OUTAGE, what="the refreshes"
+            )
         finally:
             stop(worker)
         log = d.log("w")
@@ -253,7 +261,9 @@ def test_a_broker_outage_says_one_warning_per_attempt_and_loses_nothing(
                 what="reconnection attempts, and the slow source's acknowledgement",
             )
             proxy.restore()
-            wait_until(lambda: refreshed_count(engine) == FEEDS, timeout=60, what="the refreshes")
+            wait_until(
+                lambda: refreshed_count(engine) == FEEDS, timeout=AFTER_OUTAGE, what="the refreshes"
+            )
             wait_until(
                 lambda: f"broker {where} reachable again" in d.log("w"),
                 timeout=30,
