@@ -12,53 +12,24 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
-from aggregator.models import Item, ParsedDocument, Selectors, Source
+from aggregator.models import ParsedDocument, Selectors
 from aggregator.normalise import normalise_document
-from aggregator.parse import fastfeed, parse_document
+from aggregator.parse import parse_document
 from aggregator.parse.dates import parse_date
 from aggregator.parse.feed import parse_feed
+from tests.support_fastfeed import BothPathsReader
 from tests.support_parse import feed_source, fetched, html_source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NOV_27_0915_UTC = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
 
-class Reader:
-    """Parses a feed with the fast path off, then on; the two must agree."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.fast_took_it = False
-        real = fastfeed.parse_fast
-
-        def spy(utf8: bytes, headers: Any) -> dict[str, Any] | None:
-            result = real(utf8, headers)
-            self.fast_took_it = result is not None
-            return result
-
-        monkeypatch.setattr(fastfeed, "parse_fast", spy)
-
-    def parse(self, document: str, url: str, source: Source | None = None) -> ParsedDocument:
-        source = source or feed_source()
-        readings = []
-        for fast in (False, True):
-            self.monkeypatch.setattr(fastfeed, "ENABLED", fast)
-            readings.append(parse_feed(source, fetched(document.encode("utf-8"), url)))
-        assert readings[1] == readings[0]
-        return readings[1]
-
-    def items(self, document: str, url: str) -> list[Item]:
-        source = feed_source()
-        return normalise_document(source, self.parse(document, url, source), now=NOW)
-
-
 @pytest.fixture()
-def reader(monkeypatch: pytest.MonkeyPatch) -> Reader:
-    return Reader(monkeypatch)
+def reader(monkeypatch: pytest.MonkeyPatch) -> BothPathsReader:
+    return BothPathsReader(monkeypatch, now=NOW)
 
 
 # -- 1. RSS and Atom: an ISO 8601 date is read right, or not at all -------------------------
@@ -123,7 +94,7 @@ IMPOSSIBLE = [
 @pytest.mark.parametrize("kind", FEEDS)
 @pytest.mark.parametrize("written", IMPOSSIBLE)
 def test_an_impossible_iso_date_is_unread_and_said_not_misread(
-    reader: Reader, kind: str, written: str
+    reader: BothPathsReader, kind: str, written: str
 ) -> None:
     template, url = FEEDS[kind]
     document = reader.parse(template.format(date=written), url)
@@ -149,7 +120,7 @@ SPACED = {
 @pytest.mark.parametrize("kind", FEEDS)
 @pytest.mark.parametrize(("written", "expected"), list(SPACED.items()))
 def test_a_week_or_ordinal_date_with_a_space_before_its_time_keeps_the_time(
-    reader: Reader, kind: str, written: str, expected: datetime
+    reader: BothPathsReader, kind: str, written: str, expected: datetime
 ) -> None:
     # feedparser read them as 1 November (the week) or as midnight (the ordinal date).
     template, url = FEEDS[kind]
@@ -163,7 +134,9 @@ def test_a_week_or_ordinal_date_with_a_space_before_its_time_keeps_the_time(
 
 @pytest.mark.parametrize("kind", FEEDS)
 @pytest.mark.parametrize("written", ["20161231T235960Z", "2016-12-31T23:59:60Z"])
-def test_a_leap_second_is_the_second_before_it(reader: Reader, kind: str, written: str) -> None:
+def test_a_leap_second_is_the_second_before_it(
+    reader: BothPathsReader, kind: str, written: str
+) -> None:
     # As JSON Feed read it already; feedparser made the basic one midnight of the 31st.
     template, url = FEEDS[kind]
     (raw,) = reader.parse(template.format(date=written), url).items
@@ -179,7 +152,7 @@ def test_a_leap_second_is_the_second_before_it(reader: Reader, kind: str, writte
     ],
 )
 def test_a_possible_iso_date_is_still_read(
-    reader: Reader, written: str, expected: datetime
+    reader: BothPathsReader, written: str, expected: datetime
 ) -> None:
     document = reader.parse(REGISTER_RSS.format(date=written), REGISTER_URL)
     assert document.items[0].published == expected
@@ -188,7 +161,7 @@ def test_a_possible_iso_date_is_still_read(
 
 @pytest.mark.parametrize("kind", FEEDS)
 @pytest.mark.parametrize("written", ["2026-W48", "2026W48"])
-def test_a_week_alone_is_its_monday(reader: Reader, kind: str, written: str) -> None:
+def test_a_week_alone_is_its_monday(reader: BothPathsReader, kind: str, written: str) -> None:
     # As JSON Feed read it already (Python's reading); feedparser's was 1 November.
     template, url = FEEDS[kind]
     (raw,) = reader.parse(template.format(date=written), url).items
@@ -228,7 +201,7 @@ PRESS_RSS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_entries_left_undated_are_counted_in_one_warning(reader: Reader) -> None:
+def test_entries_left_undated_are_counted_in_one_warning(reader: BothPathsReader) -> None:
     document = reader.parse(PRESS_RSS, "https://press.example.org/rss")
     assert document.warnings == ("2 dates not understood (such as 'TBA'): dated when first seen",)
     items = normalise_document(feed_source(), document, now=NOW)
@@ -336,7 +309,7 @@ BLOG_ATOM = """<?xml version="1.0" encoding="utf-8"?>
 BLOG_URL = "https://blog.example.net/feed.atom"
 
 
-def test_a_relative_atom_id_under_xml_base_makes_no_link(reader: Reader) -> None:
+def test_a_relative_atom_id_under_xml_base_makes_no_link(reader: BothPathsReader) -> None:
     document = reader.parse(BLOG_ATOM, BLOG_URL)
     assert [(raw.guid, raw.url) for raw in document.items] == [
         ("/posts/bet", None),  # was "https://blog.example.net/posts/bet", made up
@@ -349,7 +322,7 @@ def test_a_relative_atom_id_under_xml_base_makes_no_link(reader: Reader) -> None
 
 
 def test_entries_whose_atom_id_is_relative_point_to_the_feed_as_link_less_ones_do(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     bet, episode, letter, report, _ = reader.items(BLOG_ATOM, BLOG_URL)
     assert (bet.identity, episode.identity) == ("g:/posts/bet", "g:12")
@@ -385,7 +358,7 @@ BASED_RSS = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_an_rss_guid_that_is_no_address_makes_no_link_under_xml_base_either(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     statement, agenda = reader.parse(BASED_RSS, "https://www.example.org/newsroom/rss").items
     assert (statement.guid, statement.url) == ("12345", None)
@@ -428,7 +401,7 @@ def _json_feed_date(written: str) -> tuple[datetime | None, tuple[str, ...]]:
     ],
 )
 def test_a_json_feed_date_reads_as_the_same_date_in_rss(
-    reader: Reader, written: str, expected: datetime
+    reader: BothPathsReader, written: str, expected: datetime
 ) -> None:
     published, warnings = _json_feed_date(written)
     (in_rss,) = reader.parse(REGISTER_RSS.format(date=written), REGISTER_URL).items
@@ -467,7 +440,7 @@ AGENDA = Selectors(item="article.event", title="h3", link="h3 a", date="time@dat
 
 
 def test_a_listing_page_date_in_an_offset_no_zone_has_is_warned_of_as_in_a_feed(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     page = _listing(AGENDA_PAGE, AGENDA)
     assert [item.published for item in page.items] == [

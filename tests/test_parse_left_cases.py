@@ -11,57 +11,25 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
-from aggregator.models import Item, ParsedDocument, Source
 from aggregator.normalise import normalise_document
-from aggregator.parse import fastfeed
 from aggregator.parse.dates import parse_date, parse_date_fast
 from aggregator.parse.feed import parse_feed
+from tests.support_fastfeed import BothPathsReader
 from tests.support_parse import feed_source, fetched
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-FEED_URL = "https://www.example.org/feeds/news.xml"
 
 
 def tz(hours: int) -> timezone:
     return timezone(timedelta(hours=hours))
 
 
-class Reader:
-    """Parses a document with the fast path off, then on; the two must agree."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.fast_took_it = False
-        real = fastfeed.parse_fast
-
-        def spy(utf8: bytes, headers: Any) -> dict[str, Any] | None:
-            result = real(utf8, headers)
-            self.fast_took_it = result is not None
-            return result
-
-        monkeypatch.setattr(fastfeed, "parse_fast", spy)
-
-    def parse(self, document: str, source: Source | None = None) -> ParsedDocument:
-        source = source or feed_source()
-        readings = []
-        for fast in (False, True):
-            self.monkeypatch.setattr(fastfeed, "ENABLED", fast)
-            readings.append(parse_feed(source, fetched(document.encode("utf-8"), FEED_URL)))
-        assert readings[1] == readings[0]
-        return readings[1]
-
-    def items(self, document: str, source: Source | None = None) -> list[Item]:
-        source = source or feed_source()
-        return normalise_document(source, self.parse(document, source), now=NOW)
-
-
 @pytest.fixture()
-def reader(monkeypatch: pytest.MonkeyPatch) -> Reader:
-    return Reader(monkeypatch)
+def reader(monkeypatch: pytest.MonkeyPatch) -> BothPathsReader:
+    return BothPathsReader(monkeypatch, now=NOW)
 
 
 # -- 1. ISO 8601 dates in the basic and mixed layouts --------------------------------------
@@ -137,7 +105,7 @@ COMPACT_DATES = {
 
 @pytest.mark.parametrize(("written", "expected"), list(COMPACT_DATES.items()))
 def test_an_rss_date_in_iso_8601_basic_or_mixed_layout_keeps_its_time_and_zone(
-    reader: Reader, written: str, expected: datetime
+    reader: BothPathsReader, written: str, expected: datetime
 ) -> None:
     document = reader.parse(REGISTER_RSS.format(date=written))
     assert reader.fast_took_it
@@ -149,7 +117,7 @@ def test_an_rss_date_in_iso_8601_basic_or_mixed_layout_keeps_its_time_and_zone(
 
 @pytest.mark.parametrize(("written", "expected"), list(COMPACT_DATES.items()))
 def test_an_atom_date_in_iso_8601_basic_or_mixed_layout_keeps_its_time_and_zone(
-    reader: Reader, written: str, expected: datetime
+    reader: BothPathsReader, written: str, expected: datetime
 ) -> None:
     document = reader.parse(AGENCY_ATOM.format(date=written))
     assert reader.fast_took_it
@@ -164,27 +132,31 @@ BRUSSELS = replace(feed_source(), timezone="Europe/Brussels")
     "written", ["20261127T091500", "20261127T0915", "2026-11-27T0915", "20261127T09:15"]
 )
 def test_a_compact_date_without_a_zone_is_the_sources_local_time_as_an_extended_one_is(
-    reader: Reader, written: str
+    reader: BothPathsReader, written: str
 ) -> None:
-    (compact,) = reader.items(REGISTER_RSS.format(date=written), BRUSSELS)
-    (extended,) = reader.items(REGISTER_RSS.format(date="2026-11-27T09:15:00"), BRUSSELS)
+    (compact,) = reader.items(REGISTER_RSS.format(date=written), source=BRUSSELS)
+    (extended,) = reader.items(REGISTER_RSS.format(date="2026-11-27T09:15:00"), source=BRUSSELS)
     assert compact.published == extended.published == datetime(2026, 11, 27, 8, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("written", ["20261127T0000", "2026-11-27T0000", "20261127T000000"])
-def test_a_compact_local_midnight_is_a_time_not_a_date_alone(reader: Reader, written: str) -> None:
+def test_a_compact_local_midnight_is_a_time_not_a_date_alone(
+    reader: BothPathsReader, written: str
+) -> None:
     # A date alone is midnight UTC; midnight written as a time is the source's midnight.
-    (item,) = reader.items(REGISTER_RSS.format(date=written), BRUSSELS)
+    (item,) = reader.items(REGISTER_RSS.format(date=written), source=BRUSSELS)
     assert item.published == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
 
 
-def test_a_compact_date_with_a_zone_name_after_it_is_read_at_that_zone(reader: Reader) -> None:
+def test_a_compact_date_with_a_zone_name_after_it_is_read_at_that_zone(
+    reader: BothPathsReader,
+) -> None:
     (item,) = reader.parse(REGISTER_RSS.format(date="20261127T0915 CET")).items
     assert item.published == NOV_27_0915_CET
 
 
 def test_a_compact_date_in_a_zone_nobody_knows_is_local_time_with_the_warning(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     # As "2026-11-27T09:15:00 XYZT" is: the time as written, in the source's zone, said so.
     document = reader.parse(REGISTER_RSS.format(date="20261127T0915 XYZT"))
@@ -216,7 +188,7 @@ def test_numbers_without_a_time_are_not_read_as_compact_dates(text: str) -> None
     assert parse_date_fast(text) is None
 
 
-def test_a_week_date_alone_is_that_day(reader: Reader) -> None:
+def test_a_week_date_alone_is_that_day(reader: BothPathsReader) -> None:
     (item,) = reader.parse(REGISTER_RSS.format(date="2026-W48-5")).items
     assert item.published == datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -304,7 +276,9 @@ NEWSROOM_RSS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_an_rss_guid_that_is_no_address_is_the_identity_not_the_link(reader: Reader) -> None:
+def test_an_rss_guid_that_is_no_address_is_the_identity_not_the_link(
+    reader: BothPathsReader,
+) -> None:
     document = reader.parse(NEWSROOM_RSS)
     assert reader.fast_took_it
     assert [(raw.guid, raw.url) for raw in document.items] == [
@@ -321,7 +295,7 @@ def test_an_rss_guid_that_is_no_address_is_the_identity_not_the_link(reader: Rea
 
 
 def test_items_whose_guid_is_no_address_point_to_the_channel_and_are_never_one_by_url(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     items = reader.items(NEWSROOM_RSS)
     unlinked = items[:4]
@@ -406,7 +380,7 @@ SYNDICATED_ATOM = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_an_atom_entry_without_a_link_is_at_its_id_when_that_is_an_address(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     items = reader.parse(SYNDICATED_ATOM).items
     assert [(raw.guid, raw.url) for raw in items[:3]] == [
@@ -416,7 +390,7 @@ def test_an_atom_entry_without_a_link_is_at_its_id_when_that_is_an_address(
     ]
 
 
-def test_an_atom_sources_id_and_link_are_never_the_entrys(reader: Reader) -> None:
+def test_an_atom_sources_id_and_link_are_never_the_entrys(reader: BothPathsReader) -> None:
     items = reader.parse(SYNDICATED_ATOM).items
     hearing, statement = items[3], items[4]
     assert (hearing.guid, hearing.url) == ("tag:other.example.com,2026:post-77", None)
@@ -428,7 +402,7 @@ def test_an_atom_sources_id_and_link_are_never_the_entrys(reader: Reader) -> Non
 
 
 def test_an_atom_id_that_is_no_address_makes_no_link_beside_other_links(
-    reader: Reader,
+    reader: BothPathsReader,
 ) -> None:
     episode = reader.parse(SYNDICATED_ATOM).items[5]
     assert (episode.guid, episode.url) == ("12", None)
