@@ -4,8 +4,6 @@ an outage; without a timeout, the worker's thread waited for ever."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,34 +11,14 @@ import pytest
 
 from aggregator.hostslots import HostSlots, LimiterError
 from aggregator.worker import LIMITER_TIMEOUT_SECONDS, limiter_client
+from tests.support_proxy import SilentServer
 
 
 @pytest.fixture()
 def silent_server() -> Iterator[int]:
-    """Accepts connections, reads what is sent, never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
+    """Accepts connections, never answers."""
+    with SilentServer() as port:
+        yield port
 
 
 def test_a_silent_limiter_is_a_limiter_error_after_the_timeout(silent_server: int) -> None:
