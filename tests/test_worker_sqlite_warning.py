@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_workers import deployment, stop, wait_until, worker_settings
+from tests.support_workers import Deployment, deployment, stop, wait_until, worker_settings
 
 pytest_plugins = ("tests.support_services",)
 
@@ -27,23 +27,33 @@ WARNING = "the store is SQLite"
 STARTED = "thread(s) on queue"
 
 
-def test_a_worker_without_a_database_url_warns_that_its_sqlite_file_is_not_shared(
-    tmp_path: Path, own_redis_url: str
-) -> None:
-    d = deployment(
+def _deployment(tmp_path: Path, database_url: str, broker_url: str) -> Deployment:
+    return deployment(
         tmp_path,
         [SOURCE],
         settings=worker_settings(max_per_host=2),
-        database_url="",  # unset: the SQLite file under the data dir
-        broker_url=own_redis_url,
+        database_url=database_url,
+        broker_url=broker_url,
         queue="sqlite-warning",
     )
+
+
+def started_worker_log(tmp_path: Path, database_url: str, broker_url: str) -> str:
+    """The log of a worker started on that store, up to its "started" line."""
+    d = _deployment(tmp_path, database_url, broker_url)
     worker = d.worker("worker", threads=1)
     try:
         wait_until(lambda: STARTED in d.log("worker"), timeout=60, what="the worker")
     finally:
         stop(worker)
-    [line] = [line for line in d.log("worker").splitlines() if WARNING in line]
+    return d.log("worker")
+
+
+def test_a_worker_without_a_database_url_warns_that_its_sqlite_file_is_not_shared(
+    tmp_path: Path, own_redis_url: str
+) -> None:
+    log = started_worker_log(tmp_path, "", own_redis_url)  # "": the file under the data dir
+    [line] = [line for line in log.splitlines() if WARNING in line]
     assert " WARNING " in line
     assert f"(sqlite:///{tmp_path / 'var' / 'aggregator.sqlite'})" in line
     assert "workers on other machines need a shared database" in line
@@ -51,14 +61,7 @@ def test_a_worker_without_a_database_url_warns_that_its_sqlite_file_is_not_share
 
 
 def test_run_distributed_on_sqlite_warns_too(tmp_path: Path, own_redis_url: str) -> None:
-    d = deployment(
-        tmp_path,
-        [SOURCE],
-        settings=worker_settings(max_per_host=2),
-        database_url=f"sqlite:///{tmp_path / 'shared.sqlite'}",
-        broker_url=own_redis_url,
-        queue="sqlite-warning",
-    )
+    d = _deployment(tmp_path, f"sqlite:///{tmp_path / 'shared.sqlite'}", own_redis_url)
     scheduler = d.scheduler()
     try:
         wait_until(lambda: WARNING in d.log("scheduler"), timeout=60, what="the warning")
@@ -73,17 +76,4 @@ def test_run_distributed_on_sqlite_warns_too(tmp_path: Path, own_redis_url: str)
 def test_a_worker_on_postgresql_does_not_warn(
     tmp_path: Path, postgres_url: str, own_redis_url: str
 ) -> None:
-    d = deployment(
-        tmp_path,
-        [SOURCE],
-        settings=worker_settings(max_per_host=2),
-        database_url=postgres_url,
-        broker_url=own_redis_url,
-        queue="sqlite-warning",
-    )
-    worker = d.worker("worker", threads=1)
-    try:
-        wait_until(lambda: STARTED in d.log("worker"), timeout=60, what="the worker")
-    finally:
-        stop(worker)
-    assert WARNING not in d.log("worker")
+    assert WARNING not in started_worker_log(tmp_path, postgres_url, own_redis_url)
