@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 # The parse tree of the `re` module (sre_parse before 3.11). Not a public API: anything it does
 # not give as expected means "no factors", and the expression simply always runs.
@@ -236,6 +237,7 @@ _NON_WORD_CATEGORIES = ("CATEGORY_SPACE", "CATEGORY_NOT_WORD")
 _OPAQUE_FLAGS = re.ASCII | re.LOCALE  # \w and \b would not be those of the text's words
 _FEW = 4  # a character class of at most this many literals is read as alternatives
 _Items = list[tuple[Any, Any]]
+T = TypeVar("T")
 _Options = list[frozenset[str]]
 
 
@@ -280,17 +282,36 @@ def required_words(
     "digitala" and "tjanster". A set lookup among a text's words says what a substring test
     would, and for many expressions at once (index.py). `tree`: `parse(source, flags)`.
     """
+    found = _read(
+        source,
+        flags,
+        tree,
+        _Scope(False, on_lower),
+        lambda items, scope: _words(items, scope, left=False, right=False),
+    )
+    return () if found is None else tuple(sorted(set(found), key=_selectivity))
+
+
+def _read(
+    source: str,
+    flags: int,
+    tree: Tree | None,
+    scope: _Scope,
+    reader: Callable[[_Items, _Scope], T],
+) -> T | None:
+    """`reader` over the parsed expression, in `scope` with its IGNORECASE as the
+    expression's flags and inline flags say; None for an expression whose flags make its
+    literals unreadable (or when the parser is missing or changed shape)."""
     if _parser is None or flags & _OPAQUE_FLAGS:
-        return ()
+        return None
     try:
         parsed = _tree(source, flags, tree)
         if parsed.state.flags & _OPAQUE_FLAGS:
-            return ()
-        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)
-        found = _words(list(parsed), scope, left=False, right=False)
+            return None
+        ignorecase = bool((flags | parsed.state.flags) & re.IGNORECASE)
+        return reader(list(parsed), replace(scope, ignorecase=ignorecase))
     except Exception:  # the private parser changed shape: no shortcut, never a wrong one
-        return ()
-    return tuple(sorted(set(found), key=_selectivity))
+        return None
 
 
 def _selectivity(option: frozenset[str]) -> tuple[int, int, list[str]]:
@@ -545,17 +566,19 @@ def word_conditions(
     (`word_starts` with no limit of three letters): "\\b(?:ai|computer)[\\s-]*generated\\b"
     starts at "ai", "aigenerated", "computer" or "computergenerated".
     """
-    if _parser is None or flags & _OPAQUE_FLAGS:
+    read = _read(
+        source,
+        flags,
+        tree,
+        _Scope(False, on_lower, True),
+        lambda items, scope: (
+            set(_words(items, scope, left=False, right=False)),
+            _heads(items, scope, _LONG_HEAD, "start", [_LONG_BUDGET]),
+        ),
+    )
+    if read is None:
         return ()
-    try:
-        parsed = _tree(source, flags, tree)
-        if parsed.state.flags & _OPAQUE_FLAGS:
-            return ()
-        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower, True)
-        found = set(_words(list(parsed), scope, left=False, right=False))
-        starts = _heads(list(parsed), scope, _LONG_HEAD, "start", [_LONG_BUDGET])
-    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
-        return ()
+    found, starts = read
     if starts and not starts & {"", PREFIX_MARK}:
         found.add(starts)
     # A prefix of a letter or two ("c*": the parser takes the "c" out of "csam|child") is in
@@ -589,16 +612,13 @@ def word_starts(
     "\\bai[\\s-]*genererad" matches where a word is "ai" (a space or hyphen follows) or starts
     with "aig" ("aigenererad"): {"ai", "aig"}. `tree`: `parse(source, flags)`.
     """
-    if _parser is None or flags & _OPAQUE_FLAGS:
-        return None
-    try:
-        parsed = _tree(source, flags, tree)
-        if parsed.state.flags & _OPAQUE_FLAGS:
-            return None
-        scope = _Scope(bool((flags | parsed.state.flags) & re.IGNORECASE), on_lower)
-        found = _heads(list(parsed), scope, _HEAD, "start", [256])
-    except Exception:  # the private parser changed shape: no shortcut, never a wrong one
-        return None
+    found = _read(
+        source,
+        flags,
+        tree,
+        _Scope(False, on_lower),
+        lambda items, scope: _heads(items, scope, _HEAD, "start", [256]),
+    )
     if not found or "" in found:
         return None
     return found
