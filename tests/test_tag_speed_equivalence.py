@@ -42,9 +42,9 @@ from aggregator.models import Fetched, Item, OrgKind, Source, SourceKind
 from aggregator.normalise import normalise_document
 from aggregator.parse import parse_document
 from aggregator.tag import TagRules, explain, load_tag_rules, tag_item
-from aggregator.tag.match import haystacks
 from bench.farm import feed_count_items, render
 from tests.support_tag import make_item, make_source, openmag_items
+from tests.test_tag_index import reference  # the rules that fire, each searched alone
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "tags.toml"
@@ -401,18 +401,6 @@ def test_the_golden_file_covers_every_topic_and_near_misses() -> None:
     tricky = [set(tags) for tags in golden["tricky"].values()]
     for topic in topics:
         assert sum(topic in tags for tags in tricky) >= 10, topic
-
-
-def reference(item: Item, source: Source, rules: TagRules) -> tuple[tuple[str, int | None], ...]:
-    """(tag, rule line) of every rule that fires, each list searched on its own (AnyOf.search),
-    as test_tag_index.py checks the index against."""
-    texts = haystacks(item, source, rules)
-    return tuple(
-        (topic.tag, rule.line)
-        for topic in rules.rules
-        for rule in topic.rules
-        if rule.fires(texts[rule.fields])
-    )
 
 
 def test_tricky_items_fire_the_rules_of_the_reference(rules: TagRules) -> None:
