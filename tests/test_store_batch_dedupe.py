@@ -87,3 +87,61 @@ def test_one_source_that_cannot_be_deduped_leaves_the_others_folded(
     assert found["wire"] == found["ngo"] != found["bad"]  # the others still folded
     assert "dedupe of a write batch failed, each source alone" in caplog.text
     assert "items of bad failed" in caplog.text and "refused" in caplog.text
+
+
+def test_a_source_saved_twice_in_a_batch_is_clustered_as_its_last_save_left_it(
+    store: SqlStore,
+) -> None:
+    # Dedupe takes a batch's new items from what their save inserted, not reading them back;
+    # a second save of the same source in the batch rewrote this one, so that is read.
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title="Weather", text="Rain on Thursday.")])
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{STATEMENT} {P4}")])
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
+    found = _clusters(store)
+    assert found["wire"] == found["ngo"]
+
+
+def test_new_items_of_a_batch_fold_with_what_earlier_batches_stored(store: SqlStore) -> None:
+    # The writer keeps the features of items it stored in earlier transactions (checked
+    # against their rows); a later batch's copy folds into them.
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
+    with store.write_batch():
+        _save(store, "other", [make_item("other", "o1", title="Weather", text="Rain on Thursday.")])
+    with store.write_batch():
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{STATEMENT} {P4}")])
+    found = _clusters(store)
+    assert found["wire"] == found["ngo"] != found["other"]
+
+
+def test_an_item_another_writer_changed_is_compared_as_it_now_reads(
+    store: SqlStore, database_url: str
+) -> None:
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title="Weather", text="Rain on Thursday.")])
+    other_writer = open_store(database_url)
+    try:
+        with other_writer.write_batch():
+            _save(other_writer, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
+    finally:
+        other_writer.close()
+    with store.write_batch():
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{STATEMENT} {P4}")])
+    found = _clusters(store)
+    assert found["wire"] == found["ngo"]
+
+
+def test_an_item_changed_without_a_fingerprint_is_compared_by_its_new_text(
+    store: SqlStore,
+) -> None:
+    # Saved without the fingerprints a refresh's workers send: the store fingerprints the
+    # changed item itself, from its new text, not its old text's stored fingerprint.
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title="Weather", text="Rain on Thursday.")])
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
+    with store.write_batch():
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{STATEMENT} {P4}")])
+    found = _clusters(store)
+    assert found["wire"] == found["ngo"]

@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     update,
 )
@@ -43,9 +44,9 @@ from aggregator.dedupe.cluster import (
     Merge,
     Sourced,
     assign,
-    candidate_order,
     choose_primary,
-    estimated_jaccards,
+    estimated_jaccard,
+    member,
 )
 from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
@@ -60,6 +61,7 @@ from aggregator.store.bucket_index import (
     overlay_for,
     take_numbers,
 )
+from aggregator.store.items import NewRow
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
 
@@ -98,6 +100,21 @@ def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
         yield values[start : start + CHUNK]
 
 
+def _inserted_item(row: NewRow, org: OrgKind, kind: str) -> DedupeItem:
+    """`_dedupe_item` of a row this transaction inserted, from what it inserted."""
+    return DedupeItem(
+        key=row.item_id,
+        source_id=row.source_id,
+        org=org,
+        title=row.title,
+        text=row.text,
+        canonical_url=row.canonical_url,
+        published=row.published,
+        first_seen=row.first_seen,
+        source_kind=kind,
+    )
+
+
 def _dedupe_item(row: Any) -> DedupeItem:
     return DedupeItem(
         key=int(row.id),
@@ -112,26 +129,26 @@ def _dedupe_item(row: Any) -> DedupeItem:
     )
 
 
-# Features cache of one transaction, on the connection: several save_refresh calls of one
-# write batch (hundreds of sources, one transaction) compare new items with the same recent
-# items; each is tokenised once. Keyed by the transaction object, so a new transaction
-# starts empty, and checked against the row (an id reused after a rolled-back savepoint, or
-# an updated item, is recomputed). Bounded: cleared when full. Most entries are a new item's
-# fingerprint (~3 KB); a compared item's word-level detail is ~25 KB, so 4,096 entries stay
-# well under 100 MB, and hold a whole write batch (50 sources of ~30 items).
+# Features cache of the connection (the store's writer keeps one): the items of one write
+# batch (hundreds of sources, one transaction) are compared with the same recent items, and
+# a cold refresh's later batches with the earlier batches' new items; each is tokenised once.
+# Every entry is checked against its row before use (`load`): an id reused after a rolled-back
+# savepoint, an item updated since, or one another writer changed is computed again. Kept for
+# one set of thresholds. Bounded: when full, the oldest half goes. Most entries are a new
+# item's fingerprint (~3 KB); a compared item's word-level detail is ~25 KB, so 4,096 entries
+# stay well under 100 MB, and hold a write batch and more (50 sources of ~30 items).
 _CACHE_KEY = "aggregator.dedupe.features"
 CACHE_LIMIT = 4_096
 
 
-def _transaction_cache(conn: Connection) -> dict[int, Features]:
-    transaction = conn.get_transaction()
-    held = conn.info.get(_CACHE_KEY)
-    if held is None or held[0] is not transaction:
-        held = (transaction, {})
-        conn.info[_CACHE_KEY] = held
-    cache: dict[int, Features] = held[1]
+def _features_cache(conn: Connection, thresholds: Thresholds) -> dict[int, Features]:
+    held: tuple[Thresholds, dict[int, Features]] | None = conn.info.get(_CACHE_KEY)
+    if held is None or held[0] != thresholds:
+        held = conn.info[_CACHE_KEY] = (thresholds, {})
+    cache = held[1]
     if len(cache) > CACHE_LIMIT:
-        cache.clear()
+        for key in list(cache)[: len(cache) - CACHE_LIMIT // 2]:  # in the order put there
+            del cache[key]
     return cache
 
 
@@ -139,11 +156,18 @@ def _in_window(column: Any) -> Any:
     return column.between(bindparam("low"), bindparam("high"))
 
 
+def _not_numbered_since() -> Any:
+    """Not numbered by this call (`below`: its first clock number): the call's own rows are
+    taken from memory, and a cold refresh's batch found its thousands of rows again."""
+    return or_(items.c.dedupe_seq.is_(None), items.c.dedupe_seq < bindparam("below"))
+
+
 @functools.cache
 def _batch_by_url() -> Select[Any]:
     return select(items.c.id, items.c.canonical_url, items.c.first_seen).where(
         items.c.canonical_url.in_(bindparam("urls", expanding=True)),
         _in_window(items.c.first_seen),
+        _not_numbered_since(),
     )
 
 
@@ -152,7 +176,11 @@ def _batch_by_hash() -> Select[Any]:
     return select(items.c.id, items.c.text_hash, items.c.first_seen).where(
         items.c.text_hash.in_(bindparam("hashes", expanding=True)),
         _in_window(items.c.first_seen),
+        _not_numbered_since(),
     )
+
+
+_NO_NUMBER = 2**62  # `below` when the call numbered nothing: every row is another's
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,18 +193,33 @@ class _Found:
 
 class SqlCandidateIndex:
     """The store as a `CandidateIndex`, inside one transaction. Features are computed once
-    per item and transaction (`_transaction_cache`); reads and writes go in batches."""
+    per item and connection (`_features_cache`); reads and writes go in batches."""
 
     def __init__(
-        self, conn: Connection, *, now: datetime, thresholds: Thresholds = DEFAULT
+        self,
+        conn: Connection,
+        *,
+        now: datetime,
+        thresholds: Thresholds = DEFAULT,
+        new_rows: Sequence[NewRow] = (),
     ) -> None:
         self._conn = conn
+        # Rows this transaction inserted, as inserted: `load` and `add_many` take them from
+        # here instead of reading them back.
+        self._new_rows = {row.item_id: row for row in new_rows}
+        self._sources: dict[str, tuple[OrgKind, str]] = {}  # id -> org, kind
+        # The primaries this call knows without reading them: a new row's cluster of one is
+        # its own (`items._insert_new`), and a merge sets the primary of what it makes.
+        self._primaries: dict[int, Member] = {}
+        self._first_number: int | None = None  # the first clock number this call took
+        self._numbered: set[int] = set()  # the items it numbered
         self._now = to_db(now)
         self._thresholds = thresholds
-        self._features = _transaction_cache(conn)
+        self._features = _features_cache(conn, thresholds)
         self._cluster: dict[int, int] = {}  # item id -> cluster id, kept current by merge()
         self._added: set[int] = set()
         self._found: dict[int, _Found] = {}  # item id -> its looked-up candidates (prefetch)
+        self._ranked: dict[int, list[int]] = {}  # item id -> its candidates, best first (_rank)
         self._signatures: dict[int, bytes] = {}  # candidate id -> stored MinHash signature
         self._shared = index_for(conn)  # the committed items' buckets, for every transaction
         self._overlay: Overlay = overlay_for(conn)  # this transaction's
@@ -187,10 +230,16 @@ class SqlCandidateIndex:
 
     # -- reading items ---------------------------------------------------------------------
     def load(
-        self, ids: Sequence[int], fingerprints: Mapping[int, Fingerprint] | None = None
+        self,
+        ids: Sequence[int],
+        fingerprints: Mapping[int, Fingerprint] | None = None,
+        *,
+        assigning: bool = False,
     ) -> list[Features]:
         """Features of the given stored items, in id order: one query per CHUNK ids, and
-        features computed only for rows the transaction has not seen as they are."""
+        features computed only for rows the writer has not seen as they are. `assigning`:
+        the items are new or changed, to be fingerprinted again; a changed item's stored
+        fingerprint is its old text's, not to be used."""
         found: dict[int, Features] = {}
         # Checked against its row in this call already (a batch's items are candidates of
         # each other): nothing changes an item's row during a call.
@@ -202,18 +251,44 @@ class SqlCandidateIndex:
                 todo.append(i)
         rows = [self._rows.pop(i) for i in todo if i in self._rows]  # read ahead
         ahead = {int(row.id) for row in rows}
-        for part in _chunks([i for i in todo if i not in ahead]):
+        inserted = [self._new_rows[i] for i in todo if i not in ahead and i in self._new_rows]
+        for part in _chunks([i for i in todo if i not in ahead and i not in self._new_rows]):
             rows.extend(self._read(part))
         for row in rows:
             item = _dedupe_item(row)
             cached = self._features.get(row.id)
             if cached is None or cached.item != item:
-                cached = self._features[row.id] = self._features_of_row(row, item, fingerprints)
+                cached = self._features_of_row(row, item, fingerprints, current=not assigning)
+                self._features[row.id] = cached
             found[row.id] = cached
             self._checked.add(int(row.id))
             if row.cluster_id is not None:
                 self._cluster.setdefault(row.id, int(row.cluster_id))
+        kinds = self._kinds_of({new.source_id for new in inserted})
+        for new in inserted:
+            item = _inserted_item(new, *kinds[new.source_id])
+            cached = self._features.get(new.item_id)
+            if cached is None or cached.item != item:
+                given = fingerprints.get(new.item_id) if fingerprints else None
+                cached = features_from(item, given, self._thresholds)  # none stored yet
+                self._features[new.item_id] = cached
+            found[new.item_id] = cached
+            self._checked.add(new.item_id)
+            self._cluster.setdefault(new.item_id, new.cluster_id)
+            if self._cluster[new.item_id] == new.cluster_id:  # not merged since
+                self._primaries.setdefault(new.cluster_id, member(item))
         return [found[i] for i in sorted(found)]
+
+    def _kinds_of(self, source_ids: Iterable[str]) -> dict[str, tuple[OrgKind, str]]:
+        """Each source's org and kind, what `_dedupe_item` reads with a row: one query for
+        those not read before."""
+        missing = sorted(set(source_ids) - self._sources.keys())
+        if missing:
+            rows = self._conn.execute(
+                select(sources.c.id, sources.c.org, sources.c.kind).where(sources.c.id.in_(missing))
+            )
+            self._sources.update((r.id, (OrgKind(r.org), r.kind)) for r in rows)
+        return self._sources
 
     def _read(self, ids: Sequence[int]) -> Any:
         query = (
@@ -224,12 +299,18 @@ class SqlCandidateIndex:
         return self._conn.execute(query)
 
     def _features_of_row(
-        self, row: Any, item: DedupeItem, fingerprints: Mapping[int, Fingerprint] | None
+        self,
+        row: Any,
+        item: DedupeItem,
+        fingerprints: Mapping[int, Fingerprint] | None,
+        *,
+        current: bool,
     ) -> Features:
+        """`current`: the row's stored fingerprint, if any, is of its text as it stands."""
         given = fingerprints.get(row.id) if fingerprints else None
         if given is not None:
             return features_from(item, given, self._thresholds)
-        if row.dedupe_seq is not None and row.signature is not None:
+        if current and row.dedupe_seq is not None and row.signature is not None:
             # Indexed already: met as a candidate, so only its words are new work.
             stored = bytes(row.buckets or b"")
             return features_as_stored(item, bytes(row.signature), stored, self._thresholds)
@@ -249,7 +330,9 @@ class SqlCandidateIndex:
         conn = self._conn
         ids = [_int(f.key) for f in todo]
         stored: dict[int, Any] = {}
-        for part in _chunks(ids):
+        # A row this transaction inserted has no fingerprint yet, and its cluster of one is
+        # known (`load`): nothing to read.
+        for part in _chunks([i for i in ids if i not in self._new_rows]):
             rows = conn.execute(
                 select(
                     items.c.id,
@@ -283,6 +366,9 @@ class SqlCandidateIndex:
             self._cluster.update(_detach(conn, rewritten, now=from_db(self._now)))
         if changed:
             first = take_numbers(conn, len(changed))
+            if self._first_number is None:
+                self._first_number = first
+            self._numbered.update(_int(f.key) for f, _ in changed)
             self._overlay.took(first, _int(changed[0][0].key))
             _write_fingerprints(
                 conn,
@@ -374,24 +460,40 @@ class SqlCandidateIndex:
                 owners[hit].tolist(), pairs[hit, 0].tolist(), every[hit].tolist(), strict=True
             ):
                 hits.setdefault(owner, []).append((band, bucket))
+        # The same URL or body: the batch's own rows from memory, the others' from the
+        # database (by_key is skipped there: an item the call did not number again).
+        own_urls: dict[str, list[tuple[int, datetime]]] = {}
+        own_hashes: dict[str, list[tuple[int, datetime]]] = {}
+        for key in keys:
+            f = by_key[key]
+            own_urls.setdefault(f.item.canonical_url, []).append((key, f.item.seen))
+            if f.text_hash is not None:
+                own_hashes.setdefault(f.text_hash, []).append((key, f.item.seen))
+        below = self._first_number
+        if below is None or not self._numbered.issubset(by_key):  # an item looked up alone
+            below = _NO_NUMBER
         for part in _chunks(keys):
             chunk = [by_key[k] for k in part]
             seen = [f.item.seen for f in chunk]
-            params = {"low": to_db(min(seen) - window), "high": to_db(max(seen) + window)}
+            params = {
+                "low": to_db(min(seen) - window),
+                "high": to_db(max(seen) + window),
+                "below": below,
+            }
             limit = self._thresholds.max_candidates
-            urls: dict[str, list[tuple[int, datetime]]] = {}
-            rows = self._conn.execute(
-                _batch_by_url(),
-                {**params, "urls": sorted({f.item.canonical_url for f in chunk})},
-            )
+            wanted = sorted({f.item.canonical_url for f in chunk})
+            urls = {url: list(own_urls[url]) for url in wanted}
+            rows = self._conn.execute(_batch_by_url(), {**params, "urls": wanted})
             for r in rows:
-                urls.setdefault(r.canonical_url, []).append((int(r.id), from_db(r.first_seen)))
-            hashes: dict[str, list[tuple[int, datetime]]] = {}
+                if r.id not in by_key:
+                    urls[r.canonical_url].append((int(r.id), from_db(r.first_seen)))
             wanted = sorted({f.text_hash for f in chunk if f.text_hash is not None})
+            hashes = {text_hash: list(own_hashes[text_hash]) for text_hash in wanted}
             if wanted:
                 rows = self._conn.execute(_batch_by_hash(), {**params, "hashes": wanted})
                 for r in rows:
-                    hashes.setdefault(r.text_hash, []).append((int(r.id), from_db(r.first_seen)))
+                    if r.id not in by_key:
+                        hashes[r.text_hash].append((int(r.id), from_db(r.first_seen)))
             for f in chunk:
                 key = _int(f.key)
                 self._found[key] = _gather(
@@ -411,23 +513,43 @@ class SqlCandidateIndex:
             for r in rows:
                 self._cluster.setdefault(int(r.id), int(r.cluster_id))
                 self._signatures[int(r.id)] = bytes(r.signature or b"")
+        self._rank(batch)
         self._read_ahead(batch, set(by_key))
         self.list_own()
 
+    def _rank(self, batch: Sequence[Features]) -> None:
+        """Each item's candidates as `candidates` returns them: best first, at most
+        max_candidates, and without those found by MinHash bands alone whose signature
+        estimates a Jaccard below min_estimated_jaccard. `assign` would never compare those
+        (`_worth_verifying`), and dropping them after the cut leaves the others in order.
+        Their estimates in one array operation for the whole batch: building and estimating
+        a cold refresh's 150,000 candidates one item at a time was a tenth of the writer."""
+        limit = self._thresholds.max_candidates
+        ranked: dict[int, list[int]] = {}
+        weak: list[tuple[int, int]] = []  # (item, candidate)
+        for f in batch:
+            key = _int(f.key)
+            found = self._found[key]
+            strong, shared = found.strong, found.shared
+            ids = [i for i in strong.union(shared) if i in self._signatures]  # else deleted
+            ids.sort(key=lambda i: (i not in strong, -shared.get(i, 0), i))
+            ranked[key] = ids[:limit]
+            weak.extend((key, i) for i in ranked[key] if i not in strong)
+        by_key = {_int(f.key): f for f in batch}
+        shares = _estimates(
+            [by_key[key].signature for key, _ in weak],
+            [self._signatures[i] for _, i in weak],
+        )
+        least = self._thresholds.min_estimated_jaccard
+        hopeless = {pair for pair, share in zip(weak, shares, strict=True) if share < least}
+        for key, ids in ranked.items():
+            self._ranked[key] = [i for i in ids if (key, i) not in hopeless]
+
     def _read_ahead(self, batch: Sequence[Features], own: set[int]) -> None:
         """Read, in a few queries, the rows of the candidates `assign` may compare exactly:
-        the strong ones, and those whose signature estimates a Jaccard that may match (the
-        test `assign` applies). Read one item's candidates at a time, they took a query each
+        those `_rank` kept. Read one item's candidates at a time, they took a query each
         (4,000 queries for a cold refresh of 30,000 items)."""
-        least = self._thresholds.min_estimated_jaccard
-        wanted: set[int] = set()
-        for f in batch:
-            found = self._found[_int(f.key)]
-            wanted.update(found.strong)
-            weak = [i for i in found.shared if i not in found.strong and i in self._signatures]
-            if weak:
-                close = estimated_jaccards(f.signature, [self._signatures[i] for i in weak])
-                wanted.update(i for i, share in zip(weak, close, strict=True) if share >= least)
+        wanted = {i for f in batch for i in self._ranked[_int(f.key)]}
         # The batch's own items are loaded already, and so are those checked before.
         for part in _chunks(sorted(wanted - own - self._checked - self._rows.keys())):
             self._rows.update((int(row.id), row) for row in self._read(part))
@@ -465,7 +587,7 @@ class SqlCandidateIndex:
         if key not in self._found:
             self.prefetch([item], window)
         found = self._found[key]
-        out = [
+        return [
             Candidate(
                 key=item_id,
                 cluster=self._cluster[item_id],
@@ -473,16 +595,17 @@ class SqlCandidateIndex:
                 strong=item_id in found.strong,
                 signature=self._signatures[item_id],
             )
-            for item_id in sorted(found.strong | set(found.shared))
-            if item_id in self._signatures  # gone since (deleted in this transaction)
+            for item_id in self._ranked[key]  # best first (`_rank`)
         ]
-        return sorted(out, key=candidate_order)[: self._thresholds.max_candidates]
 
     def cluster_of(self, key: Key) -> ClusterId:
         return self._cluster[_int(key)]
 
     def primary_of(self, cluster: ClusterId) -> Member:
         cluster_id = _int(cluster)
+        known = self._primaries.get(cluster_id)
+        if known is not None:
+            return known
         primary = self._conn.execute(
             select(clusters.c.primary_item_id).where(clusters.c.id == cluster_id)
         ).scalar()
@@ -532,6 +655,9 @@ class SqlCandidateIndex:
             .values(primary_item_id=_int(primary.key), size=size, updated_at=self._now)
         )
         gone = set(absorbed)
+        for cluster_id in absorbed:
+            self._primaries.pop(cluster_id, None)
+        self._primaries[into] = primary
         for item_id, cluster_id in self._cluster.items():
             if cluster_id in gone:
                 self._cluster[item_id] = into
@@ -569,6 +695,29 @@ def _write_fingerprints(
         .values({column: bindparam(f"b_{column}") for column in _FINGERPRINT_COLUMNS}),
         [dict(zip(_FINGERPRINT_PARAMETERS, row, strict=True)) for row in rows],
     )
+
+
+_ESTIMATES_AT_ONCE = 8_192  # pairs: two arrays of ~3 MB each
+
+
+def _estimates(left: Sequence[bytes], right: Sequence[bytes]) -> list[float]:
+    """`estimated_jaccard(left[n], right[n])` for every n, in a few array operations."""
+    shares = [1.0] * len(left)
+    size = len(left[0]) if left else 0
+    even: list[int] = []
+    for n, (mine, theirs) in enumerate(zip(left, right, strict=True)):
+        if size and len(mine) == size == len(theirs):
+            even.append(n)
+        else:  # an empty or odd signature: as `estimated_jaccard` says
+            shares[n] = estimated_jaccard(mine, theirs)
+    for start in range(0, len(even), _ESTIMATES_AT_ONCE):
+        part = even[start : start + _ESTIMATES_AT_ONCE]
+        a = np.frombuffer(b"".join(left[n] for n in part), dtype="<u4").reshape(len(part), -1)
+        b = np.frombuffer(b"".join(right[n] for n in part), dtype="<u4").reshape(len(part), -1)
+        found: list[float] = (np.count_nonzero(a == b, axis=1) / a.shape[1]).tolist()
+        for n, share in zip(part, found, strict=True):
+            shares[n] = share
+    return shares
 
 
 def _int(value: object) -> int:
@@ -625,19 +774,22 @@ def assign_clusters(
     window: timedelta | None = None,
     thresholds: Thresholds = DEFAULT,
     fingerprints: Mapping[int, Fingerprint] | None = None,
+    new_rows: Sequence[NewRow] = (),
 ) -> ClusterChanges:
     """Fingerprint the given stored items and fold each into every cluster it matches.
 
     Call it inside the transaction that stored the items (each with its own cluster, or
     none). Items are taken in id order, so later items of a batch see earlier ones.
     Idempotent: a second call finds every match already in the item's own cluster.
-    `fingerprints` (item id -> Fingerprint) are used where they fit their item.
+    `fingerprints` (item id -> Fingerprint) are used where they fit their item. `new_rows`:
+    the rows of given items this transaction inserted and left as they were (`items.save`),
+    which need not be read back.
     """
     window = thresholds.window if window is None else window
-    index = SqlCandidateIndex(conn, now=now, thresholds=thresholds)
+    index = SqlCandidateIndex(conn, now=now, thresholds=thresholds, new_rows=new_rows)
     try:
         merges = []
-        batch = index.load(new_item_ids, fingerprints)
+        batch = index.load(new_item_ids, fingerprints, assigning=True)
         index.add_many(batch)  # every new item's fingerprints first, in a few statements
         index.prefetch(batch, window)  # then every new item's candidates, in a few queries
         for item in batch:

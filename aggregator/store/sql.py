@@ -12,6 +12,7 @@ import functools
 import logging
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -151,6 +152,7 @@ class SqlStore:
         """
         if not saved:
             return
+        twice = _saved_twice(saved)
         try:
             with _savepoint(conn):
                 self._cluster(
@@ -158,6 +160,9 @@ class SqlStore:
                     [item_id for one in saved for item_id in one.item_ids],
                     now=max(one.now for one in saved),
                     fingerprints={k: v for one in saved for k, v in one.fingerprints.items()},
+                    new_rows=[
+                        row for one in saved if one.source_id not in twice for row in one.new_rows
+                    ],
                 )
             return
         except (sqlalchemy.exc.SQLAlchemyError, StoreError) as exc:  # rolled back to it
@@ -165,7 +170,13 @@ class SqlStore:
         for one in saved:
             try:
                 with _savepoint(conn):
-                    self._cluster(conn, one.item_ids, now=one.now, fingerprints=one.fingerprints)
+                    self._cluster(
+                        conn,
+                        one.item_ids,
+                        now=one.now,
+                        fingerprints=one.fingerprints,
+                        new_rows=() if one.source_id in twice else one.new_rows,
+                    )
             except (sqlalchemy.exc.SQLAlchemyError, StoreError) as exc:
                 log.error(
                     "dedupe of %d new or changed items of %s failed, left unfolded: %s",
@@ -187,6 +198,7 @@ class SqlStore:
         *,
         now: datetime,
         fingerprints: Mapping[int, Fingerprint] | None = None,
+        new_rows: Sequence[item_sql.NewRow] = (),
     ) -> None:
         """Dedupe, in the transaction that stored the items: both commit, or neither."""
         # Imported with the first new item: the dedupe stage (numpy and the decision rules)
@@ -199,7 +211,12 @@ class SqlStore:
             # SQLite needs none: BEGIN IMMEDIATE already serialises writers.
             conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": CLUSTER_LOCK_KEY})
         assign_clusters(
-            conn, item_ids, now=now, window=self.dedupe_window, fingerprints=fingerprints
+            conn,
+            item_ids,
+            now=now,
+            window=self.dedupe_window,
+            fingerprints=fingerprints,
+            new_rows=new_rows,
         )
 
     @wrap_errors
@@ -268,7 +285,13 @@ class SqlStore:
                 if identity in given
             }
             if saved.changed_ids and deferred is None:
-                self._cluster(conn, saved.changed_ids, now=now, fingerprints=fingerprinted)
+                self._cluster(
+                    conn,
+                    saved.changed_ids,
+                    now=now,
+                    fingerprints=fingerprinted,
+                    new_rows=saved.new_rows,
+                )
             status = "new" if saved.new else "updated" if saved.updated else "unchanged"
             source_sql.record_success(
                 conn,
@@ -295,7 +318,9 @@ class SqlStore:
                 ),
             )
         if saved.changed_ids and deferred is not None:  # its savepoint stood
-            deferred.append(_Unclustered(source_id, saved.changed_ids, fingerprinted, now))
+            deferred.append(
+                _Unclustered(source_id, saved.changed_ids, fingerprinted, now, saved.new_rows)
+            )
         return Refreshed(
             new=saved.new,
             updated=saved.updated,
@@ -458,6 +483,15 @@ class _Unclustered:
     item_ids: Sequence[int]
     fingerprints: Mapping[int, Fingerprint]
     now: datetime
+    new_rows: Sequence[item_sql.NewRow] = ()
+
+
+def _saved_twice(saved: Sequence[_Unclustered]) -> set[str]:
+    """The sources saved more than once in a write batch. A later save may have changed,
+    renamed or redated the new items of an earlier one: their rows are read back from the
+    database, not taken from `new_rows`."""
+    counts = Counter(one.source_id for one in saved)
+    return {source_id for source_id, count in counts.items() if count > 1}
 
 
 @contextlib.contextmanager
