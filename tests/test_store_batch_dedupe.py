@@ -103,8 +103,8 @@ def test_a_source_saved_twice_in_a_batch_is_clustered_as_its_last_save_left_it(
 
 
 def test_new_items_of_a_batch_fold_with_what_earlier_batches_stored(store: SqlStore) -> None:
-    # The writer keeps the features of items it stored in earlier transactions (checked
-    # against their rows); a later batch's copy folds into them.
+    # A later batch's copy folds into what earlier transactions stored (their rows are read,
+    # while a batch's own new rows are taken from what it inserted).
     with store.write_batch():
         _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=STATEMENT)])
     with store.write_batch():
