@@ -699,7 +699,7 @@ def _write_fingerprints(
     )
 
 
-_ESTIMATES_AT_ONCE = 8_192  # pairs: two arrays of ~3 MB each
+_ESTIMATES_AT_ONCE = 2_048  # pairs: two arrays of ~0.8 MB each, held at the peak of a batch
 
 
 def _estimates(left: Sequence[bytes], right: Sequence[bytes]) -> list[float]:
