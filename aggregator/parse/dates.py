@@ -316,6 +316,10 @@ def _relative(text: str, languages: Sequence[str] | None, base: datetime) -> dat
     return found.replace(tzinfo=None) if isinstance(found, datetime) else None
 
 
+# A document's dates are each read three times: checked as fastfeed reads the document, then
+# an entry's published and updated dates (the same text in most feeds) by feed.py. Sized for
+# the dates of a large document, so that the last two are found here.
+@lru_cache(maxsize=2048)
 def parse_date_fast(text: str) -> datetime | None:
     """Only the fast paths (ISO 8601, RFC 822, numeric day-first): microseconds, never raises."""
     cleaned = _clean(text)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
@@ -371,7 +372,10 @@ def decode(
     # (label, declared): the last is the default, which no one declared, so it overrules none.
     header, own = http_charset(content_type), declared_in_document(data, markup)
     claims = [(header, _HEADER), (own, _DOCUMENT), ("utf-8", None)]
-    languages = _languages(data, language)
+    # Found only where a choice between two single-byte readings needs them: scanning the
+    # document's first 64 KiB for language declarations cost more than all the rest of a
+    # plain UTF-8 feed's decoding.
+    languages = _Languages(data, language)
     if header and own and _document_over_header(data, header, own, languages):
         claims = [(own, _DOCUMENT), ("utf-8", None)]
         decoded = _decode_claims(data, claims, language)
@@ -439,7 +443,7 @@ def _wide_without_bom(data: bytes, content_type: str | None) -> Decoded | None:
 
 
 def _language_over_claim(
-    data: bytes, decoded: Decoded, label: str, claimant: str, languages: tuple[str, ...]
+    data: bytes, decoded: Decoded, label: str, claimant: str, languages: Iterable[str]
 ) -> Decoded | None:
     """The text in its language's encoding, when the single-byte encoding it was read in
     is not one its language is written in and reads plainly more garbled ("Pos³owie": a
@@ -466,7 +470,7 @@ def _language_over_claim(
     return None
 
 
-def _document_over_header(data: bytes, header: str, own: str, languages: tuple[str, ...]) -> bool:
+def _document_over_header(data: bytes, header: str, own: str, languages: Iterable[str]) -> bool:
     """Whether the document's own single-byte encoding beats the HTTP header's other one.
 
     Browsers follow the header. But a server's default (ISO-8859-1 on every page of a Polish
@@ -565,6 +569,22 @@ def _decode_claims(
             warnings=_mismatch(overruled_as, unknown),
         )
     return _detect(data, overruled, unknown, _languages(data, language), said=overruled_as)
+
+
+class _Languages:
+    """`_languages(data, configured)`, found the first time they are asked for."""
+
+    __slots__ = ("_configured", "_data", "_found")
+
+    def __init__(self, data: bytes, configured: str | None) -> None:
+        self._data = data
+        self._configured = configured
+        self._found: tuple[str, ...] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._found is None:
+            self._found = _languages(self._data, self._configured)
+        return iter(self._found)
 
 
 def _languages(data: bytes, configured: str | None) -> tuple[str, ...]:
