@@ -17,6 +17,8 @@ from functools import cache
 
 from lxml import etree
 
+from aggregator.spacing import single_spaced
+
 # Elements whose content is never text a reader sees.
 _DROPPED = ("script", "style", "noscript", "template", "head", "title", "iframe", "object", "svg")
 # Elements that start a paragraph: a blank line before and after.
@@ -203,30 +205,9 @@ def fold_plain_text(text: str) -> str:
 
 def fold_line(text: str) -> str:
     """All whitespace, line breaks included, folded to single spaces: for titles."""
-    if text.isascii() and _single_spaced(text):
+    if text.isascii() and single_spaced(text):
         return text  # folded already, as most texts are by now: a split and a join spared
     return " ".join(text.split())
-
-
-def _single_spaced(text: str) -> bool:
-    """Whether an ASCII text is its own " ".join(text.split()): its only whitespace (ASCII's
-    is these ten characters, to str.split) is single spaces between other characters. The
-    searches are memchr calls in C, a fraction of the split and the join. (tag/fold.py has
-    the same check: the tagger imports nothing of this module, and its lxml.)"""
-    return not (
-        "  " in text
-        or "\n" in text
-        or "\t" in text
-        or "\r" in text
-        or "\x0b" in text
-        or "\x0c" in text
-        or "\x1c" in text
-        or "\x1d" in text
-        or "\x1e" in text
-        or "\x1f" in text
-        or text[:1] == " "
-        or text[-1:] == " "
-    )
 
 
 def truncate_words(text: str, limit: int) -> str:

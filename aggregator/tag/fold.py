@@ -12,6 +12,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from aggregator.spacing import single_spaced
+
 # Letters that NFKD does not decompose but that readers treat as a base letter plus a mark,
 # or as a spelling variant (ß/ss). Typographic apostrophes and hyphens become ASCII so that
 # "survivors’ rights" and "end‑to‑end" (non-breaking hyphens) match plain patterns.
@@ -73,31 +75,11 @@ def fold(text: str) -> str:
     """Accent-fold `text` and collapse whitespace to single spaces; case is kept."""
     if not text.isascii():
         text = text.encode("ascii", _FOLD_RUNS).decode("utf-8", "surrogatepass")
-    if text.isascii() and _single_spaced(text):
+    if text.isascii() and single_spaced(text):
         return text  # as normalise leaves item texts: splitting and joining would copy it
     # str.split() splits where re's \s matches (both are Py_UNICODE_ISSPACE), in a third of
     # the time of _SPACE.sub(" ", text).strip().
     return " ".join(text.split())
-
-
-def _single_spaced(text: str) -> bool:
-    """Whether an ASCII text is its own " ".join(text.split()): its only whitespace is single
-    spaces between other characters. Ten searches in C (most for one character, a memchr)
-    cost a quarter of the split and the join."""
-    return not (
-        "  " in text
-        or "\n" in text
-        or "\t" in text
-        or "\r" in text
-        or "\x0b" in text
-        or "\x0c" in text
-        or "\x1c" in text
-        or "\x1d" in text
-        or "\x1e" in text
-        or "\x1f" in text
-        or text[:1] == " "
-        or text[-1:] == " "
-    )
 
 
 def fold_non_ascii(source: str) -> str:
