@@ -110,3 +110,15 @@ def test_fingerprints_of_short_and_empty_items_are_each_items_fingerprint(
         for n, text in enumerate(texts)
     ]
     assert fingerprints(items, thresholds) == [fingerprint(i, thresholds) for i in items]
+
+
+def test_the_basis_depends_on_the_thresholds_values_not_the_object() -> None:
+    item = load_labelled()[0].item
+    other = Thresholds(num_perm=DEFAULT.num_perm * 2, bands=DEFAULT.bands * 2)
+    equal = replace(DEFAULT)  # another object, the same values
+    first = signatures_module.basis(item, DEFAULT)
+    # Asked alternately (the last one asked for is kept by identity): each its own answer.
+    assert signatures_module.basis(item, other) != first
+    assert signatures_module.basis(item, equal) == first
+    assert signatures_module.basis(item, other) != first
+    assert signatures_module.basis(item, DEFAULT) == first
