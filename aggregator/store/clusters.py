@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -371,7 +371,7 @@ class SqlCandidateIndex:
             if self._first_number is None:
                 self._first_number = first
             self._numbered.update(_int(f.key) for f, _ in changed)
-            self._overlay.took(first, _int(changed[0][0].key))
+            self._overlay.took(first, _int(changed[0][0].key), len(changed))
             _write_fingerprints(
                 conn,
                 [
@@ -766,6 +766,24 @@ def _gather(
     ranked = sorted(minhash, key=lambda i: (-extra.get(i, 0), -minhash[i], i))[:limit]
     strong.update(i for i in ranked if extra.get(i, 0))
     return _Found(strong=frozenset(strong), shared={i: minhash[i] for i in ranked})
+
+
+def after_commit(conn: Connection) -> Callable[[], None]:
+    """What to call once the transaction of `conn` has committed: the rows it fingerprinted
+    go straight into the process's bucket index (`BucketIndex.take_in`), not read back by
+    the next transaction. Call it as the transaction's last statement: what rolled-back
+    savepoints wrote is dropped from its overlay first (one query)."""
+    overlay = overlay_for(conn)
+    if overlay.first_number is None:
+        return lambda: None
+    overlay.verify(conn)
+    shared = index_for(conn)
+
+    def take_in() -> None:
+        with shared.lock:
+            shared.take_in(overlay)
+
+    return take_in
 
 
 def assign_clusters(

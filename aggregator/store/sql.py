@@ -128,20 +128,25 @@ class SqlStore:
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
+        committed: Callable[[], None] | None = None
         try:
             with self._writer.begin() as conn:
                 self._batch.conn = conn
                 self._batch.unclustered = []
                 try:
                     yield
-                    self._cluster_batch(conn, self._batch.unclustered)
+                    committed = self._cluster_batch(conn, self._batch.unclustered)
                 finally:
                     self._batch.conn = None
                     self._batch.unclustered = None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise StoreError(f"write batch failed on {self.url}: {describe(exc)}") from exc
+        if committed is not None:
+            committed()
 
-    def _cluster_batch(self, conn: Connection, saved: Sequence[_Unclustered]) -> None:
+    def _cluster_batch(
+        self, conn: Connection, saved: Sequence[_Unclustered]
+    ) -> Callable[[], None] | None:
         """Dedupe the new and changed items of a write batch in one call, before it commits.
 
         One call for the batch's sources instead of one each: its lookups and writes go in a
@@ -151,7 +156,7 @@ class SqlStore:
         cluster, and the failure is logged).
         """
         if not saved:
-            return
+            return None
         twice = _saved_twice(saved)
         try:
             with _savepoint(conn):
@@ -164,7 +169,7 @@ class SqlStore:
                         row for one in saved if one.source_id not in twice for row in one.new_rows
                     ],
                 )
-            return
+            return self._after_commit(conn)
         except (sqlalchemy.exc.SQLAlchemyError, StoreError) as exc:  # rolled back to it
             log.warning("dedupe of a write batch failed, each source alone: %s", describe(exc))
         for one in saved:
@@ -184,6 +189,19 @@ class SqlStore:
                     one.source_id,
                     describe(exc),
                 )
+        return self._after_commit(conn)
+
+    def _after_commit(self, conn: Connection) -> Callable[[], None] | None:
+        """What dedupe does once the batch has committed (`clusters.after_commit`), or
+        nothing if finding that out fails: the next batch reads the rows back instead."""
+        from aggregator.store.clusters import after_commit
+
+        try:
+            with _savepoint(conn):
+                return after_commit(conn)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning("dedupe's index will read this batch back: %s", describe(exc))
+            return None
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self.engine.connect()

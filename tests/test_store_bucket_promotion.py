@@ -1,0 +1,85 @@
+"""After a write batch commits, its fingerprinted rows are in the process's bucket index
+as a catch-up from the database would have read them (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from aggregator.models import CacheValidators, Item
+from aggregator.store import SqlStore, open_store
+from aggregator.store.bucket_index import BucketIndex, index_for
+from aggregator.store.schema import items
+from tests.support_store import T0, make_item, make_source
+from tests.test_dedupe_store import P1, P2, P3, P4, TITLE
+
+SOURCES = ("wire", "ngo", "other")
+
+
+@pytest.fixture()
+def store(database_url: str) -> Iterator[SqlStore]:
+    opened = open_store(database_url)
+    opened.sync_sources([make_source(s) for s in SOURCES], now=T0)
+    yield opened
+    opened.close()
+
+
+def _save(store: SqlStore, source_id: str, batch: list[Item]) -> None:
+    store.save_refresh(
+        source_id,
+        batch,
+        now=T0,
+        seconds=0.1,
+        validators=CacheValidators(),
+        url=f"https://example.org/{source_id}/feed.xml",
+        permanent_url=None,
+        next_fetch_at=T0 + timedelta(hours=1),
+        seen=len(batch),
+    )
+
+
+def _pairs(index: BucketIndex) -> set[tuple[int, int]]:
+    found: dict[int, list[tuple[int, int]]] = {}
+    keys = np.unique(np.concatenate([run.keys for run in index._runs]))
+    index.find(keys, found)
+    return {(key, item_id) for key, rows in found.items() for item_id, _ in rows}
+
+
+def _as_read_from_the_database(store: SqlStore) -> BucketIndex:
+    fresh = BucketIndex()
+    with store.engine.connect() as conn:
+        fresh.catch_up(conn, T0 - timedelta(days=30))
+    return fresh
+
+
+def test_a_committed_batch_is_in_the_index_without_reading_it_back(store: SqlStore) -> None:
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=f"{P1} {P2} {P3}")])
+    with store.write_batch():  # its rows are taken in when it commits
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{P2} {P3} {P4}")])
+        _save(store, "other", [make_item("other", "o1", title="Weather", text=f"{P4} {P1}")])
+    with store.engine.connect() as conn:
+        shared = index_for(conn)
+        last = conn.execute(sa.select(sa.func.max(items.c.dedupe_seq))).scalar_one()
+    expected = _as_read_from_the_database(store)
+    assert shared.seq == expected.seq == last
+    assert _pairs(shared) == _pairs(expected)
+    assert len(shared) == len(expected)
+
+
+def test_a_changed_item_s_old_pairs_leave_the_index(store: SqlStore) -> None:
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=f"{P1} {P2} {P3}")])
+    with store.write_batch():
+        _save(store, "ngo", [make_item("ngo", "n1", title="Weather", text=f"{P4} {P1}")])
+    with store.write_batch():  # w1 fingerprinted again, with other words
+        _save(store, "wire", [make_item("wire", "w1", title="Rain", text=f"{P4} {P2}")])
+    with store.engine.connect() as conn:
+        shared = index_for(conn)
+    expected = _as_read_from_the_database(store)
+    assert _pairs(shared) == _pairs(expected)
+    assert len(shared) == len(expected)
