@@ -83,3 +83,28 @@ def test_a_changed_item_s_old_pairs_leave_the_index(store: SqlStore) -> None:
     expected = _as_read_from_the_database(store)
     assert _pairs(shared) == _pairs(expected)
     assert len(shared) == len(expected)
+
+
+def test_a_batch_the_index_cannot_take_in_stands_and_is_read_back(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fault injected into the index alone (nothing else here can make it fail): the
+    # committed batch is not reported failed, and the index reads it from the database.
+    def broken(self: BucketIndex, overlay: object) -> None:
+        raise RuntimeError("injected")
+
+    with store.write_batch():
+        _save(store, "wire", [make_item("wire", "w1", title=TITLE, text=f"{P1} {P2} {P3}")])
+    monkeypatch.setattr(BucketIndex, "take_in", broken)
+    with store.write_batch():
+        _save(store, "ngo", [make_item("ngo", "n1", title=TITLE, text=f"{P2} {P3} {P4}")])
+    monkeypatch.undo()
+    assert "could not take a committed batch in" in caplog.text
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(items)).scalar_one() == 2
+    with store.write_batch():  # its catch-up reads everything again
+        _save(store, "other", [make_item("other", "o1", title="Weather", text=f"{P4} {P1}")])
+    with store.engine.connect() as conn:
+        shared = index_for(conn)
+    expected = _as_read_from_the_database(store)
+    assert _pairs(shared) == _pairs(expected)

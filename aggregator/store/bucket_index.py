@@ -284,6 +284,10 @@ class BucketIndex:
             self._merge_runs()
         self.seq = last
 
+    def forget(self) -> None:
+        """Hold nothing: the next `catch_up` reads every row of its window again."""
+        self._reset(None)
+
     def _reset(self, low: datetime | None) -> None:
         self.seq, self.low = 0, low
         # Sorted runs: the first holds most rows; what later catch-ups read is kept in small

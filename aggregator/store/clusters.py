@@ -18,6 +18,7 @@ the whole call in one. None of it scans the archive, so it does not grow with it
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,8 @@ from aggregator.store.bucket_index import (
 from aggregator.store.items import NewRow
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and psycopg's parameter limits
 
@@ -781,7 +784,11 @@ def after_commit(conn: Connection) -> Callable[[], None]:
 
     def take_in() -> None:
         with shared.lock:
-            shared.take_in(overlay)
+            try:
+                shared.take_in(overlay)
+            except Exception:  # the batch stands: the index is read again from the database
+                log.exception("dedupe's bucket index could not take a committed batch in")
+                shared.forget()
 
     return take_in
 
