@@ -17,7 +17,9 @@ every row numbered up to N has seen every committed row up to N, and reading
 A turn's own rows are not in the shared index until they are committed: they are in the
 transaction's `Overlay`, which forgets what a rolled-back savepoint wrote (its numbers are no
 longer its items'). A rolled-back transaction takes its overlay with it, and its numbers are
-given again later, which the shared index has not read past.
+given again later, which the shared index has not read past. A committed write batch's
+overlay goes into the shared index at once (`BucketIndex.take_in`), so that the next turn's
+catch-up need not read those rows back.
 
 Items deleted since they were indexed (retention, a removed source) are still found here;
 the caller drops candidates whose row is gone when it reads their signatures.
