@@ -21,6 +21,7 @@ import os
 import pickle
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from aggregator.prepare import prepare
 from aggregator.prepare_worker import Prepared
 from aggregator.tag import load_tag_rules
 from bench.farm import feed_count_items, render
+from bench.tag import farm_source
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGS = ROOT / "config" / "tags.toml"
@@ -42,18 +44,9 @@ def farm_work(feeds: int) -> Work:
     """The farm's documents, each with its source as bench.refresh writes it in sources.toml."""
     work: Work = []
     for index in range(feeds):
-        url = f"http://127.0.0.1/feeds/{index}"
-        source = Source(
-            id=f"farm-{index}",
-            name=f"Farm feed {index}",
-            url=url,
-            kind=SourceKind.FEED,
-            org=OrgKind.PRESS,
-            country="EU",
-            language="en",
-        )
+        source = replace(farm_source(index), country="EU", language="en")
         body = render(index, feed_count_items(index), "http://127.0.0.1")
-        work.append((source, Fetched(url=url, status_code=200, content=body)))
+        work.append((source, Fetched(url=source.url, status_code=200, content=body)))
     return work
 
 

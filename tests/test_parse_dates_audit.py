@@ -22,6 +22,7 @@ from aggregator.parse.dates import parse_date
 from aggregator.parse.feed import parse_feed
 from tests.support_fastfeed import BothPathsReader
 from tests.support_parse import feed_source, fetched, html_source
+from tests.test_parse_left_cases import REGISTER_RSS
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NOV_27_0915_UTC = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
@@ -34,23 +35,8 @@ def reader(monkeypatch: pytest.MonkeyPatch) -> BothPathsReader:
 
 # -- 1. RSS and Atom: an ISO 8601 date is read right, or not at all -------------------------
 
-# A national register's RSS export, its dates written by a Java CMS in ISO 8601.
-REGISTER_RSS = """<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0">
-  <channel>
-    <title>Register of Commission documents</title>
-    <link>https://www.example.org/register/</link>
-    <description>Documents added to the register</description>
-    <language>en</language>
-    <item>
-      <title>Commission decision on the accession negotiations</title>
-      <link>https://www.example.org/register/doc/C-2026-8812</link>
-      <guid isPermaLink="false">C(2026) 8812</guid>
-      <pubDate>{date}</pubDate>
-    </item>
-  </channel>
-</rss>
-"""
+# A national register's RSS export, its dates written by a Java CMS in ISO 8601
+# (test_parse_left_cases.REGISTER_RSS).
 REGISTER_URL = "https://www.example.org/register/feed.xml"
 
 # An agency's Atom feed of its publications.

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from aggregator.models import CacheValidators, Item
 from aggregator.store import SqlStore, open_store
 from aggregator.store.bucket_index import BucketIndex, _keys, index_for
 from aggregator.store.schema import items
 from tests.support_store import T0, make_item, make_source
 from tests.test_dedupe_store import P1, P2, P3, P4, TITLE
+from tests.test_store_batch_dedupe import _save
 
 SOURCES = ("wire", "ngo", "other")
 
@@ -28,20 +28,6 @@ def store(database_url: str) -> Iterator[SqlStore]:
     opened.sync_sources([make_source(s) for s in SOURCES], now=T0)
     yield opened
     opened.close()
-
-
-def _save(store: SqlStore, source_id: str, batch: list[Item]) -> None:
-    store.save_refresh(
-        source_id,
-        batch,
-        now=T0,
-        seconds=0.1,
-        validators=CacheValidators(),
-        url=f"https://example.org/{source_id}/feed.xml",
-        permanent_url=None,
-        next_fetch_at=T0 + timedelta(hours=1),
-        seen=len(batch),
-    )
 
 
 def _pairs(index: BucketIndex) -> set[tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""The store's batched MinHash estimates agree with `estimated_jaccard`, pair by pair."""
+"""Batched MinHash estimates (`paired_estimates`, the store's) agree with `estimated_jaccard`,
+pair by pair."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedupe.cluster import estimated_jaccard
-from aggregator.store.clusters import _estimates
+from aggregator.dedupe.cluster import estimated_jaccard, paired_estimates
 
 WIDTH = 96 * 4  # NUM_PERM little-endian uint32
 
@@ -28,7 +28,7 @@ signatures = st.one_of(
 def test_every_estimate_is_the_pairs_own(pairs: list[tuple[bytes, bytes]]) -> None:
     left = [a for a, _ in pairs]
     right = [b for _, b in pairs]
-    assert _estimates(left, right) == [estimated_jaccard(a, b) for a, b in pairs]
+    assert paired_estimates(left, right) == [estimated_jaccard(a, b) for a, b in pairs]
 
 
 def test_many_pairs_are_estimated_in_parts() -> None:
@@ -36,7 +36,7 @@ def test_many_pairs_are_estimated_in_parts() -> None:
     count = 20_000  # more than one part
     left = [rng.integers(0, 4, 96, dtype=np.uint32).astype("<u4").tobytes() for _ in range(count)]
     right = [rng.integers(0, 4, 96, dtype=np.uint32).astype("<u4").tobytes() for _ in range(count)]
-    assert _estimates(left, right) == [
+    assert paired_estimates(left, right) == [
         estimated_jaccard(a, b) for a, b in zip(left, right, strict=True)
     ]
     assert len(left[0]) == WIDTH

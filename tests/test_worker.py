@@ -11,16 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from aggregator.settings import WorkerSettings
 from aggregator.store import leases
-from aggregator.worker import build_broker, declare
 from tests.conftest import ROOT
 from tests.support_workers import (
     SHARING_EVERY,
@@ -31,6 +29,7 @@ from tests.support_workers import (
     expected_items,
     item_keys,
     refreshed_count,
+    send_messages,
     serve_feeds,
     stop,
     successful_fetches,
@@ -65,24 +64,6 @@ def single_process_partition(tmp_path: Path, d: Deployment, database_url: str) -
         engine.dispose()
 
 
-def send_again(broker_url: str, queue_name: str, source_ids: list[str]) -> None:
-    """Duplicate every message, as a broker redelivery or a second scheduler would."""
-    workers = WorkerSettings(
-        broker_url=broker_url,
-        limiter_url=None,
-        queue=queue_name,
-        lease=timedelta(seconds=3),
-        queue_timeout=timedelta(seconds=3),
-    )
-    broker = build_broker(workers)
-    try:
-        actor = declare(broker, queue_name, lambda source_id: None)
-        for source_id in source_ids:
-            actor.send(source_id)
-    finally:
-        broker.close()
-
-
 def log_count(d: Deployment, names: list[str], text: str) -> int:
     return sum(d.log(name).count(text) for name in names)
 
@@ -113,7 +94,8 @@ def test_two_workers_and_the_scheduler_refresh_200_feeds_once_each(
     try:
         wait_until(lambda: refreshed_count(engine) == FEEDS, timeout=90, what="200 refreshes")
         # Every message again, while the workers run: duplicates write nothing.
-        send_again(redis_url, queue, [f["id"] for f in feeds])
+        # Every message again, as a broker redelivery or a second scheduler would send it.
+        send_messages(redis_url, queue, [f["id"] for f in feeds])
         wait_until(
             lambda: log_count(d, ["w1", "w2"], ": not due") >= FEEDS,
             timeout=60,
@@ -215,7 +197,8 @@ def test_rabbitmq_broker_refreshes_every_source_once(
     engine = create_engine(postgres_url)
     try:
         wait_until(lambda: refreshed_count(engine) == len(feeds), timeout=60, what="40 refreshes")
-        send_again(rabbitmq_url, queue, [f["id"] for f in feeds])
+        # Every message again, as a broker redelivery or a second scheduler would send it.
+        send_messages(rabbitmq_url, queue, [f["id"] for f in feeds])
         wait_until(
             lambda: log_count(d, ["w1", "w2"], ": not due") >= len(feeds),
             timeout=60,

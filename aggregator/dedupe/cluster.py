@@ -118,7 +118,12 @@ def member(item: DedupeItem) -> Member:
 
 def candidate_order(candidate: Candidate) -> tuple[bool, int, tuple[int, str]]:
     """Best first: strong evidence, then the most MinHash bands shared, then the key."""
-    return (not candidate.strong, -candidate.shared_bands, _key_rank(candidate.key))
+    return candidate_rank(candidate.strong, candidate.shared_bands, candidate.key)
+
+
+def candidate_rank(strong: bool, shared_bands: int, key: Key) -> tuple[bool, int, tuple[int, str]]:
+    """`candidate_order` of a candidate not built yet (the store ranks ids, then builds)."""
+    return (not strong, -shared_bands, _key_rank(key))
 
 
 def estimated_jaccard(a: bytes, b: bytes) -> float:
@@ -132,12 +137,30 @@ def estimated_jaccard(a: bytes, b: bytes) -> float:
 
 def estimated_jaccards(signature: bytes, others: Sequence[bytes]) -> list[float]:
     """`estimated_jaccard(signature, other)` for each of `others`, in one array operation."""
-    sized = [other for other in others if signature and len(other) == len(signature)]
-    if len(sized) < len(others):  # some estimate nothing: one at a time
-        return [estimated_jaccard(signature, other) for other in others]
-    left = np.frombuffer(signature, dtype="<u4")
-    right = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), left.size)
-    shares: list[float] = (np.count_nonzero(right == left, axis=1) / left.size).tolist()
+    return paired_estimates([signature] * len(others), others)
+
+
+_ESTIMATES_AT_ONCE = 2_048  # pairs: two arrays of ~0.8 MB each, held at the peak of a batch
+
+
+def paired_estimates(left: Sequence[bytes], right: Sequence[bytes]) -> list[float]:
+    """`estimated_jaccard(left[n], right[n])` for every n, in a few array operations (the
+    store estimates a whole write batch's candidates at once)."""
+    shares = [1.0] * len(left)
+    size = len(left[0]) if left else 0
+    even: list[int] = []
+    for n, (mine, theirs) in enumerate(zip(left, right, strict=True)):
+        if size and len(mine) == size == len(theirs):
+            even.append(n)
+        else:  # an empty or odd signature: as `estimated_jaccard` says
+            shares[n] = estimated_jaccard(mine, theirs)
+    for start in range(0, len(even), _ESTIMATES_AT_ONCE):
+        part = even[start : start + _ESTIMATES_AT_ONCE]
+        a = np.frombuffer(b"".join(left[n] for n in part), dtype="<u4").reshape(len(part), -1)
+        b = np.frombuffer(b"".join(right[n] for n in part), dtype="<u4").reshape(len(part), -1)
+        found: list[float] = (np.count_nonzero(a == b, axis=1) / a.shape[1]).tolist()
+        for n, share in zip(part, found, strict=True):
+            shares[n] = share
     return shares
 
 

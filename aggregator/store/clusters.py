@@ -45,9 +45,10 @@ from aggregator.dedupe.cluster import (
     Merge,
     Sourced,
     assign,
+    candidate_rank,
     choose_primary,
-    estimated_jaccard,
     member,
+    paired_estimates,
 )
 from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
@@ -537,11 +538,11 @@ class SqlCandidateIndex:
             found = self._found[key]
             strong, shared = found.strong, found.shared
             ids = [i for i in strong.union(shared) if i in self._signatures]  # else deleted
-            ids.sort(key=lambda i: (i not in strong, -shared.get(i, 0), i))
+            ids.sort(key=lambda i: candidate_rank(i in strong, shared.get(i, 0), i))
             ranked[key] = ids[:limit]
             weak.extend((key, i) for i in ranked[key] if i not in strong)
         by_key = {_int(f.key): f for f in batch}
-        shares = _estimates(
+        shares = paired_estimates(
             [by_key[key].signature for key, _ in weak],
             [self._signatures[i] for _, i in weak],
         )
@@ -700,29 +701,6 @@ def _write_fingerprints(
         .values({column: bindparam(f"b_{column}") for column in _FINGERPRINT_COLUMNS}),
         [dict(zip(_FINGERPRINT_PARAMETERS, row, strict=True)) for row in rows],
     )
-
-
-_ESTIMATES_AT_ONCE = 2_048  # pairs: two arrays of ~0.8 MB each, held at the peak of a batch
-
-
-def _estimates(left: Sequence[bytes], right: Sequence[bytes]) -> list[float]:
-    """`estimated_jaccard(left[n], right[n])` for every n, in a few array operations."""
-    shares = [1.0] * len(left)
-    size = len(left[0]) if left else 0
-    even: list[int] = []
-    for n, (mine, theirs) in enumerate(zip(left, right, strict=True)):
-        if size and len(mine) == size == len(theirs):
-            even.append(n)
-        else:  # an empty or odd signature: as `estimated_jaccard` says
-            shares[n] = estimated_jaccard(mine, theirs)
-    for start in range(0, len(even), _ESTIMATES_AT_ONCE):
-        part = even[start : start + _ESTIMATES_AT_ONCE]
-        a = np.frombuffer(b"".join(left[n] for n in part), dtype="<u4").reshape(len(part), -1)
-        b = np.frombuffer(b"".join(right[n] for n in part), dtype="<u4").reshape(len(part), -1)
-        found: list[float] = (np.count_nonzero(a == b, axis=1) / a.shape[1]).tolist()
-        for n, share in zip(part, found, strict=True):
-            shares[n] = share
-    return shares
 
 
 def _int(value: object) -> int:
