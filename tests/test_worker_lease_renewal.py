@@ -36,11 +36,11 @@ from tests.support_workers import (
     deployment,
     feed_body,
     refreshed_count,
+    send_messages,
     stop,
     successful_fetches,
     wait_until,
 )
-from tests.test_worker import send_again
 
 if TYPE_CHECKING:
     import subprocess
@@ -171,7 +171,7 @@ def start_slow_refresh(
     worker = d.worker("worker", threads=1)
     engine = create_engine(database_url)
     wait_until(lambda: "thread(s) on queue" in d.log("worker"), timeout=60, what="the worker")
-    send_again(broker_url, queue, [SOURCE])
+    send_messages(broker_url, queue, [SOURCE])
     wait_until(lambda: server.count("/slow.xml") == 1, timeout=30, what="the fetch to begin")
     owner, first_expiry = lease_row(engine)
     assert owner is not None and f":{worker.pid}:" in owner and first_expiry is not None
