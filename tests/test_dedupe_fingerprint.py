@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedupe import DEFAULT, DedupeItem, Thresholds, features
+from aggregator.dedupe import DEFAULT, DedupeItem, Features, Thresholds, features
 from aggregator.dedupe import signatures as signatures_module
 from aggregator.dedupe.labelled import load_corpus, load_labelled
 from aggregator.dedupe.pairs import unpack
@@ -122,3 +122,71 @@ def test_the_basis_depends_on_the_thresholds_values_not_the_object() -> None:
     assert signatures_module.basis(item, equal) == first
     assert signatures_module.basis(item, other) != first
     assert signatures_module.basis(item, DEFAULT) == first
+
+
+def _as_stored(item: DedupeItem) -> Features:
+    made = features(item)
+    return signatures_module.features_as_stored(item, made.signature, made.packed)
+
+
+def test_the_shape_of_every_item_is_its_details_and_stored_features_are_features(
+    corpus: Path,
+) -> None:
+    # Decisions read the Shape (from the words as bytes) where they read the Detail before:
+    # both must tell the same counts, title words and shingles, in every script.
+    items = [entry.item for entry in (*load_labelled(), *load_corpus(corpus))]
+    assert len(items) > 300
+    for item in items:
+        direct = features(item)
+        assert signatures_module.shape(item, DEFAULT.shingle_size) == direct.detail.shape()
+        stored = _as_stored(item)
+        assert stored == direct
+        assert not stored.computed  # the full Detail waits for the template guard
+        assert stored.shape == direct.shape
+
+
+@given(
+    st.text(max_size=120),
+    st.text(max_size=400),
+    st.integers(1, 5),
+)
+def test_the_shape_of_any_text_is_its_details(title: str, text: str, shingle_size: int) -> None:
+    # Any code point: case folds that change length ("ß", "İ"), NFKC forms, digits of other
+    # scripts, combining marks, lone punctuation, empty texts.
+    item = DedupeItem(
+        key=1,
+        source_id="s",
+        org=OrgKind.NGO,
+        title=title,
+        text=text,
+        canonical_url="https://example.org/1",
+        published=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    made = signatures_module.detail(item, shingle_size)
+    assert signatures_module.shape(item, shingle_size) == made.shape()
+
+
+def test_a_decision_reads_the_shape_and_leaves_the_detail_to_a_match() -> None:
+    from aggregator.dedupe import decide
+
+    items = [entry.item for entry in load_labelled()]
+    first = items[0]
+    # The pairs of the first item whose texts were compared and told apart: most pairs.
+    apart = []
+    for other in items[1:]:
+        a, b = _as_stored(first), _as_stored(replace(other, source_id="other"))
+        if decide(a, b).reason == "dissimilar":
+            apart.append((a, b))
+            assert not a.computed and not b.computed
+    assert len(apart) > 10
+    a = _as_stored(first)
+    near = replace(
+        first,
+        key="near",
+        source_id="other",
+        canonical_url="https://example.org/copy",
+        text=first.text + " Contact: press.",
+    )
+    copy = _as_stored(near)
+    assert decide(a, copy).reason in ("jaccard", "containment")
+    assert a.computed and copy.computed  # the template guard read the words

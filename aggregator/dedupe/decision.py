@@ -78,21 +78,21 @@ def decide(
         # titles is a description publishers give every release ("This press release is
         # available in all official languages ..."): four Commission and Parliament
         # releases on state aid, fines and the budget were one story.
-        bodies = min(len(a.tokens) - a.body_start, len(b.tokens) - b.body_start)
+        bodies = min(a.token_count - a.body_start, b.token_count - b.body_start)
         if titles_agree(a, b, thresholds) or (
             a.item.source_id != b.item.source_id and bodies >= thresholds.retitled_copy_tokens
         ):
             return Decision(matched=True, reason="text-hash")
         return Decision(matched=False, reason="shared-body")
-    if min(len(a.tokens), len(b.tokens)) < thresholds.min_tokens:
+    if min(a.token_count, b.token_count) < thresholds.min_tokens:
         return Decision(matched=False, reason="too-short")
 
     common = _common(a.shingles, b.shingles)
-    union = a.detail.shingle_count + b.detail.shingle_count - common
+    union = a.shape.shingle_count + b.shape.shingle_count - common
     jaccard = common / union if union else 0.0
-    smaller = min(a.detail.shingle_count, b.detail.shingle_count)
+    smaller = min(a.shape.shingle_count, b.shape.shingle_count)
     containment = common / smaller if smaller >= thresholds.min_containment_shingles else 0.0
-    bodies = min(len(a.tokens) - a.body_start, len(b.tokens) - b.body_start)
+    bodies = min(a.token_count - a.body_start, b.token_count - b.body_start)
     if a.item.source_id == b.item.source_id and (
         jaccard < thresholds.same_source_jaccard or bodies < thresholds.min_tokens
     ):
@@ -256,8 +256,7 @@ def titles_agree(a: Features, b: Features, thresholds: Thresholds = DEFAULT) -> 
     newsletter; the title can: a teaser and its page carry the article's title, while a
     newsletter ("EDRi-gram, 19 June 2024") has its own.
     """
-    ta = set(a.tokens[: a.body_start])
-    tb = set(b.tokens[: b.body_start])
+    ta, tb = a.shape.title_words, b.shape.title_words
     if not ta or not tb:
         return False
     return len(ta & tb) / min(len(ta), len(tb)) >= thresholds.title_overlap

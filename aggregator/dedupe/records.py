@@ -36,7 +36,8 @@ class DedupeItem:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Detail:
     """The word-level part of an item's features: what only `decide` needs. An item the index
-    finds no candidate for never needs it, so `Features` computes it on first use."""
+    finds no candidate for never needs it, so `Features` computes it on first use; and most
+    decisions need only its `Shape`, which `Features` computes alone when asked first."""
 
     tokens: tuple[str, ...]  # casefolded words of title + text
     keyword: tuple[bool, ...]  # per token: a number, a date or a capitalised name
@@ -47,6 +48,33 @@ class Detail:
     # 64-bit hashes of word shingles: sorted, unique, little-endian. (A frozenset of ints took
     # six times the memory, ~7 KB an item, and a write batch holds the detail of ~1,000.)
     shingles: bytes
+
+    @property
+    def shingle_count(self) -> int:
+        return len(self.shingles) // 8
+
+    def shape(self) -> Shape:
+        title = self.tokens[: self.body_start]
+        return Shape(
+            token_count=len(self.tokens),
+            body_start=self.body_start,
+            title_words=frozenset(title),
+            shingles=self.shingles,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shape:
+    """The part of an item's Detail that most decisions need: how many words, which are the
+    title's, and the shingle set. Computed from the words as UTF-8 bytes (as `fingerprints`
+    reads them), without the per-word keyword flags and sentence breaks, which only the
+    template guard reads, for pairs that match already: a decision of two items that do not
+    match, most of them, no longer pays for those."""
+
+    token_count: int  # words of title + text
+    body_start: int  # how many of them are the title's
+    title_words: frozenset[str]  # the title's words, casefolded
+    shingles: bytes  # as Detail.shingles
 
     @property
     def shingle_count(self) -> int:
@@ -81,6 +109,8 @@ class Features:
     shingle_size: int  # of the thresholds the features were computed with
     # The Detail once computed (empty until then): a list, so a frozen record can fill it.
     computed: list[Detail] = field(default_factory=list, compare=False, repr=False)
+    # The Shape once computed (empty until then; with a Detail, read off it).
+    shaped: list[Shape] = field(default_factory=list, compare=False, repr=False)
     # `buckets` once unpacked (empty until then).
     unpacked: list[tuple[tuple[int, int], ...]] = field(
         default_factory=list, compare=False, repr=False
@@ -109,6 +139,17 @@ class Features:
         return self.computed[0]
 
     @property
+    def shape(self) -> Shape:
+        if not self.shaped:
+            if self.computed:
+                self.shaped.append(self.computed[0].shape())
+            else:
+                from aggregator.dedupe.signatures import shape  # as in `detail`
+
+                self.shaped.append(shape(self.item, self.shingle_size))
+        return self.shaped[0]
+
+    @property
     def tokens(self) -> tuple[str, ...]:
         return self.detail.tokens
 
@@ -118,7 +159,11 @@ class Features:
 
     @property
     def body_start(self) -> int:
-        return self.detail.body_start
+        return self.shape.body_start
+
+    @property
+    def token_count(self) -> int:
+        return self.shape.token_count
 
     @property
     def breaks(self) -> frozenset[int]:
@@ -126,7 +171,7 @@ class Features:
 
     @property
     def shingles(self) -> bytes:
-        return self.detail.shingles
+        return self.shape.shingles
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
