@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from aggregator.errors import HostHeld
+from aggregator.fetch.parsed import parsed_url
 from aggregator.health import wait_until
 from aggregator.models import SourceHealth
 
@@ -25,7 +26,7 @@ def host_key(url: str) -> str | None:
     scheme's default ("example.org", "127.0.0.1:8080"); None when it is not an http(s) URL.
     http and https of one host are one server: one site's Retry-After holds for both."""
     try:
-        parsed = httpx.URL(url)
+        parsed = parsed_url(url)
     except (httpx.InvalidURL, ValueError, UnicodeError):
         return None
     if parsed.scheme not in ("http", "https") or not parsed.host:

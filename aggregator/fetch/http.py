@@ -47,6 +47,7 @@ from aggregator.fetch.holds import Holds
 from aggregator.fetch.inflate import IncompleteBody, decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
+from aggregator.fetch.parsed import parsed_url
 from aggregator.models import CacheValidators, Fetched, Unchanged
 from aggregator.urls import url_problem
 
@@ -460,7 +461,7 @@ class HttpFetcher:
     ) -> Answer:
         """One request and its whole (decompressed, capped) body, through the host's pool."""
         try:
-            target = httpx.URL(url)
+            target = parsed_url(url)
             pool = self._pool(target)
             # The host's slot first, then one of all hosts': a request waiting for its host
             # holds none of the connections other hosts could use.
@@ -696,7 +697,7 @@ def _location(headers: httpx.Headers) -> str:
 
 def _parsed(url: str) -> httpx.URL | None:
     try:
-        return httpx.URL(url)
+        return parsed_url(url)
     except httpx.InvalidURL:
         return None
 

@@ -26,7 +26,7 @@ from aggregator.durations import (
 )
 from aggregator.models import AUTOMATIC_TAG_FAMILIES
 from aggregator.settings.tomlfile import toml_text
-from aggregator.urls import mask_password
+from aggregator.urls import mask_password, spaced_or_unprintable, url_problem
 
 # Source intervals below this are refused outright: polling a publisher every few seconds is
 # abuse, whatever the scheduler's own `schedule.min_interval` clamps to later.
@@ -173,7 +173,7 @@ _URL_EXAMPLE = "a URL like 'https://example.org/feed'"
 
 def _check_url(value: str) -> str:
     # Everything that would only fail at the first fetch is refused here, with the line.
-    if any(char.isspace() or not char.isprintable() for char in value):
+    if spaced_or_unprintable(value):
         raise fail(
             f"URL {value!r} contains spaces or control characters",
             f"{_URL_EXAMPLE}, percent-encoded (a space is %20)",
@@ -190,8 +190,6 @@ def _check_url(value: str) -> str:
         raise fail(f"URL {value!r} has no host", _URL_EXAMPLE)
     if port == 0:
         raise fail(f"URL {value!r} has port 0", "a port from 1 to 65535")
-    from aggregator.urls import url_problem
-
     problem = url_problem(value)
     if problem is not None:
         raise fail(f"invalid URL {value!r}: {problem}", _URL_EXAMPLE)
