@@ -1,5 +1,5 @@
 """Batched MinHash estimates (`paired_estimates`, the store's) agree with `estimated_jaccard`,
-pair by pair."""
+pair by pair; the store's candidate rank orders as `candidate_rank`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedupe.cluster import estimated_jaccard, paired_estimates
+from aggregator.dedupe.cluster import (
+    candidate_rank,
+    estimated_jaccard,
+    paired_estimates,
+    stored_candidate_rank,
+)
 
 WIDTH = 96 * 4  # NUM_PERM little-endian uint32
 
@@ -40,3 +45,15 @@ def test_many_pairs_are_estimated_in_parts() -> None:
         estimated_jaccard(a, b) for a, b in zip(left, right, strict=True)
     ]
     assert len(left[0]) == WIDTH
+
+
+# Stored ids: from 1 up, some past 2**32 and near the BIGINT top (ids are BIGINT).
+_ids = st.one_of(st.integers(0, 5_000), st.integers(2**32 - 10, 2**32 + 10), st.just(2**63 - 1))
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 12), _ids), max_size=30))
+def test_the_stores_candidate_rank_orders_as_candidate_rank(
+    candidates: list[tuple[bool, int, int]],
+) -> None:
+    by_store = sorted(candidates, key=lambda c: stored_candidate_rank(*c))
+    assert by_store == sorted(candidates, key=lambda c: candidate_rank(*c))

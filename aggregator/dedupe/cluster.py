@@ -122,8 +122,16 @@ def candidate_order(candidate: Candidate) -> tuple[bool, int, tuple[int, str]]:
 
 
 def candidate_rank(strong: bool, shared_bands: int, key: Key) -> tuple[bool, int, tuple[int, str]]:
-    """`candidate_order` of a candidate not built yet (the store ranks ids, then builds)."""
+    """`candidate_order` of a candidate not built yet."""
     return (not strong, -shared_bands, _key_rank(key))
+
+
+def stored_candidate_rank(strong: bool, shared_bands: int, key: int) -> tuple[bool, int, int]:
+    """`candidate_rank` for a stored item's id (an int from 0 up), in the same order: ids
+    compare as numbers, as `_key_rank` compares them. The store ranks a cold refresh's
+    150,000 candidates, and formatting each id as text to compare was a fiftieth of its
+    writer's CPU."""
+    return (not strong, -shared_bands, key)
 
 
 def estimated_jaccard(a: bytes, b: bytes) -> float:

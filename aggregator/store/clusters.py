@@ -45,10 +45,10 @@ from aggregator.dedupe.cluster import (
     Merge,
     Sourced,
     assign,
-    candidate_rank,
     choose_primary,
     member,
     paired_estimates,
+    stored_candidate_rank,
 )
 from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
@@ -538,7 +538,7 @@ class SqlCandidateIndex:
             found = self._found[key]
             strong, shared = found.strong, found.shared
             ids = [i for i in strong.union(shared) if i in self._signatures]  # else deleted
-            ids.sort(key=lambda i: candidate_rank(i in strong, shared.get(i, 0), i))
+            ids.sort(key=lambda i: stored_candidate_rank(i in strong, shared.get(i, 0), i))
             ranked[key] = ids[:limit]
             weak.extend((key, i) for i in ranked[key] if i not in strong)
         by_key = {_int(f.key): f for f in batch}
