@@ -970,6 +970,8 @@ def _insert_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[
     dates = [n for n, column in enumerate(columns) if column in _DATE_COLUMNS]
     row_marks = "(" + ", ".join("?" * len(columns)) + ")"
     found: dict[str, int] = {}
+    # Each date converted once: two of a row's three dates are the moment of the save.
+    converted: dict[object, object] = {}
     for part in chunks(rows, _SQLITE_ROWS_AT_ONCE):
         statement = (
             f"INSERT INTO items ({', '.join(columns)})"
@@ -979,7 +981,11 @@ def _insert_sqlite(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[
         for row in part:
             values = list(values_of(row))
             for n in dates:
-                values[n] = _sqlite_value(values[n])
+                value = values[n]
+                stored = converted.get(value)
+                if stored is None:
+                    stored = converted[value] = _sqlite_value(value)
+                values[n] = stored
             flat.extend(values)
         found.update(
             (identity, int(item_id))
