@@ -215,8 +215,9 @@ class SqlCandidateIndex:
         self._new_rows = {row.item_id: row for row in new_rows}
         self._sources: dict[str, tuple[OrgKind, str]] = {}  # id -> org, kind
         # The primaries this call knows without reading them: a new row's cluster of one is
-        # its own (`items._insert_new`), and a merge sets the primary of what it makes.
-        self._primaries: dict[int, Member] = {}
+        # its own (`items._insert_new`), and a merge sets the primary of what it makes. A new
+        # row's is kept as its item, made a Member when asked: few of them ever are.
+        self._primaries: dict[int, Member | DedupeItem] = {}
         self._first_number: int | None = None  # the first clock number this call took
         self._numbered: set[int] = set()  # the items it numbered
         self._now = to_db(now)
@@ -285,7 +286,7 @@ class SqlCandidateIndex:
             self._checked.add(new.item_id)
             self._cluster.setdefault(new.item_id, new.cluster_id)
             if self._current(self._cluster[new.item_id]) == new.cluster_id:  # not merged since
-                self._primaries.setdefault(new.cluster_id, member(item))
+                self._primaries.setdefault(new.cluster_id, item)
         return [found[i] for i in sorted(found)]
 
     def _kinds_of(self, source_ids: Iterable[str]) -> dict[str, tuple[OrgKind, str]]:
@@ -620,7 +621,7 @@ class SqlCandidateIndex:
         cluster_id = _int(cluster)
         known = self._primaries.get(cluster_id)
         if known is not None:
-            return known
+            return known if isinstance(known, Member) else member(known)
         primary = self._conn.execute(
             select(clusters.c.primary_item_id).where(clusters.c.id == cluster_id)
         ).scalar()
