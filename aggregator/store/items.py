@@ -148,13 +148,29 @@ def _tombstoned(conn: Connection, source_id: str, identities: Sequence[str]) -> 
     found: set[str] = set()
     for part in chunks(identities):
         found.update(
-            conn.execute(
-                select(tombstones.c.identity).where(
-                    tombstones.c.source_id == source_id, tombstones.c.identity.in_(part)
-                )
-            ).scalars()
+            conn.execute(_tombstones_of(), {"source_id": source_id, "values": part}).scalars()
         )
     return found
+
+
+# The lookups `save` makes for every source that holds items (a refresh's tick: each of a
+# thousand sources), built once: building and keying a statement for each call took about
+# as long as SQLite took to answer it.
+@functools.cache
+def _tombstones_of() -> Select[Any]:
+    return select(tombstones.c.identity).where(
+        tombstones.c.source_id == bindparam("source_id"),
+        tombstones.c.identity.in_(bindparam("values", expanding=True)),
+    )
+
+
+@functools.cache
+def _rows_of(column: str) -> Select[Any]:
+    """The source's rows (`_SAVE_COLUMNS`) whose `column` is one of the `values`."""
+    return select(*_SAVE_COLUMNS).where(
+        items.c.source_id == bindparam("source_id"),
+        items.c[column].in_(bindparam("values", expanding=True)),
+    )
 
 
 # What `save` compares a stored row with: its identity, the alias checks' GUID and URL, its
@@ -183,9 +199,7 @@ _ABOUT_COLUMNS = ("url", "canonical_url", "author", "categories", "summary")
 def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> dict[str, RowMapping]:
     found: dict[str, RowMapping] = {}
     for part in chunks(identities):
-        rows = conn.execute(
-            select(*_SAVE_COLUMNS).where(items.c.source_id == source_id, items.c.identity.in_(part))
-        )
+        rows = conn.execute(_rows_of("identity"), {"source_id": source_id, "values": part})
         found.update((row.identity, row) for row in rows.mappings())
     return found
 
@@ -383,8 +397,8 @@ def _unlisted(
     document lists (by identity) and those another entry took already: the candidates of
     an entry that came back under another identity."""
     for part in chunks(sorted(values)):
-        query = select(*_SAVE_COLUMNS).where(items.c.source_id == source_id, column.in_(part))
-        for row in conn.execute(query).mappings():
+        found = conn.execute(_rows_of(column.name), {"source_id": source_id, "values": part})
+        for row in found.mappings():
             if row["identity"] not in listed and row["id"] not in taken:
                 yield row
 
