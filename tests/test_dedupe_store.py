@@ -313,3 +313,37 @@ def test_a_cluster_whose_every_member_changed_keeps_its_id(engine: Engine) -> No
         conn.execute(update(items).values(text=f"{P1} {P2} {P3} {P4}"))
         assign_clusters(conn, ids, now=T0 + timedelta(hours=1), window=WINDOW)
         assert set(cluster_ids(conn).values()) == {cluster}
+
+
+def test_a_cluster_made_after_a_merge_under_a_deleted_clusters_id_is_its_own(
+    engine: Engine,
+) -> None:
+    # SQLite gives a new row the id after the largest: a cluster made after a merge may get
+    # the id of one the merge deleted. The index must not take it for the one absorbed.
+    from aggregator.store.clusters import SqlCandidateIndex
+
+    with engine.begin() as conn:
+        first, second, loose = store_items(
+            conn,
+            [
+                item("a", "wire", f"{P1} {P2}"),
+                item("b", "digest", f"{P3} {P4}"),
+                item("c", "edri", "A statement with a cluster of its own."),
+            ],
+            now=T0,
+        )
+        # The third item without a cluster, its cluster gone: the largest id is the second's.
+        own = conn.execute(select(items.c.cluster_id).where(items.c.id == loose)).scalar_one()
+        conn.execute(update(items).where(items.c.id == loose).values(cluster_id=None))
+        conn.execute(clusters.delete().where(clusters.c.id == own))
+        index = SqlCandidateIndex(conn, now=T0)
+        index.add_many(index.load([first, second]))
+        absorbed = index.cluster_of(second)
+        into = index.merge([index.cluster_of(first), absorbed], index.primary_of(absorbed))
+        index.add_many(index.load([loose]))  # given a cluster now, after the merge
+        made = index.cluster_of(loose)
+        stored = {i: c for i, c in conn.execute(select(items.c.id, items.c.cluster_id))}
+        if conn.dialect.name == "sqlite":
+            assert made == absorbed  # the deleted id, given again
+        assert index.cluster_of(second) == into == stored[second] == stored[first]
+        assert made == stored[loose] != into

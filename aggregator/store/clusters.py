@@ -373,7 +373,9 @@ class SqlCandidateIndex:
             if row is not None and row.cluster_id is not None:
                 self._cluster.setdefault(key, int(row.cluster_id))
         if rewritten:
-            self._cluster.update(_detach(conn, rewritten, now=from_db(self._now)))
+            detached = _detach(conn, rewritten, now=from_db(self._now))
+            self._made(detached.values())
+            self._cluster.update(detached)
         if changed:
             first = take_numbers(conn, len(changed))
             if self._first_number is None:
@@ -402,8 +404,27 @@ class SqlCandidateIndex:
                     .where(items.c.id == key)
                     .values(cluster_id=cluster, modified_at=self._now)
                 )
+                self._made([int(cluster)])
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
+
+    def _made(self, made: Iterable[int]) -> None:
+        """Clusters this call is about to give items: SQLite gives a new row the id after
+        the largest, which may be that of a cluster a merge of this call deleted. The items
+        met in that one are pointed at where it went, and the id means the new cluster from
+        now on. (`assign_clusters` adds every item before it merges any, so this finds
+        nothing there; it keeps `_current` right whatever the order of calls.)"""
+        for cluster in made:
+            if cluster not in self._absorbed:
+                continue
+            into = self._current(cluster)
+            for item_id, met in self._cluster.items():
+                if met == cluster:
+                    self._cluster[item_id] = into
+            for absorbed, went in self._absorbed.items():
+                if went == cluster:
+                    self._absorbed[absorbed] = into
+            del self._absorbed[cluster]
 
     def list_own(self) -> None:
         """Put the pairs written by `add_many` in the transaction's overlay, for the
