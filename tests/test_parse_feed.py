@@ -775,3 +775,17 @@ def test_a_zone_nobody_knows_in_any_layout_is_read_as_local_time_and_said_so(
         f"dates in a time zone not known here ({zone}) were read in the source's time zone"
         " (set `timezone` in sources.toml if that is wrong)"
     ]
+
+
+def test_blank_space_before_the_xml_declaration_is_read_with_a_warning() -> None:
+    body = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>T</title><item><title>Kept</title><link>https://x.eu/a</link></item></channel></rss>'
+    clean = parse(fetched(body, "https://x.eu/feed"))
+    assert clean.warnings == ()
+    doc = parse(fetched(b"\n \r\n" + body, "https://x.eu/feed"))
+    assert [item.title for item in doc.items] == ["Kept"]
+    assert doc.warnings == (
+        "feed is not well-formed: blank space before the XML declaration (read anyway)",
+    )
+    # Blank space before a root element with no declaration is well-formed XML.
+    bare = parse(fetched(b"\n\n" + body.split(b"\n", 1)[1], "https://x.eu/feed"))
+    assert bare.warnings == ()

@@ -88,6 +88,8 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     text = decoded.text.lstrip()  # a declaration after blank lines is an XML error otherwise
     if not text:
         raise ParseError(source.id, "empty document")
+    # Read anyway, as browsers do, but said: strict readers (feedparser, feed-rs) refuse it.
+    blank_before_declaration = len(text) < len(decoded.text) and text.startswith("<?xml")
     text = _EMPTY_ITEM.sub("", text)
     if "&#" in text:
         text = _SURROGATE_REFERENCE.sub(_replacement_of_surrogate, text)
@@ -127,6 +129,10 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
         raise ParseError(source.id, _not_a_feed(text, result, added_lines))
 
     warnings = list(decoded.warnings)
+    if blank_before_declaration:
+        warnings.append(
+            "feed is not well-formed: blank space before the XML declaration (read anyway)"
+        )
     if result.get("bozo"):
         problem = _describe(result.get("bozo_exception"), added_lines)
         warnings.append(f"feed is not well-formed: {problem}")
