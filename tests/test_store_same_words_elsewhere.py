@@ -50,6 +50,28 @@ def test_a_moved_link_an_author_and_categories_are_stored_without_a_revision(
     assert item.revision == 1 and store.revisions(item.id) == []
 
 
+def test_a_title_whose_capitals_or_punctuation_were_corrected_is_stored_as_written(
+    store: SqlStore, source: Source
+) -> None:
+    first = [rss_entry(STATEMENT, "Joint statement on csar, 25 million images", guid="mce-9")]
+    assert counts(save_rss(store, source, first, 1)) == (1, 0, 0)
+    corrected = [rss_entry(STATEMENT, "Joint Statement on CSAR: 25 million images!", guid="mce-9")]
+    # The same words (the content hash folds case and punctuation): no revision, no
+    # "updated" in a digest; but the title readers see is the one the source now gives.
+    assert counts(save_rss(store, source, corrected, 2)) == (0, 0, 1)
+    (item,) = store.iter_items()
+    assert item.title == "Joint Statement on CSAR: 25 million images!"
+    assert item.revision == 1 and store.revisions(item.id) == []
+    # A changed word is still an update, the previous version kept.
+    reworded = [rss_entry(STATEMENT, "Joint Statement on CSAR: 30 million images!", guid="mce-9")]
+    assert counts(save_rss(store, source, reworded, 3)) == (0, 1, 0)
+    (item,) = store.iter_items()
+    assert item.revision == 2
+    assert [r.title for r in store.revisions(item.id)] == [
+        "Joint Statement on CSAR: 25 million images!"
+    ]
+
+
 def test_a_corrected_date_of_an_entry_without_guid_or_link_is_the_same_item(
     store: SqlStore, source: Source
 ) -> None:

@@ -118,7 +118,6 @@ def _content(item: Item) -> dict[str, Any]:
     """The columns an item's document decides (as opposed to what the store keeps)."""
     return {
         "guid": item.guid,
-        "title": item.title,
         "text": item.text,
         "published": to_db(item.published),
         "published_is_fallback": item.published_is_fallback,
@@ -192,8 +191,9 @@ _SAVE_COLUMNS = (
 )
 # The columns an entry may change without a new revision (its words are the same): a link
 # moved to https or to a new address, an author or a category added, a summary rewritten
-# beside the same full text (an RSS description beside its content:encoded).
-_ABOUT_COLUMNS = ("url", "canonical_url", "author", "categories", "summary")
+# beside the same full text (an RSS description beside its content:encoded), a title whose
+# capitals or punctuation were corrected (the content hash folds both).
+_ABOUT_COLUMNS = ("title", "url", "canonical_url", "author", "categories", "summary")
 
 
 def _existing(conn: Connection, source_id: str, identities: Sequence[str]) -> dict[str, RowMapping]:
@@ -764,8 +764,8 @@ def _moves_past_first_sighting(old: RowMapping, item: Item) -> bool:
 
 
 def _about_changed(old: RowMapping, item: Item) -> bool:
-    """Whether an unchanged item's link, author, categories or summary are not the stored
-    ones."""
+    """Whether an unchanged item's title (as written), link, author, categories or summary
+    are not the stored ones."""
     about = _about(item)
     return any(
         old[name] != about[name] for name in _ABOUT_COLUMNS if name != "summary" or item.summary
@@ -775,6 +775,7 @@ def _about_changed(old: RowMapping, item: Item) -> bool:
 def _about(item: Item) -> dict[str, Any]:
     """The `_ABOUT_COLUMNS` of the item's row, as `_content` writes them."""
     return {
+        "title": item.title,
         "url": item.url,
         "canonical_url": item.canonical_url,
         "author": item.author,
@@ -784,9 +785,9 @@ def _about(item: Item) -> dict[str, Any]:
 
 
 def _set_about(conn: Connection, moved: Sequence[tuple[int, Item]], *, now: datetime) -> None:
-    """Link, author, categories and summary only, in place: no revision (the words are the same),
-    no "updated" in a digest. The item's tags stay until its words change or `aggregator
-    retag` applies the rules to what is stored."""
+    """Title as written, link, author, categories and summary only, in place: no revision
+    (the words are the same), no "updated" in a digest. The item's tags stay until its words
+    change or `aggregator retag` applies the rules to what is stored."""
     _set_columns(conn, [(item_id, _about(item)) for item_id, item in moved], now=now)
 
 
