@@ -94,7 +94,7 @@ class Fetched:
     content: bytes  # decompressed
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
     validators: CacheValidators = CacheValidators()
-    permanent_redirect: str | None = None  # where a 301/308 chain ended, to record
+    permanent_redirect: str | None = None  # where the leading 301/308 hops led, to record
     fresh_until: datetime | None = None  # from Cache-Control max-age or Expires
 
 
@@ -104,7 +104,7 @@ class Unchanged:
 
     url: str
     fresh_until: datetime | None = None
-    permanent_redirect: str | None = None  # reached through 301/308 only: the new URL
+    permanent_redirect: str | None = None  # where the leading 301/308 hops led: the new URL
     # The ETag / Last-Modified the 304 carried; a field it did not send is None, and the
     # stored one stands (RFC 9111 4.3.4: a 304 updates the stored headers it names).
     validators: CacheValidators = CacheValidators()

@@ -390,6 +390,25 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
     assert "update its url in sources.toml" in out
 
 
+def test_a_permanent_redirect_to_a_temporary_one_records_the_permanent_target(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    http_server.add("/today.xml", body=RSS, etag='"t"')
+    http_server.redirect("/moved.xml", "/today.xml", status=302)
+    http_server.redirect("/old.xml", "/moved.xml", status=301)
+    config = write_config(
+        env / "config", [source("mixed", http_server.url("/old.xml"))], settings=FAST
+    )
+    code, doc = refresh_json(capsys, config)
+    assert code == 0 and statuses(doc) == {"mixed": "new"}
+    code, doc = refresh_json(capsys, config)
+    assert statuses(doc) == {"mixed": "not modified"}
+    # The second refresh asked the 301's target, which still redirects for today.
+    assert [http_server.count(p) for p in ("/old.xml", "/moved.xml", "/today.xml")] == [1, 2, 2]
+    code, out, _ = run(capsys, "--config", str(config), "sources")
+    assert f"moved permanently to {http_server.url('/moved.xml')}" in out
+
+
 def test_no_refresh_asks_a_rate_limited_server_again_before_its_retry_after(
     http_server: FixtureServer,
     other_http_server: FixtureServer,

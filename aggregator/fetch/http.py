@@ -11,8 +11,9 @@ Requests go to the transports directly, not through `httpx.AsyncClient`: of what
 adds, we use only its cookies (kept here, per host) and proxies from the environment (read
 here, per host); its auth, event hooks and redirect layers cost a quarter of a 304's CPU.
 Redirects are followed here so that each hop goes through the pool and the per-host limit of
-the host it points at, and so that we know whether every hop was permanent (then the caller
-records the new URL).
+the host it points at, and so that we know which hops were permanent: the caller records as
+the new URL the target of the last permanent hop before any temporary one (a 301 to an
+address that answers a 302 moved the feed there; the 302 says nothing lasting).
 
 A user name and password in the URL (http://user:password@host/feed) are sent as HTTP Basic
 auth, as curl and feed readers send them, to that URL's origin only (`Login`); the URL
@@ -40,10 +41,16 @@ import httpcore
 import httpx
 
 from aggregator.errors import Blocked, ConfigError, FetchError, RateLimited
-from aggregator.fetch.caching import fresh_until, request_headers, retry_after, validators_of
+from aggregator.fetch.caching import (
+    fresh_until,
+    http_date,
+    request_headers,
+    retry_after,
+    validators_of,
+)
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
-from aggregator.fetch.holds import Holds
+from aggregator.fetch.holds import Holds, host_key
 from aggregator.fetch.inflate import IncompleteBody, decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
@@ -322,10 +329,12 @@ class HttpFetcher:
             except Transient as exc:
                 last = exc.error
             except TimeoutError:
-                parsed = _parsed(url)
+                # The server as other network errors name it: with its port, when not the
+                # scheme's default (one host may serve feeds on several).
+                server = host_key(url) or url
                 last = FetchError(
                     source_id,
-                    f"total timeout: no complete answer from {parsed.host if parsed else url}"
+                    f"total timeout: no complete answer from {server}"
                     f" within {options.total_timeout:g}s (fetch.total_timeout)",
                 )
         assert last is not None  # the loop ran at least once
@@ -341,7 +350,8 @@ class HttpFetcher:
         login: Login | None,
     ) -> Fetched | Unchanged:
         headers = request_headers(validators)
-        all_permanent = True
+        all_permanent = True  # every hop so far
+        moved_to: str | None = None  # the target of the last of those
         answer = await self._exchange(source_id, url, _signed(headers, login, url), turn)
         hops = 0
         while answer.status_code in REDIRECT_STATUSES:
@@ -367,13 +377,15 @@ class HttpFetcher:
                 problem = "a server may redirect only to http:// or https://"
             if problem is not None:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {problem}")
+            if all_permanent:
+                moved_to = target
             answer = await self._exchange(source_id, target, _signed(headers, login, target), turn)
         conditional = bool(headers)  # what was sent: an unsendable validator was not
         return self._judge(
             source_id,
             answer,
             now,
-            permanent=hops > 0 and all_permanent,
+            moved_to=moved_to,
             conditional=conditional,
             redirected_from=url if hops else None,
         )
@@ -384,7 +396,7 @@ class HttpFetcher:
         answer: Answer,
         now: datetime,
         *,
-        permanent: bool,
+        moved_to: str | None,
         conditional: bool,
         redirected_from: str | None = None,
     ) -> Fetched | Unchanged:
@@ -401,7 +413,7 @@ class HttpFetcher:
             return Unchanged(
                 url=answer.url,
                 fresh_until=fresh_until(headers, now),
-                permanent_redirect=answer.url if permanent else None,
+                permanent_redirect=moved_to,
                 # A server may rotate its ETag at every 304: the next request must send
                 # the new one, or it stops matching and every fetch is a whole document.
                 validators=validators_of(headers),
@@ -418,10 +430,12 @@ class HttpFetcher:
             if when is not None or status == 429:
                 later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
                 asked = headers.get("retry-after", "").strip()
-                if when is not None and not asked.isdigit():
-                    # An HTTP-date, said as sent: one in 2099 is held to ten years above,
-                    # and the schedule's cap (pipeline) says when it will be asked again.
-                    later = f", Retry-After: {asked}"
+                said = http_date(asked) if when is not None and not asked.isdigit() else None
+                if said is not None:
+                    # An HTTP-date, told as the server's date in UTC, as a delay is: one in
+                    # 2099 is held to ten years above, and the schedule's cap (pipeline)
+                    # says when it will be asked again.
+                    later = f", retry after {said.replace(microsecond=0).isoformat()}"
                 if when is not None:
                     # The server's word about itself: none of its sources' requests still
                     # waiting for their turn is sent before then (the pipeline shortens
@@ -452,7 +466,7 @@ class HttpFetcher:
             content=answer.content,
             headers=headers,
             validators=validators_of(headers),
-            permanent_redirect=answer.url if permanent else None,
+            permanent_redirect=moved_to,
             fresh_until=fresh_until(headers, now),
         )
 
