@@ -412,6 +412,28 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
     }
 
 
+def _what_loads(config_dir: Path) -> dict[str, int | None]:
+    """The summary keys of `_check_config` for a config with a problem: those of a file that
+    loads on its own, null for those of a file that does not (a script reads one shape)."""
+    from aggregator.rules_loader import RulesLoader
+    from aggregator.settings import load_sources
+
+    found: dict[str, int | None] = dict.fromkeys(("sources", "enabled", "unverified", "topic_tags"))
+    try:
+        sources = load_sources(config_dir)
+    except ConfigError:
+        pass
+    else:
+        found["sources"] = len(sources)
+        found["enabled"] = sum(1 for s in sources if s.enabled)
+        found["unverified"] = sum(1 for s in sources if not s.verified)
+    try:
+        found["topic_tags"] = len(RulesLoader(config_dir).get().topics)
+    except ConfigError:
+        pass
+    return found
+
+
 def _each_file_checked(config_dir: Path) -> list[ConfigError]:
     """The first problem of each config file, each file read on its own: `--json` lists
     them all, where loading stops at the first file with one (sources.toml was not looked
@@ -476,6 +498,7 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
         problems = [exc, *(e for e in _each_file_checked(config_dir) if str(e) != str(exc))]
         records = [problem_record(problem) for problem in problems]
         document = {"config_dir": str(config_dir), "ok": False, "problems": records}
+        document |= _what_loads(config_dir)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         raise
     document = {"config_dir": str(config_dir), "ok": True, "problems": []} | summary

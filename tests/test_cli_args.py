@@ -170,6 +170,26 @@ def test_sources_check_json_prints_one_document(
     assert problem["problem"] == "invalid value 'rss'"
     assert "'feed'" in problem["expected"]
     assert problem["message"] in captured.err  # the line on stderr as without --json
+    # The same keys as for a good config: null where the file with the problem says them.
+    assert document.keys() == {
+        "config_dir",
+        "ok",
+        "problems",
+        "sources",
+        "enabled",
+        "unverified",
+        "topic_tags",
+    }
+    assert (document["sources"], document["enabled"], document["unverified"]) == (None,) * 3
+    assert document["topic_tags"] == 0
+    (config / "sources.toml").write_text(
+        (config / "sources.toml").read_text().replace('kind = "rss"', 'kind = "feed"', 1)
+    )
+    (config / "aggregator.toml").write_text("[fetch]\nmax_connections = 0\n")
+    assert main(["--config", str(config), "sources", "check", "--json"]) == EXIT_CONFIG
+    document = json.loads(capsys.readouterr().out)
+    assert document["problems"][0]["file"] == str(config / "aggregator.toml")
+    assert (document["sources"], document["enabled"], document["unverified"]) == (2, 2, 0)
 
 
 @pytest.mark.parametrize(
