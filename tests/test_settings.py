@@ -300,6 +300,20 @@ SOURCE_CASES = [
         "upper case",
     ),
     Bad(
+        "country-that-does-not-exist",
+        FEED + 'country = "QQ"  # <-\n',
+        "source[0].country",
+        "unknown country code 'QQ'",
+        "ISO 3166-1",
+    ),
+    Bad(
+        "language-that-does-not-exist",
+        FEED + 'language = "qq"  # <-\n',
+        "source[0].language",
+        "unknown language code 'qq'",
+        "ISO 639-1",
+    ),
+    Bad(
         "id-not-a-slug",
         FEED.replace('id = "ok"', 'id = "Not OK"  # <-'),
         "source[0].id",
@@ -661,7 +675,8 @@ def test_several_problems_are_counted_and_the_first_by_line_reported(tmp_path: P
     assert (
         caught.value.more
         == "and 1 more problem: line 8, source[0].country: invalid country code 'xx'"
-        " (expected a 2-letter ISO 3166-1 code in upper case, like 'DE')"
+        " (expected a 2-letter ISO 3166-1 code in upper case, like 'DE', or the EU's EU, EL"
+        " or UK)"
     )
     # The first problem's expectation comes before the others, so it reads as its own.
     assert str(caught.value).endswith(
@@ -800,6 +815,7 @@ def test_a_sources_time_zone_is_its_own_else_its_countrys_else_the_default(
         # hour off, before.
         + feed("eu-greece", 'country = "EL"')
         + feed("eu-uk", 'country = "UK"')
+        + feed("eu-institution", 'country = "EU"')  # no zone of its own
         + feed("default"),
         encoding="utf-8",
     )
@@ -809,6 +825,7 @@ def test_a_sources_time_zone_is_its_own_else_its_countrys_else_the_default(
         "country": "Europe/Warsaw",
         "eu-greece": "Europe/Athens",
         "eu-uk": "Europe/London",
+        "eu-institution": "Europe/Brussels",
         "default": "Europe/Brussels",
     }
     (tmp_path / "sources.toml").write_text(feed("bare"), encoding="utf-8")

@@ -25,6 +25,7 @@ from aggregator.durations import (
     parse_duration,
 )
 from aggregator.models import AUTOMATIC_TAG_FAMILIES
+from aggregator.settings.codes import COUNTRY_CODES, LANGUAGE_CODES
 from aggregator.settings.tomlfile import toml_text
 from aggregator.urls import mask_password, spaced_or_unprintable, url_problem
 
@@ -71,13 +72,39 @@ TagFilter = Annotated[
         " 'org:ngo' or 'source:edri'",
     ),
 ]
+
+
+def _code(regex: str, known: frozenset[str], what: str, expected: str) -> Any:
+    """A code of the given form that exists: one of `known`."""
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise fail(f"invalid {what} {value!r}", expected)
+        if value not in known:
+            raise fail(f"unknown {what} {value!r}", expected)
+        return value
+
+    return AfterValidator(check)
+
+
 Language = Annotated[
     str,
-    _pattern(r"[a-z]{2}", "language code", "a 2-letter ISO 639-1 code in lower case, like 'de'"),
+    _code(
+        r"[a-z]{2}",
+        LANGUAGE_CODES,
+        "language code",
+        "a 2-letter ISO 639-1 code in lower case, like 'de'",
+    ),
 ]
 Country = Annotated[
     str,
-    _pattern(r"[A-Z]{2}", "country code", "a 2-letter ISO 3166-1 code in upper case, like 'DE'"),
+    _code(
+        r"[A-Z]{2}",
+        COUNTRY_CODES,
+        "country code",
+        "a 2-letter ISO 3166-1 code in upper case, like 'DE', or the EU's EU, EL or UK",
+    ),
 ]
 ProcedureReference = Annotated[
     str,
