@@ -427,10 +427,8 @@ def _what_loads(config_dir: Path) -> dict[str, int | None]:
         found["sources"] = len(sources)
         found["enabled"] = sum(1 for s in sources if s.enabled)
         found["unverified"] = sum(1 for s in sources if not s.verified)
-    try:
+    with contextlib.suppress(ConfigError):
         found["topic_tags"] = len(RulesLoader(config_dir).get().topics)
-    except ConfigError:
-        pass
     return found
 
 
