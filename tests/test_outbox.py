@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -192,6 +193,12 @@ def test_a_live_claim_is_respected_and_an_expired_one_taken_over(
         )
     [busy] = deliver_pending(engine, transport(smtp_server), now=BASE + LEASE / 2)
     assert busy.status == "busy" and smtp_server.accepted == []
+    # Said with who holds it and from when it is sent again (the command exits 1).
+    assert busy.error == (
+        f"being sent by other since {BASE.isoformat(timespec='seconds')};"
+        f" sent again from {(BASE + LEASE).isoformat(timespec='seconds')}"
+        " if that send never finishes"
+    )
     [taken] = deliver_pending(engine, transport(smtp_server), now=BASE + LEASE * 2)
     assert taken.status == "sent" and taken.attempts == 2
     assert len(smtp_server.accepted) == 1
@@ -315,13 +322,28 @@ def test_killed_between_claim_and_send(engine: Engine, database_url: str) -> Non
     [row] = outbox_rows(engine)
     assert row["status"] == "sending" and row["attempts"] == 1
     with SmtpServer() as server:
-        # Within the lease the claim may belong to a live process: leave it alone.
+        # Within the lease, but the claimant was a process of this machine that no longer
+        # runs: taken over at once, not ten minutes later.
         assert [o.status for o in run_profile(engine, transport(server), BASE + LEASE / 2)] == [
-            "busy"
+            "sent"
         ]
-        assert server.accepted == []
-        run_profile(engine, transport(server), BASE + LEASE + timedelta(seconds=1))
         assert_delivered_once(engine, server)
+
+
+def test_a_claim_of_a_live_process_of_this_machine_is_left_alone(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    row_id = queue(engine, build(engine, "daily", BASE), BASE)
+    alive = f"{socket.gethostname()}:{os.getpid()}:0000"  # this very process: it runs
+    with engine.begin() as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id)
+            .values(status="sending", claimed_at=BASE, claimed_by=alive, attempts=1)
+        )
+    [busy] = deliver_pending(engine, transport(smtp_server), now=BASE + LEASE / 2)
+    assert busy.status == "busy" and alive in (busy.error or "")
+    assert smtp_server.accepted == []
 
 
 def test_killed_during_the_send(engine: Engine, database_url: str) -> None:

@@ -4,7 +4,8 @@
                     an outbox row 'pending' with the Message-ID and the message's bytes, both
                     unique per (profile, window end)
     claim           UPDATE … SET status='sending' WHERE status='pending' (or a 'sending' row
-                    whose lease expired): one process wins, on SQLite and PostgreSQL alike
+                    whose lease expired, or whose claimant was a process of this machine that
+                    no longer runs): one process wins, on SQLite and PostgreSQL alike
     send            the stored bytes, never a rebuilt message, so every attempt is identical
     mark            'sent'; a failed send goes back to 'pending' with its error
 
@@ -21,7 +22,6 @@ window: its file name is the Message-ID, so a resend overwrites the same file.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +40,7 @@ from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError
 from aggregator.store.digests import insert_ignoring_duplicates, record_digest
 from aggregator.store.engine import WRITE_OPTION
+from aggregator.store.leases import new_owner, owner_gone
 from aggregator.store.schema import outbox
 from aggregator.store.timestamps import from_db, to_db
 
@@ -206,21 +207,26 @@ def send_queued(
     lease: timedelta = LEASE,
 ) -> DeliveryOutcome:
     """Claim one outbox row, send its stored bytes, mark it sent (or pending on failure)."""
-    me = worker or f"pid-{os.getpid()}"
+    # host:pid: a claim of a process of this machine that was killed is taken over at once,
+    # not after the lease (`owner_gone`), as a killed refresh's leases are.
+    me = worker or new_owner()
     at = to_db(now)
+    claim = (
+        update(outbox)
+        .values(status="sending", claimed_at=at, claimed_by=me, attempts=outbox.c.attempts + 1)
+        .where(outbox.c.id == row_id)
+    )
     try:
         with _writing(engine) as conn:
-            claimed = conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, _claimable(at - lease))
-                .values(
-                    status="sending",
-                    claimed_at=at,
-                    claimed_by=me,
-                    attempts=outbox.c.attempts + 1,
-                )
-            ).rowcount
+            claimed = conn.execute(claim.where(_claimable(at - lease))).rowcount
             row = conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
+            holder = row["claimed_by"]
+            if not claimed and row["status"] == "sending" and holder and owner_gone(holder):
+                # Only from that very claimant: another run may have taken it over first.
+                claimed = conn.execute(
+                    claim.where(outbox.c.status == "sending", outbox.c.claimed_by == holder)
+                ).rowcount
+                row = conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
     except SQLAlchemyError as exc:
         raise StoreError(f"claiming outbox row {row_id}: {exc}") from exc
 
@@ -237,7 +243,17 @@ def send_queued(
         )
 
     if not claimed:
-        return outcome("already-sent" if row["status"] == "sent" else "busy", row["last_error"])
+        if row["status"] == "sent":
+            return outcome("already-sent", row["last_error"])
+        # Said, with who and until when: not delivered by this run (exit 1), and maybe not
+        # at all, if that claimant died on another machine.
+        since = from_db(row["claimed_at"]) if row["claimed_at"] is not None else now
+        retry = (since + lease).isoformat(timespec="seconds")
+        return outcome(
+            "busy",
+            f"being sent by {row['claimed_by']} since {since.isoformat(timespec='seconds')};"
+            f" sent again from {retry} if that send never finishes",
+        )
     try:
         transport.send(bytes(row["message"]))
     except PartiallyRefused as exc:

@@ -232,9 +232,9 @@ def holders(engine: Engine, *, now: datetime) -> dict[str, str]:
     return {row.id: row.lease_owner for row in rows}
 
 
-def _gone(owner: str) -> bool:
-    """Whether `owner` names a process of this machine that no longer runs (a refresh
-    killed with -9): its leases are stale before they expire."""
+def owner_gone(owner: str) -> bool:
+    """Whether `owner` (`new_owner`) names a process of this machine that no longer runs (a
+    refresh or a digest send killed with -9): what it holds is stale before it expires."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
@@ -293,7 +293,7 @@ def claim(
                     )
                 ).all()
                 for row in rows:
-                    if (row.lease_owner is None or _gone(row.lease_owner)) and conn.execute(
+                    if (row.lease_owner is None or owner_gone(row.lease_owner)) and conn.execute(
                         update(sources)
                         .where(sources.c.id == row.id, sources.c.lease_owner == row.lease_owner)
                         .values(lease_owner=owner, lease_expires_at=expires_at)
