@@ -73,9 +73,16 @@ def parse_since(text: str, *, now: datetime) -> datetime:
     from aggregator.when import BadTime, parse_when
 
     try:
-        return parse_when(text, now=now)
+        when = parse_when(text, now=now)
     except BadTime as exc:
         raise UsageError(f"--since {text!r}: {exc}") from None
+    if when > now:
+        # A window from a time to come holds nothing: a typed year, not a wish.
+        raise UsageError(
+            f"--since {text!r}: {when.isoformat(timespec='seconds')} is in the future"
+            f" (now {now.isoformat(timespec='seconds')})"
+        )
+    return when
 
 
 def config_dir_of(args: argparse.Namespace) -> Path:
@@ -620,8 +627,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
             line += f" to {app.settings.data_dir / 'outbox'} (no [smtp] configured)"
         if outcome.error:
             line += f" ({outcome.error})"
-        # Sent with some recipients refused is a delivery that failed for them: exit 1.
-        failed = failed or outcome.status == "failed" or bool(outcome.error)
+        # Sent with some recipients refused is a delivery that failed for them, and one
+        # another run holds ("busy") is not delivered by this one: exit 1.
+        failed = failed or outcome.status in ("failed", "busy") or bool(outcome.error)
         print(line)
     if run.taken is not None:
         # Not a failure: that run's email carries these items; sending them again would not.

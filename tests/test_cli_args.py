@@ -36,6 +36,8 @@ def test_since_forms(text: str, expected: datetime) -> None:
         ("9999-12-31T23:59-01:00", "out of range"),
         ("", "expected an ISO date"),
         ("yesterday", "expected an ISO date"),
+        # A window from a time to come holds nothing: "2030" typed for "2025".
+        ("2030-01-01", "is in the future"),
     ],
 )
 def test_since_out_of_range_or_garbage_is_a_usage_error(text: str, problem: str) -> None:
@@ -47,6 +49,7 @@ def test_commands_exit_2_on_such_values(env: Path, capsys: pytest.CaptureFixture
     config = write_config(env / "config", [])
     for argv in (
         ["export", "--since", "1000000d"],
+        ["digest", "--since", "2999-01-01", "--dry-run"],
         ["clusters", "--since", "0001-01-01T00:00+01:00"],
         ["replay", "--window-days", "99999999999"],
         ["clusters", "--min-size", "9223372036854775808"],
