@@ -53,7 +53,8 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
     http_server: FixtureServer, tmp_path: Path, sig: int, code: int, said: str
 ) -> None:
     fast = http_server.add("/fast.xml", body=RSS, content_type="application/rss+xml")
-    slow = [http_server.add(f"/slow/{n}.xml", body=RSS, delay=10.0) for n in range(3)]
+    # Slow enough to be still waiting when the signal comes, also on a loaded machine.
+    slow = [http_server.add(f"/slow/{n}.xml", body=RSS, delay=30.0) for n in range(3)]
     sources = [{"id": "fast", "name": "fast", "url": fast, "kind": "feed", "org": "ngo"}] + [
         {"id": f"slow-{n}", "name": "slow", "url": url, "kind": "feed", "org": "ngo"}
         for n, url in enumerate(slow)
