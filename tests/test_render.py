@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from aggregator.deliver.files import write_digest_files
 from aggregator.deliver.render import (
@@ -135,11 +136,32 @@ def test_text_lines_fit_78_columns_except_lone_urls() -> None:
     text = render_text(digest)
     assert long_url in text
     for line in text.splitlines():
-        assert len(line) <= 78 or URL_LINE.match(line), line
+        assert cell_len(line) <= 78 or URL_LINE.match(line), line
     full = render_text(sample_digest())  # with a problem source, whose URL has its own line
     assert len(full.splitlines()) > 20
     for line in full.splitlines():
-        assert len(line) <= 78 or URL_LINE.match(line), line
+        assert cell_len(line) <= 78 or URL_LINE.match(line), line
+
+
+def test_text_lines_fit_78_columns_as_a_terminal_shows_chinese_and_japanese() -> None:
+    # No spaces to break at, and two columns a character: one 110-column line before.
+    chinese = "欧盟理事会就打击网上儿童性虐待的条例达成立场，" * 6
+    japanese = "欧州議会は児童の性的虐待に関する規則について、本会議で採決した。" * 4
+    digest = digest_of(
+        [
+            item(1, "bbc", title=chinese[:40], summary=chinese),
+            item(2, "nhk", title="欧州議会の採決", summary=japanese + " AI生成画像 CSAR"),
+        ]
+    )
+    text = render_text(digest)
+    lines = text.splitlines()
+    for line in lines:
+        assert cell_len(line) <= 78 or URL_LINE.match(line), (cell_len(line), line)
+    flat = "".join(line.strip() for line in lines)
+    assert chinese.replace("，", "") in flat.replace("，", "")  # nothing lost, only broken
+    assert "AI生成画像 CSAR" in text.replace("\n", " ")
+    # A comma or full stop is never the first character of a line.
+    assert not any(line.strip().startswith(("，", "。")) for line in lines)
 
 
 def test_text_has_every_part() -> None:
@@ -246,7 +268,7 @@ def test_real_edri_feed_items_render_clean(corpus: Path) -> None:
         e.summary and "<" not in e.summary and "&amp;" not in e.summary for e in digest.entries
     )
     for line in render_text(digest).splitlines():
-        assert len(line) <= 78 or URL_LINE.match(line), line
+        assert cell_len(line) <= 78 or URL_LINE.match(line), line
     html = render_html(digest)
     assert "<p>" not in html and "&lt;p&gt;" not in html  # feed markup is gone, not escaped
     assert render_json(digest).count('"url": "https://edri.org/') == 2 * len(raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from rich.cells import cell_len, chop_cells
 
 from aggregator.digest import (
     Change,
@@ -47,23 +48,73 @@ def local_date(digest: Digest) -> str:
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
-    """Wrap to `width` columns. A URL longer than a line stays whole on a line of its own
-    (cut, it would no longer be a link); any other overlong word is cut."""
-    room = width - max(len(indent), len(first or ""))
-    words: list[str] = []
+    """Wrap to `width` columns as a terminal shows them: a Chinese or Japanese character
+    takes two, and a line may break between two of them (such text has no spaces). A URL
+    longer than a line stays whole on a line of its own (cut, it would no longer be a link);
+    any other overlong word is cut."""
+    opening = indent if first is None else first
+    room = width - max(cell_len(indent), cell_len(opening))
+    lines: list[str] = []
+    line, used = opening, cell_len(opening)
+    empty = True  # nothing but the indent on the line yet
+    for piece, spaced in _pieces(text, room):
+        size = cell_len(piece) + (1 if spaced and not empty else 0)
+        if not empty and used + size > width:
+            lines.append(line)
+            line, used, empty = indent, cell_len(indent), True
+            size = cell_len(piece)
+        line += (" " if spaced and not empty else "") + piece
+        used += size
+        empty = False
+    if not empty:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _pieces(text: str, room: int) -> Iterator[tuple[str, bool]]:
+    """What `wrap` places, each with whether a space goes before it: the words, and inside a
+    word each wide character (a break may come before or after one), an overlong word cut."""
     for word in text.split():
-        if len(word) > room and not _URL.match(word):
-            words.extend(word[i : i + room] for i in range(0, len(word), room))
+        if cell_len(word) == len(word):  # no wide character: the common case
+            if len(word) > room and not _URL.match(word):
+                yield word[:room], True
+                for start in range(room, len(word), room):
+                    yield word[start : start + room], False
+            else:
+                yield word, True
+            continue
+        spaced = True
+        for run in _runs(word):
+            parts = [run] if cell_len(run) <= room else chop_cells(run, room)
+            for part in parts:
+                yield part, spaced
+                spaced = False
+
+
+# Wide punctuation that East Asian typesetting keeps off the start of a line.
+_NO_LINE_START = frozenset("，。、；：！？）」』】〕〉》〙〗〛’”・ー")
+
+
+def _runs(word: str) -> list[str]:
+    """The word split where a line may break inside it: each wide (East Asian) character
+    alone, the narrow ones between them together. Wide: what terminals draw in two columns,
+    as rich (our terminal tables) measures it."""
+    runs: list[str] = []
+    narrow = ""
+    for char in word:
+        if cell_len(char) == 2:
+            if narrow:
+                runs.append(narrow)
+                narrow = ""
+            if char in _NO_LINE_START and runs:
+                runs[-1] += char  # a comma or a closing bracket never opens a line
+            else:
+                runs.append(char)
         else:
-            words.append(word)
-    return textwrap.fill(
-        " ".join(words),
-        width=width,
-        initial_indent=indent if first is None else first,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+            narrow += char
+    if narrow:
+        runs.append(narrow)
+    return runs
 
 
 # What opens a list item at the start of a line ("1. Introduction", "2) ...", "- item"):
