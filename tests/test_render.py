@@ -3,6 +3,7 @@ can become markup in any of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -250,6 +251,24 @@ def test_files_are_written_per_profile_and_local_date(tmp_path: Path) -> None:
     os.umask(umask)
     assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in paths)  # not 0600
     assert not list(folder.glob(".*"))  # no temporary files left
+
+
+def test_files_of_one_name_show_one_window(tmp_path: Path) -> None:
+    earlier = sample_digest()
+    write_digest_files(earlier, tmp_path, suffix="-preview")
+    folder = tmp_path / "digests" / "daily"
+    later = digest_of([item(9, "edri", title="Only in the later window")])
+    later = dataclasses.replace(later, window_end=earlier.window_end)  # the same local date
+    [path] = write_digest_files(later, tmp_path, ("json",), suffix="-preview")
+    # The earlier window's html, text and markdown went: beside the new json they would
+    # read as the same digest.
+    assert sorted(folder.iterdir()) == [path]
+    assert "Only in the later window" in path.read_text(encoding="utf-8")
+    # An empty digest replaces nothing, and removes nothing either.
+    write_digest_files(earlier, tmp_path)
+    empty = dataclasses.replace(digest_of([]), window_end=earlier.window_end)
+    assert write_digest_files(empty, tmp_path, ("json",)) == []
+    assert len(list(folder.glob("2025-03-04.*"))) == 4
 
 
 @pytest.mark.corpus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -24,6 +25,8 @@ FORMATS: Mapping[str, tuple[str, Callable[[Digest], str]]] = {
     "markdown": ("md", render_markdown),
     "json": ("json", render_json),
 }
+
+log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -55,11 +58,13 @@ def write_digest_files(
 
     A second digest of the same profile on the same local date overwrites the first (the
     file is "the digest of that date", the store keeps every window), unless it is empty:
-    an empty one never replaces a file, which may hold what was emailed that day. `suffix`
-    goes after the date (a preview's "-preview").
+    an empty one never replaces a file, which may hold what was emailed that day. Written
+    in fewer formats, it removes the first one's files of the others, so that the files of
+    one name always show one window. `suffix` goes after the date (a preview's "-preview").
     """
     written: list[Path] = []
     folder = digest_dir(data_dir, digest.profile)
+    formats = list(formats)
     for name in formats:
         if name not in FORMATS:
             raise DeliveryError(
@@ -75,4 +80,12 @@ def write_digest_files(
         except OSError as exc:
             raise FilesNotWritable(path, exc) from exc
         written.append(path)
+    if written:
+        for name, (extension, _) in FORMATS.items():
+            other = folder / f"{local_date(digest)}{suffix}.{extension}"
+            if name not in formats:
+                try:
+                    other.unlink(missing_ok=True)
+                except OSError as exc:  # the files written stand; only this one is stale
+                    log.warning("could not remove %s, of an earlier window: %s", other, exc)
     return written
