@@ -609,7 +609,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
         f"{count(digest.new_item_count, 'new item')}, {digest.updated_count} updated, "
         f"from {count(digest.source_count, 'source')}"
         + (f", {count(events, 'procedure event')}" if events else "")
-        + f"; window {digest.window_start.isoformat()} .. {digest.window_end.isoformat()}"
+        + f"; window {digest.window_start.isoformat(timespec='seconds')}"
+        f" .. {digest.window_end.isoformat(timespec='seconds')}"
     )
     if args.dry_run:
         from aggregator.deliver.render import render_text

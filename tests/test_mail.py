@@ -213,6 +213,15 @@ def test_an_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> 
     assert server.offered == []
 
 
+def test_tls_on_a_plain_smtp_port_says_which_setting_to_try(
+    smtp_server: SmtpServer, client_tls: ssl.SSLContext
+) -> None:
+    transport = SmtpTransport(smtp_server.settings(security="tls"), ssl_context=client_tls)
+    with pytest.raises(DeliveryError, match='this port may want security = "starttls"'):
+        transport.send(as_bytes(message_for(sample_digest())))
+    assert smtp_server.offered == []
+
+
 def test_no_server_is_a_delivery_error() -> None:
     settings = SmtpServer().settings(port=free_port(), timeout=2.0)
     with pytest.raises(DeliveryError, match=r"smtp 127.0.0.1:\d+: connection refused \("):

@@ -258,5 +258,12 @@ def _smtp_words(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate refused: {exc.verify_message or exc.reason or exc}"
     if isinstance(exc, ssl.SSLError):
+        if exc.reason == "WRONG_VERSION_NUMBER":
+            # The port spoke plain SMTP to our TLS handshake: security = "tls" on a port
+            # that wants STARTTLS (587, 25) or none, the commonest mistake with a new server.
+            return (
+                "TLS error: the server did not answer in TLS (WRONG_VERSION_NUMBER): this"
+                ' port may want security = "starttls" (as 587 and 25 do) or "none"'
+            )
         return f"TLS error: {exc.reason or exc}"
     return f"{type(exc).__name__}: {exc}"
