@@ -1,9 +1,11 @@
-"""The codes a source's `country` and `language` may take.
+"""Country and language codes that exist: what a source's `country` and `language`, an
+API client's `language`, and a page's `lang` may name.
 
 Two short lists of a standard that changes once in years, kept here rather than taken from a
 package: pycountry, the library that holds them, is 23 MB and costs every command ~60 ms to
-load, where the config check needs only to know the codes exist ("QQ" passed as a country,
-and gave its sources a tag and a time zone of nowhere).
+load, where the checks need only to know the codes exist ("QQ" passed as a country, and gave
+its sources a tag and a time zone of nowhere). No imports: the parse workers and the config
+check both read it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ ISO_3166_COUNTRIES = _codes(
 EU_COUNTRY_CODES = frozenset({"EU", "EL", "UK", "XK"})
 COUNTRY_CODES = ISO_3166_COUNTRIES | EU_COUNTRY_CODES
 
-# ISO 639-1: the 184 two-letter language codes.
+# ISO 639-1: the two-letter language codes (with bh and sh, withdrawn since, which older
+# documents still carry).
 LANGUAGE_CODES = _codes(
     """
     aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu
@@ -42,6 +45,6 @@ LANGUAGE_CODES = _codes(
     kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd
     ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se
     sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw
-    ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+    ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu bh
     """
 )

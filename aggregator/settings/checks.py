@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from aggregator.cadence import LONGEST_WAIT
+from aggregator.codes import COUNTRY_CODES, LANGUAGE_CODES
 from aggregator.durations import (
     DURATION_EXAMPLES,
     DurationTooLong,
@@ -25,7 +26,6 @@ from aggregator.durations import (
     parse_duration,
 )
 from aggregator.models import AUTOMATIC_TAG_FAMILIES
-from aggregator.settings.codes import COUNTRY_CODES, LANGUAGE_CODES
 from aggregator.settings.tomlfile import toml_text
 from aggregator.urls import mask_password, spaced_or_unprintable, url_problem
 
