@@ -338,6 +338,27 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
 # -- HTTP behaviour ----------------------------------------------------------------------------
 
 
+def test_a_store_file_moved_away_is_not_ready_and_never_a_500(tmp_path: Path) -> None:
+    database = tmp_path / "var" / "aggregator.sqlite"
+    app = seeded_app(tmp_path, f"sqlite:///{database}")
+    try:
+        with serving(create_app(app)) as url, httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/readyz").status_code == 200
+            for path in database.parent.glob("aggregator.sqlite*"):
+                path.rename(tmp_path / path.name)  # an operator moved it, or a disk went
+            ready = http.get("/readyz")
+            assert ready.status_code == 503
+            assert "no longer exists" in ready.json()["checks"]["store"]
+            for path in ("/api/v1/items?tag=csar", "/api/v1/sources", "/feeds/items.atom"):
+                response = http.get(path)
+                # Answered from the file still open, or a problem: not "Internal Server Error".
+                assert response.status_code in (200, 503), (path, response.text)
+                if response.status_code == 503:
+                    assert response.headers["content-type"] == "application/problem+json"
+    finally:
+        app.close()
+
+
 def test_etag_and_if_none_match(own_app: App, own_client: httpx.Client) -> None:
     app, client = own_app, own_client
     for path in (
@@ -378,6 +399,19 @@ def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> 
             assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
             other = httpx.get(f"{url}/api/v1/tags", headers={"Origin": "https://evil.example"})
             assert "access-control-allow-origin" not in other.headers
+            preflight = {"Access-Control-Request-Method": "GET"}
+            asked = httpx.options(
+                f"{url}/api/v1/items", headers={"Origin": "https://dash.example", **preflight}
+            )
+            assert asked.status_code == 200
+            assert asked.headers["access-control-allow-origin"] == "https://dash.example"
+            refused = httpx.options(
+                f"{url}/api/v1/items", headers={"Origin": "https://evil.example", **preflight}
+            )
+            # A problem, as every other error: not a bare text/plain "Disallowed CORS origin".
+            assert_problem(refused, 400)
+            assert refused.json()["detail"] == "not allowed: origin (api.cors_origins)"
+            assert "access-control-allow-origin" not in refused.headers
     finally:
         app.close()
 
@@ -394,6 +428,11 @@ def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> 
         ("/api/v1/items?q=-only", "q"),
         ("/api/v1/items?q=", "q"),
         ("/api/v1/items?tag=a%00b", "tag"),
+        ("/api/v1/items?tag=", "tag"),
+        ("/api/v1/items?tag=csar&tag=", "tag"),
+        ("/feeds/items.atom?tag=", "tag"),
+        ("/feeds/items.json?tag=%ff%fe", "tag"),
+        ("/api/v1/items?q=%ff%fe", "q"),
         ("/api/v1/items?cursor=not-a-cursor", "cursor"),
         ("/api/v1/items?since=0001-01-01T00:00:00%2B05:00", "since"),
         ("/api/v1/items?since=1795625220", "since"),  # a bare number is no time
@@ -484,6 +523,9 @@ def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
         "/api/v1/healthz",
         "/api/v1/readyz",
         "/api/v1/metrics",
+        "/healthz",  # the conventional paths probes and scrapers use, documented too
+        "/readyz",
+        "/metrics",
         "/api/v1/refresh",
         "/feeds/digest.atom",
         "/feeds/digest.json",

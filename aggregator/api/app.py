@@ -15,12 +15,12 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from aggregator import __version__
 from aggregator.api import problems
 from aggregator.api.compression import NegotiatedGZip
 from aggregator.api.context import ApiContext
+from aggregator.api.cors import ProblemCORSMiddleware
 from aggregator.api.generation import store_generation
 from aggregator.api.head import HeadAsGet
 from aggregator.api.metrics import MetricsMiddleware, registry_for
@@ -110,7 +110,7 @@ def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = F
     )
     if app.settings.api.cors_origins:
         api.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=list(app.settings.api.cors_origins),
             allow_methods=["GET", "HEAD", "POST"],
             allow_headers=["Authorization", "If-None-Match"],
@@ -121,7 +121,7 @@ def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = F
     for router in (items.router, clusters.router, digests.router, catalog.router):
         api.include_router(router)
     api.include_router(health_router("/api/v1", in_schema=True))
-    api.include_router(health_router("", in_schema=False))
+    api.include_router(health_router("", in_schema=True))
     api.include_router(refresh.router)
     api.include_router(feeds.router)
     api.include_router(page.router)

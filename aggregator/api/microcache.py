@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aggregator.api.compression import wants_gzip
 from aggregator.api.responses import matches
+from aggregator.errors import StoreError
 
 MAX_ENTRIES = 512
 MAX_BYTES = 64 * 1024 * 1024
@@ -127,10 +128,16 @@ class ResponseCache:
         ):
             await self.app(scope, receive, send)
             return
+        try:
+            generation = self.generation()
+        except StoreError:
+            # The store cannot be watched (its file moved or unreadable): nothing cached can
+            # be known current. The application answers, with its 503 if it cannot read.
+            await self.app(scope, receive, send)
+            return
         headers = dict(scope["headers"])  # the last of repeated names wins: fine for these
         key = self._key(scope, headers)
         wanted = headers.get(b"if-none-match", b"").decode("latin-1")
-        generation = self.generation()
         entry = self.store.get(key)
         if entry is not None and (entry.generation != generation or self.clock() >= entry.expires):
             self.store.drop(key)

@@ -33,6 +33,10 @@ CursorText = Annotated[
 def text(name: str, value: str | None) -> str | None:
     if value is not None and "\x00" in value:
         raise bad_parameter(name, "must not contain NUL characters")
+    if value is not None and "\ufffd" in value:
+        # What the server makes of percent-encoded bytes that are no UTF-8 (%ff): no tag,
+        # source or word has it, and an empty answer would read as "nothing matches".
+        raise bad_parameter(name, "must be UTF-8 (percent-encoded bytes that are no UTF-8)")
     return value
 
 
@@ -46,6 +50,9 @@ MAX_TAGS = 32
 def texts(name: str, values: Sequence[str] | None, *, most: int = MAX_VALUES) -> tuple[str, ...]:
     for value in values or ():
         text(name, value)
+        if not value.strip():
+            # `tag=` matched nothing, and a feed of it shared the unfiltered feed's id.
+            raise bad_parameter(name, "must not be empty")
         if len(value) > MAX_TEXT:
             raise bad_parameter(name, f"at most {MAX_TEXT} characters")
     unique = tuple(dict.fromkeys(values or ()))

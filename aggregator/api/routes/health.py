@@ -1,11 +1,12 @@
 """Liveness, readiness and Prometheus metrics.
 
-Served under /api/v1 (in the OpenAPI document) and, for probes and scrapers that expect
-the conventional paths, at /healthz, /readyz and /metrics too.
+Served under /api/v1 and, for probes and scrapers that expect the conventional paths, at
+/healthz, /readyz and /metrics too; both in the OpenAPI document.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
@@ -13,18 +14,30 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from aggregator.api.context import ApiContext, context
+from aggregator.api.generation import in_memory
 from aggregator.api.responses import model_json
 from aggregator.api.schemas import Health, Readiness
 
 
 def readiness(ctx: ApiContext) -> Readiness:
     checks: dict[str, str] = {}
+    engine = ctx.app.store.engine
+    database = engine.url.database or ""
     try:
-        with ctx.app.store.engine.connect() as conn:
+        with engine.connect() as conn:
             conn.execute(text("select 1"))
         checks["store"] = "ok"
     except Exception as exc:  # any failure to reach the store means "not ready"
         checks["store"] = f"unreachable: {type(exc).__name__}"
+    if (
+        checks["store"] == "ok"
+        and engine.dialect.name == "sqlite"
+        and not in_memory(database)
+        and not Path(database).exists()
+    ):
+        # An open connection still reads a file moved or deleted under it; the next
+        # process, or writer, would not find it.
+        checks["store"] = f"unreachable: {database} no longer exists"
     if ctx.scheduler is not None:
         task = ctx.scheduler_task
         checks["scheduler"] = "ok" if task is not None and not task.done() else "stopped"
