@@ -665,6 +665,11 @@ def save(
     _update_changed(conn, changed, now=now)
     _rewrite_in_place(conn, refreshed, now=now)
     _set_dates(conn, redated, now=now)
+    if redated:
+        # The primary is the earliest published: a corrected date may pass it to another.
+        from aggregator.store.primaries import choose_primaries_again, clusters_of
+
+        choose_primaries_again(conn, clusters_of(conn, [i for i, _ in redated]), now=now)
     _set_about(conn, moved, now=now)
     unchanged += len(refreshed)
     retagged = [*kept, *refreshed] if reread else []

@@ -88,6 +88,19 @@ def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
     return found == len(wanted)
 
 
+def _org_changed(conn: Connection, configured: Sequence[Source]) -> list[str]:
+    """The ids of stored sources whose configured `org` is another than the stored one."""
+    wanted = {s.id: str(s.org) for s in configured}
+    changed: list[str] = []
+    ids = sorted(wanted)
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(
+            select(sources.c.id, sources.c.org).where(sources.c.id.in_(ids[start : start + CHUNK]))
+        )
+        changed.extend(row.id for row in rows if row.org != wanted[row.id])
+    return changed
+
+
 def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> None:
     """Upsert the configured sources; disable the stored ones no longer configured.
 
@@ -103,6 +116,7 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
     row before the update and ``excluded.*`` the configured values.
     """
     if configured:
+        reorganised = _org_changed(conn, configured)
         upsert = _upsert(conn)
         new = upsert.excluded
         url_changed = sources.c.config_url != new.config_url
@@ -145,6 +159,12 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
             for source in {s.id: s for s in configured}.values()
         ]
         conn.execute(stmt, rows)
+        if reorganised:
+            # Official institutions first: a source now (or no longer) official may change
+            # which member of its clusters is the primary.
+            from aggregator.store.primaries import choose_primaries_again, clusters_of_sources
+
+            choose_primaries_again(conn, clusters_of_sources(conn, reorganised), now=now)
     # Items of a source dropped from the config are kept; the source just stops being fetched.
     conn.execute(
         update(sources)
