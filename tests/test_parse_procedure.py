@@ -308,6 +308,22 @@ def test_events_that_say_not_what_they_are_are_skipped_with_a_warning() -> None:
     assert any("say not what they are (no activity type): skipped" in w for w in after.warnings)
 
 
+def test_events_without_a_usable_date_are_skipped_with_a_warning() -> None:
+    document = json.loads(V2)
+    events = document["data"][0]["consists_of"]
+    assert len(events) >= 2
+    events[0].pop("activity_date")
+    events[1]["activity_date"] = "2026-13-45"
+    before = parse_document(SOURCE, fetched(V2))
+    after = parse_document(SOURCE, fetched(json.dumps(document).encode()))
+    assert len(after.items) < len(before.items)
+    assert any(
+        "2 events of procedure 2022/0155(COD) have no date, or one that is no date: skipped" in w
+        for w in after.warnings
+    )
+    assert not any("no date" in w for w in before.warnings)
+
+
 def test_the_api_s_own_labels_do_not_make_its_items_differ_from_the_page_s() -> None:
     # Activity types as objects with the API's own labels: the items must stay those the
     # page gives, or every day the page stands in for the API would rewrite them.

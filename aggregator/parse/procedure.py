@@ -44,8 +44,15 @@ def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
         warnings.append(f"the document is procedure {procedure.reference}, not {source.reference}")
     if procedure.untyped:
         warnings.append(
-            f"{procedure.untyped} events of procedure {procedure.reference} say not what they "
-            "are (no activity type): skipped"
+            f"{_events(procedure.untyped)} of procedure {procedure.reference}"
+            f" {'says' if procedure.untyped == 1 else 'say'} not what"
+            f" {'it is' if procedure.untyped == 1 else 'they are'} (no activity type): skipped"
+        )
+    if procedure.undated:
+        warnings.append(
+            f"{_events(procedure.undated)} of procedure {procedure.reference}"
+            f" {'has' if procedure.undated == 1 else 'have'} no date, or one that is no date:"
+            " skipped"
         )
     if not procedure.events:
         warnings.append(f"procedure {procedure.reference} lists no events")
@@ -74,6 +81,10 @@ def _read(source: Source, fetched: Fetched) -> ProcedureFile:
     if "<" not in decoded.text[:2048]:
         raise NotAProcedure("neither JSON nor an HTML procedure page")
     return read_oeil_page(decoded.text, base_url=fetched.url)
+
+
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
 
 
 def fallback_urls(source: Source) -> tuple[str, ...]:

@@ -56,7 +56,7 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
     title_language, title = _in_language(process.get("process_title"), language)
     stage = stage_code(_first_text(process.get("current_stage")))
     events: list[ProcedureEvent] = []
-    untyped = 0
+    untyped = undated = 0
     for raw in _list(process.get("consists_of")):
         if not isinstance(raw, Mapping):
             continue
@@ -65,6 +65,8 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
             events.append(event)
         elif event is UNTYPED:
             untyped += 1
+        else:
+            undated += 1
     return ProcedureFile(
         reference=_reference(process),
         title=title,
@@ -73,6 +75,7 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
         format=FORMAT,
         language=title_language or language,
         untyped=untyped,
+        undated=undated,
     )
 
 

@@ -64,6 +64,9 @@ class ProcedureFile:
     # names none): stored as a kind "event", each would be a second item for an event
     # already known under its kind, as soon as the API's format changed.
     untyped: int = 0
+    # Events left out because they have no date, or one that is no date: one cannot be
+    # placed, or identified (its identity holds its day). Said, as the untyped ones are.
+    undated: int = 0
 
 
 def oeil_page_url(reference: str) -> str:
