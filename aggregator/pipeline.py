@@ -17,6 +17,7 @@ source's `ItemsRefused`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+E = TypeVar("E", bound=SourceError)
 P = ParamSpec("P")
 
 
@@ -311,6 +313,14 @@ def _may_have_moved_back(error: SourceError) -> FetchError | None:
     "come back later" (429, 503 with Retry-After), nor a challenge page, nor a document that
     does not parse: those are the new URL answering."""
     return error if isinstance(error, FetchError) and error.kind == FetchError.kind else None
+
+
+def _retold(error: E, message: str) -> E:
+    """The same error (its kind, its wait) with another message."""
+    told = copy.copy(error)
+    told.message = message
+    Exception.__init__(told, f"{told.verb}: {told.source_id!r}: {message}")
+    return told
 
 
 def _both_failed(
@@ -639,6 +649,7 @@ class Refresher:
                     return again
         from aggregator.parse import fallback_urls
 
+        fallback_failed: list[str] = []
         for fallback in fallback_urls(source):
             try:
                 other = await self.retriever.retrieve(
@@ -647,15 +658,20 @@ class Refresher:
                 if isinstance(other, Unchanged):
                     continue  # not without validators; typed as possible all the same
                 prepared = await self._prepare(source, other, now)
-            except SourceError:
+            except SourceError as failed:
+                fallback_failed.append(f"the fallback {fallback} failed too: {failed.message}")
                 continue
             # The fallback's validators and redirects are not the source URL's to keep.
             fetched = replace(other, validators=CacheValidators(), permanent_redirect=None)
-            note = f"read from the fallback {fallback}: {error}"
+            note = f"read from the fallback {fallback}, as {mask_password(url)} failed: "
+            note += error.message
             return Read(
                 fetched=fetched,
                 prepared=replace(prepared, warnings=(*prepared.warnings, note)),
             )
+        if fallback_failed:
+            # Said, or the error named only the first URL and not what else was tried.
+            raise _retold(error, "; ".join([error.message, *fallback_failed]))
         raise error
 
     async def _read_url(

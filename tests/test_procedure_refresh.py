@@ -162,3 +162,6 @@ def test_when_the_fallback_fails_too_the_api_error_is_reported(
     assert result["status"] == "error"
     assert "503" in result["error"]
     assert http_server.count(OEIL_PATH) >= 1
+    # What else was tried is said too, not the API's error alone.
+    assert "; the fallback http://" in result["error"]
+    assert result["error"].endswith("failed too: HTTP 404 Not Found")
