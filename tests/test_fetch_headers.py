@@ -91,6 +91,21 @@ def test_only_trusted_markers_count_on_a_200_html_page() -> None:
     assert find_challenge(200, {"content-type": "text/html"}, article) is None
     challenge = b"<html><head><title>Just a moment...</title></head></html>"
     assert find_challenge(200, {"content-type": "text/html"}, challenge) == "Cloudflare"
+    chl_page = b'<html><script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1">'
+    assert find_challenge(200, {"content-type": "text/html"}, chl_page) == "Cloudflare"
+
+
+def test_an_ordinary_page_cloudflare_serves_is_no_challenge() -> None:
+    # Cloudflare's bot detection script, which it adds to every page of some sites.
+    page = (
+        b"<html><head><title>Press releases</title></head><body><ul>"
+        + b'<li class="post"><a href="/news/1">Statement</a></li>' * 5
+        + b"<script>(function(){var a=document.createElement('script');"
+        b"a.src='/cdn-cgi/challenge-platform/scripts/jsd/main.js';})();</script></body></html>"
+    )
+    headers = {"content-type": "text/html; charset=utf-8", "server": "cloudflare"}
+    assert find_challenge(200, headers, page) is None
+    assert find_challenge(403, headers, page) == "Cloudflare"  # refused: the marker counts
 
 
 def test_a_404_is_never_a_challenge() -> None:

@@ -29,7 +29,12 @@ MARKERS: tuple[Marker, ...] = (
     Marker(
         vendor="Cloudflare", where="body", text="<title>Just a moment...</title>", on_success=True
     ),
-    Marker(vendor="Cloudflare", where="body", text="/cdn-cgi/challenge-platform/", on_success=True),
+    # The challenge's own script (".../challenge-platform/h/g/orchestrate/chl_page/..."). Not
+    # the bare path: Cloudflare adds ".../challenge-platform/scripts/jsd/main.js", its bot
+    # detection, to ordinary pages it serves, whose items were lost as "blocked".
+    Marker(
+        vendor="Cloudflare", where="body", text="/cdn-cgi/challenge-platform/h/", on_success=True
+    ),
     Marker(vendor="Cloudflare", where="body", text="cf-chl", on_success=False),
     Marker(vendor="Cloudflare", where="body", text="challenge-platform", on_success=False),
     Marker(
