@@ -108,7 +108,16 @@ def _category_attribute(value: str) -> list[str]:
 
 
 def _walk(element: ET.Element, trail: tuple[str, ...]) -> Iterator[OpmlFeed]:
-    for child in element:
+    """The feeds of the outlines under `element`, in document order; a folder's title goes
+    into the trail of those under it. With a stack, not recursion: a file nested a thousand
+    levels deep stopped the import with a RecursionError."""
+    stack: list[tuple[Iterator[ET.Element], tuple[str, ...]]] = [(iter(element), trail)]
+    while stack:
+        children, trail = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
         if _local(child.tag)[1] != "outline":
             continue
         plain, own = _attributes(child)
@@ -121,14 +130,23 @@ def _walk(element: ET.Element, trail: tuple[str, ...]) -> Iterator[OpmlFeed]:
                 categories=(*trail, *_category_attribute(plain.get("category", ""))),
                 own=own,
             )
-        yield from _walk(child, (*trail, label) if label and not plain.get("xmlurl") else trail)
+        inner = (*trail, label) if label and not plain.get("xmlurl") else trail
+        stack.append((iter(child), inner))
 
 
 def read_opml(data: bytes, *, name: str) -> OpmlDocument:
     """Parse an OPML file's bytes; `name` (the file) goes into the `ConfigError` if it fails."""
     try:
         root = SafeET.fromstring(data)
-    except (ET.ParseError, DefusedXmlException) as exc:
+    except DefusedXmlException as exc:
+        # Said in words, not as "EntitiesForbidden(name='x', system_id=None, ...)".
+        raise ConfigError(
+            name,
+            "not a readable OPML file: it declares a DTD or entities, which are refused"
+            " (an OPML file needs none; they are how entity-expansion attacks work)",
+            expected="OPML 1.0 or 2.0 without a DOCTYPE",
+        ) from exc
+    except ET.ParseError as exc:
         raise ConfigError(
             name, f"not a readable OPML file: {exc}", expected="OPML 1.0 or 2.0"
         ) from exc
@@ -230,7 +248,9 @@ def plan_import(
 def _site(url: str) -> str:
     """htmlUrl: the site the feed belongs to. Sources keep no home page, so: its root."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+    # Without a user name and password: a home page needs none, and the file may be shared.
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, "/", "", ""))
 
 
 def _feed_outline(parent: ET.Element, source: Source, url: str) -> None:

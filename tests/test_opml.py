@@ -123,7 +123,7 @@ def test_flat_opml_1_list_with_odd_spellings() -> None:
         (
             b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">'
             b'<!ENTITY b "&a;&a;&a;&a;&a;&a;">]><opml><body><outline text="&b;"/></body></opml>',
-            "not a readable OPML file",
+            "it declares a DTD or entities, which are refused",
         ),
     ],
     ids=["truncated", "not-opml", "no-body", "entity-expansion"],
@@ -132,6 +132,20 @@ def test_broken_and_hostile_files_are_config_errors(data: bytes, problem: str) -
     with pytest.raises(ConfigError) as caught:
         read_opml(data, name="subs.opml")
     assert problem in str(caught.value) and "subs.opml" in str(caught.value)
+
+
+def test_a_file_nested_a_thousand_levels_deep_is_read() -> None:
+    depth = 1200  # past Python's recursion limit
+    data = (
+        b"<opml version='2.0'><body>"
+        + b"<outline text='folder'>" * depth
+        + b"<outline text='Deep' xmlUrl='https://deep.example/feed.xml'/>"
+        + b"</outline>" * depth
+        + b"<outline text='After' xmlUrl='https://after.example/feed.xml'/></body></opml>"
+    )
+    feeds = read_opml(data, name="deep.opml").feeds
+    assert [f.title for f in feeds] == ["Deep", "After"]  # in document order
+    assert feeds[0].categories == ("folder",) * depth and feeds[1].categories == ()
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -186,6 +200,15 @@ def test_export_is_opml_2_with_groups_and_every_feed_attribute() -> None:
     assert ep.get("text") == ep.get("title") == "European Parliament press releases"
     assert ep.get("xmlUrl") == RICH[0].url
     assert ep.get("htmlUrl") == "https://www.europarl.europa.eu/"
+    private = Source(
+        id="private",
+        name="Members' feed",
+        url="https://alice:s3cr3t@members.example/private.xml",
+        kind=SourceKind.FEED,
+        org=OrgKind.NGO,
+    )
+    [outline] = ET.fromstring(write_opml([private], now=NOW)[0]).iterfind(".//outline[@xmlUrl]")
+    assert outline.get("htmlUrl") == "https://members.example/"  # no password in a home page
     assert ep.get("category") == "/eu,/csa-regulation"
     assert ep.get(f"{{{NAMESPACE}}}interval") == "30m"
     assert ep.get(f"{{{NAMESPACE}}}institution") == "European Parliament"
