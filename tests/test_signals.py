@@ -28,6 +28,13 @@ DATA = Path(__file__).parent / "data" / "parse"
 RSS = (DATA / "europarl_press_rss.xml").read_bytes()
 
 
+def _as_from_a_terminal() -> None:
+    """In the child, before it runs: Ctrl-C as a terminal delivers it. A test run started in
+    the background (`pytest &`, CI runners) has SIGINT ignored, which children inherit and,
+    as every Unix program should, keep: the interrupt tests then saw nothing happen."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -70,6 +77,7 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
         [*argv, "refresh", "--json"],
         env=env,
         cwd=ROOT,
+        preexec_fn=_as_from_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -191,6 +199,7 @@ def test_ctrl_c_to_the_process_group_prints_no_worker_traceback(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     deadline = time.monotonic() + 30
     while sum(http_server.count(f"/fast/{n}.xml") for n in range(9)) < 9:
