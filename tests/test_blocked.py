@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aggregator.api.schemas import source_out
 from aggregator.cli import main
 from aggregator.digest import SourceInfo, problem_sources
 from aggregator.errors import Blocked
 from aggregator.health import health_record
-from aggregator.models import OrgKind, SourceHealth, SourceKind
+from aggregator.models import OrgKind, Source, SourceHealth, SourceKind
 from tests.support_config import write_config
 
 if TYPE_CHECKING:
@@ -150,3 +151,14 @@ def test_the_shared_health_record_says_blocked_with_advice() -> None:
     assert record["failing_since"] == (NOW - timedelta(hours=2)).isoformat()
     limited = health_record(health(last_error_kind="rate-limited", last_status="rate limited"))
     assert limited["blocked"] is False and "longer interval" in limited["advice"]
+
+
+def test_the_api_says_blocked_with_advice_as_the_cli_does() -> None:
+    source = Source(
+        id="csoe", name="CSOE", url="https://csoe.example/feed/", kind=SourceKind.FEED,
+        org=OrgKind.NGO,
+    )  # fmt: skip
+    out = source_out(source, health()).health
+    assert out is not None and out.blocked is True and out.advice == Blocked.advice
+    fine = source_out(source, health(last_error_kind=None, last_status="new")).health
+    assert fine is not None and fine.blocked is False and fine.advice is None

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from aggregator.digest import SourceInfo
 from aggregator.fetch.holds import Hold, next_asked
+from aggregator.health import advice, is_blocked
 from aggregator.models import Revision, Source, SourceHealth
 from aggregator.store.digests import DigestState
 from aggregator.store.queries import ClusterRow, DigestRow, ItemRow, Publication, TagCount
@@ -133,6 +134,12 @@ class SourceHealthOut(BaseModel):
     last_success_at: datetime | None
     last_error: str | None
     last_error_kind: str | None
+    blocked: bool = Field(
+        description="Behind bot protection: its challenge page came instead of the document"
+    )
+    advice: str | None = Field(
+        description="What the operator can do about the last failure, when that is known"
+    )
     last_warning: str | None = Field(
         description="What reading the last document warned about, one warning a line"
     )
@@ -334,6 +341,8 @@ def _health_out(health: SourceHealth, *, next_fetch_at: datetime | None) -> Sour
         last_success_at=health.last_success_at,
         last_error=health.last_error,
         last_error_kind=health.last_error_kind,
+        blocked=is_blocked(health),
+        advice=advice(health),
         last_warning=health.last_warning,
         failing_since=health.failing_since,
         consecutive_failures=health.consecutive_failures,
