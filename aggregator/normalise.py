@@ -349,14 +349,23 @@ def _unique_identities(items: list[Item]) -> list[Item]:
         rekeyed.append(item)
     # Two entries with one title and one day but different texts ("Press release" twice on
     # 2 March, one link for both) are two items: their texts take part in their identity.
+    # Not a teaser of the fullest text, cut with "…" (a listing's two links to one article,
+    # one with a tracking parameter or a fragment): that is the same entry listed twice, as
+    # `_relisted` says of entries with a GUID.
     texts: dict[str, set[str]] = {}
+    fullest: dict[str, str] = {}  # identity -> the teaser words of its longest text
     for item in rekeyed:
         if item.identity.startswith("h:") and item.text:
             texts.setdefault(item.identity, set()).add(normalised_for_hash("", item.text))
+            words = _teaser_words(item.text)
+            if len(words) > len(fullest.get(item.identity, "")):
+                fullest[item.identity] = words
     result: list[Item] = []
     place: dict[str, int] = {}
     for item in rekeyed:
-        if len(texts.get(item.identity, ())) > 1:
+        if len(texts.get(item.identity, ())) > 1 and (
+            _teaser_words(item.text) not in fullest[item.identity]
+        ):
             item = replace(item, identity=hash_identity(item.title, item.text, None))
         if item.identity in place:
             at = place[item.identity]

@@ -269,6 +269,26 @@ def test_a_teaser_cut_with_an_ellipsis_is_its_full_text_s_twin(cut: str) -> None
     assert [i.guid for i in items] == ["t2"]
 
 
+@pytest.mark.parametrize("other_link", ["https://e.eu/vote?utm_source=x", "https://e.eu/vote#top"])
+def test_a_listing_s_teaser_of_an_entry_without_guid_is_its_twin(other_link: str) -> None:
+    # A listing page links one article twice (a tracking parameter, a fragment), once with
+    # its summary cut: no GUID, so both had the link's identity, then one text each.
+    day = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+    full = raw(
+        url="https://e.eu/vote",
+        title="Committee vote",
+        summary="The committee voted on the proposal today after a long debate.",
+        published=day,
+    )
+    teaser = replace(full, url=other_link, summary="The committee voted…")
+    for order in ((full, teaser), (teaser, full)):
+        items = normalise_document(SOURCE, document(*order), now=NOW)
+        assert [i.text for i in items] == [full.summary]
+    # Two texts neither of which is the other's teaser are still two entries.
+    other = replace(full, summary="The committee postponed the vote to November.")
+    assert len(normalise_document(SOURCE, document(full, other), now=NOW)) == 2
+
+
 def test_dates_refused_as_too_far_ahead_are_said() -> None:
     entries = [
         raw(guid="a", url="https://e.eu/a", published=datetime(2035, 1, 1, tzinfo=UTC)),
