@@ -303,6 +303,30 @@ def test_an_undeclared_polish_listing_page_keeps_its_letters_and_dates() -> None
     assert item.published is not None and item.published.date().isoformat() == "2025-10-05"
 
 
+def test_undeclared_iso_8859_2_polish_is_not_read_as_its_windows_sibling() -> None:
+    # Letters in the bytes where ISO-8859-2 and windows-1250 differ (ś ą ź Ś Ź): windows-1250
+    # reads them as "¶ ± Ľ ¦", which a chaos measure scores alike. The reading with letters wins.
+    title = "Ochrona prywatności w sieci i wolność słowa"
+    text = "Zażółć gęślą jaźń. Świętokrzyskie, źródło."
+    page = (
+        f'<html lang="pl"><body><ul><li class="e"><h2>{title}</h2><a href="/a/1">x</a>'
+        f"<p>{text}</p></li></ul></body></html>"
+    ).encode("iso8859_2")
+    selectors = Selectors(item="li.e", title="h2", link="a", summary="p")
+    doc = parse_document(
+        html_source(selectors), fetched(page, "https://www.gov.pl/web/x", "text/html")
+    )
+    (item,) = doc.items
+    assert (item.title, item.summary) == (title, text)
+    assert "no encoding declared: detected iso8859_2" in doc.warnings
+    # Text in windows-1250 (its own "ś" at 0x9C) is still read as windows-1250.
+    sibling = page.decode("iso8859_2").encode("cp1250")
+    doc = parse_document(
+        html_source(selectors), fetched(sibling, "https://www.gov.pl/web/x", "text/html")
+    )
+    assert (doc.items[0].title, doc.items[0].summary) == (title, text)
+
+
 def test_a_utf16_label_on_utf8_bytes_is_overruled() -> None:
     data = rss(UMLAUT_TITLE, UMLAUT_TEXT).encode()
     doc = parse_document(

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
@@ -285,6 +285,24 @@ def _sibling_over_sibling(data: bytes, header_codec: str, own_codec: str) -> boo
     if iso_letters == windows_letters:
         return False
     return (own_codec == iso) == (iso_letters > windows_letters)
+
+
+def _better_of_siblings(data: bytes, chosen: str, fitting: Sequence[str]) -> str:
+    """`chosen`, or its ISO-8859 or Windows sibling when that fits the language too and the
+    bytes prefer it: both read alike to a chaos measure ("wolno¶ci" against "wolności"),
+    so the rule of `_sibling_over_sibling` decides, a tie leaving `chosen`."""
+    sibling = _WINDOWS_SIBLING.get(chosen) or next(
+        (iso for iso, windows in _WINDOWS_SIBLING.items() if windows == chosen), None
+    )
+    if sibling is None or sibling not in fitting:
+        return chosen
+    iso, windows = (chosen, sibling) if chosen in _WINDOWS_SIBLING else (sibling, chosen)
+    if _letters_only_the_sibling_has(data, iso) is not None:
+        return windows
+    iso_letters, windows_letters = _letters_where_they_differ(data, iso, windows)
+    if iso_letters == windows_letters:
+        return chosen
+    return iso if iso_letters > windows_letters else windows
 
 
 def codec_name(label: str) -> str | None:
@@ -703,6 +721,7 @@ def _detect(
                 # ISO-8859-16 and windows-1250 but for s and t with a comma below, which
                 # only ISO-8859-16 has (windows-1250 gives the cedilla forms instead).
                 chosen = min(fitting, key=lambda e: (chaos[e], wanted.index(e)))
+                chosen = _better_of_siblings(data, chosen, fitting)
                 break
             if wanted:  # the first language with encodings of its own decides
                 break
