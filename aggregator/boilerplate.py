@@ -111,6 +111,9 @@ _READ_MORE_WORDS = (
     r"to read this article in full(?:, please click here)?",
     r"click here to read(?: more| the (?:full )?article)?",
     r"lire la suite|lire l['’]article|weiterlesen|mehr lesen",
+    # German and Romance "more" links: "mehr...", "Mehr erfahren", "En savoir plus".
+    r"mehr erfahren|mehr\s*(?:»|›|→|>|&gt;|\.\.\.|…)|en savoir plus",
+    r"(?:scopri|leggi) di più|saber más|más información",
     r"zum (?:ganzen |vollständigen )?artikel",
     r"leggi (?:tutto|di più|l['’]articolo)|continua a leggere|leer más|seguir leyendo",
     r"leia mais|lees (?:meer|verder)|czytaj (?:więcej|dalej)|číst dále|čítať ďalej",

@@ -202,6 +202,20 @@ def _document(raw: RawItem) -> ParsedDocument:
             '<p>Le Conseil a tranché.</p><a href="/x">Lire la suite &raquo;</a>',
             "<p>Le Conseil a tranché.</p>",
         ),
+        # A city's and a ministry's teasers (the corpus's Stuttgart page ends each in
+        # "mehr..."), and a French "En savoir plus".
+        (
+            '<p>Die Eiswelt eröffnet die Saison. <a href="/x">mehr...</a></p>',
+            "<p>Die Eiswelt eröffnet die Saison.",
+        ),
+        (
+            '<p>Das Kabinett hat beschlossen.</p><a href="/x">Mehr erfahren</a>',
+            "<p>Das Kabinett hat beschlossen.</p>",
+        ),
+        (
+            '<p>Le ministère publie son rapport.</p><a href="/x">En savoir plus</a>',
+            "<p>Le ministère publie son rapport.</p>",
+        ),
     ],
 )
 def test_a_closing_read_more_link_is_removed(html: str, kept: str) -> None:
@@ -259,6 +273,8 @@ def test_a_closing_plain_text_read_more_sentence_is_removed(text: str, kept: str
         "Children should read more.",  # the words end a sentence, are not one
         "Read more",  # nothing before it: the whole text
         "Leia mais sobre o regulamento aqui.",  # words follow them
+        "Die Kinder wollen mehr.",  # German "more" in a sentence, not a link's "mehr..."
+        "Le gouvernement veut en savoir plus sur le chiffrement.",
     ],
 )
 def test_read_more_words_that_are_not_a_trailer_are_kept(text: str) -> None:
