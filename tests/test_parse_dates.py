@@ -63,6 +63,13 @@ CASES = [
     ("12.11.2025 – 14.11.2025 12:00", ["de"], day(2025, 11, 12)),
     ("Publié le 3 février 2026 à 14 h 30", ["fr"], datetime(2026, 2, 3, 14, 30)),
     ("Τρί, 29 Ιούν 2004 12:53:00 GMT", None, datetime(2004, 6, 29, 12, 53, tzinfo=tz(0))),
+    # Latvian: the year first, "gada" (of the year), the month in the locative.
+    ("2025. gada 6. oktobrī 11:15", ["lv"], datetime(2025, 10, 6, 11, 15)),
+    ("Publicēts 2025. gada 12. martā", ["lv"], day(2025, 3, 12)),
+    ("2025. gada 6. oktobrī", None, day(2025, 10, 6)),
+    # Maltese: "ta’" (of) between the day and the month.
+    ("6 ta’ Ottubru 2025, 11:15", ["mt"], datetime(2025, 10, 6, 11, 15)),
+    ("6 ta' Ottubru 2025", ["mt"], day(2025, 10, 6)),
 ]
 
 

@@ -390,6 +390,32 @@ def _without_date_digits(text: str) -> str:
     return _COMPACT_DATE.sub(" ", text)
 
 
+# Latvian writes "2025. gada 6. oktobrī" ("in the year 2025, on 6 October"), the month in
+# the locative; dateparser knows "6. oktobris 2025" only. The month's nominative, by locative.
+_LATVIAN_MONTHS = {
+    "janvārī": "janvāris", "februārī": "februāris", "martā": "marts", "aprīlī": "aprīlis",
+    "maijā": "maijs", "jūnijā": "jūnijs", "jūlijā": "jūlijs", "augustā": "augusts",
+    "septembrī": "septembris", "oktobrī": "oktobris", "novembrī": "novembris",
+    "decembrī": "decembris",
+}  # fmt: skip
+_LATVIAN_MONTHS |= {nominative: nominative for nominative in _LATVIAN_MONTHS.values()}
+_LATVIAN_DATE = re.compile(
+    r"\b(?:(?P<year>\d{4})\.?\s*gad[aā]\s+)?(?P<day>\d{1,2})\.\s*(?P<month>"
+    + "|".join(_LATVIAN_MONTHS)
+    + r")(?!\w)",
+    re.IGNORECASE,
+)
+_MALTESE_OF = re.compile(r"\b(\d{1,2}) ta['’]\s*(?=[^\W\d_])")
+
+
+def _latvian_as_dateparser_reads(text: str) -> str:
+    def rewritten(match: re.Match[str]) -> str:
+        month = _LATVIAN_MONTHS[match["month"].lower()]
+        return f"{match['day']}. {month}" + (f" {match['year']}" if match["year"] else "")
+
+    return _LATVIAN_DATE.sub(rewritten, text)
+
+
 def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
@@ -399,6 +425,10 @@ def _clean(text: str) -> str | None:
         cleaned = _ORDINAL_INDICATOR.sub("", cleaned)
     if " h " in cleaned:  # "à 14 h 30", as French writes a time: "14h30", as dateparser reads
         cleaned = _SPACED_HOURS.sub(r"\1h\2", cleaned)
+    if "gada" in cleaned or "ī " in cleaned or "ā " in cleaned:
+        cleaned = _latvian_as_dateparser_reads(cleaned)
+    if " ta" in cleaned:  # Maltese "6 ta’ Ottubru 2025": "of" between day and month
+        cleaned = _MALTESE_OF.sub(r"\1 ", cleaned)
     if ". " in cleaned:
         cleaned = _SPACED_DMY.sub(r"\1.\2.\3", cleaned)
         cleaned = _SPACED_YMD.sub(_ymd_as_iso, cleaned)
