@@ -341,6 +341,23 @@ SOURCE_CASES = [
         "optionally ending in @attribute",
     ),
     Bad(
+        "attribute-inside-a-selector-group",
+        FEED.replace('"feed"', '"html"')
+        + '[source.selectors]\nitem = "li"\ntitle = "h3"\nlink = "a"\n'
+        + 'date = "time@datetime, span.d"  # <-\n',
+        "source[0].selectors.date",
+        "@attribute may only end the whole selector, once",
+        "optionally ending in @attribute",
+    ),
+    Bad(
+        "empty-item-selector",
+        FEED.replace('"feed"', '"html"')
+        + '[source.selectors]\nitem = ""  # <-\ntitle = "h3"\nlink = "a"\n',
+        "source[0].selectors.item",
+        "invalid CSS selector ''",
+        "a plain CSS selector of one entry",
+    ),
+    Bad(
         "selectors-of-a-feed",
         FEED + '[source.selectors]  # <-\nitem = "li"\n',
         "source[0].selectors",

@@ -303,6 +303,9 @@ def _check_css(value: str) -> str:
         hint = (
             f"; did you mean {ours!r}? (::text and ::attr() are Scrapy's, not CSS)" if ours else ""
         )
+        if not hint and "@" in css and css.count("[") == css.count("]"):
+            # "time@datetime, span.d": our @attribute ends the whole selector, once.
+            hint = "; @attribute may only end the whole selector, once, as in 'time@datetime'"
         raise fail(
             f"invalid CSS selector {value!r}: {reason}{hint}",
             "a CSS selector, optionally ending in @attribute",
@@ -338,7 +341,11 @@ CssSelector = Annotated[str, AfterValidator(_check_css)]
 
 
 def _check_item_css(value: str) -> str:
-    _check_css(value)
+    try:
+        _check_css(value)
+    except PydanticCustomError as exc:
+        # The same problem, with what an item selector may be: no @attribute.
+        raise fail(exc.message(), "a plain CSS selector of one entry, like 'li.news'") from exc
     if split_attribute(value)[1] is not None:
         raise fail(
             f"item selector {value!r} ends in an @attribute",
