@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, select, update
 
 from aggregator.dedupe.cluster import choose_primary
 from aggregator.dedupe.records import Member
@@ -26,27 +26,23 @@ def clusters_of(conn: Connection, item_ids: Iterable[int]) -> set[int]:
     """The clusters of more than one item that hold any of the given items."""
     found: set[int] = set()
     for part in chunks(sorted(set(item_ids))):
-        found.update(
-            conn.execute(
-                select(items.c.cluster_id)
-                .join(clusters, clusters.c.id == items.c.cluster_id)
-                .where(items.c.id.in_(part), clusters.c.size > 1)
-                .distinct()
-            ).scalars()
-        )
+        found |= _shared_clusters(conn, items.c.id.in_(part))
     return found
 
 
 def clusters_of_sources(conn: Connection, source_ids: Iterable[str]) -> set[int]:
     """The clusters of more than one item that hold an item of any of the given sources."""
     wanted = sorted(set(source_ids))
-    if not wanted:
-        return set()
+    return _shared_clusters(conn, items.c.source_id.in_(wanted)) if wanted else set()
+
+
+def _shared_clusters(conn: Connection, holding: ColumnElement[bool]) -> set[int]:
+    """The clusters of more than one item with an item that meets `holding`."""
     return set(
         conn.execute(
             select(items.c.cluster_id)
             .join(clusters, clusters.c.id == items.c.cluster_id)
-            .where(items.c.source_id.in_(wanted), clusters.c.size > 1)
+            .where(holding, clusters.c.size > 1)
             .distinct()
         ).scalars()
     )
