@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from aggregator.app import App
-    from aggregator.models import SourceHealth
+    from aggregator.models import Source, SourceHealth
     from aggregator.pipeline import StageTimes
 
 EXIT_OK, EXIT_SOURCES_FAILED, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
@@ -404,11 +404,14 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
 
     check_tls_environment()
     tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
+    return {**_source_counts(sources), "topic_tags": len(rules.topics)}
+
+
+def _source_counts(sources: Sequence[Source]) -> dict[str, int | None]:
     return {
         "sources": len(sources),
         "enabled": sum(1 for s in sources if s.enabled),
         "unverified": sum(1 for s in sources if not s.verified),
-        "topic_tags": len(rules.topics),
     }
 
 
@@ -418,15 +421,9 @@ def _what_loads(config_dir: Path) -> dict[str, int | None]:
     from aggregator.rules_loader import RulesLoader
     from aggregator.settings import load_sources
 
-    found: dict[str, int | None] = dict.fromkeys(("sources", "enabled", "unverified", "topic_tags"))
-    try:
-        sources = load_sources(config_dir)
-    except ConfigError:
-        pass
-    else:
-        found["sources"] = len(sources)
-        found["enabled"] = sum(1 for s in sources if s.enabled)
-        found["unverified"] = sum(1 for s in sources if not s.verified)
+    found = dict.fromkeys(("sources", "enabled", "unverified", "topic_tags"))
+    with contextlib.suppress(ConfigError):
+        found |= _source_counts(load_sources(config_dir))
     with contextlib.suppress(ConfigError):
         found["topic_tags"] = len(RulesLoader(config_dir).get().topics)
     return found

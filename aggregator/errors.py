@@ -21,6 +21,7 @@ foresaw stops that source alone; anywhere else it propagates.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Self, cast
 
 
 class AggregatorError(Exception):
@@ -75,6 +76,10 @@ class SourceError(AggregatorError):
         """The error where its source's id is already shown (a table row, a JSON record,
         the source's health): "fetch failed: HTTP 503 Service Unavailable"."""
         return f"{self.verb}: {self.message}"
+
+    def retold(self, message: str) -> Self:
+        """The same error (its kind, its wait, its status) with another message."""
+        return cast(Self, _rebuild(type(self), {**self.__dict__, "message": message}))
 
     def __reduce__(self) -> tuple[object, ...]:
         # Errors cross process boundaries (parsing runs in worker processes); the default

@@ -65,8 +65,4 @@ def normalise_language(tag: str | None) -> str | None:
     match = _LANGUAGE_TAG.match(tag)
     code = match.group(1).lower() if match else None
     # "zz" or "xx" in a page's lang says nothing: the next declaration, or detection, decides.
-    return code if code in ISO_639_1 else None
-
-
-# Every ISO 639-1 code (the two-letter ones), for checking a code a client or user gives.
-ISO_639_1 = LANGUAGE_CODES
+    return code if code in LANGUAGE_CODES else None

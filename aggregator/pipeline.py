@@ -17,7 +17,6 @@ source's `ItemsRefused`.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -79,7 +78,6 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-E = TypeVar("E", bound=SourceError)
 P = ParamSpec("P")
 
 
@@ -313,14 +311,6 @@ def _may_have_moved_back(error: SourceError) -> FetchError | None:
     "come back later" (429, 503 with Retry-After), nor a challenge page, nor a document that
     does not parse: those are the new URL answering."""
     return error if isinstance(error, FetchError) and error.kind == FetchError.kind else None
-
-
-def _retold(error: E, message: str) -> E:
-    """The same error (its kind, its wait) with another message."""
-    told = copy.copy(error)
-    told.message = message
-    Exception.__init__(told, f"{told.verb}: {told.source_id!r}: {message}")
-    return told
 
 
 def _both_failed(
@@ -671,7 +661,7 @@ class Refresher:
             )
         if fallback_failed:
             # Said, or the error named only the first URL and not what else was tried.
-            raise _retold(error, "; ".join([error.message, *fallback_failed]))
+            raise error.retold("; ".join([error.message, *fallback_failed]))
         raise error
 
     async def _read_url(

@@ -66,11 +66,11 @@ _LANGUAGE = re.compile(r"[a-z]{2}")
 
 def languages(name: str, values: Sequence[str] | None) -> tuple[str, ...]:
     """ISO 639-1 codes, as items carry them: "de", not "DE" or "german"."""
-    from aggregator.language import ISO_639_1
+    from aggregator.codes import LANGUAGE_CODES
 
     found = texts(name, values)
     for value in found:
-        if not _LANGUAGE.fullmatch(value) or value not in ISO_639_1:
+        if not _LANGUAGE.fullmatch(value) or value not in LANGUAGE_CODES:
             raise bad_parameter(name, f"{value!r} is no ISO 639-1 code (expected one like 'de')")
     return found
 

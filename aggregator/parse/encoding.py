@@ -279,12 +279,19 @@ def _sibling_over_sibling(data: bytes, header_codec: str, own_codec: str) -> boo
         iso, windows = own_codec, header_codec
     else:
         return None
+    return _sibling_the_bytes_prefer(data, iso, windows) == own_codec
+
+
+def _sibling_the_bytes_prefer(data: bytes, iso: str, windows: str) -> str | None:
+    """Of an ISO-8859 codec and its Windows sibling, the one `data` is in: the sibling when
+    it holds a letter only the sibling has, else the reading with more letters where the two
+    differ; None when the bytes cannot tell."""
     if _letters_only_the_sibling_has(data, iso) is not None:
-        return own_codec == windows
+        return windows
     iso_letters, windows_letters = _letters_where_they_differ(data, iso, windows)
     if iso_letters == windows_letters:
-        return False
-    return (own_codec == iso) == (iso_letters > windows_letters)
+        return None
+    return iso if iso_letters > windows_letters else windows
 
 
 def _better_of_siblings(data: bytes, chosen: str, fitting: Sequence[str]) -> str:
@@ -297,12 +304,7 @@ def _better_of_siblings(data: bytes, chosen: str, fitting: Sequence[str]) -> str
     if sibling is None or sibling not in fitting:
         return chosen
     iso, windows = (chosen, sibling) if chosen in _WINDOWS_SIBLING else (sibling, chosen)
-    if _letters_only_the_sibling_has(data, iso) is not None:
-        return windows
-    iso_letters, windows_letters = _letters_where_they_differ(data, iso, windows)
-    if iso_letters == windows_letters:
-        return chosen
-    return iso if iso_letters > windows_letters else windows
+    return _sibling_the_bytes_prefer(data, iso, windows) or chosen
 
 
 def codec_name(label: str) -> str | None:

@@ -42,12 +42,15 @@ def fail(message: str, expected: str) -> PydanticCustomError:
     return PydanticCustomError("config", message, {"expected": expected})
 
 
-def _pattern(regex: str, what: str, expected: str) -> Any:
+def _pattern(regex: str, what: str, expected: str, known: frozenset[str] | None = None) -> Any:
+    """A value of the given form; with `known`, also one of those (a code that exists)."""
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
             raise fail(f"invalid {what} {value!r}", expected)
+        if known is not None and value not in known:
+            raise fail(f"unknown {what} {value!r}", expected)
         return value
 
     return AfterValidator(check)
@@ -74,36 +77,22 @@ TagFilter = Annotated[
 ]
 
 
-def _code(regex: str, known: frozenset[str], what: str, expected: str) -> Any:
-    """A code of the given form that exists: one of `known`."""
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise fail(f"invalid {what} {value!r}", expected)
-        if value not in known:
-            raise fail(f"unknown {what} {value!r}", expected)
-        return value
-
-    return AfterValidator(check)
-
-
 Language = Annotated[
     str,
-    _code(
+    _pattern(
         r"[a-z]{2}",
-        LANGUAGE_CODES,
         "language code",
         "a 2-letter ISO 639-1 code in lower case, like 'de'",
+        LANGUAGE_CODES,
     ),
 ]
 Country = Annotated[
     str,
-    _code(
+    _pattern(
         r"[A-Z]{2}",
-        COUNTRY_CODES,
         "country code",
         "a 2-letter ISO 3166-1 code in upper case, like 'DE', or the EU's EU, EL or UK",
+        COUNTRY_CODES,
     ),
 ]
 ProcedureReference = Annotated[

@@ -83,7 +83,7 @@ def _automatic(tag: str, sources: Sequence[Source]) -> bool:
     events are the data's to name."""
     # Imported here: only a profile naming an automatic tag pays for them (the language
     # detector's tables, the tagger) when the config is read.
-    from aggregator.language import ISO_639_1
+    from aggregator.codes import LANGUAGE_CODES
     from aggregator.tag.auto import slug
 
     family, _, value = tag.partition(":")
@@ -92,7 +92,7 @@ def _automatic(tag: str, sources: Sequence[Source]) -> bool:
     if family == "kind":
         return value in {kind.value for kind in SourceKind}
     if family == "lang":
-        return value in ISO_639_1
+        return value in LANGUAGE_CODES
     if family == "source":
         return any(source.id == value for source in sources)
     if family == "institution":

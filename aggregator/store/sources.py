@@ -91,14 +91,8 @@ def in_sync(conn: Connection, configured: Sequence[Source]) -> bool:
 def _org_changed(conn: Connection, configured: Sequence[Source]) -> list[str]:
     """The ids of stored sources whose configured `org` is another than the stored one."""
     wanted = {s.id: str(s.org) for s in configured}
-    changed: list[str] = []
-    ids = sorted(wanted)
-    for start in range(0, len(ids), CHUNK):
-        rows = conn.execute(
-            select(sources.c.id, sources.c.org).where(sources.c.id.in_(ids[start : start + CHUNK]))
-        )
-        changed.extend(row.id for row in rows if row.org != wanted[row.id])
-    return changed
+    rows = conn.execute(select(sources.c.id, sources.c.org))  # a few hundred rows at most
+    return [row.id for row in rows if row.id in wanted and row.org != wanted[row.id]]
 
 
 def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> None:
