@@ -343,3 +343,41 @@ def test_an_unknown_label_is_named_as_unknown() -> None:
     decoded = decode(rss(UMLAUT_TITLE, UMLAUT_TEXT).encode(), "text/xml; charset=x-bogus-42", "xml")
     assert decoded.encoding == "utf_8"
     assert decoded.warnings == ("unknown encoding label 'x-bogus-42': ignored",)
+
+
+LATVIAN_TITLE = "Komanda «Rīga» uzvar 3x3 basketbola Pasaules tūrē"
+LATVIAN_TEXT = (
+    "«Bior»: Covid-19 testiem piesakās cilvēki ar simptomiem. Eiduka «Tour de Ski» "
+    "slēpojumā finišēja divdesmitā; Rešetins un Ķēniņš, brīvības cīņā."
+)
+
+
+@pytest.mark.parametrize("codec", ["cp1257", "iso8859_13"])
+def test_undeclared_latvian_keeps_its_quotes_and_letters(codec: str) -> None:
+    # windows-1257 extends ISO-8859-13, not ISO-8859-4: read as ISO-8859-4, Latvian's «» quotes
+    # (0xAB, 0xBB) came out as "Ģ" and "ģ", and "ī", "ē", "š" as "î", "į", "đ".
+    page = (
+        f'<html><body><ul><li class="e"><h2>{LATVIAN_TITLE}</h2><a href="/a/1">x</a>'
+        f"<p>{LATVIAN_TEXT}</p></li></ul></body></html>"
+    ).encode(codec)
+    selectors = Selectors(item="li.e", title="h2", link="a", summary="p")
+    doc = parse_document(
+        html_source(selectors, language="lv"), fetched(page, "https://www.lsm.lv/", "text/html")
+    )
+    (item,) = doc.items
+    assert (item.title, item.summary) == (LATVIAN_TITLE, LATVIAN_TEXT)
+
+
+def test_an_undeclared_latvian_feed_keeps_its_quotes() -> None:
+    # No encoding anywhere: not in the XML declaration, nor in the HTTP header.
+    data = (
+        rss(LATVIAN_TITLE, LATVIAN_TEXT)
+        .replace(' encoding="utf-8"', "")
+        .replace("<channel>", "<channel><language>lv</language>")
+    )
+    doc = parse_document(
+        feed_source(),
+        fetched(data.encode("cp1257"), "https://www.lsm.lv/rss/", "application/rss+xml"),
+    )
+    (item,) = doc.items
+    assert (item.title, item.summary) == (LATVIAN_TITLE, LATVIAN_TEXT)
