@@ -7,16 +7,17 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import brotli  # type: ignore[import-untyped]
 import pytest
 
-from aggregator.errors import FetchError
+from aggregator.errors import FetchError, RateLimited
 from aggregator.models import Fetched
 from tests.support_config import write_config
-from tests.test_fetch_http import FAST, RSS, fetch
+from tests.test_fetch_http import FAST, NOW, RSS, fetch
 from tests.test_refresh import refresh_json, run, source, statuses
 
 if TYPE_CHECKING:
@@ -128,6 +129,51 @@ def test_an_error_page_cut_short_is_reported_by_its_status(http_server: FixtureS
         fetch(url)
     assert caught.value.message == "HTTP 404 Not Found"
     assert http_server.count("/feed") == 1
+
+
+NOT_GZIP = b"<html><body>Down for maintenance.</body></html>"  # declared gzip below
+
+
+def test_a_503_whose_page_is_not_the_gzip_it_says_still_holds_the_host(
+    http_server: FixtureServer,
+) -> None:
+    # The status and its Retry-After say what happened; the page was read only for a
+    # challenge's markers. It was "a body that cannot be decompressed": no hold, retried.
+    url = http_server.add(
+        "/feed",
+        status=503,
+        body=NOT_GZIP,
+        headers={"Content-Encoding": "gzip", "Retry-After": "600"},
+        content_type="text/html",
+    )
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at == NOW + timedelta(seconds=600)
+    assert http_server.count("/feed") == 1
+
+
+def test_a_301_whose_page_is_not_the_gzip_it_says_is_followed(http_server: FixtureServer) -> None:
+    http_server.add(
+        "/old",
+        status=301,
+        body=NOT_GZIP,
+        headers={"Content-Encoding": "gzip", "Location": "/new"},
+        content_type="text/html",
+    )
+    http_server.add("/new", body=RSS)
+    result = fetch(http_server.url("/old"))
+    assert result.content == RSS
+    assert result.permanent_redirect == http_server.url("/new")
+
+
+def test_a_410_whose_page_is_over_the_cap_is_reported_by_its_status(
+    http_server: FixtureServer,
+) -> None:
+    url = http_server.add("/feed", status=410, body=b"x" * 5000, content_type="text/html")
+    with pytest.raises(FetchError) as caught:
+        fetch(url, max_bytes=1000)
+    assert caught.value.message == "HTTP 410 Gone"
+    assert caught.value.status_code == 410
 
 
 def test_a_body_of_gzip_data_not_declared_is_named_not_parsed(

@@ -789,3 +789,25 @@ def test_blank_space_before_the_xml_declaration_is_read_with_a_warning() -> None
     # Blank space before a root element with no declaration is well-formed XML.
     bare = parse(fetched(b"\n\n" + body.split(b"\n", 1)[1], "https://x.eu/feed"))
     assert bare.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("ttl", "expected"),
+    [
+        ("90", timedelta(minutes=90)),
+        # A year or more was dropped, and the feed fetched again an interval later: it is
+        # kept (ten years at most), and the schedule caps it at max_interval.
+        ("600000", timedelta(minutes=600000)),
+        ("999999999999", timedelta(days=3650)),
+        ("0", None),
+        ("-5", None),
+        ("soon", None),
+    ],
+)
+def test_an_rss_ttl_counts_up_to_ten_years(ttl: str, expected: timedelta | None) -> None:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>https://example.org/</link><ttl>{ttl}</ttl><item><title>a</title>"
+        "<link>https://example.org/a</link></item></channel></rss>"
+    ).encode()
+    assert parse(fetched(body, "https://example.org/feed.xml")).ttl == expected

@@ -51,7 +51,7 @@ from aggregator.fetch.caching import (
 from aggregator.fetch.challenge import find_challenge
 from aggregator.fetch.describe import describe, host_not_found
 from aggregator.fetch.holds import Holds, host_key
-from aggregator.fetch.inflate import IncompleteBody, decoded_chunks, undecodable
+from aggregator.fetch.inflate import decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.fetch.parsed import parsed_url
@@ -528,6 +528,21 @@ class HttpFetcher:
         )
 
     async def _read(self, source_id: str, response: httpx.Response) -> bytes:
+        """The body, decompressed and capped. An error page's or a redirect's body is only
+        looked at for a challenge's markers (its status says what happened): when it cannot
+        be read (cut short, not the gzip it says it is, over the cap), what arrived of it will
+        do, and the status is reported: a 503's Retry-After holds, a 301 is followed."""
+        chunks: list[bytes] = []
+        try:
+            await self._read_into(chunks, source_id, response)
+        except (FetchError, httpx.DecodingError, httpx.TransportError):
+            if 200 <= response.status_code < 300:
+                raise  # a document cut short: retried, and never stored with its ETag
+        return b"".join(chunks)
+
+    async def _read_into(
+        self, chunks: list[bytes], source_id: str, response: httpx.Response
+    ) -> None:
         cap = self._options.max_bytes
         too_big = FetchError(
             source_id, f"response larger than {cap} bytes", status_code=response.status_code
@@ -549,22 +564,14 @@ class HttpFetcher:
                 f"response larger than {cap} bytes once decompressed",
                 status_code=response.status_code,
             )
-        chunks: list[bytes] = []
         size = 0
         # Decoded bytes, a bounded step at a time: the cap also stops gzip/br bombs, before
         # they are in memory (httpx's aiter_bytes inflates each network chunk whole).
-        try:
-            async for chunk in decoded_chunks(response):
-                size += len(chunk)
-                if size > cap:
-                    raise too_big
-                chunks.append(chunk)
-        except IncompleteBody:
-            if 200 <= response.status_code < 300:
-                raise  # a document cut short: retried, and never stored with its ETag
-            # An error page's body is only looked at for a challenge's markers (its status
-            # says what happened): what arrived of it will do, and the status is reported.
-        return b"".join(chunks)
+        async for chunk in decoded_chunks(response):
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            chunks.append(chunk)
 
     def _pool(self, url: httpx.URL) -> HostPool:
         key = (url.scheme, url.host, url.port)

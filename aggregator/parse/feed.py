@@ -518,7 +518,13 @@ def _ttl(value: object) -> timedelta | None:
         minutes = int(str(value).strip())
     except ValueError:
         return None
-    return timedelta(minutes=minutes) if 0 < minutes < 525_600 else None
+    # A long or absurd one counts, ten years at most, as other server times do: the
+    # schedule caps it at schedule.max_interval. Dropped (a year or more), it gave one
+    # plain interval.
+    return timedelta(minutes=min(minutes, _TEN_YEARS_IN_MINUTES)) if minutes > 0 else None
+
+
+_TEN_YEARS_IN_MINUTES = 10 * 365 * 24 * 60
 
 
 def _text(value: object) -> str | None:
