@@ -86,7 +86,8 @@ def test_a_profile_may_select_by_automatic_tags(
 ) -> None:
     settings = (
         "[digest.profiles.de]\n"
-        'include_tags = ["lang:de", "org:ngo", "source:edri", "procedure:2022/0155(COD)"]\n'
+        'include_tags = ["lang:de", "org:ngo", "source:edri", "procedure:2022/0155(COD)",'
+        ' "stage:1st-reading", "event:plenary-vote", "status:completed"]\n'
         'exclude_tags = ["kind:html"]\n'
     )
     config = write_config(env / "config", [SOURCE], settings=settings, tags=TAGS)
@@ -101,6 +102,12 @@ def test_a_profile_may_select_by_automatic_tags(
         ("source:iwf", "exclude_tags"),  # no such source in the config
         ("LANG:de", "include_tags"),  # tag names are lower case
         ("country:DE", "include_tags"),
+        # procedure tags as the tagger writes them, and stages and events procedures have
+        ("procedure:2025-0260", "include_tags"),
+        ("procedure:hello", "exclude_tags"),
+        ("stage:bogus", "include_tags"),
+        ("event:bogus", "include_tags"),
+        ("status:open", "include_tags"),
     ],
 )
 def test_an_automatic_tag_that_cannot_occur_is_refused(
@@ -130,3 +137,17 @@ def test_an_automatic_tag_in_capitals_is_told_its_lower_case(
     config = write_config(tmp_path / "config", [source], settings=settings, tags=TAGS)
     assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
     assert "unknown tag 'country:DE'; did you mean 'country:de'?" in capsys.readouterr().err
+
+
+def test_a_procedure_tag_spelled_otherwise_is_told_how_tags_write_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It could never match: the tag is always "procedure:NNNN/NNNN(XXX)", and the digest was
+    # silently empty.
+    settings = '[digest.profiles.omnibus]\ninclude_tags = ["procedure:2025/0260(cod)"]\n'
+    config = write_config(tmp_path / "config", [SOURCE], settings=settings, tags=TAGS)
+    assert main(["--config", str(config), "sources", "check"]) == EXIT_CONFIG
+    assert (
+        "unknown tag 'procedure:2025/0260(cod)'; did you mean 'procedure:2025/0260(COD)'?"
+        in capsys.readouterr().err
+    )

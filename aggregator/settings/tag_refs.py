@@ -62,6 +62,9 @@ def check_tag_references(
     close = difflib.get_close_matches(tag, sorted(known), n=1, cutoff=0.6)
     if tag != tag.lower() and _automatic(tag.lower(), sources):
         close = [tag.lower()]  # "country:DE": automatic tags are in lower case
+    meant = _procedure_meant(tag)
+    if meant is not None and _automatic(meant, sources):
+        close = [meant]  # "procedure:2025/0260(cod)": the reference as tags write it
     if close:
         message += f"; did you mean {close[0]!r}?"
     others = [other for _, other in unknown[1:]]
@@ -77,14 +80,27 @@ def check_tag_references(
     )
 
 
+def _procedure_meant(tag: str) -> str | None:
+    """The procedure tag `tag` is another spelling of ("procedure:2025 / 0260 (cod)" ->
+    "procedure:2025/0260(COD)"), else None."""
+    family, _, value = tag.partition(":")
+    if family.strip().lower() != "procedure":
+        return None
+    from aggregator.tag.auto import procedure_references
+
+    found = procedure_references([value])
+    return f"procedure:{found[0]}" if len(found) == 1 else None
+
+
 def _automatic(tag: str, sources: Sequence[Source]) -> bool:
     """Whether an automatic tag (tag/auto.py) can occur: of a known organisation kind, source
-    kind, language or source, of a configured institution or country; procedures, stages and
-    events are the data's to name."""
+    kind, language or source, of a configured institution or country; a procedure reference
+    as tags write it ("procedure:2022/0155(COD)"), a stage or an event kind of procedure
+    files, the status "completed"."""
     # Imported here: only a profile naming an automatic tag pays for them (the language
     # detector's tables, the tagger) when the config is read.
     from aggregator.codes import LANGUAGE_CODES
-    from aggregator.tag.auto import slug
+    from aggregator.tag.auto import procedure_references, slug
 
     family, _, value = tag.partition(":")
     if family == "org":
@@ -99,4 +115,13 @@ def _automatic(tag: str, sources: Sequence[Source]) -> bool:
         return any(source.institution and slug(source.institution) == value for source in sources)
     if family == "country":
         return any((source.country or "").strip().lower() == value for source in sources)
-    return family in ("procedure", "stage", "event", "status") and bool(value)
+    if family == "procedure":
+        return procedure_references([value]) == (value,)
+    if family in ("stage", "event"):
+        # The parsers' package (~0.1 s): only for a profile that names one of these.
+        from aggregator.parse.procedure_events import EVENT_KINDS, STAGES, stage_tag
+
+        if family == "stage":
+            return tag in {stage_tag(code) for code in STAGES}
+        return value in {kind.kind for kind in EVENT_KINDS}
+    return family == "status" and value == "completed"
