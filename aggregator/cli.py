@@ -590,15 +590,22 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if args.dry_run and args.send:
         raise UsageError("--dry-run sends and writes nothing; it cannot be used with --send")
     # --dry-run writes nothing, no new empty store either: a mistyped data_dir is exit 3.
+    from aggregator.deliver.run import DigestFilesUnwritten
+
+    unwritten: DigestFilesUnwritten | None = None
     with open_app(args, existing_store=args.dry_run) as app:
         profile = app.profile(args.profile)
-        run = app.run_digest(
-            profile.name,
-            send=args.send and not args.dry_run,
-            since=since,
-            formats=args.format or None,
-            write_files=not args.dry_run,
-        )
+        try:
+            run = app.run_digest(
+                profile.name,
+                send=args.send and not args.dry_run,
+                since=since,
+                formats=args.format or None,
+                write_files=not args.dry_run,
+            )
+        except DigestFilesUnwritten as exc:
+            # Recorded, and its email sent: what was done is told as always, then the files.
+            run, unwritten = exc.run, exc
     digest = run.digest
     events = digest.procedure_event_count
     print(
@@ -637,6 +644,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
             print(f"email: nothing to send: profile {profile.name!r} has no recipients")
         else:
             print("email: nothing to send: the digest is empty (the profile's send_empty is off)")
+    if unwritten is not None:
+        print(f"aggregator: digest files not written: {unwritten}", file=sys.stderr)
+        return EXIT_SOURCES_FAILED
     return EXIT_SOURCES_FAILED if failed else EXIT_OK
 
 

@@ -35,7 +35,7 @@ def cron_trigger(expression: str, timezone: str | tzinfo) -> BaseTrigger:
     """The trigger of a 5-field cron expression in `timezone`; CronError when it is wrong."""
     fields = expression.split()
     if len(fields) != 5:
-        raise CronError(f"{len(fields)} fields, expected 5")
+        raise CronError(f"{len(fields)} field{'' if len(fields) == 1 else 's'}, expected 5")
     minute, hour, day, month, weekday = fields
     days = _weekday_names(weekday)
 

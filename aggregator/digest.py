@@ -40,7 +40,7 @@ from aggregator.models import (
     StoredItem,
     is_publication_tag,
 )
-from aggregator.text import has_html_tags
+from aggregator.text import has_html_tags, whole_characters
 from aggregator.urls import mask_password
 
 OTHER_LABEL = "Other"
@@ -306,7 +306,7 @@ def safe_url(url: str | None) -> str | None:
 def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    cut = text[: whole_characters(text, limit - 1)].rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:.") + "…"
 
 

@@ -210,6 +210,39 @@ def fold_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_ZWJ = "\u200d"
+_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
+
+
+def _continues(char: str) -> bool:
+    """Whether `char` belongs to the character before it: a combining mark, a variation
+    selector, an emoji skin tone, a tag character, or a joiner."""
+    code = ord(char)
+    return (
+        char == _ZWJ
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+        or unicodedata.combining(char) != 0
+    )
+
+
+def whole_characters(text: str, end: int) -> int:
+    """`end`, or the index before it where `text[:end]` ends with a whole character as
+    readers see it: a cut never leaves half of "👨‍👩‍👧‍👦" (four emoji joined), an accent without
+    its letter's mark, or one of a flag's two letters."""
+    end = min(end, len(text))
+    while 0 < end < len(text) and (_continues(text[end]) or text[end - 1] == _ZWJ):
+        end -= 1
+    if 0 < end < len(text) and ord(text[end - 1]) in _REGIONAL_INDICATORS:
+        run = end
+        while run > 0 and ord(text[run - 1]) in _REGIONAL_INDICATORS:
+            run -= 1
+        if (end - run) % 2:  # a flag's first letter without its second
+            end -= 1
+    return end
+
+
 def truncate_words(text: str, limit: int) -> str:
     """`text` on one line, cut on a word boundary to at most `limit` characters plus "…"."""
     line = fold_line(text)
@@ -219,7 +252,7 @@ def truncate_words(text: str, limit: int) -> str:
     space = cut.rfind(" ")
     # No space in reach (a long URL, CJK text without spaces): cut mid-word rather than
     # return nothing.
-    head = cut[:space] if space > limit // 2 else line[:limit]
+    head = cut[:space] if space > limit // 2 else line[: whole_characters(line, limit)]
     return head.rstrip(" ,;:.-–—") + "…"
 
 

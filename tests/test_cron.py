@@ -83,6 +83,7 @@ def test_a_time_repeated_when_the_clocks_go_back_fires_once() -> None:
         ("0 8 * * 5-1", "runs backwards"),
         ("0 8 * * x", "day of week 'x' is not a number"),
         ("0 8 * *", "4 fields, expected 5"),
+        ("@weekly", "1 field, expected 5"),
         ("61 8 * * *", "higher than the maximum value"),
     ],
 )

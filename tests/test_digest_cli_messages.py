@@ -73,3 +73,22 @@ def test_send_and_dry_run_together_are_refused(
     code, _, err = _run(capsys, "--config", config, "digest", "--send", "--dry-run")
     assert code == EXIT_CONFIG
     assert "--dry-run sends and writes nothing; it cannot be used with --send" in err
+
+
+def test_files_that_cannot_be_written_do_not_hide_the_email_that_went(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "delivery failed: ... its email sent, but its files could not be written",
+    # and no summary: the email had gone.
+    config = str(_config(env, http_server, recipients=True))
+    assert _run(capsys, "--config", config, "refresh")[0] == EXIT_OK
+    digests = env / "var" / "digests"
+    digests.mkdir(parents=True, exist_ok=True)
+    (digests / "daily").write_text("a file where the folder goes")
+    code, out, err = _run(capsys, "--config", config, "digest", "--send")
+    assert code == 1
+    assert out.startswith("digest daily: 1 entry, 1 new item, 0 updated, from 1 source")
+    assert ": sent to " in out
+    assert len(list((env / "var" / "outbox").glob("*.eml"))) == 1
+    assert "delivery failed" not in err
+    assert err.startswith("aggregator: digest files not written: digest 'daily' was recorded")

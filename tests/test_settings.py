@@ -118,14 +118,14 @@ SOURCE_CASES = [
         FEED.replace("[[source]]", "[[source]]  # <-").replace('"feed"', '"ep-procedure"'),
         "source[0].reference",
         "ep-procedure source 'ok' has no reference",
-        "2022/0155(COD)",
+        "2021/0106(COD)",
     ),
     Bad(
         "reference-format",
         FEED.replace('"feed"', '"ep-procedure"') + 'reference = "2022/155"  # <-\n',
         "source[0].reference",
         "invalid procedure reference '2022/155'",
-        "'2022/0155(COD)'",
+        "'2021/0106(COD)'",
     ),
     Bad(
         "interval-not-a-duration",
@@ -527,7 +527,7 @@ SETTINGS_CASES = [
         '[digest.profiles.daily]\nrecipients = ["Watch, CSA <d@example.org>"]  # <-\n',
         "digest.profiles.daily.recipients[0]",
         "invalid email address 'Watch, CSA <d@example.org>'",
-        '"Watch, CSA" <a@example.org>',
+        '"News, Desk" <a@example.org>',
     ),
     Bad(
         "recipient-not-ascii",

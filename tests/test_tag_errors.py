@@ -108,3 +108,20 @@ def test_a_tags_file_with_a_byte_order_mark_is_read_and_one_in_utf16_named(
     with pytest.raises(ConfigError, match="saved as UTF-16") as caught:
         load_tag_rules(path)
     assert caught.value.line == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "problem"),
+    [
+        ("5", "label is an integer, not a string"),
+        ("[]", "label is an array, not a string"),
+        ('""', "missing or empty label"),
+    ],
+)
+def test_a_label_that_is_no_string_says_what_it_is(label: str, problem: str) -> None:
+    # `label = 5` was "missing or empty label": it is there, and not a string.
+    text = f'[tag.x]\nlabel = {label}\n[[tag.x.rule]]\nany = ["ok"]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_tag_rules(text, "inline.toml")
+    assert caught.value.problem == problem
+    assert caught.value.key == "tag.x.label"

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from aggregator.digest import shorten
 from aggregator.text import (
     content_fingerprint,
     first_words,
@@ -251,3 +252,33 @@ def test_invisible_word_splitters_are_dropped_but_joiners_kept() -> None:
 def test_invisible_characters_written_as_entities_are_dropped_too() -> None:
     html = "<p>Kinder&shy;schutz, Ver&#8203;schl\u00fcsselung, Wort&#x2060;verbinder&#xAD;</p>"
     assert html_to_text(html) == "Kinderschutz, Verschl\u00fcsselung, Wortverbinder"
+
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # four joined emoji
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        FAMILY + FAMILY + " tail",
+        "e\u0301" * 20,  # a letter and its combining accent
+        "\U0001f1ea\U0001f1fa" * 10,  # the EU flag: two regional indicators each
+        "\U0001f44d\U0001f3fd" * 10,  # a thumb and its skin tone
+    ],
+    ids=["joined-emoji", "combining", "flags", "skin-tone"],
+)
+def test_a_cut_never_splits_a_character_as_readers_see_it(tail: str) -> None:
+    # "x" * 396 + two family emoji: cut at 400, the second became a man and a woman.
+    for start in range(390, 401):
+        text = "x" * start + tail
+        for cut in (truncate_words(text, 400).removesuffix("…"), shorten(text).removesuffix("…")):
+            rest = text[len(cut) :]
+            assert text.startswith(cut) and len(cut) >= 380
+            assert not cut.endswith("\u200d"), start
+            assert not rest or not (
+                rest[0] == "\u200d"
+                or unicodedata.combining(rest[0])
+                or "\U0001f3fb" <= rest[0] <= "\U0001f3ff"
+            ), start
+            flag_letters = len(cut) - len(cut.rstrip("".join(map(chr, range(0x1F1E6, 0x1F200)))))
+            assert flag_letters % 2 == 0, start

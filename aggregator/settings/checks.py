@@ -59,11 +59,11 @@ def _pattern(regex: str, what: str, expected: str, known: frozenset[str] | None 
 Slug = Annotated[
     str,
     _pattern(
-        r"[a-z0-9][a-z0-9\-_.]*", "id", "lower-case letters, digits, '-', '_' or '.', like 'iwf'"
+        r"[a-z0-9][a-z0-9\-_.]*", "id", "lower-case letters, digits, '-', '_' or '.', like 'city-council'"
     ),
 ]
 TagName = Annotated[
-    str, _pattern(r"[a-z0-9][a-z0-9\-_]*", "tag", "a lower-case tag name like 'csa-directive'")
+    str, _pattern(r"[a-z0-9][a-z0-9\-_]*", "tag", "a lower-case tag name like 'data-protection'")
 ]
 # A profile may select by automatic tags too ("lang:de", "org:ngo", "source:edri").
 TagFilter = Annotated[
@@ -71,8 +71,8 @@ TagFilter = Annotated[
     _pattern(
         r"[a-z0-9][a-z0-9\-_]*|(?:" + "|".join(AUTOMATIC_TAG_FAMILIES) + r"):\S+",
         "tag",
-        "a lower-case tag name like 'csa-directive', or an automatic tag like 'lang:de',"
-        " 'org:ngo' or 'source:edri'",
+        "a lower-case tag name like 'data-protection', or an automatic tag like 'lang:de',"
+        " 'org:ngo' or 'source:city-council'",
     ),
 ]
 
@@ -100,7 +100,7 @@ ProcedureReference = Annotated[
     _pattern(
         r"\d{4}/\d{4}\([A-Z]{3}\)",
         "procedure reference",
-        "a Parliament procedure reference like '2022/0155(COD)'",
+        "a Parliament procedure reference like '2021/0106(COD)'",
     ),
 ]
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
@@ -123,7 +123,7 @@ def _mailbox(value: str) -> str:
         raise fail(
             f"invalid email address {value!r}",
             "one ASCII address like 'a@example.org' or 'Name <a@example.org>' (a name may "
-            "have any letters; quote one with a comma: '\"Watch, CSA\" <a@example.org>')",
+            "have any letters; quote one with a comma: '\"News, Desk\" <a@example.org>')",
         )
     return stripped
 

@@ -122,7 +122,7 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
         return (
             "reference",
             f"ep-procedure source {source.id!r} has no reference",
-            "reference = '2022/0155(COD)'",
+            "reference = '2021/0106(COD)'",
         )
     if source.kind is not SourceKind.EP_PROCEDURE and source.reference is not None:
         return (

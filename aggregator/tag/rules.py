@@ -217,7 +217,9 @@ class _Loader:
             where = f"lists.{name}"
             at = self.lines.key(table, name)
             if not TAG_NAME.match(name):
-                raise self.error("bad list name", line=at, key=where, expected="e.g. 'child-abuse'")
+                raise self.error(
+                    "bad list name", line=at, key=where, expected="e.g. 'institutions'"
+                )
             if not isinstance(patterns, list) or not patterns:
                 raise self.error(
                     "not a non-empty list", line=at, key=where, expected="a list of patterns"
@@ -279,7 +281,7 @@ class _Loader:
                 "bad tag name",
                 line=line,
                 key=where,
-                expected="lower-case letters, digits and single hyphens, e.g. 'age-verification'",
+                expected="lower-case letters, digits and single hyphens, e.g. 'data-protection'",
             )
         if not isinstance(body, dict):
             raise self.error("not a table", line=line, key=where, expected=f"[{where}]")
@@ -293,8 +295,13 @@ class _Loader:
                 )
         label = body.get("label")
         if not isinstance(label, str) or not label.strip():
+            problem = (
+                "missing or empty label"
+                if label is None or isinstance(label, str)
+                else f"label is {_toml_type(label)}, not a string"
+            )
             raise self.error(
-                "missing or empty label",
+                problem,
                 line=self.lines.key(line, "label"),
                 key=f"{where}.label",
                 expected="a non-empty string",
@@ -345,7 +352,7 @@ class _Loader:
                     f"'{key}' is not a list",
                     line=self.lines.key(line, key),
                     key=f"{where}.{key}",
-                    expected='a list of patterns, e.g. ["chat control"]',
+                    expected='a list of patterns, e.g. ["data retention"]',
                 )
             if not value:
                 raise self.error(
@@ -405,3 +412,9 @@ class _Loader:
             if Field(name) not in fields:
                 fields.append(Field(name))
         return tuple(fields)
+
+
+def _toml_type(value: object) -> str:
+    """What TOML calls the type of a value read from it: `5` is "an integer"."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", list: "an array"}
+    return next((n for t, n in names.items() if isinstance(value, t)), "a table")
