@@ -168,7 +168,7 @@ def plain_as_html(text: str) -> str:
 def _fold(marked: str) -> str:
     if _CONTROL.search(marked):  # written as entities (&shy; &#8203;): decoded only now
         marked = marked.translate(_NO_CONTROLS)
-    text = " ".join(marked.split())  # source whitespace, newlines included, is one space
+    text = composed(" ".join(marked.split()))  # source whitespace, newlines included: a space
     for mark in _MARKS:
         if mark in text:
             text = text.replace(" " + mark, mark).replace(mark + " ", mark)
@@ -185,6 +185,7 @@ def fold_plain_text(text: str) -> str:
     characters (no text; refused by XML, which feeds and digests are written in) go."""
     if _CONTROL.search(text):
         text = text.translate(_NO_CONTROLS)
+    text = composed(text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\n" not in text:  # one line (most summaries): the loop below would give the same
@@ -205,9 +206,21 @@ def fold_plain_text(text: str) -> str:
 
 def fold_line(text: str) -> str:
     """All whitespace, line breaks included, folded to single spaces: for titles."""
-    if text.isascii() and single_spaced(text):
-        return text  # folded already, as most texts are by now: a split and a join spared
+    if text.isascii():
+        if single_spaced(text):
+            return text  # folded already, as most texts are by now: a split and a join spared
+    else:
+        text = composed(text)
     return " ".join(text.split())
+
+
+def composed(text: str) -> str:
+    """`text` in Unicode's composed form (NFC): "é" as one character, not "e" and a combining
+    accent. A feed written decomposed (macOS tools write NFD) looks the same, but was stored
+    as written, and a search for the word as typed (composed) did not find it on PostgreSQL."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
 
 
 _ZWJ = "\u200d"

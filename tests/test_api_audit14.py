@@ -213,6 +213,29 @@ def test_a_cursor_key_of_an_impossible_time_is_refused_naming_it(
                 assert_problem_naming(response, "cursor")
 
 
+def test_a_cursor_of_a_count_or_score_out_of_range_is_refused_naming_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A sources count past PostgreSQL's INTEGER was a 503 "store unavailable" there (and
+    # a 200 on SQLite); a relevance score of NaN gave an empty page on SQLite, items on
+    # PostgreSQL.
+    with served(tmp_path, database_url) as (_, client):
+        for params, at, value in (
+            ({"sort": "sources"}, 0, 9223372036854775807),
+            ({"sort": "sources"}, 0, 2**31),
+            ({"q": "chat control"}, 0, float("nan")),
+            ({"q": "chat control"}, 0, float("inf")),
+        ):
+            data = cursor_data(get_json(client, "/api/v1/items", limit=1, **params)["next_cursor"])
+            key = list(data["k"])
+            key[at] = value
+            response = client.get(
+                "/api/v1/items",
+                params={"limit": 1, **params, "cursor": cursor_of({**data, "k": key})},
+            )
+            assert_problem_naming(response, "cursor")
+
+
 def test_a_cursor_of_a_time_no_age_can_be_read_against_is_refused_naming_it(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -148,6 +148,24 @@ async def test_memory_is_bounded_least_recently_used_first() -> None:
 
 
 @synchronous
+async def test_an_answer_too_big_to_keep_still_honours_if_none_match() -> None:
+    # The application never sees If-None-Match (the cache takes it off, to keep whole
+    # bodies): an answer it did not keep was sent whole, 200, whatever the client had.
+    inner = Counting()
+    cache, client = cache_of(inner, generation=lambda: 0, max_entry_bytes=10)
+    async with client:
+        first = await client.get("/list?long=" + "x" * 40)
+        assert first.status_code == 200 and len(cache.store) == 0
+        etag = first.headers["etag"]
+        inner.calls -= 1  # the next answer has the same ETag: the resource did not change
+        again = await client.get("/list?long=" + "x" * 40, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == etag
+        other = await client.get("/list?long=" + "x" * 40, headers={"If-None-Match": '"x"'})
+        assert other.status_code == 200 and other.text.startswith("/list?long=")
+
+
+@synchronous
 async def test_concurrent_misses_build_once() -> None:
     inner = Counting(delay=0.05)
     _, client = cache_of(inner, generation=lambda: 0)

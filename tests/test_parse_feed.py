@@ -811,3 +811,24 @@ def test_an_rss_ttl_counts_up_to_ten_years(ttl: str, expected: timedelta | None)
         "<link>https://example.org/a</link></item></channel></rss>"
     ).encode()
     assert parse(fetched(body, "https://example.org/feed.xml")).ttl == expected
+
+
+def test_text_written_decomposed_is_stored_composed() -> None:
+    # "Genève" as "Gene" + U+0300: it looks the same, but a search for the word as typed
+    # found nothing on PostgreSQL. The content hash was NFC already: no item is "updated".
+    import unicodedata
+
+    title = "Décret de Genève sur la sécurité à Köln"
+    text = "Les ministres réunis à Genève ont adopté le décret."
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://example.org/</link><item>"
+        f"<title>{unicodedata.normalize('NFD', title)}</title>"
+        "<link>https://example.org/a</link>"
+        f"<description>&lt;p&gt;{unicodedata.normalize('NFD', text)}&lt;/p&gt;</description>"
+        "</item></channel></rss>"
+    ).encode()
+    source = feed_source()
+    doc = parse(fetched(body, "https://example.org/feed.xml"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert (item.title, item.summary, item.text) == (title, text, text)

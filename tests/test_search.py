@@ -66,6 +66,7 @@ def found(store: SqlStore, text: str) -> list[str]:
         ("chat -apps", {"phrase"}),
         ("grooming OR vertagt", {"text-hit", "german"}),
         ("chatkontrolle", {"german"}),
+        ("U\u0308bereinkommen", {"german"}),  # typed decomposed: it was "U" and "bereinkommen"
         ('"chat control', {"phrase"}),  # an unclosed quote is still a phrase
         ('chat: ( "control" )*^', {"phrase", "scattered"}),  # FTS5 syntax is just text
         ("chat NEAR control", set()),  # NEAR is a word like any other

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,7 +111,14 @@ def _int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
+class Count(int):
+    """A cursor key that is a count (of sources): PostgreSQL compares it as an INTEGER, and
+    a larger one made a crafted cursor a 503 ("integer out of range") instead of a 422."""
+
+
 def _is(value: object, kind: type) -> bool:
+    if kind is Count:
+        return _int(value) and isinstance(value, int) and value < 2**31
     if kind is int:
         return _int(value)
     if kind is datetime:  # carried as ISO text, of a time in UTC the store can hold
@@ -122,8 +130,10 @@ def _is(value: object, kind: type) -> bool:
         except (ValueError, OverflowError):
             return False
         return True
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is float:  # not NaN or infinite, which sort nowhere
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
     return isinstance(value, kind)
 
 

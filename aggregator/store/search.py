@@ -20,6 +20,7 @@ match, to join with items.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Float, Integer, Subquery, column, select
@@ -80,6 +81,9 @@ def parse_search(text: str) -> SearchQuery:
     """Parse web-search syntax; InvalidSearch when no positive word is left."""
     groups: list[list[Term]] = [[]]
     count = 0
+    # Composed, as stored texts are (text.composed): "Zu\u0308rich" typed decomposed was two
+    # words, "zu" and "rich", the accent being no word character.
+    text = unicodedata.normalize("NFC", text)
     for match in _TOKEN.finditer(text):
         negated_phrase, phrase, bare = match.groups()
         if bare == "OR":

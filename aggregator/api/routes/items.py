@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["items"])
 MAX_LIMIT = 200
 KEY_TYPES: dict[str, tuple[type, ...]] = {
     "newest": (datetime, int),
-    "sources": (int, datetime, int),
+    "sources": (pagination.Count, datetime, int),
     "relevance": (float, int),
 }
 
