@@ -153,3 +153,72 @@ def test_estimated_jaccards_of_many_are_each_pairs_estimate(
         blobs.append(b"")
     expected = [estimated_jaccard(signature(mine), blob) for blob in blobs]
     assert estimated_jaccards(signature(mine), blobs) == expected
+
+
+JOINT_STATEMENT = (
+    "We, the undersigned civil society organisations, urge the member states in the Council of "
+    "the EU to reject any proposal that would require providers to scan the private messages of "
+    "all users. Such client-side scanning would break end-to-end encryption, create new "
+    "vulnerabilities that criminals and hostile states can exploit, and treat every person in "
+    "the EU as a suspect. Independent experts, the European Data Protection Supervisor and the "
+    "Council's own legal service have warned that indiscriminate detection orders are "
+    "incompatible with the Charter of Fundamental Rights. Children deserve effective "
+    "protection: targeted investigations, well-resourced police units, support for hotlines "
+    "and prevention programmes, and safety by design. We call on ministers to support a text "
+    "that protects both children and the confidentiality of communications."
+)
+COMMITTEE_RELEASE = (
+    "The Internal Market Committee adopted its report on the protection of minors online by "
+    "32 votes to 5. MEPs call for a harmonised EU digital minimum age of 16 for access to "
+    "social media, video-sharing platforms and AI companions, unless parents consent, and for "
+    "an EU age verification app that respects privacy. They also want addictive design "
+    "features such as infinite scrolling and autoplay to be disabled by default for minors."
+)
+
+
+def test_a_roundup_that_reprints_two_statements_does_not_make_them_one_story() -> None:
+    # It matched the joint statement (Jaccard) and the committee's release (containment):
+    # both clusters became one, listed in the digest as one story of ten sources.
+    def published(key: str, title: str, text: str, org: OrgKind, hours: int) -> DedupeItem:
+        return DedupeItem(
+            key=key,
+            source_id=key,
+            org=org,
+            title=title,
+            text=text,
+            canonical_url=f"https://{key}.example.org/{hours}",
+            published=T0 + timedelta(hours=hours),
+        )
+
+    joint = published(
+        "edri",
+        "Joint statement: Council must reject mass scanning of private messages",
+        JOINT_STATEMENT,
+        OrgKind.NGO,
+        0,
+    )
+    committee = published(
+        "ep-press",
+        "Protecting minors online: committee calls for EU digital minimum age of 16",
+        COMMITTEE_RELEASE,
+        OrgKind.PARLIAMENT,
+        1,
+    )
+    roundup = published(
+        "roundup",
+        "Morning Tech: Council must reject mass scanning of private messages; committee calls"
+        " for EU digital minimum age of 16",
+        f"Good morning.\n\n{JOINT_STATEMENT}\n\n{COMMITTEE_RELEASE}\n\nThat's all.",
+        OrgKind.PRESS,
+        2,
+    )
+    labels = cluster_items([joint, committee, roundup])
+    assert labels["edri"] != labels["ep-press"]
+    assert labels["roundup"] in (labels["edri"], labels["ep-press"])
+    # Teasers of one release, each a part of it the other lacks, still join it and so each
+    # other: they agree in their titles.
+    first = item("a", f"{P1} {P2}")
+    second = item("b", f"{P3} {P4}")
+    whole = item("c", f"{P1} {P2} {P3} {P4}", hours=1)
+    labels = cluster_items([first, second, whole])
+    assert labels["a"] == labels["b"] == labels["c"]

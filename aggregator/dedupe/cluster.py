@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from aggregator.dedupe.decision import Decision, decide
+from aggregator.dedupe.decision import Decision, decide, titles_agree
 from aggregator.dedupe.records import DedupeItem, Features, Key, Member
 from aggregator.dedupe.repeated import (
     NONE,
@@ -282,6 +282,12 @@ class _Judge:
             )
         return found
 
+    def side_by_side(self, a: Features, b: Features) -> bool:
+        """Are `a` and `b`, which the item both matches, two stories the item tells side by
+        side: neither matching the other, under titles that do not agree? Teasers of one
+        release, each a part of it that the other lacks, agree in their titles."""
+        return not self.decide(a, b).matched and not titles_agree(a, b, self._thresholds)
+
     def match(self, other: Features) -> Decision:
         """`decide(item, other)`; a text match of two sources' items must not rest on the
         text their publishers repeat."""
@@ -355,12 +361,15 @@ def _joinable(
     matched: Mapping[ClusterId, Decision],
     chosen: Sequence[Candidate],
 ) -> list[ClusterId]:
-    """The matched clusters the item joins: all of them, unless that would bring together two
-    items of one source that `decide` tells apart (two releases of one source joined through
-    a third item that matches both). Then the item joins the cluster it matches best, then
-    each next best that brings no such pair in with those joined; the others stay as they
-    are. Reads the clusters' members (key and source) once; only members of a source found
-    in two of the clusters are compared.
+    """The matched clusters the item joins: all of them, unless that would bring together
+    two stories the item only tells side by side. Two items of one source that `decide`
+    tells apart (two releases of one source joined through a third item that matches both)
+    are two stories; so are two clusters whose best matches for the item neither match each
+    other nor agree in their titles (a roundup that reprints a joint statement and a
+    committee's release, each whole: it matches both, and they are unrelated). Then the item
+    joins the cluster it matches best, then each next best that brings no such pair in with
+    those joined; the others stay as they are. Reads the clusters' members (key and source)
+    once; only members of a source found in two of the clusters are compared.
     """
     members = index.members_of([own, *matched])
     spread: dict[str, set[ClusterId]] = {}
@@ -368,7 +377,7 @@ def _joinable(
         for _, source in rows:
             spread.setdefault(source, set()).add(cluster)
     shared = {source for source, found in spread.items() if len(found) > 1}
-    if not shared:
+    if not shared and len(matched) < 2:
         return list(matched)
     features = judge.features(
         [key for rows in members.values() for key, source in rows if source in shared]
@@ -389,6 +398,7 @@ def _joinable(
     # Each cluster's best match among the verified candidates (the loop in `assign` stopped
     # at the first one), the best cluster first; ties go to the better candidate.
     best: dict[ClusterId, tuple[tuple[int, float, float], int]] = {}
+    anchor_of: dict[ClusterId, Features] = {}  # that best match
     verified = judge.features([c.key for c in chosen])  # at hand: loaded by `assign`
     for rank, candidate in enumerate(chosen):
         cluster = index.cluster_of(candidate.key)
@@ -400,10 +410,17 @@ def _joinable(
             score = (_strength(decision), -rank)
             if cluster not in best or score > best[cluster]:
                 best[cluster] = score
+                anchor_of[cluster] = other
     joined: list[ClusterId] = [own]
+    anchors: list[Features] = []  # of the clusters joined so far
     for cluster in sorted(matched, key=best.__getitem__, reverse=True):
-        if not any(apart(cluster, other) for other in joined):
-            joined.append(cluster)
+        if any(apart(cluster, other) for other in joined):
+            continue
+        anchor = anchor_of[cluster]
+        if any(judge.side_by_side(anchor, other) for other in anchors):
+            continue
+        joined.append(cluster)
+        anchors.append(anchor)
     return joined[1:]
 
 
