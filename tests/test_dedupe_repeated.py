@@ -333,3 +333,92 @@ def test_a_match_that_rests_on_a_sources_repeated_text_is_no_match() -> None:
     copy = decide(wire, plenary)
     assert copy.matched
     assert without_repeated(copy, wire, plenary, repeated) == copy
+
+
+BACKGROUND_AND_NEXT_STEPS = (
+    "Background\n\nIn May 2022, the Commission proposed a regulation laying down rules to "
+    "prevent and combat child sexual abuse online. The proposal would oblige providers of "
+    "hosting and interpersonal communication services to assess the risk that their services "
+    "are misused, and would allow national judicial authorities to issue detection orders. It "
+    "would also set up an EU Centre on child sexual abuse to support national authorities, "
+    "hotlines and providers, and to keep a database of indicators of known material.\n\nNext "
+    "steps\n\nOnce the plenary has endorsed the mandate, negotiations with the Council on the "
+    "final shape of the law can begin. The agreed text will then need to be formally approved "
+    "by both Parliament and Council before it is published in the Official Journal and enters "
+    "into force twenty days later."
+)
+EXTENSION_VOTE = (
+    "On Tuesday, the Civil Liberties Committee voted by 51 votes to 9, with 4 abstentions, to "
+    "extend the interim rules that allow providers to voluntarily detect child sexual abuse "
+    "material on their services until April 2028. Rapporteur Birgit Sippel said the extension "
+    "must be the last one and that the permanent framework has to be agreed without delay."
+)
+DIRECTIVE_VOTE = (
+    "MEPs on Wednesday adopted their negotiating position on the recast of the directive on "
+    "combating the sexual abuse and sexual exploitation of children, by 599 votes to 2 with 62 "
+    "abstentions. The text abolishes limitation periods for the most serious offences and "
+    "criminalises the livestreaming of abuse."
+)
+DIRECTIVE_TITLE = "Sexual abuse of children: Parliament ready to negotiate tougher criminal law"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "lead"),
+    [
+        ("CORRECTION: ", DIRECTIVE_VOTE.replace("599 votes to 2", "597 votes to 4")),
+        (
+            "UPDATED: ",
+            DIRECTIVE_VOTE + " After the vote, rapporteur Jeroen Lenaers told journalists that he"
+            " expects the first trilogue with the Council to take place in January under the"
+            " incoming presidency, and that he hopes for a final agreement before the summer"
+            " recess.",
+        ),
+    ],
+    ids=["corrected", "updated"],
+)
+def test_a_re_issued_release_keeps_the_guard_on_its_source_s_background(
+    prefix: str, lead: str
+) -> None:
+    # A corrected or updated re-issue shares the whole release: counted as a sibling, it left
+    # the release no text of its own, the guard could not judge, and the release matched
+    # another Parliament feed's unrelated item through the Background they both carry.
+    def release(key: str, source: str, title: str, text: str, hours: int) -> DedupeItem:
+        return DedupeItem(
+            key=key,
+            source_id=source,
+            org=OrgKind.PARLIAMENT,
+            title=title,
+            text=f"{text}\n\n{BACKGROUND_AND_NEXT_STEPS}",
+            canonical_url=f"https://europarl.example/{key}",
+            published=T0 + timedelta(hours=hours),
+        )
+
+    items = [
+        release(
+            "ep-1",
+            "ep-press",
+            "Child sexual abuse online: MEPs back extension of interim rules",
+            EXTENSION_VOTE,
+            0,
+        ),
+        release("ep-2", "ep-press", DIRECTIVE_TITLE, DIRECTIVE_VOTE, 22),
+        release("ep-2-again", "ep-press", prefix + DIRECTIVE_TITLE, lead, 26),
+        release(
+            "libe-1",
+            "ep-libe",
+            "LIBE chair meets Europol executive director",
+            "Committee chair Javier Zarzalejos met Europol's executive director in Strasbourg"
+            " on Thursday to discuss data sharing between the agency and national police"
+            " forces, the Europol mandate review and the agency's role in the future EU Centre.",
+            74,
+        ),
+    ]
+    # In every order where the source's other release is there before LIBE's item (before
+    # that, its Background is not known as repeated: README, Deduplication).
+    orders = [o for o in permutations(items) if o.index(items[0]) < o.index(items[3])]
+    assert len(orders) == 12
+    for order in orders:
+        labels = cluster_items(list(order))
+        assert labels["libe-1"] == "libe-1", [i.key for i in order]
+        assert labels["ep-1"] != labels["ep-2"]
+        assert labels["ep-2-again"] != labels["ep-1"]

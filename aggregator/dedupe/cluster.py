@@ -302,17 +302,36 @@ class _Judge:
         return found
 
     def _repeated_of(self, f: Features) -> Shingles:
-        """What `f` shares with its siblings in the pool."""
+        """What `f` shares with its siblings in the pool: other items of its source, told
+        apart from it, and not another version of it (`_version_of`)."""
         found = self._repeated.get(f.key)
         if found is None:
             siblings = [
                 s
                 for s in self._by_source[f.item.source_id]
-                if s.key != f.key and not self.decide(f, s).matched
+                if s.key != f.key and not self._version_of(f, s)
             ]
             found = repeated_shingles(f, siblings) if siblings else NONE
             self._repeated[f.key] = found
         return found
+
+    def _version_of(self, f: Features, s: Features) -> bool:
+        """Is `s`, of `f`'s source, `f` itself or another version of it: a match, or a
+        corrected or updated re-issue ("597 votes" for "599", a paragraph added) that `decide`
+        tells apart? Counted as a sibling, a version shared all of `f`'s text: none was left
+        of its own, the guard could not judge, and a release matched another source's item
+        through the Background section their source repeats."""
+        decision = self.decide(f, s)
+        if decision.matched:
+            return True
+        thresholds = self._thresholds
+        if decision.reason == "template-difference":
+            return decision.jaccard >= thresholds.same_source_jaccard
+        return (
+            decision.reason == "same-source"
+            and decision.containment >= thresholds.containment
+            and titles_agree(f, s, thresholds)
+        )
 
     def _carried_by(self, f: Features) -> Shingles:
         """`f`'s repeated text, and that of each copy of `f` in the pool whose source has
