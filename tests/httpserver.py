@@ -44,6 +44,7 @@ class Route:
     delay: float = 0.0  # seconds before the status line is sent
     gzip: bool = False  # send the body gzip-encoded, whatever the client accepts
     times: int | None = None  # answer this many requests, then give way to the next route
+    reason: str | None = None  # the status line's reason phrase; None: the standard one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +86,7 @@ class FixtureServer:
         delay: float = 0.0,
         gzip: bool = False,
         times: int | None = None,
+        reason: str | None = None,
     ) -> str:
         """Queue a response for `path` (no query string); returns its absolute URL.
 
@@ -101,6 +103,7 @@ class FixtureServer:
             delay=delay,
             gzip=gzip,
             times=times,
+            reason=reason,
         )
         with self._lock:
             self._routes.setdefault(path, []).append(route)
@@ -228,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif route.gzip:
             body = gzip_module.compress(body)
         try:
-            self.send_response(status)
+            self.send_response(status, route.reason)
             if route.content_type and status != 304:
                 self.send_header("Content-Type", route.content_type)
             if route.etag:

@@ -185,6 +185,24 @@ def test_503_with_retry_after_is_rate_limited(http_server: FixtureServer) -> Non
     assert http_server.count("/feed") == 1
 
 
+@pytest.mark.parametrize(
+    ("reason", "told"),
+    [
+        ("\x1b[2J\x1b[HAll good", "HTTP 404 '\\x1b[2J\\x1b[HAll good'"),  # cleared the screen
+        ("Not Found", "HTTP 404 Not Found"),
+        ("x" * 3000, "HTTP 404 " + "x" * 99 + "…"),
+    ],
+    ids=["escapes", "plain", "long"],
+)
+def test_a_server_s_reason_phrase_reaches_messages_printable_and_short(
+    http_server: FixtureServer, reason: str, told: str
+) -> None:
+    url = http_server.add("/feed", status=404, reason=reason, content_type="text/plain")
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert caught.value.message == told
+
+
 # -- retries -----------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -161,3 +162,20 @@ def test_a_manual_refresh_takes_a_source_only_queued_for_a_worker(store: SqlStor
     leases.release_all(store.engine, owner="manual")
     next_fetch(store, "a", at(600))
     assert leases.acquire(store.engine, "a", owner="w2", now=at(4), ttl=TTL) == NotDue()
+
+
+def test_a_store_error_of_a_lease_is_one_line(tmp_path: Path) -> None:
+    # SQLAlchemy's text of a driver error adds "[SQL: BEGIN IMMEDIATE]" and a link to its
+    # documentation on lines of their own: `refresh` printed three lines for a locked file.
+    from aggregator.errors import StoreError
+    from aggregator.store.engine import create_store_engine
+
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")  # no tables
+    try:
+        with pytest.raises(StoreError) as caught:
+            leases.acquire(engine, "edri", owner="o", now=T0, ttl=timedelta(minutes=5))
+    finally:
+        engine.dispose()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "OperationalError: no such table: sources" in message

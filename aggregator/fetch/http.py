@@ -522,7 +522,7 @@ class HttpFetcher:
         return Answer(
             url=str(response.url),
             status_code=response.status_code,
-            reason=response.reason_phrase or _phrase(response.status_code),
+            reason=_reason(response.reason_phrase, response.status_code),
             headers=headers,
             content=content,
         )
@@ -728,3 +728,17 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+REASON_CHARS = 100  # of a server's reason phrase, in messages
+
+
+def _reason(phrase: str, status: int) -> str:
+    """The server's reason phrase as messages carry it to a terminal: the standard phrase for
+    none; quoted with its escapes shown (`'\\x1b[2J...'`) when it holds control characters,
+    which cleared the operator's screen from the result table; cut to REASON_CHARS."""
+    if not phrase:
+        return _phrase(status)
+    if len(phrase) > REASON_CHARS:
+        phrase = phrase[: REASON_CHARS - 1] + "…"
+    return phrase if phrase.isprintable() else repr(phrase)

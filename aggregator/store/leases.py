@@ -80,7 +80,11 @@ def _free(now: datetime) -> ColumnElement[bool]:
 
 
 def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> StoreError:
-    return StoreError(f"{what} failed on {masked(engine.url)}: {type(exc).__name__}: {exc}")
+    # The driver's first line, as the store's other errors say it: SQLAlchemy's own text adds
+    # the statement and a link to its documentation on lines of their own.
+    from aggregator.store.sql import describe
+
+    return StoreError(f"{what} failed on {masked(engine.url)}: {describe(exc)}")
 
 
 def acquire(
