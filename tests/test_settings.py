@@ -515,6 +515,14 @@ SETTINGS_CASES = [
         "at most 86400",
     ),
     Bad(
+        # It was "digest.profiles.DE_Weekly.[key]": pydantic's mark of a key at fault.
+        "profile-name-not-an-id",
+        '[digest.profiles.DE_Weekly]  # <-\nrecipients = ["ops@example.org"]\n',
+        "digest.profiles.DE_Weekly",
+        "invalid id 'DE_Weekly'",
+        "lower-case letters, digits",
+    ),
+    Bad(
         "recipient-not-an-address",
         '[digest.profiles.daily]\nrecipients = ["ops"]  # <-\n',
         "digest.profiles.daily.recipients[0]",

@@ -34,6 +34,8 @@ def dotted(loc: Loc) -> str:
     """("source", 3, "selectors", "item") -> "source[3].selectors.item" (0-based, as parsed)."""
     text = ""
     for part in loc:
+        if part == "[key]":  # pydantic's mark of a table's key (a profile's name) at fault
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
 
