@@ -74,6 +74,27 @@ def test_headers_subject_date_list_id() -> None:
     assert msg["To"] == "policy@ngo.example, Press Desk <press@ngo.example>"
 
 
+@pytest.mark.parametrize("extra", range(0, 40, 3))
+def test_a_subject_of_any_length_reads_back_as_written(extra: int) -> None:
+    # 70 to 77 characters were folded right after "Subject:" by the standard library, and
+    # came back with a leading space: a mail filter on the prefix missed the digest.
+    digest = sample_digest()
+    prefix = "[CSA online]" + "x" * extra
+    message = build_message(
+        digest,
+        sender=SENDER,
+        recipients=RECIPIENTS,
+        subject_prefix=prefix,
+        text=render_text(digest),
+        html=render_html(digest),
+    )
+    raw = as_bytes(message)
+    assert parse(raw)["Subject"] == message["Subject"]
+    assert parse(raw)["Subject"].startswith(prefix)
+    header_lines = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert max(len(line) for line in header_lines) <= 100
+
+
 def test_a_subject_counts_procedure_events_too() -> None:
     event = ProcedureLine(
         item_id=9, day=datetime(2025, 3, 3, tzinfo=UTC), event="committee vote", url=None
