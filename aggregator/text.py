@@ -17,7 +17,7 @@ from functools import cache
 
 from lxml import etree
 
-from aggregator.spacing import single_spaced
+from aggregator.spacing import GLUE, fold_spaces, has_glue, single_spaced
 
 # Elements whose content is never text a reader sees.
 _DROPPED = ("script", "style", "noscript", "template", "head", "title", "iframe", "object", "svg")
@@ -168,11 +168,17 @@ def plain_as_html(text: str) -> str:
 def _fold(marked: str) -> str:
     if _CONTROL.search(marked):  # written as entities (&shy; &#8203;): decoded only now
         marked = marked.translate(_NO_CONTROLS)
-    text = composed(" ".join(marked.split()))  # source whitespace, newlines included: a space
+    text = composed(fold_spaces(marked))  # source whitespace, newlines included: a space
     for mark in _MARKS:
         if mark in text:
             text = text.replace(" " + mark, mark).replace(mark + " ", mark)
-    return _BREAKS.sub(_break_for, text).strip(" \n")
+    text = _BREAKS.sub(_break_for, text).strip(" \n")
+    if has_glue(text):  # a no-break space that ends a line or the text holds nothing together
+        text = _GLUE_AT_BREAK.sub("", text).strip(" \n" + GLUE)
+    return text
+
+
+_GLUE_AT_BREAK = re.compile(rf"[{GLUE}]+(?=\n)|(?<=\n)[{GLUE}]+")
 
 
 def _break_for(match: re.Match[str]) -> str:
@@ -193,7 +199,7 @@ def fold_plain_text(text: str) -> str:
     lines: list[str] = []
     blank = False
     for line in text.split("\n"):
-        folded = " ".join(line.split())
+        folded = fold_spaces(line)
         if not folded:
             blank = True
             continue
@@ -211,7 +217,7 @@ def fold_line(text: str) -> str:
             return text  # folded already, as most texts are by now: a split and a join spared
     else:
         text = composed(text)
-    return " ".join(text.split())
+    return fold_spaces(text)
 
 
 def composed(text: str) -> str:

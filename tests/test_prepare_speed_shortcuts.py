@@ -8,6 +8,8 @@ tests/test_prepare_golden.py checks the whole of `prepare` against its recording
 from __future__ import annotations
 
 import pickle
+import re
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +40,14 @@ _TEXTS = st.text() | st.lists(
 ).map("".join)
 
 
+_GLUE = "\u00a0\u202f\u2007"  # a no-break space alone between two words is kept
+
+
 def _folded_line(text: str) -> str:
-    return " ".join(text.split())
+    """Composed (NFC); each run of whitespace one space, but a no-break space alone."""
+    runs = re.split(r"(\s+)", unicodedata.normalize("NFC", text))
+    kept = [r if not r.isspace() or (len(r) == 1 and r in _GLUE) else " " for r in runs]
+    return "".join(kept).strip()
 
 
 def _folded_plain_text(text: str) -> str:
@@ -53,7 +61,7 @@ def _folded_plain_text(text: str) -> str:
     lines: list[str] = []
     blank = False
     for line in text.split("\n"):
-        folded = " ".join(line.split())
+        folded = _folded_line(line)
         if not folded:
             blank = True
             continue

@@ -291,3 +291,16 @@ def test_real_edri_feed_items_render_clean(corpus: Path) -> None:
     html = render_html(digest)
     assert "<p>" not in html and "&lt;p&gt;" not in html  # feed markup is gone, not escaped
     assert render_json(digest).count('"url": "https://edri.org/') == 2 * len(raw)
+
+
+def test_the_plain_text_never_breaks_a_line_at_a_no_break_space() -> None:
+    from aggregator.deliver.render import wrap
+
+    # "6 %" was broken between "6" and "%": the space was folded to a plain one when stored.
+    text = "Le règlement adopté par les ministres prévoit des amendes pouvant aller à 6\u00a0% du chiffre d'affaires annuel mondial."
+    lines = wrap(text, 78, indent="  ").split("\n")
+    assert all(not line.strip().startswith("%") for line in lines)
+    assert any("6\u00a0%" in line for line in lines)
+    # An editor's no-break space in place of every space still lets the line break.
+    glued = "\u00a0".join(["word"] * 40)
+    assert all(len(line) <= 78 for line in wrap(glued, 78).split("\n"))

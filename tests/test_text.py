@@ -29,7 +29,9 @@ HTML_CASES = [
     ("plain-text-whitespace", "  a \t b\r\n\r\n\r\n c  ", "a b\n\nc"),
     ("named-entities", "Tom &amp; Jerry &eacute;t&eacute; &lt;b&gt;", "Tom & Jerry été <b>"),
     ("numeric-entities", "&#8220;CSAM&#x201D; &#8211; EU", "“CSAM” – EU"),
-    ("nbsp-is-a-space", "EU&nbsp;regulation", "EU regulation"),
+    # kept as written: it holds "EU" and "regulation" on one line of a plain-text digest
+    ("nbsp-between-words-is-kept", "EU&nbsp;regulation", "EU\u00a0regulation"),
+    ("nbsp-beside-a-space-is-folded", "EU&nbsp; regulation", "EU regulation"),
     ("bare-ampersand", "Press & media", "Press & media"),
     ("less-than-in-text", "a < b and c > d", "a < b and c > d"),
     ("inline-tags-no-break", "The <b>Council</b> <a href='x'>agreed</a>.", "The Council agreed."),
@@ -88,7 +90,7 @@ def test_plain_text_as_html_reads_back_as_itself(text: str) -> None:
 
 def test_plain_text_entities_are_decoded_and_its_angle_brackets_kept() -> None:
     assert html_to_text(plain_as_html("Köln &amp; Düsseldorf")) == "Köln & Düsseldorf"
-    assert html_to_text(plain_as_html("a&nbsp;b <c>")) == "a b <c>"
+    assert html_to_text(plain_as_html("a&nbsp;b <c>")) == "a\u00a0b <c>"
 
 
 NO_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
@@ -282,3 +284,28 @@ def test_a_cut_never_splits_a_character_as_readers_see_it(tail: str) -> None:
             ), start
             flag_letters = len(cut) - len(cut.rstrip("".join(map(chr, range(0x1F1E6, 0x1F200)))))
             assert flag_letters % 2 == 0, start
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        # French typography: a no-break space before ":" "%", inside « » and in "32 000".
+        ("ECPAT France\u00a0: «\u00a0contrôle\u00a0» — 10\u202f000", None),
+        ("des amendes de 6\u00a0% du chiffre d'affaires", None),
+        # Beside other spaces (editors' "&nbsp; "), or ending a line, it is folded with them.
+        ("The end.\u00a0 Next sentence", "The end. Next sentence"),
+        ("\u00a0Title\u00a0", "Title"),
+    ],
+)
+def test_a_no_break_space_between_words_is_kept_as_written(
+    written: str, stored: str | None
+) -> None:
+    expected = written if stored is None else stored
+    assert fold_plain_text(written) == expected
+    assert html_to_text(f"<p>{written}</p>") == expected
+    # The content hash reads it as a space: an item stored before, folded, is not "updated".
+    assert content_fingerprint(expected, "") == content_fingerprint(" ".join(expected.split()), "")
+
+
+def test_a_no_break_space_before_a_line_break_goes() -> None:
+    assert html_to_text("<p>First.\u00a0</p><p>\u00a0Second.</p>") == "First.\n\nSecond."

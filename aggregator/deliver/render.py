@@ -30,6 +30,7 @@ from aggregator.digest import (
     ProcedureLine,
     ProcedureStatus,
 )
+from aggregator.spacing import breakable_words
 
 JSON_SCHEMA_VERSION = 1
 TEXT_WIDTH = 78
@@ -74,7 +75,7 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None
 def _pieces(text: str, room: int) -> Iterator[tuple[str, bool]]:
     """What `wrap` places, each with whether a space goes before it: the words, and inside a
     word each wide character (a break may come before or after one), an overlong word cut."""
-    for word in text.split():
+    for word in breakable_words(text):
         if cell_len(word) == len(word):  # no wide character: the common case
             if len(word) > room and not _URL.match(word):
                 yield word[:room], True
