@@ -297,7 +297,10 @@ def test_the_plain_text_never_breaks_a_line_at_a_no_break_space() -> None:
     from aggregator.deliver.render import wrap
 
     # "6 %" was broken between "6" and "%": the space was folded to a plain one when stored.
-    text = "Le règlement adopté par les ministres prévoit des amendes pouvant aller à 6\u00a0% du chiffre d'affaires annuel mondial."
+    text = (
+        "Le règlement adopté par les ministres prévoit des amendes pouvant aller à 6\u00a0% du"
+        " chiffre d'affaires annuel mondial."
+    )
     lines = wrap(text, 78, indent="  ").split("\n")
     assert all(not line.strip().startswith("%") for line in lines)
     assert any("6\u00a0%" in line for line in lines)

@@ -784,9 +784,7 @@ def _detect(
                 # On a tie, the language's own order: Romanian text reads the same in
                 # ISO-8859-16 and windows-1250 but for s and t with a comma below, which
                 # only ISO-8859-16 has (windows-1250 gives the cedilla forms instead).
-                chosen = min(
-                    fitting, key=lambda e: (-letters.get(e, 0), chaos[e], wanted.index(e))
-                )
+                chosen = min(fitting, key=lambda e: (-letters.get(e, 0), chaos[e], wanted.index(e)))
                 chosen = _better_of_siblings(data, chosen, fitting)
                 break
             if wanted:  # the first language with encodings of its own decides

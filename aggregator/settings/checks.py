@@ -59,7 +59,9 @@ def _pattern(regex: str, what: str, expected: str, known: frozenset[str] | None 
 Slug = Annotated[
     str,
     _pattern(
-        r"[a-z0-9][a-z0-9\-_.]*", "id", "lower-case letters, digits, '-', '_' or '.', like 'city-council'"
+        r"[a-z0-9][a-z0-9\-_.]*",
+        "id",
+        "lower-case letters, digits, '-', '_' or '.', like 'city-council'",
     ),
 ]
 TagName = Annotated[
