@@ -47,6 +47,7 @@ from aggregator.errors import AggregatorError, HostHeld, SendDeferred, SourceBus
 from aggregator.models import Source, SourceResult
 from aggregator.settings import DigestProfile
 from aggregator.store import leases
+from aggregator.store_file import StoreFileWatch
 from aggregator.words import count
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ class Service:
         self._prune_wanted = False  # set by the daily prune job, done by the next pass
         self._pending_tried: datetime | None = None  # the last retry of queued digests
         self._config = ConfigFiles(app.config_dir) if app.config_dir is not None else None
+        self._store_file = StoreFileWatch(app.store.engine)
+        self._digesting = 0  # digest runs in their threads now (an email may be in flight)
 
     # what is due now, by the app's clock
 
@@ -222,13 +225,18 @@ class Service:
         from aggregator.app import REFRESH_LEASE, busy_results
 
         engine = self.app.store.engine
+        # The lease writes in a thread: a store another program holds locked (a `prune`, a
+        # big `refresh`) kept them waiting up to its busy timeout, 30 s, on the event loop,
+        # and a digest due meanwhile, or a SIGTERM, waited as long.
         for source in due:
             earlier = self._read.pop(source.id, None)
             if earlier is not None:  # read by a refresh still waiting for others: free it
-                leases.release(engine, source.id, owner=earlier)
+                await asyncio.to_thread(leases.release, engine, source.id, owner=earlier)
         now = self.app.clock()
         ids = [source.id for source in due]
-        held = leases.claim(engine, ids, owner=owner, now=now, ttl=REFRESH_LEASE)
+        held = await asyncio.to_thread(
+            functools.partial(leases.claim, engine, ids, owner=owner, now=now, ttl=REFRESH_LEASE)
+        )
         busy = busy_results(held, now=now)
 
         def read(result: SourceResult) -> None:
@@ -244,7 +252,8 @@ class Service:
             for source_id in ids:
                 if self._read.get(source_id) == owner:
                     del self._read[source_id]
-            leases.release_all(engine, owner=owner)
+            # Shielded: cancelled (a second SIGTERM), the thread still gives the leases back.
+            await asyncio.shield(asyncio.to_thread(leases.release_all, engine, owner=owner))
         by_id = {result.source_id: result for result in done} | busy
         return [by_id[source_id] for source_id in ids if source_id in by_id]
 
@@ -288,18 +297,25 @@ class Service:
         # In a thread: rendering and SMTP block. A cancelled pass leaves the thread to finish
         # its send and record it (asyncio.run waits for the default executor).
         unwritten: UnwrittenFiles | None = None
+        self._digesting += 1
         try:
             run = await asyncio.to_thread(
                 functools.partial(self.app.run_digest, profile.name, send=True, fire=fire)
             )
         except DigestFilesUnwritten as exc:  # recorded and sent: only its files are not
             run, unwritten = exc.run, exc.unwritten
+        finally:
+            self._digesting -= 1
+
+        def this_one(outcome: DeliveryOutcome) -> bool:
+            return outcome.profile == profile.name and outcome.window_end == run.digest.window_end
+
         if run.taken is not None:
             log.info("digest %s: %s; nothing sent", profile.name, run.taken)
-        elif not run.deliveries:
+        elif not any(map(this_one, run.deliveries)):  # it may have retried others' queued emails
             log.info("digest %s: %d entries; nothing to send", profile.name, run.digest.entry_count)
         for outcome in run.deliveries:  # earlier windows' queued emails first, then this one
-            own = outcome.window_end == run.digest.window_end
+            own = this_one(outcome)
             _log_delivery(outcome, f"{run.digest.entry_count} entries; " if own else "queued, ")
         if unwritten is not None:
             self._keep_unwritten(unwritten)
@@ -412,7 +428,10 @@ class Service:
     async def step(self) -> StepReport:
         """Everything due now, in order: refresh the due sources, then the chores, so a
         digest carries what the refresh just found. What a test drives under its clock;
-        the service runs the two side by side (`wake`)."""
+        the service runs the two side by side (`wake`). Nothing while the store's file is not
+        in place (`StoreFileWatch`)."""
+        if not self._store_file.in_place():
+            return StepReport(refreshed=0, failed=0, digests=())
         refreshed, failed = await self._logged_tick()
         if self._stopping.is_set():
             return StepReport(refreshed=refreshed, failed=failed, digests=())
@@ -454,6 +473,14 @@ class Service:
                 log.warning("stopping now: cancelling the step in flight (%d tasks)", len(live))
                 for task in live:
                     task.cancel()
+            if self._digesting:
+                # Its thread cannot be stopped mid-exchange, nor should it: the email would be
+                # neither sent nor known unsent. The process ends when it is done.
+                log.warning(
+                    "a digest's email is being handed to the mail server: the process exits "
+                    "once it answers (at most smtp.timeout, %.0fs, per exchange)",
+                    self.app.settings.smtp.timeout if self.app.settings.smtp else 0,
+                )
         self._stopping.set()
 
     def wake(self) -> None:
@@ -462,7 +489,7 @@ class Service:
         flight. Neither waits for the other: a digest goes out at its time however long a
         source takes to answer, and a source is read at its tick however long another one,
         or a digest, takes."""
-        if self._stopping.is_set():
+        if self._stopping.is_set() or not self._store_file.in_place():
             return
         refresh = self._spawn(self._refresh_due())
         if self._start_refresh is None:

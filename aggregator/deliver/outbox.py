@@ -39,7 +39,7 @@ from aggregator.deliver.mail import PartiallyRefused, as_bytes, stored_message_i
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError
 from aggregator.store.digests import insert_ignoring_duplicates, record_digest
-from aggregator.store.engine import WRITE_OPTION
+from aggregator.store.engine import WRITE_OPTION, describe
 from aggregator.store.leases import new_owner, owner_gone
 from aggregator.store.schema import outbox
 from aggregator.store.timestamps import from_db, to_db
@@ -110,7 +110,7 @@ def record_window(engine: Engine, digest: Digest, *, body_json: str, now: dateti
         with _writing(engine) as conn:
             record_digest(conn, digest, body_json=body_json, now=now)
     except SQLAlchemyError as exc:
-        raise StoreError(f"recording digest {digest.profile!r}: {exc}") from exc
+        raise StoreError(f"recording digest {digest.profile!r}: {describe(exc)}") from exc
 
 
 def commit_window(
@@ -144,7 +144,7 @@ def commit_window(
                 )
             ).scalar_one()
     except SQLAlchemyError as exc:
-        raise StoreError(f"queueing digest {digest.profile!r}: {exc}") from exc
+        raise StoreError(f"queueing digest {digest.profile!r}: {describe(exc)}") from exc
     return row_id
 
 
@@ -186,7 +186,7 @@ def deliver_pending(
                 ).scalars()
             )
     except SQLAlchemyError as exc:
-        raise StoreError(f"reading the outbox: {exc}") from exc
+        raise StoreError(f"reading the outbox: {describe(exc)}") from exc
     return [send_queued(engine, i, transport, now=now, worker=worker, lease=lease) for i in ids]
 
 
@@ -228,7 +228,7 @@ def send_queued(
                 ).rowcount
                 row = conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
     except SQLAlchemyError as exc:
-        raise StoreError(f"claiming outbox row {row_id}: {exc}") from exc
+        raise StoreError(f"claiming outbox row {row_id}: {describe(exc)}") from exc
 
     def outcome(
         status: Literal["sent", "already-sent", "busy", "failed"], error: str | None = None
@@ -289,4 +289,4 @@ def _finish(
                 .values(**values)
             )
     except SQLAlchemyError as exc:
-        raise StoreError(f"updating outbox row {row_id}: {exc}") from exc
+        raise StoreError(f"updating outbox row {row_id}: {describe(exc)}") from exc

@@ -63,6 +63,7 @@ from aggregator.store.bucket_index import (
     overlay_for,
     take_numbers,
 )
+from aggregator.store.engine import describe
 from aggregator.store.items import NewRow
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
@@ -859,7 +860,7 @@ def assign_clusters(
             rows = conn.execute(select(items.c.id, items.c.cluster_id).where(items.c.id.in_(part)))
             assigned.update({int(r.id): int(r.cluster_id) for r in rows})
     except SQLAlchemyError as exc:
-        raise StoreError(f"clustering failed: {exc.__class__.__name__}: {exc}") from exc
+        raise StoreError(f"clustering failed: {describe(exc)}") from exc
     return ClusterChanges(assigned=assigned, merges=tuple(merges))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.digest import Digest, ShownRevision, SourceInfo
 from aggregator.errors import AggregatorError, StoreError
 from aggregator.models import CacheValidators, OrgKind, SourceHealth, SourceKind, StoredItem
-from aggregator.store.engine import WRITE_OPTION
+from aggregator.store.engine import WRITE_OPTION, describe
 from aggregator.store.items import to_stored
 from aggregator.store.schema import (
     digest_items,
@@ -74,7 +74,7 @@ def last_window_end(engine: Engine, profile: str) -> datetime | None:
                 select(func.max(digests.c.window_end)).where(digests.c.profile == profile)
             ).scalar()
     except SQLAlchemyError as exc:
-        raise StoreError(f"reading the last digest of {profile!r} failed: {exc}") from exc
+        raise StoreError(f"reading the last digest of {profile!r} failed: {describe(exc)}") from exc
     return from_db_or_none(value)
 
 
@@ -104,7 +104,7 @@ def profiles_first_seen(
                     )
                 ).all()
     except SQLAlchemyError as exc:
-        raise StoreError(f"recording the digest profiles failed: {exc}") from exc
+        raise StoreError(f"recording the digest profiles failed: {describe(exc)}") from exc
     return {row.profile: from_db(row.first_seen_at) for row in rows}
 
 
@@ -177,7 +177,9 @@ def load_window_items(
                 ):
                     tags.setdefault(item_id, []).append(tag)
     except SQLAlchemyError as exc:
-        raise StoreError(f"loading the digest window of {profile!r} failed: {exc}") from exc
+        raise StoreError(
+            f"loading the digest window of {profile!r} failed: {describe(exc)}"
+        ) from exc
     return [to_stored(row, tuple(tags.get(row["id"], ()))) for row in rows]
 
 
@@ -200,7 +202,7 @@ def load_shown_revisions(engine: Engine, *, profile: str) -> dict[int, ShownRevi
                 for item_id, revision, title, text in conn.execute(query)
             }
     except SQLAlchemyError as exc:
-        raise StoreError(f"loading what {profile!r} showed failed: {exc}") from exc
+        raise StoreError(f"loading what {profile!r} showed failed: {describe(exc)}") from exc
 
 
 def load_sources(engine: Engine) -> dict[str, SourceInfo]:
@@ -208,7 +210,7 @@ def load_sources(engine: Engine) -> dict[str, SourceInfo]:
         with engine.connect() as conn:
             rows = conn.execute(select(sources)).mappings().all()
     except SQLAlchemyError as exc:
-        raise StoreError(f"loading sources failed: {exc}") from exc
+        raise StoreError(f"loading sources failed: {describe(exc)}") from exc
     return {
         row["id"]: SourceInfo(
             id=row["id"],
@@ -236,7 +238,7 @@ def load_source_health(engine: Engine) -> list[SourceHealth]:
         with engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
     except SQLAlchemyError as exc:
-        raise StoreError(f"loading source health failed: {exc}") from exc
+        raise StoreError(f"loading source health failed: {describe(exc)}") from exc
     return [
         SourceHealth(
             id=row["id"],
@@ -288,7 +290,7 @@ def load_procedure_latest(engine: Engine, *, window_end: datetime) -> dict[str, 
                 ).scalars()
                 latest[source_id] = to_stored(row, tuple(tags))
     except SQLAlchemyError as exc:
-        raise StoreError(f"loading the followed procedures failed: {exc}") from exc
+        raise StoreError(f"loading the followed procedures failed: {describe(exc)}") from exc
     return latest
 
 
@@ -372,7 +374,7 @@ def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: date
                 ],
             )
     except SQLAlchemyError as exc:
-        raise StoreError(f"recording digest {digest.profile!r} failed: {exc}") from exc
+        raise StoreError(f"recording digest {digest.profile!r} failed: {describe(exc)}") from exc
     return digest_id
 
 
@@ -453,7 +455,7 @@ def digest_states(conn: Connection, ids: Sequence[int]) -> dict[int, DigestState
             for row in conn.execute(query).all()
         }
     except SQLAlchemyError as exc:
-        raise StoreError(f"reading what became of digests failed: {exc}") from exc
+        raise StoreError(f"reading what became of digests failed: {describe(exc)}") from exc
 
 
 def _scan(
@@ -513,7 +515,7 @@ def latest_shown_digest_id(conn: Connection, profile: str | None = None) -> int 
     try:
         found = _scan(conn, profile, by_window=True, want=1, emailed=True)
     except SQLAlchemyError as exc:
-        raise StoreError(f"finding the latest digest failed: {exc}") from exc
+        raise StoreError(f"finding the latest digest failed: {describe(exc)}") from exc
     return found[0] if found else None
 
 
@@ -523,4 +525,4 @@ def digest_ids_with_news(conn: Connection, profile: str | None, *, limit: int) -
     try:
         return _scan(conn, profile, by_window=False, want=limit, emailed=False)
     except SQLAlchemyError as exc:
-        raise StoreError(f"listing the digests with news failed: {exc}") from exc
+        raise StoreError(f"listing the digests with news failed: {describe(exc)}") from exc

@@ -142,3 +142,11 @@ def _install_sqlite_listeners(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def describe(exc: BaseException) -> str:
+    """``ExceptionType: first line of the driver's message``: SQLAlchemy's own text of an
+    error adds the statement and a link to its documentation on lines of their own."""
+    cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig else exc
+    first_line = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first_line}"

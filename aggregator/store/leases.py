@@ -31,7 +31,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from aggregator.errors import StoreError
-from aggregator.store.engine import WRITE_OPTION, masked
+from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import sources
 from aggregator.store.sources import due_condition
 from aggregator.store.timestamps import from_db_or_none, to_db
@@ -80,10 +80,6 @@ def _free(now: datetime) -> ColumnElement[bool]:
 
 
 def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> StoreError:
-    # The driver's first line, as the store's other errors say it: SQLAlchemy's own text adds
-    # the statement and a link to its documentation on lines of their own.
-    from aggregator.store.sql import describe
-
     return StoreError(f"{what} failed on {masked(engine.url)}: {describe(exc)}")
 
 

@@ -35,9 +35,8 @@ from aggregator.dedupe.records import Member
 from aggregator.errors import StoreError
 from aggregator.models import OrgKind
 from aggregator.retention import Cutoffs
-from aggregator.store.engine import WRITE_OPTION, masked
+from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import clusters, digest_items, digests, items, sources, tombstones
-from aggregator.store.sql import describe
 from aggregator.store.timestamps import from_db, to_db
 
 CHUNK = 500  # ids per IN (...) list

@@ -36,7 +36,7 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
-from aggregator.store.engine import WRITE_OPTION, create_store_engine, masked
+from aggregator.store.engine import WRITE_OPTION, create_store_engine, describe, masked
 from aggregator.store.migrate import upgrade
 
 if TYPE_CHECKING:  # the dedupe stage is imported by the first write that needs it
@@ -49,13 +49,6 @@ R = TypeVar("R")
 
 # Items per page of iter_items: memory stays flat however large the archive.
 PAGE_SIZE = 500
-
-
-def describe(exc: BaseException) -> str:
-    """``ExceptionType: first line of the driver's message``."""
-    cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig else exc
-    first_line = (str(cause).strip().splitlines() or [""])[0]
-    return f"{type(cause).__name__}: {first_line}"
 
 
 def wrap_errors(
