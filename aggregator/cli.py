@@ -511,7 +511,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     # A config or store error at open leaves the output file alone; so does one met midway,
     # or Ctrl-C: the file is replaced only once every item is written (atomic.replacing).
     with open_app(args, existing_store=True) as app:
-        _not_the_store(args.output, app.settings.database_url)
+        not_the_store(args.output, app.settings.database_url)
         with _output(args.output) as out:
             for item in app.iter_items(since=since):
                 out.write(json.dumps(item_record(item), ensure_ascii=False).encode("utf-8") + b"\n")
@@ -523,7 +523,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 SQLITE_COMPANIONS = {"-wal": "write-ahead log", "-shm": "shared memory", "-journal": "journal"}
 
 
-def _not_the_store(path: str | None, database_url: str) -> None:
+def not_the_store(path: str | None, database_url: str) -> None:
     """Refuse `-o` naming the SQLite file itself (the export would replace the archive) or
     one of its companion files (SQLite would remove the export)."""
     from aggregator.store.engine import sqlite_file

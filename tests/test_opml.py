@@ -387,3 +387,27 @@ def test_append_through_a_symbolic_link_and_after_a_byte_order_mark(tmp_path: Pa
     assert [s.id for s in append_sources(config, [entry])] == ["a", "b"]
     assert (config / "sources.toml").is_symlink()  # the link kept, its target written
     assert real.read_bytes().startswith(b"\xef\xbb\xbf[[source]]")
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+def test_sources_export_never_writes_over_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    # `sources export -o var/aggregator.sqlite` wrote the OPML over the whole archive, exit 0;
+    # `export -o` refused the same name.
+    folder = empty_config(tmp_path / "config")
+    (folder / "sources.toml").write_text(
+        '[[source]]\nid = "edri"\nname = "EDRi"\nurl = "https://edri.org/feed/"\n'
+        'kind = "feed"\norg = "ngo"\n'
+    )
+    data = tmp_path / "var"
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(data))
+    assert run(capsys, "--config", str(folder), "sources")[0] == 0  # makes the store
+    store = data / "aggregator.sqlite"
+    before = store.read_bytes()
+    code, _, err = run(
+        capsys, "--config", str(folder), "sources", "export", "-o", str(store) + suffix
+    )
+    assert code == 2
+    assert "cannot write" in err and "store" in err
+    assert store.read_bytes() == before

@@ -33,13 +33,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(
             f"dry run: {count(result.items, 'item')} would be pruned ({policy}); "
-            f"{result.clusters_deleted} clusters would be removed, {result.clusters_updated} "
-            "updated"
+            f"{count(result.clusters_deleted, 'cluster')} would be removed, "
+            f"{result.clusters_updated} updated"
         )
         return EXIT_OK
     print(
         f"pruned {count(result.items, 'item')} ({policy}); "
-        f"{result.clusters_deleted} clusters removed, {result.clusters_updated} updated"
+        f"{count(result.clusters_deleted, 'cluster')} removed, {result.clusters_updated} updated"
         + (f"; space given back ({result.vacuum})" if result.vacuum else "")
     )
     return EXIT_OK

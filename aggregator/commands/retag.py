@@ -19,6 +19,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aggregator import words
     from aggregator.cli import EXIT_OK, open_app
 
     # --dry-run writes nothing: a mistyped data_dir is an error, not a new empty store.
@@ -29,9 +30,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     verb = "would change" if result.dry_run else "changed"
-    print(f"retag: {result.items} items, {verb} the tags of {result.changed}")
+    print(f"retag: {words.count(result.items, 'item')}, {verb} the tags of {result.changed}")
     if result.skipped:
-        print(f"  {result.skipped} items of sources no longer configured kept their tags")
+        print(
+            f"  {words.count(result.skipped, 'item')} of sources no longer configured kept"
+            f" {'its' if result.skipped == 1 else 'their'} tags"
+        )
     for tag, count in sorted(result.added.items()):
         print(f"  + {tag}: {count}")
     for tag, count in sorted(result.removed.items()):

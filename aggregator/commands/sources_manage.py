@@ -23,7 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.app import fetch_options
-from aggregator.cli import EXIT_CONFIG, EXIT_OK, EXIT_SOURCES_FAILED, UsageError, config_dir_of
+from aggregator.cli import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_SOURCES_FAILED,
+    UsageError,
+    config_dir_of,
+    not_the_store,
+)
 from aggregator.config_edit import (
     append_sources,
     check_entries,
@@ -39,6 +46,7 @@ from aggregator.opml import plan_import, read_opml, write_opml
 from aggregator.settings import load_settings, load_sources
 from aggregator.settings.sources import SOURCES_FILE
 from aggregator.urls import canonical_url, is_web_url, with_login_of
+from aggregator.words import count
 
 # Discovery probes several URLs; one retry is enough to ride out a blip.
 DISCOVERY_RETRIES = 1
@@ -190,8 +198,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             return EXIT_OK
         print(
             f"found a feed ({'the URL itself' if feed.via == 'page' else feed.via}): {feed.url}\n"
-            f"  title: {feed.title or '-'}; format: {feed.format}; {feed.item_count} items; "
-            f"newest: {_when(feed.newest)}"
+            f"  title: {feed.title or '-'}; format: {feed.format};"
+            f" {count(feed.item_count, 'item')}; newest: {_when(feed.newest)}"
         )
         name = args.name or feed.title or found.page_title or urlsplit(feed.url).hostname
         _write(
@@ -279,6 +287,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(data.decode("utf-8"))
     else:
+        # As `export -o`: naming the store's file wrote the OPML over the whole archive.
+        not_the_store(args.output, load_settings(config_dir, os.environ).database_url)
         try:
             Path(args.output).write_bytes(data)
         except OSError as exc:
@@ -286,7 +296,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
     if left_out:
         print(
-            f"left out {len(left_out)} sources OPML cannot carry (not feeds): "
+            f"left out {count(len(left_out), 'source')} OPML cannot carry (not feeds): "
             + ", ".join(left_out),
             file=sys.stderr,
         )
