@@ -77,6 +77,9 @@ class Skipped:
 class ImportPlan:
     entries: tuple[dict[str, Any], ...]  # [[source]] tables to append
     skipped: tuple[Skipped, ...]
+    # Entries given the id of a stored source removed from the config, at the same URL: its
+    # items, their tombstones and its health go on under it. (id, url)
+    resumed: tuple[tuple[str, str], ...] = ()
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -204,17 +207,23 @@ def plan_import(
     extra_tags: Sequence[str] = (),
     stored_ids: Collection[str] = (),
     moved: Mapping[str, str] | None = None,
+    removed: Mapping[str, str] | None = None,
 ) -> ImportPlan:
     """Which feeds of `document` to add as sources, and which to skip and why.
 
     A feed is a duplicate when its canonical URL is an existing source's, configured or
     where a 301/308 moved it (`moved`: id -> URL, the store's), or an earlier feed's of the
-    same file (one feed filed under two categories, as readers allow).
+    same file (one feed filed under two categories, as readers allow). A feed at the URL of
+    a stored source no longer configured (`removed`: canonical URL -> its id) takes that id
+    back: imported under a new one ("council-2"), each of its items was stored a second time
+    and the ones pruned came back.
     """
     known = {canonical_url(url): id for id, url in (moved or {}).items()}
     known.update((canonical_url(s.url), s.id) for s in existing)
     # Ids of sources removed from the config are still the store's: not given again.
     taken = {s.id for s in existing} | set(stored_ids)
+    configured = {s.id for s in existing}
+    resumed: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
     for feed in document.feeds:
@@ -236,10 +245,16 @@ def plan_import(
             skipped.append(Skipped(url=feed.xml_url, title=feed.title, reason=reason))
             continue
         entry = _entry(feed, taken=taken, default_org=default_org, extra_tags=extra_tags)
+        stored_id = (removed or {}).get(key)
+        if stored_id is not None and stored_id not in configured and stored_id not in resumed:
+            entry["id"] = stored_id
+            resumed[stored_id] = feed.xml_url
         entries.append(entry)
         known[key] = entry["id"]
         taken.add(entry["id"])
-    return ImportPlan(entries=tuple(entries), skipped=tuple(skipped))
+    return ImportPlan(
+        entries=tuple(entries), skipped=tuple(skipped), resumed=tuple(resumed.items())
+    )
 
 
 # -- writing -------------------------------------------------------------------------------

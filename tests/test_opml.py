@@ -411,3 +411,35 @@ def test_sources_export_never_writes_over_the_store(
     assert code == 2
     assert "cannot write" in err and "store" in err
     assert store.read_bytes() == before
+
+
+def test_a_feed_of_a_stored_source_no_longer_configured_takes_its_id_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sources.toml lost, restored from the tool's own OPML: every source came back as
+    # "council-2", each item was stored twice, and the pruned ones returned.
+    folder = empty_config(tmp_path / "config")
+    (folder / "sources.toml").write_text(
+        '[[source]]\nid = "council"\nname = "Council of the EU"\n'
+        'url = "https://www.consilium.europa.eu/en/rss/pressreleases.ashx"\n'
+        'kind = "feed"\norg = "institution"\n'
+        '[[source]]\nid = "edri"\nname = "EDRi"\nurl = "https://edri.org/feed/"\n'
+        'kind = "feed"\norg = "ngo"\n'
+    )
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "var"))
+    assert run(capsys, "--config", str(folder), "sources")[0] == 0  # the store knows both
+    backup = tmp_path / "backup.opml"
+    assert run(capsys, "--config", str(folder), "sources", "export", "-o", str(backup))[0] == 0
+    (folder / "sources.toml").write_text("# restored\n")
+    code, out, _ = run(capsys, "--config", str(folder), "sources", "import", str(backup))
+    assert code == 0, out
+    assert {s.id for s in load_sources(folder)} == {"council", "edri"}
+    assert "the stored source 'council' (removed from the config)" in out
+    # A feed the store never had gets an id of its own, as before.
+    other = tmp_path / "other.opml"
+    other.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline type="rss" text="x" xmlUrl="https://example.org/new.xml"/></body></opml>'
+    )
+    code, out, _ = run(capsys, "--config", str(folder), "sources", "import", str(other))
+    assert code == 0 and "removed from the config" not in out

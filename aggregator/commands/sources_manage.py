@@ -78,6 +78,9 @@ class _Stored:
     ids: frozenset[str] = frozenset()
     # Configured source id -> the URL it is fetched from since a 301/308 (`_moved_urls`).
     moved: Mapping[str, str] = field(default_factory=dict)
+    # Canonical URL -> the id of a stored source the config no longer names, by the URL it
+    # was configured with and the one it was fetched from.
+    removed: Mapping[str, str] = field(default_factory=dict)
 
 
 def _stored(config_dir: Path, configured: Sequence[Source]) -> _Stored:
@@ -106,7 +109,14 @@ def _stored(config_dir: Path, configured: Sequence[Source]) -> _Stored:
         return _Stored()
     finally:
         store.close()
-    return _Stored(ids=frozenset(urls), moved=_moved_urls(configured, urls))
+    named = {source.id for source in configured}
+    removed = {
+        canonical_url(url): source_id
+        for source_id, pair in sorted(urls.items())
+        if source_id not in named
+        for url in pair
+    }
+    return _Stored(ids=frozenset(urls), moved=_moved_urls(configured, urls), removed=removed)
 
 
 def _moved_urls(
@@ -263,9 +273,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         extra_tags=args.tag,
         stored_ids=stored.ids,
         moved=stored.moved,
+        removed=stored.removed,
     )
     for skipped in plan.skipped:
         print(f"skipped {skipped.url} ({skipped.title or '-'}): {skipped.reason}")
+    for source_id, url in plan.resumed:
+        print(
+            f"{url}: the stored source {source_id!r} (removed from the config) was fetched from"
+            " it: imported under its id, its items and health are this source's again"
+        )
     print(f"{len(plan.entries)} to add, {len(plan.skipped)} skipped")
     if plan.entries:
         _write(config_dir, plan.entries, dry_run=args.dry_run)
