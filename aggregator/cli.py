@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import errno
 import importlib
+import io
 import json
 import os
 import signal
@@ -830,6 +831,11 @@ def entry() -> NoReturn:
     if sys.stdout is None:  # started with stdout closed (`>&-`): every command writes to it
         _complain("standard output is closed; nothing was done")
         os._exit(EXIT_FLUSH_FAILED)
+    # Text a terminal's encoding lacks ("’" under PYTHONIOENCODING=latin-1) is shown as "?":
+    # `clusters` and `digest --dry-run` ended in a UnicodeEncodeError traceback. (JSON and
+    # JSON Lines are written as UTF-8 bytes, whatever the locale.)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
     try:
         code = main()
         try:

@@ -52,6 +52,7 @@ from aggregator.urls import (
     is_web_url,
     unwrapped,
     with_unsafe_characters_encoded,
+    without_login,
     without_tracking,
 )
 
@@ -245,8 +246,10 @@ def normalise_item(
         return None
     # Shown to readers without its tracking parameters, as Miniflux does; compared by its
     # canonical form.
+    # The feed's address last, without its login: it was the item's link as configured,
+    # password and all, in the export, the API, the feeds and the digest's email.
     url = with_unsafe_characters_encoded(
-        without_tracking(own_url or _clean(document.link) or source.url)
+        without_tracking(own_url or _clean(document.link) or without_login(source.url))
     )
     title_is_fallback = not title
     if title_is_fallback:

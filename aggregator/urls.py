@@ -172,6 +172,17 @@ def mask_password(url: str) -> str:
     return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
+def without_login(url: str) -> str:
+    """`url` without a user name and password: a source's own address shown to readers."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def with_login_of(configured: str, url: str) -> str:
     """`url` with the user name and password of `configured` when it has none of its own
     and is of the same origin (scheme, host and port): the URL a source that moved within

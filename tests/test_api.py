@@ -416,6 +416,27 @@ def test_cors_only_for_configured_origins(tmp_path: Path, database_url: str) -> 
         app.close()
 
 
+def test_with_no_origin_allowed_a_preflight_is_a_refusal_not_a_405(
+    tmp_path: Path, database_url: str
+) -> None:
+    # The default `cors_origins = []` installed no CORS at all: a preflight was a 405
+    # "Method not allowed", where README promises a 400 problem.
+    app = seeded_app(tmp_path, database_url)
+    try:
+        with serving(create_app(app)) as url:
+            refused = httpx.options(
+                f"{url}/api/v1/items",
+                headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+            )
+            assert_problem(refused, 400)
+            assert refused.json()["detail"] == "not allowed: origin (api.cors_origins)"
+            plain = httpx.get(f"{url}/api/v1/tags", headers={"Origin": "https://evil.example"})
+            assert plain.status_code == 200
+            assert "access-control-allow-origin" not in plain.headers
+    finally:
+        app.close()
+
+
 @pytest.mark.parametrize(
     ("path", "parameter"),
     [

@@ -145,6 +145,18 @@ def test_stdout_carries_utf8_whatever_the_locale(tmp_path: Path) -> None:
     out = tmp_path / "items.jsonl"
     subprocess.run([*command, "export", "-o", str(out)], env=env, cwd=ROOT, check=True)
     assert done.stdout == out.read_bytes()  # the same bytes, to a file or through a pipe
+    # The text reports show what the locale cannot as "?" (they ended in a traceback), and
+    # the clusters' JSON is UTF-8, as the export is.
+    for report in (["clusters", "--min-size", "1"], ["digest", "--dry-run"]):
+        done = subprocess.run([*command, *report], env=env, cwd=ROOT, capture_output=True)
+        errors = done.stderr.decode(errors="replace")
+        assert done.returncode == 0 and "Traceback" not in errors, (report, errors)
+        assert "?\xf3d?: 10 ? f\xfcr Kinderschutz" in done.stdout.decode("latin-1"), report
+    done = subprocess.run(
+        [*command, "clusters", "--min-size", "1", "--json"], env=env, cwd=ROOT, capture_output=True
+    )
+    assert done.returncode == 0
+    assert TITLE in done.stdout.decode("utf-8")
 
 
 def test_since_takes_the_items_changed_since_too(

@@ -544,3 +544,22 @@ def test_entries_with_nothing_left_once_cleaned_are_counted_in_a_warning() -> No
     assert [i.identity for i in items] == ["g:k"]
     assert warnings == ("1 entry with no title, text or link once cleaned skipped",)
     assert normalise_with_warnings(SOURCE, document(kept), now=NOW)[1] == ()
+
+
+def test_an_entry_given_its_feed_s_address_is_not_given_its_password() -> None:
+    # No link of its own, none in the channel: its link was the source's URL as configured,
+    # "http://user:secretpw@...", in the export, the API, the feeds and the digest.
+    source = Source(
+        id="nl",
+        name="nl",
+        url="http://user:secretpw@127.0.0.1:18932/feed?token=abc",
+        kind=SourceKind.FEED,
+        org=OrgKind.PRESS,
+    )
+    document = ParsedDocument(
+        format="rss20",
+        items=(RawItem(title="An entry with no link at all", guid="nl-1", summary="Body."),),
+    )
+    (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert item.url == "http://127.0.0.1:18932/feed?token=abc"
+    assert "secretpw" not in item.canonical_url

@@ -108,14 +108,15 @@ def create_app(app: App, *, scheduler: Service | None = None, owns_app: bool = F
         seconds=app.settings.api.cache_seconds,
         generation=generation,
     )
-    if app.settings.api.cors_origins:
-        api.add_middleware(
-            ProblemCORSMiddleware,
-            allow_origins=list(app.settings.api.cors_origins),
-            allow_methods=["GET", "HEAD", "POST"],
-            allow_headers=["Authorization", "If-None-Match"],
-            expose_headers=["ETag"],
-        )
+    # Also with no origin allowed (the default): a preflight is then refused as a problem,
+    # where, without the middleware, it was a 405 "Method not allowed".
+    api.add_middleware(
+        ProblemCORSMiddleware,
+        allow_origins=list(app.settings.api.cors_origins),
+        allow_methods=["GET", "HEAD", "POST"],
+        allow_headers=["Authorization", "If-None-Match"],
+        expose_headers=["ETag"],
+    )
     api.add_middleware(MetricsMiddleware, metrics=request_metrics)
     api.add_middleware(HeadAsGet)  # outermost: a HEAD is a GET to everything inside
     for router in (items.router, clusters.router, digests.router, catalog.router):

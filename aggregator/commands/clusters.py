@@ -32,8 +32,10 @@ def cmd_clusters(args: argparse.Namespace) -> int:
     with open_app(args, existing_store=True) as app, app.store.engine.connect() as conn:
         views = list_clusters(conn, since=since, min_size=args.min_size)
     if args.json:
-        json.dump(clusters_json(views), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # UTF-8 whatever the locale, as `export` writes: JSON is UTF-8.
+        document = json.dumps(clusters_json(views), indent=2, ensure_ascii=False) + "\n"
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document.encode("utf-8"))
     else:
         print(clusters_text(views))
     return EXIT_OK
