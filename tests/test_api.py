@@ -338,6 +338,24 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
 # -- HTTP behaviour ----------------------------------------------------------------------------
 
 
+def test_a_new_file_at_the_store_s_path_is_not_ready(tmp_path: Path) -> None:
+    # Deleted, then made again by the next command (or written over): the path existed, and
+    # /readyz said ready while this server read the old file and the others the new one.
+    database = tmp_path / "var" / "aggregator.sqlite"
+    app = seeded_app(tmp_path, f"sqlite:///{database}")
+    try:
+        with serving(create_app(app)) as url, httpx.Client(base_url=url, timeout=10) as http:
+            assert http.get("/readyz").status_code == 200
+            for path in database.parent.glob("aggregator.sqlite*"):
+                path.unlink()
+            database.write_bytes(b"")  # another file at the path
+            ready = http.get("/readyz")
+            assert ready.status_code == 503
+            assert "is another file than the one opened" in ready.json()["checks"]["store"]
+    finally:
+        app.close()
+
+
 def test_a_store_file_moved_away_is_not_ready_and_never_a_500(tmp_path: Path) -> None:
     database = tmp_path / "var" / "aggregator.sqlite"
     app = seeded_app(tmp_path, f"sqlite:///{database}")

@@ -11,6 +11,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 
 from aggregator.app import App
+from aggregator.store_file import StoreFileWatch
 
 if TYPE_CHECKING:
     from aggregator.schedule import Service
@@ -48,6 +49,11 @@ class ApiContext:
     scheduler_task: asyncio.Task[None] | None = None
     refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     renders: RenderCache = field(default_factory=RenderCache)
+    store_file: StoreFileWatch | None = None  # the SQLite file as opened (`readiness`)
+
+    def __post_init__(self) -> None:
+        if self.store_file is None:
+            self.store_file = StoreFileWatch(self.app.store.engine)
 
 
 def context(request: Request) -> ApiContext:

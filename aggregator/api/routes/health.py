@@ -38,6 +38,10 @@ def readiness(ctx: ApiContext) -> Readiness:
         # An open connection still reads a file moved or deleted under it; the next
         # process, or writer, would not find it.
         checks["store"] = f"unreachable: {database} no longer exists"
+    elif checks["store"] == "ok" and ctx.store_file is not None and not ctx.store_file.in_place():
+        # Another file at the path (deleted, then made again by the next command): what
+        # this server reads is not what the others write.
+        checks["store"] = f"unreachable: {database} is another file than the one opened"
     if ctx.scheduler is not None:
         task = ctx.scheduler_task
         checks["scheduler"] = "ok" if task is not None and not task.done() else "stopped"
