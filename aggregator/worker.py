@@ -55,7 +55,7 @@ from sqlalchemy import Engine
 
 from aggregator.app import App
 from aggregator.durations import format_duration
-from aggregator.errors import AggregatorError, ConfigError, SendDeferred
+from aggregator.errors import AggregatorError, ConfigError, HostHeld, SendDeferred
 from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
 from aggregator.models import Source, SourceResult
@@ -447,7 +447,9 @@ STAT_NAMES = (
 )
 
 
-Handled = Literal["refreshed", "failed", "not due", "held", "host busy", "unreachable", "unknown"]
+Handled = Literal[
+    "refreshed", "failed", "not asked", "not due", "held", "host busy", "unreachable", "unknown"
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -561,6 +563,7 @@ class Refresher:
         self.app = app
         self.slots = slots
         self.lease = app.settings.workers.lease
+        self.queue_timeout = app.settings.workers.queue_timeout
         self.sources = {source.id: source for source in app.sources}
         self.stats = Stats()
         self.store_outage = Outage("store", masked(app.store.engine.url))
@@ -610,12 +613,22 @@ class Refresher:
             self.stats.add(held=1)
             return Outcome(status="held", retry_at=max(taken.expires_at, now))
         keeper = LeaseKeeper(engine, source_id, owner=owner, lease=self.lease, clock=self.app.clock)
+        # Put back on the queue (its host busy, the limiter down): marked queued, or the
+        # scheduler sent it again at every tick, and the copies piled up for the outage.
+        requeued = False
         try:
             with keeper:  # stopped before the release: a released lease is not renewed
-                return self._refresh(source, keeper)
+                outcome = self._refresh(source, keeper)
+                requeued = outcome.status == "host busy"
+                return outcome
+        except Exception as exc:
+            down = unreachable(exc)
+            requeued = down is not None and down.part != "store"
+            raise
         finally:
             released = time.perf_counter()
-            if not leases.release(engine, source_id, owner=owner):
+            until = self.app.clock() + self.queue_timeout if requeued else None
+            if not leases.release(engine, source_id, owner=owner, queued_until=until):
                 log.warning("%s: lease had expired before the refresh ended", source_id)
             self.stats.add(lease_seconds=time.perf_counter() - released)
 
@@ -651,6 +664,11 @@ class Refresher:
         if result.ok:
             self.stats.add(refreshed=1)
             return Outcome(status="refreshed")
+        if isinstance(result.outcome, HostHeld):
+            # Its host asked another source to wait (Retry-After): not asked, no failure of
+            # the source, as a refresh in one process tells it.
+            log.info("%s", result.error)
+            return Outcome(status="not asked")
         log.warning("%s", result.error)
         self.stats.add(refreshed=1, failed=1)
         return Outcome(status="failed")

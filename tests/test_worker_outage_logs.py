@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 import sqlalchemy
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from aggregator.store.engine import create_store_engine, masked
+from aggregator.store.schema import sources
 from aggregator.urls import mask_password
 from aggregator.worker_outages import MAX_BACKOFF_MS, BrokerOutageLog, BrokerWatch, unreachable
 from tests.support_proxy import TcpProxy
@@ -192,6 +193,17 @@ def test_a_limiter_outage_says_one_line_per_message_and_loses_none(
                 timeout=60,
                 what="every message to meet the outage",
             )
+            # Each message put back left its source marked queued (or a worker holds it now),
+            # never free: free and due, `run --distributed` sent it again at every tick.
+            with engine.connect() as conn:
+                owners = dict(
+                    conn.execute(
+                        select(sources.c.id, sources.c.lease_owner).where(
+                            sources.c.id.in_(ids[1:])
+                        )
+                    ).all()
+                )
+            assert None not in owners.values(), owners
             proxy.restore()
             wait_until(
                 lambda: refreshed_count(engine) == FEEDS, timeout=AFTER_OUTAGE, what="the refreshes"

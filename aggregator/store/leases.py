@@ -133,15 +133,25 @@ def acquire(
     return Held(owner=row.lease_owner or "", expires_at=held_until)
 
 
-def release(engine: Engine, source_id: str, *, owner: str) -> bool:
-    """Free the source if `owner` still holds it; False when the lease had been taken over."""
+def release(
+    engine: Engine, source_id: str, *, owner: str, queued_until: datetime | None = None
+) -> bool:
+    """Free the source if `owner` still holds it; False when the lease had been taken over.
+    `queued_until`: its message was put back on the queue (the limiter down, its host busy):
+    the source is marked queued until then, as the scheduler marks what it sends, so that
+    the scheduler does not send it again at every tick meanwhile."""
     writer = engine.execution_options(**{WRITE_OPTION: True})
+    mark = (
+        {"lease_owner": None, "lease_expires_at": None}
+        if queued_until is None
+        else {"lease_owner": QUEUED, "lease_expires_at": to_db(queued_until)}
+    )
     try:
         with writer.begin() as conn:
             freed = conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id, sources.c.lease_owner == owner)
-                .values(lease_owner=None, lease_expires_at=None)
+                .values(**mark)
                 .returning(sources.c.id)
             ).first()
     except sqlalchemy.exc.SQLAlchemyError as exc:
