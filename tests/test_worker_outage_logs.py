@@ -198,9 +198,7 @@ def test_a_limiter_outage_says_one_line_per_message_and_loses_none(
             with engine.connect() as conn:
                 owners = dict(
                     conn.execute(
-                        select(sources.c.id, sources.c.lease_owner).where(
-                            sources.c.id.in_(ids[1:])
-                        )
+                        select(sources.c.id, sources.c.lease_owner).where(sources.c.id.in_(ids[1:]))
                     ).all()
                 )
             assert None not in owners.values(), owners
