@@ -62,6 +62,7 @@ from aggregator.models import Source, SourceResult
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
 from aggregator.store.engine import masked
+from aggregator.store.sources import fetched_from
 from aggregator.urls import mask_password
 from aggregator.words import count
 from aggregator.worker_outages import (
@@ -635,8 +636,12 @@ class Refresher:
     def _refresh(self, source: Source, keeper: LeaseKeeper) -> Outcome:
         waiting = time.perf_counter()
         done: list[SourceResult] = []
+        # The slot of the host asked: a source a 301 moved to another host is fetched there,
+        # and its configured host's slot let workers ask the new one beyond max_per_host.
+        with self.app.store.engine.connect() as conn:
+            asked = fetched_from(conn, source.id, source.url)
         try:
-            with self.slots.hold(source.url) as slot, keeper.keeping_slot(slot.renew):
+            with self.slots.hold(asked) as slot, keeper.keeping_slot(slot.renew):
                 self.limiter_outage.reached()
                 self.stats.add(slot_wait_seconds=slot.waited)
                 began = time.perf_counter()

@@ -936,3 +936,22 @@ def test_a_footer_removed_since_an_item_was_stored_is_no_update(store: SqlStore)
     # A real change is still an update.
     edited = make_item("edri", "g1", title="EDRi-gram", text="Summer to-dos, & much more!")
     assert save(store, "edri", [edited], now=at(3)).updated == 1
+
+
+def test_the_url_a_refresh_asks_is_where_a_301_moved_the_source(store: SqlStore) -> None:
+    # A worker took its host slot for the configured URL and asked the moved one: workers
+    # asked the new host beyond fetch.max_per_host.
+    from aggregator.store.sources import fetched_from
+
+    configured = "https://example.org/b/feed.xml"
+    store.sync_sources([make_source("b")], now=T0)
+    with store.engine.connect() as conn:
+        assert fetched_from(conn, "b", configured) == configured
+        assert fetched_from(conn, "nope", "https://x.example/") == "https://x.example/"
+    save(store, "b", [], now=at(1), permanent_url="https://feeds.example.net/b.xml")
+    with store.engine.connect() as conn:
+        assert fetched_from(conn, "b", configured) == "https://feeds.example.net/b.xml"
+        # Another URL in the config since: that one is asked.
+        assert fetched_from(conn, "b", "https://example.org/b/new.xml") == (
+            "https://example.org/b/new.xml"
+        )

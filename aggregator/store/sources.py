@@ -280,6 +280,17 @@ def make_due(conn: Connection, ids: Sequence[str], *, now: datetime) -> None:
         )
 
 
+def fetched_from(conn: Connection, source_id: str, configured: str) -> str:
+    """The URL a refresh of the source asks: where a 301/308 moved it, while the config
+    still names the URL it was moved from; else `configured`."""
+    row = conn.execute(
+        select(sources.c.config_url, sources.c.url).where(sources.c.id == source_id)
+    ).first()
+    if row is None or row.config_url != configured or not row.url:
+        return configured
+    return str(row.url)
+
+
 def stored_urls(conn: Connection) -> dict[str, tuple[str, str]]:
     """Every stored source's URL as configured when last synced, and the URL it is fetched
     from (where a 301/308 led, else the same), by id."""

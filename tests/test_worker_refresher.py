@@ -1,6 +1,8 @@
-"""A worker's source whose host asked another source to wait (Retry-After) is "not asked",
-as a refresh in one process tells it: the worker logged it as a WARNING and "failed", and
-counted a failure. A real HTTP server on 127.0.0.1, the limiter on the Redis of the machine.
+"""A worker's refresh of one source, in the process: a source whose host asked another
+source to wait (Retry-After) is "not asked", as a refresh in one process tells it (the worker
+logged a WARNING and "failed", and counted a failure); and the host slot taken is that of the
+host asked, where a 301 moved the source (the configured host's let workers ask the new one
+beyond fetch.max_per_host). A real HTTP server on 127.0.0.1, the limiter on the machine's Redis.
 """
 
 from __future__ import annotations
@@ -64,3 +66,46 @@ def test_a_source_its_host_holds_is_not_asked_and_no_failure(
     finally:
         refresher.app.close()
     assert http_server.count("/b.xml") == 0
+
+
+def test_a_worker_takes_the_slot_of_the_host_a_301_moved_its_source_to(
+    tmp_path: Path, http_server: FixtureServer, redis_url: str, queue: str
+) -> None:
+    # The slot was the configured host's, and the request went to the moved one: workers
+    # asked the new host beyond fetch.max_per_host.
+    from datetime import timedelta
+
+    from aggregator.models import CacheValidators
+
+    http_server.add("/old.xml", body=rss("M", []))
+    moved_to = "http://feeds.example.net/m.xml"
+    config = write_config(
+        tmp_path / "config",
+        [feed_source("m", http_server.url("/old.xml"))],
+        settings=worker_settings(max_per_host=1),
+    )
+    env = {
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_BROKER_URL": redis_url,
+        "AGGREGATOR_WORKER_QUEUE": queue,
+    }
+    refresher = open_refresher(config, env)
+    try:
+        now = refresher.app.clock()
+        refresher.app.store.save_refresh(  # as a refresh that met a 301 records it
+            "m",
+            [],
+            now=now - timedelta(hours=2),
+            seconds=0.1,
+            validators=CacheValidators(),
+            url=http_server.url("/old.xml"),
+            permanent_url=moved_to,
+            next_fetch_at=now - timedelta(hours=1),
+            seen=0,
+        )
+        refresher.slots.wait_seconds = 0.5
+        with refresher.slots.hold(moved_to):  # another worker asks the new host now
+            assert refresher.handle("m").status == "host busy"
+    finally:
+        refresher.app.close()
+    assert http_server.count("/old.xml") == 0
