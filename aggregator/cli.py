@@ -664,8 +664,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.distributed:
             asyncio.run(Service(app).serve())
             return EXIT_OK
-        from aggregator.worker import Enqueuer  # dramatiq only when asked for
+        from aggregator.worker import Enqueuer, check_login  # dramatiq only when asked for
 
+        # As `aggregator worker` does: a refused login is a wrong URL or password, exit 3
+        # naming the setting. It was told as an outage at every tick, for ever.
+        check_login(app.settings.workers)
         enqueuer = Enqueuer(app)
         try:
             asyncio.run(Service(app, enqueue=enqueuer).serve())

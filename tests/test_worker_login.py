@@ -45,7 +45,9 @@ def config(tmp_path: Path) -> Path:
     return folder
 
 
-def worker(tmp_path: Path, broker: str, limiter: str) -> subprocess.Popen[str]:
+def worker(
+    tmp_path: Path, broker: str, limiter: str, command: tuple[str, ...] = ("worker",)
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
@@ -55,7 +57,7 @@ def worker(tmp_path: Path, broker: str, limiter: str) -> subprocess.Popen[str]:
         "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "aggregator", "--config", str(config(tmp_path)), "worker"],
+        [sys.executable, "-m", "aggregator", "--config", str(config(tmp_path)), *command],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -64,8 +66,10 @@ def worker(tmp_path: Path, broker: str, limiter: str) -> subprocess.Popen[str]:
     )
 
 
-def refused(tmp_path: Path, broker: str, limiter: str) -> str:
-    process = worker(tmp_path, broker, limiter)
+def refused(
+    tmp_path: Path, broker: str, limiter: str, command: tuple[str, ...] = ("worker",)
+) -> str:
+    process = worker(tmp_path, broker, limiter, command)
     try:
         output, _ = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -85,6 +89,17 @@ def test_a_rabbitmq_broker_refusing_the_login_ends_the_worker(
     output = refused(tmp_path, broker, redis_url)
     assert "aggregator: broker amqp://guest:***@" in output
     assert "refused the login" in output and "ACCESS_REFUSED" in output
+    assert "check workers.broker_url (AGGREGATOR_BROKER_URL)" in output
+
+
+def test_a_broker_refusing_the_login_ends_run_distributed_too(
+    tmp_path: Path, rabbitmq_url: str, redis_url: str
+) -> None:
+    # It logged "broker ... unreachable (ProbableAuthenticationError ...)" at every tick, for
+    # ever, and never named the setting.
+    broker = with_login(rabbitmq_url, "guest", WRONG)
+    output = refused(tmp_path, broker, redis_url, ("run", "--distributed"))
+    assert "refused the login" in output
     assert "check workers.broker_url (AGGREGATOR_BROKER_URL)" in output
 
 
