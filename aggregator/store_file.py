@@ -14,18 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from aggregator.store.engine import sqlite_file
+
 log = logging.getLogger(__name__)
 
 FileId = tuple[int, int]  # (device, inode)
-
-
-def _sqlite_path(engine: Engine) -> Path | None:
-    database = engine.url.database or ""
-    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
-        return None
-    if database.startswith("file:"):
-        return None  # a URI (in-memory or shared-cache): no plain file to watch
-    return Path(database).expanduser().resolve()
 
 
 def _file_id(path: Path) -> FileId | None:
@@ -40,7 +33,8 @@ class StoreFileWatch:
     """The store's file as opened, checked against what its path holds now."""
 
     def __init__(self, engine: Engine) -> None:
-        self.path = _sqlite_path(engine)
+        found = sqlite_file(engine.url.render_as_string(hide_password=False))
+        self.path = found.resolve() if found is not None else None
         self._opened = _file_id(self.path) if self.path is not None else None
         self.lost = False
 

@@ -26,19 +26,19 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.httpserver",)
 
 START = datetime(2025, 6, 2, 4, tzinfo=UTC)
+POST = Post(
+    guid="n-1",
+    title="Statement on the CSA Regulation",
+    link="https://ngo.example/news/1",
+    text="The Council should reject detection orders.",
+    published=START - timedelta(hours=1),
+)
 
 
 def test_a_store_file_moved_away_stops_the_service_until_it_is_back(
     tmp_path: Path, http_server: FixtureServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    post = Post(
-        guid="n-1",
-        title="Statement on the CSA Regulation",
-        link="https://ngo.example/news/1",
-        text="The Council should reject detection orders.",
-        published=START - timedelta(hours=1),
-    )
-    http_server.add("/a.xml", body=rss("A", [post]))
+    http_server.add("/a.xml", body=rss("A", [POST]))
     config = service_config(
         tmp_path / "config", [feed_source("ngo-a", http_server.url("/a.xml"))], smtp_port=None
     )
@@ -151,14 +151,7 @@ def test_a_digest_says_what_became_of_it_beside_another_profile_s_retried_email(
     from tests.support_schedule import RECIPIENT, service_settings
     from tests.support_smtp import free_port
 
-    post = Post(
-        guid="n-1",
-        title="Statement on the CSA Regulation",
-        link="https://ngo.example/news/1",
-        text="The Council should reject detection orders.",
-        published=START - timedelta(hours=1),
-    )
-    http_server.add("/a.xml", body=rss("A", [post]))
+    http_server.add("/a.xml", body=rss("A", [POST]))
     settings = service_settings(smtp_port=free_port()) + (  # nothing listens: sends fail
         f'[digest.profiles.weekly]\nrecipients = ["{RECIPIENT}"]\ncron = "0 8 * * 1"\n'
         'include_tags = ["lang:de"]\n'  # nothing German: empty, nothing to send

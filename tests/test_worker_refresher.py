@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 pytest_plugins = ("tests.httpserver",)
 
 
+def worker_env(tmp_path: Path, redis_url: str, queue: str) -> dict[str, str]:
+    """A worker's environment: SQLite under tmp_path, the machine's Redis as broker and limiter."""
+    return {
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_BROKER_URL": redis_url,
+        "AGGREGATOR_WORKER_QUEUE": queue,
+    }
+
+
 def test_a_source_its_host_holds_is_not_asked_and_no_failure(
     tmp_path: Path,
     http_server: FixtureServer,
@@ -47,12 +56,7 @@ def test_a_source_its_host_holds_is_not_asked_and_no_failure(
         [feed_source("a", http_server.url("/a.xml")), feed_source("b", http_server.url("/b.xml"))],
         settings=worker_settings(max_per_host=2),
     )
-    env = {
-        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
-        "AGGREGATOR_BROKER_URL": redis_url,
-        "AGGREGATOR_WORKER_QUEUE": queue,
-    }
-    refresher = open_refresher(config, env)
+    refresher = open_refresher(config, worker_env(tmp_path, redis_url, queue))
     try:
         assert refresher.handle("a").status == "failed"  # rate limited: the source's own
         caplog.clear()
@@ -84,12 +88,7 @@ def test_a_worker_takes_the_slot_of_the_host_a_301_moved_its_source_to(
         [feed_source("m", http_server.url("/old.xml"))],
         settings=worker_settings(max_per_host=1),
     )
-    env = {
-        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
-        "AGGREGATOR_BROKER_URL": redis_url,
-        "AGGREGATOR_WORKER_QUEUE": queue,
-    }
-    refresher = open_refresher(config, env)
+    refresher = open_refresher(config, worker_env(tmp_path, redis_url, queue))
     try:
         now = refresher.app.clock()
         refresher.app.store.save_refresh(  # as a refresh that met a 301 records it

@@ -143,7 +143,7 @@ class ResponseCache:
             self.store.drop(key)
             entry = None
         if entry is None:
-            entry = await self._build(key, generation, scope, receive, send, wanted)
+            entry = await self._build(key, generation, scope, receive, send)
             if entry is None:
                 return  # not cacheable: the application's own answer was sent
         scope["route"] = entry.route
@@ -165,13 +165,7 @@ class ResponseCache:
         )
 
     async def _build(
-        self,
-        key: Key,
-        generation: Hashable,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        wanted: str,
+        self, key: Key, generation: Hashable, scope: Scope, receive: Receive, send: Send
     ) -> Entry | None:
         pending = self._building.get(key)
         if pending is not None:
@@ -181,7 +175,7 @@ class ResponseCache:
         future: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
         self._building[key] = future
         try:
-            entry = await self._run(key, generation, scope, receive, send, wanted)
+            entry = await self._run(key, generation, scope, receive, send)
             future.set_result(entry)
             return entry
         except BaseException:
@@ -192,13 +186,7 @@ class ResponseCache:
                 del self._building[key]
 
     async def _run(
-        self,
-        key: Key,
-        generation: Hashable,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        wanted: str,
+        self, key: Key, generation: Hashable, scope: Scope, receive: Receive, send: Send
     ) -> Entry | None:
         # The application answers in full (no If-None-Match: the body is what is kept).
         inner = dict(scope)
@@ -218,20 +206,6 @@ class ResponseCache:
             return None
         response_headers = tuple((bytes(n), bytes(v)) for n, v in start.get("headers", ()))
         etag = next((v.decode("latin-1") for n, v in response_headers if n == b"etag"), None)
-        if len(body) > self.max_entry_bytes:
-            # Too big to keep, and still answered here: the application never saw the
-            # If-None-Match, so the 304 is this answer's to give (a digest feed of 2 MB was
-            # sent whole at every poll by clients that do not ask for gzip).
-            passing = Entry(
-                generation=generation,
-                expires=0.0,
-                headers=response_headers,
-                body=body,
-                etag=etag,
-                route=inner.get("route"),
-            )
-            await _replay(passing, wanted, send)
-            return None
         entry = Entry(
             generation=generation,
             expires=self.clock() + self.seconds,
@@ -240,7 +214,11 @@ class ResponseCache:
             etag=etag,
             route=inner.get("route"),
         )
-        self.store.put(key, entry)
+        # Too big to keep, and still answered from here (the caller replays it): the
+        # application never saw the If-None-Match, so the 304 is this layer's to give (a
+        # digest feed of 2 MB was sent whole at every poll by clients not asking for gzip).
+        if len(body) <= self.max_entry_bytes:
+            self.store.put(key, entry)
         return entry
 
 
