@@ -445,3 +445,28 @@ def test_a_listing_page_date_in_an_offset_no_zone_has_is_warned_of_as_in_a_feed(
         "dates in a time zone not known here (+2500, +25:00) were read in the source's time"
         " zone (set `timezone` in sources.toml if that is wrong)",
     )
+
+
+# Layouts whose feedparser reading is wrong without a word: read by ours instead (found by
+# serving such feeds; each was stored at the wrong instant with no warning).
+FEEDPARSER_MISREAD = {
+    "2026/07/27 16:31:00 +0200": datetime(2026, 7, 27, 14, 31, tzinfo=UTC),  # 1 November to it
+    "2025/03/05 10:00 +0100": datetime(2025, 3, 5, 9, 0, tzinfo=UTC),
+    "Mon, 27 Jul 2026 4:31:00 PM +0200": datetime(2026, 7, 27, 14, 31, tzinfo=UTC),  # 04:31
+    "Mon, 27 Jul 2026 12:10:00 AM +0200": datetime(2026, 7, 26, 22, 10, tzinfo=UTC),
+    "Mon, 27 Jul 2026 4:31 PM +0000": datetime(2026, 7, 27, 16, 31, tzinfo=UTC),
+    "Tue, 24 Nov 2026 09.00.00 +0100": datetime(2026, 11, 24, 8, 0, tzinfo=UTC),  # midnight
+}
+
+
+@pytest.mark.parametrize("kind", FEEDS)
+@pytest.mark.parametrize(("written", "expected"), list(FEEDPARSER_MISREAD.items()))
+def test_a_date_feedparser_misreads_is_read_by_ours(
+    reader: BothPathsReader, kind: str, written: str, expected: datetime
+) -> None:
+    template, url = FEEDS[kind]
+    document = reader.parse(template.format(date=written), url)
+    assert document.warnings == ()
+    (item,) = normalise_document(feed_source(), document, now=NOW)
+    assert not item.published_is_fallback
+    assert item.published == expected

@@ -416,6 +416,12 @@ def _latvian_as_dateparser_reads(text: str) -> str:
     return _LATVIAN_DATE.sub(rewritten, text)
 
 
+# A time written with dots and seconds right after a year in four digits ("Tue, 24 Nov 2026
+# 09.00.00 +0100", as some CMSs write RFC 822): read as a date ("09.00.00", day.month.year),
+# its time was lost, and feedparser read it as midnight.
+_DOTTED_TIME = re.compile(r"(?<=\d{4} )([01]?\d|2[0-3])\.([0-5]\d)\.([0-5]\d)(?![\d.])")
+
+
 def _clean(text: str) -> str | None:
     cleaned = _SPACES.sub(" ", text).strip()
     if len(cleaned) > 200 or not any(c.isdigit() for c in cleaned):
@@ -429,6 +435,8 @@ def _clean(text: str) -> str | None:
         cleaned = _latvian_as_dateparser_reads(cleaned)
     if " ta" in cleaned:  # Maltese "6 ta’ Ottubru 2025": "of" between day and month
         cleaned = _MALTESE_OF.sub(r"\1 ", cleaned)
+    if "." in cleaned:  # "24 Nov 2026 09.00.00 +0100": a time with dots, after the year
+        cleaned = _DOTTED_TIME.sub(r"\1:\2:\3", cleaned)
     if ". " in cleaned:
         cleaned = _SPACED_DMY.sub(r"\1.\2.\3", cleaned)
         cleaned = _SPACED_YMD.sub(_ymd_as_iso, cleaned)

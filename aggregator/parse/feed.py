@@ -459,8 +459,8 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
     raw = _field(entry, key)
     if not isinstance(raw, str) or not raw.strip():
         return None
-    # Cheapest first: our fast paths keep the document's offset; feedparser's reading (in
-    # UTC) covers W3C-DTF variants and Asian formats; dateparser is the slow last resort.
+    # Cheapest first: our fast paths keep the document's offset; then our full reading
+    # (dateparser); feedparser's reading (in UTC) is the last resort.
     found = parse_date_fast(raw)
     if found is not None:
         return found
@@ -468,16 +468,20 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
         # An ISO 8601 date that cannot be ("2026-W54-1", hour 25) or in a layout feedparser
         # reads wrong ("2026-W48-5 09:15Z" is 1 November to it): ours, or none.
         return parse_date(raw, languages or None)
+    # Ours before feedparser's: feedparser reads some layouts wrong without a word, and
+    # silently ("2026/07/27 16:31:00 +0200" is 1 November to it, "4:31:00 PM +0200" is
+    # 04:31 UTC, "09.00.00 +0100" midnight). Its reading stands in only where ours finds no
+    # date (a few dates a feed at most, so dateparser's cost here is small).
+    found = parse_date(raw, languages or None)
     reading = _feedparser_reading(entry, key)
+    if found is not None or reading is None:
+        return found
     # feedparser applies an offset in digits, but a zone name it does not know it ignores
     # (the time read as UTC), and after an ISO date a name costs the time too ("2026-07-27
-    # 16:31:00 CEST" is midnight): it is trusted only with a date that names no zone.
+    # 16:31:00 CEST" is midnight).
     zone = zone_word(raw)
-    if reading is not None and zone is None:
+    if zone is None:
         return reading
-    found = parse_date(raw, languages or None)
-    if found is not None or reading is None or zone is None:
-        return found
     # Only feedparser read it: with the zone applied if feedparser knows its name, else the
     # time as written, which normalise reads in the source's zone (warned of, as a zone
     # nobody knows is: _zones_read_as_local).
