@@ -219,3 +219,76 @@ def test_without_a_letter_to_tell_them_apart_the_header_stands() -> None:
         "declared encoding 'windows-1250' contradicts the HTTP charset 'iso-8859-2':"
         " read as 'iso-8859-2'"
     ]
+
+
+# -- A header alone, no declaration, no language: the reading that is not garbled --------
+
+POLISH_FEED = (
+    "<rss><channel><item><title>Posłowie przyjęli sprawozdanie</title><description>Posłowie"
+    " przyjęli sprawozdanie w sprawie ochrony dzieci. Rada nie osiągnęła porozumienia w sprawie"
+    " rozporządzenia, a Komisja przedstawiła wniosek dotyczący zwalczania przestępstw."
+    "</description><link>https://example.pl/a/1</link></item></channel></rss>"
+)
+BULGARIAN_FEED = (
+    "<rss><channel><item><title>Европейската комисия представи регламента</title><description>"
+    "Европейската комисия представи предложение за регламент за предотвратяване и борба със"
+    " сексуалното насилие над деца. Парламентът прие позицията си.</description>"
+    "<link>https://example.bg/a/1</link></item></channel></rss>"
+)
+FRENCH_FEED = (
+    f"<rss><channel><item><title>{FRENCH[0]}</title><description>{FRENCH[1]} « Règlement »"
+    " côté Commission, très élevé.</description><link>https://example.fr/a/1</link></item>"
+    "</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("document", "codec", "title"),
+    [
+        (POLISH_FEED, "iso8859_2", "Posłowie przyjęli sprawozdanie"),
+        (BULGARIAN_FEED, "cp1251", "Европейската комисия представи регламента"),
+    ],
+)
+def test_a_server_default_latin1_over_undeclared_text_is_overruled(
+    document: str, codec: str, title: str
+) -> None:
+    # A server's default ISO-8859-1: "Pos³owie przyjêli", "Åâðîïåéñêàòà", stored silently.
+    doc = parse_document(
+        feed_source(),
+        fetched(document.encode(codec), "https://example.org/feed", "text/xml; charset=ISO-8859-1"),
+    )
+    assert [item.title for item in doc.items] == [title]
+    assert doc.warnings == (f"HTTP charset 'ISO-8859-1' reads as garbled text: read as {codec}",)
+
+
+def test_a_right_latin1_header_over_undeclared_french_stands() -> None:
+    doc = parse_document(
+        feed_source(),
+        fetched(
+            FRENCH_FEED.encode("cp1252"),  # "œ": what browsers read ISO-8859-1 as
+            "https://example.org/feed",
+            "text/xml; charset=ISO-8859-1",
+        ),
+    )
+    assert [item.title for item in doc.items] == [FRENCH[0]]
+    assert doc.warnings == ()
+
+
+@pytest.mark.parametrize("language", [None, "ru"])
+def test_koi8r_served_as_windows_1251_is_read_as_koi8r(language: str | None) -> None:
+    # Both are encodings Russian is written in, so the language alone kept the header's.
+    text = (
+        "Как пережить новогоднюю ночь: советы врачей и психологов для всей семьи."
+        " Несмотря ни на что, Новый год обязательно наступит."
+    )
+    document = RUSSIAN_FEED.format(text=text).encode("koi8_r")
+    decoded = decode(document, "text/xml; charset=windows-1251", "xml", language=language)
+    assert decoded.encoding == "koi8_r"
+    assert text in decoded.text
+    assert decoded.warnings == ("HTTP charset 'windows-1251' reads as garbled text: read as koi8_r",)
+
+
+RUSSIAN_FEED = (
+    "<rss><channel><item><title>{text}</title><description>{text}</description></item>"
+    "</channel></rss>"
+)

@@ -333,7 +333,7 @@ def test_a_utf16_label_on_utf8_bytes_is_overruled() -> None:
         feed_source(), fetched(data, "https://example.de/feed", "application/xml; charset=utf-16")
     )
     assert [item.title for item in doc.items] == [UMLAUT_TITLE]
-    assert "HTTP charset 'utf-16' does not match the bytes" in doc.warnings
+    assert "HTTP charset 'utf-16' does not match the bytes: read as utf-8" in doc.warnings
     # Real UTF-16 under the same label stays UTF-16.
     wide = rss(UMLAUT_TITLE, UMLAUT_TEXT, encoding="utf-16").encode("utf-16")
     assert decode(wide, "application/xml; charset=utf-16", "xml").text.startswith("<?xml")

@@ -473,6 +473,12 @@ def decode(
     better = _language_over_claim(data, decoded, label, claimant, languages)
     if better is not None:
         return better
+    if claimant == _HEADER and own is None and not any(True for _ in languages):
+        cleaner = _cleaner_than_claimed(data, decoded)
+        if cleaner is not None:
+            codec, text = cleaner
+            note = f"{claimant} {label!r} reads as garbled text: read as {codec}"
+            return Decoded(text=text, encoding=codec, declared=label, warnings=(note,))
     if claimant == _HEADER and own and codec_name(own) not in (None, decoded.encoding):
         # The header won, as browsers read it; the page said otherwise.
         note = f"declared encoding {own!r} contradicts the HTTP charset {label!r}"
@@ -529,9 +535,11 @@ def _language_over_claim(
         legacy = _LEGACY_OF_LANGUAGE.get(language.split("-")[0], ())
         if not legacy:
             continue
-        if decoded.encoding in legacy:
-            return None
-        readings = [(c, t) for c in legacy if (t := _try_decode(data, c)) is not None]
+        # One of the language's own encodings stands, unless another of them reads plainly
+        # less garbled: Russian KOI8-R served as windows-1251 ("лБЛ РЕТЕЦЙФШ").
+        fits = decoded.encoding in legacy
+        others = [c for c in legacy if c != decoded.encoding]
+        readings = [(c, t) for c in others if (t := _try_decode(data, c)) is not None]
         if not readings:
             return None
         scored = [(mess_ratio(t[:_LANGUAGE_WINDOW]), c, t) for c, t in readings]
@@ -539,10 +547,54 @@ def _language_over_claim(
         if mess + _LANGUAGE_MARGIN >= mess_ratio(decoded.text[:_LANGUAGE_WINDOW]):
             return None
         note = (
-            f"{claimant} {label!r} does not fit the text's language ({language}): read as {codec}"
+            f"{claimant} {label!r} reads as garbled text: read as {codec}"
+            if fits
+            else f"{claimant} {label!r} does not fit the text's language ({language}):"
+            f" read as {codec}"
         )
         return Decoded(text=text, encoding=codec, declared=label, warnings=(note,))
     return None
+
+
+def _cleaner_than_claimed(data: bytes, decoded: Decoded) -> tuple[str, str] | None:
+    """(codec, text): the text in the single-byte encoding of some language that reads
+    plainly less garbled than the claimed one, when no language is known to decide. A
+    server's default ISO-8859-1 on an undeclared Polish feed stored "Pos³owie", on a
+    Bulgarian one "Åâðîïåéñêàòà". Of the readings about as clean as the cleanest, the one
+    that reads the most letters of its language wins (Polish in ISO-8859-2, not in a Nordic
+    encoding that reads "ł" as "ģ"); None to keep `decoded`."""
+    if decoded.encoding in _UNICODE or data.isascii():
+        return None
+    claimed = mess_ratio(decoded.text[:_LANGUAGE_WINDOW])
+    if claimed <= _LANGUAGE_MARGIN:  # reads cleanly: the claim stands
+        return None
+    scored: dict[str, tuple[float, str]] = {}
+    for encodings in _ENCODINGS_OF_LANGUAGE.values():
+        for codec in encodings:
+            if codec != decoded.encoding and codec not in scored:
+                text = _try_decode(data, codec)
+                if text is not None:
+                    scored[codec] = (mess_ratio(text[:_LANGUAGE_WINDOW]), text)
+    if not scored:
+        return None
+    cleanest = min(mess for mess, _ in scored.values())
+    if cleanest + _LANGUAGE_MARGIN >= claimed:
+        return None
+
+    def letters(codec: str) -> int:
+        text = scored[codec][1][:_LANGUAGE_WINDOW]
+        return max(
+            (
+                sum(text.count(letter) for letter in _ALPHABET_OF_LANGUAGE.get(language, ()))
+                for language, encodings in _ENCODINGS_OF_LANGUAGE.items()
+                if codec in encodings
+            ),
+            default=0,
+        )
+
+    near = [c for c, (mess, _) in scored.items() if mess <= cleanest + _LANGUAGE_MARGIN]
+    codec = max(near, key=lambda c: (letters(c), -scored[c][0]))
+    return codec, scored[codec][1]
 
 
 def _document_over_header(data: bytes, header: str, own: str, languages: Iterable[str]) -> bool:
@@ -616,7 +668,7 @@ def _decode_claims(
                 text=text,
                 encoding="utf_8",
                 declared=overruled or unknown,
-                warnings=(*_mismatch(overruled_as, unknown), strays),
+                warnings=(*_mismatch(overruled_as, unknown, read_as="utf_8"), strays),
             )
         if name not in _UNICODE and not data.isascii():
             as_utf8 = _try_decode(data, "utf_8")
@@ -641,7 +693,7 @@ def _decode_claims(
             text=decoded,
             encoding=name,
             declared=overruled or unknown,
-            warnings=_mismatch(overruled_as, unknown),
+            warnings=_mismatch(overruled_as, unknown, read_as=name),
         )
     return _detect(data, overruled, unknown, _languages(data, language), said=overruled_as)
 
@@ -679,10 +731,14 @@ def _try_decode(data: bytes, name: str) -> str | None:
         return None
 
 
-def _mismatch(overruled_as: str | None, unknown: str | None = None) -> tuple[str, ...]:
+def _mismatch(
+    overruled_as: str | None, unknown: str | None = None, *, read_as: str | None = None
+) -> tuple[str, ...]:
     notes = [f"unknown encoding label {unknown!r}: ignored"] if unknown else []
     if overruled_as:
-        notes.append(f"{overruled_as} does not match the bytes")
+        # What it was read as instead: the operator sees what the text is now.
+        said = f": read as {'utf-8' if read_as == 'utf_8' else read_as}" if read_as else ""
+        notes.append(f"{overruled_as} does not match the bytes{said}")
     return tuple(notes)
 
 
