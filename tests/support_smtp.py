@@ -27,6 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 USER, PASSWORD = "digest-bot", "s3cret-from-env"
+UTF8_PASSWORD = "Pässwort-Geheim"  # also accepted: RFC 4616's PLAIN carries UTF-8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,9 +99,9 @@ class _Handler:
 def _authenticate(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        USER.encode(),
-        PASSWORD.encode(),
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) in (
+        (USER.encode(), PASSWORD.encode()),
+        (USER.encode(), UTF8_PASSWORD.encode()),
     )
     return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 

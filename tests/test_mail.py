@@ -28,7 +28,7 @@ from aggregator.deliver.render import render_html, render_text
 from aggregator.digest import Digest, ProcedureLine, ProcedureStatus
 from aggregator.errors import DeliveryError
 from tests.support_digest import sample_digest
-from tests.support_smtp import USER, SmtpServer, free_port
+from tests.support_smtp import USER, UTF8_PASSWORD, SmtpServer, free_port
 from tests.support_smtp import certificate as certificate
 from tests.support_smtp import client_tls as client_tls
 from tests.support_smtp import smtp_server as smtp_server
@@ -222,6 +222,30 @@ def test_wrong_password_is_a_delivery_error(
         transport = SmtpTransport(server.settings(password="wrong"), ssl_context=client_tls)
         with pytest.raises(DeliveryError, match="SMTPAuthenticationError"):
             transport.send(as_bytes(message_for(sample_digest())))
+    assert server.offered == []
+
+
+def test_a_password_beyond_ascii_logs_in_with_plain_in_utf8(
+    certificate: tuple[Path, Path], client_tls: ssl.SSLContext
+) -> None:
+    with SmtpServer(security="starttls", auth=True, cert=certificate) as server:
+        SmtpTransport(server.settings(password=UTF8_PASSWORD), ssl_context=client_tls).send(
+            as_bytes(message_for(sample_digest()))
+        )
+    [got] = server.accepted
+    assert got.login == USER
+
+
+def test_a_wrong_password_beyond_ascii_is_refused_without_showing_it(
+    certificate: tuple[Path, Path], client_tls: ssl.SSLContext
+) -> None:
+    # smtplib's UnicodeEncodeError held the password, and the error showed it.
+    wrong = "Geheimnis-Zürich"
+    with SmtpServer(security="starttls", auth=True, cert=certificate) as server:
+        transport = SmtpTransport(server.settings(password=wrong), ssl_context=client_tls)
+        with pytest.raises(DeliveryError, match="SMTPAuthenticationError") as raised:
+            transport.send(as_bytes(message_for(sample_digest())))
+    assert "Geheim" not in str(raised.value)
     assert server.offered == []
 
 

@@ -538,6 +538,22 @@ SETTINGS_CASES = [
         '"News, Desk" <a@example.org>',
     ),
     Bad(
+        # A line break ended the Subject and began a header of its own ("Bcc:"); the mail
+        # module refused it only when sending, with a traceback that stopped the service.
+        "subject-prefix-with-a-line-break",
+        '[digest.profiles.daily]\nsubject_prefix = "CSA\\nBcc: x@example.org"  # <-\n',
+        "digest.profiles.daily.subject_prefix",
+        "'CSA\\nBcc: x@example.org' has control characters (\\n)",
+        "text on one line",
+    ),
+    Bad(
+        "sender-with-a-line-break",
+        '[smtp]\nhost = "mx.example.org"\nsender = "Watch\\r\\n <w@example.org>"  # <-\n',
+        "smtp.sender",
+        "has control characters (\\n, \\r)",
+        "text on one line",
+    ),
+    Bad(
         "recipient-not-ascii",
         '[digest.profiles.daily]\nrecipients = ["zoë@example.org"]  # <-\n',
         "digest.profiles.daily.recipients[0]",

@@ -9,6 +9,7 @@ time of the attempt. The outbox stores the bytes, so a retry sends exactly what 
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import hashlib
 import re
@@ -206,7 +207,7 @@ class SmtpTransport:
                 if s.security == "starttls":
                     client.starttls(context=self.ssl_context)
                 if s.username:
-                    client.login(s.username, s.password or "")
+                    _login(client, s.username, s.password or "", where=f"{s.host}:{s.port}")
                 refused = client.sendmail(sender, recipients, without_bcc(raw))
             except BaseException:
                 client.close()
@@ -225,6 +226,27 @@ class SmtpTransport:
             # Accepted for some recipients: resending would duplicate it for the others.
             # The outbox records this as sent, with the refusals as its last error.
             raise PartiallyRefused(refused)
+
+
+def _login(client: smtplib.SMTP, username: str, password: str, *, where: str) -> None:
+    """AUTH as smtplib does, and for credentials beyond ASCII AUTH PLAIN in UTF-8 (RFC 4616):
+    smtplib encodes them as ASCII, and its UnicodeEncodeError held the password, which was
+    then shown in the error, the log and the outbox."""
+    if username.isascii() and password.isascii():
+        client.login(username, password)
+        return
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
+        raise DeliveryError(
+            f"smtp {where}: the SMTP username or password has characters beyond ASCII, which"
+            " only AUTH PLAIN carries, and this server offers "
+            + (f"AUTH {' '.join(offered)}" if offered else "no AUTH")
+        )
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = client.docmd("AUTH", f"PLAIN {token}")
+    if code not in (235, 503):  # 503: authenticated already
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _quit(client: smtplib.SMTP) -> None:

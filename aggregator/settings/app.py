@@ -22,6 +22,7 @@ from aggregator.settings.checks import (
     Duration,
     EmailAddress,
     EnvText,
+    HeaderText,
     Integer,
     NonEmpty,
     Number,
@@ -260,7 +261,7 @@ class _Profile(_Table):
     timezone: TimeZoneName = Field(default=default_of(f"{PROFILE}.timezone"))
     formats: tuple[Format, ...] = Field(default=default_of(f"{PROFILE}.formats"), min_length=1)
     send_empty: Boolean = Field(default=default_of(f"{PROFILE}.send_empty"))
-    subject_prefix: str = Field(default=default_of(f"{PROFILE}.subject_prefix"))
+    subject_prefix: HeaderText = Field(default=default_of(f"{PROFILE}.subject_prefix"))
 
 
 class _Digest(_Table):

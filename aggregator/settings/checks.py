@@ -7,6 +7,7 @@ error report (report.py) can say both what is wrong and what was expected.
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from datetime import timedelta
 from email.utils import getaddresses
@@ -108,11 +109,33 @@ ProcedureReference = Annotated[
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
 
+def _controls_in(value: str) -> list[str]:
+    """The control characters of `value` but tab, as escapes ("\\n")."""
+    return sorted({repr(c)[1:-1] for c in value if unicodedata.category(c) == "Cc" and c != "\t"})
+
+
+def _one_line(value: str) -> str:
+    """Text that goes into an email header: a line break in it ended the header and began
+    another (a "Bcc:" of the config's making), and the mail module refused it only at send
+    time, with a traceback that stopped `aggregator run`."""
+    controls = _controls_in(value)
+    if controls:
+        raise fail(
+            f"{value!r} has control characters ({', '.join(controls)})",
+            "text on one line, without line breaks or control characters",
+        )
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_one_line)]
+
+
 def _mailbox(value: str) -> str:
     """One address, bare or with a display name ("CSA Watch <digest@example.org>"): what a
     From or To header holds. Kept as written; the mail module reads the address from it.
     Read as the mail module reads a header, so a name with an unquoted comma ("Watch, CSA
     <d@example.org>", two mailboxes to a mail reader) is refused, not sent half-broken."""
+    _one_line(value)
     stripped = value.strip()
     found = getaddresses([stripped])
     angled = "<" in stripped or ">" in stripped
