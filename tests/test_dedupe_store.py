@@ -347,3 +347,31 @@ def test_a_cluster_made_after_a_merge_under_a_deleted_clusters_id_is_its_own(
             assert made == absorbed  # the deleted id, given again
         assert index.cluster_of(second) == into == stored[second] == stored[first]
         assert made == stored[loose] != into
+
+
+def test_a_copy_corrected_in_one_place_stays_in_its_story(engine: Engine) -> None:
+    # A joint statement on two sites; one corrects a figure. To `decide` the two versions
+    # differ in a template's slot ("7 and 8" / "7, 8 and 11"), and the corrected copy left
+    # the story it had been folded into.
+    statement = (
+        "We, the undersigned organisations, call on the Council to reject any mandate that "
+        "would require the scanning of private communications. Such a measure would violate "
+        "Articles 7 and 8 of the Charter of Fundamental Rights, as the Council's own legal "
+        f"service has warned. {P2} {P3}"
+    )
+    with engine.begin() as conn:
+        ids = store_items(
+            conn,
+            [item("ours", "edri", statement), item("theirs", "wire", statement)],
+            now=T0,
+        )
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+        (cluster,) = set(cluster_ids(conn).values())
+    corrected = statement.replace("Articles 7 and 8", "Articles 7, 8 and 11")
+    later = T0 + timedelta(hours=2)
+    with engine.begin() as conn:
+        conn.execute(update(items).where(items.c.id == ids[0]).values(text=corrected))
+        assign_clusters(conn, [ids[0]], now=later, window=WINDOW)
+        assert cluster_ids(conn) == {"ours": cluster, "theirs": cluster}
+        row = conn.execute(select(clusters).where(clusters.c.id == cluster)).one()
+        assert row.size == 2

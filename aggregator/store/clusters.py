@@ -50,6 +50,7 @@ from aggregator.dedupe.cluster import (
     paired_estimates,
     stored_candidate_rank,
 )
+from aggregator.dedupe.decision import decide
 from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
@@ -373,6 +374,7 @@ class SqlCandidateIndex:
                     rewritten.append(key)
             if row is not None and row.cluster_id is not None:
                 self._cluster.setdefault(key, int(row.cluster_id))
+        rewritten = self._no_longer_versions(rewritten, {_int(f.key): f for f in todo})
         if rewritten:
             detached = _detach(conn, rewritten, now=from_db(self._now))
             self._made(detached.values())
@@ -408,6 +410,43 @@ class SqlCandidateIndex:
                 self._made([int(cluster)])
                 self._cluster[key] = int(cluster)
         self._added.update(ids)
+
+    def _no_longer_versions(self, rewritten: list[int], new: Mapping[int, Features]) -> list[int]:
+        """Of the items whose text changed, those that are no longer a version of any item of
+        another source in their cluster: they leave it (`_detach`), the others stay. A copy
+        of a joint statement corrected in one place ("Articles 7 and 8" to "Articles 7, 8
+        and 11") reads to `decide` as another statement of one template, and left the story
+        it was folded into; a version is a match, or such a template difference at a Jaccard
+        that matches. (A teaser replaced by the outlet's own reporting is no version.)"""
+        if not rewritten:
+            return rewritten
+        own = {key: self._cluster[key] for key in rewritten if key in self._cluster}
+        members = self.members_of(sorted(set(own.values())))
+        mates = {
+            key: [
+                _int(other)
+                for other, source in members.get(cluster, ())
+                if _int(other) != key and source != new[key].item.source_id
+            ]
+            for key, cluster in own.items()
+        }
+        wanted = sorted({other for found in mates.values() for other in found})
+        loaded = {_int(f.key): f for f in self.load(wanted)} if wanted else {}
+        thresholds = self._thresholds
+
+        def still_a_version(key: int) -> bool:
+            for other in mates.get(key, ()):
+                if other not in loaded:
+                    continue
+                decision = decide(new[key], loaded[other], thresholds=thresholds)
+                if decision.matched or (
+                    decision.reason == "template-difference"
+                    and decision.jaccard >= thresholds.jaccard
+                ):
+                    return True
+            return False
+
+        return [key for key in rewritten if not still_a_version(key)]
 
     def _made(self, made: Iterable[int]) -> None:
         """Clusters this call is about to give items: SQLite gives a new row the id after
