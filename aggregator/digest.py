@@ -40,6 +40,7 @@ from aggregator.models import (
     StoredItem,
     is_publication_tag,
 )
+from aggregator.spacing import fold_spaces
 from aggregator.text import has_html_tags, whole_characters
 from aggregator.urls import mask_password
 
@@ -58,7 +59,6 @@ DIFF_LINES = 8
 _DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "svg", "math"}
 
 _SAFE_SCHEMES = frozenset({"http", "https"})
-_SPACE = re.compile(r"\s+")
 # Block-level tags separate words; without a space "<p>a</p><p>b</p>" would read "ab".
 _BLOCK_TAG = re.compile(
     r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I
@@ -279,7 +279,7 @@ def sanitise_text(value: str) -> str:
     """
     seen = html.unescape(value) if "&" in value else value  # "&lt;b&gt;x&lt;/b&gt;" too
     if not has_html_tags(seen):  # the same test normalise puts an RSS title to
-        return _SPACE.sub(" ", value).strip()
+        return fold_spaces(value)  # a no-break space between words stays ("32\u00a0000")
     text = _BLOCK_TAG.sub(r" <\1\2", value)
     for _ in range(4):
         kept = _NOT_MARKUP.sub("&lt;", text)  # "<T>" is text, not a tag to drop
@@ -289,7 +289,7 @@ def sanitise_text(value: str) -> str:
         if cleaned == text:
             break
         text = cleaned
-    return _SPACE.sub(" ", text).strip()
+    return fold_spaces(text)
 
 
 def safe_url(url: str | None) -> str | None:

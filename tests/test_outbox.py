@@ -381,6 +381,20 @@ def test_problem_sources_come_from_the_sources_table(engine: Engine) -> None:
     ]
 
 
+def test_a_source_disabled_or_removed_is_no_problem_source(engine: Engine) -> None:
+    # Fetched no more, its last failure stayed in every digest for ever.
+    with engine.begin() as conn:
+        conn.execute(
+            update(sources)
+            .where(sources.c.id.in_(["netzpolitik", "ecpat"]))
+            .values(failing_since=BASE - timedelta(days=2), last_error="HTTP 503")
+        )
+        # What syncing a config that disables one, or no longer names it, records.
+        conn.execute(update(sources).where(sources.c.id == "ecpat").values(enabled=False))
+    problems = build(engine, "daily", BASE).problems
+    assert [(p.source_id, p.problem) for p in problems] == [("netzpolitik", "failing")]
+
+
 def _send_daily(
     engine: Engine,
     smtp_server: SmtpServer,

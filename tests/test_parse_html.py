@@ -352,6 +352,28 @@ def test_corpus_social_wall_keeps_every_post_under_its_shared_heading(corpus: Pa
     assert len({i.identity for i in items}) == 5
 
 
+@pytest.mark.parametrize("featured", ["/n/1?utm_source=home", "/n/1#main"])
+def test_a_featured_copy_whose_link_carries_tracking_or_a_fragment_is_the_card(
+    featured: str,
+) -> None:
+    # Two stored items with one canonical URL: the copy, undated, was today's news.
+    page = f"""<html><body>
+<div class="c"><h3><a href="{featured}">Council agrees position on CSAR</a></h3>
+<p>The Council today agreed its…</p></div>
+<div class="c"><h3><a href="/n/1">Council agrees position on CSAR</a></h3>
+<span class="d">12 November 2025, 10:15</span>
+<p>The Council today agreed its negotiating mandate on the regulation.</p></div>
+</body></html>""".encode()
+    selectors = Selectors(item="div.c", title="h3", link="h3 a", date=".d", summary="p")
+    source = html_source(selectors, language="en")
+    doc = parse_document(source, fetched(page, "https://www.example.org/"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert item.canonical_url == "https://www.example.org/n/1"
+    assert item.published == datetime(2025, 11, 12, 10, 15, tzinfo=UTC)
+    assert not item.published_is_fallback
+    assert item.summary == "The Council today agreed its negotiating mandate on the regulation."
+
+
 def test_inline_markup_joins_words_and_screen_reader_text_is_left_out() -> None:
     page = (
         "<html><body>"

@@ -307,3 +307,16 @@ def test_the_plain_text_never_breaks_a_line_at_a_no_break_space() -> None:
     # An editor's no-break space in place of every space still lets the line break.
     glued = "\u00a0".join(["word"] * 40)
     assert all(len(line) <= 78 for line in wrap(glued, 78).split("\n"))
+
+
+def test_a_stored_no_break_space_reaches_the_plain_text_digest() -> None:
+    # The digest's own cleaning folded it to a plain space: "32" ended one line, "000
+    # signatures" began the next.
+    summary = (
+        "Le chiffrement de bout en bout reste protégé, selon la présidence du Conseil. Voir"
+        " 32\u00a0000 signatures."
+    )
+    digest = digest_of([item(1, "edri", summary=summary, text=summary)])
+    text = render_text(digest)
+    assert "32\u00a0000" in text
+    assert not any(line.strip().startswith("000") for line in text.split("\n"))

@@ -36,6 +36,7 @@ from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import html_to_text, plain_as_html
+from aggregator.urls import canonical_url
 
 _ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
 _SPACES = re.compile(r"\s+")
@@ -127,7 +128,10 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         if item is None or item.url is None:
             without_link += 1
             continue
-        same_heading = seen.setdefault((item.url, (item.title or "").casefold()), [])
+        # By canonical link: the featured copy's may carry a tracking parameter or a
+        # fragment ("/n/1?utm_source=home", "/n/1#main") that the card's lacks.
+        link = canonical_url(item.url)
+        same_heading = seen.setdefault((link, (item.title or "").casefold()), [])
         place = next((at for at in same_heading if _repeats(item, items[at])), None)
         if place is None:
             same_heading.append(len(items))

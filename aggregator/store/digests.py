@@ -224,6 +224,9 @@ def load_sources(engine: Engine) -> dict[str, SourceInfo]:
 
 
 def load_source_health(engine: Engine) -> list[SourceHealth]:
+    """The health of the sources enabled in the config (as the last sync recorded it): a
+    source disabled or removed is fetched no more, and its last failure stayed in every
+    digest's "Sources with problems" for ever."""
     counts = (
         select(items.c.source_id, func.count().label("n"))
         .group_by(items.c.source_id)
@@ -232,6 +235,7 @@ def load_source_health(engine: Engine) -> list[SourceHealth]:
     query = (
         select(sources, func.coalesce(counts.c.n, 0).label("item_count"))
         .outerjoin(counts, counts.c.source_id == sources.c.id)
+        .where(sources.c.enabled)
         .order_by(sources.c.id)
     )
     try:
