@@ -41,6 +41,7 @@ from aggregator.models import (
 )
 from aggregator.parse import parse_document
 from aggregator.parse.encoding import decode
+from aggregator.parse.soup import html_soup
 from aggregator.parse.urls import absolute_http_url
 
 # Media types of <link rel="alternate"> that name a feed. application/json alone is not
@@ -120,7 +121,7 @@ class Discovery:
 
 def _soup(fetched: Fetched) -> BeautifulSoup:
     decoded = decode(fetched.content, fetched.headers.get("content-type"), "html")
-    return BeautifulSoup(decoded.text, "lxml")
+    return html_soup(decoded.text)
 
 
 def _attr(element: Tag, name: str) -> str | None:

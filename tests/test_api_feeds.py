@@ -172,3 +172,21 @@ def test_refresh_with_the_token(
             json.loads(client.get("/api/v1/sources").text)["sources"][0]["health"]["last_status"]
             == "new"
         )
+
+
+def test_a_digest_entry_is_titled_with_the_digest_s_own_date(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Sent at 08:00 UTC on 4 March, a Honolulu digest is of 3 March (its email, its files);
+    # the feeds titled it with the UTC date.
+    app = seeded_app(
+        tmp_path, database_url, settings='[digest.profiles.daily]\ntimezone = "Pacific/Honolulu"\n'
+    )
+    try:
+        with serving(create_app(app)) as url, httpx.Client(base_url=url, timeout=10) as http:
+            (entry,) = check_atom(http.get("/feeds/digest.atom").content)
+            json_items = check_json_feed(http.get("/feeds/digest.json").json())
+    finally:
+        app.close()
+    assert entry.findtext(f"{ATOM}title") == "daily digest, 2025-03-03"
+    assert [i["title"] for i in json_items] == ["daily digest, 2025-03-03"]

@@ -364,3 +364,22 @@ def test_zone_word(text: str, zone: str | None) -> None:
 )
 def test_unknown_zone_in_any_layout(text: str, zone: str | None) -> None:
     assert dates.unknown_zone(text) == zone
+
+
+SLOVENIAN_MONTHS = (
+    "januarja", "februarja", "marca", "aprila", "maja", "junija", "julija", "avgusta",
+    "septembra", "oktobra", "novembra", "decembra",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("month", "name"), list(enumerate(SLOVENIAN_MONTHS, start=1)))
+def test_slovenian_dates_in_the_genitive(month: int, name: str) -> None:
+    # dateparser's Slovenian knows "november", not "12. novembra 2025" as pages write it.
+    assert parse_date(f"12. {name} 2025", ["sl"]) == datetime(2025, month, 12, tzinfo=UTC)
+    assert parse_date(f"Objavljeno 3. {name} 2025 ob 10:15", ["sl"]) == datetime(
+        2025, month, 3, 10, 15
+    )
+
+
+def test_polish_march_is_not_read_as_slovenian() -> None:
+    assert parse_date("12 marca 2025", ["pl"]) == datetime(2025, 3, 12, tzinfo=UTC)

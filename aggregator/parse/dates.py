@@ -214,6 +214,8 @@ def parse_date(
     if found is None:
         cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" reads as an extended one
         codes = _language_codes(languages) if languages else _languages_of(cleaned)
+        if "sl" in codes:
+            cleaned = _slovenian_as_dateparser_reads(cleaned)
         found = _with_written_time(_natural(cleaned, codes) or _within(cleaned, codes), cleaned)
     return _date_only_in_utc(found, cleaned)
 
@@ -414,6 +416,27 @@ def _latvian_as_dateparser_reads(text: str) -> str:
         return f"{match['day']}. {month}" + (f" {match['year']}" if match["year"] else "")
 
     return _LATVIAN_DATE.sub(rewritten, text)
+
+
+# Slovenian writes a date's month in the genitive ("12. novembra 2025"), which dateparser's
+# Slovenian knows only in the nominative ("november"). Only for Slovenian text: Polish
+# "12 marca" is March to dateparser as it is, and would not be as "marec".
+_SLOVENIAN_MONTHS = {
+    "januarja": "januar", "februarja": "februar", "marca": "marec", "aprila": "april",
+    "maja": "maj", "junija": "junij", "julija": "julij", "avgusta": "avgust",
+    "septembra": "september", "oktobra": "oktober", "novembra": "november",
+    "decembra": "december",
+}  # fmt: skip
+_SLOVENIAN_DATE = re.compile(
+    r"\b(?P<day>\d{1,2})\.\s*(?P<month>" + "|".join(_SLOVENIAN_MONTHS) + r")(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def _slovenian_as_dateparser_reads(text: str) -> str:
+    return _SLOVENIAN_DATE.sub(
+        lambda match: f"{match['day']}. {_SLOVENIAN_MONTHS[match['month'].lower()]}", text
+    )
 
 
 # A time written with dots and seconds right after a year in four digits ("Tue, 24 Nov 2026

@@ -34,6 +34,7 @@ from aggregator.parse.date_warnings import (
 )
 from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
+from aggregator.parse.soup import html_soup
 from aggregator.parse.urls import absolute_http_url
 from aggregator.text import html_to_text, plain_as_html
 from aggregator.urls import canonical_url
@@ -90,7 +91,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     )
     if not decoded.text.strip():
         raise ParseError(source.id, "empty document")
-    soup = BeautifulSoup(decoded.text, "lxml")
+    soup = html_soup(decoded.text)
 
     page_language = _page_language(soup, fetched.headers.get("content-language"))
     warnings = list(decoded.warnings)

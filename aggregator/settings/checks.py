@@ -305,6 +305,8 @@ def _check_css(value: str) -> str:
     # of feeds starts without it).
     import soupsieve
 
+    import aggregator.parse.soup  # noqa: F401  (its filter of soupsieve's :contains warning)
+
     css, attribute = split_attribute(value)
     if attribute is not None and not css.strip():
         return value  # "@href": the item element's own attribute

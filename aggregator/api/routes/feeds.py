@@ -31,6 +31,7 @@ from aggregator.api.responses import cached
 from aggregator.models import OrgKind
 from aggregator.store import queries
 from aggregator.store.digests import digest_ids_with_news
+from aggregator.store.queries import DigestRow
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -52,7 +53,7 @@ def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> l
     return [
         FeedEntry(
             id=f"urn:aggregator:digest:{row.profile}:{rfc3339(row.window_end)}",
-            title=f"{row.profile} digest, {rfc3339(row.window_end)[:10]}",
+            title=f"{row.profile} digest, {_digest_date(row)}",
             url=f"{base}/api/v1/digests/{row.id}/html",
             published=row.created_at,
             updated=row.created_at,
@@ -62,6 +63,16 @@ def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> l
         )
         for row in rows
     ]
+
+
+def _digest_date(row: DigestRow) -> str:
+    """The digest's date as its email and files give it: in the profile's zone (its body's
+    "date"), not in UTC, where a Brussels digest of 00:30 was the day before's."""
+    try:
+        date = json.loads(row.body_json or "{}").get("date")
+    except ValueError:
+        date = None
+    return date if isinstance(date, str) else rfc3339(row.window_end)[:10]
 
 
 def _digest_info(request: Request, suffix: str, profile: str | None) -> FeedInfo:
