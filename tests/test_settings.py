@@ -554,6 +554,29 @@ SETTINGS_CASES = [
         "text on one line",
     ),
     Bad(
+        # Accepted, `inf` crashed the send (a socket timeout beyond time_t) and left the
+        # outbox row "sending"; as backoff_base it hung a refresh.
+        "smtp-timeout-infinite",
+        '[smtp]\ntimeout = inf  # <-\n',
+        "smtp.timeout",
+        "value inf is out of range",
+        "at most 3600",
+    ),
+    Bad(
+        "backoff-base-beyond-an-hour",
+        "[fetch]\nbackoff_base = 1e12  # <-\n",
+        "fetch.backoff_base",
+        "is out of range",
+        "at most 3600",
+    ),
+    Bad(
+        "too-many-retries",
+        "[fetch]\nretries = 50  # <-\n",
+        "fetch.retries",
+        "value 50 is out of range",
+        "at most 10",
+    ),
+    Bad(
         "recipient-not-ascii",
         '[digest.profiles.daily]\nrecipients = ["zoë@example.org"]  # <-\n',
         "digest.profiles.daily.recipients[0]",

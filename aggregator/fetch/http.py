@@ -321,7 +321,8 @@ class HttpFetcher:
                 if admit is not None:
                     admit.give_back()  # taken again by the next attempt's turn
                 # Full jitter: sources failing together must not come back together.
-                await asyncio.sleep(random.uniform(0, options.backoff_base * 2 ** (attempt - 1)))
+                wait = min(options.backoff_base * 2 ** (attempt - 1), MAX_RETRY_WAIT)
+                await asyncio.sleep(random.uniform(0, wait))
             try:
                 async with asyncio.timeout(None) as deadline:  # set by the turn's start
                     turn = _Turn(deadline, options.total_timeout, admit, clock)
@@ -731,6 +732,9 @@ def _phrase(status: int) -> str:
 
 
 REASON_CHARS = 100  # of a server's reason phrase, in messages
+# The longest wait before a retry (the backoff doubles with each): a source failing with
+# many retries must not hold a refresh for hours.
+MAX_RETRY_WAIT = 300.0
 
 
 def _reason(phrase: str, status: int) -> str:

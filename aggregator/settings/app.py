@@ -46,7 +46,12 @@ LogLevel = Annotated[
     BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
 ]
 Port = Annotated[Integer, Field(ge=1, le=65535)]
-Seconds = Annotated[Number, Field(gt=0)]
+# Seconds at most an hour (timeouts, the retry backoff): `inf` or 1e12 passed the check,
+# then crashed the SMTP send (a timeout beyond time_t) or hung a refresh in its backoff.
+MAX_SECONDS = 3_600
+Seconds = Annotated[Number, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# Retries of one fetch at most: each waits up to twice as long as the one before.
+MAX_RETRIES = 10
 Count = Annotated[Integer, Field(ge=1)]
 # fetch.max_bytes at most: the parsers' own ceiling (parse/guards.py MAX_DOCUMENT_BYTES, not
 # imported here: that would load the parsers with the settings).
@@ -187,7 +192,9 @@ class _Fetch(_Table):
     total_timeout: Seconds = Field(default=default_of("fetch.total_timeout"))
     max_connections: Count = Field(default=default_of("fetch.max_connections"))
     max_per_host: Count = Field(default=default_of("fetch.max_per_host"))
-    retries: Annotated[Integer, Field(ge=0)] = Field(default=default_of("fetch.retries"))
+    retries: Annotated[Integer, Field(ge=0, le=MAX_RETRIES)] = Field(
+        default=default_of("fetch.retries")
+    )
     backoff_base: Seconds = Field(default=default_of("fetch.backoff_base"))
     max_bytes: Count = Field(default=default_of("fetch.max_bytes"), le=MAX_BODY_BYTES)
     parse_processes: Annotated[Integer, Field(ge=0)] = Field(

@@ -93,12 +93,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     _s("fetch.max_connections", "integer", 20, "Concurrent requests overall."),
     _s("fetch.max_per_host", "integer", 2, "Concurrent requests to one host."),
-    _s("fetch.retries", "integer", 2, "Retries of a transient failure (timeout, 5xx)."),
+    _s(
+        "fetch.retries",
+        "integer",
+        2,
+        "Retries of a transient failure (timeout, 5xx), at most 10.",
+    ),
     _s(
         "fetch.backoff_base",
         "seconds",
         1.0,
-        "Retry delays are drawn at random up to this, the bound doubling on each retry.",
+        "Retry delays are drawn at random up to this, the bound doubling on each retry (to"
+        " at most 300 seconds).",
     ),
     _s(
         "fetch.max_bytes",
@@ -302,7 +308,8 @@ def settings_reference_markdown() -> str:
         "do not edit by hand.",
         "Settings live in `aggregator.toml` of the config folder; environment variables win over "
         'the file. Durations are written `"90s"`, `"30m"`, `"2h"`, `"1d"` or as whole '
-        'minutes, and are at most `"365d"` (a year).',
+        'minutes, and are at most `"365d"` (a year); seconds (timeouts, the retry backoff) '
+        "are a number above 0 and at most 3600 (an hour).",
         "",
         "| setting | environment | type | default | meaning |",
         "|---|---|---|---|---|",
