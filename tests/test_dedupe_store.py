@@ -375,3 +375,23 @@ def test_a_copy_corrected_in_one_place_stays_in_its_story(engine: Engine) -> Non
         assert cluster_ids(conn) == {"ours": cluster, "theirs": cluster}
         row = conn.execute(select(clusters).where(clusters.c.id == cluster)).one()
         assert row.size == 2
+
+
+def test_a_huge_cluster_is_read_a_few_members_of_each_source_at_a_time(engine: Engine) -> None:
+    # A page of thousands of entries alike but for a number makes one cluster; every item
+    # meeting it read (and compared) every member: quadratic, a refresh busy for minutes.
+    from aggregator.store.clusters import SqlCandidateIndex
+
+    entries = [
+        replace(item(f"entry-{n}", "wire", f"{P1} {P2}"), title=f"Entry number {n} on the rules")
+        for n in range(12)
+    ]
+    with engine.begin() as conn:
+        ids = store_items(conn, [*entries, item("copy", "edri", f"{P1} {P2}")], now=T0)
+        cluster = min(cluster_ids(conn).values())
+        conn.execute(update(items).values(cluster_id=cluster))  # one cluster, as merges make
+        index = SqlCandidateIndex(conn, now=T0)
+        everyone = index.members_of([cluster])[cluster]
+        assert len(everyone) == 13
+        few = index.members_of([cluster], per_source=4)[cluster]
+    assert sorted(few) == sorted([(i, "wire") for i in sorted(ids[:12])[:4]] + [(ids[12], "edri")])

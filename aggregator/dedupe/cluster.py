@@ -83,8 +83,11 @@ class CandidateIndex(Protocol):
     def merge(self, clusters: Sequence[ClusterId], primary: Member) -> ClusterId:
         """Fold `clusters` into one (which id survives is the index's business)."""
 
-    def members_of(self, clusters: Sequence[ClusterId]) -> Mapping[ClusterId, Sequence[Sourced]]:
-        """Each cluster's members, as (key, source id), in one batch."""
+    def members_of(
+        self, clusters: Sequence[ClusterId], *, per_source: int | None = None
+    ) -> Mapping[ClusterId, Sequence[Sourced]]:
+        """Each cluster's members, as (key, source id), in one batch; with `per_source`, at
+        most that many of each source in each cluster (the lowest keys)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,10 +101,11 @@ def _primary_rank(member: Member) -> tuple[int, datetime, int, str]:
     official = 0 if member.org in OFFICIAL_ORGS else 1
     key = member.key
     # Stored ids compare as numbers, labels as text.
-    return (official, member.published.astimezone(UTC), *_key_rank(key))
+    return (official, member.published.astimezone(UTC), *key_rank(key))
 
 
-def _key_rank(key: Key) -> tuple[int, str]:
+def key_rank(key: Key) -> tuple[int, str]:
+    """Keys in one order whatever their type: integer ids by value, then text keys."""
     return (0, f"{key:020d}") if isinstance(key, int) else (1, key)
 
 
@@ -123,7 +127,7 @@ def candidate_order(candidate: Candidate) -> tuple[bool, int, tuple[int, str]]:
 
 def candidate_rank(strong: bool, shared_bands: int, key: Key) -> tuple[bool, int, tuple[int, str]]:
     """`candidate_order` of a candidate not built yet."""
-    return (not strong, -shared_bands, _key_rank(key))
+    return (not strong, -shared_bands, key_rank(key))
 
 
 def stored_candidate_rank(strong: bool, shared_bands: int, key: int) -> tuple[bool, int, int]:
@@ -206,7 +210,7 @@ def assign(
             matched[cluster] = decision
     if not matched:
         return None
-    joined = _joinable(index, judge, own, matched, chosen)
+    joined = _joinable(index, judge, own, matched, chosen, thresholds)
     if not joined:
         return None
     clusters = [own, *joined]
@@ -274,7 +278,7 @@ class _Judge:
 
     def decide(self, a: Features, b: Features) -> Decision:
         """`decide(a, b)`, computed once per pair (it is symmetric)."""
-        pair = (a.key, b.key) if _key_rank(a.key) <= _key_rank(b.key) else (b.key, a.key)
+        pair = (a.key, b.key) if key_rank(a.key) <= key_rank(b.key) else (b.key, a.key)
         found = self._decided.get(pair)
         if found is None:
             found = self._decided[pair] = decide(
@@ -379,6 +383,7 @@ def _joinable(
     own: ClusterId,
     matched: Mapping[ClusterId, Decision],
     chosen: Sequence[Candidate],
+    thresholds: Thresholds,
 ) -> list[ClusterId]:
     """The matched clusters the item joins: all of them, unless that would bring together
     two stories the item only tells side by side. Two items of one source that `decide`
@@ -390,7 +395,7 @@ def _joinable(
     those joined; the others stay as they are. Reads the clusters' members (key and source)
     once; only members of a source found in two of the clusters are compared.
     """
-    members = index.members_of([own, *matched])
+    members = index.members_of([own, *matched], per_source=thresholds.max_verified)
     spread: dict[str, set[ClusterId]] = {}
     for cluster, rows in members.items():
         for _, source in rows:
@@ -398,14 +403,20 @@ def _joinable(
     shared = {source for source, found in spread.items() if len(found) > 1}
     if not shared and len(matched) < 2:
         return list(matched)
-    features = judge.features(
-        [key for rows in members.values() for key, source in rows if source in shared]
-    )
+    # Of each cluster, at most max_verified members of each source are read and compared, as
+    # candidates are: a cluster of thousands of one page's entries (alike but for a number)
+    # was read and compared whole for every item that met it, which kept a refresh busy for
+    # over ten minutes.
+    compared = {
+        cluster: [(key, source) for key, source in rows if source in shared]
+        for cluster, rows in members.items()
+    }
+    features = judge.features([key for rows in compared.values() for key, _ in rows])
 
     def apart(left: ClusterId, right: ClusterId) -> bool:
         """Do the two clusters hold two items of one source that `decide` tells apart?"""
-        mine = [(features[k], s) for k, s in members[left] if s in shared and k in features]
-        for key, source in members[right]:
+        mine = [(features[k], s) for k, s in compared[left] if k in features]
+        for key, source in compared[right]:
             theirs = features.get(key)
             if source not in shared or theirs is None:
                 continue

@@ -6,7 +6,14 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from aggregator.dedupe.cluster import Candidate, ClusterId, Sourced, candidate_order, member
+from aggregator.dedupe.cluster import (
+    Candidate,
+    ClusterId,
+    Sourced,
+    candidate_order,
+    key_rank,
+    member,
+)
 from aggregator.dedupe.records import Features, Key, Member
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
 
@@ -83,11 +90,19 @@ class MemoryIndex:
         self._primary[into] = primary
         return into
 
-    def members_of(self, clusters: Sequence[ClusterId]) -> Mapping[ClusterId, Sequence[Sourced]]:
-        return {
-            cluster: [(key, self._items[key].item.source_id) for key in self.members(cluster)]
-            for cluster in clusters
-        }
+    def members_of(
+        self, clusters: Sequence[ClusterId], *, per_source: int | None = None
+    ) -> Mapping[ClusterId, Sequence[Sourced]]:
+        found: dict[ClusterId, list[Sourced]] = {}
+        for cluster in clusters:
+            taken: dict[str, int] = {}
+            rows = found[cluster] = []
+            for key in sorted(self.members(cluster), key=key_rank):
+                source = self._items[key].item.source_id
+                if per_source is None or taken.get(source, 0) < per_source:
+                    taken[source] = taken.get(source, 0) + 1
+                    rows.append((key, source))
+        return found
 
     def members(self, cluster: ClusterId) -> frozenset[Key]:
         assert isinstance(cluster, int)

@@ -525,6 +525,7 @@ class SqlCandidateIndex:
             for bucket, owner in zip(every[shared].tolist(), owners[shared].tolist(), strict=True):
                 buckets.setdefault(bucket, []).append((owner, by_key[owner].item.seen))
             self._look_up_buckets(values, by_key, buckets)  # sorted, unique
+            _by_id(buckets)
             listed = np.fromiter(buckets, dtype=np.int64, count=len(buckets))
             hit = np.isin(every, listed)
             for owner, band, bucket in zip(
@@ -565,6 +566,8 @@ class SqlCandidateIndex:
                 for r in rows:
                     if r.id not in by_key:
                         hashes[r.text_hash].append((int(r.id), from_db(r.first_seen)))
+            _by_id(urls)
+            _by_id(hashes)
             for f in chunk:
                 key = _int(f.key)
                 self._found[key] = _gather(
@@ -699,16 +702,30 @@ class SqlCandidateIndex:
             Member(key=int(r.id), org=OrgKind(r.org), published=from_db(r.published)) for r in rows
         )
 
-    def members_of(self, clusters_: Sequence[ClusterId]) -> dict[ClusterId, list[Sourced]]:
-        """One indexed read (items.cluster_id) of the clusters an item would merge."""
+    def members_of(
+        self, clusters_: Sequence[ClusterId], *, per_source: int | None = None
+    ) -> dict[ClusterId, list[Sourced]]:
+        """One indexed read (items.cluster_id) of the clusters an item would merge; with
+        `per_source`, at most that many members of each source in each (the lowest ids):
+        a cluster of thousands of one page's entries is not read whole for every item that
+        meets it."""
         ids = sorted({_int(c) for c in clusters_})
         found: dict[ClusterId, list[Sourced]] = {c: [] for c in ids}
         for part in _chunks(ids):
-            rows = self._conn.execute(
-                select(items.c.id, items.c.source_id, items.c.cluster_id).where(
-                    items.c.cluster_id.in_(part)
-                )
+            query = select(items.c.id, items.c.source_id, items.c.cluster_id).where(
+                items.c.cluster_id.in_(part)
             )
+            if per_source is not None:
+                place = (
+                    func.row_number()
+                    .over(partition_by=(items.c.cluster_id, items.c.source_id), order_by=items.c.id)
+                    .label("place")
+                )
+                ranked = query.add_columns(place).subquery("ranked")
+                query = select(ranked.c.id, ranked.c.source_id, ranked.c.cluster_id).where(
+                    ranked.c.place <= per_source
+                )
+            rows = self._conn.execute(query)
             for r in rows:
                 found[int(r.cluster_id)].append((int(r.id), r.source_id))
         return found
@@ -801,6 +818,13 @@ def _int(value: object) -> int:
     return value
 
 
+def _by_id(found: Mapping[Any, list[tuple[int, datetime]]]) -> None:
+    """Sort each list of lookup rows by item id, in place, as `_gather` reads them."""
+    for rows in found.values():
+        if len(rows) > 1:
+            rows.sort()
+
+
 def _gather(
     item: Features,
     pairs: Iterable[tuple[int, int]],
@@ -814,19 +838,31 @@ def _gather(
     """One item's candidates among a batch's lookup rows: the rows of its URL, its body hash
     and its buckets (`pairs`: its (band, bucket) pairs listed in `buckets`, the others find
     nothing), other items only, first seen within `window` of it. As each lookup had
-    its own LIMIT: at most `limit` per URL and per hash (lowest ids), and of the bucket
-    matches the `limit` sharing the most non-MinHash bands, then MinHash bands, then id."""
+    its own LIMIT: at most `limit` per URL, per hash and per bucket (lowest ids), and of the
+    bucket matches the `limit` sharing the most non-MinHash bands, then MinHash bands, then
+    id. The rows are sorted by id (`_by_id`).
+
+    A bucket's `limit` bounds the work whatever the data: a listing page of 13,000 entries
+    alike but for a number put them all in the same buckets, and going through every row of
+    each for every item (quadratic) kept a refresh busy for over ten minutes. A bucket that
+    full is no evidence of a copy: the candidates it gives are the first `limit` of them."""
     key = _int(item.key)
     low, high = item.item.seen - window, item.item.seen + window
 
     def near(rows: list[tuple[int, datetime]] | None) -> list[int]:
         if rows is None or (len(rows) == 1 and rows[0][0] == key):  # most: itself alone
             return []
-        return sorted(i for i, seen in rows if i != key and low <= seen <= high)
+        found: list[int] = []
+        for i, seen in rows:
+            if i != key and low <= seen <= high:
+                found.append(i)
+                if len(found) == limit:
+                    break
+        return found
 
-    strong = set(near(urls.get(item.item.canonical_url))[:limit])
+    strong = set(near(urls.get(item.item.canonical_url)))
     if item.text_hash is not None:
-        strong.update(near(hashes.get(item.text_hash))[:limit])
+        strong.update(near(hashes.get(item.text_hash)))
     minhash: dict[int, int] = {}
     extra: dict[int, int] = {}
     for band, bucket in pairs:  # distinct (see `prefetch`)
