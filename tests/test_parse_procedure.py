@@ -123,6 +123,14 @@ def test_what_is_not_a_procedure_is_a_parse_error(content: bytes) -> None:
         items(content)
 
 
+def test_another_procedure_s_document_is_a_parse_error(corpus: Path) -> None:
+    # Stored with a warning, its events were tagged and listed as the followed procedure's.
+    data = (corpus / "parliament" / "odp-procedure_2016-0132.json").read_bytes()
+    source = replace(SOURCE, reference="2024/0258(COD)")
+    with pytest.raises(ParseError, match="procedure 2016/0132\\(COD\\), not 2024/0258\\(COD\\)"):
+        parse_document(source, fetched(data))
+
+
 def test_events_of_one_kind_on_one_day_are_one_item() -> None:
     amend = kind_of_activity("def/ep-activities/COMMITTEE_TABLING_AMENDMENT")
     day = date(2017, 3, 3)

@@ -121,6 +121,18 @@ SOURCE_CASES = [
         "2021/0106(COD)",
     ),
     Bad(
+        # A copied entry: the url still names the procedure it came from.
+        "procedure-url-of-another-reference",
+        FEED.replace('"feed"', '"ep-procedure"').replace(
+            'url = "https://example.org/feed"',
+            'url = "https://data.europarl.europa.eu/api/v2/procedures/2022-0155?format=x"  # <-',
+        )
+        + 'reference = "2021/0106(COD)"\n',
+        "source[0].url",
+        "the url names procedure 2022/0155, the reference 2021/0106(COD)",
+        "a url and reference of one procedure",
+    ),
+    Bad(
         "reference-format",
         FEED.replace('"feed"', '"ep-procedure"') + 'reference = "2022/155"  # <-\n',
         "source[0].reference",
@@ -557,7 +569,7 @@ SETTINGS_CASES = [
         # Accepted, `inf` crashed the send (a socket timeout beyond time_t) and left the
         # outbox row "sending"; as backoff_base it hung a refresh.
         "smtp-timeout-infinite",
-        '[smtp]\ntimeout = inf  # <-\n',
+        "[smtp]\ntimeout = inf  # <-\n",
         "smtp.timeout",
         "value inf is out of range",
         "at most 3600",

@@ -39,9 +39,15 @@ def parse_procedure(source: Source, fetched: Fetched) -> ParsedDocument:
         procedure = _read(source, fetched)
     except (NotAProcedure, NotAProcedurePage) as exc:
         raise ParseError(source.id, str(exc)) from exc
-    warnings: list[str] = []
     if source.reference and procedure.reference != source.reference:
-        warnings.append(f"the document is procedure {procedure.reference}, not {source.reference}")
+        # Stored, another procedure's events were tagged as this one's and listed under it
+        # in the digest (a copied entry whose url still named the procedure it came from).
+        raise ParseError(
+            source.id,
+            f"the document is procedure {procedure.reference}, not {source.reference}: check"
+            " the source's url and reference",
+        )
+    warnings: list[str] = []
     if procedure.untyped:
         warnings.append(
             f"{_events(procedure.untyped)} of procedure {procedure.reference}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,6 +105,15 @@ class SourcesFile(_Table):
     source: tuple[_Source, ...] = ()
 
 
+_PROCEDURE_PATH = re.compile(r"/procedures/(\d{4})-(\d{4})(?=[/?#]|$)")
+
+
+def _procedure_in_url(url: str) -> str | None:
+    """The procedure an Open Data API url names ("…/procedures/2022-0155?…": "2022/0155")."""
+    found = _PROCEDURE_PATH.search(url)
+    return f"{found[1]}/{found[2]}" if found else None
+
+
 def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
     """(key, problem, expectation) when a field does not fit the source's kind."""
     if source.kind is SourceKind.HTML and source.selectors is None:
@@ -123,6 +133,15 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
             "reference",
             f"ep-procedure source {source.id!r} has no reference",
             "reference = '2021/0106(COD)'",
+        )
+    named = _procedure_in_url(source.url) if source.kind is SourceKind.EP_PROCEDURE else None
+    if named is not None and source.reference is not None and named != source.reference[:9]:
+        # A copied entry whose url still names the procedure it came from: that one's events
+        # would be read as this reference's.
+        return (
+            "url",
+            f"the url names procedure {named}, the reference {source.reference}",
+            "a url and reference of one procedure (…/procedures/YYYY-NNNN for YYYY/NNNN(XXX))",
         )
     if source.kind is not SourceKind.EP_PROCEDURE and source.reference is not None:
         return (
