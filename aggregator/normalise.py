@@ -407,7 +407,11 @@ def _categories(categories: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(category for category in cleaned if category))
 
 
-_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_CONTROLS: dict[int, str | None] = {
+    **dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20)]),
+    0x0B: " ",  # vertical tab and form feed are whitespace: a space, not nothing
+    0x0C: " ",
+}
 # Whether there is one to take out: a search in C, where str.translate with a dict looks up
 # every character in Python's dict, and the fields _clean sees seldom have one.
 _ANY_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")

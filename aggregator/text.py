@@ -58,6 +58,10 @@ _NO_CONTROLS: dict[int, str | None] = {
     ),
     **dict.fromkeys(map(ord, _INVISIBLE), None),
     0x85: " ",
+    # Vertical tab and form feed are whitespace: taken out, "Control\vchar" read
+    # "Controlchar".
+    0x0B: " ",
+    0x0C: " ",
 }
 
 

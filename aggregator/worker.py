@@ -292,6 +292,14 @@ def check_login(workers: WorkerSettings) -> None:
                 f"{what} {mask_password(url)} refused the login ({type(exc).__name__}: {exc}): "
                 f"check {setting} (AGGREGATOR_{setting.split('.')[1].upper()})"
             ) from exc
+        except redis.exceptions.ResponseError as exc:
+            # Reached, and answered: a setting the server refuses ("DB index is out of
+            # range"), which no retry mends; retried, it logged a traceback every 3 s.
+            setting = "workers.broker_url" if what == "broker" else "workers.limiter_url"
+            raise WorkerError(
+                f"{what} {mask_password(url)} refused the connection ({exc}): check {setting}"
+                f" (AGGREGATOR_{setting.split('.')[1].upper()})"
+            ) from exc
         except Exception as exc:  # unreachable: the worker's own retries take it from here
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             log.warning("%s %s not reachable yet (%s): retrying", what, mask_password(url), reason)

@@ -102,6 +102,13 @@ def test_control_characters_in_markup_are_dropped_not_fatal(html: str) -> None:
     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f]", html_to_text(html))
 
 
+@pytest.mark.parametrize("control", ["\x0b", "\x0c"])
+def test_a_vertical_tab_or_form_feed_separates_words(control: str) -> None:
+    # Taken out like the other controls, it joined the words: "Controlchar in title".
+    assert html_to_text(f"Control{control}char in title") == "Control char in title"
+    assert html_to_text(plain_as_html(f"Control{control}char")) == "Control char"
+
+
 # -- real article pages ---------------------------------------------------------------------------
 
 NO_MARKERS = dict.fromkeys(range(0xE000, 0xE003))

@@ -110,6 +110,14 @@ def test_a_redis_broker_refusing_the_login_ends_the_worker(tmp_path: Path, redis
     assert "refused the login (AuthenticationError" in output
 
 
+def test_a_redis_database_out_of_range_ends_the_worker(tmp_path: Path, redis_url: str) -> None:
+    # "DB index is out of range" was taken for an outage: a traceback every 3 s, for ever.
+    broker = redis_url.rsplit("/", 1)[0] + "/99"
+    output = refused(tmp_path, broker, broker)
+    assert "refused the connection (DB index is out of range)" in output
+    assert "check workers.broker_url (AGGREGATOR_BROKER_URL)" in output
+
+
 def test_a_limiter_refusing_the_login_ends_the_worker(
     tmp_path: Path, rabbitmq_url: str, redis_url: str
 ) -> None:
