@@ -31,9 +31,27 @@ class CronError(ValueError):
     """A cron expression cron(8) would refuse."""
 
 
+# The nicknames cron(8) reads for a whole expression (not @reboot: no time of day).
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def expanded(expression: str) -> str:
+    """The five fields a nickname stands for ("@daily": "0 0 * * *"); others as written."""
+    return NICKNAMES.get(expression.strip().lower(), expression)
+
+
 def cron_trigger(expression: str, timezone: str | tzinfo) -> BaseTrigger:
-    """The trigger of a 5-field cron expression in `timezone`; CronError when it is wrong."""
-    fields = expression.split()
+    """The trigger of a 5-field cron expression (or a nickname such as "@daily") in
+    `timezone`; CronError when it is wrong."""
+    fields = expanded(expression).split()
     if len(fields) != 5:
         raise CronError(f"{len(fields)} field{'' if len(fields) == 1 else 's'}, expected 5")
     minute, hour, day, month, weekday = fields

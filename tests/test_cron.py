@@ -83,7 +83,7 @@ def test_a_time_repeated_when_the_clocks_go_back_fires_once() -> None:
         ("0 8 * * 5-1", "runs backwards"),
         ("0 8 * * x", "day of week 'x' is not a number"),
         ("0 8 * *", "4 fields, expected 5"),
-        ("@weekly", "1 field, expected 5"),
+        ("@reboot", "1 field, expected 5"),  # a nickname without a time of day
         ("61 8 * * *", "higher than the maximum value"),
     ],
 )
@@ -139,3 +139,25 @@ def test_a_schedule_that_never_fires_is_a_config_error(tmp_path: Path) -> None:
 def test_a_never_firing_branch_of_a_day_or_weekday_schedule_is_left_out() -> None:
     # "30 February, or any Monday of February": Mondays in February only.
     assert fires("0 0 30 2 mon", 2) == ["Mon 01", "Mon 08"]
+
+
+@pytest.mark.parametrize(
+    ("nickname", "expected"),
+    [
+        ("@daily", ["Fri 27", "Sat 28", "Sun 29", "Mon 30"]),
+        ("@midnight", ["Fri 27", "Sat 28", "Sun 29", "Mon 30"]),
+        ("@weekly", ["Sun 29", "Sun 06", "Sun 13", "Sun 20"]),
+        ("@monthly", ["Tue 01", "Fri 01", "Mon 01", "Mon 01"]),
+        ("@hourly", ["Thu 26", "Thu 26", "Thu 26", "Thu 26"]),
+    ],
+)
+def test_cron_s_nicknames_are_read(nickname: str, expected: list[str]) -> None:
+    # cron(8) reads them; "@daily" was refused as "1 field".
+    assert fires(nickname) == expected
+
+
+def test_a_nickname_is_a_valid_profile_schedule(tmp_path: Path) -> None:
+    (tmp_path / "aggregator.toml").write_text('[digest.profiles.daily]\ncron = "@weekly"\n')
+    settings = load_settings(tmp_path, {})
+    (daily,) = [p for p in settings.digest.profiles if p.name == "daily"]
+    assert daily.cron == "@weekly"

@@ -385,12 +385,18 @@ TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    expected = "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *'"
-    if len(value.split()) != 5:
-        raise fail(f"invalid cron expression {value!r}: {len(value.split())} fields", expected)
+    expected = (
+        "a 5-field cron expression 'minute hour day month weekday', like '0 7 * * *', or"
+        " @hourly, @daily, @weekly, @monthly, @yearly"
+    )
     from datetime import UTC, datetime
 
-    from aggregator.cron import check_fires, cron_trigger  # only a config with a cron pays
+    from aggregator.cron import check_fires, cron_trigger, expanded  # a config with a cron pays
+
+    fields = len(expanded(value).split())
+    if fields != 5:
+        count = f"{fields} field{'' if fields == 1 else 's'}"
+        raise fail(f"invalid cron expression {value!r}: {count}", expected)
 
     try:
         check_fires(cron_trigger(value, "UTC"), datetime.now(UTC))
