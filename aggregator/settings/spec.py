@@ -256,7 +256,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     _s(f"{PROFILE}.include_tags", "list of strings", [], "Only items with one of these tags."),
     _s(f"{PROFILE}.exclude_tags", "list of strings", [], "Never items with one of these tags."),
-    _s(f"{PROFILE}.cron", "cron", "0 7 * * *", "When the digest is built (5-field cron, or @daily, @weekly...)."),
+    _s(
+        f"{PROFILE}.cron",
+        "cron",
+        "0 7 * * *",
+        "When the digest is built (5-field cron, or @daily, @weekly...).",
+    ),
     _s(
         f"{PROFILE}.timezone", "string", "Europe/Brussels", "IANA zone of `cron` and of the window."
     ),
