@@ -603,8 +603,16 @@ class Refresher:
 
     def _handle(self, source_id: str) -> Outcome:
         source = self.sources.get(source_id)
-        if source is None:  # removed from this worker's config: a stale message
-            log.warning("%s: not in this worker's config, dropped", source_id)
+        if source is None:  # removed from this worker's config, or added since it started
+            log.warning(
+                "%s: not in this worker's config, dropped (a source added since the worker"
+                " started needs the worker restarted)",
+                source_id,
+            )
+            # Its queued mark goes, so the next tick sends it again (to a worker that knows
+            # it, maybe): kept, the source sat unfetched and unexplained until
+            # workers.queue_timeout, over and over.
+            leases.unmark_queued(self.app.store.engine, [source_id])
             return Outcome(status="unknown")
         engine = self.app.store.engine
         owner = leases.new_owner()

@@ -108,3 +108,49 @@ def test_a_worker_takes_the_slot_of_the_host_a_301_moved_its_source_to(
     finally:
         refresher.app.close()
     assert http_server.count("/old.xml") == 0
+
+
+def test_a_message_for_a_source_the_worker_does_not_know_gives_back_its_queued_mark(
+    tmp_path: Path, http_server: FixtureServer, redis_url: str, queue: str
+) -> None:
+    # A source added after the workers started: the scheduler (with the new config) marked
+    # it queued; the worker dropped the message and the mark stayed until queue_timeout.
+    from datetime import timedelta
+
+    from aggregator.app import App
+    from aggregator.store import leases
+    from aggregator.store.schema import sources
+
+    http_server.add("/a.xml", body=rss("A", []))
+    http_server.add("/new.xml", body=rss("New", []))
+    env = worker_env(tmp_path, redis_url, queue)
+    old = write_config(
+        tmp_path / "old",
+        [feed_source("a", http_server.url("/a.xml"))],
+        settings=worker_settings(max_per_host=2),
+    )
+    new = write_config(
+        tmp_path / "new",
+        [
+            feed_source("a", http_server.url("/a.xml")),
+            feed_source("new", http_server.url("/new.xml")),
+        ],
+        settings=worker_settings(max_per_host=2),
+    )
+    refresher = open_refresher(old, env)
+    scheduler = App.open(new, env)
+    try:
+        engine = scheduler.store.engine
+        now = scheduler.clock()
+        assert leases.mark_queued(engine, ["new"], now=now, ttl=timedelta(minutes=30)) == ["new"]
+        assert refresher.handle("new").status == "unknown"
+        with engine.connect() as conn:
+            owner = conn.execute(
+                sources.select()
+                .with_only_columns(sources.c.lease_owner)
+                .where(sources.c.id == "new")
+            ).scalar_one()
+        assert owner is None  # the next tick sends it again
+    finally:
+        scheduler.close()
+        refresher.app.close()
