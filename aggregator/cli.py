@@ -615,7 +615,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         f"from {count(digest.source_count, 'source')}"
         + (f", {count(events, 'procedure event')}" if events else "")
         + f"; window {digest.window_start.isoformat(timespec='seconds')}"
-        f" .. {digest.window_end.isoformat(timespec='seconds')}"
+        f" .. {digest.window_end.isoformat(timespec='seconds')}",
+        # A preview's stdout is the text digest alone (`digest --dry-run > digest.txt`).
+        file=sys.stderr if args.dry_run else sys.stdout,
     )
     if args.dry_run:
         from aggregator.deliver.render import render_text

@@ -66,6 +66,18 @@ def test_a_profile_without_recipients_is_named_as_the_reason(
     assert "email: nothing to send: profile 'daily' has no recipients" in out
 
 
+def test_a_dry_run_s_stdout_is_the_text_digest_alone(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `digest --dry-run > digest.txt` began with the summary line "digest daily: ...".
+    config = str(_config(env, http_server, recipients=True))
+    assert _run(capsys, "--config", config, "refresh")[0] == EXIT_OK
+    code, out, err = _run(capsys, "--config", config, "digest", "--dry-run")
+    assert code == EXIT_OK
+    assert not out.startswith("digest daily:") and "digest daily:" not in out
+    assert err.startswith("digest daily: ")
+
+
 def test_send_and_dry_run_together_are_refused(
     env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
