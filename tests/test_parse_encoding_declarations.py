@@ -285,7 +285,9 @@ def test_koi8r_served_as_windows_1251_is_read_as_koi8r(language: str | None) -> 
     decoded = decode(document, "text/xml; charset=windows-1251", "xml", language=language)
     assert decoded.encoding == "koi8_r"
     assert text in decoded.text
-    assert decoded.warnings == ("HTTP charset 'windows-1251' reads as garbled text: read as koi8_r",)
+    assert decoded.warnings == (
+        "HTTP charset 'windows-1251' reads as garbled text: read as koi8_r",
+    )
 
 
 RUSSIAN_FEED = (
