@@ -350,7 +350,7 @@ def test_a_json_feed_without_items_says_so() -> None:
 
 def test_ill_formed_feed_with_items_is_kept_with_a_warning() -> None:
     data = (
-        b'<rss version="2.0"><channel><title>Broken & co</title>'
+        b'<rss version="2.0"><channel><title>Broken < co</title>'
         b"<item><title>Still readable</title><link>https://x.eu/a</link></item>"
     )
     doc = parse(fetched(data, "https://x.eu/feed"))
@@ -832,3 +832,24 @@ def test_text_written_decomposed_is_stored_composed() -> None:
     doc = parse(fetched(body, "https://example.org/feed.xml"))
     (item,) = normalise_document(source, doc, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert (item.title, item.summary, item.text) == (title, text, text)
+
+
+def test_bare_ampersands_are_the_characters_their_writer_meant() -> None:
+    # feedparser's loose parser read "&A" as an entity: "Q&A; on chat control with AT&T;".
+    data = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>t</title>'
+        b"<link>https://example.com/</link><description>d</description><item>"
+        b"<title>Q&A on chat control with AT&T and R&D staff</title>"
+        b"<link>https://example.com/1?a=1&b=2</link><guid>1</guid>"
+        b"<description>M&A news: P&O ferries &amp; more</description></item><item>"
+        b"<title><![CDATA[Q&A in CDATA &amp; kept]]></title><link>https://example.com/2</link>"
+        b"</item></channel></rss>"
+    )
+    source = feed_source()
+    doc = parse_document(source, fetched(data, "https://example.com/feed"))
+    assert doc.warnings == ()  # well-formed once its ampersands are escaped
+    first, second = normalise_document(source, doc, now=datetime(2026, 11, 27, tzinfo=UTC))
+    assert first.title == "Q&A on chat control with AT&T and R&D staff"
+    assert first.summary == "M&A news: P&O ferries & more"
+    assert first.url == "https://example.com/1?a=1&b=2"
+    assert second.title == "Q&A in CDATA & kept"

@@ -88,7 +88,9 @@ def corpus_cases(corpus: Path) -> Iterator[Case]:
         )
         yield f"feed:{path.name}", source, _fetched(source.url, path.read_bytes())
     for path in sorted((corpus / "parliament").glob("odp-procedure_*.json")):
-        reference = path.stem.removeprefix("odp-procedure_").replace("-", "/") + "(COD)"
+        number = path.stem.removeprefix("odp-procedure_")
+        # Each file's own procedure: one of another is an error of the source.
+        reference = number.replace("-", "/") + ("(REG)" if number == "2024-2006" else "(COD)")
         source = Source(
             id=f"proc-{path.stem}",
             name=path.name,

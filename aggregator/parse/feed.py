@@ -91,6 +91,9 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     # Read anyway, as browsers do, but said: strict readers (feedparser, feed-rs) refuse it.
     blank_before_declaration = len(text) < len(decoded.text) and text.startswith("<?xml")
     text = _EMPTY_ITEM.sub("", text)
+    escaped = _with_bare_ampersands_escaped(text)
+    if escaped is not None:
+        text = escaped
     if "&#" in text:
         text = _SURROGATE_REFERENCE.sub(_replacement_of_surrogate, text)
     utf8 = _XML_DECL_ENCODING.sub(r'\1"utf-8"', text, count=1).encode("utf-8")
@@ -486,6 +489,25 @@ def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | N
     # time as written, which normalise reads in the source's zone (warned of, as a zone
     # nobody knows is: _zones_read_as_local).
     return reading if zone.upper() in _FEEDPARSER_ZONES else reading.replace(tzinfo=None)
+
+
+# An ampersand that begins no reference: XML has none, but feeds do ("Q&A", "AT&T", an
+# unescaped "?a=1&b=2"). feedparser's loose parser read "&A" as an entity and wrote it back
+# as "&A;" ("Q&A; on chat control"), and the whole document was "not well-formed".
+_BARE_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
+_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
+
+
+def _with_bare_ampersands_escaped(text: str) -> str | None:
+    """`text` with each bare ampersand written `&amp;`, as its writer meant it (not inside
+    CDATA, where an ampersand is the character itself); None when it has none."""
+    if "&" not in text or _BARE_AMPERSAND.search(text) is None:
+        return None
+    parts = _CDATA.split(text)  # odd places: the CDATA sections, left as they are
+    return "".join(
+        part if place % 2 else _BARE_AMPERSAND.sub("&amp;", part)
+        for place, part in enumerate(parts)
+    )
 
 
 def _feedparser_reading(entry: dict[str, Any], key: str) -> datetime | None:
