@@ -132,7 +132,8 @@ def _progress_printer(total: int, out: TextIO) -> tuple[Callable[[SourceResult],
         done += 1
         detail = f"{result.new} new, {result.updated} updated"
         if result.error_text:
-            detail = result.error_text
+            # Not "rate limited (rate limited: HTTP 429 ...)": the status is said already.
+            detail = result.error_text.removeprefix(f"{result.status}: ")
         elif result.warnings:
             detail += "; " + _warning_text(result.warnings)
         print(
@@ -810,7 +811,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aggregator: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except DeliveryError as exc:
-        print(f"aggregator: delivery failed: {exc}", file=sys.stderr)
+        from aggregator.deliver.files import FilesNotWritable
+
+        # A preview's files are no delivery: "delivery failed" sent the operator looking
+        # at the mail server.
+        what = (
+            "digest files not written" if isinstance(exc, FilesNotWritable) else "delivery failed"
+        )
+        print(f"aggregator: {what}: {exc}", file=sys.stderr)
         return EXIT_SOURCES_FAILED
     except StoreError as exc:
         print(f"aggregator: store error: {exc}", file=sys.stderr)

@@ -87,6 +87,19 @@ def test_send_and_dry_run_together_are_refused(
     assert "--dry-run sends and writes nothing; it cannot be used with --send" in err
 
 
+def test_a_preview_whose_files_cannot_be_written_is_no_failed_delivery(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(_config(env, http_server, recipients=True))
+    assert _run(capsys, "--config", config, "refresh")[0] == EXIT_OK
+    (env / "var").mkdir(parents=True, exist_ok=True)
+    (env / "var" / "digests").write_text("a file where the folder goes")
+    code, _, err = _run(capsys, "--config", config, "digest")
+    assert code == 1
+    assert "delivery failed" not in err
+    assert err.startswith("aggregator: digest files not written: writing ")
+
+
 def test_files_that_cannot_be_written_do_not_hide_the_email_that_went(
     env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

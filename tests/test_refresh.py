@@ -345,6 +345,19 @@ def test_table_output_names_each_failed_source(
     assert "[2/2]" in err  # plain progress lines when stderr is not a terminal
 
 
+def test_a_progress_line_says_its_status_once(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "limited: rate limited (rate limited: HTTP 429 ...)".
+    url = http_server.add("/l.xml", status=429, headers={"Retry-After": "3600"})
+    config = write_config(env / "config", [source("limited", url)], settings=FAST)
+    code, _, err = run(capsys, "--config", str(config), "refresh")
+    assert code == 1
+    (line,) = [line for line in err.splitlines() if line.startswith("[1/1]")]
+    assert line.startswith("[1/1] limited: rate limited (HTTP 429")
+    assert line.count("rate limited") == 1
+
+
 def test_unknown_source_and_bad_config_exit_2(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
