@@ -369,6 +369,18 @@ class _Judge:
         return found
 
 
+def still_a_version(changed: Features, other: Features, thresholds: Thresholds) -> bool:
+    """Is `changed`, an item whose text changed, still a version of `other`, another
+    source's item of its cluster: a match, or a template difference at a Jaccard that
+    matches? A copy of a joint statement corrected in one place ("Articles 7 and 8" to
+    "Articles 7, 8 and 11") reads to `decide` as another statement of one template; a
+    teaser replaced by the outlet's own reporting is no version."""
+    decision = decide(changed, other, thresholds=thresholds)
+    return decision.matched or (
+        decision.reason == "template-difference" and decision.jaccard >= thresholds.jaccard
+    )
+
+
 def _strength(decision: Decision) -> tuple[int, float, float]:
     """How good a match is, by the scores `decide` gives: an identity (the same URL or body,
     the procedure rule) first, then a Jaccard match before a containment one, then by

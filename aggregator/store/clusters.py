@@ -48,9 +48,9 @@ from aggregator.dedupe.cluster import (
     choose_primary,
     member,
     paired_estimates,
+    still_a_version,
     stored_candidate_rank,
 )
-from aggregator.dedupe.decision import decide
 from aggregator.dedupe.pairs import PAIR_BYTES
 from aggregator.dedupe.records import DedupeItem, Features, Fingerprint, Key, Member
 from aggregator.dedupe.signatures import features, features_as_stored, features_from
@@ -413,11 +413,8 @@ class SqlCandidateIndex:
 
     def _no_longer_versions(self, rewritten: list[int], new: Mapping[int, Features]) -> list[int]:
         """Of the items whose text changed, those that are no longer a version of any item of
-        another source in their cluster: they leave it (`_detach`), the others stay. A copy
-        of a joint statement corrected in one place ("Articles 7 and 8" to "Articles 7, 8
-        and 11") reads to `decide` as another statement of one template, and left the story
-        it was folded into; a version is a match, or such a template difference at a Jaccard
-        that matches. (A teaser replaced by the outlet's own reporting is no version.)"""
+        another source in their cluster (`still_a_version`): they leave it (`_detach`), the
+        others stay."""
         if not rewritten:
             return rewritten
         own = {key: self._cluster[key] for key in rewritten if key in self._cluster}
@@ -432,21 +429,15 @@ class SqlCandidateIndex:
         }
         wanted = sorted({other for found in mates.values() for other in found})
         loaded = {_int(f.key): f for f in self.load(wanted)} if wanted else {}
-        thresholds = self._thresholds
-
-        def still_a_version(key: int) -> bool:
-            for other in mates.get(key, ()):
-                if other not in loaded:
-                    continue
-                decision = decide(new[key], loaded[other], thresholds=thresholds)
-                if decision.matched or (
-                    decision.reason == "template-difference"
-                    and decision.jaccard >= thresholds.jaccard
-                ):
-                    return True
-            return False
-
-        return [key for key in rewritten if not still_a_version(key)]
+        return [
+            key
+            for key in rewritten
+            if not any(
+                still_a_version(new[key], loaded[other], self._thresholds)
+                for other in mates.get(key, ())
+                if other in loaded
+            )
+        ]
 
     def _made(self, made: Iterable[int]) -> None:
         """Clusters this call is about to give items: SQLite gives a new row the id after
