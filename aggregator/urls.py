@@ -117,6 +117,29 @@ def canonical_url(url: str) -> str:
         return stripped
 
 
+def same_page_key(canonical: str) -> str:
+    """What two sites' links to one page share: a canonical URL without its scheme (http or
+    https) and without a leading "www." on its host. Dedupe compares links across sources by
+    it; the store keeps each link as given (see the module's note on http)."""
+    scheme, sep, rest = canonical.partition("://")
+    if not sep or scheme not in _WEB_SCHEMES:
+        return canonical
+    return "//" + rest.removeprefix("www.")
+
+
+def same_page_variants(canonical: str) -> tuple[str, ...]:
+    """The canonical URLs whose `same_page_key` is that of `canonical`: itself under both
+    schemes, with and without "www.", for an indexed lookup of stored links."""
+    key = same_page_key(canonical)
+    if not key.startswith("//"):
+        return (canonical,)
+    rest = key[2:]
+    return tuple(f"{scheme}://{www}{rest}" for scheme in _WEB_SCHEMES for www in ("", "www."))
+
+
+_WEB_SCHEMES = ("http", "https")
+
+
 def without_tracking(url: str) -> str:
     """`url` without its tracking parameters, and otherwise as written: the address a reader
     is given (a digest's links, the API's `url`), where `canonical_url` is the one compared."""

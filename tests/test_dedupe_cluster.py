@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +67,15 @@ def test_an_item_that_matches_two_clusters_merges_them() -> None:
     labels = cluster_items([head, tail, full])
     assert partition(labels) == {frozenset({"head", "tail", "full"})}
     assert set(labels.values()) == {"full"}  # the institution is primary, although later
+
+
+def test_one_page_linked_over_http_and_https_is_one_cluster() -> None:
+    # Nothing alike but the link, which one source gives over http with "www.".
+    statement = replace(item("edri", f"{P1} {P2}"), canonical_url="https://edri.org/deal")
+    teaser = replace(
+        item("wire", P4, hours=1), title="Reaction", canonical_url="http://www.edri.org/deal"
+    )
+    assert partition(cluster_items([statement, teaser])) == {frozenset({"edri", "wire"})}
 
 
 def test_the_primary_rule_official_first_then_earliest_then_smallest_key() -> None:

@@ -229,6 +229,23 @@ def test_the_same_document_url_matches_but_a_bare_host_does_not() -> None:
     assert pair(home_a, home_b)[0] is False
 
 
+def test_one_page_linked_over_http_and_https_with_and_without_www_matches() -> None:
+    a = item("a", "A short teaser.", url="http://www.edri.org/our-work/joint-statement")
+    b = item(
+        "b",
+        "Completely different wording of the page.",
+        url="https://edri.org/our-work/joint-statement",
+    )
+    assert pair(a, b) == (True, "url")
+    # Another host is another site, however alike its name.
+    c = item(
+        "c",
+        "Completely different wording of the page.",
+        url="https://www2.edri.org/our-work/joint-statement",
+    )
+    assert pair(a, c)[0] is False
+
+
 def test_short_bodies_do_not_match_on_their_hash() -> None:
     a = item("a", "Read more on our website.", title="EU ministers meet on migration policy")
     b = item("b", "Read more on our website.", title="Court rules on data retention in Ireland")

@@ -100,6 +100,35 @@ def test_a_bridging_item_merges_two_clusters_and_the_institution_is_primary(
         assert row.updated_at is not None
 
 
+def test_one_page_linked_as_http_and_https_by_two_sources_is_one_story(engine: Engine) -> None:
+    # EDRi links its statement over https; an outlet copies the link with http and "www.",
+    # and words its teaser itself: the link is all the two share.
+    statement = replace(
+        item("statement", "edri", f"{P1} {P2} {P3}"),
+        canonical_url="https://edri.example.org/joint-statement",
+    )
+    teaser = replace(
+        item("teaser", "wire", P4),
+        title="Digital rights groups react",
+        canonical_url="http://www.edri.example.org/joint-statement",
+    )
+    again = replace(
+        item("again", "digest", "A short note of our own on the deal of the day."),
+        title="Read: the statement",
+        canonical_url="http://edri.example.org/joint-statement",
+    )
+    with engine.begin() as conn:  # one call: the batch finds its own items
+        ids = store_items(conn, [statement, teaser], now=T0)
+        assign_clusters(conn, ids, now=T0, window=WINDOW)
+    later = T0 + timedelta(hours=1)
+    with engine.begin() as conn:  # another call: the stored link is looked up
+        (later_id,) = store_items(
+            conn, [replace(again, published=later, first_seen=later)], now=later
+        )
+        assign_clusters(conn, [later_id], now=later, window=WINDOW)
+        assert len(set(cluster_ids(conn).values())) == 1
+
+
 def test_an_item_whose_text_no_longer_matches_leaves_its_cluster(engine: Engine) -> None:
     # A teaser of the statement joins it; its next version is the outlet's own reporting.
     with engine.begin() as conn:

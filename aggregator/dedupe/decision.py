@@ -23,6 +23,7 @@ import numpy as np
 from aggregator.dedupe.procedure_rule import procedure_apart, procedure_match
 from aggregator.dedupe.records import Features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
+from aggregator.urls import same_page_key
 
 Reason = Literal[
     "procedure",
@@ -64,8 +65,10 @@ def decide(
     if abs(a.item.published - b.item.published) > window or abs(a.item.seen - b.item.seen) > window:
         return Decision(matched=False, reason="outside-window")
     if (
-        a.item.canonical_url == b.item.canonical_url
-        and a.item.source_id != b.item.source_id
+        a.item.source_id != b.item.source_id
+        # One page, though one site links it over http and another over https, or with and
+        # without "www.": the same server's page to every reader.
+        and same_page_key(a.item.canonical_url) == same_page_key(b.item.canonical_url)
         and _is_document_url(a.item.canonical_url)
     ):
         # Not within one source: two of its items at one address are two entries of one

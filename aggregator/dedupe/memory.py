@@ -16,6 +16,7 @@ from aggregator.dedupe.cluster import (
 )
 from aggregator.dedupe.records import Features, Key, Member
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
+from aggregator.urls import same_page_key
 
 
 class MemoryIndex:
@@ -33,7 +34,7 @@ class MemoryIndex:
     def add(self, item: Features) -> None:
         key = item.key
         self._items[key] = item
-        self._by_url[item.item.canonical_url].add(key)
+        self._by_url[same_page_key(item.item.canonical_url)].add(key)
         if item.text_hash is not None:
             self._by_hash[item.text_hash].add(key)
         for bucket in item.buckets:
@@ -45,7 +46,7 @@ class MemoryIndex:
             self._next += 1
 
     def candidates(self, item: Features, window: timedelta) -> list[Candidate]:
-        strong = set(self._by_url.get(item.item.canonical_url, ()))
+        strong = set(self._by_url.get(same_page_key(item.item.canonical_url), ()))
         if item.text_hash is not None:
             strong |= self._by_hash.get(item.text_hash, set())
         shared: Counter[Key] = Counter()

@@ -68,6 +68,7 @@ from aggregator.store.engine import describe
 from aggregator.store.items import NewRow
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
+from aggregator.urls import same_page_key, same_page_variants
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +530,7 @@ class SqlCandidateIndex:
         own_hashes: dict[str, list[tuple[int, datetime]]] = {}
         for key in keys:
             f = by_key[key]
-            own_urls.setdefault(f.item.canonical_url, []).append((key, f.item.seen))
+            own_urls.setdefault(same_page_key(f.item.canonical_url), []).append((key, f.item.seen))
             if f.text_hash is not None:
                 own_hashes.setdefault(f.text_hash, []).append((key, f.item.seen))
         below = self._first_number
@@ -544,12 +545,15 @@ class SqlCandidateIndex:
                 "below": below,
             }
             limit = self._thresholds.max_candidates
-            wanted = sorted({f.item.canonical_url for f in chunk})
-            urls = {url: list(own_urls[url]) for url in wanted}
+            # By `same_page_key`: the stored links of every spelling of it (the index is on
+            # the links as stored).
+            pages = {same_page_key(f.item.canonical_url) for f in chunk}
+            urls = {page: list(own_urls[page]) for page in pages}
+            wanted = sorted({v for f in chunk for v in same_page_variants(f.item.canonical_url)})
             rows = self._conn.execute(_batch_by_url(), {**params, "urls": wanted})
             for r in rows:
                 if r.id not in by_key:
-                    urls[r.canonical_url].append((int(r.id), from_db(r.first_seen)))
+                    urls[same_page_key(r.canonical_url)].append((int(r.id), from_db(r.first_seen)))
             wanted = sorted({f.text_hash for f in chunk if f.text_hash is not None})
             hashes = {text_hash: list(own_hashes[text_hash]) for text_hash in wanted}
             if wanted:
@@ -851,7 +855,7 @@ def _gather(
                     break
         return found
 
-    strong = set(near(urls.get(item.item.canonical_url)))
+    strong = set(near(urls.get(same_page_key(item.item.canonical_url))))
     if item.text_hash is not None:
         strong.update(near(hashes.get(item.text_hash)))
     minhash: dict[int, int] = {}
