@@ -198,6 +198,17 @@ class Revision:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Rhythm:
+    """What a source's last document read said of how often to ask it: the median gap
+    between its posts (`cadence.posting_interval`) and its RSS <ttl>; None where it said
+    nothing. Kept with the source, so that a 304 or the same document again, which say
+    neither, are timed as that document was."""
+
+    posting_gap: timedelta | None = None
+    ttl: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceHealth:
     """A source's fetch state and health as the store keeps it."""
 
@@ -225,6 +236,8 @@ class SourceHealth:
     retry_after: datetime | None = None
     # ...and the URL that answered with it (after redirects): the host a refresh holds.
     retry_after_url: str | None = None
+    # What the last document read said of how often to ask (kept for 304s).
+    rhythm: Rhythm = Rhythm()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,6 +55,7 @@ from aggregator.models import (
     NotModified,
     NotModifiedRecord,
     Refreshed,
+    Rhythm,
     Source,
     SourceHealth,
     SourceResult,
@@ -259,6 +260,7 @@ class RefreshStore(Protocol):
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
         document_digest: str | None = None,
+        rhythm: Rhythm | None = None,
     ) -> Refreshed: ...
 
     def record_not_modified(
@@ -491,11 +493,16 @@ class Refresher:
             elif isinstance(response, Unchanged):
                 admission.give_back()  # no document to hold while the 304 is written
                 now = self.clock()
+                # A 304 says nothing of how often the feed posts or of its <ttl>: timed as
+                # the last document read was.
+                rhythm = state.rhythm if state is not None else Rhythm()
                 next_at = next_fetch_after_success(
                     now=now,
                     interval=source.interval,
                     policy=self.policy,
+                    rhythm=rhythm.posting_gap,
                     fresh_until=response.fresh_until,
+                    ttl=rhythm.ttl,
                 )
                 seconds = time.perf_counter() - began
                 await self._write(
@@ -748,18 +755,25 @@ class Refresher:
         self.times.add_prepared(prepared.cpu)
         return prepared
 
-    async def _save(self, source: Source, url: str, read: Read, began: float) -> Refreshed:
+    async def _save(
+        self, source: Source, url: str, read: Read, began: float, *, kept: Rhythm | None = None
+    ) -> Refreshed:
+        """`kept`: the stored rhythm, for a document not read again (`_save_same`)."""
         fetched, prepared = read.fetched, read.prepared
         now = self.clock()
+        rhythm = kept or Rhythm(
+            posting_gap=posting_interval(
+                [i.published for i in prepared.items if not i.published_is_fallback]
+            ),
+            ttl=prepared.ttl,
+        )
         next_at = next_fetch_after_success(
             now=now,
             interval=source.interval,
             policy=self.policy,
-            rhythm=posting_interval(
-                [i.published for i in prepared.items if not i.published_is_fallback]
-            ),
+            rhythm=rhythm.posting_gap,
             fresh_until=fetched.fresh_until,
-            ttl=prepared.ttl,
+            ttl=rhythm.ttl,
         )
         return await self._write(
             lambda: self.store.save_refresh(
@@ -775,6 +789,7 @@ class Refresher:
                 warnings=prepared.warnings,
                 fingerprints=prepared.fingerprints,
                 document_digest=read.digest,
+                rhythm=None if kept is not None else rhythm,
             )
         )
 
@@ -788,8 +803,8 @@ class Refresher:
     ) -> Refreshed:
         """The source's success with the document last parsed, saved as a document of no
         items: its items are stored as they are, so only the source's state is written
-        (validators, redirect, digest), and with no items to read a posting rhythm or a ttl
-        from, the next fetch is timed as after a 304."""
+        (validators, redirect, digest), and the next fetch is timed as after a 304: by the
+        posting rhythm and ttl the document gave when it was read (`SourceHealth.rhythm`)."""
         from aggregator.prepare_worker import Prepared
 
         seen = state.last_item_count or 0 if state is not None else 0
@@ -797,7 +812,8 @@ class Refresher:
         warnings = tuple(state.last_warning.splitlines()) if state and state.last_warning else ()
         unread = Prepared(items=(), seen=seen, warnings=warnings, ttl=None)
         read = Read(fetched=same.fetched, prepared=unread, digest=same.digest)
-        return replace(await self._save(source, url, read, began), unchanged=seen)
+        kept = state.rhythm if state is not None else Rhythm()
+        return replace(await self._save(source, url, read, began, kept=kept), unchanged=seen)
 
     async def _write(self, write: Callable[[], T]) -> T:
         """Run a store write in the store thread, in one transaction with the writes queued

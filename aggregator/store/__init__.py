@@ -21,6 +21,7 @@ from aggregator.models import (
     NotModifiedRecord,
     Refreshed,
     Revision,
+    Rhythm,
     Source,
     SourceHealth,
     StoredItem,
@@ -75,6 +76,7 @@ class Store(Protocol):
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
         document_digest: str | None = None,
+        rhythm: Rhythm | None = None,
     ) -> Refreshed:
         """Store a fetched document's items and the source's success, in one transaction.
 
@@ -89,7 +91,8 @@ class Store(Protocol):
         `fingerprints` (identity -> Fingerprint, computed where the items were parsed) spare
         the writer computing them; one that does not fit its item is ignored.
         `document_digest` (`aggregator.same_document`) is kept as the source's, replacing the
-        last one (None forgets it).
+        last one (None forgets it). `rhythm`: what the document said of how often to ask it,
+        kept as the source's (`SourceHealth.rhythm`); None keeps the stored one.
         """
 
     def record_not_modified(

@@ -80,6 +80,10 @@ sources = Table(
     # The reading digest the source's stored items were last saved under: when it is not
     # `reading_digest`, the next save re-tags its unchanged items (store/items.py).
     Column("read_with", String(32)),
+    # What the last document read said of how often to ask (`models.Rhythm`), in seconds:
+    # the median gap between its posts and its RSS <ttl>. A 304 says neither.
+    Column("posting_gap_seconds", Integer),
+    Column("feed_ttl_seconds", Integer),
     # distributed workers: a lease with expiry so a crashed worker's source is picked up again
     Column("lease_owner", String(200)),
     Column("lease_expires_at", utc()),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.errors import RateLimited, SourceError, StoreError
-from aggregator.models import CacheValidators, NotModifiedRecord, Source, SourceHealth
+from aggregator.models import CacheValidators, NotModifiedRecord, Rhythm, Source, SourceHealth
 from aggregator.same_document import reading_digest
 from aggregator.store.schema import fetch_log, items, sources
 from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
@@ -369,7 +369,19 @@ def _to_health(m: RowMapping) -> SourceHealth:
         last_warning=m["last_warning"],
         retry_after=from_db_or_none(m["retry_after"]),
         retry_after_url=m["retry_after_url"],
+        rhythm=Rhythm(
+            posting_gap=_duration(m["posting_gap_seconds"]), ttl=_duration(m["feed_ttl_seconds"])
+        ),
     )
+
+
+def _duration(seconds: int | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def _seconds(duration: timedelta | None) -> int | None:
+    # Whole seconds: a posting gap or a <ttl> (minutes) needs no finer grain.
+    return None if duration is None else round(duration.total_seconds())
 
 
 def health(
@@ -472,7 +484,10 @@ def record_success(
     document_digest: str | None = None,
     warnings: Sequence[str] = (),
     read_with: str | None = None,
+    rhythm: Rhythm | None = None,
 ) -> None:
+    """`rhythm`: what the document read said of how often to ask; None, for the same
+    document again, keeps the stored one."""
     values: dict[str, Any] = {
         "etag": validators.etag,
         "last_modified": validators.last_modified,
@@ -494,6 +509,9 @@ def record_success(
         values["ever_yielded"] = True
     if read_with is not None:
         values["read_with"] = read_with
+    if rhythm is not None:
+        values["posting_gap_seconds"] = _seconds(rhythm.posting_gap)
+        values["feed_ttl_seconds"] = _seconds(rhythm.ttl)
     conn.execute(_SOURCE_ROW, {"b_source_id": source_id, **values})
 
 

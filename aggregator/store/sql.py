@@ -30,6 +30,7 @@ from aggregator.models import (
     NotModifiedRecord,
     Refreshed,
     Revision,
+    Rhythm,
     Source,
     SourceHealth,
     StoredItem,
@@ -275,6 +276,7 @@ class SqlStore:
         warnings: Sequence[str] = (),
         fingerprints: Mapping[str, Fingerprint] | None = None,
         document_digest: str | None = None,
+        rhythm: Rhythm | None = None,
     ) -> Refreshed:
         foreign = [item.identity for item in items if item.source_id != source_id]
         if foreign:
@@ -316,6 +318,7 @@ class SqlStore:
                 document_digest=document_digest,
                 warnings=(*warnings, *saved.warnings),
                 read_with=reading,
+                rhythm=rhythm,
             )
             source_sql.log_fetch(
                 conn,
