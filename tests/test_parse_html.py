@@ -448,3 +448,30 @@ def test_an_xhtml_page_with_an_xml_prolog_is_read_without_bs4_s_warning(tmp_path
     )
     assert done.stdout.strip() == "['Größere Maßnahmen für Kinderschutz', 'Öffentliche Anhörung']"
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("europarl_press_rss.xml", "an RSS feed"),
+        ("iwf_news.atom", "an Atom feed"),
+        ("ecpat_jsonfeed.json", "a JSON Feed"),
+    ],
+)
+def test_an_html_source_whose_address_serves_a_feed_is_told_to_use_kind_feed(
+    name: str, what: str
+) -> None:
+    # "matched nothing" alone sent the operator to the selectors; the kind is what is wrong.
+    selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
+    doc = parse_document(html_source(selectors), fetched(fixture(name), "https://example.org/x"))
+    assert doc.items == ()
+    (warning,) = doc.warnings
+    assert warning.startswith("selector 'div.news-item' matched nothing: the address serves")
+    assert what in warning and 'set kind = "feed"' in warning
+
+
+def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
+    selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
+    page = fixture("consilium_press_releases_listing.html")
+    doc = parse_document(html_source(selectors), fetched(page, "https://example.org/x"))
+    assert doc.warnings == ("selector 'div.news-item' matched nothing",)

@@ -100,7 +100,16 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     except _SELECTOR_ERRORS as exc:
         raise ParseError(source.id, f"invalid item selector {selectors.item!r}: {exc}") from exc
     if not elements:
-        warnings.append(f"selector {selectors.item!r} matched nothing")
+        feed = feed_format(decoded.text)
+        warnings.append(
+            f"selector {selectors.item!r} matched nothing"
+            + (
+                f': the address serves {feed}, not an HTML page; set kind = "feed" for'
+                " this source (its selectors are then not needed)"
+                if feed
+                else ""
+            )
+        )
     page = _Page(
         base=_base_url(soup, fetched.url),
         language=page_language,
@@ -170,6 +179,31 @@ _SIGNATURES = (
     (b"GIF8", "a GIF image"),
 )
 _NOT_PAGES = ("application/pdf", "image/", "audio/", "video/", "application/zip")
+
+
+# A feed's root element near the start of the document, after any prolog and comments.
+_FEED_ROOTS = (
+    (re.compile(r"<rss[\s>]"), "an RSS feed"),
+    (
+        re.compile(r"<(?:[\w-]+:)?RDF[\s>].*?<(?:[\w-]+:)?(?:channel|item)[\s>]", re.S),
+        "an RSS feed",
+    ),
+    (
+        re.compile(
+            r"<(?:[\w-]+:)?feed[\s>].*?(?:www\.w3\.org/2005/Atom|<(?:[\w-]+:)?entry[\s>])", re.S
+        ),
+        "an Atom feed",
+    ),
+    (re.compile(r"\A\s*\{.*jsonfeed\.org\\?/version", re.S), "a JSON Feed"),
+)
+
+
+def feed_format(text: str) -> str | None:
+    """What feed the document is ("an RSS feed"), or None: an html source's address that
+    serves a feed matches no selector, and "matched nothing" alone sent the operator
+    to the selectors instead of to `kind`."""
+    head = text[:4096]
+    return next((what for root, what in _FEED_ROOTS if root.search(head)), None)
 
 
 def _not_a_page(fetched: Fetched) -> str | None:

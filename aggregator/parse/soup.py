@@ -17,5 +17,8 @@ warnings.filterwarnings("ignore", message=r"The pseudo class ':contains' is depr
 
 
 def html_soup(text: str) -> BeautifulSoup:
-    """`text` parsed as an HTML page (lxml)."""
-    return BeautifulSoup(text, "lxml")
+    """`text` parsed as an HTML page (lxml). The filter again, locally: one a caller sets
+    (pytest's "error", an embedding application's) is put ahead of the module's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(text, "lxml")
