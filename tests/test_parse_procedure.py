@@ -210,6 +210,26 @@ def test_corpus_api_answers(corpus: Path, name: str, reference: str, count: int,
     assert all(i.title and i.title.startswith(f"{reference} — ") for i in document.items)
 
 
+@pytest.mark.parametrize(
+    ("name", "reference", "completed"),
+    [
+        # Signed and published in the Official Journal: the API still says stage "RDG1".
+        ("odp-procedure_2016-0132.json", "2016/0132(COD)", True),
+        ("odp-procedure_2025-0260.json", "2025/0260(COD)", False),  # voted, not yet an act
+    ],
+)
+def test_a_procedure_whose_act_is_published_is_completed_in_the_api_too(
+    corpus: Path, name: str, reference: str, completed: bool
+) -> None:
+    source = replace(SOURCE, reference=reference)
+    data = (corpus / "parliament" / name).read_bytes()
+    document = parse_document(source, fetched(data))
+    assert document.items
+    assert [("status:completed" in i.categories) for i in document.items] == [completed] * len(
+        document.items
+    )
+
+
 def test_corpus_event_without_activity_type_is_read_from_its_id(corpus: Path) -> None:
     # 2024/2006(REG) gives its plenary decision (…-DEC-DCPL-2024-04-24) no activity type.
     source = replace(SOURCE, reference="2024/2006(REG)")

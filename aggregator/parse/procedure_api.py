@@ -67,6 +67,11 @@ def read_api_json(data: bytes, *, language: str | None) -> ProcedureFile:
             untyped += 1
         else:
             undated += 1
+    if any(event.kind.kind == "published" for event in events):
+        # The API gives no status: a regulation in force is still at stage "RDG1" there.
+        # Its final act published in the Official Journal is the last step of a procedure
+        # (the Legislative Observatory then says "Procedure completed").
+        stage = "FIN"
     return ProcedureFile(
         reference=_reference(process),
         title=title,
