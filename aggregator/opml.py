@@ -10,13 +10,20 @@ no external entities, no DTDs).
 
 Writing: valid OPML 2.0, feed outlines of type "rss" grouped by organisation kind or by first
 tag. What OPML has no attribute for (id, org, country, institution, language, timezone,
-interval, and `enabled = false`) goes
+interval, `enabled = false`, `verified = false`, and the tags exactly as configured) goes
 into attributes of our own namespace, which other readers ignore (as FreshRSS does with its
-``frss:`` ones), so export then import gives the same sources back.
+``frss:`` ones), so export then import gives the same sources back. The folders and the
+``category`` attribute carry the tags for other readers; on import our ``tags`` attribute
+is read as written, so a tag named like an organisation kind ("press") or one the folder
+reading would reshape ("data_protection") comes back as it went out.
+
+A URL's user name and password are left out of ``xmlUrl`` unless asked for
+(`with_credentials`): an OPML file is made to be shared.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +39,7 @@ from aggregator.config_edit import id_from_url, slug, unique_id
 from aggregator.durations import format_duration
 from aggregator.errors import ConfigError
 from aggregator.models import OrgKind, Source, SourceKind
-from aggregator.urls import canonical_url, is_web_url, url_problem
+from aggregator.urls import canonical_url, is_web_url, url_problem, without_login
 
 NAMESPACE = "urn:aggregator:opml:1"
 PREFIX = "aggregator"
@@ -46,7 +53,13 @@ OWN_ATTRIBUTES = (
     "timezone",
     "interval",
     "enabled",
+    "verified",
+    "tags",
 )
+# Ids and tags as the settings accept them: an own attribute of this form is taken as it is
+# (slugging "ep_press" gave "ep-press", a new source with none of the stored items).
+_VERBATIM_ID = re.compile(r"[a-z0-9][a-z0-9\-_.]*")
+_VERBATIM_TAG = re.compile(r"[a-z0-9][a-z0-9\-_]*")
 
 GroupBy = Literal["org", "tag"]
 
@@ -171,18 +184,31 @@ def read_opml(data: bytes, *, name: str) -> OpmlDocument:
 _ORG_KINDS = {kind.value: kind for kind in OrgKind}
 
 
+def _verbatim_or_slug(value: str, form: re.Pattern[str]) -> str:
+    return value if form.fullmatch(value) else slug(value)
+
+
+def _own_tags(feed: OpmlFeed) -> list[str]:
+    """Our ``tags`` attribute: the tags as exported, none of them read as an org kind."""
+    names = feed.own.get("tags", "").split(",")
+    return [tag for name in names if (tag := _verbatim_or_slug(name.strip(), _VERBATIM_TAG))]
+
+
 def _entry(
     feed: OpmlFeed, *, taken: Collection[str], default_org: OrgKind, extra_tags: Sequence[str]
 ) -> dict[str, Any]:
     org = _ORG_KINDS.get(feed.own.get("org", ""))
-    tags: list[str] = []
+    tags = _own_tags(feed)
     for category in feed.categories:
         kind = _ORG_KINDS.get(category.strip().lower())
         if kind is not None:
             org = org or kind
-        elif slug(category):
+        elif slug(category) and "tags" not in feed.own:
+            # With our tags attribute, the folders and `category` only repeat them (and
+            # reshape them: "data_protection" -> "data-protection"). Without it, they are
+            # the tags (another reader's file).
             tags.append(slug(category))
-    wanted_id = slug(feed.own.get("id", "")) or id_from_url(feed.xml_url)
+    wanted_id = _verbatim_or_slug(feed.own.get("id", ""), _VERBATIM_ID) or id_from_url(feed.xml_url)
     entry: dict[str, Any] = {
         "id": unique_id(wanted_id, taken),
         "name": feed.title or urlsplit(feed.xml_url).hostname or feed.xml_url,
@@ -195,6 +221,8 @@ def _entry(
             entry[key] = feed.own[key]
     if feed.own.get("enabled", "").strip().lower() == "false":
         entry["enabled"] = False  # a disabled source stays disabled
+    if feed.own.get("verified", "").strip().lower() == "false":
+        entry["verified"] = False  # and one whose URL was never confirmed stays unconfirmed
     entry["tags"] = list(dict.fromkeys([*tags, *extra_tags]))
     return entry
 
@@ -288,6 +316,10 @@ def _feed_outline(parent: ET.Element, source: Source, url: str) -> None:
         # Always written: the importing config's [defaults] interval may be another.
         "interval": format_duration(source.interval),
         "enabled": None if source.enabled else "false",
+        "verified": None if source.verified else "false",
+        # As configured: the folders and `category` say them to other readers, but a tag
+        # named like an org kind reads back as the org ("press"), not as a tag.
+        "tags": ",".join(source.tags),
     }
     for key in OWN_ATTRIBUTES:
         value = own[key]
@@ -300,6 +332,30 @@ def _by_name(source: Source) -> tuple[str, str]:
     return source.name.lower(), source.id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exported:
+    data: bytes  # the OPML file
+    # Sources OPML cannot carry (html listings, procedures: other readers could not fetch
+    # them), by id.
+    left_out: tuple[str, ...] = ()
+    # Feed sources whose URL's user name and password were left out of the file, by id.
+    logins_removed: tuple[str, ...] = ()
+
+
+def _exported_urls(
+    feeds: Sequence[Source], urls: Mapping[str, str], *, with_credentials: bool
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """id -> the URL to write, and the ids of those whose login was left out."""
+    written: dict[str, str] = {}
+    removed: list[str] = []
+    for source in feeds:
+        url = urls.get(source.id, source.url)
+        written[source.id] = url if with_credentials else without_login(url)
+        if written[source.id] != url:
+            removed.append(source.id)
+    return written, tuple(sorted(removed))
+
+
 def write_opml(
     sources: Sequence[Source],
     *,
@@ -307,11 +363,11 @@ def write_opml(
     title: str = "aggregator sources",
     group_by: GroupBy = "org",
     urls: Mapping[str, str] | None = None,
-) -> tuple[bytes, tuple[str, ...]]:
-    """OPML 2.0 of the feed sources, and the ids of the sources OPML cannot carry (html
-    listings, procedures: other readers could not fetch them). `urls`: id -> the URL a
-    source is fetched from when not its configured one (where a 301/308 moved it)."""
-    urls = urls or {}
+    with_credentials: bool = False,
+) -> Exported:
+    """OPML 2.0 of the feed sources. `urls`: id -> the URL a source is fetched from when not
+    its configured one (where a 301/308 moved it). A URL's user name and password are left
+    out unless `with_credentials`: the file is made to be shared, and they are secrets."""
     ET.register_namespace(PREFIX, NAMESPACE)
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
@@ -321,6 +377,7 @@ def write_opml(
     body = ET.SubElement(root, "body")
     feeds = [s for s in sources if s.kind is SourceKind.FEED]
     left_out = tuple(s.id for s in sources if s.kind is not SourceKind.FEED)
+    written, logins_removed = _exported_urls(feeds, urls or {}, with_credentials=with_credentials)
     groups: dict[str, list[Source]] = {}
     loose: list[Source] = []  # grouped by tag, but without one: straight in the body
     for source in feeds:
@@ -333,16 +390,17 @@ def write_opml(
     for group in sorted(groups):
         outline = ET.SubElement(body, "outline", {"text": group, "title": group})
         for source in sorted(groups[group], key=_by_name):
-            _feed_outline(outline, source, urls.get(source.id, source.url))
+            _feed_outline(outline, source, written[source.id])
     for source in sorted(loose, key=_by_name):
-        _feed_outline(body, source, urls.get(source.id, source.url))
+        _feed_outline(body, source, written[source.id])
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return data + b"\n", left_out
+    return Exported(data=data + b"\n", left_out=left_out, logins_removed=logins_removed)
 
 
 __all__ = [
     "NAMESPACE",
+    "Exported",
     "ImportPlan",
     "OpmlDocument",
     "OpmlFeed",

@@ -15,7 +15,7 @@ from aggregator.cli import main
 from aggregator.config_edit import append_sources, id_from_url, unique_id
 from aggregator.errors import ConfigError
 from aggregator.models import OrgKind, Source, SourceKind
-from aggregator.opml import NAMESPACE, plan_import, read_opml, write_opml
+from aggregator.opml import NAMESPACE, GroupBy, plan_import, read_opml, write_opml
 from aggregator.settings import load_sources
 
 OPML = Path(__file__).parent / "data" / "opml"
@@ -52,6 +52,7 @@ def comparable(sources: tuple[Source, ...]) -> set[tuple[object, ...]]:
             s.timezone,
             s.interval,
             s.enabled,
+            s.verified,
             tuple(sorted(s.tags)),
         )
         for s in sources
@@ -185,8 +186,9 @@ RICH = (
 
 
 def test_export_is_opml_2_with_groups_and_every_feed_attribute() -> None:
-    data, left_out = write_opml(RICH, now=NOW)
-    assert left_out == ()
+    exported = write_opml(RICH, now=NOW)
+    data = exported.data
+    assert exported.left_out == ()
     root = ET.fromstring(data)
     assert root.tag == "opml" and root.get("version") == "2.0"
     head = root.find("head")
@@ -207,12 +209,12 @@ def test_export_is_opml_2_with_groups_and_every_feed_attribute() -> None:
         kind=SourceKind.FEED,
         org=OrgKind.NGO,
     )
-    [outline] = ET.fromstring(write_opml([private], now=NOW)[0]).iterfind(".//outline[@xmlUrl]")
+    [outline] = ET.fromstring(write_opml([private], now=NOW).data).iterfind(".//outline[@xmlUrl]")
     assert outline.get("htmlUrl") == "https://members.example/"  # no password in a home page
     assert ep.get("category") == "/eu,/csa-regulation"
     assert ep.get(f"{{{NAMESPACE}}}interval") == "30m"
     assert ep.get(f"{{{NAMESPACE}}}institution") == "European Parliament"
-    by_tag = ET.fromstring(write_opml(RICH, now=NOW, group_by="tag")[0])
+    by_tag = ET.fromstring(write_opml(RICH, now=NOW, group_by="tag").data)
     assert [g.get("text") for g in by_tag.iterfind("body/outline") if g.get("xmlUrl") is None] == [
         "eu"
     ]
@@ -220,7 +222,7 @@ def test_export_is_opml_2_with_groups_and_every_feed_attribute() -> None:
 
 def test_export_then_import_gives_the_same_sources(tmp_path: Path) -> None:
     for group_by in ("org", "tag"):
-        data, _ = write_opml(RICH, now=NOW, group_by=group_by)
+        data = write_opml(RICH, now=NOW, group_by=group_by).data
         plan = plan_import(read_opml(data, name="x.opml"), ())
         folder = tmp_path / group_by
         folder.mkdir()
@@ -228,6 +230,70 @@ def test_export_then_import_gives_the_same_sources(tmp_path: Path) -> None:
         (folder / "sources.toml").write_text('[defaults]\ninterval = "2h"\n', encoding="utf-8")
         imported = append_sources(folder, plan.entries)
         assert comparable(imported) == comparable(RICH), group_by
+
+
+# Tags the folder reading would have turned into something else: named like an org kind
+# (read back as the org, the tag lost), or with an underscore (slugged to a hyphen); an id
+# with one; and sources whose URL was never confirmed.
+AWKWARD = (
+    Source(
+        id="press_digest",
+        name="Press digest",
+        url="https://press.example/feed.xml",
+        kind=SourceKind.FEED,
+        org=OrgKind.INSTITUTION,
+        verified=False,
+        tags=("press", "ngo", "data_protection"),
+    ),
+    Source(
+        id="watchdog",
+        name="Watchdog",
+        url="https://watchdog.example/rss",
+        kind=SourceKind.FEED,
+        org=OrgKind.PRESS,
+        verified=False,
+        tags=("institution",),
+    ),
+)
+
+
+@pytest.mark.parametrize("group_by", ["org", "tag"])
+def test_tags_named_like_org_kinds_and_unverified_sources_round_trip(
+    group_by: GroupBy, tmp_path: Path
+) -> None:
+    # Export then import gave the "press_digest" source no tags but "ngo" as a tag... and
+    # turned `verified = false` into true, and the id into "press-digest".
+    data = write_opml(AWKWARD, now=NOW, group_by=group_by).data
+    plan = plan_import(read_opml(data, name="x.opml"), ())
+    imported = append_sources(tmp_path, plan.entries)
+    assert comparable(imported) == comparable(AWKWARD)
+    # Other readers still see the tags as folders and categories.
+    [outline] = ET.fromstring(data).iterfind(".//outline[@xmlUrl='https://press.example/feed.xml']")
+    assert outline.get("category") == "/press,/ngo,/data_protection"
+
+
+def test_export_leaves_logins_out_of_feed_urls_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file made to be shared carried https://alice:s3cr3t@... as the feed's xmlUrl.
+    folder = empty_config(tmp_path / "config")
+    (folder / "sources.toml").write_text(
+        '[[source]]\nid = "members"\nname = "Members"\n'
+        'url = "https://alice:s3cr3t@members.example/private.xml"\nkind = "feed"\norg = "ngo"\n'
+        '[[source]]\nid = "edri"\nname = "EDRi"\nurl = "https://edri.org/feed/"\n'
+        'kind = "feed"\norg = "ngo"\n'
+    )
+    code, out, err = run(capsys, "--config", str(folder), "sources", "export")
+    assert code == 0
+    assert "s3cr3t" not in out and "alice" not in out
+    urls = {o.get("xmlUrl") for o in ET.fromstring(out.encode()).iterfind(".//outline[@xmlUrl]")}
+    assert urls == {"https://members.example/private.xml", "https://edri.org/feed/"}
+    assert "left the user name and password out of the URL of 1 source: members" in err
+    assert "--with-credentials" in err and "edri" not in err
+
+    code, out, err = run(capsys, "--config", str(folder), "sources", "export", "--with-credentials")
+    assert code == 0 and "https://alice:s3cr3t@members.example/private.xml" in out
+    assert err == ""
 
 
 @pytest.mark.parametrize(

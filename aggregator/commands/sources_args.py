@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--group-by", choices=["org", "tag"], help="export: outline groups (default: org)"
     )
+    parser.add_argument(
+        "--with-credentials",
+        action="store_true",
+        help="export: keep user names and passwords in feed URLs (default: left out)",
+    )
 
 
 # Which `sources` action each option is for (as its help says): one given to another action
@@ -48,6 +53,7 @@ APPLIES_TO = {
     "accept": ("--accept", ("add",)),
     "output": ("-o/--output", ("export",)),
     "group_by": ("--group-by", ("export",)),
+    "with_credentials": ("--with-credentials", ("export",)),
 }
 
 

@@ -3,7 +3,8 @@
 - ``add URL``: find the page's feed (aggregator.discover), show what it holds, append it to
   sources.toml; with no feed, propose an html source and write it only with ``--accept``.
 - ``import FILE.opml``: another reader's subscriptions; duplicates skipped and reported.
-- ``export [-o FILE]``: the feed sources as OPML 2.0.
+- ``export [-o FILE]``: the feed sources as OPML 2.0, without the logins in their URLs
+  unless ``--with-credentials``.
 
 Every write goes through aggregator.config_edit: comments and layout of sources.toml stay,
 and a result that does not validate is rolled back. ``--dry-run`` writes nothing.
@@ -297,23 +298,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     # The URL each feed is fetched from, as Miniflux and FreshRSS export theirs: a source
     # moved by a 301/308 is exported where it is now.
     moved = _stored(config_dir, sources).moved
-    data, left_out = write_opml(
-        sources, now=datetime.now(UTC), group_by=args.group_by or "org", urls=moved
+    exported = write_opml(
+        sources,
+        now=datetime.now(UTC),
+        group_by=args.group_by or "org",
+        urls=moved,
+        with_credentials=args.with_credentials,
     )
     if args.output in (None, "-"):
-        sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.write(exported.data.decode("utf-8"))
     else:
         # As `export -o`: naming the store's file wrote the OPML over the whole archive.
         not_the_store(args.output, load_settings(config_dir, os.environ).database_url)
         try:
-            Path(args.output).write_bytes(data)
+            Path(args.output).write_bytes(exported.data)
         except OSError as exc:
             print(f"aggregator: cannot write {args.output}: {exc}", file=sys.stderr)
             return EXIT_CONFIG
-    if left_out:
+    if exported.left_out:
         print(
-            f"left out {count(len(left_out), 'source')} OPML cannot carry (not feeds): "
-            + ", ".join(left_out),
+            f"left out {count(len(exported.left_out), 'source')} OPML cannot carry (not feeds): "
+            + ", ".join(exported.left_out),
+            file=sys.stderr,
+        )
+    if exported.logins_removed:
+        print(
+            "left the user name and password out of the URL of "
+            f"{count(len(exported.logins_removed), 'source')}: "
+            + ", ".join(exported.logins_removed)
+            + " (an OPML file is made to be shared; --with-credentials keeps them)",
             file=sys.stderr,
         )
     return EXIT_OK
