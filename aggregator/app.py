@@ -400,10 +400,15 @@ class App:
         """Send the digests that earlier runs queued and did not get out (an SMTP server
         that was down), with their own bytes and Message-IDs."""
         from aggregator.deliver.outbox import deliver_pending
-        from aggregator.deliver.run import transport_for
+        from aggregator.deliver.run import addressees_of, transport_for
 
         transport = transport_for(self.settings.smtp, self.settings.data_dir)
-        return deliver_pending(self.store.engine, transport, now=self.clock())
+        return deliver_pending(
+            self.store.engine,
+            transport,
+            now=self.clock(),
+            addressees=addressees_of(self.settings.digest.profiles),
+        )
 
     def run_digest(
         self,
@@ -417,7 +422,7 @@ class App:
     ) -> DigestRun:
         """Build the profile's digest for [end of its last digest, now); write; maybe send
         (`fire`: the scheduled time a service sends it for, see run_profile)."""
-        from aggregator.deliver.run import run_profile
+        from aggregator.deliver.run import addressees_of, run_profile
 
         return run_profile(
             self.store.engine,
@@ -432,6 +437,7 @@ class App:
             formats=formats,
             write_files=write_files,
             fire=fire,
+            addressees=addressees_of(self.settings.digest.profiles),
         )
 
     # tags

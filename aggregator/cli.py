@@ -638,7 +638,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
             line += f" ({outcome.error})"
         # Sent with some recipients refused is a delivery that failed for them, and one
         # another run holds ("busy") is not delivered by this one: exit 1.
-        failed = failed or outcome.status in ("failed", "busy") or bool(outcome.error)
+        failed = (
+            failed or outcome.status in ("failed", "busy", "undeliverable") or bool(outcome.error)
+        )
         print(line)
     if run.taken is not None:
         # Not a failure: that run's email carries these items; sending them again would not.

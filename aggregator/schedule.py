@@ -105,11 +105,21 @@ def digest_reference(last_end: datetime | None, first_seen: datetime) -> datetim
 
 def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
     """One line per email: a failed send at WARNING with the server's reason (it stays
-    queued and is retried), so an operator at log_level = "warning" still sees it."""
+    queued and is retried), so an operator at log_level = "warning" still sees it; one
+    refused for good at ERROR (it is not tried again)."""
     window = outcome.window_end.isoformat(timespec="minutes")
     if outcome.status == "failed":
         log.warning(
             "digest %s (window to %s): %ssend failed, queued for retry: %s",
+            outcome.profile,
+            window,
+            context,
+            outcome.error or "no reason given",
+        )
+    elif outcome.status == "undeliverable":
+        # Not retried: said at ERROR, once, with the server's reply.
+        log.error(
+            "digest %s (window to %s): %sundeliverable, marked failed: %s",
             outcome.profile,
             window,
             context,

@@ -2,9 +2,11 @@
 
 `SmtpServer` runs aiosmtpd in its thread, plain, with STARTTLS or with implicit TLS, with or
 without AUTH. It records every DATA it was offered (`offered`) and every message it answered
-250 to (`accepted`). `hold()` makes the next DATA wait before answering, so a test can kill
-the sender in the middle of a send: aiosmtpd cancels the handler when the client goes away,
-and the message is then never accepted, as with a real server that never said 250.
+250 to (`accepted`); `handler.data_reply` answers DATA otherwise ("554 ..."), and it refuses
+recipients nobody@ (550) and full@ (452). `hold()` makes the next DATA wait before
+answering, so a test can kill the sender in the middle of a send: aiosmtpd cancels the
+handler when the client goes away, and the message is then never accepted, as with a real
+server that never said 250.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class _Handler:
     data_arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     quit_reply: str = "221 Bye"  # what QUIT gets: a server may say "421 closing" instead
+    # What the end of DATA gets instead of 250 ("554 5.7.1 rejected as spam"); None: 250.
+    data_reply: str | None = None
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
         return self.quit_reply
@@ -75,6 +79,8 @@ class _Handler:
     ) -> str:
         if address.startswith("nobody@"):  # a mailbox this server does not have
             return "550 5.1.1 User unknown"
+        if address.startswith("full@"):  # a mailbox that may take mail later
+            return "452 4.2.2 Mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -87,6 +93,8 @@ class _Handler:
             login=login,
         )
         self.offered.append(got)
+        if self.data_reply is not None:
+            return self.data_reply
         if self.holding.is_set():
             self.holding.clear()
             self.data_arrived.set()

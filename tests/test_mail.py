@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -15,6 +19,7 @@ import pytest
 
 from aggregator.deliver.mail import (
     PartiallyRefused,
+    PermanentlyRefused,
     SmtpTransport,
     as_bytes,
     build_message,
@@ -335,3 +340,85 @@ def test_a_message_the_server_took_is_sent_whatever_it_answers_to_quit(
     smtp_server.handler.quit_reply = "421 4.4.2 closing connection"
     SmtpTransport(smtp_server.settings()).send(as_bytes(message_for(sample_digest())))
     assert len(smtp_server.accepted) == 1
+
+
+@contextmanager
+def closing_at_once() -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that closes each connection before saying anything (an
+    SMTP server turning this client away, or no SMTP server at all); yields its port."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    port: list[int] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def serve() -> asyncio.Server:
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        started.set()
+        return server
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=10)
+    assert started.wait(10)
+    try:
+        yield port[0]
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+@pytest.mark.parametrize("security", ["none", "starttls"])
+def test_a_server_that_hangs_up_before_its_greeting_is_said_so(security: str) -> None:
+    # Was "smtp 127.0.0.1:N: SMTPServerDisconnected: Connection unexpectedly closed".
+    with closing_at_once() as port:
+        settings = SmtpServer().settings(port=port, security=security)
+        with pytest.raises(DeliveryError) as caught:
+            SmtpTransport(settings).send(as_bytes(message_for(sample_digest())))
+    message = str(caught.value)
+    assert message.startswith(f"smtp 127.0.0.1:{port}: the server closed the connection")
+    assert "without a greeting" in message
+    assert "smtp.host and smtp.port" in message and 'smtp.security = "tls"' in message
+    assert not isinstance(caught.value, PermanentlyRefused)  # retried: it may pass
+
+
+def test_starttls_asked_of_a_server_without_it_names_the_setting(
+    smtp_server: SmtpServer,
+) -> None:
+    # Was "SMTPNotSupportedError: STARTTLS extension not supported by server."
+    transport = SmtpTransport(smtp_server.settings(security="starttls"))
+    with pytest.raises(DeliveryError) as caught:
+        transport.send(as_bytes(message_for(sample_digest())))
+    message = str(caught.value)
+    assert message.startswith(f"smtp 127.0.0.1:{smtp_server.port}: the server does not offer")
+    assert 'STARTTLS, which smtp.security = "starttls" asks for' in message
+    assert 'smtp.security = "none"' in message
+    assert smtp_server.offered == []  # nothing went out in clear
+
+
+@pytest.mark.parametrize(
+    ("recipients", "data_reply", "permanent", "words"),
+    [
+        (("policy@ngo.example",), "554 5.7.1 Message rejected as spam", True, "554 5.7.1"),
+        (("policy@ngo.example",), "451 4.3.0 Try again later", False, "451 4.3.0"),
+        (("nobody@ngo.example",), None, True, "550 5.1.1 User unknown"),
+        (("nobody@ngo.example", "full@ngo.example"), None, False, "452 4.2.2 Mailbox full"),
+    ],
+    ids=["data-5xx", "data-4xx", "every-recipient-5xx", "one-recipient-4xx"],
+)
+def test_a_5xx_refuses_the_message_for_good_and_a_4xx_does_not(
+    smtp_server: SmtpServer,
+    recipients: tuple[str, ...],
+    data_reply: str | None,
+    permanent: bool,
+    words: str,
+) -> None:
+    smtp_server.handler.data_reply = data_reply
+    with pytest.raises(DeliveryError) as caught:
+        SmtpTransport(smtp_server.settings()).send(_to(recipients))
+    assert isinstance(caught.value, PermanentlyRefused) is permanent
+    assert words in str(caught.value)

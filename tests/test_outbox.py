@@ -11,19 +11,21 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, RowMapping, select, update
 
-from aggregator.deliver.mail import SmtpTransport, stored_message_id
+from aggregator.deliver.mail import Addressees, SmtpTransport, stored_message_id
 from aggregator.deliver.outbox import LEASE, EmlFolder, deliver_pending, send_queued
 from aggregator.deliver.run import DigestRun
 from aggregator.deliver.run import run_profile as run_digest
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError
 from aggregator.settings import DigestProfile
-from aggregator.store.digests import WindowTaken, last_window_end
+from aggregator.store.digests import WindowTaken, digest_states, last_window_end
 from aggregator.store.engine import create_store_engine
 from aggregator.store.schema import (
     digest_items,
@@ -167,6 +169,84 @@ def test_a_failed_send_stays_pending_and_is_retried_with_the_same_message(
     assert stored_message_id(got.data) == failed.message_id
     [row] = outbox_rows(engine)
     assert row["status"] == "sent" and row["attempts"] == 2 and row["sent_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("reply", "retried"),
+    [("554 5.7.1 Message rejected as spam", False), ("451 4.3.0 Try again later", True)],
+    ids=["5xx", "4xx"],
+)
+def test_a_message_refused_for_good_is_marked_failed_and_not_retried(
+    engine: Engine, smtp_server: SmtpServer, reply: str, retried: bool
+) -> None:
+    # A 5xx to the message was retried every five minutes for ever, each time refused.
+    smtp_server.handler.data_reply = reply
+    [first] = run_profile(engine, transport(smtp_server), BASE)
+    assert first.status == ("failed" if retried else "undeliverable")
+    assert reply in (first.error or "")
+    [row] = outbox_rows(engine)
+    assert row["status"] == ("pending" if retried else "failed") and reply in row["last_error"]
+    with engine.connect() as conn:  # what the API and the digest page say of it
+        digest_id = conn.execute(select(digests.c.id)).scalar_one()
+        email = digest_states(conn, [digest_id])[digest_id].email
+    assert email == ("pending" if retried else "failed")
+
+    smtp_server.handler.data_reply = None
+    later = run_profile(engine, transport(smtp_server), BASE + timedelta(hours=1))
+    assert [o.status for o in later] == (["sent"] if retried else [])
+    assert len(smtp_server.offered) == (2 if retried else 1)
+    if not retried:
+        assert "not tried again" in (first.error or "")
+
+
+def test_a_retry_goes_to_the_recipients_the_profile_names_now(engine: Engine) -> None:
+    # Queued for policy@ while the server was down; the profile now names the desk and the
+    # board: the retry went to policy@ all the same.
+    down = SmtpServer().settings(port=free_port(), timeout=2.0)
+    [failed] = run_profile(engine, SmtpTransport(down), BASE)
+    assert failed.status == "failed"
+    [queued] = outbox_rows(engine)
+    now = {"daily": Addressees(to=("Desk <desk@ngo.example>",), bcc=("board@ngo.example",))}
+    with SmtpServer() as server:
+        [retry] = deliver_pending(
+            engine, transport(server), now=BASE + timedelta(hours=1), addressees=now
+        )
+    assert retry.status == "sent" and retry.error is None
+    [got] = server.accepted
+    assert got.rcpt_tos == ["desk@ngo.example", "board@ngo.example"]
+    assert got.message["To"] == "Desk <desk@ngo.example>" and got.message["Bcc"] is None
+    assert b"policy@ngo.example" not in got.data
+    # The same message otherwise: its Message-ID, Date, subject and body as stored.
+    stored = BytesParser(policy=default_policy).parsebytes(bytes(queued["message"]))
+    for field in ("Message-ID", "Date", "Subject"):
+        assert got.message[field] == stored[field]
+
+    def body(raw: bytes) -> bytes:
+        return raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
+
+    assert body(got.data) == body(bytes(queued["message"]))
+    [sent] = outbox_rows(engine)  # the row keeps what went out
+    assert sent["status"] == "sent" and b"desk@ngo.example" in bytes(sent["message"])
+
+
+@pytest.mark.parametrize(
+    "now",
+    [{}, {"daily": Addressees(to=())}],
+    ids=["profile-removed", "no-recipients-now"],
+)
+def test_a_queued_email_whose_profile_names_nobody_now_is_not_sent(
+    engine: Engine, smtp_server: SmtpServer, now: dict[str, Addressees]
+) -> None:
+    down = SmtpServer().settings(port=free_port(), timeout=2.0)
+    run_profile(engine, SmtpTransport(down), BASE)
+    [gone] = deliver_pending(
+        engine, transport(smtp_server), now=BASE + timedelta(hours=1), addressees=now
+    )
+    assert gone.status == "undeliverable" and "profile 'daily'" in (gone.error or "")
+    assert smtp_server.offered == []
+    [row] = outbox_rows(engine)
+    assert row["status"] == "failed"
+    assert deliver_pending(engine, transport(smtp_server), now=BASE + timedelta(hours=2)) == []
 
 
 def test_without_smtp_the_message_goes_to_the_eml_folder_once(

@@ -76,13 +76,20 @@ class StoreCollector(Collector):
         pending = GaugeMetricFamily(
             "aggregator_digest_pending", "Digest emails waiting for a retry", labels=["profile"]
         )
+        undeliverable = GaugeMetricFamily(
+            "aggregator_digest_undeliverable",
+            "Digest emails refused for good (5xx) or left with no recipients: not retried",
+            labels=["profile"],
+        )
         for profile in sorted({p for p, _ in stats.deliveries}):
             sends.add_metric([profile], stats.deliveries.get((profile, "sent"), 0))
             failures.add_metric([profile], stats.failed_attempts.get(profile, 0))
             pending.add_metric([profile], stats.deliveries.get((profile, "pending"), 0))
+            undeliverable.add_metric([profile], stats.deliveries.get((profile, "failed"), 0))
         yield sends
         yield failures
         yield pending
+        yield undeliverable
 
 
 class RequestMetrics:

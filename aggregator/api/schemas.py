@@ -104,9 +104,11 @@ class DigestSummary(BaseModel):
     created_at: datetime
     entry_count: int
     item_count: int
-    email: Literal["sent", "pending", "none"] = Field(
-        description="Its email: sent; pending (queued, retried until sent); none (no email "
-        "was due: nothing new and the profile does not send empty digests, or no recipients)"
+    email: Literal["sent", "pending", "failed", "none"] = Field(
+        description="Its email: sent; pending (queued, retried until sent); failed (the "
+        "SMTP server refused it for good with a 5xx, or its profile names nobody now: not "
+        "tried again); none (no email was due: nothing new and the profile does not send "
+        "empty digests, or no recipients)"
     )
     empty: bool = Field(
         description="Nothing new in its window: recorded only so that the next window "

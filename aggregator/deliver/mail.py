@@ -17,6 +17,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -106,11 +107,8 @@ def build_message(
     domain = sender_domain(sender)
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = sender
-    message["To"] = ", ".join(recipients) if recipients else UNDISCLOSED
-    named = {address.lower() for _, address in getaddresses(list(recipients))}
-    hidden = [b for b in bcc if getaddresses([b])[0][1].lower() not in named]
-    if hidden:  # one already in To: gets the one copy To: gives it
-        message["Bcc"] = ", ".join(hidden)
+    for name, value in _address_fields(recipients, bcc):
+        message[name] = value
     message["Subject"] = subject(digest, subject_prefix)
     message["Date"] = format_datetime(local_time(digest.window_end, digest.timezone))
     message["Message-ID"] = message_id(digest, sender)
@@ -122,6 +120,69 @@ def build_message(
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     return message
+
+
+def _address_fields(recipients: Sequence[str], bcc: Sequence[str]) -> list[tuple[str, str]]:
+    """The To field, and the Bcc field when someone is hidden."""
+    fields = [("To", ", ".join(recipients) if recipients else UNDISCLOSED)]
+    named = {address.lower() for _, address in getaddresses(list(recipients))}
+    hidden = [b for b in bcc if getaddresses([b])[0][1].lower() not in named]
+    if hidden:  # one already in To: gets the one copy To: gives it
+        fields.append(("Bcc", ", ".join(hidden)))
+    return fields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Addressees:
+    """Whom a profile's digest goes to now (its `recipients` and `bcc` in the settings)."""
+
+    to: tuple[str, ...]
+    bcc: tuple[str, ...] = ()
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.to or self.bcc)
+
+
+def _addressed_to(raw: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The addresses of a message's To and Bcc fields, lower case, in order."""
+    headers = BytesParser(policy=SMTP_POLICY).parsebytes(raw, headersonly=True)
+
+    def of(name: str) -> tuple[str, ...]:
+        values = [str(v) for v in headers.get_all(name, [])]
+        return tuple(address.lower() for _, address in getaddresses(values) if address)
+
+    return of("To"), of("Bcc")
+
+
+def readdressed(raw: bytes, addressees: Addressees) -> bytes:
+    """The stored message with its To and Bcc fields naming `addressees`, every other byte
+    as stored (the Message-ID, the Date, the body); `raw` itself when they name the same
+    people already (an unchanged profile's retry sends exactly what was built)."""
+    fields = _address_fields(addressees.to, addressees.bcc)
+    header = EmailMessage(policy=SMTP_POLICY)
+    for name, value in fields:
+        header[name] = value
+    new_fields = header.as_bytes(policy=SMTP_POLICY).rstrip(b"\r\n")
+    if _addressed_to(new_fields + b"\r\n\r\n") == _addressed_to(raw):
+        return raw
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    kept: list[bytes] = []
+    dropping = placed = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded field's next line
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith((b"to:", b"bcc:"))
+        if dropping and not placed:  # where the old To stood
+            kept.append(new_fields)
+            placed = True
+        if not dropping:
+            kept.append(line)
+    if not placed:
+        kept.append(new_fields)
+    return b"\r\n".join(kept) + separator + body
 
 
 def as_bytes(message: EmailMessage) -> bytes:
@@ -194,38 +255,97 @@ class SmtpTransport:
 
     def send(self, raw: bytes) -> None:
         s = self.settings
+        where = f"{s.host}:{s.port}"
         sender, recipients = envelope(raw)
         try:
-            client: smtplib.SMTP
-            if s.security == "tls":
-                client = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=self.ssl_context
-                )
-            else:
-                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            client = self._connect()
             try:
                 if s.security == "starttls":
-                    client.starttls(context=self.ssl_context)
+                    _starttls(client, self.ssl_context)
                 if s.username:
-                    _login(client, s.username, s.password or "", where=f"{s.host}:{s.port}")
+                    _login(client, s.username, s.password or "", where=where)
                 refused = client.sendmail(sender, recipients, without_bcc(raw))
             except BaseException:
                 client.close()
                 raise
             _quit(client)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"smtp {s.host}:{s.port}: {_smtp_words(exc)}") from exc
+            if isinstance(exc, smtplib.SMTPException) and refused_for_good(exc):
+                raise PermanentlyRefused(f"smtp {where}: {_smtp_words(exc)}") from exc
+            raise DeliveryError(f"smtp {where}: {_smtp_words(exc)}") from exc
         except UnicodeEncodeError as exc:
             # An address with non-ASCII letters (queued before the config refused them)
             # needs SMTPUTF8: failed with a reason, not a traceback that left it "sending".
             raise DeliveryError(
-                f"smtp {s.host}:{s.port}: an address is not ASCII ({exc.object!r}): give "
+                f"smtp {where}: an address is not ASCII ({exc.object!r}): give "
                 "its ASCII form (a name may have any letters: 'Zoë <zoe@example.org>')"
             ) from exc
         if refused:
             # Accepted for some recipients: resending would duplicate it for the others.
             # The outbox records this as sent, with the refusals as its last error.
             raise PartiallyRefused(refused)
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connection that had the server's greeting. One closed before it is said in
+        words: smtplib's "Connection unexpectedly closed" named neither the greeting nor
+        what to check."""
+        s = self.settings
+        try:
+            if s.security == "tls":
+                return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.ssl_context)
+            return smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        except smtplib.SMTPServerDisconnected as exc:
+            raise NoGreeting(s.security) from exc
+
+
+class NoGreeting(smtplib.SMTPServerDisconnected):
+    """The server closed the connection before its 220 greeting."""
+
+    def __init__(self, security: str) -> None:
+        hint = (
+            ""
+            if security == "tls"
+            else '; a port that wants TLS from the first byte (465) needs smtp.security = "tls"'
+        )
+        super().__init__(
+            "the server closed the connection without a greeting (no 220 reply): check"
+            " smtp.host and smtp.port name an SMTP server that accepts this machine" + hint
+        )
+
+
+class StartTlsNotOffered(smtplib.SMTPNotSupportedError):
+    """smtp.security = "starttls", and the server's EHLO does not offer STARTTLS."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            'the server does not offer STARTTLS, which smtp.security = "starttls" asks for:'
+            " check smtp.port (587 offers it on most servers; 465 wants smtp.security ="
+            ' "tls"), or set smtp.security = "none" for a server that takes mail unencrypted'
+            " (the digest, and any password, then cross the network in clear)"
+        )
+
+
+def _starttls(client: smtplib.SMTP, context: ssl.SSLContext) -> None:
+    try:
+        client.starttls(context=context)
+    except smtplib.SMTPNotSupportedError as exc:
+        raise StartTlsNotOffered() from exc
+
+
+def refused_for_good(exc: smtplib.SMTPException) -> bool:
+    """Whether the server's reply refuses this message for good (RFC 5321 4.2.1: a 5yz reply
+    is a permanent failure; sending the same again gets the same answer): a 5xx to the
+    message (DATA), to every recipient, or to the sender, but for 530 ("log in" or
+    "STARTTLS first": the settings' matter, and the message goes once they are mended). A
+    4xx, a dropped connection or a timeout may pass: those are retried."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return exc.smtp_code >= 500 and exc.smtp_code != 530
+    return False
 
 
 def _login(client: smtplib.SMTP, username: str, password: str, *, where: str) -> None:
@@ -259,6 +379,11 @@ def _quit(client: smtplib.SMTP) -> None:
         client.close()
 
 
+class PermanentlyRefused(DeliveryError):
+    """The server refused the message for good (a 5xx reply, see `refused_for_good`): the
+    outbox marks it failed and does not send it again."""
+
+
 class PartiallyRefused(DeliveryError):
     """The server took the message for some recipients and refused others."""
 
@@ -283,6 +408,8 @@ def _smtp_words(exc: BaseException) -> str:
         return "every recipient refused: " + ", ".join(
             f"{addr}: {_reply(code, text)}" for addr, (code, text) in sorted(refused)
         )
+    if isinstance(exc, (NoGreeting, StartTlsNotOffered)):
+        return str(exc)
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: {_reply(exc.smtp_code, exc.smtp_error)}"
     # In an operator's words, as the fetch errors are: not "[Errno 111] Connection refused".

@@ -7,7 +7,17 @@
                     whose lease expired, or whose claimant was a process of this machine that
                     no longer runs): one process wins, on SQLite and PostgreSQL alike
     send            the stored bytes, never a rebuilt message, so every attempt is identical
-    mark            'sent'; a failed send goes back to 'pending' with its error
+                    but for whom it goes to: a retry goes to the profile's recipients of now
+    mark            'sent'; a failed send goes back to 'pending' with its error, unless the
+                    server refused it for good (a 5xx): then 'failed', never tried again
+
+Whom a retry goes to. A queued row reached nobody: an attempt the server took for even one
+recipient is marked 'sent' (its refusals kept as its error), and a sent row is never sent
+again. So a retry can go to the recipients the profile names at the time of the retry (the
+To and Bcc fields rewritten, every other byte as stored, the Message-ID too) without anyone
+getting it twice: one taken out of the config no longer gets it, one put in does. A profile
+that is no longer configured, or names nobody now, sends nothing: its row is marked 'failed'.
+Callers that do not know the profiles (`addressees` None) send to whom the row names.
 
 Crash analysis. Before commit_window commits: nothing is recorded, the next run builds a window
 from the same start, so no item is lost. After it, before or during the send: the row is
@@ -23,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +45,14 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, or_, select, upd
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.atomic import write_atomically
-from aggregator.deliver.mail import PartiallyRefused, as_bytes, stored_message_id
+from aggregator.deliver.mail import (
+    Addressees,
+    PartiallyRefused,
+    PermanentlyRefused,
+    as_bytes,
+    readdressed,
+    stored_message_id,
+)
 from aggregator.digest import Digest
 from aggregator.errors import DeliveryError, StoreError
 from aggregator.store.digests import insert_ignoring_duplicates, record_digest
@@ -62,8 +79,10 @@ class DeliveryOutcome:
     window_end: datetime
     message_id: str
     # sent: by this call; already-sent: by an earlier one; busy: another process holds the
-    # lease; failed: this attempt failed, the row is pending for the next run.
-    status: Literal["sent", "already-sent", "busy", "failed"]
+    # lease; failed: this attempt failed, the row is pending for the next run;
+    # undeliverable: the server refused it for good (5xx) or its profile names nobody now,
+    # the row is marked failed and never tried again.
+    status: Literal["sent", "already-sent", "busy", "failed", "undeliverable"]
     attempts: int
     error: str | None = None
 
@@ -171,9 +190,11 @@ def deliver_pending(
     now: datetime,
     worker: str | None = None,
     lease: timedelta = LEASE,
+    addressees: Mapping[str, Addressees] | None = None,
 ) -> list[DeliveryOutcome]:
     """Send what earlier runs queued and did not get out: run this before building new
-    digests, so a failed or interrupted window is retried with its own Message-ID."""
+    digests, so a failed or interrupted window is retried with its own Message-ID.
+    `addressees`: profile -> whom its digest goes to now (see the module's docstring)."""
     try:
         with engine.connect() as conn:
             # Rows another process holds a live claim on come back as "busy", so the
@@ -181,13 +202,18 @@ def deliver_pending(
             ids = list(
                 conn.execute(
                     select(outbox.c.id)
-                    .where(outbox.c.status != "sent")
+                    .where(outbox.c.status.not_in(("sent", "failed")))
                     .order_by(outbox.c.window_end, outbox.c.id)
                 ).scalars()
             )
     except SQLAlchemyError as exc:
         raise StoreError(f"reading the outbox: {describe(exc)}") from exc
-    return [send_queued(engine, i, transport, now=now, worker=worker, lease=lease) for i in ids]
+    return [
+        send_queued(
+            engine, i, transport, now=now, worker=worker, lease=lease, addressees=addressees
+        )
+        for i in ids
+    ]
 
 
 def _claimable(stale: datetime) -> ColumnElement[bool]:
@@ -205,8 +231,10 @@ def send_queued(
     now: datetime,
     worker: str | None = None,
     lease: timedelta = LEASE,
+    addressees: Mapping[str, Addressees] | None = None,
 ) -> DeliveryOutcome:
-    """Claim one outbox row, send its stored bytes, mark it sent (or pending on failure)."""
+    """Claim one outbox row, send its stored bytes, mark it sent (or pending on failure,
+    failed when refused for good); `addressees` as `deliver_pending`'s."""
     # host:pid: a claim of a process of this machine that was killed is taken over at once,
     # not after the lease (`owner_gone`), as a killed refresh's leases are.
     me = worker or new_owner()
@@ -231,7 +259,8 @@ def send_queued(
         raise StoreError(f"claiming outbox row {row_id}: {describe(exc)}") from exc
 
     def outcome(
-        status: Literal["sent", "already-sent", "busy", "failed"], error: str | None = None
+        status: Literal["sent", "already-sent", "busy", "failed", "undeliverable"],
+        error: str | None = None,
     ) -> DeliveryOutcome:
         return DeliveryOutcome(
             profile=row["profile"],
@@ -245,6 +274,8 @@ def send_queued(
     if not claimed:
         if row["status"] == "sent":
             return outcome("already-sent", row["last_error"])
+        if row["status"] == "failed":
+            return outcome("undeliverable", row["last_error"])
         # Said, with who and until when: not delivered by this run (exit 1), and maybe not
         # at all, if that claimant died on another machine.
         since = from_db(row["claimed_at"]) if row["claimed_at"] is not None else now
@@ -254,22 +285,48 @@ def send_queued(
             f"being sent by {row['claimed_by']} since {since.isoformat(timespec='seconds')};"
             f" sent again from {retry} if that send never finishes",
         )
+    raw = bytes(row["message"])
+    if addressees is not None:
+        wanted = addressees.get(row["profile"])
+        if wanted is None or not wanted.anyone:
+            why = "is no longer configured" if wanted is None else "has no recipients now"
+            error = f"profile {row['profile']!r} {why}: not sent, and not tried again"
+            _finish(engine, row_id, me, status="failed", now=at, error=error)
+            return outcome("undeliverable", error)
+        raw = readdressed(raw, wanted)
+    # The bytes tried are stored: the row shows whom it went to.
+    sent_bytes = raw if raw != bytes(row["message"]) else None
     try:
-        transport.send(bytes(row["message"]))
+        transport.send(raw)
     except PartiallyRefused as exc:
-        _finish(engine, row_id, me, status="sent", now=at, error=str(exc))
+        _finish(engine, row_id, me, status="sent", now=at, error=str(exc), message=sent_bytes)
         return outcome("sent", str(exc))
+    except PermanentlyRefused as exc:
+        # The same bytes would get the same 5xx: retrying every few minutes for ever only
+        # fills the log. Marked failed, with the server's reply.
+        error = f"{exc}; refused for good (5xx): not tried again"
+        _finish(engine, row_id, me, status="failed", now=at, error=error, message=sent_bytes)
+        return outcome("undeliverable", error)
     except DeliveryError as exc:
-        _finish(engine, row_id, me, status="pending", now=at, error=str(exc))
+        _finish(engine, row_id, me, status="pending", now=at, error=str(exc), message=sent_bytes)
         return outcome("failed", str(exc))
-    _finish(engine, row_id, me, status="sent", now=at, error=None)
+    _finish(engine, row_id, me, status="sent", now=at, error=None, message=sent_bytes)
     return outcome("sent")
 
 
 def _finish(
-    engine: Engine, row_id: int, me: str, *, status: str, now: datetime, error: str | None
+    engine: Engine,
+    row_id: int,
+    me: str,
+    *,
+    status: str,
+    now: datetime,
+    error: str | None,
+    message: bytes | None = None,
 ) -> None:
     values: dict[str, object] = {"status": status, "last_error": error}
+    if message is not None:
+        values["message"] = message
     if status == "sent":
         values["sent_at"] = now
     else:

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from aggregator.cron import cron_trigger, next_fire_after
 from aggregator.deliver.files import FORMATS, FilesNotWritable, write_digest_files
-from aggregator.deliver.mail import SmtpTransport, build_message
+from aggregator.deliver.mail import Addressees, SmtpTransport, build_message
 from aggregator.deliver.outbox import (
     DeliveryOutcome,
     EmlFolder,
@@ -91,6 +91,11 @@ class DigestFilesUnwritten(DeliveryError):
             f"digest {run.digest.profile!r} was recorded and {email}, but its files could not"
             f" be written to {unwritten.folder}: {unwritten.error}"
         )
+
+
+def addressees_of(profiles: Sequence[DigestProfile]) -> dict[str, Addressees]:
+    """Whom each configured profile's digest goes to now: what a queued email's retry uses."""
+    return {p.name: Addressees(to=tuple(p.recipients), bcc=tuple(p.bcc)) for p in profiles}
 
 
 def transport_for(smtp: SmtpSettings | None, data_dir: Path) -> Transport:
@@ -186,17 +191,19 @@ def run_profile(
     formats: Sequence[str] | None = None,
     write_files: bool = True,
     fire: datetime | None = None,
+    addressees: Mapping[str, Addressees] | None = None,
 ) -> DigestRun:
     """`fire`: the scheduled time a service's run is for. When the profile's last window
     already ends at or after it, another service on the same store sent that digest (it
     decided a moment earlier): this run records and sends nothing, or with `send_empty` it
-    would mail an empty digest seconds after the real one."""
+    would mail an empty digest seconds after the real one. `addressees`: every configured
+    profile's recipients, whom the retries of queued emails go to (outbox.deliver_pending)."""
     if send and since is not None:
         raise DeliveryError("--since builds a preview; it cannot be combined with --send")
     transport = transport_for(smtp, data_dir)
     retried: list[DeliveryOutcome] = []
     if send:
-        retried = deliver_pending(engine, transport, now=now)
+        retried = deliver_pending(engine, transport, now=now, addressees=addressees)
     digest = build(
         engine,
         profile,
@@ -282,6 +289,7 @@ __all__ = [
     "DigestFilesUnwritten",
     "DigestRun",
     "UnwrittenFiles",
+    "addressees_of",
     "render_html",
     "render_json",
     "render_text",

@@ -384,7 +384,7 @@ def record_digest(conn: Connection, digest: Digest, *, body_json: str, now: date
 
 # -- what became of recorded digests (the API's digest list, page and feeds) ----------------
 
-EmailState = Literal["sent", "pending", "none"]
+EmailState = Literal["sent", "pending", "failed", "none"]
 
 # Rows read at a time while looking back for digests with news.
 _SCAN_PAGE = 100
@@ -394,7 +394,8 @@ _SCAN_PAGE = 100
 class DigestState:
     """What became of a recorded digest: its email, and whether it had anything to say."""
 
-    # sent; pending: queued, and retried until sent; none: no email was due (nothing new
+    # sent; pending: queued, and retried until sent; failed: refused for good (a 5xx), or
+    # its profile names nobody now, and not tried again; none: no email was due (nothing new
     # and the profile does not send empty digests, or the profile has no recipients)
     email: EmailState
     # Nothing new in its window: recorded only so that the next window starts at its end.
@@ -415,7 +416,9 @@ def _outbox_status() -> ScalarSelect[str]:
 def _email_state(status: str | None) -> EmailState:
     if status is None:
         return "none"
-    return "sent" if status == "sent" else "pending"  # pending, or being sent right now
+    if status in ("sent", "failed"):
+        return "sent" if status == "sent" else "failed"
+    return "pending"  # pending, or being sent right now
 
 
 def body_has_news(body_json: str | None) -> bool:
