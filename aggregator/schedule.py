@@ -129,6 +129,23 @@ def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
         log.info("digest %s (window to %s): %s%s", outcome.profile, window, context, outcome.status)
 
 
+def _not_asked(result: SourceResult) -> bool:
+    """A source whose host asked us to wait, or that another refresh is reading, was not
+    asked: no failure of the source (nothing is recorded for it), so not counted or warned
+    of as one. (`aggregator refresh` counts them in its exit code: the operator's refresh of
+    them did not happen.)"""
+    return isinstance(result.outcome, HostHeld | SourceBusy)
+
+
+def _log_result(result: SourceResult) -> None:
+    """A source's lines in the service's log: its failure at WARNING (not asked: at INFO),
+    then each of its warnings."""
+    if result.error:
+        log.log(logging.INFO if _not_asked(result) else logging.WARNING, "%s", result.error)
+    for warning in result.warnings:
+        log.warning("%s: %s", result.source_id, warning)
+
+
 # --- the service ----------------------------------------------------------------------------
 
 
@@ -206,11 +223,9 @@ class Service:
             for source in due:
                 if self._in_flight.get(source.id) == owner:
                     del self._in_flight[source.id]
-        # A source whose host asked us to wait, or that another refresh is reading, was not
-        # asked: no failure of the source (nothing is recorded for it), so not counted or
-        # warned of as one. (`aggregator refresh` counts them in its exit code: the operator's
-        # refresh of them did not happen.)
-        not_asked = [r for r in results if isinstance(r.outcome, HostHeld | SourceBusy)]
+        # Each source's own lines were logged when it was done (`_log_result`); the tick's
+        # summary comes when its slowest source is.
+        not_asked = [r for r in results if _not_asked(r)]
         failed = [r for r in results if not r.ok and r not in not_asked]
         log.info(
             "tick: refreshed %s, %d failed%s",
@@ -218,13 +233,6 @@ class Service:
             len(failed),
             f", {len(not_asked)} not asked" if not_asked else "",
         )
-        for result in results:
-            if result.error:
-                log.log(
-                    logging.INFO if result in not_asked else logging.WARNING, "%s", result.error
-                )
-            for warning in result.warnings:
-                log.warning("%s: %s", result.source_id, warning)
         return len(results) - len(not_asked), len(failed)
 
     async def _refresh(self, due: Sequence[Source], owner: str) -> list[SourceResult]:
@@ -248,8 +256,14 @@ class Service:
             functools.partial(leases.claim, engine, ids, owner=owner, now=now, ttl=REFRESH_LEASE)
         )
         busy = busy_results(held, now=now)
+        for result in busy.values():
+            _log_result(result)
 
         def read(result: SourceResult) -> None:
+            # Said as soon as the source is done: a source that trickles its answer held
+            # up the lines of every source of its tick (a 404 read at once was logged 20 s
+            # later).
+            _log_result(result)
             if self._in_flight.get(result.source_id) == owner:
                 del self._in_flight[result.source_id]
                 self._read[result.source_id] = owner

@@ -161,3 +161,30 @@ def test_a_second_stop_cancels_every_refresh_in_flight_and_frees_their_leases(
     with App.open(config(tmp_path, http_server, None), env, clock=clock) as app:
         asyncio.run(scenario(app, Service(app, grace_seconds=30)))
         assert leases.holders(app.store.engine, now=local(6)) == {}
+
+
+def test_a_source_s_lines_are_logged_when_it_is_done_not_when_the_slowest_one_is(
+    tmp_path: Path, http_server: FixtureServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The tick logged every source's failure and warnings once its slowest source was done:
+    # a 404 answered at once showed in the log SLOW seconds later.
+    http_server.add("/fast.xml", status=404)
+    http_server.add("/slow.xml", body=rss("Slow", [post(2, "https://slow.example")]), delay=SLOW)
+    env = {"AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "aggregator.schedule"]
+
+    async def scenario(service: Service) -> None:
+        tick = asyncio.create_task(service.tick())
+        await until(lambda: any("'fast': HTTP 404" in line for line in said()), timeout=SLOW / 2)
+        assert not tick.done() and not read(service.app, "slow"), "the slow source is still read"
+        assert not [line for line in said() if line.startswith("tick:")]
+        assert await tick == (2, 1)
+
+    with (
+        App.open(config(tmp_path, http_server, None), env, clock=FakeClock(local(6))) as app,
+        caplog.at_level(logging.INFO, logger="aggregator.schedule"),
+    ):
+        asyncio.run(scenario(Service(app)))
+    assert said()[-1] == "tick: refreshed 2 sources, 1 failed"  # the summary: at the end
