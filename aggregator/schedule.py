@@ -45,6 +45,7 @@ from aggregator import __version__, cron
 from aggregator.config_watch import ConfigFiles
 from aggregator.errors import AggregatorError, HostHeld, SendDeferred, SourceBusy
 from aggregator.models import Source, SourceResult
+from aggregator.outages import OutageLog, store_unreachable
 from aggregator.settings import DigestProfile
 from aggregator.store import leases
 from aggregator.store_file import StoreFileWatch
@@ -200,6 +201,16 @@ class Service:
         self._config = ConfigFiles(app.config_dir) if app.config_dir is not None else None
         self._store_file = StoreFileWatch(app.store.engine)
         self._digesting = 0  # digest runs in their threads now (an email may be in flight)
+        # The store unreachable (PostgreSQL down): the refreshes and the chores both met it
+        # at every tick, and each said so at ERROR, for as long as it lasted.
+        self._store_outage = OutageLog(
+            f"store {app.store.url}",
+            waiting="due sources and digests wait for it",
+            tick_seconds=app.settings.schedule.tick_seconds,
+            clock=app.clock,
+            logger=log,
+            level=logging.ERROR,
+        )
 
     # what is due now, by the app's clock
 
@@ -410,6 +421,7 @@ class Service:
         digests: list[str] = []
         try:
             due = self.due_fires(self.app.clock())
+            self._store_outage.passed()  # it answered
             if any(fire < self.started for _, fire in due):
                 await self._wait_for_start_refresh()
                 due = self.due_fires(self.app.clock())
@@ -420,7 +432,7 @@ class Service:
                 await self.digest(profile, fire)
                 digests.append(profile.name)
         except AggregatorError as exc:
-            log.error("digest failed: %s", exc)
+            self._failed("digest", exc)
         if digests:  # a digest run retries the queue first: that counts as a try
             self._pending_tried = self.app.clock()
         elif not self._stopping.is_set():
@@ -430,7 +442,7 @@ class Service:
             try:
                 await self.prune()
             except AggregatorError as exc:
-                log.error("prune failed: %s", exc)
+                self._failed("prune", exc)
         return tuple(digests)
 
     async def _wait_for_start_refresh(self) -> None:
@@ -472,7 +484,7 @@ class Service:
         try:
             outcomes = await asyncio.to_thread(self.app.deliver_pending_digests)
         except AggregatorError as exc:
-            log.error("retrying queued digests failed: %s", exc)
+            self._failed("retrying queued digests", exc)
             return
         for outcome in outcomes:
             _log_delivery(outcome, "queued, ")
@@ -545,13 +557,26 @@ class Service:
     async def _logged_tick(self) -> tuple[int, int]:
         """`tick`, whose expected errors are logged: the next tick tries again."""
         try:
-            return await self.tick()
+            done = await self.tick()
         except SendDeferred as exc:  # the broker's outage, said once by the enqueuer
+            self._store_outage.passed()  # the due sources were read from it
             log.debug("tick: %s", exc)
             return exc.sent, 0
         except AggregatorError as exc:
-            log.error("tick failed: %s", exc)
+            self._failed("tick", exc)
             return 0, 0
+        self._store_outage.passed()
+        return done
+
+    def _failed(self, what: str, exc: AggregatorError) -> None:
+        """An expected error of a pass, logged: the next pass tries again. The store
+        unreachable is said once for the whole outage (and its end once, `OutageLog`), each
+        pass that meets it at DEBUG; any other error at ERROR each time."""
+        reason = store_unreachable(exc)
+        if reason is None:
+            log.error("%s failed: %s", what, exc)
+        elif not self._store_outage.met(reason):
+            log.debug("%s failed: %s", what, exc)
 
     async def _chore_passes(self) -> None:
         lane = self._chores

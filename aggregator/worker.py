@@ -59,6 +59,7 @@ from aggregator.errors import AggregatorError, ConfigError, HostHeld, SendDeferr
 from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
 from aggregator.models import Source, SourceResult
+from aggregator.outages import seconds_text
 from aggregator.settings import Settings, WorkerSettings
 from aggregator.store import leases
 from aggregator.store.engine import masked
@@ -78,7 +79,6 @@ from aggregator.worker_outages import (
     dramatiq_loggers,
     one_line,
     said,
-    seconds_text,
     unreachable,
 )
 
@@ -391,8 +391,8 @@ class Enqueuer:
                 sent += 1
         except Exception as exc:  # the client's errors are many types (dramatiq's, pika's...)
             down = isinstance(exc, BROKER_UNREACHABLE)
-            if down:
-                self.outage.met(exc)  # first: said even if the store fails the unmarking too
+            if down:  # said first: even if the store fails the unmarking too
+                self.outage.met(one_line(exc))
             leases.unmark_queued(self.app.store.engine, marked[sent:])
             done = f"enqueue failed after {sent} of {count(len(marked), 'source')}"
             if down:

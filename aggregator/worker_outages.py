@@ -23,7 +23,6 @@ from typing import Literal
 import dramatiq
 import dramatiq.worker
 import pika.exceptions
-import psycopg
 import redis
 import sqlalchemy.exc
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -31,6 +30,14 @@ from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DramatiqError
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from aggregator.outages import (
+    OutageLog,
+    causes,
+    connection_lost,
+    first_line,
+    lasted_text,
+    seconds_text,
+)
 from aggregator.urls import mask_password
 
 # The worker's logger: an outage is the worker's to tell.
@@ -43,43 +50,12 @@ MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 60_000
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, then what it was raised from or while handling, outermost first."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def one_line(exc: BaseException) -> str:
-    """The type and first line of `exc`: "OperationalError: connection failed: ... refused"
-    (psycopg adds a hint, SQLAlchemy a link, each on a line of its own)."""
+    """The type and first line of `exc` (`first_line`), dramatiq's ConnectionClosed around
+    the client's own error unwrapped."""
     if isinstance(exc, DramatiqError) and isinstance(exc.message, BaseException):
-        exc = exc.message  # dramatiq's ConnectionClosed around the client's own error
-    name = type(exc).__name__
-    # pika's connection errors say nothing in str(), all in repr(): "AMQPConnectionError: (...)"
-    lines = (str(exc).strip() or repr(exc)).splitlines()
-    first = lines[0].removeprefix(f"{name}: ").removeprefix(f"{name}()")
-    # Without a full stop of its own (redis-py ends with one): the line goes on after it.
-    first = first.removesuffix(".")
-    return f"{name}: {first}" if first else name
-
-
-def seconds_text(value: float) -> str:
-    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
-
-
-def lasted_text(seconds: float) -> str:
-    """How long an outage lasted, as an operator reads it: "4.2s", "2m 10s", "3h 5m"."""
-    if seconds < 60:
-        return seconds_text(seconds)
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {rest}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m"
+        exc = exc.message
+    return first_line(exc)
 
 
 # What a broker's client raises when the broker cannot be reached, stopped answering within
@@ -98,11 +74,6 @@ BROKER_UNREACHABLE = (
 )
 
 
-# PostgreSQL's SQLSTATEs of a server that cannot be reached now: a connection exception
-# (class 08), shutting down or starting up (57P01-57P03), no connection slot left (53300).
-UNREACHABLE_SQLSTATES = ("08", "57P", "53300")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unreachable:
     """The store or the limiter could not be reached, or dropped the connection."""
@@ -116,22 +87,12 @@ def unreachable(exc: BaseException) -> Unreachable | None:
     connection psycopg could not open or lost) or the limiter's Redis. None for any other
     error (a statement refused, a bug): those stay dramatiq's, logged with their traceback
     and retried MAX_RETRIES times."""
-    for cause in _causes(exc):
-        if isinstance(cause, sqlalchemy.exc.DBAPIError) and _connection_lost(cause):
+    for cause in causes(exc):
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and connection_lost(cause):
             return Unreachable(part="store", reason=one_line(cause.orig or cause))
         if isinstance(cause, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
             return Unreachable(part="limiter", reason=one_line(cause))
     return None
-
-
-def _connection_lost(error: sqlalchemy.exc.DBAPIError) -> bool:
-    if error.connection_invalidated:  # SQLAlchemy's own judgement of a dropped connection
-        return True
-    if not isinstance(error.orig, psycopg.OperationalError):
-        return False
-    # No SQLSTATE: the client's own failure (refused, timed out, closed by the peer).
-    state = error.orig.sqlstate
-    return state is None or state.startswith(UNREACHABLE_SQLSTATES)
 
 
 def said(exc: BaseException) -> str:
@@ -226,42 +187,20 @@ class BrokerWatch:
         )
 
 
-class SendOutage:
-    """The broker as the scheduler's sends meet it (`run --distributed`). While it is down,
-    every tick with due sources tries to send them again and fails; the operator reads one
-    WARNING when a send first fails, nothing more while it keeps failing (the tick's own
-    line is at DEBUG), and one when a send goes through again. Timed by the scheduler's
-    clock; ticks may overlap (each sends in a thread), hence the lock."""
+class SendOutage(OutageLog):
+    """The broker as the scheduler's sends meet it (`run --distributed`): one WARNING when a
+    send first fails, nothing more while it keeps failing (the tick's own line is at DEBUG),
+    and one when a send goes through again (`OutageLog`)."""
 
     def __init__(self, url: str, *, tick_seconds: float, clock: Callable[[], datetime]) -> None:
         self.where = mask_password(url)
-        self.tick_seconds = tick_seconds
-        self.clock = clock
-        self._since: datetime | None = None
-        self._lock = threading.Lock()
-
-    def met(self, exc: BaseException) -> None:
-        """A send failed with `exc`, one of BROKER_UNREACHABLE."""
-        with self._lock:
-            if self._since is not None:
-                return
-            self._since = self.clock()
-        log.warning(
-            "broker %s unreachable (%s): due sources wait for it; retrying every tick (%s)",
-            self.where,
-            one_line(exc),
-            seconds_text(self.tick_seconds),
+        super().__init__(
+            f"broker {self.where}",
+            waiting="due sources wait for it",
+            tick_seconds=tick_seconds,
+            clock=clock,
+            logger=log,
         )
-
-    def passed(self) -> None:
-        """A send went through: if the broker was unreachable, say once that it is back."""
-        with self._lock:
-            since, self._since = self._since, None
-        if since is not None:
-            lasted = (self.clock() - since).total_seconds()
-            log.warning(
-                "broker %s reachable again (unreachable for %s)", self.where, lasted_text(lasted)
-            )
 
 
 @contextmanager
