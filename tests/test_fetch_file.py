@@ -79,7 +79,7 @@ def test_directory_is_a_fetch_error(tmp_path: Path) -> None:
 def test_size_cap_applies_to_files(tmp_path: Path) -> None:
     path = tmp_path / "big.xml"
     path.write_bytes(b"x" * 2000)
-    with pytest.raises(FetchError, match="response larger than 1000 bytes"):
+    with pytest.raises(FetchError, match=r"response larger than 1000 bytes: .* fetch\.max_bytes"):
         fetch(path.as_uri(), max_bytes=1000)
 
 

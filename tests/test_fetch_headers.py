@@ -21,7 +21,7 @@ NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
         ("0", NOW),
         ("Fri, 14 Mar 2025 10:00:00 GMT", datetime(2025, 3, 14, 10, 0, tzinfo=UTC)),
         ("Fri, 14 Mar 2025 11:00:00 +0100", datetime(2025, 3, 14, 10, 0, tzinfo=UTC)),
-        ("Thu, 01 Jan 2015 00:00:00 GMT", NOW),  # in the past: now, not never
+        ("Thu, 01 Jan 2015 00:00:00 GMT", None),  # in the past: no wait (nor never again)
         ("soon", None),
         ("-5", None),
         (None, None),

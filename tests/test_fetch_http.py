@@ -168,6 +168,43 @@ def test_a_retry_after_date_is_told_as_the_server_sent_it(http_server: FixtureSe
     assert caught.value.retry_at is not None and caught.value.retry_at.year == 2035
 
 
+def test_a_429_whose_retry_after_date_is_past_holds_nothing(http_server: FixtureServer) -> None:
+    # The server's clock two hours behind: the error said "retry after" that past time, as
+    # if a wait were in force, and the host was held until then (that is, not at all).
+    url = http_server.add(
+        "/feed", status=429, headers={"Retry-After": format_datetime(NOW - timedelta(hours=2))}
+    )
+    sibling = http_server.add("/other", body=RSS)
+
+    async def work(r: Retriever) -> tuple[RateLimited, Fetched | Unchanged]:
+        with pytest.raises(RateLimited) as caught:
+            await r.retrieve(SOURCE, url, CacheValidators(), now=NOW)
+        return caught.value, await r.retrieve(SOURCE, sibling, CacheValidators(), now=NOW)
+
+    limited, other = run(work)
+    assert limited.retry_at is None  # the usual backoff, not a wait
+    assert limited.message == (
+        "HTTP 429 Too Many Requests; its Retry-After, 2025-03-14T07:30:00+00:00, is already"
+        " past (the server's clock may be behind): no wait is held, and it is retried as"
+        " after any other failure"
+    )
+    assert isinstance(other, Fetched)  # the host is not held
+
+
+def test_a_503_whose_retry_after_date_is_past_is_an_ordinary_503(
+    http_server: FixtureServer,
+) -> None:
+    past = format_datetime(NOW - timedelta(minutes=5))
+    url = http_server.add("/feed", status=503, headers={"Retry-After": past})
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert not isinstance(caught.value, RateLimited)
+    assert caught.value.message.startswith(
+        "HTTP 503 Service Unavailable; its Retry-After, 2025-03-14T09:25:00+00:00, is already past"
+    )
+    assert http_server.count("/feed") == 1 + FAST.retries  # retried, as a 503 asking no wait
+
+
 def test_429_without_retry_after_has_no_retry_time(http_server: FixtureServer) -> None:
     url = http_server.add("/feed", status=429)
     with pytest.raises(RateLimited) as caught:
@@ -428,11 +465,38 @@ def test_a_host_setting_a_big_cookie_at_every_answer_keeps_the_header_bounded(
     assert "huge" not in cookies
 
 
-def test_redirect_loop_is_an_error(http_server: FixtureServer) -> None:
+def test_redirect_loop_is_an_error_that_names_the_loop(http_server: FixtureServer) -> None:
     url = http_server.redirect("/loop", "/loop", status=302)
-    with pytest.raises(FetchError, match="more than 10 redirects"):
+    with pytest.raises(FetchError) as caught:
         fetch(url)
-    assert http_server.count("/loop") == 11
+    # Before, "more than 10 redirects" alone: no URL to tell the operator where to look.
+    assert caught.value.message == (
+        f"a redirect loop: {url} -> {url}, round again for more than 10 redirects"
+        " (the server's redirects need fixing)"
+    )
+    assert http_server.count("/loop") == 11  # followed to the limit: a cookie may end it
+
+
+def test_a_redirect_loop_through_several_urls_names_them(http_server: FixtureServer) -> None:
+    start = http_server.redirect_chain(["/a", "/b", "/c"], [301, 302])
+    http_server.redirect("/c", "/b", status=307)
+    with pytest.raises(FetchError) as caught:
+        fetch(start)
+    b, c = http_server.url("/b"), http_server.url("/c")
+    assert caught.value.message.startswith(f"a redirect loop: {b} -> {c} -> {b}, round again")
+
+
+def test_too_many_redirects_name_where_the_chain_began_and_was_going(
+    http_server: FixtureServer,
+) -> None:
+    paths = [f"/hop{n}" for n in range(13)]
+    start = http_server.redirect_chain(paths, [302] * 12)
+    with pytest.raises(FetchError) as caught:
+        fetch(start)
+    assert caught.value.message == (
+        f"more than 10 redirects from {start}: the last one, at {http_server.url('/hop10')},"
+        f" pointed on to {http_server.url('/hop11')}"
+    )
 
 
 def test_conditional_headers_follow_the_redirect(http_server: FixtureServer) -> None:
@@ -468,8 +532,13 @@ def test_wrong_charset_declaration_is_passed_through_untouched(
 
 def test_oversize_body_is_refused(http_server: FixtureServer) -> None:
     url = http_server.add("/feed", body=b"x" * 5000)
-    with pytest.raises(FetchError, match="response larger than 1000 bytes"):
+    with pytest.raises(FetchError) as caught:
         fetch(url, max_bytes=1000)
+    # The setting to raise is named: before, only "response larger than 1000 bytes".
+    assert caught.value.message == (
+        "response larger than 1000 bytes: the limit set by fetch.max_bytes"
+        " (raise it in aggregator.toml to accept larger documents)"
+    )
     assert http_server.count("/feed") == 1  # not retried: it would be as big next time
 
 
@@ -477,8 +546,12 @@ def test_decompression_bomb_is_refused(http_server: FixtureServer) -> None:
     bomb = b"\0" * 2_000_000
     assert len(gzip.compress(bomb)) < 10_000  # small on the wire ...
     url = http_server.add("/feed", body=bomb, gzip=True)
-    with pytest.raises(FetchError, match="response larger than 100000 bytes"):
+    with pytest.raises(FetchError) as caught:
         fetch(url, max_bytes=100_000)  # ... but not once inflated
+    assert caught.value.message.startswith(
+        "response larger than 100000 bytes (97.66 KiB) once decompressed:"
+        " the limit set by fetch.max_bytes"
+    )
 
 
 def _compressed(data: bytes, coding: str) -> bytes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -486,3 +487,33 @@ def test_a_retry_after_years_away_waits_only_as_long_as_the_capped_next_fetch(
     engine.dispose()
     code, later = refresh_json(capsys, config)
     assert code == 0 and statuses(later) == {"far": "new"}
+
+
+def test_a_retry_after_date_already_past_claims_no_wait(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A server whose clock is two hours behind. Before, the refresh said "retry after" that
+    # past time, and `sources` that the 503's server was "unavailable until" the refresh.
+    past = format_datetime(datetime.now(UTC) - timedelta(hours=2), usegmt=True)
+    slow = http_server.add("/slow.xml", status=429, headers={"Retry-After": past})
+    down = http_server.add("/down.xml", status=503, headers={"Retry-After": past})
+    fine = http_server.add("/fine.xml", body=RSS, content_type="application/rss+xml")
+    entries = [source("slow", slow), source("down", down), source("fine", fine)]
+    config = write_config(env / "config", entries, settings=FAST)
+    began = datetime.now(UTC)
+    code, first = refresh_json(capsys, config)
+    assert code == 1
+    assert statuses(first) == {"slow": "rate limited", "down": "error", "fine": "new"}
+    errors = {s["id"]: s["error"] for s in first["sources"]}
+    for failed in ("slow", "down"):
+        assert "retry after" not in errors[failed]
+        assert (
+            "is already past (the server's clock may be behind): no wait is held"
+            in (errors[failed])
+        )
+    health = sources_health(capsys, config)
+    for failed in ("slow", "down"):
+        assert health[failed]["held"] is None
+        assert "until" not in (health[failed]["advice"] or "")
+        assert datetime.fromisoformat(health[failed]["next_fetch"]) > began  # the backoff
+    assert http_server.count("/fine.xml") == 1  # the host is not held

@@ -57,7 +57,9 @@ def http_date(value: str) -> datetime | None:
 
 
 def retry_after(value: str | None, now: datetime) -> datetime | None:
-    """When Retry-After (delta-seconds or HTTP-date) allows the next request; None if unusable."""
+    """When Retry-After (delta-seconds or HTTP-date) allows the next request; None if unusable,
+    or if it is a date already past: that asks for no wait at all (a server whose clock is
+    behind), and taken as `now` it was told as a wait that had ended before it began."""
     if value is None:
         return None
     value = value.strip()
@@ -67,7 +69,9 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
     when = http_date(value)
     if when is None:
         return None
-    return min(max(when, now), now + _LONGEST)  # a past date means "now", not "never again"
+    if when < now:
+        return None  # no wait: not "never again" either
+    return min(when, now + _LONGEST)
 
 
 def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:

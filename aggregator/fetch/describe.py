@@ -135,3 +135,23 @@ def describe(exc: Exception, url: httpx.URL | None = None) -> str:
     if isinstance(exc, httpx.DecodingError):
         return _with(f"{where} sent a body that cannot be decompressed", detail)
     return _with(f"request to {where} failed", detail or type(exc).__name__)
+
+
+def readable_size(count: int) -> str:
+    """A byte count as an operator reads a limit: "1000 bytes", "10485760 bytes (10 MiB)"."""
+    if count < 1024:
+        return f"{count} bytes"
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= size:
+            return f"{count} bytes ({count / size:.4g} {unit})"
+    raise AssertionError("unreachable: count >= 1024 is at least a KiB")
+
+
+def too_large(cap: int, *, decompressed: bool = False) -> str:
+    """A body over the size cap: the limit, and the setting that sets it, so that the
+    operator of a source whose documents are that large knows what to raise."""
+    state = " once decompressed" if decompressed else ""
+    return (
+        f"response larger than {readable_size(cap)}{state}: the limit set by fetch.max_bytes"
+        " (raise it in aggregator.toml to accept larger documents)"
+    )

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from aggregator.errors import FetchError
+from aggregator.fetch.describe import too_large
 from aggregator.models import CacheValidators, Fetched, Unchanged
 
 
@@ -63,14 +64,14 @@ def _read(
             if validators.etag == etag:
                 return Unchanged(url=url)
             if stat.st_size > max_bytes:
-                raise FetchError(source_id, f"response larger than {max_bytes} bytes")
+                raise FetchError(source_id, too_large(max_bytes))
             content = stream.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise FetchError(source_id, f"file not found: {path}") from exc
     except OSError as exc:  # no permission, a symlink loop, an I/O error
         raise FetchError(source_id, f"cannot read {path}: {exc.strerror or exc}") from exc
     if len(content) > max_bytes:  # it grew while we read
-        raise FetchError(source_id, f"response larger than {max_bytes} bytes")
+        raise FetchError(source_id, too_large(max_bytes))
     return Fetched(
         url=url,
         status_code=200,

@@ -49,14 +49,14 @@ from aggregator.fetch.caching import (
     validators_of,
 )
 from aggregator.fetch.challenge import find_challenge
-from aggregator.fetch.describe import describe, host_not_found
+from aggregator.fetch.describe import describe, host_not_found, too_large
 from aggregator.fetch.holds import Holds, host_key
 from aggregator.fetch.inflate import decoded_chunks, undecodable
 from aggregator.fetch.network import AsyncioBackend
 from aggregator.fetch.options import FetchOptions
 from aggregator.fetch.parsed import parsed_url
 from aggregator.models import CacheValidators, Fetched, Unchanged
-from aggregator.urls import url_problem
+from aggregator.urls import mask_password, url_problem
 
 MAX_REDIRECTS = 10
 MAX_COOKIES_PER_HOST = 50  # a browser keeps ~180 per domain; a feed needs a session or two
@@ -355,6 +355,7 @@ class HttpFetcher:
         moved_to: str | None = None  # the target of the last of those
         answer = await self._exchange(source_id, url, _signed(headers, login, url), turn)
         hops = 0
+        visited = [url]  # the URLs asked, in order: what a too-long chain's error names
         while answer.status_code in REDIRECT_STATUSES:
             location = answer.headers.get("location")
             if not location:
@@ -365,7 +366,9 @@ class HttpFetcher:
                 )
             hops += 1
             if hops > MAX_REDIRECTS:
-                raise FetchError(source_id, f"more than {MAX_REDIRECTS} redirects")
+                raise FetchError(
+                    source_id, _too_many_redirects(visited, answer), status_code=answer.status_code
+                )
             all_permanent = all_permanent and answer.status_code in PERMANENT_STATUSES
             try:
                 target = str(httpx.URL(answer.url).join(location))
@@ -380,6 +383,7 @@ class HttpFetcher:
                 raise FetchError(source_id, f"bad redirect to {location!r}: {problem}")
             if all_permanent:
                 moved_to = target
+            visited.append(target)
             answer = await self._exchange(source_id, target, _signed(headers, login, target), turn)
         conditional = bool(headers)  # what was sent: an unsendable validator was not
         return self._judge(
@@ -427,12 +431,16 @@ class HttpFetcher:
             # Said where: the configured URL may answer a redirect, and the error is its target's.
             described += f" at {answer.url} (redirected from {redirected_from})"
         if status == 429 or (status == 503 and "retry-after" in headers):
-            when = retry_after(headers.get("retry-after"), now)
+            asked = headers.get("retry-after", "").strip()
+            when = retry_after(asked, now)
+            said = None if asked.isdigit() else http_date(asked)
+            if said is not None and when is None:
+                # A date already past (the server's clock is behind, or the answer is an old
+                # cached one) asks for no wait: no hold, and nothing may claim one.
+                described += _past_retry_after(said)
             if when is not None or status == 429:
                 later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
-                asked = headers.get("retry-after", "").strip()
-                said = http_date(asked) if when is not None and not asked.isdigit() else None
-                if said is not None:
+                if said is not None and when is not None:
                     # An HTTP-date, told as the server's date in UTC, as a delay is: one in
                     # 2099 is held to ten years above, and the schedule's cap (pipeline)
                     # says when it will be asked again.
@@ -545,9 +553,7 @@ class HttpFetcher:
         self, chunks: list[bytes], source_id: str, response: httpx.Response
     ) -> None:
         cap = self._options.max_bytes
-        too_big = FetchError(
-            source_id, f"response larger than {cap} bytes", status_code=response.status_code
-        )
+        too_big = FetchError(source_id, too_large(cap), status_code=response.status_code)
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big  # refused before a byte of the body is read
@@ -561,9 +567,7 @@ class HttpFetcher:
             )
         if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
             too_big = FetchError(
-                source_id,
-                f"response larger than {cap} bytes once decompressed",
-                status_code=response.status_code,
+                source_id, too_large(cap, decompressed=True), status_code=response.status_code
             )
         size = 0
         # Decoded bytes, a bounded step at a time: the cap also stops gzip/br bombs, before
@@ -703,6 +707,45 @@ def _undeclared_compression(headers: Mapping[str, str], content: bytes) -> str |
         "the body is gzip-compressed data that the server did not declare as such"
         f" (no Content-Encoding: gzip; Content-Type: {served_as}); not decompressed, as"
         " browsers do not: the publisher's server needs fixing"
+    )
+
+
+def _past_retry_after(said: datetime) -> str:
+    """What an answer's Retry-After date already past means for the source."""
+    return (
+        f"; its Retry-After, {said.replace(microsecond=0).isoformat()}, is already past"
+        " (the server's clock may be behind): no wait is held, and it is retried as after"
+        " any other failure"
+    )
+
+
+# URLs of a redirect loop named in its error, at most: the rest is "...".
+LOOP_URLS_SHOWN = 4
+
+
+def _too_many_redirects(visited: list[str], last: Answer) -> str:
+    """The error of a chain of redirects that did not end: the loop it goes round, when a
+    URL came back (a server may send a client to the same URL again, to set a cookie, so
+    that is followed until the limit), else where it began and where it was still going.
+    Said without the URLs, the operator could not tell which server to look at."""
+    again = next((i for i, seen in enumerate(visited) if seen in visited[:i]), None)
+    if again is not None:
+        loop = visited[visited.index(visited[again]) : again + 1]
+        if len(loop) > LOOP_URLS_SHOWN:
+            loop = [*loop[: LOOP_URLS_SHOWN - 1], "...", loop[-1]]
+        shown = " -> ".join(mask_password(url) for url in loop)
+        return (
+            f"a redirect loop: {shown}, round again for more than {MAX_REDIRECTS} redirects"
+            " (the server's redirects need fixing)"
+        )
+    location = last.headers.get("location", "")
+    try:
+        onward = str(httpx.URL(last.url).join(location))
+    except (*HTTPX_ERRORS, ValueError, UnicodeError):
+        onward = location
+    return (
+        f"more than {MAX_REDIRECTS} redirects from {mask_password(visited[0])}: the last"
+        f" one, at {mask_password(last.url)}, pointed on to {mask_password(onward)}"
     )
 
 
