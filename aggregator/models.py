@@ -232,7 +232,8 @@ class SourceHealth:
     document_digest: str | None = None
     # What reading the last document warned about, one warning a line; None: nothing.
     last_warning: str | None = None
-    # When last_status is "rate limited": the time the server gave (Retry-After), if any.
+    # The time the last server to answer Retry-After gave (capped to the schedule), if any:
+    # the source's own wait while last_status is "rate limited", its host's until then.
     retry_after: datetime | None = None
     # ...and the URL that answered with it (after redirects): the host a refresh holds.
     retry_after_url: str | None = None

@@ -227,3 +227,56 @@ def test_a_later_refresh_holds_the_host_that_answered_not_the_one_redirected_fro
     held = {s["id"]: s["error"] for s in later["sources"]}["u"]
     assert f"held: {host_key(other_http_server.base_url)} asked us to wait" in held
     assert http_server.count("/s.xml") == 1 and other_http_server.count("/u.xml") == 0
+
+
+def test_editing_the_url_of_the_source_that_drew_a_hold_keeps_its_host_held(
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "a" draws an hour's wait for the first host; its url is then edited to the second
+    # host. The wait is the first host's: "b" stays held, though a's row no longer says
+    # it waits (a is fetched at once where it moved to: it fails there, then succeeds).
+    limited = http_server.add("/a.xml", status=429, headers={"Retry-After": "3600"})
+    sibling = http_server.add("/b.xml", body=RSS, content_type="application/rss+xml")
+    moved = other_http_server.add("/a.xml", status=404, times=1)
+    other_http_server.add("/a.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(
+        env / "config", [source("a", limited), source("b", sibling)], settings=ONE_AT_A_TIME
+    )
+    code, first = refresh_json(capsys, config)
+    assert statuses(first) == {"a": "rate limited", "b": "rate limited"}
+    config = write_config(
+        env / "config", [source("a", moved), source("b", sibling)], settings=ONE_AT_A_TIME
+    )
+    host = host_key(http_server.base_url)
+    # The refresh after the edit, one after a's failure elsewhere, one after its success.
+    for answered in ("error", "new", "unchanged"):
+        code, again = refresh_json(capsys, config, "--source", "a", "--source", "b")
+        assert code == 1 and statuses(again) == {"a": answered, "b": "rate limited"}
+        held = {s["id"]: s["error"] for s in again["sources"]}["b"]
+        assert f"held: {host} asked us to wait until " in held and "source 'a'" in held
+        # Before the fix, b was asked right after the edit, an hour early.
+        assert http_server.count("/b.xml") == 0
+        health = sources_health(capsys, config)
+        assert health["b"]["held"].startswith(f"held: {host} asked us to wait until ")
+    assert other_http_server.count("/a.xml") == 3  # a itself is not held where it moved
+
+
+def test_editing_a_held_source_s_url_to_another_of_its_host_keeps_it_held(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The source that drew the wait, moved to another URL of the same server: the server's
+    # word still holds, for it as for the others.
+    limited = http_server.add("/a.xml", status=429, headers={"Retry-After": "3600"})
+    elsewhere = http_server.add("/a2.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(env / "config", [source("a", limited)], settings=ONE_AT_A_TIME)
+    code, first = refresh_json(capsys, config)
+    assert statuses(first) == {"a": "rate limited"}
+    config = write_config(env / "config", [source("a", elsewhere)], settings=ONE_AT_A_TIME)
+    code, again = refresh_json(capsys, config)
+    assert code == 1 and statuses(again) == {"a": "rate limited"}
+    held = again["sources"][0]["error"]
+    assert f"held: {host_key(http_server.base_url)} asked us to wait" in held
+    assert http_server.count("/a2.xml") == 0

@@ -478,12 +478,16 @@ def test_a_retry_after_years_away_waits_only_as_long_as_the_capped_next_fetch(
     assert "asked us to wait until" in error and "2099" not in error  # capped: a day at most
     assert len(http_server.requests("/far.xml")) == 1
 
-    # Once the capped time has come, the source is asked again.
+    # Once the capped time has come, the source is asked again. The wait is stored capped:
+    # it holds the host (`fetch.holds.stored_holds`) no longer than the source's next fetch.
     engine = sa.create_engine(os.environ["AGGREGATOR_DATABASE_URL"])
     with engine.begin() as conn:
-        conn.execute(
-            sa.update(sources_table).values(next_fetch_at=datetime(2020, 1, 1, tzinfo=UTC))
-        )
+        row = conn.execute(sa.select(sources_table.c.retry_after, sources_table.c.next_fetch_at))
+        retry_after, next_fetch_at = row.one()
+        assert retry_after is not None and retry_after.year < 2099
+        assert retry_after <= next_fetch_at
+        past = datetime(2020, 1, 1, tzinfo=UTC)
+        conn.execute(sa.update(sources_table).values(next_fetch_at=past, retry_after=past))
     engine.dispose()
     code, later = refresh_json(capsys, config)
     assert code == 0 and statuses(later) == {"far": "new"}

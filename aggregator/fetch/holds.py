@@ -17,7 +17,6 @@ import httpx
 
 from aggregator.errors import HostHeld
 from aggregator.fetch.parsed import parsed_url
-from aggregator.health import wait_until
 from aggregator.models import SourceHealth
 
 
@@ -80,10 +79,13 @@ class Holds:
 
 def stored_holds(states: Iterable[SourceHealth], now: datetime) -> dict[str, Hold]:
     """Host -> the hold the stored states say is in force at `now`: the host that answered
-    (the end of a redirect), else the source's own, held by the latest wait."""
+    (the end of a redirect), else the source's own, held by the latest wait. Read from the
+    stored Retry-After whatever the source's status and next fetch since: its url edited,
+    the source is asked at once (and may succeed elsewhere), and the host it left is held
+    all the same. (The stored time is already capped to the schedule, `Refresher._failed`.)"""
     found: dict[str, Hold] = {}
     for state in states:
-        until = wait_until(state)
+        until = state.retry_after
         key = host_key(state.retry_after_url or state.url)
         if until is None or until <= now or key is None:
             continue

@@ -136,9 +136,9 @@ class Store(Protocol):
         with another loses its stored validators first (`sources.apply_readings`)."""
 
     def waiting_sources(self, *, now: datetime) -> list[SourceHealth]:
-        """Sources (enabled or not) whose last answer was a Retry-After not yet come at
-        `now` (status rate limited, retry_after > now), their items not counted: a refresh
-        asks their hosts nothing before then."""
+        """Sources (enabled or not) that drew a Retry-After not yet come at `now`
+        (retry_after > now, whatever their status since: see `sources.waiting`), their items
+        not counted: a refresh asks their hosts nothing before then."""
 
     def postpone(self, source_id: str, *, until: datetime) -> None:
         """Move the source's next fetch to `until` when it is earlier, and write nothing

@@ -68,7 +68,9 @@ sources = Table(
     Column("document_digest", String(64)),
     # The warnings of the last document read, one a line; None: it was read cleanly.
     Column("last_warning", Text),
-    # Rate limited: when the server said to come back (Retry-After); read with last_status.
+    # The last Retry-After the source drew, capped to its next fetch then: the source's own
+    # wait while its status is rate limited; its host's hold until then, whatever the status
+    # (kept when the url is edited: the wait is the old host's, fetch/holds.py).
     Column("retry_after", utc()),
     # ...and the address that answered it: its host is held (fetch/holds.py), which is not
     # the source's own when the answer came at the end of a redirect.

@@ -130,9 +130,18 @@ def sync(conn: Connection, configured: Sequence[Source], *, now: datetime) -> No
                 "next_fetch_at": case(
                     (url_changed, new.next_fetch_at), else_=sources.c.next_fetch_at
                 ),
-                # Another server's Retry-After is not the new URL's.
-                "retry_after": case((url_changed, None), else_=sources.c.retry_after),
-                "retry_after_url": case((url_changed, None), else_=sources.c.retry_after_url),
+                # A server's Retry-After is kept: it holds that server's host, whichever of
+                # its sources asks (`fetch.holds.stored_holds`), and cleared here it let the
+                # host's other sources be asked at once. The source itself is asked at once
+                # all the same (its own wait ends at its next fetch, `health.wait_until`),
+                # unless its new URL is of the held host.
+                "retry_after_url": case(
+                    (
+                        url_changed & sources.c.retry_after.is_not(None),
+                        func.coalesce(sources.c.retry_after_url, sources.c.url),
+                    ),
+                    else_=sources.c.retry_after_url,
+                ),
             },
         )
         rows = [
@@ -412,14 +421,12 @@ def due_condition(now: datetime, early: timedelta = timedelta(0)) -> ColumnEleme
 
 
 def waiting(conn: Connection, *, now: datetime) -> list[SourceHealth]:
-    """The sources whose server's last answer was a Retry-After (429 or 503) that has not
-    come at `now`: their hosts are asked nothing before then (`fetch.holds`). Disabled and
-    removed sources too: the server's word holds whichever source drew it."""
-    stmt = (
-        _health_query(None, counts=False)
-        .where(sources.c.last_status == FAILURE_STATUS["rate-limited"])
-        .where(sources.c.retry_after > to_db(now))
-    )
+    """The sources that drew a Retry-After (429 or 503) that has not come at `now`: their
+    hosts are asked nothing before then (`fetch.holds`). Disabled and removed sources too:
+    the server's word holds whichever source drew it. Whatever the source's status since:
+    one whose url was edited is asked at once, and its answer from elsewhere does not end
+    the wait of the server that gave it (`sync_sources`, `record_failure`)."""
+    stmt = _health_query(None, counts=False).where(sources.c.retry_after > to_db(now))
     return [_to_health(row) for row in conn.execute(stmt).mappings()]
 
 
@@ -608,7 +615,18 @@ def record_failure(
     now: datetime,
     next_fetch_at: datetime,
 ) -> None:
-    """failures + 1; failing_since kept, or `now` on the first failure."""
+    """failures + 1; failing_since kept, or `now` on the first failure. A server's new
+    Retry-After replaces the stored one; any other failure leaves it: a wait that has come
+    is no longer read (`waiting`), and one not yet come is its host's, which this source's
+    failure elsewhere (its url edited meanwhile) does not end."""
+    waits = (
+        {
+            "retry_after": to_db(error.retry_at),
+            "retry_after_url": error.answered_by,
+        }
+        if isinstance(error, RateLimited) and error.retry_at is not None
+        else {}
+    )
     _update_existing(
         conn,
         _FAILURE,
@@ -618,8 +636,7 @@ def record_failure(
         last_error=error.text,  # the id is the row's
         last_error_kind=error.kind,
         next_fetch_at=to_db(next_fetch_at),
-        retry_after=to_db_or_none(error.retry_at if isinstance(error, RateLimited) else None),
-        retry_after_url=error.answered_by if isinstance(error, RateLimited) else None,
+        **waits,
         b_now=to_db(now),
     )
 
