@@ -545,6 +545,19 @@ def test_read_only_and_unknown_paths_are_problems(client: httpx.Client) -> None:
     assert_problem(client.get("/api/v2/items"), 404)
 
 
+def test_a_405_allows_head_where_get_is_allowed(client: httpx.Client) -> None:
+    # Every GET route answers HEAD (head.py): Allow must say so (RFC 9110 10.2.1).
+    for path in ("/api/v1/items/1", "/feeds/items.atom", "/api/v1/sources"):
+        refused = client.delete(path)
+        assert_problem(refused, 405)
+        assert refused.headers["allow"] == "GET, HEAD", path
+        assert client.head(path).status_code == 200
+    posted_only = client.get("/api/v1/refresh")
+    assert_problem(posted_only, 405)
+    assert posted_only.headers["allow"] == "POST"  # HEAD is a GET there: refused as well
+    assert client.head("/api/v1/refresh").status_code == 405
+
+
 def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
     paths = set(get_json(client, "/api/v1/openapi.json")["paths"])
     assert {

@@ -159,7 +159,21 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405 and headers is not None:
+        headers = _allow_with_head(headers)
     return problem_response(exc.status_code, title, str(exc.detail), headers=headers)
+
+
+def _allow_with_head(headers: dict[str, str]) -> dict[str, str]:
+    """A 405's Allow as it is: FastAPI's GET routes list only GET, but every GET route
+    answers HEAD too (head.py), and RFC 9110 10.2.1 has Allow list what is supported."""
+    name = next((n for n in headers if n.lower() == "allow"), None)
+    if name is None:
+        return headers
+    methods = [m.strip() for m in headers[name].split(",") if m.strip()]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.insert(methods.index("GET") + 1, "HEAD")
+    return {**headers, name: ", ".join(methods)}
 
 
 async def _store(request: Request, exc: Exception) -> JSONResponse:
