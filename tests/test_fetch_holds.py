@@ -188,6 +188,34 @@ def test_the_api_gives_a_held_hosts_other_sources_the_holds_end_as_next_fetch(
     )
 
 
+def test_the_api_says_until_when_a_sources_host_is_held_and_by_whom(
+    http_server: FixtureServer,
+    other_http_server: FixtureServer,
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "a" draws an hour's wait for its host, which holds "b" too; "c" is on another host.
+    limited = http_server.add("/a.xml", status=429, headers={"Retry-After": "3600"})
+    entries = [
+        source("a", limited),
+        source("b", http_server.add("/b.xml", body=RSS, content_type="application/rss+xml")),
+        source("c", other_http_server.add("/c.xml", body=RSS, content_type="application/rss+xml")),
+    ]
+    config = write_config(env / "config", entries, settings=ONE_AT_A_TIME)
+    code, _ = refresh_json(capsys, config)
+    assert code == 1
+    health = sources_health(capsys, config)
+    until = datetime.fromisoformat(health["b"]["held"].split(" wait until ")[1].split()[0])
+    with App.open(config) as app, serving(create_app(app)) as url:
+        listed = httpx.get(f"{url}/api/v1/sources", timeout=10).json()["sources"]
+    held = {s["id"]: (s["health"]["held_until"], s["health"]["held_by"]) for s in listed}
+    for held_source in ("a", "b"):
+        held_until, held_by = held[held_source]
+        assert held_by == "a", held_source
+        assert until <= datetime.fromisoformat(held_until) < until + timedelta(seconds=1)
+    assert held["c"] == (None, None)
+
+
 def test_editing_a_waiting_source_does_not_end_the_servers_wait(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from aggregator.digest import SourceInfo
-from aggregator.fetch.holds import Hold, next_asked
+from aggregator.fetch.holds import Hold, host_hold, next_asked
 from aggregator.health import advice, is_blocked
 from aggregator.models import Revision, Source, SourceHealth
 from aggregator.store.digests import DigestState
@@ -148,6 +148,14 @@ class SourceHealthOut(BaseModel):
     failing_since: datetime | None
     consecutive_failures: int
     next_fetch_at: datetime | None
+    held_until: datetime | None = Field(
+        description="Its host asked us to wait (429/503 with Retry-After, in its answer to "
+        "this source or another of the host): nothing is sent to it before this time. "
+        "None when not held, or not fetched on schedule"
+    )
+    held_by: str | None = Field(
+        description="The source whose request drew the wait (this one or another of the host)"
+    )
     item_count: int
     last_item_count: int | None
 
@@ -329,13 +337,16 @@ def source_out(
         else _health_out(
             health,
             next_fetch_at=next_asked(health, holds or {}) if source.enabled else None,
+            hold=host_hold(health, holds or {}) if source.enabled else None,
         ),
     )
 
 
-def _health_out(health: SourceHealth, *, next_fetch_at: datetime | None) -> SourceHealthOut:
-    """`next_fetch_at`: None for a source not fetched on schedule (a disabled or removed one
-    has no next fetch, as in `aggregator sources`)."""
+def _health_out(
+    health: SourceHealth, *, next_fetch_at: datetime | None, hold: Hold | None = None
+) -> SourceHealthOut:
+    """`next_fetch_at`, `hold`: None for a source not fetched on schedule (a disabled or
+    removed one has no next fetch, as in `aggregator sources`)."""
     return SourceHealthOut(
         url=mask_password(health.url),
         last_status=health.last_status,
@@ -349,6 +360,8 @@ def _health_out(health: SourceHealth, *, next_fetch_at: datetime | None) -> Sour
         failing_since=health.failing_since,
         consecutive_failures=health.consecutive_failures,
         next_fetch_at=next_fetch_at,
+        held_until=None if hold is None else hold.until,
+        held_by=None if hold is None else hold.source_id,
         item_count=_counted(health.item_count),
         last_item_count=health.last_item_count,
     )

@@ -94,11 +94,17 @@ def stored_holds(states: Iterable[SourceHealth], now: datetime) -> dict[str, Hol
     return found
 
 
+def host_hold(state: SourceHealth, holds: Mapping[str, Hold]) -> Hold | None:
+    """The hold in force on the host a source is fetched from (`stored_holds`), if any:
+    drawn by this source or by another of the host."""
+    key = host_key(state.url)
+    return holds.get(key) if key is not None else None
+
+
 def next_asked(state: SourceHealth, holds: Mapping[str, Hold]) -> datetime | None:
     """When a source fetched on schedule is asked next: its next fetch time, or the end of
     its host's hold (`stored_holds`) when later: no refresh asks a held host before then."""
-    key = host_key(state.url)
-    hold = holds.get(key) if key is not None else None
+    hold = host_hold(state, holds)
     if hold is None or (state.next_fetch_at is not None and state.next_fetch_at >= hold.until):
         return state.next_fetch_at
     return hold.until
