@@ -605,3 +605,39 @@ def test_a_source_removed_from_the_config_is_listed_as_such(
             assert get_json(http, "/api/v1/items", source="netz")["items"]
     finally:
         reopened.close()
+
+
+ADDED = {"id": "eurojust", "name": "Eurojust", "url": "https://eurojust.example/feed",
+         "kind": "feed", "org": "institution"}  # fmt: skip
+
+
+def test_a_source_added_to_the_config_while_serving_is_listed_as_configured(
+    tmp_path: Path, database_url: str
+) -> None:
+    # No response cache: on PostgreSQL it would keep the first listing for its seconds.
+    no_cache = "[api]\ncache_seconds = 0\n"
+    served = seeded_app(tmp_path, database_url, settings=no_cache)
+    config = served.config_dir
+    assert config is not None
+    try:
+        with serving(create_app(served)) as url, httpx.Client(base_url=url) as http:
+            write_config(config, [*SOURCES, ADDED], settings=no_cache)
+            listed = {s["id"]: s for s in get_json(http, "/api/v1/sources")["sources"]}
+            assert listed["eurojust"]["in_config"] and listed["eurojust"]["health"] is None
+            # Another process (`aggregator refresh`, `run`) reads the new config and stores
+            # the source: the server, which read the config when it started, called it removed.
+            var = str(tmp_path / "var")
+            env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": var}
+            App.open(config, env, clock=lambda: NOW).close()
+            listed = {s["id"]: s for s in get_json(http, "/api/v1/sources")["sources"]}
+            added = listed["eurojust"]
+            assert (added["in_config"], added["enabled"], added["name"]) == (True, True, "Eurojust")
+            assert added["interval_seconds"] is not None and added["health"]["item_count"] == 0
+            assert list(listed) == [*(s["id"] for s in SOURCES), "eurojust"]  # config order
+            # An edit that leaves sources.toml invalid changes nothing: the last valid list.
+            (config / "sources.toml").write_text("[[source]]\nid = ", encoding="utf-8")
+            again = get_json(http, "/api/v1/sources")["sources"]
+            assert [s["id"] for s in again] == list(listed)
+            assert all(s["in_config"] for s in again)
+    finally:
+        served.close()

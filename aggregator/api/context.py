@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 from prometheus_client import CollectorRegistry
 
+from aggregator.api.current_sources import CurrentSources
 from aggregator.app import App
+from aggregator.models import Source
 from aggregator.store_file import StoreFileWatch
 
 if TYPE_CHECKING:
@@ -50,10 +52,19 @@ class ApiContext:
     refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     renders: RenderCache = field(default_factory=RenderCache)
     store_file: StoreFileWatch | None = None  # the SQLite file as opened (`readiness`)
+    current_sources: CurrentSources | None = None
 
     def __post_init__(self) -> None:
         if self.store_file is None:
             self.store_file = StoreFileWatch(self.app.store.engine)
+        if self.current_sources is None:
+            self.current_sources = CurrentSources(self.app.config_dir, self.app.sources)
+
+    def configured_sources(self) -> tuple[Source, ...]:
+        """The sources of sources.toml as it is now, not as it was when the server started
+        (what a listing shows; a running scheduler applies a change when restarted)."""
+        assert self.current_sources is not None  # set in __post_init__
+        return self.current_sources.get()
 
 
 def context(request: Request) -> ApiContext:

@@ -16,7 +16,7 @@ def known_sources(ctx: ApiContext, ids: tuple[str, ...]) -> tuple[str, ...]:
     is a mistake to name, not a filter that matches nothing."""
     if not ids:
         return ids
-    known = {s.id for s in ctx.app.sources}
+    known = {s.id for s in ctx.configured_sources()}
     if not known.issuperset(ids):
         known |= {h.id for h in ctx.app.health()}
     unknown = [i for i in ids if i not in known]

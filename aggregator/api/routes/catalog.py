@@ -33,10 +33,13 @@ router = APIRouter(prefix="/api/v1")
 def list_sources(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     health = {h.id: h for h in ctx.app.health()}
     holds = stored_holds(health.values(), ctx.app.clock())
-    listed = [source_out(s, health.get(s.id), holds) for s in ctx.app.sources]
+    # As sources.toml is now: a source added since the server started, and stored by the
+    # process that read the new config, is no removed one.
+    current = ctx.configured_sources()
+    listed = [source_out(s, health.get(s.id), holds) for s in current]
     # Sources removed from the config: their items are kept and served, so an item's source
     # id must lead somewhere.
-    configured = {s.id for s in ctx.app.sources}
+    configured = {s.id for s in current}
     if set(health) - configured:
         stored = load_sources(ctx.app.store.engine)
         listed += [
