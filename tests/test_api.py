@@ -641,3 +641,53 @@ def test_a_source_added_to_the_config_while_serving_is_listed_as_configured(
             assert all(s["in_config"] for s in again)
     finally:
         served.close()
+
+
+# A release in two halves, and the whole of it: the whole matches both halves, which have
+# nothing in common (as tests/test_dedupe_store.py's bridging item).
+HALVES = (
+    "The Council presidency and European Parliament negotiators today reached a provisional "
+    "agreement on extending the interim regulation on the voluntary detection of child sexual "
+    "abuse online until April 2026. The agreed text requires the Commission to report on the "
+    "proportionality of voluntary detection and on the data collected by providers, including "
+    "error rates.",
+    "The provisional agreement must now be endorsed by the Council and the Parliament before "
+    "it can be formally adopted and published in the Official Journal. Background: on 11 May "
+    "2022 the Commission presented a proposal for a permanent regulation to prevent and combat "
+    "child sexual abuse, which is still under negotiation.",
+)
+DEAL = "Child sexual abuse online: Council and Parliament strike deal to extend interim rules"
+
+
+def test_a_cluster_merged_away_is_a_404_naming_where_its_items_went(
+    tmp_path: Path, database_url: str
+) -> None:
+    config = write_config(tmp_path / "config", SOURCES)
+    env = {"AGGREGATOR_DATABASE_URL": database_url, "AGGREGATOR_DATA_DIR": str(tmp_path / "var")}
+    with App.open(config, env, clock=lambda: NOW) as app:
+        halves = [
+            Story(source_id=source, identity=f"half{n}", title=DEAL, text=text, tags=(),
+                  minutes=n)
+            for n, (source, text) in enumerate(zip(("edri", "netz"), HALVES, strict=True))
+        ]  # fmt: skip
+        ids = save(app, halves, now=T0)  # a refresh's save assigns clusters
+        clusters_of = {i.id: i.cluster_id for i in app.store.iter_items()}
+        kept, absorbed = sorted({clusters_of[i] for i in ids})
+        app.run_digest("daily", send=True, write_files=False)  # lists both clusters
+        whole = Story(source_id="ep", identity="whole", title=DEAL, text=" ".join(HALVES),
+                      tags=(), minutes=30)  # fmt: skip
+        save(app, [whole], now=T0 + timedelta(minutes=30))  # merges the two
+        assert {i.cluster_id for i in app.store.iter_items()} == {kept}
+        with serving(create_app(app)) as url, httpx.Client(base_url=url) as http:
+            assert get_json(http, f"/api/v1/clusters/{kept}")["size"] == 3
+            gone = http.get(f"/api/v1/clusters/{absorbed}")
+            assert_problem(gone, 404)
+            # Before, a bare "does not exist": a client holding the id from the digest was
+            # left with nothing to follow.
+            assert gone.json()["now_in"] == [kept]
+            assert gone.json()["detail"].endswith(f"in 1 cluster: {url}/api/v1/clusters/{kept}")
+            # An id no recent digest listed: no trace to follow, but what may have happened.
+            unlisted = http.get(f"/api/v1/clusters/{absorbed + 100}")
+            assert_problem(unlisted, 404)
+            assert "now_in" not in unlisted.json()
+            assert "merged into another" in unlisted.json()["detail"]

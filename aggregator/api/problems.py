@@ -42,6 +42,11 @@ class Problem(BaseModel):
     detail: str
     parameter: str | None = Field(default=None, description="The first invalid parameter")
     errors: list[ParameterError] | None = None
+    now_in: list[int] | None = Field(
+        default=None,
+        description="A cluster id that names no cluster now: the clusters the items a recent "
+        "digest listed under it are in now (a merge gives up the younger clusters' ids)",
+    )
 
 
 class ProblemError(Exception):
@@ -58,8 +63,10 @@ class ProblemError(Exception):
         location: str = "query",
         reason: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
+        self.extra = extra  # members of the problem beyond RFC 9457's (`Problem` allows them)
         self.reason = reason or detail  # what is wrong with `parameter`, without its name
         self.status = status
         self.title = title
@@ -94,8 +101,10 @@ def problem_response(
     kind: str | None = None,
     errors: list[ParameterError] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extra or {}),
         "type": TYPE_BASE + kind if kind else "about:blank",
         "title": title,
         "status": status,
@@ -151,7 +160,13 @@ async def _problem(request: Request, exc: Exception) -> JSONResponse:
     if exc.parameter is not None:
         errors = [ParameterError(parameter=exc.parameter, location=exc.location, detail=exc.reason)]
     return problem_response(
-        exc.status, exc.title, exc.detail, kind=exc.kind, errors=errors, headers=exc.headers
+        exc.status,
+        exc.title,
+        exc.detail,
+        kind=exc.kind,
+        errors=errors,
+        headers=exc.headers,
+        extra=exc.extra,
     )
 
 

@@ -10,6 +10,7 @@ neither appears in later pages nor changes the "sources" count of the ones liste
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -416,6 +417,72 @@ def get_cluster(conn: Connection, cluster_id: int) -> ClusterRow | None:
     if row is None:
         return None
     return _cluster_row(row, _publications(conn, [cluster_id]).get(cluster_id, ()))
+
+
+# How many of the newest digests a vanished cluster id is looked for in: a bound on what a
+# 404 may cost (each body is searched as text), wide enough for the links of recent digests.
+DIGESTS_SEARCHED = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterTrace:
+    """Where the items of a cluster that no longer exists are now, as a digest listed them."""
+
+    digest_id: int  # the newest digest that listed the cluster
+    now_in: tuple[int, ...]  # the clusters those items are in now, the entry's primary's first
+
+
+def trace_cluster(conn: Connection, cluster_id: int) -> ClusterTrace | None:
+    """Where the items a recent digest listed under `cluster_id` are now; None when none of
+    the last DIGESTS_SEARCHED digests did, or its items are all gone.
+
+    The store keeps no record of merges (the absorbed cluster's row is deleted, its items
+    moved), but a digest keeps each entry's cluster id with its items' ids: the clusters
+    those items are in now are where the old id's story went (README "JSON API")."""
+    # render_json's layout (indent=2): the entry's cluster_id, then its item_id.
+    marker = f'"cluster_id": {cluster_id},'
+    newest = select(func.max(digests.c.id)).scalar_subquery()
+    row = conn.execute(
+        select(digests.c.id, digests.c.body_json)
+        .where(
+            digests.c.id > newest - DIGESTS_SEARCHED,
+            digests.c.body_json.contains(marker, autoescape=True),
+        )
+        .order_by(digests.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    try:
+        body = json.loads(row.body_json)
+    except ValueError:
+        return None  # unreadable: the digest routes report it; here it only cannot help
+    listed = _items_listed_under(body, cluster_id)
+    if not listed:
+        return None
+    where = dict(
+        conn.execute(select(items.c.id, items.c.cluster_id).where(items.c.id.in_(listed))).all()
+    )
+    now_in = dict.fromkeys(int(where[i]) for i in listed if where.get(i) is not None)
+    if not now_in:
+        return None
+    return ClusterTrace(digest_id=int(row.id), now_in=tuple(now_in))
+
+
+def _items_listed_under(body: Any, cluster_id: int) -> list[int]:
+    """The item ids of the digest entry of `cluster_id` (docs/digest-json.md: an entry has
+    `cluster_id`, its primary's `item_id` and `others`, each with an `item_id`), primary
+    first; [] when the digest has no such entry."""
+    for group in body.get("groups", []) if isinstance(body, dict) else []:
+        for entry in group.get("entries", []) if isinstance(group, dict) else []:
+            if isinstance(entry, dict) and entry.get("cluster_id") == cluster_id:
+                publications = [entry, *entry.get("others", [])]
+                return [
+                    p["item_id"]
+                    for p in publications
+                    if isinstance(p, dict) and isinstance(p.get("item_id"), int)
+                ]
+    return []
 
 
 def _cluster_row(row: Any, members: tuple[Publication, ...]) -> ClusterRow:
