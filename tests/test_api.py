@@ -224,6 +224,41 @@ def test_pages_of_an_age_filter_keep_the_first_page_s_window(
     )
 
 
+def test_an_age_filter_s_page_is_not_modified_until_its_window_passes_an_item(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Items first seen at T0 + 0, 10, 20, 30 and 40 minutes; NOW - 1435m is T0 + 5m.
+    served = seeded_app(tmp_path, database_url, settings="[api]\ncache_seconds = 0\n")
+    query = {"since": "1435m", "limit": 2}
+    try:
+        with serving(create_app(served)) as url, httpx.Client(base_url=url) as http:
+            first = http.get("/api/v1/items", params=query)
+            assert first.status_code == 200 and first.json()["next_cursor"]
+            etag = first.headers["etag"]
+            # Four minutes on, the window still starts after T0 and at or before T0 + 10m:
+            # the same items. Before, the next_cursor held the instant read, so a new ETag.
+            served.clock = lambda: NOW + timedelta(minutes=4)
+            again = http.get("/api/v1/items", params=query, headers={"If-None-Match": etag})
+            assert again.status_code == 304
+            # The pages of that cursor are the window's items, read at the later time too.
+            seen = [i["id"] for i in first.json()["items"]]
+            cursor = first.json()["next_cursor"]
+            while cursor:
+                page = get_json(http, "/api/v1/items", **query, cursor=cursor)
+                seen += [i["id"] for i in page["items"]]
+                cursor = page["next_cursor"]
+            whole = get_json(http, "/api/v1/items", since="1435m", limit=200)["items"]
+            assert seen == [i["id"] for i in whole] and len(seen) == 4
+            # Six minutes on, the window has passed the item first seen at T0 + 10m: the
+            # first page's items are the same, but what follows them is not.
+            served.clock = lambda: NOW + timedelta(minutes=6)
+            slid = http.get("/api/v1/items", params=query, headers={"If-None-Match": etag})
+            assert slid.status_code == 200 and slid.headers["etag"] != etag
+            assert slid.json()["items"] == first.json()["items"]
+    finally:
+        served.close()
+
+
 def test_item_with_revisions(shared: tuple[App, httpx.Client]) -> None:
     app, client = shared
     item_id = next(i.id for i in app.store.iter_items() if i.identity == "p2")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -146,8 +146,8 @@ def _has_tag(tag: str) -> ColumnElement[bool]:
     return exists().where(item_tags.c.item_id == items.c.id, item_tags.c.tag == tag)
 
 
-def _conditions(where: ItemFilter, snapshot: int) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [items.c.id <= snapshot]
+def _conditions(where: ItemFilter, snapshot: int | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [] if snapshot is None else [items.c.id <= snapshot]
     conditions.extend(_has_tag(tag) for tag in dict.fromkeys(where.tags))
     if where.sources:
         conditions.append(items.c.source_id.in_(where.sources))
@@ -296,6 +296,26 @@ def list_items(
             )
         )
     return ItemPage(rows=tuple(result), snapshot=snapshot, more=more)
+
+
+def latest_first_seen_before(
+    conn: Connection, where: ItemFilter, before: datetime
+) -> datetime | None:
+    """The latest first-seen time, before `before`, of an item that `where` matches but for
+    its own times (`since`, `until`); None when there is none. The items an age such as
+    since=7d selects change only when its bound passes such a time (`items.window_instant`).
+    """
+    conditions = _conditions(replace(where, since=None, until=before), None)
+    stmt = (
+        select(func.max(items.c.first_seen))
+        .select_from(items.join(sources, sources.c.id == items.c.source_id))
+        .where(*conditions)
+    )
+    if where.search is not None:
+        stmt = stmt.where(
+            items.c.id.in_(select(matching(conn.dialect.name, where.search).c.item_id))
+        )
+    return from_db_or_none(conn.execute(stmt).scalar_one())
 
 
 def _score(row: Any, scores: dict[int, float]) -> float | None:

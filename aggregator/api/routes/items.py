@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy import Connection
 
 from aggregator.api import pagination, params
 from aggregator.api.context import ApiContext, context
@@ -97,6 +99,41 @@ def read_ages_at(cursor: str | None, ages: Sequence[str], *, now: datetime) -> d
     return served_at
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICK = timedelta(microseconds=1)  # the stores' resolution of a first-seen time
+
+
+def window_instant(
+    conn: Connection, where: queries.ItemFilter, ages: Sequence[str], *, now: datetime
+) -> datetime:
+    """The earliest time, at or before `now`, at which the `ages` (since=7d) select the
+    items they select at `now`: what a cursor reads them against.
+
+    An age's bound moves with the clock, but what it selects changes only when the bound
+    passes an item's first-seen time: back to the latest item before the bound, the same
+    items are in the window (items are stored as they are first seen, so none arrives
+    behind the bound). Read against this time, the same query gives the same next_cursor,
+    so the same ETag, until the window slides past an item: If-None-Match gets its 304
+    when nothing changed, and never when it did (the ETag hashes the body). With no item
+    before any bound, any earlier time would do: the first at which every bound is after
+    the epoch is taken."""
+    floor = EPOCH
+    for value in ages:
+        bound = parse_when(value, now=now)
+        latest = queries.latest_first_seen_before(conn, where, bound)
+        # At `start`, the bound is one tick past that item: the same items on both sides.
+        start = EPOCH if latest is None else latest + _TICK
+        floor = max(floor, start + (now - bound))
+    if floor > now:  # an age reaching before the epoch: read it against the clock
+        return now
+    try:
+        for value in ages:
+            parse_when(value, now=floor)
+    except BadTime:
+        return now
+    return floor
+
+
 TagParam = Annotated[
     list[params.Text] | None,
     Query(description="Only items with this tag; repeat for several (all must match)"),
@@ -184,18 +221,7 @@ def list_items(
     order = sort or ("relevance" if where.search is not None else "newest")
     if order == "relevance" and where.search is None:
         raise bad_parameter("sort", "relevance needs a search (q)")
-    fingerprint = pagination.fingerprint(
-        {
-            "tag": list(where.tags),
-            "source": list(where.sources),
-            "org": list(where.orgs),
-            "language": list(where.languages),
-            "since": where.since.isoformat() if where.since else None,
-            "until": where.until.isoformat() if where.until else None,
-            "q": q,
-            "cluster": cluster,
-        }
-    )
+    fingerprint = query_fingerprint(where, q=q, cluster=cluster)
     after = None
     snapshot = None
     if cursor is not None:
@@ -207,6 +233,15 @@ def list_items(
         page = queries.list_items(
             conn, where, sort=order, after=after, snapshot=snapshot, limit=limit
         )
+        if ages and cursor is None and page.more and page.rows:
+            # The cursor reads the ages against a time that moves only with the data.
+            served_at = window_instant(conn, where, ages, now=served_at)
+            read_then = replace(
+                where,
+                since=params.when("since", since, now=served_at),
+                until=params.when("until", until, now=served_at),
+            )
+            fingerprint = query_fingerprint(read_then, q=q, cluster=cluster)
     next_cursor = None
     if page.more and page.rows:
         next_cursor = pagination.encode(
@@ -220,6 +255,21 @@ def list_items(
         )
     body = ItemPage(items=[item_out(row) for row in page.rows], next_cursor=next_cursor)
     return cached_json(request, body)
+
+
+def query_fingerprint(where: queries.ItemFilter, *, q: str | None, cluster: int | None) -> str:
+    return pagination.fingerprint(
+        {
+            "tag": list(where.tags),
+            "source": list(where.sources),
+            "org": list(where.orgs),
+            "language": list(where.languages),
+            "since": where.since.isoformat() if where.since else None,
+            "until": where.until.isoformat() if where.until else None,
+            "q": q,
+            "cluster": cluster,
+        }
+    )
 
 
 @router.get(
