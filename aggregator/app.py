@@ -22,6 +22,7 @@ from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredIt
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
 from aggregator.rules_loader import RULES_FILE, RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
+from aggregator.settings.app import make_data_dir
 from aggregator.settings.tag_refs import check_tag_references, topic_names
 from aggregator.store import SqlStore, open_store
 from aggregator.store.engine import sqlite_file
@@ -182,6 +183,11 @@ class App:
                 " configuration (is data_dir, database_url or AGGREGATOR_DATA_DIR /"
                 " AGGREGATOR_DATABASE_URL mistyped?)"
             )
+        in_data_dir = database_file is not None and database_file.absolute().is_relative_to(
+            settings.data_dir
+        )
+        if in_data_dir and not existing_store:
+            make_data_dir(settings, env)  # before the store makes it, so named as the setting
         check_tls_environment()
         sources = load_sources(config_dir)
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")

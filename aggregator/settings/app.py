@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,7 +37,7 @@ from aggregator.settings.checks import (
 )
 from aggregator.settings.report import to_config_error
 from aggregator.settings.spec import PROFILE, default_of, env_overrides
-from aggregator.settings.tomlfile import Loc, TomlFile, read_toml
+from aggregator.settings.tomlfile import KeyLines, Loc, TomlFile, read_toml
 
 SETTINGS_FILE = "aggregator.toml"
 DEFAULT_PROFILE = "daily"
@@ -361,6 +362,58 @@ def _build(model: SettingsFile, config_dir: Path) -> Settings:
         ),
         workers=WorkerSettings(**model.workers.model_dump()),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingOrigin:
+    """Where a setting's value came from: an environment variable, a line of aggregator.toml,
+    or (its default) nowhere but aggregator.toml, where it would be written."""
+
+    file: str  # "environment", or the settings file's path
+    line: int | None
+    key: str  # the variable, or the setting's dotted name
+    variable: str | None  # the variable that set it, if one did
+
+    def error(self, message: str, expected: str) -> ConfigError:
+        return ConfigError(self.file, message, line=self.line, key=self.key, expected=expected)
+
+
+def setting_origin(config_dir: Path, env: Mapping[str, str], name: str) -> SettingOrigin:
+    """Where `name` ("workers.broker_url") was set, as `load_settings` read it: a problem
+    found after loading (a folder that cannot be made, a setting another one requires) is
+    then said of the variable or line the operator has to change, not of a file that may
+    not even hold it. Meant for error paths: it reads the file again."""
+    for variable, setting in env_overrides().items():
+        if setting == name and env.get(variable, ""):
+            return SettingOrigin("environment", None, variable, variable)
+    path = config_dir / SETTINGS_FILE
+    try:
+        line = KeyLines(path.read_text(encoding="utf-8-sig")).exact(tuple(name.split(".")))
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return SettingOrigin(str(path), line, name, None)
+
+
+def make_data_dir(settings: Settings, env: Mapping[str, str]) -> None:
+    """Make `data_dir` if missing. A folder the OS refuses (a read-only or foreign parent, a
+    dangling symbolic link, a name too long) is a mistake in the setting: said of
+    `data_dir` or AGGREGATOR_DATA_DIR, with the path and the OS's reason, exit 2. Left to
+    the store, it was a store error (exit 3) about the database URL, naming neither."""
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.filename is not None and Path(exc.filename) != path:
+            reason += f" at {str(exc.filename)!r}"
+        if path.is_symlink():
+            reason += f" (a symbolic link to {os.readlink(path)!r}, which leads nowhere)"
+        origin = setting_origin(settings.config_dir, env, "data_dir")
+        raise origin.error(
+            f"cannot create data_dir {str(path)!r}: {reason}",
+            "a folder this process can create and write, for the SQLite file, digests and"
+            " the outbox",
+        ) from exc
 
 
 def load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:

@@ -275,16 +275,19 @@ Contact = Annotated[str, AfterValidator(_check_contact)]
 def _check_data_dir(value: str) -> str:
     # Checked here, not when the store opens: there it was a store error (exit 3) about a
     # database URL, naming neither the setting nor the environment variable that set it.
+    expected = "a folder (made if missing) for the SQLite file, digests and the outbox"
     path = Path(value).expanduser()
-    for existing in (path, *path.parents):
-        if existing.exists():
-            if not existing.is_dir():
-                what = "is a file" if existing == path else f"is inside a file, {str(existing)!r}"
-                raise fail(
-                    f"{value!r} {what}, not a folder",
-                    "a folder (made if missing) for the SQLite file, digests and the outbox",
-                )
-            break
+    try:
+        for existing in (path, *path.parents):
+            if existing.exists():
+                if not existing.is_dir():
+                    what = (
+                        "is a file" if existing == path else f"is inside a file, {str(existing)!r}"
+                    )
+                    raise fail(f"{value!r} {what}, not a folder", expected)
+                break
+    except OSError as exc:  # a name too long, a parent not searchable: it was exit 120
+        raise fail(f"{value!r} cannot be a folder: {exc.strerror or exc}", expected) from exc
     return value
 
 

@@ -1,0 +1,82 @@
+"""Config problems said of the place the operator has to change (a review of the config
+files): a data_dir the OS will not make, two sources of one URL, no sources at all,
+sources.toml that is a folder, a CORS origin that is no origin, lines and indexes inside
+nested tables, `sources add` refusing a bad --id before fetching, and a missing limiter said
+of where the broker was set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.cli import EXIT_CONFIG, main
+from tests.support_config import write_config
+
+FEED = Path(__file__).parent / "data" / "parse" / "europarl_press_rss.xml"
+
+
+@pytest.fixture()
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config of one file:// feed, with nothing set in the environment."""
+    for variable in ("AGGREGATOR_DATA_DIR", "AGGREGATOR_DATABASE_URL", "AGGREGATOR_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+    source = {"id": "ep", "name": "EP", "url": FEED.as_uri(), "kind": "feed", "org": "ngo"}
+    return write_config(tmp_path / "config", [source])
+
+
+def run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["--config", str(config), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# 1. a data_dir the OS will not make
+
+
+@pytest.fixture()
+def dangling(tmp_path: Path) -> Path:
+    """A symbolic link to nothing: no folder can be made there, whoever runs the test."""
+    link = tmp_path / "var"
+    link.symlink_to(tmp_path / "gone" / "away")
+    return link
+
+
+def test_a_data_dir_that_cannot_be_made_is_a_config_error_naming_its_line(
+    config: Path, dangling: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "aggregator.toml").write_text(
+        f'# where the store lives\ndata_dir = "{dangling}"\n', encoding="utf-8"
+    )
+    code, _, err = run(capsys, config, "refresh")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'aggregator.toml'}:2: data_dir: cannot create data_dir '{dangling}'" in err
+    assert "File exists" in err and "symbolic link" in err
+    assert "store error" not in err
+
+
+def test_a_data_dir_from_the_environment_that_cannot_be_made_names_the_variable(
+    config: Path,
+    dangling: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(dangling))
+    code, _, err = run(capsys, config, "refresh")
+    assert code == EXIT_CONFIG, err
+    assert f"environment: AGGREGATOR_DATA_DIR: cannot create data_dir '{dangling}'" in err
+
+
+def test_a_data_dir_name_too_long_is_a_config_error_not_an_output_failure(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The check of the setting itself met ENAMETOOLONG and ended as "cannot write the
+    # output" (exit 120), from `sources check` too.
+    (config / "aggregator.toml").write_text(
+        f'data_dir = "{tmp_path / ("x" * 300)}"\n', encoding="utf-8"
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'aggregator.toml'}:1: data_dir:" in err
+    assert "File name too long" in err
