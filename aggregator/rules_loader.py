@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import aggregator
 from aggregator.errors import ConfigError
+from aggregator.settings.tomlfile import is_absent
 
 if TYPE_CHECKING:
     from aggregator.tag import TagRules
@@ -93,7 +94,7 @@ class RulesLoader:
         ConfigError when it cannot be read."""
         name = str(self.path)
         if self._checked is None and not self._missing:
-            if not self.path.is_file():
+            if is_absent(self.path):  # a folder there is said ("Is a directory"), not skipped
                 self._missing = True
             else:
                 try:

@@ -80,3 +80,22 @@ def test_a_data_dir_name_too_long_is_a_config_error_not_an_output_failure(
     assert code == EXIT_CONFIG, err
     assert f"{config / 'aggregator.toml'}:1: data_dir:" in err
     assert "File name too long" in err
+
+
+# 4. a config file that is a folder
+
+
+@pytest.mark.parametrize("name", ["sources.toml", "aggregator.toml", "tags.toml"])
+def test_a_config_file_that_is_a_folder_is_said_to_be_one(
+    name: str, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sources.toml said "file not found"; aggregator.toml and tags.toml were skipped, as if
+    # absent, and the defaults used without a word.
+    target = config / name
+    target.unlink(missing_ok=True)
+    target.mkdir()
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{target}: " in err
+    assert "not found" not in err
+    assert "is a folder, not a file" in err or "Is a directory" in err

@@ -37,7 +37,7 @@ from aggregator.settings.checks import (
 )
 from aggregator.settings.report import to_config_error
 from aggregator.settings.spec import PROFILE, default_of, env_overrides
-from aggregator.settings.tomlfile import KeyLines, Loc, TomlFile, read_toml
+from aggregator.settings.tomlfile import KeyLines, Loc, TomlFile, is_absent, read_toml
 
 SETTINGS_FILE = "aggregator.toml"
 DEFAULT_PROFILE = "daily"
@@ -419,7 +419,7 @@ def make_data_dir(settings: Settings, env: Mapping[str, str]) -> None:
 def load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
     """Read config_dir/aggregator.toml (defaults when absent), apply the environment, validate."""
     path = config_dir / SETTINGS_FILE
-    file = read_toml(path) if path.is_file() else None
+    file = None if is_absent(path) else read_toml(path)  # a folder there is said, not skipped
     data: dict[str, Any] = copy.deepcopy(file.data) if file else {}
     if file:
         _reject_secrets(file)

@@ -34,7 +34,7 @@ from aggregator.settings.checks import (
     Url,
 )
 from aggregator.settings.report import dotted, to_config_error
-from aggregator.settings.tomlfile import Loc, TomlFile, read_toml
+from aggregator.settings.tomlfile import Loc, TomlFile, is_absent, read_toml
 
 SOURCES_FILE = "sources.toml"
 DEFAULT_INTERVAL = timedelta(hours=1)
@@ -210,7 +210,7 @@ def load_sources(config_dir: Path) -> tuple[Source, ...]:
             "not a folder" if config_dir.exists() else "config folder not found",
             expected="a folder with sources.toml (--config DIR or AGGREGATOR_CONFIG)",
         )
-    if not path.is_file():
+    if is_absent(path):
         raise ConfigError(
             str(path), "file not found", expected="a sources.toml with [[source]] tables"
         )

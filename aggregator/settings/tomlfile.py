@@ -224,9 +224,26 @@ def decode_config(data: bytes, file: str) -> str:
         ) from exc
 
 
+def is_absent(path: Path) -> bool:
+    """Nothing at all at `path`. Whatever is there but cannot be read as a file (a folder, a
+    folder this process may not look into) is not absent: reading it says what it is, where
+    `is_file()` made all of these "file not found"."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False  # e.g. permission denied: read_toml says so
+    return False
+
+
 def read_toml(path: Path) -> TomlFile:
     """Parse `path`; a syntax error becomes a ConfigError carrying the decoder's line."""
     try:
+        if path.is_dir():
+            raise ConfigError(str(path), "is a folder, not a file", expected="a TOML file")
+        if path.exists() and not path.is_file():  # a FIFO would block the read for ever
+            raise ConfigError(str(path), "is not a regular file", expected="a TOML file")
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read the file: {exc.strerror or exc}") from exc
