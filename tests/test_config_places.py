@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.cli import EXIT_CONFIG, main
+from aggregator.cli import EXIT_CONFIG, EXIT_OK, main
 from tests.support_config import write_config
 
 FEED = Path(__file__).parent / "data" / "parse" / "europarl_press_rss.xml"
@@ -99,3 +99,43 @@ def test_a_config_file_that_is_a_folder_is_said_to_be_one(
     assert f"{target}: " in err
     assert "not found" not in err
     assert "is a folder, not a file" in err or "Is a directory" in err
+
+
+# 5. api.cors_origins: origins, as a browser sends them
+
+
+@pytest.mark.parametrize(
+    ("origin", "problem"),
+    [
+        ("https://app.example/dashboard", "has a path"),
+        ("https://app.example/", "has a path"),
+        ("app.example", "no scheme://host"),
+        ("https://App.example", "upper-case"),
+        ("https://app.example:443", "default port"),
+    ],
+)
+def test_a_cors_origin_that_no_browser_sends_is_a_config_error_with_its_line(
+    origin: str, problem: str, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Compared as text with the Origin header, each of these matched nothing: the browser's
+    # calls were refused, and nothing was said at start.
+    (config / "aggregator.toml").write_text(
+        f'[api]\nport = 8080\ncors_origins = [\n  "http://localhost:3000",\n  "{origin}",\n]\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'aggregator.toml'}:3: api.cors_origins[1]: " in err
+    assert problem in err and "scheme://host[:port]" in err
+
+
+def test_cors_origins_as_a_browser_sends_them_are_accepted(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "aggregator.toml").write_text(
+        '[api]\ncors_origins = ["*", "http://localhost:3000", "https://app.example",'
+        ' "http://[::1]:8080"]\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert (code, err) == (EXIT_OK, "")

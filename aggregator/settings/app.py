@@ -17,6 +17,7 @@ from aggregator.settings.checks import (
     Boolean,
     BrokerUrl,
     Contact,
+    CorsOrigin,
     CronExpression,
     DatabaseUrl,
     DataDir,
@@ -248,7 +249,7 @@ class _Api(_Table):
     host: NonEmpty = Field(default=default_of("api.host"))
     port: Port = Field(default=default_of("api.port"))
     token: str | None = Field(default=default_of("api.token"))
-    cors_origins: tuple[str, ...] = Field(default=default_of("api.cors_origins"))
+    cors_origins: tuple[CorsOrigin, ...] = Field(default=default_of("api.cors_origins"))
     cache_seconds: Annotated[Number, Field(ge=0)] = Field(default=default_of("api.cache_seconds"))
 
 

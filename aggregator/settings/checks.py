@@ -272,6 +272,43 @@ def _check_contact(value: str) -> str:
 Contact = Annotated[str, AfterValidator(_check_contact)]
 
 
+_ORIGIN_EXPECTED = (
+    "an origin as a browser sends it: scheme://host[:port] in lower case, with no path,"
+    " like 'https://example.org' or 'http://localhost:3000'; or \"*\" for any origin"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _check_origin(value: str) -> str:
+    # Compared as text with the Origin header the browser sends: anything else never matches,
+    # and the API's cross-origin calls were refused with nothing said at start.
+    if value == "*":
+        return value
+    if spaced_or_unprintable(value):
+        raise fail(f"origin {value!r} contains spaces or control characters", _ORIGIN_EXPECTED)
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as exc:
+        raise fail(f"invalid origin {value!r}: {exc}", _ORIGIN_EXPECTED) from None
+    if not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) or not parts.hostname:
+        raise fail(f"invalid origin {value!r}: no scheme://host", _ORIGIN_EXPECTED)
+    if "@" in parts.netloc:
+        raise fail(f"origin {value!r} has a user name", _ORIGIN_EXPECTED)
+    if parts.path or parts.query or parts.fragment or value.endswith(("?", "#")):
+        problem = "has a path, query or fragment (an origin ends at the host or port)"
+        raise fail(f"origin {value!r} {problem}", _ORIGIN_EXPECTED)
+    if value != value.lower():
+        raise fail(f"origin {value!r} has upper-case letters", _ORIGIN_EXPECTED)
+    if port is not None and _DEFAULT_PORTS.get(parts.scheme) == port:
+        problem = "names its scheme's default port (a browser omits it)"
+        raise fail(f"origin {value!r} {problem}", _ORIGIN_EXPECTED)
+    return value
+
+
+CorsOrigin = Annotated[str, AfterValidator(_check_origin)]
+
+
 def _check_data_dir(value: str) -> str:
     # Checked here, not when the store opens: there it was a store error (exit 3) about a
     # database URL, naming neither the setting nor the environment variable that set it.

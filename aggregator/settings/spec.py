@@ -186,7 +186,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         in_file=False,
     ),
     _s(
-        "api.cors_origins", "list of strings", [], "Origins allowed to call the API from a browser."
+        "api.cors_origins",
+        "list of strings",
+        [],
+        "Origins allowed to call the API from a browser: each scheme://host[:port] as a "
+        'browser sends it (lower case, no path, no default port), or "*" for any.',
     ),
     _s(
         "api.cache_seconds",
