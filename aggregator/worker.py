@@ -37,7 +37,7 @@ import os
 import resource
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,12 +55,13 @@ from sqlalchemy import Engine
 
 from aggregator.app import App
 from aggregator.durations import format_duration
-from aggregator.errors import AggregatorError, ConfigError, HostHeld, SendDeferred
+from aggregator.errors import AggregatorError, HostHeld, SendDeferred
 from aggregator.hostslots import HostBusy, HostSlots, LimiterError
 from aggregator.logs import apply_log_level
 from aggregator.models import Source, SourceResult
 from aggregator.outages import seconds_text
 from aggregator.settings import Settings, WorkerSettings
+from aggregator.settings.app import SETTINGS_FILE, setting_origin
 from aggregator.store import leases
 from aggregator.store.engine import masked
 from aggregator.store.sources import fetched_from
@@ -307,17 +308,22 @@ def check_login(workers: WorkerSettings) -> None:
             pika_log.setLevel(level)
 
 
-def limiter_url(workers: WorkerSettings) -> str:
+def limiter_url(settings: Settings, env: Mapping[str, str]) -> str:
+    """The Redis of the per-host limit: `workers.limiter_url`, else the broker's Redis. With
+    a broker that is not Redis, a missing limiter is said of where the broker was set (the
+    variable or the file's line), which is what made it required: it blamed aggregator.toml,
+    also when nothing there named a broker."""
+    workers = settings.workers
     if workers.limiter_url:
         return workers.limiter_url
     if is_redis(workers.broker_url):
         return workers.broker_url
-    raise ConfigError(
-        "aggregator.toml",
-        "workers.limiter_url is required when the broker is not Redis: the per-host limit "
-        "shared by all workers lives in Redis",
-        key="workers.limiter_url",
-        expected="redis://host:6379/0 (or AGGREGATOR_LIMITER_URL)",
+    broker = setting_origin(settings.config_dir, env, "workers.broker_url")
+    set_in = settings.config_dir / SETTINGS_FILE
+    raise broker.error(
+        f"workers.limiter_url is required with the broker {mask_password(workers.broker_url)}"
+        " (not Redis): the per-host limit shared by all workers lives in Redis",
+        f"workers.limiter_url = 'redis://host:6379/0' in {set_in}, or AGGREGATOR_LIMITER_URL",
     )
 
 
@@ -710,7 +716,7 @@ def open_refresher(config_dir: Path, env: dict[str, str] | None = None) -> Refre
     app = App.open(config_dir, os.environ if env is None else env, log_level=apply_log_level)
     try:
         settings: Settings = app.settings
-        limiter = limiter_url(settings.workers)
+        limiter = limiter_url(settings, os.environ if env is None else env)
         slots = HostSlots(
             limiter_client(limiter),
             prefix=f"aggregator:{settings.workers.queue}",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.cli import EXIT_CONFIG, EXIT_OK, main
+from aggregator.errors import ConfigError
 from tests.support_config import write_config
 
 FEED = Path(__file__).parent / "data" / "parse" / "europarl_press_rss.xml"
@@ -139,3 +140,36 @@ def test_cors_origins_as_a_browser_sends_them_are_accepted(
     )
     code, _, err = run(capsys, config, "sources", "check")
     assert (code, err) == (EXIT_OK, "")
+
+
+# 8. a limiter required by the broker: said of where the broker was set
+
+
+AMQP = "amqp://guest:secret@127.0.0.1:5672/"
+
+
+def test_a_missing_limiter_is_said_of_the_variable_that_set_the_broker(config: Path) -> None:
+    from aggregator.settings import load_settings
+    from aggregator.worker import limiter_url
+
+    env = {"AGGREGATOR_BROKER_URL": AMQP}
+    with pytest.raises(ConfigError) as caught:
+        limiter_url(load_settings(config, env), env)
+    error = caught.value
+    assert (error.file, error.line, error.key) == ("environment", None, "AGGREGATOR_BROKER_URL")
+    assert "workers.limiter_url is required" in str(error) and "secret" not in str(error)
+
+
+def test_a_missing_limiter_is_said_of_the_line_that_set_the_broker(config: Path) -> None:
+    from aggregator.settings import load_settings
+    from aggregator.worker import limiter_url
+
+    (config / "aggregator.toml").write_text(
+        f'[workers]\n# RabbitMQ\nbroker_url = "{AMQP}"\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        limiter_url(load_settings(config, {}), {})
+    error = caught.value
+    assert (error.file, error.line) == (str(config / "aggregator.toml"), 3)
+    assert error.key == "workers.broker_url"
+    assert "AGGREGATOR_LIMITER_URL" in str(error)
