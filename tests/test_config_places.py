@@ -7,12 +7,18 @@ of where the broker was set."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aggregator.cli import EXIT_CONFIG, EXIT_OK, main
 from aggregator.errors import ConfigError
 from tests.support_config import write_config
+
+if TYPE_CHECKING:
+    from tests.httpserver import FixtureServer
+
+pytest_plugins = ("tests.httpserver",)
 
 FEED = Path(__file__).parent / "data" / "parse" / "europarl_press_rss.xml"
 
@@ -140,6 +146,32 @@ def test_cors_origins_as_a_browser_sends_them_are_accepted(
     )
     code, _, err = run(capsys, config, "sources", "check")
     assert (code, err) == (EXIT_OK, "")
+
+
+# 7. `sources add`: the arguments checked before the network
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--id", "Bad Id"], "sources add --id 'Bad Id': invalid id 'Bad Id' (expected lower-case"),
+        (["--tag", "ok", "--tag", "Youth"], "sources add --tag 'Youth': invalid tag 'Youth'"),
+    ],
+)
+def test_sources_add_refuses_a_bad_id_or_tag_before_fetching_anything(
+    option: list[str],
+    said: str,
+    http_server: FixtureServer,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = http_server.add("/feed/", body=FEED.read_bytes(), content_type="application/rss+xml")
+    before = (config / "sources.toml").read_text(encoding="utf-8")
+    code, _, err = run(capsys, config, "sources", "add", url, *option)
+    assert code == EXIT_CONFIG, err
+    assert said in err
+    assert http_server.requests() == []  # it was said after discovery had fetched the page
+    assert (config / "sources.toml").read_text(encoding="utf-8") == before
 
 
 # 8. a limiter required by the broker: said of where the broker was set

@@ -240,9 +240,8 @@ def test_a_dry_run_refuses_what_the_real_run_would(
             capsys, "--config", str(config), "sources", "add", url, "--id", "Bad Id", *dry_run
         )
         assert code == 2
-        # Said of the entry, not of a line of a file that does not have it.
-        assert f"{config / 'sources.toml'}: source[1].id: the entry to add is not valid:" in err
-        assert "invalid id 'Bad Id'" in err
+        # Said of the option, before anything is fetched (test_config_places.py).
+        assert "sources add --id 'Bad Id': invalid id 'Bad Id'" in err
     assert (config / "sources.toml").read_text() == before
 
 

@@ -166,10 +166,31 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "no dates"
 
 
+def _check_entry_arguments(args: argparse.Namespace) -> None:
+    """--id and each --tag, checked as sources.toml checks them, before anything is fetched:
+    they were checked only in the entry written after discovery, so a mistyped id was said
+    after the network's seconds (or a fetch error that hid it)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from aggregator.settings.checks import Slug, TagName
+
+    given = [("--id", args.id, Slug)] if args.id is not None else []
+    given += [("--tag", tag, TagName) for tag in args.tag]
+    for flag, value, kind in given:
+        try:
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            expected = (error.get("ctx") or {}).get("expected")
+            detail = f" (expected {expected})" if expected else ""
+            raise UsageError(f"sources add {flag} {value!r}: {error['msg']}{detail}") from None
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     url = args.target
     if not is_web_url(url):
         raise UsageError(f"sources add {url!r}: expected an http(s) URL")
+    _check_entry_arguments(args)
     config_dir = config_dir_of(args)
     settings = load_settings(config_dir, os.environ)
     sources = _configured(config_dir)
