@@ -5,6 +5,7 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
 from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
 from aggregator.rules_loader import RULES_FILE, RulesLoader
-from aggregator.settings import DigestProfile, Settings, load_settings, load_sources
+from aggregator.settings import DigestProfile, Settings, load_settings, read_sources
 from aggregator.settings.app import make_data_dir
 from aggregator.settings.tag_refs import check_tag_references, topic_names
 from aggregator.store import SqlStore, open_store
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from aggregator.store.leases import Held
     from aggregator.store.retention import PruneResult
     from aggregator.tag import TagRules
+
+log = logging.getLogger(__name__)
 
 # Below this many sources, worker processes cost more to start than they save.
 PROCESS_POOL_THRESHOLD = 8
@@ -189,7 +192,10 @@ class App:
         if in_data_dir and not existing_store:
             make_data_dir(settings, env)  # before the store makes it, so named as the setting
         check_tls_environment()
-        sources = load_sources(config_dir)
+        loaded = read_sources(config_dir)
+        for warning in loaded.warnings:  # no source at all, two of one URL: said, not refused
+            log.warning("%s", warning)
+        sources = loaded.sources
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
         tag_rules.check()
         check_tags_named(settings, sources, tag_rules)

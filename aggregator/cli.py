@@ -208,11 +208,19 @@ def table_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def render_results(results: Sequence[SourceResult], console: Console) -> None:
+def render_results(
+    results: Sequence[SourceResult], console: Console, *, configured: int | None = None
+) -> None:
+    """The per-source table; `configured`: how many sources the config has (0 is said)."""
     from aggregator.console_table import Column, Row, print_table
 
     if not results:  # an empty table says nothing the sentence does not
-        console.print("nothing to refresh: no enabled source selected, or none due")
+        why = (
+            "no source is configured in sources.toml"
+            if configured == 0
+            else "no enabled source selected, or none due"
+        )
+        console.print(f"nothing to refresh: {why}")
         return
     style = {
         "error": "red",
@@ -273,7 +281,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         # One write: json.dump would write each token on its own, ~35 ms for 1,000 sources.
         sys.stdout.write(json.dumps(results_document(results, times), indent=2) + "\n")
     else:
-        render_results(results, table_console())
+        render_results(results, table_console(), configured=len(app.sources))
     return EXIT_OK if all(r.ok for r in results) else EXIT_SOURCES_FAILED
 
 
@@ -392,10 +400,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def _check_config(config_dir: Path) -> dict[str, Any]:
     """Every check a command makes at start, without fetching; what the config holds."""
-    from aggregator.settings import load_settings, load_sources
+    from aggregator.settings import load_settings, read_sources
 
     settings = load_settings(config_dir, os.environ)
-    sources = load_sources(config_dir)
+    loaded = read_sources(config_dir)
+    sources = loaded.sources
     from aggregator.app import check_tags_named
     from aggregator.rules_loader import RulesLoader
 
@@ -406,7 +415,11 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
 
     check_tls_environment()
     tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
-    return {**_source_counts(sources), "topic_tags": len(rules.topics)}
+    return {
+        **_source_counts(sources),
+        "topic_tags": len(rules.topics),
+        "warnings": list(loaded.warnings),
+    }
 
 
 def _source_counts(sources: Sequence[Source]) -> dict[str, int | None]:
@@ -479,6 +492,8 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
                 if str(other) != str(exc):
                     print(f"aggregator: {other}", file=sys.stderr)
             raise
+        for warning in summary["warnings"]:
+            print(f"aggregator: warning: {warning}", file=sys.stderr)
         # tags.toml is optional; its absence is said, so that 0 topics is not a surprise later.
         no_rules = "" if (config_dir / RULES_FILE).is_file() else f" (no {RULES_FILE})"
         print(
@@ -495,7 +510,7 @@ def cmd_sources_check(args: argparse.Namespace) -> int:
         problems = [exc, *(e for e in _each_file_checked(config_dir) if str(e) != str(exc))]
         records = [problem_record(problem) for problem in problems]
         document = {"config_dir": str(config_dir), "ok": False, "problems": records}
-        document |= _what_loads(config_dir)
+        document |= _what_loads(config_dir) | {"warnings": []}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         raise
     document = {"config_dir": str(config_dir), "ok": True, "problems": []} | summary

@@ -149,6 +149,9 @@ def test_sources_check_json_prints_one_document(
     config = write_config(env / "config", _feed_sources(env, "a", "b"))
     assert main(["--config", str(config), "sources", "check", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
+    # Both sources read the one fixture file: warned of, not refused (test_config_places.py).
+    [warning] = document.pop("warnings")
+    assert "source 'b' has the URL of source 'a'" in warning
     assert document == {
         "config_dir": str(config),
         "ok": True,
@@ -180,6 +183,7 @@ def test_sources_check_json_prints_one_document(
         "enabled",
         "unverified",
         "topic_tags",
+        "warnings",
     }
     assert (document["sources"], document["enabled"], document["unverified"]) == (None,) * 3
     assert document["topic_tags"] == 0

@@ -57,6 +57,11 @@ def test_a_refresh_with_nothing_to_do_says_so(
     config = write_config(env / "config", [])
     assert main(["--config", str(config), "refresh"]) == 0
     out = capsys.readouterr().out
+    assert out.strip() == "nothing to refresh: no source is configured in sources.toml"
+    source = {"id": "off", "name": "Off", "url": "https://example.org/feed", "kind": "feed"}
+    config = write_config(env / "config", [{**source, "org": "ngo", "enabled": False}])
+    assert main(["--config", str(config), "refresh"]) == 0
+    out = capsys.readouterr().out
     assert out.strip() == "nothing to refresh: no enabled source selected, or none due"
 
 

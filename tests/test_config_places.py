@@ -6,6 +6,7 @@ of where the broker was set."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,63 @@ def test_a_data_dir_name_too_long_is_a_config_error_not_an_output_failure(
     assert code == EXIT_CONFIG, err
     assert f"{config / 'aggregator.toml'}:1: data_dir:" in err
     assert "File name too long" in err
+
+
+# 2. two sources of one URL; 3. no source at all
+
+
+def two_of_one_url(config: Path) -> None:
+    source = {"name": "A", "kind": "feed", "org": "ngo"}
+    write_config(
+        config,
+        [
+            {"id": "first", **source, "url": "https://Example.org:443/feed/?utm_source=x#top"},
+            {"id": "other", **source, "url": "https://example.org/other"},
+            {"id": "again", **source, "url": "https://example.org/feed"},
+        ],
+    )
+
+
+def test_sources_check_warns_of_two_sources_of_one_url_naming_both(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two_of_one_url(config)  # the same URL once canonical (aggregator/urls.py)
+    code, out, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_OK, err  # a warning: a page read with two sets of selectors is a choice
+    assert "ok: 3 sources" in out
+    text = (config / "sources.toml").read_text(encoding="utf-8")
+    first, _, again = [n for n, row in enumerate(text.split("\n"), 1) if row.startswith("url")]
+    assert (
+        f"aggregator: warning: {config / 'sources.toml'}:{again}: source[2].url: source 'again'"
+        f" has the URL of source 'first' (line {first})"
+    ) in err
+    code, out, _ = run(capsys, config, "sources", "check", "--json")
+    [warning] = json.loads(out)["warnings"]
+    assert "'again'" in warning and "'first'" in warning
+
+
+def test_loading_logs_the_warning_too(
+    config: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from aggregator.app import App
+
+    two_of_one_url(config)
+    App.open(config, {"AGGREGATOR_DATA_DIR": str(config.parent / "var")}).close()
+    [record] = [r for r in caplog.records if r.name == "aggregator.app"]
+    assert record.levelname == "WARNING"
+    assert "source 'again' has the URL of source 'first'" in record.getMessage()
+
+
+def test_no_sources_is_said_by_sources_check_and_by_refresh(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "sources.toml").write_text('[defaults]\ninterval = "2h"\n', encoding="utf-8")
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_OK, err
+    assert f"warning: {config / 'sources.toml'}: no sources configured" in err
+    code, out, err = run(capsys, config, "refresh")
+    assert code == EXIT_OK, err
+    assert out.strip() == "nothing to refresh: no source is configured in sources.toml"
 
 
 # 4. a config file that is a folder

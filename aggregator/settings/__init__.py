@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         load_settings,
         resolve_config_dir,
     )
-    from aggregator.settings.sources import load_sources
+    from aggregator.settings.sources import LoadedSources, load_sources, read_sources
     from aggregator.settings.spec import SETTINGS, SettingSpec, settings_reference_markdown
 
 _MODULE_OF = {
@@ -49,7 +49,9 @@ _MODULE_OF = {
         ),
         "aggregator.settings.app",
     ),
-    "load_sources": "aggregator.settings.sources",
+    **dict.fromkeys(
+        ("LoadedSources", "load_sources", "read_sources"), "aggregator.settings.sources"
+    ),
     **dict.fromkeys(
         ("SETTINGS", "SettingSpec", "settings_reference_markdown"), "aggregator.settings.spec"
     ),
@@ -70,6 +72,7 @@ __all__ = [
     "DigestProfile",
     "DigestSettings",
     "FetchSettings",
+    "LoadedSources",
     "RetentionSettings",
     "ScheduleSettings",
     "SettingSpec",
@@ -78,6 +81,7 @@ __all__ = [
     "WorkerSettings",
     "load_settings",
     "load_sources",
+    "read_sources",
     "resolve_config_dir",
     "settings_reference_markdown",
 ]
