@@ -263,3 +263,63 @@ def test_a_missing_limiter_is_said_of_the_line_that_set_the_broker(config: Path)
     assert (error.file, error.line) == (str(config / "aggregator.toml"), 3)
     assert error.key == "workers.broker_url"
     assert "AGGREGATOR_LIMITER_URL" in str(error)
+
+
+# 6. lines and indexes inside nested tables
+
+
+def test_a_line_separator_in_a_value_does_not_shift_later_lines(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # U+2028 and U+0085 (NEL, what a cp1252 "…" read as Latin-1 becomes) end no TOML line:
+    # each moved every later line number by one.
+    (config / "sources.toml").write_text(
+        '[[source]]\nid = "a"\nname = "A\u2028B\x85C"\nurl = "https://example.org/a"\n'
+        'kind = "html"\norg = "ngo"\n[source.selectors]\nitem = "li"\ntitle = "h3"\n'
+        'link = "a"\nbogus = 1\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'sources.toml'}:11: source[0].selectors.bogus: unknown key" in err
+
+
+def test_a_key_missing_from_a_table_written_with_dotted_keys_is_said_where_it_begins(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "sources.toml").write_text(
+        '[[source]]\nid = "a"\nname = "A"\nurl = "https://example.org/a"\nkind = "feed"\n'
+        'org = "ngo"\n\n[[source]]\nid = "b"\nname = "B"\nurl = "https://example.org/b"\n'
+        'kind = "html"\norg = "ngo"\nselectors.item = "li"\nselectors.title = "h3"\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    # Line 8, the [[source]] header, before.
+    assert f"{config / 'sources.toml'}:14: source[1].selectors.link: missing required key" in err
+
+
+def test_indexes_count_from_zero_in_tags_toml_as_in_sources_toml(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "tags.toml").write_text(
+        '[tag.csar]\nlabel = "CSAR"\n\n[[tag.csar.rule]]\nany = ["chat control"]\n\n'
+        '[[tag.csar.rule]]\nany = ["re:("]\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    # The second rule, as source[1] is the second source; it said rule[2].
+    assert f"{config / 'tags.toml'}:8: tag.csar.rule[1].any" in err
+
+
+def test_a_line_separator_in_tags_toml_does_not_shift_later_lines(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config / "tags.toml").write_text(
+        '[tag.csar]\nlabel = "CSAR\u2028Regulation"\n\n[[tag.csar.rule]]\nany = ["re:("]\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'tags.toml'}:5: tag.csar.rule[0].any" in err

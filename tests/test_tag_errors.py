@@ -67,7 +67,7 @@ def test_errors_wrap_their_cause() -> None:
         parse_tag_rules('[tag.x]\nlabel = "X"\n[[tag.x.rule]]\nany = ["re:("]\n', "inline.toml")
     assert caught.value.__cause__ is not None
     assert caught.value.line == 4
-    assert caught.value.key == "tag.x.rule[1].any: 're:('"
+    assert caught.value.key == "tag.x.rule[0].any: 're:('"
 
 
 def test_dotted_key_layout_still_gets_a_line() -> None:

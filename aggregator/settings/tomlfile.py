@@ -114,7 +114,10 @@ class KeyLines:
         self.statements: list[Statement] = []
         table: Loc = ()
         state = _ScanState()
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Lines as TOML ends them, at "\n" (or "\r\n"): `splitlines` also broke at U+2028,
+        # U+0085 and the like, which a name or a comment may hold, and every later line
+        # number was off by one for each.
+        for number, line in enumerate(text.split("\n"), start=1):
             if state.depth == 0 and not state.string:
                 header = _HEADER.match(line)
                 if header and not _KEY.match(line):
@@ -128,7 +131,11 @@ class KeyLines:
                 key = _KEY.match(line)
                 if key:
                     loc = table + _split_key(key.group(1))
-                    self._lines.setdefault(loc, number)
+                    # A dotted key (`selectors.item = ...`) writes its tables too: a key
+                    # missing from one is then said at the line that began it, not at the
+                    # enclosing table's header.
+                    for end in range(len(table) + 1, len(loc) + 1):
+                        self._lines.setdefault(loc[:end], number)
                     self.statements.append(Statement(number, loc, key.group(1).strip(), None))
             state = _scan(line, state)
 

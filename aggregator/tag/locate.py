@@ -45,7 +45,7 @@ class TomlLines:
     """Finds the lines of tables, keys and string values in one TOML text."""
 
     def __init__(self, text: str) -> None:
-        self._lines = text.splitlines()
+        self._lines = text.split("\n")  # as TOML ends lines: not at U+2028, U+0085, ...
         headers: list[_Header] = []
         for number, line in enumerate(self._lines, start=1):
             match = _HEADER.match(line)

@@ -331,7 +331,8 @@ class _Loader:
         return topic, TopicRules(tag=name, rules=rules)
 
     def load_rule(self, tag: str, index: int, raw: Mapping[str, object]) -> Rule:
-        where = f"tag.{tag}.rule[{index + 1}]"
+        # Counted from 0, as every other config message counts (`source[0]`, `recipients[0]`).
+        where = f"tag.{tag}.rule[{index}]"
         line = self.lines.table("tag", tag, "rule", occurrence=index)
         for key in raw:
             if key not in _RULE_KEYS:
