@@ -592,6 +592,14 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
 # digest
 
 
+# How `digest` says what became of an email. "failed" alone read as lost, the API's word
+# for an email refused for good; such an email is queued and sent at the next run.
+_DELIVERY_WORDS = {
+    "failed": "not sent, queued for the next run",
+    "undeliverable": "undeliverable, not tried again",
+}
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     since = None if args.since is None else parse_since(args.since, now=now)
@@ -645,7 +653,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     failed = False
     to_files = app.settings.smtp is None
     for outcome in run.deliveries:
-        line = f"email {outcome.profile} {outcome.window_end.isoformat()}: {outcome.status}"
+        status = _DELIVERY_WORDS.get(outcome.status, outcome.status)
+        line = f"email {outcome.profile} {outcome.window_end.isoformat()}: {status}"
         if to_files and outcome.status == "sent":
             # No [smtp]: "sent" to the outbox folder, where nobody receives it.
             line += f" to {app.settings.data_dir / 'outbox'} (no [smtp] configured)"

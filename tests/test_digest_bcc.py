@@ -145,7 +145,7 @@ def test_a_retry_goes_to_the_recipients_configured_now(
     )
     assert main(["--config", str(config), "refresh"]) == 0
     assert main(["--config", str(config), "digest", "--send"]) == 1
-    assert ": failed (smtp 127.0.0.1:" in capsys.readouterr().out
+    assert ": not sent, queued for the next run (smtp 127.0.0.1:" in capsys.readouterr().out
 
     with SmtpServer() as smtp:
         settings = service_settings(smtp_port=smtp.port).replace(
