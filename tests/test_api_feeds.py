@@ -174,7 +174,7 @@ def test_refresh_with_the_token(
         )
 
 
-def test_a_digest_entry_is_titled_with_the_digest_s_own_date(
+def test_a_digest_entry_is_titled_with_the_digest_s_own_date_and_time(
     tmp_path: Path, database_url: str
 ) -> None:
     # Sent at 08:00 UTC on 4 March, a Honolulu digest is of 3 March (its email, its files);
@@ -188,5 +188,6 @@ def test_a_digest_entry_is_titled_with_the_digest_s_own_date(
             json_items = check_json_feed(http.get("/feeds/digest.json").json())
     finally:
         app.close()
-    assert entry.findtext(f"{ATOM}title") == "daily digest, 2025-03-03"
-    assert [i["title"] for i in json_items] == ["daily digest, 2025-03-03"]
+    # With the time, in that zone: two digests of one day had one title.
+    assert entry.findtext(f"{ATOM}title") == "daily digest, 2025-03-03 22:00"
+    assert [i["title"] for i in json_items] == ["daily digest, 2025-03-03 22:00"]

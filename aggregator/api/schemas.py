@@ -102,8 +102,11 @@ class DigestSummary(BaseModel):
     window_start: datetime
     window_end: datetime
     created_at: datetime
-    entry_count: int
-    item_count: int
+    entry_count: int = Field(description="Its entries: stories, each one or more publications")
+    item_count: int = Field(
+        description="The publications it lists, new or not: each entry's primary and every "
+        "other source's copy folded into it (the digest's own counts say how many are new)"
+    )
     email: Literal["sent", "pending", "failed", "none"] = Field(
         description="Its email: sent; pending (queued, retried until sent); failed (the "
         "SMTP server refused it for good with a 5xx, or its profile names nobody now: not "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -66,13 +67,20 @@ def _digest_entries(ctx: ApiContext, request: Request, profile: str | None) -> l
 
 
 def _digest_date(row: DigestRow) -> str:
-    """The digest's date as its email and files give it: in the profile's zone (its body's
-    "date"), not in UTC, where a Brussels digest of 00:30 was the day before's."""
+    """The digest's date and time as its email and files give them: its window's end in the
+    profile's zone (its body's "timezone"), not in UTC, where a Brussels digest of 00:30
+    was the day before's. The time too: two digests of one day (a profile sent twice daily,
+    one run by hand) had one title, which no reader could tell apart."""
     try:
-        date = json.loads(row.body_json or "{}").get("date")
+        body = json.loads(row.body_json or "{}")
     except ValueError:
-        date = None
-    return date if isinstance(date, str) else rfc3339(row.window_end)[:10]
+        body = {}
+    zone = body.get("timezone") if isinstance(body, dict) else None
+    try:
+        end = row.window_end.astimezone(ZoneInfo(zone) if isinstance(zone, str) else UTC)
+    except (ValueError, KeyError):  # a zone this machine does not know: its UTC time
+        end = row.window_end.astimezone(UTC)
+    return end.strftime("%Y-%m-%d %H:%M")
 
 
 def _digest_info(request: Request, suffix: str, profile: str | None) -> FeedInfo:
