@@ -115,6 +115,17 @@ def test_a_first_sentence_that_is_the_template_slot_stays_apart() -> None:
     assert pair(c, d) == (False, "template-difference")
 
 
+def test_plain_words_reworded_with_a_name_are_one_statement_corrected() -> None:
+    # "member states' representatives" became "the ambassadors (Coreper)" in one copy: a
+    # correction of its wording. Reported apart as another statement of one template, the
+    # Council's corrected release left the story the press and the Parliament told.
+    corrected = STATEMENT.replace("the latest compromise text", "the Danish compromise text")
+    assert pair(item("a", STATEMENT), item("b", corrected)) == (True, "jaccard")
+    # A name for a name is a slot filled differently, as a name added to a list is.
+    other = STATEMENT.replace("the Belgian Council Presidency", "the Danish Council Presidency")
+    assert pair(item("a", STATEMENT), item("b", other)) == (False, "template-difference")
+
+
 def test_own_intros_do_not_hide_a_slot_inside_the_body() -> None:
     a = item("a", "NGO A shares this declaration. " + ALIGN.format(extra="as well as Georgia, "))
     b = item("b", "The Council adopted it today. " + ALIGN.format(extra="as well as Armenia, "))

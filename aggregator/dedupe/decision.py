@@ -11,6 +11,7 @@ guard, which keeps apart statements written from one template
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from difflib import Match, SequenceMatcher
@@ -164,9 +165,22 @@ def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAU
             continue
         if left is start and replaced_sentences(sa, (i1, i2), sb, (j1, j2), thresholds):
             continue
-        if any(ka[i1:i2]) or any(kb[j1:j2]):
+        if _fills_a_slot(ka[i1:i2], kb[j1:j2]):
             return f"{' '.join(ta[i1:i2])} | {' '.join(tb[j1:j2])}"
     return None
+
+
+def _fills_a_slot(left: Sequence[bool], right: Sequence[bool]) -> bool:
+    """Is an edit (the keyword flags of its words on each side) a template's slot filled
+    differently: a name, number or date on both sides ("43" / "38", "Georgia" / "Armenia"),
+    or one added where the other side has nothing ("as well as Georgia," added to a list)?
+    Plain words replaced by words with a name ("member states' representatives" / "the
+    member states' ambassadors (Coreper)") are a correction of one statement's wording,
+    not another statement."""
+    named_left, named_right = any(left), any(right)
+    if named_left and named_right:
+        return True
+    return (named_left and not right) or (named_right and not left)
 
 
 @dataclass(frozen=True, slots=True)
