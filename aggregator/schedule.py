@@ -201,6 +201,7 @@ class Service:
         self._config = ConfigFiles(app.config_dir) if app.config_dir is not None else None
         self._store_file = StoreFileWatch(app.store.engine)
         self._digesting = 0  # digest runs in their threads now (an email may be in flight)
+        self._queue_waiting = False  # the last tick sent nothing: all due were queued
         # The store unreachable (PostgreSQL down): the refreshes and the chores both met it
         # at every tick, and each said so at ERROR, for as long as it lasted.
         self._store_outage = OutageLog(
@@ -227,7 +228,17 @@ class Service:
         try:
             if self.enqueue is not None:
                 sent = await asyncio.to_thread(self.enqueue, [source.id for source in due])
-                log.info("tick: %s due, %d sent to the workers", count(len(due), "source"), sent)
+                # Due sources a worker has not taken yet are not sent again: with no worker
+                # running, that line came at every tick. Said once, then when it changes.
+                waiting = sent == 0
+                log.log(
+                    logging.DEBUG if waiting and self._queue_waiting else logging.INFO,
+                    "tick: %s due, %d sent to the workers%s",
+                    count(len(due), "source"),
+                    sent,
+                    " (all queued already: waiting for a worker)" if waiting else "",
+                )
+                self._queue_waiting = waiting
                 return sent, 0
             results = await self._refresh(due, owner)
         finally:

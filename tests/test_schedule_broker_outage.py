@@ -160,3 +160,50 @@ def run_through_an_outage(
         proxy.restore()
         # 07:01: sent at once, not after workers.queue_timeout.
         assert step_at(11) == (3, ())
+
+
+def test_due_sources_all_queued_are_said_once_not_at_every_tick(
+    tmp_path: Path,
+    database_url: str,
+    own_redis_url: str,
+    smtp: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No worker runs: the sources sent at the first tick stay queued. "3 sources due, 0 sent
+    # to the workers" came at INFO every tick for as long as no worker took them.
+    settings = service_settings(smtp_port=smtp.port) + '[workers]\nqueue_timeout = "10m"\n'
+    config = write_config(
+        tmp_path / "config",
+        [feed_source(source_id, f"https://{source_id}.example.org/feed") for source_id in SOURCES],
+        settings=settings,
+    )
+    clock = FakeClock(START)
+    env = {
+        "AGGREGATOR_DATABASE_URL": database_url,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_BROKER_URL": own_redis_url,
+        "AGGREGATOR_WORKER_QUEUE": f"test-{uuid.uuid4().hex[:10]}",
+    }
+    with App.open(config, env, clock=clock) as app:
+        enqueuer = Enqueuer(app)
+        try:
+            service = Service(app, enqueue=enqueuer)
+            with caplog.at_level(logging.DEBUG, logger="aggregator.schedule"):
+                for minutes in (0, 1, 2, 3):
+                    clock.set(START + timedelta(minutes=minutes))
+                    asyncio.run(service.step())
+        finally:
+            enqueuer.close()
+    ticks = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == "aggregator.schedule" and "sent to the workers" in r.getMessage()
+    ]
+    assert [level for level, _ in ticks] == [
+        logging.INFO,
+        logging.INFO,
+        logging.DEBUG,
+        logging.DEBUG,
+    ]
+    assert ticks[0][1] == "tick: 3 sources due, 3 sent to the workers"
+    assert ticks[1][1].endswith("0 sent to the workers (all queued already: waiting for a worker)")
