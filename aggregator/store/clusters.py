@@ -66,9 +66,10 @@ from aggregator.store.bucket_index import (
 )
 from aggregator.store.engine import describe
 from aggregator.store.items import NewRow
+from aggregator.store.page_key import page_key
 from aggregator.store.schema import clusters, items, sources
 from aggregator.store.timestamps import from_db, to_db
-from aggregator.urls import same_page_key, same_page_variants
+from aggregator.urls import same_page_key
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +173,10 @@ def _not_numbered_since() -> Any:
 
 
 @functools.cache
-def _batch_by_url() -> Select[Any]:
-    return select(items.c.id, items.c.canonical_url, items.c.first_seen).where(
-        items.c.canonical_url.in_(bindparam("urls", expanding=True)),
+def _batch_by_page() -> Select[Any]:
+    """Rows whose link is one of the `pages` (`urls.same_page_key`): the expression index."""
+    return select(items.c.id, page_key().label("page"), items.c.first_seen).where(
+        page_key().in_(bindparam("pages", expanding=True)),
         _in_window(items.c.first_seen),
         _not_numbered_since(),
     )
@@ -545,15 +547,13 @@ class SqlCandidateIndex:
                 "below": below,
             }
             limit = self._thresholds.max_candidates
-            # By `same_page_key`: the stored links of every spelling of it (the index is on
-            # the links as stored).
-            pages = {same_page_key(f.item.canonical_url) for f in chunk}
-            urls = {page: list(own_urls[page]) for page in pages}
-            wanted = sorted({v for f in chunk for v in same_page_variants(f.item.canonical_url)})
-            rows = self._conn.execute(_batch_by_url(), {**params, "urls": wanted})
+            # By `same_page_key`: the stored links of every spelling of the page.
+            wanted = sorted({same_page_key(f.item.canonical_url) for f in chunk})
+            urls = {page: list(own_urls[page]) for page in wanted}
+            rows = self._conn.execute(_batch_by_page(), {**params, "pages": wanted})
             for r in rows:
                 if r.id not in by_key:
-                    urls[same_page_key(r.canonical_url)].append((int(r.id), from_db(r.first_seen)))
+                    urls[r.page].append((int(r.id), from_db(r.first_seen)))
             wanted = sorted({f.text_hash for f in chunk if f.text_hash is not None})
             hashes = {text_hash: list(own_hashes[text_hash]) for text_hash in wanted}
             if wanted:

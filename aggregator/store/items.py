@@ -39,6 +39,7 @@ from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
 from aggregator.store.sources import pending_reading
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
+from aggregator.urls import same_page_key, same_page_variants
 
 T = TypeVar("T")
 
@@ -307,22 +308,10 @@ def _corrected_events(
     return matched
 
 
-def _page_key(url: str) -> str:
-    """A page's address without its scheme and a leading "www.": a site that moves to https
-    or to its www host gives its old entries new links (and GUIDs, where those are links)."""
-    rest = url.split("://", 1)[-1]
-    return rest[4:] if rest.startswith("www.") else rest
-
-
 def _is_site_root(url: str) -> bool:
     """An entry without a link of its own is given its site's; that says nothing of which
     entry it is."""
-    return "/" not in _page_key(url).rstrip("/")
-
-
-def _page_variants(url: str) -> list[str]:
-    rest = _page_key(url)
-    return [f"{scheme}://{www}{rest}" for scheme in ("http", "https") for www in ("", "www.")]
+    return "/" not in same_page_key(url).removeprefix("//").rstrip("/")
 
 
 def _same_entry(row: RowMapping, item: Item) -> bool:
@@ -357,21 +346,21 @@ def _renamed(
     entry's alone in the document, and the two have the same words or the same date. A
     weekly newsletter at one fixed address has a new date each week: it stays a new item.
     """
-    listed_pages = Counter(_page_key(item.canonical_url) for item in unique)
+    listed_pages = Counter(same_page_key(item.canonical_url) for item in unique)
     wanted = {
-        _page_key(item.canonical_url): item
+        same_page_key(item.canonical_url): item
         for item in missing
         if item.identity.startswith(("g:", "u:"))
         and not item.identity.startswith("g:urn:ep-procedure:")
-        and listed_pages[_page_key(item.canonical_url)] == 1
+        and listed_pages[same_page_key(item.canonical_url)] == 1
         and not _is_site_root(item.canonical_url)
     }
     found: dict[str, RowMapping] = {}
     if wanted:
-        urls = {u for item in wanted.values() for u in _page_variants(item.canonical_url)}
+        urls = {u for item in wanted.values() for u in same_page_variants(item.canonical_url)}
         rows: dict[str, list[RowMapping]] = {}
         for row in _unlisted(conn, source_id, items.c.canonical_url, urls, listed, taken):
-            rows.setdefault(_page_key(row["canonical_url"]), []).append(row)
+            rows.setdefault(same_page_key(row["canonical_url"]), []).append(row)
         for page, item in wanted.items():
             same = [row for row in rows.get(page, ()) if _same_entry(row, item)]
             if len(same) == 1:

@@ -22,7 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+
+from aggregator.store.page_key import PAGE_KEY_SQL
 
 metadata = MetaData(
     naming_convention={
@@ -142,6 +145,8 @@ items = Table(
     Index(None, "published"),
     Index(None, "cluster_id"),
     Index(None, "dedupe_seq"),
+    # Dedupe looks a link up under every spelling of it (store/page_key.py).
+    Index("ix_items_page_key", text(f"({PAGE_KEY_SQL})")),
 )
 
 item_revisions = Table(
