@@ -6,6 +6,7 @@ first line) and marks the line the error must point to with ``# <-- error``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,13 @@ def test_dotted_key_layout_still_gets_a_line() -> None:
         ('any = ["-*"]', "'*' must follow a letter or digit"),
         ('any = ["re:"]', "empty regular expression"),
         ('any = ["re:a(?i)b"]', "global flags"),
+        # Said of what the user wrote, not of the group around it ("at position 3").
+        ("any = ['re:(?i)dma']", "global flags (?i) cannot be used"),
+        # A repetition inside a repetition held a refresh for good on one text.
+        ("any = ['re:(a+)+$']", "repeats a repetition with nothing required"),
+        ("any = ['re:(?:\\w+\\s?)+ markets act']", "repeats a repetition with nothing required"),
+        # "\b" in double quotes is TOML's backspace: the rule could never match.
+        ('any = ["re:\\bDMA\\b"]', "control character U+0008"),
         ('any = "chat control"', "'any' is not a list"),
         ('fields = []\nany = ["x"]', "bad 'fields'"),
         ('fields = "title"\nany = ["x"]', "bad 'fields'"),
@@ -92,7 +100,7 @@ def test_dotted_key_layout_still_gets_a_line() -> None:
 )
 def test_more_pattern_mistakes(body: str, message: str) -> None:
     text = f'[tag.x]\nlabel = "X"\n\n[[tag.x.rule]]\n{body}\n'
-    with pytest.raises(ConfigError, match=message.replace("*", r"\*").replace("(", r"\(")) as e:
+    with pytest.raises(ConfigError, match=re.escape(message)) as e:
         parse_tag_rules(text, "inline.toml")
     assert e.value.line is not None and e.value.line >= 4
 
@@ -125,3 +133,17 @@ def test_a_label_that_is_no_string_says_what_it_is(label: str, problem: str) -> 
         parse_tag_rules(text, "inline.toml")
     assert caught.value.problem == problem
     assert caught.value.key == "tag.x.label"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\w+(?:\s\w+)*",  # each turn a space and a word: one way to split the text
+        r"(?:\w+\s){1,3}markets",  # bounded
+        r"victims?\b.{0,40}\bcsam",
+        r"(?>a+)+b",  # atomic: never backtracks into
+    ],
+)
+def test_repetitions_that_split_the_text_one_way_are_accepted(pattern: str) -> None:
+    text = f"[tag.x]\nlabel = \"X\"\n\n[[tag.x.rule]]\nany = ['re:{pattern}']\n"
+    assert [topic.name for topic in parse_tag_rules(text, "inline.toml").topics] == ["x"]

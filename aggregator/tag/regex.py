@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from aggregator.tag.backtracking import nested_repetition
 from aggregator.tag.factors import (
     match_leads,
     max_width,
@@ -233,11 +234,32 @@ def compile_regex(source: str) -> Regex:
         try:
             re.compile(f"(?:{source})", flags)
         except re.error as exc:
+            # Said of what the user wrote: re's "at position 3" counts in the group around it.
+            flags_given = source[: source.find(")") + 1]
             raise PatternError(
                 raw,
-                f"regular expression cannot be used as a group: {exc}",
-                "scoped flags (?s:...)",
+                f"global flags {flags_given} cannot be used: a rule's patterns run as groups"
+                " of one expression (letter case is ignored already, unless the pattern has"
+                " capitals)",
+                "scoped flags, (?s:...) around the part they are for",
             ) from exc
+    control = next((c for c in source if ord(c) < 0x20 and c not in "\t\n\r"), None)
+    if control is not None:
+        # "\bDMA\b" in double quotes: TOML reads \b as a backspace, which no text holds.
+        raise PatternError(
+            raw,
+            f"regular expression holds the control character U+{ord(control):04X}"
+            + (" (\\b in a double-quoted TOML string is a backspace)" if control == "\b" else ""),
+            "the pattern in single quotes, 're:\\bDMA\\b', or each backslash doubled",
+        )
+    if nested_repetition(source, flags):
+        raise PatternError(
+            raw,
+            "regular expression repeats a repetition with nothing required in each turn ((a+)+,"
+            " (?:\\w+\\s?)+):"
+            " on some texts it backtracks for minutes",
+            "a part required in each turn, (?:\\w+\\s?)+ as \\w+(?:\\s\\w+)*, or a bound {1,5}",
+        )
     for probe in _EMPTY_PROBES:
         match = compiled.search(probe if flags else probe.lower())
         if match is not None and match.end() == match.start():
