@@ -529,6 +529,30 @@ def test_bad_parameters_are_problems_naming_them(
     assert_problem(client.get(path), 422, parameter)
 
 
+@pytest.mark.parametrize(
+    ("tag", "meant"),
+    [
+        ("CSAR", "did you mean 'csar'?"),  # tags are in lower case: an empty 200 before
+        ("org:PRESS", "did you mean 'org:press'?"),
+        ("nothing-sets-this", "unknown tag 'nothing-sets-this'"),
+    ],
+)
+def test_a_tag_nothing_carries_or_sets_is_a_problem_with_the_tag_meant(
+    client: httpx.Client, tag: str, meant: str
+) -> None:
+    for path in ("/api/v1/items", "/feeds/items.atom"):
+        response = client.get(path, params={"tag": tag})
+        assert_problem(response, 422, "tag")
+        assert meant in response.json()["detail"]
+
+
+def test_a_tag_the_config_sets_is_a_filter_though_nothing_carries_it_yet(
+    client: httpx.Client,
+) -> None:
+    # lang:mt can occur (a language), though no stored item is in Maltese: an empty page.
+    assert get_json(client, "/api/v1/items", tag="lang:mt")["items"] == []
+
+
 def test_a_range_ending_before_it_starts_is_refused(client: httpx.Client) -> None:
     response = client.get("/api/v1/items", params={"since": "2026-11-20", "until": "2026-11-10"})
     assert_problem(response, 422, "until")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from aggregator.api.context import ApiContext
 from aggregator.api.problems import bad_parameter
-from aggregator.store.schema import digests
+from aggregator.store.schema import digests, item_tags
 
 
 def known_sources(ctx: ApiContext, ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -39,6 +39,34 @@ def known_profile(ctx: ApiContext, profile: str | None) -> str | None:
             "profile", f"unknown digest profile {profile!r} (known: {_listed(known)})"
         )
     return profile
+
+
+def known_tags(ctx: ApiContext, tags: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags a stored item carries, or that the config may set (a topic of tags.toml, a tag a
+    source sets, an automatic tag that can occur); another is a typo to name ("DMA" for
+    "dma", "country:FR"), said with the tag meant, where the config would refuse it too,
+    not an empty page."""
+    from aggregator.settings.tag_refs import can_occur, topic_names, unknown_tag
+
+    if not tags:
+        return tags
+    with ctx.app.store.engine.connect() as conn:
+
+        def stored(tag: str) -> bool:
+            found = select(item_tags.c.tag).where(item_tags.c.tag == tag).limit(1)
+            return conn.execute(found).first() is not None
+
+        missing = [tag for tag in tags if not stored(tag)]
+        # A stored tag in lower case is what "CSAR" meant, whatever the config says now.
+        meant = {tag.lower() for tag in missing if tag != tag.lower() and stored(tag.lower())}
+    if not missing:
+        return tags
+    sources = tuple(ctx.configured_sources())
+    known = topic_names(ctx.app.tag_rules.text().data) | {t for s in sources for t in s.tags}
+    for tag in missing:
+        if tag not in known and not can_occur(tag, sources):
+            raise bad_parameter("tag", unknown_tag(tag, known | meant, sources))
+    return tags
 
 
 def _listed(names: set[str]) -> str:

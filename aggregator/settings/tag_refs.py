@@ -48,7 +48,7 @@ def check_tag_references(
     unknown = [
         (loc, tag)
         for loc, tag in named
-        if tag not in known and not (loc[-2] != "topic_order" and _automatic(tag, sources))
+        if tag not in known and not (loc[-2] != "topic_order" and can_occur(tag, sources))
     ]
     if not unknown:
         return
@@ -58,15 +58,7 @@ def check_tag_references(
         line = KeyLines(path.read_text(encoding="utf-8-sig")).line_of(loc)
     except (OSError, UnicodeDecodeError):
         line = None
-    message = f"unknown tag {tag!r}"
-    close = difflib.get_close_matches(tag, sorted(known), n=1, cutoff=0.6)
-    if tag != tag.lower() and _automatic(tag.lower(), sources):
-        close = [tag.lower()]  # "country:DE": automatic tags are in lower case
-    meant = _procedure_meant(tag)
-    if meant is not None and _automatic(meant, sources):
-        close = [meant]  # "procedure:2025/0260(cod)": the reference as tags write it
-    if close:
-        message += f"; did you mean {close[0]!r}?"
+    message = unknown_tag(tag, known, sources)
     others = [other for _, other in unknown[1:]]
     more = f"and {len(others)} more: {', '.join(map(repr, others))}" if others else None
     raise ConfigError(
@@ -78,6 +70,20 @@ def check_tag_references(
         + ("" if loc[-2] == "topic_order" else "; or an automatic tag such as 'lang:de'"),
         more=more,
     )
+
+
+def unknown_tag(tag: str, known: Iterable[str], sources: Sequence[Source]) -> str:
+    """ "unknown tag 'X'", and the known one it may be a typo of ("; did you mean 'x'?")."""
+    message = f"unknown tag {tag!r}"
+    close = difflib.get_close_matches(tag, sorted(known), n=1, cutoff=0.6)
+    if tag != tag.lower() and (tag.lower() in known or can_occur(tag.lower(), sources)):
+        close = [tag.lower()]  # "country:DE", "DMA": tags are in lower case
+    meant = _procedure_meant(tag)
+    if meant is not None and can_occur(meant, sources):
+        close = [meant]  # "procedure:2025/0260(cod)": the reference as tags write it
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return message
 
 
 def _procedure_meant(tag: str) -> str | None:
@@ -92,7 +98,7 @@ def _procedure_meant(tag: str) -> str | None:
     return f"procedure:{found[0]}" if len(found) == 1 else None
 
 
-def _automatic(tag: str, sources: Sequence[Source]) -> bool:
+def can_occur(tag: str, sources: Sequence[Source]) -> bool:
     """Whether an automatic tag (tag/auto.py) can occur: of a known organisation kind, source
     kind, language or source, of a configured institution or country; a procedure reference
     as tags write it ("procedure:2022/0155(COD)"), a stage or an event kind of procedure

@@ -25,7 +25,7 @@ from aggregator.api.feeds_out import (
     json_feed,
     rfc3339,
 )
-from aggregator.api.known import known_profile, known_sources
+from aggregator.api.known import known_profile, known_sources, known_tags
 from aggregator.api.problems import problem_responses
 from aggregator.api.rendering import rendered, summary_of
 from aggregator.api.responses import cached
@@ -100,7 +100,7 @@ def _item_entries(
     ctx: ApiContext, tag: list[str] | None, source: list[str] | None, org: list[OrgKind] | None
 ) -> list[FeedEntry]:
     where = queries.ItemFilter(
-        tags=params.texts("tag", tag, most=params.MAX_TAGS),
+        tags=known_tags(ctx, params.texts("tag", tag, most=params.MAX_TAGS)),
         sources=known_sources(ctx, params.texts("source", source)),
         orgs=tuple(o.value for o in dict.fromkeys(org or ())),
     )

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from aggregator.api import pagination, params
 from aggregator.api.context import ApiContext, context
-from aggregator.api.known import known_sources
+from aggregator.api.known import known_sources, known_tags
 from aggregator.api.problems import bad_parameter, not_found, problem_responses
 from aggregator.api.responses import cached_json
 from aggregator.api.schemas import ItemDetail, ItemPage, item_detail, item_out
@@ -60,7 +60,7 @@ def item_filter(
             "until", f"{end.isoformat()} is before since ({start.isoformat()}): swap them?"
         )
     return queries.ItemFilter(
-        tags=params.texts("tag", tag, most=params.MAX_TAGS),
+        tags=known_tags(ctx, params.texts("tag", tag, most=params.MAX_TAGS)),
         sources=known_sources(ctx, params.texts("source", source)),
         orgs=tuple(o.value for o in dict.fromkeys(org or ())),
         languages=params.languages("language", language),
