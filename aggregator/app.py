@@ -180,12 +180,6 @@ class App:
         if log_level is not None:
             log_level(settings.log_level)
         database_file = sqlite_file(settings.database_url)
-        if existing_store and database_file is not None and not database_file.exists():
-            raise StoreError(
-                f"no store at {database_file}: nothing has been refreshed with this"
-                " configuration (is data_dir, database_url or AGGREGATOR_DATA_DIR /"
-                " AGGREGATOR_DATABASE_URL mistyped?)"
-            )
         in_data_dir = database_file is not None and database_file.absolute().is_relative_to(
             settings.data_dir
         )
@@ -199,6 +193,13 @@ class App:
         tag_rules = RulesLoader(config_dir, settings.data_dir / "cache")
         tag_rules.check()
         check_tags_named(settings, sources, tag_rules)
+        # After every config check: a config error is exit 2 whether a store exists or not.
+        if existing_store and database_file is not None and not database_file.exists():
+            raise StoreError(
+                f"no store at {database_file}: nothing has been refreshed with this"
+                " configuration (is data_dir, database_url or AGGREGATOR_DATA_DIR /"
+                " AGGREGATOR_DATABASE_URL mistyped?)"
+            )
         store = open_store(
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )

@@ -342,3 +342,21 @@ def test_sources_check_names_a_problem_of_each_file(
     assert main(["--config", str(config), "sources", "check"]) == 2
     err = capsys.readouterr().err
     assert "aggregator.toml" in err and "sources.toml" in err and "intervall" in err
+
+
+@pytest.mark.parametrize("argv", READ_ONLY, ids=" ".join)
+def test_a_read_only_command_says_a_config_error_before_a_missing_store(
+    argv: list[str],
+    config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A broken tags.toml with no store yet was "no store" (exit 3): fixed, the next run
+    # would have stopped at the tags all the same.
+    (config / "tags.toml").write_text('[tag.x]\nlabel = "X"\n[[tag.x.rule]]\nany = ["re:("]\n')
+    monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(tmp_path / "vra"))
+    code, out, err = run(capsys, config, *argv)
+    assert code == EXIT_CONFIG, out + err
+    assert "tags.toml:4" in err and "no store" not in err
+    assert not (tmp_path / "vra").exists()
