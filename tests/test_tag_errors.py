@@ -147,3 +147,15 @@ def test_a_label_that_is_no_string_says_what_it_is(label: str, problem: str) -> 
 def test_repetitions_that_split_the_text_one_way_are_accepted(pattern: str) -> None:
     text = f"[tag.x]\nlabel = \"X\"\n\n[[tag.x.rule]]\nany = ['re:{pattern}']\n"
     assert [topic.name for topic in parse_tag_rules(text, "inline.toml").topics] == ["x"]
+
+
+def test_two_topics_under_one_label_are_an_error_naming_both() -> None:
+    # Two digest sections headed alike, which no reader could tell apart.
+    text = (
+        '[tag.dma]\nlabel = "Digital Markets Act"\n[[tag.dma.rule]]\nany = ["dma"]\n\n'
+        '[tag.gatekeepers]\nlabel = "digital markets act"\n[[tag.gatekeepers.rule]]\n'
+        'any = ["gatekeeper"]\n'
+    )
+    with pytest.raises(ConfigError, match="also the label of tag 'dma'") as caught:
+        parse_tag_rules(text, "inline.toml")
+    assert caught.value.line == 7

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -194,6 +194,7 @@ class _Loader:
         compiled: list[TopicRules] = []
         for name, body in tags.items():
             topic, rules = self.load_tag(name, body)
+            self.label_unique(topic, topics)
             topics.append(topic)
             compiled.append(rules)
         field_sets = frozenset(rule.fields for topic in compiled for rule in topic.rules)
@@ -329,6 +330,18 @@ class _Loader:
         rules = tuple(self.load_rule(name, index, raw) for index, raw in enumerate(raw_rules))
         topic = TopicTag(name=name, label=label.strip(), description=" ".join(description.split()))
         return topic, TopicRules(tag=name, rules=rules)
+
+    def label_unique(self, topic: TopicTag, before: Sequence[TopicTag]) -> None:
+        """Two topics under one label made two digest sections headed alike, which no reader
+        could tell apart."""
+        same = next((t for t in before if t.label.casefold() == topic.label.casefold()), None)
+        if same is not None:
+            raise self.error(
+                f"label {topic.label!r} is also the label of tag {same.name!r}",
+                line=self.lines.key(self.lines.table("tag", topic.name), "label"),
+                key=f"tag.{topic.name}.label",
+                expected="a label of its own: the digest heads a section with it",
+            )
 
     def load_rule(self, tag: str, index: int, raw: Mapping[str, object]) -> Rule:
         # Counted from 0, as every other config message counts (`source[0]`, `recipients[0]`).
