@@ -43,7 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator import __version__, cron
 from aggregator.config_watch import ConfigFiles
-from aggregator.errors import AggregatorError, HostHeld, SendDeferred, SourceBusy
+from aggregator.errors import AggregatorError, HostHeld, SendDeferred, SourceBusy, StoreError
 from aggregator.models import Source, SourceResult
 from aggregator.outages import OutageLog, store_unreachable
 from aggregator.settings import DigestProfile
@@ -202,6 +202,9 @@ class Service:
         self._store_file = StoreFileWatch(app.store.engine)
         self._digesting = 0  # digest runs in their threads now (an email may be in flight)
         self._queue_waiting = False  # the last tick sent nothing: all due were queued
+        # Leases a refresh could not give back (the store down): (source id, or None for
+        # all of the owner's; owner), given back at the next refresh.
+        self._unreleased: list[tuple[str | None, str]] = []
         # The store unreachable (PostgreSQL down): the refreshes and the chores both met it
         # at every tick, and each said so at ERROR, for as long as it lasted.
         self._store_outage = OutageLog(
@@ -265,13 +268,18 @@ class Service:
         from aggregator.app import REFRESH_LEASE, busy_results
 
         engine = self.app.store.engine
+        await self._give_back_unreleased()
         # The lease writes in a thread: a store another program holds locked (a `prune`, a
         # big `refresh`) kept them waiting up to its busy timeout, 30 s, on the event loop,
         # and a digest due meanwhile, or a SIGTERM, waited as long.
         for source in due:
             earlier = self._read.pop(source.id, None)
             if earlier is not None:  # read by a refresh still waiting for others: free it
-                await asyncio.to_thread(leases.release, engine, source.id, owner=earlier)
+                try:
+                    await asyncio.to_thread(leases.release, engine, source.id, owner=earlier)
+                except StoreError:
+                    self._unreleased.append((source.id, earlier))
+                    raise
         now = self.app.clock()
         ids = [source.id for source in due]
         held = await asyncio.to_thread(
@@ -299,9 +307,34 @@ class Service:
                 if self._read.get(source_id) == owner:
                     del self._read[source_id]
             # Shielded: cancelled (a second SIGTERM), the thread still gives the leases back.
-            await asyncio.shield(asyncio.to_thread(leases.release_all, engine, owner=owner))
+            try:
+                await asyncio.shield(asyncio.to_thread(leases.release_all, engine, owner=owner))
+            except StoreError:
+                # The store went away while the sources were read: given back when it is
+                # back. Left held, they stayed "busy" to this very service for the lease's
+                # hour, every tick skipping them as read by another refresh.
+                self._unreleased.append((None, owner))
+                raise
         by_id = {result.source_id: result for result in done} | busy
         return [by_id[source_id] for source_id in ids if source_id in by_id]
+
+    async def _give_back_unreleased(self) -> None:
+        """Give back the leases a refresh of this service could not, the store down when it
+        ended (`_refresh`): before the next claims, which would find them held."""
+        engine = self.app.store.engine
+        pending, self._unreleased = self._unreleased, []
+        failed: StoreError | None = None
+        for source_id, owner in pending:
+            try:
+                if source_id is None:
+                    await asyncio.to_thread(leases.release_all, engine, owner=owner)
+                else:
+                    await asyncio.to_thread(leases.release, engine, source_id, owner=owner)
+            except StoreError as exc:
+                self._unreleased.append((source_id, owner))
+                failed = exc
+        if failed is not None:
+            raise failed  # still down: this tick waits for it, as its claims would
 
     def due_fires(self, now: datetime) -> list[tuple[DigestProfile, datetime]]:
         """The due profiles, each with the scheduled time it is due for."""

@@ -97,3 +97,41 @@ def test_a_store_outage_is_said_once_and_its_end_once(
     assert down.endswith("): due sources and digests wait for it; retrying every tick (60s)")
     assert "\n" not in down
     assert back == f"store {store} reachable again (unreachable for 11m 0s)"
+
+
+def test_sources_read_when_the_store_went_away_are_fetched_when_it_is_back(
+    tmp_path: Path,
+    postgres_url: str,
+    http_server: FixtureServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The store went away while a source was read: the refresh could not give its lease
+    # back, and once the store was back this very service skipped the source for the
+    # lease's hour as "read by another refresh" (itself), a line at every tick.
+    import threading
+    import time
+
+    http_server.add("/a.xml", body=rss("A", [POST]), delay=1.5)
+    config = service_config(
+        tmp_path / "config", [feed_source("ngo-a", http_server.url("/a.xml"))], smtp_port=None
+    )
+    clock = FakeClock(START)
+    with TcpProxy.to(postgres_url) as proxy:
+        env = {
+            "AGGREGATOR_DATABASE_URL": proxy.url(postgres_url),
+            "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        }
+        with App.open(config, env, clock=clock) as app:
+            service = Service(app)
+            with caplog.at_level(logging.INFO, logger="aggregator"):
+                first = threading.Thread(target=lambda: asyncio.run(service.step()))
+                first.start()
+                time.sleep(0.5)  # the source is being read
+                proxy.cut()
+                first.join(timeout=30)
+                proxy.restore()
+                clock.set(START + timedelta(minutes=1))
+                assert asyncio.run(service.step()).refreshed == 1
+                (health,) = app.health()
+    assert health.last_status == "new"
+    assert not [r for r in caplog.records if "another refresh is reading it" in r.getMessage()]
