@@ -7,7 +7,8 @@ what a refresh of the new source will see. Candidates, in order:
 1. the URL itself, when it already is a feed;
 2. the page's ``<link rel="alternate">`` of a feed type (RSS, Atom, JSON Feed), comment
    feeds last;
-3. common paths on the site's root (/feed, /rss.xml, ...), the ones CMSs publish.
+3. common paths in the page's folder, then on the site's root (/feed, /rss.xml, ...), the
+   ones CMSs publish.
 
 With no feed, `propose_selectors` guesses the listing's item selector from the page's shape:
 a group of three or more sibling elements of the same tag and classes, each holding a link,
@@ -181,8 +182,16 @@ def _is_comment_feed(link: FeedLink) -> bool:
 
 
 def common_feed_urls(page_url: str) -> list[str]:
+    """The common paths in the page's folder, then on the site's root: a site installed in
+    a folder (`/blog/`, `/en/news/`) publishes its feed there, and only the root was tried."""
     parts = urlsplit(page_url)
-    return [urlunsplit((parts.scheme, parts.netloc, path, "", "")) for path in COMMON_PATHS]
+    folder = parts.path[: parts.path.rfind("/") + 1] if "/" in parts.path else "/"
+    bases = dict.fromkeys([folder.rstrip("/"), ""])  # "" for the root; once if the same
+    return [
+        urlunsplit((parts.scheme, parts.netloc, base + path, "", ""))
+        for base in bases
+        for path in COMMON_PATHS
+    ]
 
 
 def newest_date(items: Sequence[RawItem]) -> datetime | None:

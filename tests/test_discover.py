@@ -76,10 +76,15 @@ def test_comment_feeds_go_last_and_base_href_resolves() -> None:
     ]
 
 
-def test_common_paths_are_on_the_site_root() -> None:
+def test_common_paths_are_in_the_page_s_folder_then_on_the_site_root() -> None:
+    # A site installed in a folder publishes its feed there: only the root was tried.
     urls = common_feed_urls("https://ngo.example:8443/en/news/?page=2")
-    assert urls[0] == "https://ngo.example:8443/feed"
-    assert "https://ngo.example:8443/index.xml" in urls and len(urls) == 6
+    assert urls[0] == "https://ngo.example:8443/en/news/feed"
+    assert urls[6] == "https://ngo.example:8443/feed"
+    assert "https://ngo.example:8443/index.xml" in urls and len(urls) == 12
+    # A page on the root: the root's paths, once.
+    assert common_feed_urls("https://ngo.example/news.html")[0] == "https://ngo.example/feed"
+    assert len(common_feed_urls("https://ngo.example/")) == 6
 
 
 def test_listing_proposal_on_a_page_full_of_other_repeated_links() -> None:
