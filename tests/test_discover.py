@@ -235,6 +235,17 @@ def test_add_falls_back_to_common_paths_and_makes_ids_unique(
     assert code == 2 and "already configured" in err
 
 
+def test_add_finds_the_feed_of_a_site_installed_in_a_folder(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A blog under /eta/ publishes /eta/rss.xml: only the root's paths were tried.
+    page_url = http_server.add("/eta/", body=b"<html><title>Eta</title></html>", content_type=HTML)
+    http_server.add("/eta/rss.xml", body=WORDPRESS_FEED, content_type="application/rss+xml")
+    code, out, _ = run(capsys, "--config", str(config), "sources", "add", page_url, "--id", "eta")
+    assert code == 0, out
+    assert sources_of(config)[-1]["url"] == http_server.url("/eta/rss.xml")
+
+
 def test_a_dry_run_refuses_what_the_real_run_would(
     http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
