@@ -652,6 +652,9 @@ class Service:
             id="tick",
             coalesce=True,
             max_instances=1,
+            # Late is fine: a tick only wakes the loop. With APScheduler's default grace of
+            # 1 s, a loop busy a few seconds skipped the tick with a WARNING in the log.
+            misfire_grace_time=None,
         )
         for profile in self.app.settings.digest.profiles:
             scheduler.add_job(
