@@ -104,6 +104,9 @@ def digest_reference(last_end: datetime | None, first_seen: datetime) -> datetim
     return last_end if last_end is not None else first_seen
 
 
+QUEUED = "queued, "  # `_log_delivery`'s context of an email queued by an earlier run
+
+
 def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
     """One line per email: a failed send at WARNING with the server's reason (it stays
     queued and is retried), so an operator at log_level = "warning" still sees it; one
@@ -126,6 +129,10 @@ def _log_delivery(outcome: DeliveryOutcome, context: str) -> None:
             context,
             outcome.error or "no reason given",
         )
+    elif outcome.status == "busy" and context == QUEUED:
+        # Another service is sending the queued email now (two schedulers, one by mistake):
+        # nothing of this one's to say, and "queued, busy" read as an email left waiting.
+        log.debug("digest %s (window to %s): %s%s", outcome.profile, window, context, "busy")
     else:
         log.info("digest %s (window to %s): %s%s", outcome.profile, window, context, outcome.status)
 
@@ -395,7 +402,7 @@ class Service:
             log.info("digest %s: %d entries; nothing to send", profile.name, run.digest.entry_count)
         for outcome in run.deliveries:  # earlier windows' queued emails first, then this one
             own = this_one(outcome)
-            _log_delivery(outcome, f"{run.digest.entry_count} entries; " if own else "queued, ")
+            _log_delivery(outcome, f"{run.digest.entry_count} entries; " if own else QUEUED)
         if unwritten is not None:
             self._keep_unwritten(unwritten)
         elif run.files and not run.digest.is_empty:
@@ -531,7 +538,7 @@ class Service:
             self._failed("retrying queued digests", exc)
             return
         for outcome in outcomes:
-            _log_delivery(outcome, "queued, ")
+            _log_delivery(outcome, QUEUED)
 
     async def prune(self) -> None:
         """Delete what the retention settings let go (in a thread: it blocks). It may run

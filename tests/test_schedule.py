@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -368,3 +368,26 @@ def test_a_source_held_by_its_hosts_wait_is_not_counted_or_warned_of_as_failed(
     assert any("tick: refreshed 1 source, 1 failed, 1 not asked" in r.getMessage() for r in told)
     warned = [r.getMessage() for r in told if r.levelno >= logging.WARNING]
     assert len(warned) == 1 and "rate limited" in warned[0]
+
+
+def test_a_queued_email_another_service_is_sending_is_no_line_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Two schedulers (one by mistake): the second logged "another run recorded a digest ...;
+    # nothing sent" and then "queued, busy", which read as an email left waiting.
+    from aggregator.deliver.outbox import DeliveryOutcome
+    from aggregator.schedule import QUEUED, _log_delivery
+
+    def outcome(status: Literal["busy", "sent"]) -> DeliveryOutcome:
+        end = datetime(2026, 11, 28, 2, 8, tzinfo=UTC)
+        return DeliveryOutcome(
+            profile="daily", window_end=end, message_id="<m@x>", status=status, attempts=1
+        )
+
+    with caplog.at_level(logging.DEBUG, logger="aggregator.schedule"):
+        _log_delivery(outcome("busy"), QUEUED)
+        _log_delivery(outcome("sent"), QUEUED)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.DEBUG, "digest daily (window to 2026-11-28T02:08+00:00): queued, busy"),
+        (logging.INFO, "digest daily (window to 2026-11-28T02:08+00:00): queued, sent"),
+    ]
