@@ -761,11 +761,15 @@ class Refresher:
         """`kept`: the stored rhythm, for a document not read again (`_save_same`)."""
         fetched, prepared = read.fetched, read.prepared
         now = self.clock()
-        rhythm = kept or Rhythm(
-            posting_gap=posting_interval(
-                [i.published for i in prepared.items if not i.published_is_fallback]
-            ),
-            ttl=prepared.ttl,
+        rhythm = (
+            kept
+            if kept is not None
+            else Rhythm(
+                posting_gap=posting_interval(
+                    [i.published for i in prepared.items if not i.published_is_fallback]
+                ),
+                ttl=prepared.ttl,
+            )
         )
         next_at = next_fetch_after_success(
             now=now,
