@@ -362,12 +362,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
         if not active:
             state = "disabled" if h.id in enabled else "removed from config"
         problem = " ".join(part for part in (h.last_error, advice(h) and f"({advice(h)})") if part)
+        # The last document's warning when it was read, then what is not an error but
+        # worth knowing: a move or a hold does not hide what the document said.
+        notes: list[str | None] = [problem or _warning_text((h.last_warning or "").splitlines())]
         # Fetched from elsewhere since a 301/308; the config still says the old address.
-        moved = moved_note(h, configured_url.get(h.id, h.url)) if active else None
-        if moved is not None:
-            problem = f"{problem}; {moved}" if problem else moved
-        if (why := held(h)) is not None:
-            problem = f"{problem}; {why}" if problem else why
+        notes.append(moved_note(h, configured_url.get(h.id, h.url)) if active else None)
+        notes.append(held(h))
         lines.append(
             Row(
                 [
@@ -378,7 +378,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
                     str(h.item_count),
                     _when(next_fetch(h)) if active else "-",
                 ],
-                problem or _warning_text((h.last_warning or "").splitlines()),
+                "; ".join(note for note in notes if note),
             )
         )
     print_table(

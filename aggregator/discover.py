@@ -44,6 +44,7 @@ from aggregator.parse import parse_document
 from aggregator.parse.encoding import decode
 from aggregator.parse.soup import html_soup
 from aggregator.parse.urls import absolute_http_url
+from aggregator.text import html_to_text
 
 # Media types of <link rel="alternate"> that name a feed. application/json alone is not
 # enough: WordPress announces its REST API with it on every page (see `_is_feed_link`).
@@ -111,6 +112,9 @@ class Attempt:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Discovery:
     page_url: str  # the page as fetched, after redirects
+    # The page's address to configure: the URL asked for, unless only permanent redirects
+    # led on. A temporary one's target ("?page=1", a dated path, a login wall) is not it.
+    address: str
     page_title: str | None
     feed: FoundFeed | None
     proposal: ListingProposal | None  # only when no feed was found
@@ -431,7 +435,8 @@ def best_listing(source_id: str, fetched: Fetched) -> ListingProposal | None:
         document = check_listing(source_id, fetched, selectors)
         if document is None:
             continue
-        titled = [item.title for item in document.items if item.title]
+        # As the digest will show them: "AT&T", not the "<pre>AT&amp;T</pre>" read.
+        titled = [html_to_text(item.title) for item in document.items if item.title]
         if len(titled) >= MIN_PARSED:
             return ListingProposal(
                 selectors=selectors,
@@ -461,6 +466,7 @@ async def discover(
         if found:
             return Discovery(
                 page_url=page.url,
+                address=page.permanent_redirect or url,
                 page_title=found.title,
                 feed=found,
                 proposal=None,
@@ -483,6 +489,7 @@ async def discover(
         if found:
             return Discovery(
                 page_url=page.url,
+                address=page.permanent_redirect or url,
                 page_title=page_title,
                 feed=found,
                 proposal=None,
@@ -490,6 +497,7 @@ async def discover(
             )
     return Discovery(
         page_url=page.url,
+        address=page.permanent_redirect or url,
         page_title=page_title,
         feed=None,
         proposal=best_listing(source_id, page),

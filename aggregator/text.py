@@ -159,6 +159,14 @@ def plain_as_html(text: str) -> str:
     entity literally."""
     if "&" in text:
         text = html_module.unescape(text)
+    return decoded_text_as_html(text)
+
+
+def decoded_text_as_html(text: str) -> str:
+    """Text whose entities a parser decoded already (a page's text or attribute value, as a
+    browser shows it) in the form `html_to_text` reads back as that very text. A "&lt;" left
+    in it is what the page shows: decoding it again made a title read "<b>" where the page
+    and the same item's summary say "&lt;b&gt;"."""
     if "<" not in text and "&" not in text:
         return text
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -340,6 +340,23 @@ def test_add_saves_the_url_asked_for_not_a_temporary_redirect_s_target(
     assert sources_of(config)[-1]["url"] == asked
 
 
+def test_a_listing_reached_through_a_temporary_redirect_keeps_the_url_asked_for(
+    http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "/fr/actualites" answering 302 to "page 1" of a listing: the page's address is the one
+    # asked for; the proposal's sample titles read as text, not as the parser's markup.
+    page = DRUPAL.replace(b"</h3>", b" &amp; Q&amp;A</h3>", 1)
+    http_server.add("/fr/presse/liste.html", body=page, content_type=HTML)
+    asked = http_server.redirect("/fr/actualites", "/fr/presse/liste.html?page=1", status=302)
+    code, out, _ = run(capsys, "--config", str(config), "sources", "add", asked, "--accept")
+    assert code == 0, out
+    assert f"no feed found for {asked}\n" in out
+    samples = out.split("e.g. ", 1)[1].splitlines()[0]
+    assert "<pre>" not in samples and "&amp;" not in samples and " & Q&A" in samples
+    added = sources_of(config)[-1]
+    assert added["url"] == asked and added["kind"] == "html"
+
+
 def test_add_finds_a_feed_served_as_text_html(
     http_server: FixtureServer, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

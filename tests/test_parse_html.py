@@ -310,6 +310,23 @@ def test_page_text_that_looks_like_markup_is_kept_as_written() -> None:
     assert item.summary == "Online <safety> & you"
 
 
+def test_text_a_page_shows_escaped_is_kept_escaped_in_titles_as_in_summaries() -> None:
+    # "&amp;lt;b&amp;gt;" is what a page writes to show "&lt;b&gt;" (an article on HTML
+    # escaping): the parsed text holds "&lt;b&gt;", and decoding it once more made the title
+    # read "<b>" while its summary and the browser say "&lt;b&gt;".
+    page = (
+        b"<html><body><li><h3><a href='/1'>Escaping &amp;lt;b&amp;gt; in HTML</a></h3>"
+        b"<p>Escaping &amp;lt;b&amp;gt; in HTML</p>"
+        b"<span data-title='Also &amp;amp; here'></span></li></body></html>"
+    )
+    selectors = Selectors(item="li", title="h3", link="a", summary="span@data-title")
+    source = html_source(selectors, language="en")
+    doc = parse_document(source, fetched(page, "https://www.example.org/"))
+    (item,) = normalise_document(source, doc, now=datetime(2026, 3, 4, tzinfo=UTC))
+    assert item.title == "Escaping &lt;b&gt; in HTML"
+    assert item.summary == "Also &amp; here"
+
+
 def test_posts_under_one_heading_and_link_are_kept_when_their_dates_or_texts_differ() -> None:
     # bayern.de's social wall: every post is headed "Unser Bayern" and links to the profile;
     # only the date and the text tell them apart. A teaser shown again in a sidebar (no

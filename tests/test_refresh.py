@@ -404,6 +404,30 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
     assert "update its url in sources.toml" in out
 
 
+def test_the_sources_table_says_a_moved_source_s_warning_beside_the_move(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    http_server.add("/new.html", body=LISTING, content_type="text/html; charset=utf-8")
+    http_server.redirect("/old.html", "/new.html", status=301)
+    selectors = {**COUNCIL_SELECTORS, "summary": "div.no-such-part"}
+    council = source(
+        "council",
+        http_server.url("/old.html"),
+        kind="html",
+        org="institution",
+        selectors=selectors,
+    )
+    config = write_config(env / "config", [council], settings=FAST)
+    code, doc = refresh_json(capsys, config)
+    assert code == 0 and statuses(doc) == {"council": "new"}
+    code, out, _ = run(capsys, "--config", str(config), "sources")
+    assert code == 0
+    # The note wraps inside its cell: the table's rules out, its words joined.
+    row = " ".join(out.translate({ord(c): " " for c in "│┃"}).split())
+    assert f"moved permanently to {http_server.url('/new.html')}" in row
+    assert "warning: summary selector 'div.no-such-part' matched nothing" in row
+
+
 def test_a_permanent_redirect_to_a_temporary_one_records_the_permanent_target(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

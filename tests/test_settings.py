@@ -349,7 +349,7 @@ SOURCE_CASES = [
         + FEED.replace('"ok"', '"three"').replace('"feed"', '"html"')
         + '[source.selectors]\nitem = "li"\ntitle = "h3"\nlink = "a"\ndate = "time@"  # <-\n',
         "source[2].selectors.date",
-        "invalid CSS selector 'time@'",
+        "selector 'time@': no attribute name follows the @",
         "optionally ending in @attribute",
     ),
     Bad(

@@ -219,7 +219,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"aggregator: {exc.advice}", file=sys.stderr)
         return EXIT_SOURCES_FAILED
     entry: dict[str, Any] = {
-        "id": args.id or unique_id(id_from_url(found.page_url), taken),
+        "id": args.id or unique_id(id_from_url(found.address), taken),
         "org": args.org or str(OrgKind.NGO),
         "tags": list(args.tag),
     }
@@ -241,13 +241,13 @@ def cmd_add(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     tried = ", ".join(f"{a.url} ({a.outcome})" for a in found.attempts) or "-"
-    print(f"no feed found for {found.page_url}\n  tried: {tried}")
+    print(f"no feed found for {found.address}\n  tried: {tried}")
     proposal = found.proposal
     if proposal is None:
         print("no listing recognised either: write an html source with selectors by hand")
         return EXIT_SOURCES_FAILED
-    if canonical_url(found.page_url) in known:
-        print(f"{found.page_url} is already configured as {known[canonical_url(found.page_url)]!r}")
+    if canonical_url(found.address) in known:
+        print(f"{found.address} is already configured as {known[canonical_url(found.address)]!r}")
         return EXIT_OK
     samples = "; ".join(proposal.sample_titles)
     print(
@@ -263,8 +263,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     }
     html_entry = {
         **entry,
-        "name": args.name or found.page_title or urlsplit(found.page_url).hostname,
-        "url": found.page_url,
+        "name": args.name or found.page_title or urlsplit(found.address).hostname,
+        "url": found.address,
         "kind": str(SourceKind.HTML),
         "selectors": selectors,
     }

@@ -36,7 +36,7 @@ from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.soup import html_soup
 from aggregator.parse.urls import absolute_http_url
-from aggregator.text import html_to_text, plain_as_html
+from aggregator.text import decoded_text_as_html, html_to_text
 from aggregator.urls import canonical_url
 
 _ATTRIBUTE = re.compile(r"^(.*?)@([A-Za-z_:][\w:.-]*)$", re.S)
@@ -376,7 +376,7 @@ def _item(element: Tag, selectors: Selectors, page: _Page, misses: _Misses) -> R
     item = RawItem(
         url=url,
         # The page's text as read, not markup: "Kids <13" is no tag.
-        title=plain_as_html(title) if title else None,
+        title=decoded_text_as_html(title) if title else None,
         summary=summary,
         published=published,
         language=own_language or page.language,
@@ -448,7 +448,7 @@ def _summary(scope: _Scope, selector: str) -> str | None:
         return None
     if target.attribute:
         value = _attribute(found, target.attribute)
-        return plain_as_html(value) if value else None
+        return decoded_text_as_html(value) if value else None
     markup = _visible_markup(found, scope.nested)
     return markup if html_to_text(markup).strip() else None
 

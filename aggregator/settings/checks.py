@@ -350,6 +350,13 @@ def _check_css(value: str) -> str:
     css, attribute = split_attribute(value)
     if attribute is not None and not css.strip():
         return value  # "@href": the item element's own attribute
+    head = value.rstrip()
+    if head.endswith("@") and head.count("[") == head.count("]"):
+        # "time@": the attribute's name is missing, not the selector in the wrong place.
+        raise fail(
+            f"invalid CSS selector {value!r}: no attribute name follows the @",
+            "a CSS selector, optionally ending in @attribute, as in 'time@datetime'",
+        )
     try:
         soupsieve.compile(css)
     # NotImplementedError: a pseudo-element ("h3::text"), which soupsieve refuses.
