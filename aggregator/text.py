@@ -41,7 +41,15 @@ _MARKS = (_PARA, _LINE_MARK, _BR)
 _NO_MARKS = dict.fromkeys(map(ord, _MARKS))
 _BREAKS = re.compile("[\ue000-\ue002]+")
 _PARSERS = threading.local()  # an lxml parser must not be shared between threads
-_TAG = re.compile(r"<[^>]*>")  # only for the fallback when lxml finds no document at all
+_TAG = re.compile(r"<[^>]*>")  # only for the fallbacks, when lxml cannot read the markup
+_DOCUMENT_END = re.compile(r"</\s*(?:html|body)\s*>", re.IGNORECASE)
+_TOO_DEEP = etree.ErrorTypes.ERR_RESOURCE_LIMIT  # "Excessive depth in document"
+# For `_flat_text`: elements whose content is no text, and tags that break lines.
+_DROPPED_ELEMENT = re.compile(
+    rf"<({'|'.join(_DROPPED)})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(_PARAGRAPH)})\b[^>]*>", re.IGNORECASE)
+_LINE_TAG = re.compile(rf"</?({'|'.join(_LINE)})\b[^>]*>", re.IGNORECASE)
 
 
 # Control characters, and the invisible ones that split words for search and dedupe without
@@ -76,12 +84,19 @@ def html_to_text(html: str) -> str:
         # lxml keeps them in the text it parses, then refuses them in the text the marks
         # below set: "<p>a\x1fb</p>" raised. They are no text anyway.
         html = html.translate(_NO_CONTROLS)
+    if "</" in html and _DOCUMENT_END.search(html):
+        # libxml2 drops what follows a document's end: a pasted page, then the feed's own
+        # paragraph ("</body></html><p>Next steps...") lost its last part.
+        html = _DOCUMENT_END.sub("", html)
+    parser = _parser()
     try:
-        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), _parser())
+        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
     except (etree.LxmlError, ValueError):
         root = None
     if root is None:  # nothing lxml calls a document (only a comment, only a doctype...)
         return fold_plain_text(_TAG.sub(" ", html))
+    if any(error.type == _TOO_DEEP for error in parser.error_log):
+        return _flat_text(html)
     etree.strip_elements(root, *_DROPPED, with_tail=False)
     for element in root.iter(*_PARAGRAPH, *_LINE, *_CELL, "pre"):
         tag = element.tag
@@ -98,11 +113,28 @@ def html_to_text(html: str) -> str:
     return _fold("".join(root.itertext()))
 
 
+def _flat_text(html: str) -> str:
+    """The text of markup nested deeper than libxml2 follows (2,048 levels: a newsletter's
+    hundreds of unclosed <b> or <font>), where it stops and drops the rest: tags taken out
+    by pattern, block ones as breaks, inline ones joining their words."""
+    html = _DROPPED_ELEMENT.sub(" ", html)
+    html = _BLOCK_TAG.sub(_PARA, html)
+    html = _LINE_TAG.sub(lambda tag: _BR if tag.group(1).lower() == "br" else _LINE_MARK, html)
+    html = _TAG.sub("", html)
+    return _fold(html_module.unescape(html) if "&" in html else html)
+
+
 def _parser() -> etree.HTMLParser:
     parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
     if parser is None:
         parser = etree.HTMLParser(
-            remove_comments=True, remove_pis=True, no_network=True, encoding="utf-8"
+            remove_comments=True,
+            remove_pis=True,
+            no_network=True,
+            encoding="utf-8",
+            # Past 256 levels (libxml2's default) the rest of a text was dropped: 300 unclosed
+            # <b> are a real newsletter's. The document's size is capped by fetch.max_bytes.
+            huge_tree=True,
         )
         _PARSERS.parser = parser
     return parser

@@ -316,3 +316,40 @@ def test_a_no_break_space_between_words_is_kept_as_written(
 
 def test_a_no_break_space_before_a_line_break_goes() -> None:
     assert html_to_text("<p>First.\u00a0</p><p>\u00a0Second.</p>") == "First.\n\nSecond."
+
+
+def test_text_after_hundreds_of_unclosed_inline_tags_is_kept() -> None:
+    # A newsletter's 300 unclosed <b>: libxml2 stopped at 256 levels and dropped the rest.
+    html = (
+        "<p>Weekly digest</p>"
+        + "".join(f"<b>Decision {n}: adopted.<br>" for n in range(300))
+        + "<p>End of digest. Contact press@example.org.</p>"
+    )
+    text = html_to_text(html)
+    assert "Decision 299: adopted." in text
+    assert text.endswith("Decision 299: adopted.\n\nEnd of digest. Contact press@example.org.")
+
+
+def test_text_nested_deeper_than_the_parser_follows_is_read_flat() -> None:
+    # Past libxml2's hard limit too: the tags go by pattern, blocks still break paragraphs,
+    # and what is no text (a script) still goes.
+    html = (
+        "<p>Weekly digest</p>"
+        + "".join(f"<font>Decision {n}: <i>adopted</i>.<br>" for n in range(3000))
+        + "<script>var x = 1;</script><div>End &amp; contacts.</div>"
+    )
+    text = html_to_text(html)
+    assert text.startswith("Weekly digest\n\nDecision 0: adopted.\nDecision 1: adopted.\n")
+    assert text.endswith("Decision 2999: adopted.\n\nEnd & contacts.")
+    assert "var x" not in text
+
+
+def test_text_after_a_pasted_page_s_end_is_kept() -> None:
+    html = (
+        "<html><body><p>The committee adopted its report by 45 votes to 12.</p></body></html>"
+        "<p>Next steps: the plenary vote is scheduled for 14 December.</p>"
+    )
+    assert html_to_text(html) == (
+        "The committee adopted its report by 45 votes to 12.\n\n"
+        "Next steps: the plenary vote is scheduled for 14 December."
+    )
