@@ -54,8 +54,8 @@ _ZONE_AFTER = re.compile(
 )
 _OFFSET = re.compile(r"(?i:UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?")
 _MAX_OFFSET = timedelta(hours=14)  # Kiribati's: no zone is further from UTC
-# Zone names in RFC 822 (the US ones), with the US generic names (ET, CT, MT, PT, and AT for
-# Atlantic) that feedparser also reads, and those European feeds use.
+# Zone names in RFC 822 (the US ones), and those European feeds use: each names one offset.
+# (The US generic names RFC 822 also has are _GENERIC_ZONES.)
 _ZONES = {
     "UT": 0,
     "UTC": 0,
@@ -70,11 +70,6 @@ _ZONES = {
     "MDT": -6,
     "PST": -8,
     "PDT": -7,
-    "AT": -4,
-    "ET": -5,
-    "CT": -6,
-    "MT": -7,
-    "PT": -8,
     "CET": 1,
     "MEZ": 1,
     "MET": 1,
@@ -107,6 +102,20 @@ _ZONES = {
     "AKST": -9,
     "AKDT": -8,
     "HST": -10,
+}
+# Generic names: a zone's standard time in winter and its daylight time in summer ("9:00 AM
+# ET" on 1 July is EDT, -04:00), where EST and EDT, GMT and BST, CET and CEST each name one
+# offset. The US names (AT for Atlantic), which feedparser reads; NT (Newfoundland), which
+# dateparser reads; "UK" ("10am UK time", as the British press writes). With the standard
+# offset, which feedparser and dateparser give every day of the year.
+_GENERIC_ZONES = {
+    "UK": ("Europe/London", timedelta(0)),
+    "AT": ("America/Halifax", timedelta(hours=-4)),
+    "ET": ("America/New_York", timedelta(hours=-5)),
+    "CT": ("America/Chicago", timedelta(hours=-6)),
+    "MT": ("America/Denver", timedelta(hours=-7)),
+    "PT": ("America/Los_Angeles", timedelta(hours=-8)),
+    "NT": ("America/St_Johns", timedelta(hours=-3, minutes=-30)),
 }
 # RFC 822 dates with the month in another language ("Seg, 24 Set 2018 19:42:40 -0300") are
 # common in European feeds. Month abbreviations of the EU's larger Latin-script languages, by
@@ -217,6 +226,7 @@ def parse_date(
         if "sl" in codes:
             cleaned = _slovenian_as_dateparser_reads(cleaned)
         found = _with_written_time(_natural(cleaned, codes) or _within(cleaned, codes), cleaned)
+        found = _in_written_zone(found, cleaned)
     return _date_only_in_utc(found, cleaned)
 
 
@@ -338,13 +348,36 @@ _CLOCK = re.compile(
 
 
 def _clock_of(text: str) -> re.Match[str] | None:
-    """The time of day written with the text's first date: before its second year, if any
-    ("Published 12 November 2025 · Updated 14 November 2025 10:00": the time is the
-    second date's)."""
+    """The time of day written with the text's first date (see `_first_date`)."""
+    return _CLOCK.search(_without_date_digits(_first_date(text)))
+
+
+def _first_date(text: str) -> str:
+    """The text up to its second year, if any ("Published 12 November 2025 · Updated 14
+    November 2025 10:00": the time is the second date's), up to the word holding it
+    ("14.11.2025", "2025")."""
     years = list(_YEAR.finditer(text))
-    if len(years) > 1:  # up to the word holding the second year ("14.11.2025", "2025")
-        text = text[: text.rfind(" ", 0, years[1].start()) + 1]
-    return _CLOCK.search(_without_date_digits(text))
+    return text[: text.rfind(" ", 0, years[1].start()) + 1] if len(years) > 1 else text
+
+
+def _in_written_zone(found: datetime | None, text: str) -> datetime | None:
+    """dateparser's reading `found` in the zone the text names after the time of its first
+    date, where the reading left the zone out or gave it one offset all year: the window of
+    "Published 4 March 2026 9:00 AM GMT" it read may end before the zone, it does not know
+    "CT", and it reads "ET" as -05:00 in July too."""
+    clock = _clock_of(text)
+    named = None if clock is None else _ZONE_WORD.match(clock.string, clock.end())
+    if found is None or named is None:
+        return found
+    zone = named[1]
+    # Names in capitals, as zones write them: "9:00 at the Council" names none.
+    if not (zone.isupper() or "/" in zone):
+        return found
+    if found.tzinfo is not None:
+        generic = _GENERIC_ZONES.get(zone)
+        if generic is None or found.utcoffset() != generic[1]:
+            return found  # read with its zone (or another's: "09:00+02:00 CEST")
+    return _in_zone(found.replace(tzinfo=None), zone) or found
 
 
 def _with_written_time(found: datetime | None, text: str) -> datetime | None:
@@ -635,16 +668,12 @@ def _with_zone_after(text: str) -> datetime | None:
     if match is None:
         return None
     written, zone = match.groups()
-    offset = _zone_offset(zone)
-    named = _named_zone(zone) if "/" in zone else None
-    if offset is None and named is None and zone[0] not in "+-":
+    if not _known_zone(zone) and zone[0] not in "+-":
         return None
     found = _fast_as_written(written)
     if found is None or found.tzinfo is not None or _clock_of(written) is None:
         return None  # a zone after a zone, or after a date without a time: no reading of ours
-    if named is not None:  # its offset on that day (summer time or not)
-        return _fixed_offset(found.replace(tzinfo=named))
-    return found if offset is None else found.replace(tzinfo=timezone(offset))
+    return _in_zone(found, zone) or found
 
 
 @lru_cache(maxsize=64)
@@ -695,12 +724,30 @@ def _rfc822(text: str) -> datetime | None:
     naive = _with_hour_24(year, month, int(day), int(hour or 0), int(minute or 0), second)
     if zone is None:
         return naive
-    offset = _zone_offset(zone)
-    if offset is None:
-        # A name we do not know: dateparser knows more. An offset no zone has ("+zz:00",
-        # "+99:99"): the time as written, as dateparser reads it too, but slowly.
-        return naive if zone[0] in "+-" else None
-    return naive.replace(tzinfo=timezone(offset))
+    # A name we do not know: dateparser knows more. An offset no zone has ("+zz:00",
+    # "+99:99"): the time as written, as dateparser reads it too, but slowly.
+    return _in_zone(naive, zone) or (naive if zone[0] in "+-" else None)
+
+
+def _in_zone(naive: datetime, zone: str) -> datetime | None:
+    """`naive`, a date and time written in `zone` ("+0100", "CEST", "ET", "Europe/Paris"),
+    at the offset the zone has then: a generic name's or an IANA name's on that day
+    (summer time or not). None for a zone we do not know, or an offset no zone has."""
+    generic = _GENERIC_ZONES.get(zone.upper())
+    named = _named_zone(generic[0] if generic else zone) if generic or "/" in zone else None
+    if named is not None:
+        return _fixed_offset(naive.replace(tzinfo=named))
+    offset = generic[1] if generic else _zone_offset(zone)  # (without tzdata: standard time)
+    return None if offset is None else naive.replace(tzinfo=timezone(offset))
+
+
+def _known_zone(zone: str) -> bool:
+    """Whether `_in_zone` reads `zone`."""
+    return (
+        zone.upper() in _GENERIC_ZONES
+        or _zone_offset(zone) is not None
+        or ("/" in zone and _named_zone(zone) is not None)
+    )
 
 
 def _zone_offset(zone: str) -> timedelta | None:
@@ -761,9 +808,7 @@ def unknown_zone(text: str) -> str | None:
     cleaned = in_extended_iso(_SPACES.sub(" ", text).strip())
     match = _RFC822.match(cleaned)
     zone = match.group(7) if match else zone_word(cleaned)
-    if zone is None or _zone_offset(zone) is not None:
-        return None
-    if "/" in zone and _named_zone(zone) is not None:  # read by _with_zone_after
+    if zone is None or _known_zone(zone):  # (an IANA name: read by _with_zone_after)
         return None
     # Outside RFC 822's layout, only what looks like a zone: letters in capitals, an IANA
     # name, an offset ("14:00 Uhr" names none).
@@ -861,9 +906,20 @@ def _windows(tokens: list[str], numbers: dict[int, bool], start: int) -> Iterato
             year_at < len(inner) - 1 and end + 1 < len(tokens) and _is_word(tokens[end + 1])
         )
         first = start - 1 if month_before else start
+        if word_after and _HALF_DAY.fullmatch(tokens[end + 1]) and _zone_after(tokens, end + 2):
+            yield " ".join(tokens[first : end + 3])  # "9:00 AM GMT", "9:00 a.m. ET"
         if word_after:
             yield " ".join(tokens[first : end + 2])
         yield " ".join(tokens[first : end + 1])
+
+
+def _zone_after(tokens: list[str], at: int) -> bool:
+    """Whether tokens[at] looks like a zone's name: capitals ("GMT", "(CET)"), or an IANA
+    name."""
+    if at >= len(tokens):
+        return False
+    word = tokens[at].strip("()")
+    return (word.isalpha() and word.isupper()) or ("/" in word and _is_word(word))
 
 
 def _could_be_date(window: str) -> bool:
