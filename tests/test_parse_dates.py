@@ -180,9 +180,11 @@ def test_text_without_a_date_costs_few_dateparser_calls(monkeypatch: pytest.Monk
     texts: list[str] = []
     natural = dates._natural
 
-    def counting(text: str, languages: tuple[str, ...]) -> datetime | None:
+    def counting(
+        text: str, languages: tuple[str, ...], month_first: bool = False
+    ) -> datetime | None:
         texts.append(text)
-        return natural(text, languages)
+        return natural(text, languages, month_first=month_first)
 
     monkeypatch.setattr(dates, "_natural", counting)
     sentence = (
@@ -308,7 +310,7 @@ def test_an_offset_no_zone_has_is_the_time_as_written_without_dateparser(
 ) -> None:
     # What dateparser read too (the time as written, in the source's zone), but at ~10 ms
     # a date; said so by unknown_zone.
-    monkeypatch.setattr(dates, "_natural", lambda text, languages: pytest.fail(text))
+    monkeypatch.setattr(dates, "_natural", lambda text, languages, **_: pytest.fail(text))
     for text in (f"Sun, 16 Dec 2012 11:47:32 {offset}", f"2012-12-16T11:47:32{offset}"):
         assert parse_date(text) == datetime(2012, 12, 16, 11, 47, 32)
         assert dates.unknown_zone(text) == offset
@@ -320,9 +322,11 @@ def test_an_rfc822_date_in_english_costs_dateparser_one_language(
     asked: list[tuple[str, ...]] = []
     natural = dates._natural
 
-    def recording(text: str, languages: tuple[str, ...]) -> datetime | None:
+    def recording(
+        text: str, languages: tuple[str, ...], month_first: bool = False
+    ) -> datetime | None:
         asked.append(languages)
-        return natural(text, languages)
+        return natural(text, languages, month_first=month_first)
 
     monkeypatch.setattr(dates, "_natural", recording)
     assert parse_date("Tue, 21 Sep 2021 10:00:00 PHT") == datetime(2021, 9, 21, 10, tzinfo=tz(8))

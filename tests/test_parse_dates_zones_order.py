@@ -1,10 +1,11 @@
 """What a review of listing-page dates found: a zone named after AM or PM was dropped when
-words came before the date, and generic zone names (ET, PT...) had their winter offset all
-year."""
+words came before the date, generic zone names (ET, PT...) had their winter offset all
+year, and numeric dates were read day first on US pages that prove month first."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,9 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aggregator.cli import main
-from aggregator.parse import dates
+from aggregator.models import Fetched, ParsedDocument, Selectors, Source
+from aggregator.parse import dates, parse_document
+from aggregator.parse.date_order import month_first, shown_order
 from aggregator.parse.dates import parse_date, parse_date_fast
 from tests.support_config import write_config
+from tests.support_parse import html_source
 
 if TYPE_CHECKING:
     from tests.httpserver import FixtureServer
@@ -157,6 +161,136 @@ def test_a_name_of_one_offset_keeps_it_all_year(text: str, hours: int) -> None:
     assert _aware(parse_date(text, ["en"])).utcoffset() == timedelta(hours=hours)
 
 
+# --- 3. Month or day first -------------------------------------------------------------------
+
+ORDERS = [
+    # (text, month first?, expected)
+    ("11/12/2025", False, _utc(2025, 12, 11)),
+    ("11/12/2025", True, _utc(2025, 11, 12)),
+    ("11-12-2025", True, _utc(2025, 11, 12)),
+    ("13/11/2025", True, _utc(2025, 11, 13)),  # only one reading: whatever we are told
+    ("11/13/2025", False, _utc(2025, 11, 13)),
+    ("11.12.2025", True, _utc(2025, 12, 11)),  # dots: day first, as where they are written
+    ("Posted 11/12/2025", True, _utc(2025, 11, 12)),
+    ("11/12/2025 9:00 AM", True, datetime(2025, 11, 12, 9)),  # dateparser's reading
+    ("11/12/2025 9:00 AM", False, datetime(2025, 12, 11, 9)),
+    ("Posted 11/12/2025 9:00 AM ET", True, _utc(2025, 11, 12, 14)),
+    ("11.12.2025 9:00 AM", True, datetime(2025, 12, 11, 9)),
+    ("12 November 2025", True, _utc(2025, 11, 12)),  # a month's name is a month
+    ("2025-11-12", True, _utc(2025, 11, 12)),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "expected"), ORDERS, ids=[f"{c[0]}-{c[1]}" for c in ORDERS]
+)
+def test_a_numeric_date_is_read_in_the_order_asked(
+    text: str, first: bool, expected: datetime
+) -> None:
+    assert parse_date(text, ["en"], full_year=True, month_first=first) == expected
+
+
+def test_the_listing_s_dates_show_their_order() -> None:
+    assert shown_order(["11/12/2025", "11/13/2025", None]) is True
+    assert shown_order(["11/12/2025", "Published 13/11/2025"]) is False
+    assert shown_order(["11/12/2025", "03/04/2026"]) is None  # nothing proves either
+    assert shown_order(["11/13/2025", "13/11/2025"]) is None  # both: nothing proved
+    assert shown_order(["13.11.2025", "2025-11-13", "Regulation 2024/1689"]) is None
+    assert shown_order(["11/13/2025–11/14/2025"]) is True  # a range
+    assert shown_order(["11/12/2025-11/13/2025"]) is True
+
+
+@pytest.mark.parametrize(
+    ("shown", "country", "languages", "expected"),
+    [
+        (True, "BE", ("en-GB",), True),  # the page's own dates first
+        (False, "US", ("en-US",), False),
+        (None, "US", ("en",), True),
+        (None, "us", (None, None), True),
+        (None, "BE", ("en-US",), False),  # the operator's word over a CMS's default lang
+        (None, "UK", ("en-US",), False),
+        (None, None, ("en-US",), True),
+        (None, None, (None, "en-US"), True),  # the page's, the item having none
+        (None, None, ("en-GB", "en-US"), False),  # the item's own first
+        (None, None, ("en", "en-US"), True),  # "en" names no region
+        (None, None, ("en_us",), True),
+        (None, None, ("es-419",), False),
+        (None, None, ("en",), False),
+        (None, None, (), False),
+    ],
+)
+def test_the_order_follows_the_strongest_evidence(
+    shown: bool | None, country: str | None, languages: tuple[str | None, ...], expected: bool
+) -> None:
+    assert month_first(shown, country, languages) is expected
+
+
+US_SELECTORS = Selectors(item="div.n", title="a", link="a", date=".f")
+
+
+def _us_page(*dated: str, lang: str = "en-US") -> str:
+    rows = "".join(
+        f'<div class="n"><a href="/us/{n}">Item {n}</a><span class="f">{date}</span></div>'
+        for n, date in enumerate(dated, start=1)
+    )
+    return f'<!DOCTYPE html><html lang="{lang}"><body>{rows}</body></html>'
+
+
+def _parse(page: str, *, country: str | None, timezone: str = "America/New_York") -> ParsedDocument:
+    source: Source = replace(
+        html_source(US_SELECTORS, language="en"), country=country, timezone=timezone
+    )
+    headers = {"content-type": "text/html; charset=utf-8"}
+    fetched = Fetched(
+        url="https://agency.example/us/", status_code=200, content=page.encode(), headers=headers
+    )
+    return parse_document(source, fetched)
+
+
+def _published(doc: ParsedDocument) -> list[datetime | None]:
+    return [item.published for item in doc.items]
+
+
+@pytest.mark.parametrize("country", ["US", None])
+def test_a_us_listing_reads_its_dates_month_first(country: str | None) -> None:
+    doc = _parse(_us_page("11/12/2025", "11/13/2025", "03/04/2026"), country=country)
+    assert _published(doc) == [_utc(2025, 11, 12), _utc(2025, 11, 13), _utc(2026, 3, 4)]
+    assert doc.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("country", "lang", "expected"),
+    [
+        ("US", "en", _utc(2025, 11, 12)),
+        (None, "en-US", _utc(2025, 11, 12)),
+        ("BE", "en-US", _utc(2025, 12, 11)),
+        (None, "en", _utc(2025, 12, 11)),
+        (None, "en-GB", _utc(2025, 12, 11)),
+    ],
+)
+def test_without_proof_on_the_page_the_country_then_the_lang_decide(
+    country: str | None, lang: str, expected: datetime
+) -> None:
+    doc = _parse(_us_page("11/12/2025", lang=lang), country=country)
+    assert _published(doc) == [expected]
+
+
+def test_the_page_s_dates_prove_their_order_over_the_country_and_lang() -> None:
+    month_first_page = _us_page("11/12/2025", "11/13/2025", lang="en-GB")
+    assert _published(_parse(month_first_page, country="BE"))[0] == _utc(2025, 11, 12)
+    day_first_page = _us_page("11/12/2025", "13/11/2025", lang="en-US")
+    assert _published(_parse(day_first_page, country="US"))[0] == _utc(2025, 12, 11)
+
+
+def test_an_item_s_own_lang_decides_on_a_page_of_another() -> None:
+    page = (
+        '<html lang="en-GB"><body><div class="n" lang="en-US"><a href="/us/1">A</a>'
+        '<span class="f">11/12/2025</span></div><div class="n"><a href="/us/2">B</a>'
+        '<span class="f">11/12/2025</span></div></body></html>'
+    )
+    assert _published(_parse(page, country=None)) == [_utc(2025, 11, 12), _utc(2025, 12, 11)]
+
+
 # --- End to end: a refresh through a real HTTP server ----------------------------------------
 
 # The reviewer's page (source zone Europe/Brussels): each date as written, and as stored.
@@ -189,16 +323,26 @@ def _listing(source_id: str, url: str, **more: str) -> dict[str, object]:
     }
 
 
-def test_a_refresh_stores_zoned_dates_as_written(
+def test_a_refresh_stores_zoned_and_numeric_dates_as_written(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     zones = http_server.add("/zones/", body=ZONES_PAGE.encode(), content_type="text/html")
-    sources = [_listing("zones", zones, timezone="Europe/Brussels")]
+    us_page = _us_page("11/12/2025", "11/13/2025", "03/04/2026")
+    us = http_server.add("/us/", body=us_page.encode(), content_type="text/html")
+    sources = [
+        _listing("zones", zones, timezone="Europe/Brussels"),
+        _listing("us-agency", us, country="US", timezone="America/New_York"),
+    ]
     config = write_config(env / "config", sources)
     assert main(["--config", str(config), "refresh", "--json"]) == 0
     refreshed = json.loads(capsys.readouterr().out)["sources"]
-    assert sorted((s["id"], s["new"]) for s in refreshed) == [("zones", 6)]
+    assert sorted((s["id"], s["new"]) for s in refreshed) == [("us-agency", 3), ("zones", 6)]
     assert main(["--config", str(config), "export", "--format", "jsonl"]) == 0
     exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     published = {item["title"]: item["published"] for item in exported}
-    assert published == {title: stored for title, _, stored in ZONED}
+    assert published == {
+        **{title: stored for title, _, stored in ZONED},
+        "Item 1": "2025-11-12T00:00:00+00:00",
+        "Item 2": "2025-11-13T00:00:00+00:00",
+        "Item 3": "2026-03-04T00:00:00+00:00",
+    }

@@ -23,6 +23,8 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aggregator.parse.date_order import EITHER_ORDER
+
 # dateparser is imported by the first date the fast paths cannot read: most feeds never need
 # it, and it is ~4 MiB and ~0.1 s in every parse worker.
 if TYPE_CHECKING:
@@ -198,19 +200,26 @@ _MAX_NATURAL_CALLS = 3  # dateparser calls per text (~0.3 ms each for one langua
 _DATEPARSER_SETTINGS = {
     "PARSERS": ["custom-formats", "absolute-time"],
     "REQUIRE_PARTS": ["day", "month", "year"],
-    "DATE_ORDER": "DMY",  # EU usage; a textual month or a 4-digit first field overrides it
+    # EU usage, MDY when told (_parser); a month's name or a 4-digit first field overrides it
+    "DATE_ORDER": "DMY",
 }
 
 
 def parse_date(
-    text: str, languages: Sequence[str] | None = None, *, full_year: bool = False
+    text: str,
+    languages: Sequence[str] | None = None,
+    *,
+    full_year: bool = False,
+    month_first: bool = False,
 ) -> datetime | None:
     """Parse one date; None when the text is not a full date. Never raises.
 
     `languages` (ISO 639-1 codes, region subtags ignored) narrow dateparser's search; without
     them it tries the EU's languages. `full_year`: the year must be written in four digits,
     as on a listing page, where "12 Nov 25" may as well be the 12th with 25 comments (a
-    feed's RFC 822 date may have two, as that RFC allowed).
+    feed's RFC 822 date may have two, as that RFC allowed). `month_first`: "11/12/2025" is
+    12 November, as in the US (see date_order.py); a date with dots ("11.12.2025") is day
+    first all the same.
     """
     cleaned = _clean(text)
     if cleaned is None:
@@ -219,13 +228,18 @@ def parse_date(
         cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" writes it in full
         if not _FOUR_DIGITS.search(cleaned):
             return None
-    found = _fast(cleaned)
+    # Only for dates with slashes or dashes: dateparser would read "11.12.2025 9 AM" too.
+    month_first = month_first and EITHER_ORDER.search(cleaned) is not None
+    found = _fast(cleaned, month_first=month_first)
     if found is None:
         cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" reads as an extended one
         codes = _language_codes(languages) if languages else _languages_of(cleaned)
         if "sl" in codes:
             cleaned = _slovenian_as_dateparser_reads(cleaned)
-        found = _with_written_time(_natural(cleaned, codes) or _within(cleaned, codes), cleaned)
+        found = _natural(cleaned, codes, month_first=month_first) or _within(
+            cleaned, codes, month_first=month_first
+        )
+        found = _with_written_time(found, cleaned)
         found = _in_written_zone(found, cleaned)
     return _date_only_in_utc(found, cleaned)
 
@@ -645,12 +659,15 @@ def _ymd_as_iso(match: re.Match[str]) -> str:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def _fast(text: str) -> datetime | None:
-    return _fast_as_written(text) or _with_zone_after(text)
+def _fast(text: str, *, month_first: bool = False) -> datetime | None:
+    return _fast_as_written(text, month_first=month_first) or _with_zone_after(
+        text, month_first=month_first
+    )
 
 
-def _fast_as_written(text: str) -> datetime | None:
-    for fast in (_iso, _rfc822, _numeric, _asctime):
+def _fast_as_written(text: str, *, month_first: bool = False) -> datetime | None:
+    numeric = _numeric_month_first if month_first else _numeric
+    for fast in (_iso, _rfc822, numeric, _asctime):
         try:
             found = fast(text)
         except (ValueError, OverflowError):  # out-of-range fields: 31 February, hour 25
@@ -660,7 +677,7 @@ def _fast_as_written(text: str) -> datetime | None:
     return None
 
 
-def _with_zone_after(text: str) -> datetime | None:
+def _with_zone_after(text: str, *, month_first: bool = False) -> datetime | None:
     """A date and time the fast paths read, then a zone they do not take there (_ZONE_AFTER):
     at the zone's offset; naive (the source's time) after an offset no zone has, as
     dateparser reads it, slowly. None for a name we do not know: dateparser knows more."""
@@ -670,7 +687,7 @@ def _with_zone_after(text: str) -> datetime | None:
     written, zone = match.groups()
     if not _known_zone(zone) and zone[0] not in "+-":
         return None
-    found = _fast_as_written(written)
+    found = _fast_as_written(written, month_first=month_first)
     if found is None or found.tzinfo is not None or _clock_of(written) is None:
         return None  # a zone after a zone, or after a date without a time: no reading of ours
     return _in_zone(found, zone) or found
@@ -817,22 +834,31 @@ def unknown_zone(text: str) -> str | None:
     return zone
 
 
-def _numeric(text: str) -> datetime | None:
+def _numeric(text: str, *, month_first: bool = False) -> datetime | None:
     match = _NUMERIC.match(text)
     if not match:
         return None
     first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
-    # Day first, as in every EU language; US month-first only when the day cannot be second.
+    # Day first, as in every EU language, unless told otherwise (never with dots); either
+    # way the other order when the first number cannot be a month, or the second a day.
+    if month_first and text[match.end(1)] != ".":
+        first, second = second, first
     day, month = (second, first) if second > 12 >= first else (first, second)
     hour, minute, sec = (int(g) if g else 0 for g in match.group(4, 5, 6))
     return datetime(year, month, day, hour, minute, sec)
 
 
-def _natural(text: str, languages: tuple[str, ...]) -> datetime | None:
+def _numeric_month_first(text: str) -> datetime | None:
+    return _numeric(text, month_first=True)
+
+
+def _natural(
+    text: str, languages: tuple[str, ...], *, month_first: bool = False
+) -> datetime | None:
     if _impossible_iso(text):  # dateparser read "2026-13-01T09:00Z" as 13 January
         return None
     try:
-        found = _parser(languages).get_date_data(text).date_obj
+        found = _parser(languages, "MDY" if month_first else "DMY").get_date_data(text).date_obj
     except Exception:
         # dateparser raises assorted errors (ValueError, KeyError, OverflowError, regex
         # errors) on odd input; a date we cannot read is simply no date.
@@ -842,7 +868,7 @@ def _natural(text: str, languages: tuple[str, ...]) -> datetime | None:
     return _fixed_offset(found)
 
 
-def _within(text: str, languages: tuple[str, ...]) -> datetime | None:
+def _within(text: str, languages: tuple[str, ...], *, month_first: bool = False) -> datetime | None:
     """The date in a text with words around it ("Publié le 3 février 2026"), or None.
 
     Windows of the text start at one of its first numbers and end at a later number close
@@ -865,12 +891,12 @@ def _within(text: str, languages: tuple[str, ...]) -> datetime | None:
             if window in tried or not _could_be_date(window):
                 continue
             tried.add(window)
-            found = _fast_in_text(window)
+            found = _fast_in_text(window, month_first=month_first)
             if found is None:
                 if calls == _MAX_NATURAL_CALLS:
                     return None
                 calls += 1
-                found = _natural(window, languages)
+                found = _natural(window, languages, month_first=month_first)
             if found is not None and _explained(window, found):
                 return found
     return None
@@ -932,10 +958,10 @@ def _could_be_date(window: str) -> bool:
     )
 
 
-def _fast_in_text(window: str) -> datetime | None:
+def _fast_in_text(window: str, *, month_first: bool = False) -> datetime | None:
     # Not _rfc822: it knows months by their first letters, which inside running text would
     # read "5 decisions 2025" as 5 December. dateparser knows whole month names.
-    for fast in (_iso, _numeric):
+    for fast in (_iso, _numeric_month_first if month_first else _numeric):
         try:
             found = fast(window)
         except (ValueError, OverflowError):
@@ -991,11 +1017,12 @@ def _is_word(token: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _parser(languages: tuple[str, ...]) -> DateDataParser:
+def _parser(languages: tuple[str, ...], order: str = "DMY") -> DateDataParser:
     from dateparser.date import DateDataParser
 
     known = tuple(lang for lang in languages if lang in _known_languages())
-    return DateDataParser(languages=list(known or DEFAULT_LANGUAGES), settings=_DATEPARSER_SETTINGS)
+    settings = {**_DATEPARSER_SETTINGS, "DATE_ORDER": order}
+    return DateDataParser(languages=list(known or DEFAULT_LANGUAGES), settings=settings)
 
 
 # Relative dates are read against fixed bases (one parser per language set and base, cached),

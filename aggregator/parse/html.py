@@ -26,6 +26,7 @@ from aggregator.errors import ParseError
 from aggregator.local_time import zone
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
+from aggregator.parse.date_order import month_first, shown_order
 from aggregator.parse.date_warnings import (
     dates_not_understood,
     unread_date,
@@ -110,6 +111,13 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
                 else ""
             )
         )
+    nested = _nested_items(elements)
+    try:
+        # Read first, all of them: what the listing's dates show of their order ("11/13/2025"
+        # is month first) is how its other dates are read ("11/12/2025").
+        date_texts = _date_texts(elements, selectors.date, nested)
+    except _SELECTOR_ERRORS as exc:
+        raise ParseError(source.id, f"invalid selector: {exc}") from exc
     page = _Page(
         base=_base_url(soup, fetched.url),
         language=page_language,
@@ -118,7 +126,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         date_languages=tuple(dict.fromkeys(lang for lang in (written_in, page_language) if lang)),
         answered=_server_time(fetched.headers.get("date")),
         zone=zone(source.timezone) if source.timezone else UTC,
-        nested=_nested_items(elements),
+        nested=nested,
+        country=source.country,
+        shown_order=shown_order(date_texts.values()),
     )
 
     items: list[RawItem] = []
@@ -132,7 +142,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     without_link = 0
     for element in elements:
         try:
-            item = _item(element, selectors, page, misses)
+            item = _item(element, selectors, page, misses, date_texts.get(id(element)))
         except _SELECTOR_ERRORS as exc:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
@@ -240,6 +250,18 @@ class _Page:
     answered: datetime | None  # the server's time: what relative dates count back from
     zone: tzinfo  # the source's: what "Yesterday, 18:00" is written in
     nested: frozenset[int]  # ids of matched items inside another matched item
+    country: str | None  # the source's: whether "11/12/2025" is month first (date_order.py)
+    shown_order: bool | None  # month first (True) as the page's dates show, or day first
+
+
+def _date_texts(
+    elements: list[Tag], selector: str | None, nested: frozenset[int]
+) -> dict[int, str]:
+    """The date each matched item writes, by the item's id: none without a date selector."""
+    if selector is None:
+        return {}
+    found = ((id(element), _date_text(_Scope(element, nested), selector)) for element in elements)
+    return {key: text for key, text in found if text}
 
 
 def _nested_items(elements: list[Tag]) -> frozenset[int]:
@@ -351,20 +373,24 @@ class _Misses:
         return found
 
 
-def _item(element: Tag, selectors: Selectors, page: _Page, misses: _Misses) -> RawItem | None:
+def _item(
+    element: Tag, selectors: Selectors, page: _Page, misses: _Misses, date_text: str | None
+) -> RawItem | None:
     scope = _Scope(element, page.nested)
     url = absolute_http_url(_link(scope, selectors.link), page.base)
     if url is None:
         return None
     own_language = _own_language(element)
-    date_text = _date_text(scope, selectors.date) if selectors.date else None
     summary = _summary(scope, selectors.summary) if selectors.summary else None
     title = _value(scope, selectors.title)
     published = None
     if date_text:
         # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
         date_languages = [lang for lang in (own_language, *page.date_languages) if lang]
-        published = parse_date(date_text, date_languages or None, full_year=True)
+        in_order = month_first(page.shown_order, page.country, (own_language, page.language))
+        published = parse_date(
+            date_text, date_languages or None, full_year=True, month_first=in_order
+        )
         if published is None and page.answered is not None:
             # "il y a 3 jours": counted back from the server's time of the answer.
             published = parse_relative_date(
