@@ -955,3 +955,34 @@ def test_the_url_a_refresh_asks_is_where_a_301_moved_the_source(store: SqlStore)
         assert fetched_from(conn, "b", "https://example.org/b/new.xml") == (
             "https://example.org/b/new.xml"
         )
+
+
+def test_a_batch_sqlite_rolled_back_under_it_fails_whole_and_says_why(tmp_path: Path) -> None:
+    # SQLite ends the whole transaction itself on a full disk or an I/O error (for a
+    # statement it cannot undo alone). The batch's earlier write, which had succeeded, was
+    # reported stored and lost, and the error read "no such savepoint". A trigger's
+    # RAISE(ROLLBACK) ends the transaction the same way, on purpose.
+    store = open_store(f"sqlite:///{tmp_path / 'full.sqlite'}")
+    try:
+        store.sync_sources([make_source(s) for s in ("small", "big", "later")], now=T0)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON fetch_log WHEN NEW.source_id = 'big' "
+                "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full (injected)'); END"
+            )
+        with pytest.raises(aggregator.store.sql.BatchLost, match="disk is full") as lost:
+            with store.write_batch():
+                assert save(store, "small", [make_item("small", "1")], now=at(1)).new == 1
+                with pytest.raises(StoreError, match="disk is full"):
+                    save(store, "big", [make_item("big", "1")], now=at(1))
+                # The transaction is gone: nothing more runs, not even outside one.
+                with pytest.raises(StoreError, match="disk is full"):
+                    save(store, "later", [make_item("later", "1")], now=at(1))
+        assert "no such savepoint" not in str(lost.value)
+        assert store.item_count() == 0
+        for source_id in ("small", "later"):
+            health = store.fetch_state(source_id)
+            assert health is not None and health.last_status is None
+        assert save(store, "small", [make_item("small", "1")], now=at(2)).new == 1
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
 import sys
 import threading
 from collections import Counter
@@ -129,8 +130,12 @@ class SqlStore:
                 self._batch.unclustered = []
                 try:
                     yield
+                    lost = conn.info.get(_BATCH_LOST)
+                    if lost is not None:  # whatever the caller made of the write's error
+                        raise BatchLost(f"write batch failed on {self.url}: {lost}") from lost
                     committed = self._cluster_batch(conn, self._batch.unclustered)
                 finally:
+                    conn.info.pop(_BATCH_LOST, None)
                     self._batch.conn = None
                     self._batch.unclustered = None
         except sqlalchemy.exc.SQLAlchemyError as exc:
@@ -508,10 +513,47 @@ def _saved_twice(saved: Sequence[_Unclustered]) -> set[str]:
     return {source_id for source_id, count in counts.items() if count > 1}
 
 
+class BatchLost(StoreError):
+    """The database ended a write batch's transaction itself: every write of the batch is
+    gone, those that had succeeded too."""
+
+
+# Where `_savepoint` leaves the BatchLost of its batch (the connection's info), for the
+# batch's later writes and for `write_batch`, which must not commit as if they stood.
+_BATCH_LOST = "aggregator.batch_lost"
+
+
 @contextlib.contextmanager
 def _savepoint(conn: Connection) -> Iterator[Connection]:
-    with conn.begin_nested():
+    lost = conn.info.get(_BATCH_LOST)
+    if lost is not None:
+        raise lost
+    nested = conn.begin_nested()
+    try:
         yield conn
+    except BaseException as exc:
+        if not _ended_by_the_database(conn):
+            nested.rollback()
+            raise
+        # SQLite rolls the whole transaction back on a full disk or an I/O error: rolling
+        # back to the savepoint then failed with "no such savepoint", which hid the cause,
+        # and the batch's earlier writes, reported stored, were lost; later ones would have
+        # run outside any transaction.
+        cause = describe(exc) if isinstance(exc, sqlalchemy.exc.SQLAlchemyError) else str(exc)
+        error = BatchLost(
+            f"the database ended the write batch itself ({cause}): none of its writes is stored"
+        )
+        conn.info[_BATCH_LOST] = error
+        raise error from exc
+    nested.commit()
+
+
+def _ended_by_the_database(conn: Connection) -> bool:
+    """Whether the transaction `conn` is in was ended under it by the database: SQLite's
+    automatic rollback (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM). PostgreSQL keeps a failed
+    transaction open for the rollback to its savepoint."""
+    dbapi = conn.connection.dbapi_connection
+    return isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction
 
 
 def open_store(
