@@ -190,7 +190,8 @@ def test_a_cors_origin_that_no_browser_sends_is_a_config_error_with_its_line(
     )
     code, _, err = run(capsys, config, "sources", "check")
     assert code == EXIT_CONFIG, err
-    assert f"{config / 'aggregator.toml'}:3: api.cors_origins[1]: " in err
+    # The line of the origin itself, not of `cors_origins = [`.
+    assert f"{config / 'aggregator.toml'}:5: api.cors_origins[1]: " in err
     assert problem in err and "scheme://host[:port]" in err
 
 

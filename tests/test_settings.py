@@ -391,6 +391,71 @@ SOURCE_CASES = [
         "a string",
     ),
     Bad(
+        # An array spanning lines: each element is said on its own line, not on the line
+        # `tags = [` began on; a comment in the array, with a bracket and quotes, is skipped.
+        "tag-in-an-array-spanning-lines",
+        FEED + 'tags = [\n  "ok",  # a comment: ] and "quotes"\n  "fine",\n  "Not OK",  # <-\n]\n',
+        "source[0].tags[2]",
+        "invalid tag 'Not OK'",
+        "lower-case tag name",
+    ),
+    Bad(
+        "tag-after-multi-line-strings",
+        FEED + 'tags = [\n  \'\'\'ok\'\'\', """\nfine""",\n  "Not OK",  # <-\n]\n',
+        "source[0].tags[2]",
+        "invalid tag 'Not OK'",
+        "lower-case tag name",
+    ),
+    Bad(
+        "tag-in-an-array-spanning-crlf-lines",
+        (FEED + 'tags = [\n  "ok",\n  "Not OK",  # <-\n]\n').replace("\n", "\r\n"),
+        "source[0].tags[1]",
+        "invalid tag 'Not OK'",
+        "lower-case tag name",
+    ),
+    Bad(
+        # Sources as an array of inline tables: a key is said on the line of its table, past
+        # a string holding `]`, `{`, `,` and `#`.
+        "unknown-key-in-an-inline-table",
+        "source = [\n"
+        '  { id = "a", name = "A ], { # ", url = "https://example.org/a", kind = "feed",'
+        ' org = "ngo" },\n'
+        '  { id = "b", name = "B", url = "https://example.org/b", kind = "feed", org = "ngo",'
+        ' intervall = "2h" },  # <-\n'
+        "]\n",
+        "source[1].intervall",
+        "unknown key 'intervall'",
+        "interval",
+    ),
+    Bad(
+        "unknown-key-in-an-inline-table-crlf",
+        (
+            "source = [\n"
+            '  { id = "a", name = "A", url = "https://example.org/a", kind = "feed",'
+            ' org = "ngo" },\n'
+            '  { id = "b", name = "B", url = "https://example.org/b", kind = "feed", org = "ngo",'
+            ' intervall = "2h" },  # <-\n'
+            "]\n"
+        ).replace("\n", "\r\n"),
+        "source[1].intervall",
+        "unknown key 'intervall'",
+        "interval",
+    ),
+    Bad(
+        # An array in an inline table, spanning lines of its own.
+        "tag-in-an-array-in-an-inline-table",
+        "source = [\n"
+        '  { id = "a", name = "A", url = "https://example.org/a", kind = "feed", org = "ngo",'
+        " tags = [\n"
+        '      "ok",\n'
+        '      "Not OK",  # <-\n'
+        "  ] },\n"
+        "]\n",
+        "source[0].tags[1]",
+        "invalid tag 'Not OK'",
+        "lower-case tag name",
+    ),
+    Bad(
         "toml-syntax-error",
         FEED + 'name "no equals sign"  # <-\n',
         "",
@@ -476,6 +541,35 @@ SETTINGS_CASES = [
         "digest.profiles.daily.formats[1]",
         "invalid value 'pdf'",
         "'markdown'",
+    ),
+    Bad(
+        # An array spanning lines: the element's own line, past a string holding `]` and `#`.
+        "recipient-in-an-array-spanning-lines",
+        "[digest.profiles.daily]\nrecipients = [\n"
+        "  '\"Desk ] # 1\" <a@example.org>',\n"
+        '  "ops",  # <-\n'
+        "]\n",
+        "digest.profiles.daily.recipients[1]",
+        "invalid email address 'ops'",
+        "a@example.org",
+    ),
+    Bad(
+        "format-in-an-array-spanning-crlf-lines",
+        '[digest.profiles.daily]\r\nformats = [\r\n  "html",\r\n  "pdf",  # <-\r\n]\r\n',
+        "digest.profiles.daily.formats[1]",
+        "invalid value 'pdf'",
+        "'markdown'",
+    ),
+    Bad(
+        # A profile written as an inline table, with an array of its own spanning lines.
+        "recipient-in-an-inline-table",
+        '[digest]\nprofiles.daily = { cron = "0 7 * * *", recipients = [\n'
+        '  "a@example.org",\n'
+        '  "ops",  # <-\n'
+        "] }\n",
+        "digest.profiles.daily.recipients[1]",
+        "invalid email address 'ops'",
+        "a@example.org",
     ),
     Bad(
         "port-out-of-range",
@@ -1236,6 +1330,32 @@ leaf = { x = 1 }  # comment [not = a header]
     assert lines.line_of(("arr", 1, "sub", "leaf", "x")) == 13
     assert lines.line_of(("arr", 0, "missing")) == 10
     assert lines.line_of(("nowhere",)) is None
+
+
+def test_key_lines_find_each_element_of_a_value_spanning_lines() -> None:
+    lines = KeyLines(
+        "a = [\n"  # 1
+        '  "x # ] [ , {",  # a comment: ] "\n'  # 2
+        "  'y ] \\',\n"  # 3: a literal string ends at its next quote, backslash or not
+        '  """two\n'  # 4
+        '], lines""""", [1, [2,\n'  # 5: a multi-line string ends at the last of 5 quotes
+        "  3]],\n"  # 6
+        '  { k = "}", n.m = [\n'  # 7
+        "    1979-05-27 07:32:00Z, {},\n"  # 8: a date and time holds a space
+        "  ] },\n"  # 9
+        "]\n"  # 10
+        "[t]\n"  # 11
+        "b = [ [ ], { } ]\n"  # 12
+    )
+    assert lines.exact(("a",)) == 1
+    assert [lines.exact(("a", i)) for i in range(6)] == [2, 3, 4, 5, 7, None]
+    assert lines.exact(("a", 3, 1, 1)) == 6
+    assert lines.exact(("a", 4, "k")) == 7
+    assert lines.exact(("a", 4, "n", "m")) == 7
+    assert lines.exact(("a", 4, "n", "m", 1)) == 8
+    assert lines.exact(("t", "b", 1)) == 12
+    assert lines.line_of(("a", 4, "missing")) == 7
+    assert [s.line for s in lines.statements] == [1, 11, 12]
 
 
 def test_a_larger_body_limit_is_accepted_up_to_the_parsers_ceiling(tmp_path: Path) -> None:

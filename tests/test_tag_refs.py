@@ -51,8 +51,15 @@ SOURCE = {
             "digest.profiles.daily.exclude_tags[0]",
             "unknown tag 'nope'",
         ),
+        (
+            # An array spanning lines: the line of the tag, not of `topic_order = [`.
+            '[digest]\ntopic_order = [\n  "csar",\n  "encrypton",\n]\n',
+            4,
+            "digest.topic_order[1]",
+            "unknown tag 'encrypton'; did you mean 'encryption'?",
+        ),
     ],
-    ids=["topic_order", "include_tags", "exclude_tags"],
+    ids=["topic_order", "include_tags", "exclude_tags", "topic_order-spanning-lines"],
 )
 def test_an_undefined_tag_is_a_config_error_with_its_line(
     tmp_path: Path,

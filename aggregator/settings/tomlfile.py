@@ -3,7 +3,9 @@
 `tomllib` gives values without positions, and pydantic reports errors by path
 (``("source", 3, "selectors", "item")``). `KeyLines` maps such paths back to lines by
 scanning the text for table headers and ``key =`` lines, counting ``[[array]]`` headers so
-the n-th ``[[source]]`` gets index n-1, as in the parsed data.
+the n-th ``[[source]]`` gets index n-1, as in the parsed data, and following each value into
+its arrays and inline tables, so that an element (``("source", 1, "tags", 2)``) or a key of an
+inline table (``("source", 2, "intervall")``) gets the line it is written on.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ Loc = tuple[str | int, ...]
 
 _BARE_OR_QUOTED = re.compile(r"[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(
-    r"^\s*((?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+_KEY = re.compile(  # matched at a line's start, or in an inline table
+    r"\s*((?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
     r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'))*)\s*="
 )
 _DECODER_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
@@ -59,38 +61,119 @@ def _split_key(text: str) -> tuple[str, ...]:
     return tuple(part.strip("\"'") for part in _BARE_OR_QUOTED.findall(text))
 
 
-@dataclass(frozen=True, slots=True)
-class _ScanState:
-    depth: int = 0  # open [ and { of a value spanning lines
-    string: str = ""  # the open multi-line string delimiter, if any
+@dataclass(slots=True)
+class _Open:
+    """An array or inline table whose closing bracket is still to come."""
+
+    loc: Loc | None  # None: inside a value whose place is not known (text that is not TOML)
+    table: bool  # `{...}`; else `[...]`
+    index: int = 0  # an array: the element being read
+    ready: bool = True  # what comes next begins an element (array) or a key (table)
 
 
-def _scan(line: str, state: _ScanState) -> _ScanState:
-    """Follow brackets and multi-line strings so values spanning lines are not read as keys."""
-    depth, string, i = state.depth, state.string, 0
-    while i < len(line):
-        if string:
-            if line.startswith(string, i):
-                i += len(string)
-                string = ""
+class _Values:
+    """Reads values after their `key =`, character by character, across lines: so that a
+    line inside an array or a multi-line string is not taken for a key or a header, and so
+    that each array element and each key of an inline table gets the line it begins on. An
+    error in `tags = [` ... `"Not OK",` is then said on the line of "Not OK", not of `tags`.
+    """
+
+    def __init__(self, lines: dict[Loc, int]) -> None:
+        self._lines = lines
+        self._open: list[_Open] = []
+        self._string = ""  # the delimiter of the string being read, if any
+        self._value: Loc | None = None  # a value is due next (after `=`), and its place
+
+    @property
+    def idle(self) -> bool:
+        """Nothing left open: the next line is a header, a key, a comment or blank."""
+        return not self._open and not self._string
+
+    def value(self, loc: Loc, line: str, start: int, number: int) -> None:
+        """Read the value of `loc`, which begins at `line[start:]`."""
+        self._value = loc
+        self.feed(line, start, number)
+        self._value = None  # a top-level value is on its key's line, or the text is not TOML
+
+    def feed(self, line: str, i: int, number: int) -> None:
+        while i < len(line):
+            if self._string:
+                i = self._in_string(line, i)
                 continue
-            i += 2 if string in ('"', '"""') and line[i] == "\\" else 1
-            continue
+            char = line[i]
+            top = self._open[-1] if self._open else None
+            if char in " \t\r":  # "\r": a CRLF file's lines, split at "\n"
+                i += 1
+            elif char == "#":
+                return
+            elif char in "]}":
+                if self._open:
+                    self._open.pop()
+                i += 1
+            elif top is not None and top.table and top.ready:
+                i = self._key(top, line, i, number)
+            elif char == ",":
+                if top is not None:
+                    top.ready = True
+                    if not top.table:
+                        top.index += 1
+                i += 1
+            else:
+                i = self._begin(top, line, i, number)
+
+    def _key(self, table: _Open, line: str, i: int, number: int) -> int:
+        """A key of an inline table (`{ id = "x", selectors.item = "li" }`), at `line[i]`."""
+        table.ready = False
+        key = _KEY.match(line, i)
+        if key is None:  # not TOML: step on, so that the scan ends
+            return i + 1
+        if table.loc is not None:
+            loc = table.loc + _split_key(key.group(1))
+            for end in range(len(table.loc) + 1, len(loc) + 1):  # a dotted key's tables
+                self._lines.setdefault(loc[:end], number)
+            self._value = loc
+        return key.end()
+
+    def _begin(self, top: _Open | None, line: str, i: int, number: int) -> int:
+        """A value, or the rest of one (a number, `true`, a date and time with a space)."""
+        loc, self._value = self._value, None
+        starts = loc is not None
+        if top is not None and not top.table and top.ready:
+            starts = True
+            loc = None if top.loc is None else (*top.loc, top.index)
+        if top is not None:
+            top.ready = False
+        if loc is not None:
+            self._lines.setdefault(loc, number)
         char = line[i]
-        if char == "#":
-            break
-        for delimiter in ('"""', "'''", '"', "'"):
-            if line.startswith(delimiter, i):
-                string = delimiter
-                i += len(delimiter)
-                break
-        else:
-            depth += char in "[{"
-            depth -= char in "]}"
-            i += 1
-    if string in ('"', "'"):  # single-line strings cannot span lines
-        string = ""
-    return _ScanState(depth=max(depth, 0), string=string)
+        if char in "\"'":
+            delimiter = char * 3 if line.startswith(char * 3, i) else char
+            self._string = delimiter
+            return i + len(delimiter)
+        if starts and char in "[{":
+            self._open.append(_Open(loc, table=char == "{"))
+        return i + 1
+
+    def _in_string(self, line: str, i: int) -> int:
+        """Past the end of the open string, or to the end of the line if it goes on."""
+        delimiter = self._string
+        quote = delimiter[0]
+        while i < len(line):
+            char = line[i]
+            if char == "\\" and quote == '"':
+                i += 2
+            elif line.startswith(delimiter, i):
+                run = len(delimiter)
+                if run == 3:  # `"""a""""` is `a"`: up to two more quotes belong to the text
+                    while run < 5 and line.startswith(quote, i + run):
+                        run += 1
+                self._string = ""
+                return i + run
+            else:
+                i += 1
+        if len(delimiter) == 1:  # a one-line string that is not closed: not TOML
+            self._string = ""
+        return i
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,31 +196,33 @@ class KeyLines:
         # line (an array spanning lines) began.
         self.statements: list[Statement] = []
         table: Loc = ()
-        state = _ScanState()
+        values = _Values(self._lines)
         # Lines as TOML ends them, at "\n" (or "\r\n"): `splitlines` also broke at U+2028,
         # U+0085 and the like, which a name or a comment may hold, and every later line
         # number was off by one for each.
         for number, line in enumerate(text.split("\n"), start=1):
-            if state.depth == 0 and not state.string:
-                header = _HEADER.match(line)
-                if header and not _KEY.match(line):
-                    is_array = header.group(1) == "[["
-                    table = self._resolve(_split_key(header.group(2)), is_array)
-                    self._lines.setdefault(table, number)
-                    if is_array:  # the array itself is where its first element is
-                        self._lines.setdefault(table[:-1], number)
-                    self.statements.append(Statement(number, table, header.group(2), is_array))
-                    continue
-                key = _KEY.match(line)
-                if key:
-                    loc = table + _split_key(key.group(1))
-                    # A dotted key (`selectors.item = ...`) writes its tables too: a key
-                    # missing from one is then said at the line that began it, not at the
-                    # enclosing table's header.
-                    for end in range(len(table) + 1, len(loc) + 1):
-                        self._lines.setdefault(loc[:end], number)
-                    self.statements.append(Statement(number, loc, key.group(1).strip(), None))
-            state = _scan(line, state)
+            if not values.idle:
+                values.feed(line, 0, number)
+                continue
+            header = _HEADER.match(line)
+            if header and not _KEY.match(line):
+                is_array = header.group(1) == "[["
+                table = self._resolve(_split_key(header.group(2)), is_array)
+                self._lines.setdefault(table, number)
+                if is_array:  # the array itself is where its first element is
+                    self._lines.setdefault(table[:-1], number)
+                self.statements.append(Statement(number, table, header.group(2), is_array))
+                continue
+            key = _KEY.match(line)
+            if key:
+                loc = table + _split_key(key.group(1))
+                # A dotted key (`selectors.item = ...`) writes its tables too: a key
+                # missing from one is then said at the line that began it, not at the
+                # enclosing table's header.
+                for end in range(len(table) + 1, len(loc) + 1):
+                    self._lines.setdefault(loc[:end], number)
+                self.statements.append(Statement(number, loc, key.group(1).strip(), None))
+                values.value(loc, line, key.end(), number)
 
     def _resolve(self, parts: tuple[str, ...], is_array: bool) -> Loc:
         resolved: list[str | int] = []
