@@ -159,3 +159,26 @@ def test_two_topics_under_one_label_are_an_error_naming_both() -> None:
     with pytest.raises(ConfigError, match="also the label of tag 'dma'") as caught:
         parse_tag_rules(text, "inline.toml")
     assert caught.value.line == 7
+
+
+def test_an_element_of_an_array_spanning_crlf_lines_names_its_own_line() -> None:
+    text = '[tag.x]\nlabel = "X"\n[[tag.x.rule]]\nfields = [\n  "title",\n  "body",\n]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_tag_rules(text.replace("\n", "\r\n") + 'any = ["x"]\r\n', "crlf.toml")
+    assert caught.value.line == 6, str(caught.value)
+
+
+def test_a_rule_as_an_inline_table_names_the_line_of_its_pattern() -> None:
+    text = (
+        'tag.x.label = "X"\ntag.x.rule = [\n'
+        '  { any = ["ok"] },\n'
+        "  { any = [\n"
+        '    "fine",\n'
+        "    3,\n"
+        "  ] },\n"
+        "]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_tag_rules(text, "inline.toml")
+    assert caught.value.line == 6, str(caught.value)
+    assert caught.value.key == "tag.x.rule[1].any: 3"

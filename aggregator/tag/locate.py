@@ -4,14 +4,18 @@
 (``[tag.csar]``, the n-th ``[[tag.csar.rule]]``), the ``key =`` lines inside one table, and the
 line that spells one string value. It understands the layout config/tags.toml documents (one
 header per table); where a file uses another layout it falls back to the nearest line it can
-find, and only then to no line at all.
+find, and only then to no line at all. An element of an array spanning lines is found by
+`KeyLines`, which follows arrays element by element.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
+
+from aggregator.settings.tomlfile import KeyLines
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY_PART = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*(\.|$)""")
@@ -82,6 +86,14 @@ class TomlLines:
             if any(s in self._lines[number - 1] for s in spellings):
                 return number
         return start
+
+    def element(self, *loc: str | int) -> int | None:
+        """Line an array element begins on (`"lists", "institutions", 2`), if it is found."""
+        return self._elements.exact(loc)
+
+    @functools.cached_property
+    def _elements(self) -> KeyLines:  # scanned only when an error asks for an element
+        return KeyLines("\n".join(self._lines))
 
     def _body(self, table_line: int | None) -> range:
         """Line numbers after `table_line` up to the next header (whole file for None)."""
