@@ -970,14 +970,14 @@ def test_a_batch_sqlite_rolled_back_under_it_fails_whole_and_says_why(tmp_path: 
                 "CREATE TRIGGER full_disk BEFORE INSERT ON fetch_log WHEN NEW.source_id = 'big' "
                 "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full (injected)'); END"
             )
-        with pytest.raises(aggregator.store.sql.BatchLost, match="disk is full") as lost:
-            with store.write_batch():
-                assert save(store, "small", [make_item("small", "1")], now=at(1)).new == 1
-                with pytest.raises(StoreError, match="disk is full"):
-                    save(store, "big", [make_item("big", "1")], now=at(1))
-                # The transaction is gone: nothing more runs, not even outside one.
-                with pytest.raises(StoreError, match="disk is full"):
-                    save(store, "later", [make_item("later", "1")], now=at(1))
+        lost_batch = pytest.raises(aggregator.store.sql.BatchLost, match="disk is full")
+        with lost_batch as lost, store.write_batch():
+            assert save(store, "small", [make_item("small", "1")], now=at(1)).new == 1
+            with pytest.raises(StoreError, match="disk is full"):
+                save(store, "big", [make_item("big", "1")], now=at(1))
+            # The transaction is gone: nothing more runs, not even outside one.
+            with pytest.raises(StoreError, match="disk is full"):
+                save(store, "later", [make_item("later", "1")], now=at(1))
         assert "no such savepoint" not in str(lost.value)
         assert store.item_count() == 0
         for source_id in ("small", "later"):
