@@ -127,7 +127,9 @@ def _read(path: Path) -> str | None:
 
 def _write(path: Path, key: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Inside the data dir only once it is there: a read-only command given a mistyped
+        # data_dir says "no store" and must not leave the folder behind.
+        path.parent.mkdir(exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(key + "\n", encoding="ascii")
         temporary.replace(path)  # atomic: a reader sees the old stamp or the new one

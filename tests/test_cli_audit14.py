@@ -164,6 +164,10 @@ def test_a_read_only_command_on_a_mistyped_data_dir_makes_no_store(
 ) -> None:
     typo = tmp_path / "vra"
     monkeypatch.setenv("AGGREGATOR_DATA_DIR", str(typo))
+    # Tag rules: the stamp of rules known to compile is kept in the data dir's cache/.
+    (config / "tags.toml").write_text(
+        '[tag.x]\nlabel = "X"\n[[tag.x.rule]]\nany = ["chat control"]\n'
+    )
     code, out, err = run(capsys, config, *argv)
     assert code == EXIT_STORE, out + err
     assert f"no store at {typo / 'aggregator.sqlite'}" in err

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -986,3 +991,38 @@ def test_a_batch_sqlite_rolled_back_under_it_fails_whole_and_says_why(tmp_path: 
         assert save(store, "small", [make_item("small", "1")], now=at(2)).new == 1
     finally:
         store.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv, to open the store as another user",
+)
+def test_a_store_in_a_folder_its_user_cannot_write_says_so() -> None:
+    # The file is the user's, its folder root's: SQLite cannot make the -wal and -shm
+    # files beside it, and called the store "a readonly database".
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(0o755)
+        url = f"sqlite:///{folder / 'aggregator.sqlite'}"
+        open_store(url).close()
+        os.chown(folder / "aggregator.sqlite", 65534, -1)
+        opened = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                f"from aggregator.store import open_store; open_store({url!r}, migrate=False)",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            check=False,
+        )
+        assert opened.returncode != 0
+        assert f"the folder {folder} is not writable" in opened.stderr
+        assert "-wal and -shm" in opened.stderr
+    finally:
+        shutil.rmtree(folder)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sqlite3
 import sys
 import threading
@@ -38,7 +39,13 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
-from aggregator.store.engine import WRITE_OPTION, create_store_engine, describe, masked
+from aggregator.store.engine import (
+    WRITE_OPTION,
+    create_store_engine,
+    describe,
+    masked,
+    sqlite_file,
+)
 from aggregator.store.migrate import upgrade
 
 if TYPE_CHECKING:  # the dedupe stage is imported by the first write that needs it
@@ -556,6 +563,23 @@ def _ended_by_the_database(conn: Connection) -> bool:
     return isinstance(dbapi, sqlite3.Connection) and not dbapi.in_transaction
 
 
+def _read_only_folder(exc: sqlalchemy.exc.SQLAlchemyError, engine: Engine) -> str:
+    """Why SQLite calls a store whose file is writable "a readonly database": the folder
+    it is in is not, and SQLite makes its -wal and -shm files beside the store there."""
+    if "readonly database" not in describe(exc):
+        return ""
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        return ""
+    folder = path.resolve().parent
+    if os.access(folder, os.W_OK):
+        return ""
+    return (
+        f" (the folder {folder} is not writable: SQLite makes the store's -wal and -shm "
+        "files there, also to read it)"
+    )
+
+
 def open_store(
     database_url: str, *, migrate: bool = True, dedupe_window: timedelta = DEFAULT_WINDOW
 ) -> SqlStore:
@@ -569,7 +593,10 @@ def open_store(
                 conn.execute(text("select 1"))
     except sqlalchemy.exc.SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open database {masked(engine.url)}: {describe(exc)}") from exc
+        raise StoreError(
+            f"cannot open database {masked(engine.url)}: {describe(exc)}"
+            f"{_read_only_folder(exc, engine)}"
+        ) from exc
     except Exception as exc:
         engine.dispose()
         # Alembic is imported only when a migration runs (migrate.upgrade), so its error
