@@ -17,13 +17,18 @@ declaration (``<?xml encoding=...?>``, ``<meta charset>``), then detection
   sequence becomes U+FFFD; a warning says how many;
 - detection never picks UTF-8 for bytes that failed strict UTF-8 decoding, and prefers
   windows-1252 when it is as plausible as the detector's favourite, because that is the web's
-  default for the Western European languages most of our sources use.
+  default for the Western European languages most of our sources use;
+- a single-byte reading that no language's letters fit ("Pe³na tre¶æ", Polish ISO-8859-2
+  read as ISO-8859-1, looks clean to the detector's chaos measure) gives way to the
+  encoding of a language that reads the bytes as its own letters (`garble`): in the
+  source's or the document's language when there is one, else in whichever fits best.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -31,6 +36,14 @@ from typing import Literal
 
 import charset_normalizer
 from charset_normalizer.md import mess_ratio
+
+from aggregator.parse.garble import (
+    ALPHABETS,
+    LATIN_ALPHABETS,
+    enough_to_improve_on,
+    plainly_less_garbled,
+    reading,
+)
 
 Markup = Literal["xml", "html", "json"]
 
@@ -84,21 +97,9 @@ _LANGUAGE_MARGIN = 0.05  # chaos within which the language's encoding beats the 
 # ("«Rīga»" as "ĢRîgaģ": "Ģ", "î" are letters, just not Latvian ones). Not for Cyrillic or
 # Greek, whose encodings all read the bytes as letters of the script.
 _ALPHABET_OF_LANGUAGE: dict[str, frozenset[str]] = {
-    language: frozenset(letters)
-    for languages, letters in (
-        (("pl",), "ąćęłńóśźż"),
-        (("cs",), "áčďéěíňóřšťúůýž"),
-        (("sk",), "áäčďéíĺľňóôŕšťúýž"),
-        (("hu",), "áéíóöőúüű"),
-        (("sl", "hr", "bs"), "čćđšž"),
-        (("ro",), "ăâîșțşţ"),
-        (("lv",), "āčēģīķļņšūž"),
-        (("lt",), "ąčęėįšųūž"),
-        (("et",), "äõöüšž"),
-        (("tr",), "çğıöşüâîû"),
-        (("mt",), "ċġħżàèìòù"),
-    )
-    for language in languages
+    language: frozenset(letter for letter in LATIN_ALPHABETS[language] if letter.islower())
+    for language in _ENCODINGS_OF_LANGUAGE
+    if language in LATIN_ALPHABETS
 }
 # The single-byte encodings a language is written in: the above, and the Western ones.
 _LEGACY_OF_LANGUAGE: dict[str, tuple[str, ...]] = {
@@ -215,6 +216,16 @@ _WEB_CODECS = frozenset(
         *(f"cp{n}" for n in (874, *range(1250, 1259))),
         *("tis_620", "gb2312", "gbk", "gb18030", "big5", "big5hkscs", "hz"),
         *("euc_jp", "euc_jis_2004", "iso2022_jp", "shift_jis", "cp932", "euc_kr", "cp949"),
+    }
+)
+
+
+_SINGLE_BYTE = frozenset(
+    {
+        *("latin_1", "cp866", "koi8_r", "koi8_u", "mac_roman", "mac_cyrillic", "cp874"),
+        *(f"iso8859_{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)),
+        *(f"cp{n}" for n in range(1250, 1259)),
+        "tis_620",
     }
 )
 
@@ -362,6 +373,87 @@ def _better_of_siblings(data: bytes, chosen: str, fitting: Sequence[str]) -> str
     return _sibling_the_bytes_prefer(data, iso, windows) or chosen
 
 
+# With no language to go by, how many characters two readings must at least disagree on
+# before the letters alone overrule a declared encoding: one "õ" for "ő" is no evidence of
+# Hungarian. (The detector's guess is no declaration: one "ģ" for "ł" is enough there.)
+_UNHINTED_DISAGREEMENTS = 3
+# The single-byte encodings languages are written in, in the order of the table above: what
+# a reading the letters find garbled is compared with.
+_LANGUAGE_CODECS = tuple(
+    dict.fromkeys(c for codecs in _LEGACY_OF_LANGUAGE.values() for c in codecs)
+)
+
+
+@cache
+def _reading_table(codec: str) -> tuple[str, ...]:
+    """What each byte reads as in single-byte `codec`, C1 bytes as in its Windows sibling."""
+    return tuple(_try_decode(bytes([byte]), codec) or "" for byte in range(0x100))
+
+
+def _less_garbled(
+    data: bytes,
+    claimed: tuple[str, str],
+    codecs: Iterable[str],
+    language: str | None,
+    texts: Mapping[str, str] | None = None,
+    *,
+    evidence: int = _UNHINTED_DISAGREEMENTS,
+) -> tuple[str, str] | None:
+    """(codec, text): of the single-byte `codecs`' readings of `data` (in `texts` where
+    already decoded), the one that misfits the fewest characters, when it reads plainly less
+    garbled than the `claimed` (codec, text) by the letters (`garble`); None when none does.
+
+    A claimed reading that is plausible text in some language stands: Italian "è" is no
+    garbled Greek "θ", whatever language the source is configured in. Else, with a language
+    of a known alphabet, both readings are measured in it; without one, each in the
+    language it fits best, and they must disagree on a few characters (`evidence`).
+    Not by the chaos measure: it finds short, correct Polish in windows-1250 more chaotic
+    (0.07) than its "Rz¹d przyj¹³" in windows-1252 (0)."""
+    claimed_codec, claimed_text = claimed
+    if claimed_codec not in _SINGLE_BYTE:
+        return None  # a multi-byte reading: its letters are no alphabet's
+    mine = reading(claimed_text[:_LANGUAGE_WINDOW])
+    if mine.least_misfit(ALPHABETS) == 0:
+        return None  # plausible text in some language
+    hint = language.split("-")[0].lower() if language else None
+    if hint is not None and not ALPHABETS.get(hint):
+        hint = None  # English has no letters of its own to go by
+    languages = (hint,) if hint else tuple(ALPHABETS)
+    claimed_misfit = mine.least_misfit(languages)
+    counts = Counter(data[:_LANGUAGE_WINDOW].translate(None, _ASCII_BYTES)).items()
+    claimed_table = _reading_table(claimed_codec)
+    best: tuple[int, str, str] | None = None
+    for codec in codecs:
+        if codec == claimed_codec or codec not in _SINGLE_BYTE:
+            continue
+        table = _reading_table(codec)
+        disagreeing = letters = claimed_letters = lost = 0
+        for byte, found in counts:
+            if table[byte] != claimed_table[byte]:
+                disagreeing += found
+                letters += found * table[byte].isalpha()
+                claimed_letters += found * claimed_table[byte].isalpha()
+                lost += found * (not table[byte])  # undefined there: the reading drops it
+        # Where they disagree, the other reads letters, at least as many as the claimed one
+        # ("©" is no garbled Greek); and the claimed one misfits enough to improve on.
+        if (
+            disagreeing < (1 if hint else evidence)
+            or letters < max(claimed_letters, disagreeing / 2)
+            or not enough_to_improve_on(claimed_misfit, disagreeing)
+        ):
+            continue
+        text = (texts or {}).get(codec) or _try_decode(data, codec)
+        if text is None:
+            continue
+        theirs = reading(text[:_LANGUAGE_WINDOW])
+        their_misfit = theirs.least_misfit(languages) + lost
+        if plainly_less_garbled(theirs, their_misfit, claimed_misfit, disagreeing) and (
+            best is None or their_misfit < best[0]
+        ):
+            best = (their_misfit, codec, text)
+    return None if best is None else best[1:]
+
+
 def codec_name(label: str) -> str | None:
     """The Python codec for an encoding label, or None when the label is unknown."""
     lowered = label.strip().lower()
@@ -473,8 +565,12 @@ def decode(
     better = _language_over_claim(data, decoded, label, claimant, languages)
     if better is not None:
         return better
-    if claimant == _HEADER and own is None and next(iter(languages), None) is None:
-        cleaner = _cleaner_than_claimed(data, decoded)
+    # No language to go by, and no declaration the claim won against: a claim whose reading
+    # is plainly garbled gives way (a server's default, or a <meta> copied from a template).
+    uncontested = claimant == _DOCUMENT or codec_name(own or label) == decoded.encoding
+    legacy = decoded.encoding not in _UNICODE and not data.isascii()
+    if uncontested and legacy and next(iter(languages), None) is None:
+        cleaner = _cleaner_than_claimed(data, decoded, by_chaos=own is None)
         if cleaner is not None:
             codec, text = cleaner
             note = f"{claimant} {label!r} reads as garbled text: read as {codec}"
@@ -549,7 +645,14 @@ def _language_over_claim(
         scored = [(mess_ratio(t[:_LANGUAGE_WINDOW]), c, t) for c, t in readings]
         mess, codec, text = min(scored, key=lambda found: found[0])
         if mess + _LANGUAGE_MARGIN >= mess_ratio(decoded.text[:_LANGUAGE_WINDOW]):
-            return None
+            # The chaos measure misses mojibake made of printable characters ("Pe³na
+            # tre¶æ", "Országgyûlés"): the language's letters see it.
+            claimed = (decoded.encoding, decoded.text)
+            found = dict(readings)
+            better = None if fits else _less_garbled(data, claimed, found, language, found)
+            if better is None:
+                return None
+            codec, text = better
         note = (
             f"{claimant} {label!r} reads as garbled text: read as {codec}"
             if fits
@@ -560,15 +663,31 @@ def _language_over_claim(
     return None
 
 
-def _cleaner_than_claimed(data: bytes, decoded: Decoded) -> tuple[str, str] | None:
+def _cleaner_than_claimed(
+    data: bytes, decoded: Decoded, *, by_chaos: bool
+) -> tuple[str, str] | None:
     """(codec, text): the text in the single-byte encoding of some language that reads
     plainly less garbled than the claimed one, when no language is known to decide. A
     server's default ISO-8859-1 on an undeclared Polish feed stored "Pos³owie", on a
-    Bulgarian one "Åâðîïåéñêàòà". Of the readings about as clean as the cleanest, the one
-    that reads the most letters of its language wins (Polish in ISO-8859-2, not in a Nordic
-    encoding that reads "ł" as "ģ"); None to keep `decoded`."""
+    Bulgarian one "Åâðîïåéñêàòà"; None to keep `decoded`. Where the chaos measure sees
+    nothing amiss ("Pe³na tre¶æ": every character printable), the letters decide
+    (`_less_garbled`). `by_chaos`: whether the chaos measure may overrule the claim too
+    (not a document's own: it finds short Japanese in its declared Shift_JIS chaotic)."""
     if decoded.encoding in _UNICODE or data.isascii():
         return None
+    claimed = (decoded.encoding, decoded.text)
+    cleaner = _cleaner_by_chaos(data, decoded) if by_chaos else None
+    if cleaner is not None:
+        claimed = cleaner  # garbled: only which reading is best is left to settle
+    others = (codec for codec in _LANGUAGE_CODECS if codec != decoded.encoding)
+    return _less_garbled(data, claimed, others, None) or cleaner
+
+
+def _cleaner_by_chaos(data: bytes, decoded: Decoded) -> tuple[str, str] | None:
+    """`_cleaner_than_claimed` by the chaos measure: of the readings about as clean as the
+    cleanest, the one whose letters best fit a language it is written in wins, then the one
+    that reads the most letters of its language (Polish in ISO-8859-2, not in a Nordic
+    encoding that reads "ł" as "ģ", nor in ISO-8859-3, Maltese and Esperanto's)."""
     claimed = mess_ratio(decoded.text[:_LANGUAGE_WINDOW])
     if claimed <= _LANGUAGE_MARGIN:  # reads cleanly: the claim stands
         return None
@@ -597,8 +716,14 @@ def _cleaner_than_claimed(data: bytes, decoded: Decoded) -> tuple[str, str] | No
         )
 
     near = [c for c, (mess, _) in scored.items() if mess <= cleanest + _LANGUAGE_MARGIN]
-    codec = max(near, key=lambda c: (letters(c), -scored[c][0]))
+    codec = max(near, key=lambda c: (-_misfit(scored[c][1]), letters(c), -scored[c][0]))
     return codec, scored[codec][1]
+
+
+def _misfit(text: str) -> int:
+    """How many characters of a reading misfit the language it fits best: Polish read as
+    ISO-8859-3 is garbled in every language ("Rzħd", "Wiadomoĥĉ"), in ISO-8859-2 in none."""
+    return reading(text[:_LANGUAGE_WINDOW]).least_misfit(ALPHABETS)
 
 
 def _document_over_header(data: bytes, header: str, own: str, languages: Iterable[str]) -> bool:
@@ -622,19 +747,30 @@ def _document_over_header(data: bytes, header: str, own: str, languages: Iterabl
         return False  # the claims' order finds the one that decodes
     own_mess = mess_ratio(own_text[:_LANGUAGE_WINDOW])
     header_mess = mess_ratio(header_text[:_LANGUAGE_WINDOW])
+    texts = {own_codec: own_text, header_codec: header_text}
     for language in languages:
         legacy = _LEGACY_OF_LANGUAGE.get(language.split("-")[0], ())
         if legacy:
             if (own_codec in legacy) != (header_codec in legacy):
-                # Unless its reading is plainly the more garbled: the declared language
-                # can be as wrong as the declared encoding ("en" on a Polish feed).
+                # Unless its reading is plainly the more garbled (by the chaos measure, or
+                # by the letters): the declared language can be as wrong as the declared
+                # encoding ("en" on a Polish feed).
+                mine, theirs = (own_codec, header_codec)
+                if own_codec not in legacy:
+                    mine, theirs = theirs, mine
                 chosen, other = (
                     (own_mess, header_mess) if own_codec in legacy else (header_mess, own_mess)
                 )
-                if chosen <= other + _LANGUAGE_MARGIN:
+                garbled = _less_garbled(data, (mine, texts[mine]), (theirs,), None, texts)
+                if chosen <= other + _LANGUAGE_MARGIN and garbled is None:
                     return own_codec in legacy
             break
-    return own_mess + _LANGUAGE_MARGIN < header_mess
+    if own_mess + _LANGUAGE_MARGIN < header_mess:
+        return True
+    # Both read cleanly to the chaos measure ("Pe³na tre¶æ" too): the letters decide, and
+    # the page's own word is evidence enough that the header's one garbled letter is one.
+    header_reading = (header_codec, header_text)
+    return _less_garbled(data, header_reading, (own_codec,), None, texts, evidence=1) is not None
 
 
 # Who made a claim, as warnings name it: the operator looks in the right place.
@@ -803,6 +939,18 @@ def _score_missing(data: bytes, encodings: tuple[str, ...], chaos: dict[str, flo
                 chaos[encoding] = mess_ratio(text[:_LANGUAGE_WINDOW])
 
 
+def _least_garbled_reading(
+    data: bytes, chosen: str, codecs: Iterable[str], language: str | None = None
+) -> str:
+    """The detector's `chosen`, or the one of `codecs` that reads `data` plainly less garbled
+    by the letters (`_less_garbled`; in `language`, when there is one)."""
+    text = _try_decode(data, chosen)
+    if text is None:
+        return chosen
+    better = _less_garbled(data, (chosen, text), codecs, language, evidence=1)
+    return chosen if better is None else better[0]
+
+
 def _detect(
     data: bytes,
     overruled: str | None,
@@ -846,6 +994,9 @@ def _detect(
                 # only ISO-8859-16 has (windows-1250 gives the cedilla forms instead).
                 chosen = min(fitting, key=lambda e: (-letters.get(e, 0), chaos[e], wanted.index(e)))
                 chosen = _better_of_siblings(data, chosen, fitting)
+                # Short Polish in ISO-8859-2 looks the more chaotic, and windows-1250's "tre¶ć"
+                # won: the language's letters see what is garbled.
+                chosen = _least_garbled_reading(data, chosen, wanted, language)
                 break
             if wanted:  # the first language with encodings of its own decides
                 break
@@ -861,6 +1012,18 @@ def _detect(
                 fitting = [e for e in _WESTERN if e in chaos and chaos[e] <= limit]
                 if fitting:
                     chosen = min(fitting, key=lambda e: (chaos[e], _WESTERN.index(e)))
+            if western_languages and chosen in _WESTERN:
+                # French "œ" in ISO-8859-15 is "½" in windows-1252 ("l'½uvre").
+                language = western_languages[0]
+                chosen = _least_garbled_reading(
+                    data, codec_name(chosen) or chosen, _WESTERN, language
+                )
+            elif not western_languages:
+                # No language at all: the letters rank the readings the detector finds
+                # about as clean. Undeclared Polish is ISO-8859-2, not the ISO-8859-3 of
+                # Maltese and Esperanto it scored cleanest ("Rzħd", "Wiadomoĥĉ").
+                codecs = dict.fromkeys((*_LANGUAGE_CODECS, *chaos))
+                chosen = _least_garbled_reading(data, codec_name(chosen) or chosen, codecs)
         name = codec_name(chosen) or chosen
         detected = _try_decode(data, name)
         if detected is not None:
