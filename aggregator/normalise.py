@@ -14,7 +14,8 @@ The rules, in the order `normalise_item` applies them:
   is `now` and `published_is_fallback` says so.
 - identity, unique within the source and prefixed by kind: ``g:`` the GUID; ``u:`` the
   canonical URL, when there is no GUID or the document gives the same GUID to different
-  entries; ``h:`` a hash of title and date (title and text when there is no date).
+  entries; ``h:`` a hash of title and date (title and text when there is no date; title,
+  date and text for each of the entries of one title and date with different texts).
 - language: the entry's, else the document's, else the source's, else detected from the
   text, else (too short to tell) the language most of the document's items are in; always
   reduced to ISO 639-1 ("en-GB" -> "en").
@@ -318,6 +319,17 @@ def hash_identity(title: str, text: str, published: datetime | None) -> str:
     return f"h:{digest[:HASH_IDENTITY_HEX]}"
 
 
+def told_apart_identity(title: str, text: str, published: datetime | None) -> str:
+    """ "h:" identity from the title, the date and the text: an entry's among others of its
+    document with its title and date (`_unique_identities`). The date takes part, or the
+    same title and text on two days ("Weekly statement", its standing paragraph) would be
+    one item, and so would a dateless entry of that title and text."""
+    basis = normalised_for_hash(title, text)
+    stamp = published.isoformat() if published is not None else ""
+    digest = hashlib.sha256(f"{basis}\n{stamp}\ntold apart".encode("utf-8", "surrogatepass"))
+    return f"h:{digest.hexdigest()[:HASH_IDENTITY_HEX]}"
+
+
 def _shared_guids(raws: Iterable[RawItem]) -> set[str]:
     """GUIDs the document gives to two different entries (an exact repeat is not different)."""
     first: dict[str, RawItem] = {}
@@ -351,25 +363,40 @@ def _unique_identities(items: list[Item]) -> list[Item]:
             item = replace(item, identity=hash_identity(item.title, item.text, published))
         rekeyed.append(item)
     # Two entries with one title and one day but different texts ("Press release" twice on
-    # 2 March, one link for both) are two items: their texts take part in their identity.
-    # Not a teaser of the fullest text, cut with "…" (a listing's two links to one article,
-    # one with a tracking parameter or a fragment): that is the same entry listed twice, as
-    # `_relisted` says of entries with a GUID.
+    # 2 March, one link for both) are two items, each known by its title, day and text: all
+    # alike, not the longest text by title and day and the others by their texts, which
+    # passed the title-and-day identity (and with it the stored row) to another entry
+    # whenever a longer text came or an edit made one the longest. Not a teaser of the
+    # fullest text, cut with "…" (a listing's two links to one article, one with a tracking
+    # parameter or a fragment): that is the same entry listed twice, as `_relisted` says of
+    # entries with a GUID, and it takes the fullest's identity. A title and day of one entry
+    # alone (its copies and teasers) keeps the title-and-day identity: an edit of its text
+    # stays an edit.
     texts: dict[str, set[str]] = {}
-    fullest: dict[str, str] = {}  # identity -> the teaser words of its longest text
+    fullest: dict[str, Item] = {}  # identity -> its item with the longest text
+    fullest_words: dict[str, str] = {}  # identity -> the teaser words of that text
     for item in rekeyed:
         if item.identity.startswith("h:") and item.text:
             texts.setdefault(item.identity, set()).add(normalised_for_hash("", item.text))
             words = _teaser_words(item.text)
-            if len(words) > len(fullest.get(item.identity, "")):
-                fullest[item.identity] = words
+            if item.identity not in fullest or len(words) > len(fullest_words[item.identity]):
+                fullest[item.identity], fullest_words[item.identity] = item, words
+    apart = {
+        item.identity
+        for item in rekeyed
+        if len(texts.get(item.identity, ())) > 1
+        and _teaser_words(item.text) not in fullest_words[item.identity]
+    }
+    if apart:
+        rekeyed = [
+            _told_apart(item, fullest[item.identity], fullest_words[item.identity])
+            if item.identity in apart
+            else item
+            for item in rekeyed
+        ]
     result: list[Item] = []
     place: dict[str, int] = {}
     for item in rekeyed:
-        if len(texts.get(item.identity, ())) > 1 and (
-            _teaser_words(item.text) not in fullest[item.identity]
-        ):
-            item = replace(item, identity=hash_identity(item.title, item.text, None))
         if item.identity in place:
             at = place[item.identity]
             result[at] = min(item, result[at], key=_preference)
@@ -377,6 +404,16 @@ def _unique_identities(items: list[Item]) -> list[Item]:
             place[item.identity] = len(result)
             result.append(item)
     return result
+
+
+def _told_apart(item: Item, fullest: Item, fullest_words: str) -> Item:
+    """`item`, one of several entries of its title and day, under its identity of title,
+    day and text; a teaser of the fullest text (or an entry without text) under the
+    fullest's, whose copy it is."""
+    words = _teaser_words(item.text)
+    text = fullest.text if words in fullest_words else item.text
+    published = None if item.published_is_fallback else item.published
+    return replace(item, identity=told_apart_identity(item.title, text, published))
 
 
 def _usable_date(value: datetime | None, now: datetime, local: tzinfo) -> datetime | None:

@@ -156,6 +156,29 @@ def test_entries_with_one_link_title_and_date_but_different_texts_are_two_items(
     assert len({i.identity for i in items}) == 2
 
 
+def test_an_entry_among_others_of_its_title_and_day_keeps_its_identity() -> None:
+    # Which of them has the longest text says nothing of which entry is which: a longer one
+    # coming (or an edit) passed the title-and-day identity, and its stored item, to another.
+    day = datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
+    europol = raw(title="Weekly statement", summary="Europol announced arrests.", published=day)
+    council = replace(europol, summary="The Council adopted its position on the regulation.")
+    parliament = replace(
+        europol, summary="The Parliament's committee voted on the detection orders and safeguards."
+    )
+
+    def identities(*entries: RawItem) -> dict[str, str]:
+        items = normalise_document(SOURCE, document(*entries), now=NOW)
+        return {i.text: i.identity for i in items}
+
+    two = identities(europol, council)
+    three = identities(parliament, europol, council)
+    assert len(set(three.values())) == 3
+    assert {text: three[text] for text in two} == two
+    # The same texts a week later are other entries, not one item with those of the week before.
+    week = [replace(entry, published=day + timedelta(days=7)) for entry in (europol, council)]
+    assert len(normalise_document(SOURCE, document(europol, council, *week), now=NOW)) == 4
+
+
 def test_a_reader_s_link_has_its_spaces_encoded_and_no_stale_session() -> None:
     # A plain-text digest's link ended at the space; a stale servlet session id in it made
     # each refresh's copy a new page.
