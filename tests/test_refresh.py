@@ -545,3 +545,60 @@ def test_a_retry_after_date_already_past_claims_no_wait(
         assert "until" not in (health[failed]["advice"] or "")
         assert datetime.fromisoformat(health[failed]["next_fetch"]) > began  # the backoff
     assert http_server.count("/fine.xml") == 1  # the host is not held
+
+
+def _weekly_statements(*texts: str) -> bytes:
+    """A feed whose entries have neither GUID nor link, all of one title and date."""
+    entries = "".join(
+        "<item><title>Weekly statement</title><pubDate>Wed, 25 Nov 2026 10:00:00 +0000</pubDate>"
+        f"<description>{text}</description></item>"
+        for text in texts
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Same</title>'
+        f"<link>https://same.example.org/</link><description>x</description>{entries}"
+        "</channel></rss>"
+    ).encode()
+
+
+def test_entries_of_one_title_and_day_keep_their_items_when_a_longer_one_comes(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The longest text had the title-and-day identity: a longer statement took the Council
+    # statement's item (a revision of it), and the Council's came back as new.
+    europol = "Europol announced arrests in five countries."
+    council = "The Council adopted its position on the regulation."
+    parliament = (
+        "The Parliament's civil liberties committee voted on the detection orders and"
+        " encryption safeguards."
+    )
+    url = http_server.add("/same.xml", body=_weekly_statements(europol, council))
+    config = write_config(env / "config", [source("same", url)], settings=FAST)
+
+    def refresh(*texts: str) -> tuple[int, int]:
+        http_server.clear("/same.xml")
+        http_server.add("/same.xml", body=_weekly_statements(*texts))
+        code, doc = refresh_json(capsys, config)
+        assert code == 0, doc
+        (result,) = doc["sources"]
+        return result["new"], result["updated"]
+
+    def export() -> dict[str, tuple[int, int]]:
+        code, out, _ = run(capsys, "--config", str(config), "export", "--format", "jsonl")
+        assert code == 0
+        rows = [json.loads(line) for line in out.splitlines()]
+        return {row["summary"]: (row["id"], row["revision"]) for row in rows}
+
+    assert refresh(europol, council) == (2, 0)
+    before = export()
+    assert refresh(parliament, europol, council) == (1, 0)
+    after = export()
+    assert {text: after[text] for text in before} == before and len(after) == 3
+    # An edit making Europol's statement the longest is an update of its own item.
+    edited = f"{europol} Updated figures from the national police forces of the five countries."
+    assert refresh(parliament, edited, council) == (0, 1)
+    assert export() == {
+        parliament: after[parliament],
+        council: after[council],
+        edited: (after[europol][0], 2),
+    }

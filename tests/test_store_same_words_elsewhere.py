@@ -4,13 +4,22 @@ text: stored in place, never as a second item."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from aggregator.models import Refreshed, Source
+from aggregator.normalise import hash_identity
 from aggregator.store import SqlStore
-from tests.support_feed_store import counts, rss_entry, save_document, save_rss
+from tests.support_feed_store import (
+    counts,
+    rss_entry,
+    rss_items,
+    save_document,
+    save_items,
+    save_rss,
+)
 from tests.support_store import T0, at, make_source
 
 FEED_URL = "https://www.missingchildreneurope.eu/feed/"
@@ -123,6 +132,108 @@ def test_two_dateless_entries_of_one_title_are_not_guessed_at(
     ]
     assert counts(save_rss(store, source, edited, 2)) == (2, 0, 0)
     assert store.item_count() == 4
+
+
+# Three statements of one title and day, without GUID or link: their texts tell them apart.
+EUROPOL = "Europol announced arrests in five countries."
+COUNCIL = "The Council adopted its position on the regulation."
+PARLIAMENT = (
+    "The Parliament's civil liberties committee voted on the detection orders and encryption"
+    " safeguards."
+)
+
+
+def _statement(body: str) -> str:
+    return rss_entry(None, "Weekly statement", body=body)
+
+
+def _texts(store: SqlStore) -> dict[int, tuple[str, int, list[str]]]:
+    """Each stored item's text, revision and previous texts, by id."""
+    return {
+        item.id: (item.text, item.revision, [r.text for r in store.revisions(item.id)])
+        for item in store.iter_items()
+    }
+
+
+def test_a_new_longest_entry_of_one_title_and_day_is_new_and_the_others_kept(
+    store: SqlStore, source: Source
+) -> None:
+    # The longest text was known by title and day, the others by their texts: a longer one
+    # took the stored row of the longest so far, which came back as new.
+    assert counts(save_rss(store, source, [_statement(EUROPOL), _statement(COUNCIL)], 1)) == (
+        2,
+        0,
+        0,
+    )
+    before = _texts(store)
+    three = [_statement(PARLIAMENT), _statement(EUROPOL), _statement(COUNCIL)]
+    assert counts(save_rss(store, source, three, 2)) == (1, 0, 2)
+    after = _texts(store)
+    assert {i: after[i] for i in before} == before
+    assert sorted(text for text, _, _ in after.values()) == sorted([EUROPOL, COUNCIL, PARLIAMENT])
+    assert counts(save_rss(store, source, three, 3)) == (0, 0, 3)
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [EUROPOL + " Updated figures.", "Europol announced arrests in six countries."],
+    ids=["now the longest", "still the shorter"],
+)
+def test_an_edited_entry_of_one_title_and_day_is_an_update_of_its_own_item(
+    store: SqlStore, source: Source, edited: str
+) -> None:
+    save_rss(store, source, [_statement(EUROPOL), _statement(COUNCIL)], 1)
+    (europol,) = [i.id for i in store.iter_items() if i.text == EUROPOL]
+    (council,) = [i.id for i in store.iter_items() if i.text == COUNCIL]
+    assert counts(save_rss(store, source, [_statement(edited), _statement(COUNCIL)], 2)) == (
+        0,
+        1,
+        1,
+    )
+    assert _texts(store) == {europol: (edited, 2, [EUROPOL]), council: (COUNCIL, 1, [])}
+    # Both edited at once: which was which cannot be told, both are new.
+    both = [_statement(edited + " Corrected."), _statement(COUNCIL + " Corrected.")]
+    assert counts(save_rss(store, source, both, 3)) == (2, 0, 0)
+
+
+def test_an_entry_left_alone_on_its_title_and_day_keeps_its_item(
+    store: SqlStore, source: Source
+) -> None:
+    # The Council's statement was withdrawn: Europol's, alone on its title and day again,
+    # is known by them, and it took the Council's row.
+    save_rss(store, source, [_statement(EUROPOL), _statement(COUNCIL)], 1)
+    before = _texts(store)
+    assert counts(save_rss(store, source, [_statement(EUROPOL)], 2)) == (0, 0, 1)
+    assert _texts(store) == before
+    # Its edit is an update, as any such entry's.
+    edited = EUROPOL + " Updated figures."
+    assert counts(save_rss(store, source, [_statement(edited)], 3)) == (0, 1, 0)
+    (europol,) = [i for i, (text, _, _) in before.items() if text == EUROPOL]
+    assert _texts(store)[europol] == (edited, 2, [EUROPOL])
+    # The Council's statement back: its own item again.
+    both = [_statement(edited), _statement(COUNCIL)]
+    assert counts(save_rss(store, source, both, 4)) == (0, 0, 2)
+    assert store.item_count() == 2
+
+
+def test_items_of_one_title_and_day_stored_by_an_earlier_release_are_not_stored_again(
+    store: SqlStore, source: Source
+) -> None:
+    # Before, the longest text of a title and day was known by them, the others by their
+    # title and text alone: the first refresh after finds each by its words.
+    entries = [_statement(EUROPOL), _statement(COUNCIL)]
+    read = rss_items(source, entries, at(1))
+    earlier = [
+        replace(item, identity=hash_identity(item.title, "", item.published))
+        if item.text == COUNCIL  # the longest
+        else replace(item, identity=hash_identity(item.title, item.text, None))
+        for item in read
+    ]
+    assert counts(save_items(store, source, earlier, at(1))) == (2, 0, 0)
+    before = _texts(store)
+    assert counts(save_rss(store, source, entries, 2)) == (0, 0, 2)
+    assert counts(save_rss(store, source, [_statement(PARLIAMENT), *entries], 3)) == (1, 0, 2)
+    assert {i: _texts(store)[i] for i in before} == before
 
 
 def _save_json_feed(

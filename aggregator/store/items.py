@@ -371,6 +371,8 @@ def _renamed(
     found.update(_with_the_same_words(conn, source_id, missing, found, listed, used))
     used |= {row["id"] for row in found.values()}
     found.update(_edited_without_a_date(conn, source_id, missing, found, listed, used))
+    used |= {row["id"] for row in found.values()}
+    found.update(_edited_among_namesakes(conn, source_id, missing, found, listed, used))
     return found
 
 
@@ -493,6 +495,43 @@ def _edited_without_a_date(
         if row["identity"].startswith("h:") and row["published_is_fallback"]
     )
     return {item.identity: row for row, item in _one_row_one_entry(rows, "title", wanted)}
+
+
+def _edited_among_namesakes(
+    conn: Connection,
+    source_id: str,
+    missing: Sequence[Item],
+    found: Mapping[str, RowMapping],
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows of edited entries with neither GUID nor link of their own among others of
+    their title and date: each of those is known by its title, date and text ("h:",
+    normalise.py), so an edit gave it a new identity, and a second item. As for a dateless
+    entry (`_edited_without_a_date`): the row is stored by title ("h:") with the entry's
+    title and date, it is the one such row the document no longer lists and no other entry
+    took, and the entry is the one such entry left; of two edited at once, which was which
+    cannot be told. (An entry alone on its title and date is known by them: its edit is
+    found by identity.)"""
+    wanted: dict[tuple[str, datetime], list[Item]] = {}
+    for item in missing:
+        if item.identity in found or not item.identity.startswith("h:"):
+            continue
+        if not item.published_is_fallback:
+            wanted.setdefault((item.title, item.published), []).append(item)
+    if not wanted:
+        return {}
+    rows: dict[tuple[str, datetime], list[RowMapping]] = {}
+    titles = {title for title, _ in wanted}
+    for row in _unlisted(conn, source_id, items.c.title, titles, listed, taken):
+        day = (row["title"], from_db(row["published"]))
+        if day in wanted and row["identity"].startswith("h:") and not row["published_is_fallback"]:
+            rows.setdefault(day, []).append(row)
+    return {
+        entries[0].identity: stored[0]
+        for day, stored in rows.items()
+        if len(stored) == 1 and len(entries := wanted[day]) == 1
+    }
 
 
 def _under_a_guid_now_shared(
