@@ -6,12 +6,14 @@ first: the same canonical URL; the same body hash; near-duplicate text
 (shingle Jaccard, or containment of the smaller item in the larger one); two items of one
 source only when one nearly copies the other. Near-duplicates must also pass the template
 guard, which keeps apart statements written from one template
-(the Council's alignment declarations differ in a country, a date and a decision number).
+(the Council's alignment declarations differ in a country, a date and a decision number),
+unless the one slot they differ in is a source's correction of its own release, re-issued
+marked as such (`corrections`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from difflib import Match, SequenceMatcher
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from aggregator.dedupe.corrections import is_correction
 from aggregator.dedupe.procedure_rule import procedure_apart, procedure_match
 from aggregator.dedupe.records import Features
 from aggregator.dedupe.thresholds import DEFAULT, Thresholds
@@ -49,7 +52,9 @@ class Decision:
     reason: Reason
     jaccard: float = 0.0
     containment: float = 0.0
-    detail: str = ""  # for a template difference: the words that differ
+    # For a template difference: the words that differ; for a corrected re-issue that
+    # matches, "corrected: " and those words.
+    detail: str = ""
 
 
 def decide(
@@ -114,8 +119,19 @@ def decide(
         return Decision(
             matched=False, reason="dissimilar", jaccard=jaccard, containment=containment
         )
-    conflict = template_difference(a, b, thresholds)
-    if conflict is not None:
+    slots = _differing_slots(a, b, thresholds)
+    if len(slots) == 1 and is_correction(a, b, thresholds.correction_window):
+        # One figure, date or name corrected in a release its source re-issued marked as
+        # a correction: one item, not two statements of a template.
+        return Decision(
+            matched=True,
+            reason=reason,
+            jaccard=jaccard,
+            containment=containment,
+            detail=f"corrected: {slots[0]}",
+        )
+    if slots:
+        conflict = slots[0]
         return Decision(
             matched=False,
             reason="template-difference",
@@ -127,7 +143,26 @@ def decide(
 
 
 def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAULT) -> str | None:
-    """A short interior edit of the bodies that touches a number, date or name, as "x | y".
+    """The first of `template_differences`, or None when the bodies differ in no slot."""
+    return next(template_differences(a, b, thresholds), None)
+
+
+def _differing_slots(a: Features, b: Features, thresholds: Thresholds) -> list[str]:
+    """The distinct template differences of `a` and `b`, up to two: enough to tell none,
+    one slot (a figure corrected wherever the text repeats it counts once) and several."""
+    found: list[str] = []
+    for difference in template_differences(a, b, thresholds):
+        if difference not in found:
+            found.append(difference)
+            if len(found) == 2:
+                break
+    return found
+
+
+def template_differences(
+    a: Features, b: Features, thresholds: Thresholds = DEFAULT
+) -> Iterator[str]:
+    """Each short interior edit of the bodies that touches a number, date or name, as "x | y".
 
     Edits before the first or after the last shared run of words are allowed: an intro, a
     footer, a teaser cut short. Long interior edits are allowed: a corrected paragraph.
@@ -151,7 +186,7 @@ def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAU
     anchors = [blk for blk in blocks if blk.size >= thresholds.shingle_size]
     tail = _teaser_tail(sa, sb, anchors[-1] if anchors else None, thresholds)
     if tail is not None:
-        return tail
+        yield tail
     # The start counts as an anchor of size 0: two texts that begin with different short
     # words ("43 suspects have been arrested" / "38 suspects ...") differ in the template's
     # first slot. An intro on one side only (the other side empty) is allowed below.
@@ -166,8 +201,7 @@ def template_difference(a: Features, b: Features, thresholds: Thresholds = DEFAU
         if left is start and replaced_sentences(sa, (i1, i2), sb, (j1, j2), thresholds):
             continue
         if _fills_a_slot(ka[i1:i2], kb[j1:j2]):
-            return f"{' '.join(ta[i1:i2])} | {' '.join(tb[j1:j2])}"
-    return None
+            yield f"{' '.join(ta[i1:i2])} | {' '.join(tb[j1:j2])}"
 
 
 def _fills_a_slot(left: Sequence[bool], right: Sequence[bool]) -> bool:

@@ -69,6 +69,16 @@ class Thresholds:
     # differing by one sentence measured 0.6 and up). Only a near-copy (a re-issued release,
     # a corrected one) is one item again.
     same_source_jaccard: float = 0.9
+    # A corrected re-issue (dedupe/corrections.py): two items of one source that nearly copy
+    # each other (`same_source_jaccard`) and differ in one slot, a figure, date or name, are
+    # one item when the source marked one a correction of the other (in its title or its
+    # address) and published it within this time of the other. Corrections come hours to a
+    # day after the release (the reviewer's four: 3-4 hours; the Commission's corrigenda: the
+    # same or the next day). Not tuned: no item of the labelled set is a corrected re-issue
+    # published later than that, and no template pair carries a correction marker at all
+    # (council_alignment's "-corrigendum-list" is another word beside one). Two days bounds
+    # how long an address marker vouches for the item it extends.
+    correction_window: timedelta = timedelta(days=2)
     # Share of the smaller item's shingles found in the larger one: a teaser in its full
     # page, a statement inside a long intro. Matching teasers measured 0.84-1.0; at 0.9
     # recall falls to 0.976. Newsletters quoting a teaser also reach 1.0: `title_overlap`
