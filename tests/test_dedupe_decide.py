@@ -393,3 +393,145 @@ def test_one_source_re_issuing_a_statement_nearly_word_for_word_is_one_item() ->
     first = item("edri", STATEMENT)
     again = replace(item("edri", corrected, url="https://edri.example.org/v2"), key="edri-2")
     assert pair(first, again) == (True, "jaccard")
+
+
+# -- a corrected re-issue of one source's release -----------------------------------------------
+SURVIVORS = (
+    "Commissioner for Internal Affairs and Migration Magnus Brunner today met representatives "
+    "of survivors' organisations and child helplines in Brussels to discuss the implementation "
+    "of the EU strategy for a more effective fight against child sexual abuse. The discussion "
+    "focused on prevention programmes for people who fear they might offend, on access to "
+    "specialised support services for victims, and on the role of the future EU Centre in "
+    "coordinating research and good practices across member states. The Commissioner "
+    "underlined that survivors' experience must shape EU policy and announced that the "
+    "Commission will set up a permanent survivors' advisory forum next year."
+)
+SURVIVORS_TITLE = "Commissioner Brunner meets survivors' organisations and child helplines"
+HOME = "https://home-affairs.ec.europa.eu/news/"
+
+
+def release(
+    key: str,
+    text: str = SURVIVORS,
+    *,
+    title: str = SURVIVORS_TITLE,
+    url: str = HOME + "b_en",
+    hours: float = 0,
+) -> DedupeItem:
+    return DedupeItem(
+        key=key,
+        source_id="ec-home",
+        org=OrgKind.INSTITUTION,
+        title=title,
+        text=text,
+        canonical_url=url,
+        published=T0 + timedelta(hours=hours),
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("next year", "in March 2027"),  # a date
+        ("in Brussels", "in Strasbourg"),  # a place
+        ("Magnus Brunner", "Magnus Brunner and Ylva Johansson"),  # a name added
+    ],
+)
+def test_a_release_re_issued_at_its_corrected_address_with_one_slot_changed_is_one_item(
+    old: str, new: str
+) -> None:
+    corrected = release("b2", SURVIVORS.replace(old, new), url=HOME + "b-corrected_en", hours=3)
+    assert pair(release("b1"), corrected) == (True, "jaccard")
+    decision = decide(features(release("b1")), features(corrected))
+    assert decision.detail.startswith("corrected: ")
+    # The same two texts at addresses of their own are two statements of one template.
+    sibling = replace(corrected, canonical_url=HOME + "b-strasbourg_en")
+    assert pair(release("b1"), sibling) == (False, "template-difference")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Corrigendum: " + SURVIVORS_TITLE,
+        SURVIVORS_TITLE + " (corrected)",
+        "UPDATED: " + SURVIVORS_TITLE,
+        "Berichtigung: " + SURVIVORS_TITLE,
+        SURVIVORS_TITLE + " (rectificatif)",
+        "Rettifica: " + SURVIVORS_TITLE,
+        "Fe de erratas: " + SURVIVORS_TITLE,
+        "Sprostowanie: " + SURVIVORS_TITLE,
+    ],
+)
+def test_a_release_re_issued_under_a_correction_marked_title_is_one_item(title: str) -> None:
+    # The Commission's corrigendum: a new number, so a new address, the title marked.
+    corrected = release(
+        "s2", SURVIVORS.replace("next year", "in March 2027"), title=title, url=HOME + "s_26_2894"
+    )
+    assert pair(release("s1", url=HOME + "s_26_2871"), corrected) == (True, "jaccard")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        HOME + "b-corrected_en",
+        HOME + "b-rev1_en",
+        HOME + "b-v2_en",
+        HOME + "corrigendum/b_en",
+        HOME + "b_en?rev=2",
+        HOME + "b-berichtigung_en",
+        HOME + "b_en",  # re-issued in place, under a new entry
+    ],
+)
+def test_an_address_marked_as_the_others_correction_vouches_for_it(url: str) -> None:
+    corrected = release("b2", SURVIVORS.replace("in Brussels", "in Strasbourg"), url=url, hours=4)
+    assert pair(release("b1"), corrected)[0] is True
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        HOME + "b-0_en",  # a CMS's second page of one title
+        HOME + "b-2_en",
+        HOME + "b-strasbourg_en",
+        HOME + "b-corrigendum-list_en",  # a marker beside a word of its own
+        "https://other.example.eu/news/b-corrected_en",  # another host
+    ],
+)
+def test_an_address_that_is_not_the_others_marked_keeps_the_template_guard(url: str) -> None:
+    sibling = release("b2", SURVIVORS.replace("in Brussels", "in Strasbourg"), url=url, hours=4)
+    assert pair(release("b1"), sibling) == (False, "template-difference")
+
+
+def test_a_correction_marker_does_not_fold_what_a_correction_is_not() -> None:
+    corrected_url = HOME + "b-corrected_en"
+    # Two slots changed: another statement, whatever the address says.
+    two = SURVIVORS.replace("in Brussels", "in Strasbourg").replace("next year", "in 2028")
+    assert pair(release("b1"), release("b2", two, url=corrected_url, hours=3)) == (
+        False,
+        "template-difference",
+    )
+    # A title that names another person: not the release's title, marked or not.
+    other_title = "Corrigendum: Commissioner Johansson meets survivors' organisations"
+    assert (
+        pair(
+            release("b1"),
+            release(
+                "b2",
+                SURVIVORS.replace("in Brussels", "in Strasbourg"),
+                title=other_title,
+                url=corrected_url,
+            ),
+        )[0]
+        is False
+    )
+    # Published weeks later: the marker no longer vouches for it.
+    late = release(
+        "b2", SURVIVORS.replace("in Brussels", "in Strasbourg"), url=corrected_url, hours=24 * 9
+    )
+    assert pair(release("b1"), late) == (False, "template-difference")
+    # Another source's corrected copy: no marker of the release's own source.
+    copy = replace(
+        release("b2", SURVIVORS.replace("in Brussels", "in Strasbourg"), url=corrected_url),
+        source_id="wire",
+    )
+    assert pair(release("b1"), copy) == (False, "template-difference")
