@@ -1,5 +1,6 @@
 """Text a source repeats across its own items (a standard Background paragraph) does not make
-two sources' releases one statement, and no item joins two releases of one source together.
+two sources' releases one statement, and no item joins two releases of one source together;
+a release its source re-issues corrected, at its address marked "-corrected", is one entry.
 
 Through a real `aggregator refresh` of local feeds on SQLite and PostgreSQL, with press
 releases written for this test on the model of the EU institutions' (a short lead, then the
@@ -422,3 +423,52 @@ def test_a_re_issued_release_keeps_the_guard_on_its_source_s_background(
         assert labels["libe-1"] == "libe-1", [i.key for i in order]
         assert labels["ep-1"] != labels["ep-2"]
         assert labels["ep-2-again"] != labels["ep-1"]
+
+
+# -- a release its source re-issued corrected, through the command line -------------------------
+SURVIVORS_TITLE = "Commissioner Brunner meets survivors' organisations and child helplines"
+SURVIVORS = (
+    "Commissioner for Internal Affairs and Migration Magnus Brunner today met representatives "
+    "of survivors' organisations and child helplines in Brussels to discuss the implementation "
+    "of the EU strategy for a more effective fight against child sexual abuse. The discussion "
+    "focused on prevention programmes for people who fear they might offend, on access to "
+    "specialised support services for victims, and on the role of the future EU Centre in "
+    "coordinating research and good practices across member states. The Commissioner "
+    "underlined that survivors' experience must shape EU policy and announced that the "
+    "Commission will set up a permanent survivors' advisory forum next year."
+)
+HOME = "https://home-affairs.example.eu/news/"
+
+
+def test_a_release_re_issued_corrected_at_a_marked_address_is_one_entry(
+    http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The reviewer's reproduction: the release re-issued three hours later at its address
+    # with "-corrected", one date changed; and, the same day, a statement of the same
+    # template (another place) at an address of its own, which stays an entry of its own.
+    now = datetime.now(UTC)
+
+    def post(slug: str, text: str, hours: int) -> Post:
+        link = HOME + slug
+        return Post(
+            guid=slug,
+            title=SURVIVORS_TITLE,
+            link=link,
+            text=text,
+            published=now - timedelta(hours=hours),
+        )
+
+    corrected = SURVIVORS.replace("next year", "in March 2027")
+    other_meeting = SURVIVORS.replace("in Brussels", "in Vienna")
+    posts = [post("b_en", SURVIVORS, 8), post("b-corrected_en", corrected, 5)]
+    http_server.add(
+        "/home.xml", body=rss("DG HOME news", [*posts, post("b-vienna_en", other_meeting, 4)])
+    )
+    config = write_config(
+        env / "config", [feed_source("ec-home", http_server.url("/home.xml"), org="institution")]
+    )
+    _refresh(config, capsys)
+    folded = {frozenset({HOME + "b_en", HOME + "b-corrected_en"})}
+    assert _clusters(config, capsys) == folded
+    _refresh(config, capsys)
+    assert _clusters(config, capsys) == folded
