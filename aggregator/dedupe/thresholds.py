@@ -1,8 +1,9 @@
 """Every dedupe threshold and size, in one commented table.
 
 Tuned on the labelled set in tests/data/dedupe/ (138 items, 60 gold clusters, since grown to
-155 and 70 with corrected_reissues.json: EU press releases, joint statements re-published with their own intro or footer, RSS teasers against
-full pages, updated releases, translations that must stay apart, template statements that
+155 and 70 with corrected_reissues.json: EU press releases, joint statements re-published
+with their own intro or footer, RSS teasers against full pages, updated releases,
+translations that must stay apart, template statements that
 differ in one country, name, date or number) plus the 203 real items of the corpus's openmag
 snapshots (EDRi, Commission, Europol, EP, Politico, Euronews). `python -m aggregator.dedupe.eval`
 prints the scores; every figure below was measured with it (a sweep varying one value at a
