@@ -281,3 +281,184 @@ def test_chat_control_one_is_the_interim_regulation(rules: TagRules) -> None:
 def test_url_slug_counts(rules: TagRules) -> None:
     url = "https://netzpolitik.org/2025/chatkontrolle-die-eu-staaten-einigen-sich/"
     assert "csar" in topics(rules, "Die EU-Staaten einigen sich", url=url)
+
+
+# A reviewer's look-alikes: "chat control" and "client-side scanning" as product features,
+# topic words only in a publisher's standing paragraph, CSAM as Cybersecurity Awareness Month.
+REVIEWED_NEGATIVE = [
+    (
+        "Nintendo adds new chat control that lets parents block strangers in GameChat",
+        "Parents decide who their children can talk to.",
+        "csar",
+    ),
+    (
+        "Microsoft Teams gets meeting chat control for organisers",
+        "Organisers can turn chat off during town halls.",
+        "csar",
+    ),
+    (
+        "Fortnite voice chat control explained: how to keep kids safe",
+        "Voice chat now defaults to friends only for players under 13.",
+        "csar",
+    ),
+    (
+        "How to turn off chat in Minecraft",
+        "Open Settings, then Multiplayer, choose Chat control and set it to Commands only.",
+        "csar",
+    ),
+    (
+        "Discord rolls out chat control for server owners",
+        "Server owners can slow down messages during raids.",
+        "csar",
+    ),
+    (
+        "Roblox update",
+        "Roblox's new chat control gives parents more say over who their children talk to.",
+        "csar",
+    ),
+    # The settings sense in a text that names the EU in passing.
+    (
+        "Xbox update rolls out across the EU",
+        "Families can open the new in-game chat control and set it to friends only.",
+        "csar",
+    ),
+    (
+        "Chrome adds client-side scanning of downloads for malware",
+        "Safe Browsing now performs client-side scanning of downloaded files before they are "
+        "opened.",
+        "csar",
+    ),
+    (
+        "Chrome adds client-side scanning of downloads for malware",
+        "Safe Browsing now performs client-side scanning of downloaded files before they are "
+        "opened.",
+        "encryption",
+    ),
+    (
+        "IWF staff run the London Marathon for a safer internet",
+        "Five members of our team ran the London Marathon and raised more than 12,000 pounds. "
+        "About the IWF: The Internet Watch Foundation is a not-for-profit organisation that "
+        "works to eliminate child sexual abuse imagery online.",
+        "hotlines",
+    ),
+    (
+        "Cocaine trafficking network dismantled in Spain and the Netherlands",
+        "Spanish and Dutch authorities, supported by Europol, dismantled a network that smuggled "
+        "cocaine through Rotterdam. EMPACT: The current EMPACT priorities include high-risk "
+        "criminal networks, cyber-attacks, trafficking in human beings, child sexual "
+        "exploitation, migrant smuggling, drug trafficking and fraud.",
+        "law-enforcement",
+    ),
+    (
+        "AI Act omnibus: the Commission wants to delay rules on high-risk systems",
+        "The digital omnibus would postpone obligations for high-risk AI systems by 16 months. "
+        "EDRi relies on donations. Support our fight against mass surveillance, chat control "
+        "and online censorship: donate today.",
+        "csar",
+    ),
+    (
+        "Join our AI CSAM webinar: defending against deepfake phishing",
+        "As part of Cybersecurity Awareness Month, our experts show how attackers use "
+        "generative AI for voice cloning and deepfake phishing.",
+        "ai-csam",
+    ),
+    (
+        "CSAM 2026 wrap-up: what we learned this October",
+        "Thanks to everyone who joined our Cyber-Security Awareness Month events across the EU. "
+        "Member states ran campaigns on blocking scam messages.",
+        "csar",
+    ),
+]
+
+# ...and the real uses beside them, which must keep their tags.
+REVIEWED_POSITIVE = [
+    ("EU chat control vote postponed", "", "csar"),
+    ("Stop chat control", "", "csar"),
+    ("Chat control: what you need to know", "", "csar"),
+    ("Denmark tables a new chat control proposal", "", "csar"),
+    (
+        "Gamers",
+        "Players and game studios join the campaign against the chat control proposal.",
+        "csar",
+    ),
+    ("Explainer", "The so-called chat control regulation would scan private messages.", "csar"),
+    (
+        "Why gamers should care about chat control",
+        "The EU wants to scan private messages, including in-game chats.",
+        "csar",
+    ),
+    ("#ChatControl", "Write to your MEP today.", "csar"),
+    ("Chatkontrolle: Rat vertagt Abstimmung", "", "csar"),
+    # An EDRi post on chat control, with EDRi's appeal after it.
+    (
+        "Chat control: the Council's new text still scans private messages",
+        "Member states keep detection orders in the text. EDRi relies on donations. Support "
+        "our fight against mass surveillance, chat control and online censorship: donate today.",
+        "csar",
+    ),
+    ("Experts warn", "Client-side scanning breaks the promise of private messaging.", "encryption"),
+    (
+        "Apple drops client-side scanning of iCloud photos",
+        "The plan to scan photos for CSAM on the device is abandoned.",
+        "csar",
+    ),
+    ("Client-side scanning explained", "", "csar"),
+    # An IWF release with its "About the IWF" paragraph, and a Europol release with its box.
+    (
+        "IWF: record number of reports",
+        "Analysts confirmed 300,000 reports of child sexual abuse imagery last year. About the "
+        "IWF: The Internet Watch Foundation is a not-for-profit organisation that works to "
+        "eliminate child sexual abuse imagery online.",
+        "hotlines",
+    ),
+    ("Internet Watch Foundation annual report", "", "hotlines"),
+    (
+        "Operation against online child sexual exploitation",
+        "Europol supported 12 countries in arresting 20 suspects. EMPACT: The current EMPACT "
+        "priorities include child sexual exploitation, migrant smuggling and drug trafficking.",
+        "law-enforcement",
+    ),
+    (
+        "Operazione della Polizia Postale",
+        "Europol ha sostenuto l'indagine su abusi sessuali su minori. EMPACT: The current EMPACT "
+        "priorities include child sexual exploitation, migrant smuggling and drug trafficking.",
+        "law-enforcement",
+    ),
+    ("IWF", "AI CSAM is rising sharply, analysts warn", "ai-csam"),
+    ("Regeringen vill försvaga totalsträckskrypteringen", "", "encryption"),
+    (
+        "Polisen",
+        "Polisen vill kunna läsa meddelanden som skyddas av totalsträckskryptering.",
+        "encryption",
+    ),
+    (
+        "Surveillance des messageries : la France soutient le texte danois",
+        "Paris soutient le compromis danois sur le projet de règlement européen contre la "
+        "pédocriminalité en ligne, qui prévoit l'analyse des messages privés.",
+        "csar",
+    ),
+    ("Ochrana soukromí", "Evropská komise prosazuje kontrolu chatů.", "csar"),
+    ("Ochrana soukromí", "Ministři souhlasili s kontrolou chatů.", "csar"),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "topic"),
+    REVIEWED_NEGATIVE,
+    ids=[f"not-{topic}:{title[:30]}" for title, _, topic in REVIEWED_NEGATIVE],
+)
+def test_leaves_features_and_standing_text_alone(
+    rules: TagRules, title: str, text: str, topic: str
+) -> None:
+    assert topic not in topics(rules, title, text)
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "topic"),
+    REVIEWED_POSITIVE,
+    ids=[f"{topic}:{title[:30]}:{text[:20]}" for title, text, topic in REVIEWED_POSITIVE],
+)
+def test_keeps_the_debate_beside_look_alikes(
+    rules: TagRules, title: str, text: str, topic: str
+) -> None:
+    assert topic in topics(rules, title, text)
