@@ -49,6 +49,7 @@ _DROPPED_ELEMENT = re.compile(
     rf"<({'|'.join(_DROPPED)})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
 _BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(_PARAGRAPH)})\b[^>]*>", re.IGNORECASE)
+_DROPPED_OPENING = re.compile(rf"<({'|'.join(_DROPPED)})\b", re.IGNORECASE)
 _LINE_TAG = re.compile(rf"</?({'|'.join(_LINE)})\b[^>]*>", re.IGNORECASE)
 
 
@@ -88,6 +89,7 @@ def html_to_text(html: str) -> str:
         # libxml2 drops what follows a document's end: a pasted page, then the feed's own
         # paragraph ("</body></html><p>Next steps...") lost its last part.
         html = _DOCUMENT_END.sub("", html)
+    html = _unclosed_as_text(html)
     parser = _parser()
     try:
         root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
@@ -111,6 +113,22 @@ def html_to_text(html: str) -> str:
             element.text = mark + (element.text or "")
             element.tail = mark + (element.tail or "")
     return _fold("".join(root.itertext()))
+
+
+def _unclosed_as_text(html: str) -> str:
+    """`html` with each opening tag of an element whose content is no text ("<template>",
+    "<title>", "<script>") escaped when the element is never closed: that is a text writing
+    about the element ("Why the <template> element matters: ..."), escaped once in an RSS
+    description, and as markup it swallowed the rest of the text."""
+    opened = {m.group(1).lower() for m in _DROPPED_OPENING.finditer(html)}
+    if not opened:
+        return html
+    lowered = html.lower()
+    for name in opened:
+        if f"</{name}" not in lowered:
+            # (A self-closed one, "<iframe ... />", swallows nothing: it goes as a tag.)
+            html = re.sub(rf"<(?={name}\b[^>]*(?<!/)>)", "&lt;", html, flags=re.IGNORECASE)
+    return html
 
 
 def _flat_text(html: str) -> str:

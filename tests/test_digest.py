@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -296,6 +298,11 @@ def test_counts() -> None:
         "a < b",
         "Why the <template> element matters for age verification",
         "Threshold: if a<b and c>d then flag",
+        # A plain-text field (Atom type="text", JSON Feed) that writes about markup, or
+        # shows an entity: the digest said "Use tags, not line breaks" and decoded "&amp;".
+        "Use <br> tags, not line breaks",
+        "Wrap the word in <b> and </b>: <b>bold</b>.",
+        "Entity &copy; explained: link &amp; more <i>literal tags</i>",
     ],
 )
 def test_sanitise_text_keeps_angle_brackets_that_are_no_markup(title: str) -> None:
@@ -381,3 +388,17 @@ def test_markdown_keeps_a_leading_number_or_dash_from_opening_a_list(
 ) -> None:
     # CommonMark made a summary starting "1. Introduction" a numbered list.
     assert md_escape(text) == escaped
+
+
+@pytest.mark.parametrize(
+    "title", ["Entity &copy; explained", "a &lt;tag&gt; b", "AT&T & co", "Use <br> tags"]
+)
+def test_markdown_shows_a_title_s_ampersands_and_brackets_as_the_other_formats_do(
+    title: str,
+) -> None:
+    # CommonMark reads "&copy;" as an entity: the .md digest showed "©" where the text and
+    # HTML digests show "&copy;".
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt().render(md_escape(title))
+    assert html.unescape(re.sub(r"</?p>", "", rendered)).strip() == title

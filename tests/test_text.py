@@ -353,3 +353,27 @@ def test_text_after_a_pasted_page_s_end_is_kept() -> None:
         "The committee adopted its report by 45 votes to 12.\n\n"
         "Next steps: the plenary vote is scheduled for 14 December."
     )
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # An RSS description writing about the element, escaped once: as markup, the unclosed
+        # element swallowed the rest of the text (the digest read "Why the").
+        (
+            "Why the <template> element matters: it holds markup the browser does not render.",
+            "Why the <template> element matters: it holds markup the browser does not render.",
+        ),
+        (
+            "<p>The <title> element names the page; search engines show it.</p>",
+            "The <title> element names the page; search engines show it.",
+        ),
+        # Closed, or self-closed, they are markup whose content is no text, as before.
+        ("<p>a</p><script>var x = 1;</script><p>b</p>", "a\n\nb"),
+        ("<p>keep <svg viewBox='0 0 1 1'/> this</p>", "keep this"),
+    ],
+)
+def test_an_element_of_no_text_never_closed_is_text_not_a_swallowing_tag(
+    html: str, expected: str
+) -> None:
+    assert html_to_text(html) == expected

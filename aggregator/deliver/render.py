@@ -36,7 +36,7 @@ JSON_SCHEMA_VERSION = 1
 TEXT_WIDTH = 78
 
 _URL = re.compile(r"https?://", re.IGNORECASE)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
 
 
 def local_time(value: datetime, zone: str) -> datetime:
