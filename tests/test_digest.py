@@ -402,3 +402,14 @@ def test_markdown_shows_a_title_s_ampersands_and_brackets_as_the_other_formats_d
 
     rendered = MarkdownIt().render(md_escape(title))
     assert html.unescape(re.sub(r"</?p>", "", rendered)).strip() == title
+
+
+def test_titles_and_summaries_in_a_right_to_left_script_take_their_own_direction() -> None:
+    # A Hebrew title with Latin words in an English page: without dir="auto" the browser
+    # lays its runs out left to right.
+    title = "עברית: הצפנה מקצה לקצה ו-chat control בפרלמנט"
+    digest = digest_of([replace(item(1, "council"), title=title)])
+    rendered = render_html(digest)
+    # (CSS inlining writes a style after the attributes, in its own order.)
+    assert re.search(rf'<a class="title"[^>]* dir="auto"[^>]*>{re.escape(title)}</a>', rendered)
+    assert re.search(r'<p class="summary"[^>]* dir="auto"', rendered)
