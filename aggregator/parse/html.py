@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 
 import soupsieve
@@ -26,6 +26,7 @@ from aggregator.errors import ParseError
 from aggregator.local_time import zone
 from aggregator.models import Fetched, ParsedDocument, RawItem, Selectors, Source
 from aggregator.parse import guards
+from aggregator.parse.copies import Copies
 from aggregator.parse.date_order import month_first, shown_order
 from aggregator.parse.date_warnings import (
     dates_not_understood,
@@ -131,14 +132,9 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         shown_order=shown_order(date_texts.values()),
     )
 
-    items: list[RawItem] = []
+    # Copies of one entry (a teaser in a "featured" region, then in the list) are one entry.
+    copies = Copies()
     misses = _Misses()
-    # A teaser repeated in several regions of the page has the same link and title (and,
-    # where both regions show them, the same date and summary); entries that share a link,
-    # or a link and a heading (posts all linking to one profile page under the page's name),
-    # but not their date or text are different entries, and normalise gives them identities
-    # of their own.
-    seen: dict[tuple[str, str], list[int]] = {}  # link and heading -> places in `items`
     without_link = 0
     for element in elements:
         try:
@@ -150,14 +146,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             continue
         # By canonical link: the featured copy's may carry a tracking parameter or a
         # fragment ("/n/1?utm_source=home", "/n/1#main") that the card's lacks.
-        link = canonical_url(item.url)
-        same_heading = seen.setdefault((link, (item.title or "").casefold()), [])
-        place = next((at for at in same_heading if _repeats(item, items[at])), None)
-        if place is None:
-            same_heading.append(len(items))
-            items.append(item)
-        else:  # a copy ("featured" above the list) may lack the date or summary the card has
-            items[place] = _fuller(items[place], item)
+        copies.add(canonical_url(item.url), item)
     warnings.extend(misses.warnings(selectors, len(elements) - without_link))
     if without_link:
         warnings.append(
@@ -171,7 +160,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             )
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     return ParsedDocument(
-        items=tuple(items),
+        items=tuple(copies.items),
         format="html",
         title=title or None,
         link=fetched.url,
@@ -275,70 +264,6 @@ def _nested_items(elements: list[Tag]) -> frozenset[int]:
         for element in elements
         if any(id(parent) in matched for parent in element.parents)
     )
-
-
-def _repeats(item: RawItem, earlier: RawItem) -> bool:
-    """Whether `item` is `earlier` shown again (their link and title are the same): nothing
-    that both show differs. A region may leave out the date or the summary, give the date
-    without its time, or cut the summary short ("The Council today agreed its…")."""
-    return _same_date(item.published, earlier.published) and _same_summary(
-        _plain(item.summary), _plain(earlier.summary)
-    )
-
-
-def _same_date(mine: datetime | None, theirs: datetime | None) -> bool:
-    if mine is None or theirs is None or mine == theirs:
-        return True
-    # A date alone ("2026-11-25") and a date and time of that day ("25.11.2026 10:15").
-    return (_date_alone(mine) or _date_alone(theirs)) and mine.date() == theirs.date()
-
-
-def _date_alone(value: datetime) -> bool:
-    """Whether `value` is a date without a time of day, as parse_date gives one: midnight
-    UTC."""
-    return value.utcoffset() == timedelta(0) and value.time() == datetime.min.time()
-
-
-def _same_summary(mine: str | None, theirs: str | None) -> bool:
-    if mine is None or theirs is None or mine == theirs:
-        return True
-    shorter, longer = sorted((_uncut(mine), _uncut(theirs)), key=len)
-    return bool(shorter) and longer.startswith(shorter)
-
-
-# How a teaser ends where it was cut: "…", "...", "[…]", "(…)".
-_CUT_MARK = re.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|\(\s*(?:…|\.\.\.)\s*\)|…|\.\.\.)\s*\Z")
-
-
-def _uncut(text: str) -> str:
-    return _CUT_MARK.sub("", text)
-
-
-def _plain(summary: str | None) -> str | None:
-    return None if summary is None else _SPACES.sub(" ", html_to_text(summary)).strip()
-
-
-def _fuller(kept: RawItem, copy_: RawItem) -> RawItem:
-    """The first copy of an entry, with the fuller of what the copies show: the date with
-    its time, the longer summary."""
-    return replace(
-        kept,
-        published=_more_precise(kept.published, copy_.published),
-        summary=_longer(kept.summary, copy_.summary),
-        language=kept.language or copy_.language,
-    )
-
-
-def _more_precise(kept: datetime | None, other: datetime | None) -> datetime | None:
-    if kept is None or (other is not None and _date_alone(kept) and not _date_alone(other)):
-        return other
-    return kept
-
-
-def _longer(kept: str | None, other: str | None) -> str | None:
-    if kept is None or (other is not None and len(_plain(other) or "") > len(_plain(kept) or "")):
-        return other
-    return kept
 
 
 @dataclass(slots=True)
