@@ -1,7 +1,7 @@
 """A listing page of thousands of entries costs in proportion to its entries: copies of one
 entry (aggregator.parse.copies) are found as comparing each entry with every earlier one
-finds them, without those comparisons. Costs are counted, not timed; `python -m bench.listing`
-times whole pages."""
+finds them, without those comparisons, and each date text is read once. Costs are counted,
+not timed; `python -m bench.listing` times whole pages."""
 
 from __future__ import annotations
 
@@ -231,3 +231,23 @@ def test_the_index_compares_few_entries(monkeypatch: pytest.MonkeyPatch) -> None
     # Entries are checked against the ones that share their date or their summary's start,
     # not against every earlier one (two million comparisons).
     assert 0 < len(compared) <= 4 * count
+
+
+def test_each_date_text_of_a_page_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    days = ["3. März 2026", "4. März 2026", "5. März 2026"]
+    cards = "".join(
+        f'<div class="pm"><h2><a href="pm-{i}">Mitteilung {i}</a></h2>'
+        f'<div class="datum">{days[i % 3]}</div></div>'
+        for i in range(300)
+    )
+    selectors = Selectors(item="div.pm", title="h2", link="h2 a", date=".datum")
+    source = html_source(selectors, language="de")
+    page = fetched(f'<html lang="de"><body>{cards}</body></html>'.encode(), "https://e.example/")
+    parse_document(source, page)
+    read = counting(monkeypatch, "parse_date")
+    doc = parse_document(source, page)
+    # dateparser takes milliseconds a German date: 300 of them were a second of a refresh.
+    assert sorted(read) == days
+    assert [item.published for item in doc.items[:4]] == [
+        datetime(2026, 3, day, tzinfo=UTC) for day in (3, 4, 5, 3)
+    ]

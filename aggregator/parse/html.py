@@ -241,6 +241,9 @@ class _Page:
     nested: frozenset[int]  # ids of matched items inside another matched item
     country: str | None  # the source's: whether "11/12/2025" is month first (date_order.py)
     shown_order: bool | None  # month first (True) as the page's dates show, or day first
+    # What each date text read as, by the text and the item's own lang: a listing writes
+    # one day on many entries, and dateparser takes milliseconds a date ("3. März 2026").
+    dates: dict[tuple[str, str | None], datetime | None] = field(default_factory=dict)
 
 
 def _date_texts(
@@ -308,19 +311,7 @@ def _item(
     own_language = _own_language(element)
     summary = _summary(scope, selectors.summary) if selectors.summary else None
     title = _value(scope, selectors.title)
-    published = None
-    if date_text:
-        # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
-        date_languages = [lang for lang in (own_language, *page.date_languages) if lang]
-        in_order = month_first(page.shown_order, page.country, (own_language, page.language))
-        published = parse_date(
-            date_text, date_languages or None, full_year=True, month_first=in_order
-        )
-        if published is None and page.answered is not None:
-            # "il y a 3 jours": counted back from the server's time of the answer.
-            published = parse_relative_date(
-                date_text, date_languages or None, base=page.answered, local=page.zone
-            )
+    published = _published(date_text, own_language, page) if date_text else None
     misses.title += title is None
     misses.date += selectors.date is not None and date_text is None
     misses.summary += selectors.summary is not None and summary is None
@@ -335,6 +326,23 @@ def _item(
     misses.unread_dates.extend(unread_date(item, [date_text]))
     misses.zones.update(zones_read_as_local(item, [date_text]))
     return item
+
+
+def _published(date_text: str, own_language: str | None, page: _Page) -> datetime | None:
+    key = (date_text, own_language)
+    if key in page.dates:
+        return page.dates[key]
+    # A mixed listing's item in Polish has its date in Polish, whatever the page's lang.
+    date_languages = [lang for lang in (own_language, *page.date_languages) if lang]
+    in_order = month_first(page.shown_order, page.country, (own_language, page.language))
+    published = parse_date(date_text, date_languages or None, full_year=True, month_first=in_order)
+    if published is None and page.answered is not None:
+        # "il y a 3 jours": counted back from the server's time of the answer.
+        published = parse_relative_date(
+            date_text, date_languages or None, base=page.answered, local=page.zone
+        )
+    page.dates[key] = published
+    return published
 
 
 def _split(selector: str) -> _Target:
