@@ -21,12 +21,15 @@ exactly this one's end, so an item first seen at ``window_end`` belongs to the n
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
+
+import nh3
 
 from aggregator.health import advice, blocked_problem
 from aggregator.models import (
@@ -38,7 +41,7 @@ from aggregator.models import (
     is_publication_tag,
 )
 from aggregator.spacing import fold_spaces
-from aggregator.text import whole_characters
+from aggregator.text import has_html_tags, whole_characters
 from aggregator.urls import mask_password
 
 OTHER_LABEL = "Other"
@@ -52,7 +55,29 @@ SUMMARY_CHARS = 400
 # The text diff of an updated item is cut to this many changed lines.
 DIFF_LINES = 8
 
+# Tags whose whole content is dropped, not just the tag: their text is never prose.
+_DROP_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "svg", "math"}
+
 _SAFE_SCHEMES = frozenset({"http", "https"})
+# Block-level tags separate words; without a space "<p>a</p><p>b</p>" would read "ab".
+_BLOCK_TAG = re.compile(
+    r"<(/?)(p|br|div|li|h[1-6]|tr|td|th|ul|ol|blockquote|section|article)\b", re.I
+)
+# HTML's element names (and comments, declarations): a '<' before anything else is text, as
+# in "List<T>", "Vector<int>" or "Kids <13", which a title may say, and stays.
+_HTML_ELEMENTS = (
+    "a abbr address area article aside audio b base bdi bdo blockquote body br button canvas "
+    "caption center cite code col colgroup data datalist dd del details dfn dialog dir div dl "
+    "dt em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 h4 h5 h6 "
+    "head header hgroup hr html i iframe img input ins kbd label legend li link main map mark "
+    "marquee math menu meta meter nav noscript object ol optgroup option output p param "
+    "picture pre progress q rp rt ruby s samp script search section select slot small source "
+    "span strike strong style sub summary sup svg table tbody td template textarea tfoot th "
+    "thead time title tr track tt u ul var video wbr"
+)
+_NOT_MARKUP = re.compile(
+    r"<(?!/?(?:" + "|".join(_HTML_ELEMENTS.split()) + r")(?![\w-])|!|\?)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,16 +268,28 @@ def primary_item(members: Iterable[StoredItem], sources: Mapping[str, SourceInfo
 
 
 def sanitise_text(value: str) -> str:
-    """A stored title or text as one line of plain text; each renderer escapes it for its
-    format, so nothing in it can become markup.
+    """A stored title or text as one line of plain text that no renderer can turn into
+    markup (each also escapes it for its format).
 
     Stored fields are plain text, kept as written ("Kids <13", "Why the <template> element
-    matters", "Use <br> tags, not line breaks", "AT&amp;T" where a feed wrote it twice
-    escaped): normalise made them text, and the digest shows what export and the API give.
-    Cleaning what looked like markup once more dropped a plain-text title's "<br>" and
-    decoded its "&amp;" a second time.
+    matters"). Where one still holds unmistakable markup (a row written by an older
+    release, a writer that skipped normalise), nh3 drops every tag, and the content of
+    script-like ones; unescaping can reveal markup that was entity-encoded (double-escaped
+    feeds), so that is cleaned until nothing changes.
     """
-    return fold_spaces(value)  # a no-break space between words stays ("32\u00a0000")
+    seen = html.unescape(value) if "&" in value else value  # "&lt;b&gt;x&lt;/b&gt;" too
+    if not has_html_tags(seen):  # the same test normalise puts an RSS title to
+        return fold_spaces(value)  # a no-break space between words stays ("32\u00a0000")
+    text = _BLOCK_TAG.sub(r" <\1\2", value)
+    for _ in range(4):
+        kept = _NOT_MARKUP.sub("&lt;", text)  # "<T>" is text, not a tag to drop
+        cleaned = html.unescape(
+            nh3.clean(kept, tags=set(), clean_content_tags=_DROP_CONTENT, attributes={})
+        )
+        if cleaned == text:
+            break
+        text = cleaned
+    return fold_spaces(text)
 
 
 def safe_url(url: str | None) -> str | None:
