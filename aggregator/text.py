@@ -44,12 +44,12 @@ _PARSERS = threading.local()  # an lxml parser must not be shared between thread
 _TAG = re.compile(r"<[^>]*>")  # only for the fallbacks, when lxml cannot read the markup
 _DOCUMENT_END = re.compile(r"</\s*(?:html|body)\s*>", re.IGNORECASE)
 _TOO_DEEP = etree.ErrorTypes.ERR_RESOURCE_LIMIT  # "Excessive depth in document"
+_DEPTH = 256  # libxml2's depth limit without its HUGE option (2,048 with it)
 # For `_flat_text`: elements whose content is no text, and tags that break lines.
 _DROPPED_ELEMENT = re.compile(
     rf"<({'|'.join(_DROPPED)})\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 )
 _BLOCK_TAG = re.compile(rf"</?(?:{'|'.join(_PARAGRAPH)})\b[^>]*>", re.IGNORECASE)
-_DROPPED_OPENING = re.compile(rf"<({'|'.join(_DROPPED)})\b", re.IGNORECASE)
 _LINE_TAG = re.compile(rf"</?({'|'.join(_LINE)})\b[^>]*>", re.IGNORECASE)
 
 
@@ -85,20 +85,22 @@ def html_to_text(html: str) -> str:
         # lxml keeps them in the text it parses, then refuses them in the text the marks
         # below set: "<p>a\x1fb</p>" raised. They are no text anyway.
         html = html.translate(_NO_CONTROLS)
-    if "</" in html and _DOCUMENT_END.search(html):
+    lowered = html.lower()
+    if "</" in html and ("html" in lowered or "body" in lowered) and _DOCUMENT_END.search(html):
         # libxml2 drops what follows a document's end: a pasted page, then the feed's own
         # paragraph ("</body></html><p>Next steps...") lost its last part.
         html = _DOCUMENT_END.sub("", html)
     html = _unclosed_as_text(html)
-    parser = _parser()
-    try:
-        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
-    except (etree.LxmlError, ValueError):
-        root = None
+    encoded = html.encode("utf-8", "surrogatepass")
+    root = _parsed(encoded, _parser())
+    # Fewer tags than a parser's depth limit cannot reach it: the error log is read only
+    # where it may hold a cut.
+    if encoded.count(b"<") >= _DEPTH and _cut(_parser()):
+        root = _parsed(encoded, _parser(deep=True))
+        if _cut(_parser(deep=True)):
+            return _flat_text(html)
     if root is None:  # nothing lxml calls a document (only a comment, only a doctype...)
         return fold_plain_text(_TAG.sub(" ", html))
-    if any(error.type == _TOO_DEEP for error in parser.error_log):
-        return _flat_text(html)
     etree.strip_elements(root, *_DROPPED, with_tail=False)
     for element in root.iter(*_PARAGRAPH, *_LINE, *_CELL, "pre"):
         tag = element.tag
@@ -115,17 +117,28 @@ def html_to_text(html: str) -> str:
     return _fold("".join(root.itertext()))
 
 
+def _parsed(encoded: bytes, parser: etree.HTMLParser) -> etree._Element | None:
+    try:
+        return etree.fromstring(encoded, parser)
+    except (etree.LxmlError, ValueError):
+        return None
+
+
+def _cut(parser: etree.HTMLParser) -> bool:
+    """Whether the parser's last document was nested past its depth limit, and cut there."""
+    return any(error.type == _TOO_DEEP for error in parser.error_log)
+
+
 def _unclosed_as_text(html: str) -> str:
     """`html` with each opening tag of an element whose content is no text ("<template>",
     "<title>", "<script>") escaped when the element is never closed: that is a text writing
     about the element ("Why the <template> element matters: ..."), escaped once in an RSS
     description, and as markup it swallowed the rest of the text."""
-    opened = {m.group(1).lower() for m in _DROPPED_OPENING.finditer(html)}
-    if not opened:
-        return html
+    # str's own search, not a regex over every text: this runs for each text read, and the
+    # case-blind pattern of nine names cost a third of `html_to_text`.
     lowered = html.lower()
-    for name in opened:
-        if f"</{name}" not in lowered:
+    for name in _DROPPED:
+        if f"<{name}" in lowered and f"</{name}" not in lowered:
             # (A self-closed one, "<iframe ... />", swallows nothing: it goes as a tag.)
             html = re.sub(rf"<(?={name}\b[^>]*(?<!/)>)", "&lt;", html, flags=re.IGNORECASE)
     return html
@@ -142,19 +155,22 @@ def _flat_text(html: str) -> str:
     return _fold(html_module.unescape(html) if "&" in html else html)
 
 
-def _parser() -> etree.HTMLParser:
-    parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
+def _parser(*, deep: bool = False) -> etree.HTMLParser:
+    """This thread's parser; `deep`: the one that follows 2,048 levels (libxml2's HUGE
+    option), not 256. Past 256 the rest of a text was dropped (300 unclosed <b> are a real
+    newsletter's), but the HUGE parser reads every text a fifth slower: it reads again only
+    what the other cut. The document's size is capped by fetch.max_bytes."""
+    name = "deep" if deep else "parser"
+    parser: etree.HTMLParser | None = getattr(_PARSERS, name, None)
     if parser is None:
         parser = etree.HTMLParser(
             remove_comments=True,
             remove_pis=True,
             no_network=True,
             encoding="utf-8",
-            # Past 256 levels (libxml2's default) the rest of a text was dropped: 300 unclosed
-            # <b> are a real newsletter's. The document's size is capped by fetch.max_bytes.
-            huge_tree=True,
+            huge_tree=deep,
         )
-        _PARSERS.parser = parser
+        setattr(_PARSERS, name, parser)
     return parser
 
 
