@@ -465,9 +465,10 @@ class Service:
             )
 
     async def chores(self) -> tuple[str, ...]:
-        """Digest files left unwritten, the due digests, queued emails and the daily prune,
-        in turn; returns the profiles whose digest ran. A store or delivery error is logged
-        and tried again at the next pass; anything else is a bug and propagates."""
+        """Digest files left unwritten, the due digests, queued emails, the daily prune and
+        the full-text index's catch-up, in turn; returns the profiles whose digest ran. A
+        store or delivery error is logged and tried again at the next pass; anything else
+        is a bug and propagates."""
         await self._write_unwritten()
         digests: list[str] = []
         try:
@@ -494,6 +495,10 @@ class Service:
                 await self.prune()
             except AggregatorError as exc:
                 self._failed("prune", exc)
+        if not self._stopping.is_set():
+            # The refreshes leave new items to the full-text index's next catch-up: done
+            # here, between refreshes, a search through the API seldom has any to do.
+            await asyncio.to_thread(self.app.store.catch_up_search)
         return tuple(digests)
 
     async def _wait_for_start_refresh(self) -> None:

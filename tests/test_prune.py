@@ -32,6 +32,7 @@ from aggregator.store.schema import (
     items,
     tombstones,
 )
+from aggregator.store.search import catch_up
 from aggregator.store.timestamps import from_db
 from tests.support_config import write_config
 from tests.support_store import make_item, make_source
@@ -278,6 +279,8 @@ def _check_search_index(engine: sqlalchemy.Engine) -> None:
         or "items_fts" not in sqlalchemy.inspect(engine).get_table_names()
     ):
         return
+    with engine.begin() as conn:  # what waits for the index taken in, as a search does
+        catch_up(conn)
     with engine.connect() as conn:
         indexed = conn.exec_driver_sql("select count(*) from items_fts").scalar_one()
         stored = conn.execute(select(func.count()).select_from(items)).scalar_one()

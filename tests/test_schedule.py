@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aggregator.app import App
 from aggregator.schedule import Service, cron_trigger, digest_due, digest_reference
 from aggregator.settings import DigestProfile
+from aggregator.store.search import index_behind, parse_search, search_ids
 from tests.support_schedule import FakeClock, Post, digest_profile, feed_source, rss, service_config
 from tests.support_smtp import SmtpServer, free_port
 
@@ -189,6 +190,19 @@ def test_a_config_edited_while_the_service_runs_is_reported_once_per_change(
         told = [r.getMessage() for r in caplog.records if "changed on disk" in r.getMessage()]
         assert len(told) == 1
         assert str(sources_file) in told[0] and "restart it to apply the change" in told[0]
+
+
+def test_a_step_leaves_what_it_refreshed_in_the_full_text_index(
+    open_app: Callable[[FakeClock], App],
+) -> None:
+    # The refresh leaves new items to the index's catch-up (migration 0014); the service
+    # does it between refreshes, so that an API search seldom has any to do.
+    with open_app(FakeClock(local(2025, 6, 2, 6, 50))) as app:
+        assert asyncio.run(Service(app).step()).refreshed == 2
+        with app.store.engine.connect() as conn:
+            assert not index_behind(conn)
+            found = search_ids(conn, parse_search("detection orders"))
+        assert len(found) == 2
 
 
 def test_a_source_is_fetched_at_the_tick_that_reaches_its_next_fetch_time(

@@ -53,6 +53,7 @@ def store(database_url: str) -> Iterator[SqlStore]:
 
 def found(store: SqlStore, text: str) -> list[str]:
     identities = {i.id: i.identity for i in store.iter_items()}
+    store.catch_up_search()  # as the API does before a search
     with store.engine.connect() as conn:
         return [identities[item_id] for item_id, _ in search_ids(conn, parse_search(text))]
 

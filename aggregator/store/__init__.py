@@ -144,6 +144,9 @@ class Store(Protocol):
         """Move the source's next fetch to `until` when it is earlier, and write nothing
         else (a source not asked because its host is held)."""
 
+    def catch_up_search(self) -> int:
+        """Index the items stored since the last search; how many. Call before searching."""
+
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         """Sources whose next_fetch_at is unset or <= now + early, and whose server asked
         to wait (Retry-After) no later than that (`sources.due_condition`); most overdue

@@ -219,3 +219,30 @@ def search_ids(conn: Connection, query: SearchQuery, *, limit: int = 50) -> list
         .limit(limit)
     )
     return [(int(item_id), float(score)) for item_id, score in rows]
+
+
+# SQLite: the items the full-text index has yet to take in (migration 0014).
+PENDING_TABLE = "items_fts_pending"
+_ANY_PENDING = sql_text(f"SELECT EXISTS (SELECT 1 FROM {PENDING_TABLE})")
+_INDEX_PENDING = sql_text(
+    "INSERT INTO items_fts(rowid, title, text) SELECT id, title, text FROM items "
+    f"WHERE id IN (SELECT item_id FROM {PENDING_TABLE}) ORDER BY id"
+)
+_FORGET_PENDING = sql_text(f"DELETE FROM {PENDING_TABLE}")
+
+
+def index_behind(conn: Connection) -> bool:
+    """Whether stored items wait for the full-text index (never on PostgreSQL, whose
+    search column is written with the row)."""
+    return conn.dialect.name == "sqlite" and bool(conn.execute(_ANY_PENDING).scalar_one())
+
+
+def catch_up(conn: Connection) -> int:
+    """Take the waiting items into the full-text index, in the write transaction of `conn`;
+    returns how many. Every search comes after one (`SqlStore.catch_up_search`): the
+    refresh that stores items leaves the indexing to it (migration 0014 says why)."""
+    if conn.dialect.name != "sqlite":
+        return 0
+    indexed = conn.execute(_INDEX_PENDING).rowcount
+    conn.execute(_FORGET_PENDING)
+    return max(indexed, 0)

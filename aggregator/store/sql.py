@@ -442,6 +442,31 @@ class SqlStore:
         with self._write() as conn:
             source_sql.postpone(conn, source_id, until=until)
 
+    def catch_up_search(self) -> int:
+        """Bring the full-text index up to date before a search: the items stored since the
+        last one (SQLite; `store.search.catch_up`). Returns how many were indexed. A store it
+        cannot write to (another writer past the busy timeout, a read-only file) is logged
+        and searched as it is: the search then misses only what waits."""
+        from aggregator.store import search
+
+        if self.dialect != "sqlite":  # PostgreSQL's index is written with each row
+            return 0
+        try:
+            with self._read() as conn:
+                if not search.index_behind(conn):
+                    return 0
+            with self._write() as conn:
+                indexed = search.catch_up(conn)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            log.warning(
+                "full-text index of %s not brought up to date, searching it as it is: %s",
+                self.url,
+                describe(exc),
+            )
+            return 0
+        log.debug("full-text index took in %d items", indexed)
+        return indexed
+
     @wrap_errors
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         with self._read() as conn:

@@ -221,6 +221,8 @@ def list_items(
     order = sort or ("relevance" if where.search is not None else "newest")
     if order == "relevance" and where.search is None:
         raise bad_parameter("sort", "relevance needs a search (q)")
+    if where.search is not None:
+        ctx.app.store.catch_up_search()  # what the refreshes stored since the last search
     fingerprint = query_fingerprint(where, q=q, cluster=cluster)
     after = None
     snapshot = None
