@@ -3,6 +3,8 @@ without an SMTP server, and that --send and --dry-run do not go together."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,3 +119,22 @@ def test_files_that_cannot_be_written_do_not_hide_the_email_that_went(
     assert len(list((env / "var" / "outbox").glob("*.eml"))) == 1
     assert "delivery failed" not in err
     assert err.startswith("aggregator: digest files not written: digest 'daily' was recorded")
+
+
+def test_the_outbox_email_is_from_the_configured_sender_without_a_server(
+    env: Path, http_server: FixtureServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # smtp.sender is the From address (docs/settings.md); without smtp.host the outbox's
+    # copy went out as aggregator@localhost all the same.
+    config = _config(env, http_server, recipients=True)
+    settings = config / "aggregator.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8")
+        + '\n[smtp]\nsender = "Policy desk <desk@ngo.example>"\n',
+        encoding="utf-8",
+    )
+    assert _run(capsys, "--config", str(config), "refresh")[0] == EXIT_OK
+    assert _run(capsys, "--config", str(config), "digest", "--send")[0] == EXIT_OK
+    (sent,) = (env / "var" / "outbox").glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert message["From"] == "Policy desk <desk@ngo.example>"

@@ -184,6 +184,7 @@ def run_profile(
     now: datetime,
     data_dir: Path,
     smtp: SmtpSettings | None,
+    mail_from: str | None = None,
     topic_order: Sequence[str],
     topic_labels: Mapping[str, str],
     send: bool,
@@ -263,7 +264,9 @@ def run_profile(
                 digest=digest, files=(), recorded=False, deliveries=tuple(retried), taken=exc
             )
         return written(tuple(retried))
-    sender = smtp.sender if smtp is not None else FALLBACK_SENDER
+    # Configured without a server, the From is still the one configured (the outbox's
+    # .eml files are sent on by hand, or read as the mail that would have gone).
+    sender = smtp.sender if smtp is not None else mail_from or FALLBACK_SENDER
     message = build_message(
         digest,
         sender=sender,

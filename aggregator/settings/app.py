@@ -177,6 +177,8 @@ class Settings:
     api: ApiSettings
     digest: DigestSettings
     workers: WorkerSettings
+    # smtp.sender, also without smtp.host: the From of the messages the outbox keeps then.
+    mail_from: str | None = None
 
 
 # --- the file's schema; defaults come from the SETTINGS table -----------------------------
@@ -362,6 +364,7 @@ def _build(model: SettingsFile, config_dir: Path) -> Settings:
             profiles=profiles or (_profile(DEFAULT_PROFILE, _Profile()),),
         ),
         workers=WorkerSettings(**model.workers.model_dump()),
+        mail_from=smtp.sender,
     )
 
 

@@ -165,7 +165,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "smtp.sender",
         "string",
         None,
-        "From address, bare or 'Name <a@example.org>'; required when smtp.host is set.",
+        "From address, bare or 'Name <a@example.org>'; required when smtp.host is set; "
+        "without smtp.host, the From of the outbox's .eml files.",
     ),
     _s("smtp.timeout", "seconds", 30.0, "SMTP connection timeout."),
     _s(
