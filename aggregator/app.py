@@ -443,7 +443,7 @@ class App:
             now=self.clock(),
             data_dir=self.settings.data_dir,
             smtp=self.settings.smtp,
-            mail_from=self.settings.mail_from,
+            mail_from=self.settings.digest.mail_from,
             topic_order=self.settings.digest.topic_order,
             topic_labels=self.rules.labels,
             send=send,

@@ -155,6 +155,8 @@ class DigestProfile:
 class DigestSettings:
     topic_order: tuple[str, ...]
     profiles: tuple[DigestProfile, ...]  # never empty
+    # smtp.sender, also without smtp.host: the From of the messages the outbox keeps then.
+    mail_from: str | None = None
 
     def profile(self, name: str) -> DigestProfile:
         for profile in self.profiles:
@@ -177,8 +179,6 @@ class Settings:
     api: ApiSettings
     digest: DigestSettings
     workers: WorkerSettings
-    # smtp.sender, also without smtp.host: the From of the messages the outbox keeps then.
-    mail_from: str | None = None
 
 
 # --- the file's schema; defaults come from the SETTINGS table -----------------------------
@@ -362,9 +362,9 @@ def _build(model: SettingsFile, config_dir: Path) -> Settings:
         digest=DigestSettings(
             topic_order=model.digest.topic_order,
             profiles=profiles or (_profile(DEFAULT_PROFILE, _Profile()),),
+            mail_from=smtp.sender,
         ),
         workers=WorkerSettings(**model.workers.model_dump()),
-        mail_from=smtp.sender,
     )
 
 
