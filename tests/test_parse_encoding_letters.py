@@ -167,6 +167,31 @@ def test_one_short_polish_sentence_is_enough(
     assert decoded.warnings == (warning,)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zażółć gęślą jaźń. Ślęża, Łódź, Świętokrzyskie.",
+        "Łódź, Świętokrzyskie",
+        "Senatorowie o ochronie dzieci w internecie - pełna treść",
+    ],
+)
+@pytest.mark.parametrize(
+    ("content_type", "meta"), [("text/html", "iso-8859-1"), (LATIN1_HEADER, None)]
+)
+def test_short_polish_under_a_latin1_label_is_not_read_as_windows_1250(
+    text: str, content_type: str, meta: str | None
+) -> None:
+    # Of Polish's two encodings, windows-1250 read "gę¶l± jaĽń" cleaner by the chaos measure
+    # than ISO-8859-2 read "gęślą jaźń", and took over from the Latin-1 label.
+    page = _page(text, meta=meta).encode("iso8859_2")
+    decoded = decode(page, content_type, "html", language="pl")
+    assert text in decoded.text
+    assert decoded.encoding == "iso8859_2"
+    # The other way round, windows-1250 bytes stay windows-1250.
+    page = _page(text, meta=meta).encode("cp1250")
+    assert text in decode(page, content_type, "html", language="pl").text
+
+
 def test_undeclared_polish_is_not_read_as_maltese() -> None:
     # Detection scored ISO-8859-3 cleanest: "Wiadomoĥĉ", "Rzħd przyjħ³", warned and stored.
     title, text = "Wiadomość dnia", CENTRAL_AND_EASTERN[0][2]

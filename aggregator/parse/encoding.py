@@ -644,6 +644,15 @@ def _language_over_claim(
             return None
         scored = [(mess_ratio(t[:_LANGUAGE_WINDOW]), c, t) for c, t in readings]
         mess, codec, text = min(scored, key=lambda found: found[0])
+        if len(readings) > 1:
+            # Of the language's own readings, the cleanest by the chaos measure may be the
+            # garbled one: short Polish in ISO-8859-2 read as windows-1250 ("gę¶l± jaĽń")
+            # scores cleaner than itself. The letters decide between them.
+            found = dict(readings)
+            sibling = _least_garbled_reading(data, codec, found, language)
+            if sibling != codec:
+                codec, text = sibling, found[sibling]
+                mess = mess_ratio(text[:_LANGUAGE_WINDOW])
         if mess + _LANGUAGE_MARGIN >= mess_ratio(decoded.text[:_LANGUAGE_WINDOW]):
             # The chaos measure misses mojibake made of printable characters ("Pe³na
             # tre¶æ", "Országgyûlés"): the language's letters see it.
