@@ -10,7 +10,7 @@ import pytest
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, Item, ParsedDocument
 from aggregator.normalise import normalise_document
-from aggregator.parse import parse_document
+from aggregator.parse import fastfeed, parse_document
 from aggregator.parse.guards import MAX_DOCUMENT_BYTES
 from tests.support_parse import feed_source, fetched, fixture
 
@@ -416,6 +416,23 @@ A second paragraph.</summary></entry>
     }
     (item,) = _normalised(json.dumps(feed).encode())
     assert (item.title, item.text) == ("Q&A: <script> tags & you", "Line & one\n\nLine <two>")
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fastfeed", "feedparser"])
+def test_an_atom_text_body_keeps_its_written_tags_in_the_summary_too(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its only body, copied into the summary without its type, was read again as markup:
+    # the text said "write <b>bold</b>", the summary "write bold".
+    monkeypatch.setattr(fastfeed, "ENABLED", fast)
+    atom = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title>Markup advice</title><id>urn:1</id><link href="https://example.org/1"/>
+<updated>2025-01-01T00:00:00Z</updated>
+<content type="text">Write &lt;b&gt;bold&lt;/b&gt;; kids &lt;13 &amp;&amp; 5 &lt; 7.</content>
+</entry></feed>"""
+    (item,) = _normalised(atom)
+    assert item.text == "Write <b>bold</b>; kids <13 && 5 < 7."
+    assert item.summary == item.text
 
 
 def test_feedburner_links_give_the_articles_own_address_and_authors_their_names() -> None:

@@ -268,7 +268,7 @@ def _raw_item(
     title = _marked_up(entry, "title", rss=rss)
     summary = _marked_up(entry, "summary", rss=rss)
     content = _content(entry)
-    if summary and content == summary:
+    if summary and (content == summary or _copied_body(entry)):
         summary = None  # feedparser copies the only body into both
     if not (guid or url or title or summary or content):
         return None
@@ -387,6 +387,16 @@ def _content(entry: dict[str, Any]) -> str | None:
                 if value:
                     return plain_as_html(value) if _is_plain(part) else value
     return None
+
+
+def _copied_body(entry: dict[str, Any]) -> bool:
+    """Whether the entry's summary is its only body copied, as written: feedparser (and
+    fastfeed) copy it without its type, and an Atom type="text" body ("write <b>bold</b>")
+    was then read again as markup, its words lost from the summary."""
+    if dict.get(entry, "summary_detail") is not None:
+        return False
+    summary = _text(_field(entry, "summary"))
+    return any(_text(_field(part, "value")) == summary for part in _field(entry, "content") or ())
 
 
 def _marked_up(entry: dict[str, Any], key: str, *, rss: bool = False) -> str | None:
