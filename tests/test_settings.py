@@ -218,6 +218,16 @@ SOURCE_CASES = [
         "a URL like",
     ),
     Bad(
+        "url-password-not-repeated",
+        FEED.replace(
+            'url = "https://example.org/feed"', 'url = "https://u:s3cret@example.org:99999/f"  # <-'
+        ),
+        "source[0].url",
+        # `sources check` goes to CI logs: the password is masked, as `sources --json` does.
+        "invalid URL 'https://u:***@example.org:99999/f': Port out of range",
+        "a URL like",
+    ),
+    Bad(
         "url-with-a-space",
         FEED.replace('url = "https://example.org/feed"', 'url = "http://exa mple.org/f"  # <-'),
         "source[0].url",

@@ -214,26 +214,28 @@ _URL_EXAMPLE = "a URL like 'https://example.org/feed'"
 
 def _check_url(value: str) -> str:
     # Everything that would only fail at the first fetch is refused here, with the line.
+    # Its password is not repeated: `sources check` output goes to CI logs and bug reports.
+    shown = mask_password(value)
     if spaced_or_unprintable(value):
         raise fail(
-            f"URL {value!r} contains spaces or control characters",
+            f"URL {shown!r} contains spaces or control characters",
             f"{_URL_EXAMPLE}, percent-encoded (a space is %20)",
         )
     try:
         parts = urlsplit(value)
         port = parts.port  # raises for a port out of range
     except ValueError as exc:
-        raise fail(f"invalid URL {value!r}: {exc}", _URL_EXAMPLE) from None
+        raise fail(f"invalid URL {shown!r}: {exc}", _URL_EXAMPLE) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https", "file") or "://" not in value:
-        raise fail(f"invalid URL {value!r}", "an http://, https:// or file:// URL")
+        raise fail(f"invalid URL {shown!r}", "an http://, https:// or file:// URL")
     if scheme != "file" and not parts.hostname:
-        raise fail(f"URL {value!r} has no host", _URL_EXAMPLE)
+        raise fail(f"URL {shown!r} has no host", _URL_EXAMPLE)
     if port == 0:
-        raise fail(f"URL {value!r} has port 0", "a port from 1 to 65535")
+        raise fail(f"URL {shown!r} has port 0", "a port from 1 to 65535")
     problem = url_problem(value)
     if problem is not None:
-        raise fail(f"invalid URL {value!r}: {problem}", _URL_EXAMPLE)
+        raise fail(f"invalid URL {shown!r}: {problem}", _URL_EXAMPLE)
     return value
 
 
@@ -528,11 +530,11 @@ def _url_with_scheme(schemes: tuple[str, ...], expected: str) -> Any:
     def check(value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.hostname:
-            raise fail(f"invalid URL {value!r}", expected)
+            raise fail(f"invalid URL {mask_password(value)!r}", expected)
         if parts.scheme.startswith("redis") and not re.fullmatch(r"/?\d*", parts.path):
             # redis-py reads "/abc" as database 0: the workers, on the database meant,
             # would never see the messages (or share the limits) sent there.
-            raise fail(f"invalid Redis database {parts.path.lstrip('/')!r} in {value!r}",
+            raise fail(f"invalid Redis database {parts.path.lstrip('/')!r} in {mask_password(value)!r}",
                        "a database number: redis://host:6379/0")  # fmt: skip
         return value
 
