@@ -296,6 +296,12 @@ def _iso_or_none(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _masked_or_none(url: str | None) -> str | None:
+    from aggregator.urls import mask_password
+
+    return None if url is None else mask_password(url)
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     if args.target is not None and args.action not in ("add", "import"):
         # Silently ignored, `sources export out.opml` wrote to stdout and `sources check
@@ -351,6 +357,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
             | {"enabled": enabled.get(h.id, False), "in_config": h.id in enabled}
             | {"next_fetch": _iso_or_none(next_fetch(h))}
             | {"held": held(h)}
+            # A permanent redirect replaced the URL fetched: the config wants editing.
+            | {
+                "configured_url": _masked_or_none(configured_url.get(h.id)),
+                "moved": moved_note(h, configured_url[h.id]) if h.id in configured_url else None,
+            }
             for h in rows
         ]
         sys.stdout.write(json.dumps({"sources": records}, indent=2) + "\n")

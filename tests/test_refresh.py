@@ -396,8 +396,13 @@ def test_many_sources_use_worker_processes_and_permanent_redirects_are_recorded(
     # The second refresh went straight to the new URL.
     assert http_server.count("/old/0.xml") == 1 and http_server.count("/new/0.xml") == 2
     code, out, _ = run(capsys, "--config", str(config), "sources", "--json")
-    urls = {h["id"]: h["url"] for h in json.loads(out)["sources"]}
-    assert urls["feed-3"] == http_server.url("/new/3.xml")
+    records = {h["id"]: h for h in json.loads(out)["sources"]}
+    assert records["feed-3"]["url"] == http_server.url("/new/3.xml")
+    # Scripts see what the table says: the config names the old address.
+    assert records["feed-3"]["configured_url"] == http_server.url("/old/3.xml")
+    assert records["feed-3"]["moved"] == (
+        f"moved permanently to {http_server.url('/new/3.xml')} (update its url in sources.toml)"
+    )
     # The table says so too: the config still names the old address.
     code, out, _ = run(capsys, "--config", str(config), "sources")
     assert f"moved permanently to {http_server.url('/new/3.xml')}" in out
