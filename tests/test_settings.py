@@ -882,6 +882,40 @@ def test_every_problem_of_a_settings_file_is_named(tmp_path: Path) -> None:
     assert text.count("(expected") == 3
 
 
+def test_every_kind_of_problem_of_a_sources_file_is_named_in_one_run(tmp_path: Path) -> None:
+    # A wrong value hid the rules checked across fields and sources (selectors for an html
+    # source, a reference for an ep-procedure one, ids used twice): one kind a run.
+    sources = (
+        FEED.replace('org = "ngo"', 'org = "ngx"')
+        + "\n"
+        + FEED.replace('"feed"', '"html"').replace('name = "A feed"', 'name = "B"')
+        + "\n"
+        + FEED.replace('id = "ok"', 'id = "c"').replace('"feed"', '"ep-procedure"')
+        + "\n"
+        + FEED.replace('id = "ok"', 'id = "d"')
+        + 'enabled = "yes"\n'
+    )
+    (tmp_path / "sources.toml").write_text(sources, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert (caught.value.line, caught.value.key) == (6, "source[0].org")
+    more = caught.value.more or ""
+    assert "and 4 more problems" in more
+    assert "line 8, source[1].selectors: html source 'ok' has no selectors" in more
+    assert "line 9, source[1].id: duplicate source id 'ok', first used on line 2" in more
+    assert "source[2].reference: ep-procedure source 'c' has no reference" in more
+    assert "source[3].enabled: 'yes' is text, in quotes" in more
+    # Once the values are right, the rules are all said in one run too.
+    (tmp_path / "sources.toml").write_text(
+        sources.replace('"ngx"', '"ngo"').replace('enabled = "yes"', "enabled = true"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_sources(tmp_path)
+    assert caught.value.key == "source[1].selectors"
+    assert (caught.value.more or "").startswith("and 2 more problems: line 9, source[1].id")
+
+
 def test_a_later_problem_from_the_environment_names_its_variable(tmp_path: Path) -> None:
     (tmp_path / "aggregator.toml").write_text(
         '[schedule]\nmin_interval = "2h"\nmax_interval = "1h"\n\n[smtp]\nhost = "mail"\n',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ from aggregator.settings.checks import (
     TimeZoneName,
     Url,
 )
-from aggregator.settings.report import dotted, to_config_error
+from aggregator.settings.report import MORE_PROBLEMS_SHOWN, describe, dotted
 from aggregator.settings.tomlfile import Loc, TomlFile, is_absent, read_toml
 from aggregator.urls import canonical_url
 
@@ -155,32 +156,107 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
     return None
 
 
-def _check(file: TomlFile, model: SourcesFile) -> None:
-    first: dict[str, int] = {}  # source id -> index of the first source with it
-    for index, source in enumerate(model.source):
-        loc: Loc = ("source", index)
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    line: int  # 0 when unknown
+    loc: Loc
+    problem: str
+    expected: str | None
+
+
+def _rule_problems(
+    file: TomlFile, sources: Sequence[tuple[int, _Source]], ids: Sequence[tuple[int, str]]
+) -> list[_Problem]:
+    """What each valid source's kind rules refuse (`_kind_rules`), and every id used twice
+    (`ids`: index and id of each source that has one). Lines are looked up only here:
+    scanning the file for them costs as much as parsing it, and a valid file never needs
+    them."""
+    found: list[_Problem] = []
+    for index, source in sources:
         rule = _kind_rules(source)
         if rule:
             key, problem, expected = rule
-            raise ConfigError(
-                file.name,
-                problem,
-                line=file.lines.line_of((*loc, key)),
-                key=dotted((*loc, key)),
-                expected=expected or None,
+            loc: Loc = ("source", index, key)
+            found.append(_Problem(file.lines.line_of(loc) or 0, loc, problem, expected or None))
+    first: dict[str, int] = {}  # source id -> index of the first source with it
+    for index, source_id in ids:
+        earlier = first.setdefault(source_id, index)
+        if earlier != index:
+            first_line = file.lines.line_of(("source", earlier, "id"))
+            loc = ("source", index, "id")
+            found.append(
+                _Problem(
+                    file.lines.line_of(loc) or 0,
+                    loc,
+                    f"duplicate source id {source_id!r}, first used on line {first_line}",
+                    "an id used by one source only",
+                )
             )
-        if source.id in first:
-            # Lines are looked up only now: scanning the file for them costs as much as
-            # parsing it, and a valid file never needs them.
-            first_line = file.lines.line_of(("source", first[source.id], "id"))
-            raise ConfigError(
-                file.name,
-                f"duplicate source id {source.id!r}, first used on line {first_line}",
-                line=file.lines.line_of((*loc, "id")),
-                key=dotted((*loc, "id")),
-                expected="an id used by one source only",
-            )
-        first.setdefault(source.id, index)
+    return found
+
+
+def _check(file: TomlFile, model: SourcesFile) -> None:
+    problems = _rule_problems(
+        file,
+        list(enumerate(model.source)),
+        [(index, source.id) for index, source in enumerate(model.source)],
+    )
+    if problems:
+        raise _config_error(file, problems)
+
+
+def _with_rule_problems(file: TomlFile, exc: ValidationError) -> ConfigError:
+    """The file's field errors and, for the sources that are valid on their own, what
+    their kind rules refuse and the ids used twice: every problem in one run, where the
+    rules were checked only once every field was right, one kind of problem per run."""
+    problems = [
+        _Problem(
+            file.lines.line_of(tuple(error["loc"])) or 0,
+            tuple(error["loc"]),
+            *describe(error, SourcesFile),
+        )
+        for error in exc.errors(include_url=False)
+    ]
+    raw = file.data.get("source") if isinstance(file.data, dict) else None
+    entries = list(enumerate(raw)) if isinstance(raw, list) else []
+    valid: list[tuple[int, _Source]] = []
+    for index, entry in entries:
+        try:
+            valid.append((index, _Source.model_validate(entry)))
+        except ValidationError:
+            continue  # its own errors are among the file's
+    ids = [
+        (index, entry["id"])
+        for index, entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    problems += _rule_problems(file, valid, ids)
+    return _config_error(file, problems)
+
+
+def _config_error(file: TomlFile, problems: Sequence[_Problem]) -> ConfigError:
+    """The first problem by line, and the others in `more`, as `to_config_error` says them."""
+    first, *others = sorted(problems, key=lambda p: p.line)
+    more = None
+    if others:
+        shown = [
+            (f"line {p.line}, " if p.line else "")
+            + f"{dotted(p.loc)}: {p.problem}"
+            + (f" (expected {p.expected})" if p.expected else "")
+            for p in others[:MORE_PROBLEMS_SHOWN]
+        ]
+        if len(others) > MORE_PROBLEMS_SHOWN:
+            shown.append("...")
+        count = f"{len(others)} more problem{'s' * (len(others) > 1)}"
+        more = f"and {count}: {'; '.join(shown)}"
+    return ConfigError(
+        file.name,
+        first.problem,
+        line=first.line or None,
+        key=dotted(first.loc),
+        expected=first.expected,
+        more=more,
+    )
 
 
 def _record(source: _Source, defaults: _Defaults) -> Source:
@@ -290,6 +366,6 @@ def _validated(config_dir: Path) -> tuple[TomlFile, SourcesFile]:
     try:
         model = SourcesFile.model_validate(file.data)
     except ValidationError as exc:
-        raise to_config_error(exc, file, file.name, SourcesFile) from exc
+        raise _with_rule_problems(file, exc) from exc
     _check(file, model)
     return file, model
