@@ -469,8 +469,31 @@ SOURCE_CASES = [
         "toml-syntax-error",
         FEED + 'name "no equals sign"  # <-\n',
         "",
-        "TOML syntax error",
-        "valid TOML",
+        "TOML syntax error: a key without '='",
+        "key = value",
+    ),
+    Bad(
+        # The decoder says "Unclosed array" on the next element's line.
+        "toml-missing-comma-in-an-array",
+        FEED + 'tags = [\n  "one",\n  "two"\n  "three",  # <-\n]\n',
+        "",
+        "a ',' is missing after line 9, or the array's ']' before this line",
+        "',' after each element of the array, and ']' to close it",
+    ),
+    Bad(
+        # The decoder says "Invalid value" of the next table's header.
+        "toml-array-never-closed",
+        FEED + 'tags = [\n  "one",  # a [ comment\n  "two",\n\n[[source]]  # <-\nid = "b"\n',
+        "",
+        "the array opened on line 7 is not closed before this table",
+        "']' to close the array",
+    ),
+    Bad(
+        "toml-unquoted-text",
+        FEED + "language = de  # <-\n",
+        "",
+        "TOML syntax error: invalid value",
+        'a value: a "quoted string", a number',
     ),
 ]
 

@@ -364,9 +364,85 @@ def toml_syntax_error(exc: tomli.TOMLDecodeError, text: str, file: str) -> Confi
         duplicate = _duplicate(text, line, file)
         if duplicate is not None:
             return duplicate
+    expected = "valid TOML"
+    if line is not None and problem in _SAID_BETTER:
+        problem, expected = _said_better(problem, text, line)
     if _END_OF_DOCUMENT in message:
         problem += " (the file ends there)"
-    return ConfigError(file, f"TOML syntax error: {problem}", line=line, expected="valid TOML")
+    return ConfigError(file, f"TOML syntax error: {problem}", line=line, expected=expected)
+
+
+# The decoder's words for the commonest slips say neither what is wrong in words a config's
+# author knows nor what was expected ("Unclosed array" for a missing comma, at the element
+# after it): (what is wrong, what was expected).
+_SAID_BETTER = {
+    "Unclosed array": (
+        "a ',' is missing between two elements of an array, or its ']'",
+        "',' after each element of the array, and ']' to close it",
+    ),
+    "Unclosed inline table": (
+        "a ',' is missing between two keys of an inline table, or its '}'",
+        "key = value pairs separated by ',', and '}' to close it, on one line",
+    ),
+    "Invalid value": (
+        "invalid value",
+        'a value: a "quoted string", a number, true or false, a date, an [array] or an'
+        " {inline table}",
+    ),
+    "Expected '=' after a key in a key/value pair": ("a key without '='", "key = value"),
+}
+_STRING_OR_COMMENT = re.compile(
+    r'"""[\s\S]*?"""'  # multi-line strings
+    r"|'''[\s\S]*?'''"
+    r'|"(?:[^"\\\n]|\\.)*"'  # basic strings, escapes and all
+    r"|'[^'\n]*'"  # literal strings
+    r"|#[^\n]*"  # comments
+)
+
+
+def _said_better(problem: str, text: str, line: int) -> tuple[str, str]:
+    """`_SAID_BETTER`'s words, with the line that tells where to look."""
+    said, expected = _SAID_BETTER[problem]
+    lines = text.split("\n")
+    if problem == "Unclosed array":
+        before = _last_written_before(lines, line)
+        if before is not None and before != line:
+            said = f"a ',' is missing after line {before}, or the array's ']' before this line"
+    elif problem == "Invalid value":
+        opened = _array_open_at(text, line)
+        written = lines[line - 1].lstrip() if line <= len(lines) else ""
+        if opened is not None and written.startswith("["):
+            said = f"the array opened on line {opened} is not closed before this table"
+            expected = "']' to close the array"
+    return said, expected
+
+
+def _last_written_before(lines: list[str], line: int) -> int | None:
+    """The last line before `line` with anything but spaces and a comment on it."""
+    for number in range(line - 1, 0, -1):
+        if lines[number - 1].split("#", 1)[0].strip():
+            return number
+    return None
+
+
+def _array_open_at(text: str, line: int) -> int | None:
+    """The line of the outermost '[' still open where `line` starts (strings and comments
+    left out), or None when every bracket before it is closed."""
+    depth = 0
+    opened: int | None = None
+    number = 1
+    end = sum(len(part) + 1 for part in text.split("\n")[: line - 1])
+    blanked = _STRING_OR_COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text[:end])
+    for char in blanked:
+        if char == "\n":
+            number += 1
+        elif char == "[":
+            depth += 1
+            if depth == 1:
+                opened = number
+        elif char == "]" and depth:
+            depth -= 1
+    return opened if depth else None
 
 
 # What the decoder says of a key or table written twice: "Cannot overwrite a value" (a key),
