@@ -365,7 +365,9 @@ def toml_syntax_error(exc: tomli.TOMLDecodeError, text: str, file: str) -> Confi
         if duplicate is not None:
             return duplicate
     expected = "valid TOML"
-    if line is not None and problem in _SAID_BETTER:
+    if problem == "Unclosed array" and _END_OF_DOCUMENT in message:
+        problem, expected = "an array is not closed", "']' to close the array"
+    elif line is not None and problem in _SAID_BETTER:
         problem, expected = _said_better(problem, text, line)
     if _END_OF_DOCUMENT in message:
         problem += " (the file ends there)"
