@@ -191,6 +191,30 @@ def test_a_429_whose_retry_after_date_is_past_holds_nothing(http_server: Fixture
     assert isinstance(other, Fetched)  # the host is not held
 
 
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        ({}, "; it sent no Retry-After: it is retried as after any other failure"),
+        (
+            {"Retry-After": "soon"},
+            "; its Retry-After, 'soon', is no delay or date: it is retried as after any other"
+            " failure",
+        ),
+    ],
+    ids=["none", "unreadable"],
+)
+def test_a_429_without_a_usable_retry_after_says_why_no_wait_is_kept(
+    http_server: FixtureServer, headers: dict[str, str], said: str
+) -> None:
+    # "rate limited: HTTP 429 Too Many Requests" alone left the operator to guess why the
+    # source was asked again at the next interval, not at a time the server named.
+    url = http_server.add("/feed", status=429, headers=headers)
+    with pytest.raises(RateLimited) as caught:
+        fetch(url)
+    assert caught.value.retry_at is None
+    assert caught.value.message == "HTTP 429 Too Many Requests" + said
+
+
 def test_a_503_whose_retry_after_date_is_past_is_an_ordinary_503(
     http_server: FixtureServer,
 ) -> None:

@@ -440,6 +440,15 @@ class HttpFetcher:
                 described += _past_retry_after(said)
             if when is not None or status == 429:
                 later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
+                if when is None and said is None:
+                    # Asked again at the next interval (the backoff of failures): the
+                    # operator sees why no time was kept.
+                    later = (
+                        f"; its Retry-After, {asked!r}, is no delay or date: it is retried as"
+                        " after any other failure"
+                        if asked
+                        else "; it sent no Retry-After: it is retried as after any other failure"
+                    )
                 if said is not None and when is not None:
                     # An HTTP-date, told as the server's date in UTC, as a delay is: one in
                     # 2099 is held to ten years above, and the schedule's cap (pipeline)
