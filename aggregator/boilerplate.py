@@ -125,6 +125,9 @@ _READ_MORE_LINK = re.compile(
     re.IGNORECASE,
 )
 _MARKUP = re.compile(r"<[^>]*>")
+_UNSEEN = re.compile(
+    r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+)
 _READ_MORE_TAIL_CHARS = 5000
 
 
@@ -140,7 +143,9 @@ def without_read_more_link(html: str) -> str:
     if not found:
         return html
     link = found[-1]
-    after = html_module.unescape(_MARKUP.sub(" ", html[link.end() :]))
+    # What no reader sees after it does not count: a <noscript> "enable JavaScript" note.
+    unseen = _UNSEEN.sub(" ", html[link.end() :])
+    after = html_module.unescape(_MARKUP.sub(" ", unseen))
     before = html[: link.start()].rstrip()
     # On its own: after a tag (a paragraph of its own) or a finished sentence; "learn
     # <a>more »</a>" inside a sentence stays.

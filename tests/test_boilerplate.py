@@ -216,6 +216,12 @@ def _document(raw: RawItem) -> ParsedDocument:
             '<p>Le ministère publie son rapport.</p><a href="/x">En savoir plus</a>',
             "<p>Le ministère publie son rapport.</p>",
         ),
+        # What no reader sees after it (a <noscript> note, a comment) does not keep it.
+        (
+            '<p>Le Conseil a adopté sa position.</p><ul><li>Point</li></ul><p><a href="/c/23">'
+            "Lire la suite »</a></p><noscript>Activez JavaScript</noscript><!-- fin -->",
+            "<p>Le Conseil a adopté sa position.</p><ul><li>Point</li></ul><p>",
+        ),
     ],
 )
 def test_a_closing_read_more_link_is_removed(html: str, kept: str) -> None:
