@@ -66,6 +66,8 @@ def found(store: SqlStore, text: str) -> list[str]:
         ('"chat control"', {"phrase"}),  # the phrase
         ("chat -apps", {"phrase"}),
         ("grooming OR vertagt", {"text-hit", "german"}),
+        ("chat AND control", {"phrase", "scattered"}),  # AND in capitals is no word
+        ("chat and control", set()),  # in lower case it is one, found nowhere
         ("chatkontrolle", {"german"}),
         ("U\u0308bereinkommen", {"german"}),  # typed decomposed: it was "U" and "bereinkommen"
         ('"chat control', {"phrase"}),  # an unclosed quote is still a phrase

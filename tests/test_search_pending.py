@@ -3,7 +3,9 @@ stores them (migration 0014): nothing is missed, and waiting items never corrupt
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlalchemy import delete, event, text, update
 
 from aggregator.models import CacheValidators, Item
 from aggregator.store import SqlStore, open_store
-from aggregator.store.engine import create_store_engine
+from aggregator.store.engine import SQLITE_BUSY_TIMEOUT_MS, create_store_engine
 from aggregator.store.migrate import alembic_config, upgrade
 from aggregator.store.schema import items
 from aggregator.store.search import index_behind, parse_search, search_ids
@@ -207,3 +209,41 @@ def test_a_store_it_cannot_write_is_searched_as_it_is(
     assert "not brought up to date, searching it as it is" in caplog.text
     assert waiting(path) == 1
     assert store.catch_up_search() == 1  # the next search does it
+
+
+def test_a_search_waits_for_another_writer_no_longer_than_it_is_told(
+    store: SqlStore, path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The API's search waits a moment for a refresh's write batch, not the store's 30 s
+    # busy timeout: a refresh writing batch after batch would hold every search that long.
+    caplog.set_level(logging.INFO, logger="aggregator.store.sql")
+    save(store, [make_item("src", "a", title="Grooming report", text="Body.")])
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("begin immediate")  # another program holds the write lock
+    outcome: list[int] = []
+    try:
+        worker = threading.Thread(target=lambda: outcome.append(store.catch_up_search(wait=0.2)))
+        worker.start()
+        worker.join(timeout=10)  # far less than the busy timeout; far more than 0.2 s
+        assert not worker.is_alive(), "the search waited out the store's busy timeout"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert outcome == [0]
+    assert "not brought up to date, searching it as it is" in caplog.text
+    # The connection it used waits the store's own time again, and catches up now.
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+    assert store.catch_up_search(wait=0.2) == 1
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_searches_at_once_take_the_waiting_items_in_once(store: SqlStore, path: Path) -> None:
+    # Sixty searches at once each waited for the write lock in turn, to index nothing more:
+    # one takes them in, the others search at once.
+    save(store, [make_item("src", "a", title="Grooming report", text="Body.")])
+    with store._catching_up:  # another search of this process is at it
+        assert store.catch_up_search(wait=5) == 0
+    assert waiting(path) == 1
+    assert store.catch_up_search(wait=5) == 1

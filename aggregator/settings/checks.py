@@ -534,8 +534,11 @@ def _url_with_scheme(schemes: tuple[str, ...], expected: str) -> Any:
         if parts.scheme.startswith("redis") and not re.fullmatch(r"/?\d*", parts.path):
             # redis-py reads "/abc" as database 0: the workers, on the database meant,
             # would never see the messages (or share the limits) sent there.
-            raise fail(f"invalid Redis database {parts.path.lstrip('/')!r} in {mask_password(value)!r}",
-                       "a database number: redis://host:6379/0")  # fmt: skip
+            database, shown = parts.path.lstrip("/"), mask_password(value)
+            raise fail(
+                f"invalid Redis database {database!r} in {shown!r}",
+                "a database number: redis://host:6379/0",
+            )
         return value
 
     return AfterValidator(check)

@@ -144,8 +144,9 @@ class Store(Protocol):
         """Move the source's next fetch to `until` when it is earlier, and write nothing
         else (a source not asked because its host is held)."""
 
-    def catch_up_search(self) -> int:
-        """Index the items stored since the last search; how many. Call before searching."""
+    def catch_up_search(self, *, wait: float | None = None) -> int:
+        """Index the items stored since the last search; how many. Call before searching;
+        `wait`: seconds to wait for another writer at most (else the busy timeout)."""
 
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:
         """Sources whose next_fetch_at is unset or <= now + early, and whose server asked

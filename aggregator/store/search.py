@@ -8,6 +8,7 @@ the same answers:
     "chat control"          the phrase
     -encryption             without this word (needs at least one positive term)
     csam OR grooming        either side; AND binds tighter: "a b OR c" is (a AND b) OR c
+    chat AND control        the same as "chat control" (AND in capitals is no word)
 
 Words are runs of letters and digits; anything else separates them, so no user input can
 reach the database as query syntax (FTS5 would raise on a stray quote or colon). PostgreSQL
@@ -88,6 +89,10 @@ def parse_search(text: str) -> SearchQuery:
         negated_phrase, phrase, bare = match.groups()
         if bare == "OR":
             groups.append([])
+            continue
+        if bare == "AND":
+            # What two words side by side mean already; typed out (as Miniflux's and
+            # FreshRSS's users do), it is no word to find.
             continue
         negated = bool(negated_phrase) if phrase is not None else bare.startswith("-")
         written = phrase if phrase is not None else bare[1:] if negated else bare

@@ -40,6 +40,7 @@ from aggregator.models import (
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
 from aggregator.store.engine import (
+    SQLITE_PRAGMAS,
     WRITE_OPTION,
     create_store_engine,
     describe,
@@ -106,6 +107,7 @@ class SqlStore:
         # Transactions that write take SQLite's write lock at BEGIN (see engine.py).
         self._batch = threading.local()  # .conn: the open write_batch of this thread
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._catching_up = threading.Lock()  # one search-time catch-up at a time
 
     def __repr__(self) -> str:
         return f"SqlStore({self.url!r})"
@@ -442,11 +444,13 @@ class SqlStore:
         with self._write() as conn:
             source_sql.postpone(conn, source_id, until=until)
 
-    def catch_up_search(self) -> int:
+    def catch_up_search(self, *, wait: float | None = None) -> int:
         """Bring the full-text index up to date before a search: the items stored since the
         last one (SQLite; `store.search.catch_up`). Returns how many were indexed. A store it
         cannot write to (another writer past the busy timeout, a read-only file) is logged
-        and searched as it is: the search then misses only what waits."""
+        and searched as it is: the search then misses only what waits. `wait`: seconds to
+        wait for another writer at most, instead of the store's busy timeout (a search
+        answered on the index as it is beats one that waits out a long refresh)."""
         from aggregator.store import search
 
         if self.dialect != "sqlite":  # PostgreSQL's index is written with each row
@@ -455,10 +459,22 @@ class SqlStore:
             with self._read() as conn:
                 if not search.index_behind(conn):
                     return 0
-            with self._write() as conn:
-                indexed = search.catch_up(conn)
+            if wait is None or getattr(self._batch, "conn", None) is not None:
+                with self._write() as conn:
+                    indexed = search.catch_up(conn)
+            elif not self._catching_up.acquire(blocking=False):
+                return 0  # another search of this process is taking them in: not twice
+            else:
+                try:
+                    indexed = self._catch_up_waiting(wait)
+                finally:
+                    self._catching_up.release()
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            log.warning(
+            # Another writer for longer than a search waits is no fault (a refresh, a
+            # prune): said, not warned of, when the search asked to wait that little.
+            level = logging.INFO if wait is not None and "locked" in str(exc) else logging.WARNING
+            log.log(
+                level,
                 "full-text index of %s not brought up to date, searching it as it is: %s",
                 self.url,
                 describe(exc),
@@ -466,6 +482,20 @@ class SqlStore:
             return 0
         log.debug("full-text index took in %d items", indexed)
         return indexed
+
+    def _catch_up_waiting(self, wait: float) -> int:
+        from aggregator.store import search
+
+        with self._writer.connect() as conn:
+            # Before BEGIN IMMEDIATE, which waits for the write lock as the pragma says.
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute(f"PRAGMA busy_timeout={max(int(wait * 1000), 0)}")
+            try:
+                with conn.begin():
+                    return search.catch_up(conn)
+            finally:
+                driver.execute(SQLITE_PRAGMAS[0])  # the store's own busy timeout again
 
     @wrap_errors
     def due_source_ids(self, *, now: datetime, early: timedelta = timedelta(0)) -> list[str]:

@@ -24,6 +24,10 @@ from aggregator.when import BadTime, parse_when
 router = APIRouter(prefix="/api/v1", tags=["items"])
 
 MAX_LIMIT = 200
+# Seconds a search waits for another writer before it reads the full-text index as it is:
+# a refresh's write batch holds the lock for a fraction of a second, a prune's VACUUM or a
+# backup for much longer, and a waiting search holds one of the server's threads.
+SEARCH_INDEX_WAIT_S = 0.5
 KEY_TYPES: dict[str, tuple[type, ...]] = {
     "newest": (datetime, int),
     "sources": (pagination.Count, datetime, int),
@@ -222,7 +226,9 @@ def list_items(
     if order == "relevance" and where.search is None:
         raise bad_parameter("sort", "relevance needs a search (q)")
     if where.search is not None:
-        ctx.app.store.catch_up_search()  # what the refreshes stored since the last search
+        # What the refreshes stored since the last search; not waiting out a long refresh
+        # that holds the store's write lock (the search then misses only what waits).
+        ctx.app.store.catch_up_search(wait=SEARCH_INDEX_WAIT_S)
     fingerprint = query_fingerprint(where, q=q, cluster=cluster)
     after = None
     snapshot = None
