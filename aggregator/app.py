@@ -159,6 +159,8 @@ class App:
     _cpu_pool: Executor | None = field(default=None, init=False)
     # Whether `due_sources` made due the sources read with another config (once per app).
     _rereads_made_due: bool = field(default=False, init=False)
+    # The SQLite file this App made: none was there (a first run, or a mistyped data_dir).
+    made_store: Path | None = field(default=None, init=False)
 
     @classmethod
     def open(
@@ -200,11 +202,12 @@ class App:
                 " configuration (is data_dir, database_url or AGGREGATOR_DATA_DIR /"
                 " AGGREGATOR_DATABASE_URL mistyped?)"
             )
+        made = database_file if database_file is not None and not database_file.exists() else None
         store = open_store(
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )
         store.sync_sources(sources, now=clock())
-        return cls(
+        app = cls(
             settings=settings,
             sources=sources,
             tag_rules=tag_rules,
@@ -212,6 +215,8 @@ class App:
             clock=clock,
             config_dir=config_dir,
         )
+        app.made_store = made
+        return app
 
     @property
     def rules(self) -> TagRules:

@@ -328,6 +328,15 @@ def cmd_sources(args: argparse.Namespace) -> int:
         enabled = {s.id: s.enabled for s in app.sources}
         configured_url = {s.id: s.url for s in app.sources}
         now = app.clock()
+        if app.made_store is not None:
+            # Every source "never fetched": a first run, or a store looked for in the wrong
+            # place. Said, for the second (`export` refuses a missing store outright).
+            print(
+                f"aggregator: note: no store was at {app.made_store}: made an empty one;"
+                " nothing has been refreshed with this configuration (is data_dir,"
+                " database_url or AGGREGATOR_DATA_DIR / AGGREGATOR_DATABASE_URL mistyped?)",
+                file=sys.stderr,
+            )
     holds = stored_holds(health.values(), now)
 
     def held(h: SourceHealth) -> str | None:

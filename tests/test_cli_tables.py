@@ -65,6 +65,23 @@ def test_a_refresh_with_nothing_to_do_says_so(
     assert out.strip() == "nothing to refresh: no enabled source selected, or none due"
 
 
+def test_sources_says_when_it_found_no_store(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mistyped AGGREGATOR_DATABASE_URL listed every source as never fetched, silently.
+    source = {"id": "ep", "name": "EP", "url": "https://example.org/feed", "kind": "feed"}
+    config = write_config(env / "config", [{**source, "org": "parliament"}])
+    database = env / "elsewhere" / "aggregator.sqlite"
+    monkeypatch.setenv("AGGREGATOR_DATABASE_URL", f"sqlite:///{database}")
+    assert main(["--config", str(config), "sources"]) == 0
+    captured = capsys.readouterr()
+    assert "never fetched" in captured.out
+    assert f"aggregator: note: no store was at {database}: made an empty one" in captured.err
+    assert "AGGREGATOR_DATABASE_URL mistyped?" in captured.err
+    assert main(["--config", str(config), "sources"]) == 0
+    assert "note" not in capsys.readouterr().err  # there is one now
+
+
 def test_sources_shows_disabled_and_removed_sources(
     http_server: FixtureServer, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
