@@ -121,6 +121,19 @@ SOURCE_CASES = [
         "2021/0106(COD)",
     ),
     Bad(
+        # Suggested with the procedure its url names, not an example's.
+        "ep-procedure-without-reference-named-by-its-url",
+        FEED.replace("[[source]]", "[[source]]  # <-")
+        .replace('"feed"', '"ep-procedure"')
+        .replace(
+            'url = "https://example.org/feed"',
+            'url = "https://data.europarl.europa.eu/api/v2/procedures/2022-0155"',
+        ),
+        "source[0].reference",
+        "ep-procedure source 'ok' has no reference",
+        "reference = '2022/0155(COD)', or the type the procedure has",
+    ),
+    Bad(
         # A copied entry: the url still names the procedure it came from.
         "procedure-url-of-another-reference",
         FEED.replace('"feed"', '"ep-procedure"').replace(

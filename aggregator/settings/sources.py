@@ -133,10 +133,14 @@ def _kind_rules(source: _Source) -> tuple[str, str, str] | None:
             'no [source.selectors] table, or kind = "html"',
         )
     if source.kind is SourceKind.EP_PROCEDURE and source.reference is None:
+        named = _procedure_in_url(source.url)
         return (
             "reference",
             f"ep-procedure source {source.id!r} has no reference",
-            "reference = '2021/0106(COD)'",
+            # The procedure its url names, when it names one (its type is not in the url).
+            f"reference = '{named}(COD)', or the type the procedure has"
+            if named
+            else "reference = '2021/0106(COD)'",
         )
     named = _procedure_in_url(source.url) if source.kind is SourceKind.EP_PROCEDURE else None
     if named is not None and source.reference is not None and named != source.reference[:9]:
