@@ -626,8 +626,9 @@ SETTINGS_CASES = [
     ),
     Bad(
         "min-interval-above-max",
-        '[schedule]  # <-\nmin_interval = "2d"\nmax_interval = "1d"\n',
-        "schedule",
+        # The line of max_interval, not the table's header (which named no key).
+        '[schedule]\nmin_interval = "2d"\nmax_interval = "1d"  # <-\n',
+        "schedule.max_interval",
         "min_interval is longer than schedule.max_interval",
         "min_interval <= max_interval",
     ),

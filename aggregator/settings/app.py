@@ -10,7 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from aggregator.errors import ConfigError
 from aggregator.settings.checks import (
@@ -212,14 +221,18 @@ class _Schedule(_Table):
     max_backoff: Duration = Field(default=default_of("schedule.max_backoff"))
     tick_seconds: Count = Field(default=default_of("schedule.tick_seconds"), le=MAX_TICK_SECONDS)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> _Schedule:
-        if self.min_interval > self.max_interval:
+    @field_validator("max_interval")
+    @classmethod
+    def _not_before_min(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # A field's check, not the table's: the error then names max_interval and its line,
+        # where the table's named [schedule] alone. (min_interval is read first.)
+        low = info.data.get("min_interval")
+        if isinstance(low, timedelta) and low > value:
             raise fail(
                 "schedule.min_interval is longer than schedule.max_interval",
                 "min_interval <= max_interval",
             )
-        return self
+        return value
 
 
 class _Dedupe(_Table):
