@@ -198,6 +198,12 @@ class StoreError(AggregatorError):
     """The database refused an operation or cannot be reached."""
 
 
+class StoreConflict(StoreError):
+    """Another transaction got in the way of this one (PostgreSQL: a deadlock, a
+    serialization failure, a row it references deleted meanwhile, as a prune beside a
+    refresh does): the same operation again may well succeed."""
+
+
 class StoreDataError(StoreError):
     """The database refused the data of one operation (SQLSTATE class 22, data exception,
     or 54, program limit exceeded), not the operation itself: other data may still go."""

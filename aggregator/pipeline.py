@@ -42,6 +42,7 @@ from aggregator.errors import (
     ParseError,
     RateLimited,
     SourceError,
+    StoreConflict,
     StoreDataError,
     StoreError,
 )
@@ -62,6 +63,7 @@ from aggregator.models import (
     Unchanged,
 )
 from aggregator.same_document import document_digest
+from aggregator.store.conflicts import pause as conflict_pause
 from aggregator.urls import mask_password
 
 logger = logging.getLogger(__name__)
@@ -196,6 +198,9 @@ class SameDocument:
 # the same store CPU (bench/README.md, fourteenth session).
 WRITE_BATCH = 30
 WRITE_LINGER = 0.01  # seconds a short batch waits for more writes before it starts
+# Tries of a write batch that another writer's transaction got in the way of (PostgreSQL:
+# a deadlock with a prune beside the refresh); store/conflicts.py times the pauses.
+CONFLICT_TRIES = 4
 STATE_CHUNK = 500  # source ids per read of their fetch state
 # Documents being read, prepared or waiting to be written, at most (see Admission): on a
 # cold store the single writer is the slowest stage, and without a bound every fetched
@@ -535,6 +540,12 @@ class Refresher:
             # were refused, and its writes rolled back; the others' go on.
             logger.error("the store refused the items of %s: %s", source.id, exc)
             error = ItemsRefused(source.id, exc.reason)
+        except StoreConflict as exc:
+            # Another writer got in the way of this source's write however often it was
+            # tried (`_write_batch`): this source's failure, tried again at its next fetch;
+            # the store itself works, and the others go on.
+            logger.warning("the store could not take the items of %s: %s", source.id, exc)
+            error = SourceError(source.id, f"store conflict with another writer: {exc}")
         except StoreError:
             raise  # the store's failures are every source's: the refresh stops
         except ConfigError:
@@ -851,6 +862,28 @@ class Refresher:
                     future.set_exception(value)
 
     def _write_batch(self, writes: Sequence[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+        """The writes in one transaction; run again, whole, when another writer's
+        transaction got in its way (`StoreConflict`: on PostgreSQL a prune beside the
+        refresh deadlocked it, or deleted a row it referenced). Each try rolls back all it
+        did, so the other transaction goes on meanwhile. After the last try the write that
+        met the conflict fails alone, as that source's error."""
+        for attempt in range(1, CONFLICT_TRIES + 1):
+            last = attempt == CONFLICT_TRIES
+            try:
+                return self._write_batch_once(writes, retry_conflicts=not last)
+            except StoreConflict as exc:
+                if last:
+                    raise
+                pause = conflict_pause(attempt)
+                logger.info(
+                    "write batch met another writer (%s): trying again in %.2fs", exc, pause
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_batch_once(
+        self, writes: Sequence[Callable[[], Any]], *, retry_conflicts: bool
+    ) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         with self.store.write_batch():
             unchanged = [w.record for w in writes if isinstance(w, _NotModifiedWrite)]
@@ -858,6 +891,10 @@ class Refresher:
             if together:
                 try:
                     self.store.record_not_modified_many(unchanged)
+                except StoreConflict:
+                    if retry_conflicts:
+                        raise  # the whole batch again
+                    together = False
                 except Exception:  # rolled back; each on its own below, so a bad one fails alone
                     together = False
             for write in writes:
@@ -866,6 +903,10 @@ class Refresher:
                     continue
                 try:
                     outcomes.append((True, write()))
+                except StoreConflict as exc:
+                    if retry_conflicts:
+                        raise  # rolls the batch back: its locks go, the other writer goes on
+                    outcomes.append((False, exc))
                 except Exception as exc:  # that write's savepoint is rolled back; it fails alone
                     outcomes.append((False, exc))
         return outcomes

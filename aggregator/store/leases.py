@@ -25,12 +25,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy.exc
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from aggregator.errors import StoreError
+from aggregator.errors import StoreConflict, StoreError
+from aggregator.store.conflicts import is_conflict, retrying
 from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import sources
 from aggregator.store.sources import due_condition
@@ -80,7 +82,8 @@ def _free(now: datetime) -> ColumnElement[bool]:
 
 
 def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> StoreError:
-    return StoreError(f"{what} failed on {masked(engine.url)}: {describe(exc)}")
+    kind = StoreConflict if is_conflict(exc) else StoreError
+    return kind(f"{what} failed on {masked(engine.url)}: {describe(exc)}")
 
 
 def acquire(
@@ -146,14 +149,20 @@ def release(
         if queued_until is None
         else {"lease_owner": QUEUED, "lease_expires_at": to_db(queued_until)}
     )
-    try:
+
+    def free() -> Any:
         with writer.begin() as conn:
-            freed = conn.execute(
+            return conn.execute(
                 update(sources)
                 .where(sources.c.id == source_id, sources.c.lease_owner == owner)
                 .values(**mark)
                 .returning(sources.c.id)
             ).first()
+
+    try:
+        # Tried again when a refresh's batch deadlocked it (store/conflicts.py): a lease
+        # left held keeps the source from every other refresh until it expires.
+        freed = retrying(free)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _wrap(engine, f"release {source_id!r}", exc) from exc
     return freed is not None
@@ -320,12 +329,16 @@ def claim(
 def release_all(engine: Engine, *, owner: str) -> None:
     """Free every source `owner` holds (the end of its refresh)."""
     writer = engine.execution_options(**{WRITE_OPTION: True})
-    try:
+
+    def free() -> None:
         with writer.begin() as conn:
             conn.execute(
                 update(sources)
                 .where(sources.c.lease_owner == owner)
                 .values(lease_owner=None, lease_expires_at=None)
             )
+
+    try:
+        retrying(free)  # as `release`
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _wrap(engine, "release leases", exc) from exc

@@ -32,9 +32,10 @@ from sqlalchemy.engine import Connection
 
 from aggregator.dedupe.cluster import choose_primary
 from aggregator.dedupe.records import Member
-from aggregator.errors import StoreError
+from aggregator.errors import StoreConflict, StoreError
 from aggregator.models import OrgKind
 from aggregator.retention import Cutoffs
+from aggregator.store.conflicts import is_conflict, retrying
 from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import clusters, digest_items, digests, items, sources, tombstones
 from aggregator.store.timestamps import from_db, to_db
@@ -178,31 +179,37 @@ def reclaim_space(engine: Engine) -> str:
 
 
 def prune(engine: Engine, cutoffs: Cutoffs, *, now: datetime, dry_run: bool = False) -> PruneResult:
-    """Delete what `cutoffs` let go (nothing on a dry run) and give the space back."""
-    writer = engine.execution_options(**{WRITE_OPTION: True})
+    """Delete what `cutoffs` let go (nothing on a dry run) and give the space back. Tried
+    again whole when a refresh's transaction got in its way (store/conflicts.py)."""
     try:
-        with writer.connect() as conn:
-            transaction = conn.begin()
-            try:
-                ids = prunable_ids(conn, cutoffs)
-                # A dry run deletes too, and rolls back: what it reports of the clusters is
-                # what the real run will do, not a guess.
-                deleted, updated = delete_items(conn, ids, now=now) if ids else (0, 0)
-            except BaseException:
-                transaction.rollback()
-                raise
-            if dry_run or not ids:
-                transaction.rollback()
-                return PruneResult(
-                    items=len(ids),
-                    clusters_deleted=deleted,
-                    clusters_updated=updated,
-                    dry_run=dry_run,
-                )
-            transaction.commit()
-        vacuum = reclaim_space(engine)
+        return retrying(lambda: _prune(engine, cutoffs, now=now, dry_run=dry_run))
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StoreError(f"prune failed on {masked(engine.url)}: {describe(exc)}") from exc
+        message = f"prune failed on {masked(engine.url)}: {describe(exc)}"
+        raise (StoreConflict if is_conflict(exc) else StoreError)(message) from exc
+
+
+def _prune(engine: Engine, cutoffs: Cutoffs, *, now: datetime, dry_run: bool) -> PruneResult:
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    with writer.connect() as conn:
+        transaction = conn.begin()
+        try:
+            ids = prunable_ids(conn, cutoffs)
+            # A dry run deletes too, and rolls back: what it reports of the clusters is
+            # what the real run will do, not a guess.
+            deleted, updated = delete_items(conn, ids, now=now) if ids else (0, 0)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run or not ids:
+            transaction.rollback()
+            return PruneResult(
+                items=len(ids),
+                clusters_deleted=deleted,
+                clusters_updated=updated,
+                dry_run=dry_run,
+            )
+        transaction.commit()
+    vacuum = reclaim_space(engine)
     return PruneResult(
         items=len(ids),
         clusters_deleted=deleted,

@@ -25,7 +25,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from aggregator.errors import SourceError, StoreDataError, StoreError
+from aggregator.errors import SourceError, StoreConflict, StoreDataError, StoreError
 from aggregator.models import (
     CacheValidators,
     Item,
@@ -39,6 +39,7 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
+from aggregator.store.conflicts import is_conflict
 from aggregator.store.engine import (
     SQLITE_PRAGMAS,
     WRITE_OPTION,
@@ -72,6 +73,8 @@ def wrap_errors(
             message = f"{method.__name__} failed on {self.url}: {describe(exc)}"
             if _refuses_the_data(exc):
                 raise StoreDataError(message, reason=describe(exc)) from exc
+            if is_conflict(exc):
+                raise StoreConflict(message) from exc
             raise StoreError(message) from exc
 
     return wrapper
@@ -148,7 +151,10 @@ class SqlStore:
                     self._batch.conn = None
                     self._batch.unclustered = None
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise StoreError(f"write batch failed on {self.url}: {describe(exc)}") from exc
+            message = f"write batch failed on {self.url}: {describe(exc)}"
+            if is_conflict(exc):
+                raise StoreConflict(message) from exc
+            raise StoreError(message) from exc
         if committed is not None:
             committed()
 
