@@ -10,9 +10,11 @@ gets what the umask allows; through a symbolic link, the file it points to is re
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +46,26 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    _remove_stale_temporaries(path)
+
+
+# A temporary file of `path` untouched this long is a killed writer's (SIGKILL, the OOM
+# killer: no `except` ran), not a live one's, which writes as it goes.
+STALE_TEMPORARY_S = 3600.0
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete what killed writes of `path` left beside it: each kill of an `export -o`
+    from cron left a partial `.FILE.*.tmp`, and the next exports never took them away."""
+    limit = time.time() - STALE_TEMPORARY_S
+    try:
+        leftovers = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for leftover in leftovers:
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if leftover.is_file() and leftover.stat().st_mtime < limit:
+                leftover.unlink()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
