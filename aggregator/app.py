@@ -150,6 +150,8 @@ class App:
     store: SqlStore
     clock: Clock = utc_now
     config_dir: Path | None = None  # where the config was read from (None: built in code)
+    # The SQLite file this App made: none was there (a first run, or a mistyped data_dir).
+    made_store: Path | None = None
     _store_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     )
@@ -159,8 +161,6 @@ class App:
     _cpu_pool: Executor | None = field(default=None, init=False)
     # Whether `due_sources` made due the sources read with another config (once per app).
     _rereads_made_due: bool = field(default=False, init=False)
-    # The SQLite file this App made: none was there (a first run, or a mistyped data_dir).
-    made_store: Path | None = field(default=None, init=False)
 
     @classmethod
     def open(
@@ -207,16 +207,15 @@ class App:
             settings.database_url, dedupe_window=timedelta(days=settings.dedupe.window_days)
         )
         store.sync_sources(sources, now=clock())
-        app = cls(
+        return cls(
             settings=settings,
             sources=sources,
             tag_rules=tag_rules,
             store=store,
             clock=clock,
             config_dir=config_dir,
+            made_store=made,
         )
-        app.made_store = made
-        return app
 
     @property
     def rules(self) -> TagRules:

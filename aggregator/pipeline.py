@@ -867,19 +867,16 @@ class Refresher:
         refresh deadlocked it, or deleted a row it referenced). Each try rolls back all it
         did, so the other transaction goes on meanwhile. After the last try the write that
         met the conflict fails alone, as that source's error."""
-        for attempt in range(1, CONFLICT_TRIES + 1):
-            last = attempt == CONFLICT_TRIES
+        for attempt in range(1, CONFLICT_TRIES):
             try:
-                return self._write_batch_once(writes, retry_conflicts=not last)
+                return self._write_batch_once(writes, retry_conflicts=True)
             except StoreConflict as exc:
-                if last:
-                    raise
                 pause = conflict_pause(attempt)
                 logger.info(
                     "write batch met another writer (%s): trying again in %.2fs", exc, pause
                 )
                 time.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._write_batch_once(writes, retry_conflicts=False)
 
     def _write_batch_once(
         self, writes: Sequence[Callable[[], Any]], *, retry_conflicts: bool

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from aggregator.models import Item, OrgKind, Source, SourceKind
+from aggregator.models import CacheValidators, Item, OrgKind, Source, SourceKind
+
+if TYPE_CHECKING:
+    from aggregator.store import SqlStore
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
@@ -53,4 +58,19 @@ def make_item(
         author=None,
         content_hash=f"v1:{digest}",
         tags=tags,
+    )
+
+
+def save_to_src(store: SqlStore, batch: Sequence[Item], minutes: float = 0) -> None:
+    """`batch` saved as source "src"'s refresh `minutes` after T0."""
+    store.save_refresh(
+        "src",
+        batch,
+        now=at(minutes),
+        seconds=0.1,
+        validators=CacheValidators(),
+        url="https://example.org/src/feed.xml",
+        permanent_url=None,
+        next_fetch_at=at(minutes + 60),
+        seen=len(batch),
     )

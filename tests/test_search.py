@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, text
 
-from aggregator.models import CacheValidators, Item
 from aggregator.store import SqlStore, open_store
 from aggregator.store.engine import create_store_engine
 from aggregator.store.migrate import upgrade
 from aggregator.store.schema import items
 from aggregator.store.search import InvalidSearch, SearchQuery, Term, parse_search, search_ids
-from tests.support_store import T0, at, make_item, make_source
+from tests.support_store import T0, make_item, make_source
+from tests.support_store import save_to_src as save
 
 CORPUS = {
     "title-hit": ("Encryption under attack", "A plain body about policy."),
@@ -24,20 +24,6 @@ CORPUS = {
     "scattered": ("Control of chat apps", "Nothing else here."),
     "german": ("Chatkontrolle: Übereinkommen vertagt", "Der Rat vertagt die Abstimmung."),
 }
-
-
-def save(store: SqlStore, batch: list[Item], minutes: float = 0) -> None:
-    store.save_refresh(
-        "src",
-        batch,
-        now=at(minutes),
-        seconds=0.1,
-        validators=CacheValidators(),
-        url="https://example.org/src/feed.xml",
-        permanent_url=None,
-        next_fetch_at=at(minutes + 60),
-        seen=len(batch),
-    )
 
 
 @pytest.fixture()

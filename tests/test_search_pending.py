@@ -13,27 +13,13 @@ import pytest
 from alembic import command
 from sqlalchemy import delete, event, text, update
 
-from aggregator.models import CacheValidators, Item
 from aggregator.store import SqlStore, open_store
 from aggregator.store.engine import SQLITE_BUSY_TIMEOUT_MS, create_store_engine
 from aggregator.store.migrate import alembic_config, upgrade
 from aggregator.store.schema import items
 from aggregator.store.search import index_behind, parse_search, search_ids
 from tests.support_store import at, make_item, make_source
-
-
-def save(store: SqlStore, batch: list[Item], minutes: float = 0) -> None:
-    store.save_refresh(
-        "src",
-        batch,
-        now=at(minutes),
-        seconds=0.1,
-        validators=CacheValidators(),
-        url="https://example.org/src/feed.xml",
-        permanent_url=None,
-        next_fetch_at=at(minutes + 60),
-        seen=len(batch),
-    )
+from tests.support_store import save_to_src as save
 
 
 @pytest.fixture()

@@ -65,6 +65,22 @@ def fail_first(url: str, table: str, event: str, times: int, sqlstate: str) -> N
         engine.dispose()
 
 
+def one_feed_with_its_store(
+    http_server: FixtureServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    """A config of one served feed, and the store it names made (migrated), so that a
+    trigger can be put on its tables."""
+    url = http_server.add("/ep.xml", body=RSS, content_type="application/rss+xml")
+    config = write_config(
+        tmp_path / "config",
+        [{"id": "ep", "name": "EP", "url": url, "kind": "feed", "org": "parliament"}],
+        settings=FAST,
+    )
+    assert main(["--config", str(config), "sources"]) == 0
+    capsys.readouterr()
+    return config
+
+
 def refresh(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, dict[str, object]]:
     code = main(["--config", str(config), "refresh", "--json"])
     return code, json.loads(capsys.readouterr().out)
@@ -78,15 +94,7 @@ def test_a_write_batch_another_transaction_got_in_the_way_of_is_written_again(
     capsys: pytest.CaptureFixture[str],
     sqlstate: str,
 ) -> None:
-    url = http_server.add("/ep.xml", body=RSS, content_type="application/rss+xml")
-    config = write_config(
-        tmp_path / "config",
-        [{"id": "ep", "name": "EP", "url": url, "kind": "feed", "org": "parliament"}],
-        settings=FAST,
-    )
-    assert main(["--config", str(config), "sources", "check"]) == 0
-    main(["--config", str(config), "sources"])  # the store, migrated, to put the trigger on
-    capsys.readouterr()
+    config = one_feed_with_its_store(http_server, tmp_path, capsys)
     fail_first(postgres_env, "items", "INSERT", 2, sqlstate)
     # It stopped the whole refresh: "store error: save_refresh failed ...", exit 3.
     code, doc = refresh(capsys, config)
@@ -101,14 +109,7 @@ def test_a_conflict_that_outlasts_the_tries_fails_its_source_alone(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url = http_server.add("/ep.xml", body=RSS, content_type="application/rss+xml")
-    config = write_config(
-        tmp_path / "config",
-        [{"id": "ep", "name": "EP", "url": url, "kind": "feed", "org": "parliament"}],
-        settings=FAST,
-    )
-    main(["--config", str(config), "sources"])
-    capsys.readouterr()
+    config = one_feed_with_its_store(http_server, tmp_path, capsys)
     fail_first(postgres_env, "items", "INSERT", 1000, "40P01")
     code, doc = refresh(capsys, config)
     assert code == 1  # that source failed; the refresh itself ended as refreshes do

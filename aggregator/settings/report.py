@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -162,6 +162,15 @@ def _brief(
     return f"{where}{dotted(tuple(error['loc']))}: {problem}{detail}"
 
 
+def more_problems(shown: Sequence[str], count: int) -> str | None:
+    """A ConfigError's `more`: "and N more problems: " and the first MORE_PROBLEMS_SHOWN of
+    them (`shown`, each "line L, key: problem (expected ...)"); None for none."""
+    if not count:
+        return None
+    listed = [*shown[:MORE_PROBLEMS_SHOWN], *(["..."] if count > MORE_PROBLEMS_SHOWN else [])]
+    return f"and {count} more problem{'s' * (count > 1)}: {'; '.join(listed)}"
+
+
 def to_config_error(
     exc: ValidationError,
     file: TomlFile | None,
@@ -179,17 +188,12 @@ def to_config_error(
     first, *others = sorted(errors, key=line)
     loc = tuple(first["loc"])
     message, expected = describe(first, model)
-    more = None
-    if others:
-        # Every problem named, so that one edit fixes them all (not one per run); after the
-        # first one's expectation, so that it reads as that one's.
-        shown = [
-            _brief(error, line(error), model, from_env) for error in others[:MORE_PROBLEMS_SHOWN]
-        ]
-        if len(others) > MORE_PROBLEMS_SHOWN:
-            shown.append("...")
-        count = f"{len(others)} more problem{'s' * (len(others) > 1)}"
-        more = f"and {count}: {'; '.join(shown)}"
+    # Every problem named, so that one edit fixes them all (not one per run); after the
+    # first one's expectation, so that it reads as that one's.
+    more = more_problems(
+        [_brief(error, line(error), model, from_env) for error in others[:MORE_PROBLEMS_SHOWN]],
+        len(others),
+    )
     for env_loc, variable in from_env.items():
         if loc[: len(env_loc)] == env_loc:
             return ConfigError("environment", message, key=variable, expected=expected, more=more)

@@ -36,7 +36,7 @@ from aggregator.settings.checks import (
     TimeZoneName,
     Url,
 )
-from aggregator.settings.report import MORE_PROBLEMS_SHOWN, describe, dotted
+from aggregator.settings.report import MORE_PROBLEMS_SHOWN, describe, dotted, more_problems
 from aggregator.settings.tomlfile import Loc, TomlFile, is_absent, read_toml
 from aggregator.urls import canonical_url
 
@@ -241,18 +241,13 @@ def _with_rule_problems(file: TomlFile, exc: ValidationError) -> ConfigError:
 def _config_error(file: TomlFile, problems: Sequence[_Problem]) -> ConfigError:
     """The first problem by line, and the others in `more`, as `to_config_error` says them."""
     first, *others = sorted(problems, key=lambda p: p.line)
-    more = None
-    if others:
-        shown = [
-            (f"line {p.line}, " if p.line else "")
-            + f"{dotted(p.loc)}: {p.problem}"
-            + (f" (expected {p.expected})" if p.expected else "")
-            for p in others[:MORE_PROBLEMS_SHOWN]
-        ]
-        if len(others) > MORE_PROBLEMS_SHOWN:
-            shown.append("...")
-        count = f"{len(others)} more problem{'s' * (len(others) > 1)}"
-        more = f"and {count}: {'; '.join(shown)}"
+    shown = [
+        (f"line {p.line}, " if p.line else "")
+        + f"{dotted(p.loc)}: {p.problem}"
+        + (f" (expected {p.expected})" if p.expected else "")
+        for p in others[:MORE_PROBLEMS_SHOWN]
+    ]
+    more = more_problems(shown, len(others))
     return ConfigError(
         file.name,
         first.problem,

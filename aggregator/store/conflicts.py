@@ -11,9 +11,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy
+
+if TYPE_CHECKING:
+    from aggregator.errors import StoreError
 
 T = TypeVar("T")
 
@@ -45,14 +48,22 @@ def pause(attempt: int) -> float:
     return PAUSE_S * attempt * (1 + random.random())
 
 
+def store_error(message: str, exc: BaseException) -> StoreError:
+    """The StoreError to raise from `exc`: a `StoreConflict` when it is one (tried again by
+    the callers that can), else a plain StoreError."""
+    from aggregator.errors import StoreConflict, StoreError
+
+    return (StoreConflict if is_conflict(exc) else StoreError)(message)
+
+
 def retrying(operation: Callable[[], T], *, tries: int = TRIES) -> T:
     """`operation()` (a whole transaction), again after a conflict, `tries` times at most;
     the last try's error is raised as it is."""
-    for attempt in range(1, tries + 1):
+    for attempt in range(1, tries):
         try:
             return operation()
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            if attempt == tries or not is_conflict(exc):
+            if not is_conflict(exc):
                 raise
             time.sleep(pause(attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+    return operation()

@@ -31,8 +31,8 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from aggregator.errors import StoreConflict, StoreError
-from aggregator.store.conflicts import is_conflict, retrying
+from aggregator.errors import StoreError
+from aggregator.store.conflicts import retrying, store_error
 from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import sources
 from aggregator.store.sources import due_condition
@@ -82,8 +82,7 @@ def _free(now: datetime) -> ColumnElement[bool]:
 
 
 def _wrap(engine: Engine, what: str, exc: sqlalchemy.exc.SQLAlchemyError) -> StoreError:
-    kind = StoreConflict if is_conflict(exc) else StoreError
-    return kind(f"{what} failed on {masked(engine.url)}: {describe(exc)}")
+    return store_error(f"{what} failed on {masked(engine.url)}: {describe(exc)}", exc)
 
 
 def acquire(

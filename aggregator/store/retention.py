@@ -32,10 +32,10 @@ from sqlalchemy.engine import Connection
 
 from aggregator.dedupe.cluster import choose_primary
 from aggregator.dedupe.records import Member
-from aggregator.errors import StoreConflict, StoreError
+from aggregator.errors import StoreError
 from aggregator.models import OrgKind
 from aggregator.retention import Cutoffs
-from aggregator.store.conflicts import is_conflict, retrying
+from aggregator.store.conflicts import retrying, store_error
 from aggregator.store.engine import WRITE_OPTION, describe, masked
 from aggregator.store.schema import clusters, digest_items, digests, items, sources, tombstones
 from aggregator.store.timestamps import from_db, to_db
@@ -184,8 +184,7 @@ def prune(engine: Engine, cutoffs: Cutoffs, *, now: datetime, dry_run: bool = Fa
     try:
         return retrying(lambda: _prune(engine, cutoffs, now=now, dry_run=dry_run))
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        message = f"prune failed on {masked(engine.url)}: {describe(exc)}"
-        raise (StoreConflict if is_conflict(exc) else StoreError)(message) from exc
+        raise store_error(f"prune failed on {masked(engine.url)}: {describe(exc)}", exc) from exc
 
 
 def _prune(engine: Engine, cutoffs: Cutoffs, *, now: datetime, dry_run: bool) -> PruneResult:

@@ -25,7 +25,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
-from aggregator.errors import SourceError, StoreConflict, StoreDataError, StoreError
+from aggregator.errors import SourceError, StoreDataError, StoreError
 from aggregator.models import (
     CacheValidators,
     Item,
@@ -39,7 +39,7 @@ from aggregator.models import (
 )
 from aggregator.store import items as item_sql
 from aggregator.store import sources as source_sql
-from aggregator.store.conflicts import is_conflict
+from aggregator.store.conflicts import store_error
 from aggregator.store.engine import (
     SQLITE_PRAGMAS,
     WRITE_OPTION,
@@ -73,9 +73,7 @@ def wrap_errors(
             message = f"{method.__name__} failed on {self.url}: {describe(exc)}"
             if _refuses_the_data(exc):
                 raise StoreDataError(message, reason=describe(exc)) from exc
-            if is_conflict(exc):
-                raise StoreConflict(message) from exc
-            raise StoreError(message) from exc
+            raise store_error(message, exc) from exc
 
     return wrapper
 
@@ -151,10 +149,7 @@ class SqlStore:
                     self._batch.conn = None
                     self._batch.unclustered = None
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            message = f"write batch failed on {self.url}: {describe(exc)}"
-            if is_conflict(exc):
-                raise StoreConflict(message) from exc
-            raise StoreError(message) from exc
+            raise store_error(f"write batch failed on {self.url}: {describe(exc)}", exc) from exc
         if committed is not None:
             committed()
 
