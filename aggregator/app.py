@@ -227,6 +227,11 @@ class App:
         self._store_pool.shutdown(wait=True)
         self.store.close()
 
+    def finish_writes(self) -> None:
+        """Wait for the store write in flight, if any (a refresh stopped mid-way: its batch
+        commits whole). The store can still be read; nothing more is written through it."""
+        self._store_pool.shutdown(wait=True, cancel_futures=True)
+
     def __enter__(self) -> App:
         return self
 

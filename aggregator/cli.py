@@ -270,19 +270,61 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                 sources = [source for source in sources if source.id in named]
         else:
             sources = app.select_sources(args.source)
-        on_result, progress = _progress_printer(len(sources), sys.stderr)
+        show, progress = _progress_printer(len(sources), sys.stderr)
+        reported: list[SourceResult] = []
+
+        def on_result(result: SourceResult) -> None:
+            reported.append(result)
+            show(result)
+
         times = StageTimes()
-        if progress is not None:
-            with progress:
+        mark = app.store.fetch_log_mark()
+        try:
+            with progress if progress is not None else contextlib.nullcontext():
                 results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
-        else:
-            results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
+        except (KeyboardInterrupt, Terminated) as stop:
+            _report_stop(app, args, sources, reported, mark, stop)
+            raise
     if args.json:
         # One write: json.dump would write each token on its own, ~35 ms for 1,000 sources.
         sys.stdout.write(json.dumps(results_document(results, times), indent=2) + "\n")
     else:
         render_results(results, table_console(), configured=len(app.sources))
     return EXIT_OK if all(r.ok for r in results) else EXIT_SOURCES_FAILED
+
+
+def _report_stop(
+    app: App,
+    args: argparse.Namespace,
+    sources: Sequence[Source],
+    reported: Sequence[SourceResult],
+    mark: int,
+    stop: BaseException,
+) -> None:
+    """After Ctrl-C or SIGTERM: the write batch in flight commits (each source's writes are
+    whole), then every source whose refresh is stored is reported, with those left
+    (`commands/stopped.py`). The caller re-raises: `entry` says "interrupted" and exits."""
+    from aggregator.commands.stopped import not_refreshed, stop_sentence, stored_after_stop
+
+    app.finish_writes()
+    ids = [source.id for source in sources]
+    late = stored_after_stop(reported, app.store.logged_since(mark, ids))
+    results = [*reported, *late]
+    left = not_refreshed(ids, results)
+    word = "terminated" if isinstance(stop, Terminated) else "interrupted"
+    if args.json:
+        document = results_document(results)
+        document["interrupted"] = word
+        document["not_refreshed"] = left
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        for result in late:  # as the progress lines said the others
+            print(
+                f"{result.source_id}: {result.status} (stored as the refresh stopped)",
+                file=sys.stderr,
+            )
+        render_results(results, table_console(), configured=len(app.sources))
+    print(stop_sentence(len(results), len(left), stop=word), file=sys.stderr, flush=True)
 
 
 # sources

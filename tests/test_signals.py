@@ -49,15 +49,15 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("sig", "code", "said"),
+    ("sig", "code", "said", "as_json"),
     [
-        (signal.SIGTERM, 143, "aggregator: terminated"),
-        (signal.SIGINT, 130, "aggregator: interrupted"),
+        (signal.SIGTERM, 143, "aggregator: terminated", True),
+        (signal.SIGINT, 130, "aggregator: interrupted", False),
     ],
-    ids=["SIGTERM", "SIGINT"],
+    ids=["SIGTERM-json", "SIGINT-table"],
 )
 def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
-    http_server: FixtureServer, tmp_path: Path, sig: int, code: int, said: str
+    http_server: FixtureServer, tmp_path: Path, sig: int, code: int, said: str, as_json: bool
 ) -> None:
     fast = http_server.add("/fast.xml", body=RSS, content_type="application/rss+xml")
     # Slow enough to be still waiting when the signal comes, also on a loaded machine.
@@ -74,7 +74,7 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
     }
     argv = [sys.executable, "-m", "aggregator", "--config", str(config)]
     refresh = subprocess.Popen(
-        [*argv, "refresh", "--json"],
+        [*argv, "refresh", *(["--json"] if as_json else [])],
         env=env,
         cwd=ROOT,
         preexec_fn=_as_from_a_terminal,
@@ -88,10 +88,26 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
         time.sleep(0.05)
     time.sleep(1.0)  # the fast source's items written
     refresh.send_signal(sig)
-    _, err = refresh.communicate(timeout=20)
+    out, err = refresh.communicate(timeout=20)
     assert refresh.returncode == code
     assert err.strip().splitlines()[-1] == said
     assert "Traceback" not in err
+    # What stands is said: the table (or the document for scripts), and what was left.
+    word = said.removeprefix("aggregator: ")
+    if as_json:
+        document = json.loads(out)
+        stood = [(s["id"], s["status"], s["new"]) for s in document["sources"]]
+        assert stood == [("fast", "new", 2)]
+        assert document["interrupted"] == word
+        assert document["not_refreshed"] == ["slow-0", "slow-1", "slow-2"]
+    else:
+        cells = [[c.strip() for c in line.split("│")[1:4]] for line in out.splitlines()]
+        assert ["fast", "new", "2"] in cells
+        assert "slow" not in out
+        assert "1 source: 1 ok, 0 failed; 2 new items" in out
+    assert err.strip().splitlines()[-2] == (
+        f"{word} before 3 of 4 sources were refreshed, which keep their last state; 1 stored"
+    )
     done = subprocess.run(
         [*argv, "sources", "--json"], env=env, cwd=ROOT, capture_output=True, text=True
     )

@@ -7,6 +7,7 @@ transactions and turns database errors into `StoreError`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from aggregator.errors import RateLimited, SourceError, StoreError
 from aggregator.models import CacheValidators, NotModifiedRecord, Rhythm, Source, SourceHealth
 from aggregator.same_document import reading_digest
 from aggregator.store.schema import fetch_log, items, sources
-from aggregator.store.timestamps import from_db_or_none, to_db, to_db_or_none
+from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
 
 # Source ids per statement of the reading checks (`readings_to_apply`, `make_due`).
 CHUNK = 500
@@ -672,3 +673,48 @@ def fetch_log_row(
         "new": new,
         "updated": updated,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFetch:
+    """One fetch_log row: what refreshing a source came to, as stored."""
+
+    source_id: str
+    started_at: datetime
+    seconds: float
+    status: str  # `SourceResult.status`
+    error_kind: str | None
+    error: str | None  # str(SourceError): "fetch failed: 'id': HTTP 503 ..."
+    new: int
+    updated: int
+
+
+def fetch_log_mark(conn: Connection) -> int:
+    """The id of the last fetch_log row: `logged_since` reads what is logged after it."""
+    return int(conn.execute(select(func.coalesce(func.max(fetch_log.c.id), 0))).scalar_one())
+
+
+def logged_since(conn: Connection, mark: int, source_ids: Sequence[str]) -> list[LoggedFetch]:
+    """The fetches of these sources logged after `mark` (`fetch_log_mark`), oldest first."""
+    found: list[LoggedFetch] = []
+    ids = sorted(set(source_ids))
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(
+            select(fetch_log)
+            .where(fetch_log.c.id > mark, fetch_log.c.source_id.in_(ids[start : start + CHUNK]))
+            .order_by(fetch_log.c.id)
+        )
+        found.extend(
+            LoggedFetch(
+                source_id=r.source_id,
+                started_at=from_db(r.started_at),
+                seconds=float(r.seconds),
+                status=r.status,
+                error_kind=r.error_kind,
+                error=r.error,
+                new=int(r.new),
+                updated=int(r.updated),
+            )
+            for r in rows
+        )
+    return found

@@ -271,6 +271,17 @@ class SqlStore:
             return source_sql.health(conn, ids, counts=False)
 
     @wrap_errors
+    def fetch_log_mark(self) -> int:
+        """Where the fetch log ends now: `logged_since` reads what a refresh logs after it."""
+        with self._read() as conn:
+            return source_sql.fetch_log_mark(conn)
+
+    @wrap_errors
+    def logged_since(self, mark: int, source_ids: Sequence[str]) -> list[source_sql.LoggedFetch]:
+        with self._read() as conn:
+            return source_sql.logged_since(conn, mark, source_ids)
+
+    @wrap_errors
     def known_hashes(self, source_id: str) -> dict[str, str]:
         with self._read() as conn:
             return item_sql.known_hashes(conn, source_id)
