@@ -217,6 +217,23 @@ SOURCE_CASES = [
         "write [defaults] (single brackets), once",
     ),
     Bad(
+        # The fix is said as a header is written: [source.selectors], not "source[0]...".
+        "selectors-with-double-brackets",
+        FEED.replace('kind = "feed"', 'kind = "html"')
+        + '[[source.selectors]]  # <-\nitem = "div"\ntitle = "h3"\nlink = "a"\n',
+        "source[0].selectors",
+        "[[source.selectors]] is an array of tables",
+        "write [source.selectors] (single brackets), once",
+    ),
+    Bad(
+        # The slip is the table written before its source, not the [[source]] after it.
+        "selectors-before-their-source",
+        '[source.selectors]  # <-\nitem = "div"\n' + FEED,
+        "",
+        "[source.selectors] comes before any [[source]], so [[source]] on line 3",
+        "[source.selectors] after the [[source]] it belongs to",
+    ),
+    Bad(
         "misspelt-array-header",
         '[[sourcex]]  # <-\nid = "a"\n',
         "sourcex",

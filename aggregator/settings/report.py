@@ -87,7 +87,8 @@ def _brackets_hint(
     for an array of tables, which pydantic calls "wrong type: {...} (expected an array)"."""
     if not loc or not isinstance(loc[-1], str):
         return None
-    name = dotted(loc)
+    # As a TOML header names it: "[source.selectors]" of every source, not "source[0]...".
+    name = ".".join(part for part in loc if isinstance(part, str))
     annotation = _field_annotation(model, loc)
     if annotation is None or not _models_in(annotation):
         return None

@@ -447,6 +447,27 @@ def _array_open_at(text: str, line: int) -> int | None:
     return opened if depth else None
 
 
+def _array_after_its_table(lines: KeyLines, statement: Statement, file: str) -> ConfigError | None:
+    """`[[source]]` after a `[source.selectors]` (or `[source]`) above it: that header made
+    `source` one table, which the array cannot then be. The decoder says "Cannot overwrite a
+    value" on the `[[source]]` line; the slip is the table's, written before its source."""
+    name = statement.written.strip()
+    for earlier in lines.statements:
+        if earlier.line >= statement.line:
+            return None
+        if earlier.array is False and (
+            earlier.written.strip() == name or earlier.written.strip().startswith(name + ".")
+        ):
+            return ConfigError(
+                file,
+                f"TOML syntax error: [{earlier.written.strip()}] comes before any [[{name}]],"
+                f" so [[{name}]] on line {statement.line} cannot follow it",
+                line=earlier.line,
+                expected=f"[{earlier.written.strip()}] after the [[{name}]] it belongs to",
+            )
+    return None
+
+
 # What the decoder says of a key or table written twice: "Cannot overwrite a value" (a key),
 # "Cannot declare ('a',) twice" (a table). Neither names the key, and the first is reported
 # where the value ends: for an array spanning lines, its last line, not the key's.
@@ -460,7 +481,9 @@ def _duplicate(text: str, line: int, file: str) -> ConfigError | None:
     inline table's own keys, a dotted key through a value), left to the decoder's words."""
     lines = KeyLines(text)
     statement = lines.statement_at(line)
-    if statement is None or statement.array:
+    if statement is not None and statement.array:
+        return _array_after_its_table(lines, statement, file)
+    if statement is None:
         return None
     first = lines.exact(statement.loc)
     if first is None or first >= statement.line:
