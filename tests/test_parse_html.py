@@ -487,6 +487,28 @@ def test_an_html_source_whose_address_serves_a_feed_is_told_to_use_kind_feed(
     assert what in warning and 'set kind = "feed"' in warning
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b'{"items": [{"title": "Chat control vote", "url": "/news/1"}], "total": 1}',
+            "application/json",
+        ),
+        (b'\n  [{"title": "Chat control vote"}]', "text/html; charset=utf-8"),
+    ],
+)
+def test_an_html_source_whose_address_serves_json_data_fails_saying_so(
+    body: bytes, content_type: str
+) -> None:
+    # A listing's data endpoint, copied from the browser's network panel for the page.
+    selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
+    answer = replace(
+        fetched(body, "https://example.org/api/news"), headers={"content-type": content_type}
+    )
+    with pytest.raises(ParseError, match="not an HTML page: the server sent JSON data"):
+        parse_document(html_source(selectors), answer)
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

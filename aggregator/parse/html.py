@@ -13,6 +13,7 @@ redesigned, and the digest reports listing pages that stopped yielding from the 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,6 +104,15 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
         raise ParseError(source.id, f"invalid item selector {selectors.item!r}: {exc}") from exc
     if not elements:
         feed = feed_format(decoded.text)
+        if feed is None and _is_json(decoded.text):
+            # A listing's data endpoint copied for its page: "matched nothing" alone sent
+            # the operator to the selectors.
+            media = fetched.headers.get("content-type", "").split(";")[0].strip() or "none"
+            raise ParseError(
+                source.id,
+                f"not an HTML page: the server sent JSON data (Content-Type: {media}); an"
+                " html source needs the address of the page a browser shows",
+            )
         warnings.append(
             f"selector {selectors.item!r} matched nothing"
             + (
@@ -203,6 +213,19 @@ def feed_format(text: str) -> str | None:
     to the selectors instead of to `kind`."""
     head = text[:4096]
     return next((what for root, what in _FEED_ROOTS if root.search(head)), None)
+
+
+def _is_json(text: str) -> bool:
+    """Whether the whole document is a JSON object or array (a JSON Feed is a feed:
+    `feed_format`)."""
+    start = text.lstrip()[:1]
+    if start not in ("{", "["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:  # "[if IE]"-style text, or markup after all
+        return False
+    return True
 
 
 def _not_a_page(fetched: Fetched) -> str | None:
