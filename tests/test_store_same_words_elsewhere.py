@@ -354,3 +354,46 @@ def test_a_title_only_entry_of_another_day_or_time_is_a_new_item(
         0,
     )
     assert store.item_count() == 2
+
+
+# An agenda page of the Parliament: every entry links to the one calendar page.
+_AGENDA_ENTRY = (
+    '<div class="ev"><h3>{title}</h3><span class="d">{day} April 2024</span>'
+    '<p>{text}</p><a href="/agenda/calendar">Calendar</a></div>'
+)
+_AGENDA = [
+    ("LIBE committee meeting on the CSA Regulation", "12", "Vote on the negotiating mandate."),
+    ("Plenary debate on chat control", "13", "Debate with the Commissioner on detection orders."),
+    ("Press conference by the rapporteur", "14", "Live streaming."),
+]
+
+
+def _agenda(entries: list[tuple[str, str, str]]) -> str:
+    listed = "".join(_AGENDA_ENTRY.format(title=t, day=d, text=x) for t, d, x in entries)
+    return f"<html><body>{listed}</body></html>"
+
+
+def test_a_corrected_title_of_an_entry_sharing_its_link_is_an_update(store: SqlStore) -> None:
+    from aggregator.models import Selectors, SourceKind
+
+    agenda = replace(
+        make_source("ep-agenda", url="https://www.europarl.europa.eu/agenda/"),
+        kind=SourceKind.HTML,
+        language="en",
+        selectors=Selectors(item="div.ev", title="h3", link="a", date=".d", summary="p"),
+    )
+    store.sync_sources([agenda], now=T0)
+    assert counts(save_document(store, agenda, _agenda(_AGENDA), "text/html", 1)) == (3, 0, 0)
+    before = {i.title: i.id for i in store.iter_items()}
+    retitled = list(_AGENDA)
+    retitled[1] = ("Plenary debate on chat control (postponed)", *_AGENDA[1][1:])
+    assert counts(save_document(store, agenda, _agenda(retitled), "text/html", 2)) == (0, 1, 2)
+    item = store.get_item(before["Plenary debate on chat control"])
+    assert item is not None and item.title == "Plenary debate on chat control (postponed)"
+    assert item.revision == 2 and store.item_count() == 3
+    # A text of a word or two tells nothing: another entry under "Live streaming." the
+    # same day is a new entry, the old one stays.
+    other = list(retitled)
+    other[2] = ("Press point of the Council presidency", *_AGENDA[2][1:])
+    assert counts(save_document(store, agenda, _agenda(other), "text/html", 3)) == (1, 0, 2)
+    assert store.item_count() == 4

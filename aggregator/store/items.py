@@ -39,6 +39,7 @@ from aggregator.models import Item, Revision, StoredItem
 from aggregator.store.schema import clusters, item_revisions, item_tags, items, tombstones
 from aggregator.store.sources import pending_reading
 from aggregator.store.timestamps import from_db, from_db_or_none, to_db, to_db_or_none
+from aggregator.text import normalised_for_hash
 from aggregator.urls import same_page_key, same_page_variants
 
 T = TypeVar("T")
@@ -373,6 +374,8 @@ def _renamed(
     found.update(_edited_without_a_date(conn, source_id, missing, found, listed, used))
     used |= {row["id"] for row in found.values()}
     found.update(_edited_among_namesakes(conn, source_id, missing, found, listed, used))
+    used |= {row["id"] for row in found.values()}
+    found.update(_retitled(conn, source_id, missing, found, listed, used))
     return found
 
 
@@ -531,6 +534,59 @@ def _edited_among_namesakes(
         entries[0].identity: stored[0]
         for day, stored in rows.items()
         if len(stored) == 1 and len(entries := wanted[day]) == 1
+    }
+
+
+# Words a text needs before it tells an entry apart: "Read more" or "Live streaming" under
+# two agenda entries of one day is no evidence that one is the other retitled.
+_RETITLED_MIN_WORDS = 4
+
+
+def _retitled(
+    conn: Connection,
+    source_id: str,
+    missing: Sequence[Item],
+    found: Mapping[str, RowMapping],
+    listed: set[str],
+    taken: set[int],
+) -> dict[str, RowMapping]:
+    """Rows of dated entries without a link of their own (a listing's agenda entries all
+    linking to one calendar page) whose title was corrected: such an entry is known by its
+    title and date ("h:"), so the correction gave it a new identity, and a second item. The
+    row is the entry's when the document no longer lists it, and the two have the same
+    link, the same date and the same text, of a few words at least; one row, one entry."""
+
+    def key(url: str, published: datetime, text: str) -> tuple[str, datetime, str]:
+        return same_page_key(url), published, normalised_for_hash("", text)
+
+    wanted: dict[tuple[str, datetime, str], list[Item]] = {}
+    for item in missing:
+        if item.identity in found or not item.identity.startswith("h:"):
+            continue
+        if item.published_is_fallback or len(item.text.split()) < _RETITLED_MIN_WORDS:
+            continue
+        wanted.setdefault(key(item.canonical_url, item.published, item.text), []).append(item)
+    if not wanted:
+        return {}
+    urls = {item.canonical_url for entries in wanted.values() for item in entries}
+    rows = [
+        row
+        for row in _unlisted(conn, source_id, items.c.canonical_url, urls, listed, taken)
+        if row["identity"].startswith("h:") and not row["published_is_fallback"]
+    ]
+    texts: dict[int, str] = {}
+    for part in chunks([row["id"] for row in rows]):
+        read = conn.execute(select(items.c.id, items.c.text).where(items.c.id.in_(part)))
+        texts.update((int(item_id), text) for item_id, text in read)
+    stored: dict[tuple[str, datetime, str], list[RowMapping]] = {}
+    for row in rows:
+        at = key(row["canonical_url"], from_db(row["published"]), texts.get(row["id"], ""))
+        if at in wanted:
+            stored.setdefault(at, []).append(row)
+    return {
+        entries[0].identity: same[0]
+        for at, same in stored.items()
+        if len(same) == 1 and len(entries := wanted[at]) == 1
     }
 
 
