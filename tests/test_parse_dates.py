@@ -38,6 +38,8 @@ CASES = [
     ("Tue, 21 Sep 2021 10:00:00 MSK", None, datetime(2021, 9, 21, 10, 0, tzinfo=tz(3))),
     # 24:00, the end of a day (ISO 8601): the next day's midnight.
     ("Tue, 21 Sep 2021 24:00:00 GMT", None, datetime(2021, 9, 22, 0, 0, tzinfo=tz(0))),
+    # A leap second: the second before, as in ISO dates (not the day alone, at midnight).
+    ("Wed, 31 Dec 2008 23:59:60 GMT", None, datetime(2008, 12, 31, 23, 59, 59, tzinfo=tz(0))),
     ("2021-09-21T24:00:00+02:00", None, datetime(2021, 9, 22, 0, 0, tzinfo=tz(2))),
     ("Thu, 12 Nov 25 10:00 +0530", None, datetime(2025, 11, 12, 10, 0, tzinfo=tz(5.5))),
     ("Seg, 24 Set 2018 19:42:40 -0300", None, datetime(2018, 9, 24, 19, 42, 40, tzinfo=tz(-3))),

@@ -74,6 +74,12 @@ IMPOSSIBLE = [
     "2026-11-27T25:00:00Z",
     "2026-W54",  # a week alone too
     "2026-W48T09:15Z",  # a time, but no day
+    # RFC 822's layout: dateparser read the day alone, at midnight in the source's zone.
+    "Wed, 26 Nov 2025 25:30:00 GMT",
+    "Wed, 26 Nov 2025 25:30:00 +0100",
+    "Wed, 26 Nov 2025 12:75:00 GMT",
+    "Wed, 26 Nov 2025 12:30:61 GMT",  # 60 is a leap second, read as :59
+    "Mon, 31 Nov 2025 09:00:00 GMT",
 ]
 
 

@@ -231,6 +231,8 @@ def parse_date(
     # Only for dates with slashes or dashes: dateparser would read "11.12.2025 9 AM" too.
     month_first = month_first and EITHER_ORDER.search(cleaned) is not None
     found = _fast(cleaned, month_first=month_first)
+    if found is None and _impossible_rfc822(cleaned):
+        return None  # dateparser would read the day alone, and drop the zone too
     if found is None:
         cleaned = in_extended_iso(cleaned)  # "Published: 20261127T0915Z" reads as an extended one
         codes = _language_codes(languages) if languages else _languages_of(cleaned)
@@ -746,6 +748,19 @@ def _rfc822(text: str) -> datetime | None:
     return _in_zone(naive, zone) or (naive if zone[0] in "+-" else None)
 
 
+def _impossible_rfc822(text: str) -> bool:
+    """Whether `text` is laid out as an RFC 822 date that names no day or no time of day:
+    "26 Nov 2025 25:30:00 GMT", "12:75", second 61, "31 Nov 2025". ("Wed, 26 Nov 2025
+    25:30:00 GMT" read by dateparser was 26 November at midnight, in the source's zone.)"""
+    if _RFC822.match(text) is None:
+        return False
+    try:
+        _rfc822(text)
+    except (ValueError, OverflowError):
+        return True
+    return False
+
+
 def _in_zone(naive: datetime, zone: str) -> datetime | None:
     """`naive`, a date and time written in `zone` ("+0100", "CEST", "ET", "Europe/Paris"),
     at the offset the zone has then: a generic name's or an IANA name's on that day
@@ -789,7 +804,9 @@ def _with_hour_24(
     midnight: refused, the date went to dateparser, which dropped the zone and the day."""
     if hour == 24 and minute == 0 and not int(second or 0):
         return datetime(year, month, day) + timedelta(days=1)
-    return datetime(year, month, day, hour, minute, int(second or 0))
+    # A leap second ("23:59:60"), which datetime cannot hold: the second before, as `_iso`.
+    seconds = int(second or 0)
+    return datetime(year, month, day, hour, minute, 59 if seconds == 60 else seconds)
 
 
 # Where a date names its zone: after its time of day ("16:31:00 CEST", "4:31 PM (CET)",
