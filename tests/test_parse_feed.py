@@ -383,6 +383,26 @@ def test_a_truncated_feed_keeps_its_whole_entries_and_skips_the_cut_one(
     assert len(tail.warnings) == 1
 
 
+@pytest.mark.parametrize(
+    "cut",
+    [
+        b'<?xml version="1.0"?>\n<rss version="2.0"><chan',
+        b'<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><ent',
+        b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0">\n<',
+    ],
+)
+def test_a_feed_cut_off_before_anything_of_it_is_an_error_not_an_empty_feed(cut: bytes) -> None:
+    # "Unchanged" with a warning made an endpoint broken for good look healthy.
+    with pytest.raises(ParseError, match="feed is not well-formed and nothing could be read: "):
+        parse_document(feed_source(), fetched(cut, "https://example.org/feed"))
+
+
+def test_a_feed_cut_off_after_its_channel_is_kept_as_an_empty_feed() -> None:
+    cut = b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>EDRi</title>\n<ite'
+    doc = parse_document(feed_source(), fetched(cut, "https://example.org/feed"))
+    assert doc.items == () and doc.warnings[0].startswith("feed is not well-formed")
+
+
 def _normalised(body: bytes, url: str = "https://example.org/feed") -> list[Item]:
     source = feed_source()
     document = parse_document(source, fetched(body, url))

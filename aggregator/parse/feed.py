@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,6 +144,13 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             # cut short, no date, no link), and would be stored as an item of its own.
             entries = entries[:-1]
             warnings.append("the document ends inside its last entry: that entry was skipped")
+        if _nothing_read(result, entries):
+            # Broken before anything of it (a download cut short in its first lines): that
+            # was "unchanged" with a warning, an endpoint broken for good looked healthy,
+            # and the same bytes were skipped unread at every refresh after.
+            raise ParseError(
+                source.id, f"feed is not well-formed and nothing could be read: {problem}"
+            )
     feed: Mapping[str, Any] = result.get("feed") or {}
     link = absolute_http_url(feed.get("link"), fetched.url)
     # Atom says relative links resolve against the document's URL (or xml:base, which
@@ -588,6 +595,16 @@ def _ends_inside_an_entry(data: bytes) -> bool:
     last_start = max((m.start() for m in _ENTRY_START.finditer(data)), default=-1)
     last_end = max((m.start() for m in _ENTRY_END.finditer(data)), default=-1)
     return last_start > last_end
+
+
+def _nothing_read(result: Mapping[str, Any], entries: Sequence[Any]) -> bool:
+    """Whether a document the XML parser gave up on yielded nothing: no entry, and no
+    title, link or description of the feed either. (A feed read whole but for its closing
+    tag, or whose one entry is cut off, is kept, with its warnings.)"""
+    if entries or not isinstance(result.get("bozo_exception"), xml.sax.SAXParseException):
+        return False
+    feed: Mapping[str, Any] = result.get("feed") or {}
+    return not any(feed.get(key) for key in ("title", "link", "subtitle", "updated"))
 
 
 def _describe(exc: object, added_lines: int = 0) -> str:
