@@ -47,6 +47,7 @@ from aggregator.text import (
     html_to_text,
     normalised_for_hash,
     truncate_words,
+    without_mojibake,
 )
 from aggregator.urls import (
     canonical_url,
@@ -242,7 +243,11 @@ def normalise_item(
     summary_text = _text_of(raw.summary) if raw.summary else ""
     content_text = _text_of(raw.content) if raw.content and raw.content != raw.summary else ""
     text = _at_most(content_text if len(content_text) > len(summary_text) else summary_text)
-    title = truncate_words(html_to_text(raw.title), MAX_TITLE_CHARS) if raw.title else ""
+    title = (
+        truncate_words(without_mojibake(html_to_text(raw.title)), MAX_TITLE_CHARS)
+        if raw.title
+        else ""
+    )
     if not title and not text and own_url is None:
         return None
     # Shown to readers without its tracking parameters, as Miniflux does; compared by its
@@ -293,8 +298,12 @@ def normalise_item(
 
 def _text_of(html: str) -> str:
     """Plain text of a body, without the footers publishing systems add (boilerplate.py)."""
-    return without_read_more_words(
-        without_copyright_line(html_to_text(without_read_more_link(without_wordpress_footer(html))))
+    return without_mojibake(
+        without_read_more_words(
+            without_copyright_line(
+                html_to_text(without_read_more_link(without_wordpress_footer(html)))
+            )
+        )
     )
 
 

@@ -18,8 +18,10 @@ from aggregator.normalise import (
     normalise_item,
     normalise_with_warnings,
 )
-from aggregator.text import content_fingerprint
+from aggregator.parse import parse_document
+from aggregator.text import content_fingerprint, without_mojibake
 from aggregator.urls import canonical_url
+from tests.support_parse import feed_source, fetched
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 SOURCE = Source(
@@ -586,3 +588,52 @@ def test_an_entry_given_its_feed_s_address_is_not_given_its_password() -> None:
     (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert item.url == "http://127.0.0.1:18932/feed?token=abc"
     assert "secretpw" not in item.canonical_url
+
+
+# A CMS that read its own UTF-8 as windows-1252 once, then served it as UTF-8: the document
+# is valid UTF-8, so only the text itself shows what happened.
+_DOUBLE_ENCODED_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>FR</title><link>https://fr.example/</link>
+<language>fr</language>
+<item><title>{title}</title><link>https://fr.example/1</link><guid>x</guid>
+<pubDate>Wed, 26 Nov 2025 12:00:00 GMT</pubDate><description>{body}</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        (
+            "Le ministÃ¨re de lâ€™IntÃ©rieur dÃ©fend la rÃ©forme",
+            "Ã‰tat de droit, sÃ©curitÃ© : lâ€™avis du Conseil",
+        ),
+        # The same, written as numeric references of the windows-1252 reading.
+        (
+            "Le minist&#195;&#168;re de l&#226;&#8364;&#8482;Int&#195;&#169;rieur "
+            "d&#195;&#169;fend la r&#195;&#169;forme",
+            "&#195;&#8240;tat de droit, s&#195;&#169;curit&#195;&#169; : "
+            "l&#226;&#8364;&#8482;avis du Conseil",
+        ),
+    ],
+    ids=["as-characters", "as-references"],
+)
+def test_utf8_read_as_windows_1252_by_the_publisher_is_read_again(title: str, body: str) -> None:
+    source = feed_source()
+    rss = _DOUBLE_ENCODED_RSS.format(title=title, body=body).encode()
+    document = parse_document(source, fetched(rss, "https://fr.example/feed"))
+    (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert item.title == "Le ministère de l’Intérieur défend la réforme"
+    assert item.text == "État de droit, sécurité : l’avis du Conseil"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Zażółć gęślą jaźń",
+        "naïve café — « chat control », 3 €",
+        "Straße, Ärger, Øresund, Łódź, Ἀθῆναι, Київ",
+        "Ô© is no word, but ô© could be one's initials",
+    ],
+)
+def test_text_that_is_no_mojibake_is_left_as_it_is(text: str) -> None:
+    assert without_mojibake(text) == text
