@@ -403,6 +403,23 @@ def test_a_feed_cut_off_after_its_channel_is_kept_as_an_empty_feed() -> None:
     assert doc.items == () and doc.warnings[0].startswith("feed is not well-formed")
 
 
+def test_a_feed_source_whose_address_serves_a_page_is_told_the_feed_the_page_names() -> None:
+    page = (
+        b'<!DOCTYPE html><html lang="en"><head><title>EDRi</title>'
+        b'<link rel="alternate" type="application/rss+xml" title="EDRi" href="/feed/">'
+        b"</head><body><h1>News</h1></body></html>"
+    )
+    with pytest.raises(ParseError) as caught:
+        parse_document(feed_source(), fetched(page, "https://edri.org/news/"))
+    assert caught.value.message == (
+        "not a feed: the document is an HTML page; it names its feed at"
+        " https://edri.org/feed/: set url to that"
+    )
+    bare = b"<!DOCTYPE html><html><head><title>Consilium</title></head><body>x</body></html>"
+    with pytest.raises(ParseError, match='"aggregator sources add URL", or read it as a'):
+        parse_document(feed_source(), fetched(bare, "https://www.consilium.europa.eu/en/"))
+
+
 def _normalised(body: bytes, url: str = "https://example.org/feed") -> list[Item]:
     source = feed_source()
     document = parse_document(source, fetched(body, url))

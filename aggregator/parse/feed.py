@@ -129,7 +129,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     # feedparser puts an XML declaration of its own on a line before a document without one.
     added_lines = 0 if text.startswith("<?xml") else 1
     if not version and not entries:
-        raise ParseError(source.id, _not_a_feed(text, result, added_lines))
+        raise ParseError(source.id, _not_a_feed(text, result, added_lines, fetched.url))
 
     warnings = list(decoded.warnings)
     if blank_before_declaration:
@@ -577,12 +577,27 @@ def _text(value: object) -> str | None:
     return stripped or None
 
 
-def _not_a_feed(text: str, result: Mapping[str, Any], added_lines: int) -> str:
+def _not_a_feed(text: str, result: Mapping[str, Any], added_lines: int, url: str) -> str:
     if _HTML_START.match(text[:4096]):
-        return "not a feed: the document is an HTML page"
+        return f"not a feed: the document is an HTML page; {_what_the_page_offers(text, url)}"
     if result.get("bozo"):
         return f"not a feed: {_describe(result.get('bozo_exception'), added_lines)}"
     return "not a feed: no RSS, RDF or Atom root element"
+
+
+def _what_the_page_offers(text: str, url: str) -> str:
+    """What to do with a feed source's address that serves a page: the feed the page
+    names (`<link rel="alternate">`), else how to read the page itself."""
+    from aggregator.discover import feed_links  # imports parsing: not at import time
+    from aggregator.parse.soup import html_soup
+
+    links = feed_links(html_soup(text), url)
+    if links:
+        return f"it names its feed at {links[0].url}: set url to that"
+    return (
+        'find its feed with "aggregator sources add URL", or read it as a listing with'
+        ' kind = "html" and [source.selectors]'
+    )
 
 
 _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s>/]")
