@@ -276,3 +276,16 @@ def test_western_text_under_a_wrong_central_european_meta_keeps_the_header() -> 
         "declared encoding 'iso-8859-2' contradicts the HTTP charset 'iso-8859-1':"
         " read as 'iso-8859-1'",
     )
+
+
+def test_a_reading_windows_1252_gives_alike_is_named_windows_1252() -> None:
+    # German reads the same in windows-1250: the warning named that, the wrong encoding.
+    from aggregator.parse.encoding import decode
+
+    page = "<html><body><p>Die Grünen fordern Änderungen für die Bürger: Maße, Straßen.</p>"
+    decoded = decode(page.encode("cp1252"), "text/html", "html")
+    assert decoded.text == page
+    assert (decoded.encoding, decoded.warnings) == (
+        "cp1252",
+        ("no encoding declared: detected cp1252",),
+    )

@@ -1035,6 +1035,10 @@ def _detect(
                 chosen = _least_garbled_reading(data, codec_name(chosen) or chosen, codecs)
         name = codec_name(chosen) or chosen
         detected = _try_decode(data, name)
+        if detected is not None and name != "cp1252" and _try_decode(data, "cp1252") == detected:
+            # Every byte reads the same in windows-1252, the web's own single-byte default
+            # (German "Grüße" is alike in cp1250): that is the name the warning gives.
+            name = "cp1252"
         if detected is not None:
             return Decoded(
                 text=detected,
