@@ -20,7 +20,7 @@ from aggregator.errors import AggregatorError, ConfigError, SourceBusy, StoreErr
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.fetch.http import check_tls_environment
 from aggregator.models import Item, Source, SourceHealth, SourceResult, StoredItem
-from aggregator.pipeline import Clock, Refresher, StageTimes, start_cpu_pool
+from aggregator.pipeline import Clock, LazyExecutor, Refresher, StageTimes, start_cpu_pool
 from aggregator.rules_loader import RULES_FILE, RulesLoader
 from aggregator.settings import DigestProfile, Settings, load_settings, read_sources
 from aggregator.settings.app import make_data_dir
@@ -226,6 +226,14 @@ class App:
             self._cpu_pool.shutdown(wait=True, cancel_futures=True)
         self._store_pool.shutdown(wait=True)
         self.store.close()
+
+    def stop_workers(self) -> None:
+        """Stop the parse worker processes at once, their work dropped (a refresh stopped
+        by a signal: nothing they are preparing would be stored)."""
+        if isinstance(self._cpu_pool, LazyExecutor):
+            self._cpu_pool.terminate()
+        elif self._cpu_pool is not None:
+            self._cpu_pool.shutdown(wait=False, cancel_futures=True)
 
     def finish_writes(self) -> None:
         """Wait for the store write in flight, if any (a refresh stopped mid-way: its batch

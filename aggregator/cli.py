@@ -306,6 +306,7 @@ def _report_stop(
     (`commands/stopped.py`). The caller re-raises: `entry` says "interrupted" and exits."""
     from aggregator.commands.stopped import not_refreshed, stop_sentence, stored_after_stop
 
+    app.stop_workers()
     app.finish_writes()
     ids = [source.id for source in sources]
     late = stored_after_stop(reported, app.store.logged_since(mark, ids))
@@ -323,7 +324,8 @@ def _report_stop(
                 f"{result.source_id}: {result.status} (stored as the refresh stopped)",
                 file=sys.stderr,
             )
-        render_results(results, table_console(), configured=len(app.sources))
+        if results:  # with none, "nothing to refresh" would be untrue: the line below says
+            render_results(results, table_console(), configured=len(app.sources))
     print(stop_sentence(len(results), len(left), stop=word), file=sys.stderr, flush=True)
 
 

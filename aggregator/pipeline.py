@@ -143,6 +143,20 @@ class LazyExecutor(Executor):
         if self._executor is not None:
             self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
 
+    def terminate(self) -> None:
+        """Stop the worker processes now, dropping their work: for a refresh stopped by a
+        signal, which would otherwise wait for the documents being prepared (minutes for
+        a pathological one) only to throw them away. Python 3.14's
+        `ProcessPoolExecutor.terminate_workers` does the same with the same attribute."""
+        executor = self._executor
+        if executor is None:
+            return
+        processes: Mapping[int, Any] = getattr(executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
+        # The pool sees its workers gone and winds up (its queues and their semaphores).
+        executor.shutdown(wait=True, cancel_futures=True)
+
 
 @dataclass(kw_only=True)
 class StageTimes:

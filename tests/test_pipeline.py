@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -58,6 +59,22 @@ def test_lazy_executor_starts_its_executor_with_the_first_task_only() -> None:
     lazy.shutdown(wait=True)
     with pytest.raises(RuntimeError):  # the executor it started is shut down
         started[0].submit(pow, 2, 2)
+
+
+def test_terminating_a_lazy_executor_drops_the_work_in_its_workers_at_once() -> None:
+    # A refresh stopped by a signal waited for the documents being prepared (a minute and
+    # more for a pathological one), only to throw them away.
+    lazy = LazyExecutor(
+        lambda: ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    )
+    assert lazy.submit(pow, 2, 5).result() == 32  # the worker is up
+    busy = [lazy.submit(time.sleep, 120) for _ in range(3)]  # one running, the others queued
+    time.sleep(0.5)
+    began = time.monotonic()
+    lazy.terminate()
+    assert time.monotonic() - began < 60  # not the two minutes of the work dropped
+    for future in busy:
+        assert future.cancelled() or isinstance(future.exception(timeout=5), BrokenProcessPool)
 
 
 def test_lazy_executor_starts_a_new_pool_when_a_worker_died() -> None:
