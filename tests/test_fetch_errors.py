@@ -97,6 +97,17 @@ def test_silence_after_the_request_is_a_read_timeout_naming_the_host() -> None:
     with raw_server(hold) as base, pytest.raises(FetchError) as caught:
         fetch(f"{base}/feed", retries=0, read_timeout=0.2)
     where = base.removeprefix("http://")
+    assert caught.value.message == f"read timeout: {where} sent no answer within 0.2s"
+
+
+def test_silence_inside_the_answer_is_a_read_timeout_saying_it_stopped() -> None:
+    def stall(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<rss version=")
+        conn.recv(1)  # until the client gives up and closes
+
+    with raw_server(stall) as base, pytest.raises(FetchError) as caught:
+        fetch(f"{base}/feed", retries=0, read_timeout=0.2)
+    where = base.removeprefix("http://")
     assert (
         caught.value.message == f"read timeout: {where} sent nothing more (no progress within 0.2s)"
     )

@@ -308,7 +308,7 @@ def test_slow_response_times_out_with_the_httpx_cause(http_server: FixtureServer
     with pytest.raises(FetchError) as caught:
         fetch(url, read_timeout=0.2, retries=0)
     host = url.split("/")[2]
-    expected = f"read timeout: {host} sent nothing more (no progress within 0.2s)"
+    expected = f"read timeout: {host} sent no answer within 0.2s"
     assert caught.value.message == expected
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
     assert time.monotonic() - started < 0.9

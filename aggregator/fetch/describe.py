@@ -104,6 +104,8 @@ def describe(exc: Exception, url: httpx.URL | None = None) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return _with(f"connect timeout: {where} did not answer", detail)
     if isinstance(exc, httpx.ReadTimeout):
+        if detail.startswith("no answer "):  # accepted the request, sent not a byte back
+            return f"read timeout: {where} sent no answer {detail.removeprefix('no answer ')}"
         return _with(f"read timeout: {where} sent nothing more", detail)
     if isinstance(exc, httpx.WriteTimeout):
         return _with(f"write timeout: {where} took no more of the request", detail)

@@ -33,6 +33,9 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.eof = False  # the peer will send nothing more
         self.lost: Exception | None = None  # why the connection broke, if it did
+        # Whether the peer sent anything since the last write (a request): a read timeout
+        # then says "no answer", not "no progress" (a server that accepts and never answers).
+        self.answered = False
         self._reading_paused = False
         self._writing_paused = False
         # A read and a write may wait at once (HTTP/2 reads while it writes): one each.
@@ -46,6 +49,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.answered = True
         _wake(self._readable)
         if len(self.buffer) > MAX_BUFFER and not self._reading_paused and self.transport:
             self.transport.pause_reading()
@@ -110,13 +114,16 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
 
 
 async def _within(
-    work: Coroutine[Any, Any, None], timeout: float | None, error: type[Exception]
+    work: Coroutine[Any, Any, None],
+    timeout: float | None,
+    error: type[Exception],
+    what: str = "no progress",
 ) -> None:
     try:
         async with asyncio.timeout(timeout):
             await work
     except TimeoutError as exc:
-        raise error(f"no progress within {timeout}s") from exc
+        raise error(f"{what} within {timeout}s") from exc
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -126,7 +133,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         connection = self._connection
         while not connection.buffer and not connection.eof:
-            await _within(connection.readable(), timeout, httpcore.ReadTimeout)
+            what = "no progress" if connection.answered else "no answer"
+            await _within(connection.readable(), timeout, httpcore.ReadTimeout, what)
         if connection.buffer:
             return connection.take(max_bytes)
         if connection.lost is not None:
@@ -139,6 +147,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         connection = self._connection
         if connection.closed or connection.transport is None:
             raise httpcore.WriteError("the connection is closed") from connection.lost
+        connection.answered = False
         connection.transport.write(buffer)
         while connection.writing_paused and not connection.closed:
             await _within(connection.writable(), timeout, httpcore.WriteTimeout)
