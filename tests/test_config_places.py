@@ -105,6 +105,25 @@ def two_of_one_url(config: Path) -> None:
     )
 
 
+def test_sources_check_warns_of_two_sources_of_one_file_however_its_url_is_written(
+    config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    feed = tmp_path / "heise.atom"
+    source = {"name": "A", "kind": "feed", "org": "press"}
+    write_config(
+        config,
+        [
+            {"id": "plain", **source, "url": f"file://{feed}"},
+            {"id": "encoded", **source, "url": f"file://{tmp_path}/he%69se.atom"},
+            {"id": "dotted", **source, "url": f"file://{tmp_path}/./heise.atom"},
+        ],
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_OK, err
+    assert "source 'encoded' has the URL of source 'plain'" in err
+    assert "source 'dotted' has the URL of source 'plain'" in err
+
+
 def test_sources_check_warns_of_two_sources_of_one_url_naming_both(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -301,6 +302,15 @@ def _warnings(file: TomlFile, model: SourcesFile) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _compared(url: str) -> str:
+    """What `_same_urls` compares: the canonical URL; for a file, the path it names
+    (`file:///tmp/he%69se.atom` and `file:///tmp/./heise.atom` are one file)."""
+    if url[:5].lower() != "file:":
+        return canonical_url(url)
+    path = posixpath.normpath(unquote(urlsplit(url).path))
+    return f"file://{path}"
+
+
 def _same_urls(urls: list[str]) -> list[tuple[int, int]]:
     """(index, index of the first URL it is canonically the same as), in index order. Only
     URLs of one host are compared: `canonical_url` costs ~15 us, half as much again as
@@ -312,7 +322,7 @@ def _same_urls(urls: list[str]) -> list[tuple[int, int]]:
     for indexes in by_host.values():
         first: dict[str, int] = {}  # canonical URL -> its first index
         for index in indexes if len(indexes) > 1 else ():
-            earlier = first.setdefault(canonical_url(urls[index]), index)
+            earlier = first.setdefault(_compared(urls[index]), index)
             if earlier != index:
                 pairs.append((index, earlier))
     return sorted(pairs)
