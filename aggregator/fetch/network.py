@@ -33,8 +33,10 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.eof = False  # the peer will send nothing more
         self.lost: Exception | None = None  # why the connection broke, if it did
-        # Whether the peer sent anything since the last write (a request): a read timeout
-        # then says "no answer", not "no progress" (a server that accepts and never answers).
+        # Whether the peer ever sent anything: a read timeout before says "no answer", not "no
+        # progress" (a server that accepts and never answers). Not reset by a write: HTTP/2
+        # writes while it reads an answer. (A kept-alive connection's next request that
+        # gets no answer is said to have made no progress, as before.)
         self.answered = False
         self._reading_paused = False
         self._writing_paused = False
@@ -147,7 +149,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         connection = self._connection
         if connection.closed or connection.transport is None:
             raise httpcore.WriteError("the connection is closed") from connection.lost
-        connection.answered = False
         connection.transport.write(buffer)
         while connection.writing_paused and not connection.closed:
             await _within(connection.writable(), timeout, httpcore.WriteTimeout)
