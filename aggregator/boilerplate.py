@@ -149,8 +149,33 @@ def without_read_more_link(html: str) -> str:
     before = html[: link.start()].rstrip()
     # On its own: after a tag (a paragraph of its own) or a finished sentence; "learn
     # <a>more »</a>" inside a sentence stays.
-    alone = not before or before.endswith(">") or before[-1] in ".!?…:;»\"'”"
+    alone = (
+        not before
+        or before.endswith(">")
+        or before[-1] in ".!?…:;»\"'”"
+        or _a_button(link[0], before)
+    )
     return before if alone and not after.strip() else html
+
+
+def _a_button(link: str, before: str) -> bool:
+    """Whether a read-more link after words of a sentence is a button all the same: its
+    words end in an arrow or an ellipsis ("Chansongfest 2017 <a>mehr...</a>"), and a bare
+    "more" does not finish the sentence ("learn <a>more »</a>", "Erfahren Sie <a>mehr…</a>")."""
+    words = html_module.unescape(_MARKUP.sub("", link)).strip()
+    if not _MARKED.search(words):
+        return False
+    return _BARE_MORE.match(words) is None or _ASKS_FOR_MORE.search(before) is None
+
+
+# A link's words ending in an arrow or an ellipsis: a button's.
+_MARKED = re.compile(r"(?:»|›|→|>|\.\.\.|…)\s*$")
+_BARE_MORE = re.compile(r"(?:more|mehr)\b", re.IGNORECASE)
+# Words a bare "more" finishes a sentence after: "to learn more", "Erfahren Sie mehr".
+_ASKS_FOR_MORE = re.compile(
+    r"\b(?:learn|find out|see|discover|read|know|hear|erfahren|sie|lesen|wissen)\s*$",
+    re.IGNORECASE,
+)
 
 
 # A plain-text "Leia mais (09/24/2018 - 19h22)" / "Read more »" closing a text: the words of

@@ -216,6 +216,16 @@ def _document(raw: RawItem) -> ParsedDocument:
             '<p>Le ministère publie son rapport.</p><a href="/x">En savoir plus</a>',
             "<p>Le ministère publie son rapport.</p>",
         ),
+        # A marked link (an ellipsis, an arrow) is a button also right after a sentence's
+        # words, as the Stuttgart page writes its first teaser.
+        (
+            '<p>Stuttgarter Chansongfest 2017 <a href="/event/show/27332">mehr...</a><br/></p>',
+            "<p>Stuttgarter Chansongfest 2017",
+        ),
+        (
+            '<p>The LIBE vote is on Tuesday <a href="/x">Read more &raquo;</a></p>',
+            "<p>The LIBE vote is on Tuesday",
+        ),
         # What no reader sees after it (a <noscript> note, a comment) does not keep it.
         (
             '<p>Le Conseil a adopté sa position.</p><ul><li>Point</li></ul><p><a href="/c/23">'
@@ -232,6 +242,8 @@ def test_a_closing_read_more_link_is_removed(html: str, kept: str) -> None:
     "html",
     [
         '<p>Learn <a href="/x">more »</a></p>',  # inside a sentence
+        '<p>Erfahren Sie <a href="/x">mehr…</a></p>',  # "mehr" finishes the sentence
+        '<p>The vote is on Tuesday <a href="/x">read more</a></p>',  # no mark: words
         '<p>See <a href="/x">read more</a> on the Council page.</p>',  # words follow it
         '<p>The report. <a href="/x">The Council position</a></p>',  # no read-more words
     ],
