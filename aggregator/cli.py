@@ -283,7 +283,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             with progress if progress is not None else contextlib.nullcontext():
                 results = asyncio.run(app.refresh(sources, on_result=on_result, times=times))
         except (KeyboardInterrupt, Terminated) as stop:
-            _report_stop(app, args, sources, reported, mark, stop)
+            _report_stop(app, args, sources, reported, mark, stop, times)
             raise
     if args.json:
         # One write: json.dump would write each token on its own, ~35 ms for 1,000 sources.
@@ -300,6 +300,7 @@ def _report_stop(
     reported: Sequence[SourceResult],
     mark: int,
     stop: BaseException,
+    times: StageTimes,
 ) -> None:
     """After Ctrl-C or SIGTERM: the write batch in flight commits (each source's writes are
     whole), then every source whose refresh is stored is reported, with those left
@@ -314,7 +315,7 @@ def _report_stop(
     left = not_refreshed(ids, results)
     word = "terminated" if isinstance(stop, Terminated) else "interrupted"
     if args.json:
-        document = results_document(results)
+        document = results_document(results, times)  # the stages' seconds until the stop
         document["interrupted"] = word
         document["not_refreshed"] = left
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

@@ -28,6 +28,8 @@ def parse_when(text: str, *, now: datetime) -> datetime:
     """`text` as an aware UTC datetime; raises BadTime saying what was expected."""
     age = _AGE.match(text)
     cleaned = text.strip()
+    if cleaned.startswith("-") and _AGE.match(cleaned[1:]):
+        raise BadTime(f"an age is counted back from now without a sign: write {cleaned[1:]}")
     try:
         if age:
             return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})

@@ -36,6 +36,7 @@ def test_since_forms(text: str, expected: datetime) -> None:
         ("9999-12-31T23:59-01:00", "out of range"),
         ("", "expected an ISO date"),
         ("yesterday", "expected an ISO date"),
+        ("-7d", "an age is counted back from now without a sign: write 7d"),
     ],
 )
 def test_since_out_of_range_or_garbage_is_a_usage_error(text: str, problem: str) -> None:

@@ -100,6 +100,7 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
         assert stood == [("fast", "new", 2)]
         assert document["interrupted"] == word
         assert document["not_refreshed"] == ["slow-0", "slow-1", "slow-2"]
+        assert set(document["totals"]["stage_seconds"]) >= {"wall", "fetch", "store"}
     else:
         cells = [[c.strip() for c in line.split("│")[1:4]] for line in out.splitlines()]
         assert ["fast", "new", "2"] in cells

@@ -149,4 +149,18 @@ def describe(exc: BaseException) -> str:
     error adds the statement and a link to its documentation on lines of their own."""
     cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig else exc
     first_line = (str(cause).strip().splitlines() or [""])[0]
-    return f"{type(cause).__name__}: {first_line}"
+    said = f"{type(cause).__name__}: {first_line}"
+    meaning = _SQLITE_MEANINGS.get(first_line)
+    return f"{meaning} ({said})" if meaning else said
+
+
+# SQLite's words for what an operator can act on, said in theirs (the driver's kept after).
+_SQLITE_MEANINGS = {
+    "database is locked": (
+        "another process holds the store's write lock (waited"
+        f" {SQLITE_BUSY_TIMEOUT_MS // 1000} s for it)"
+    ),
+    "attempt to write a readonly database": "the store file or its folder cannot be written",
+    "unable to open database file": "the store file cannot be opened",
+    "database or disk is full": "the disk holding the store is full",
+}
