@@ -74,6 +74,9 @@ def test_sources_span_the_debate(sources: tuple[Source, ...]) -> None:
     # Honesty about what could not be confirmed offline: most URLs are unverified guesses.
     assert sum(not s.verified for s in sources) > len(sources) / 2
     assert all(s.country is None or re.fullmatch("[A-Z]{2}", s.country) for s in sources)
+    # Each with an institution or a country, as issue 2 asks: a country: tag, and the zone
+    # of its dates written without an offset.
+    assert [s.id for s in sources if not (s.institution or s.country)] == []
 
 
 def test_every_section_of_the_settings_file_is_documented() -> None:
