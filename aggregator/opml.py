@@ -38,6 +38,7 @@ from defusedxml import DefusedXmlException
 from aggregator.config_edit import id_from_url, slug, unique_id
 from aggregator.durations import format_duration
 from aggregator.errors import ConfigError
+from aggregator.local_time import COUNTRY_ZONES
 from aggregator.models import OrgKind, Source, SourceKind
 from aggregator.urls import canonical_url, is_web_url, url_problem, without_login
 
@@ -223,8 +224,13 @@ def _entry(
         entry["enabled"] = False  # a disabled source stays disabled
     if feed.own.get("verified", "").strip().lower() == "false":
         entry["verified"] = False  # and one whose URL was never confirmed stays unconfirmed
-    entry["tags"] = list(dict.fromkeys([*tags, *extra_tags]))
+    if tags or extra_tags:  # no "tags = []" in the importing config
+        entry["tags"] = list(dict.fromkeys([*tags, *extra_tags]))
     return entry
+
+
+def _zone_of(country: str | None) -> str | None:
+    return COUNTRY_ZONES.get(country) if country else None
 
 
 def plan_import(
@@ -312,7 +318,8 @@ def _feed_outline(parent: ET.Element, source: Source, url: str) -> None:
         "country": source.country,
         "institution": source.institution,
         "language": source.language,
-        "timezone": source.timezone,
+        # Not when the country gives it: the importing config then derives it the same way.
+        "timezone": None if _zone_of(source.country) == source.timezone else source.timezone,
         # Always written: the importing config's [defaults] interval may be another.
         "interval": format_duration(source.interval),
         "enabled": None if source.enabled else "false",

@@ -232,6 +232,22 @@ def test_export_then_import_gives_the_same_sources(tmp_path: Path) -> None:
         assert comparable(imported) == comparable(RICH), group_by
 
 
+def test_a_zone_and_tags_the_config_did_not_write_are_not_written_on_import(
+    tmp_path: Path,
+) -> None:
+    # BMJ's zone is its country's: the importing config derives it the same way, and a
+    # source without tags gets no "tags = []".
+    data = write_opml(RICH[1:], now=NOW).data
+    plan = plan_import(read_opml(data, name="x.opml"), ())
+    (tmp_path / "sources.toml").write_text("", encoding="utf-8")
+    append_sources(tmp_path, plan.entries)
+    written = (tmp_path / "sources.toml").read_text(encoding="utf-8")
+    assert "timezone" not in written and "tags" not in written
+    assert 'country = "DE"' in written
+    [bmj] = [s for s in load_sources(tmp_path) if s.id == "bmj"]
+    assert bmj.timezone == "Europe/Berlin"
+
+
 # Tags the folder reading would have turned into something else: named like an org kind
 # (read back as the org, the tag lost), or with an underscore (slugged to a hyphen); an id
 # with one; and sources whose URL was never confirmed.
