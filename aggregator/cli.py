@@ -466,6 +466,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def _check_config(config_dir: Path) -> dict[str, Any]:
     """Every check a command makes at start, without fetching; what the config holds."""
     from aggregator.settings import load_settings, read_sources
+    from aggregator.settings.app import check_data_dir
 
     settings = load_settings(config_dir, os.environ)
     loaded = read_sources(config_dir)
@@ -480,6 +481,7 @@ def _check_config(config_dir: Path) -> dict[str, Any]:
 
     check_tls_environment()
     tls_context()  # SSL_CERT_FILE / SSL_CERT_DIR read as the fetch will read them
+    check_data_dir(settings, os.environ)  # what the first command would meet, left as it was
     return {
         **_source_counts(sources),
         "topic_tags": len(rules.topics),

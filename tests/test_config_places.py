@@ -90,6 +90,23 @@ def test_a_data_dir_name_too_long_is_a_config_error_not_an_output_failure(
     assert "File name too long" in err
 
 
+def test_sources_check_says_of_a_data_dir_what_the_refresh_would_and_makes_nothing(
+    config: Path, dangling: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `sources check` said ok where every other command then refused the folder (exit 2).
+    (config / "aggregator.toml").write_text(f'data_dir = "{dangling}"\n', encoding="utf-8")
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_CONFIG, err
+    assert f"{config / 'aggregator.toml'}:1: data_dir: cannot create data_dir" in err
+    # A folder to be made is made by the first command, not by the check.
+    wanted = tmp_path / "not" / "yet" / "var"
+    (config / "aggregator.toml").write_text(f'data_dir = "{wanted}"\n', encoding="utf-8")
+    code, out, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_OK, err
+    assert "ok: 1 source" in out
+    assert not (tmp_path / "not").exists()
+
+
 # 2. two sources of one URL; 3. no source at all
 
 

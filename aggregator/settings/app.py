@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -431,6 +433,28 @@ def make_data_dir(settings: Settings, env: Mapping[str, str]) -> None:
             "a folder this process can create and write, for the SQLite file, digests and"
             " the outbox",
         ) from exc
+
+
+def check_data_dir(settings: Settings, env: Mapping[str, str]) -> None:
+    """What `make_data_dir` and the first write would meet, for `sources check`, leaving
+    nothing behind: the folders missing are made and removed again, and an existing folder
+    is written a file to, and the file removed (as root, permission bits say nothing)."""
+    path = settings.data_dir
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    try:
+        make_data_dir(settings, env)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        origin = setting_origin(settings.config_dir, env, "data_dir")
+        raise origin.error(
+            f"cannot write in data_dir {str(path)!r}: {exc.strerror or exc}",
+            "a folder this process can write, for the SQLite file, digests and the outbox",
+        ) from exc
+    finally:
+        for folder in missing:  # the deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def load_settings(config_dir: Path, env: Mapping[str, str]) -> Settings:
