@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -418,6 +419,40 @@ def test_a_feed_source_whose_address_serves_a_page_is_told_the_feed_the_page_nam
     bare = b"<!DOCTYPE html><html><head><title>Consilium</title></head><body>x</body></html>"
     with pytest.raises(ParseError, match='"aggregator sources add URL", or read it as a'):
         parse_document(feed_source(), fetched(bare, "https://www.consilium.europa.eu/en/"))
+
+
+_NUMERIC_DATES = b"""<rss version="2.0"><channel><title>Thorn</title>
+<link>https://thorn.example/</link>{language}
+<item><title>A</title><link>https://thorn.example/a</link><pubDate>11/12/2025</pubDate></item>
+<item><title>B</title><link>https://thorn.example/b</link><pubDate>{second}</pubDate></item>
+</channel></rss>"""
+NOV_12, DEC_11 = datetime(2025, 11, 12, tzinfo=UTC), datetime(2025, 12, 11, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("language", "second", "country", "first_read"),
+    [
+        # Its own dates show the order: "11/25/2025" is month first, so "11/12" is too.
+        (b"", b"11/25/2025 10:00", None, NOV_12),
+        # Nothing shown: the source's country, else the feed's language region, says.
+        (b"", b"11/10/2025 10:00", "US", NOV_12),
+        (
+            b"<language>en-US</language>",
+            b"11/10/2025 10:00",
+            None,
+            datetime(2025, 11, 12, tzinfo=UTC),
+        ),
+        # Else day first, as in every EU country.
+        (b"<language>en</language>", b"11/10/2025 10:00", None, DEC_11),
+    ],
+)
+def test_a_feed_s_numeric_dates_are_read_in_the_order_its_source_writes(
+    language: bytes, second: bytes, country: str | None, first_read: datetime
+) -> None:
+    rss = _NUMERIC_DATES.replace(b"{language}", language).replace(b"{second}", second)
+    source = dataclasses.replace(feed_source(), country=country)
+    doc = parse_document(source, fetched(rss, "https://thorn.example/feed"))
+    assert doc.items[0].published == first_read
 
 
 def _normalised(body: bytes, url: str = "https://example.org/feed") -> list[Item]:

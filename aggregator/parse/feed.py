@@ -20,6 +20,8 @@ import feedparser
 from aggregator.errors import ParseError
 from aggregator.models import Fetched, ParsedDocument, RawItem, Source
 from aggregator.parse import fastfeed, guards
+from aggregator.parse.date_order import EITHER_ORDER, shown_order
+from aggregator.parse.date_order import month_first as told_month_first
 from aggregator.parse.date_warnings import (
     dates_not_understood,
     unread_date,
@@ -162,6 +164,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
     feed_author = _author(feed) if version.startswith("atom") else None
     items: list[RawItem] = []
     empty = adverts = 0
+    in_order = _numeric_month_first(entries, source, feed_language)
     zones: set[str] = set()  # unknown zone names of dates read as local time
     unread: list[str] = []  # the dates of entries none of whose dates could be read
     for index, entry in enumerate(entries):
@@ -176,6 +179,7 @@ def parse_xml_feed(source: Source, fetched: Fetched) -> ParsedDocument:
             feed_author,
             rss=version.startswith("rss"),
             written_id=ids_as_written[index] if ids_as_written else None,
+            month_first=in_order,
         )
         if item is None:
             empty += 1
@@ -254,6 +258,7 @@ def _raw_item(
     *,
     rss: bool = False,
     written_id: str | None = None,
+    month_first: bool = False,
 ) -> RawItem | None:
     """One entry as a `RawItem`. `written_id`: its id as the document writes it, where
     feedparser may have resolved it against a base (written_ids.py)."""
@@ -280,7 +285,7 @@ def _raw_item(
     if not (guid or url or title or summary or content):
         return None
     languages = [lang for lang in (language, source_language) if lang]
-    updated = _date(entry, "updated", languages)
+    updated = _date(entry, "updated", languages, month_first=month_first)
     return RawItem(
         guid=guid,
         url=url,
@@ -289,8 +294,8 @@ def _raw_item(
         content=content,
         # An entry's only date is its best publication date: Atom requires <updated> but
         # not <published>, and feedparser files RSS 1.0's dc:date under "updated".
-        published=_date(entry, "published", languages)
-        or _date(entry, "created", languages)
+        published=_date(entry, "published", languages, month_first=month_first)
+        or _date(entry, "created", languages, month_first=month_first)
         or updated,
         updated=updated,
         # Atom (RFC 4287 4.2.1): an entry's authors, else its source feed's, else the feed's.
@@ -475,10 +480,31 @@ _FEEDPARSER_ZONES = frozenset(
 )
 
 
-def _date(entry: dict[str, Any], key: str, languages: list[str]) -> datetime | None:
+def _numeric_month_first(entries: list[Any], source: Source, feed_language: str | None) -> bool:
+    """Whether the document's numeric dates ("11/12/2025") are month first, as a listing's
+    are told (date_order.py): by what its own dates show, else the source's country, else
+    the region of its language ("en-US"). Most feeds write RFC 822 or ISO dates: none to
+    tell, and day first (as in every EU country) is never asked."""
+    numeric = [
+        text
+        for entry in entries
+        for text in _written_dates(entry)
+        if isinstance(text, str) and EITHER_ORDER.search(text)
+    ]
+    if not numeric:
+        return False
+    return told_month_first(shown_order(numeric), source.country, (feed_language, source.language))
+
+
+def _date(
+    entry: dict[str, Any], key: str, languages: list[str], *, month_first: bool = False
+) -> datetime | None:
     raw = _field(entry, key)
     if not isinstance(raw, str) or not raw.strip():
         return None
+    if month_first and EITHER_ORDER.search(raw):
+        # The fast paths read numbers day first: "11/12/2025" of a US feed is 12 November.
+        return parse_date(raw, languages or None, month_first=True)
     # Cheapest first: our fast paths keep the document's offset; then our full reading
     # (dateparser); feedparser's reading (in UTC) is the last resort.
     found = parse_date_fast(raw)
