@@ -269,6 +269,10 @@ def normalise_item(
         # its own, so two such entries are never one story "by URL" (dedupe), nor one page.
         entry = hash_identity(title, text, None).removeprefix("h:")[:16]
         canonical = f"{canonical}#entry-{entry}"
+    elif (anchor := _anchor_of_the_page(url, document.link)) is not None:
+        # An anchor of the listing page itself ("#statement-3"): the anchor names the entry,
+        # so it stays in the canonical URL, or every such entry would be one page.
+        canonical = f"{canonical}#{anchor}"
     if guid is not None and guid_is_unique:
         identity = f"g:{indexable(guid)}"
     elif own_url is not None:
@@ -294,6 +298,15 @@ def normalise_item(
         categories=_categories(raw.categories),
         title_is_fallback=title_is_fallback,
     )
+
+
+def _anchor_of_the_page(url: str, page: str | None) -> str | None:
+    """The fragment of `url` when it points into `page` (the document's own address), not
+    a route ("#!/x") or another page's section."""
+    address, _, fragment = url.partition("#")
+    if not fragment or fragment.startswith(("!", "/")) or not page:
+        return None
+    return fragment if canonical_url(address) == canonical_url(page.partition("#")[0]) else None
 
 
 def _text_of(html: str) -> str:

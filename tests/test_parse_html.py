@@ -509,6 +509,30 @@ def test_an_html_source_whose_address_serves_json_data_fails_saying_so(
         parse_document(html_source(selectors), answer)
 
 
+def test_entries_linking_to_anchors_of_the_page_are_kept_apart() -> None:
+    # A page of one statement per anchor: the anchors were dropped as "without a link".
+    page = (
+        b'<html><body><div class="entry"><h3>Joint statement on the CSA Regulation</h3>'
+        b'<a href="#s1">Permalink</a><p>Fourteen NGOs call on the Council.</p></div>'
+        b'<div class="entry"><h3>Statement on encryption</h3><a href="#s2">Permalink</a>'
+        b"<p>End-to-end encryption must stay.</p></div>"
+        b'<div class="entry"><h3>Button</h3><a href="#">Open</a></div></body></html>'
+    )
+    source = html_source(Selectors(item="div.entry", title="h3", link="a@href", summary="p"))
+    doc = parse_document(source, fetched(page, "https://ngo.example/statements.html"))
+    assert [i.url for i in doc.items] == [
+        "https://ngo.example/statements.html#s1",
+        "https://ngo.example/statements.html#s2",
+    ]
+    assert doc.warnings == ("1 matched item without a link skipped",)  # the bare "#"
+    items = normalise_document(source, doc, now=datetime(2026, 1, 1, tzinfo=UTC))
+    # Each anchor names its entry: two pages to dedupe, not one page twice.
+    assert [i.canonical_url for i in items] == [
+        "https://ngo.example/statements.html#s1",
+        "https://ngo.example/statements.html#s2",
+    ]
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

@@ -38,7 +38,7 @@ from aggregator.parse.date_warnings import (
 from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
 from aggregator.parse.soup import html_soup
-from aggregator.parse.urls import absolute_http_url
+from aggregator.parse.urls import absolute_http_url, anchor_url
 from aggregator.text import decoded_text_as_html, html_to_text
 from aggregator.urls import canonical_url
 
@@ -328,7 +328,8 @@ def _item(
     element: Tag, selectors: Selectors, page: _Page, misses: _Misses, date_text: str | None
 ) -> RawItem | None:
     scope = _Scope(element, page.nested)
-    url = absolute_http_url(_link(scope, selectors.link), page.base)
+    link = _link(scope, selectors.link)
+    url = absolute_http_url(link, page.base) or anchor_url(link, page.base)
     if url is None:
         return None
     own_language = _own_language(element)

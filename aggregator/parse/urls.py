@@ -45,6 +45,16 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     return resolved
 
 
+def anchor_url(link: str | None, base: str | None) -> str | None:
+    """A listing entry's link to an anchor of the page itself ("#statement-3"), resolved:
+    a page of one statement per anchor names each so. None for a bare "#" (or "#!"), the
+    link of a button a script handles, and for any other link (`absolute_http_url`'s)."""
+    link = (link or "").strip()
+    if len(link) < 2 or not link.startswith("#") or link in ("#!", "#/"):
+        return None
+    return absolute_http_url(urljoin(base or "", link), None)
+
+
 def _with_slashes(link: str, base: str) -> str:
     """`link` with the backslashes before its query and fragment as slashes, where its scheme
     (a relative link's is its base's) is a special one; those after stay, as in a browser."""
