@@ -124,6 +124,9 @@ class RawItem:
     author: str | None = None
     language: str | None = None
     categories: tuple[str, ...] = ()
+    # False: the guid says it is no address (RSS's isPermaLink="false"), so it is not taken
+    # for the entry's link when it has none, even where it looks like one.
+    guid_is_link: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -237,7 +237,9 @@ def normalise_item(
         raise ValueError("now must be tz-aware")
     now = now.astimezone(UTC)
     guid = _clean(raw.guid)
-    own_url = _clean(raw.url) or (guid if guid is not None and is_web_url(guid) else None)
+    own_url = _clean(raw.url) or (
+        guid if guid is not None and raw.guid_is_link and is_web_url(guid) else None
+    )
     own_url = unwrapped(own_url) if own_url is not None else None
 
     summary_text = _text_of(raw.summary) if raw.summary else ""

@@ -272,7 +272,11 @@ def _raw_item(
         guid = written_id
     # Feeds run through FeedBurner or Pheedo link to a click counter; the article's own
     # address, which other sources link to and dedupe compares, is in origLink.
-    language = _detail_language(entry, ("title_detail", "summary_detail")) or feed_language
+    language = (
+        _detail_language(entry, ("title_detail", "summary_detail"))
+        or _text(_field(entry, "language"))  # an RSS item's own dc:language
+        or feed_language
+    )
     own_link = _own_link(entry, rss=rss, written_id=written_id)
     url = absolute_http_url(
         _field(entry, "feedburner_origlink") or _field(entry, "pheedo_origlink"), base
@@ -301,6 +305,8 @@ def _raw_item(
         # Atom (RFC 4287 4.2.1): an entry's authors, else its source feed's, else the feed's.
         author=_author(entry) or _author(_field(entry, "source") or {}) or feed_author,
         language=language,
+        # No link, yet a guid: it said isPermaLink="false" (else it would be the link).
+        guid_is_link=not (rss and guid and not _field(entry, "link")),
         categories=tuple(
             dict.fromkeys(
                 term.strip()
@@ -332,7 +338,7 @@ def _own_link(entry: dict[str, Any], *, rss: bool, written_id: str | None = None
     if link is not None and _link_made_of_id(entry, rss=rss, written_id=written_id):
         link = None
     if _field(entry, "links"):
-        return link
+        return link or _any_alternate(entry)
     for content in _field(entry, "content") or ():
         src = _field(content, "src")
         if isinstance(src, str) and src.strip():
@@ -368,6 +374,27 @@ def _id_is_address(value: str, *, rss: bool) -> bool:
     return rss and value.startswith("/")
 
 
+# RFC 4287 4.2.7.2: a relation may be written as its IANA IRI, the same as its short name.
+_IANA_RELATION = "http://www.iana.org/assignments/relation/"
+
+
+def _relation(link: dict[str, Any]) -> str:
+    rel = str(link.get("rel") or "alternate")
+    return rel.removeprefix(_IANA_RELATION)
+
+
+def _any_alternate(entry: dict[str, Any]) -> str | None:
+    """An entry's first alternate link whatever its type, where feedparser chose none: a
+    Council entry whose only alternate is its PDF, or one written with the relation's IRI
+    (both are the entry's address, RFC 4287 4.2.7.2)."""
+    for link in _field(entry, "links") or ():
+        if isinstance(link, dict) and _relation(link) == "alternate":
+            href = link.get("href")
+            if isinstance(href, str) and href.strip():
+                return href
+    return None
+
+
 def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:
     """Of an Atom entry's alternate pages in several languages (hreflang), the one in the
     entry's own language; None to take feedparser's choice (its last alternate)."""
@@ -376,7 +403,7 @@ def _alternate_in(entry: dict[str, Any], language: str | None) -> str | None:
         return None
     wanted = language.lower().split("-")[0]
     for link in links:
-        if not isinstance(link, dict) or link.get("rel", "alternate") != "alternate":
+        if not isinstance(link, dict) or _relation(link) != "alternate":
             continue
         hreflang = str(link.get("hreflang") or "").lower().split("-")[0]
         if hreflang == wanted and isinstance(link.get("href"), str):
