@@ -231,7 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif route.gzip:
             body = gzip_module.compress(body)
         try:
-            self.send_response(status, route.reason)
+            # The server's own Date unless the route gives one (a server whose clock is off).
+            self.send_response_only(status, route.reason)
+            self.send_header("Server", self.version_string())
+            if not any(name.lower() == "date" for name in route.headers):
+                self.send_header("Date", self.date_time_string())
             if route.content_type and status != 304:
                 self.send_header("Content-Type", route.content_type)
             if route.etag:

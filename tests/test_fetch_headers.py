@@ -18,7 +18,7 @@ NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
     ("value", "expected"),
     [
         ("120", NOW + timedelta(seconds=120)),
-        ("0", NOW),
+        ("0", None),  # no wait, as a date already past: nothing to hold
         ("Fri, 14 Mar 2025 10:00:00 GMT", datetime(2025, 3, 14, 10, 0, tzinfo=UTC)),
         ("Fri, 14 Mar 2025 11:00:00 +0100", datetime(2025, 3, 14, 10, 0, tzinfo=UTC)),
         ("Thu, 01 Jan 2015 00:00:00 GMT", None),  # in the past: no wait (nor never again)

@@ -118,10 +118,19 @@ def test_headers_are_lower_case_and_freshness_comes_from_max_age(
     assert result.fresh_until == NOW + timedelta(seconds=600)
 
 
-def test_freshness_from_expires(http_server: FixtureServer) -> None:
-    expires = NOW + timedelta(hours=2)
-    url = http_server.add("/feed", body=RSS, headers={"Expires": format_datetime(expires, True)})
-    assert fetch(url).fresh_until == expires
+@pytest.mark.parametrize("server_clock_ahead", [timedelta(0), timedelta(hours=5)])
+def test_freshness_from_expires_by_the_server_s_own_clock(
+    http_server: FixtureServer, server_clock_ahead: timedelta
+) -> None:
+    # RFC 9111 4.2.1: fresh for Expires - Date. Compared with our clock, a server five hours
+    # ahead kept a source unasked for six hours instead of two.
+    sent = NOW + server_clock_ahead
+    headers = {
+        "Date": format_datetime(sent, True),
+        "Expires": format_datetime(sent + timedelta(hours=2), True),
+    }
+    url = http_server.add("/feed", body=RSS, headers=headers)
+    assert fetch(url).fresh_until == NOW + timedelta(hours=2)
 
 
 def test_sends_user_agent_and_accepts_compression(http_server: FixtureServer) -> None:
@@ -283,6 +292,22 @@ def test_503_without_retry_after_is_retried(http_server: FixtureServer) -> None:
         fetch(url, retries=1)
     assert not isinstance(caught.value, RateLimited)
     assert http_server.count("/feed") == 2
+
+
+def test_retry_after_0_asks_for_no_wait(http_server: FixtureServer) -> None:
+    # It was told as a maintenance hold until a time already past, and not retried.
+    unavailable = http_server.add("/feed", status=503, headers={"Retry-After": "0"})
+    with pytest.raises(FetchError) as caught:
+        fetch(unavailable, retries=1)
+    assert not isinstance(caught.value, RateLimited)
+    assert http_server.count("/feed") == 2
+    limited = http_server.add("/limited", status=429, headers={"Retry-After": "0"})
+    with pytest.raises(RateLimited) as said:
+        fetch(limited)
+    assert said.value.retry_at is None
+    assert said.value.message.endswith(
+        "its Retry-After is 0, no wait: it is retried as after any other failure"
+    )
 
 
 def test_500_then_200_recovers(http_server: FixtureServer) -> None:

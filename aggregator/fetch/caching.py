@@ -65,7 +65,8 @@ def retry_after(value: str | None, now: datetime) -> datetime | None:
     value = value.strip()
     seconds = _seconds(value)
     if seconds is not None:
-        return _after(now, seconds)
+        # 0 asks for no wait, as a date already past does: nothing to hold.
+        return _after(now, seconds) if seconds > 0 else None
     when = http_date(value)
     if when is None:
         return None
@@ -88,7 +89,14 @@ def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
     if expires is None:
         return None
     when = http_date(expires)
-    return min(when, now + _LONGEST) if when is not None and when > now else None
+    if when is None:
+        return None
+    # Freshness is Expires - Date by the server's own clock (RFC 9111 4.2.1): a server
+    # whose clock runs hours ahead pushed the next fetch back by as much.
+    sent = http_date(headers.get("date") or "")
+    if sent is not None:
+        when = now + (when - sent)
+    return min(when, now + _LONGEST) if when > now else None
 
 
 def _cache_control(value: str) -> dict[str, str | None]:

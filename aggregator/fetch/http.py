@@ -443,12 +443,13 @@ class HttpFetcher:
                 if when is None and said is None:
                     # Asked again at the next interval (the backoff of failures): the
                     # operator sees why no time was kept.
-                    later = (
-                        f"; its Retry-After, {asked!r}, is no delay or date: it is retried as"
-                        " after any other failure"
-                        if asked
-                        else "; it sent no Retry-After: it is retried as after any other failure"
-                    )
+                    again = "it is retried as after any other failure"
+                    if not asked:
+                        later = f"; it sent no Retry-After: {again}"
+                    elif asked.isascii() and asked.isdigit() and not int(asked):
+                        later = f"; its Retry-After is 0, no wait: {again}"
+                    else:
+                        later = f"; its Retry-After, {asked!r}, is no delay or date: {again}"
                 if said is not None and when is not None:
                     # An HTTP-date, told as the server's date in UTC, as a delay is: one in
                     # 2099 is held to ten years above, and the schedule's cap (pipeline)
