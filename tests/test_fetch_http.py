@@ -10,6 +10,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,7 +24,15 @@ from aggregator.errors import Blocked, FetchError, RateLimited
 from aggregator.fetch import FetchOptions, Retriever
 from aggregator.fetch.http import MAX_COOKIE_BYTES_PER_HOST
 from aggregator.fetch.inflate import ZlibDecoder
-from aggregator.models import CacheValidators, Fetched, OrgKind, Source, SourceKind, Unchanged
+from aggregator.models import (
+    CacheValidators,
+    Fetched,
+    OrgKind,
+    Selectors,
+    Source,
+    SourceKind,
+    Unchanged,
+)
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, which must come first
     from tests.httpserver import FixtureServer
@@ -131,6 +140,24 @@ def test_freshness_from_expires_by_the_server_s_own_clock(
     }
     url = http_server.add("/feed", body=RSS, headers=headers)
     assert fetch(url).fresh_until == NOW + timedelta(hours=2)
+
+
+def test_a_listing_page_is_asked_for_as_html_and_a_feed_as_a_feed(
+    http_server: FixtureServer,
+) -> None:
+    # A server that negotiates sent its feed for a listing page's URL: the feed types came
+    # first in every request's Accept.
+    page = http_server.add("/press/", body=b"<html></html>", content_type="text/html")
+    feed = http_server.add("/feed", body=RSS)
+    listing = replace(
+        SOURCE, kind=SourceKind.HTML, selectors=Selectors(item="li", title="a", link="a")
+    )
+    opts = FetchOptions(**_fields(FAST))
+    run(lambda r: r.retrieve(listing, page, CacheValidators(), now=NOW), opts)
+    fetch(feed)
+    asked = http_server.requests("/press/")[0].headers["Accept"]
+    assert asked.startswith("text/html")
+    assert http_server.requests("/feed")[0].headers["Accept"].startswith("application/atom+xml")
 
 
 def test_sends_user_agent_and_accepts_compression(http_server: FixtureServer) -> None:

@@ -78,6 +78,9 @@ ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
 )
+# A listing page's: a server that negotiates (Rails, some CMSs) sent its feed for the page's
+# URL when asked with the feed types first, and the selectors then matched nothing.
+ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # httpx exceptions worth another attempt: the network or the server may do better next time.
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # Everything httpx raises that is not a bug of ours.
@@ -299,9 +302,11 @@ class HttpFetcher:
         now: datetime,
         admit: Admit | None = None,
         credentials_of: str | None = None,
+        accept: str = ACCEPT,
     ) -> Fetched | Unchanged:
         """`credentials_of`: a URL whose user name and password are sent when `url` has
-        none (the source's configured URL, `url` where it moved), to its origin only."""
+        none (the source's configured URL, `url` where it moved), to its origin only.
+        `accept`: the Accept header (`ACCEPT_PAGE` for a listing page)."""
         options = self._options
         last: FetchError | None = None
         loop = asyncio.get_running_loop()
@@ -326,7 +331,7 @@ class HttpFetcher:
             try:
                 async with asyncio.timeout(None) as deadline:  # set by the turn's start
                     turn = _Turn(deadline, options.total_timeout, admit, clock)
-                    return await self._follow(source_id, url, validators, now, turn, login)
+                    return await self._follow(source_id, url, validators, now, turn, login, accept)
             except Transient as exc:
                 last = exc.error
             except TimeoutError:
@@ -349,8 +354,11 @@ class HttpFetcher:
         now: datetime,
         turn: _Turn,
         login: Login | None,
+        accept: str = ACCEPT,
     ) -> Fetched | Unchanged:
         headers = request_headers(validators)
+        if accept != ACCEPT:
+            headers["Accept"] = accept
         all_permanent = True  # every hop so far
         moved_to: str | None = None  # the target of the last of those
         answer = await self._exchange(source_id, url, _signed(headers, login, url), turn)

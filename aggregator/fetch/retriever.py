@@ -8,9 +8,9 @@ from types import TracebackType
 from aggregator.errors import FetchError
 from aggregator.fetch.file import fetch_file
 from aggregator.fetch.holds import Hold
-from aggregator.fetch.http import Admit, HttpFetcher
+from aggregator.fetch.http import ACCEPT, ACCEPT_PAGE, Admit, HttpFetcher
 from aggregator.fetch.options import FetchOptions
-from aggregator.models import CacheValidators, Fetched, Source, Unchanged
+from aggregator.models import CacheValidators, Fetched, Source, SourceKind, Unchanged
 
 
 class Retriever:
@@ -62,7 +62,13 @@ class Retriever:
         # A URL the source moved to on the same server is fetched with the configured URL's
         # user name and password: the moved URL is recorded without them.
         return await self._http.fetch(
-            source.id, url, validators, now=now, admit=admit, credentials_of=source.url
+            source.id,
+            url,
+            validators,
+            now=now,
+            admit=admit,
+            credentials_of=source.url,
+            accept=ACCEPT_PAGE if source.kind is SourceKind.HTML else ACCEPT,
         )
 
     def hold_host(self, key: str, held: Hold) -> None:
