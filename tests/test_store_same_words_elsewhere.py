@@ -397,3 +397,38 @@ def test_a_corrected_title_of_an_entry_sharing_its_link_is_an_update(store: SqlS
     other[2] = ("Press point of the Council presidency", *_AGENDA[2][1:])
     assert counts(save_document(store, agenda, _agenda(other), "text/html", 3)) == (1, 0, 2)
     assert store.item_count() == 4
+
+
+_UNDATED = (
+    '<rss version="2.0"><channel><title>Hotline</title><link>https://nd.example/</link>'
+    "{items}</channel></rss>"
+)
+
+
+@pytest.mark.parametrize("link", ["<link>https://nd.example/publications</link>", ""])
+def test_a_corrected_title_of_an_undated_entry_without_a_link_of_its_own_is_an_update(
+    store: SqlStore, link: str
+) -> None:
+    source = make_source("nd", url="https://nd.example/rss")
+    store.sync_sources([source], now=T0)
+
+    def feed(second_title: str) -> str:
+        entries = [
+            ("Annual report 2024", "The annual report covers hotline statistics for the year."),
+            (second_title, "The brief assesses age verification technologies and privacy."),
+        ]
+        return _UNDATED.format(
+            items="".join(
+                f"<item><title>{title}</title>{link}<description>{text}</description></item>"
+                for title, text in entries
+            )
+        )
+
+    rss = "application/rss+xml"
+    assert counts(save_document(store, source, feed("Policy brief"), rss, 1)) == (2, 0, 0)
+    (brief,) = [i.id for i in store.iter_items() if i.title == "Policy brief"]
+    corrected = feed("Policy brief on age verification tools")
+    assert counts(save_document(store, source, corrected, rss, 2)) == (0, 1, 1)
+    item = store.get_item(brief)
+    assert item is not None and item.title == "Policy brief on age verification tools"
+    assert item.revision == 2 and store.item_count() == 2

@@ -550,37 +550,42 @@ def _retitled(
     listed: set[str],
     taken: set[int],
 ) -> dict[str, RowMapping]:
-    """Rows of dated entries without a link of their own (a listing's agenda entries all
-    linking to one calendar page) whose title was corrected: such an entry is known by its
-    title and date ("h:"), so the correction gave it a new identity, and a second item. The
-    row is the entry's when the document no longer lists it, and the two have the same
-    link, the same date and the same text, of a few words at least; one row, one entry."""
+    """Rows of entries without a link of their own (a listing's agenda entries all linking
+    to one calendar page; a feed's entries with no link at all) whose title was corrected:
+    such an entry is known by its title and date, or by its title and text without a date
+    ("h:"), so the correction gave it a new identity, and a second item. The row is the
+    entry's when the document no longer lists it, and the two have the same link (as
+    shown: a linkless entry's canonical URL holds its title), the same date or none, and
+    the same text, of a few words at least; one row, one entry."""
+    Key = tuple[str, datetime | None, str]
 
-    def key(url: str, published: datetime, text: str) -> tuple[str, datetime, str]:
+    def key(url: str, published: datetime | None, text: str) -> Key:
         return same_page_key(url), published, normalised_for_hash("", text)
 
-    wanted: dict[tuple[str, datetime, str], list[Item]] = {}
+    wanted: dict[Key, list[Item]] = {}
     for item in missing:
         if item.identity in found or not item.identity.startswith("h:"):
             continue
-        if item.published_is_fallback or len(item.text.split()) < _RETITLED_MIN_WORDS:
+        if len(item.text.split()) < _RETITLED_MIN_WORDS:
             continue
-        wanted.setdefault(key(item.canonical_url, item.published, item.text), []).append(item)
+        dated = None if item.published_is_fallback else item.published
+        wanted.setdefault(key(item.url, dated, item.text), []).append(item)
     if not wanted:
         return {}
-    urls = {item.canonical_url for entries in wanted.values() for item in entries}
+    urls = {item.url for entries in wanted.values() for item in entries}
     rows = [
         row
-        for row in _unlisted(conn, source_id, items.c.canonical_url, urls, listed, taken)
-        if row["identity"].startswith("h:") and not row["published_is_fallback"]
+        for row in _unlisted(conn, source_id, items.c.url, urls, listed, taken)
+        if row["identity"].startswith("h:")
     ]
     texts: dict[int, str] = {}
     for part in chunks([row["id"] for row in rows]):
         read = conn.execute(select(items.c.id, items.c.text).where(items.c.id.in_(part)))
         texts.update((int(item_id), text) for item_id, text in read)
-    stored: dict[tuple[str, datetime, str], list[RowMapping]] = {}
+    stored: dict[Key, list[RowMapping]] = {}
     for row in rows:
-        at = key(row["canonical_url"], from_db(row["published"]), texts.get(row["id"], ""))
+        dated = None if row["published_is_fallback"] else from_db(row["published"])
+        at = key(row["url"], dated, texts.get(row["id"], ""))
         if at in wanted:
             stored.setdefault(at, []).append(row)
     return {
