@@ -256,8 +256,11 @@ def normalise_item(
     # canonical form.
     # The feed's address last, without its login: it was the item's link as configured,
     # password and all, in the export, the API, the feeds and the digest's email.
+    # A login in an entry's own link is no part of it either: the export, the API and the
+    # digest's email pass the link on.
+    own = without_login(own_url) if own_url is not None and "@" in own_url else own_url
     url = with_unsafe_characters_encoded(
-        without_tracking(own_url or _clean(document.link) or without_login(source.url))
+        without_tracking(own or _clean(document.link) or without_login(source.url))
     )
     title_is_fallback = not title
     if title_is_fallback:

@@ -25,6 +25,7 @@ relative paths, garbage) is returned stripped and otherwise untouched.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -102,6 +103,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*\Z")
 # A URL canonical as it is: http(s), a host in lower case with no port or final dot, a path
 # of segments of unreserved characters but ".", none empty, no query or fragment (most links
 # of most feeds). `_canonical` gives it back unchanged; this finds that in a tenth the time.
+_OWN_SUFFIX = re.compile(r"#(?:sha256:[0-9a-f]{16,64}|entry-[0-9a-f]{16})\Z")
 _CANONICAL_ALREADY = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:/[A-Za-z0-9_~-]+)+\Z")
 
 
@@ -110,6 +112,11 @@ def canonical_url(url: str) -> str:
     stripped = url.strip()
     if _CANONICAL_ALREADY.match(stripped):
         return stripped
+    own = _OWN_SUFFIX.search(stripped)
+    if own is not None:
+        # What the store appends (keys.py's hash of a long URL cut short, an entry's own
+        # mark): a stored canonical URL stays what it is, not its fragment dropped.
+        return canonical_url(stripped[: own.start()]) + own.group()
     try:
         return _canonical(stripped)
     except (ValueError, UnicodeError):
@@ -271,7 +278,7 @@ def _canonical_netloc(scheme: str, netloc: str) -> str | None:
         if port_part and not port_part.startswith(":"):
             return None
         port = port_part[1:]
-        host = host.lower()
+        host = _canonical_ipv6(host)
     else:
         host, _, port = hostport.partition(":")
         host = _canonical_host(host)
@@ -282,6 +289,14 @@ def _canonical_netloc(scheme: str, netloc: str) -> str | None:
         if port == _DEFAULT_PORTS[scheme]:
             port = ""
     return f"{host}{':' + port if port else ''}"
+
+
+def _canonical_ipv6(bracketed: str) -> str:
+    """ "[2001:DB8:0:0:0:0:0:1]" as "[2001:db8::1]" (RFC 5952): one address, one spelling."""
+    try:
+        return f"[{ipaddress.IPv6Address(bracketed[1:-1]).compressed}]"
+    except ValueError:  # a zone id, or no address: as written, in lower case
+        return bracketed.lower()
 
 
 def _canonical_host(host: str) -> str:

@@ -141,6 +141,22 @@ def test_sources_check_warns_of_two_sources_of_one_file_however_its_url_is_writt
     assert "source 'dotted' has the URL of source 'plain'" in err
 
 
+def test_the_two_sources_of_one_url_warning_masks_a_password(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = {"name": "A", "kind": "feed", "org": "ngo"}
+    write_config(
+        config,
+        [
+            {"id": "one", **source, "url": "https://example.org/feed"},
+            {"id": "two", **source, "url": "https://user:pw@example.org/feed"},
+        ],
+    )
+    code, _, err = run(capsys, config, "sources", "check")
+    assert code == EXIT_OK, err
+    assert "https://user:***@example.org/feed" in err and ":pw@" not in err
+
+
 def test_sources_check_warns_of_two_sources_of_one_url_naming_both(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -637,3 +637,16 @@ def test_utf8_read_as_windows_1252_by_the_publisher_is_read_again(title: str, bo
 )
 def test_text_that_is_no_mojibake_is_left_as_it_is(text: str) -> None:
     assert without_mojibake(text) == text
+
+
+def test_a_login_in_an_entry_s_own_link_is_not_passed_on() -> None:
+    # The export, the API and the digest's email pass an item's link on.
+    rss = (
+        b'<rss version="2.0"><channel><title>x</title><link>https://e.example/</link>'
+        b"<item><title>a</title><link>https://user:secret@example.com/news/p</link></item>"
+        b"</channel></rss>"
+    )
+    source = feed_source()
+    document = parse_document(source, fetched(rss, "https://e.example/rss"))
+    (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert item.url == item.canonical_url == "https://example.com/news/p"

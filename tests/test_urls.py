@@ -62,6 +62,8 @@ CASES = [
     ("idna-host-sharp-s-kept", "https://faß.de/", "https://xn--fa-hia.de/"),
     ("invalid-idna-kept", "https://a..b.é/x", "https://a..b.é/x"),
     ("ipv6-host", "http://[2001:DB8::1]:80/a", "http://[2001:db8::1]/a"),
+    # One address, one spelling (RFC 5952): the zeros written out are the same host.
+    ("ipv6-uncompressed", "http://[2001:DB8:0:0:0:0:0:1]/a", "http://[2001:db8::1]/a"),
     ("userinfo-dropped", "https://user:pw@Example.org/a", "https://example.org/a"),
     ("trailing-dot-host", "https://example.com.:443/x", "https://example.com/x"),
     ("hash-bang-route-kept", "https://g.example/forum/#!topic/policy/abc", "https://g.example/forum#!topic/policy/abc"),
@@ -220,3 +222,14 @@ def test_url_problem_names_spaces_and_control_characters() -> None:
     assert url_problem("http://127.0.0.1:9950/a b.xml") is not None
     assert url_problem("https://example.org/feed\t") is not None
     assert url_problem("https://example.org/a%20b.xml") is None
+
+
+def test_a_stored_canonical_url_is_its_own_canonical_url() -> None:
+    # The store cuts a long one with a hash (keys.py), and marks a linkless entry's: read
+    # as a fragment, each was dropped, and two long URLs of one start became one.
+    from aggregator.keys import indexable
+
+    long_one = indexable(canonical_url("https://example.com/long/" + "seg" * 1200 + "?q=1"))
+    assert "#sha256:" in long_one and canonical_url(long_one) == long_one
+    entry = "https://www.iwf.org.uk/#entry-aee261a56d0cec28"
+    assert canonical_url(entry) == entry

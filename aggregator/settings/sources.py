@@ -39,7 +39,7 @@ from aggregator.settings.checks import (
 )
 from aggregator.settings.report import MORE_PROBLEMS_SHOWN, describe, dotted, more_problems
 from aggregator.settings.tomlfile import Loc, TomlFile, is_absent, read_toml
-from aggregator.urls import canonical_url
+from aggregator.urls import canonical_url, mask_password
 
 SOURCES_FILE = "sources.toml"
 DEFAULT_INTERVAL = timedelta(hours=1)
@@ -296,7 +296,8 @@ def _warnings(file: TomlFile, model: SourcesFile) -> tuple[str, ...]:
         other_line = file.lines.line_of(("source", earlier, "url"))
         found.append(
             f"{file.name}:{line}: {dotted(('source', index, 'url'))}: source {source.id!r} has"
-            f" the URL of source {other.id!r} (line {other_line}): {source.url}; the same"
+            f" the URL of source {other.id!r} (line {other_line}): {mask_password(source.url)};"
+            " the same"
             " document is fetched for both"
         )
     return tuple(found)
