@@ -455,6 +455,23 @@ def test_a_feed_s_numeric_dates_are_read_in_the_order_its_source_writes(
     assert doc.items[0].published == first_read
 
 
+def test_a_feed_of_rss_0_91_s_dtd_reads_the_entities_it_declares_without_a_warning() -> None:
+    # No parser reads the DTD offline: "&eacute;" was an undefined entity, and a valid feed
+    # was warned "not well-formed" at every refresh.
+    rss = (
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE rss PUBLIC "-//Netscape'
+        b' Communications//DTD RSS 0.91//EN"\n "http://my.netscape.com/publish/formats/rss-0.91'
+        b'.dtd">\n<rss version="0.91"><channel><title>LQDN</title>'
+        b"<link>https://www.laquadrature.net/</link><description>x</description>"
+        b"<item><title>La r&eacute;glementation &laquo; CSAR &raquo; &amp; vous</title>"
+        b"<link>https://www.laquadrature.net/1</link></item></channel></rss>"
+    )
+    items = _normalised(rss)
+    assert [i.title for i in items] == ["La réglementation « CSAR » & vous"]
+    source = feed_source()
+    assert parse_document(source, fetched(rss, "https://example.org/feed")).warnings == ()
+
+
 def _normalised(body: bytes, url: str = "https://example.org/feed") -> list[Item]:
     source = feed_source()
     document = parse_document(source, fetched(body, url))
