@@ -533,6 +533,58 @@ def test_entries_linking_to_anchors_of_the_page_are_kept_apart() -> None:
     ]
 
 
+def test_a_field_is_read_from_the_first_match_a_reader_sees() -> None:
+    # A hidden copy before the visible one (display:none, the hidden attribute, text for
+    # screen readers, a <noscript> link) was taken for the title, link, date or summary.
+    page = (
+        b'<div class="item"><h3 style="display: none">Hidden</h3><h3><a href="/h/1">Vote'
+        b' one</a></h3><span class="date">12 November 2025</span></div>'
+        b'<div class="item"><div hidden><h3>Hidden too</h3><a href="/h/gone">x</a></div>'
+        b'<h3><a href="/h/2">Vote two</a></h3><span class="date">11 November 2025</span></div>'
+        b'<div class="item"><h3 class="sr-only">For screen readers</h3><h3><a href="/h/3">Vote'
+        b' three</a></h3><span class="date" style="display:none">1 January 2019</span>'
+        b'<span class="date">10 November 2025</span><p class="s" hidden>Hidden summary</p>'
+        b'<p class="s">Shown summary</p></div>'
+        b'<div class="item"><noscript><a href="/enable-js">Enable JavaScript</a></noscript>'
+        b'<h3><a href="/h/4">Vote four</a></h3><span class="date">9 November 2025</span></div>'
+        # A hidden match is used when there is no other: the machine-readable date only.
+        b'<div class="item"><h3><a href="/h/5">Vote five</a></h3>'
+        b'<span class="date" hidden>8 November 2025</span></div>'
+    )
+    selectors = Selectors(item="div.item", title="h3", link="a", date="span.date", summary="p.s")
+    doc = parse_document(html_source(selectors), fetched(page, "https://ep.example/agenda"))
+    assert [(i.title, i.url.rsplit("/", 1)[1], i.published.day) for i in doc.items] == [
+        ("Vote one", "1", 12),
+        ("Vote two", "2", 11),
+        ("Vote three", "3", 10),
+        ("Vote four", "4", 9),
+        ("Vote five", "5", 8),
+    ]
+    assert doc.items[2].summary == "Shown summary"
+
+
+def test_a_teaser_whose_title_was_cut_is_one_entry_with_its_whole_one() -> None:
+    # A carousel cuts the title the list shows whole: two items of one link.
+    page = (
+        '<div class="slider"><div class="card"><h3><a href="/news/deal?utm_source=home">'
+        "Council and Parliament reach provisional…</a></h3>"
+        '<span class="date">12 November 2025</span></div></div>'
+        '<div class="card"><h3><a href="/news/deal">Council and Parliament reach provisional'
+        ' agreement on child sexual abuse rules</a></h3><span class="date">12 November 2025'
+        "</span><p>The Council and the Parliament agreed.</p></div>"
+        '<div class="card"><h3><a href="/news/deal">Council and Parliament reach provisional'
+        ' agreement: the next steps…</a></h3><span class="date">12 November 2025</span></div>'
+    ).encode()
+    selectors = Selectors(item="div.card", title="h3", link="h3 a", date="span.date", summary="p")
+    doc = parse_document(html_source(selectors), fetched(page, "https://consilium.example/"))
+    titles = [i.title for i in doc.items]
+    assert titles == [
+        "Council and Parliament reach provisional agreement on child sexual abuse rules",
+        "Council and Parliament reach provisional agreement: the next steps…",
+    ]
+    assert doc.items[0].summary == "The Council and the Parliament agreed."
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

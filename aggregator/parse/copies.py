@@ -85,6 +85,7 @@ class Copies:
 
     def __init__(self) -> None:
         self.items: list[RawItem] = []
+        self._links: list[str] = []  # each entry's canonical link, by place
         # Most entries are alone under their link and heading: the place of such an entry;
         # the entries of a link and heading shown more than once are indexed.
         self._groups: dict[tuple[str, str], int | _Group] = {}
@@ -97,6 +98,7 @@ class Copies:
         if group is None:
             self._groups[key] = len(self.items)
             self.items.append(item)
+            self._links.append(link)
             return
         if isinstance(group, int):  # a second entry under the link and heading
             first = self.items[group]
@@ -110,12 +112,60 @@ class Copies:
             group.index(len(self.items), shown)
             self._shown[len(self.items)] = shown
             self.items.append(item)
+            self._links.append(link)
             return
         kept, kept_shown = _fuller(self.items[place], self._shown[place], item, shown)
         group.unindex(place, self._shown[place])
         group.index(place, kept_shown)
         self.items[place] = kept
         self._shown[place] = kept_shown
+
+
+    def folded(self) -> list[RawItem]:
+        """The entries, with a teaser whose title was cut short ("Council and Parliament
+        reach provisional…", a carousel's) folded into the one entry of its link whose title
+        it begins and whose date agrees: in `add` they have different headings."""
+        by_link: dict[str, list[int]] = {}
+        for place, link in enumerate(self._links):
+            by_link.setdefault(link, []).append(place)
+        gone: set[int] = set()
+        for places in by_link.values():
+            for place in places if len(places) > 1 else ():
+                cut = _cut_title(self.items[place].title)
+                if cut is None:
+                    continue
+                whole = [
+                    other
+                    for other in places
+                    if other != place
+                    and other not in gone
+                    and _cut_title(self.items[other].title) is None
+                    and (self.items[other].title or "").casefold().startswith(cut)
+                    and _same_date(self.items[place].published, self.items[other].published)
+                ]
+                if len(whole) != 1:
+                    continue  # none, or which is meant cannot be told
+                kept, teaser = self.items[whole[0]], self.items[place]
+                self.items[whole[0]], _ = _fuller(
+                    kept,
+                    _Shown.of(kept.published, kept.summary),
+                    teaser,
+                    _Shown.of(teaser.published, teaser.summary),
+                )
+                gone.add(place)
+        return [item for place, item in enumerate(self.items) if place not in gone]
+
+
+# A cut title must keep this much to be told by its start.
+_MIN_CUT_TITLE = 12
+
+
+def _cut_title(title: str | None) -> str | None:
+    """A title cut short, without its mark and casefolded; None for a whole one."""
+    if not title or not _CUT_MARK.search(title):
+        return None
+    start = _CUT_MARK.sub("", title).casefold()
+    return start if len(start) >= _MIN_CUT_TITLE else None
 
 
 def _fuller(

@@ -170,7 +170,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             )
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     return ParsedDocument(
-        items=tuple(copies.items),
+        items=tuple(copies.folded()),
         format="html",
         title=title or None,
         link=fetched.url,
@@ -408,8 +408,31 @@ def _find(scope: _Scope, css: str) -> Tag | None:
     element = scope.element
     if not css or css == ":scope":
         return element
-    found = next((tag for tag in element.css.iselect(css) if scope.owns(tag)), None)
-    return found or (element if element.css.match(css) else None)
+    # A reader sees the first visible match: a hidden copy before it ("display:none", the
+    # `hidden` attribute, screen-reader text, a <noscript> "enable JavaScript" link) was
+    # taken for the title, link or date. A hidden match is used only when no other is.
+    first: Tag | None = None
+    for tag in element.css.iselect(css):
+        if not scope.owns(tag):
+            continue
+        if not _out_of_sight(tag, element):
+            return tag
+        first = first or tag
+    return first or (element if element.css.match(css) else None)
+
+
+def _out_of_sight(tag: Tag, item: Tag) -> bool:
+    """Whether `tag`, or an element between it and the item, is not shown to a reader."""
+    node: Tag | None = tag
+    while node is not None and node is not item:
+        if node.name in _NEVER_SHOWN or _hidden(node):
+            return True
+        node = node.parent
+    return False
+
+
+# Content a browser running scripts does not show: the fallback of <noscript>, a <template>.
+_NEVER_SHOWN = frozenset(("noscript", "template"))
 
 
 def _value(scope: _Scope, selector: str) -> str | None:
@@ -498,6 +521,13 @@ def _visible_markup(element: Tag, nested: frozenset[int] = frozenset()) -> str:
 
 
 def _unseen(part: Tag) -> bool:
+    if _hidden(part):
+        return True
+    return str(part.get("aria-hidden", "")).strip().lower() == "true" and _decoration(part)
+
+
+def _hidden(part: Tag) -> bool:
+    """Not shown: screen-reader-only, the `hidden` attribute, or a hiding inline style."""
     classes = part.get("class") or ()
     if not _SCREEN_READER_ONLY.isdisjoint(classes):
         return True
@@ -505,9 +535,7 @@ def _unseen(part: Tag) -> bool:
     if hidden is not None and str(hidden).strip().lower() != "until-found":
         return True  # "until-found" is collapsed text the browser's search opens: content
     style = part.get("style")
-    if isinstance(style, str) and _HIDING_STYLE.search(style):
-        return True
-    return str(part.get("aria-hidden", "")).strip().lower() == "true" and _decoration(part)
+    return isinstance(style, str) and _HIDING_STYLE.search(style) is not None
 
 
 def _decoration(part: Tag) -> bool:
