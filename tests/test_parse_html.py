@@ -585,6 +585,46 @@ def test_a_teaser_whose_title_was_cut_is_one_entry_with_its_whole_one() -> None:
     assert doc.items[0].summary == "The Council and the Parliament agreed."
 
 
+def test_the_listing_s_own_next_page_links_are_no_entries() -> None:
+    # A pager inside the list container was stored as an entry titled by its URL.
+    page = (
+        b'<div class="list"><article class="news-item"><h3><a href="/n/1">Vote on the CSA'
+        b" Regulation</a></h3></article>"
+        b'<article class="news-item"><h3><a href="?id=7">A statement known by its query'
+        b"</a></h3></article>"
+        b'<div class="news-item pager"><a href="?page=2">Next page</a></div>'
+        b'<article class="news-item"><a class="more" href="?page=2">Load more news</a>'
+        b"</article></div>"
+    )
+    selectors = Selectors(item=".news-item", title="h3", link="a")
+    doc = parse_document(html_source(selectors), fetched(page, "https://ep.example/news"))
+    assert [i.url for i in doc.items] == [
+        "https://ep.example/n/1",
+        "https://ep.example/news?id=7",
+    ]
+    assert doc.warnings == (
+        "2 matched items without a title linking to another page of this listing"
+        " (pagination) skipped",
+    )
+
+
+def test_a_date_element_without_the_attribute_named_gives_its_text() -> None:
+    # "span.date, time@datetime": the <span> has no datetime, and its date was lost.
+    page = (
+        b'<ul><li><a href="/g/1">One</a><span class="date">12 November 2025</span></li>'
+        b'<li><a href="/g/2">Two</a><time datetime="2025-11-11T09:00:00Z">yesterday</time>'
+        b'</li><li><a href="/g/3">Three</a><time>1 July 2025, 10:00 CEST</time></li></ul>'
+    )
+    selectors = Selectors(item="li", title="a", link="a", date="span.date, time@datetime")
+    doc = parse_document(html_source(selectors), fetched(page, "https://ecpat.example/news"))
+    assert [i.published for i in doc.items] == [
+        datetime(2025, 11, 12, tzinfo=UTC),
+        datetime(2025, 11, 11, 9, tzinfo=UTC),
+        datetime(2025, 7, 1, 8, tzinfo=UTC),
+    ]
+    assert doc.warnings == ()
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

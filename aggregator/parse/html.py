@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
@@ -147,17 +148,25 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     misses = _Misses()
     without_link = 0
     for element in elements:
+        paged = misses.paging
         try:
             item = _item(element, selectors, page, misses, date_texts.get(id(element)))
         except _SELECTOR_ERRORS as exc:
             raise ParseError(source.id, f"invalid selector: {exc}") from exc
         if item is None or item.url is None:
-            without_link += 1
+            if misses.paging == paged:  # else a "Next page" link, told apart below
+                without_link += 1
             continue
         # By canonical link: the featured copy's may carry a tracking parameter or a
         # fragment ("/n/1?utm_source=home", "/n/1#main") that the card's lacks.
         copies.add(canonical_url(item.url), item)
-    warnings.extend(misses.warnings(selectors, len(elements) - without_link))
+    paging = misses.paging
+    warnings.extend(misses.warnings(selectors, len(elements) - without_link - paging))
+    if paging:
+        warnings.append(
+            f"{paging} matched {'item' if paging == 1 else 'items'} without a title linking"
+            " to another page of this listing (pagination) skipped"
+        )
     if without_link:
         warnings.append(
             f"{without_link} matched {'item' if without_link == 1 else 'items'} without a link"
@@ -301,6 +310,7 @@ class _Misses:
     title: int = 0
     date: int = 0
     summary: int = 0
+    paging: int = 0  # matched items that are the listing's "Next page" links: skipped
     unread_dates: list[str] = field(default_factory=list)
     zones: set[str] = field(default_factory=set)  # unknown zone names of dates read as local
 
@@ -336,6 +346,9 @@ def _item(
     summary = _summary(scope, selectors.summary) if selectors.summary else None
     title = _value(scope, selectors.title)
     published = _published(date_text, own_language, page) if date_text else None
+    if title is None and _another_page_of_the_listing(url, page.base):
+        misses.paging += 1  # "Next page", "Load more": the listing's own navigation
+        return None
     misses.title += title is None
     misses.date += selectors.date is not None and date_text is None
     misses.summary += selectors.summary is not None and summary is None
@@ -421,6 +434,15 @@ def _find(scope: _Scope, css: str) -> Tag | None:
     return first or (element if element.css.match(css) else None)
 
 
+def _another_page_of_the_listing(url: str, page: str) -> bool:
+    """Whether `url` is the listing's own address with another query ("?page=2")."""
+    here, there = urlsplit(page), urlsplit(url)
+    return there.query != here.query and (there.netloc.lower(), there.path.rstrip("/")) == (
+        here.netloc.lower(),
+        here.path.rstrip("/"),
+    )
+
+
 def _out_of_sight(tag: Tag, item: Tag) -> bool:
     """Whether `tag`, or an element between it and the item, is not shown to a reader."""
     node: Tag | None = tag
@@ -479,7 +501,9 @@ def _date_text(scope: _Scope, selector: str) -> str | None:
     if found is None:
         return None
     if target.attribute:
-        return _attribute(found, target.attribute)
+        # An element without the attribute shows its date as text: "span.date,
+        # time@datetime" matched a <span> whose date was lost, without a word.
+        return _attribute(found, target.attribute) or _text(found, scope.nested)
     # A <time datetime> says the date machine-readably even when the selector names only it.
     return (
         _attribute(found, "datetime") or _attribute(found, "content") or _text(found, scope.nested)
