@@ -625,6 +625,15 @@ def test_a_date_element_without_the_attribute_named_gives_its_text() -> None:
     assert doc.warnings == ()
 
 
+def test_selectors_are_read_as_browsers_read_them() -> None:
+    # soupsieve's strict default refused a descendant in :has(), which browsers take.
+    page = b'<ul><li><h3><a href="/a">A release</a></h3></li><li><a href="/nav">Nav</a></li></ul>'
+    for item in ("li:has(h3 a)", "li:has(> h3 a)", "li:has(>h3>a)"):
+        selectors = Selectors(item=item, title="h3", link="a")
+        doc = parse_document(html_source(selectors), fetched(page, "https://ep.example/"))
+        assert [i.url for i in doc.items] == ["https://ep.example/a"], item
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

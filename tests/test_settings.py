@@ -881,6 +881,17 @@ def assert_points_at(error: ConfigError, path: Path, case: Bad) -> None:
     assert case.problem in str(error)
 
 
+def test_a_selector_browsers_take_is_no_config_error(tmp_path: Path) -> None:
+    # ":has(> h3 a)" was "invalid CSS selector ... complex selectors ... is not allowed".
+    html = FEED.replace('kind = "feed"', 'kind = "html"')
+    (tmp_path / "sources.toml").write_text(
+        html + '[source.selectors]\nitem = "li:has(> h3 a)"\ntitle = "h3"\nlink = "h3 a"\n',
+        encoding="utf-8",
+    )
+    (source,) = load_sources(tmp_path)
+    assert source.selectors is not None and source.selectors.item == "li:has(> h3 a)"
+
+
 @pytest.mark.parametrize("case", SOURCE_CASES, ids=lambda case: case.id)
 def test_bad_sources_file(tmp_path: Path, case: Bad) -> None:
     path = tmp_path / "sources.toml"

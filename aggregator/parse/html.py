@@ -38,7 +38,7 @@ from aggregator.parse.date_warnings import (
 )
 from aggregator.parse.dates import parse_date, parse_relative_date
 from aggregator.parse.encoding import decode, source_language
-from aggregator.parse.soup import html_soup
+from aggregator.parse.soup import AS_BROWSERS_READ, html_soup
 from aggregator.parse.urls import absolute_http_url, anchor_url
 from aggregator.text import decoded_text_as_html, html_to_text
 from aggregator.urls import canonical_url
@@ -100,7 +100,7 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
     page_language = _page_language(soup, fetched.headers.get("content-language"))
     warnings = list(decoded.warnings)
     try:
-        elements = soup.select(selectors.item)
+        elements = soup.select(selectors.item, flags=AS_BROWSERS_READ)
     except _SELECTOR_ERRORS as exc:
         raise ParseError(source.id, f"invalid item selector {selectors.item!r}: {exc}") from exc
     if not elements:
@@ -425,13 +425,13 @@ def _find(scope: _Scope, css: str) -> Tag | None:
     # `hidden` attribute, screen-reader text, a <noscript> "enable JavaScript" link) was
     # taken for the title, link or date. A hidden match is used only when no other is.
     first: Tag | None = None
-    for tag in element.css.iselect(css):
+    for tag in element.css.iselect(css, flags=AS_BROWSERS_READ):
         if not scope.owns(tag):
             continue
         if not _out_of_sight(tag, element):
             return tag
         first = first or tag
-    return first or (element if element.css.match(css) else None)
+    return first or (element if element.css.match(css, flags=AS_BROWSERS_READ) else None)
 
 
 def _another_page_of_the_listing(url: str, page: str) -> bool:

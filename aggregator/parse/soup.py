@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import warnings
 
+import soupsieve
 from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+# Selectors as browsers and their developer tools read them: soupsieve 2.6+ refuses by
+# default what CSS's draft leaves out but browsers take, as a descendant in :has()
+# ("li:has(h3 a)"), and `sources check` called such a selector invalid.
+AS_BROWSERS_READ: int = getattr(soupsieve, "NOSTRICT", 0)
 
 warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 warnings.filterwarnings("ignore", message=r"The pseudo class ':contains' is deprecated")

@@ -347,7 +347,7 @@ def _check_css(value: str) -> str:
     # of feeds starts without it).
     import soupsieve
 
-    import aggregator.parse.soup  # noqa: F401  (its filter of soupsieve's :contains warning)
+    from aggregator.parse.soup import AS_BROWSERS_READ  # and its filter of a soupsieve warning
 
     css, attribute = split_attribute(value)
     if attribute is not None and not css.strip():
@@ -360,7 +360,7 @@ def _check_css(value: str) -> str:
             "a CSS selector, optionally ending in @attribute, as in 'time@datetime'",
         )
     try:
-        soupsieve.compile(css)
+        soupsieve.compile(css, flags=AS_BROWSERS_READ)
     # NotImplementedError: a pseudo-element ("h3::text"), which soupsieve refuses.
     except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0]
@@ -389,6 +389,8 @@ def _our_spelling(css: str) -> str | None:
     None."""
     import soupsieve
 
+    from aggregator.parse.soup import AS_BROWSERS_READ
+
     ours = _SCRAPY_ATTRIBUTE.sub(r"@\1", _SCRAPY_TEXT.sub("", css)).strip()
     if ours == css.strip():
         return None
@@ -396,7 +398,7 @@ def _our_spelling(css: str) -> str | None:
     if attribute is not None and not head.strip():
         return ours  # "::attr(href)" alone: the item's own attribute, "@href"
     try:
-        soupsieve.compile(head)
+        soupsieve.compile(head, flags=AS_BROWSERS_READ)
     except (soupsieve.SelectorSyntaxError, NotImplementedError, ValueError, TypeError):
         return None  # another mistake as well: no spelling to offer
     return ours
