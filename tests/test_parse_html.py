@@ -634,6 +634,17 @@ def test_selectors_are_read_as_browsers_read_them() -> None:
         assert [i.url for i in doc.items] == ["https://ep.example/a"], item
 
 
+def test_a_link_selector_that_finds_no_address_in_any_item_is_named() -> None:
+    page = b'<ul><li><h3><a href="/a">One</a></h3></li><li><h3><a href="/b">Two</a></h3></li></ul>'
+    selectors = Selectors(item="li", title="h3", link="h4 a")
+    doc = parse_document(html_source(selectors), fetched(page, "https://ep.example/"))
+    assert doc.items == ()
+    assert doc.warnings == (
+        "2 matched items without a link skipped",
+        "link selector 'h4 a' found no web address in any item",
+    )
+
+
 def test_a_page_that_matches_nothing_is_not_called_a_feed() -> None:
     selectors = Selectors(item="div.news-item", title="h3", link="h3 a@href")
     page = fixture("consilium_press_releases_listing.html")

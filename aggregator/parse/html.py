@@ -172,6 +172,8 @@ def parse_html(source: Source, fetched: Fetched) -> ParsedDocument:
             f"{without_link} matched {'item' if without_link == 1 else 'items'} without a link"
             " skipped"
         )
+        if without_link == len(elements) > 1:  # the selector, not the entries, is wrong
+            warnings.append(f"link selector {selectors.link!r} found no web address in any item")
         if not page.base.startswith(("http://", "https://")):
             warnings.append(
                 f"relative links cannot be resolved against {page.base}: give the page a"
