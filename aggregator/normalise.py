@@ -246,7 +246,7 @@ def normalise_item(
     content_text = _text_of(raw.content) if raw.content and raw.content != raw.summary else ""
     text = _at_most(content_text if len(content_text) > len(summary_text) else summary_text)
     title = (
-        truncate_words(without_mojibake(html_to_text(raw.title)), MAX_TITLE_CHARS)
+        truncate_words(html_to_text(without_mojibake(raw.title)), MAX_TITLE_CHARS)
         if raw.title
         else ""
     )
@@ -316,11 +316,9 @@ def _anchor_of_the_page(url: str, page: str | None) -> str | None:
 
 def _text_of(html: str) -> str:
     """Plain text of a body, without the footers publishing systems add (boilerplate.py)."""
-    return without_mojibake(
-        without_read_more_words(
-            without_copyright_line(
-                html_to_text(without_read_more_link(without_wordpress_footer(html)))
-            )
+    return without_read_more_words(
+        without_copyright_line(
+            html_to_text(without_read_more_link(without_wordpress_footer(without_mojibake(html))))
         )
     )
 

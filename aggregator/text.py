@@ -443,12 +443,29 @@ _MOJIBAKE = re.compile(f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_CONTINUATIONS}]")
 
 
 def without_mojibake(text: str) -> str:
-    """`text` with UTF-8 that was read as windows-1252 or Latin-1 read again as UTF-8
-    ("lâ€™IntÃ©rieur" -> "l’Intérieur"), by ftfy, which changes only what it is sure of.
-    Most texts have no such pair of characters and are returned as they are, unexamined:
-    ftfy takes ~0.2 ms a kilobyte."""
-    if text.isascii() or _MOJIBAKE.search(text) is None:
+    """`text` (plain text or markup) with UTF-8 that was read as windows-1252 or Latin-1
+    read again as UTF-8 ("lâ€™IntÃ©rieur" -> "l’Intérieur"), by ftfy, which changes only
+    what it is sure of. Call it before controls are dropped (`html_to_text`): the bytes
+    windows-1252 has no character for (0x81, 0x8D, 0x8F, 0x90, 0x9D, in "č", "ρ", "с") are
+    C1 controls in such text, and without them ftfy repaired Czech, Greek or Cyrillic by
+    halves. Numeric references of such text ("&#195;&#168;") are read first. Most texts
+    have no such pair of characters and are returned as they are, unexamined: ftfy takes
+    ~0.2 ms a kilobyte."""
+    if text.isascii() and "&#" not in text:
+        return text
+    read = _HIGH_REFERENCE.sub(_referenced, text) if "&#" in text else text
+    if _MOJIBAKE.search(read) is None:
         return text
     import ftfy  # only for the rare text that needs it: ~40 ms of start-up otherwise
 
-    return ftfy.fix_encoding(text)
+    fixed = ftfy.fix_encoding(read)
+    return text if fixed == read else fixed
+
+
+# A numeric reference beyond ASCII: no markup character, so read in place in markup too.
+_HIGH_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{2,6})|([0-9]{3,7}));")
+
+
+def _referenced(reference: re.Match[str]) -> str:
+    value = int(reference[1], 16) if reference[1] else int(reference[2])
+    return html_module.unescape(reference[0]) if 0x80 <= value <= 0x10FFFF else reference[0]

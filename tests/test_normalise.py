@@ -650,3 +650,35 @@ def test_a_login_in_an_entry_s_own_link_is_not_passed_on() -> None:
     document = parse_document(source, fetched(rss, "https://e.example/rss"))
     (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert item.url == item.canonical_url == "https://example.com/news/p"
+
+
+def _read_as_windows_1252(text: str) -> str:
+    """`text`'s UTF-8 as a CMS that read it as windows-1252 stores it: the five bytes that
+    code page leaves undefined as C1 controls (MySQL's latin1, PHP's utf8_encode)."""
+    undefined = (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+    return "".join(chr(b) if b in undefined else bytes([b]).decode("cp1252") for b in text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rada ministrů schválila návrh o ochraně dětí a zločinech",
+        "Съобщение за пресата на Съвета",
+        "Η Ευρωπαϊκή Επιτροπή προτείνει",
+        "Árvíztűrő tükörfúrógép és gyermekvédelem",
+    ],
+)
+@pytest.mark.parametrize("as_references", [False, True], ids=["characters", "references"])
+def test_garbled_text_whose_bytes_windows_1252_lacks_is_repaired_whole(
+    text: str, as_references: bool
+) -> None:
+    # Those bytes are C1 controls, which were dropped before the repair: Czech, Greek and
+    # Cyrillic came out half repaired ("ochranÄ› dÄ›tÃ").
+    garbled = _read_as_windows_1252(text)
+    if as_references:
+        garbled = "".join(c if ord(c) < 128 else f"&#{ord(c)};" for c in garbled)
+    rss = _DOUBLE_ENCODED_RSS.format(title=garbled, body=garbled).encode()
+    source = feed_source()
+    document = parse_document(source, fetched(rss, "https://fr.example/feed"))
+    (item,) = normalise_document(source, document, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert (item.title, item.text) == (text, text)
