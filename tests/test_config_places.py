@@ -133,12 +133,14 @@ def test_sources_check_warns_of_two_sources_of_one_file_however_its_url_is_writt
             {"id": "plain", **source, "url": f"file://{feed}"},
             {"id": "encoded", **source, "url": f"file://{tmp_path}/he%69se.atom"},
             {"id": "dotted", **source, "url": f"file://{tmp_path}/./heise.atom"},
+            {"id": "local", **source, "url": f"file://localhost{feed}"},
         ],
     )
     code, _, err = run(capsys, config, "sources", "check")
     assert code == EXIT_OK, err
     assert "source 'encoded' has the URL of source 'plain'" in err
     assert "source 'dotted' has the URL of source 'plain'" in err
+    assert "source 'local' has the URL of source 'plain'" in err
 
 
 def test_the_two_sources_of_one_url_warning_masks_a_password(

@@ -328,6 +328,10 @@ def test_retry_after_0_asks_for_no_wait(http_server: FixtureServer) -> None:
         fetch(unavailable, retries=1)
     assert not isinstance(caught.value, RateLimited)
     assert http_server.count("/feed") == 2
+    assert caught.value.message == (
+        "HTTP 503 Service Unavailable; its Retry-After is 0, no wait: it is retried as after"
+        " any other failure"
+    )
     limited = http_server.add("/limited", status=429, headers={"Retry-After": "0"})
     with pytest.raises(RateLimited) as said:
         fetch(limited)

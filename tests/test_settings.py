@@ -234,6 +234,20 @@ SOURCE_CASES = [
         "[source.selectors] after the [[source]] it belongs to",
     ),
     Bad(
+        "array-of-selectors-before-their-source",
+        '[[source.selectors]]  # <-\nitem = "div"\n' + FEED,
+        "",
+        "[[source.selectors]] comes before any [[source]], so [[source]] on line 3",
+        "after the [[source]] it belongs to",
+    ),
+    Bad(
+        "dotted-selectors-key-before-their-source",
+        'source.selectors.item = "div"  # <-\n' + FEED,
+        "",
+        "source.selectors.item = ... comes before any [[source]]",
+        "after the [[source]] it belongs to",
+    ),
+    Bad(
         "misspelt-array-header",
         '[[sourcex]]  # <-\nid = "a"\n',
         "sourcex",

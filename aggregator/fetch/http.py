@@ -90,6 +90,16 @@ ACCEPT_ENCODING = "gzip, deflate, br"  # what fetch/inflate.py decodes
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def _no_wait(asked: str) -> str:
+    """Why a 429 or 503 holds nothing: the Retry-After it sent (`asked`) asks for no wait."""
+    again = "it is retried as after any other failure"
+    if not asked:
+        return f"; it sent no Retry-After: {again}"
+    if asked.isascii() and asked.isdigit() and not int(asked):
+        return f"; its Retry-After is 0, no wait: {again}"
+    return f"; its Retry-After, {asked!r}, is no delay or date: {again}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answer:
     """One HTTP exchange, body read."""
@@ -446,18 +456,15 @@ class HttpFetcher:
                 # A date already past (the server's clock is behind, or the answer is an old
                 # cached one) asks for no wait: no hold, and nothing may claim one.
                 described += _past_retry_after(said)
+            if when is None and said is None and status == 503:
+                # Retried as any 503 (below), and said why no wait was kept.
+                described += _no_wait(asked)
             if when is not None or status == 429:
                 later = f", retry after {when.replace(microsecond=0).isoformat()}" if when else ""
                 if when is None and said is None:
                     # Asked again at the next interval (the backoff of failures): the
                     # operator sees why no time was kept.
-                    again = "it is retried as after any other failure"
-                    if not asked:
-                        later = f"; it sent no Retry-After: {again}"
-                    elif asked.isascii() and asked.isdigit() and not int(asked):
-                        later = f"; its Retry-After is 0, no wait: {again}"
-                    else:
-                        later = f"; its Retry-After, {asked!r}, is no delay or date: {again}"
+                    later = _no_wait(asked)
                 if said is not None and when is not None:
                     # An HTTP-date, told as the server's date in UTC, as a delay is: one in
                     # 2099 is held to ten years above, and the schedule's cap (pipeline)

@@ -337,6 +337,8 @@ def _host_of(url: str) -> str:
         return ""
     if not host.isascii():
         host = urlsplit(canonical_url(url)).hostname or host
+    if url[:5].lower() == "file:" and host == "localhost":
+        return ""  # RFC 8089: file://localhost/path is file:///path
     return host.rstrip(".")
 
 

@@ -448,23 +448,32 @@ def _array_open_at(text: str, line: int) -> int | None:
 
 
 def _array_after_its_table(lines: KeyLines, statement: Statement, file: str) -> ConfigError | None:
-    """`[[source]]` after a `[source.selectors]` (or `[source]`) above it: that header made
-    `source` one table, which the array cannot then be. The decoder says "Cannot overwrite a
-    value" on the `[[source]]` line; the slip is the table's, written before its source."""
+    """`[[source]]` after something above it that made `source` a table: a
+    `[source.selectors]` (or `[source]`), a `[[source.selectors]]`, a dotted key
+    `source.selectors.item = ...`. The array cannot then be; the decoder says "Cannot
+    overwrite a value" on the `[[source]]` line, where the slip is the earlier line's,
+    written before its source."""
     name = statement.written.strip()
     for earlier in lines.statements:
         if earlier.line >= statement.line:
             return None
-        if earlier.array is False and (
-            earlier.written.strip() == name or earlier.written.strip().startswith(name + ".")
-        ):
-            return ConfigError(
-                file,
-                f"TOML syntax error: [{earlier.written.strip()}] comes before any [[{name}]],"
-                f" so [[{name}]] on line {statement.line} cannot follow it",
-                line=earlier.line,
-                expected=f"[{earlier.written.strip()}] after the [[{name}]] it belongs to",
-            )
+        written = earlier.written.strip()
+        if not (written == name or written.startswith(name + ".")):
+            continue
+        if earlier.array is None and len(earlier.loc) != len(written.split(".")):
+            continue  # a key inside another table: not this name
+        shown = {False: f"[{written}]", True: f"[[{written}]]", None: f"{written} = ..."}[
+            earlier.array
+        ]
+        if earlier.array is True and written == name:
+            continue  # an earlier [[source]]: the array itself
+        return ConfigError(
+            file,
+            f"TOML syntax error: {shown} comes before any [[{name}]], so [[{name}]] on line"
+            f" {statement.line} cannot follow it",
+            line=earlier.line,
+            expected=f"{shown} after the [[{name}]] it belongs to",
+        )
     return None
 
 
