@@ -5,8 +5,11 @@ Front ends (cli.py, the API, the scheduler) call these methods and hold no logic
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -159,6 +162,9 @@ class App:
     # service refreshes every minute; starting a worker costs ~0.5 s of CPU), closed with the
     # app.
     _cpu_pool: Executor | None = field(default=None, init=False)
+    # Owners of the leases of a refresh stopped mid-way, given back once its write is done.
+    _leases_held: list[str] = field(default_factory=list, init=False)
+    _abandoned: bool = field(default=False, init=False)  # `abandon_writes`
     # Whether `due_sources` made due the sources read with another config (once per app).
     _rereads_made_due: bool = field(default=False, init=False)
 
@@ -222,9 +228,15 @@ class App:
         return self.tag_rules.get()
 
     def close(self) -> None:
+        if self._abandoned:
+            # Stopped twice: the write in flight is left to the process's exit, which rolls
+            # it back (each batch is one transaction); waiting for it was what was refused.
+            return
         if self._cpu_pool is not None:
             self._cpu_pool.shutdown(wait=True, cancel_futures=True)
         self._store_pool.shutdown(wait=True)
+        with contextlib.suppress(Exception):  # closing: a lease left expires on its own
+            self._release_leases()
         self.store.close()
 
     def stop_workers(self) -> None:
@@ -237,8 +249,25 @@ class App:
 
     def finish_writes(self) -> None:
         """Wait for the store write in flight, if any (a refresh stopped mid-way: its batch
-        commits whole). The store can still be read; nothing more is written through it."""
+        commits whole), then give back the leases of the refresh stopped. The store can
+        still be read; nothing more is written through it."""
         self._store_pool.shutdown(wait=True, cancel_futures=True)
+        # In a thread of its own, joined: SQLite's wait for a lock another program holds is
+        # deaf to Ctrl-C, a join is not (the thread dies with the process when abandoned).
+        releasing = threading.Thread(target=self._release_leases, daemon=True)
+        releasing.start()
+        releasing.join()
+
+    def abandon_writes(self) -> None:
+        """Give up the write in flight (a second Ctrl-C): `close` then waits for nothing,
+        and the process's exit rolls the write back; its sources keep their last state."""
+        self._abandoned = True
+
+    def _release_leases(self) -> None:
+        from aggregator.store import leases
+
+        while self._leases_held:
+            leases.release_all(self.store.engine, owner=self._leases_held.pop())
 
     def __enter__(self) -> App:
         return self
@@ -357,8 +386,16 @@ class App:
             done = await self._refresh(
                 [s for s in sources if s.id not in held], on_result=on_result, times=times
             )
-        finally:
+        except asyncio.CancelledError:
+            # Stopped (Ctrl-C): the store thread may be writing, and releasing here would
+            # wait for its write lock, deaf to a second Ctrl-C. Released once the write in
+            # flight is done (`finish_writes`), or at close.
+            self._leases_held.append(owner)
+            raise
+        except BaseException:
             leases.release_all(self.store.engine, owner=owner)
+            raise
+        leases.release_all(self.store.engine, owner=owner)
         by_id = {result.source_id: result for result in done} | skipped
         return [by_id[s.id] for s in sources if s.id in by_id]
 

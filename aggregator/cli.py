@@ -305,15 +305,40 @@ def _report_stop(
     """After Ctrl-C or SIGTERM: the write batch in flight commits (each source's writes are
     whole), then every source whose refresh is stored is reported, with those left
     (`commands/stopped.py`). The caller re-raises: `entry` says "interrupted" and exits."""
-    from aggregator.commands.stopped import not_refreshed, stop_sentence, stored_after_stop
+    from aggregator.commands.stopped import (
+        late_ids,
+        not_refreshed,
+        stop_sentence,
+        stored_after_stop,
+    )
 
+    word = "terminated" if isinstance(stop, Terminated) else "interrupted"
     app.stop_workers()
-    app.finish_writes()
+    # Said at once: the write may take many seconds, and a silent terminal looks hung.
+    print(
+        f"{word}: letting the write in flight commit (Ctrl-C again to stop now; it is then"
+        " rolled back)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        app.finish_writes()
+    except KeyboardInterrupt:
+        app.abandon_writes()
+        print(
+            f"{word}: stopped without waiting; the write in flight is rolled back, its sources"
+            " keep their last state",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise
     ids = [source.id for source in sources]
-    late = stored_after_stop(reported, app.store.logged_since(mark, ids))
+    logged = app.store.logged_since(mark, ids)
+    states = app.store.fetch_states(late_ids(reported, logged))
+    warnings = {s.id: tuple(s.last_warning.splitlines()) for s in states if s.last_warning}
+    late = stored_after_stop(reported, logged, warnings)
     results = [*reported, *late]
     left = not_refreshed(ids, results)
-    word = "terminated" if isinstance(stop, Terminated) else "interrupted"
     if args.json:
         document = results_document(results, times)  # the stages' seconds until the stop
         document["interrupted"] = word

@@ -4,7 +4,7 @@ committed after the stop (the batch in flight) are read back from the fetch log
 
 from __future__ import annotations
 
-from aggregator.commands.stopped import not_refreshed, stored_after_stop
+from aggregator.commands.stopped import late_ids, not_refreshed, stored_after_stop
 from aggregator.errors import FetchError, RateLimited
 from aggregator.models import NotModified, NotModifiedRecord, Refreshed, SourceResult
 from aggregator.store import SqlStore
@@ -75,3 +75,14 @@ def test_nothing_logged_after_the_mark_is_nothing_late(store: SqlStore) -> None:
     mark = store.fetch_log_mark()
     assert stored_after_stop([], store.logged_since(mark, ["src"])) == []
     assert not_refreshed(["src"], []) == ["src"]
+
+
+def test_a_late_source_s_warnings_are_reported_with_it(store: SqlStore) -> None:
+    store.sync_sources([make_source("src")], now=T0)
+    mark = store.fetch_log_mark()
+    save_to_src(store, [make_item("src", "1")], minutes=1)
+    logged = store.logged_since(mark, ["src"])
+    assert late_ids([], logged) == ["src"]
+    warned = {"src": ("feed is not well-formed: mismatched tag at line 9, column 2",)}
+    (late,) = stored_after_stop([], logged, warned)
+    assert late.warnings == warned["src"]

@@ -4,9 +4,11 @@ outright leaves too."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -228,3 +230,78 @@ def test_ctrl_c_to_the_process_group_prints_no_worker_traceback(
     assert refresh.returncode == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == "aggregator: interrupted"
+
+
+def test_a_second_ctrl_c_stops_at_once_while_a_write_waits_and_loses_nothing_stored(
+    http_server: FixtureServer, tmp_path: Path
+) -> None:
+    # Another program holds the store's write lock when the slow source's write comes, so
+    # the write waits. The first Ctrl-C says at once that it waits for the write (it said
+    # nothing, releasing the leases in the event loop behind the same lock); the second
+    # stops without waiting (it was ignored): the write is rolled back, the rest stands.
+    fast = http_server.add("/fast.xml", body=RSS, content_type="application/rss+xml")
+    slow = http_server.add("/slow.xml", body=RSS, delay=2.0)
+    sources = [
+        {"id": "fast", "name": "fast", "url": fast, "kind": "feed", "org": "ngo"},
+        {"id": "slow", "name": "slow", "url": slow, "kind": "feed", "org": "ngo"},
+    ]
+    config = write_config(tmp_path / "config", sources, settings="[fetch]\nread_timeout = 60\n")
+    database = tmp_path / "var" / "store.sqlite"
+    env = {
+        **os.environ,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{database}",
+    }
+    refresh = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--config", str(config), "refresh"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
+    )
+    holder = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the fast source stored: its row says so
+            assert time.monotonic() < deadline, "the fast source was never stored"
+            time.sleep(0.05)
+            if not database.exists():
+                continue
+            with contextlib.closing(sqlite3.connect(database, timeout=10)) as look:
+                try:
+                    row = look.execute(
+                        "SELECT last_status FROM sources WHERE id = 'fast'"
+                    ).fetchone()
+                except sqlite3.OperationalError:  # no tables yet: the store is being made
+                    continue
+            if row and row[0] == "new":
+                break
+        holder = sqlite3.connect(database, timeout=10, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # held until the test ends
+        while not http_server.count("/slow.xml"):  # answered: its write now waits
+            assert time.monotonic() < deadline, "the slow source was never answered"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.killpg(refresh.pid, signal.SIGINT)
+        time.sleep(1.0)
+        os.killpg(refresh.pid, signal.SIGINT)
+        stopped = time.monotonic()
+        _, err = refresh.communicate(timeout=60)
+        waited = time.monotonic() - stopped
+    finally:
+        if holder is not None:
+            holder.close()
+        if refresh.poll() is None:
+            refresh.kill()
+    assert refresh.returncode == 130, err
+    assert "interrupted: letting the write in flight commit (Ctrl-C again to stop now" in err
+    assert "interrupted: stopped without waiting; the write in flight is rolled back" in err
+    assert waited < 15, err  # not the 30 s the write would wait for the lock
+    assert "Traceback" not in err
+    with contextlib.closing(sqlite3.connect(database)) as look:
+        assert look.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        statuses = dict(look.execute("SELECT id, last_status FROM sources").fetchall())
+    assert statuses == {"fast": "new", "slow": None}

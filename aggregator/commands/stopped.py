@@ -9,7 +9,7 @@ report names every source whose refresh is stored, and those that were not refre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aggregator.errors import SourceError
@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from aggregator.store.sources import LoggedFetch
 
 
-def logged_result(fetch: LoggedFetch) -> SourceResult:
-    """A fetch log row as the result the refresh would have reported for it."""
+def logged_result(fetch: LoggedFetch, warnings: tuple[str, ...] = ()) -> SourceResult:
+    """A fetch log row as the result the refresh would have reported for it; `warnings`:
+    what reading its document warned about (the source's stored last warning)."""
     outcome: Refreshed | NotModified | SourceError
     if fetch.status in ("new", "updated", "unchanged"):
-        outcome = Refreshed(new=fetch.new, updated=fetch.updated)
+        outcome = Refreshed(new=fetch.new, updated=fetch.updated, warnings=warnings)
     elif fetch.status == "not modified":
         outcome = NotModified()
     else:
@@ -49,13 +50,23 @@ def _logged_error(fetch: LoggedFetch) -> SourceError:
 
 
 def stored_after_stop(
-    reported: Sequence[SourceResult], logged: Sequence[LoggedFetch]
+    reported: Sequence[SourceResult],
+    logged: Sequence[LoggedFetch],
+    warnings: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[SourceResult]:
     """The sources the fetch log has a result for that the refresh had not reported yet:
-    the last logged fetch of each (one refresh fetches a source once)."""
+    the last logged fetch of each (one refresh fetches a source once), with `warnings` (by
+    source id) of the documents they read."""
     said = {result.source_id for result in reported}
     last = {fetch.source_id: fetch for fetch in logged if fetch.source_id not in said}
-    return [logged_result(fetch) for fetch in last.values()]
+    warned = warnings or {}
+    return [logged_result(fetch, warned.get(fetch.source_id, ())) for fetch in last.values()]
+
+
+def late_ids(reported: Sequence[SourceResult], logged: Sequence[LoggedFetch]) -> list[str]:
+    """The ids `stored_after_stop` reports: those whose warnings to read."""
+    said = {result.source_id for result in reported}
+    return sorted({fetch.source_id for fetch in logged} - said)
 
 
 def not_refreshed(selected: Sequence[str], results: Sequence[SourceResult]) -> list[str]:
