@@ -120,7 +120,6 @@ class Copies:
         self.items[place] = kept
         self._shown[place] = kept_shown
 
-
     def folded(self) -> list[RawItem]:
         """The entries, with a teaser whose title was cut short ("Council and Parliament
         reach provisional…", a carousel's) folded into the one entry of its link whose title
