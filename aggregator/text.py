@@ -453,7 +453,10 @@ def without_mojibake(text: str) -> str:
     ~0.2 ms a kilobyte."""
     if text.isascii() and "&#" not in text:
         return text
-    read = _HIGH_REFERENCE.sub(_referenced, text) if "&#" in text else text
+    referenced = "&#" in text and _LEAD_REFERENCE.search(text) is not None
+    if not referenced and _MOJIBAKE.search(text) is None:
+        return text  # most texts: nothing read twice ("&#8217;" is a reference of its own)
+    read = _HIGH_REFERENCE.sub(_referenced, text) if referenced else text
     if _MOJIBAKE.search(read) is None:
         return text
     import ftfy  # only for the rare text that needs it: ~40 ms of start-up otherwise
@@ -462,6 +465,11 @@ def without_mojibake(text: str) -> str:
     return text if fixed == read else fixed
 
 
+# A reference to a UTF-8 lead byte read as a character ("&#195;", "&#xC3;"): where text
+# garbled and then escaped may be.
+_LEAD_REFERENCE = re.compile(
+    r"&#(?:19[4-9]|2[0-3][0-9]|24[0-4]|[xX]0*[cCdDeE][0-9a-fA-F]|[xX]0*[fF][0-4]);"
+)
 # A numeric reference beyond ASCII: no markup character, so read in place in markup too.
 _HIGH_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{2,6})|([0-9]{3,7}));")
 

@@ -50,6 +50,32 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _store_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a command whose store is tmp_path/var/store.sqlite."""
+    return {
+        **os.environ,
+        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
+        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
+    }
+
+
+def _start_refresh(
+    config: Path, env: dict[str, str], *args: str, own_group: bool = False
+) -> subprocess.Popen[str]:
+    """`aggregator refresh` started as from a terminal; `own_group`: in a process group of
+    its own, which Ctrl-C to the group (os.killpg) reaches, workers and all."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "--config", str(config), "refresh", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_group,
+        preexec_fn=_as_from_a_terminal,
+    )
+
+
 @pytest.mark.parametrize(
     ("sig", "code", "said", "as_json"),
     [
@@ -69,21 +95,9 @@ def test_a_refresh_stopped_mid_way_says_so_and_keeps_what_finished(
         for n, url in enumerate(slow)
     ]
     config = write_config(tmp_path / "config", sources, settings="[fetch]\nread_timeout = 60\n")
-    env = {
-        **os.environ,
-        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
-        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
-    }
+    env = _store_env(tmp_path)
     argv = [sys.executable, "-m", "aggregator", "--config", str(config)]
-    refresh = subprocess.Popen(
-        [*argv, "refresh", *(["--json"] if as_json else [])],
-        env=env,
-        cwd=ROOT,
-        preexec_fn=_as_from_a_terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    refresh = _start_refresh(config, env, *(["--json"] if as_json else []))
     deadline = time.monotonic() + 20
     # (A request is logged once it is answered: the slow ones are still waiting.)
     while not http_server.count("/fast.xml") and time.monotonic() < deadline:
@@ -205,21 +219,7 @@ def test_ctrl_c_to_the_process_group_prints_no_worker_traceback(
         sources,
         settings="[fetch]\nread_timeout = 60\nparse_processes = 1\n",
     )
-    env = {
-        **os.environ,
-        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
-        "AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'store.sqlite'}",
-    }
-    refresh = subprocess.Popen(
-        [sys.executable, "-m", "aggregator", "--config", str(config), "refresh"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_as_from_a_terminal,
-    )
+    refresh = _start_refresh(config, _store_env(tmp_path), own_group=True)
     deadline = time.monotonic() + 30
     while sum(http_server.count(f"/fast/{n}.xml") for n in range(9)) < 9:
         assert time.monotonic() < deadline, "the fast sources were never fetched"
@@ -247,21 +247,7 @@ def test_a_second_ctrl_c_stops_at_once_while_a_write_waits_and_loses_nothing_sto
     ]
     config = write_config(tmp_path / "config", sources, settings="[fetch]\nread_timeout = 60\n")
     database = tmp_path / "var" / "store.sqlite"
-    env = {
-        **os.environ,
-        "AGGREGATOR_DATA_DIR": str(tmp_path / "var"),
-        "AGGREGATOR_DATABASE_URL": f"sqlite:///{database}",
-    }
-    refresh = subprocess.Popen(
-        [sys.executable, "-m", "aggregator", "--config", str(config), "refresh"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_as_from_a_terminal,
-    )
+    refresh = _start_refresh(config, _store_env(tmp_path), own_group=True)
     holder = None
     try:
         deadline = time.monotonic() + 30

@@ -12,7 +12,7 @@ import json
 import operator
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -43,6 +43,7 @@ from aggregator.text import normalised_for_hash
 from aggregator.urls import same_page_key, same_page_variants
 
 T = TypeVar("T")
+K = TypeVar("K")  # what `_one_row_one_entry` pairs rows and entries by
 
 # Bound parameters per IN list: far below SQLite's and PostgreSQL's limits.
 CHUNK = 500
@@ -457,16 +458,21 @@ def _read_otherwise(row: RowMapping, item: Item) -> bool:
 
 
 def _one_row_one_entry(
-    rows: Iterable[RowMapping], column: str, wanted: Mapping[str, list[Item]]
+    rows: Iterable[RowMapping],
+    key: str | Callable[[RowMapping], K],
+    wanted: Mapping[K, list[Item]],
 ) -> Iterator[tuple[RowMapping, Item]]:
-    """Each row paired with the entry wanted under its `column` value, where that value is
-    one row's and one entry's alone: with a twin on either side, which is which cannot be
-    told."""
-    found: dict[str, list[RowMapping]] = {}
+    """Each row paired with the entry wanted under its key (a column's value, or what `key`
+    makes of the row), where that key is one row's and one entry's alone: with a twin on
+    either side, which is which cannot be told. Rows of a key not wanted are passed over."""
+    key_of = (lambda row: row[key]) if isinstance(key, str) else key
+    found: dict[K, list[RowMapping]] = {}
     for row in rows:
-        found.setdefault(row[column], []).append(row)
-    for key, stored in found.items():
-        entries = wanted[key]
+        at = key_of(row)
+        if at in wanted:
+            found.setdefault(at, []).append(row)
+    for at, stored in found.items():
+        entries = wanted[at]
         if len(stored) == 1 and len(entries) == 1:
             yield stored[0], entries[0]
 
@@ -524,17 +530,17 @@ def _edited_among_namesakes(
             wanted.setdefault((item.title, item.published), []).append(item)
     if not wanted:
         return {}
-    rows: dict[tuple[str, datetime], list[RowMapping]] = {}
     titles = {title for title, _ in wanted}
-    for row in _unlisted(conn, source_id, items.c.title, titles, listed, taken):
-        day = (row["title"], from_db(row["published"]))
-        if day in wanted and row["identity"].startswith("h:") and not row["published_is_fallback"]:
-            rows.setdefault(day, []).append(row)
-    return {
-        entries[0].identity: stored[0]
-        for day, stored in rows.items()
-        if len(stored) == 1 and len(entries := wanted[day]) == 1
-    }
+    rows = (
+        row
+        for row in _unlisted(conn, source_id, items.c.title, titles, listed, taken)
+        if row["identity"].startswith("h:") and not row["published_is_fallback"]
+    )
+
+    def day(row: RowMapping) -> tuple[str, datetime]:
+        return row["title"], from_db(row["published"])
+
+    return {item.identity: row for row, item in _one_row_one_entry(rows, day, wanted)}
 
 
 # Words a text needs before it tells an entry apart: "Read more" or "Live streaming" under
@@ -582,17 +588,12 @@ def _retitled(
     for part in chunks([row["id"] for row in rows]):
         read = conn.execute(select(items.c.id, items.c.text).where(items.c.id.in_(part)))
         texts.update((int(item_id), text) for item_id, text in read)
-    stored: dict[Key, list[RowMapping]] = {}
-    for row in rows:
+
+    def key_of_row(row: RowMapping) -> Key:
         dated = None if row["published_is_fallback"] else from_db(row["published"])
-        at = key(row["url"], dated, texts.get(row["id"], ""))
-        if at in wanted:
-            stored.setdefault(at, []).append(row)
-    return {
-        entries[0].identity: same[0]
-        for at, same in stored.items()
-        if len(same) == 1 and len(entries := wanted[at]) == 1
-    }
+        return key(row["url"], dated, texts.get(row["id"], ""))
+
+    return {item.identity: row for row, item in _one_row_one_entry(rows, key_of_row, wanted)}
 
 
 def _under_a_guid_now_shared(
